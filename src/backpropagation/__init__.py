@@ -1,0 +1,26 @@
+"""backpropagation: feed-forward neural networks trained by hand-written backpropagation on NumPy.
+
+>>> from backpropagation import NeuralNetwork
+>>> model = NeuralNetwork([3, 16, 8, 1], task="regression")    # doctest: +SKIP
+>>> history = model.fit(X, y, epochs=75, batch_size=1, verbose=1)  # doctest: +SKIP
+"""
+
+from . import activations, callbacks, initializers, losses, metrics, optimizers, schedules
+from .activations import Activation
+from .callbacks import (Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
+                        ProgressBar, ReduceLROnPlateau)
+from .layers import Dense, Layer
+from .losses import Loss
+from .network import DivergenceError, NeuralNetwork, NotFittedError
+from .optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
+from .schedules import Schedule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NeuralNetwork", "Dense", "Layer", "Activation", "Loss", "Optimizer", "Schedule",
+    "SGD", "Adam", "AdamW", "RMSProp",
+    "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
+    "ModelCheckpoint", "ProgressBar", "DivergenceError", "NotFittedError",
+    "activations", "losses", "optimizers", "initializers", "schedules", "callbacks", "metrics",
+]

@@ -1,0 +1,103 @@
+"""Name → class look-up shared by activations, losses, optimizers, initializers, schedules.
+
+Each building-block module owns one :class:`Registry` and exposes a small ``get()`` and
+``register()`` built on it, so that every module resolves names the same way and reports an
+unknown name with the list of valid ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Map lower-case names to factories of one base class.
+
+    Parameters
+    ----------
+    kind : str
+        What the registry holds ("activation", "loss", ...), used in error messages.
+    base : type
+        The base class that every registered class and every accepted instance derives from.
+    """
+
+    def __init__(self, kind: str, base: type) -> None:
+        self.kind = kind
+        self.base = base
+        self._factories: dict[str, Callable[..., T]] = {}
+
+    def register(self, name: str, factory: Callable[..., T] | None = None):
+        """Register ``factory`` under ``name``; usable as a class decorator."""
+
+        def add(obj):
+            key = name.lower()
+            if key in self._factories:
+                raise ValueError(f"{self.kind} name {name!r} is already registered")
+            self._factories[key] = obj
+            return obj
+
+        return add if factory is None else add(factory)
+
+    def names(self) -> list[str]:
+        """The registered names, sorted."""
+        return sorted(self._factories)
+
+    def get(self, identifier: Any, argument: str | None = None, **kwargs: Any) -> T:
+        """Return an instance for a name or pass an instance through.
+
+        Raises
+        ------
+        ValueError
+            If ``identifier`` is a string that names nothing registered.
+        TypeError
+            If ``identifier`` is neither a string nor an instance of the base class.
+        """
+        argument = argument or self.kind
+        if isinstance(identifier, self.base):
+            return identifier
+        if isinstance(identifier, type) and issubclass(identifier, self.base):
+            return identifier(**kwargs)
+        if isinstance(identifier, str):
+            key = identifier.lower()
+            if key not in self._factories:
+                raise ValueError(
+                    f"{argument}: unknown {self.kind} {identifier!r}; "
+                    f"expected one of {', '.join(self.names())} or a {self.base.__name__} instance"
+                )
+            return self._factories[key](**kwargs)
+        raise TypeError(
+            f"{argument}: expected a {self.kind} name (str) or a {self.base.__name__} instance, "
+            f"got {type(identifier).__name__}"
+        )
+
+    def name_of(self, obj: T) -> str | None:
+        """The registered name whose factory is ``type(obj)``, or None."""
+        for name, factory in self._factories.items():
+            if factory is type(obj):
+                return name
+        return None
+
+
+def describe(obj: Any, registry: Registry) -> dict:
+    """JSON-ready description of a building block: its registered name and its config.
+
+    Raises
+    ------
+    ValueError
+        If the object's class is not registered, so a saved model could not be rebuilt.
+    """
+    # Look up the exact class: an unregistered subclass must not be saved as its parent.
+    name = registry.name_of(obj)
+    if name is None:
+        raise ValueError(
+            f"cannot save {type(obj).__name__}: register it with "
+            f"backpropagation.{registry.kind}s.register(name) so that load() can rebuild it"
+        )
+    return {"name": name, "config": obj.get_config()}
+
+
+def rebuild(description: dict, registry: Registry):
+    """Inverse of :func:`describe`."""
+    return registry.get(description["name"], **description.get("config", {}))

@@ -1,0 +1,142 @@
+"""Input validation at the public edge, and the train/validation split.
+
+Every check raises ``ValueError`` or ``TypeError`` whose message starts with the argument's name
+and says what was expected and what was given, so that the training loop can trust its inputs.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_int(name: str, value, minimum: int = 1, *, allow_none: bool = False) -> int | None:
+    """Return ``value`` as int if it is an integer >= ``minimum`` (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_float(name: str, value, minimum: float = 0.0, *, strict: bool = False) -> float:
+    """Return ``value`` as float if it is a finite real > (strict) or >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {value!r}")
+    value = float(value)
+    bad = not np.isfinite(value) or (value <= minimum if strict else value < minimum)
+    if bad:
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name}: expected a finite number {relation} {minimum}, got {value!r}")
+    return value
+
+
+def _first_bad_cell(array: np.ndarray) -> str:
+    """Describe the first element of an object/text array that is not a number."""
+    for index, value in np.ndenumerate(array):
+        try:
+            float(value)
+            if isinstance(value, (str, bytes)):
+                raise ValueError
+        except (TypeError, ValueError):
+            where = f"row {index[0]}" + (f", column {index[1]}" if len(index) > 1 else "")
+            return f"{value!r} at {where}"
+    return "a value that is not a number"
+
+
+def as_array(data, name: str) -> np.ndarray:
+    """``np.asarray`` with readable errors for None and ragged input."""
+    if data is None:
+        raise TypeError(f"{name}: expected an array-like, got None")
+    try:
+        return np.asarray(data)
+    except ValueError as error:
+        raise ValueError(f"{name}: rows have different lengths (ragged input): {error}") from None
+
+
+def check_features(X, dtype, name: str = "X", n_features: int | None = None) -> np.ndarray:
+    """Validate a feature matrix and return it as a C-contiguous array of ``dtype``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Numbers only (bools count as 0/1); a list, NumPy array or pandas DataFrame.
+    dtype : numpy dtype
+        The network's float dtype.
+    name : str
+        The argument's name in error messages.
+    n_features : int, optional
+        The number of columns required (the network's input size).
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(dtypes, "items"):  # a pandas DataFrame: name the columns
+        bad = [str(column) for column, t in dtypes.items() if getattr(t, "kind", "O") not in "biuf"]
+        if bad:
+            raise TypeError(f"{name}: columns must be numeric; non-numeric columns: {', '.join(bad)}")
+    array = as_array(X, name)
+    if array.ndim != 2:
+        hint = ""
+        if array.ndim == 1:
+            hint = ("; for one feature use X.reshape(-1, 1), for one sample X.reshape(1, -1)")
+        raise ValueError(f"{name}: expected a 2-D array of shape (n_samples, n_features), "
+                         f"got {array.ndim}-D with shape {array.shape}{hint}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one sample (row), got shape {array.shape}")
+    if array.shape[1] == 0:
+        raise ValueError(f"{name}: expected at least one feature (column), got shape {array.shape}")
+    if n_features is not None and array.shape[1] != n_features:
+        raise ValueError(f"{name}: expected {n_features} features (the network's input size), "
+                         f"got {array.shape[1]}")
+    kind = array.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name}: expected real numbers, got complex dtype {array.dtype}")
+    if kind not in "biuf":
+        try:
+            if kind in "USO" and any(isinstance(v, (str, bytes)) for v in array.flat):
+                raise ValueError
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected numbers, found {_first_bad_cell(array)}") from None
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(converted).all():
+        rows, cols = np.nonzero(~np.isfinite(converted))
+        original = array[rows[0], cols[0]]
+        problem = "NaN" if np.isnan(converted[rows[0], cols[0]]) else f"{original!r} (not finite in {np.dtype(dtype).name})"
+        raise ValueError(f"{name}: contains {len(rows)} non-finite value(s); first: {problem} "
+                         f"at row {rows[0]}, column {cols[0]}; impute or drop them first")
+    return converted
+
+
+def check_same_length(X: np.ndarray, y: np.ndarray, x_name: str = "X", y_name: str = "y") -> None:
+    """Raise ValueError unless X and y have the same number of samples."""
+    if len(X) != len(y):
+        raise ValueError(f"{x_name} and {y_name}: expected the same number of samples, "
+                         f"got {len(X)} and {len(y)}")
+
+
+def validation_split(n_samples: int, fraction: float, rng: np.random.Generator,
+                     labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``range(n_samples)`` into (train, validation) index arrays.
+
+    With ``labels`` the split is stratified: each class contributes ``fraction`` of its samples
+    (at least one, if it has two or more) to the validation set.
+    """
+    groups = [np.arange(n_samples)] if labels is None else \
+        [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    validation = []
+    for group in groups:
+        take = int(round(fraction * len(group)))
+        if labels is not None and len(group) >= 2:
+            take = min(max(take, 1), len(group) - 1)
+        validation.append(rng.permutation(group)[:take])
+    validation = np.sort(np.concatenate(validation))
+    train = np.setdiff1d(np.arange(n_samples), validation, assume_unique=True)
+    if len(validation) == 0 or len(train) == 0:
+        raise ValueError(f"validation_split: {fraction} of {n_samples} samples leaves "
+                         f"{len(train)} for training and {len(validation)} for validation; "
+                         "both need at least one")
+    return train, validation

@@ -1,0 +1,138 @@
+"""Weight initialisers: ``initializer(fan_in, fan_out, rng, dtype) -> W`` of shape (fan_in, fan_out).
+
+Biases always start at zero. ``"auto"`` (resolved by the network) picks ``he_normal`` for layers
+with a ReLU-family activation and ``glorot_uniform`` otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._registry import Registry
+
+
+class Initializer:
+    """Base class: implement ``__call__``."""
+
+    name = "initializer"
+
+    def __call__(self, fan_in: int, fan_out: int, rng: np.random.Generator, dtype) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """Constructor arguments that rebuild this initialiser (saved in the model file)."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+_registry: Registry[Initializer] = Registry("initializer", Initializer)
+register = _registry.register
+
+
+def get(identifier: str | Initializer, argument: str = "initializer") -> Initializer:
+    """Return the initialiser named ``identifier`` (or ``identifier`` itself if an instance)."""
+    return _registry.get(identifier, argument)
+
+
+def names() -> list[str]:
+    """Names of the built-in and registered initialisers."""
+    return _registry.names()
+
+
+class _Normal(Initializer):
+    def std(self, fan_in: int, fan_out: int) -> float:
+        raise NotImplementedError
+
+    def __call__(self, fan_in, fan_out, rng, dtype):
+        return (rng.standard_normal((fan_in, fan_out)) * self.std(fan_in, fan_out)).astype(dtype)
+
+
+class _Uniform(Initializer):
+    def limit(self, fan_in: int, fan_out: int) -> float:
+        raise NotImplementedError
+
+    def __call__(self, fan_in, fan_out, rng, dtype):
+        limit = self.limit(fan_in, fan_out)
+        return rng.uniform(-limit, limit, (fan_in, fan_out)).astype(dtype)
+
+
+@register("he_normal")
+class HeNormal(_Normal):
+    """Normal with std ``sqrt(2 / fan_in)``: keeps ReLU activations' variance across layers."""
+
+    name = "he_normal"
+
+    def std(self, fan_in, fan_out):
+        return np.sqrt(2.0 / fan_in)
+
+
+@register("he_uniform")
+class HeUniform(_Uniform):
+    """Uniform on ``±sqrt(6 / fan_in)``."""
+
+    name = "he_uniform"
+
+    def limit(self, fan_in, fan_out):
+        return np.sqrt(6.0 / fan_in)
+
+
+@register("glorot_normal")
+class GlorotNormal(_Normal):
+    """Normal with std ``sqrt(2 / (fan_in + fan_out))`` (Xavier)."""
+
+    name = "glorot_normal"
+
+    def std(self, fan_in, fan_out):
+        return np.sqrt(2.0 / (fan_in + fan_out))
+
+
+@register("glorot_uniform")
+class GlorotUniform(_Uniform):
+    """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Xavier), Keras' default."""
+
+    name = "glorot_uniform"
+
+    def limit(self, fan_in, fan_out):
+        return np.sqrt(6.0 / (fan_in + fan_out))
+
+
+@register("lecun_normal")
+class LecunNormal(_Normal):
+    """Normal with std ``sqrt(1 / fan_in)``."""
+
+    name = "lecun_normal"
+
+    def std(self, fan_in, fan_out):
+        return np.sqrt(1.0 / fan_in)
+
+
+@register("standard_normal")
+class StandardNormal(_Normal):
+    """Standard normal, as seed 002 draws its weights (``np.random.randn``)."""
+
+    name = "standard_normal"
+
+    def std(self, fan_in, fan_out):
+        return 1.0
+
+
+@register("uniform")
+class Uniform(_Uniform):
+    """Uniform on ``[-1, 1)``, as seed 001 draws its weights (``2 * random - 1``)."""
+
+    name = "uniform"
+
+    def limit(self, fan_in, fan_out):
+        return 1.0
+
+
+@register("zeros")
+class Zeros(Initializer):
+    """All zeros (every unit of a layer then learns the same thing: for tests and baselines)."""
+
+    name = "zeros"
+
+    def __call__(self, fan_in, fan_out, rng, dtype):
+        return np.zeros((fan_in, fan_out), dtype=dtype)

@@ -1,0 +1,117 @@
+"""The model file: one ``.npz`` archive holding a JSON description and plain numeric arrays.
+
+Layout (``FORMAT_VERSION`` 1):
+
+==========================  ==============================================================
+``config.json``             UTF-8 JSON as a uint8 array: format tag and version, the network's
+                            constructor arguments, what ``fit`` learned (classes, target
+                            rank), the optimizer's step count and the random generator's state
+``parameters``              the flat parameter vector (all weights, then all biases)
+``optimizer.<name>``        each optimizer state array (momentum, moments), if any
+==========================  ==============================================================
+
+Saving writes a temporary file in the target directory and renames it over the target, so a
+reader never sees half a model. Loading never unpickles (``allow_pickle=False``) and checks every
+field before building the network, raising ``ValueError`` that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT = "backpropagation.model"
+FORMAT_VERSION = 1
+
+
+def save_model(model, path) -> None:
+    """Write ``model`` to ``path`` atomically (see the module docstring for the layout)."""
+    path = os.fspath(path)
+    description = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "network": model.get_config(),
+        "fitted": model.head.get_state() if model.head.fitted else None,
+        "optimizer_iterations": model.optimizer.iterations,
+        "rng_state": model._rng.bit_generator.state,
+    }
+    arrays = {"config.json": np.frombuffer(json.dumps(description).encode("utf-8"), dtype=np.uint8),
+              "parameters": model.parameters}
+    for name, state in model.optimizer.get_state().items():
+        arrays[f"optimizer.{name}"] = state
+    directory = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def load_model(path):
+    """Read and validate a model file written by :func:`save_model`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a valid model file of a supported version (message says why).
+    """
+    from .network import NeuralNetwork
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model file {path!r} does not exist")
+    where = f"model file {path!r}"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{where} is not a readable model file (.npz without pickled data): {error}") from None
+    for key in ("config.json", "parameters"):
+        if key not in arrays:
+            raise ValueError(f"{where}: missing entry {key!r}; is this a backpropagation model?")
+    try:
+        description = json.loads(arrays["config.json"].astype(np.uint8).tobytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{where}: config.json is not valid JSON: {error}") from None
+    if not isinstance(description, dict) or description.get("format") != FORMAT:
+        raise ValueError(f"{where}: not a backpropagation model (format tag missing or wrong)")
+    if description.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{where}: format version {description.get('version')!r} is not supported "
+                         f"(this library reads version {FORMAT_VERSION})")
+    try:
+        model = NeuralNetwork.from_config(description["network"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{where}: invalid network description: {error}") from None
+    params = arrays["parameters"]
+    if params.shape != model.parameters.shape or params.dtype.kind != "f":
+        raise ValueError(f"{where}: parameters have shape {params.shape} and dtype {params.dtype}; "
+                         f"the described network needs {model.parameters.shape} floats")
+    if not np.isfinite(params).all():
+        raise ValueError(f"{where}: parameters contain non-finite values")
+    model.parameters[...] = params
+    try:
+        if description.get("fitted") is not None:
+            model.head.set_state(description["fitted"])
+        state = {key.removeprefix("optimizer."): value for key, value in arrays.items()
+                 if key.startswith("optimizer.")}
+        for name, value in state.items():
+            if value.shape != params.shape:
+                raise ValueError(f"optimizer state {name!r} has shape {value.shape}, expected {params.shape}")
+        model.optimizer.set_state(state, description.get("optimizer_iterations", 0), model.parameters)
+        if description.get("rng_state"):
+            model._rng.bit_generator.state = description["rng_state"]
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"{where}: invalid fitted state: {error}") from None
+    return model

@@ -1,0 +1,94 @@
+"""Layers: forward and backward side by side.
+
+A :class:`Dense` layer computes ``Z = A_prev @ W + b`` and ``A = f(Z)`` with
+``W.shape == (fan_in, fan_out)`` and ``b.shape == (fan_out,)``; batches are rows. Its forward
+pass caches exactly what its backward pass needs (``A_prev``, ``Z``, ``A``). Its backward pass
+applies the chain rule in the seeds' notation::
+
+    δ      = ∂L/∂Z      = dA ⊙ f'(Z)          (the activation's backward)
+    ∂L/∂W  = A_prevᵀ δ                         (summed over the batch)
+    ∂L/∂b  = Σ_rows δ
+    ∂L/∂A_prev = δ Wᵀ                          (skipped for the first layer)
+
+``W``, ``b``, ``dW`` and ``db`` are views into the network's flat parameter and gradient vectors;
+the layer writes into them in place and never rebinds them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations
+
+
+class Layer:
+    """Base class: a differentiable map with ``forward`` and ``backward``."""
+
+    n_weights = 0
+    n_biases = 0
+
+    def forward(self, A_prev: np.ndarray) -> np.ndarray:
+        """Output for input ``A_prev`` of shape (n_samples, fan_in); caches what backward needs."""
+        raise NotImplementedError
+
+    def backward(self, dA: np.ndarray) -> np.ndarray | None:
+        """Given ``∂L/∂A`` of the output, write parameter gradients and return ``∂L/∂A_prev``."""
+        raise NotImplementedError
+
+
+class Dense(Layer):
+    """Fully connected layer followed by an activation.
+
+    Parameters
+    ----------
+    fan_in, fan_out : int
+        Input and output widths.
+    activation : str or Activation, default "linear"
+    use_bias : bool, default True
+
+    Attributes
+    ----------
+    W, b : ndarray of shape (fan_in, fan_out) and (fan_out,)
+        Weights and biases (``b`` is None without bias): views into the network's parameters.
+    dW, db : ndarray
+        Their gradients from the last backward pass: views into the network's gradient vector.
+    compute_input_gradient : bool
+        False for the first layer, whose input is the data: its ``∂L/∂X`` is never needed.
+    """
+
+    def __init__(self, fan_in: int, fan_out: int, activation="linear", use_bias: bool = True) -> None:
+        self.fan_in = fan_in
+        self.fan_out = fan_out
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.n_weights = fan_in * fan_out
+        self.n_biases = fan_out if use_bias else 0
+        self.compute_input_gradient = True
+        self.W = self.b = self.dW = self.db = None
+
+    def bind(self, W: np.ndarray, b: np.ndarray | None, dW: np.ndarray, db: np.ndarray | None) -> None:
+        """Attach views of the network's flat parameter and gradient vectors."""
+        self.W, self.b, self.dW, self.db = W, b, dW, db
+
+    def forward(self, A_prev):
+        self.A_prev = A_prev
+        Z = A_prev @ self.W
+        if self.b is not None:
+            Z += self.b
+        self.Z = Z
+        self.A = self.activation.forward(Z)
+        return self.A
+
+    def backward(self, dA):
+        return self.backward_delta(self.activation.backward(self.Z, self.A, dA))
+
+    def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
+        """Backward pass from ``δ = ∂L/∂Z`` (used directly when the loss fuses the activation)."""
+        np.matmul(self.A_prev.T, delta, out=self.dW)
+        if self.db is not None:
+            np.sum(delta, axis=0, out=self.db)
+        return delta @ self.W.T if self.compute_input_gradient else None
+
+    def __repr__(self) -> str:
+        return (f"Dense({self.fan_in}, {self.fan_out}, activation={self.activation!r}, "
+                f"use_bias={self.use_bias})")

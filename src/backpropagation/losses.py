@@ -1,0 +1,173 @@
+"""Loss functions: value (forward) and gradient with respect to the network output (backward).
+
+Every loss is a mean: over samples for the cross-entropies, over every element for MSE, MAE and
+Huber (``mean((y - y_hat)**2)`` exactly as seed 002 writes it). ``backward`` therefore already
+carries the ``1/N`` factor, so layer gradients are plain sums over the batch.
+
+Two pairs are *fused* with the output activation they belong to: sigmoid + binary cross-entropy
+and softmax + categorical cross-entropy. Their loss is computed from the logits ``Z`` (exact and
+finite even when the probabilities round to 0 or 1) and their output delta collapses to
+``δ = (y_hat - y) / N``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations
+from ._registry import Registry
+
+
+class Loss:
+    """Base class: implement ``forward`` and ``backward``.
+
+    A loss that knows a simpler combined gradient with one output activation sets
+    ``fused_activation`` to that activation class and implements ``fused_forward`` and
+    ``fused_backward``.
+    """
+
+    name = "loss"
+    fused_activation: type | None = None
+
+    def forward(self, Y: np.ndarray, A: np.ndarray) -> float:
+        """Loss value for targets ``Y`` and outputs ``A``, both of shape (n_samples, n_outputs)."""
+        raise NotImplementedError
+
+    def backward(self, Y: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """``∂L/∂A``, of the shape of ``A``."""
+        raise NotImplementedError
+
+    def fuses_with(self, activation: activations.Activation) -> bool:
+        """Whether the fused rules apply to this output activation (exact class match)."""
+        return self.fused_activation is not None and type(activation) is self.fused_activation
+
+    def fused_forward(self, Y: np.ndarray, Z: np.ndarray) -> float:
+        """Loss computed from the output layer's pre-activations ``Z``."""
+        raise NotImplementedError
+
+    def fused_backward(self, Y: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """``δ = ∂L/∂Z`` of the output layer, through the fused activation."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """Constructor arguments that rebuild this loss (saved in the model file)."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+_registry: Registry[Loss] = Registry("loss", Loss)
+register = _registry.register
+
+
+def get(identifier: str | Loss, argument: str = "loss") -> Loss:
+    """Return the loss named ``identifier`` (or ``identifier`` itself if an instance)."""
+    return _registry.get(identifier, argument)
+
+
+def names() -> list[str]:
+    """Names of the built-in and registered losses."""
+    return _registry.names()
+
+
+def _clip_probabilities(A: np.ndarray) -> np.ndarray:
+    eps = np.finfo(A.dtype).eps
+    return np.clip(A, eps, 1.0 - eps)
+
+
+@register("mse")
+class MeanSquaredError(Loss):
+    """``mean((y_hat - y)**2)`` over every element; gradient ``2 (y_hat - y) / y.size``."""
+
+    name = "mse"
+
+    def forward(self, Y, A):
+        R = A - Y
+        return float(np.vdot(R, R)) / R.size
+
+    def backward(self, Y, A):
+        return (A - Y) * (2.0 / Y.size)
+
+
+@register("mae")
+class MeanAbsoluteError(Loss):
+    """``mean(|y_hat - y|)``; its gradient at 0 is taken as 0."""
+
+    name = "mae"
+
+    def forward(self, Y, A):
+        return float(np.abs(A - Y).mean())
+
+    def backward(self, Y, A):
+        return np.sign(A - Y) * (1.0 / Y.size)
+
+
+@register("huber")
+class Huber(Loss):
+    """Quadratic within ``delta`` of the target, linear beyond: robust to outliers."""
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0) -> None:
+        if not np.isfinite(delta) or delta <= 0:
+            raise ValueError(f"delta: expected a finite number > 0, got {delta!r}")
+        self.delta = float(delta)
+
+    def forward(self, Y, A):
+        R = np.abs(A - Y)
+        quadratic = np.minimum(R, self.delta)
+        # 0.5 q² + delta (|r| - q) equals 0.5 r² inside delta and delta (|r| - delta/2) outside.
+        return float(np.mean(0.5 * quadratic**2 + self.delta * (R - quadratic)))
+
+    def backward(self, Y, A):
+        return np.clip(A - Y, -self.delta, self.delta) * (1.0 / Y.size)
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+
+@register("binary_crossentropy")
+class BinaryCrossEntropy(Loss):
+    """``-mean(y log p + (1 - y) log(1 - p))`` over every element (targets in [0, 1])."""
+
+    name = "binary_crossentropy"
+    fused_activation = activations.Sigmoid
+
+    def forward(self, Y, A):
+        P = _clip_probabilities(A)
+        return float(-np.mean(Y * np.log(P) + (1.0 - Y) * np.log1p(-P)))
+
+    def backward(self, Y, A):
+        P = _clip_probabilities(A)
+        return (P - Y) / (P * (1.0 - P) * Y.size)
+
+    def fused_forward(self, Y, Z):
+        # log(1 + exp(-|z|)) + max(z, 0) - z y  ==  -y log σ(z) - (1 - y) log(1 - σ(z))
+        return float(np.mean(np.maximum(Z, 0.0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))))
+
+    def fused_backward(self, Y, A):
+        return (A - Y) * (1.0 / Y.size)
+
+
+@register("categorical_crossentropy")
+class CategoricalCrossEntropy(Loss):
+    """``-mean over samples of Σ_k y_k log p_k`` (rows of ``Y`` are one-hot or distributions)."""
+
+    name = "categorical_crossentropy"
+    fused_activation = activations.Softmax
+
+    def forward(self, Y, A):
+        return float(-np.vdot(Y, np.log(_clip_probabilities(A)))) / Y.shape[0]
+
+    def backward(self, Y, A):
+        return -Y / (_clip_probabilities(A) * Y.shape[0])
+
+    def fused_forward(self, Y, Z):
+        shifted = Z - Z.max(axis=1, keepdims=True)
+        log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return float(-np.vdot(Y, log_softmax)) / Y.shape[0]
+
+    def fused_backward(self, Y, A):
+        return (A - Y) * (1.0 / Y.shape[0])

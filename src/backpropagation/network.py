@@ -1,0 +1,669 @@
+"""The feed-forward network: build, train by backpropagation, predict, inspect, save.
+
+One training step, as the seeds describe it:
+
+1. **forward pass** — each :class:`~backpropagation.layers.Dense` layer computes
+   ``Z = A_prev @ W + b`` and ``A = f(Z)``;
+2. **loss** — :mod:`~backpropagation.losses` compares the output with the targets;
+3. **backward pass** — the loss gives ``δ`` of the output layer, and each layer, last to first,
+   writes ``∂L/∂W`` and ``∂L/∂b`` and hands ``∂L/∂A_prev`` to the layer before it;
+4. **update** — the optimizer moves the flat parameter vector against the flat gradient.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import activations, callbacks as cb, initializers, losses, optimizers, schedules, tasks
+from .data import as_array, check_features, check_float, check_int, check_same_length, validation_split
+from .layers import Dense
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a method needs what ``fit`` learns (e.g. the class labels) before ``fit`` ran."""
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss. ``history`` holds the epochs completed before it."""
+
+    def __init__(self, message: str, history: cb.History) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+class NeuralNetwork:
+    """A feed-forward neural network trained by hand-written backpropagation.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Widths from input to output, e.g. ``[n_features, 16, 8, n_outputs]`` (at least two).
+    task : {"regression", "binary", "multiclass", "classification"}, default "regression"
+        What the output means. ``"classification"`` picks a sigmoid output for an output size of
+        1 and a softmax output otherwise.
+    hidden_activation : str, Activation or list of them, default "relu"
+        One for every hidden layer, or a list with one per hidden layer.
+    output_activation : str or Activation, optional
+        Default: the task's (linear, sigmoid or softmax).
+    loss : str or Loss, optional
+        Default: the task's (``mse``, ``binary_crossentropy`` or ``categorical_crossentropy``).
+    optimizer : str or Optimizer, default "sgd"
+        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"``, ``"adamw"`` or an
+        :class:`~backpropagation.optimizers.Optimizer` instance.
+    learning_rate : float, default 0.01
+        Step size (> 0); schedules and callbacks may change it during ``fit``.
+    l2 : float, default 0.0
+        L2 penalty ``l2/2 · Σ W²`` on the weights (not the biases), added to the loss.
+    initializer : str or Initializer, default "auto"
+        ``"auto"`` uses ``he_normal`` for layers with a ReLU-family activation and
+        ``glorot_uniform`` otherwise. Biases start at zero.
+    use_bias : bool, default True
+    dtype : {"float64", "float32"}, default "float64"
+        Floating type of parameters and computations, kept end to end.
+    random_state : int, numpy Generator or None
+        Seeds initialisation, shuffling and validation splits: the same value gives
+        bit-identical training.
+
+    Attributes
+    ----------
+    layers : list of Dense
+    classes_ : ndarray
+        Sorted class labels (classification, after ``fit``).
+    history_ : History or None
+        The history of the last call to ``fit``.
+
+    Examples
+    --------
+    >>> from backpropagation import NeuralNetwork
+    >>> model = NeuralNetwork([2, 8, 1], task="binary", optimizer="adam", learning_rate=0.05,
+    ...                       random_state=0)
+    >>> history = model.fit([[0, 0], [0, 1], [1, 0], [1, 1]], [0, 1, 1, 0], epochs=500,
+    ...                     batch_size=None, verbose=0)
+    >>> model.predict([[0, 1]]).tolist()
+    [1]
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        task: str = "regression",
+        hidden_activation="relu",
+        output_activation=None,
+        loss=None,
+        optimizer="sgd",
+        learning_rate: float = 0.01,
+        l2: float = 0.0,
+        initializer="auto",
+        use_bias: bool = True,
+        dtype="float64",
+        random_state=None,
+    ) -> None:
+        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        self.task = task
+        self.head = tasks.get(task, self.layer_sizes[-1])
+        n_hidden = len(self.layer_sizes) - 2
+        if isinstance(hidden_activation, (list, tuple)):
+            if len(hidden_activation) != n_hidden:
+                raise ValueError(f"hidden_activation: expected one activation per hidden layer "
+                                 f"({n_hidden}), got a list of {len(hidden_activation)}")
+            hidden = [activations.get(a, "hidden_activation") for a in hidden_activation]
+        else:
+            hidden = [activations.get(hidden_activation, "hidden_activation")] * n_hidden
+        output = activations.get(output_activation or self.head.output_activation, "output_activation")
+        self.loss = losses.get(loss or self.head.loss)
+        self.optimizer = optimizers.get(optimizer)
+        self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
+        self.l2 = check_float("l2", l2, 0.0)
+        self.initializer = initializer
+        if not isinstance(use_bias, (bool, np.bool_)):
+            raise TypeError(f"use_bias: expected True or False, got {use_bias!r}")
+        self.use_bias = bool(use_bias)
+        self.dtype = _check_dtype(dtype)
+        self.random_state = random_state
+        self._rng = _make_rng(random_state)
+        self.layers = [Dense(fan_in, fan_out, act, self.use_bias) for fan_in, fan_out, act in
+                       zip(self.layer_sizes[:-1], self.layer_sizes[1:], hidden + [output])]
+        self._allocate_parameters()
+        self._initialize_weights()
+        self._fused = self.loss.fuses_with(output)
+        self.current_learning_rate = self.learning_rate
+        self.history_: cb.History | None = None
+        self.stop_training = False
+        self.stop_reason: str | None = None
+
+    # ------------------------------------------------------------------ construction
+    def _allocate_parameters(self) -> None:
+        """Lay out all weights, then all biases, in one flat vector; bind each layer's views."""
+        n_weights = sum(layer.n_weights for layer in self.layers)
+        n_total = n_weights + sum(layer.n_biases for layer in self.layers)
+        self._params = np.zeros(n_total, dtype=self.dtype)
+        self._grads = np.zeros(n_total, dtype=self.dtype)
+        self._n_weights = n_weights
+        w_start, b_start = 0, n_weights
+        for layer in self.layers:
+            shape = (layer.fan_in, layer.fan_out)
+            w_stop, b_stop = w_start + layer.n_weights, b_start + layer.n_biases
+            layer.bind(
+                self._params[w_start:w_stop].reshape(shape),
+                self._params[b_start:b_stop] if layer.use_bias else None,
+                self._grads[w_start:w_stop].reshape(shape),
+                self._grads[b_start:b_stop] if layer.use_bias else None,
+            )
+            w_start, b_start = w_stop, b_stop
+        self.layers[0].compute_input_gradient = False
+
+    def _initialize_weights(self) -> None:
+        for layer in self.layers:
+            init = self.initializer
+            if isinstance(init, str) and init == "auto":
+                init = "he_normal" if isinstance(layer.activation, activations.RELU_FAMILY) else "glorot_uniform"
+            layer.W[...] = initializers.get(init)(layer.fan_in, layer.fan_out, self._rng, self.dtype)
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """The flat parameter vector (all weights, then all biases); assign with ``[...] =``."""
+        return self._params
+
+    @property
+    def gradients(self) -> np.ndarray:
+        """The flat gradient vector from the last backward pass, laid out like ``parameters``."""
+        return self._grads
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of trainable parameters."""
+        return self._params.size
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Sorted class labels seen by ``fit`` (classification only)."""
+        if not self.head.is_classifier:
+            raise AttributeError("classes_: only classification networks have classes")
+        self._require_fitted("classes_")
+        return self.head.classes_
+
+    # ------------------------------------------------------------------ the algorithm
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        """Forward pass: every layer in order; returns the output activations."""
+        A = X
+        for layer in self.layers:
+            A = layer.forward(A)
+        return A
+
+    def _loss(self, Y: np.ndarray) -> float:
+        """Objective of the last forward pass: the loss plus the L2 penalty."""
+        output = self.layers[-1]
+        value = self.loss.fused_forward(Y, output.Z) if self._fused else self.loss.forward(Y, output.A)
+        if self.l2:
+            weights = self._params[: self._n_weights]
+            value += 0.5 * self.l2 * float(np.dot(weights, weights))
+        return value
+
+    def _backward(self, Y: np.ndarray) -> None:
+        """Backward pass: δ of the output layer from the loss, then every layer last to first."""
+        output = self.layers[-1]
+        if self._fused:
+            dA = output.backward_delta(self.loss.fused_backward(Y, output.A))
+        else:
+            dA = output.backward(self.loss.backward(Y, output.A))
+        for layer in reversed(self.layers[:-1]):
+            dA = layer.backward(dA)
+        if self.l2:
+            self._grads[: self._n_weights] += self.l2 * self._params[: self._n_weights]
+
+    def _loss_and_gradients(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """Forward, loss and backward on one batch; gradients land in ``self.gradients``."""
+        self._forward(X)
+        value = self._loss(Y)
+        self._backward(Y)
+        return value
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        X,
+        y,
+        epochs: int = 100,
+        batch_size: int | None = 32,
+        verbose: int = 1,
+        shuffle: bool = True,
+        validation_split: float = 0.0,
+        validation_data=None,
+        early_stopping=False,
+        lr_schedule=None,
+        callbacks: Iterable[cb.Callback] | None = None,
+    ) -> cb.History:
+        """Train by mini-batch gradient descent with backpropagation.
+
+        Calling ``fit`` again continues training from the current weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Real targets (regression) or labels of any one type (classification); a one-hot
+            matrix is accepted for softmax outputs.
+        epochs : int, default 100
+        batch_size : int or None, default 32
+            Samples per gradient step; None (or more than the data) means full batch.
+        verbose : {0, 1, 2}, default 1
+            0 silent, 1 a progress bar per epoch, 2 one line per epoch (on stderr).
+        shuffle : bool, default True
+            Draw a new sample order every epoch.
+        validation_split : float in [0, 1), default 0.0
+            Fraction of the data held out for validation (stratified for classification).
+        validation_data : tuple (X_val, y_val), optional
+            Validation data; takes precedence over ``validation_split``.
+        early_stopping : bool or EarlyStopping, default False
+            True uses ``EarlyStopping()``: patience 10 on ``val_loss`` if there is validation
+            data, else ``loss``, restoring the best weights.
+        lr_schedule : str, Schedule, callable or Callback, optional
+            ``"step"``, ``"exponential"``, ``"inverse_time"``, ``"cosine"``, ``"plateau"``, a
+            :class:`~backpropagation.schedules.Schedule`, a function ``f(epoch, lr) -> lr``, or
+            a callback such as ``ReduceLROnPlateau(...)``.
+        callbacks : list of Callback, optional
+
+        Returns
+        -------
+        History
+            ``history.history`` maps ``loss``, the metric (``accuracy`` or ``r2``), their
+            ``val_`` versions and ``lr`` to one value per epoch.
+
+        Raises
+        ------
+        DivergenceError
+            If the loss becomes NaN or infinite; the weights are left finite.
+        """
+        X = check_features(X, self.dtype, "X", self.layer_sizes[0])
+        y = as_array(y, "y")
+        check_same_length(X, y)
+        Y = self.head.encode(y, self.dtype) if self.head.fitted else self.head.fit_encode(y, self.dtype)
+        epochs = check_int("epochs", epochs, 1)
+        batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
+        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+            raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+        X, Y, X_val, Y_val = self._validation_sets(X, Y, validation_split, validation_data)
+        n_samples = len(X)
+        batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
+
+        history = cb.History()
+        callback_list = [history] + ([cb.ProgressBar(verbose)] if verbose else [])
+        callback_list += _early_stopping_callbacks(early_stopping) + _schedule_callbacks(lr_schedule)
+        callback_list += _user_callbacks(callbacks)
+        batch_callbacks = [c for c in callback_list
+                           if type(c).on_batch_end is not cb.Callback.on_batch_end]
+        self.stop_training, self.stop_reason = False, None
+        self.current_learning_rate = self.learning_rate
+        self.history_ = history
+        for c in callback_list:
+            c.set_model(self)
+            c.on_train_begin({"epochs": epochs, "samples": n_samples, "batch_size": batch_size,
+                              "validation": X_val is not None})
+        divergence = None
+        outputs = np.empty_like(Y)  # each batch's output, for the epoch's metric
+        try:
+            for epoch in range(epochs):
+                for c in callback_list:
+                    c.on_epoch_begin(epoch, {})
+                last_good = self._params.copy()
+                lr = self.current_learning_rate
+                order = self._rng.permutation(n_samples) if shuffle and batch_size < n_samples else None
+                total = 0.0
+                for batch, start in enumerate(range(0, n_samples, batch_size)):
+                    rows = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
+                    X_batch, Y_batch = X[rows], Y[rows]
+                    self._forward(X_batch)
+                    batch_loss = self._loss(Y_batch)
+                    if not math.isfinite(batch_loss):
+                        divergence = self._diverged(epoch, batch, batch_loss, last_good, history)
+                        break
+                    self._backward(Y_batch)
+                    self.optimizer.step(self._params, self._grads, lr)
+                    total += batch_loss * len(Y_batch)
+                    outputs[rows] = self.layers[-1].A
+                    for c in batch_callbacks:
+                        c.on_batch_end(batch, {"loss": batch_loss, "size": len(Y_batch)})
+                if divergence:
+                    break
+                logs = {"loss": total / n_samples, self.head.metric: self.head.score(Y, outputs)}
+                if X_val is not None:
+                    logs["val_loss"] = self._objective_on(X_val, Y_val)
+                    logs["val_" + self.head.metric] = self.head.score(Y_val, self.layers[-1].A)
+                logs["lr"] = lr
+                for c in callback_list:
+                    c.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            for c in callback_list:
+                c.on_train_end({})
+        if divergence:
+            raise divergence
+        return history
+
+    def _diverged(self, epoch, batch, value, last_good, history) -> DivergenceError:
+        """Keep finite weights and describe the divergence (raised after the callbacks ran)."""
+        if not np.isfinite(self._params).all():
+            self._params[...] = last_good
+        self.stop_training = True
+        self.stop_reason = f"diverged: loss became {value} at epoch {epoch + 1}, batch {batch + 1}"
+        return DivergenceError(
+            f"training diverged: the loss became {value} at epoch {epoch + 1}, batch {batch + 1}. "
+            f"Try a smaller learning_rate (now {self.current_learning_rate:g}), standardised "
+            "inputs, or an adaptive optimizer such as 'adam'. The weights were left finite "
+            "(rolled back to the start of the epoch if needed).", history)
+
+    def _validation_sets(self, X, Y, fraction, validation_data):
+        """Return (X_train, Y_train, X_val, Y_val) from the validation arguments."""
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data: expected a tuple (X_val, y_val)")
+            X_val = check_features(validation_data[0], self.dtype, "validation_data[0]",
+                                   self.layer_sizes[0])
+            y_val = as_array(validation_data[1], "validation_data[1]")
+            check_same_length(X_val, y_val, "validation_data[0]", "validation_data[1]")
+            return X, Y, X_val, self.head.encode(y_val, self.dtype, "validation_data[1]")
+        fraction = check_float("validation_split", fraction, 0.0)
+        if fraction == 0:
+            return X, Y, None, None
+        if fraction >= 1:
+            raise ValueError(f"validation_split: expected a fraction in [0, 1), got {fraction!r}")
+        labels = Y.argmax(axis=1) if self.head.is_classifier and Y.shape[1] > 1 else \
+            (Y[:, 0] if self.head.is_classifier else None)
+        train, val = validation_split(len(X), fraction, self._rng, labels)
+        return X[train], Y[train], X[val], Y[val]
+
+    def _objective_on(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """Loss plus L2 penalty on a whole (validated) data set, without touching gradients."""
+        self._forward(X)
+        return self._loss(Y)
+
+    # ------------------------------------------------------------------ inference
+    def _output(self, X) -> np.ndarray:
+        return self._forward(check_features(X, self.dtype, "X", self.layer_sizes[0]))
+
+    def _require_fitted(self, what: str) -> None:
+        if not self.head.fitted:
+            raise NotFittedError(f"{what}: this network has not been fitted yet; call fit first")
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions: original class labels (classification) or values (regression).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or, for multi-output regression, (n_samples, n_outputs)
+        """
+        if self.head.is_classifier:
+            self._require_fitted("predict")
+        return self.head.decode(self._output(X)).copy()
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of shape (n_samples, n_classes), columns ordered like ``classes_``."""
+        if not self.head.is_classifier:
+            raise ValueError("predict_proba: only classification networks give probabilities; "
+                             "use predict for regression")
+        self._require_fitted("predict_proba")
+        return self.head.probabilities(self._output(X)).copy()
+
+    def evaluate(self, X, y) -> dict[str, float]:
+        """Loss (the objective ``fit`` minimises, L2 included) and the task's metrics.
+
+        Returns
+        -------
+        dict
+            ``loss`` and ``accuracy`` for classification; ``loss``, ``mse``, ``mae`` and ``r2``
+            for regression.
+        """
+        X, Y = self._checked_pair(X, y, "evaluate")
+        A = self._forward(X)
+        result = {"loss": self._loss(Y)}
+        if self.head.is_classifier:
+            result["accuracy"] = self.head.score(Y, A)
+        else:
+            from . import metrics
+
+            result.update(mse=metrics.mean_squared_error(Y, A), mae=metrics.mean_absolute_error(Y, A),
+                          r2=metrics.r2_score(Y, A))
+        return result
+
+    def score(self, X, y) -> float:
+        """Accuracy (classification) or R² (regression), as scikit-learn defines them."""
+        X, Y = self._checked_pair(X, y, "score")
+        return self.head.score(Y, self._forward(X))
+
+    def _checked_pair(self, X, y, method: str):
+        if self.head.is_classifier:
+            self._require_fitted(method)
+        X = check_features(X, self.dtype, "X", self.layer_sizes[0])
+        y = as_array(y, "y")
+        check_same_length(X, y)
+        return X, self.head.encode(y, self.dtype)
+
+    # ------------------------------------------------------------------ inspection
+    def summary(self) -> str:
+        """A table of layers, activations, output shapes and parameter counts."""
+        rows = [("Layer", "Activation", "Output shape", "Params"), ("input", "", f"(None, {self.layer_sizes[0]})", "0")]
+        for i, layer in enumerate(self.layers, 1):
+            kind = "output" if i == len(self.layers) else f"dense_{i}"
+            rows.append((kind, type(layer.activation).__name__, f"(None, {layer.fan_out})",
+                         f"{layer.n_weights + layer.n_biases:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = "-" * (sum(widths) + 6)
+
+        def fmt(r):
+            return "  ".join(v.ljust(w) if c < 3 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths)))
+
+        head = (f"NeuralNetwork: task={self.head.name}, loss={self.loss.name}, "
+                f"optimizer={type(self.optimizer).__name__}, dtype={self.dtype.name}")
+        return "\n".join([head, line, fmt(rows[0]), line, *map(fmt, rows[1:]), line,
+                          f"Total params: {self.n_parameters:,}"])
+
+    def get_weights(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Copies of ``(W, b)`` per layer; ``W.shape == (fan_in, fan_out)``, ``b`` None without bias."""
+        return [(layer.W.copy(), None if layer.b is None else layer.b.copy()) for layer in self.layers]
+
+    def set_weights(self, weights) -> None:
+        """Set every layer's ``(W, b)``; shapes must match ``get_weights()`` (``b`` None without bias).
+
+        Raises
+        ------
+        ValueError
+            For a wrong number of layers, a wrong shape or non-finite values (nothing is changed).
+        """
+        weights = list(weights)
+        if len(weights) != len(self.layers):
+            raise ValueError(f"weights: expected {len(self.layers)} (W, b) pairs, got {len(weights)}")
+        checked = []
+        for i, (pair, layer) in enumerate(zip(weights, self.layers)):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"weights[{i}]: expected a pair (W, b), got {type(pair).__name__}")
+            W = _checked_array(pair[0], (layer.fan_in, layer.fan_out), f"weights[{i}][0] (W)")
+            if layer.b is None:
+                if pair[1] is not None:
+                    raise ValueError(f"weights[{i}][1] (b): this network has no biases (use_bias=False); pass None")
+                b = None
+            else:
+                b = _checked_array(pair[1], (layer.fan_out,), f"weights[{i}][1] (b)")
+            checked.append((W, b))
+        for layer, (W, b) in zip(self.layers, checked):
+            layer.W[...] = W
+            if b is not None:
+                layer.b[...] = b
+
+    def gradient_check(self, X, y, epsilon: float = 1e-6) -> float:
+        """Largest relative error between backprop's gradient and central differences.
+
+        Computed on a float64 copy of the network, so it is meaningful for float32 networks too.
+        See :func:`backpropagation.gradcheck.gradient_check`.
+        """
+        from .gradcheck import gradient_check
+
+        X = check_features(X, np.float64, "X", self.layer_sizes[0])
+        y = as_array(y, "y")
+        check_same_length(X, y)
+        Y = self.head.encode(y, np.float64) if self.head.fitted else \
+            _copy_task(self.head).fit_encode(y, np.float64)
+        return gradient_check(self._clone(np.float64), X, Y, epsilon)
+
+    # ------------------------------------------------------------------ persistence
+    def get_config(self) -> dict:
+        """JSON-ready constructor arguments (building blocks as ``{"name", "config"}``)."""
+        from ._registry import describe
+
+        return {
+            "layer_sizes": list(self.layer_sizes),
+            "task": self.task,
+            "hidden_activation": [describe(l.activation, activations._registry) for l in self.layers[:-1]],
+            "output_activation": describe(self.layers[-1].activation, activations._registry),
+            "loss": describe(self.loss, losses._registry),
+            "optimizer": describe(self.optimizer, optimizers._registry),
+            "learning_rate": self.learning_rate,
+            "l2": self.l2,
+            "initializer": self.initializer if isinstance(self.initializer, str)
+            else describe(self.initializer, initializers._registry),
+            "use_bias": self.use_bias,
+            "dtype": self.dtype.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "NeuralNetwork":
+        """Build an untrained network from :meth:`get_config`'s output."""
+        from ._registry import rebuild
+
+        def block(description, registry):
+            return rebuild(description, registry)
+
+        init = config["initializer"]
+        return cls(
+            config["layer_sizes"], task=config["task"],
+            hidden_activation=[block(d, activations._registry) for d in config["hidden_activation"]],
+            output_activation=block(config["output_activation"], activations._registry),
+            loss=block(config["loss"], losses._registry),
+            optimizer=block(config["optimizer"], optimizers._registry),
+            learning_rate=config["learning_rate"], l2=config["l2"],
+            initializer=init if isinstance(init, str) else block(init, initializers._registry),
+            use_bias=config["use_bias"], dtype=config["dtype"],
+        )
+
+    def _clone(self, dtype=None) -> "NeuralNetwork":
+        """An independent copy with the same weights and fitted state (optionally another dtype)."""
+        config = self.get_config()
+        if dtype is not None:
+            config["dtype"] = np.dtype(dtype).name
+        twin = NeuralNetwork.from_config(config)
+        twin._params[...] = self._params
+        if self.head.fitted:
+            twin.head.set_state(self.head.get_state())
+        return twin
+
+    def save(self, path) -> None:
+        """Write the model (config, weights, fitted state, optimizer state) to one ``.npz`` file.
+
+        The file is written to a temporary name and renamed, so an existing file is replaced
+        only by a complete one. It is loaded without pickle.
+        """
+        from .io import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path) -> "NeuralNetwork":
+        """Read a model written by :meth:`save`; raises ValueError for a broken or foreign file."""
+        from .io import load_model
+
+        return load_model(path)
+
+    def __repr__(self) -> str:
+        return f"NeuralNetwork({list(self.layer_sizes)}, task={self.task!r})"
+
+
+# ---------------------------------------------------------------------- argument helpers
+def _check_layer_sizes(layer_sizes) -> tuple[int, ...]:
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__iter__"):
+        raise TypeError(f"layer_sizes: expected a list of layer widths such as [4, 16, 1], "
+                        f"got {layer_sizes!r}")
+    sizes = list(layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes: expected at least an input and an output size, got {sizes!r}")
+    for i, size in enumerate(sizes):
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(f"layer_sizes[{i}]: expected a positive integer, got {size!r}")
+    return tuple(int(s) for s in sizes)
+
+
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype: expected 'float64' or 'float32', got {dtype!r}")
+    return resolved
+
+
+def _make_rng(random_state) -> np.random.Generator:
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool) and random_state >= 0:
+        return np.random.default_rng(int(random_state))
+    raise ValueError(f"random_state: expected None, a non-negative integer or a numpy Generator, "
+                     f"got {random_state!r}")
+
+
+def _checked_array(value, shape: tuple, name: str) -> np.ndarray:
+    array = as_array(value, name)
+    if array.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected numbers, got dtype {array.dtype}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name}: contains non-finite values")
+    return array
+
+
+def _copy_task(head: tasks.Task) -> tasks.Task:
+    return type(head)(head.n_outputs)
+
+
+def _early_stopping_callbacks(early_stopping) -> list:
+    if early_stopping is True:
+        return [cb.EarlyStopping()]
+    if early_stopping is False or early_stopping is None:
+        return []
+    if isinstance(early_stopping, cb.EarlyStopping):
+        return [early_stopping]
+    raise TypeError(f"early_stopping: expected True, False or an EarlyStopping instance, "
+                    f"got {early_stopping!r}")
+
+
+def _schedule_callbacks(lr_schedule) -> list:
+    if lr_schedule is None:
+        return []
+    if isinstance(lr_schedule, cb.Callback):
+        return [lr_schedule]
+    if isinstance(lr_schedule, str) and lr_schedule.lower() == "plateau":
+        return [cb.ReduceLROnPlateau()]
+    if isinstance(lr_schedule, (str, schedules.Schedule)):
+        return [cb.LearningRateScheduler(schedules.get(lr_schedule))]
+    if callable(lr_schedule):
+        return [cb.LearningRateScheduler(lr_schedule)]
+    raise TypeError(f"lr_schedule: expected a schedule name ({', '.join(schedules.names() + ['plateau'])}), "
+                    f"a Schedule, a callable f(epoch, lr) or a Callback, got {lr_schedule!r}")
+
+
+def _user_callbacks(callbacks) -> list:
+    if callbacks is None:
+        return []
+    callbacks = list(callbacks)
+    for i, c in enumerate(callbacks):
+        if not isinstance(c, cb.Callback):
+            raise TypeError(f"callbacks[{i}]: expected a Callback instance, got {type(c).__name__}")
+    return callbacks

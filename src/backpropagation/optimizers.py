@@ -1,0 +1,273 @@
+"""Optimizers: ``step(params, grads, lr)`` updates the whole flat parameter vector in place.
+
+Every optimizer works on the network's one contiguous parameter vector and its gradient, so an
+update is a handful of vectorised calls whatever the depth of the network. The update rules and
+their default hyper-parameters follow ``torch.optim`` (the reference our tests compare against):
+
+==========  =========================================================================
+SGD         ``p -= lr g``
+momentum    ``v = μ v + g;  p -= lr v``          (μ = 0.9)
+Nesterov    ``v = μ v + g;  p -= lr (g + μ v)``  (μ = 0.9)
+RMSProp     ``s = ρ s + (1 - ρ) g²;  p -= lr g / (√s + ε)``
+Adam        ``m = β1 m + (1 - β1) g;  s = β2 s + (1 - β2) g²;``
+            ``p -= lr/(1 - β1ᵗ) · m / (√s / √(1 - β2ᵗ) + ε)``
+AdamW       ``p *= 1 - lr λ``, then the Adam step (decay decoupled from the gradient)
+==========  =========================================================================
+
+State (velocities, moments, step count) lives in the optimizer, apart from the parameters, and is
+kept across calls to ``fit`` so that training can continue where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._registry import Registry
+
+
+def _check(name: str, value: float, low: float, high: float = math.inf, *, low_open=False, high_open=True):
+    """Raise ValueError unless ``low <= value < high`` (bounds open or closed as asked)."""
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low)
+    ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a number in {lo}{low}, {high}{hi}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: implement ``step``; list state arrays in ``_state_names``."""
+
+    name = "optimizer"
+    _state_names: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.iterations = 0
+
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        """Update ``params`` in place from ``grads`` with learning rate ``lr``."""
+        raise NotImplementedError
+
+    def _ensure_state(self, params: np.ndarray) -> None:
+        """Allocate zeroed state arrays (and a scratch buffer) like ``params``, once."""
+        first = getattr(self, "_scratch", None)
+        if first is None or first.shape != params.shape or first.dtype != params.dtype:
+            self._scratch = np.empty_like(params)
+            for state in self._state_names:
+                setattr(self, state, np.zeros_like(params))
+
+    def reset(self) -> None:
+        """Forget all state, as if no step had been taken."""
+        self.iterations = 0
+        self._scratch = None
+        for state in self._state_names:
+            setattr(self, state, None)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """State arrays (for saving); empty before the first step."""
+        if getattr(self, "_scratch", None) is None:
+            return {}
+        return {state: getattr(self, state) for state in self._state_names}
+
+    def set_state(self, state: dict[str, np.ndarray], iterations: int, params: np.ndarray) -> None:
+        """Restore state saved by :meth:`get_state` for a parameter vector like ``params``."""
+        self.reset()
+        self.iterations = int(iterations)
+        if not state:
+            return
+        self._ensure_state(params)
+        for name in self._state_names:
+            getattr(self, name)[...] = state[name]
+
+    def get_config(self) -> dict:
+        """Constructor arguments that rebuild this optimizer (saved in the model file)."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+_registry: Registry[Optimizer] = Registry("optimizer", Optimizer)
+register = _registry.register
+
+
+def get(identifier: str | Optimizer, argument: str = "optimizer") -> Optimizer:
+    """Return the optimizer named ``identifier`` (or ``identifier`` itself if an instance)."""
+    return _registry.get(identifier, argument)
+
+
+def names() -> list[str]:
+    """Names of the built-in and registered optimizers."""
+    return _registry.names()
+
+
+@register("sgd")
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Parameters
+    ----------
+    momentum : float, default 0.0
+        Velocity decay μ in [0, 1).
+    nesterov : bool, default False
+        Use Nesterov's look-ahead form (needs ``momentum > 0``).
+    """
+
+    name = "sgd"
+    _state_names = ("velocity",)
+
+    def __init__(self, momentum: float = 0.0, nesterov: bool = False) -> None:
+        super().__init__()
+        self.momentum = _check("momentum", momentum, 0.0, 1.0)
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov: Nesterov momentum needs momentum > 0, got momentum=0")
+        self.nesterov = bool(nesterov)
+
+    def step(self, params, grads, lr):
+        self._ensure_state(params)
+        self.iterations += 1
+        direction = grads
+        if self.momentum:
+            v = self.velocity
+            v *= self.momentum
+            v += grads
+            direction = v
+            if self.nesterov:
+                direction = np.multiply(v, self.momentum, out=self._scratch)
+                direction += grads
+        params -= np.multiply(direction, lr, out=self._scratch)
+
+    def get_config(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
+
+
+@register("momentum")
+def _momentum(momentum: float = 0.9, nesterov: bool = False) -> SGD:
+    return SGD(momentum=momentum, nesterov=nesterov)
+
+
+@register("nesterov")
+def _nesterov(momentum: float = 0.9, nesterov: bool = True) -> SGD:
+    return SGD(momentum=momentum, nesterov=nesterov)
+
+
+@register("rmsprop")
+class RMSProp(Optimizer):
+    """Divide each step by a running root mean square of recent gradients.
+
+    Parameters
+    ----------
+    rho : float, default 0.9
+        Decay of the running mean of squared gradients (``alpha`` in PyTorch).
+    epsilon : float, default 1e-8
+        Added to the root mean square (outside the square root, as PyTorch does).
+    """
+
+    name = "rmsprop"
+    _state_names = ("mean_square",)
+
+    def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
+        super().__init__()
+        self.rho = _check("rho", rho, 0.0, 1.0)
+        self.epsilon = _check("epsilon", epsilon, 0.0, low_open=True)
+
+    def step(self, params, grads, lr):
+        self._ensure_state(params)
+        self.iterations += 1
+        s, tmp = self.mean_square, self._scratch
+        s *= self.rho
+        np.multiply(grads, grads, out=tmp)
+        tmp *= 1.0 - self.rho
+        s += tmp
+        np.sqrt(s, out=tmp)
+        tmp += self.epsilon
+        np.divide(grads, tmp, out=tmp)
+        tmp *= lr
+        params -= tmp
+
+    def get_config(self):
+        return {"rho": self.rho, "epsilon": self.epsilon}
+
+
+@register("adam")
+class Adam(Optimizer):
+    """Adaptive moment estimation (Kingma & Ba), with bias-corrected moments.
+
+    Parameters
+    ----------
+    beta_1, beta_2 : float, default 0.9, 0.999
+        Decay rates of the first and second moment estimates, in [0, 1).
+    epsilon : float, default 1e-8
+        Added to the bias-corrected root of the second moment (outside the root, as PyTorch).
+    """
+
+    name = "adam"
+    _state_names = ("m", "v")
+
+    def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8) -> None:
+        super().__init__()
+        self.beta_1 = _check("beta_1", beta_1, 0.0, 1.0)
+        self.beta_2 = _check("beta_2", beta_2, 0.0, 1.0)
+        self.epsilon = _check("epsilon", epsilon, 0.0, low_open=True)
+
+    def step(self, params, grads, lr):
+        self._ensure_state(params)
+        self.iterations += 1
+        self._adam_update(params, grads, lr)
+
+    def _adam_update(self, params, grads, lr):
+        m, v, tmp = self.m, self.v, self._scratch
+        t = self.iterations
+        m *= self.beta_1
+        np.multiply(grads, 1.0 - self.beta_1, out=tmp)
+        m += tmp
+        v *= self.beta_2
+        np.multiply(grads, grads, out=tmp)
+        tmp *= 1.0 - self.beta_2
+        v += tmp
+        # denominator √v / √(1 - β2ᵗ) + ε, step size lr / (1 - β1ᵗ)
+        np.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(1.0 - self.beta_2**t)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1.0 - self.beta_1**t)
+        params -= tmp
+
+    def get_config(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+@register("adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr λ`` before each step.
+
+    The decay applies to the whole parameter vector, biases included, as in ``torch.optim.AdamW``.
+    For a penalty on weights only, use the network's ``l2`` argument instead.
+
+    Parameters
+    ----------
+    weight_decay : float, default 0.01
+        Decay rate λ >= 0.
+    """
+
+    name = "adamw"
+
+    def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 weight_decay: float = 0.01) -> None:
+        super().__init__(beta_1, beta_2, epsilon)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+
+    def step(self, params, grads, lr):
+        self._ensure_state(params)
+        self.iterations += 1
+        params *= 1.0 - lr * self.weight_decay
+        self._adam_update(params, grads, lr)
+
+    def get_config(self):
+        return {**super().get_config(), "weight_decay": self.weight_decay}

@@ -1,0 +1,126 @@
+"""Learning-rate schedules: the learning rate of each epoch as a function of the epoch number.
+
+A :class:`Schedule` maps ``(epoch, initial_lr, epochs)`` to the learning rate used during that
+epoch (``epoch`` counts from 0 within one call to ``fit``; ``epochs`` is that call's total).
+``fit(lr_schedule=...)`` also accepts a plain callable ``f(epoch, lr) -> new_lr`` that receives
+the current learning rate, like Keras' ``LearningRateScheduler``, and ``"plateau"``, which is
+:class:`~backpropagation.callbacks.ReduceLROnPlateau` (it reacts to the monitored loss, so it
+lives with the callbacks).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._registry import Registry
+from .optimizers import _check
+
+
+class Schedule:
+    """Base class: implement ``__call__``."""
+
+    name = "schedule"
+
+    def __call__(self, epoch: int, initial_lr: float, epochs: int) -> float:
+        """Learning rate for ``epoch`` (0-based) of a run of ``epochs`` epochs."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """Constructor arguments that rebuild this schedule."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+_registry: Registry[Schedule] = Registry("schedule", Schedule)
+register = _registry.register
+
+
+def get(identifier: str | Schedule, argument: str = "lr_schedule") -> Schedule:
+    """Return the schedule named ``identifier`` (or ``identifier`` itself if an instance)."""
+    return _registry.get(identifier, argument)
+
+
+def names() -> list[str]:
+    """Names of the built-in and registered schedules."""
+    return _registry.names()
+
+
+@register("constant")
+class Constant(Schedule):
+    """The initial learning rate throughout."""
+
+    name = "constant"
+
+    def __call__(self, epoch, initial_lr, epochs):
+        return initial_lr
+
+
+@register("step")
+class StepDecay(Schedule):
+    """Multiply by ``gamma`` every ``step_size`` epochs: ``lr0 · gamma^⌊epoch / step_size⌋``."""
+
+    name = "step"
+
+    def __init__(self, step_size: int = 10, gamma: float = 0.5) -> None:
+        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"step_size: expected an integer >= 1, got {step_size!r}")
+        self.step_size = step_size
+        self.gamma = _check("gamma", gamma, 0.0, 1.0, low_open=True, high_open=False)
+
+    def __call__(self, epoch, initial_lr, epochs):
+        return initial_lr * self.gamma ** (epoch // self.step_size)
+
+    def get_config(self):
+        return {"step_size": self.step_size, "gamma": self.gamma}
+
+
+@register("exponential")
+class ExponentialDecay(Schedule):
+    """``lr0 · gamma^epoch``."""
+
+    name = "exponential"
+
+    def __init__(self, gamma: float = 0.95) -> None:
+        self.gamma = _check("gamma", gamma, 0.0, 1.0, low_open=True, high_open=False)
+
+    def __call__(self, epoch, initial_lr, epochs):
+        return initial_lr * self.gamma**epoch
+
+    def get_config(self):
+        return {"gamma": self.gamma}
+
+
+@register("inverse_time")
+class InverseTimeDecay(Schedule):
+    """``lr0 / (1 + decay_rate · epoch)``."""
+
+    name = "inverse_time"
+
+    def __init__(self, decay_rate: float = 0.1) -> None:
+        self.decay_rate = _check("decay_rate", decay_rate, 0.0)
+
+    def __call__(self, epoch, initial_lr, epochs):
+        return initial_lr / (1.0 + self.decay_rate * epoch)
+
+    def get_config(self):
+        return {"decay_rate": self.decay_rate}
+
+
+@register("cosine")
+class CosineDecay(Schedule):
+    """Half a cosine from ``lr0`` down to ``min_lr`` over the run's epochs."""
+
+    name = "cosine"
+
+    def __init__(self, min_lr: float = 0.0) -> None:
+        self.min_lr = _check("min_lr", min_lr, 0.0)
+
+    def __call__(self, epoch, initial_lr, epochs):
+        progress = epoch / max(epochs - 1, 1)
+        return self.min_lr + 0.5 * (initial_lr - self.min_lr) * (1.0 + math.cos(math.pi * progress))
+
+    def get_config(self):
+        return {"min_lr": self.min_lr}
