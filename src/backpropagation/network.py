@@ -554,11 +554,19 @@ class NeuralNetwork:
         )
 
     def _clone(self, dtype=None) -> "NeuralNetwork":
-        """An independent copy with the same weights and fitted state (optionally another dtype)."""
-        config = self.get_config()
-        if dtype is not None:
-            config["dtype"] = np.dtype(dtype).name
-        twin = NeuralNetwork.from_config(config)
+        """An independent copy with the same weights and fitted state (optionally another dtype).
+
+        Building blocks are shared (activations and losses are stateless), so custom classes
+        need no registration; the optimizer starts fresh.
+        """
+        twin = NeuralNetwork(
+            self.layer_sizes, task=self.task,
+            hidden_activation=[layer.activation for layer in self.layers[:-1]],
+            output_activation=self.layers[-1].activation, loss=self.loss,
+            optimizer=type(self.optimizer)(**self.optimizer.get_config()),
+            learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
+            use_bias=self.use_bias, dtype=self.dtype if dtype is None else dtype,
+        )
         twin._params[...] = self._params
         if self.head.fitted:
             twin.head.set_state(self.head.get_state())

@@ -1,0 +1,245 @@
+"""The NeuralNetwork API: construction, tasks and labels, weights, determinism, dtypes, training state."""
+
+import numpy as np
+import pytest
+
+from backpropagation import Activation, DivergenceError, NeuralNetwork, NotFittedError, activations
+
+
+def blobs(n=60, n_classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(n_classes) / n_classes
+    centers = 5 * np.column_stack([np.cos(angles), np.sin(angles)])  # well separated
+    labels = np.arange(n) % n_classes
+    return centers[labels] + rng.normal(size=(n, 2)), labels
+
+
+def test_layer_sizes_build_dense_layers_with_the_documented_shapes():
+    model = NeuralNetwork([3, 16, 8, 2])
+    shapes = [(W.shape, b.shape) for W, b in model.get_weights()]
+    assert shapes == [((3, 16), (16,)), ((16, 8), (8,)), ((8, 2), (2,))]
+    assert model.n_parameters == 3 * 16 + 16 + 16 * 8 + 8 + 8 * 2 + 2
+
+
+def test_weights_are_views_into_one_flat_parameter_vector():
+    model = NeuralNetwork([3, 4, 2], random_state=0)
+    model.parameters[...] = np.arange(model.n_parameters)
+    W1, b1 = model.layers[0].W, model.layers[0].b
+    assert W1[0, 0] == 0 and W1[-1, -1] == 11          # weights first...
+    assert model.layers[1].W[0, 0] == 12
+    assert b1[0] == 12 + 8                               # ...then biases
+    assert np.shares_memory(W1, model.parameters) and np.shares_memory(model.layers[1].db, model.gradients)
+
+
+def test_auto_initializer_uses_he_for_relu_and_glorot_otherwise():
+    model = NeuralNetwork([400, 300, 300, 1], hidden_activation=["relu", "tanh"], random_state=0)
+    relu_W, tanh_W = model.layers[0].W, model.layers[1].W
+    assert relu_W.std() == pytest.approx(np.sqrt(2 / 400), rel=0.02)          # he_normal
+    assert np.abs(tanh_W).max() <= np.sqrt(6 / 600)                           # glorot_uniform bound
+    assert all(not layer.b.any() for layer in model.layers)
+
+
+def test_summary_lists_layers_shapes_and_parameter_counts():
+    text = NeuralNetwork([4, 16, 3], task="multiclass", optimizer="adam").summary()
+    assert "dense_1" in text and "(None, 16)" in text and "ReLU" in text and "Softmax" in text
+    assert "80" in text and "51" in text and "Total params: 131" in text
+    assert "task=multiclass" in text and "categorical_crossentropy" in text
+
+
+def test_string_labels_come_back_from_predict_and_proba_follows_classes():
+    X, labels = blobs()
+    y = np.array(["setosa", "versicolor", "virginica"])[labels]
+    model = NeuralNetwork([2, 16, 3], task="classification", optimizer="adam", learning_rate=0.05,
+                          random_state=0)
+    model.fit(X, y, epochs=100, batch_size=16, verbose=0)
+    assert model.classes_.tolist() == ["setosa", "versicolor", "virginica"]
+    assert model.predict(X).dtype.kind == "U" and model.score(X, y) > 0.9
+    proba = model.predict_proba(X)
+    assert proba.shape == (60, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(model.classes_[proba.argmax(axis=1)], model.predict(X))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_binary_labels_of_any_type_with_one_sigmoid_or_two_softmax_outputs(n_outputs):
+    X, labels = blobs(n_classes=2)
+    y = labels.astype(bool)
+    model = NeuralNetwork([2, 8, n_outputs], task="binary", optimizer="adam", learning_rate=0.05,
+                          random_state=0)
+    model.fit(X, y, epochs=50, verbose=0)
+    assert model.classes_.tolist() == [False, True]
+    assert model.predict(X).dtype == bool
+    assert model.predict_proba(X).shape == (60, 2)
+    assert model.score(X, y) > 0.9
+    assert type(model.layers[-1].activation).__name__ == ("Sigmoid" if n_outputs == 1 else "Softmax")
+
+
+def test_one_hot_targets_are_accepted_for_softmax_outputs():
+    X, labels = blobs()
+    model = NeuralNetwork([2, 8, 3], task="multiclass", random_state=0)
+    model.fit(X, np.eye(3)[labels], epochs=2, verbose=0)
+    assert model.classes_.tolist() == [0, 1, 2]
+
+
+def test_regression_predict_keeps_the_rank_of_y():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3))
+    one = NeuralNetwork([3, 4, 1], random_state=0)
+    one.fit(X, X.sum(axis=1), epochs=2, verbose=0)
+    assert one.predict(X).shape == (20,)
+    column = NeuralNetwork([3, 4, 1], random_state=0)
+    column.fit(X, X.sum(axis=1, keepdims=True), epochs=2, verbose=0)
+    assert column.predict(X).shape == (20, 1)
+    two = NeuralNetwork([3, 4, 2], random_state=0)
+    two.fit(X, X[:, :2], epochs=2, verbose=0)
+    assert two.predict(X).shape == (20, 2)
+    assert set(two.evaluate(X, X[:, :2])) == {"loss", "mse", "mae", "r2"}
+
+
+def test_lists_and_dataframes_are_accepted():
+    pd = pytest.importorskip("pandas")
+    X, labels = blobs()
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    model = NeuralNetwork([2, 4, 3], task="classification", random_state=0)
+    model.fit(frame, pd.Series(labels), epochs=2, verbose=0)
+    np.testing.assert_array_equal(model.predict(frame), model.predict(X.tolist()))
+
+
+def test_same_random_state_gives_bit_identical_training():
+    X, labels = blobs()
+
+    def train(seed):
+        model = NeuralNetwork([2, 8, 3], task="classification", optimizer="adam", random_state=seed)
+        history = model.fit(X, labels, epochs=5, batch_size=7, validation_split=0.2, verbose=0)
+        return model.parameters.copy(), history.history
+
+    (p1, h1), (p2, h2), (p3, _) = train(42), train(42), train(43)
+    assert p1.tobytes() == p2.tobytes() and h1 == h2
+    assert p1.tobytes() != p3.tobytes()
+
+
+def test_float32_is_kept_end_to_end():
+    X, labels = blobs()
+    model = NeuralNetwork([2, 8, 3], task="classification", optimizer="adam", dtype="float32",
+                          random_state=0)
+    model.fit(X, labels, epochs=3, verbose=0)
+    assert model.parameters.dtype == np.float32 and model.gradients.dtype == np.float32
+    assert all(layer.A.dtype == np.float32 and layer.Z.dtype == np.float32 for layer in model.layers)
+    assert model.predict_proba(X).dtype == np.float32
+    assert model.optimizer.m.dtype == np.float32
+
+
+def test_calling_fit_again_continues_with_the_optimizer_state():
+    X, labels = blobs()
+    model = NeuralNetwork([2, 8, 3], task="classification", optimizer="adam", random_state=0)
+    first = model.fit(X, labels, epochs=5, batch_size=10, verbose=0)
+    assert model.optimizer.iterations == 30
+    second = model.fit(X, labels, epochs=5, batch_size=10, verbose=0)
+    assert model.optimizer.iterations == 60
+    assert second.history["loss"][0] < first.history["loss"][0]
+
+
+def test_split_training_equals_one_long_run():
+    X, labels = blobs()
+    once = NeuralNetwork([2, 8, 3], task="classification", optimizer="adam", random_state=5)
+    once.fit(X, labels, epochs=6, batch_size=8, verbose=0)
+    twice = NeuralNetwork([2, 8, 3], task="classification", optimizer="adam", random_state=5)
+    twice.fit(X, labels, epochs=3, batch_size=8, verbose=0)
+    twice.fit(X, labels, epochs=3, batch_size=8, verbose=0)
+    assert once.parameters.tobytes() == twice.parameters.tobytes()
+
+
+def test_history_loss_is_the_sample_weighted_mean_of_batch_losses():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 2)), rng.normal(size=10)
+    model = NeuralNetwork([2, 3, 1], learning_rate=0.1, random_state=0)
+    start = model.parameters.copy()
+    history = model.fit(X, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    replay = NeuralNetwork([2, 3, 1], learning_rate=0.1, random_state=0)
+    replay.parameters[...] = start
+    batch_losses = []
+    for rows in (slice(0, 4), slice(4, 8), slice(8, 10)):   # batches of 4, 4 and 2
+        batch_losses.append(replay.evaluate(X[rows], y[rows])["loss"])
+        replay.fit(X[rows], y[rows], epochs=1, batch_size=None, verbose=0)
+    expected = (4 * batch_losses[0] + 4 * batch_losses[1] + 2 * batch_losses[2]) / 10
+    assert history.history["loss"][0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_set_weights_round_trips_and_supports_networks_without_bias():
+    model = NeuralNetwork([3, 2, 1], use_bias=False, random_state=0)
+    weights = model.get_weights()
+    assert all(b is None for _, b in weights)
+    new = [(W + 1.0, None) for W, _ in weights]
+    model.set_weights(new)
+    for (W, _), (expected, _) in zip(model.get_weights(), new):
+        np.testing.assert_array_equal(W, expected)
+
+
+def test_l2_penalty_is_added_to_the_loss_and_shrinks_weights():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
+    plain = NeuralNetwork([3, 8, 1], random_state=0)
+    penalised = NeuralNetwork([3, 8, 1], l2=0.1, random_state=0)
+    weights = penalised.parameters[: 3 * 8 + 8]
+    expected = plain.evaluate(X, y)["loss"] + 0.05 * float(weights @ weights)
+    assert penalised.evaluate(X, y)["loss"] == pytest.approx(expected, rel=1e-12)
+    plain.fit(X, y, epochs=30, verbose=0)
+    penalised.fit(X, y, epochs=30, verbose=0)
+    assert np.linalg.norm(penalised.layers[0].W) < np.linalg.norm(plain.layers[0].W)
+
+
+def test_divergence_stops_with_a_clear_error_and_finite_weights():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)) * 100, rng.normal(size=40) * 1e3
+    model = NeuralNetwork([3, 16, 1], learning_rate=10.0, random_state=0)
+    with pytest.raises(DivergenceError, match="smaller learning_rate") as caught:
+        model.fit(X, y, epochs=50, batch_size=4, verbose=0)
+    assert np.isfinite(model.parameters).all()
+    assert caught.value.history is model.history_
+    assert model.history_.stop_reason.startswith("diverged")
+
+
+def test_classifier_methods_before_fit_raise_not_fitted():
+    model = NeuralNetwork([2, 3], task="multiclass")
+    for method in (model.predict, model.predict_proba):
+        with pytest.raises(NotFittedError, match="call fit first"):
+            method([[0.0, 1.0]])
+
+
+def test_untrained_regression_network_can_predict():
+    assert NeuralNetwork([2, 3, 1], random_state=0).predict([[0.0, 1.0]]).shape == (1,)
+
+
+def test_predict_proba_is_refused_for_regression():
+    with pytest.raises(ValueError, match="only classification"):
+        NeuralNetwork([2, 1]).predict_proba([[0.0, 1.0]])
+
+
+def test_a_custom_activation_subclass_trains():
+    class Cube(Activation):
+        """f(z) = z³ / 3, f'(z) = z²"""
+
+        def forward(self, Z):
+            return Z**3 / 3
+
+        def backward(self, Z, A, dA):
+            return dA * Z * Z
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 3))
+    model = NeuralNetwork([3, 4, 1], hidden_activation=Cube(), random_state=0)
+    assert model.gradient_check(X, rng.normal(size=8)) < 1e-6
+    model.fit(X, X.sum(axis=1), epochs=3, verbose=0)
+
+
+def test_registered_activation_names_resolve():
+    @activations.register("test_square")
+    class Square(Activation):
+        def forward(self, Z):
+            return Z * Z
+
+        def backward(self, Z, A, dA):
+            return 2 * Z * dA
+
+    model = NeuralNetwork([2, 3, 1], hidden_activation="test_square")
+    assert isinstance(model.layers[0].activation, Square)
