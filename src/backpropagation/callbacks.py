@@ -169,7 +169,7 @@ class EarlyStopping(Callback):
                 self.best_parameters = self.model.parameters.copy()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
             self.model.stop_reason = (
@@ -233,7 +233,7 @@ class ReduceLROnPlateau(Callback):
             self.wait = 0
             return
         self.wait += 1
-        if self.wait > self.patience and self.cooldown_left == 0:
+        if self.wait >= self.patience and self.cooldown_left == 0:
             lr = self.model.current_learning_rate
             self.model.current_learning_rate = max(lr * self.factor, self.min_lr)
             self.cooldown_left = self.cooldown
@@ -266,8 +266,9 @@ class LearningRateScheduler(Callback):
         else:
             lr = self.schedule(epoch, self.model.current_learning_rate)
         lr = float(lr)
-        if not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr_schedule: returned learning rate {lr!r} for epoch {epoch}; expected > 0")
+        if not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"lr_schedule: returned learning rate {lr!r} for epoch {epoch}; "
+                             "expected a finite number >= 0")
         self.model.current_learning_rate = lr
 
 

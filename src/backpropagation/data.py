@@ -34,16 +34,19 @@ def check_float(name: str, value, minimum: float = 0.0, *, strict: bool = False)
     return value
 
 
+def show(value) -> str:
+    """``repr`` of a value as the user wrote it (``2``, not ``np.int64(2)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _first_bad_cell(array: np.ndarray) -> str:
     """Describe the first element of an object/text array that is not a number."""
     for index, value in np.ndenumerate(array):
         try:
             float(value)
-            if isinstance(value, (str, bytes)):
-                raise ValueError
         except (TypeError, ValueError):
             where = f"row {index[0]}" + (f", column {index[1]}" if len(index) > 1 else "")
-            return f"{value!r} at {where}"
+            return f"{show(value)} at {where}"
     return "a value that is not a number"
 
 
@@ -94,9 +97,7 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None) -> 
     if kind == "c":
         raise TypeError(f"{name}: expected real numbers, got complex dtype {array.dtype}")
     if kind not in "biuf":
-        try:
-            if kind in "USO" and any(isinstance(v, (str, bytes)) for v in array.flat):
-                raise ValueError
+        try:  # numbers, or text that reads as numbers (a list mixing 1 and "2.5")
             array = array.astype(np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"{name}: expected numbers, found {_first_bad_cell(array)}") from None

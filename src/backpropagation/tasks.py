@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from .data import as_array
+from .data import as_array, show
 
 
 class Task:
@@ -166,7 +166,7 @@ class _Classifier(Task):
         labels = self._labels(y, "y")
         classes = np.unique(labels)
         if len(classes) < 2:
-            raise ValueError(f"y: found a single class ({classes[0]!r}); classification needs "
+            raise ValueError(f"y: found a single class ({show(classes[0])}); classification needs "
                              "at least two")
         self._check_class_count(len(classes))
         self.classes_ = classes
@@ -178,8 +178,8 @@ class _Classifier(Task):
         index = np.minimum(index, len(self.classes_) - 1)
         unseen = self.classes_[index] != labels
         if unseen.any():
-            raise ValueError(f"{name}: label {labels[unseen][0]!r} was not seen during fit; "
-                             f"known classes: {', '.join(map(repr, self.classes_.tolist()))}")
+            raise ValueError(f"{name}: label {show(labels[unseen][0])} was not seen during fit; "
+                             f"known classes: {', '.join(map(show, self.classes_))}")
         return self._one_hot(index, dtype)
 
     def decode(self, A):

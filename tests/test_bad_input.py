@@ -1,0 +1,150 @@
+"""Bad input at every public entry point raises ValueError/TypeError naming the argument."""
+
+import numpy as np
+import pytest
+
+from backpropagation import NeuralNetwork
+
+X3 = np.arange(12.0).reshape(4, 3)
+Y_REG = np.arange(4.0)
+LABELS = np.array([0, 1, 0, 1])
+
+
+def reg():
+    return NeuralNetwork([3, 4, 1], random_state=0)
+
+
+def clf(n_out=1):
+    return NeuralNetwork([3, 4, n_out], task="classification", random_state=0)
+
+
+def fitted_clf():
+    model = clf()
+    model.fit(X3, LABELS, epochs=1, verbose=0)
+    return model
+
+
+CASES = {
+    # construction
+    "layer sizes not a list": (lambda: NeuralNetwork(5), TypeError, "layer_sizes"),
+    "one layer size": (lambda: NeuralNetwork([3]), ValueError, "at least an input and an output"),
+    "zero width": (lambda: NeuralNetwork([3, 0, 1]), ValueError, r"layer_sizes\[1\]"),
+    "negative width": (lambda: NeuralNetwork([3, -2, 1]), ValueError, r"layer_sizes\[1\]"),
+    "float width": (lambda: NeuralNetwork([3, 2.5, 1]), ValueError, r"layer_sizes\[1\]"),
+    "unknown task": (lambda: NeuralNetwork([3, 1], task="ranking"), ValueError, "task"),
+    "unknown activation": (lambda: NeuralNetwork([3, 2, 1], hidden_activation="gelu2"), ValueError,
+                           "hidden_activation: unknown activation 'gelu2'; expected one of"),
+    "activation list length": (lambda: NeuralNetwork([3, 2, 2, 1], hidden_activation=["relu"]),
+                               ValueError, "one activation per hidden layer"),
+    "activation wrong type": (lambda: NeuralNetwork([3, 2, 1], hidden_activation=3), TypeError,
+                              "hidden_activation"),
+    "unknown loss": (lambda: NeuralNetwork([3, 1], loss="hinge"), ValueError, "unknown loss 'hinge'"),
+    "unknown optimizer": (lambda: NeuralNetwork([3, 1], optimizer="lbfgs"), ValueError, "unknown optimizer"),
+    "unknown initializer": (lambda: NeuralNetwork([3, 1], initializer="orthogonal"), ValueError,
+                            "unknown initializer"),
+    "zero learning rate": (lambda: NeuralNetwork([3, 1], learning_rate=0), ValueError, "learning_rate"),
+    "negative learning rate": (lambda: NeuralNetwork([3, 1], learning_rate=-1), ValueError, "learning_rate"),
+    "nan learning rate": (lambda: NeuralNetwork([3, 1], learning_rate=float("nan")), ValueError,
+                          "learning_rate"),
+    "negative l2": (lambda: NeuralNetwork([3, 1], l2=-0.1), ValueError, "l2"),
+    "bad dtype": (lambda: NeuralNetwork([3, 1], dtype="float16"), ValueError, "dtype"),
+    "bad random_state": (lambda: NeuralNetwork([3, 1], random_state="seed"), ValueError, "random_state"),
+    "multiclass with one output": (lambda: NeuralNetwork([3, 1], task="multiclass"), ValueError,
+                                   "task='binary'"),
+    "binary with three outputs": (lambda: NeuralNetwork([3, 3], task="binary"), ValueError,
+                                  "size 1 .sigmoid. or 2 .softmax."),
+    # fit: X
+    "1-D X": (lambda: reg().fit(np.arange(4.0), Y_REG, verbose=0), ValueError, r"X.reshape\(-1, 1\)"),
+    "3-D X": (lambda: reg().fit(np.zeros((4, 3, 1)), Y_REG, verbose=0), ValueError, "2-D array"),
+    "empty X": (lambda: reg().fit(np.zeros((0, 3)), [], verbose=0), ValueError, "at least one sample"),
+    "wrong feature count": (lambda: reg().fit(np.zeros((4, 2)), Y_REG, verbose=0), ValueError,
+                            "expected 3 features"),
+    "ragged X": (lambda: reg().fit([[1, 2, 3], [1, 2]], [1, 2], verbose=0), ValueError, "ragged"),
+    "text in X": (lambda: reg().fit([[1, 2, "a"], [1, 2, 3]], [1, 2], verbose=0), TypeError,
+                  "'a' at row 0, column 2"),
+    "NaN in X": (lambda: reg().fit(np.where(X3 == 5, np.nan, X3), Y_REG, verbose=0), ValueError,
+                 "NaN at row 1, column 2"),
+    "inf in X": (lambda: reg().fit(np.where(X3 == 0, np.inf, X3), Y_REG, verbose=0), ValueError,
+                 "non-finite"),
+    "complex X": (lambda: reg().fit(X3 + 1j, Y_REG, verbose=0), TypeError, "complex"),
+    "X None": (lambda: reg().fit(None, Y_REG, verbose=0), TypeError, "X: expected an array-like"),
+    # fit: y
+    "length mismatch": (lambda: reg().fit(X3, Y_REG[:3], verbose=0), ValueError,
+                        "same number of samples, got 4 and 3"),
+    "NaN in regression y": (lambda: reg().fit(X3, [1, np.nan, 2, 3], verbose=0), ValueError,
+                            "non-finite target values .first at row 1"),
+    "text regression y": (lambda: reg().fit(X3, ["a", "b", "c", "d"], verbose=0), TypeError,
+                          "task='classification'"),
+    "regression y too wide": (lambda: reg().fit(X3, np.zeros((4, 2)), verbose=0), ValueError,
+                              "output layer's 1 unit"),
+    "one class": (lambda: clf().fit(X3, [1, 1, 1, 1], verbose=0), ValueError, "single class"),
+    "three classes, sigmoid": (lambda: clf().fit(X3, [0, 1, 2, 0], verbose=0), ValueError,
+                               "use an output size of 3"),
+    "two classes, four softmax units": (lambda: clf(4).fit(X3, LABELS, verbose=0), ValueError,
+                                        r"output size of 2 \(softmax\) or 1 \(sigmoid\)"),
+    "NaN label": (lambda: clf().fit(X3, [0.0, np.nan, 1.0, 0.0], verbose=0), ValueError, "NaN labels"),
+    "mixed label types": (lambda: clf().fit(X3, np.array([0, "a", 1, "b"], dtype=object), verbose=0),
+                          TypeError, "one type"),
+    "bad one-hot": (lambda: clf(2).fit(X3, [[1, 1], [0, 1], [1, 0], [0, 1]], verbose=0), ValueError,
+                    "one-hot"),
+    # fit: arguments
+    "zero epochs": (lambda: reg().fit(X3, Y_REG, epochs=0, verbose=0), ValueError, "epochs"),
+    "float epochs": (lambda: reg().fit(X3, Y_REG, epochs=2.5, verbose=0), TypeError, "epochs"),
+    "zero batch size": (lambda: reg().fit(X3, Y_REG, batch_size=0, verbose=0), ValueError, "batch_size"),
+    "bad verbose": (lambda: reg().fit(X3, Y_REG, verbose=3), ValueError, "verbose"),
+    "validation split 1": (lambda: reg().fit(X3, Y_REG, validation_split=1.0, verbose=0), ValueError,
+                           "validation_split"),
+    "validation split empty": (lambda: reg().fit(X3, Y_REG, validation_split=0.01, verbose=0), ValueError,
+                               "leaves 4 for training and 0 for validation"),
+    "validation data not a pair": (lambda: reg().fit(X3, Y_REG, validation_data=X3, verbose=0), TypeError,
+                                   "validation_data"),
+    "validation data wrong width": (lambda: reg().fit(X3, Y_REG, validation_data=(X3[:, :2], Y_REG),
+                                                      verbose=0), ValueError, r"validation_data\[0\]"),
+    "early stopping wrong type": (lambda: reg().fit(X3, Y_REG, early_stopping="yes", verbose=0), TypeError,
+                                  "early_stopping"),
+    "callbacks wrong type": (lambda: reg().fit(X3, Y_REG, callbacks=[print], verbose=0), TypeError,
+                             r"callbacks\[0\]"),
+    # after fit
+    "unseen label": (lambda: fitted_clf().score(X3, [0, 1, 2, 1]), ValueError, "label 2 was not seen"),
+    "predict wrong width": (lambda: fitted_clf().predict(np.zeros((2, 4))), ValueError, "expected 3 features"),
+    "set_weights count": (lambda: reg().set_weights([]), ValueError, "expected 2"),
+    "set_weights shape": (lambda: reg().set_weights([(np.zeros((3, 5)), np.zeros(4)), (np.zeros((4, 1)), np.zeros(1))]),
+                          ValueError, r"weights\[0\]\[0\] \(W\): expected shape \(3, 4\), got \(3, 5\)"),
+    "set_weights bias without bias": (lambda: NeuralNetwork([3, 1], use_bias=False).set_weights(
+        [(np.zeros((3, 1)), np.zeros(1))]), ValueError, "pass None"),
+    "set_weights NaN": (lambda: NeuralNetwork([3, 1]).set_weights([(np.full((3, 1), np.nan), np.zeros(1))]),
+                        ValueError, "non-finite"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_raises_a_clear_error(case):
+    call, error, message = CASES[case]
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_failed_set_weights_changes_nothing():
+    model = reg()
+    before = model.parameters.copy()
+    with pytest.raises(ValueError):
+        model.set_weights([(np.ones((3, 4)), np.ones(4)), (np.ones((5, 1)), np.ones(1))])
+    np.testing.assert_array_equal(model.parameters, before)
+
+
+@pytest.mark.parametrize("X,works", [
+    (np.ones((4, 3), dtype=np.float16), True),
+    (np.ones((4, 3), dtype=bool), True),
+    (np.ones((4, 3), dtype=np.int64), True),
+    (np.array([[1, 2, 3]] * 4, dtype=object), True),
+])
+def test_unusual_but_valid_inputs_work(X, works):
+    model = reg()
+    model.fit(X, Y_REG, epochs=1, verbose=0)
+    assert model.predict(X).dtype == np.float64
+
+
+def test_batch_larger_than_the_data_is_full_batch():
+    model = reg()
+    model.fit(X3, Y_REG, epochs=1, batch_size=1000, verbose=0, shuffle=False)
+    assert model.optimizer.iterations == 1

@@ -1,0 +1,162 @@
+"""Early stopping, learning-rate schedules, plateau reduction, checkpoints, progress output."""
+
+import numpy as np
+import pytest
+
+from backpropagation import (Callback, EarlyStopping, ModelCheckpoint, NeuralNetwork,
+                             ReduceLROnPlateau, schedules)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))
+    return X, X @ np.array([1.0, -2.0, 0.5])
+
+
+class RecordParameters(Callback):
+    def on_train_begin(self, logs):
+        self.snapshots = []
+
+    def on_epoch_end(self, epoch, logs):
+        self.snapshots.append(self.model.parameters.copy())
+
+
+def test_early_stopping_restores_best_weights(data):
+    X, y = data
+    # validating against -y: the better the fit, the worse the validation loss
+    recorder = RecordParameters()
+    model = NeuralNetwork([3, 8, 1], optimizer="adam", learning_rate=0.01, random_state=0)
+    history = model.fit(X, y, epochs=100, verbose=0, validation_data=(X, -y),
+                        early_stopping=EarlyStopping(patience=3), callbacks=[recorder])
+    val = history.history["val_loss"]
+    best = int(np.argmin(val))
+    assert len(val) == best + 3 + 1                     # stopped after `patience` bad epochs
+    np.testing.assert_array_equal(model.parameters, recorder.snapshots[best])
+    assert history.stop_reason.startswith("early stopping: val_loss did not improve")
+
+
+def test_early_stopping_true_monitors_loss_without_validation(data):
+    X, y = data
+    model = NeuralNetwork([3, 8, 1], optimizer="sgd", learning_rate=1e-12, random_state=0)
+    history = model.fit(X, y, epochs=100, verbose=0,
+                        early_stopping=EarlyStopping(patience=2, min_delta=1.0))
+    assert len(history.history["loss"]) == 3            # epoch 0 sets the best, then 2 without progress
+
+
+def test_monitoring_val_loss_without_validation_data_is_an_error(data):
+    X, y = data
+    with pytest.raises(ValueError, match="needs validation data"):
+        NeuralNetwork([3, 1]).fit(X, y, epochs=2, verbose=0,
+                                  early_stopping=EarlyStopping(monitor="val_loss"))
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("step", [0.1] * 10 + [0.05] * 2),
+    ("exponential", [0.1 * 0.95**e for e in range(12)]),
+    ("inverse_time", [0.1 / (1 + 0.1 * e) for e in range(12)]),
+    ("cosine", [0.05 * (1 + np.cos(np.pi * e / 11)) for e in range(12)]),
+])
+def test_named_schedules_set_each_epochs_learning_rate(data, name, expected):
+    X, y = data
+    history = NeuralNetwork([3, 1], learning_rate=0.1).fit(X, y, epochs=12, verbose=0, lr_schedule=name)
+    np.testing.assert_allclose(history.history["lr"], expected, atol=1e-15)
+
+
+def test_a_callable_schedule_receives_epoch_and_current_rate(data):
+    X, y = data
+    calls = []
+
+    def halve_every_epoch(epoch, lr):
+        calls.append((epoch, lr))
+        return lr / 2
+
+    history = NeuralNetwork([3, 1], learning_rate=0.08).fit(X, y, epochs=3, verbose=0,
+                                                            lr_schedule=halve_every_epoch)
+    assert calls == [(0, 0.08), (1, 0.04), (2, 0.02)]
+    assert history.history["lr"] == [0.04, 0.02, 0.01]
+
+
+def test_schedule_instance_with_parameters(data):
+    X, y = data
+    history = NeuralNetwork([3, 1], learning_rate=1.0).fit(
+        X / 10, y / 10, epochs=4, verbose=0, lr_schedule=schedules.StepDecay(step_size=2, gamma=0.1))
+    np.testing.assert_allclose(history.history["lr"], [1.0, 1.0, 0.1, 0.1])
+
+
+def test_plateau_reduces_the_learning_rate_when_the_loss_stalls(data):
+    X, y = data
+    model = NeuralNetwork([3, 8, 1], optimizer="adam", learning_rate=0.01, random_state=0)
+    history = model.fit(X, y, epochs=12, verbose=0, validation_data=(X, -y),
+                        lr_schedule=ReduceLROnPlateau(patience=2, factor=0.5))
+    lrs = history.history["lr"]
+    assert lrs[0] == 0.01 and lrs[-1] < 0.01
+    assert all(later <= earlier for earlier, later in zip(lrs, lrs[1:]))
+    stalled = NeuralNetwork([3, 1], learning_rate=1e-12).fit(X, y, epochs=4, verbose=0, lr_schedule="plateau")
+    assert stalled.history["lr"] == [1e-12] * 4        # default patience 5 not yet reached
+
+
+def test_unknown_schedule_name_is_rejected(data):
+    X, y = data
+    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+        NeuralNetwork([3, 1]).fit(X, y, epochs=1, verbose=0, lr_schedule="linear")
+
+
+def test_model_checkpoint_keeps_the_best_model_on_disk(data, tmp_path):
+    X, y = data
+    path = tmp_path / "best.npz"
+    recorder = RecordParameters()
+    model = NeuralNetwork([3, 8, 1], optimizer="adam", learning_rate=0.01, random_state=0)
+    history = model.fit(X, y, epochs=8, verbose=0, validation_data=(X, -y),
+                        callbacks=[ModelCheckpoint(path), recorder])
+    best = int(np.argmin(history.history["val_loss"]))
+    np.testing.assert_array_equal(NeuralNetwork.load(path).parameters, recorder.snapshots[best])
+
+
+def test_verbose_2_prints_one_line_per_epoch(data, capsys):
+    X, y = data
+    NeuralNetwork([3, 1]).fit(X, y, epochs=3, verbose=2, validation_split=0.25)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("Epoch 1/3")
+    assert "loss:" in lines[0] and "val_loss:" in lines[0] and "r2:" in lines[0]
+
+
+def test_verbose_1_shows_a_progress_bar_per_epoch(data, capsys):
+    X, y = data
+    NeuralNetwork([3, 1]).fit(X, y, epochs=2, verbose=1)
+    err = capsys.readouterr().err
+    assert "Epoch 1/2" in err and "Epoch 2/2" in err and "64/64" in err
+
+
+def test_verbose_0_is_silent(data, capsys):
+    X, y = data
+    NeuralNetwork([3, 1]).fit(X, y, epochs=2, verbose=0)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_a_callback_can_stop_training(data):
+    class StopAfterTwo(Callback):
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 1:
+                self.model.stop_training = True
+                self.model.stop_reason = "enough"
+
+    X, y = data
+    history = NeuralNetwork([3, 1]).fit(X, y, epochs=10, verbose=0, callbacks=[StopAfterTwo()])
+    assert history.epoch == [0, 1] and history.stop_reason == "enough"
+
+
+def test_validation_split_is_stratified_for_classes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    y = np.array([0] * 80 + [1] * 20)
+    model = NeuralNetwork([2, 2], task="classification", random_state=0)
+    seen = {}
+
+    class Capture(Callback):
+        def on_train_begin(self, logs):
+            seen.update(logs)
+
+    history = model.fit(X, y, epochs=1, verbose=0, validation_split=0.2, callbacks=[Capture()])
+    assert seen["samples"] == 80 and "val_accuracy" in history.history

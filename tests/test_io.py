@@ -1,0 +1,151 @@
+"""Save and load: exact round trips, continued training, atomic writes, refusal of bad files."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from backpropagation import Activation, NeuralNetwork, activations
+from backpropagation import io as model_io
+
+
+@pytest.fixture
+def trained():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.array(["cat", "dog", "emu", "dog"] * 10)
+    model = NeuralNetwork([3, 8, 3], task="classification", hidden_activation=activations.LeakyReLU(0.2),
+                          optimizer="adam", learning_rate=0.01, l2=0.001, random_state=0)
+    model.fit(X, y, epochs=3, batch_size=8, verbose=0)
+    return model, X, y
+
+
+def test_round_trip_reproduces_predictions_exactly(trained, tmp_path):
+    model, X, y = trained
+    model.save(tmp_path / "model.npz")
+    loaded = NeuralNetwork.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.classes_.tolist() == ["cat", "dog", "emu"]
+    assert loaded.layers[0].activation.alpha == 0.2 and loaded.l2 == 0.001
+    assert loaded.summary() == model.summary()
+
+
+def test_training_continues_after_load_as_if_never_saved(trained, tmp_path):
+    model, X, y = trained
+    model.save(tmp_path / "model.npz")
+    loaded = NeuralNetwork.load(tmp_path / "model.npz")
+    model.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    loaded.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    assert loaded.parameters.tobytes() == model.parameters.tobytes()
+
+
+def test_float32_and_regression_rank_survive(tmp_path):
+    model = NeuralNetwork([2, 3, 1], dtype="float32", random_state=0)
+    model.fit(np.ones((4, 2)), np.arange(4.0), epochs=1, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = NeuralNetwork.load(tmp_path / "m.npz")
+    assert loaded.parameters.dtype == np.float32 and loaded.predict(np.ones((2, 2))).shape == (2,)
+
+
+def test_the_file_is_written_exactly_where_asked(tmp_path):
+    NeuralNetwork([2, 1]).save(tmp_path / "model.bin")
+    assert os.listdir(tmp_path) == ["model.bin"]
+
+
+def test_a_failed_save_leaves_the_previous_file_intact(trained, tmp_path, monkeypatch):
+    model, X, _ = trained
+    path = tmp_path / "model.npz"
+    model.save(path)
+    before = path.read_bytes()
+
+    def broken_savez(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(model_io.np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.npz"]          # no temporary file left behind
+
+
+def test_unregistered_custom_activation_cannot_be_saved_silently(tmp_path):
+    class Mine(Activation):
+        def forward(self, Z):
+            return Z
+
+        def backward(self, Z, A, dA):
+            return dA
+
+    with pytest.raises(ValueError, match="register it"):
+        NeuralNetwork([2, 2, 1], hidden_activation=Mine()).save(tmp_path / "m.npz")
+
+
+def write_archive(path, **arrays):
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def config_bytes(description):
+    return np.frombuffer(json.dumps(description).encode(), dtype=np.uint8)
+
+
+def valid_description(tmp_path):
+    NeuralNetwork([2, 3, 1], random_state=0).save(tmp_path / "good.npz")
+    with np.load(tmp_path / "good.npz") as archive:
+        return json.loads(archive["config.json"].tobytes()), archive["parameters"]
+
+
+def test_pickled_content_is_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    write_archive(path, **{"config.json": np.array([{"a": 1}], dtype=object), "parameters": np.zeros(3)})
+    with pytest.raises(ValueError, match="pickle"):
+        NeuralNetwork.load(path)
+
+
+def test_truncated_file_is_refused(trained, tmp_path):
+    model, _, _ = trained
+    model.save(tmp_path / "m.npz")
+    data = (tmp_path / "m.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not a readable model file"):
+        NeuralNetwork.load(tmp_path / "cut.npz")
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d, p: d.update(version=99), "version 99 is not supported"),
+    (lambda d, p: d.update(format="other"), "not a backpropagation model"),
+    (lambda d, p: d["network"].update(layer_sizes=[2, 0, 1]), "invalid network description"),
+    (lambda d, p: d["network"]["hidden_activation"][0].update(name="nope"), "unknown activation"),
+    (lambda d, p: d["network"].pop("task"), "invalid network description"),
+])
+def test_broken_descriptions_are_refused(tmp_path, change, message):
+    description, params = valid_description(tmp_path)
+    change(description, params)
+    write_archive(tmp_path / "bad.npz", **{"config.json": config_bytes(description), "parameters": params})
+    with pytest.raises(ValueError, match=message):
+        NeuralNetwork.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("params,message", [
+    (np.zeros(5), "parameters have shape"),
+    (np.full(13, np.nan), "non-finite"),
+    (np.zeros(13, dtype=np.int64), "parameters have shape"),
+])
+def test_bad_parameter_arrays_are_refused(tmp_path, params, message):
+    description, _ = valid_description(tmp_path)
+    write_archive(tmp_path / "bad.npz", **{"config.json": config_bytes(description), "parameters": params})
+    with pytest.raises(ValueError, match=message):
+        NeuralNetwork.load(tmp_path / "bad.npz")
+
+
+def test_missing_entries_and_missing_files(tmp_path):
+    write_archive(tmp_path / "empty.npz", other=np.zeros(1))
+    with pytest.raises(ValueError, match="missing entry 'config.json'"):
+        NeuralNetwork.load(tmp_path / "empty.npz")
+    with pytest.raises(FileNotFoundError):
+        NeuralNetwork.load(tmp_path / "absent.npz")
+    (tmp_path / "text.npz").write_text("not a zip")
+    with pytest.raises(ValueError, match="not a readable model file"):
+        NeuralNetwork.load(tmp_path / "text.npz")
