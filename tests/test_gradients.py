@@ -1,6 +1,5 @@
 """Backpropagation against central differences: every activation, loss, task, bias and L2."""
 
-import itertools
 
 import numpy as np
 import pytest

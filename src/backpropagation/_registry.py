@@ -12,6 +12,18 @@ from typing import Any, Callable, Generic, TypeVar
 T = TypeVar("T")
 
 
+class Component:
+    """Base of every named building block: the config that rebuilds it, and a readable repr."""
+
+    def get_config(self) -> dict:
+        """Constructor arguments that rebuild this object (saved in the model file)."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
 class Registry(Generic[T]):
     """Map lower-case names to factories of one base class.
 

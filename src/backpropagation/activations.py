@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import Component, Registry
 
 
-class Activation:
+class Activation(Component):
     """Base class. Subclass it, implement ``forward`` and ``backward``, and pass an instance.
 
     ``backward`` receives both ``Z`` and ``A`` (cached by the layer in the forward pass) so that
@@ -29,14 +29,6 @@ class Activation:
     def backward(self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray) -> np.ndarray:
         """Return ``δ = ∂L/∂Z`` given ``dA = ∂L/∂A``."""
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        """Constructor arguments that rebuild this activation (saved in the model file)."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 _registry: Registry[Activation] = Registry("activation", Activation)

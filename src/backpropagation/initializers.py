@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import Component, Registry
 
 
-class Initializer:
+class Initializer(Component):
     """Base class: implement ``__call__``."""
 
     name = "initializer"
 
     def __call__(self, fan_in: int, fan_out: int, rng: np.random.Generator, dtype) -> np.ndarray:
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        """Constructor arguments that rebuild this initialiser (saved in the model file)."""
-        return {}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 _registry: Registry[Initializer] = Registry("initializer", Initializer)

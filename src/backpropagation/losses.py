@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
-from ._registry import Registry
+from ._registry import Component, Registry
 
 
-class Loss:
+class Loss(Component):
     """Base class: implement ``forward`` and ``backward``.
 
     A loss that knows a simpler combined gradient with one output activation sets
@@ -48,14 +48,6 @@ class Loss:
     def fused_backward(self, Y: np.ndarray, A: np.ndarray) -> np.ndarray:
         """``δ = ∂L/∂Z`` of the output layer, through the fused activation."""
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        """Constructor arguments that rebuild this loss (saved in the model file)."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 _registry: Registry[Loss] = Registry("loss", Loss)

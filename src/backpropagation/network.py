@@ -521,7 +521,8 @@ class NeuralNetwork:
         return {
             "layer_sizes": list(self.layer_sizes),
             "task": self.task,
-            "hidden_activation": [describe(l.activation, activations._registry) for l in self.layers[:-1]],
+            "hidden_activation": [describe(layer.activation, activations._registry)
+                                  for layer in self.layers[:-1]],
             "output_activation": describe(self.layers[-1].activation, activations._registry),
             "loss": describe(self.loss, losses._registry),
             "optimizer": describe(self.optimizer, optimizers._registry),

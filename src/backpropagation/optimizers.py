@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import Component, Registry
 
 
 def _check(name: str, value: float, low: float, high: float = math.inf, *, low_open=False, high_open=True):
@@ -40,7 +40,7 @@ def _check(name: str, value: float, low: float, high: float = math.inf, *, low_o
     return float(value)
 
 
-class Optimizer:
+class Optimizer(Component):
     """Base class: implement ``step``; list state arrays in ``_state_names``."""
 
     name = "optimizer"
@@ -83,14 +83,6 @@ class Optimizer:
         self._ensure_state(params)
         for name in self._state_names:
             getattr(self, name)[...] = state[name]
-
-    def get_config(self) -> dict:
-        """Constructor arguments that rebuild this optimizer (saved in the model file)."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 _registry: Registry[Optimizer] = Registry("optimizer", Optimizer)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 
-from ._registry import Registry
+from ._registry import Component, Registry
 from .optimizers import _check
 
 
-class Schedule:
+class Schedule(Component):
     """Base class: implement ``__call__``."""
 
     name = "schedule"
@@ -24,14 +24,6 @@ class Schedule:
     def __call__(self, epoch: int, initial_lr: float, epochs: int) -> float:
         """Learning rate for ``epoch`` (0-based) of a run of ``epochs`` epochs."""
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        """Constructor arguments that rebuild this schedule."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 _registry: Registry[Schedule] = Registry("schedule", Schedule)
