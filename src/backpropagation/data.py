@@ -106,7 +106,8 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None) -> 
     if not np.isfinite(converted).all():
         rows, cols = np.nonzero(~np.isfinite(converted))
         original = array[rows[0], cols[0]]
-        problem = "NaN" if np.isnan(converted[rows[0], cols[0]]) else f"{original!r} (not finite in {np.dtype(dtype).name})"
+        problem = "NaN" if np.isnan(converted[rows[0], cols[0]]) else \
+            f"{show(original)} (not finite in {np.dtype(dtype).name})"
         raise ValueError(f"{name}: contains {len(rows)} non-finite value(s); first: {problem} "
                          f"at row {rows[0]}, column {cols[0]}; impute or drop them first")
     return converted
