@@ -5,7 +5,8 @@ Layout (``FORMAT_VERSION`` 1):
 ==========================  ==============================================================
 ``config.json``             UTF-8 JSON as a uint8 array: format tag and version, the network's
                             constructor arguments, what ``fit`` learned (classes, target
-                            rank), the optimizer's step count and the random generator's state
+                            rank), the optimizer's step count, the random generator's state
+                            and ``model.metadata`` (e.g. the CLI's preprocessing)
 ``parameters``              the flat parameter vector (all weights, then all biases)
 ``optimizer.<name>``        each optimizer state array (momentum, moments), if any
 ==========================  ==============================================================
@@ -38,8 +39,13 @@ def save_model(model, path) -> None:
         "fitted": model.head.get_state() if model.head.fitted else None,
         "optimizer_iterations": model.optimizer.iterations,
         "rng_state": model._rng.bit_generator.state,
+        "metadata": model.metadata,
     }
-    arrays = {"config.json": np.frombuffer(json.dumps(description).encode("utf-8"), dtype=np.uint8),
+    try:
+        text = json.dumps(description)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"model.metadata: must hold JSON-ready values only: {error}") from None
+    arrays = {"config.json": np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
               "parameters": model.parameters}
     for name, state in model.optimizer.get_state().items():
         arrays[f"optimizer.{name}"] = state
@@ -110,6 +116,10 @@ def load_model(path):
             if value.shape != params.shape:
                 raise ValueError(f"optimizer state {name!r} has shape {value.shape}, expected {params.shape}")
         model.optimizer.set_state(state, description.get("optimizer_iterations", 0), model.parameters)
+        metadata = description.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ValueError("metadata is not a JSON object")
+        model.metadata = metadata
         if description.get("rng_state"):
             model._rng.bit_generator.state = description["rng_state"]
     except (KeyError, TypeError, ValueError, AttributeError) as error:

@@ -41,3 +41,13 @@ def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0),
                       np.where(residual == 0, 1.0, 0.0))
     return float(scores.mean())
+
+
+def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:
+    """Counts ``C[i, j]`` of samples of class ``labels[i]`` predicted as ``labels[j]``."""
+    labels = list(np.asarray(labels).tolist())
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for truth, guess in zip(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist()):
+        matrix[index[truth], index[guess]] += 1
+    return matrix

@@ -75,6 +75,8 @@ class NeuralNetwork:
         Sorted class labels (classification, after ``fit``).
     history_ : History or None
         The history of the last call to ``fit``.
+    metadata : dict
+        JSON-ready information saved and loaded with the model.
 
     Examples
     --------
@@ -132,6 +134,8 @@ class NeuralNetwork:
         self._fused = self.loss.fuses_with(output)
         self.current_learning_rate = self.learning_rate
         self.history_: cb.History | None = None
+        #: JSON-ready information saved with the model (the CLI keeps its preprocessing here).
+        self.metadata: dict = {}
         self.stop_training = False
         self.stop_reason: str | None = None
 
@@ -513,6 +517,59 @@ class NeuralNetwork:
             _copy_task(self.head).fit_encode(y, np.float64)
         return gradient_check(self._clone(np.float64), X, Y, epsilon)
 
+    # ------------------------------------------------------------------ pictures
+    def plot_history(self, path=None):
+        """Loss curves of the last ``fit`` (see :func:`backpropagation.plotting.plot_history`)."""
+        from .plotting import plot_history
+
+        if self.history_ is None:
+            raise NotFittedError("plot_history: this network has not been fitted yet; call fit first")
+        return plot_history(self.history_, path)
+
+    def plot_predictions(self, X, y, before=None, path=None):
+        """Predictions against the truth (see :func:`backpropagation.plotting.plot_predictions`)."""
+        from .plotting import plot_predictions
+
+        return plot_predictions(self, X, y, before, path)
+
+    def plot_decision_boundary(self, X, y, path=None):
+        """Decision regions of a two-feature classifier (see :mod:`backpropagation.plotting`)."""
+        from .plotting import plot_decision_boundary
+
+        return plot_decision_boundary(self, X, y, path)
+
+    def trace(self, X, y, apply: bool = False):
+        """Record one training step (forward, loss, backward, update) layer by layer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One sample (a single row) or a small batch.
+        y : array-like
+            Its targets; for a classifier that has not been fitted, class indices
+            ``0 .. n_classes - 1``.
+        apply : bool, default False
+            Keep the update; by default the weights and optimizer state are restored.
+
+        Returns
+        -------
+        Trace
+            ``print(trace)`` shows z, a, δ, ∂L/∂W, ∂L/∂b and the update in the seeds' notation.
+        """
+        from .trace import trace_step
+
+        X = np.atleast_2d(check_features(np.atleast_2d(as_array(X, "X")), self.dtype, "X",
+                                         self.layer_sizes[0]))
+        y = as_array(y, "y")
+        if y.ndim == 0:
+            y = y.reshape(1)
+        check_same_length(X, y)
+        if self.head.fitted or not self.head.is_classifier:
+            Y = self.head.encode(y, self.dtype)
+        else:
+            Y = _class_index_targets(y, self.head)
+        return trace_step(self, X, Y.astype(self.dtype, copy=False), apply)
+
     # ------------------------------------------------------------------ persistence
     def get_config(self) -> dict:
         """JSON-ready constructor arguments (building blocks as ``{"name", "config"}``)."""
@@ -636,6 +693,17 @@ def _checked_array(value, shape: tuple, name: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"{name}: contains non-finite values")
     return array
+
+
+def _class_index_targets(y: np.ndarray, head: tasks.Task) -> np.ndarray:
+    """Encode class indices for a classifier that has not seen labels yet."""
+    n_classes = max(head.n_outputs, 2)
+    if y.dtype.kind not in "iub" or y.ndim != 1 or y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"y: this classifier has not been fitted, so y must hold class indices "
+                         f"0..{n_classes - 1}; got {y.tolist()!r}")
+    if head.n_outputs == 1:
+        return y.astype(float).reshape(-1, 1)
+    return np.eye(head.n_outputs)[y]
 
 
 def _copy_task(head: tasks.Task) -> tasks.Task:

@@ -1,0 +1,7 @@
+"""``python -m backpropagation`` runs the ``backprop`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

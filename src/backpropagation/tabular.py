@@ -1,0 +1,351 @@
+"""CSV tables to numeric matrices, for the command line: column types, categories, scaling, gaps.
+
+:func:`read_csv` reads a header and rows with the standard library (a BOM, quoted commas and
+Windows line endings are handled). :class:`TabularPreprocessor` learns, from training rows only:
+
+- which columns are numeric (every present value reads as a number) and which are text;
+- numeric columns: the median (to fill missing values), then mean and standard deviation
+  (to standardise);
+- text columns: the sorted categories (one-hot encoded; a category never seen in training
+  encodes as all zeros, and is counted) and the most frequent one (to fill missing values);
+- the target: rows without one are dropped; text targets are class labels.
+
+Its state is plain JSON, stored inside the model file, so ``backprop predict`` applies exactly
+the transformation that training used.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Cell values read as "missing" (compared after stripping surrounding whitespace).
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
+
+
+def is_missing(value: str) -> bool:
+    """Whether a CSV cell counts as a missing value."""
+    return value.strip().lower() in MISSING
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+@dataclass
+class Table:
+    """A CSV file's header and rows of text cells; ``source`` names it in error messages."""
+
+    header: list[str]
+    rows: list[list[str]]
+    source: str = "data"
+
+    def column(self, name: str) -> list[str]:
+        """The cells of column ``name``."""
+        index = self.index(name)
+        return [row[index] for row in self.rows]
+
+    def subset(self, rows) -> "Table":
+        """A table with the rows at the given positions."""
+        return Table(self.header, [self.rows[i] for i in rows], self.source)
+
+    def index(self, name: str) -> int:
+        """Position of column ``name``; ValueError listing the columns if absent."""
+        if name not in self.header:
+            raise ValueError(f"{self.source}: no column named {name!r}; columns: {', '.join(self.header)}")
+        return self.header.index(name)
+
+
+def read_csv(path) -> Table:
+    """Read a CSV file with a header row.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is empty, has no header (the first row is all numbers), repeats a column name,
+        or has a row with the wrong number of fields (the message gives the line number).
+    """
+    source = os.fspath(path)
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"{source}: no such file")
+    with open(source, newline="", encoding="utf-8-sig") as handle:
+        try:
+            lines = [(reader_line, row) for reader_line, row in _rows(csv.reader(handle))]
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise ValueError(f"{source}: not a readable CSV file: {error}") from None
+    if not lines:
+        raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
+    header = [name.strip() for name in lines[0][1]]
+    if all(_number(name) is not None for name in header):
+        raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; "
+                         "the file needs a header row naming the columns")
+    if any(name == "" for name in header):
+        raise ValueError(f"{source}: column {header.index('') + 1} of the header has no name")
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"{source}: column names repeat: {', '.join(duplicates)}")
+    rows = []
+    for line, row in lines[1:]:
+        if len(row) != len(header):
+            raise ValueError(f"{source}: line {line} has {len(row)} fields, the header has {len(header)}")
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"{source}: the file has a header but no data rows")
+    return Table(header, rows, source)
+
+
+def _rows(reader):
+    """(line number, row) for each non-blank row."""
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            yield reader.line_num, row
+
+
+@dataclass
+class TransformReport:
+    """What a transformation did: rows dropped for a missing target, cells filled, unseen categories."""
+
+    rows_dropped: int = 0
+    imputed: dict[str, int] = field(default_factory=dict)
+    unseen: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """Human-readable sentences, one per fact (empty when nothing happened)."""
+        out = []
+        if self.rows_dropped:
+            out.append(f"dropped {self.rows_dropped} row(s) with a missing target")
+        for column, count in self.imputed.items():
+            out.append(f"filled {count} missing value(s) in {column!r}")
+        for column, count in self.unseen.items():
+            out.append(f"{count} value(s) of {column!r} were categories unseen in training (encoded as zeros)")
+        return out
+
+
+class TabularPreprocessor:
+    """Learns a CSV table's column encoding on training rows and applies it to any rows.
+
+    Parameters
+    ----------
+    target : str
+        The column to predict.
+    task : {"auto", "regression", "binary", "multiclass", "classification"}
+        ``"auto"`` treats text, or whole numbers with at most ``max_auto_classes`` distinct
+        values, as classes, and anything else as a regression target.
+    drop : sequence of str
+        Columns to ignore (identifiers, leaks).
+    """
+
+    max_auto_classes = 10
+
+    def __init__(self, target: str, task: str = "auto", drop=()) -> None:
+        self.target = target
+        self.task = task
+        self.drop = list(drop)
+        self.columns: list[dict] = []
+        self.target_kind: str | None = None
+        self.target_mean, self.target_std = 0.0, 1.0
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, table: Table) -> "TabularPreprocessor":
+        """Learn column types and statistics from ``table`` (the training rows)."""
+        table.index(self.target)
+        for name in self.drop:
+            table.index(name)
+        target = [value.strip() for value in table.column(self.target)]
+        kept = [i for i, value in enumerate(target) if not is_missing(value)]
+        if not kept:
+            raise ValueError(f"{table.source}: the target column {self.target!r} has no values")
+        self.target_kind = self._target_kind([target[i] for i in kept])
+        if self.target_kind == "numeric":
+            values = self._encode_target([target[i] for i in kept], table.source)
+            self.target_mean = float(values.mean())
+            self.target_std = float(values.std()) or 1.0
+        self.columns = []
+        for name in table.header:
+            if name == self.target or name in self.drop:
+                continue
+            cells = [table.rows[i][table.index(name)].strip() for i in kept]
+            present = [c for c in cells if not is_missing(c)]
+            if not present:
+                continue  # no information in training: ignored (and reported by describe)
+            numbers = [_number(c) for c in present]
+            if all(n is not None for n in numbers):
+                values = np.array(numbers)
+                median = float(np.median(values))
+                filled = np.where([is_missing(c) for c in cells], median,
+                                  [(_number(c) if not is_missing(c) else median) for c in cells])
+                std = float(filled.std())
+                self.columns.append({"name": name, "kind": "numeric", "median": median,
+                                     "mean": float(filled.mean()), "std": std if std > 0 else 1.0})
+            else:
+                categories, counts = np.unique(present, return_counts=True)
+                self.columns.append({"name": name, "kind": "text", "categories": categories.tolist(),
+                                     "mode": str(categories[np.argmax(counts)])})
+        if not self.columns:
+            raise ValueError(f"{table.source}: no feature columns left besides the target {self.target!r}")
+        return self
+
+    def _target_kind(self, values: list[str]) -> str:
+        numbers = [_number(v) for v in values]
+        numeric = all(n is not None for n in numbers)
+        if self.task == "regression":
+            if not numeric:
+                bad = next(v for v, n in zip(values, numbers) if n is None)
+                raise ValueError(f"target {self.target!r}: regression needs numbers, found {bad!r}")
+            return "numeric"
+        if self.task != "auto":
+            return "integer-labels" if numeric and all(float(n).is_integer() for n in numbers) else "labels"
+        if not numeric:
+            return "labels"
+        whole = all(float(n).is_integer() for n in numbers)
+        return "integer-labels" if whole and len(set(numbers)) <= self.max_auto_classes else "numeric"
+
+    @property
+    def resolved_task(self) -> str:
+        """The network task: "regression" or "classification" (or the task asked for)."""
+        if self.target_kind == "numeric":
+            return "regression"
+        return "classification" if self.task == "auto" else self.task
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the matrix columns, in table order: a numeric column keeps its name, a text column
+        becomes one ``column=category`` indicator per category."""
+        names = []
+        for column in self.columns:
+            if column["kind"] == "numeric":
+                names.append(column["name"])
+            else:
+                names.extend(f"{column['name']}={c}" for c in column["categories"])
+        return names
+
+    # ---------------------------------------------------------------- applying
+    def transform(self, table: Table, *, with_target: bool | None = None, dtype=np.float64):
+        """Encode ``table`` as ``(X, y, report)``.
+
+        ``with_target``: True requires the target column, False ignores it, None (default) uses
+        it when present. Rows with a missing target are dropped only when the target is used;
+        ``y`` is None otherwise.
+        """
+        use_target = self.target in table.header if with_target is None else with_target
+        report = TransformReport()
+        rows = table.rows
+        y = None
+        if use_target:
+            target = [value.strip() for value in table.column(self.target)]
+            keep = [i for i, value in enumerate(target) if not is_missing(value)]
+            report.rows_dropped = len(rows) - len(keep)
+            rows = [rows[i] for i in keep]
+            y = self._encode_target([target[i] for i in keep], table.source)
+            if not rows:
+                raise ValueError(f"{table.source}: every row lacks the target {self.target!r}")
+        blocks = []
+        for column in self.columns:
+            cells = [row[table.index(column["name"])].strip() for row in rows]
+            missing = [is_missing(c) for c in cells]
+            if any(missing):
+                report.imputed[column["name"]] = sum(missing)
+            if column["kind"] == "numeric":
+                blocks.append(self._numeric(column, cells, missing, table.source)[:, None])
+            else:
+                block, unseen = self._one_hot(column, cells, missing)
+                if unseen:
+                    report.unseen[column["name"]] = unseen
+                blocks.append(block)
+        return np.hstack(blocks).astype(dtype), y, report
+
+    def _numeric(self, column, cells, missing, source) -> np.ndarray:
+        values = np.empty(len(cells))
+        for i, (cell, gap) in enumerate(zip(cells, missing)):
+            number = column["median"] if gap else _number(cell)
+            if number is None:
+                raise ValueError(f"{source}: column {column['name']!r} is numeric, but row {i + 1} "
+                                 f"holds {cell!r}")
+            values[i] = number
+        return (values - column["mean"]) / column["std"]
+
+    def _one_hot(self, column, cells, missing):
+        categories = column["categories"]
+        lookup = {c: i for i, c in enumerate(categories)}
+        block = np.zeros((len(cells), len(categories)))
+        unseen = 0
+        for i, (cell, gap) in enumerate(zip(cells, missing)):
+            index = lookup.get(column["mode"] if gap else cell)
+            if index is None:
+                unseen += 1
+            else:
+                block[i, index] = 1.0
+        return block, unseen
+
+    def _encode_target(self, values, source) -> np.ndarray:
+        if self.target_kind == "labels":
+            return np.array(values)
+        numbers = [_number(v) for v in values]
+        if any(n is None for n in numbers):
+            bad = next(v for v, n in zip(values, numbers) if n is None)
+            raise ValueError(f"{source}: target {self.target!r} holds {bad!r}, expected a number")
+        if self.target_kind == "integer-labels":
+            return np.array(numbers).astype(np.int64)
+        return np.array(numbers)
+
+    def scale_target(self, y: np.ndarray) -> np.ndarray:
+        """Standardise a numeric target (networks learn faster on unit scale)."""
+        return (y - self.target_mean) / self.target_std if self.target_kind == "numeric" else y
+
+    def unscale_target(self, y: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`scale_target`: back to the target's own units."""
+        return y * self.target_std + self.target_mean if self.target_kind == "numeric" else y
+
+    # ---------------------------------------------------------------- persistence
+    def to_dict(self) -> dict:
+        """JSON-ready state (stored in the model file's metadata)."""
+        return {"target": self.target, "task": self.task, "drop": self.drop,
+                "target_kind": self.target_kind, "target_mean": self.target_mean,
+                "target_std": self.target_std, "columns": self.columns}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "TabularPreprocessor":
+        """Rebuild from :meth:`to_dict`; ValueError if the state is malformed."""
+        try:
+            pre = cls(state["target"], state["task"], state["drop"])
+            pre.target_kind = state["target_kind"]
+            pre.target_mean, pre.target_std = float(state["target_mean"]), float(state["target_std"])
+            pre.columns = [dict(c) for c in state["columns"]]
+            for column in pre.columns:
+                if column["kind"] == "numeric":
+                    float(column["mean"]), float(column["std"]), float(column["median"])
+                elif column["kind"] == "text":
+                    list(column["categories"]), str(column["mode"])
+                else:
+                    raise ValueError(f"unknown column kind {column['kind']!r}")
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"invalid preprocessing description: {error}") from None
+        return pre
+
+    def describe(self) -> str:
+        """One line per input column: how it is encoded."""
+        detail = {"labels": ", text labels", "integer-labels": ", integer labels",
+                  "numeric": f", standardised: mean {self.target_mean:.4g}, std {self.target_std:.4g}"}
+        lines = [f"target: {self.target} ({self.resolved_task}{detail.get(self.target_kind, '')})"]
+        for column in self.columns:
+            if column["kind"] == "numeric":
+                lines.append(f"  {column['name']}: numeric, standardised (mean {column['mean']:.4g}, "
+                             f"std {column['std']:.4g}), missing -> median {column['median']:.4g}")
+            else:
+                cats = column["categories"]
+                shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")
+                lines.append(f"  {column['name']}: text, one-hot over {len(cats)} categories ({shown}), "
+                             f"missing -> {column['mode']!r}, unseen -> all zeros")
+        if self.drop:
+            lines.append(f"  ignored: {', '.join(self.drop)}")
+        return "\n".join(lines)

@@ -1,0 +1,189 @@
+"""Backpropagation made visible: one training step recorded layer by layer.
+
+:meth:`NeuralNetwork.trace` runs one forward pass, loss, backward pass and update on a sample or
+a small batch and returns a :class:`Trace` holding every intermediate quantity, in the notation
+of the seeds (row vectors: a batch is a stack of rows)::
+
+    forward    z^l = a^(l-1) W^l + b^l,      a^l = f(z^l),          a^0 = x
+    loss       L(ŷ, y) with ŷ = a^L
+    backward   δ^L = ∂L/∂a^L ⊙ f'(z^L)       (fused: δ^L = (ŷ - y) / N)
+               δ^l = (δ^(l+1) (W^(l+1))ᵀ) ⊙ f'(z^l)
+               ∂L/∂W^l = (a^(l-1))ᵀ δ^l,      ∂L/∂b^l = Σ_rows δ^l
+    update     the optimizer's step, e.g. W ← W - η ∂L/∂W for plain SGD
+
+The walk below calls the same layer, activation and loss methods that ``fit`` calls; the tests
+check that the traced gradients and update are exactly those of a real training step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class LayerStep:
+    """Everything one layer did in the step (arrays have the batch as rows)."""
+
+    number: int
+    activation: str
+    a_prev: np.ndarray
+    W: np.ndarray
+    b: np.ndarray | None
+    z: np.ndarray
+    a: np.ndarray
+    dA: np.ndarray | None = None      # ∂L/∂a (None where the loss fused the output activation)
+    delta: np.ndarray | None = None   # ∂L/∂z
+    dW: np.ndarray | None = None      # includes the L2 term
+    db: np.ndarray | None = None
+    W_new: np.ndarray | None = None
+    b_new: np.ndarray | None = None
+
+
+@dataclass
+class Trace:
+    """One training step. ``str(trace)`` or ``trace.to_text()`` renders it for reading."""
+
+    x: np.ndarray
+    y: np.ndarray
+    loss: float
+    loss_name: str
+    fused: bool
+    l2: float
+    optimizer: str
+    learning_rate: float
+    layers: list[LayerStep]
+    applied: bool
+
+    @property
+    def y_hat(self) -> np.ndarray:
+        """The network output ``a^L``."""
+        return self.layers[-1].a
+
+    def to_text(self, format: str = "text") -> str:
+        """Render as plain text (``"text"``) or Markdown (``"markdown"``)."""
+        if format not in ("text", "markdown"):
+            raise ValueError(f"format: expected 'text' or 'markdown', got {format!r}")
+        return _render(self, markdown=format == "markdown")
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trace:
+    """Record one training step of ``model`` on validated ``X`` and encoded ``Y``.
+
+    With ``apply=False`` the parameters and optimizer state are restored afterwards.
+    """
+    saved_params = model.parameters.copy()
+    saved_state = {k: v.copy() for k, v in model.optimizer.get_state().items()}
+    saved_iterations = model.optimizer.iterations
+    steps = []
+    a = X
+    for number, layer in enumerate(model.layers, 1):
+        a_prev, a = a, layer.forward(a)
+        steps.append(LayerStep(number, type(layer.activation).__name__.lower(), a_prev.copy(),
+                               layer.W.copy(), None if layer.b is None else layer.b.copy(),
+                               layer.Z.copy(), a.copy()))
+    loss = model._loss(Y)
+    output = model.layers[-1]
+    if model._fused:
+        dA, delta = None, model.loss.fused_backward(Y, output.A)
+    else:
+        dA = model.loss.backward(Y, output.A)
+        delta = output.activation.backward(output.Z, output.A, dA)
+    for layer, step in zip(reversed(model.layers), reversed(steps)):
+        step.dA, step.delta = dA, delta.copy()
+        dA = layer.backward_delta(delta)
+        if dA is not None:
+            below = model.layers[step.number - 2]
+            delta = below.activation.backward(below.Z, below.A, dA)
+    if model.l2:
+        model.gradients[: model._n_weights] += model.l2 * model.parameters[: model._n_weights]
+    for layer, step in zip(model.layers, steps):
+        step.dW = layer.dW.copy()
+        step.db = None if layer.db is None else layer.db.copy()
+    model.optimizer.step(model.parameters, model.gradients, model.current_learning_rate)
+    for layer, step in zip(model.layers, steps):
+        step.W_new = layer.W.copy()
+        step.b_new = None if layer.b is None else layer.b.copy()
+    if not apply:
+        model.parameters[...] = saved_params
+        model.optimizer.set_state(saved_state, saved_iterations, model.parameters)
+    return Trace(X.copy(), Y.copy(), loss, model.loss.name, model._fused, model.l2,
+                 type(model.optimizer).__name__, model.current_learning_rate, steps, apply)
+
+
+# ---------------------------------------------------------------------- rendering
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _sup(number: int) -> str:
+    return str(number).translate(_SUPERSCRIPTS)
+
+
+def _show(array: np.ndarray | None) -> str:
+    if array is None:
+        return "—"
+    return np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ",
+                           max_line_width=100)
+
+
+def _render(trace: Trace, markdown: bool) -> str:
+    L = len(trace.layers)
+    out = []
+
+    def heading(text):
+        out.append(f"\n## {text}\n" if markdown else f"\n{text}\n{'-' * len(text)}")
+
+    def line(name, value):
+        text = _show(value)
+        if markdown:
+            out.append(f"- `{name}` =\n\n```\n{text}\n```")
+        else:
+            pad = " " * (len(name) + 5)
+            out.append(f"  {name} = " + text.replace("\n", "\n" + pad))
+
+    n = len(trace.x)
+    title = (f"One training step on {n} sample{'s' if n > 1 else ''}: loss {trace.loss_name}, "
+             f"optimizer {trace.optimizer}, learning rate η = {trace.learning_rate:g}"
+             + (f", L2 λ = {trace.l2:g}" if trace.l2 else ""))
+    out.append(f"# {title}" if markdown else title)
+    heading("1. Forward pass: z = a_prev W + b, a = f(z)")
+    line("a⁰ = x", trace.x)
+    for step in trace.layers:
+        k = _sup(step.number)
+        line(f"z{k} = a{_sup(step.number - 1)} W{k} + b{k}", step.z)
+        line(f"a{k} = {step.activation}(z{k})", step.a)
+    heading("2. Loss")
+    line(f"ŷ = a{_sup(L)}", trace.y_hat)
+    line("y", trace.y)
+    out.append(("- " if markdown else "  ") + f"L = {trace.loss:.6g}"
+               + (" (includes the L2 penalty λ/2 ΣW²)" if trace.l2 else ""))
+    heading("3. Backward pass (chain rule, last layer first)")
+    for step in reversed(trace.layers):
+        k, below = _sup(step.number), _sup(step.number - 1)
+        if step.number == L:
+            if trace.fused:
+                line(f"δ{k} = (ŷ - y) / N   [{step.activation} fused with {trace.loss_name}]", step.delta)
+            else:
+                line(f"∂L/∂a{k}", step.dA)
+                line(f"δ{k} = ∂L/∂a{k} ⊙ f'(z{k})", step.delta)
+        else:
+            above = _sup(step.number + 1)
+            line(f"∂L/∂a{k} = δ{above} (W{above})ᵀ", step.dA)
+            line(f"δ{k} = ∂L/∂a{k} ⊙ f'(z{k})", step.delta)
+        line(f"∂L/∂W{k} = (a{below})ᵀ δ{k}" + (" + λW" if trace.l2 else ""), step.dW)
+        if step.db is not None:
+            line(f"∂L/∂b{k} = Σ δ{k}", step.db)
+    rule = "W ← W - η ∂L/∂W" if trace.optimizer == "SGD" else f"{trace.optimizer} step"
+    heading(f"4. Update ({rule})" + ("" if trace.applied else "; not applied to the model"))
+    for step in trace.layers:
+        k = _sup(step.number)
+        line(f"W{k} before", step.W)
+        line(f"W{k} after", step.W_new)
+        if step.b is not None:
+            line(f"b{k} before", step.b)
+            line(f"b{k} after", step.b_new)
+    return "\n".join(out) + "\n"
