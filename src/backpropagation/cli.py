@@ -148,13 +148,11 @@ def train(args, table: Table) -> dict:
     if not labelled.rows:
         raise ValueError(f"{table.source}: the target column {args.target!r} has no values")
     stratify = pre._target_kind(labelled.column(args.target)) != "numeric"
-    if args.validation_split > 0:
-        labels = np.array([v.strip() for v in labelled.column(args.target)]) if stratify else None
-        train_rows, val_rows = validation_split(len(labelled.rows), args.validation_split, rng, labels)
-    elif args.validation_split == 0:
+    if args.validation_split == 0:
         train_rows, val_rows = np.arange(len(labelled.rows)), np.array([], dtype=int)
     else:
-        raise ValueError(f"--validation-split: expected a fraction in [0, 1), got {args.validation_split}")
+        labels = np.array([v.strip() for v in labelled.column(args.target)]) if stratify else None
+        train_rows, val_rows = validation_split(len(labelled.rows), args.validation_split, rng, labels)
     train_table, val_table = labelled.subset(train_rows), labelled.subset(val_rows)
     pre.fit(train_table)
     dtype = np.float32 if args.float32 else np.float64

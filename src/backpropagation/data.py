@@ -126,7 +126,14 @@ def validation_split(n_samples: int, fraction: float, rng: np.random.Generator,
 
     With ``labels`` the split is stratified: each class contributes ``fraction`` of its samples
     (at least one, if it has two or more) to the validation set.
+
+    Raises
+    ------
+    ValueError
+        If ``fraction`` is not in (0, 1) or leaves either set empty.
     """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_split: expected a fraction in (0, 1), got {fraction!r}")
     groups = [np.arange(n_samples)] if labels is None else \
         [np.flatnonzero(labels == c) for c in np.unique(labels)]
     validation = []

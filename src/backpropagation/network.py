@@ -371,11 +371,8 @@ class NeuralNetwork:
             y_val = as_array(validation_data[1], "validation_data[1]")
             check_same_length(X_val, y_val, "validation_data[0]", "validation_data[1]")
             return X, Y, X_val, self.head.encode(y_val, self.dtype, "validation_data[1]")
-        fraction = check_float("validation_split", fraction, 0.0)
-        if fraction == 0:
+        if check_float("validation_split", fraction, 0.0) == 0:
             return X, Y, None, None
-        if fraction >= 1:
-            raise ValueError(f"validation_split: expected a fraction in [0, 1), got {fraction!r}")
         labels = Y.argmax(axis=1) if self.head.is_classifier and Y.shape[1] > 1 else \
             (Y[:, 0] if self.head.is_classifier else None)
         train, val = validation_split(len(X), fraction, self._rng, labels)

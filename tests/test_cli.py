@@ -1,0 +1,139 @@
+"""The backprop command, end to end on CSV files the tests write and on the bundled data."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from backpropagation import NeuralNetwork
+from backpropagation.cli import demo_data_path, main
+
+
+@pytest.fixture
+def regression_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 120
+    size = rng.uniform(50, 150, n)
+    rooms = rng.integers(1, 6, n)
+    area = rng.choice(["north", "south", "east"], n)
+    price = 3 * size + 20 * rooms + np.where(area == "south", 100, 0) + rng.normal(0, 5, n)
+    lines = ["size,rooms,area,price"] + [f"{s:.1f},{r},{a},{p:.2f}" for s, r, a, p in zip(size, rooms, area, price)]
+    lines[5] = lines[5].replace(lines[5].split(",")[0], "NA", 1)     # a missing feature value
+    lines[9] = ",".join(lines[9].split(",")[:3]) + ","               # a missing target
+    path = tmp_path / "houses.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(*argv):
+    return main([str(a) for a in argv])
+
+
+def test_train_writes_a_model_a_report_and_plots(regression_csv, tmp_path, capsys):
+    model_path, plots = tmp_path / "m.npz", tmp_path / "plots"
+    assert run("train", regression_csv, "--target", "price", "--epochs", "200", "--layers", "16",
+               "--learning-rate", "0.01", "--seed", "0", "--output", model_path, "--plots", plots, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "regression" and report["rows_dropped_missing_target"] == 1
+    assert report["rows_train"] + report["rows_validation"] == 119
+    assert report["validation"]["r2"] > 0.9 and report["epochs_run"] == 200
+    assert "filled 1 missing value(s) in 'size'" in report["preprocessing"] or report["rows_validation"]
+    assert sorted(p.name for p in plots.iterdir()) == ["loss_curve.png", "predictions.png"]
+    model = NeuralNetwork.load(model_path)
+    assert model.metadata["feature_names"] == ["size", "rooms", "area=east", "area=north", "area=south"]
+
+
+def test_predict_applies_the_stored_preprocessing_to_raw_rows(regression_csv, tmp_path, capsys):
+    model_path = tmp_path / "m.npz"
+    run("train", regression_csv, "--target", "price", "--epochs", "150", "--learning-rate", "0.01",
+        "--seed", "0", "--output", model_path, "--json")
+    capsys.readouterr()
+    new = tmp_path / "new.csv"
+    new.write_text("size,rooms,area\n100,3,south\n100,3,west\n")              # no target; unseen 'west'
+    out = tmp_path / "pred.csv"
+    assert run("predict", model_path, new, "--output", out) == 0
+    rows = [line.split(",") for line in out.read_text().splitlines()]
+    assert rows[0] == ["size", "rooms", "area", "predicted_price"]
+    south, unseen = float(rows[1][3]), float(rows[2][3])
+    assert south == pytest.approx(300 + 60 + 100, rel=0.1)                  # in price units, not scaled
+    assert "unseen in training" in capsys.readouterr().err and np.isfinite(unseen)
+
+
+def test_classification_predict_proba_evaluate_and_summary(tmp_path, capsys):
+    model_path = tmp_path / "penguins.npz"
+    assert run("train", demo_data_path(), "--target", "species", "--epochs", "60", "--seed", "1",
+               "--learning-rate", "0.01", "--output", model_path, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["validation"]["accuracy"] > 0.95
+
+    assert run("predict", model_path, demo_data_path(), "--proba") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("predicted_species,proba_Adelie,proba_Chinstrap,proba_Gentoo")
+    assert lines[1].split(",")[8] == "Adelie"
+    assert float(lines[1].split(",")[9]) > 0.9
+
+    assert run("evaluate", model_path, demo_data_path(), "--json") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["accuracy"] > 0.95 and np.array(result["confusion_matrix"]).sum() == 344
+    assert run("evaluate", model_path, demo_data_path()) == 0
+    assert "confusion matrix" in capsys.readouterr().out
+
+    assert run("summary", model_path) == 0
+    text = capsys.readouterr().out
+    assert "Total params" in text and "island: text, one-hot over 3 categories" in text
+
+
+def test_demo_trains_on_bundled_data_and_writes_plots(tmp_path, capsys):
+    assert run("demo", "--output-dir", tmp_path / "demo", "--epochs", "30") == 0
+    out = capsys.readouterr().out
+    assert "Trained a multiclass network" in out and "validation: accuracy" in out
+    assert (tmp_path / "demo" / "penguins_model.npz").exists()
+    assert (tmp_path / "demo" / "plots" / "loss_curve.png").exists()
+
+
+def test_trace_prints_one_step(capsys):
+    assert run("trace", "--layers", "3,2,2,1", "--seed", "1") == 0
+    out = capsys.readouterr().out
+    assert "1. Forward pass" in out and "δ³" in out and "W¹ after" in out
+    assert run("trace", "--layers", "2,3,3", "--task", "multiclass", "--format", "markdown") == 0
+    assert capsys.readouterr().out.startswith("# One training step")
+
+
+def test_trace_a_saved_model_on_a_csv_row(tmp_path, capsys):
+    model_path = tmp_path / "p.npz"
+    run("train", demo_data_path(), "--target", "species", "--epochs", "2", "--output", model_path, "--json")
+    capsys.readouterr()
+    assert run("trace", "--model", model_path, "--data", demo_data_path(), "--row", "5") == 0
+    assert "softmax fused with categorical_crossentropy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "missing.csv", "--target", "y"], "missing.csv: no such file"),
+    (["train", "{csv}", "--target", "nope"], "no column named 'nope'"),
+    (["train", "{csv}"], "required: --target"),
+    (["train", "{csv}", "--target", "species", "--layers", "a,b"], "--layers"),
+    (["train", "{csv}", "--target", "species", "--optimizer", "magic"], "unknown optimizer 'magic'"),
+    (["train", "{csv}", "--target", "species", "--validation-split", "1.5"], "validation_split"),
+    (["predict", "{csv}", "{csv}"], "not a readable model file"),
+    (["trace", "--layers", "3"], "at least an input and an output"),
+    (["trace", "--model", "x.npz"], "--model needs --data"),
+])
+def test_bad_input_exits_2_with_one_line(argv, message, capsys):
+    argv = [a.replace("{csv}", demo_data_path()) for a in argv]
+    try:
+        code = run(*argv)
+    except SystemExit as stop:          # argparse's usage errors
+        code = stop.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "backpropagation"], ["backprop"]])
+def test_entry_points(command, tmp_path):
+    ok = subprocess.run(command + ["--help"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "train" in ok.stdout and "demo" in ok.stdout
+    bad = subprocess.run(command + ["train", str(tmp_path / "none.csv"), "--target", "y"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("backprop: error:") and "Traceback" not in bad.stderr

@@ -1,0 +1,125 @@
+"""CSV reading and preprocessing: types, categories, scaling, missing values, unseen values."""
+
+import numpy as np
+import pytest
+
+from backpropagation.tabular import TabularPreprocessor, read_csv
+
+
+def write(tmp_path, text, name="data.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+CSV = """age,city,income,label
+30,Paris,1000,yes
+40,Rome,NA,no
+,Paris,3000,yes
+50,Oslo,4000,no
+60,Rome,5000,
+"""
+
+
+def test_columns_are_typed_encoded_and_missing_values_filled(tmp_path):
+    table = read_csv(write(tmp_path, CSV))
+    pre = TabularPreprocessor("label").fit(table)
+    X, y, report = pre.transform(table)
+    assert pre.feature_names == ["age", "city=Oslo", "city=Paris", "city=Rome", "income"]
+    assert y.tolist() == ["yes", "no", "yes", "no"]                 # the row without a label is dropped
+    assert report.rows_dropped == 1 and report.imputed == {"age": 1, "income": 1}
+    ages = np.array([30, 40, 40, 50.0])                               # missing age -> median of 30, 40, 50
+    np.testing.assert_allclose(X[:, 0], (ages - ages.mean()) / ages.std())
+    np.testing.assert_array_equal(X[:, 1:4], [[0, 1, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0]])
+    assert pre.resolved_task == "classification"
+
+
+def test_statistics_come_from_the_training_rows_only(tmp_path):
+    table = read_csv(write(tmp_path, "x,y\n1,a\n2,b\n3,a\n1000,b\n"))
+    pre = TabularPreprocessor("y").fit(table.subset([0, 1, 2]))
+    X, _, _ = pre.transform(table)
+    assert pre.columns[0]["mean"] == 2.0
+    assert X[3, 0] == pytest.approx((1000 - 2) / np.std([1, 2, 3]))
+
+
+def test_unseen_categories_encode_as_zeros_and_are_counted(tmp_path):
+    pre = TabularPreprocessor("y").fit(read_csv(write(tmp_path, "c,y\nred,1\nblue,0\n")))
+    X, _, report = pre.transform(read_csv(write(tmp_path, "c,y\ngreen,1\nred,0\n", "new.csv")))
+    np.testing.assert_array_equal(X, [[0, 0], [0, 1]])
+    assert report.unseen == {"c": 1}
+    assert "unseen in training" in report.lines()[0]
+
+
+def test_target_may_be_absent_at_prediction_time(tmp_path):
+    pre = TabularPreprocessor("y").fit(read_csv(write(tmp_path, "a,y\n1,2.5\n2,3.5\n3,1.25\n")))
+    X, y, _ = pre.transform(read_csv(write(tmp_path, "a\n7\n", "new.csv")))
+    assert y is None and X.shape == (1, 1)
+
+
+@pytest.mark.parametrize("values,kind,task", [
+    (["1.5", "2.25", "3"], "numeric", "regression"),
+    (["0", "1", "0", "1"], "integer-labels", "classification"),
+    ([str(i) for i in range(50)], "numeric", "regression"),          # many whole numbers: a quantity
+    (["cat", "dog", "cat"], "labels", "classification"),
+])
+def test_auto_task_detection(tmp_path, values, kind, task):
+    text = "x,t\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values))
+    pre = TabularPreprocessor("t").fit(read_csv(write(tmp_path, text)))
+    assert (pre.target_kind, pre.resolved_task) == (kind, task)
+
+
+def test_regression_target_scaling_round_trips(tmp_path):
+    pre = TabularPreprocessor("t").fit(read_csv(write(tmp_path, "x,t\n1,10.5\n2,20.5\n3,30.5\n")))
+    y = np.array([10.5, 20.5, 30.5])
+    scaled = pre.scale_target(y)
+    assert scaled.mean() == pytest.approx(0) and scaled.std() == pytest.approx(1)
+    np.testing.assert_allclose(pre.unscale_target(scaled), y)
+
+
+def test_state_survives_json(tmp_path):
+    import json
+
+    table = read_csv(write(tmp_path, CSV))
+    pre = TabularPreprocessor("label").fit(table)
+    again = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    np.testing.assert_array_equal(again.transform(table)[0], pre.transform(table)[0])
+
+
+@pytest.mark.parametrize("text,encoding", [
+    ("\ufeffa,b,y\n1,2,x\n3,4,z\n", "utf-8"),               # byte-order mark
+    ("a,b,y\r\n1,2,x\r\n3,4,z\r\n", "utf-8"),              # Windows line endings
+    ('a,b,y\n1,2,"x, the first"\n3,4,z\n', "utf-8"),       # quoted comma
+    ("a,b,y\n1,2,x\n\n3,4,z\n\n", "utf-8"),                # blank lines
+])
+def test_csv_dialect_details_are_handled(tmp_path, text, encoding):
+    table = read_csv(write(tmp_path, text, encoding=encoding))
+    assert table.header == ["a", "b", "y"] and len(table.rows) == 2
+    assert table.rows[1] == ["3", "4", "z"]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "the file is empty"),
+    ("1,2,3\n4,5,6\n", "needs a header row"),
+    ("a,b\n", "no data rows"),
+    ("a,a\n1,2\n", "column names repeat: a"),
+    ("a,b\n1,2\n3\n", "line 3 has 1 fields, the header has 2"),
+    ("a,,c\n1,2,3\n", "column 2 of the header has no name"),
+])
+def test_broken_csv_files_are_refused_with_the_reason(tmp_path, text, message):
+    with pytest.raises(ValueError, match=message):
+        read_csv(write(tmp_path, text))
+
+
+def test_missing_target_column_names_the_columns(tmp_path):
+    with pytest.raises(ValueError, match="no column named 'price'; columns: a, b"):
+        TabularPreprocessor("price").fit(read_csv(write(tmp_path, "a,b\n1,2\n")))
+
+
+def test_the_bundled_penguins_table(tmp_path):
+    from backpropagation.cli import demo_data_path
+
+    table = read_csv(demo_data_path())
+    pre = TabularPreprocessor("species").fit(table)
+    X, y, report = pre.transform(table)
+    assert X.shape == (344, 10) and sorted(set(y)) == ["Adelie", "Chinstrap", "Gentoo"]
+    assert report.imputed["sex"] == 11 and np.isfinite(X).all()
