@@ -1,6 +1,7 @@
 """The backprop command, end to end on CSV files the tests write and on the bundled data."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -130,7 +131,11 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", [[sys.executable, "-m", "backpropagation"], ["backprop"]])
+# the console script lies beside the interpreter that installed the package
+BACKPROP = os.path.join(os.path.dirname(sys.executable), "backprop")
+
+
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "backpropagation"], [BACKPROP]])
 def test_entry_points(command, tmp_path):
     ok = subprocess.run(command + ["--help"], capture_output=True, text=True)
     assert ok.returncode == 0 and "train" in ok.stdout and "demo" in ok.stdout
