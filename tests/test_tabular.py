@@ -123,3 +123,11 @@ def test_the_bundled_penguins_table(tmp_path):
     X, y, report = pre.transform(table)
     assert X.shape == (344, 10) and sorted(set(y)) == ["Adelie", "Chinstrap", "Gentoo"]
     assert report.imputed["sex"] == 11 and np.isfinite(X).all()
+
+
+def test_identifier_and_constant_columns_are_flagged(tmp_path):
+    rows = "".join(f"id{i},same,{i % 2},{i % 3}\n" for i in range(40))
+    pre = TabularPreprocessor("y").fit(read_csv(write(tmp_path, "id,const,x,y\n" + rows)))
+    assert any("'id' looks like an identifier" in w and "--drop 'id'" in w for w in pre.warnings)
+    assert any("'const' is constant" in w for w in pre.warnings)
+    assert not any("'x'" in w for w in pre.warnings)

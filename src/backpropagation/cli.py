@@ -191,7 +191,8 @@ def train(args, table: Table) -> dict:
         "stop_reason": history.stop_reason, "seconds": round(seconds, 3),
         "train": _metrics(model, pre, X, y),
         "validation": None if X_val is None else _metrics(model, pre, X_val, y_val),
-        "preprocessing": report.lines(), "model": os.fspath(args.output), "plots": [],
+        "preprocessing": report.lines(), "warnings": pre.warnings,
+        "model": os.fspath(args.output), "plots": [],
     }
     if args.plots:
         result["plots"] = _write_plots(model, pre, initial, args.plots, X, y, X_val, y_val)
@@ -263,6 +264,8 @@ def _print_report(result: dict, as_json: bool) -> None:
     print(f"epochs run: {result['epochs_run']} ({result['stop_reason']})")
     for line in result["preprocessing"]:
         print(f"preprocessing (training rows): {line}")
+    for line in result["warnings"]:
+        print(f"warning: {line}")
     if result["rows_dropped_missing_target"]:
         print(f"preprocessing: dropped {result['rows_dropped_missing_target']} row(s) with a missing target")
     for part in ("train", "validation"):

@@ -154,6 +154,8 @@ class TabularPreprocessor:
         self.columns: list[dict] = []
         self.target_kind: str | None = None
         self.target_mean, self.target_std = 0.0, 1.0
+        #: Advice found while fitting (identifier-like or constant columns).
+        self.warnings: list[str] = []
 
     # ---------------------------------------------------------------- fitting
     def fit(self, table: Table) -> "TabularPreprocessor":
@@ -171,14 +173,19 @@ class TabularPreprocessor:
             self.target_mean = float(values.mean())
             self.target_std = float(values.std()) or 1.0
         self.columns = []
+        self.warnings = []
         for name in table.header:
             if name == self.target or name in self.drop:
                 continue
             cells = [table.rows[i][table.index(name)].strip() for i in kept]
             present = [c for c in cells if not is_missing(c)]
             if not present:
-                continue  # no information in training: ignored (and reported by describe)
+                self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
+                continue
             numbers = [_number(c) for c in present]
+            if len(set(present)) == 1:
+                self.warnings.append(f"column {name!r} is constant in the training rows "
+                                     f"({present[0]!r}): it carries no information")
             if all(n is not None for n in numbers):
                 values = np.array(numbers)
                 median = float(np.median(values))
@@ -189,6 +196,10 @@ class TabularPreprocessor:
                                      "mean": float(filled.mean()), "std": std if std > 0 else 1.0})
             else:
                 categories, counts = np.unique(present, return_counts=True)
+                if len(categories) > 20 and len(categories) > 0.5 * len(present):
+                    self.warnings.append(
+                        f"column {name!r} looks like an identifier ({len(categories)} distinct texts in "
+                        f"{len(present)} rows, one feature each); consider --drop {name!r}")
                 self.columns.append({"name": name, "kind": "text", "categories": categories.tolist(),
                                      "mode": str(categories[np.argmax(counts)])})
         if not self.columns:
