@@ -232,7 +232,10 @@ def test_a_custom_activation_subclass_trains():
     model.fit(X, X.sum(axis=1), epochs=3, verbose=0)
 
 
-def test_registered_activation_names_resolve():
+def test_registered_activation_names_resolve(monkeypatch):
+    # register into a copy of the registry, so that no other test sees the new name
+    monkeypatch.setattr(activations._registry, "_factories", dict(activations._registry._factories))
+
     @activations.register("test_square")
     class Square(Activation):
         def forward(self, Z):
@@ -243,3 +246,52 @@ def test_registered_activation_names_resolve():
 
     model = NeuralNetwork([2, 3, 1], hidden_activation="test_square")
     assert isinstance(model.layers[0].activation, Square)
+    with pytest.raises(ValueError, match="already registered"):
+        activations.register("test_square")(Square)
+
+
+def test_unit_sample_weights_change_nothing():
+    X, labels = blobs()
+    plain = NeuralNetwork([2, 8, 3], task="classification", optimizer="adam", random_state=0)
+    weighted = NeuralNetwork([2, 8, 3], task="classification", optimizer="adam", random_state=0)
+    h1 = plain.fit(X, labels, epochs=3, batch_size=8, verbose=0)
+    h2 = weighted.fit(X, labels, epochs=3, batch_size=8, verbose=0, sample_weight=np.ones(60))
+    np.testing.assert_allclose(weighted.parameters, plain.parameters, rtol=1e-12)
+    np.testing.assert_allclose(h2.history["loss"], h1.history["loss"], rtol=1e-12)
+
+
+def test_integer_weights_equal_repeated_samples_in_full_batch_training():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, 3)), rng.normal(size=12)
+    counts = rng.integers(0, 4, size=12)
+    weighted = NeuralNetwork([3, 5, 1], optimizer="adam", random_state=0)
+    repeated = NeuralNetwork([3, 5, 1], optimizer="adam", random_state=0)
+    h1 = weighted.fit(X, y, epochs=20, batch_size=None, verbose=0, sample_weight=counts)
+    h2 = repeated.fit(np.repeat(X, counts, axis=0), np.repeat(y, counts), epochs=20, batch_size=None,
+                      verbose=0, shuffle=False)
+    np.testing.assert_allclose(weighted.parameters, repeated.parameters, rtol=1e-10)
+    np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-10)
+
+
+def test_batches_whose_weights_are_all_zero_are_skipped():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(8, 2)), rng.normal(size=8)
+    model = NeuralNetwork([2, 1], random_state=0)
+    model.fit(X, y, epochs=1, batch_size=4, shuffle=False, verbose=0,
+              sample_weight=[0, 0, 0, 0, 1, 1, 1, 1])
+    assert model.optimizer.iterations == 1
+
+
+def test_pickle_round_trip_keeps_the_flat_parameter_views():
+    import pickle
+
+    X, labels = blobs()
+    model = NeuralNetwork([2, 8, 3], task="classification", optimizer="adam", random_state=0)
+    model.fit(X, labels, epochs=2, verbose=0)
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone.predict_proba(X), model.predict_proba(X))
+    assert np.shares_memory(clone.layers[1].W, clone.parameters)
+    assert np.shares_memory(clone.layers[0].dW, clone.gradients)
+    model.fit(X, labels, epochs=2, verbose=0)
+    clone.fit(X, labels, epochs=2, verbose=0)
+    assert clone.parameters.tobytes() == model.parameters.tobytes()

@@ -9,7 +9,7 @@ from backpropagation import SGD, Adam, AdamW, NeuralNetwork, RMSProp, activation
 
 torch = pytest.importorskip("torch")
 torch.set_default_dtype(torch.float64)
-from torch_reference import torch_gradients, torch_objective, torch_parameters  # noqa: E402
+from torch_reference import ACTIVATIONS, torch_gradients, torch_objective, torch_parameters  # noqa: E402
 
 
 class UnfusedSigmoid(activations.Sigmoid):
@@ -45,7 +45,7 @@ def cases(draw):
     if n_out is None:
         n_out = draw(st.integers(1, 4)) if task == "regression" else draw(st.integers(3, 5))
     n_in = draw(st.integers(1, 8))
-    hidden = [draw(st.sampled_from(activations.names())) for _ in hidden_widths]
+    hidden = [draw(st.sampled_from(sorted(ACTIVATIONS))) for _ in hidden_widths]
     return dict(layer_sizes=[n_in, *hidden_widths, n_out], task=task, hidden_activation=hidden,
                 output_activation=output_activation, loss=loss, use_bias=draw(st.booleans()),
                 l2=draw(st.sampled_from([0.0, 0.01, 0.3])), random_state=draw(st.integers(0, 2**16)))
@@ -130,3 +130,7 @@ def test_training_loss_curve_equals_pytorch(optimizer):
     np.testing.assert_allclose(history.history["loss"], expected, rtol=1e-9)
     for (W, b), (tW, tb) in zip(model.get_weights(), params):
         np.testing.assert_allclose(W, tW.detach().numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_every_builtin_activation_has_a_torch_reference():
+    assert sorted(ACTIVATIONS) == activations.names()

@@ -70,6 +70,13 @@ class Dense(Layer):
         """Attach views of the network's flat parameter and gradient vectors."""
         self.W, self.b, self.dW, self.db = W, b, dW, db
 
+    def without_arrays(self) -> "Dense":
+        """A copy holding no arrays (no views, no forward cache), for pickling the network."""
+        twin = Dense.__new__(Dense)
+        twin.__dict__.update({k: v for k, v in self.__dict__.items() if not isinstance(v, np.ndarray)})
+        twin.W = twin.b = twin.dW = twin.db = None
+        return twin
+
     def forward(self, A_prev):
         self.A_prev = A_prev
         Z = A_prev @ self.W

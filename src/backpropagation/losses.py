@@ -1,8 +1,11 @@
 """Loss functions: value (forward) and gradient with respect to the network output (backward).
 
-Every loss is a mean: over samples for the cross-entropies, over every element for MSE, MAE and
-Huber (``mean((y - y_hat)**2)`` exactly as seed 002 writes it). ``backward`` therefore already
-carries the ``1/N`` factor, so layer gradients are plain sums over the batch.
+Every loss is the mean over samples of a per-sample loss (``sample_losses``): for the
+cross-entropies the sum over classes, for MSE, MAE and Huber the mean over outputs, so that MSE
+is ``mean((y - y_hat)**2)`` over every element exactly as seed 002 writes it. ``backward``
+therefore already carries the ``1/N`` factor, so layer gradients are plain sums over the batch.
+With sample weights the loss is ``Σ w_i ℓ_i / Σ w_i`` and the network scales row ``i`` of the
+gradient by ``N w_i / Σ w_i``.
 
 Two pairs are *fused* with the output activation they belong to: sigmoid + binary cross-entropy
 and softmax + categorical cross-entropy. Their loss is computed from the logits ``Z`` (exact and
@@ -19,31 +22,40 @@ from ._registry import Component, Registry
 
 
 class Loss(Component):
-    """Base class: implement ``forward`` and ``backward``.
+    """Base class: implement ``sample_losses`` and ``backward``.
 
-    A loss that knows a simpler combined gradient with one output activation sets
-    ``fused_activation`` to that activation class and implements ``fused_forward`` and
-    ``fused_backward``.
+    ``sample_losses`` gives one value per sample; the loss is their mean (or, with sample
+    weights, their weighted mean). A loss that knows a simpler combined gradient with one output
+    activation sets ``fused_activation`` to that activation class and implements
+    ``fused_sample_losses`` and ``fused_backward``.
     """
 
     name = "loss"
     fused_activation: type | None = None
 
-    def forward(self, Y: np.ndarray, A: np.ndarray) -> float:
-        """Loss value for targets ``Y`` and outputs ``A``, both of shape (n_samples, n_outputs)."""
+    def sample_losses(self, Y: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """Loss of each sample, shape (n_samples,), for targets and outputs of shape (n_samples, n_outputs)."""
         raise NotImplementedError
 
+    def forward(self, Y: np.ndarray, A: np.ndarray) -> float:
+        """The loss: mean of :meth:`sample_losses`."""
+        return float(np.mean(self.sample_losses(Y, A)))
+
     def backward(self, Y: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """``∂L/∂A``, of the shape of ``A``."""
+        """``∂L/∂A`` of :meth:`forward`, of the shape of ``A``."""
         raise NotImplementedError
 
     def fuses_with(self, activation: activations.Activation) -> bool:
         """Whether the fused rules apply to this output activation (exact class match)."""
         return self.fused_activation is not None and type(activation) is self.fused_activation
 
-    def fused_forward(self, Y: np.ndarray, Z: np.ndarray) -> float:
-        """Loss computed from the output layer's pre-activations ``Z``."""
+    def fused_sample_losses(self, Y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """Loss of each sample computed from the output layer's pre-activations ``Z``."""
         raise NotImplementedError
+
+    def fused_forward(self, Y: np.ndarray, Z: np.ndarray) -> float:
+        """The loss from the logits: mean of :meth:`fused_sample_losses`."""
+        return float(np.mean(self.fused_sample_losses(Y, Z)))
 
     def fused_backward(self, Y: np.ndarray, A: np.ndarray) -> np.ndarray:
         """``δ = ∂L/∂Z`` of the output layer, through the fused activation."""
@@ -75,7 +87,11 @@ class MeanSquaredError(Loss):
 
     name = "mse"
 
+    def sample_losses(self, Y, A):
+        return np.mean((A - Y) ** 2, axis=1)
+
     def forward(self, Y, A):
+        # the same mean, in one reduction: the training loop calls this every batch
         R = A - Y
         return float(np.vdot(R, R)) / R.size
 
@@ -89,8 +105,8 @@ class MeanAbsoluteError(Loss):
 
     name = "mae"
 
-    def forward(self, Y, A):
-        return float(np.abs(A - Y).mean())
+    def sample_losses(self, Y, A):
+        return np.mean(np.abs(A - Y), axis=1)
 
     def backward(self, Y, A):
         return np.sign(A - Y) * (1.0 / Y.size)
@@ -107,11 +123,11 @@ class Huber(Loss):
             raise ValueError(f"delta: expected a finite number > 0, got {delta!r}")
         self.delta = float(delta)
 
-    def forward(self, Y, A):
+    def sample_losses(self, Y, A):
         R = np.abs(A - Y)
         quadratic = np.minimum(R, self.delta)
         # 0.5 q² + delta (|r| - q) equals 0.5 r² inside delta and delta (|r| - delta/2) outside.
-        return float(np.mean(0.5 * quadratic**2 + self.delta * (R - quadratic)))
+        return np.mean(0.5 * quadratic**2 + self.delta * (R - quadratic), axis=1)
 
     def backward(self, Y, A):
         return np.clip(A - Y, -self.delta, self.delta) * (1.0 / Y.size)
@@ -127,17 +143,17 @@ class BinaryCrossEntropy(Loss):
     name = "binary_crossentropy"
     fused_activation = activations.Sigmoid
 
-    def forward(self, Y, A):
+    def sample_losses(self, Y, A):
         P = _clip_probabilities(A)
-        return float(-np.mean(Y * np.log(P) + (1.0 - Y) * np.log1p(-P)))
+        return -np.mean(Y * np.log(P) + (1.0 - Y) * np.log1p(-P), axis=1)
 
     def backward(self, Y, A):
         P = _clip_probabilities(A)
         return (P - Y) / (P * (1.0 - P) * Y.size)
 
-    def fused_forward(self, Y, Z):
+    def fused_sample_losses(self, Y, Z):
         # log(1 + exp(-|z|)) + max(z, 0) - z y  ==  -y log σ(z) - (1 - y) log(1 - σ(z))
-        return float(np.mean(np.maximum(Z, 0.0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))))
+        return np.mean(np.maximum(Z, 0.0) - Z * Y + np.log1p(np.exp(-np.abs(Z))), axis=1)
 
     def fused_backward(self, Y, A):
         return (A - Y) * (1.0 / Y.size)
@@ -150,16 +166,16 @@ class CategoricalCrossEntropy(Loss):
     name = "categorical_crossentropy"
     fused_activation = activations.Softmax
 
-    def forward(self, Y, A):
-        return float(-np.vdot(Y, np.log(_clip_probabilities(A)))) / Y.shape[0]
+    def sample_losses(self, Y, A):
+        return -np.sum(Y * np.log(_clip_probabilities(A)), axis=1)
 
     def backward(self, Y, A):
         return -Y / (_clip_probabilities(A) * Y.shape[0])
 
-    def fused_forward(self, Y, Z):
+    def fused_sample_losses(self, Y, Z):
         shifted = Z - Z.max(axis=1, keepdims=True)
         log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return float(-np.vdot(Y, log_softmax)) / Y.shape[0]
+        return -np.sum(Y * log_softmax, axis=1)
 
     def fused_backward(self, Y, A):
         return (A - Y) * (1.0 / Y.shape[0])

@@ -141,13 +141,16 @@ class NeuralNetwork:
 
     # ------------------------------------------------------------------ construction
     def _allocate_parameters(self) -> None:
-        """Lay out all weights, then all biases, in one flat vector; bind each layer's views."""
-        n_weights = sum(layer.n_weights for layer in self.layers)
-        n_total = n_weights + sum(layer.n_biases for layer in self.layers)
+        """One flat parameter vector and one flat gradient vector for the whole network."""
+        self._n_weights = sum(layer.n_weights for layer in self.layers)
+        n_total = self._n_weights + sum(layer.n_biases for layer in self.layers)
         self._params = np.zeros(n_total, dtype=self.dtype)
         self._grads = np.zeros(n_total, dtype=self.dtype)
-        self._n_weights = n_weights
-        w_start, b_start = 0, n_weights
+        self._bind_views()
+
+    def _bind_views(self) -> None:
+        """Lay out all weights, then all biases, in the flat vectors; give each layer its views."""
+        w_start, b_start = 0, self._n_weights
         for layer in self.layers:
             shape = (layer.fan_in, layer.fan_out)
             w_stop, b_stop = w_start + layer.n_weights, b_start + layer.n_biases
@@ -159,6 +162,16 @@ class NeuralNetwork:
             )
             w_start, b_start = w_stop, b_stop
         self.layers[0].compute_input_gradient = False
+
+    def __getstate__(self) -> dict:
+        # Views and forward caches do not survive pickling as views: drop them, rebind on load.
+        state = self.__dict__.copy()
+        state["layers"] = [layer.without_arrays() for layer in self.layers]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind_views()
 
     def _initialize_weights(self) -> None:
         for layer in self.layers:
@@ -198,22 +211,31 @@ class NeuralNetwork:
             A = layer.forward(A)
         return A
 
-    def _loss(self, Y: np.ndarray) -> float:
-        """Objective of the last forward pass: the loss plus the L2 penalty."""
+    def _loss(self, Y: np.ndarray, weights: np.ndarray | None = None) -> float:
+        """Objective of the last forward pass: the (weighted) loss plus the L2 penalty."""
         output = self.layers[-1]
-        value = self.loss.fused_forward(Y, output.Z) if self._fused else self.loss.forward(Y, output.A)
+        if weights is None:
+            value = self.loss.fused_forward(Y, output.Z) if self._fused else self.loss.forward(Y, output.A)
+        else:
+            losses_ = (self.loss.fused_sample_losses(Y, output.Z) if self._fused
+                       else self.loss.sample_losses(Y, output.A))
+            value = float(np.dot(weights, losses_) / weights.sum())
         if self.l2:
             weights = self._params[: self._n_weights]
             value += 0.5 * self.l2 * float(np.dot(weights, weights))
         return value
 
-    def _backward(self, Y: np.ndarray) -> None:
+    def _backward(self, Y: np.ndarray, weights: np.ndarray | None = None) -> None:
         """Backward pass: δ of the output layer from the loss, then every layer last to first."""
         output = self.layers[-1]
+        # Sample weights scale row i of the loss gradient by N w_i / Σ w (losses are row means).
+        row_scale = None if weights is None else (weights * (len(weights) / weights.sum()))[:, None]
         if self._fused:
-            dA = output.backward_delta(self.loss.fused_backward(Y, output.A))
+            delta = self.loss.fused_backward(Y, output.A)
+            dA = output.backward_delta(delta if row_scale is None else delta * row_scale)
         else:
-            dA = output.backward(self.loss.backward(Y, output.A))
+            dA_out = self.loss.backward(Y, output.A)
+            dA = output.backward(dA_out if row_scale is None else dA_out * row_scale)
         for layer in reversed(self.layers[:-1]):
             dA = layer.backward(dA)
         if self.l2:
@@ -240,6 +262,7 @@ class NeuralNetwork:
         early_stopping=False,
         lr_schedule=None,
         callbacks: Iterable[cb.Callback] | None = None,
+        sample_weight=None,
     ) -> cb.History:
         """Train by mini-batch gradient descent with backpropagation.
 
@@ -270,6 +293,9 @@ class NeuralNetwork:
             :class:`~backpropagation.schedules.Schedule`, a function ``f(epoch, lr) -> lr``, or
             a callback such as ``ReduceLROnPlateau(...)``.
         callbacks : list of Callback, optional
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each training sample: each batch's loss becomes
+            ``Σ w_i ℓ_i / Σ w_i`` (a batch whose weights are all zero is skipped).
 
         Returns
         -------
@@ -285,13 +311,15 @@ class NeuralNetwork:
         X = check_features(X, self.dtype, "X", self.layer_sizes[0])
         y = as_array(y, "y")
         check_same_length(X, y)
+        weights = _check_sample_weight(sample_weight, len(X), self.dtype)
         Y = self.head.encode(y, self.dtype) if self.head.fitted else self.head.fit_encode(y, self.dtype)
         epochs = check_int("epochs", epochs, 1)
         batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
         if verbose not in (0, 1, 2) or isinstance(verbose, bool):
             raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
-        X, Y, X_val, Y_val = self._validation_sets(X, Y, validation_split, validation_data)
+        X, Y, X_val, Y_val, weights = self._validation_sets(X, Y, validation_split, validation_data, weights)
         n_samples = len(X)
+        total_weight = n_samples if weights is None else float(weights.sum())
         batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
 
         history = cb.History()
@@ -320,20 +348,23 @@ class NeuralNetwork:
                 for batch, start in enumerate(range(0, n_samples, batch_size)):
                     rows = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
                     X_batch, Y_batch = X[rows], Y[rows]
+                    W_batch = None if weights is None else weights[rows]
+                    if W_batch is not None and not W_batch.any():
+                        continue  # all weights zero: nothing to learn from this batch
                     self._forward(X_batch)
-                    batch_loss = self._loss(Y_batch)
+                    batch_loss = self._loss(Y_batch, W_batch)
                     if not math.isfinite(batch_loss):
                         divergence = self._diverged(epoch, batch, batch_loss, last_good, history)
                         break
-                    self._backward(Y_batch)
+                    self._backward(Y_batch, W_batch)
                     self.optimizer.step(self._params, self._grads, lr)
-                    total += batch_loss * len(Y_batch)
+                    total += batch_loss * (len(Y_batch) if W_batch is None else float(W_batch.sum()))
                     outputs[rows] = self.layers[-1].A
                     for c in batch_callbacks:
                         c.on_batch_end(batch, {"loss": batch_loss, "size": len(Y_batch)})
                 if divergence:
                     break
-                logs = {"loss": total / n_samples, self.head.metric: self.head.score(Y, outputs)}
+                logs = {"loss": total / total_weight, self.head.metric: self.head.score(Y, outputs)}
                 if X_val is not None:
                     logs["val_loss"] = self._objective_on(X_val, Y_val)
                     logs["val_" + self.head.metric] = self.head.score(Y_val, self.layers[-1].A)
@@ -361,8 +392,8 @@ class NeuralNetwork:
             "inputs, or an adaptive optimizer such as 'adam'. The weights were left finite "
             "(rolled back to the start of the epoch if needed).", history)
 
-    def _validation_sets(self, X, Y, fraction, validation_data):
-        """Return (X_train, Y_train, X_val, Y_val) from the validation arguments."""
+    def _validation_sets(self, X, Y, fraction, validation_data, weights):
+        """Return (X_train, Y_train, X_val, Y_val, train_weights) from the validation arguments."""
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data: expected a tuple (X_val, y_val)")
@@ -370,13 +401,13 @@ class NeuralNetwork:
                                    self.layer_sizes[0])
             y_val = as_array(validation_data[1], "validation_data[1]")
             check_same_length(X_val, y_val, "validation_data[0]", "validation_data[1]")
-            return X, Y, X_val, self.head.encode(y_val, self.dtype, "validation_data[1]")
+            return X, Y, X_val, self.head.encode(y_val, self.dtype, "validation_data[1]"), weights
         if check_float("validation_split", fraction, 0.0) == 0:
-            return X, Y, None, None
+            return X, Y, None, None, weights
         labels = Y.argmax(axis=1) if self.head.is_classifier and Y.shape[1] > 1 else \
             (Y[:, 0] if self.head.is_classifier else None)
         train, val = validation_split(len(X), fraction, self._rng, labels)
-        return X[train], Y[train], X[val], Y[val]
+        return X[train], Y[train], X[val], Y[val], None if weights is None else weights[train]
 
     def _objective_on(self, X: np.ndarray, Y: np.ndarray) -> float:
         """Loss plus L2 penalty on a whole (validated) data set, without touching gradients."""
@@ -701,6 +732,23 @@ def _class_index_targets(y: np.ndarray, head: tasks.Task) -> np.ndarray:
     if head.n_outputs == 1:
         return y.astype(float).reshape(-1, 1)
     return np.eye(head.n_outputs)[y]
+
+
+def _check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
+    """None, or the weights as a 1-D array of ``dtype`` (finite, >= 0, not all zero)."""
+    if sample_weight is None:
+        return None
+    weights = as_array(sample_weight, "sample_weight")
+    if weights.ndim != 1 or len(weights) != n_samples:
+        raise ValueError(f"sample_weight: expected shape ({n_samples},), got {weights.shape}")
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight: expected numbers, got dtype {weights.dtype}")
+    weights = weights.astype(dtype)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("sample_weight: expected finite values >= 0")
+    if not weights.any():
+        raise ValueError("sample_weight: all weights are zero; nothing to learn from")
+    return weights
 
 
 def _copy_task(head: tasks.Task) -> tasks.Task:
