@@ -16,6 +16,7 @@ EXPECTED = {
     "train_digits.py": "test accuracy",
     "regression_placement.py": "test MSE",
     "classification_iris.py": "test accuracy",
+    "compare_frameworks.py": "largest relative difference ours vs pytorch: ",
 }
 
 
@@ -34,3 +35,7 @@ def test_example_runs(script, tmp_path):
     if script.name == "seed_002_manual_vs_library.py":
         gap = float(result.stdout.rsplit(": ", 1)[1])
         assert gap < 1e-12
+    if script.name == "compare_frameworks.py":
+        line = next(x for x in result.stdout.splitlines() if "ours vs pytorch" in x)
+        assert float(line.split(": ")[1].split(" ")[0]) < 1e-12    # manual backprop == autograd
+        assert "ours vs keras" in result.stdout

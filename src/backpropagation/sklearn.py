@@ -1,0 +1,223 @@
+"""scikit-learn estimators around :class:`~backpropagation.NeuralNetwork`.
+
+``BackpropClassifier`` and ``BackpropRegressor`` follow scikit-learn's estimator contract:
+hyper-parameters are stored by ``__init__`` and validated by ``fit``; fitted attributes end in an
+underscore; they work in ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and ``clone``, and
+pickle. Install the extra: ``pip install "backpropagation[sklearn]"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+except ImportError:  # pragma: no cover - exercised only without the extra
+    raise ImportError("backpropagation.sklearn needs scikit-learn: pip install \"backpropagation[sklearn]\"") \
+        from None
+
+from .callbacks import EarlyStopping
+from .network import NeuralNetwork
+
+
+class _BackpropEstimator(BaseEstimator):
+    """Shared parameters, fitting and prediction of the two estimators."""
+
+    _task = "regression"
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
+                 l2=0.0001, epochs=200, batch_size=32, shuffle=True, validation_fraction=0.0,
+                 early_stopping=False, patience=10, lr_schedule=None, initializer="auto", dtype="float64",
+                 warm_start=False, random_state=None, verbose=0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.lr_schedule = lr_schedule
+        self.initializer = initializer
+        self.dtype = dtype
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, X, y, sample_weight=None):
+        """Train on ``X``, ``y`` (a fresh network unless ``warm_start`` and already fitted).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or, for regression, (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, epochs=self.epochs, reset=not self.warm_start)
+
+    def _fit(self, X, y, sample_weight, epochs, reset, classes=None):
+        first = reset or not hasattr(self, "model_")
+        X, y = self._validate(X, y, reset=first)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if first:
+            self.model_ = self._build(X, y, classes)
+            self.loss_curve_, self.validation_loss_curve_, self.n_iter_ = [], [], 0
+        early = EarlyStopping(patience=self.patience) if self.early_stopping else False
+        history = self.model_.fit(
+            X, y, epochs=epochs, batch_size=self.batch_size, verbose=self.verbose, shuffle=self.shuffle,
+            validation_split=self.validation_fraction if self.validation_fraction else 0.0,
+            early_stopping=early, lr_schedule=self.lr_schedule, sample_weight=sample_weight)
+        self.loss_curve_ += history.history["loss"]
+        self.validation_loss_curve_ += history.history.get("val_loss", [])
+        self.n_iter_ += len(history.epoch)
+        self.history_ = history
+        return self
+
+    def _build(self, X, y, classes) -> NeuralNetwork:
+        hidden = self.hidden_layer_sizes
+        hidden = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+        return NeuralNetwork([X.shape[1], *hidden, self._n_outputs(y, classes)], task=self._task,
+                             hidden_activation=self.activation, optimizer=self.optimizer,
+                             learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
+                             dtype=self.dtype, random_state=self.random_state)
+
+    def _validate(self, X, y, reset):
+        raise NotImplementedError
+
+    def _n_outputs(self, y, classes) -> int:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- prediction
+    def predict(self, X):
+        """Predicted labels (classifier) or values (regressor) for ``X``."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self.model_.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
+    """Feed-forward classifier trained by hand-written backpropagation.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default (100,)
+        Widths of the hidden layers.
+    activation : str or Activation, default "relu"
+        Hidden activation.
+    optimizer : str or Optimizer, default "adam"
+    learning_rate : float, default 0.001
+    l2 : float, default 0.0001
+        L2 penalty on the weights (``l2/2 · ΣW²`` added to the loss).
+    epochs : int, default 200
+        Epochs per call to ``fit``.
+    batch_size : int or None, default 32
+    shuffle : bool, default True
+    validation_fraction : float, default 0.0
+        Held-out fraction of the training data for ``validation_loss_curve_`` and early stopping.
+    early_stopping : bool, default False
+        Stop when the validation loss (or, without validation, the training loss) has not
+        improved for ``patience`` epochs, keeping the best weights.
+    patience : int, default 10
+    lr_schedule : str or Schedule, optional
+    initializer : str, default "auto"
+    dtype : {"float64", "float32"}, default "float64"
+    warm_start : bool, default False
+        Continue training the current network on the next ``fit`` instead of starting anew.
+    random_state : int or None
+    verbose : {0, 1, 2}, default 0
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str (when ``X`` had column names)
+    loss_curve_, validation_loss_curve_ : list of float
+        Loss per epoch, across all calls since the network was built.
+    n_iter_ : int
+        Epochs run since the network was built.
+    model_ : NeuralNetwork
+        The trained network.
+    """
+
+    _task = "classification"
+
+    def _validate(self, X, y, reset):
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        return X, column_or_1d(y, warn=True)
+
+    def _n_outputs(self, y, classes) -> int:
+        n_classes = len(np.unique(y if classes is None else classes))
+        if n_classes < 2:
+            raise ValueError(f"y: classifier needs samples of at least 2 classes, got {n_classes} class")
+        return 1 if n_classes == 2 else n_classes
+
+    def _build(self, X, y, classes):
+        model = super()._build(X, y, classes)
+        if classes is not None:  # partial_fit: the labels of all batches are known up front
+            model.head.set_state({"classes": np.unique(classes).tolist(),
+                                  "classes_dtype": np.unique(classes).dtype.str})
+        return model
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch on ``X``, ``y``; the first call needs ``classes`` (all labels to expect)."""
+        if not hasattr(self, "model_") and classes is None:
+            raise ValueError("classes: the first call to partial_fit needs the list of all classes")
+        return self._fit(X, y, sample_weight, epochs=1, reset=False, classes=classes)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Sorted class labels."""
+        check_is_fitted(self, "model_")
+        return self.model_.classes_
+
+    def predict_proba(self, X):
+        """Class probabilities, columns ordered like ``classes_``."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self.model_.predict_proba(X)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+class BackpropRegressor(RegressorMixin, _BackpropEstimator):
+    """Feed-forward regressor trained by hand-written backpropagation.
+
+    Parameters and attributes are those of :class:`BackpropClassifier` (without ``classes_``);
+    ``y`` may have several columns.
+    """
+
+    def _validate(self, X, y, reset):
+        return validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True,
+                             dtype=[np.float64, np.float32])
+
+    def _n_outputs(self, y, classes) -> int:
+        return 1 if y.ndim == 1 else y.shape[1]
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch on ``X``, ``y``, continuing the current network."""
+        return self._fit(X, y, sample_weight, epochs=1, reset=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

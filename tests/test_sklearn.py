@@ -1,0 +1,155 @@
+"""The scikit-learn estimators: the estimator checks, and the ecosystem they must work in."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_iris, make_regression  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from backpropagation.sklearn import BackpropClassifier, BackpropRegressor  # noqa: E402
+
+# Small, quick settings that still learn the checks' toy problems.
+FAST = dict(hidden_layer_sizes=(16,), epochs=60, batch_size=16, learning_rate=0.01, random_state=0)
+
+# The one check that cannot apply to mini-batch training (see the README): a sample of weight 2 is
+# one row counted twice within one batch, while a repeated row can fall into two different
+# batches, so the two trajectories differ. With batch_size=None they are the same computation,
+# and test_sample_weight_equivalence_holds_in_full_batch_training runs the check there.
+EXPECTED_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data":
+        "mini-batch SGD: weighting a row is not the same as repeating it in another batch",
+}
+
+
+@parametrize_with_checks([BackpropClassifier(**FAST), BackpropRegressor(**FAST)],
+                         expected_failed_checks=lambda estimator: EXPECTED_FAILURES)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
+def test_sample_weight_equivalence_holds_in_full_batch_training(Estimator):
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+    estimator = Estimator(**{**FAST, "batch_size": None, "epochs": 40})
+    check_sample_weight_equivalence_on_dense_data(Estimator.__name__, estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return X, load_iris().target_names[y]
+
+
+def test_fitted_attributes(iris):
+    X, y = iris
+    model = BackpropClassifier(**FAST, validation_fraction=0.2).fit(X, y)
+    assert model.classes_.tolist() == ["setosa", "versicolor", "virginica"]
+    assert model.n_features_in_ == 4 and model.n_iter_ == 60
+    assert len(model.loss_curve_) == len(model.validation_loss_curve_) == 60
+    assert model.model_.layer_sizes == (4, 16, 3)
+    assert model.predict_proba(X).shape == (150, 3)
+
+
+def test_pipeline_grid_search_and_cross_validation(iris):
+    X, y = iris
+    pipeline = make_pipeline(StandardScaler(), BackpropClassifier(**FAST))
+    scores = cross_val_score(pipeline, X, y, cv=3)
+    assert scores.mean() > 0.85
+    search = GridSearchCV(pipeline, {"backpropclassifier__hidden_layer_sizes": [(4,), (16,)],
+                                     "backpropclassifier__learning_rate": [0.001, 0.01]}, cv=3)
+    search.fit(X, y)
+    assert search.best_params_["backpropclassifier__learning_rate"] == 0.01
+    assert search.score(X, y) > 0.9
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_parameters(iris):
+    X, y = iris
+    model = BackpropClassifier(**FAST).fit(X, y)
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and not hasattr(twin, "model_")
+
+
+@pytest.mark.parametrize("Estimator,target", [(BackpropClassifier, "labels"), (BackpropRegressor, "values")])
+def test_pickle_round_trip(Estimator, target, iris):
+    X, y = iris
+    if target == "values":
+        y = X[:, 0] * 2 - X[:, 1]
+    model = Estimator(**FAST).fit(X, y)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    again.fit(X, y)                      # and it still trains
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))   # same random_state
+
+
+def test_partial_fit_learns_batch_by_batch(iris):
+    X, y = iris
+    rng = np.random.default_rng(0)
+    model = BackpropClassifier(**FAST)
+    with pytest.raises(ValueError, match="needs the list of all classes"):
+        model.partial_fit(X[:10], y[:10])
+    for _ in range(40):
+        rows = rng.choice(150, 50, replace=False)
+        model.partial_fit(X[rows], y[rows], classes=np.unique(y))
+    assert model.n_iter_ == 40 and model.score(X, y) > 0.9
+
+
+def test_warm_start_continues_training(iris):
+    X, y = iris
+    model = BackpropClassifier(**{**FAST, "epochs": 5}, warm_start=True).fit(X, y)
+    network = model.model_
+    model.fit(X, y)
+    assert model.model_ is network and model.n_iter_ == 10 and len(model.loss_curve_) == 10
+    cold = BackpropClassifier(**{**FAST, "epochs": 5}).fit(X, y)
+    first = cold.model_
+    cold.fit(X, y)
+    assert cold.model_ is not first and cold.n_iter_ == 5
+
+
+def test_sample_weight_shifts_the_decision(iris):
+    X, y = iris
+    binary = y != "setosa"
+    weights = np.where(binary, 1.0, 50.0)          # mistakes on setosa cost 50 times more
+    plain = BackpropClassifier(**FAST).fit(X, binary)
+    weighted = BackpropClassifier(**FAST).fit(X, binary, sample_weight=weights)
+    assert (weighted.predict_proba(X)[:, 0].mean() > plain.predict_proba(X)[:, 0].mean())
+
+
+def test_regressor_learns_and_handles_several_outputs():
+    X, y = make_regression(n_samples=200, n_features=5, n_targets=2, noise=1.0, random_state=0)
+    y = y / y.std(axis=0)
+    model = BackpropRegressor(**{**FAST, "epochs": 200}).fit(X, y)
+    assert model.predict(X).shape == (200, 2) and model.score(X, y) > 0.95
+
+
+def test_invalid_hyper_parameters_fail_in_fit_not_init(iris):
+    X, y = iris
+    model = BackpropClassifier(learning_rate=-1)          # __init__ only stores
+    with pytest.raises(ValueError, match="learning_rate"):
+        model.fit(X, y)
+
+
+@pytest.mark.slow
+def test_grid_search_on_a_dask_cluster(iris):
+    distributed = pytest.importorskip("dask.distributed")
+    import joblib
+
+    X, y = iris
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with joblib.parallel_backend("dask"), distributed.get_task_stream(client) as stream:
+            search = GridSearchCV(make_pipeline(StandardScaler(), BackpropClassifier(**FAST)),
+                                  {"backpropclassifier__hidden_layer_sizes": [(4,), (16,)],
+                                   "backpropclassifier__l2": [0.0, 0.01]}, cv=3, n_jobs=-1)
+            search.fit(X, y)
+        workers = set(client.scheduler_info()["workers"])
+    ran_on = {task["worker"] for task in stream.data}
+    assert len(stream.data) >= 1 and ran_on <= workers and ran_on   # the fits ran on the cluster
+    assert search.best_score_ > 0.85 and len(search.cv_results_["params"]) == 4
