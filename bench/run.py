@@ -1,0 +1,285 @@
+"""Training speed against scikit-learn and PyTorch on the CPU, measured side by side in one run.
+
+    python bench/run.py            # full run: a few minutes on 2 cores
+    python bench/run.py --quick    # smoke run: under a minute (the test suite runs it)
+
+Each workload trains the same architecture with the same optimizer (Adam), batch size, epochs
+and data in three implementations: ours, scikit-learn's MLP (solver adam, tol=0, no early
+stop) and PyTorch (torch.nn + torch.optim.Adam, torch.set_num_threads = core count). It reports
+the median seconds per epoch of each, the ratios ours/sklearn and ours/torch, and the final test
+accuracy or R² of each, so that speed is never bought with worse learning. For ``wide`` it also
+reports the fraction of NumPy's own matmul throughput reached on the epoch's matrix products,
+and the peak resident memory of a process that trains only our network. Results go to a JSON
+file and a bar chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+from backpropagation import Callback, NeuralNetwork  # noqa: E402
+
+CORES = os.cpu_count() or 1
+LEARNING_RATE = 1e-3
+
+
+# ---------------------------------------------------------------------- workloads
+def tiny(quick):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (1200, 2))
+    y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2 + rng.normal(0, 0.05, 1200)
+    return dict(name="tiny", task="regression", X=X[:1000], y=y[:1000], X_test=X[1000:], y_test=y[1000:],
+                hidden=(16, 8), batch=1, dtype=np.float64, epochs=2 if quick else 5)
+
+
+def digits(quick):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)
+    return dict(name="digits", task="classification", X=X_train, y=y_train, X_test=X_test, y_test=y_test,
+                hidden=(128, 64), batch=32, dtype=np.float64, epochs=3 if quick else 20)
+
+
+def wide_data(n_rows, seed=0):
+    """MNIST-sized synthetic classes: 10 random prototypes in 784 dimensions plus noise."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.normal(0, 1, (10, 784)).astype(np.float32)
+    labels = rng.integers(0, 10, n_rows)
+    X = np.empty((n_rows, 784), dtype=np.float32)
+    for start in range(0, n_rows, 4096):          # in chunks: no float64 copy of the whole set
+        rows = slice(start, start + 4096)
+        X[rows] = prototypes[labels[rows]] + rng.normal(0, 3.0, (len(labels[rows]), 784))
+    return X, labels
+
+
+def wide(quick):
+    n = 6000 if quick else 60000
+    X, y = wide_data(n + 2000)
+    return dict(name="wide", task="classification", X=X[:n], y=y[:n], X_test=X[n:], y_test=y[n:],
+                hidden=(512, 256), batch=256, dtype=np.float32, epochs=1 if quick else 3)
+
+
+# ---------------------------------------------------------------------- implementations
+class EpochTimer(Callback):
+    def on_train_begin(self, logs):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def run_ours(w):
+    n_out = 1 if w["task"] == "regression" else len(np.unique(w["y"]))
+    model = NeuralNetwork([w["X"].shape[1], *w["hidden"], n_out], task=w["task"], optimizer="adam",
+                          learning_rate=LEARNING_RATE, dtype=w["dtype"], random_state=0)
+    timer = EpochTimer()
+    model.fit(w["X"].astype(w["dtype"]), w["y"], epochs=w["epochs"], batch_size=w["batch"], verbose=0,
+              callbacks=[timer])
+    return timer.seconds, model.score(w["X_test"].astype(w["dtype"]), w["y_test"])
+
+
+def run_sklearn(w):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    Estimator = MLPRegressor if w["task"] == "regression" else MLPClassifier
+    model = Estimator(hidden_layer_sizes=w["hidden"], solver="adam", learning_rate_init=LEARNING_RATE,
+                      batch_size=w["batch"], alpha=0.0, max_iter=1, tol=0.0, n_iter_no_change=10**9,
+                      warm_start=True, shuffle=True, random_state=0)
+    X = w["X"].astype(w["dtype"])
+    seconds = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(w["epochs"]):            # one epoch per call, continuing (warm_start)
+            start = time.perf_counter()
+            model.fit(X, w["y"])
+            seconds.append(time.perf_counter() - start)
+    return seconds, model.score(w["X_test"].astype(w["dtype"]), w["y_test"])
+
+
+def run_torch(w):
+    import torch
+
+    torch.set_num_threads(CORES)
+    torch.manual_seed(0)
+    dtype = torch.float64 if w["dtype"] == np.float64 else torch.float32
+    sizes = [w["X"].shape[1], *w["hidden"]]
+    regression = w["task"] == "regression"
+    n_out = 1 if regression else len(np.unique(w["y"]))
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], n_out)).to(dtype)
+    optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+    X = torch.tensor(w["X"], dtype=dtype)
+    y = torch.tensor(w["y"], dtype=dtype).reshape(-1, 1) if regression else torch.tensor(w["y"])
+    loss_fn = torch.nn.functional.mse_loss if regression else torch.nn.functional.cross_entropy
+    seconds = []
+    for _ in range(w["epochs"]):
+        start = time.perf_counter()
+        order = torch.randperm(len(X))
+        for i in range(0, len(X), w["batch"]):
+            rows = order[i:i + w["batch"]]
+            optimizer.zero_grad()
+            loss = loss_fn(net(X[rows]), y[rows])
+            loss.backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - start)
+    with torch.no_grad():
+        out = net(torch.tensor(w["X_test"], dtype=dtype)).numpy()
+    if regression:
+        from backpropagation.metrics import r2_score
+
+        return seconds, r2_score(w["y_test"], out[:, 0])
+    return seconds, float(np.mean(out.argmax(axis=1) == w["y_test"]))
+
+
+# ---------------------------------------------------------------------- the machine's limit
+def matmul_fraction(w, our_epoch_seconds):
+    """Fraction of NumPy's matmul throughput, on the epoch's own products, that our epoch reached."""
+    dtype, batch = w["dtype"], w["batch"]
+    sizes = [w["X"].shape[1], *w["hidden"], 10]
+    rng = np.random.default_rng(0)
+    products = []                                  # (m, k, n): an (m, k) @ (k, n) product
+    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        products.append((batch, fan_in, fan_out))  # forward
+        products.append((fan_in, batch, fan_out))  # weight gradient A_prevᵀ δ
+        if layer > 0:
+            products.append((batch, fan_out, fan_in))  # input gradient δ Wᵀ (not for layer 1)
+    operands = [(rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype),
+                 np.empty((m, n), dtype)) for m, k, n in products]
+    flops_per_batch = sum(2 * m * k * n for m, k, n in products)
+    n_batches = int(np.ceil(len(w["X"]) / batch))
+    repeats = max(20, n_batches // 4)
+    for a, b, out in operands:                     # warm up
+        np.matmul(a, b, out=out)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for a, b, out in operands:
+            np.matmul(a, b, out=out)
+    limit_flops_per_second = flops_per_batch * repeats / (time.perf_counter() - start)
+    epoch_flops = flops_per_batch * n_batches
+    return {"epoch_gflop": epoch_flops / 1e9, "numpy_matmul_gflops": limit_flops_per_second / 1e9,
+            "ours_gflops": epoch_flops / our_epoch_seconds / 1e9,
+            "fraction": epoch_flops / our_epoch_seconds / limit_flops_per_second}
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory. VmHWM belongs to the process's own address space;
+    ru_maxrss would carry over the parent's peak across fork and exec."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def peak_memory(quick):
+    """Peak RSS of a fresh process that builds the wide data and trains our network on it."""
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+            f"import run; w = run.wide({quick}); w['epochs'] = 1; data = w['X'].nbytes + w['y'].nbytes; "
+            "base = run.peak_rss_bytes(); run.run_ours(w); print(data, base, run.peak_rss_bytes())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    data, before, peak = map(int, out.split())
+    return {"dataset_mb": data / 2**20, "rss_before_training_mb": before / 2**20, "peak_rss_mb": peak / 2**20,
+            "peak_minus_dataset_mb": (peak - data) / 2**20}
+
+
+# ---------------------------------------------------------------------- driver
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small and short: a smoke test")
+    parser.add_argument("--workloads", default="tiny,digits,wide")
+    parser.add_argument("--output", default=None, help="JSON results (default bench/results[-quick].json)")
+    parser.add_argument("--plot", default=None, help="bar chart PNG (default next to the JSON)")
+    args = parser.parse_args(argv)
+    here = os.path.dirname(os.path.abspath(__file__))
+    output = args.output or os.path.join(here, "results-quick.json" if args.quick else "results.json")
+    plot = args.plot or output.replace(".json", ".png")
+    factories = {"tiny": tiny, "digits": digits, "wide": wide}
+    import sklearn
+    import torch
+
+    results = {"machine": {"cores": CORES, "processor": platform.processor() or platform.machine(),
+                           "python": platform.python_version(), "numpy": np.__version__,
+                           "sklearn": sklearn.__version__, "torch": torch.__version__},
+               "quick": args.quick, "workloads": {}}
+    for name in args.workloads.split(","):
+        w = factories[name](args.quick)
+        row = {"rows": len(w["X"]), "network": [w["X"].shape[1], *w["hidden"]], "batch": w["batch"],
+               "dtype": np.dtype(w["dtype"]).name, "epochs": w["epochs"]}
+        for impl, run in (("ours", run_ours), ("sklearn", run_sklearn), ("torch", run_torch)):
+            seconds, score = run(w)
+            row[impl] = {"median_epoch_seconds": float(np.median(seconds)), "epoch_seconds": seconds,
+                         "score": float(score)}
+            print(f"{name:7s} {impl:8s} {np.median(seconds):9.4f} s/epoch  score {score:.4f}", flush=True)
+        row["ours_over_sklearn"] = row["ours"]["median_epoch_seconds"] / row["sklearn"]["median_epoch_seconds"]
+        row["ours_over_torch"] = row["ours"]["median_epoch_seconds"] / row["torch"]["median_epoch_seconds"]
+        row["metric"] = "r2" if w["task"] == "regression" else "accuracy"
+        if name == "wide":
+            row["matmul"] = matmul_fraction(w, row["ours"]["median_epoch_seconds"])
+            row["memory"] = peak_memory(args.quick)
+        results["workloads"][name] = row
+    with open(output, "w") as handle:
+        json.dump(results, handle, indent=2)
+    print_table(results)
+    draw(results, plot)
+    print(f"\nresults: {output}\nchart:   {plot}")
+    return results
+
+
+def print_table(results):
+    print(f"\n{'workload':9s}{'ours s/ep':>11s}{'sklearn':>10s}{'torch':>10s}{'ours/skl':>10s}{'ours/torch':>11s}"
+          f"   {'score: ours / sklearn / torch'}")
+    for name, row in results["workloads"].items():
+        print(f"{name:9s}{row['ours']['median_epoch_seconds']:11.4f}{row['sklearn']['median_epoch_seconds']:10.4f}"
+              f"{row['torch']['median_epoch_seconds']:10.4f}{row['ours_over_sklearn']:10.3f}{row['ours_over_torch']:11.3f}"
+              f"   {row['metric']} {row['ours']['score']:.4f} / {row['sklearn']['score']:.4f} / {row['torch']['score']:.4f}")
+        if "matmul" in row:
+            m, mem = row["matmul"], row["memory"]
+            print(f"{'':9s}matmul: {m['ours_gflops']:.1f} of {m['numpy_matmul_gflops']:.1f} GFLOP/s "
+                  f"= {100 * m['fraction']:.0f}% of NumPy's limit on these shapes; peak RSS {mem['peak_rss_mb']:.0f} MB "
+                  f"= data {mem['dataset_mb']:.0f} MB + {mem['peak_minus_dataset_mb']:.0f} MB")
+
+
+def draw(results, path):
+    try:
+        from backpropagation.plotting import _figure
+    except ImportError:
+        return
+    names = list(results["workloads"])
+    figure = _figure(8, 4.5)
+    ax = figure.add_subplot()
+    for k, impl in enumerate(("ours", "sklearn", "torch")):
+        values = [results["workloads"][n][impl]["median_epoch_seconds"] for n in names]
+        ax.bar(np.arange(len(names)) + (k - 1) * 0.27, values, width=0.27, label=impl)
+    ax.set_xticks(np.arange(len(names)), names)
+    ax.set_yscale("log")
+    ax.set_ylabel("median seconds per epoch (log scale)")
+    ax.set_title(f"Training speed on {results['machine']['cores']} CPU cores (lower is better)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    figure.savefig(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The benchmark's quick mode runs, writes its results, and ours learns as well as the references.
+
+Timing is never asserted here: speed targets live in bench/ and the README, measured side by side.
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+BENCH = pathlib.Path(__file__).parent.parent / "bench" / "run.py"
+
+
+@pytest.mark.slow
+def test_quick_benchmark_runs_and_ours_learns_as_well_as_the_references(tmp_path):
+    output = tmp_path / "results.json"
+    result = subprocess.run([sys.executable, str(BENCH), "--quick", "--output", str(output)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert set(results["workloads"]) == {"tiny", "digits", "wide"}
+    for name, row in results["workloads"].items():
+        for impl in ("ours", "sklearn", "torch"):
+            assert row[impl]["median_epoch_seconds"] > 0
+        best_reference = max(row["sklearn"]["score"], row["torch"]["score"])
+        assert row["ours"]["score"] >= best_reference - 0.05, (name, row)
+    wide = results["workloads"]["wide"]
+    assert 0 < wide["matmul"]["fraction"] and wide["memory"]["peak_rss_mb"] > wide["memory"]["dataset_mb"]
+    assert (tmp_path / "results.png").stat().st_size > 10_000
+    assert "ours/skl" in result.stdout
