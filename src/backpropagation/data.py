@@ -149,3 +149,35 @@ def validation_split(n_samples: int, fraction: float, rng: np.random.Generator,
                          f"{len(train)} for training and {len(validation)} for validation; "
                          "both need at least one")
     return train, validation
+
+
+class MiniBatches:
+    """Mini-batches of a data set in a given order, without copying the data set.
+
+    Calling the object with an order (a permutation of the rows, or None for the stored order)
+    yields ``(rows, X_batch, Y_batch, weights_batch)`` per batch, where ``rows`` indexes the
+    batch's samples. Batches in stored order and batches of one sample are views; shuffled
+    batches are gathered by index into buffers allocated once, so training allocates nothing
+    per batch and never holds a second copy of the data.
+    """
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, weights: np.ndarray | None, batch_size: int) -> None:
+        self.X, self.Y, self.weights, self.batch_size = X, Y, weights, batch_size
+        if batch_size > 1:
+            self._X = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+            self._Y = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
+
+    def __call__(self, order: np.ndarray | None):
+        size, weights = self.batch_size, self.weights
+        for start in range(0, len(self.X), size):
+            if order is None or size == 1:
+                first = start if order is None else order[start]
+                rows = slice(first, first + size)
+                yield rows, self.X[rows], self.Y[rows], None if weights is None else weights[rows]
+            else:
+                rows = order[start:start + size]
+                n = len(rows)
+                # mode="clip" lets take write straight into `out` (the indices are valid anyway)
+                yield (rows, np.take(self.X, rows, axis=0, out=self._X[:n], mode="clip"),
+                       np.take(self.Y, rows, axis=0, out=self._Y[:n], mode="clip"),
+                       None if weights is None else weights[rows])

@@ -19,7 +19,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import activations, callbacks as cb, initializers, losses, optimizers, schedules, tasks
-from .data import as_array, check_features, check_float, check_int, check_same_length, validation_split
+from .data import (MiniBatches, as_array, check_features, check_float, check_int, check_same_length,
+                   validation_split)
 from .layers import Dense
 
 
@@ -336,6 +337,7 @@ class NeuralNetwork:
             c.on_train_begin({"epochs": epochs, "samples": n_samples, "batch_size": batch_size,
                               "validation": X_val is not None})
         divergence = None
+        batches = MiniBatches(X, Y, weights, batch_size)
         outputs = np.empty_like(Y)  # each batch's output, for the epoch's metric
         try:
             for epoch in range(epochs):
@@ -345,10 +347,7 @@ class NeuralNetwork:
                 lr = self.current_learning_rate
                 order = self._rng.permutation(n_samples) if shuffle and batch_size < n_samples else None
                 total = 0.0
-                for batch, start in enumerate(range(0, n_samples, batch_size)):
-                    rows = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
-                    X_batch, Y_batch = X[rows], Y[rows]
-                    W_batch = None if weights is None else weights[rows]
+                for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
                     if W_batch is not None and not W_batch.any():
                         continue  # all weights zero: nothing to learn from this batch
                     self._forward(X_batch)
