@@ -89,9 +89,9 @@ def run_ours(w):
     model = NeuralNetwork([w["X"].shape[1], *w["hidden"], n_out], task=w["task"], optimizer="adam",
                           learning_rate=LEARNING_RATE, dtype=w["dtype"], random_state=0)
     timer = EpochTimer()
-    model.fit(w["X"].astype(w["dtype"]), w["y"], epochs=w["epochs"], batch_size=w["batch"], verbose=0,
+    model.fit(w["X"].astype(w["dtype"], copy=False), w["y"], epochs=w["epochs"], batch_size=w["batch"], verbose=0,
               callbacks=[timer])
-    return timer.seconds, model.score(w["X_test"].astype(w["dtype"]), w["y_test"])
+    return timer.seconds, model.score(w["X_test"].astype(w["dtype"], copy=False), w["y_test"])
 
 
 def run_sklearn(w):
@@ -102,7 +102,7 @@ def run_sklearn(w):
     model = Estimator(hidden_layer_sizes=w["hidden"], solver="adam", learning_rate_init=LEARNING_RATE,
                       batch_size=w["batch"], alpha=0.0, max_iter=1, tol=0.0, n_iter_no_change=10**9,
                       warm_start=True, shuffle=True, random_state=0)
-    X = w["X"].astype(w["dtype"])
+    X = w["X"].astype(w["dtype"], copy=False)
     seconds = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -110,7 +110,7 @@ def run_sklearn(w):
             start = time.perf_counter()
             model.fit(X, w["y"])
             seconds.append(time.perf_counter() - start)
-    return seconds, model.score(w["X_test"].astype(w["dtype"]), w["y_test"])
+    return seconds, model.score(w["X_test"].astype(w["dtype"], copy=False), w["y_test"])
 
 
 def run_torch(w):
