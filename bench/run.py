@@ -253,11 +253,13 @@ def print_table(results):
     for name, row in results["workloads"].items():
         print(f"{name:9s}{row['ours']['median_epoch_seconds']:11.4f}{row['sklearn']['median_epoch_seconds']:10.4f}"
               f"{row['torch']['median_epoch_seconds']:10.4f}{row['ours_over_sklearn']:10.3f}{row['ours_over_torch']:11.3f}"
-              f"   {row['metric']} {row['ours']['score']:.4f} / {row['sklearn']['score']:.4f} / {row['torch']['score']:.4f}")
+              f"   {row['metric']} {row['ours']['score']:.4f} / {row['sklearn']['score']:.4f}"
+              f" / {row['torch']['score']:.4f}")
         if "matmul" in row:
             m, mem = row["matmul"], row["memory"]
             print(f"{'':9s}matmul: {m['ours_gflops']:.1f} of {m['numpy_matmul_gflops']:.1f} GFLOP/s "
-                  f"= {100 * m['fraction']:.0f}% of NumPy's limit on these shapes; peak RSS {mem['peak_rss_mb']:.0f} MB "
+                  f"= {100 * m['fraction']:.0f}% of NumPy's limit on these shapes; "
+                  f"peak RSS {mem['peak_rss_mb']:.0f} MB "
                   f"= data {mem['dataset_mb']:.0f} MB + {mem['peak_minus_dataset_mb']:.0f} MB")
 
 

@@ -6,7 +6,6 @@
 # %%
 import os
 
-import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 

@@ -26,7 +26,7 @@ def relu(x):
 
 # %% the seed's training loop
 lr, manual = 0.01, []
-for epoch in range(1000):
+for _ in range(1000):
     z1 = X @ W1 + b1
     a1 = relu(z1)
     z2 = a1 @ W2 + b2

@@ -40,10 +40,17 @@ def test_train_writes_a_model_a_report_and_plots(regression_csv, tmp_path, capsy
     assert report["task"] == "regression" and report["rows_dropped_missing_target"] == 1
     assert report["rows_train"] + report["rows_validation"] == 119
     assert report["validation"]["r2"] > 0.9 and report["epochs_run"] == 200
-    assert "filled 1 missing value(s) in 'size'" in report["preprocessing"] or report["rows_validation"]
     assert sorted(p.name for p in plots.iterdir()) == ["loss_curve.png", "predictions.png"]
     model = NeuralNetwork.load(model_path)
     assert model.metadata["feature_names"] == ["size", "rooms", "area=east", "area=north", "area=south"]
+
+
+def test_train_reports_filled_values_and_dropped_rows(regression_csv, tmp_path, capsys):
+    assert run("train", regression_csv, "--target", "price", "--epochs", "1", "--validation-split", "0",
+               "--output", tmp_path / "m.npz", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["preprocessing"] == ["filled 1 missing value(s) in 'size'"]
+    assert report["rows_dropped_missing_target"] == 1 and report["rows_train"] == 119
 
 
 def test_predict_applies_the_stored_preprocessing_to_raw_rows(regression_csv, tmp_path, capsys):

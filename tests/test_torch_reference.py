@@ -130,6 +130,7 @@ def test_training_loss_curve_equals_pytorch(optimizer):
     np.testing.assert_allclose(history.history["loss"], expected, rtol=1e-9)
     for (W, b), (tW, tb) in zip(model.get_weights(), params):
         np.testing.assert_allclose(W, tW.detach().numpy(), rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(b, tb.detach().numpy(), rtol=1e-8, atol=1e-12)
 
 
 def test_every_builtin_activation_has_a_torch_reference():

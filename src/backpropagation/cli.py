@@ -19,7 +19,7 @@ from . import __version__, metrics
 from .callbacks import EarlyStopping
 from .data import validation_split
 from .network import NeuralNetwork
-from .tabular import TabularPreprocessor, Table, read_csv
+from .tabular import TabularPreprocessor, Table, is_missing, read_csv
 
 EXIT_BAD_INPUT = 2
 
@@ -143,11 +143,11 @@ def train(args, table: Table) -> dict:
     rng = np.random.default_rng(args.seed)
     pre = TabularPreprocessor(args.target, args.task, args.drop)
     target = [value.strip() for value in table.column(args.target)]
-    labelled = table.subset([i for i, value in enumerate(target) if not _missing(value)])
+    labelled = table.subset([i for i, value in enumerate(target) if not is_missing(value)])
     dropped = len(table.rows) - len(labelled.rows)
     if not labelled.rows:
         raise ValueError(f"{table.source}: the target column {args.target!r} has no values")
-    stratify = pre._target_kind(labelled.column(args.target)) != "numeric"
+    stratify = pre.infer_target_kind(labelled.column(args.target)) != "numeric"
     if args.validation_split == 0:
         train_rows, val_rows = np.arange(len(labelled.rows)), np.array([], dtype=int)
     else:
@@ -197,12 +197,6 @@ def train(args, table: Table) -> dict:
     if args.plots:
         result["plots"] = _write_plots(model, pre, initial, args.plots, X, y, X_val, y_val)
     return result
-
-
-def _missing(value: str) -> bool:
-    from .tabular import is_missing
-
-    return is_missing(value)
 
 
 def _metrics(model, pre, X, y) -> dict:

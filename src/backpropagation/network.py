@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import activations, callbacks as cb, initializers, losses, optimizers, schedules, tasks
+from . import activations, callbacks as cb, initializers, losses, metrics, optimizers, schedules, tasks
 from .data import (MiniBatches, as_array, check_features, check_float, check_int, check_same_length,
                    validation_split)
 from .layers import Dense
@@ -459,8 +459,6 @@ class NeuralNetwork:
         if self.head.is_classifier:
             result["accuracy"] = self.head.score(Y, A)
         else:
-            from . import metrics
-
             result.update(mse=metrics.mean_squared_error(Y, A), mae=metrics.mean_absolute_error(Y, A),
                           r2=metrics.r2_score(Y, A))
         return result
@@ -623,18 +621,15 @@ class NeuralNetwork:
         """Build an untrained network from :meth:`get_config`'s output."""
         from ._registry import rebuild
 
-        def block(description, registry):
-            return rebuild(description, registry)
-
         init = config["initializer"]
         return cls(
             config["layer_sizes"], task=config["task"],
-            hidden_activation=[block(d, activations._registry) for d in config["hidden_activation"]],
-            output_activation=block(config["output_activation"], activations._registry),
-            loss=block(config["loss"], losses._registry),
-            optimizer=block(config["optimizer"], optimizers._registry),
+            hidden_activation=[rebuild(d, activations._registry) for d in config["hidden_activation"]],
+            output_activation=rebuild(config["output_activation"], activations._registry),
+            loss=rebuild(config["loss"], losses._registry),
+            optimizer=rebuild(config["optimizer"], optimizers._registry),
             learning_rate=config["learning_rate"], l2=config["l2"],
-            initializer=init if isinstance(init, str) else block(init, initializers._registry),
+            initializer=init if isinstance(init, str) else rebuild(init, initializers._registry),
             use_bias=config["use_bias"], dtype=config["dtype"],
         )
 

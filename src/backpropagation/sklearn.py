@@ -105,11 +105,6 @@ class _BackpropEstimator(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return self.model_.predict(X)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
 
 class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     """Feed-forward classifier trained by hand-written backpropagation.

@@ -167,7 +167,7 @@ class TabularPreprocessor:
         kept = [i for i, value in enumerate(target) if not is_missing(value)]
         if not kept:
             raise ValueError(f"{table.source}: the target column {self.target!r} has no values")
-        self.target_kind = self._target_kind([target[i] for i in kept])
+        self.target_kind = self.infer_target_kind([target[i] for i in kept])
         if self.target_kind == "numeric":
             values = self._encode_target([target[i] for i in kept], table.source)
             self.target_mean = float(values.mean())
@@ -206,7 +206,8 @@ class TabularPreprocessor:
             raise ValueError(f"{table.source}: no feature columns left besides the target {self.target!r}")
         return self
 
-    def _target_kind(self, values: list[str]) -> str:
+    def infer_target_kind(self, values: list[str]) -> str:
+        """"numeric", "labels" or "integer-labels" for these target cells, under ``task``."""
         numbers = [_number(v) for v in values]
         numeric = all(n is not None for n in numbers)
         if self.task == "regression":
