@@ -129,7 +129,7 @@ def test_broken_descriptions_are_refused(tmp_path, change, message):
 
 
 @pytest.mark.parametrize("params,message", [
-    (np.zeros(5), "parameters have shape"),
+    (np.zeros(5), "declares 13 parameters but the file holds 5"),
     (np.full(13, np.nan), "non-finite"),
     (np.zeros(13, dtype=np.int64), "parameters have shape"),
 ])

@@ -72,6 +72,11 @@ class History(Callback):
     def on_train_end(self, logs):
         self.stop_reason = getattr(self.model, "stop_reason", None) or "completed"
 
+    @property
+    def interrupted(self) -> bool:
+        """Whether training ended because the user pressed Ctrl-C."""
+        return self.stop_reason.startswith("interrupted")
+
 
 class _Monitor:
     """Tracks the best value of one logged quantity and decides what counts as improvement."""
@@ -299,7 +304,8 @@ class ModelCheckpoint(Callback):
         self._monitor.start(logs["validation"])
 
     def on_epoch_end(self, epoch, logs):
-        if self._monitor.improved(logs) or not self.save_best_only:
+        improved = self._monitor.improved(logs)  # tracked on every rank, written by rank 0
+        if (improved or not self.save_best_only) and self.model.distributed_rank == 0:
             self.model.save(self.filepath)
 
 

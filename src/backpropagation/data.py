@@ -60,6 +60,15 @@ def as_array(data, name: str) -> np.ndarray:
         raise ValueError(f"{name}: rows have different lengths (ragged input): {error}") from None
 
 
+def first_overflowing_cell(array: np.ndarray) -> str:
+    for (row, column), value in np.ndenumerate(array):
+        try:
+            float(value)
+        except OverflowError:
+            return f"the value at row {row}, column {column} ({len(str(value))} digits)"
+    return "a value"
+
+
 def check_features(X, dtype, name: str = "X", n_features: int | None = None) -> np.ndarray:
     """Validate a feature matrix and return it as a C-contiguous array of ``dtype``.
 
@@ -101,6 +110,9 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None) -> 
             array = array.astype(np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"{name}: expected numbers, found {_first_bad_cell(array)}") from None
+        except OverflowError:
+            raise ValueError(f"{name}: {first_overflowing_cell(array)} is too large for a "
+                             "floating-point number (at most about 1.8e308)") from None
     with np.errstate(over="ignore"):
         converted = np.ascontiguousarray(array, dtype=dtype)
     if not np.isfinite(converted).all():
@@ -163,6 +175,7 @@ class MiniBatches:
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, weights: np.ndarray | None, batch_size: int) -> None:
         self.X, self.Y, self.weights, self.batch_size = X, Y, weights, batch_size
+        self.n_rows = len(X)
         if batch_size > 1:
             self._X = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
             self._Y = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)

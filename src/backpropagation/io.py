@@ -12,13 +12,16 @@ Layout (``FORMAT_VERSION`` 1):
 ==========================  ==============================================================
 
 Saving writes a temporary file in the target directory and renames it over the target, so a
-reader never sees half a model. Loading never unpickles (``allow_pickle=False``) and checks every
-field before building the network, raising ``ValueError`` that says what is wrong.
+reader never sees half a model. Loading never unpickles (``allow_pickle=False``), reads each
+array's header before its data so that a file claiming more than ``MAX_ENTRY_BYTES`` (or more
+bytes than it holds) is refused before anything is allocated, and checks every field before
+building the network, raising ``ValueError`` that says what is wrong.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -27,6 +30,9 @@ import numpy as np
 
 FORMAT = "backpropagation.model"
 FORMAT_VERSION = 1
+#: Largest array a model file may hold (2 GiB, far beyond any network this library trains on a
+#: CPU); a header claiming more is refused before memory is allocated for it.
+MAX_ENTRY_BYTES = 2**31
 
 
 def save_model(model, path) -> None:
@@ -79,11 +85,7 @@ def load_model(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file {path!r} does not exist")
     where = f"model file {path!r}"
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{where} is not a readable model file (.npz without pickled data): {error}") from None
+    arrays = _read_arrays(path, where)
     for key in ("config.json", "parameters"):
         if key not in arrays:
             raise ValueError(f"{where}: missing entry {key!r}; is this a backpropagation model?")
@@ -96,11 +98,16 @@ def load_model(path):
     if description.get("version") != FORMAT_VERSION:
         raise ValueError(f"{where}: format version {description.get('version')!r} is not supported "
                          f"(this library reads version {FORMAT_VERSION})")
+    params = arrays["parameters"]
+    declared = _declared_parameter_count(description.get("network"))
+    if declared is not None and declared != params.size:
+        # Checked before building: a description may claim a network too large to allocate.
+        raise ValueError(f"{where}: the description declares {declared} parameters but the file "
+                         f"holds {params.size}")
     try:
         model = NeuralNetwork.from_config(description["network"])
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{where}: invalid network description: {error}") from None
-    params = arrays["parameters"]
     if params.shape != model.parameters.shape or params.dtype.kind != "f":
         raise ValueError(f"{where}: parameters have shape {params.shape} and dtype {params.dtype}; "
                          f"the described network needs {model.parameters.shape} floats")
@@ -125,3 +132,62 @@ def load_model(path):
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"{where}: invalid fitted state: {error}") from None
     return model
+
+
+def _read_arrays(path: str, where: str) -> dict[str, np.ndarray]:
+    """Every ``.npy`` entry of the archive, refusing pickled data and implausible sizes.
+
+    The file may come from anywhere, so any failure to decode the container (bad zip, bad
+    compression, bad header) becomes one ``ValueError`` rather than whatever the decoder raised.
+    """
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename.removesuffix(".npy")
+                if info.file_size > MAX_ENTRY_BYTES:
+                    raise ValueError(f"entry {name!r} claims {info.file_size} bytes, more than the "
+                                     f"{MAX_ENTRY_BYTES} a model file may hold")
+                with archive.open(info) as handle:
+                    arrays[name] = _read_npy(handle, name, info.file_size)
+    except ValueError as error:
+        raise ValueError(f"{where} is not a readable model file: {error}") from None
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        raise ValueError(f"{where} is not a readable model file (.npz without pickled data): "
+                         f"{type(error).__name__}: {error}") from None
+    return arrays
+
+
+def _read_npy(handle, name: str, entry_size: int) -> np.ndarray:
+    """One array from an open ``.npy`` stream, after checking what its header claims."""
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        raise ValueError(f"entry {name!r} has .npy format version {version}, expected 1.0 or 2.0")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"entry {name!r} has a negative dimension in its shape {shape}")
+    if dtype.hasobject:
+        raise ValueError(f"entry {name!r} holds Python objects (pickled data), which are never loaded")
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > entry_size:
+        raise ValueError(f"entry {name!r} claims {claimed} bytes of data but holds {entry_size}")
+    data = handle.read(claimed)
+    if len(data) != claimed:
+        raise ValueError(f"entry {name!r} is truncated")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+    return array.copy()  # writable, and no longer tied to the bytes object
+
+
+def _declared_parameter_count(network) -> int | None:
+    """Parameters the description's layer sizes imply, or None if they are not plain integers."""
+    try:
+        sizes = network["layer_sizes"]
+        use_bias = network.get("use_bias", True) is not False
+        if not all(type(n) is int and n > 0 for n in sizes) or len(sizes) < 2:
+            return None
+    except (TypeError, KeyError, AttributeError):
+        return None
+    return sum(a * b + (b if use_bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))

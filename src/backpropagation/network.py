@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import activations, callbacks as cb, initializers, losses, metrics, optimizers, schedules, tasks
+from .interrupt import InterruptGuard
 from .data import (MiniBatches, as_array, check_features, check_float, check_int, check_same_length,
                    validation_split)
 from .layers import Dense
@@ -139,6 +140,9 @@ class NeuralNetwork:
         self.metadata: dict = {}
         self.stop_training = False
         self.stop_reason: str | None = None
+        #: This process's MPI rank during ``fit(comm=...)``; 0 otherwise (callbacks that write
+        #: files act on rank 0 only).
+        self.distributed_rank = 0
 
     # ------------------------------------------------------------------ construction
     def _allocate_parameters(self) -> None:
@@ -239,14 +243,18 @@ class NeuralNetwork:
             dA = output.backward(dA_out if row_scale is None else dA_out * row_scale)
         for layer in reversed(self.layers[:-1]):
             dA = layer.backward(dA)
-        if self.l2:
-            self._grads[: self._n_weights] += self.l2 * self._params[: self._n_weights]
+
+    def _add_penalty_gradient(self) -> None:
+        """Add the L2 penalty's gradient, l2 * W, to the weights' gradients (biases are not penalised)."""
+        self._grads[: self._n_weights] += self.l2 * self._params[: self._n_weights]
 
     def _loss_and_gradients(self, X: np.ndarray, Y: np.ndarray) -> float:
         """Forward, loss and backward on one batch; gradients land in ``self.gradients``."""
         self._forward(X)
         value = self._loss(Y)
         self._backward(Y)
+        if self.l2:
+            self._add_penalty_gradient()
         return value
 
     # ------------------------------------------------------------------ training
@@ -264,6 +272,7 @@ class NeuralNetwork:
         lr_schedule=None,
         callbacks: Iterable[cb.Callback] | None = None,
         sample_weight=None,
+        comm=None,
     ) -> cb.History:
         """Train by mini-batch gradient descent with backpropagation.
 
@@ -297,6 +306,11 @@ class NeuralNetwork:
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weight of each training sample: each batch's loss becomes
             ``Σ w_i ℓ_i / Σ w_i`` (a batch whose weights are all zero is skipped).
+        comm : mpi4py.MPI.Comm, optional
+            Train data-parallel over MPI (see :mod:`backpropagation.distributed`): ``X``, ``y``
+            and ``sample_weight`` are this rank's shard, ``batch_size`` counts rows over all
+            ranks, and the result equals single-process training on the shards concatenated
+            in rank order. Only rank 0 shows progress. None (default): one process.
 
         Returns
         -------
@@ -308,20 +322,40 @@ class NeuralNetwork:
         ------
         DivergenceError
             If the loss becomes NaN or infinite; the weights are left finite.
+
+        Notes
+        -----
+        Ctrl-C stops training after the current batch: ``fit`` returns normally with the
+        complete epochs in ``history`` (``history.interrupted`` is True) and, under early
+        stopping, the best weights restored. A second Ctrl-C raises ``KeyboardInterrupt``.
         """
-        X = check_features(X, self.dtype, "X", self.layer_sizes[0])
-        y = as_array(y, "y")
-        check_same_length(X, y)
-        weights = _check_sample_weight(sample_weight, len(X), self.dtype)
-        Y = self.head.encode(y, self.dtype) if self.head.fitted else self.head.fit_encode(y, self.dtype)
-        epochs = check_int("epochs", epochs, 1)
-        batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
         if verbose not in (0, 1, 2) or isinstance(verbose, bool):
             raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
-        X, Y, X_val, Y_val, weights = self._validation_sets(X, Y, validation_split, validation_data, weights)
-        n_samples = len(X)
-        total_weight = n_samples if weights is None else float(weights.sum())
+        epochs = check_int("epochs", epochs, 1)
+        batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
+        if comm is None:
+            sync = None
+            X, y, weights = self._checked_training_data(X, y, sample_weight)
+            Y = self.head.encode(y, self.dtype) if self.head.fitted else self.head.fit_encode(y, self.dtype)
+            X, Y, X_val, Y_val, weights = self._validation_sets(X, Y, validation_split, validation_data, weights)
+            n_samples = len(X)
+        else:
+            from .distributed import MPISync, collectively
+
+            X, y, weights = collectively(comm, lambda: self._checked_training_data(X, y, sample_weight))
+            if self.head.is_classifier and not self.head.fitted:
+                # Every rank must number the classes alike, whichever labels its shard holds.
+                labels = collectively(comm, lambda: self.head._labels(y, "y"))
+                self.head.fit_encode(MPISync.union_of_labels(comm, labels), self.dtype)
+            Y = collectively(comm, lambda: self.head.encode(y, self.dtype) if self.head.fitted
+                             else self.head.fit_encode(y, self.dtype))
+            X, Y, X_val, Y_val, weights = collectively(comm, lambda: self._validation_sets(
+                X, Y, validation_split, validation_data, weights))
+            sync = MPISync(comm, self, len(X), X_val is not None)  # after the split: it shares rank 0's random state
+            n_samples = sync.n_rows
+            verbose = verbose if sync.rank == 0 else 0
         batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
+        self.distributed_rank = 0 if sync is None else sync.rank
 
         history = cb.History()
         callback_list = [history] + ([cb.ProgressBar(verbose)] if verbose else [])
@@ -336,48 +370,99 @@ class NeuralNetwork:
             c.set_model(self)
             c.on_train_begin({"epochs": epochs, "samples": n_samples, "batch_size": batch_size,
                               "validation": X_val is not None})
-        divergence = None
-        batches = MiniBatches(X, Y, weights, batch_size)
-        outputs = np.empty_like(Y)  # each batch's output, for the epoch's metric
-        try:
-            for epoch in range(epochs):
+        batches = MiniBatches(X, Y, weights, batch_size) if sync is None else sync.batches(X, Y, weights, batch_size)
+        with InterruptGuard(announce=verbose > 0) as interrupt:
+            try:
+                divergence = self._run_epochs(epochs, batches, shuffle, Y, X_val, Y_val, history,
+                                              callback_list, batch_callbacks, interrupt, sync)
+            finally:
                 for c in callback_list:
-                    c.on_epoch_begin(epoch, {})
-                last_good = self._params.copy()
-                lr = self.current_learning_rate
-                order = self._rng.permutation(n_samples) if shuffle and batch_size < n_samples else None
-                total = 0.0
-                for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
-                    if W_batch is not None and not W_batch.any():
-                        continue  # all weights zero: nothing to learn from this batch
-                    self._forward(X_batch)
-                    batch_loss = self._loss(Y_batch, W_batch)
-                    if not math.isfinite(batch_loss):
-                        divergence = self._diverged(epoch, batch, batch_loss, last_good, history)
-                        break
-                    self._backward(Y_batch, W_batch)
-                    self.optimizer.step(self._params, self._grads, lr)
-                    total += batch_loss * (len(Y_batch) if W_batch is None else float(W_batch.sum()))
-                    outputs[rows] = self.layers[-1].A
-                    for c in batch_callbacks:
-                        c.on_batch_end(batch, {"loss": batch_loss, "size": len(Y_batch)})
-                if divergence:
-                    break
-                logs = {"loss": total / total_weight, self.head.metric: self.head.score(Y, outputs)}
-                if X_val is not None:
-                    logs["val_loss"] = self._objective_on(X_val, Y_val)
-                    logs["val_" + self.head.metric] = self.head.score(Y_val, self.layers[-1].A)
-                logs["lr"] = lr
-                for c in callback_list:
-                    c.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-        finally:
-            for c in callback_list:
-                c.on_train_end({})
+                    c.on_train_end({})
         if divergence:
             raise divergence
         return history
+
+    def _run_epochs(self, epochs, batches, shuffle, Y, X_val, Y_val, history, callback_list,
+                    batch_callbacks, interrupt, sync) -> DivergenceError | None:
+        """The training loop proper; returns the divergence error for ``fit`` to raise, if any.
+
+        ``sync`` is None for single-process training; under MPI it sums each batch's gradient,
+        loss and weight over the ranks (see :mod:`backpropagation.distributed`).
+        """
+        outputs = np.empty_like(Y)  # each batch's output, for the epoch's metric
+        n_rows = batches.n_rows
+        for epoch in range(epochs):
+            for c in callback_list:
+                c.on_epoch_begin(epoch, {})
+            last_good = self._params.copy()
+            lr = self.current_learning_rate
+            order = self._rng.permutation(n_rows) if shuffle and batches.batch_size < n_rows else None
+            total = seen = 0.0
+            for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
+                batch_weight = len(Y_batch) if W_batch is None else float(W_batch.sum())
+                if sync is None and batch_weight == 0:
+                    continue  # all weights zero: nothing to learn from this batch
+                batch_loss = self._batch_gradients(X_batch, Y_batch, W_batch, batch_weight)
+                if sync is not None:
+                    batch_loss, batch_weight = sync.combine(self._grads, batch_loss, batch_weight, interrupt)
+                    if batch_weight == 0:
+                        continue
+                if not math.isfinite(batch_loss):
+                    return self._diverged(epoch, batch, batch_loss, last_good, history)
+                if self.l2:
+                    self._add_penalty_gradient()
+                self.optimizer.step(self._params, self._grads, lr)
+                total += batch_loss * batch_weight
+                seen += batch_weight
+                if len(Y_batch):
+                    outputs[rows] = self.layers[-1].A
+                for c in batch_callbacks:
+                    c.on_batch_end(batch, {"loss": batch_loss, "size": len(Y_batch)})
+                if interrupt.requested:
+                    # The partial epoch is not logged: history holds complete epochs only.
+                    self.stop_training = True
+                    self.stop_reason = (f"interrupted (Ctrl-C) during epoch {epoch + 1}, after batch "
+                                        f"{batch + 1}; {epoch} complete epoch(s) recorded")
+                    return None
+            logs = {"loss": total / seen if seen else math.nan,
+                    self.head.metric: self._score(Y, outputs, sync)}
+            if X_val is not None:
+                logs["val_loss"] = self._objective_on(X_val, Y_val, sync)
+                logs["val_" + self.head.metric] = self._score(Y_val, self.layers[-1].A, sync)
+            logs["lr"] = lr
+            for c in callback_list:
+                c.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        return None
+
+    def _batch_gradients(self, X_batch, Y_batch, W_batch, batch_weight: float) -> float:
+        """Forward, loss and (if the loss is finite) backward on one batch; returns the loss.
+
+        Gradients are left zero for a batch with no weight (under MPI, a rank can hold no rows
+        of a global batch) or a non-finite loss (the divergence check then stops every rank).
+        """
+        if batch_weight == 0:
+            self._grads[...] = 0
+            return 0.0
+        self._forward(X_batch)
+        batch_loss = self._loss(Y_batch, W_batch)
+        if math.isfinite(batch_loss):
+            self._backward(Y_batch, W_batch)
+        else:
+            self._grads[...] = 0
+        return batch_loss
+
+    def _score(self, Y: np.ndarray, A: np.ndarray, sync) -> float:
+        """The task's metric over all rows (all ranks' rows under MPI)."""
+        return self.head.score(Y, A) if sync is None else sync.score(self.head, Y, A)
+
+    def _checked_training_data(self, X, y, sample_weight):
+        """``fit``'s data, validated: features as the network's dtype, labels/targets, weights."""
+        X = check_features(X, self.dtype, "X", self.layer_sizes[0])
+        y = as_array(y, "y")
+        check_same_length(X, y)
+        return X, y, _check_sample_weight(sample_weight, len(X), self.dtype)
 
     def _diverged(self, epoch, batch, value, last_good, history) -> DivergenceError:
         """Keep finite weights and describe the divergence (raised after the callbacks ran)."""
@@ -408,10 +493,11 @@ class NeuralNetwork:
         train, val = validation_split(len(X), fraction, self._rng, labels)
         return X[train], Y[train], X[val], Y[val], None if weights is None else weights[train]
 
-    def _objective_on(self, X: np.ndarray, Y: np.ndarray) -> float:
+    def _objective_on(self, X: np.ndarray, Y: np.ndarray, sync=None) -> float:
         """Loss plus L2 penalty on a whole (validated) data set, without touching gradients."""
         self._forward(X)
-        return self._loss(Y)
+        value = self._loss(Y)
+        return value if sync is None else sync.mean(value, len(X))
 
     # ------------------------------------------------------------------ inference
     def _output(self, X) -> np.ndarray:

@@ -111,6 +111,23 @@ def _rows(reader):
             yield reader.line_num, row
 
 
+def _mixed_column_message(table, name, kept, cells, n_numbers, n_present) -> str:
+    """Explain a mostly-numeric column with stray text: almost always a data-entry error."""
+    position, cell = next((i, c) for i, c in enumerate(cells) if not is_missing(c) and _number(c) is None)
+    why = " (not a finite number)" if _is_float(cell) else ""
+    return (f"{table.source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} values "
+            f"are numbers, but data row {kept[position] + 1} holds {cell!r}{why}; make such cells "
+            f"empty (missing) or leave the column out (--drop {name!r})")
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass
 class TransformReport:
     """What a transformation did: rows dropped for a missing target, cells filled, unseen categories."""
@@ -186,7 +203,10 @@ class TabularPreprocessor:
             if len(set(present)) == 1:
                 self.warnings.append(f"column {name!r} is constant in the training rows "
                                      f"({present[0]!r}): it carries no information")
-            if all(n is not None for n in numbers):
+            n_numbers = sum(n is not None for n in numbers)
+            if 0 < n_numbers < len(numbers) and n_numbers >= len(numbers) / 2:
+                raise ValueError(_mixed_column_message(table, name, kept, cells, n_numbers, len(present)))
+            if n_numbers == len(numbers):
                 values = np.array(numbers)
                 median = float(np.median(values))
                 filled = np.where([is_missing(c) for c in cells], median,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from .data import as_array, show
+from .data import as_array, first_overflowing_cell, show
 
 
 class Task:
@@ -102,6 +102,9 @@ class Regression(Task):
             except (TypeError, ValueError):
                 raise TypeError(f"{name}: regression targets must be numbers, got dtype {y.dtype}; "
                                 "for labels use task='classification'") from None
+            except OverflowError:
+                raise ValueError(f"{name}: {first_overflowing_cell(y)} is too large for a "
+                                 "floating-point number (at most about 1.8e308)") from None
         Y = np.ascontiguousarray(y, dtype=dtype)
         if not np.isfinite(Y).all():
             row = int(np.nonzero(~np.isfinite(Y))[0][0])

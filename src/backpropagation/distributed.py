@@ -1,0 +1,164 @@
+"""Data-parallel training over MPI: ``model.fit(X_local, y_local, ..., comm=MPI.COMM_WORLD)``.
+
+Every rank holds a shard of the rows; the global data set is the ranks' shards concatenated in
+rank order. Training is synchronous and gives the same result as single-process training on the
+global data set, up to the order of floating-point sums:
+
+1. at the start of ``fit`` rank 0's weights and random generator are broadcast, so every rank
+   starts from the same point and draws the same permutation of the *global* rows each epoch;
+2. each global batch of ``batch_size`` rows is split by ownership: a rank runs forward and
+   backward on the rows of the batch it holds (possibly none);
+3. one ``Allreduce`` per step sums, over ranks, the flat gradient scaled by the rank's share of
+   the batch, together with the share itself, the loss and the Ctrl-C flag (three extra numbers
+   appended to the gradient vector, so a step costs one message, not four);
+4. every rank divides by the global batch size (the global sum of sample weights) and applies
+   the same optimizer update, so optimizer state stays identical without further messages.
+
+Epoch losses, metrics and validation losses are reduced over ranks, so early stopping,
+learning-rate schedules and divergence checks reach the same decision on every rank.
+
+``mpi4py`` is imported only here (``pip install "backpropagation[mpi]"``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .data import MiniBatches
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError:  # pragma: no cover - the error path when the extra is missing
+        raise ImportError('comm: distributed training needs mpi4py; pip install "backpropagation[mpi]" '
+                          "(or mpi4py against your cluster's MPI)") from None
+    return MPI
+
+
+def collectively(comm, step):
+    """Run ``step()`` on every rank; if it raises ValueError/TypeError on any rank, raise on all.
+
+    Input is checked rank by rank, and a rank that stopped with an error would leave the others
+    waiting forever in the next collective call; this turns one rank's error into everyone's.
+    """
+    try:
+        result, failure = step(), None
+    except (ValueError, TypeError) as error:
+        result, failure = None, error
+    reports = comm.allgather(None if failure is None else f"{type(failure).__name__}: {failure}")
+    if failure is not None:
+        raise failure
+    for rank, report in enumerate(reports):
+        if report is not None:
+            raise ValueError(f"rank {rank} refused its data: {report}")
+    return result
+
+
+class ShardBatches(MiniBatches):
+    """This rank's part of each global mini-batch.
+
+    Global row ``offset + i`` is local row ``i``. Called with an order over the global rows, it
+    yields, for every global batch, ``(rows, X_batch, Y_batch, weights_batch)`` restricted to
+    the local rows in it (empty when the rank holds none), gathered into preallocated buffers.
+    """
+
+    def __init__(self, X, Y, weights, batch_size: int, n_rows: int, offset: int) -> None:
+        super().__init__(X, Y, weights, max(batch_size, 2))  # always allocate the gather buffers
+        self.batch_size, self.n_rows, self.offset = batch_size, n_rows, offset
+
+    def __call__(self, order: np.ndarray | None):
+        n_local, size = len(self.X), self.batch_size
+        local = (np.arange(self.n_rows) if order is None else order) - self.offset
+        mine = (local >= 0) & (local < n_local)
+        for start in range(0, self.n_rows, size):
+            rows = local[start:start + size][mine[start:start + size]]
+            n = len(rows)
+            yield (rows, np.take(self.X, rows, axis=0, out=self._X[:n], mode="clip"),
+                   np.take(self.Y, rows, axis=0, out=self._Y[:n], mode="clip"),
+                   None if self.weights is None else self.weights[rows])
+
+
+class MPISync:
+    """What ``fit`` needs from MPI: shared start, per-step gradient sum, reduced metrics.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm
+        The communicator of the ranks that train together.
+    model : NeuralNetwork
+        The network; its parameters and random generator are overwritten with rank 0's.
+    n_local : int
+        Training rows on this rank.
+    has_validation : bool
+        Whether this rank has validation rows (all ranks must agree).
+
+    Attributes
+    ----------
+    rank, size : int
+        This rank and the number of ranks.
+    n_rows : int
+        Training rows over all ranks.
+    reduce_seconds : float
+        Time spent in the per-step ``Allreduce`` (for the scaling benchmark).
+    """
+
+    def __init__(self, comm, model, n_local: int, has_validation: bool = False) -> None:
+        self.MPI = _mpi()
+        if not isinstance(comm, self.MPI.Comm):
+            raise TypeError(f"comm: expected an mpi4py communicator such as MPI.COMM_WORLD, got {comm!r}")
+        self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
+        if len(set(comm.allgather(bool(has_validation)))) != 1:
+            raise ValueError("validation_data/validation_split: give validation data on every rank or on none")
+        counts = comm.allgather(n_local)
+        self.n_rows, self.offset = sum(counts), sum(counts[: self.rank])
+        shapes = comm.allgather(model.parameters.shape + (model.dtype.str,))
+        if len(set(shapes)) != 1:
+            raise ValueError(f"comm: the ranks built different networks (parameter vectors {shapes}); "
+                             "every rank must construct the same NeuralNetwork")
+        comm.Bcast(model.parameters, root=0)
+        model._rng.bit_generator.state = comm.bcast(model._rng.bit_generator.state, root=0)
+        self._buffer = np.empty(model.n_parameters + 3, dtype=model.dtype)
+        self.reduce_seconds = 0.0
+
+    def batches(self, X, Y, weights, batch_size: int) -> ShardBatches:
+        """Mini-batches over the global rows, ``batch_size`` rows each (over all ranks)."""
+        return ShardBatches(X, Y, weights, batch_size, self.n_rows, self.offset)
+
+    def combine(self, grads: np.ndarray, loss: float, weight: float, interrupt) -> tuple[float, float]:
+        """Sum ``weight * grads``, ``weight``, ``weight * loss`` and the Ctrl-C flag over ranks.
+
+        ``grads`` becomes the gradient of the global batch's mean loss; returns that loss and
+        the global batch weight. A Ctrl-C on any rank sets ``interrupt.requested`` on all.
+        """
+        n, buffer = grads.size, self._buffer
+        np.multiply(grads, weight, out=buffer[:n])
+        buffer[n] = weight
+        buffer[n + 1] = loss * weight if weight else 0.0
+        buffer[n + 2] = interrupt.requested
+        started = time.perf_counter()
+        self.comm.Allreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.SUM)
+        self.reduce_seconds += time.perf_counter() - started
+        total = float(buffer[n])
+        if buffer[n + 2]:
+            interrupt.requested = True
+        if total == 0:
+            return 0.0, 0.0
+        np.multiply(buffer[:n], 1.0 / total, out=grads)
+        return float(buffer[n + 1]) / total, total
+
+    def mean(self, value: float, count: int) -> float:
+        """The mean over all ranks' rows of a per-rank mean ``value`` over ``count`` rows."""
+        total, rows = self.comm.allreduce(np.array([value * count, count], dtype=np.float64))
+        return float(total / rows)
+
+    def score(self, head, Y: np.ndarray, A: np.ndarray) -> float:
+        """The task's metric over all ranks' rows (gathered: R² is not a mean of parts)."""
+        return head.score(np.concatenate(self.comm.allgather(Y)), np.concatenate(self.comm.allgather(A)))
+
+    @staticmethod
+    def union_of_labels(comm, labels: np.ndarray) -> np.ndarray:
+        """All class labels present on any rank, so every rank encodes classes the same way."""
+        return np.unique(np.concatenate(comm.allgather(np.unique(labels))))
