@@ -66,6 +66,10 @@ CASES = {
                  "NaN at row 1, column 2"),
     "inf in X": (lambda: reg().fit(np.where(X3 == 0, np.inf, X3), Y_REG, verbose=0), ValueError,
                  "non-finite"),
+    "integer too large for a float in X": (lambda: reg().fit([[1, 2, 3], [4, 10**400, 6]], [1, 2], verbose=0),
+                                           ValueError, r"row 1, column 1 \(401 digits\) is too large"),
+    "integer too large for a float in y": (lambda: reg().fit(X3[:2], [1, -10**400], verbose=0), ValueError,
+                                           "y: the value at row 1"),
     "complex X": (lambda: reg().fit(X3 + 1j, Y_REG, verbose=0), TypeError, "complex"),
     "X None": (lambda: reg().fit(None, Y_REG, verbose=0), TypeError, "X: expected an array-like"),
     # fit: y
@@ -140,6 +144,43 @@ def test_failed_set_weights_changes_nothing():
     np.testing.assert_array_equal(model.parameters, before)
 
 
+def sk_classifier():
+    from backpropagation.sklearn import BackpropClassifier
+
+    return BackpropClassifier(hidden_layer_sizes=(4,), epochs=1)
+
+
+def sk_regressor():
+    from backpropagation.sklearn import BackpropRegressor
+
+    return BackpropRegressor(hidden_layer_sizes=(4,), epochs=1)
+
+
+SKLEARN_CASES = {
+    "estimator: text in X": (lambda: sk_classifier().fit([["a", 1], ["b", 2]], [0, 1]), ValueError, "could not convert"),
+    "estimator: NaN in X": (lambda: sk_regressor().fit([[np.nan, 1], [1, 2]], [0, 1]), ValueError, "NaN"),
+    "estimator: one class": (lambda: sk_classifier().fit(X3, [1, 1, 1, 1]), ValueError, "1 class"),
+    "estimator: regression y as text": (lambda: sk_regressor().fit(X3, ["a", "b", "c", "d"]), TypeError,
+                                         "regression targets must be numbers"),
+    "estimator: empty X": (lambda: sk_regressor().fit(np.zeros((0, 3)), []), ValueError, "0 sample"),
+    "estimator: 3-D X": (lambda: sk_regressor().fit(np.zeros((4, 3, 2)), Y_REG), ValueError, "dim 3"),
+    "estimator: wrong width at predict": (lambda: sk_regressor().fit(X3, Y_REG).predict(np.zeros((2, 5))),
+                                          ValueError, "5 features"),
+    "estimator: unknown activation": (lambda: sk_regressor().set_params(activation="nope").fit(X3, Y_REG),
+                                      ValueError, "unknown activation 'nope'"),
+    "estimator: negative epochs": (lambda: sk_regressor().set_params(epochs=-1).fit(X3, Y_REG), ValueError,
+                                   "epochs"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SKLEARN_CASES))
+def test_bad_input_to_the_scikit_learn_estimators(case):
+    pytest.importorskip("sklearn")
+    call, error, message = SKLEARN_CASES[case]
+    with pytest.raises(error, match=message):
+        call()
+
+
 @pytest.mark.parametrize("X,works", [
     (np.ones((4, 3), dtype=np.float16), True),
     (np.ones((4, 3), dtype=bool), True),
@@ -150,6 +191,15 @@ def test_unusual_but_valid_inputs_work(X, works):
     model = reg()
     model.fit(X, Y_REG, epochs=1, verbose=0)
     assert model.predict(X).dtype == np.float64
+
+
+def test_one_sample_and_one_feature_train_and_predict():
+    one_sample = reg()
+    one_sample.fit(X3[:1], Y_REG[:1], epochs=2, verbose=0)
+    assert one_sample.predict(X3[:1]).shape == (1,)
+    one_feature = NeuralNetwork([1, 3, 1], random_state=0)
+    one_feature.fit(X3[:, :1], Y_REG, epochs=2, verbose=0)
+    assert one_feature.predict(X3[:, :1]).shape == (4,)
 
 
 def test_batch_larger_than_the_data_is_full_batch():

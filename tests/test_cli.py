@@ -149,3 +149,45 @@ def test_entry_points(command, tmp_path):
     bad = subprocess.run(command + ["train", str(tmp_path / "none.csv"), "--target", "y"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("backprop: error:") and "Traceback" not in bad.stderr
+
+
+ROWS = "".join(f"{i % 7},{(i * 3) % 5},{'yes' if i % 2 else 'no'}\n" for i in range(30))
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "the file is empty"),
+    ("1,2,3\n4,5,6\n", "needs a header row"),
+    ("a,b,c\n" + ROWS, "no column named 'y'; columns: a, b, c"),
+    ("a,b,y\n" + ROWS.replace("1,3,", "1,three,", 1), "column 'b' mixes numbers and text"),
+    ("a,b,y\n" + ROWS.replace("3,", "1e999,", 1), "holds '1e999' (not a finite number)"),
+    ("a,b,y\n" + "".join(f"{i},{i},same\n" for i in range(10)), "single class"),
+    ("a,b,y\n1,2,yes\n3\n", "line 3 has 1 fields, the header has 3"),
+    ("a,b,y\n" + ",,yes\n" * 5 + ",,no\n" * 5, "no feature columns left"),
+])
+def test_broken_csv_files_exit_2_with_one_line(text, message, tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_text(text, encoding="utf-8")
+    assert run("train", path, "--target", "y", "--epochs", "1", "--output", tmp_path / "m.npz") == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "m.npz").exists()
+
+
+PLAIN = "a,b,y\n" + ROWS
+
+
+@pytest.mark.parametrize("variant,plain", [
+    ("\ufeff" + PLAIN, PLAIN),                                       # byte-order mark
+    (PLAIN.replace("\n", "\r\n"), PLAIN),                            # Windows line endings
+    (PLAIN.replace(",no\n", ',"no, not at all"\n'), PLAIN.replace(",no\n", ",no_not_at_all\n")),  # quoted commas
+])
+def test_csv_dialects_train_like_the_plain_file(variant, plain, tmp_path, capsys):
+    paths = tmp_path / "variant.csv", tmp_path / "plain.csv"
+    paths[0].write_bytes(variant.encode("utf-8"))
+    paths[1].write_bytes(plain.encode("utf-8"))
+    for path in paths:
+        assert run("train", path, "--target", "y", "--epochs", "2", "--seed", "0", "--json",
+                   "--output", path.with_suffix(".npz")) == 0
+    capsys.readouterr()
+    np.testing.assert_array_equal(NeuralNetwork.load(paths[0].with_suffix(".npz")).parameters,
+                                  NeuralNetwork.load(paths[1].with_suffix(".npz")).parameters)

@@ -22,6 +22,7 @@ from .network import NeuralNetwork
 from .tabular import TabularPreprocessor, Table, is_missing, read_csv
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # the shell convention for a process stopped by SIGINT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,6 +135,9 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"backprop: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # outside training, or a second Ctrl-C during it
+        print("backprop: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 # ---------------------------------------------------------------------- train
@@ -192,7 +196,7 @@ def train(args, table: Table) -> dict:
         "train": _metrics(model, pre, X, y),
         "validation": None if X_val is None else _metrics(model, pre, X_val, y_val),
         "preprocessing": report.lines(), "warnings": pre.warnings,
-        "model": os.fspath(args.output), "plots": [],
+        "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
     }
     if args.plots:
         result["plots"] = _write_plots(model, pre, initial, args.plots, X, y, X_val, y_val)
@@ -245,7 +249,7 @@ def command_train(args) -> int:
     """``backprop train``."""
     result = train(args, read_csv(args.data))
     _print_report(result, args.json)
-    return 0
+    return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
 def _print_report(result: dict, as_json: bool) -> None:
@@ -266,6 +270,9 @@ def _print_report(result: dict, as_json: bool) -> None:
         if result[part]:
             print(f"{part + ':':12s}" + "  ".join(f"{k} {v:.4f}" for k, v in result[part].items()))
     print(f"model written to {result['model']}")
+    if result["interrupted"]:
+        print("training was interrupted (Ctrl-C): the model holds the weights after the last complete "
+              "batch, or the best epoch's under early stopping")
     for path in result["plots"]:
         print(f"plot written to {path}")
 

@@ -33,6 +33,8 @@ FORMAT_VERSION = 1
 #: Largest array a model file may hold (2 GiB, far beyond any network this library trains on a
 #: CPU); a header claiming more is refused before memory is allocated for it.
 MAX_ENTRY_BYTES = 2**31
+# What a wrong field in a well-formed JSON description can make the constructors raise.
+_DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
 
 
 def save_model(model, path) -> None:
@@ -106,7 +108,7 @@ def load_model(path):
                          f"holds {params.size}")
     try:
         model = NeuralNetwork.from_config(description["network"])
-    except (KeyError, TypeError, ValueError) as error:
+    except _DESCRIPTION_ERRORS as error:
         raise ValueError(f"{where}: invalid network description: {error}") from None
     if params.shape != model.parameters.shape or params.dtype.kind != "f":
         raise ValueError(f"{where}: parameters have shape {params.shape} and dtype {params.dtype}; "
@@ -129,7 +131,7 @@ def load_model(path):
         model.metadata = metadata
         if description.get("rng_state"):
             model._rng.bit_generator.state = description["rng_state"]
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except _DESCRIPTION_ERRORS as error:
         raise ValueError(f"{where}: invalid fitted state: {error}") from None
     return model
 

@@ -122,7 +122,10 @@ class Regression(Task):
         return {"target_ndim": self.target_ndim}
 
     def set_state(self, state):
-        self.target_ndim = state["target_ndim"]
+        ndim = state["target_ndim"]
+        if ndim not in (1, 2) or isinstance(ndim, bool):
+            raise ValueError(f"target_ndim: expected 1 or 2, got {ndim!r}")
+        self.target_ndim = ndim
 
 
 class _Classifier(Task):
@@ -195,7 +198,17 @@ class _Classifier(Task):
         return {"classes": self.classes_.tolist(), "classes_dtype": self.classes_.dtype.str}
 
     def set_state(self, state):
-        self.classes_ = np.asarray(state["classes"], dtype=np.dtype(state["classes_dtype"]))
+        # The state may come from a file: check it as strictly as fit checks labels.
+        classes, dtype = state["classes"], np.dtype(state["classes_dtype"])
+        if not isinstance(classes, list) or dtype.kind not in "biufUS":
+            raise ValueError(f"classes: expected a list of labels of a plain dtype, got {classes!r} "
+                             f"with dtype {dtype}")
+        classes = np.asarray(classes, dtype=dtype)
+        if classes.ndim != 1 or len(np.unique(classes)) != len(classes) or \
+                not np.array_equal(np.sort(classes), classes):
+            raise ValueError(f"classes: expected distinct labels in sorted order, got {classes.tolist()!r}")
+        self._check_class_count(len(classes))
+        self.classes_ = classes
 
     def _check_class_count(self, n_classes: int) -> None:
         raise NotImplementedError

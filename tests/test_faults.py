@@ -1,0 +1,90 @@
+"""Faults during training: Ctrl-C in fit and in the CLI, with nothing lost."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from backpropagation import Callback, EarlyStopping, NeuralNetwork
+from backpropagation.cli import demo_data_path
+
+
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))
+    return X, X @ np.array([1.0, -2.0, 0.5])
+
+
+class CtrlC(Callback):
+    """Sends SIGINT to this process after the given (epoch, batch), as a user's Ctrl-C would."""
+
+    def __init__(self, *moments, presses=1):
+        self.moments, self.presses = set(moments), presses
+        self.snapshot = None
+
+    def on_epoch_begin(self, epoch, logs):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs):
+        if (self.epoch, batch) in self.moments:
+            self.snapshot = self.model.parameters.copy()
+            for _ in range(self.presses):
+                os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_stops_after_the_current_batch_and_keeps_the_complete_epochs():
+    X, y = data()
+    model = NeuralNetwork([3, 8, 1], optimizer="adam", random_state=0)
+    press = CtrlC((2, 1))
+    history = model.fit(X, y, epochs=50, batch_size=16, verbose=0, callbacks=[press])
+    assert history.interrupted and "during epoch 3, after batch 2" in history.stop_reason
+    assert history.epoch == [0, 1] and len(history.history["loss"]) == 2
+    assert model.optimizer.iterations == 2 * 4 + 2                      # 4 batches per epoch
+    np.testing.assert_array_equal(model.parameters, press.snapshot)      # nothing moved afterwards
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler given back
+    model.fit(X, y, epochs=1, verbose=0)                                # and the model trains on
+    assert not model.history_.interrupted
+
+
+def test_ctrl_c_under_early_stopping_restores_the_best_weights():
+    X, y = data()
+    model = NeuralNetwork([3, 8, 1], optimizer="adam", learning_rate=0.05, random_state=0)
+    stopper = EarlyStopping(patience=100)
+    history = model.fit(X, y, epochs=100, batch_size=8, verbose=0, validation_data=(X[:16], y[:16]),
+                        early_stopping=stopper, callbacks=[CtrlC((6, 3))])
+    assert history.interrupted and len(history.epoch) == 6
+    best = int(np.argmin(history.history["val_loss"]))
+    assert stopper.best_epoch == best
+    np.testing.assert_array_equal(model.parameters, stopper.best_parameters)
+
+
+def test_a_second_ctrl_c_aborts_at_once():
+    X, y = data()
+    model = NeuralNetwork([3, 8, 1], random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y, epochs=5, batch_size=16, verbose=0, callbacks=[CtrlC((0, 0), presses=2)])
+    assert np.isfinite(model.parameters).all()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+BACKPROP = os.path.join(os.path.dirname(sys.executable), "backprop")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_the_cli_writes_the_model_and_says_it_was_interrupted(tmp_path):
+    model_path = tmp_path / "model.npz"
+    process = subprocess.Popen(
+        [BACKPROP, "train", demo_data_path(), "--target", "species", "--epochs", "1000000",
+         "--output", str(model_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stderr.read(1)                 # the progress bar's first character: training has begun
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted (Ctrl-C)" in out and f"model written to {model_path}" in out
+    assert "Traceback" not in err
+    reloaded = NeuralNetwork.load(model_path)
+    assert reloaded.head.fitted and np.isfinite(reloaded.parameters).all()
