@@ -157,7 +157,8 @@ def sk_regressor():
 
 
 SKLEARN_CASES = {
-    "estimator: text in X": (lambda: sk_classifier().fit([["a", 1], ["b", 2]], [0, 1]), ValueError, "could not convert"),
+    "estimator: text in X": (lambda: sk_classifier().fit([["a", 1], ["b", 2]], [0, 1]), ValueError,
+                             "could not convert"),
     "estimator: NaN in X": (lambda: sk_regressor().fit([[np.nan, 1], [1, 2]], [0, 1]), ValueError, "NaN"),
     "estimator: one class": (lambda: sk_classifier().fit(X3, [1, 1, 1, 1]), ValueError, "1 class"),
     "estimator: regression y as text": (lambda: sk_regressor().fit(X3, ["a", "b", "c", "d"]), TypeError,
