@@ -158,16 +158,19 @@ ROWS = "".join(f"{i % 7},{(i * 3) % 5},{'yes' if i % 2 else 'no'}\n" for i in ra
     ("", "the file is empty"),
     ("1,2,3\n4,5,6\n", "needs a header row"),
     ("a,b,c\n" + ROWS, "no column named 'y'; columns: a, b, c"),
-    ("a,b,y\n" + ROWS.replace("1,3,", "1,three,", 1), "column 'b' mixes numbers and text"),
+    ("a,b,y\n" + ROWS.replace("1,3,", "1,three,", 1), "column 'b' mixes numbers and text: 29 of 30 values are "
+                                                      "numbers, but data row 2 holds 'three'"),
     ("a,b,y\n" + ROWS.replace("3,", "1e999,", 1), "holds '1e999' (not a finite number)"),
     ("a,b,y\n" + "".join(f"{i},{i},same\n" for i in range(10)), "single class"),
     ("a,b,y\n1,2,yes\n3\n", "line 3 has 1 fields, the header has 3"),
     ("a,b,y\n" + ",,yes\n" * 5 + ",,no\n" * 5, "no feature columns left"),
 ])
 def test_broken_csv_files_exit_2_with_one_line(text, message, tmp_path, capsys):
+    # (--validation-split 0: every row is a training row, so the message's counts are the file's)
     path = tmp_path / "data.csv"
     path.write_text(text, encoding="utf-8")
-    assert run("train", path, "--target", "y", "--epochs", "1", "--output", tmp_path / "m.npz") == 2
+    assert run("train", path, "--target", "y", "--epochs", "1", "--validation-split", "0",
+               "--output", tmp_path / "m.npz") == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "m.npz").exists()

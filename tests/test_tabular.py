@@ -131,3 +131,30 @@ def test_identifier_and_constant_columns_are_flagged(tmp_path):
     assert any("'id' looks like an identifier" in w and "--drop 'id'" in w for w in pre.warnings)
     assert any("'const' is constant" in w for w in pre.warnings)
     assert not any("'x'" in w for w in pre.warnings)
+
+
+def test_text_in_a_numeric_column_outside_the_training_rows_names_the_file_row(tmp_path):
+    table = read_csv(write(tmp_path, "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(8)) + "oops,1\n"))
+    pre = TabularPreprocessor("y").fit(table.subset(range(8)))
+    with pytest.raises(ValueError, match="column 'a' is numeric in the training rows, but data row 9 holds 'oops'"):
+        pre.transform(table.subset([3, 8]))
+
+
+def test_statistics_merge_from_parts_exactly_as_from_the_whole(tmp_path):
+    from backpropagation.tabular import _merge_summaries
+
+    from backpropagation.cli import demo_data_path
+
+    table = read_csv(demo_data_path())
+    whole = TabularPreprocessor("species").fit(table)
+    parts = [TabularPreprocessor("species")._summarize(table.subset(range(start, min(start + 100, 344))))
+             for start in range(0, 344, 100)]
+    merged = TabularPreprocessor("species")._fit_summary(_merge_summaries(parts), table.source)
+    assert merged.to_dict() == whole.to_dict()
+    cells = table.column("bill_length_mm")
+    values = np.array([float(v) for v in cells if v not in ("NA", "")])
+    column = next(c for c in whole.columns if c["name"] == "bill_length_mm")
+    assert column["median"] == np.median(values)                        # median of the present values
+    filled = np.concatenate([values, np.full(len(cells) - len(values), column["median"])])
+    np.testing.assert_allclose([column["mean"], column["std"]], [filled.mean(), filled.std()], rtol=1e-13)
+

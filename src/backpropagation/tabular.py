@@ -47,6 +47,14 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     source: str = "data"
+    #: Data rows of the file before ``rows[0]`` (non-zero for one rank's slice of a file).
+    first_row: int = 0
+    #: The file's data row number (1-based) of each row, once rows were picked by :meth:`subset`.
+    row_numbers: list[int] | None = None
+
+    def row_number(self, i: int) -> int:
+        """The data row number (1-based, as a user counts them in the file) of ``rows[i]``."""
+        return self.row_numbers[i] if self.row_numbers is not None else self.first_row + i + 1
 
     def column(self, name: str) -> list[str]:
         """The cells of column ``name``."""
@@ -55,7 +63,9 @@ class Table:
 
     def subset(self, rows) -> "Table":
         """A table with the rows at the given positions."""
-        return Table(self.header, [self.rows[i] for i in rows], self.source)
+        rows = list(rows)
+        return Table(self.header, [self.rows[i] for i in rows], self.source,
+                     row_numbers=[self.row_number(i) for i in rows])
 
     def index(self, name: str) -> int:
         """Position of column ``name``; ValueError listing the columns if absent."""
@@ -111,13 +121,45 @@ def _rows(reader):
             yield reader.line_num, row
 
 
-def _mixed_column_message(table, name, kept, cells, n_numbers, n_present) -> str:
-    """Explain a mostly-numeric column with stray text: almost always a data-entry error."""
-    position, cell = next((i, c) for i, c in enumerate(cells) if not is_missing(c) and _number(c) is None)
-    why = " (not a finite number)" if _is_float(cell) else ""
-    return (f"{table.source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} values "
-            f"are numbers, but data row {kept[position] + 1} holds {cell!r}{why}; make such cells "
-            f"empty (missing) or leave the column out (--drop {name!r})")
+def _numeric_counts(counts: dict[str, int]) -> list[tuple[float, int]]:
+    """(number, count) pairs of numeric cells, sorted by number (then text, for determinism)."""
+    return [(_number(cell), c) for cell, c in sorted(counts.items(), key=lambda item: (_number(item[0]), item[0]))]
+
+
+def _weighted_median(pairs: list[tuple[float, int]]) -> float:
+    """The median of the values with their multiplicities, as ``np.median`` of the expanded list."""
+    n = sum(c for _, c in pairs)
+    wanted = [(n - 1) // 2, n // 2]           # positions of the middle value(s)
+    found, seen = [], 0
+    for value, c in pairs:
+        while wanted and wanted[0] < seen + c:
+            found.append(value)
+            wanted.pop(0)
+        seen += c
+    return (found[0] + found[1]) / 2 if found[0] != found[1] else found[0]
+
+
+def _weighted_mean_std(pairs: list[tuple[float, int]]) -> tuple[float, float]:
+    """Mean and (population) standard deviation of values with multiplicities."""
+    values = np.array([v for v, _ in pairs])
+    weights = np.array([c for _, c in pairs], dtype=np.float64)
+    mean = float(np.dot(weights, values) / weights.sum())
+    return mean, float(np.sqrt(np.dot(weights, (values - mean) ** 2) / weights.sum()))
+
+
+def _merge_summaries(parts: list[dict]) -> dict:
+    """Add up the per-rank summaries of :meth:`TabularPreprocessor._summarize`."""
+    merged = {"columns": {}, "target": {}, "order": parts[0]["order"]}
+    for part in parts:
+        for cell, c in part["target"].items():
+            merged["target"][cell] = merged["target"].get(cell, 0) + c
+        for name, column in part["columns"].items():
+            into = merged["columns"].setdefault(name, {"counts": {}, "missing": 0, "first_text": None})
+            for cell, c in column["counts"].items():
+                into["counts"][cell] = into["counts"].get(cell, 0) + c
+            into["missing"] += column["missing"]
+            into["first_text"] = into["first_text"] or column["first_text"]
+    return merged
 
 
 def _is_float(text: str) -> bool:
@@ -175,55 +217,95 @@ class TabularPreprocessor:
         self.warnings: list[str] = []
 
     # ---------------------------------------------------------------- fitting
-    def fit(self, table: Table) -> "TabularPreprocessor":
-        """Learn column types and statistics from ``table`` (the training rows)."""
+    def fit(self, table: Table, comm=None) -> "TabularPreprocessor":
+        """Learn column types and statistics from ``table`` (the training rows).
+
+        With an MPI communicator ``comm``, ``table`` is this rank's part of the rows: each rank
+        summarises its part (value counts per column), the summaries are merged over ranks, and
+        every rank derives the same statistics, exactly those of the whole table.
+        """
         table.index(self.target)
         for name in self.drop:
             table.index(name)
+        summary = self._summarize(table)
+        if comm is not None:
+            summary = _merge_summaries(comm.allgather(summary))
+        return self._fit_summary(summary, table.source)
+
+    def _summarize(self, table: Table) -> dict:
+        """Per-column counts of each distinct present cell, missing cells and the first non-number.
+
+        Only rows with a target count; counts merge by addition, so summaries of parts of a table
+        merge into the summary of the whole.
+        """
         target = [value.strip() for value in table.column(self.target)]
         kept = [i for i, value in enumerate(target) if not is_missing(value)]
-        if not kept:
-            raise ValueError(f"{table.source}: the target column {self.target!r} has no values")
-        self.target_kind = self.infer_target_kind([target[i] for i in kept])
-        if self.target_kind == "numeric":
-            values = self._encode_target([target[i] for i in kept], table.source)
-            self.target_mean = float(values.mean())
-            self.target_std = float(values.std()) or 1.0
-        self.columns = []
-        self.warnings = []
+        columns = {}
         for name in table.header:
             if name == self.target or name in self.drop:
                 continue
-            cells = [table.rows[i][table.index(name)].strip() for i in kept]
-            present = [c for c in cells if not is_missing(c)]
-            if not present:
+            index = table.index(name)
+            counts, missing, first_text = {}, 0, None
+            for i in kept:
+                cell = table.rows[i][index].strip()
+                if is_missing(cell):
+                    missing += 1
+                    continue
+                counts[cell] = counts.get(cell, 0) + 1
+                if first_text is None and _number(cell) is None:
+                    first_text = (table.row_number(i), cell)
+            columns[name] = {"counts": counts, "missing": missing, "first_text": first_text}
+        target_counts = {}
+        for i in kept:
+            target_counts[target[i]] = target_counts.get(target[i], 0) + 1
+        return {"columns": columns, "target": target_counts, "order": list(columns)}
+
+    def _fit_summary(self, summary: dict, source: str) -> "TabularPreprocessor":
+        """Derive the encoding from a (merged) summary."""
+        if not summary["target"]:
+            raise ValueError(f"{source}: the target column {self.target!r} has no values")
+        self.target_kind = self.infer_target_kind(list(summary["target"]))
+        if self.target_kind == "numeric":
+            self._encode_target(list(summary["target"]), source)  # refuses non-numbers
+            self.target_mean, self.target_std = _weighted_mean_std(_numeric_counts(summary["target"]))
+            self.target_std = self.target_std or 1.0
+        self.columns = []
+        self.warnings = []
+        for name in summary["order"]:
+            column = summary["columns"][name]
+            counts, n_missing = column["counts"], column["missing"]
+            n_present = sum(counts.values())
+            if not n_present:
                 self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
                 continue
-            numbers = [_number(c) for c in present]
-            if len(set(present)) == 1:
+            if len(counts) == 1:
                 self.warnings.append(f"column {name!r} is constant in the training rows "
-                                     f"({present[0]!r}): it carries no information")
-            n_numbers = sum(n is not None for n in numbers)
-            if 0 < n_numbers < len(numbers) and n_numbers >= len(numbers) / 2:
-                raise ValueError(_mixed_column_message(table, name, kept, cells, n_numbers, len(present)))
-            if n_numbers == len(numbers):
-                values = np.array(numbers)
-                median = float(np.median(values))
-                filled = np.where([is_missing(c) for c in cells], median,
-                                  [(_number(c) if not is_missing(c) else median) for c in cells])
-                std = float(filled.std())
+                                     f"({next(iter(counts))!r}): it carries no information")
+            n_numbers = sum(c for cell, c in counts.items() if _number(cell) is not None)
+            if 0 < n_numbers < n_present and n_numbers >= n_present / 2:
+                row, cell = column["first_text"]
+                why = " (not a finite number)" if _is_float(cell) else ""
+                raise ValueError(
+                    f"{source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} values "
+                    f"are numbers, but data row {row} holds {cell!r}{why}; make such cells empty (missing) "
+                    f"or leave the column out (--drop {name!r})")
+            if n_numbers == n_present:
+                numbers = _numeric_counts(counts)
+                median = _weighted_median(numbers)
+                mean, std = _weighted_mean_std(numbers + [(median, n_missing)] if n_missing else numbers)
                 self.columns.append({"name": name, "kind": "numeric", "median": median,
-                                     "mean": float(filled.mean()), "std": std if std > 0 else 1.0})
+                                     "mean": mean, "std": std if std > 0 else 1.0})
             else:
-                categories, counts = np.unique(present, return_counts=True)
-                if len(categories) > 20 and len(categories) > 0.5 * len(present):
+                categories = sorted(counts)
+                if len(categories) > 20 and len(categories) > 0.5 * n_present:
                     self.warnings.append(
                         f"column {name!r} looks like an identifier ({len(categories)} distinct texts in "
-                        f"{len(present)} rows, one feature each); consider --drop {name!r}")
-                self.columns.append({"name": name, "kind": "text", "categories": categories.tolist(),
-                                     "mode": str(categories[np.argmax(counts)])})
+                        f"{n_present} rows, one feature each); consider --drop {name!r}")
+                frequencies = [counts[c] for c in categories]
+                self.columns.append({"name": name, "kind": "text", "categories": categories,
+                                     "mode": categories[frequencies.index(max(frequencies))]})
         if not self.columns:
-            raise ValueError(f"{table.source}: no feature columns left besides the target {self.target!r}")
+            raise ValueError(f"{source}: no feature columns left besides the target {self.target!r}")
         return self
 
     def infer_target_kind(self, values: list[str]) -> str:
@@ -272,12 +354,13 @@ class TabularPreprocessor:
         use_target = self.target in table.header if with_target is None else with_target
         report = TransformReport()
         rows = table.rows
+        positions = range(len(rows))
         y = None
         if use_target:
             target = [value.strip() for value in table.column(self.target)]
             keep = [i for i, value in enumerate(target) if not is_missing(value)]
             report.rows_dropped = len(rows) - len(keep)
-            rows = [rows[i] for i in keep]
+            rows, positions = [rows[i] for i in keep], keep
             y = self._encode_target([target[i] for i in keep], table.source)
             if not rows:
                 raise ValueError(f"{table.source}: every row lacks the target {self.target!r}")
@@ -288,7 +371,7 @@ class TabularPreprocessor:
             if any(missing):
                 report.imputed[column["name"]] = sum(missing)
             if column["kind"] == "numeric":
-                blocks.append(self._numeric(column, cells, missing, table.source)[:, None])
+                blocks.append(self._numeric(column, cells, missing, table, positions)[:, None])
             else:
                 block, unseen = self._one_hot(column, cells, missing)
                 if unseen:
@@ -296,13 +379,13 @@ class TabularPreprocessor:
                 blocks.append(block)
         return np.hstack(blocks).astype(dtype), y, report
 
-    def _numeric(self, column, cells, missing, source) -> np.ndarray:
+    def _numeric(self, column, cells, missing, table, positions) -> np.ndarray:
         values = np.empty(len(cells))
         for i, (cell, gap) in enumerate(zip(cells, missing)):
             number = column["median"] if gap else _number(cell)
             if number is None:
-                raise ValueError(f"{source}: column {column['name']!r} is numeric, but row {i + 1} "
-                                 f"holds {cell!r}")
+                raise ValueError(f"{table.source}: column {column['name']!r} is numeric in the training rows, "
+                                 f"but data row {table.row_number(positions[i])} holds {cell!r}")
             values[i] = number
         return (values - column["mean"]) / column["std"]
 
