@@ -18,6 +18,7 @@ import numpy as np
 from . import __version__, metrics
 from .callbacks import EarlyStopping
 from .data import validation_split
+from .distributed import MPISync, collectively, mpi
 from .network import NeuralNetwork
 from .tabular import TabularPreprocessor, Table, is_missing, read_csv
 
@@ -125,6 +126,9 @@ def _add_training_options(command):
     command.add_argument("--output", "-o", default="model.npz", help="model file (default model.npz)")
     command.add_argument("--plots", metavar="DIR", help="write loss curve and prediction plots here")
     command.add_argument("--json", action="store_true", help="print the report as JSON (no progress bar)")
+    command.add_argument("--distributed", action="store_true",
+                         help="data-parallel over MPI: run as 'mpiexec -n N backprop train ...'; each "
+                              "process reads 1/N of the rows, rank 0 writes the model and the report")
 
 
 def main(argv=None) -> int:
@@ -141,8 +145,14 @@ def main(argv=None) -> int:
 
 
 # ---------------------------------------------------------------------- train
-def train(args, table: Table) -> dict:
-    """Preprocess, split, train, save and plot; return the report as a dict."""
+def train(args, table: Table, comm=None) -> dict:
+    """Preprocess, split, train, save and plot; return the report as a dict.
+
+    With an MPI communicator, ``table`` is this rank's slice of the file: preprocessing
+    statistics and training are shared over ranks, and only rank 0 writes files.
+    """
+    step = (lambda work: work()) if comm is None else (lambda work: collectively(comm, work))
+    chief = comm is None or comm.Get_rank() == 0
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     pre = TabularPreprocessor(args.target, args.task, args.drop)
@@ -158,16 +168,17 @@ def train(args, table: Table) -> dict:
         labels = np.array([v.strip() for v in labelled.column(args.target)]) if stratify else None
         train_rows, val_rows = validation_split(len(labelled.rows), args.validation_split, rng, labels)
     train_table, val_table = labelled.subset(train_rows), labelled.subset(val_rows)
-    pre.fit(train_table)
+    pre.fit(train_table, comm)
     dtype = np.float32 if args.float32 else np.float64
-    X, y, report = pre.transform(train_table, with_target=True, dtype=dtype)
-    X_val, y_val = (pre.transform(val_table, with_target=True, dtype=dtype)[:2] if len(val_rows) else (None, None))
+    X, y, report = step(lambda: pre.transform(train_table, with_target=True, dtype=dtype))
+    X_val, y_val = step(lambda: pre.transform(val_table, with_target=True, dtype=dtype)[:2]
+                        if len(val_rows) else (None, None))
 
     task = pre.resolved_task
     if task == "regression":
         n_out = 1
     else:
-        n_classes = len(np.unique(y))
+        n_classes = len(np.unique(y) if comm is None else MPISync.union_of_labels(comm, y))
         n_out = 1 if n_classes == 2 and task in ("classification", "binary") else n_classes
     learning_rate = args.learning_rate
     if learning_rate is None:
@@ -183,33 +194,49 @@ def train(args, table: Table) -> dict:
         verbose=0 if args.json else 1,
         validation_data=None if X_val is None else (X_val, pre.scale_target(y_val)),
         early_stopping=EarlyStopping(patience=args.early_stopping) if args.early_stopping > 0 else False,
-        lr_schedule=args.lr_schedule,
+        lr_schedule=args.lr_schedule, comm=comm,
     )
     seconds = time.perf_counter() - started
-    model.save(args.output)
+    if chief:
+        model.save(args.output)
+    counts = [len(labelled.rows), len(train_rows), len(val_rows), dropped]
+    if comm is not None:
+        counts = [int(total) for total in comm.allreduce(np.array(counts))]
     result = {
-        "data": table.source, "task": model.head.name, "rows_used": len(labelled.rows),
-        "rows_train": len(train_rows), "rows_validation": len(val_rows),
-        "rows_dropped_missing_target": dropped, "features": X.shape[1],
+        "data": table.source, "task": model.head.name, "rows_used": counts[0],
+        "rows_train": counts[1], "rows_validation": counts[2],
+        "rows_dropped_missing_target": counts[3], "features": X.shape[1],
         "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
         "stop_reason": history.stop_reason, "seconds": round(seconds, 3),
-        "train": _metrics(model, pre, X, y),
-        "validation": None if X_val is None else _metrics(model, pre, X_val, y_val),
+        "train": _metrics(model, pre, X, y, comm),
+        "validation": None if not counts[2] else _metrics(model, pre, X_val, y_val, comm),
         "preprocessing": report.lines(), "warnings": pre.warnings,
         "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
+        "processes": 1 if comm is None else comm.Get_size(),
     }
-    if args.plots:
+    if args.plots and chief:   # (under MPI, prediction plots show rank 0's rows)
         result["plots"] = _write_plots(model, pre, initial, args.plots, X, y, X_val, y_val)
     return result
 
 
-def _metrics(model, pre, X, y) -> dict:
-    """Metrics in the target's own units: accuracy and log-loss, or MSE, MAE and R²."""
+def _metrics(model, pre, X, y, comm=None) -> dict:
+    """Metrics in the target's own units: accuracy and log-loss, or MSE, MAE and R².
+
+    Under MPI the rows are this rank's; targets and predictions are gathered from all ranks
+    (R² and log-loss are not means of per-rank values).
+    """
+    def everywhere(local):
+        return local if comm is None else np.concatenate(comm.allgather(local))
+
+    y = everywhere(np.asarray([] if y is None else y))
     if model.head.is_classifier:
-        proba = model.predict_proba(X).astype(np.float64)
+        proba = everywhere(model.predict_proba(X).astype(np.float64) if X is not None else
+                           np.empty((0, len(model.classes_))))
         one_hot = (np.asarray(y)[:, None] == model.classes_[None, :]).astype(np.float64)
-        return {"accuracy": metrics.accuracy(y, model.predict(X)), "log_loss": metrics.log_loss(one_hot, proba)}
-    predicted = pre.unscale_target(model.predict(X).astype(np.float64))
+        return {"accuracy": metrics.accuracy(y, model.classes_[proba.argmax(axis=1)]),
+                "log_loss": metrics.log_loss(one_hot, proba)}
+    predicted = everywhere(pre.unscale_target(model.predict(X).astype(np.float64)) if X is not None
+                           else np.empty(0))
     return {"mse": metrics.mean_squared_error(y, predicted), "mae": metrics.mean_absolute_error(y, predicted),
             "r2": metrics.r2_score(y, predicted)}
 
@@ -246,8 +273,15 @@ class _UnscaledRegressor:
 
 
 def command_train(args) -> int:
-    """``backprop train``."""
-    result = train(args, read_csv(args.data))
+    """``backprop train`` (under ``mpiexec`` with ``--distributed``, on every rank)."""
+    if not args.distributed:
+        result = train(args, read_csv(args.data))
+    else:
+        comm = mpi().COMM_WORLD
+        table = collectively(comm, lambda: read_csv(args.data, part=(comm.Get_rank(), comm.Get_size())))
+        result = train(args, table, comm)
+        if comm.Get_rank() != 0:
+            return EXIT_INTERRUPTED if result["interrupted"] else 0
     _print_report(result, args.json)
     return EXIT_INTERRUPTED if result["interrupted"] else 0
 

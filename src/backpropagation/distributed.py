@@ -29,7 +29,8 @@ import numpy as np
 from .data import MiniBatches
 
 
-def _mpi():
+def mpi():
+    """The ``mpi4py.MPI`` module, or ImportError saying how to install it."""
     try:
         from mpi4py import MPI
     except ImportError:  # pragma: no cover - the error path when the extra is missing
@@ -106,7 +107,7 @@ class MPISync:
     """
 
     def __init__(self, comm, model, n_local: int, has_validation: bool = False) -> None:
-        self.MPI = _mpi()
+        self.MPI = mpi()
         if not isinstance(comm, self.MPI.Comm):
             raise TypeError(f"comm: expected an mpi4py communicator such as MPI.COMM_WORLD, got {comm!r}")
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()

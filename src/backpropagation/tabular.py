@@ -74,8 +74,15 @@ class Table:
         return self.header.index(name)
 
 
-def read_csv(path) -> Table:
+def read_csv(path, part: tuple[int, int] | None = None) -> Table:
     """Read a CSV file with a header row.
+
+    Parameters
+    ----------
+    path : str or path-like
+    part : (k, n), optional
+        Keep only the k-th of n contiguous, near-equal slices of the data rows (0-based; for
+        MPI rank k of n). The file is read twice, row by row, and only the slice is held.
 
     Raises
     ------
@@ -88,9 +95,15 @@ def read_csv(path) -> Table:
     source = os.fspath(path)
     if not os.path.exists(source):
         raise FileNotFoundError(f"{source}: no such file")
+    start, stop = 0, math.inf
+    if part is not None:
+        k, n = part
+        n_rows = max(_count_rows(source) - 1, 0)
+        start, stop = k * n_rows // n, (k + 1) * n_rows // n
     with open(source, newline="", encoding="utf-8-sig") as handle:
         try:
-            lines = [(reader_line, row) for reader_line, row in _rows(csv.reader(handle))]
+            lines = [(reader_line, row) for index, (reader_line, row) in enumerate(_rows(csv.reader(handle)))
+                     if index == 0 or start < index <= stop]
         except (csv.Error, UnicodeDecodeError) as error:
             raise ValueError(f"{source}: not a readable CSV file: {error}") from None
     if not lines:
@@ -110,8 +123,19 @@ def read_csv(path) -> Table:
             raise ValueError(f"{source}: line {line} has {len(row)} fields, the header has {len(header)}")
         rows.append(row)
     if not rows:
+        if part is not None:
+            raise ValueError(f"{source}: slice {part[0] + 1} of {part[1]} holds no data rows; "
+                             "use fewer processes than the file has rows")
         raise ValueError(f"{source}: the file has a header but no data rows")
-    return Table(header, rows, source)
+    return Table(header, rows, source, first_row=start)
+
+
+def _count_rows(source: str) -> int:
+    with open(source, newline="", encoding="utf-8-sig") as handle:
+        try:
+            return sum(1 for _ in _rows(csv.reader(handle)))
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise ValueError(f"{source}: not a readable CSV file: {error}") from None
 
 
 def _rows(reader):

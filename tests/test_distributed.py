@@ -1,0 +1,80 @@
+"""Data-parallel training over MPI equals single-process training on the whole data set.
+
+Each test launches ``mpiexec`` on a worker script, as a user would (MPI starts once per process).
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from backpropagation import NeuralNetwork
+from backpropagation.cli import demo_data_path
+from backpropagation.cli import main as backprop
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from distributed_cases import CASES  # noqa: E402
+
+MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
+pytestmark = pytest.mark.skipif(MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
+                                reason="mpiexec or mpi4py is not installed (pip install mpi4py mpich)")
+
+
+def mpirun(n, *command, timeout=300):
+    return subprocess.run([MPIEXEC, "-n", str(n), *map(str, command)], capture_output=True, text=True,
+                          timeout=timeout, cwd=HERE)
+
+
+def single_process(name):
+    case = CASES[name]
+    X, y, weights, X_val, y_val = case.data()
+    kwargs = case.fit_kwargs()
+    if weights is not None:
+        kwargs["sample_weight"] = weights
+    if X_val is not None:
+        kwargs["validation_data"] = (X_val, y_val)
+    model = case.model()
+    return model, model.fit(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("name,n,cuts", [
+    ("regression", 2, []),
+    ("regression", 3, [0, 50, 81, 103]),             # uneven shards
+    ("classification", 3, [0, 70, 71, 150]),         # a rank with one row; weights, validation, callbacks
+])
+def test_mpi_training_equals_single_process_training(name, n, cuts, tmp_path):
+    output = tmp_path / "mpi.npz"
+    done = mpirun(n, sys.executable, "distributed_worker.py", name, output, *cuts)
+    assert done.returncode == 0, done.stdout + done.stderr
+    model, history = single_process(name)
+    with np.load(output) as mpi:
+        np.testing.assert_allclose(mpi["parameters"], model.parameters, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(mpi["loss"], history.history["loss"], rtol=1e-10)
+        assert mpi["epochs"].tolist() == history.epoch and str(mpi["stop_reason"]) == history.stop_reason
+
+
+def test_bad_data_on_one_rank_stops_every_rank_with_the_reason(tmp_path):
+    done = mpirun(2, sys.executable, "distributed_worker.py", "bad rank", tmp_path / "x.npz", timeout=120)
+    assert done.returncode != 0
+    assert ("rank 0: ValueError: rank 1 refused its data: ValueError: X: contains 1 non-finite value(s); "
+            "first: NaN at row 51") in done.stdout
+    assert "rank 1: ValueError: X: contains 1 non-finite" in done.stdout
+
+
+def test_the_cli_trains_on_slices_of_a_csv_like_one_process(tmp_path, capsys):
+    options = ["train", demo_data_path(), "--target", "species", "--epochs", "5", "--seed", "0",
+               "--validation-split", "0", "--batch-size", "16", "--json"]
+    done = mpirun(2, os.path.join(os.path.dirname(sys.executable), "backprop"), *options, "--distributed",
+                  "--output", tmp_path / "mpi.npz")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count('"processes": 2') == 1                     # rank 0 reports, once
+    assert backprop(options + ["--output", str(tmp_path / "one.npz")]) == 0
+    capsys.readouterr()
+    mpi, one = NeuralNetwork.load(tmp_path / "mpi.npz"), NeuralNetwork.load(tmp_path / "one.npz")
+    assert mpi.metadata["preprocessing"] == one.metadata["preprocessing"]   # statistics of all rows
+    np.testing.assert_allclose(mpi.parameters, one.parameters, rtol=0, atol=1e-10)
