@@ -33,3 +33,17 @@ def test_quick_benchmark_runs_and_ours_learns_as_well_as_the_references(tmp_path
     assert 0 < wide["matmul"]["fraction"] and wide["memory"]["peak_rss_mb"] > wide["memory"]["dataset_mb"]
     assert (tmp_path / "results.png").stat().st_size > 10_000
     assert "ours/skl" in result.stdout
+
+
+@pytest.mark.slow
+def test_quick_distributed_benchmark_runs_one_and_two_ranks(tmp_path):
+    pytest.importorskip("mpi4py")
+    output = tmp_path / "distributed.json"
+    result = subprocess.run([sys.executable, str(BENCH.parent / "distributed.py"), "--quick", "--output", str(output)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(output.read_text())["results"]
+    assert [(r["ranks"], r["blas_threads"] == 1) for r in rows] == [(1, False), (1, True), (2, True)]
+    for row in rows:
+        assert row["epoch_seconds"] > 0 and row["allreduce_ms_per_step"] > 0 and row["test_accuracy"] > 0.9
+        assert row["gradient_bytes"] == 4 * (784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10)

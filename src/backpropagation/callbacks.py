@@ -57,12 +57,15 @@ class History(Callback):
         The epochs run (0-based).
     stop_reason : str
         Why training ended: ``"completed"``, or the reason a callback or the divergence check gave.
+    allreduce_seconds : float
+        Time spent summing gradients over MPI ranks (0 for single-process training).
     """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
         self.stop_reason = "completed"
+        self.allreduce_seconds = 0.0
 
     def on_epoch_end(self, epoch, logs):
         self.epoch.append(epoch)

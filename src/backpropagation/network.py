@@ -378,6 +378,7 @@ class NeuralNetwork:
             finally:
                 for c in callback_list:
                     c.on_train_end({})
+                history.allreduce_seconds = 0.0 if sync is None else sync.reduce_seconds
         if divergence:
             raise divergence
         return history
