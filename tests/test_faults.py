@@ -1,4 +1,4 @@
-"""Faults during training: Ctrl-C in fit and in the CLI, with nothing lost."""
+"""Faults during training: Ctrl-C and divergence, in fit and in the CLI, with nothing lost."""
 
 import os
 import signal
@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from backpropagation import Callback, EarlyStopping, NeuralNetwork
-from backpropagation.cli import demo_data_path
+from backpropagation import Callback, DivergenceError, EarlyStopping, NeuralNetwork
+from backpropagation.cli import demo_data_path, main
 
 
 def data():
@@ -88,3 +88,22 @@ def test_the_cli_writes_the_model_and_says_it_was_interrupted(tmp_path):
     assert "Traceback" not in err
     reloaded = NeuralNetwork.load(model_path)
     assert reloaded.head.fitted and np.isfinite(reloaded.parameters).all()
+
+
+def test_weights_that_overflow_in_the_last_update_are_caught_and_rolled_back():
+    X, y = data()
+    X, y = X * 1e10, y * 1e10                         # gradients ~1e20: one step of 1e300 overflows
+    model = NeuralNetwork([3, 8, 1], learning_rate=1e300, random_state=0)
+    start = model.parameters.copy()
+    with pytest.raises(DivergenceError, match="non-finite weights"):
+        model.fit(X, y, epochs=1, batch_size=None, verbose=0)      # one step: its loss was still finite
+    np.testing.assert_array_equal(model.parameters, start)        # rolled back to the epoch's start
+
+
+def test_the_cli_reports_divergence_in_one_line_and_writes_nothing(tmp_path, capsys):
+    code = main(["train", demo_data_path(), "--target", "body_mass_g", "--optimizer", "sgd",
+                 "--learning-rate", "1e6", "--epochs", "3", "--json", "--output", str(tmp_path / "m.npz")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert err.startswith("backprop: error: training diverged") and "No model was written" in err
+    assert not (tmp_path / "m.npz").exists()

@@ -19,10 +19,11 @@ from . import __version__, metrics
 from .callbacks import EarlyStopping
 from .data import validation_split
 from .distributed import MPISync, collectively, mpi
-from .network import NeuralNetwork
+from .network import DivergenceError, NeuralNetwork
 from .tabular import TabularPreprocessor, Table, is_missing, read_csv
 
 EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell convention for a process stopped by SIGINT
 
 
@@ -139,6 +140,9 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"backprop: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except DivergenceError as error:
+        print(f"backprop: error: {error} No model was written.", file=sys.stderr)
+        return EXIT_DIVERGED
     except KeyboardInterrupt:  # outside training, or a second Ctrl-C during it
         print("backprop: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -371,7 +371,9 @@ class NeuralNetwork:
             c.on_train_begin({"epochs": epochs, "samples": n_samples, "batch_size": batch_size,
                               "validation": X_val is not None})
         batches = MiniBatches(X, Y, weights, batch_size) if sync is None else sync.batches(X, Y, weights, batch_size)
-        with InterruptGuard(announce=verbose > 0) as interrupt:
+        # Overflow is not warned about: the loop detects non-finite losses and weights itself and
+        # raises DivergenceError, which says what to do.
+        with InterruptGuard(announce=verbose > 0) as interrupt, np.errstate(over="ignore", invalid="ignore"):
             try:
                 divergence = self._run_epochs(epochs, batches, shuffle, Y, X_val, Y_val, history,
                                               callback_list, batch_callbacks, interrupt, sync)
@@ -425,6 +427,8 @@ class NeuralNetwork:
                     self.stop_reason = (f"interrupted (Ctrl-C) during epoch {epoch + 1}, after batch "
                                         f"{batch + 1}; {epoch} complete epoch(s) recorded")
                     return None
+            if not np.isfinite(self._params).all():  # an update overflowed without a bad loss yet
+                return self._diverged(epoch, batch, "non-finite weights", last_good, history)
             logs = {"loss": total / seen if seen else math.nan,
                     self.head.metric: self._score(Y, outputs, sync)}
             if X_val is not None:
@@ -470,9 +474,10 @@ class NeuralNetwork:
         if not np.isfinite(self._params).all():
             self._params[...] = last_good
         self.stop_training = True
-        self.stop_reason = f"diverged: loss became {value} at epoch {epoch + 1}, batch {batch + 1}"
+        what = value if isinstance(value, str) else f"the loss became {value}"
+        self.stop_reason = f"diverged: {what} at epoch {epoch + 1}, batch {batch + 1}"
         return DivergenceError(
-            f"training diverged: the loss became {value} at epoch {epoch + 1}, batch {batch + 1}. "
+            f"training diverged: {what} at epoch {epoch + 1}, batch {batch + 1}. "
             f"Try a smaller learning_rate (now {self.current_learning_rate:g}), standardised "
             "inputs, or an adaptive optimizer such as 'adam'. The weights were left finite "
             "(rolled back to the start of the epoch if needed).", history)
