@@ -107,3 +107,29 @@ def test_the_cli_reports_divergence_in_one_line_and_writes_nothing(tmp_path, cap
     assert code == 1 and len(err.splitlines()) == 1
     assert err.startswith("backprop: error: training diverged") and "No model was written" in err
     assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_killed_run_leaves_the_last_checkpoint_loadable(tmp_path):
+    checkpoint = tmp_path / "checkpoint.npz"
+    script = f"""
+import numpy as np
+from backpropagation import Callback, ModelCheckpoint, NeuralNetwork
+
+class Announce(Callback):
+    def on_epoch_end(self, epoch, logs):
+        print(epoch, flush=True)
+
+X = np.random.default_rng(0).normal(size=(2000, 20))
+model = NeuralNetwork([20, 64, 1], optimizer="adam", random_state=0)
+model.fit(X, X.sum(axis=1), epochs=100000, verbose=0,
+          callbacks=[ModelCheckpoint({str(checkpoint)!r}, save_best_only=False), Announce()])
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if int(line) == 2:                       # three epochs saved; the fourth is under way
+            break
+    process.kill()                               # SIGKILL: no handler, no cleanup
+    process.wait(timeout=60)
+    model = NeuralNetwork.load(checkpoint)
+    assert model.head.fitted and model.optimizer.iterations >= 3 * 63
