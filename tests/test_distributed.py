@@ -4,6 +4,7 @@ Each test launches ``mpiexec`` on a worker script, as a user would (MPI starts o
 """
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -74,7 +75,10 @@ def test_the_cli_trains_on_slices_of_a_csv_like_one_process(tmp_path, capsys):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count('"processes": 2') == 1                     # rank 0 reports, once
     assert backprop(options + ["--output", str(tmp_path / "one.npz")]) == 0
-    capsys.readouterr()
+    mpi_report, one_report = json.loads(done.stdout), json.loads(capsys.readouterr().out)
+    for key in ("rows_used", "rows_train", "features", "preprocessing", "warnings"):
+        assert mpi_report[key] == one_report[key], key                  # counted over all ranks
+    assert mpi_report["train"] == pytest.approx(one_report["train"], rel=1e-9)
     mpi, one = NeuralNetwork.load(tmp_path / "mpi.npz"), NeuralNetwork.load(tmp_path / "one.npz")
     assert mpi.metadata["preprocessing"] == one.metadata["preprocessing"]   # statistics of all rows
     np.testing.assert_allclose(mpi.parameters, one.parameters, rtol=0, atol=1e-10)

@@ -20,7 +20,7 @@ from .callbacks import EarlyStopping
 from .data import validation_split
 from .distributed import MPISync, collectively, mpi
 from .network import DivergenceError, NeuralNetwork
-from .tabular import TabularPreprocessor, Table, is_missing, read_csv
+from .tabular import TabularPreprocessor, Table, TransformReport, is_missing, read_csv
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
@@ -175,6 +175,8 @@ def train(args, table: Table, comm=None) -> dict:
     pre.fit(train_table, comm)
     dtype = np.float32 if args.float32 else np.float64
     X, y, report = step(lambda: pre.transform(train_table, with_target=True, dtype=dtype))
+    if comm is not None:
+        report = TransformReport.combined(comm.allgather(report))
     X_val, y_val = step(lambda: pre.transform(val_table, with_target=True, dtype=dtype)[:2]
                         if len(val_rows) else (None, None))
 

@@ -202,6 +202,16 @@ class TransformReport:
     imputed: dict[str, int] = field(default_factory=dict)
     unseen: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def combined(cls, reports: list["TransformReport"]) -> "TransformReport":
+        """One report for the union of the rows the ``reports`` describe (e.g. of all MPI ranks)."""
+        total = cls(rows_dropped=sum(r.rows_dropped for r in reports))
+        for r in reports:
+            for mine, theirs in ((total.imputed, r.imputed), (total.unseen, r.unseen)):
+                for column, count in theirs.items():
+                    mine[column] = mine.get(column, 0) + count
+        return total
+
     def lines(self) -> list[str]:
         """Human-readable sentences, one per fact (empty when nothing happened)."""
         out = []
