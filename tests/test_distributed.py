@@ -82,3 +82,22 @@ def test_the_cli_trains_on_slices_of_a_csv_like_one_process(tmp_path, capsys):
     mpi, one = NeuralNetwork.load(tmp_path / "mpi.npz"), NeuralNetwork.load(tmp_path / "one.npz")
     assert mpi.metadata["preprocessing"] == one.metadata["preprocessing"]   # statistics of all rows
     np.testing.assert_allclose(mpi.parameters, one.parameters, rtol=0, atol=1e-10)
+
+
+def test_ctrl_c_under_mpiexec_stops_every_rank_at_the_same_batch_and_rank_0_saves(tmp_path):
+    import signal
+
+    model_path = tmp_path / "model.npz"
+    process = subprocess.Popen(
+        [MPIEXEC, "-n", "2", os.path.join(os.path.dirname(sys.executable), "backprop"), "train", demo_data_path(),
+         "--target", "species", "--epochs", "1000000", "--distributed", "--output", str(model_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen, char = "", "?"
+    while "Epoch 2/" not in seen and char:  # an epoch's all-reduces done: every rank is in the loop
+        char = process.stderr.read(1)
+        seen += char
+    process.send_signal(signal.SIGINT)     # mpiexec forwards it to every rank
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-2000:]
+    assert "training was interrupted (Ctrl-C)" in out and "Traceback" not in err
+    assert NeuralNetwork.load(model_path).head.fitted
