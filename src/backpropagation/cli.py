@@ -286,9 +286,8 @@ def command_train(args) -> int:
         comm = mpi().COMM_WORLD
         table = collectively(comm, lambda: read_csv(args.data, part=(comm.Get_rank(), comm.Get_size())))
         result = train(args, table, comm)
-        if comm.Get_rank() != 0:
-            return EXIT_INTERRUPTED if result["interrupted"] else 0
-    _print_report(result, args.json)
+    if not args.distributed or comm.Get_rank() == 0:
+        _print_report(result, args.json)
     return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 

@@ -61,6 +61,7 @@ def as_array(data, name: str) -> np.ndarray:
 
 
 def first_overflowing_cell(array: np.ndarray) -> str:
+    """Name the first cell of a 2-D object array whose number does not fit in a float."""
     for (row, column), value in np.ndenumerate(array):
         try:
             float(value)
