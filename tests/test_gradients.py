@@ -118,6 +118,16 @@ def test_activation_backward_is_the_derivative_of_forward(name, Z, seed):
                                rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_derivative_is_one_above_zero_and_zero_elsewhere(dtype):
+    relu = activations.get("relu")
+    Z = np.array([[-3.0, -1e-30, -0.0, 0.0, 1e-30, 2.0]], dtype=dtype)
+    dA = np.full_like(Z, 5.0)
+    delta = relu.backward(Z, relu.forward(Z), dA)
+    assert delta.dtype == dtype
+    assert delta.tolist() == [[0.0, 0.0, 0.0, 0.0, 5.0, 5.0]]  # the derivative at 0 is taken as 0
+
+
 @pytest.mark.parametrize("name", ["mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy"])
 @settings(max_examples=25, deadline=None)
 @given(shape=st.tuples(st.integers(1, 4), st.integers(1, 3)), seed=st.integers(0, 2**16))

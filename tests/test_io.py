@@ -41,6 +41,25 @@ def test_training_continues_after_load_as_if_never_saved(trained, tmp_path):
     assert loaded.parameters.tobytes() == model.parameters.tobytes()
 
 
+def test_version_1_files_with_adam_moments_load_and_continue(trained, tmp_path):
+    # Format version 1 saved Adam's textbook moments m and v; version 2 saves their sums.
+    model, X, y = trained
+    model.save(tmp_path / "v2.npz")
+    with np.load(tmp_path / "v2.npz") as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    description = json.loads(arrays.pop("config.json").tobytes())
+    assert description["version"] == 2
+    description["version"] = 1
+    arrays["optimizer.m"] = (1 - 0.9) * arrays.pop("optimizer.m_sum")
+    arrays["optimizer.v"] = (1 - 0.999) * arrays.pop("optimizer.v_sum")
+    write_archive(tmp_path / "v1.npz", **{"config.json": config_bytes(description)}, **arrays)
+    loaded = NeuralNetwork.load(tmp_path / "v1.npz")
+    np.testing.assert_allclose(loaded.optimizer.m_sum, model.optimizer.m_sum, rtol=1e-12)
+    model.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    loaded.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    np.testing.assert_allclose(loaded.parameters, model.parameters, rtol=1e-10, atol=1e-12)
+
+
 def test_float32_and_regression_rank_survive(tmp_path):
     model = NeuralNetwork([2, 3, 1], dtype="float32", random_state=0)
     model.fit(np.ones((4, 2)), np.arange(4.0), epochs=1, verbose=0)
@@ -115,6 +134,7 @@ def test_truncated_file_is_refused(trained, tmp_path):
 
 @pytest.mark.parametrize("change,message", [
     (lambda d, p: d.update(version=99), "version 99 is not supported"),
+    (lambda d, p: d.update(version=True), "version True is not supported"),
     (lambda d, p: d.update(format="other"), "not a backpropagation model"),
     (lambda d, p: d["network"].update(layer_sizes=[2, 0, 1]), "invalid network description"),
     (lambda d, p: d["network"]["hidden_activation"][0].update(name="nope"), "unknown activation"),

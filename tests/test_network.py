@@ -126,7 +126,7 @@ def test_float32_is_kept_end_to_end():
     assert model.parameters.dtype == np.float32 and model.gradients.dtype == np.float32
     assert all(layer.A.dtype == np.float32 and layer.Z.dtype == np.float32 for layer in model.layers)
     assert model.predict_proba(X).dtype == np.float32
-    assert model.optimizer.m.dtype == np.float32
+    assert model.optimizer.m_sum.dtype == np.float32 and model.optimizer.v_sum.dtype == np.float32
 
 
 def test_calling_fit_again_continues_with_the_optimizer_state():

@@ -56,6 +56,39 @@ def test_adam_uses_bias_corrected_moments():
     np.testing.assert_allclose(params, reference_adam(start, grads, 0.01), rtol=1e-13)
 
 
+def test_adam_state_is_the_moments_without_their_one_minus_beta_factors():
+    rng = np.random.default_rng(1)
+    optimizer, params = Adam(beta_1=0.8, beta_2=0.99), rng.normal(size=7)
+    m = v = np.zeros(7)
+    for _ in range(5):
+        g = rng.normal(size=7)
+        optimizer.step(params, g, 0.01)
+        m, v = 0.8 * m + 0.2 * g, 0.99 * v + 0.01 * g * g
+    np.testing.assert_allclose(0.2 * optimizer.m_sum, m, rtol=1e-13)
+    np.testing.assert_allclose(0.01 * optimizer.v_sum, v, rtol=1e-13)
+    converted = optimizer.state_from_moments(m, v)
+    np.testing.assert_allclose(converted["m_sum"], optimizer.m_sum, rtol=1e-13)
+    np.testing.assert_allclose(converted["v_sum"], optimizer.v_sum, rtol=1e-13)
+
+
+def test_changed_hyper_parameters_apply_from_the_next_step():
+    # the step's scalars are rewritten every step, never cached from the first one
+    start, grads, _ = run(Adam(), steps=1)
+    changed = Adam()
+    params = start.copy()
+    changed.step(params, grads[0], 0.01)
+    changed.beta_1, changed.beta_2 = 0.5, 0.9
+    second = np.ones(7)
+    changed.step(params, second, 0.01)
+    m = 0.5 * (0.1 * grads[0]) + 0.5 * second        # m after step 2 with the new β1
+    v = 0.9 * (0.001 * grads[0] ** 2) + 0.1 * second**2
+    expected = start - 0.01 * np.sign(grads[0])        # Adam's first step: lr · sign(g), up to ε
+    expected = expected - 0.01 * (m / (1 - 0.5**2)) / (np.sqrt(v / (1 - 0.9**2)) + 1e-8)
+    np.testing.assert_allclose(params, expected, rtol=1e-7)
+    with pytest.raises(ValueError, match="beta_1"):
+        changed.beta_1 = 1.0
+
+
 def test_adamw_decays_weights_before_the_adam_step():
     start, grads, params = run(AdamW(weight_decay=0.1), lr=0.01)
     np.testing.assert_allclose(params, reference_adam(start, grads, 0.01, decay=0.1), rtol=1e-13)

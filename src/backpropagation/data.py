@@ -183,12 +183,14 @@ class MiniBatches:
 
     def __call__(self, order: np.ndarray | None):
         size, weights = self.batch_size, self.weights
-        for start in range(0, len(self.X), size):
-            if order is None or size == 1:
-                first = start if order is None else order[start]
+        if order is None or size == 1:
+            # Python ints, not NumPy ones: slicing with them costs half as much, which matters
+            # at batch size 1 where slicing is a visible part of a step.
+            for first in range(0, self.n_rows, size) if order is None else order.tolist():
                 rows = slice(first, first + size)
                 yield rows, self.X[rows], self.Y[rows], None if weights is None else weights[rows]
-            else:
+        else:
+            for start in range(0, self.n_rows, size):
                 rows = order[start:start + size]
                 n = len(rows)
                 # mode="clip" lets take write straight into `out` (the indices are valid anyway)

@@ -1,6 +1,6 @@
 """The model file: one ``.npz`` archive holding a JSON description and plain numeric arrays.
 
-Layout (``FORMAT_VERSION`` 1):
+Layout (``FORMAT_VERSION`` 2):
 
 ==========================  ==============================================================
 ``config.json``             UTF-8 JSON as a uint8 array: format tag and version, the network's
@@ -8,8 +8,12 @@ Layout (``FORMAT_VERSION`` 1):
                             rank), the optimizer's step count, the random generator's state
                             and ``model.metadata`` (e.g. the CLI's preprocessing)
 ``parameters``              the flat parameter vector (all weights, then all biases)
-``optimizer.<name>``        each optimizer state array (momentum, moments), if any
+``optimizer.<name>``        each optimizer state array (velocity, moment sums), if any
 ==========================  ==============================================================
+
+Version 2 changed one thing: Adam's state is saved as its moment sums (``m_sum``, ``v_sum``, see
+:class:`~backpropagation.optimizers.Adam`) where version 1 saved the moments ``m`` and ``v``.
+Version 1 files are still read, their moments converted to sums.
 
 Saving writes a temporary file in the target directory and renames it over the target, so a
 reader never sees half a model. Loading never unpickles (``allow_pickle=False``), reads each
@@ -28,8 +32,12 @@ import zipfile
 
 import numpy as np
 
+from . import optimizers
+
 FORMAT = "backpropagation.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions :func:`load_model` reads.
+READABLE_VERSIONS = (1, 2)
 #: Largest array a model file may hold (2 GiB, far beyond any network this library trains on a
 #: CPU); a header claiming more is refused before memory is allocated for it.
 MAX_ENTRY_BYTES = 2**31
@@ -97,9 +105,10 @@ def load_model(path):
         raise ValueError(f"{where}: config.json is not valid JSON: {error}") from None
     if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise ValueError(f"{where}: not a backpropagation model (format tag missing or wrong)")
-    if description.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{where}: format version {description.get('version')!r} is not supported "
-                         f"(this library reads version {FORMAT_VERSION})")
+    version = description.get("version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise ValueError(f"{where}: format version {version!r} is not supported "
+                         f"(this library reads versions {', '.join(map(str, READABLE_VERSIONS))})")
     params = arrays["parameters"]
     declared = _declared_parameter_count(description.get("network"))
     if declared is not None and declared != params.size:
@@ -124,6 +133,8 @@ def load_model(path):
         for name, value in state.items():
             if value.shape != params.shape:
                 raise ValueError(f"optimizer state {name!r} has shape {value.shape}, expected {params.shape}")
+        if version == 1 and state and isinstance(model.optimizer, optimizers.Adam):
+            state = model.optimizer.state_from_moments(state["m"], state["v"])
         model.optimizer.set_state(state, description.get("optimizer_iterations", 0), model.parameters)
         metadata = description.get("metadata", {})
         if not isinstance(metadata, dict):

@@ -10,7 +10,7 @@ momentum    ``v = μ v + g;  p -= lr v``          (μ = 0.9)
 Nesterov    ``v = μ v + g;  p -= lr (g + μ v)``  (μ = 0.9)
 RMSProp     ``s = ρ s + (1 - ρ) g²;  p -= lr g / (√s + ε)``
 Adam        ``m = β1 m + (1 - β1) g;  s = β2 s + (1 - β2) g²;``
-            ``p -= lr/(1 - β1ᵗ) · m / (√s / √(1 - β2ᵗ) + ε)``
+            ``p -= lr/(1 - β1ᵗ) · m / (√s / √(1 - β2ᵗ) + ε)``   (state kept as m/(1 - β1), s/(1 - β2))
 AdamW       ``p *= 1 - lr λ``, then the Adam step (decay decoupled from the gradient)
 ==========  =========================================================================
 
@@ -57,9 +57,13 @@ class Optimizer(Component):
         """Allocate zeroed state arrays (and a scratch buffer) like ``params``, once."""
         first = getattr(self, "_scratch", None)
         if first is None or first.shape != params.shape or first.dtype != params.dtype:
-            self._scratch = np.empty_like(params)
-            for state in self._state_names:
-                setattr(self, state, np.zeros_like(params))
+            self._allocate(params)
+
+    def _allocate(self, params: np.ndarray) -> None:
+        """Create the scratch buffer and zeroed state arrays for a parameter vector like ``params``."""
+        self._scratch = np.empty_like(params)
+        for state in self._state_names:
+            setattr(self, state, np.zeros_like(params))
 
     def reset(self) -> None:
         """Forget all state, as if no step had been taken."""
@@ -197,16 +201,49 @@ class Adam(Optimizer):
         Decay rates of the first and second moment estimates, in [0, 1).
     epsilon : float, default 1e-8
         Added to the bias-corrected root of the second moment (outside the root, as PyTorch).
+
+    Notes
+    -----
+    The state holds the moments without their ``(1 - β)`` factors, ``m_sum = β1 m_sum + g`` and
+    ``v_sum = β2 v_sum + g²`` (so the textbook ``m = (1 - β1) m_sum`` and ``v = (1 - β2) v_sum``):
+    their updates then scale nothing, two passes fewer over the parameters per step, and the
+    factors join the two scalars the bias corrections already need. Changing ``beta_1`` or
+    ``beta_2`` between steps rescales the sums, so the moments carry over as in PyTorch.
     """
 
     name = "adam"
-    _state_names = ("m", "v")
+    _state_names = ("m_sum", "v_sum")
 
     def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8) -> None:
         super().__init__()
-        self.beta_1 = _check("beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = _check("beta_2", beta_2, 0.0, 1.0)
+        self._beta_1 = _check("beta_1", beta_1, 0.0, 1.0)
+        self._beta_2 = _check("beta_2", beta_2, 0.0, 1.0)
         self.epsilon = _check("epsilon", epsilon, 0.0, low_open=True)
+
+    @property
+    def beta_1(self) -> float:
+        """Decay rate of the first moment; may be changed between steps."""
+        return self._beta_1
+
+    @beta_1.setter
+    def beta_1(self, value: float) -> None:
+        self._beta_1 = self._rescaled("beta_1", self._beta_1, value, "m_sum")
+
+    @property
+    def beta_2(self) -> float:
+        """Decay rate of the second moment; may be changed between steps."""
+        return self._beta_2
+
+    @beta_2.setter
+    def beta_2(self, value: float) -> None:
+        self._beta_2 = self._rescaled("beta_2", self._beta_2, value, "v_sum")
+
+    def _rescaled(self, name: str, old: float, new, state: str) -> float:
+        """Validate a new β and rescale its sum so that the textbook moment (1 - β) sum is kept."""
+        new = _check(name, new, 0.0, 1.0)
+        if getattr(self, state, None) is not None:
+            getattr(self, state)[...] *= (1.0 - old) / (1.0 - new)
+        return new
 
     def step(self, params, grads, lr):
         self._ensure_state(params)
@@ -214,23 +251,39 @@ class Adam(Optimizer):
         self._adam_update(params, grads, lr)
 
     def _adam_update(self, params, grads, lr):
-        m, v, tmp = self.m, self.v, self._scratch
+        m_sum, v_sum, tmp = self.m_sum, self.v_sum, self._scratch
+        # This step's scalars, written into 0-d arrays of the parameters' dtype (see _allocate).
+        beta_1, beta_2, epsilon_t, step_t = self._scalars
         t = self.iterations
-        m *= self.beta_1
-        np.multiply(grads, 1.0 - self.beta_1, out=tmp)
-        m += tmp
-        v *= self.beta_2
+        beta_1[()], beta_2[()] = self.beta_1, self.beta_2
+        # The step lr/(1 - β1ᵗ) · m / (√v/√(1 - β2ᵗ) + ε), written with the sums and multiplied
+        # through by c = √((1 - β2ᵗ)/(1 - β2)), is step_t · m_sum / (√v_sum + ε c):
+        # all the corrections fold into two scalars.
+        c = math.sqrt((1.0 - self.beta_2**t) / (1.0 - self.beta_2))
+        epsilon_t[()] = self.epsilon * c
+        step_t[()] = lr * (1.0 - self.beta_1) / (1.0 - self.beta_1**t) * c
+        m_sum *= beta_1
+        m_sum += grads
+        v_sum *= beta_2
         np.multiply(grads, grads, out=tmp)
-        tmp *= 1.0 - self.beta_2
-        v += tmp
-        # lr/(1 - β1ᵗ) · m / (√v/√(1 - β2ᵗ) + ε), with both corrections folded into two scalars
-        # (multiply through by √(1 - β2ᵗ)): two fewer passes over the parameters per step.
-        root = math.sqrt(1.0 - self.beta_2**t)
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon * root
-        np.divide(m, tmp, out=tmp)
-        tmp *= lr * root / (1.0 - self.beta_1**t)
+        v_sum += tmp
+        np.sqrt(v_sum, out=tmp)
+        tmp += epsilon_t
+        np.divide(m_sum, tmp, out=tmp)
+        tmp *= step_t
         params -= tmp
+
+    def _allocate(self, params):
+        super()._allocate(params)
+        # NumPy converts a Python float operand anew on every call, which is most of an update's
+        # cost on a small network; a 0-d array of the parameters' dtype costs nothing to pass
+        # and never up-casts float32 parameters.
+        self._scalars = tuple(np.zeros((), dtype=params.dtype) for _ in range(4))
+
+    def state_from_moments(self, m: np.ndarray, v: np.ndarray) -> dict[str, np.ndarray]:
+        """State for :meth:`set_state` from the textbook moments ``m`` and ``v`` (as saved by
+        model files of format version 1)."""
+        return {"m_sum": m / (1.0 - self.beta_1), "v_sum": v / (1.0 - self.beta_2)}
 
     def get_config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
