@@ -40,7 +40,7 @@ def tiny(quick):
     X = rng.uniform(-1, 1, (1200, 2))
     y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2 + rng.normal(0, 0.05, 1200)
     return dict(name="tiny", task="regression", X=X[:1000], y=y[:1000], X_test=X[1000:], y_test=y[1000:],
-                hidden=(16, 8), batch=1, dtype=np.float64, epochs=2 if quick else 5)
+                hidden=(16, 8), batch=1, dtype=np.float64, epochs=2 if quick else 10)
 
 
 def digits(quick):
