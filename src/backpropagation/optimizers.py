@@ -10,7 +10,8 @@ momentum    ``v = μ v + g;  p -= lr v``          (μ = 0.9)
 Nesterov    ``v = μ v + g;  p -= lr (g + μ v)``  (μ = 0.9)
 RMSProp     ``s = ρ s + (1 - ρ) g²;  p -= lr g / (√s + ε)``
 Adam        ``m = β1 m + (1 - β1) g;  s = β2 s + (1 - β2) g²;``
-            ``p -= lr/(1 - β1ᵗ) · m / (√s / √(1 - β2ᵗ) + ε)``   (state kept as m/(1 - β1), s/(1 - β2))
+            ``p -= lr/(1 - β1ᵗ) · m / (√s / √(1 - β2ᵗ) + ε)``
+            (kept as the sums ``m/(1 - β1)`` and ``s/(1 - β2)``: see :class:`Adam`)
 AdamW       ``p *= 1 - lr λ``, then the Adam step (decay decoupled from the gradient)
 ==========  =========================================================================
 
