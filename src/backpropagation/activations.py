@@ -84,8 +84,9 @@ class ReLU(Activation):
 
     def backward(self, Z, A, dA):
         # f'(z) is 1 where a = f(z) > 0 and 0 elsewhere: sign(a), as a ≥ 0. Unlike the boolean
-        # mask (Z > 0) it has dA's dtype, so the product is one same-type multiply (2.5× faster
-        # at batch size 1, where the cost is NumPy's dispatch).
+        # mask (Z > 0) it has dA's dtype, so the product is a same-type multiply: 2.5× faster at
+        # batch size 1, where NumPy's dispatch is the cost (for a 256 × 512 batch it is ~30 µs
+        # slower, about 1% of a training step of that size).
         return dA * np.sign(A)
 
 

@@ -69,8 +69,8 @@ class Dense(Layer):
     def bind(self, W: np.ndarray, b: np.ndarray | None, dW: np.ndarray, db: np.ndarray | None) -> None:
         """Attach views of the network's flat parameter and gradient vectors."""
         self.W, self.b, self.dW, self.db = W, b, dW, db
-        # The bias as a one-row matrix: adding it to Z is a same-rank broadcast, which NumPy
-        # dispatches in about a third of the time of a (fan_out,) vector at batch size 1.
+        # The bias as a one-row matrix: adding it to Z is then a same-rank broadcast, which NumPy
+        # dispatches faster than a (fan_out,) vector (~0.65 against ~1 µs at batch size 1).
         self._b_row = None if b is None else b[np.newaxis, :]
 
     def without_arrays(self) -> "Dense":

@@ -276,9 +276,9 @@ class Adam(Optimizer):
 
     def _allocate(self, params):
         super()._allocate(params)
-        # NumPy converts a Python float operand anew on every call, which is most of an update's
-        # cost on a small network; a 0-d array of the parameters' dtype costs nothing to pass
-        # and never up-casts float32 parameters.
+        # NumPy converts a Python float operand anew on every call (~0.3 µs, a third of a call
+        # on a small network); a 0-d array of the parameters' dtype costs nothing to pass and
+        # never up-casts float32 parameters.
         self._scalars = tuple(np.zeros((), dtype=params.dtype) for _ in range(4))
 
     def state_from_moments(self, m: np.ndarray, v: np.ndarray) -> dict[str, np.ndarray]:
