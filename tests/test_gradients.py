@@ -63,6 +63,19 @@ def test_backprop_matches_central_differences(task, n_out, output_activation, lo
     assert model.gradient_check(X, y) < 1e-6
 
 
+@pytest.mark.parametrize("task,n_out,output_activation,loss", HEADS)
+def test_backprop_matches_central_differences_on_a_single_row(task, n_out, output_activation, loss):
+    # Batch size 1 has its own bias-gradient path (the row itself, not a reduction).
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(7, 3))
+    y = targets(task, n_out, 7, rng)
+    model = NeuralNetwork([3, 5, 4, n_out], task=task, output_activation=output_activation, loss=loss,
+                          random_state=3)
+    model.fit(X, y, epochs=1, batch_size=1, verbose=0)  # learns the classes; leaves generic weights
+    for row in range(3):
+        assert model.gradient_check(X[row:row + 1], y[row:row + 1]) < 1e-6
+
+
 def test_gradient_check_detects_a_wrong_backward_rule():
     class WrongTanh(activations.Tanh):
         def backward(self, Z, A, dA):
