@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from backpropagation import NeuralNetwork
+from scipy import sparse
+
+from backpropagation import History, Loss, NeuralNetwork
 
 X3 = np.arange(12.0).reshape(4, 3)
 Y_REG = np.arange(4.0)
@@ -126,7 +128,49 @@ CASES = {
         [(np.zeros((3, 1)), np.zeros(1))]), ValueError, "pass None"),
     "set_weights NaN": (lambda: NeuralNetwork([3, 1]).set_weights([(np.full((3, 1), np.nan), np.zeros(1))]),
                         ValueError, "non-finite"),
+    # Arguments of the wrong kind: the message names the argument and the remedy.
+    "lr_schedule returns text": (lambda: reg().fit(X3, Y_REG, lr_schedule=lambda e, lr: "x", verbose=0),
+                                 TypeError, "lr_schedule: expected the function to return a number"),
+    "lr_schedule wrong signature": (lambda: reg().fit(X3, Y_REG, lr_schedule=lambda e: 0.1, verbose=0),
+                                    TypeError, r"lr_schedule: calling it as f\(epoch, lr\)"),
+    "callbacks not a list": (lambda: reg().fit(X3, Y_REG, callbacks=History(), verbose=0), TypeError,
+                             r"callbacks: .*wrap it in a list"),
+    "y a scalar": (lambda: reg().fit(X3, 5, verbose=0), TypeError, "y: expected an array-like .* single int"),
+    "comm not a communicator": (lambda: reg().fit(X3, Y_REG, comm=object(), verbose=0), TypeError,
+                                "comm: expected an mpi4py communicator"),
+    "sparse X": (lambda: reg().fit(sparse.csr_matrix(X3), Y_REG, verbose=0), TypeError,
+                 r"X: got a sparse matrix .*X.toarray\(\)"),
+    "generator X": (lambda: reg().fit((row for row in X3), Y_REG, verbose=0), TypeError,
+                    r"X: .*generator; materialise it"),
+    "generator y": (lambda: reg().fit(X3, (v for v in Y_REG), verbose=0), TypeError, "y: .*generator"),
+    "dict X": (lambda: reg().fit({"a": [1, 2]}, Y_REG, verbose=0), TypeError, "X: .*got a dict"),
+    "shuffle not a bool": (lambda: reg().fit(X3, Y_REG, shuffle="no", verbose=0), TypeError, "shuffle"),
+    "cross-entropy on regression": (lambda: NeuralNetwork([3, 1], loss="binary_crossentropy"), ValueError,
+                                    "loss: .*'mse', 'mae' or 'huber'"),
+    "categorical cross-entropy on one sigmoid": (
+        lambda: NeuralNetwork([3, 1], task="binary", loss="categorical_crossentropy"), ValueError,
+        "loss: .*one output unit per class"),
+    "loss without backward": (lambda: NeuralNetwork([3, 1], loss=NoBackward()), TypeError,
+                              "loss: NoBackward must define backward"),
+    # Labels that could not be stored in a model file are refused by fit, not by load.
+    "labels mixing numbers and text": (lambda: clf().fit(X3, [1, "a", 2, "b"], verbose=0), TypeError,
+                                       "one type, found int and text .*row 1"),
+    "NaN label in an object array": (lambda: clf().fit(X3, np.array(["a", np.nan, "b", "a"], dtype=object),
+                                                       verbose=0), ValueError, "missing labels .*row 1"),
+    "None label": (lambda: clf().fit(X3, ["a", None, "b", "a"], verbose=0), ValueError, "missing labels"),
+    "infinite label": (lambda: clf().fit(X3, [0.0, np.inf, 1.0, 0.0], verbose=0), ValueError, "infinite"),
+    "datetime labels": (lambda: clf().fit(X3, np.array(["2020-01-01", "2020-01-02"] * 2, "datetime64[D]"),
+                                          verbose=0), TypeError, "cannot be stored in a model file"),
+    "tuple labels": (lambda: clf().fit(X3, np.array([(1,), (2,), (1,), (2,)] + [None], dtype=object)[:4],
+                                       verbose=0), TypeError, "labels of type tuple"),
+    "labels beyond 64 bits": (lambda: clf().fit(X3, np.array([10**30, 1, 10**30, 1], dtype=object),
+                                                verbose=0), ValueError, "beyond 64 bits"),
 }
+
+
+class NoBackward(Loss):
+    def forward(self, Y, A):
+        return float(np.mean((A - Y) ** 2))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -169,3 +169,68 @@ def test_missing_entries_and_missing_files(tmp_path):
     (tmp_path / "text.npz").write_text("not a zip")
     with pytest.raises(ValueError, match="not a readable model file"):
         NeuralNetwork.load(tmp_path / "text.npz")
+
+
+def adam_archive(tmp_path):
+    """A trained Adam model's description and arrays, ready to be altered and rewritten."""
+    model = NeuralNetwork([2, 3, 1], optimizer="adam", random_state=0)
+    model.fit(np.ones((4, 2)), np.arange(4.0), epochs=2, verbose=0)
+    model.save(tmp_path / "adam.npz")
+    with np.load(tmp_path / "adam.npz") as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    return json.loads(arrays.pop("config.json").tobytes()), arrays
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d, a: a["optimizer.v_sum"].__setitem__(0, -1.0), "cannot be negative"),
+    (lambda d, a: a["optimizer.m_sum"].__setitem__(0, np.nan), "non-finite"),
+    (lambda d, a: d.update(optimizer_iterations=-3), "iterations: expected an integer >= 0"),
+    (lambda d, a: d.update(optimizer_iterations=2.5), "iterations: expected an integer >= 0"),
+    (lambda d, a: d.update(optimizer_iterations="7"), "iterations: expected an integer >= 0"),
+    (lambda d, a: a.pop("optimizer.v_sum"), "missing v_sum"),
+])
+def test_corrupt_optimizer_state_is_refused_at_load(tmp_path, change, message):
+    description, arrays = adam_archive(tmp_path)
+    change(description, arrays)
+    write_archive(tmp_path / "bad.npz", **{"config.json": config_bytes(description)}, **arrays)
+    with pytest.raises(ValueError, match=message):
+        NeuralNetwork.load(tmp_path / "bad.npz")
+
+
+def test_a_description_nested_100000_deep_is_one_value_error(tmp_path):
+    text = '{"format": "backpropagation.model", "version": 2, "network": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    write_archive(tmp_path / "deep.npz", **{"config.json": np.frombuffer(text.encode(), dtype=np.uint8),
+                                            "parameters": np.zeros(3)})
+    with pytest.raises(ValueError, match="nested too deeply"):
+        NeuralNetwork.load(tmp_path / "deep.npz")
+
+
+@activations.register("scaled_tanh_test")
+class ScaledTanh(Activation):
+    """A registered activation with a constructor parameter but no get_config."""
+
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def forward(self, Z):
+        return self.scale * np.tanh(Z)
+
+    def backward(self, Z, A, dA):
+        return dA * self.scale * (1 - np.tanh(Z) ** 2)
+
+
+def test_a_constructor_parameter_that_get_config_would_lose_is_refused_at_save(tmp_path):
+    model = NeuralNetwork([2, 3, 1], hidden_activation=ScaledTanh(3.0))
+    with pytest.raises(ValueError, match=r"constructor takes scale, which get_config\(\) does not return"):
+        model.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_get_config_that_json_cannot_hold_is_named(tmp_path):
+    class Odd(ScaledTanh):
+        def get_config(self):
+            return {"scale": np.float32(2.0) + 1j}
+
+    activations.register("odd_test", Odd)
+    with pytest.raises(ValueError, match="get_config"):
+        NeuralNetwork([2, 3, 1], hidden_activation=Odd()).save(tmp_path / "m.npz")

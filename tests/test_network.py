@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backpropagation import Activation, DivergenceError, NeuralNetwork, NotFittedError, activations
+from backpropagation import Activation, DivergenceError, Loss, NeuralNetwork, NotFittedError, activations
 
 
 def blobs(n=60, n_classes=3, seed=0):
@@ -295,3 +295,48 @@ def test_pickle_round_trip_keeps_the_flat_parameter_views():
     model.fit(X, labels, epochs=2, verbose=0)
     clone.fit(X, labels, epochs=2, verbose=0)
     assert clone.parameters.tobytes() == model.parameters.tobytes()
+
+
+def test_epoch_metric_is_sample_weighted_over_the_rows_trained_on():
+    # Zero-weight rows (and all-zero batches of them) must count for nothing: training with
+    # weights 0/1 at batch size 1 is training on the rows of weight 1 alone.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 3))
+    for task, y, n_out in (("classification", (X[:, 0] > 0).astype(int), 2), ("regression", X.sum(axis=1), 1)):
+        weights = np.where(np.arange(40) % 3 == 0, 0.0, 1.0)
+        fit = dict(epochs=3, batch_size=1, shuffle=False, verbose=0)
+        weighted = NeuralNetwork([3, 4, n_out], task=task, random_state=0).fit(X, y, sample_weight=weights, **fit)
+        alone = NeuralNetwork([3, 4, n_out], task=task, random_state=0).fit(X[weights > 0], y[weights > 0], **fit)
+        assert weighted.history == alone.history
+
+
+def test_epoch_metric_weights_rows_by_their_sample_weight():
+    X = np.arange(8.0).reshape(4, 2)
+    y = np.array([0, 1, 0, 1])
+    model = NeuralNetwork([2, 2], task="classification", learning_rate=1e-12, random_state=0)
+    weights = np.array([3.0, 1.0, 1.0, 1.0])
+    history = model.fit(X, y, epochs=1, batch_size=None, sample_weight=weights, verbose=0)
+    correct = model.predict(X) == y                          # the weights barely move
+    assert history.history["accuracy"][0] == pytest.approx(np.average(correct, weights=weights))
+
+
+class ForwardOnlyMSE(Loss):
+    """A custom loss written with forward and backward only."""
+
+    def forward(self, Y, A):
+        return float(np.mean((A - Y) ** 2))
+
+    def backward(self, Y, A):
+        return 2 * (A - Y) / A.size
+
+
+def test_a_custom_loss_with_forward_and_backward_trains_with_sample_weights():
+    rng = np.random.default_rng(1)
+    X, weights = rng.normal(size=(12, 2)), rng.uniform(0.5, 2.0, size=12)
+    y = X.sum(axis=1)
+    custom = NeuralNetwork([2, 3, 1], loss=ForwardOnlyMSE(), random_state=0)
+    builtin = NeuralNetwork([2, 3, 1], loss="mse", random_state=0)
+    h1 = custom.fit(X, y, epochs=2, batch_size=4, sample_weight=weights, verbose=0)
+    h2 = builtin.fit(X, y, epochs=2, batch_size=4, sample_weight=weights, verbose=0)
+    np.testing.assert_allclose(custom.parameters, builtin.parameters, rtol=1e-12)
+    np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-12)

@@ -7,6 +7,7 @@ unknown name with the list of valid ones.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Generic, TypeVar
 
 T = TypeVar("T")
@@ -107,7 +108,25 @@ def describe(obj: Any, registry: Registry) -> dict:
             f"cannot save {type(obj).__name__}: register it with "
             f"backpropagation.{registry.kind}s.register(name) so that load() can rebuild it"
         )
-    return {"name": name, "config": obj.get_config()}
+    config = obj.get_config()
+    lost = [parameter for parameter in _constructor_parameters(type(obj)) if parameter not in config]
+    if lost:
+        raise ValueError(
+            f"cannot save {type(obj).__name__}: its constructor takes {', '.join(lost)}, which "
+            f"get_config() does not return, so load() would rebuild it with the default; define "
+            f"get_config() returning {{{', '.join(f'{p!r}: self.{p}' for p in lost)}}}"
+        )
+    return {"name": name, "config": config}
+
+
+def _constructor_parameters(cls: type) -> list[str]:
+    """Named parameters of ``cls.__init__`` (not ``self``, ``*args`` or ``**kwargs``)."""
+    try:
+        signature = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in list(signature.parameters.values())[1:] if p.kind in kinds]
 
 
 def rebuild(description: dict, registry: Registry):

@@ -12,6 +12,7 @@ A callback stops training by setting ``self.model.stop_training = True`` (and ma
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 import time
 from typing import Callable
@@ -272,7 +273,13 @@ class LearningRateScheduler(Callback):
         if isinstance(self.schedule, Schedule):
             lr = self.schedule(epoch, self.initial_lr, self.epochs)
         else:
-            lr = self.schedule(epoch, self.model.current_learning_rate)
+            try:
+                lr = self.schedule(epoch, self.model.current_learning_rate)
+            except TypeError as error:
+                raise TypeError(f"lr_schedule: calling it as f(epoch, lr) failed: {error}") from None
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+            raise TypeError(f"lr_schedule: expected the function to return a number (the learning "
+                            f"rate), got {lr!r} for epoch {epoch}")
         lr = float(lr)
         if not math.isfinite(lr) or lr < 0:
             raise ValueError(f"lr_schedule: returned learning rate {lr!r} for epoch {epoch}; "

@@ -7,6 +7,7 @@ and says what was expected and what was given, so that the training loop can tru
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -51,13 +52,30 @@ def _first_bad_cell(array: np.ndarray) -> str:
 
 
 def as_array(data, name: str) -> np.ndarray:
-    """``np.asarray`` with readable errors for None and ragged input."""
+    """``np.asarray`` with readable errors for None, scalars, sparse matrices, iterators and ragged input."""
     if data is None:
         raise TypeError(f"{name}: expected an array-like, got None")
+    kind = type(data).__name__
+    if hasattr(data, "toarray") and hasattr(data, "nnz"):
+        raise TypeError(f"{name}: got a sparse matrix ({kind}); this library trains on dense arrays: "
+                        f"pass {name}.toarray()")
+    if isinstance(data, (dict, set, frozenset, str, bytes)) or \
+            (isinstance(data, Iterator) and not hasattr(data, "__len__")):
+        hint = f"; materialise it first, e.g. np.array(list({name}))" if isinstance(data, Iterator) else ""
+        raise TypeError(f"{name}: expected an array-like (list, NumPy array, pandas object), got "
+                        f"a {kind}{hint}")
     try:
-        return np.asarray(data)
+        array = np.asarray(data)
+        if isinstance(data, (list, tuple)) and array.dtype.kind in "US":
+            # NumPy turns [1, "a"] into ['1', 'a']: keep the values as given, so that a mix of
+            # numbers and text can be refused (and text alone becomes text again later).
+            array = np.array(data, dtype=object)
     except ValueError as error:
         raise ValueError(f"{name}: rows have different lengths (ragged input): {error}") from None
+    if array.ndim == 0:
+        raise TypeError(f"{name}: expected an array-like with one entry per sample, got a single "
+                        f"{kind} ({data!r})")
+    return array
 
 
 def first_overflowing_cell(array: np.ndarray) -> str:

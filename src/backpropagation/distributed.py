@@ -39,6 +39,13 @@ def mpi():
     return MPI
 
 
+def check_comm(comm) -> None:
+    """Raise TypeError unless ``comm`` is an mpi4py communicator (checked before any collective)."""
+    if not isinstance(comm, mpi().Comm):
+        raise TypeError(f"comm: expected an mpi4py communicator such as MPI.COMM_WORLD, got "
+                        f"{type(comm).__name__}")
+
+
 def collectively(comm, step):
     """Run ``step()`` on every rank; if it raises ValueError/TypeError on any rank, raise on all.
 
@@ -108,8 +115,7 @@ class MPISync:
 
     def __init__(self, comm, model, n_local: int, has_validation: bool = False) -> None:
         self.MPI = mpi()
-        if not isinstance(comm, self.MPI.Comm):
-            raise TypeError(f"comm: expected an mpi4py communicator such as MPI.COMM_WORLD, got {comm!r}")
+        check_comm(comm)
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
         if len(set(comm.allgather(bool(has_validation)))) != 1:
             raise ValueError("validation_data/validation_split: give validation data on every rank or on none")
@@ -155,9 +161,14 @@ class MPISync:
         total, rows = self.comm.allreduce(np.array([value * count, count], dtype=np.float64))
         return float(total / rows)
 
-    def score(self, head, Y: np.ndarray, A: np.ndarray) -> float:
+    def score(self, head, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:
         """The task's metric over all ranks' rows (gathered: R² is not a mean of parts)."""
-        return head.score(np.concatenate(self.comm.allgather(Y)), np.concatenate(self.comm.allgather(A)))
+        def gathered(local):
+            return np.concatenate(self.comm.allgather(local))
+
+        weights = None if sample_weight is None else gathered(sample_weight)
+        Y, A = gathered(Y), gathered(A)
+        return head.score(Y, A, weights) if len(Y) else float("nan")
 
     @staticmethod
     def union_of_labels(comm, labels: np.ndarray) -> np.ndarray:

@@ -15,8 +15,9 @@ Version 2 changed one thing: Adam's state is saved as its moment sums (``m_sum``
 :class:`~backpropagation.optimizers.Adam`) where version 1 saved the moments ``m`` and ``v``.
 Version 1 files are still read, their moments converted to sums.
 
-Saving writes a temporary file in the target directory and renames it over the target, so a
-reader never sees half a model. Loading never unpickles (``allow_pickle=False``), reads each
+Saving goes through :func:`backpropagation.files.write_atomically`: a temporary file in the
+target's directory renamed over the target, so a reader never sees half a model; a link is
+followed and kept, and a path that is not a regular file is refused. Loading never unpickles (``allow_pickle=False``), reads each
 array's header before its data so that a file claiming more than ``MAX_ENTRY_BYTES`` (or more
 bytes than it holds) is refused before anything is allocated, and checks every field before
 building the network, raising ``ValueError`` that says what is wrong.
@@ -27,12 +28,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from . import optimizers
+from .files import write_atomically
 
 FORMAT = "backpropagation.model"
 FORMAT_VERSION = 2
@@ -42,16 +43,23 @@ READABLE_VERSIONS = (1, 2)
 #: CPU); a header claiming more is refused before memory is allocated for it.
 MAX_ENTRY_BYTES = 2**31
 # What a wrong field in a well-formed JSON description can make the constructors raise.
-_DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+_DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+                       RecursionError)
 
 
 def save_model(model, path) -> None:
     """Write ``model`` to ``path`` atomically (see the module docstring for the layout)."""
     path = os.fspath(path)
+    network = model.get_config()
+    try:
+        json.dumps(network)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"cannot save the network: a building block's get_config() returned "
+                         f"something JSON cannot hold: {error}") from None
     description = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "network": model.get_config(),
+        "network": network,
         "fitted": model.head.get_state() if model.head.fitted else None,
         "optimizer_iterations": model.optimizer.iterations,
         "rng_state": model._rng.bit_generator.state,
@@ -65,18 +73,7 @@ def save_model(model, path) -> None:
               "parameters": model.parameters}
     for name, state in model.optimizer.get_state().items():
         arrays[f"optimizer.{name}"] = state
-    directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_model(path):
@@ -103,6 +100,8 @@ def load_model(path):
         description = json.loads(arrays["config.json"].astype(np.uint8).tobytes().decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"{where}: config.json is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{where}: config.json is nested too deeply to be a model description") from None
     if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise ValueError(f"{where}: not a backpropagation model (format tag missing or wrong)")
     version = description.get("version")

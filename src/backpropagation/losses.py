@@ -22,20 +22,28 @@ from ._registry import Component, Registry
 
 
 class Loss(Component):
-    """Base class: implement ``sample_losses`` and ``backward``.
+    """Base class: implement ``backward`` and either ``sample_losses`` or ``forward``.
 
     ``sample_losses`` gives one value per sample; the loss is their mean (or, with sample
-    weights, their weighted mean). A loss that knows a simpler combined gradient with one output
+    weights, their weighted mean). A loss that defines only ``forward`` (the mean) gets
+    ``sample_losses`` by calling ``forward`` on each row alone, which is exact because the loss
+    is a mean over samples, but costs a Python call per row when sample weights are given. A loss that knows a simpler combined gradient with one output
     activation sets ``fused_activation`` to that activation class and implements
     ``fused_sample_losses`` and ``fused_backward``.
     """
 
     name = "loss"
     fused_activation: type | None = None
+    #: Whether targets must be class probabilities (0/1 or one-hot): such a loss cannot fit
+    #: regression targets (cross-entropy of real numbers goes negative).
+    needs_probability_targets = False
+    needs_one_output_per_class = False
 
     def sample_losses(self, Y: np.ndarray, A: np.ndarray) -> np.ndarray:
         """Loss of each sample, shape (n_samples,), for targets and outputs of shape (n_samples, n_outputs)."""
-        raise NotImplementedError
+        if type(self).forward is Loss.forward:
+            raise TypeError(f"{type(self).__name__}: a Loss must define sample_losses or forward")
+        return np.array([self.forward(Y[i:i + 1], A[i:i + 1]) for i in range(len(Y))], dtype=A.dtype)
 
     def forward(self, Y: np.ndarray, A: np.ndarray) -> float:
         """The loss: mean of :meth:`sample_losses`."""
@@ -67,8 +75,22 @@ register = _registry.register
 
 
 def get(identifier: str | Loss, argument: str = "loss") -> Loss:
-    """Return the loss named ``identifier`` (or ``identifier`` itself if an instance)."""
-    return _registry.get(identifier, argument)
+    """Return the loss named ``identifier`` (or ``identifier`` itself if an instance).
+
+    Raises
+    ------
+    TypeError
+        If the loss's class defines neither ``sample_losses`` nor ``forward``, or no ``backward``.
+    """
+    loss = _registry.get(identifier, argument)
+    cls = type(loss)
+    missing = [] if cls.sample_losses is not Loss.sample_losses or cls.forward is not Loss.forward \
+        else ["sample_losses (or forward)"]
+    missing += ["backward"] if cls.backward is Loss.backward else []
+    if missing:
+        raise TypeError(f"{argument}: {cls.__name__} must define {' and '.join(missing)}; see "
+                        "backpropagation.losses.Loss")
+    return loss
 
 
 def names() -> list[str]:
@@ -142,6 +164,7 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_crossentropy"
     fused_activation = activations.Sigmoid
+    needs_probability_targets = True
 
     def sample_losses(self, Y, A):
         P = _clip_probabilities(A)
@@ -165,6 +188,9 @@ class CategoricalCrossEntropy(Loss):
 
     name = "categorical_crossentropy"
     fused_activation = activations.Softmax
+    needs_probability_targets = True
+    #: Σ_k over one column would see only the positive class: it needs a softmax output.
+    needs_one_output_per_class = True
 
     def sample_losses(self, Y, A):
         return -np.sum(Y * np.log(_clip_probabilities(A)), axis=1)

@@ -66,7 +66,7 @@ class NeuralNetwork:
     use_bias : bool, default True
     dtype : {"float64", "float32"}, default "float64"
         Floating type of parameters and computations, kept end to end.
-    random_state : int, numpy Generator or None
+    random_state : int, numpy Generator, numpy RandomState or None
         Seeds initialisation, shuffling and validation splits: the same value gives
         bit-identical training.
 
@@ -119,6 +119,7 @@ class NeuralNetwork:
             hidden = [activations.get(hidden_activation, "hidden_activation")] * n_hidden
         output = activations.get(output_activation or self.head.output_activation, "output_activation")
         self.loss = losses.get(loss or self.head.loss)
+        self.head.check_loss(self.loss)
         self.optimizer = optimizers.get(optimizer)
         self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
         self.l2 = check_float("l2", l2, 0.0)
@@ -333,6 +334,8 @@ class NeuralNetwork:
             raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
         epochs = check_int("epochs", epochs, 1)
         batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
         if comm is None:
             sync = None
             X, y, weights = self._checked_training_data(X, y, sample_weight)
@@ -340,12 +343,13 @@ class NeuralNetwork:
             X, Y, X_val, Y_val, weights = self._validation_sets(X, Y, validation_split, validation_data, weights)
             n_samples = len(X)
         else:
-            from .distributed import MPISync, collectively
+            from .distributed import MPISync, check_comm, collectively
 
+            check_comm(comm)
             X, y, weights = collectively(comm, lambda: self._checked_training_data(X, y, sample_weight))
             if self.head.is_classifier and not self.head.fitted:
                 # Every rank must number the classes alike, whichever labels its shard holds.
-                labels = collectively(comm, lambda: self.head._labels(y, "y"))
+                labels = collectively(comm, lambda: self.head.labels(y, "y"))
                 self.head.fit_encode(MPISync.union_of_labels(comm, labels), self.dtype)
             Y = collectively(comm, lambda: self.head.encode(y, self.dtype) if self.head.fitted
                              else self.head.fit_encode(y, self.dtype))
@@ -401,11 +405,15 @@ class NeuralNetwork:
             lr = self.current_learning_rate
             order = self._rng.permutation(n_rows) if shuffle and batches.batch_size < n_rows else None
             total = seen = 0.0
+            trained = np.zeros(len(Y), dtype=bool)  # rows whose output this epoch's metric uses
             for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
                 batch_weight = len(Y_batch) if W_batch is None else float(W_batch.sum())
                 if sync is None and batch_weight == 0:
                     continue  # all weights zero: nothing to learn from this batch
                 batch_loss = self._batch_gradients(X_batch, Y_batch, W_batch, batch_weight)
+                if batch_weight > 0:
+                    outputs[rows] = self.layers[-1].A
+                    trained[rows] = True
                 if sync is not None:
                     batch_loss, batch_weight = sync.combine(self._grads, batch_loss, batch_weight, interrupt)
                     if batch_weight == 0:
@@ -417,8 +425,6 @@ class NeuralNetwork:
                 self.optimizer.step(self._params, self._grads, lr)
                 total += batch_loss * batch_weight
                 seen += batch_weight
-                if len(Y_batch):
-                    outputs[rows] = self.layers[-1].A
                 for c in batch_callbacks:
                     c.on_batch_end(batch, {"loss": batch_loss, "size": len(Y_batch)})
                 if interrupt.requested:
@@ -430,7 +436,7 @@ class NeuralNetwork:
             if not np.isfinite(self._params).all():  # an update overflowed without a bad loss yet
                 return self._diverged(epoch, batch, "non-finite weights", last_good, history)
             logs = {"loss": total / seen if seen else math.nan,
-                    self.head.metric: self._score(Y, outputs, sync)}
+                    self.head.metric: self._epoch_metric(Y, outputs, trained, batches.weights, sync)}
             if X_val is not None:
                 logs["val_loss"] = self._objective_on(X_val, Y_val, sync)
                 logs["val_" + self.head.metric] = self._score(Y_val, self.layers[-1].A, sync)
@@ -458,9 +464,18 @@ class NeuralNetwork:
             self._grads[...] = 0
         return batch_loss
 
-    def _score(self, Y: np.ndarray, A: np.ndarray, sync) -> float:
-        """The task's metric over all rows (all ranks' rows under MPI)."""
-        return self.head.score(Y, A) if sync is None else sync.score(self.head, Y, A)
+    def _epoch_metric(self, Y, outputs, trained, weights, sync) -> float:
+        """The sample-weighted metric over the rows trained on (a batch of zero weight is not)."""
+        if not trained.all():
+            Y, outputs = Y[trained], outputs[trained]
+            weights = None if weights is None else weights[trained]
+        return self._score(Y, outputs, sync, weights)
+
+    def _score(self, Y: np.ndarray, A: np.ndarray, sync, sample_weight=None) -> float:
+        """The task's (sample-weighted) metric over all rows (all ranks' rows under MPI)."""
+        if sync is not None:
+            return sync.score(self.head, Y, A, sample_weight)
+        return self.head.score(Y, A, sample_weight) if len(Y) else math.nan
 
     def _checked_training_data(self, X, y, sample_weight):
         """``fit``'s data, validated: features as the network's dtype, labels/targets, weights."""
@@ -792,10 +807,12 @@ def _check_dtype(dtype) -> np.dtype:
 def _make_rng(random_state) -> np.random.Generator:
     if random_state is None or isinstance(random_state, np.random.Generator):
         return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.RandomState):  # scikit-learn's convention: draw a seed from it
+        return np.random.default_rng(random_state.randint(0, 2**63 - 1, dtype=np.int64))
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool) and random_state >= 0:
         return np.random.default_rng(int(random_state))
-    raise ValueError(f"random_state: expected None, a non-negative integer or a numpy Generator, "
-                     f"got {random_state!r}")
+    raise ValueError(f"random_state: expected None, a non-negative integer, a numpy Generator or "
+                     f"RandomState, got {random_state!r}")
 
 
 def _checked_array(value, shape: tuple, name: str) -> np.ndarray:
@@ -870,6 +887,11 @@ def _schedule_callbacks(lr_schedule) -> list:
 def _user_callbacks(callbacks) -> list:
     if callbacks is None:
         return []
+    if isinstance(callbacks, cb.Callback) or not isinstance(callbacks, Iterable):
+        hint = f"; wrap it in a list: callbacks=[{type(callbacks).__name__}(...)]" \
+            if isinstance(callbacks, cb.Callback) else ""
+        raise TypeError(f"callbacks: expected a list of Callback instances, got "
+                        f"{type(callbacks).__name__}{hint}")
     callbacks = list(callbacks)
     for i, c in enumerate(callbacks):
         if not isinstance(c, cb.Callback):

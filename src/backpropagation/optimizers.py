@@ -46,6 +46,8 @@ class Optimizer(Component):
 
     name = "optimizer"
     _state_names: tuple[str, ...] = ()
+    #: State arrays that are sums of squares, so a saved negative value is corrupt.
+    _nonnegative_state: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.iterations = 0
@@ -81,8 +83,18 @@ class Optimizer(Component):
 
     def set_state(self, state: dict[str, np.ndarray], iterations: int, params: np.ndarray) -> None:
         """Restore state saved by :meth:`get_state` for a parameter vector like ``params``."""
+        if type(iterations) is not int or iterations < 0:
+            raise ValueError(f"optimizer iterations: expected an integer >= 0, got {iterations!r}")
+        missing = [name for name in self._state_names if state and name not in state]
+        if missing:
+            raise ValueError(f"optimizer state: missing {', '.join(missing)}")
+        for name, value in state.items():
+            if not np.isfinite(value).all():
+                raise ValueError(f"optimizer state {name!r}: contains non-finite values")
+            if name in self._nonnegative_state and (value < 0).any():
+                raise ValueError(f"optimizer state {name!r}: a running mean of squares cannot be negative")
         self.reset()
-        self.iterations = int(iterations)
+        self.iterations = iterations
         if not state:
             return
         self._ensure_state(params)
@@ -168,6 +180,7 @@ class RMSProp(Optimizer):
 
     name = "rmsprop"
     _state_names = ("mean_square",)
+    _nonnegative_state = ("mean_square",)
 
     def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
         super().__init__()
@@ -214,6 +227,7 @@ class Adam(Optimizer):
 
     name = "adam"
     _state_names = ("m_sum", "v_sum")
+    _nonnegative_state = ("v_sum", "v")
 
     def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8) -> None:
         super().__init__()

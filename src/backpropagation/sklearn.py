@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 from .callbacks import EarlyStopping
 from .network import NeuralNetwork
+from .tasks import storable_labels
 
 
 class _BackpropEstimator(BaseEstimator):
@@ -134,7 +135,7 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     dtype : {"float64", "float32"}, default "float64"
     warm_start : bool, default False
         Continue training the current network on the next ``fit`` instead of starting anew.
-    random_state : int or None
+    random_state : int, numpy Generator, numpy RandomState or None
     verbose : {0, 1, 2}, default 0
 
     Attributes
@@ -158,7 +159,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         return X, column_or_1d(y, warn=True)
 
     def _n_outputs(self, y, classes) -> int:
-        n_classes = len(np.unique(y if classes is None else classes))
+        n_classes = len(np.unique(storable_labels(np.asarray(y), "y") if classes is None
+                                  else storable_labels(np.asarray(classes).ravel(), "classes")))
         if n_classes < 2:
             raise ValueError(f"y: classifier needs samples of at least 2 classes, got {n_classes} class")
         return 1 if n_classes == 2 else n_classes
@@ -166,8 +168,7 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     def _build(self, X, y, classes):
         model = super()._build(X, y, classes)
         if classes is not None:  # partial_fit: the labels of all batches are known up front
-            model.head.set_state({"classes": np.unique(classes).tolist(),
-                                  "classes_dtype": np.unique(classes).dtype.str})
+            model.head.set_classes(classes)
         return model
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -20,6 +20,80 @@ from . import metrics
 from .data import as_array, first_overflowing_cell, show
 
 
+#: dtype kinds a model file can store labels of: bool, integers, floats, text, bytes.
+STORABLE_KINDS = "biufUS"
+
+
+def storable_labels(y: np.ndarray, name: str = "y") -> np.ndarray:
+    """Return the 1-D labels ``y`` as an array of a plain dtype (``STORABLE_KINDS``).
+
+    Object arrays (from pandas ``object``, ``category`` or ``string`` columns) become text,
+    integers, floats or booleans when all their labels are of that kind; numbers mixed with text,
+    missing labels (None, NaN, ``pd.NA``) and labels of other types are refused here, at ``fit``,
+    rather than when a saved model is loaded.
+
+    Raises
+    ------
+    ValueError
+        For missing labels or integers beyond 64 bits.
+    TypeError
+        For mixed or unsupported label types (the message names the first offending row).
+    """
+    kind = y.dtype.kind
+    if kind in "OT":  # objects, or NumPy's variable-width StringDType
+        y = _labels_from_objects(y, name)
+    elif kind not in STORABLE_KINDS:
+        raise TypeError(f"{name}: labels of dtype {y.dtype} cannot be stored in a model file; "
+                        "convert them to text (y.astype(str)) or integers first")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        row = int(np.flatnonzero(~np.isfinite(y))[0])
+        what = "NaN labels (missing values)" if np.isnan(y[row]) else "infinite labels"
+        raise ValueError(f"{name}: contains {what}, first at row {row}; drop those rows first")
+    return y
+
+
+def _label_family(value) -> str:
+    """'missing', 'bool', 'int', 'float', 'text', 'bytes' or the type's name."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType") or \
+            (isinstance(value, (float, np.floating)) and value != value):
+        return "missing"
+    for family, types in (("bool", (bool, np.bool_)), ("int", (int, np.integer)),
+                          ("float", (float, np.floating)), ("text", (str,)), ("bytes", (bytes,))):
+        if isinstance(value, types):
+            return family
+    return type(value).__name__
+
+
+def _labels_from_objects(y: np.ndarray, name: str) -> np.ndarray:
+    """An object array of labels as a plain array, or a refusal naming the first bad row."""
+    families = [_label_family(value) for value in y.tolist()]
+    found = dict.fromkeys(families)
+    if "missing" in found:
+        row = families.index("missing")
+        raise ValueError(f"{name}: contains missing labels ({y[row]!r} at row {row}); "
+                         "drop those rows first")
+    numeric = {"int", "float"}
+    if len(found) == 1 or set(found) <= numeric:
+        family = "float" if len(found) > 1 else next(iter(found))
+        if family == "int":
+            for dtype in (np.int64, np.uint64):
+                try:
+                    return np.array(y.tolist(), dtype=dtype)
+                except OverflowError:
+                    pass
+            raise ValueError(f"{name}: integer labels beyond 64 bits cannot be stored; "
+                             "convert them to text (y.astype(str))")
+        dtype = {"bool": bool, "float": np.float64, "text": str, "bytes": bytes}.get(family)
+        if dtype is not None:
+            return np.array(y.tolist(), dtype=dtype)
+        raise TypeError(f"{name}: labels of type {family} cannot be stored in a model file; "
+                        "use text, integers, floats or booleans")
+    first, other = list(found)[:2]
+    row = families.index(other)
+    raise TypeError(f"{name}: labels must all be of one type, found {first} and {other} "
+                    f"(row {row} holds {y[row]!r}); convert them, e.g. y.astype(str)")
+
+
 class Task:
     """Base class of the output heads.
 
@@ -57,9 +131,12 @@ class Task:
         """Turn network outputs into predictions in the user's terms."""
         raise NotImplementedError
 
-    def score(self, Y: np.ndarray, A: np.ndarray) -> float:
-        """The task's metric from encoded targets ``Y`` and outputs ``A``."""
+    def score(self, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:
+        """The task's metric from encoded targets ``Y`` and outputs ``A`` (optionally weighted)."""
         raise NotImplementedError
+
+    def check_loss(self, loss) -> None:
+        """Raise ValueError if ``loss`` cannot train this head (the message names those that can)."""
 
     def get_state(self) -> dict:
         """JSON-ready description of what fitting learned (saved in the model file)."""
@@ -112,11 +189,16 @@ class Regression(Task):
                              "drop or impute them first")
         return Y
 
+    def check_loss(self, loss):
+        if getattr(loss, "needs_probability_targets", False):
+            raise ValueError(f"loss: {type(loss).__name__} compares class probabilities and cannot fit "
+                             "regression targets; use 'mse', 'mae' or 'huber' (or a classification task)")
+
     def decode(self, A):
         return A[:, 0] if self.target_ndim == 1 or (self.target_ndim is None and A.shape[1] == 1) else A
 
-    def score(self, Y, A):
-        return metrics.r2_score(Y, A)
+    def score(self, Y, A, sample_weight=None):
+        return metrics.r2_score(Y, A, sample_weight)
 
     def get_state(self):
         return {"target_ndim": self.target_ndim}
@@ -142,7 +224,7 @@ class _Classifier(Task):
     def fitted(self):
         return self.classes_ is not None
 
-    def _labels(self, y, name: str) -> np.ndarray:
+    def labels(self, y, name: str) -> np.ndarray:
         """``y`` as a 1-D label array (a one-hot matrix becomes class indices)."""
         y = as_array(y, name)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -157,19 +239,18 @@ class _Classifier(Task):
                              f"{self.n_outputs} columns), got shape {y.shape}")
         if y.size == 0:
             raise ValueError(f"{name}: expected at least one label, got none")
-        if y.dtype.kind == "f" and np.isnan(y).any():
-            raise ValueError(f"{name}: contains NaN labels (first at row {int(np.flatnonzero(np.isnan(y))[0])})")
-        if y.dtype.kind == "O":
-            if any(v is None for v in y):
-                raise ValueError(f"{name}: contains missing labels (None)")
-            kinds = {type(v) for v in y}
-            if len(kinds) > 1 and not all(issubclass(k, (int, float, np.number)) for k in kinds):
-                raise TypeError(f"{name}: labels must all be of one type, got "
-                                f"{', '.join(sorted(k.__name__ for k in kinds))}")
-        return y
+        return storable_labels(y, name)
+
+    def set_classes(self, classes) -> None:
+        """Fix the labels to expect before any data is seen (``partial_fit(classes=...)``)."""
+        classes = np.unique(self.labels(classes, "classes"))
+        if len(classes) < 2:
+            raise ValueError(f"classes: expected at least two classes, got {len(classes)}")
+        self._check_class_count(len(classes))
+        self.classes_ = classes
 
     def fit_encode(self, y, dtype):
-        labels = self._labels(y, "y")
+        labels = self.labels(y, "y")
         classes = np.unique(labels)
         if len(classes) < 2:
             raise ValueError(f"y: found a single class ({show(classes[0])}); classification needs "
@@ -179,10 +260,15 @@ class _Classifier(Task):
         return self._one_hot(np.searchsorted(classes, labels), dtype)
 
     def encode(self, y, dtype, name="y"):
-        labels = self._labels(y, name)
-        index = np.searchsorted(self.classes_, labels)
+        labels = self.labels(y, name)
+        try:
+            index = np.searchsorted(self.classes_, labels)
+        except TypeError:  # text against numbers, say: none of them can be a known class
+            index = np.zeros(len(labels), dtype=np.intp)
         index = np.minimum(index, len(self.classes_) - 1)
-        unseen = self.classes_[index] != labels
+        unseen = np.asarray(self.classes_[index] != labels) | (labels.dtype.kind in "US") != \
+            (self.classes_.dtype.kind in "US")
+        unseen = np.broadcast_to(unseen, labels.shape)
         if unseen.any():
             raise ValueError(f"{name}: label {show(labels[unseen][0])} was not seen during fit; "
                              f"known classes: {', '.join(map(show, self.classes_))}")
@@ -191,22 +277,34 @@ class _Classifier(Task):
     def decode(self, A):
         return self.classes_[self._class_index(A)]
 
-    def score(self, Y, A):
-        return float(np.mean(self._class_index(A) == self._class_index(Y)))
+    def score(self, Y, A, sample_weight=None):
+        return metrics.accuracy(self._class_index(Y), self._class_index(A), sample_weight)
 
     def get_state(self):
-        return {"classes": self.classes_.tolist(), "classes_dtype": self.classes_.dtype.str}
+        classes = self.classes_.tolist()
+        if self.classes_.dtype.kind == "S":  # JSON holds text: bytes travel as Latin-1, byte for byte
+            classes = [label.decode("latin-1") for label in classes]
+        return {"classes": classes, "classes_dtype": self.classes_.dtype.str}
 
     def set_state(self, state):
         # The state may come from a file: check it as strictly as fit checks labels.
-        classes, dtype = state["classes"], np.dtype(state["classes_dtype"])
-        if not isinstance(classes, list) or dtype.kind not in "biufUS":
-            raise ValueError(f"classes: expected a list of labels of a plain dtype, got {classes!r} "
+        listed, dtype = state["classes"], np.dtype(state["classes_dtype"])
+        if not isinstance(listed, list) or dtype.kind not in STORABLE_KINDS:
+            raise ValueError(f"classes: expected a list of labels of a plain dtype, got {listed!r} "
                              f"with dtype {dtype}")
-        classes = np.asarray(classes, dtype=dtype)
-        if classes.ndim != 1 or len(np.unique(classes)) != len(classes) or \
-                not np.array_equal(np.sort(classes), classes):
-            raise ValueError(f"classes: expected distinct labels in sorted order, got {classes.tolist()!r}")
+        if dtype.kind == "S":
+            if not all(isinstance(label, str) for label in listed):
+                raise ValueError("classes: byte-string labels must be stored as text")
+            listed = [label.encode("latin-1") for label in listed]
+        try:
+            classes = np.asarray(listed, dtype=dtype)
+        except (OverflowError, TypeError, ValueError):
+            classes = None
+        if classes is None or classes.ndim != 1 or classes.tolist() != listed or \
+                [type(label) for label in classes.tolist()] != [type(label) for label in listed]:
+            raise ValueError(f"classes: dtype {dtype} does not hold the labels {listed!r} exactly")
+        if len(np.unique(classes)) != len(classes) or not np.array_equal(np.sort(classes), classes):
+            raise ValueError(f"classes: expected distinct labels in sorted order, got {listed!r}")
         self._check_class_count(len(classes))
         self.classes_ = classes
 
@@ -236,6 +334,11 @@ class SigmoidClassifier(_Classifier):
             raise ValueError(f"y: found {n_classes} classes, but an output layer of size 1 "
                              f"(sigmoid) fits two classes only; use an output size of {n_classes} "
                              "(softmax)")
+
+    def check_loss(self, loss):
+        if getattr(loss, "needs_one_output_per_class", False):
+            raise ValueError(f"loss: {type(loss).__name__} needs one output unit per class (softmax); "
+                             "with one sigmoid output use 'binary_crossentropy', or use 2 output units")
 
     def _one_hot(self, index, dtype):
         return index.astype(dtype).reshape(-1, 1)
