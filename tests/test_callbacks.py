@@ -1,9 +1,11 @@
 """Early stopping, learning-rate schedules, plateau reduction, checkpoints, progress output."""
 
+import io
+
 import numpy as np
 import pytest
 
-from backpropagation import (Callback, EarlyStopping, ModelCheckpoint, NeuralNetwork,
+from backpropagation import (Callback, EarlyStopping, ModelCheckpoint, NeuralNetwork, ProgressBar,
                              ReduceLROnPlateau, schedules)
 
 
@@ -121,11 +123,34 @@ def test_verbose_2_prints_one_line_per_epoch(data, capsys):
     assert "loss:" in lines[0] and "val_loss:" in lines[0] and "r2:" in lines[0]
 
 
-def test_verbose_1_shows_a_progress_bar_per_epoch(data, capsys):
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_verbose_1_shows_a_progress_bar_per_epoch_on_a_terminal(data):
     X, y = data
-    NeuralNetwork([3, 1]).fit(X, y, epochs=2, verbose=1)
+    screen = Terminal()
+    model = NeuralNetwork([3, 1])
+    model.fit(X, y, epochs=2, verbose=0, callbacks=[ProgressBar(1, file=screen)])
+    assert "Epoch 1/2" in screen.getvalue() and "Epoch 2/2" in screen.getvalue()
+    assert "64/64" in screen.getvalue() and "\r" in screen.getvalue()
+
+
+def test_off_a_terminal_progress_is_plain_lines_and_few_of_them(data, capsys):
+    X, y = data
+    NeuralNetwork([3, 1]).fit(X, y, epochs=100, verbose=1)     # pytest's stderr is not a terminal
     err = capsys.readouterr().err
-    assert "Epoch 1/2" in err and "Epoch 2/2" in err and "64/64" in err
+    lines = err.splitlines()
+    assert "\r" not in err and len(lines) <= ProgressBar.LINES_PER_RUN + 2
+    assert lines[0].startswith("Epoch 1/100 - ") and lines[-1].startswith("Epoch 100/100 - ")
+
+
+def test_off_a_terminal_the_epoch_where_training_stops_is_printed(data, capsys):
+    X, y = data
+    stopper = EarlyStopping(monitor="loss", min_delta=1e9, patience=1)      # stops after epoch 2
+    NeuralNetwork([3, 1]).fit(X, y, epochs=100, verbose=1, early_stopping=stopper)
+    assert capsys.readouterr().err.splitlines()[-1].startswith("Epoch 2/100 - ")
 
 
 def test_verbose_0_is_silent(data, capsys):

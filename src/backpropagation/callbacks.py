@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from .files import check_output
 from .schedules import Schedule
 
 
@@ -291,7 +292,8 @@ class ModelCheckpoint(Callback):
     """Save the model to ``filepath`` after epochs that improve the monitored quantity.
 
     The file is replaced atomically, so a process killed at any moment leaves the last good model
-    on disk and loses at most the epochs since.
+    on disk and loses at most the epochs since. The path is checked when training begins (a
+    missing directory or a path that is not a regular file stops ``fit`` before the first epoch).
 
     Parameters
     ----------
@@ -311,6 +313,9 @@ class ModelCheckpoint(Callback):
         self.save_best_only = bool(save_best_only)
 
     def on_train_begin(self, logs):
+        # A path that cannot be written must fail now, not after the first good epoch.
+        if self.model.distributed_rank == 0:
+            check_output(self.filepath, "ModelCheckpoint filepath")
         self._monitor.start(logs["validation"])
 
     def on_epoch_end(self, epoch, logs):
@@ -320,13 +325,21 @@ class ModelCheckpoint(Callback):
 
 
 class ProgressBar(Callback):
-    """Report progress: ``verbose=1`` a tqdm bar per epoch, ``verbose=2`` one line per epoch.
+    """Report progress on stderr (or ``file``).
+
+    ``verbose=1`` draws a tqdm bar per epoch on a terminal; when the output is not a terminal
+    (a log file, a pipe, CI) it prints plain lines instead, no carriage returns, at most one per
+    epoch and about 20 in all for long runs (plus the last epoch). ``verbose=2`` prints one line
+    per epoch everywhere.
 
     Parameters
     ----------
     verbose : {1, 2}
     file : file-like, default sys.stderr
     """
+
+    #: Off a terminal, ``verbose=1`` prints about this many epoch lines per run.
+    LINES_PER_RUN = 20
 
     def __init__(self, verbose: int = 1, file=None) -> None:
         if verbose not in (1, 2):
@@ -338,15 +351,20 @@ class ProgressBar(Callback):
         self.epochs = logs["epochs"]
         self.samples = logs["samples"]
         self._bar = None
+        self._stream = self.file or sys.stderr
+        isatty = getattr(self._stream, "isatty", None)
+        self._draw_bar = self.verbose == 1 and callable(isatty) and isatty()
+        self._every = 1 if self.verbose == 2 else max(1, math.ceil(self.epochs / self.LINES_PER_RUN))
+        self._unprinted = None
+        self._started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs):
         self._start = time.perf_counter()
-        if self.verbose == 1:
+        if self._draw_bar:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=self.samples, desc=f"Epoch {epoch + 1}/{self.epochs}",
-                             unit="sample", leave=True, file=self.file or sys.stderr,
-                             dynamic_ncols=True)
+                             unit="sample", leave=True, file=self._stream, dynamic_ncols=True)
 
     def on_batch_end(self, batch, logs):
         if self._bar is not None:
@@ -358,15 +376,21 @@ class ProgressBar(Callback):
             self._bar.set_postfix_str(text, refresh=False)
             self._bar.close()
             self._bar = None
+            return
+        line = f"Epoch {epoch + 1}/{self.epochs} - {time.perf_counter() - self._start:.2f}s - {text}"
+        if epoch == 0 or (epoch + 1) % self._every == 0 or epoch + 1 == self.epochs:
+            print(line, file=self._stream, flush=True)
+            self._unprinted = None
         else:
-            seconds = time.perf_counter() - self._start
-            print(f"Epoch {epoch + 1}/{self.epochs} - {seconds:.2f}s - {text}",
-                  file=self.file or sys.stderr, flush=True)
+            self._unprinted = line  # printed at the end if training stops here
 
     def on_train_end(self, logs):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        if self._unprinted is not None:
+            print(self._unprinted, file=self._stream, flush=True)
+            self._unprinted = None
 
 
 def _format(value: float) -> str:

@@ -165,7 +165,7 @@ def train(args, table: Table, comm=None) -> dict:
     dropped = len(table.rows) - len(labelled.rows)
     if not labelled.rows:
         raise ValueError(f"{table.source}: the target column {args.target!r} has no values")
-    stratify = pre.infer_target_kind(labelled.column(args.target)) != "numeric"
+    stratify = pre.infer_target_kind([v.strip() for v in labelled.column(args.target)], labelled) != "numeric"
     if args.validation_split == 0:
         train_rows, val_rows = np.arange(len(labelled.rows)), np.array([], dtype=int)
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .files import write_atomically
 from .metrics import confusion_matrix
 
 
@@ -25,7 +26,7 @@ def _figure(width: float, height: float):
 
 def _finish(figure, path):
     if path is not None:
-        figure.savefig(path, dpi=100)
+        write_atomically(path, lambda handle: figure.savefig(handle, dpi=100, format="png"))
     return figure
 
 

@@ -298,7 +298,7 @@ class TabularPreprocessor:
         """Derive the encoding from a (merged) summary."""
         if not summary["target"]:
             raise ValueError(f"{source}: the target column {self.target!r} has no values")
-        self.target_kind = self.infer_target_kind(list(summary["target"]))
+        self.target_kind = self.infer_target_kind(list(summary["target"]))  # (checked with rows by the caller)
         if self.target_kind == "numeric":
             self._encode_target(list(summary["target"]), source)  # refuses non-numbers
             self.target_mean, self.target_std = _weighted_mean_std(_numeric_counts(summary["target"]))
@@ -342,21 +342,40 @@ class TabularPreprocessor:
             raise ValueError(f"{source}: no feature columns left besides the target {self.target!r}")
         return self
 
-    def infer_target_kind(self, values: list[str]) -> str:
-        """"numeric", "labels" or "integer-labels" for these target cells, under ``task``."""
+    def infer_target_kind(self, values: list[str], table: Table | None = None) -> str:
+        """"numeric", "labels" or "integer-labels" for these target cells, under ``task``.
+
+        A target that is mostly numbers with some text (a typo, ``n.a.``) is refused unless the
+        task is a classification one, naming the first such cell (and its data row, given the
+        ``table`` the values come from). Whole numbers beyond 2**53 are not class codes: they
+        would not survive a float, so they count as measurements.
+        """
         numbers = [_number(v) for v in values]
-        numeric = all(n is not None for n in numbers)
+        n_numbers = sum(n is not None for n in numbers)
+        numeric = n_numbers == len(values)
+        if self.task in ("auto", "regression") and 0 < n_numbers < len(values) and \
+                (self.task == "regression" or n_numbers >= len(values) / 2):
+            self._refuse_mixed_target(values, numbers, n_numbers, table)
         if self.task == "regression":
             if not numeric:
                 bad = next(v for v, n in zip(values, numbers) if n is None)
                 raise ValueError(f"target {self.target!r}: regression needs numbers, found {bad!r}")
             return "numeric"
+        whole = numeric and all(float(n).is_integer() and abs(n) < 2**53 for n in numbers)
         if self.task != "auto":
-            return "integer-labels" if numeric and all(float(n).is_integer() for n in numbers) else "labels"
+            return "integer-labels" if whole else "labels"
         if not numeric:
             return "labels"
-        whole = all(float(n).is_integer() for n in numbers)
         return "integer-labels" if whole and len(set(numbers)) <= self.max_auto_classes else "numeric"
+
+    def _refuse_mixed_target(self, values, numbers, n_numbers, table) -> None:
+        index = next(i for i, n in enumerate(numbers) if n is None)
+        where = f"data row {table.row_number(index)}" if table is not None else "a row"
+        why = " (not a finite number)" if _is_float(values[index]) else ""
+        raise ValueError(
+            f"target {self.target!r} mixes numbers and text: {n_numbers} of {len(values)} values are "
+            f"numbers, but {where} holds {values[index]!r}{why}; make such cells empty (the row is "
+            "then dropped) or, if the values are class labels, pass --task classification")
 
     @property
     def resolved_task(self) -> str:
