@@ -4,12 +4,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 from backpropagation import NeuralNetwork
-from backpropagation.cli import demo_data_path, main
+from backpropagation.cli import build_parser, demo_data_path, main
 
 
 @pytest.fixture
@@ -39,7 +40,9 @@ def test_train_writes_a_model_a_report_and_plots(regression_csv, tmp_path, capsy
     report = json.loads(capsys.readouterr().out)
     assert report["task"] == "regression" and report["rows_dropped_missing_target"] == 1
     assert report["rows_train"] + report["rows_validation"] == 119
-    assert report["validation"]["r2"] > 0.9 and report["epochs_run"] == 200
+    assert report["validation"]["r2"] > 0.9 and report["epochs_run"] <= 200
+    # By default the held-out rows drive early stopping, and the best epoch's weights are kept.
+    assert report["early_stopping"]["monitor"] == "val_loss" and report["early_stopping"]["restored_best_weights"]
     assert sorted(p.name for p in plots.iterdir()) == ["loss_curve.png", "predictions.png"]
     model = NeuralNetwork.load(model_path)
     assert model.metadata["feature_names"] == ["size", "rooms", "area=east", "area=north", "area=south"]
@@ -121,8 +124,16 @@ def test_trace_a_saved_model_on_a_csv_row(tmp_path, capsys):
     (["train", "{csv}", "--target", "nope"], "no column named 'nope'"),
     (["train", "{csv}"], "required: --target"),
     (["train", "{csv}", "--target", "species", "--layers", "a,b"], "--layers"),
-    (["train", "{csv}", "--target", "species", "--optimizer", "magic"], "unknown optimizer 'magic'"),
-    (["train", "{csv}", "--target", "species", "--validation-split", "1.5"], "validation_split"),
+    (["train", "{csv}", "--target", "species", "--optimizer", "magic"], "--optimizer: invalid choice: 'magic'"),
+    (["train", "{csv}", "--target", "species", "--validation-split", "1.5"],
+     "--validation-split: expected a fraction >= 0.0 and < 1.0, got '1.5'"),
+    (["train", "{csv}", "--target", "species", "--epochs", "abc"], "--epochs: expected an integer >= 1, got 'abc'"),
+    (["train", "{csv}", "--target", "species", "--seed", "-1"], "--seed: expected an integer seed >= 0"),
+    (["train", "{csv}", "--target", "species", "--early-stopping", "-3"], "--early-stopping: expected an integer >= 0"),
+    (["train", "{csv}", "--target", "species", "--target", "island"], "--target: given more than once"),
+    (["train", "{csv}", "--target", "species", "--learning-rate", "0"], "--learning-rate: expected a number > 0"),
+    (["train", "{csv}", "--target", "species", "--activation", "gelu9"], "--activation: invalid choice"),
+    (["train", "{csv}", "--target", "species", "--lr-schedule", "wavy"], "--lr-schedule: invalid choice"),
     (["predict", "{csv}", "{csv}"], "not a readable model file"),
     (["trace", "--layers", "3"], "at least an input and an output"),
     (["trace", "--model", "x.npz"], "--model needs --data"),
@@ -194,3 +205,138 @@ def test_csv_dialects_train_like_the_plain_file(variant, plain, tmp_path, capsys
     capsys.readouterr()
     np.testing.assert_array_equal(NeuralNetwork.load(paths[0].with_suffix(".npz")).parameters,
                                   NeuralNetwork.load(paths[1].with_suffix(".npz")).parameters)
+
+
+NUMERIC_ROWS = "".join(f"{i % 7},{(i * 3) % 5},{i * 1.5 + 0.25}\n" for i in range(50))
+
+
+@pytest.mark.parametrize("text,message", [
+    ("a,b,y\n" + NUMERIC_ROWS.replace(",3.25\n", ",n.a.\n", 1),
+     "target 'y' mixes numbers and text: 49 of 50 values are numbers, but data row 3 holds 'n.a.'"),
+    ("a,b,y\n" + NUMERIC_ROWS.replace(",3.25\n", ",1e999\n", 1), "holds '1e999' (not a finite number)"),
+])
+def test_a_numeric_target_with_stray_text_is_refused_like_a_feature_column(text, message, tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    assert run("train", path, "--target", "y", "--epochs", "1", "--output", tmp_path / "m.npz") == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_targets_too_large_for_int64_do_not_merge(tmp_path, capsys):
+    path = tmp_path / "big.csv"
+    path.write_text("a,y\n" + "".join(f"{i},{'1e19' if i % 2 else '2e19'}\n" for i in range(40)))
+    assert run("train", path, "--target", "y", "--task", "classification", "--epochs", "1", "--json",
+               "--output", tmp_path / "m.npz") == 0
+    assert sorted(NeuralNetwork.load(tmp_path / "m.npz").classes_.tolist()) == ["1e19", "2e19"]
+    assert run("train", path, "--target", "y", "--epochs", "1", "--json", "--output", tmp_path / "r.npz") == 0
+    assert NeuralNetwork.load(tmp_path / "r.npz").task == "regression"       # measurements, not codes
+
+
+@pytest.mark.parametrize("output", ["missing/m.npz", "{data}", "/dev/null"])
+def test_every_output_is_checked_before_training(output, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n" + ROWS)
+    before = data.read_bytes()
+    output = output.replace("{data}", str(data))
+    started = time.perf_counter()
+    assert run("train", data, "--target", "y", "--epochs", "100000", "--output", output) == 2
+    err = capsys.readouterr().err
+    assert time.perf_counter() - started < 5 and "Epoch" not in err        # refused before any work
+    assert output in err and ".tmp" not in err and len(err.strip().splitlines()) == 1
+    assert data.read_bytes() == before
+
+
+def test_plot_directory_and_predict_outputs_are_checked_first(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n" + ROWS)
+    assert run("train", data, "--target", "y", "--epochs", "100000", "--output", tmp_path / "m.npz",
+               "--plots", tmp_path / "no" / "such" / "dir") == 2
+    assert "--plots: cannot create" in capsys.readouterr().err and not (tmp_path / "m.npz").exists()
+    assert run("train", data, "--target", "y", "--epochs", "1", "--json", "--output", tmp_path / "m.npz") == 0
+    model_bytes = (tmp_path / "m.npz").read_bytes()
+    capsys.readouterr()
+    assert run("predict", tmp_path / "m.npz", data, "--output", tmp_path / "m.npz") == 2
+    assert "also an input" in capsys.readouterr().err
+    assert (tmp_path / "m.npz").read_bytes() == model_bytes
+
+
+def test_predict_replaces_its_own_columns_instead_of_repeating_them(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n" + ROWS)
+    run("train", data, "--target", "y", "--epochs", "1", "--json", "--output", tmp_path / "m.npz")
+    run("predict", tmp_path / "m.npz", data, "--proba", "--output", tmp_path / "p1.csv")
+    run("predict", tmp_path / "m.npz", tmp_path / "p1.csv", "--proba", "--output", tmp_path / "p2.csv")
+    header = (tmp_path / "p2.csv").read_text().splitlines()[0].split(",")
+    assert header == ["a", "b", "y", "predicted_y", "proba_no", "proba_yes"]
+    assert (tmp_path / "p1.csv").read_text() == (tmp_path / "p2.csv").read_text()
+
+
+def test_predict_into_a_closed_pipe_ends_quietly(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n" + ROWS * 300)
+    assert main(["train", str(data), "--target", "y", "--epochs", "1", "--json", "-q",
+                 "--output", str(tmp_path / "m.npz")]) == 0
+    done = subprocess.run(f"'{BACKPROP}' predict '{tmp_path / 'm.npz'}' '{data}' | head -1",
+                          shell=True, capture_output=True, text=True)
+    assert done.stdout == "a,b,y,predicted_y\n" and "Error" not in done.stderr and "error" not in done.stderr
+
+
+def test_evaluate_on_a_label_unseen_in_training_is_one_line(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n" + ROWS)
+    run("train", data, "--target", "y", "--epochs", "1", "--json", "--output", tmp_path / "m.npz")
+    capsys.readouterr()
+    other = tmp_path / "other.csv"
+    other.write_text("a,b,y\n1,2,yes\n3,4,maybe\n")
+    assert run("evaluate", tmp_path / "m.npz", other) == 2
+    err = capsys.readouterr().err.strip()
+    assert "target 'y' holds 'maybe' (data row 2), a class the model never saw" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_progress_off_a_terminal_is_plain_and_quiet_silences_it(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n" + ROWS)
+    options = ["train", data, "--target", "y", "--epochs", "300", "--early-stopping", "0",
+               "--output", tmp_path / "m.npz"]
+    assert run(*options) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and 2 <= len(err.splitlines()) <= 22
+    assert run(*options, "--quiet") == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_help_shows_defaults_choices_and_explains_every_argument():
+    train_help = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    for expected in ("(default: 100)", "(default: 32)", "(default: 0.2)", "(default: adam)",
+                     "default 0.001 for adam", "(default: random)", "{auto,regression,binary",
+                     "relu,sigmoid", "cosine", "CSV file with a header row"):
+        assert expected in train_help, expected
+    for name in ("predict", "evaluate", "summary"):
+        sub = build_parser()._subparsers._group_actions[0].choices[name]
+        assert all(action.help for action in sub._actions), name
+
+
+def test_the_default_trace_has_a_gradient_in_every_layer(capsys):
+    assert run("trace", "--layers", "3,2,2,1", "--seed", "0") == 0
+    text = capsys.readouterr().out
+    assert "passed no gradient: f'(z) = 0 there" not in text.split("∂L/∂W¹")[0]   # no dead layer above
+    model = NeuralNetwork([3, 2, 2, 1], optimizer="sgd", learning_rate=0.1, random_state=0)
+    rng = np.random.default_rng(0)
+    for _ in range(100):                       # the same draws the command makes
+        x, y = rng.normal(size=(1, 3)).round(2), rng.normal(size=(1, 1)).round(2)
+        trace = model.trace(x, y)
+        if all(np.any(step.dW != 0) for step in trace.layers):
+            break
+    assert all(np.any(step.dW != 0) for step in trace.layers)
+    assert trace.to_text() == text
+
+
+def test_a_trace_says_when_units_are_dead():
+    model = NeuralNetwork([2, 2, 1], random_state=0)
+    model.set_weights([(np.array([[1.0, -1.0], [1.0, -1.0]]), np.zeros(2)), (np.ones((2, 1)), np.zeros(1))])
+    trace = model.trace(np.array([[1.0, 1.0]]), np.array([0.0]))
+    assert trace.dead_units == {1: [2]}
+    assert "some unit of layer 1 (2) passed no gradient" in trace.to_text()

@@ -90,10 +90,11 @@ def test_ctrl_c_under_mpiexec_stops_every_rank_at_the_same_batch_and_rank_0_save
     model_path = tmp_path / "model.npz"
     process = subprocess.Popen(
         [MPIEXEC, "-n", "2", os.path.join(os.path.dirname(sys.executable), "backprop"), "train", demo_data_path(),
-         "--target", "species", "--epochs", "1000000", "--distributed", "--output", str(model_path)],
+         "--target", "species", "--epochs", "1000000", "--early-stopping", "0", "--distributed",
+         "--output", str(model_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen, char = "", "?"
-    while "Epoch 2/" not in seen and char:  # an epoch's all-reduces done: every rank is in the loop
+    while "Epoch 1/" not in seen and char:  # an epoch's all-reduces done: every rank is in the loop
         char = process.stderr.read(1)
         seen += char
     process.send_signal(signal.SIGINT)     # mpiexec forwards it to every rank
@@ -101,3 +102,20 @@ def test_ctrl_c_under_mpiexec_stops_every_rank_at_the_same_batch_and_rank_0_save
     assert process.returncode == 130, err[-2000:]
     assert "training was interrupted (Ctrl-C)" in out and "Traceback" not in err
     assert NeuralNetwork.load(model_path).head.fitted
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_the_cli_default_validation_split_is_one_split_of_the_whole_file(tmp_path, capsys, ranks):
+    # No --validation-split: the default 20% hold-out (and early stopping on it) must be the one
+    # a single process draws, not one split per rank's slice.
+    options = ["train", demo_data_path(), "--target", "species", "--epochs", "4", "--seed", "3",
+               "--batch-size", "16", "--json"]
+    done = mpirun(ranks, os.path.join(os.path.dirname(sys.executable), "backprop"), *options,
+                  "--distributed", "--output", tmp_path / "mpi.npz")
+    assert done.returncode == 0, done.stderr
+    assert backprop(options + ["--output", str(tmp_path / "one.npz")]) == 0
+    mpi_report, one_report = json.loads(done.stdout), json.loads(capsys.readouterr().out)
+    assert mpi_report["rows_validation"] == one_report["rows_validation"] > 0
+    assert mpi_report["validation"] == pytest.approx(one_report["validation"], rel=1e-9)
+    mpi, one = NeuralNetwork.load(tmp_path / "mpi.npz"), NeuralNetwork.load(tmp_path / "one.npz")
+    np.testing.assert_allclose(mpi.parameters, one.parameters, rtol=0, atol=1e-10)

@@ -205,7 +205,12 @@ def test_a_description_nested_100000_deep_is_one_value_error(tmp_path):
         NeuralNetwork.load(tmp_path / "deep.npz")
 
 
-@activations.register("scaled_tanh_test")
+@pytest.fixture
+def own_registry(monkeypatch):
+    """Register into a copy of the activation registry, so that no other test sees the names."""
+    monkeypatch.setattr(activations._registry, "_factories", dict(activations._registry._factories))
+
+
 class ScaledTanh(Activation):
     """A registered activation with a constructor parameter but no get_config."""
 
@@ -219,14 +224,15 @@ class ScaledTanh(Activation):
         return dA * self.scale * (1 - np.tanh(Z) ** 2)
 
 
-def test_a_constructor_parameter_that_get_config_would_lose_is_refused_at_save(tmp_path):
+def test_a_constructor_parameter_that_get_config_would_lose_is_refused_at_save(tmp_path, own_registry):
+    activations.register("scaled_tanh_test", ScaledTanh)
     model = NeuralNetwork([2, 3, 1], hidden_activation=ScaledTanh(3.0))
     with pytest.raises(ValueError, match=r"constructor takes scale, which get_config\(\) does not return"):
         model.save(tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
 
 
-def test_a_get_config_that_json_cannot_hold_is_named(tmp_path):
+def test_a_get_config_that_json_cannot_hold_is_named(tmp_path, own_registry):
     class Odd(ScaledTanh):
         def get_config(self):
             return {"scale": np.float32(2.0) + 1j}

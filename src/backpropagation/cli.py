@@ -7,6 +7,8 @@ Every subcommand has ``--help``. Bad input ends with exit code 2 and one line on
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import sys
@@ -15,30 +17,88 @@ from importlib import resources
 
 import numpy as np
 
-from . import __version__, metrics
+from . import __version__, activations, metrics, optimizers, schedules
 from .callbacks import EarlyStopping
 from .data import validation_split
 from .distributed import MPISync, collectively, mpi
+from .files import check_output, write_atomically
 from .network import DivergenceError, NeuralNetwork
+from .tasks import TASK_NAMES
 from .tabular import TabularPreprocessor, Table, TransformReport, is_missing, read_csv
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell convention for a process stopped by SIGINT
+EXIT_BROKEN_PIPE = 141  # likewise for SIGPIPE: what `yes | head -1` leaves in PIPESTATUS
+
+
+class _StoreOnce(argparse.Action):
+    """``store``, but an option given twice is an error rather than the last one winning."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = getattr(namespace, "_given", set())
+        if self.dest in given:
+            parser.error(f"argument {option_string}: given more than once")
+        namespace._given = given | {self.dest}
+        setattr(namespace, self.dest, values)
+
+
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Append "(default: X)" to an option's help unless the help already says, or X is empty."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        empty = action.default is None or action.default is False or action.default is argparse.SUPPRESS \
+            or (isinstance(action.default, list) and not action.default)
+        shown = not empty
+        if shown and "default" not in text and action.option_strings:
+            default = ",".join(map(str, action.default)) if isinstance(action.default, list) else action.default
+            text += f" (default: {default})"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line like every other error."""
+    """argparse, but usage errors are one line like every other error, repeated options are
+    refused, and ``--help`` shows every default."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpWithDefaults)
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"backprop: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
+def _number_type(convert, minimum=None, maximum=None, *, above_minimum=False, below_maximum=False,
+                 what="a number"):
+    """An argparse type: ``convert(text)`` within bounds, with a message saying what is expected."""
+    bounds = [f"{'>' if above_minimum else '>='} {minimum}"] if minimum is not None else []
+    bounds += [f"{'<' if below_maximum else '<='} {maximum}"] if maximum is not None else []
+    expected = f"{what}{' ' + ' and '.join(bounds) if bounds else ''}"
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        too_high = maximum is not None and (value >= maximum if below_maximum else value > maximum)
+        too_low = minimum is not None and (value <= minimum if above_minimum else value < minimum)
+        if value != value or abs(value) == float("inf") or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+_positive_int = _number_type(int, 1, what="an integer")
+_count = _number_type(int, 0, what="an integer")
+_positive_float = _number_type(float, 0, above_minimum=True, what="a number")
+_nonnegative_float = _number_type(float, 0.0, what="a number")
+_fraction = _number_type(float, 0.0, 1.0, below_maximum=True, what="a fraction")
+_seed = _number_type(int, 0, 2**63 - 1, what="an integer seed")
 
 
 def _layers(text: str) -> list[int]:
@@ -59,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a network on a CSV file")
-    train.add_argument("data", help="CSV file with a header row")
+    train.add_argument("data", help="CSV file with a header row, one example per row")
     _add_training_options(train)
     train.set_defaults(handler=command_train)
 
@@ -71,62 +131,71 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(handler=command_predict)
 
     evaluate = sub.add_parser("evaluate", help="metrics of a trained model on a labelled CSV file")
-    evaluate.add_argument("model")
-    evaluate.add_argument("data")
+    evaluate.add_argument("model", help="model file written by 'backprop train'")
+    evaluate.add_argument("data", help="CSV file with the training columns and the target")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.set_defaults(handler=command_evaluate)
 
     summary = sub.add_parser("summary", help="architecture, parameters and preprocessing of a model")
-    summary.add_argument("model")
+    summary.add_argument("model", help="model file written by 'backprop train'")
     summary.set_defaults(handler=command_summary)
 
     demo = sub.add_parser("demo", help="train on the bundled penguins data and write a report")
     demo.add_argument("--output-dir", default="backprop-demo", help="where the model and plots go")
-    demo.add_argument("--epochs", type=_positive_int, default=200)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--epochs", type=_positive_int, default=200, help="most epochs to train")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (same seed, same model)")
     demo.set_defaults(handler=command_demo)
 
     trace = sub.add_parser("trace", help="print one training step of backpropagation, layer by layer")
     trace.add_argument("--layers", type=_layers, default=[3, 2, 2, 1],
-                       help="layer sizes including input and output (default 3,2,2,1)")
-    trace.add_argument("--activation", default="relu", help="hidden activation (default relu)")
-    trace.add_argument("--task", default="regression",
-                       choices=["regression", "binary", "multiclass", "classification"])
-    trace.add_argument("--optimizer", default="sgd")
-    trace.add_argument("--learning-rate", type=float, default=0.1)
-    trace.add_argument("--seed", type=int, default=0)
+                       help="layer sizes including input and output")
+    trace.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
+                       help="hidden activation")
+    trace.add_argument("--task", default="regression", choices=list(TASK_NAMES), help="what the output means")
+    trace.add_argument("--optimizer", default="sgd", type=str.lower, choices=optimizers.names(), help="update rule")
+    trace.add_argument("--learning-rate", type=_positive_float, default=0.1, help="step size η")
+    trace.add_argument("--seed", type=_seed, default=0, help="random seed of the weights and the sample")
     trace.add_argument("--model", help="trace a saved model instead, on one row of --data")
     trace.add_argument("--data", help="CSV file for --model")
-    trace.add_argument("--row", type=int, default=0, help="row of --data to trace (0-based, default 0)")
-    trace.add_argument("--format", choices=["text", "markdown"], default="text")
+    trace.add_argument("--row", type=_count, default=0, help="row of --data to trace (0-based)")
+    trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
     trace.set_defaults(handler=command_trace)
     return parser
 
 
 def _add_training_options(command):
-    command.add_argument("--target", required=True, help="name of the column to predict")
+    command.add_argument("--target", required=True, help="name of the column to predict (required)")
     command.add_argument("--task", default="auto",
-                         choices=["auto", "regression", "binary", "multiclass", "classification"])
+                         choices=["auto", "regression", "binary", "multiclass", "classification"],
+                         help="auto: text targets and whole numbers with at most 10 distinct values "
+                              "are classes, other numbers a regression target; binary/multiclass/"
+                              "classification force classes, regression forces numbers")
     command.add_argument("--drop", action="append", default=[], metavar="COLUMN",
                          help="ignore this column (repeatable)")
-    command.add_argument("--layers", type=_layers, default=[32, 16], help="hidden widths (default 32,16)")
-    command.add_argument("--activation", default="relu")
-    command.add_argument("--optimizer", default="adam")
-    command.add_argument("--learning-rate", type=float, default=None,
-                         help="default 0.001 for adam/adamw/rmsprop, 0.01 otherwise")
-    command.add_argument("--epochs", type=_positive_int, default=100)
-    command.add_argument("--batch-size", type=_positive_int, default=32)
-    command.add_argument("--validation-split", type=float, default=0.2)
-    command.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE",
-                         help="stop after PATIENCE epochs without improvement (0: off)")
-    command.add_argument("--lr-schedule", default=None,
-                         help="step, exponential, inverse_time, cosine or plateau")
-    command.add_argument("--l2", type=float, default=0.0)
-    command.add_argument("--seed", type=int, default=None)
+    command.add_argument("--layers", type=_layers, default=[32, 16], help="hidden widths, comma-separated")
+    command.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(), help="hidden activation")
+    command.add_argument("--optimizer", default="adam", type=str.lower, choices=optimizers.names(), help="update rule")
+    command.add_argument("--learning-rate", type=_positive_float, default=None,
+                         help="step size; default 0.001 for adam/adamw/rmsprop, 0.01 otherwise")
+    command.add_argument("--epochs", type=_positive_int, default=100, help="most epochs to train")
+    command.add_argument("--batch-size", type=_positive_int, default=32, help="rows per gradient step")
+    command.add_argument("--validation-split", type=_fraction, default=0.2,
+                         help="fraction of rows held out (stratified for classes) for early stopping "
+                              "and the report; 0 trains on every row")
+    command.add_argument("--early-stopping", type=_count, default=None, metavar="PATIENCE",
+                         help="stop after PATIENCE epochs without a better validation loss and keep "
+                              "the best epoch's weights; 0 turns it off (default: 10 when there is a "
+                              "validation split, else off)")
+    command.add_argument("--lr-schedule", default=None, type=str.lower, choices=schedules.names() + ["plateau"],
+                         help="learning-rate schedule (default: constant)")
+    command.add_argument("--l2", type=_nonnegative_float, default=0.0, help="L2 penalty on the weights")
+    command.add_argument("--seed", type=_seed, default=None,
+                         help="random seed; the same seed gives the same model (default: random)")
     command.add_argument("--float32", action="store_true", help="compute in float32")
-    command.add_argument("--output", "-o", default="model.npz", help="model file (default model.npz)")
+    command.add_argument("--output", "-o", default="model.npz", help="model file to write")
     command.add_argument("--plots", metavar="DIR", help="write loss curve and prediction plots here")
-    command.add_argument("--json", action="store_true", help="print the report as JSON (no progress bar)")
+    command.add_argument("--json", action="store_true", help="print the report as JSON (no progress)")
+    command.add_argument("--quiet", "-q", action="store_true", help="no progress output while training")
     command.add_argument("--distributed", action="store_true",
                          help="data-parallel over MPI: run as 'mpiexec -n N backprop train ...'; each "
                               "process reads 1/N of the rows, rank 0 writes the model and the report")
@@ -137,6 +206,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except BrokenPipeError:  # `backprop predict ... | head -1`: the reader left, as Unix tools do
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit flush
+        except (OSError, ValueError):
+            pass
+        return EXIT_BROKEN_PIPE
     except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"backprop: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -152,25 +227,19 @@ def main(argv=None) -> int:
 def train(args, table: Table, comm=None) -> dict:
     """Preprocess, split, train, save and plot; return the report as a dict.
 
-    With an MPI communicator, ``table`` is this rank's slice of the file: preprocessing
-    statistics and training are shared over ranks, and only rank 0 writes files.
+    With an MPI communicator, ``table`` is this rank's slice of the file: the validation split,
+    preprocessing statistics and training are shared over ranks (each equal to one process
+    reading the whole file), and only rank 0 writes files.
     """
     step = (lambda work: work()) if comm is None else (lambda work: collectively(comm, work))
     chief = comm is None or comm.Get_rank() == 0
     started = time.perf_counter()
-    rng = np.random.default_rng(args.seed)
     pre = TabularPreprocessor(args.target, args.task, args.drop)
+    table.index(args.target)
     target = [value.strip() for value in table.column(args.target)]
     labelled = table.subset([i for i, value in enumerate(target) if not is_missing(value)])
     dropped = len(table.rows) - len(labelled.rows)
-    if not labelled.rows:
-        raise ValueError(f"{table.source}: the target column {args.target!r} has no values")
-    stratify = pre.infer_target_kind([v.strip() for v in labelled.column(args.target)], labelled) != "numeric"
-    if args.validation_split == 0:
-        train_rows, val_rows = np.arange(len(labelled.rows)), np.array([], dtype=int)
-    else:
-        labels = np.array([v.strip() for v in labelled.column(args.target)]) if stratify else None
-        train_rows, val_rows = validation_split(len(labelled.rows), args.validation_split, rng, labels)
+    train_rows, val_rows = split_rows(args, pre, labelled, comm)
     train_table, val_table = labelled.subset(train_rows), labelled.subset(val_rows)
     pre.fit(train_table, comm)
     dtype = np.float32 if args.float32 else np.float64
@@ -179,7 +248,76 @@ def train(args, table: Table, comm=None) -> dict:
         report = TransformReport.combined(comm.allgather(report))
     X_val, y_val = step(lambda: pre.transform(val_table, with_target=True, dtype=dtype)[:2]
                         if len(val_rows) else (None, None))
+    has_validation = X_val is not None if comm is None else any(comm.allgather(X_val is not None))
+    if comm is not None and X_val is None and has_validation:  # this rank holds no validation row
+        X_val, y_val = np.empty((0, X.shape[1]), dtype=dtype), y[:0]
+    model = _network(args, pre, X, y, dtype, comm)
+    initial = model.parameters.copy()
+    patience = (10 if has_validation else 0) if args.early_stopping is None else args.early_stopping
+    stopper = EarlyStopping(patience=patience) if patience > 0 else False
+    history = model.fit(
+        X, pre.scale_target(y), epochs=args.epochs, batch_size=args.batch_size,
+        verbose=0 if args.json or args.quiet else 1,
+        validation_data=None if not has_validation else (X_val, pre.scale_target(y_val)),
+        early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm,
+    )
+    seconds = time.perf_counter() - started
+    if chief:
+        model.save(args.output)
+    counts = [len(labelled.rows), len(train_rows), len(val_rows), dropped]
+    if comm is not None:
+        counts = [int(total) for total in comm.allreduce(np.array(counts))]
+    result = {
+        "data": table.source, "task": model.head.name, "rows_used": counts[0],
+        "rows_train": counts[1], "rows_validation": counts[2],
+        "rows_dropped_missing_target": counts[3], "features": X.shape[1],
+        "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
+        "stop_reason": history.stop_reason, "early_stopping": _early_stopping_report(stopper),
+        "seconds": round(seconds, 3),
+        "train": _metrics(model, pre, X, y, comm),
+        "validation": None if not counts[2] else _metrics(model, pre, X_val, y_val, comm),
+        "preprocessing": report.lines(), "warnings": pre.warnings,
+        "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
+        "processes": 1 if comm is None else comm.Get_size(),
+    }
+    if args.plots and chief:   # (under MPI, prediction plots show rank 0's rows)
+        result["plots"] = _write_plots(model, pre, initial, args.plots, X, y, X_val, y_val)
+    return result
 
+
+def split_rows(args, pre, labelled: Table, comm=None) -> tuple[np.ndarray, np.ndarray]:
+    """This rank's (train, validation) row indices of ``labelled``, from one split of all rows.
+
+    Under MPI every rank draws the same split of the whole file's rows (stratified by class
+    over all ranks' targets) and keeps the indices in its own slice, so the held-out rows are
+    those one process would hold out.
+    """
+    values = [v.strip() for v in labelled.column(args.target)]
+    row_numbers = [labelled.row_number(i) for i in range(len(values))]
+    offset, n_local = 0, len(values)
+    seed = args.seed
+    if comm is not None:
+        parts = comm.allgather((values, row_numbers))
+        offset = sum(len(part[0]) for part in parts[:comm.Get_rank()])
+        values = [v for part in parts for v in part[0]]
+        row_numbers = [r for part in parts for r in part[1]]
+        seed = comm.bcast(np.random.SeedSequence(seed).entropy if seed is None else seed, root=0)
+    if not values:
+        raise ValueError(f"{labelled.source}: the target column {args.target!r} has no values")
+    kind = pre.infer_target_kind(values, row_numbers)
+    if args.validation_split == 0:
+        return np.arange(n_local), np.array([], dtype=int)
+    labels = np.array(values) if kind != "numeric" else None
+    train_rows, val_rows = validation_split(len(values), args.validation_split,
+                                            np.random.default_rng(seed), labels)
+    def local(rows):
+        return rows[(rows >= offset) & (rows < offset + n_local)] - offset
+
+    return local(train_rows), local(val_rows)
+
+
+def _network(args, pre, X, y, dtype, comm) -> NeuralNetwork:
+    """The network ``train`` fits: input width from ``X``, output size from the task and labels."""
     task = pre.resolved_task
     if task == "regression":
         n_out = 1
@@ -194,35 +332,17 @@ def train(args, table: Table, comm=None) -> dict:
                           dtype=dtype, random_state=args.seed)
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
-    initial = model.parameters.copy()
-    history = model.fit(
-        X, pre.scale_target(y), epochs=args.epochs, batch_size=args.batch_size,
-        verbose=0 if args.json else 1,
-        validation_data=None if X_val is None else (X_val, pre.scale_target(y_val)),
-        early_stopping=EarlyStopping(patience=args.early_stopping) if args.early_stopping > 0 else False,
-        lr_schedule=args.lr_schedule, comm=comm,
-    )
-    seconds = time.perf_counter() - started
-    if chief:
-        model.save(args.output)
-    counts = [len(labelled.rows), len(train_rows), len(val_rows), dropped]
-    if comm is not None:
-        counts = [int(total) for total in comm.allreduce(np.array(counts))]
-    result = {
-        "data": table.source, "task": model.head.name, "rows_used": counts[0],
-        "rows_train": counts[1], "rows_validation": counts[2],
-        "rows_dropped_missing_target": counts[3], "features": X.shape[1],
-        "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
-        "stop_reason": history.stop_reason, "seconds": round(seconds, 3),
-        "train": _metrics(model, pre, X, y, comm),
-        "validation": None if not counts[2] else _metrics(model, pre, X_val, y_val, comm),
-        "preprocessing": report.lines(), "warnings": pre.warnings,
-        "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
-        "processes": 1 if comm is None else comm.Get_size(),
-    }
-    if args.plots and chief:   # (under MPI, prediction plots show rank 0's rows)
-        result["plots"] = _write_plots(model, pre, initial, args.plots, X, y, X_val, y_val)
-    return result
+    return model
+
+
+def _early_stopping_report(stopper) -> dict | None:
+    """What early stopping did, for the report (None when it was off)."""
+    if not stopper:
+        return None
+    best = stopper.best_epoch
+    return {"monitor": stopper.monitor, "patience": stopper.patience,
+            "best_epoch": None if best is None else best + 1,
+            "restored_best_weights": best is not None and stopper.restore_best_weights}
 
 
 def _metrics(model, pre, X, y, comm=None) -> dict:
@@ -251,11 +371,11 @@ def _write_plots(model, pre, initial, directory, X, y, X_val, y_val) -> list[str
     from . import plotting
 
     os.makedirs(directory, exist_ok=True)
-    written = [os.path.join(directory, "loss_curve.png")]
+    written = [os.path.join(directory, PLOT_FILES[0])]
     plotting.plot_history(model.history_, written[0])
     X_show, y_show = (X, y) if X_val is None else (X_val, y_val)
     before = plotting.predictions_with(model, initial, X_show)
-    path = os.path.join(directory, "predictions.png")
+    path = os.path.join(directory, PLOT_FILES[1])
     if model.head.is_classifier:
         plotting.plot_predictions(model, X_show, y_show, before=before, path=path)
     else:
@@ -263,7 +383,7 @@ def _write_plots(model, pre, initial, directory, X, y, X_val, y_val) -> list[str
                                   before=pre.unscale_target(before), path=path)
     written.append(path)
     if X.shape[1] == 2 and model.head.is_classifier:
-        written.append(os.path.join(directory, "decision_boundary.png"))
+        written.append(os.path.join(directory, PLOT_FILES[2]))
         plotting.plot_decision_boundary(model, X, y, written[-1])
     return written
 
@@ -281,14 +401,37 @@ class _UnscaledRegressor:
 def command_train(args) -> int:
     """``backprop train`` (under ``mpiexec`` with ``--distributed``, on every rank)."""
     if not args.distributed:
+        check_outputs(args)
         result = train(args, read_csv(args.data))
     else:
         comm = mpi().COMM_WORLD
+        collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
         table = collectively(comm, lambda: read_csv(args.data, part=(comm.Get_rank(), comm.Get_size())))
         result = train(args, table, comm)
     if not args.distributed or comm.Get_rank() == 0:
         _print_report(result, args.json)
     return EXIT_INTERRUPTED if result["interrupted"] else 0
+
+
+PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")
+
+
+def check_outputs(args) -> None:
+    """Check every file ``train`` will write before any work, naming the path the user gave."""
+    check_output(args.output, "--output", inputs=[args.data])
+    if args.plots:
+        if os.path.exists(args.plots) and not os.path.isdir(args.plots):
+            raise ValueError(f"--plots: {args.plots} exists and is not a directory")
+        parent = os.path.dirname(os.path.abspath(args.plots))
+        if not os.path.isdir(args.plots) and not os.path.isdir(parent):
+            raise ValueError(f"--plots: cannot create {args.plots}: directory "
+                             f"{os.path.dirname(args.plots) or parent} does not exist")
+        if os.path.isdir(args.plots):
+            for name in PLOT_FILES:
+                check_output(os.path.join(args.plots, name), "--plots",
+                             inputs=[args.data, args.output])
+        elif not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(f"--plots: cannot create {args.plots}: {parent} is not writable")
 
 
 def _print_report(result: dict, as_json: bool) -> None:
@@ -325,32 +468,48 @@ def _load(path) -> tuple[NeuralNetwork, TabularPreprocessor]:
 
 
 def command_predict(args) -> int:
-    """``backprop predict``: the input rows plus prediction (and probability) columns."""
+    """``backprop predict``: the input rows plus prediction (and probability) columns.
+
+    Columns the input already has under those names (from an earlier ``predict``) are replaced,
+    not repeated. The output file is written atomically; to stdout, a closed pipe ends quietly.
+    """
+    if args.output:
+        check_output(args.output, "--output", inputs=[args.model, args.data])
     model, pre = _load(args.model)
     table = read_csv(args.data)
     X, _, report = pre.transform(table, with_target=False, dtype=model.dtype)
     for line in report.lines():
         print(f"backprop: note: {line}", file=sys.stderr)
-    header = table.header + [f"predicted_{pre.target}"]
-    if model.head.is_classifier:
-        columns = [model.predict(X).tolist()]
-        if args.proba:
-            proba = model.predict_proba(X)
-            header += [f"proba_{label}" for label in model.classes_.tolist()]
-            columns += [proba[:, k].tolist() for k in range(proba.shape[1])]
-    else:
-        columns = [pre.unscale_target(model.predict(X).astype(np.float64)).tolist()]
-    import csv
+    added = {f"predicted_{pre.target}": (model.predict(X).tolist() if model.head.is_classifier else
+                                         pre.unscale_target(model.predict(X).astype(np.float64)).tolist())}
+    if args.proba and model.head.is_classifier:
+        proba = model.predict_proba(X)
+        for k, label in enumerate(model.classes_.tolist()):
+            added[f"proba_{label}"] = proba[:, k].tolist()
+    kept = [i for i, name in enumerate(table.header) if name not in added]
+    replaced = [name for name in table.header if name in added]
+    if replaced:
+        print(f"backprop: note: replaced the input's column(s) {', '.join(replaced)}", file=sys.stderr)
+    header = [table.header[i] for i in kept] + list(added)
+    columns = list(added.values())
 
-    handle = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
-    try:
+    def write(handle):
         writer = csv.writer(handle)
         writer.writerow(header)
         for i, row in enumerate(table.rows):
-            writer.writerow(row + [column[i] for column in columns])
-    finally:
-        if args.output:
-            handle.close()
+            writer.writerow([row[j] for j in kept] + [column[i] for column in columns])
+
+    if args.output:
+        def write_text(raw):
+            text = io.TextIOWrapper(raw, "utf-8", newline="")
+            write(text)
+            text.flush()
+            text.detach()  # leave the file to write_atomically, which syncs and renames it
+
+        write_atomically(args.output, write_text, "--output")
+    else:
+        write(sys.stdout)
+        sys.stdout.flush()  # a closed pipe shows here, inside main's BrokenPipeError handler
     return 0
 
 
@@ -359,6 +518,8 @@ def command_evaluate(args) -> int:
     model, pre = _load(args.model)
     table = read_csv(args.data)
     X, y, report = pre.transform(table, with_target=True, dtype=model.dtype)
+    if model.head.is_classifier:
+        _refuse_unseen_labels(y, model.classes_, table, pre.target)
     result = {"rows": len(y), **_metrics(model, pre, X, y), "preprocessing": report.lines()}
     if model.head.is_classifier:
         result["classes"] = model.classes_.tolist()
@@ -380,6 +541,19 @@ def command_evaluate(args) -> int:
     for line in report.lines():
         print(f"note: {line}")
     return 0
+
+
+def _refuse_unseen_labels(y, classes, table: Table, target: str) -> None:
+    """ValueError naming the first label of ``y`` the model has no class for, and its data row."""
+    unseen = ~np.isin(y, classes)
+    if not unseen.any():
+        return
+    label = y[np.flatnonzero(unseen)[0]]
+    cells = [cell.strip() for cell in table.column(target)]
+    row = next((table.row_number(i) for i, cell in enumerate(cells) if cell == str(label)), None)
+    where = f" (data row {row})" if row is not None else ""
+    raise ValueError(f"{table.source}: target {target!r} holds {label.item()!r}{where}, a class the "
+                     f"model never saw in training; it knows {', '.join(map(repr, classes.tolist()))}")
 
 
 def command_summary(args) -> int:
@@ -421,6 +595,24 @@ def command_demo(args) -> int:
     return 0
 
 
+def _instructive_trace(model, task: str, rng, tries: int = 100):
+    """Trace a random sample on which every layer gets a gradient (else the last one tried).
+
+    With ReLU a random input often switches a whole hidden layer off, and a step whose
+    gradients are all zero teaches nothing; samples are drawn from ``rng`` (so a seed still
+    gives one trace) until every layer's ∂L/∂W has a nonzero entry.
+    """
+    sizes = model.layer_sizes
+    for _ in range(tries):
+        x = rng.normal(size=(1, sizes[0])).round(2)
+        y = rng.normal(size=(1, sizes[-1])).round(2) if task == "regression" else \
+            rng.integers(0, max(sizes[-1], 2), size=1)
+        trace = model.trace(x, y)
+        if all(np.any(step.dW != 0) for step in trace.layers):
+            break
+    return trace
+
+
 def command_trace(args) -> int:
     """``backprop trace``: one training step of a small random network (or a saved model)."""
     if args.model:
@@ -436,15 +628,9 @@ def command_trace(args) -> int:
         sizes = args.layers
         if len(sizes) < 2:
             raise ValueError(f"--layers: expected at least an input and an output size, got {sizes}")
-        rng = np.random.default_rng(args.seed)
         model = NeuralNetwork(sizes, task=args.task, hidden_activation=args.activation,
                               optimizer=args.optimizer, learning_rate=args.learning_rate,
                               random_state=args.seed)
-        x = rng.normal(size=(1, sizes[0])).round(2)
-        if args.task == "regression":
-            y = rng.normal(size=(1, sizes[-1])).round(2)
-        else:
-            y = rng.integers(0, max(sizes[-1], 2), size=1)
-        trace = model.trace(x, y)
+        trace = _instructive_trace(model, args.task, np.random.default_rng(args.seed))
     print(trace.to_text(args.format), end="")
     return 0

@@ -88,7 +88,8 @@ def first_overflowing_cell(array: np.ndarray) -> str:
     return "a value"
 
 
-def check_features(X, dtype, name: str = "X", n_features: int | None = None) -> np.ndarray:
+def check_features(X, dtype, name: str = "X", n_features: int | None = None,
+                   min_samples: int = 1) -> np.ndarray:
     """Validate a feature matrix and return it as a C-contiguous array of ``dtype``.
 
     Parameters
@@ -101,6 +102,8 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None) -> 
         The argument's name in error messages.
     n_features : int, optional
         The number of columns required (the network's input size).
+    min_samples : int, default 1
+        Fewest rows accepted (0 for an MPI rank whose slice holds no validation rows).
     """
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and hasattr(dtypes, "items"):  # a pandas DataFrame: name the columns
@@ -114,7 +117,7 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None) -> 
             hint = ("; for one feature use X.reshape(-1, 1), for one sample X.reshape(1, -1)")
         raise ValueError(f"{name}: expected a 2-D array of shape (n_samples, n_features), "
                          f"got {array.ndim}-D with shape {array.shape}{hint}")
-    if array.shape[0] == 0:
+    if array.shape[0] < min_samples:
         raise ValueError(f"{name}: expected at least one sample (row), got shape {array.shape}")
     if array.shape[1] == 0:
         raise ValueError(f"{name}: expected at least one feature (column), got shape {array.shape}")

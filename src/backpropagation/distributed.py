@@ -129,6 +129,8 @@ class MPISync:
         model._rng.bit_generator.state = comm.bcast(model._rng.bit_generator.state, root=0)
         self._buffer = np.empty(model.n_parameters + 3, dtype=model.dtype)
         self.reduce_seconds = 0.0
+        #: Whether the last all-reduce carried a Ctrl-C from any rank.
+        self.interrupt_agreed = False
 
     def batches(self, X, Y, weights, batch_size: int) -> ShardBatches:
         """Mini-batches over the global rows, ``batch_size`` rows each (over all ranks)."""
@@ -149,7 +151,10 @@ class MPISync:
         self.comm.Allreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.SUM)
         self.reduce_seconds += time.perf_counter() - started
         total = float(buffer[n])
-        if buffer[n + 2]:
+        # Ranks stop on the flag they agreed on here, never on their own flag: a Ctrl-C landing
+        # on one rank just after this all-reduce would otherwise stop it a batch before the rest.
+        self.interrupt_agreed = bool(buffer[n + 2])
+        if self.interrupt_agreed:
             interrupt.requested = True
         if total == 0:
             return 0.0, 0.0
@@ -158,7 +163,9 @@ class MPISync:
 
     def mean(self, value: float, count: int) -> float:
         """The mean over all ranks' rows of a per-rank mean ``value`` over ``count`` rows."""
-        total, rows = self.comm.allreduce(np.array([value * count, count], dtype=np.float64))
+        # A rank without rows (no validation rows in its slice) adds nothing, not NaN.
+        local = value * count if count else 0.0
+        total, rows = self.comm.allreduce(np.array([local, count], dtype=np.float64))
         return float(total / rows)
 
     def score(self, head, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:

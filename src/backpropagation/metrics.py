@@ -51,6 +51,9 @@ def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:
     labels = list(np.asarray(labels).tolist())
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    for truth, guess in zip(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist()):
+    for row, (truth, guess) in enumerate(zip(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist())):
+        if truth not in index or guess not in index:
+            raise ValueError(f"confusion_matrix: row {row} holds label "
+                             f"{truth if truth not in index else guess!r}, not one of {labels!r}")
         matrix[index[truth], index[guess]] += 1
     return matrix

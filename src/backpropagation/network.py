@@ -354,7 +354,7 @@ class NeuralNetwork:
             Y = collectively(comm, lambda: self.head.encode(y, self.dtype) if self.head.fitted
                              else self.head.fit_encode(y, self.dtype))
             X, Y, X_val, Y_val, weights = collectively(comm, lambda: self._validation_sets(
-                X, Y, validation_split, validation_data, weights))
+                X, Y, validation_split, validation_data, weights, min_samples=0))
             sync = MPISync(comm, self, len(X), X_val is not None)  # after the split: it shares rank 0's random state
             n_samples = sync.n_rows
             verbose = verbose if sync.rank == 0 else 0
@@ -427,7 +427,7 @@ class NeuralNetwork:
                 seen += batch_weight
                 for c in batch_callbacks:
                     c.on_batch_end(batch, {"loss": batch_loss, "size": len(Y_batch)})
-                if interrupt.requested:
+                if interrupt.requested if sync is None else sync.interrupt_agreed:
                     # The partial epoch is not logged: history holds complete epochs only.
                     self.stop_training = True
                     self.stop_reason = (f"interrupted (Ctrl-C) during epoch {epoch + 1}, after batch "
@@ -497,13 +497,15 @@ class NeuralNetwork:
             "inputs, or an adaptive optimizer such as 'adam'. The weights were left finite "
             "(rolled back to the start of the epoch if needed).", history)
 
-    def _validation_sets(self, X, Y, fraction, validation_data, weights):
-        """Return (X_train, Y_train, X_val, Y_val, train_weights) from the validation arguments."""
+    def _validation_sets(self, X, Y, fraction, validation_data, weights, min_samples=1):
+        """Return (X_train, Y_train, X_val, Y_val, train_weights) from the validation arguments.
+
+        ``min_samples=0`` lets an MPI rank hold no validation rows (others hold them)."""
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data: expected a tuple (X_val, y_val)")
             X_val = check_features(validation_data[0], self.dtype, "validation_data[0]",
-                                   self.layer_sizes[0])
+                                   self.layer_sizes[0], min_samples)
             y_val = as_array(validation_data[1], "validation_data[1]")
             check_same_length(X_val, y_val, "validation_data[0]", "validation_data[1]")
             return X, Y, X_val, self.head.encode(y_val, self.dtype, "validation_data[1]"), weights

@@ -342,12 +342,12 @@ class TabularPreprocessor:
             raise ValueError(f"{source}: no feature columns left besides the target {self.target!r}")
         return self
 
-    def infer_target_kind(self, values: list[str], table: Table | None = None) -> str:
+    def infer_target_kind(self, values: list[str], row_numbers: list[int] | None = None) -> str:
         """"numeric", "labels" or "integer-labels" for these target cells, under ``task``.
 
         A target that is mostly numbers with some text (a typo, ``n.a.``) is refused unless the
         task is a classification one, naming the first such cell (and its data row, given the
-        ``table`` the values come from). Whole numbers beyond 2**53 are not class codes: they
+        values' ``row_numbers``). Whole numbers beyond 2**53 are not class codes: they
         would not survive a float, so they count as measurements.
         """
         numbers = [_number(v) for v in values]
@@ -355,7 +355,7 @@ class TabularPreprocessor:
         numeric = n_numbers == len(values)
         if self.task in ("auto", "regression") and 0 < n_numbers < len(values) and \
                 (self.task == "regression" or n_numbers >= len(values) / 2):
-            self._refuse_mixed_target(values, numbers, n_numbers, table)
+            self._refuse_mixed_target(values, numbers, n_numbers, row_numbers)
         if self.task == "regression":
             if not numeric:
                 bad = next(v for v, n in zip(values, numbers) if n is None)
@@ -368,9 +368,9 @@ class TabularPreprocessor:
             return "labels"
         return "integer-labels" if whole and len(set(numbers)) <= self.max_auto_classes else "numeric"
 
-    def _refuse_mixed_target(self, values, numbers, n_numbers, table) -> None:
+    def _refuse_mixed_target(self, values, numbers, n_numbers, row_numbers) -> None:
         index = next(i for i, n in enumerate(numbers) if n is None)
-        where = f"data row {table.row_number(index)}" if table is not None else "a row"
+        where = f"data row {row_numbers[index]}" if row_numbers is not None else "a row"
         why = " (not a finite number)" if _is_float(values[index]) else ""
         raise ValueError(
             f"target {self.target!r} mixes numbers and text: {n_numbers} of {len(values)} values are "
@@ -463,6 +463,11 @@ class TabularPreprocessor:
             bad = next(v for v, n in zip(values, numbers) if n is None)
             raise ValueError(f"{source}: target {self.target!r} holds {bad!r}, expected a number")
         if self.target_kind == "integer-labels":
+            fraction = next((v for v, n in zip(values, numbers) if not float(n).is_integer()
+                             or abs(n) >= 2**53), None)
+            if fraction is not None:
+                raise ValueError(f"{source}: target {self.target!r} holds {fraction!r}, but the "
+                                 "classes are whole numbers")
             return np.array(numbers).astype(np.int64)
         return np.array(numbers)
 

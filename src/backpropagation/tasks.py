@@ -67,6 +67,8 @@ def _label_family(value) -> str:
 def _labels_from_objects(y: np.ndarray, name: str) -> np.ndarray:
     """An object array of labels as a plain array, or a refusal naming the first bad row."""
     families = [_label_family(value) for value in y.tolist()]
+    if not families:
+        return np.array([], dtype=np.float64)
     found = dict.fromkeys(families)
     if "missing" in found:
         row = families.index("missing")
@@ -237,8 +239,6 @@ class _Classifier(Task):
         if y.ndim != 1:
             raise ValueError(f"{name}: expected a 1-D array of labels (or one-hot with "
                              f"{self.n_outputs} columns), got shape {y.shape}")
-        if y.size == 0:
-            raise ValueError(f"{name}: expected at least one label, got none")
         return storable_labels(y, name)
 
     def set_classes(self, classes) -> None:
@@ -251,6 +251,8 @@ class _Classifier(Task):
 
     def fit_encode(self, y, dtype):
         labels = self.labels(y, "y")
+        if labels.size == 0:
+            raise ValueError("y: expected at least one label, got none")
         classes = np.unique(labels)
         if len(classes) < 2:
             raise ValueError(f"y: found a single class ({show(classes[0])}); classification needs "

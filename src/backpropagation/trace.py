@@ -61,6 +61,23 @@ class Trace:
         """The network output ``a^L``."""
         return self.layers[-1].a
 
+    @property
+    def dead_units(self) -> dict[int, list[int]]:
+        """Hidden units (1-based) that passed no gradient in this step, by layer number.
+
+        A unit is dead here when its ``∂L/∂a`` is nonzero but ``δ = ∂L/∂a ⊙ f'(z)`` is zero for
+        every sample: ``f'(z) = 0``, e.g. a ReLU whose ``z <= 0``. The weights into it get no
+        gradient, and if that holds for every input the unit never learns again.
+        """
+        dead = {}
+        for step in self.layers[:-1]:
+            if step.dA is None or step.delta is None:
+                continue
+            killed = np.all(step.delta == 0, axis=0) & np.any(step.dA != 0, axis=0)
+            if killed.any():
+                dead[step.number] = [int(unit) + 1 for unit in np.flatnonzero(killed)]
+        return dead
+
     def to_text(self, format: str = "text") -> str:
         """Render as plain text (``"text"``) or Markdown (``"markdown"``)."""
         if format not in ("text", "markdown"):
@@ -177,6 +194,12 @@ def _render(trace: Trace, markdown: bool) -> str:
         line(f"∂L/∂W{k} = (a{below})ᵀ δ{k}" + (" + λW" if trace.l2 else ""), step.dW)
         if step.db is not None:
             line(f"∂L/∂b{k} = Σ δ{k}", step.db)
+    for number, units in trace.dead_units.items():
+        everything = len(units) == trace.layers[number - 1].z.shape[1]
+        out.append(("- " if markdown else "  ") + f"note: {'every' if everything else 'some'} unit of layer "
+                   f"{number} ({', '.join(map(str, units))}) passed no gradient: f'(z) = 0 there "
+                   "(a ReLU with z <= 0 is 'dead' for this input)"
+                   + ("; the layers below it learn nothing from this step" if everything else ""))
     rule = "W ← W - η ∂L/∂W" if trace.optimizer == "SGD" else f"{trace.optimizer} step"
     heading(f"4. Update ({rule})" + ("" if trace.applied else "; not applied to the model"))
     for step in trace.layers:
