@@ -141,7 +141,7 @@ def test_text_in_a_numeric_column_outside_the_training_rows_names_the_file_row(t
 
 
 def test_statistics_merge_from_parts_exactly_as_from_the_whole(tmp_path):
-    from backpropagation.tabular import _merge_summaries
+    from backpropagation.column_stats import merge_summaries
 
     from backpropagation.cli import demo_data_path
 
@@ -149,7 +149,7 @@ def test_statistics_merge_from_parts_exactly_as_from_the_whole(tmp_path):
     whole = TabularPreprocessor("species").fit(table)
     parts = [TabularPreprocessor("species")._summarize(table.subset(range(start, min(start + 100, 344))))
              for start in range(0, 344, 100)]
-    merged = TabularPreprocessor("species")._fit_summary(_merge_summaries(parts), table.source)
+    merged = TabularPreprocessor("species")._fit_summary(merge_summaries(parts), table.source)
     assert merged.to_dict() == whole.to_dict()
     cells = table.column("bill_length_mm")
     values = np.array([float(v) for v in cells if v not in ("NA", "")])

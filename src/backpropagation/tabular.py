@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .column_stats import merge_summaries, number, numeric_counts, weighted_mean_std, weighted_median
+
 #: Cell values read as "missing" (compared after stripping surrounding whitespace).
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
 
@@ -30,14 +32,6 @@ MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
 def is_missing(value: str) -> bool:
     """Whether a CSV cell counts as a missing value."""
     return value.strip().lower() in MISSING
-
-
-def _number(value: str) -> float | None:
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 @dataclass
@@ -109,7 +103,7 @@ def read_csv(path, part: tuple[int, int] | None = None) -> Table:
     if not lines:
         raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
     header = [name.strip() for name in lines[0][1]]
-    if all(_number(name) is not None for name in header):
+    if all(number(name) is not None for name in header):
         raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; "
                          "the file needs a header row naming the columns")
     if any(name == "" for name in header):
@@ -143,47 +137,6 @@ def _rows(reader):
     for row in reader:
         if any(cell.strip() for cell in row):
             yield reader.line_num, row
-
-
-def _numeric_counts(counts: dict[str, int]) -> list[tuple[float, int]]:
-    """(number, count) pairs of numeric cells, sorted by number (then text, for determinism)."""
-    return [(_number(cell), c) for cell, c in sorted(counts.items(), key=lambda item: (_number(item[0]), item[0]))]
-
-
-def _weighted_median(pairs: list[tuple[float, int]]) -> float:
-    """The median of the values with their multiplicities, as ``np.median`` of the expanded list."""
-    n = sum(c for _, c in pairs)
-    wanted = [(n - 1) // 2, n // 2]           # positions of the middle value(s)
-    found, seen = [], 0
-    for value, c in pairs:
-        while wanted and wanted[0] < seen + c:
-            found.append(value)
-            wanted.pop(0)
-        seen += c
-    return (found[0] + found[1]) / 2 if found[0] != found[1] else found[0]
-
-
-def _weighted_mean_std(pairs: list[tuple[float, int]]) -> tuple[float, float]:
-    """Mean and (population) standard deviation of values with multiplicities."""
-    values = np.array([v for v, _ in pairs])
-    weights = np.array([c for _, c in pairs], dtype=np.float64)
-    mean = float(np.dot(weights, values) / weights.sum())
-    return mean, float(np.sqrt(np.dot(weights, (values - mean) ** 2) / weights.sum()))
-
-
-def _merge_summaries(parts: list[dict]) -> dict:
-    """Add up the per-rank summaries of :meth:`TabularPreprocessor._summarize`."""
-    merged = {"columns": {}, "target": {}, "order": parts[0]["order"]}
-    for part in parts:
-        for cell, c in part["target"].items():
-            merged["target"][cell] = merged["target"].get(cell, 0) + c
-        for name, column in part["columns"].items():
-            into = merged["columns"].setdefault(name, {"counts": {}, "missing": 0, "first_text": None})
-            for cell, c in column["counts"].items():
-                into["counts"][cell] = into["counts"].get(cell, 0) + c
-            into["missing"] += column["missing"]
-            into["first_text"] = into["first_text"] or column["first_text"]
-    return merged
 
 
 def _is_float(text: str) -> bool:
@@ -263,7 +216,7 @@ class TabularPreprocessor:
             table.index(name)
         summary = self._summarize(table)
         if comm is not None:
-            summary = _merge_summaries(comm.allgather(summary))
+            summary = merge_summaries(comm.allgather(summary))
         return self._fit_summary(summary, table.source)
 
     def _summarize(self, table: Table) -> dict:
@@ -286,7 +239,7 @@ class TabularPreprocessor:
                     missing += 1
                     continue
                 counts[cell] = counts.get(cell, 0) + 1
-                if first_text is None and _number(cell) is None:
+                if first_text is None and number(cell) is None:
                     first_text = (table.row_number(i), cell)
             columns[name] = {"counts": counts, "missing": missing, "first_text": first_text}
         target_counts = {}
@@ -301,7 +254,7 @@ class TabularPreprocessor:
         self.target_kind = self.infer_target_kind(list(summary["target"]))  # (checked with rows by the caller)
         if self.target_kind == "numeric":
             self._encode_target(list(summary["target"]), source)  # refuses non-numbers
-            self.target_mean, self.target_std = _weighted_mean_std(_numeric_counts(summary["target"]))
+            self.target_mean, self.target_std = weighted_mean_std(numeric_counts(summary["target"]))
             self.target_std = self.target_std or 1.0
         self.columns = []
         self.warnings = []
@@ -315,7 +268,7 @@ class TabularPreprocessor:
             if len(counts) == 1:
                 self.warnings.append(f"column {name!r} is constant in the training rows "
                                      f"({next(iter(counts))!r}): it carries no information")
-            n_numbers = sum(c for cell, c in counts.items() if _number(cell) is not None)
+            n_numbers = sum(c for cell, c in counts.items() if number(cell) is not None)
             if 0 < n_numbers < n_present and n_numbers >= n_present / 2:
                 row, cell = column["first_text"]
                 why = " (not a finite number)" if _is_float(cell) else ""
@@ -324,9 +277,9 @@ class TabularPreprocessor:
                     f"are numbers, but data row {row} holds {cell!r}{why}; make such cells empty (missing) "
                     f"or leave the column out (--drop {name!r})")
             if n_numbers == n_present:
-                numbers = _numeric_counts(counts)
-                median = _weighted_median(numbers)
-                mean, std = _weighted_mean_std(numbers + [(median, n_missing)] if n_missing else numbers)
+                numbers = numeric_counts(counts)
+                median = weighted_median(numbers)
+                mean, std = weighted_mean_std(numbers + [(median, n_missing)] if n_missing else numbers)
                 self.columns.append({"name": name, "kind": "numeric", "median": median,
                                      "mean": mean, "std": std if std > 0 else 1.0})
             else:
@@ -350,7 +303,7 @@ class TabularPreprocessor:
         values' ``row_numbers``). Whole numbers beyond 2**53 are not class codes: they
         would not survive a float, so they count as measurements.
         """
-        numbers = [_number(v) for v in values]
+        numbers = [number(v) for v in values]
         n_numbers = sum(n is not None for n in numbers)
         numeric = n_numbers == len(values)
         if self.task in ("auto", "regression") and 0 < n_numbers < len(values) and \
@@ -435,11 +388,11 @@ class TabularPreprocessor:
     def _numeric(self, column, cells, missing, table, positions) -> np.ndarray:
         values = np.empty(len(cells))
         for i, (cell, gap) in enumerate(zip(cells, missing)):
-            number = column["median"] if gap else _number(cell)
-            if number is None:
+            value = column["median"] if gap else number(cell)
+            if value is None:
                 raise ValueError(f"{table.source}: column {column['name']!r} is numeric in the training rows, "
                                  f"but data row {table.row_number(positions[i])} holds {cell!r}")
-            values[i] = number
+            values[i] = value
         return (values - column["mean"]) / column["std"]
 
     def _one_hot(self, column, cells, missing):
@@ -458,7 +411,7 @@ class TabularPreprocessor:
     def _encode_target(self, values, source) -> np.ndarray:
         if self.target_kind == "labels":
             return np.array(values)
-        numbers = [_number(v) for v in values]
+        numbers = [number(v) for v in values]
         if any(n is None for n in numbers):
             bad = next(v for v, n in zip(values, numbers) if n is None)
             raise ValueError(f"{source}: target {self.target!r} holds {bad!r}, expected a number")

@@ -1,0 +1,257 @@
+"""``backprop train``: check the outputs, read, split, preprocess, train, save, plot, report.
+
+The pipeline behind the command (and ``backprop demo``); :mod:`backpropagation.cli` parses the
+options. Under ``--distributed`` every function runs on every MPI rank: statistics, the
+validation split and training are shared, and only rank 0 writes files and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+
+from . import metrics
+from .callbacks import EarlyStopping
+from .data import validation_split
+from .distributed import MPISync, collectively, mpi
+from .files import check_output
+from .network import NeuralNetwork
+from .tabular import TabularPreprocessor, Table, TransformReport, is_missing, read_csv
+
+
+def train(args, table: Table, comm=None) -> dict:
+    """Preprocess, split, train, save and plot; return the report as a dict.
+
+    With an MPI communicator, ``table`` is this rank's slice of the file: the validation split,
+    preprocessing statistics and training are shared over ranks (each equal to one process
+    reading the whole file), and only rank 0 writes files.
+    """
+    step = (lambda work: work()) if comm is None else (lambda work: collectively(comm, work))
+    chief = comm is None or comm.Get_rank() == 0
+    started = time.perf_counter()
+    pre = TabularPreprocessor(args.target, args.task, args.drop)
+    table.index(args.target)
+    target = [value.strip() for value in table.column(args.target)]
+    labelled = table.subset([i for i, value in enumerate(target) if not is_missing(value)])
+    dropped = len(table.rows) - len(labelled.rows)
+    train_rows, val_rows = split_rows(args, pre, labelled, comm)
+    train_table, val_table = labelled.subset(train_rows), labelled.subset(val_rows)
+    pre.fit(train_table, comm)
+    dtype = np.float32 if args.float32 else np.float64
+    X, y, report = step(lambda: pre.transform(train_table, with_target=True, dtype=dtype))
+    if comm is not None:
+        report = TransformReport.combined(comm.allgather(report))
+    X_val, y_val = step(lambda: pre.transform(val_table, with_target=True, dtype=dtype)[:2]
+                        if len(val_rows) else (None, None))
+    has_validation = X_val is not None if comm is None else any(comm.allgather(X_val is not None))
+    if comm is not None and X_val is None and has_validation:  # this rank holds no validation row
+        X_val, y_val = np.empty((0, X.shape[1]), dtype=dtype), y[:0]
+    model = _network(args, pre, X, y, dtype, comm)
+    initial = model.parameters.copy()
+    patience = (10 if has_validation else 0) if args.early_stopping is None else args.early_stopping
+    stopper = EarlyStopping(patience=patience) if patience > 0 else False
+    history = model.fit(
+        X, pre.scale_target(y), epochs=args.epochs, batch_size=args.batch_size,
+        verbose=0 if args.json or args.quiet else 1,
+        validation_data=None if not has_validation else (X_val, pre.scale_target(y_val)),
+        early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm,
+    )
+    seconds = time.perf_counter() - started
+    if chief:
+        model.save(args.output)
+    counts = [len(labelled.rows), len(train_rows), len(val_rows), dropped]
+    if comm is not None:
+        counts = [int(total) for total in comm.allreduce(np.array(counts))]
+    result = {
+        "data": table.source, "task": model.head.name, "rows_used": counts[0],
+        "rows_train": counts[1], "rows_validation": counts[2],
+        "rows_dropped_missing_target": counts[3], "features": X.shape[1],
+        "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
+        "stop_reason": history.stop_reason, "early_stopping": _early_stopping_report(stopper),
+        "seconds": round(seconds, 3),
+        "train": metrics_in_units(model, pre, X, y, comm),
+        "validation": None if not counts[2] else metrics_in_units(model, pre, X_val, y_val, comm),
+        "preprocessing": report.lines(), "warnings": pre.warnings,
+        "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
+        "processes": 1 if comm is None else comm.Get_size(),
+    }
+    if args.plots and chief:   # (under MPI, prediction plots show rank 0's rows)
+        result["plots"] = write_plots(model, pre, initial, args.plots, X, y, X_val, y_val)
+    return result
+
+
+def split_rows(args, pre, labelled: Table, comm=None) -> tuple[np.ndarray, np.ndarray]:
+    """This rank's (train, validation) row indices of ``labelled``, from one split of all rows.
+
+    Under MPI every rank draws the same split of the whole file's rows (stratified by class
+    over all ranks' targets) and keeps the indices in its own slice, so the held-out rows are
+    those one process would hold out.
+    """
+    values = [v.strip() for v in labelled.column(args.target)]
+    row_numbers = [labelled.row_number(i) for i in range(len(values))]
+    offset, n_local = 0, len(values)
+    seed = args.seed
+    if comm is not None:
+        parts = comm.allgather((values, row_numbers))
+        offset = sum(len(part[0]) for part in parts[:comm.Get_rank()])
+        values = [v for part in parts for v in part[0]]
+        row_numbers = [r for part in parts for r in part[1]]
+        seed = comm.bcast(np.random.SeedSequence(seed).entropy if seed is None else seed, root=0)
+    if not values:
+        raise ValueError(f"{labelled.source}: the target column {args.target!r} has no values")
+    kind = pre.infer_target_kind(values, row_numbers)
+    if args.validation_split == 0:
+        return np.arange(n_local), np.array([], dtype=int)
+    labels = np.array(values) if kind != "numeric" else None
+    train_rows, val_rows = validation_split(len(values), args.validation_split,
+                                            np.random.default_rng(seed), labels)
+    def local(rows):
+        return rows[(rows >= offset) & (rows < offset + n_local)] - offset
+
+    return local(train_rows), local(val_rows)
+
+
+def _network(args, pre, X, y, dtype, comm) -> NeuralNetwork:
+    """The network ``train`` fits: input width from ``X``, output size from the task and labels."""
+    task = pre.resolved_task
+    if task == "regression":
+        n_out = 1
+    else:
+        n_classes = len(np.unique(y) if comm is None else MPISync.union_of_labels(comm, y))
+        n_out = 1 if n_classes == 2 and task in ("classification", "binary") else n_classes
+    learning_rate = args.learning_rate
+    if learning_rate is None:
+        learning_rate = 1e-3 if args.optimizer.lower() in ("adam", "adamw", "rmsprop") else 1e-2
+    model = NeuralNetwork([X.shape[1], *args.layers, n_out], task=task, hidden_activation=args.activation,
+                          optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
+                          dtype=dtype, random_state=args.seed)
+    model.metadata["preprocessing"] = pre.to_dict()
+    model.metadata["feature_names"] = pre.feature_names
+    return model
+
+
+def _early_stopping_report(stopper) -> dict | None:
+    """What early stopping did, for the report (None when it was off)."""
+    if not stopper:
+        return None
+    best = stopper.best_epoch
+    return {"monitor": stopper.monitor, "patience": stopper.patience,
+            "best_epoch": None if best is None else best + 1,
+            "restored_best_weights": best is not None and stopper.restore_best_weights}
+
+
+def metrics_in_units(model, pre, X, y, comm=None) -> dict:
+    """Metrics in the target's own units: accuracy and log-loss, or MSE, MAE and R².
+
+    Under MPI the rows are this rank's; targets and predictions are gathered from all ranks
+    (R² and log-loss are not means of per-rank values).
+    """
+    def everywhere(local):
+        return local if comm is None else np.concatenate(comm.allgather(local))
+
+    y = everywhere(np.asarray([] if y is None else y))
+    if model.head.is_classifier:
+        proba = everywhere(model.predict_proba(X).astype(np.float64) if X is not None else
+                           np.empty((0, len(model.classes_))))
+        one_hot = (np.asarray(y)[:, None] == model.classes_[None, :]).astype(np.float64)
+        return {"accuracy": metrics.accuracy(y, model.classes_[proba.argmax(axis=1)]),
+                "log_loss": metrics.log_loss(one_hot, proba)}
+    predicted = everywhere(pre.unscale_target(model.predict(X).astype(np.float64)) if X is not None
+                           else np.empty(0))
+    return {"mse": metrics.mean_squared_error(y, predicted), "mae": metrics.mean_absolute_error(y, predicted),
+            "r2": metrics.r2_score(y, predicted)}
+
+
+def write_plots(model, pre, initial, directory, X, y, X_val, y_val) -> list[str]:
+    from . import plotting
+
+    os.makedirs(directory, exist_ok=True)
+    written = [os.path.join(directory, PLOT_FILES[0])]
+    plotting.plot_history(model.history_, written[0])
+    X_show, y_show = (X, y) if X_val is None else (X_val, y_val)
+    before = plotting.predictions_with(model, initial, X_show)
+    path = os.path.join(directory, PLOT_FILES[1])
+    if model.head.is_classifier:
+        plotting.plot_predictions(model, X_show, y_show, before=before, path=path)
+    else:
+        plotting.plot_predictions(_UnscaledRegressor(model, pre), X_show, y_show,
+                                  before=pre.unscale_target(before), path=path)
+    written.append(path)
+    if X.shape[1] == 2 and model.head.is_classifier:
+        written.append(os.path.join(directory, PLOT_FILES[2]))
+        plotting.plot_decision_boundary(model, X, y, written[-1])
+    return written
+
+
+class _UnscaledRegressor:
+    """A regression model seen through the target scaling, for plots in the target's units."""
+
+    def __init__(self, model, pre):
+        self.model, self.pre, self.head = model, pre, model.head
+
+    def predict(self, X):
+        return self.pre.unscale_target(self.model.predict(X))
+
+
+def run_training(args) -> dict:
+    """``backprop train`` (under ``mpiexec`` with ``--distributed``, on every rank); returns the report."""
+    if not args.distributed:
+        check_outputs(args)
+        result = train(args, read_csv(args.data))
+    else:
+        comm = mpi().COMM_WORLD
+        collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
+        table = collectively(comm, lambda: read_csv(args.data, part=(comm.Get_rank(), comm.Get_size())))
+        result = train(args, table, comm)
+    if not args.distributed or comm.Get_rank() == 0:
+        print_report(result, args.json)
+    return result
+
+
+PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")
+
+
+def check_outputs(args) -> None:
+    """Check every file ``train`` will write before any work, naming the path the user gave."""
+    check_output(args.output, "--output", inputs=[args.data])
+    if args.plots:
+        if os.path.exists(args.plots) and not os.path.isdir(args.plots):
+            raise ValueError(f"--plots: {args.plots} exists and is not a directory")
+        parent = os.path.dirname(os.path.abspath(args.plots))
+        if not os.path.isdir(args.plots) and not os.path.isdir(parent):
+            raise ValueError(f"--plots: cannot create {args.plots}: directory "
+                             f"{os.path.dirname(args.plots) or parent} does not exist")
+        if os.path.isdir(args.plots):
+            for name in PLOT_FILES:
+                check_output(os.path.join(args.plots, name), "--plots",
+                             inputs=[args.data, args.output])
+        elif not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(f"--plots: cannot create {args.plots}: {parent} is not writable")
+
+
+def print_report(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"\nTrained a {result['task']} network {'-'.join(map(str, result['layers']))} on "
+          f"{result['rows_used']} rows of {result['data']} ({result['rows_train']} training, "
+          f"{result['rows_validation']} validation) in {result['seconds']:.1f}s")
+    print(f"epochs run: {result['epochs_run']} ({result['stop_reason']})")
+    for line in result["preprocessing"]:
+        print(f"preprocessing (training rows): {line}")
+    for line in result["warnings"]:
+        print(f"warning: {line}")
+    if result["rows_dropped_missing_target"]:
+        print(f"preprocessing: dropped {result['rows_dropped_missing_target']} row(s) with a missing target")
+    for part in ("train", "validation"):
+        if result[part]:
+            print(f"{part + ':':12s}" + "  ".join(f"{k} {v:.4f}" for k, v in result[part].items()))
+    print(f"model written to {result['model']}")
+    if result["interrupted"]:
+        print("training was interrupted (Ctrl-C): the model holds the weights after the last complete "
+              "batch, or the best epoch's under early stopping")
+    for path in result["plots"]:
+        print(f"plot written to {path}")
