@@ -114,3 +114,24 @@ def test_a_failing_writer_leaves_nothing_behind(tmp_path):
     with pytest.raises(RuntimeError):
         write_atomically(tmp_path / "x.bin", broken)
     assert os.listdir(tmp_path) == []
+
+
+def test_save_into_a_missing_directory_names_the_path_given(model, tmp_path):
+    with pytest.raises(OSError, match="path: cannot write .*missing/m.npz"):
+        model.save(tmp_path / "missing" / "m.npz")
+
+
+def test_a_checkpoint_path_that_cannot_be_written_stops_fit_before_the_first_epoch(tmp_path):
+    from backpropagation import Callback, ModelCheckpoint
+
+    class CountEpochs(Callback):
+        epochs = 0
+
+        def on_epoch_end(self, epoch, logs):
+            CountEpochs.epochs += 1
+
+    net = NeuralNetwork([2, 1], random_state=0)
+    with pytest.raises(ValueError, match="ModelCheckpoint filepath: cannot write .*directory .*missing"):
+        net.fit(np.ones((4, 2)), np.arange(4.0), epochs=3, verbose=0,
+                callbacks=[CountEpochs(), ModelCheckpoint(tmp_path / "missing" / "best.npz")])
+    assert CountEpochs.epochs == 0

@@ -1,6 +1,10 @@
 """The scikit-learn estimators: the estimator checks, and the ecosystem they must work in."""
 
 import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +157,16 @@ def test_grid_search_on_a_dask_cluster(iris):
     ran_on = {task["worker"] for task in stream.data}
     assert len(stream.data) >= 1 and ran_on <= workers and ran_on   # the fits ran on the cluster
     assert search.best_score_ > 0.85 and len(search.cv_results_["params"]) == 4
+
+
+def test_the_readme_dask_script_runs_as_pasted(tmp_path):
+    pytest.importorskip("dask.distributed")
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    script = next(block for block in blocks if "LocalCluster" in block)
+    assert 'if __name__ == "__main__":' in script
+    (tmp_path / "search.py").write_text(script)
+    done = subprocess.run([sys.executable, "search.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "'hidden_layer_sizes'" in done.stdout

@@ -240,6 +240,11 @@ def print_report(result: dict, as_json: bool) -> None:
           f"{result['rows_used']} rows of {result['data']} ({result['rows_train']} training, "
           f"{result['rows_validation']} validation) in {result['seconds']:.1f}s")
     print(f"epochs run: {result['epochs_run']} ({result['stop_reason']})")
+    stopping = result["early_stopping"]
+    if stopping:
+        kept = (f"kept the weights of epoch {stopping['best_epoch']}" if stopping["restored_best_weights"]
+                else "kept the last weights")
+        print(f"early stopping on {stopping['monitor']} (patience {stopping['patience']}): {kept}")
     for line in result["preprocessing"]:
         print(f"preprocessing (training rows): {line}")
     for line in result["warnings"]:
