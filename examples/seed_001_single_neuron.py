@@ -17,7 +17,8 @@ np.random.seed(0)
 seed_weights = 2 * np.random.random((3, 1)) - 1
 
 model = NeuralNetwork([3, 1], task="regression", output_activation="sigmoid", loss="mse",
-                      use_bias=False, optimizer="sgd", learning_rate=2.0)
+                      use_bias=False, optimizer="sgd", learning_rate=2.0,
+                      standardize_target=False)   # the seed trains on the raw 0/1 targets
 model.set_weights([(seed_weights, None)])
 history = model.fit(X, y, epochs=10000, batch_size=None, shuffle=False, verbose=0)
 

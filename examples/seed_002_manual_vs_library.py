@@ -16,7 +16,8 @@ X = np.random.rand(10, 3)   # 10 samples, 3 features
 y = np.random.rand(10, 1)   # 10 target values
 
 model = NeuralNetwork([3, 2, 2, 1], task="regression", hidden_activation="relu", loss="mse",
-                      optimizer="sgd", learning_rate=0.01)
+                      optimizer="sgd", learning_rate=0.01,
+                      standardize_target=False)   # the manual code trains on raw targets
 model.set_weights([(W1.copy(), b1[0].copy()), (W2.copy(), b2[0].copy()), (W3.copy(), b3[0].copy())])
 
 

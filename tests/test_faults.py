@@ -93,7 +93,8 @@ def test_the_cli_writes_the_model_and_says_it_was_interrupted(tmp_path):
 def test_weights_that_overflow_in_the_last_update_are_caught_and_rolled_back():
     X, y = data()
     X, y = X * 1e10, y * 1e10                         # gradients ~1e20: one step of 1e300 overflows
-    model = NeuralNetwork([3, 8, 1], learning_rate=1e300, random_state=0)
+    model = NeuralNetwork([3, 8, 1], optimizer="sgd", learning_rate=1e300, standardize_target=False,
+                          random_state=0)
     start = model.parameters.copy()
     with pytest.raises(DivergenceError, match="non-finite weights"):
         model.fit(X, y, epochs=1, batch_size=None, verbose=0)      # one step: its loss was still finite

@@ -152,10 +152,12 @@ def test_split_training_equals_one_long_run():
 def test_history_loss_is_the_sample_weighted_mean_of_batch_losses():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(10, 2)), rng.normal(size=10)
-    model = NeuralNetwork([2, 3, 1], learning_rate=0.1, random_state=0)
+    model = NeuralNetwork([2, 3, 1], optimizer="sgd", learning_rate=0.1, standardize_target=False,
+                          random_state=0)
     start = model.parameters.copy()
     history = model.fit(X, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
-    replay = NeuralNetwork([2, 3, 1], learning_rate=0.1, random_state=0)
+    replay = NeuralNetwork([2, 3, 1], optimizer="sgd", learning_rate=0.1, standardize_target=False,
+                           random_state=0)
     replay.parameters[...] = start
     batch_losses = []
     for rows in (slice(0, 4), slice(4, 8), slice(8, 10)):   # batches of 4, 4 and 2
@@ -191,7 +193,8 @@ def test_l2_penalty_is_added_to_the_loss_and_shrinks_weights():
 def test_divergence_stops_with_a_clear_error_and_finite_weights():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 3)) * 100, rng.normal(size=40) * 1e3
-    model = NeuralNetwork([3, 16, 1], learning_rate=10.0, random_state=0)
+    model = NeuralNetwork([3, 16, 1], optimizer="sgd", learning_rate=10.0, standardize_target=False,
+                          random_state=0)
     with pytest.raises(DivergenceError, match="smaller learning_rate") as caught:
         model.fit(X, y, epochs=50, batch_size=4, verbose=0)
     assert np.isfinite(model.parameters).all()

@@ -17,7 +17,7 @@ def test_seed_001_single_sigmoid_unit_predicts_the_seeds_output():
     X = np.array([[0, 0, 1], [1, 1, 1], [1, 0, 1], [0, 1, 1]])
     y = np.array([[0, 1, 1, 0]]).T
     model = NeuralNetwork([3, 1], task="regression", output_activation="sigmoid", loss="mse",
-                          use_bias=False, optimizer="sgd", learning_rate=2.0)
+                          use_bias=False, optimizer="sgd", learning_rate=2.0, standardize_target=False)
     model.set_weights([(seed_001_weights(), None)])
     model.fit(X, y, epochs=10000, batch_size=None, shuffle=False, verbose=0)
     prediction = model.predict(np.array([[1, 0, 0]]))
@@ -79,7 +79,7 @@ def test_seed_002_relu_network_matches_the_manual_code_for_1000_epochs():
     expected = seed_002_manual_losses(W1, b1, W2, b2, W3, b3, X, y)
 
     model = NeuralNetwork([3, 2, 2, 1], task="regression", hidden_activation="relu",
-                          loss="mse", optimizer="sgd", learning_rate=0.01)
+                          loss="mse", optimizer="sgd", learning_rate=0.01, standardize_target=False)
     model.set_weights(initial)
     history = model.fit(X, y, epochs=1000, batch_size=None, shuffle=False, verbose=0)
     ours = np.array(history.history["loss"])
@@ -96,7 +96,8 @@ def test_hand_worked_sgd_step():
     # δ2 = 2 (0.55 - 1) = -0.9;  dW2 = a1ᵀ δ2 = [[-0.63], [0]];  db2 = -0.9
     # dA1 = δ2 W2ᵀ = [-0.45, 0.54];  δ1 = dA1 ⊙ [z1 > 0] = [-0.45, 0]
     # dW1 = xᵀ δ1 = [[-0.45, 0], [-0.9, 0]];  db1 = [-0.45, 0]
-    model = NeuralNetwork([2, 2, 1], hidden_activation="relu", optimizer="sgd", learning_rate=0.1)
+    model = NeuralNetwork([2, 2, 1], hidden_activation="relu", optimizer="sgd", learning_rate=0.1,
+                          standardize_target=False)
     model.set_weights([
         (np.array([[0.1, 0.2], [0.3, -0.4]]), np.array([0.0, 0.1])),
         (np.array([[0.5], [-0.6]]), np.array([0.2])),

@@ -4,6 +4,7 @@ import pickle
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +57,8 @@ def test_fitted_attributes(iris):
     X, y = iris
     model = BackpropClassifier(**FAST, validation_fraction=0.2).fit(X, y)
     assert model.classes_.tolist() == ["setosa", "versicolor", "virginica"]
-    assert model.n_features_in_ == 4 and model.n_iter_ == 60
-    assert len(model.loss_curve_) == len(model.validation_loss_curve_) == 60
+    assert model.n_features_in_ == 4 and 1 <= model.n_iter_ <= 60
+    assert len(model.loss_curve_) == len(model.validation_loss_curve_) == model.n_iter_
     assert model.model_.layer_sizes == (4, 16, 3)
     assert model.predict_proba(X).shape == (150, 3)
 
@@ -170,3 +171,52 @@ def test_the_readme_dask_script_runs_as_pasted(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "'hidden_layer_sizes'" in done.stdout
+
+
+def test_training_stops_when_the_loss_stops_improving_like_scikit_learn(iris):
+    X, y = iris
+    model = BackpropClassifier(hidden_layer_sizes=(16,), epochs=2000, learning_rate=0.01, tol=1e-2,
+                               n_iter_no_change=5, random_state=0).fit(X, y)
+    curve = model.loss_curve_
+    assert model.n_iter_ == len(curve) < 2000
+    best_before = min(curve[:-5])                          # no improvement by tol in the last 5 epochs
+    assert all(loss > best_before - 1e-2 for loss in curve[-5:])
+    assert any(loss <= best - 1e-2 for best, loss in zip(np.minimum.accumulate(curve[:-6]), curve[1:-5]))
+
+
+def test_running_out_of_epochs_before_converging_warns(iris):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = iris
+    with pytest.warns(ConvergenceWarning, match="raise epochs"):
+        BackpropClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BackpropClassifier(hidden_layer_sizes=(8,), epochs=2000, learning_rate=0.01, random_state=0).fit(X, y)
+        BackpropClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, y, classes=np.unique(y))
+
+
+def test_early_stopping_watches_the_validation_loss_and_keeps_the_best_weights(iris):
+    X, y = iris
+    model = BackpropClassifier(hidden_layer_sizes=(16,), epochs=500, learning_rate=0.05, early_stopping=True,
+                               validation_fraction=0.2, n_iter_no_change=5, random_state=0).fit(X, y)
+    best = int(np.argmin(model.validation_loss_curve_))
+    assert model.n_iter_ < 500 and model.history_.stop_reason.startswith("early stopping: val_loss")
+    assert model.n_iter_ - 1 - best == 5                # stopped 5 epochs after its best
+
+
+@pytest.mark.parametrize("params,message", [({"tol": -1.0}, "tol"), ({"n_iter_no_change": 0}, "n_iter_no_change")])
+def test_bad_convergence_parameters_are_named(iris, params, message):
+    X, y = iris
+    with pytest.raises(ValueError, match=message):
+        BackpropClassifier(**params).fit(X, y)
+
+
+def test_the_regressor_standardises_its_target_by_default():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = 4200 + 800 * (X[:, 0] - 0.5 * X[:, 1] ** 2)             # grams, like a penguin's body mass
+    default = BackpropRegressor(hidden_layer_sizes=(32,), random_state=0).fit(X, y)
+    raw = BackpropRegressor(hidden_layer_sizes=(32,), standardize_target=False, random_state=0).fit(X, y)
+    assert default.score(X, y) > 0.9 > raw.score(X, y)
+    assert default.model_.head.target_mean_[0] == pytest.approx(y.mean())

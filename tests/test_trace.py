@@ -39,7 +39,7 @@ def test_trace_can_apply_the_update():
 
 
 def test_text_follows_the_seeds_notation():
-    model = NeuralNetwork([2, 2, 1], hidden_activation="relu", learning_rate=0.1)
+    model = NeuralNetwork([2, 2, 1], hidden_activation="relu", optimizer="sgd", learning_rate=0.1)
     model.set_weights([(np.array([[0.1, 0.2], [0.3, -0.4]]), np.array([0.0, 0.1])),
                        (np.array([[0.5], [-0.6]]), np.array([0.2]))])
     text = str(model.trace([1.0, 2.0], [1.0]))

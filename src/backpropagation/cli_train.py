@@ -127,7 +127,8 @@ def _network(args, pre, X, y, dtype, comm) -> NeuralNetwork:
         learning_rate = 1e-3 if args.optimizer.lower() in ("adam", "adamw", "rmsprop") else 1e-2
     model = NeuralNetwork([X.shape[1], *args.layers, n_out], task=task, hidden_activation=args.activation,
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
-                          dtype=dtype, random_state=args.seed)
+                          dtype=dtype, random_state=args.seed,
+                          standardize_target=False)  # the preprocessing already standardises it
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
     return model

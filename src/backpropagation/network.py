@@ -53,10 +53,12 @@ class NeuralNetwork:
         Default: the task's (linear, sigmoid or softmax).
     loss : str or Loss, optional
         Default: the task's (``mse``, ``binary_crossentropy`` or ``categorical_crossentropy``).
-    optimizer : str or Optimizer, default "sgd"
+    optimizer : str or Optimizer, default "adam"
         ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"``, ``"adamw"`` or an
-        :class:`~backpropagation.optimizers.Optimizer` instance.
-    learning_rate : float, default 0.01
+        :class:`~backpropagation.optimizers.Optimizer` instance. Adam is the default because
+        plain SGD at a fixed rate diverges on unscaled targets and under-trains classifiers in
+        the same epochs (``bench/quality.py``).
+    learning_rate : float, default 0.001
         Step size (> 0); schedules and callbacks may change it during ``fit``.
     l2 : float, default 0.0
         L2 penalty ``l2/2 · Σ W²`` on the weights (not the biases), added to the loss.
@@ -69,6 +71,12 @@ class NeuralNetwork:
     random_state : int, numpy Generator, numpy RandomState or None
         Seeds initialisation, shuffling and validation splits: the same value gives
         bit-identical training.
+    standardize_target : bool, default True
+        Regression only: learn ``(y - mean) / std`` per target column (statistics of the
+        first ``fit``'s targets, saved with the model) and undo it in ``predict``, so targets in
+        the thousands train as well as targets near one. ``evaluate()["loss"]`` and the history's
+        losses are the objective on standardised targets; ``mse``, ``mae`` and predictions are
+        in the targets' units. False trains on the raw targets, as the seeds' examples do.
 
     Attributes
     ----------
@@ -98,17 +106,21 @@ class NeuralNetwork:
         hidden_activation="relu",
         output_activation=None,
         loss=None,
-        optimizer="sgd",
-        learning_rate: float = 0.01,
+        optimizer="adam",
+        learning_rate: float = 0.001,
         l2: float = 0.0,
         initializer="auto",
         use_bias: bool = True,
         dtype="float64",
         random_state=None,
+        standardize_target: bool = True,
     ) -> None:
         self.layer_sizes = _check_layer_sizes(layer_sizes)
         self.task = task
-        self.head = tasks.get(task, self.layer_sizes[-1])
+        if not isinstance(standardize_target, (bool, np.bool_)):
+            raise TypeError(f"standardize_target: expected True or False, got {standardize_target!r}")
+        self.standardize_target = bool(standardize_target)
+        self.head = tasks.get(task, self.layer_sizes[-1], self.standardize_target)
         n_hidden = len(self.layer_sizes) - 2
         if isinstance(hidden_activation, (list, tuple)):
             if len(hidden_activation) != n_hidden:
@@ -339,7 +351,8 @@ class NeuralNetwork:
         if comm is None:
             sync = None
             X, y, weights = self._checked_training_data(X, y, sample_weight)
-            Y = self.head.encode(y, self.dtype) if self.head.fitted else self.head.fit_encode(y, self.dtype)
+            Y = self.head.encode(y, self.dtype) if self.head.fitted else \
+                self.head.fit_encode(y, self.dtype, sample_weight=weights)
             X, Y, X_val, Y_val, weights = self._validation_sets(X, Y, validation_split, validation_data, weights)
             n_samples = len(X)
         else:
@@ -351,8 +364,10 @@ class NeuralNetwork:
                 # Every rank must number the classes alike, whichever labels its shard holds.
                 labels = collectively(comm, lambda: self.head.labels(y, "y"))
                 self.head.fit_encode(MPISync.union_of_labels(comm, labels), self.dtype)
-            Y = collectively(comm, lambda: self.head.encode(y, self.dtype) if self.head.fitted
-                             else self.head.fit_encode(y, self.dtype))
+            if self.head.is_classifier or self.head.fitted:
+                Y = collectively(comm, lambda: self.head.encode(y, self.dtype))
+            else:  # standardising statistics of every rank's targets
+                Y = collectively(comm, lambda: self.head.fit_encode(y, self.dtype, comm.allreduce, weights))
             X, Y, X_val, Y_val, weights = collectively(comm, lambda: self._validation_sets(
                 X, Y, validation_split, validation_data, weights, min_samples=0))
             sync = MPISync(comm, self, len(X), X_val is not None)  # after the split: it shares rank 0's random state
@@ -568,6 +583,7 @@ class NeuralNetwork:
         if self.head.is_classifier:
             result["accuracy"] = self.head.score(Y, A)
         else:
+            Y, A = self.head.to_user_units(Y), self.head.to_user_units(A)
             result.update(mse=metrics.mean_squared_error(Y, A), mae=metrics.mean_absolute_error(Y, A),
                           r2=metrics.r2_score(Y, A))
         return result
@@ -723,6 +739,7 @@ class NeuralNetwork:
             else describe(self.initializer, initializers._registry),
             "use_bias": self.use_bias,
             "dtype": self.dtype.name,
+            "standardize_target": self.standardize_target,
         }
 
     @classmethod
@@ -740,6 +757,8 @@ class NeuralNetwork:
             learning_rate=config["learning_rate"], l2=config["l2"],
             initializer=init if isinstance(init, str) else rebuild(init, initializers._registry),
             use_bias=config["use_bias"], dtype=config["dtype"],
+            # Files written before the switch existed trained on raw targets.
+            standardize_target=config.get("standardize_target", False),
         )
 
     def _clone(self, dtype=None) -> "NeuralNetwork":
@@ -755,6 +774,7 @@ class NeuralNetwork:
             optimizer=type(self.optimizer)(**self.optimizer.get_config()),
             learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
             use_bias=self.use_bias, dtype=self.dtype if dtype is None else dtype,
+            standardize_target=self.standardize_target,
         )
         twin._params[...] = self._params
         if self.head.fitted:

@@ -8,10 +8,14 @@ pickle. Install the extra: ``pip install "backpropagation[sklearn]"``.
 
 from __future__ import annotations
 
+import numbers
+import warnings
+
 import numpy as np
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 except ImportError:  # pragma: no cover - exercised only without the extra
@@ -19,6 +23,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
         from None
 
 from .callbacks import EarlyStopping
+from .data import check_int
 from .network import NeuralNetwork
 from .tasks import storable_labels
 
@@ -30,8 +35,8 @@ class _BackpropEstimator(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
                  l2=0.0001, epochs=200, batch_size=32, shuffle=True, validation_fraction=0.0,
-                 early_stopping=False, patience=10, lr_schedule=None, initializer="auto", dtype="float64",
-                 warm_start=False, random_state=None, verbose=0):
+                 early_stopping=False, tol=1e-4, n_iter_no_change=10, lr_schedule=None, initializer="auto",
+                 dtype="float64", standardize_target=True, warm_start=False, random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -42,10 +47,12 @@ class _BackpropEstimator(BaseEstimator):
         self.shuffle = shuffle
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
-        self.patience = patience
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.lr_schedule = lr_schedule
         self.initializer = initializer
         self.dtype = dtype
+        self.standardize_target = standardize_target
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
@@ -74,16 +81,31 @@ class _BackpropEstimator(BaseEstimator):
         if first:
             self.model_ = self._build(X, y, classes)
             self.loss_curve_, self.validation_loss_curve_, self.n_iter_ = [], [], 0
-        early = EarlyStopping(patience=self.patience) if self.early_stopping else False
+        stop = self._stopping() if epochs > 1 else False   # partial_fit: one epoch, no verdict
         history = self.model_.fit(
             X, y, epochs=epochs, batch_size=self.batch_size, verbose=self.verbose, shuffle=self.shuffle,
             validation_split=self.validation_fraction if self.validation_fraction else 0.0,
-            early_stopping=early, lr_schedule=self.lr_schedule, sample_weight=sample_weight)
+            early_stopping=stop, lr_schedule=self.lr_schedule, sample_weight=sample_weight)
         self.loss_curve_ += history.history["loss"]
         self.validation_loss_curve_ += history.history.get("val_loss", [])
         self.n_iter_ += len(history.epoch)
         self.history_ = history
+        if stop and stop.stopped_epoch is None and not history.interrupted:
+            warnings.warn(f"{type(self).__name__}: the loss still improved by more than tol={self.tol} "
+                          f"within the last {self.n_iter_no_change} of {epochs} epochs; raise epochs "
+                          "(or tol) for a converged network", ConvergenceWarning, stacklevel=3)
         return self
+
+    def _stopping(self) -> EarlyStopping:
+        """scikit-learn's convergence rule: stop once the training loss (with early_stopping the
+        validation loss, keeping the best weights) has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs."""
+        if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
+            raise ValueError(f"tol: expected a number >= 0, got {self.tol!r}")
+        patience = check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        monitor = "auto" if self.early_stopping else "loss"
+        return EarlyStopping(monitor=monitor, min_delta=float(self.tol), patience=patience,
+                             restore_best_weights=bool(self.early_stopping))
 
     def _build(self, X, y, classes) -> NeuralNetwork:
         hidden = self.hidden_layer_sizes
@@ -91,7 +113,8 @@ class _BackpropEstimator(BaseEstimator):
         return NeuralNetwork([X.shape[1], *hidden, self._n_outputs(y, classes)], task=self._task,
                              hidden_activation=self.activation, optimizer=self.optimizer,
                              learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
-                             dtype=self.dtype, random_state=self.random_state)
+                             dtype=self.dtype, random_state=self.random_state,
+                             standardize_target=self.standardize_target)
 
     def _validate(self, X, y, reset):
         raise NotImplementedError
@@ -121,18 +144,25 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     l2 : float, default 0.0001
         L2 penalty on the weights (``l2/2 · ΣW²`` added to the loss).
     epochs : int, default 200
-        Epochs per call to ``fit``.
+        Most epochs per call to ``fit`` (scikit-learn's ``max_iter``).
     batch_size : int or None, default 32
     shuffle : bool, default True
     validation_fraction : float, default 0.0
         Held-out fraction of the training data for ``validation_loss_curve_`` and early stopping.
     early_stopping : bool, default False
-        Stop when the validation loss (or, without validation, the training loss) has not
-        improved for ``patience`` epochs, keeping the best weights.
-    patience : int, default 10
+        Watch the validation loss (``validation_fraction`` of the data; without it, the
+        training loss) instead of the training loss, and keep the best epoch's weights.
+    tol : float, default 1e-4
+        Training stops once the watched loss has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs (scikit-learn's rule); if ``epochs`` run out
+        first, ``fit`` warns with ``ConvergenceWarning``.
+    n_iter_no_change : int, default 10
     lr_schedule : str or Schedule, optional
     initializer : str, default "auto"
     dtype : {"float64", "float32"}, default "float64"
+    standardize_target : bool, default True
+        Regression only: train on ``(y - mean) / std`` and undo it in ``predict`` (see
+        :class:`~backpropagation.NeuralNetwork`).
     warm_start : bool, default False
         Continue training the current network on the next ``fit`` instead of starting anew.
     random_state : int, numpy Generator, numpy RandomState or None
@@ -146,7 +176,7 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     loss_curve_, validation_loss_curve_ : list of float
         Loss per epoch, across all calls since the network was built.
     n_iter_ : int
-        Epochs run since the network was built.
+        Epochs run since the network was built (fewer than ``epochs`` once converged).
     model_ : NeuralNetwork
         The trained network.
     """

@@ -121,8 +121,11 @@ class Task:
         """Whether targets have been seen (labels known, target rank known)."""
         raise NotImplementedError
 
-    def fit_encode(self, y, dtype) -> np.ndarray:
-        """Learn the targets' form (classes, rank) from ``y`` and return them encoded."""
+    def fit_encode(self, y, dtype, total=None, sample_weight=None) -> np.ndarray:
+        """Learn the targets' form (classes, rank, scale) from ``y`` and return them encoded.
+
+        ``total`` sums an array over all MPI ranks' rows; ``sample_weight`` weights statistics.
+        """
         raise NotImplementedError
 
     def encode(self, y, dtype, name: str = "y") -> np.ndarray:
@@ -150,24 +153,61 @@ class Task:
 
 
 class Regression(Task):
-    """Real-valued targets of shape (n,) or (n, k); ``predict`` returns the rank ``fit`` saw."""
+    """Real-valued targets of shape (n,) or (n, k); ``predict`` returns the rank ``fit`` saw.
+
+    With ``standardize=True`` the first ``fit`` learns each target column's mean and standard
+    deviation, the network learns ``(y - mean) / std`` and :meth:`decode` undoes it, so that
+    targets in the thousands train like targets near one (a constant column keeps scale 1).
+    """
 
     name = "regression"
 
-    def __init__(self, n_outputs: int) -> None:
+    def __init__(self, n_outputs: int, standardize: bool = False) -> None:
         super().__init__(n_outputs)
+        self.standardize = standardize
         self.target_ndim: int | None = None
+        self.target_mean_: np.ndarray | None = None
+        self.target_scale_: np.ndarray | None = None
 
     @property
     def fitted(self):
         return self.target_ndim is not None
 
-    def fit_encode(self, y, dtype):
-        Y = self.encode(y, dtype)
+    def fit_encode(self, y, dtype, total=None, sample_weight=None):
+        """Learn the targets' rank (and, standardising, their statistics) and encode them.
+
+        The mean and standard deviation are weighted by ``sample_weight`` (a row of weight 2
+        counts as two rows, as it does in the loss). ``total`` sums an array over every
+        process's rows (under MPI); None means these rows are all there is.
+        """
+        Y = self._targets(y, "y")
         self.target_ndim = 1 if as_array(y, "y").ndim == 1 else 2
-        return Y
+        if self.standardize:
+            total = total or (lambda part: part)
+            w = np.ones((len(Y), 1)) if sample_weight is None else \
+                np.asarray(sample_weight, dtype=np.float64).reshape(-1, 1)
+            weight = total(np.array([w.sum()]))[0]
+            mean = total((w * Y).sum(axis=0)) / weight
+            std = np.sqrt(total((w * (Y - mean) ** 2).sum(axis=0)) / weight)
+            self.target_mean_, self.target_scale_ = mean, np.where(std > 0, std, 1.0)
+        return self._scaled(Y, dtype)
 
     def encode(self, y, dtype, name="y"):
+        return self._scaled(self._targets(y, name), dtype)
+
+    def _scaled(self, Y: np.ndarray, dtype) -> np.ndarray:
+        if self.target_mean_ is not None:
+            Y = (Y - self.target_mean_) / self.target_scale_
+        return np.ascontiguousarray(Y, dtype=dtype)
+
+    def to_user_units(self, A: np.ndarray) -> np.ndarray:
+        """Network outputs (or encoded targets) in the targets' own units."""
+        if self.target_mean_ is None:
+            return A
+        return A * self.target_scale_.astype(A.dtype) + self.target_mean_.astype(A.dtype)
+
+    def _targets(self, y, name) -> np.ndarray:
+        """``y`` checked as a finite 2-D float64 array of ``n_outputs`` columns."""
         y = as_array(y, name)
         if y.ndim == 1:
             y = y[:, None]
@@ -184,7 +224,8 @@ class Regression(Task):
             except OverflowError:
                 raise ValueError(f"{name}: {first_overflowing_cell(y)} is too large for a "
                                  "floating-point number (at most about 1.8e308)") from None
-        Y = np.ascontiguousarray(y, dtype=dtype)
+        with np.errstate(over="ignore"):
+            Y = np.asarray(y, dtype=np.float64)
         if not np.isfinite(Y).all():
             row = int(np.nonzero(~np.isfinite(Y))[0][0])
             raise ValueError(f"{name}: contains non-finite target values (first at row {row}); "
@@ -197,19 +238,32 @@ class Regression(Task):
                              "regression targets; use 'mse', 'mae' or 'huber' (or a classification task)")
 
     def decode(self, A):
+        A = self.to_user_units(A)
         return A[:, 0] if self.target_ndim == 1 or (self.target_ndim is None and A.shape[1] == 1) else A
 
     def score(self, Y, A, sample_weight=None):
-        return metrics.r2_score(Y, A, sample_weight)
+        return metrics.r2_score(Y, A, sample_weight)  # the same in standardised and in user units
 
     def get_state(self):
-        return {"target_ndim": self.target_ndim}
+        state = {"target_ndim": self.target_ndim}
+        if self.target_mean_ is not None:
+            state.update(target_mean=self.target_mean_.tolist(), target_scale=self.target_scale_.tolist())
+        return state
 
     def set_state(self, state):
         ndim = state["target_ndim"]
         if ndim not in (1, 2) or isinstance(ndim, bool):
             raise ValueError(f"target_ndim: expected 1 or 2, got {ndim!r}")
-        self.target_ndim = ndim
+        mean, scale = state.get("target_mean"), state.get("target_scale")
+        if (mean is None) != (scale is None):
+            raise ValueError("target_mean and target_scale: expected both or neither")
+        if mean is not None:
+            mean, scale = np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+            if mean.shape != (self.n_outputs,) or scale.shape != (self.n_outputs,) or \
+                    not np.isfinite(mean).all() or not (np.isfinite(scale) & (scale > 0)).all():
+                raise ValueError(f"target_mean and target_scale: expected {self.n_outputs} finite "
+                                 f"value(s) each, scales > 0; got {mean.tolist()} and {scale.tolist()}")
+        self.target_ndim, self.target_mean_, self.target_scale_ = ndim, mean, scale
 
 
 class _Classifier(Task):
@@ -249,7 +303,7 @@ class _Classifier(Task):
         self._check_class_count(len(classes))
         self.classes_ = classes
 
-    def fit_encode(self, y, dtype):
+    def fit_encode(self, y, dtype, total=None, sample_weight=None):
         labels = self.labels(y, "y")
         if labels.size == 0:
             raise ValueError("y: expected at least one label, got none")
@@ -383,8 +437,10 @@ class SoftmaxClassifier(_Classifier):
 TASK_NAMES = ("regression", "binary", "multiclass", "classification")
 
 
-def get(task: str, n_outputs: int) -> Task:
+def get(task: str, n_outputs: int, standardize_target: bool = False) -> Task:
     """Build the head for ``task`` with an output layer of ``n_outputs`` units.
+
+    ``standardize_target`` applies to regression only (see :class:`Regression`).
 
     Raises
     ------
@@ -394,7 +450,7 @@ def get(task: str, n_outputs: int) -> Task:
     if not isinstance(task, str) or task not in TASK_NAMES:
         raise ValueError(f"task: expected one of {', '.join(map(repr, TASK_NAMES))}, got {task!r}")
     if task == "regression":
-        return Regression(n_outputs)
+        return Regression(n_outputs, standardize_target)
     if task == "binary" and n_outputs not in (1, 2):
         raise ValueError(f"task='binary' needs an output layer of size 1 (sigmoid) or 2 (softmax), "
                          f"got {n_outputs}")
