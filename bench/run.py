@@ -86,8 +86,10 @@ class EpochTimer(Callback):
 
 def run_ours(w):
     n_out = 1 if w["task"] == "regression" else len(np.unique(w["y"]))
+    # scikit-learn's initialisation (Glorot uniform), so that scores compare like for like
     model = NeuralNetwork([w["X"].shape[1], *w["hidden"], n_out], task=w["task"], optimizer="adam",
-                          learning_rate=LEARNING_RATE, dtype=w["dtype"], random_state=0)
+                          learning_rate=LEARNING_RATE, initializer="glorot_uniform", dtype=w["dtype"],
+                          random_state=0)
     timer = EpochTimer()
     model.fit(w["X"].astype(w["dtype"], copy=False), w["y"], epochs=w["epochs"], batch_size=w["batch"], verbose=0,
               callbacks=[timer])

@@ -47,3 +47,17 @@ def test_quick_distributed_benchmark_runs_one_and_two_ranks(tmp_path):
     for row in rows:
         assert row["epoch_seconds"] > 0 and row["allreduce_ms_per_step"] > 0 and row["test_accuracy"] > 0.9
         assert row["gradient_bytes"] == 4 * (784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10)
+
+
+@pytest.mark.slow
+def test_quick_quality_study_runs_every_contender_and_writes_its_table(tmp_path):
+    output = tmp_path / "quality.json"
+    result = subprocess.run([sys.executable, str(BENCH.parent / "quality.py"), "--quick", "--output", str(output)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert set(report["results"]) == {"iris", "diabetes"}
+    for name, row in report["results"].items():
+        assert {"ours default", "sklearn default", "estimator default", "torch (equal footing)"} <= set(row)
+        assert all(-10 < cell["mean"] <= 1 for key, cell in row.items() if key != "metric")
+    assert report["table"].startswith("| data set (metric) |") and "| iris (accuracy) |" in report["table"]

@@ -41,20 +41,22 @@ def test_training_continues_after_load_as_if_never_saved(trained, tmp_path):
     assert loaded.parameters.tobytes() == model.parameters.tobytes()
 
 
-def test_version_1_files_with_adam_moments_load_and_continue(trained, tmp_path):
-    # Format version 1 saved Adam's textbook moments m and v; version 2 saves their sums.
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_format_files_with_adam_state_load_and_continue(trained, tmp_path, version):
+    # Format 1 saved Adam's moments m and v as today; format 2 saved m / (1 - β1) and v / (1 - β2).
     model, X, y = trained
-    model.save(tmp_path / "v2.npz")
-    with np.load(tmp_path / "v2.npz") as archive:
+    model.save(tmp_path / "now.npz")
+    with np.load(tmp_path / "now.npz") as archive:
         arrays = {key: archive[key] for key in archive.files}
     description = json.loads(arrays.pop("config.json").tobytes())
-    assert description["version"] == 2
-    description["version"] = 1
-    arrays["optimizer.m"] = (1 - 0.9) * arrays.pop("optimizer.m_sum")
-    arrays["optimizer.v"] = (1 - 0.999) * arrays.pop("optimizer.v_sum")
-    write_archive(tmp_path / "v1.npz", **{"config.json": config_bytes(description)}, **arrays)
-    loaded = NeuralNetwork.load(tmp_path / "v1.npz")
-    np.testing.assert_allclose(loaded.optimizer.m_sum, model.optimizer.m_sum, rtol=1e-12)
+    assert description["version"] == model_io.FORMAT_VERSION == 3
+    description["version"] = version
+    if version == 2:
+        arrays["optimizer.m_sum"] = arrays.pop("optimizer.m") / (1 - 0.9)
+        arrays["optimizer.v_sum"] = arrays.pop("optimizer.v") / (1 - 0.999)
+    write_archive(tmp_path / "old.npz", **{"config.json": config_bytes(description)}, **arrays)
+    loaded = NeuralNetwork.load(tmp_path / "old.npz")
+    np.testing.assert_allclose(loaded.optimizer.m, model.optimizer.m, rtol=1e-12)
     model.fit(X, y, epochs=2, batch_size=8, verbose=0)
     loaded.fit(X, y, epochs=2, batch_size=8, verbose=0)
     np.testing.assert_allclose(loaded.parameters, model.parameters, rtol=1e-10, atol=1e-12)
@@ -182,12 +184,12 @@ def adam_archive(tmp_path):
 
 
 @pytest.mark.parametrize("change,message", [
-    (lambda d, a: a["optimizer.v_sum"].__setitem__(0, -1.0), "cannot be negative"),
-    (lambda d, a: a["optimizer.m_sum"].__setitem__(0, np.nan), "non-finite"),
+    (lambda d, a: a["optimizer.v"].__setitem__(0, -1.0), "cannot be negative"),
+    (lambda d, a: a["optimizer.m"].__setitem__(0, np.nan), "non-finite"),
     (lambda d, a: d.update(optimizer_iterations=-3), "iterations: expected an integer >= 0"),
     (lambda d, a: d.update(optimizer_iterations=2.5), "iterations: expected an integer >= 0"),
     (lambda d, a: d.update(optimizer_iterations="7"), "iterations: expected an integer >= 0"),
-    (lambda d, a: a.pop("optimizer.v_sum"), "missing v_sum"),
+    (lambda d, a: a.pop("optimizer.v"), "missing v"),
 ])
 def test_corrupt_optimizer_state_is_refused_at_load(tmp_path, change, message):
     description, arrays = adam_archive(tmp_path)

@@ -31,12 +31,16 @@ def test_weights_are_views_into_one_flat_parameter_vector():
     assert np.shares_memory(W1, model.parameters) and np.shares_memory(model.layers[1].db, model.gradients)
 
 
-def test_auto_initializer_uses_he_for_relu_and_glorot_otherwise():
-    model = NeuralNetwork([400, 300, 300, 1], hidden_activation=["relu", "tanh"], random_state=0)
-    relu_W, tanh_W = model.layers[0].W, model.layers[1].W
-    assert relu_W.std() == pytest.approx(np.sqrt(2 / 400), rel=0.02)          # he_normal
-    assert np.abs(tanh_W).max() <= np.sqrt(6 / 600)                           # glorot_uniform bound
-    assert all(not layer.b.any() for layer in model.layers)
+def test_auto_initializer_is_glorot_for_classification_and_pytorchs_for_regression():
+    regression = NeuralNetwork([400, 300, 300, 1], hidden_activation=["relu", "tanh"], random_state=0)
+    for layer in regression.layers:                            # fan_in_uniform: U(±1/√fan_in)
+        bound = 1 / np.sqrt(layer.fan_in)
+        assert np.abs(layer.W).max() <= bound and layer.W.std() == pytest.approx(bound / np.sqrt(3), rel=0.05)
+    classifier = NeuralNetwork([400, 300, 300, 3], task="classification", random_state=0)
+    for layer in classifier.layers:                            # glorot_uniform: U(±√(6/(fan_in+fan_out)))
+        bound = np.sqrt(6 / (layer.fan_in + layer.fan_out))
+        assert np.abs(layer.W).max() <= bound and layer.W.std() == pytest.approx(bound / np.sqrt(3), rel=0.05)
+    assert all(not layer.b.any() for layer in regression.layers + classifier.layers)
 
 
 def test_summary_lists_layers_shapes_and_parameter_counts():
@@ -126,7 +130,7 @@ def test_float32_is_kept_end_to_end():
     assert model.parameters.dtype == np.float32 and model.gradients.dtype == np.float32
     assert all(layer.A.dtype == np.float32 and layer.Z.dtype == np.float32 for layer in model.layers)
     assert model.predict_proba(X).dtype == np.float32
-    assert model.optimizer.m_sum.dtype == np.float32 and model.optimizer.v_sum.dtype == np.float32
+    assert model.optimizer.m.dtype == np.float32 and model.optimizer.v.dtype == np.float32
 
 
 def test_calling_fit_again_continues_with_the_optimizer_state():

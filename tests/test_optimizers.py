@@ -56,7 +56,7 @@ def test_adam_uses_bias_corrected_moments():
     np.testing.assert_allclose(params, reference_adam(start, grads, 0.01), rtol=1e-13)
 
 
-def test_adam_state_is_the_moments_without_their_one_minus_beta_factors():
+def test_adam_state_is_the_textbook_moments_m_and_v():
     rng = np.random.default_rng(1)
     optimizer, params = Adam(beta_1=0.8, beta_2=0.99), rng.normal(size=7)
     m = v = np.zeros(7)
@@ -64,15 +64,16 @@ def test_adam_state_is_the_moments_without_their_one_minus_beta_factors():
         g = rng.normal(size=7)
         optimizer.step(params, g, 0.01)
         m, v = 0.8 * m + 0.2 * g, 0.99 * v + 0.01 * g * g
-    np.testing.assert_allclose(0.2 * optimizer.m_sum, m, rtol=1e-13)
-    np.testing.assert_allclose(0.01 * optimizer.v_sum, v, rtol=1e-13)
-    converted = optimizer.state_from_moments(m, v)
-    np.testing.assert_allclose(converted["m_sum"], optimizer.m_sum, rtol=1e-13)
-    np.testing.assert_allclose(converted["v_sum"], optimizer.v_sum, rtol=1e-13)
+    np.testing.assert_allclose(optimizer.m, m, rtol=1e-13)
+    np.testing.assert_allclose(optimizer.v, v, rtol=1e-13)
+    # model files of format 2 kept m / (1 - β1) and v / (1 - β2)
+    upgraded = optimizer.upgraded_state({"m_sum": m / 0.2, "v_sum": v / 0.01}, version=2)
+    np.testing.assert_allclose(upgraded["m"], m, rtol=1e-13)
+    np.testing.assert_allclose(upgraded["v"], v, rtol=1e-13)
 
 
 def test_changed_hyper_parameters_apply_from_the_next_step():
-    # the step's scalars are rewritten every step, never cached from the first one
+    # β is read anew every step, and the moments carry over (as torch.optim.Adam)
     start, grads, _ = run(Adam(), steps=1)
     changed = Adam()
     params = start.copy()

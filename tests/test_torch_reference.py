@@ -65,7 +65,7 @@ def data_for(model, rng, n=9):
 def test_gradients_equal_torch_autograd(case):
     model = NeuralNetwork(**case)
     X, Y = data_for(model, np.random.default_rng(case["random_state"]))
-    loss = model._loss_and_gradients(X, Y)
+    loss = model.loss_and_gradients(X, Y)
     torch_loss, torch_grad = torch_gradients(model, X, Y)
     assert loss == pytest.approx(torch_loss, rel=1e-10, abs=1e-14)
     scale = max(np.abs(torch_grad).max(), 1e-300)

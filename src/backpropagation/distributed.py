@@ -126,7 +126,7 @@ class MPISync:
             raise ValueError(f"comm: the ranks built different networks (parameter vectors {shapes}); "
                              "every rank must construct the same NeuralNetwork")
         comm.Bcast(model.parameters, root=0)
-        model._rng.bit_generator.state = comm.bcast(model._rng.bit_generator.state, root=0)
+        model.rng.bit_generator.state = comm.bcast(model.rng.bit_generator.state, root=0)
         self._buffer = np.empty(model.n_parameters + 3, dtype=model.dtype)
         self.reduce_seconds = 0.0
         #: Whether the last all-reduce carried a Ctrl-C from any rank.

@@ -20,9 +20,9 @@ def numerical_gradient(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-
     for i in range(params.size):
         original = params[i]
         params[i] = original + epsilon
-        plus = model._objective_on(X, Y)
+        plus = model.objective(X, Y)
         params[i] = original - epsilon
-        minus = model._objective_on(X, Y)
+        minus = model.objective(X, Y)
         params[i] = original
         numeric[i] = (plus - minus) / (2.0 * epsilon)
     return numeric
@@ -46,7 +46,7 @@ def relative_errors(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6) 
     dict
         ``{"W1": err, "b1": err, "W2": ...}`` numbered from the first layer.
     """
-    model._loss_and_gradients(X, Y)
+    model.loss_and_gradients(X, Y)
     analytic = model.gradients.copy()
     numeric = numerical_gradient(model, X, Y, epsilon)
     errors = {}

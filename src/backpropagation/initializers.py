@@ -1,7 +1,7 @@
 """Weight initialisers: ``initializer(fan_in, fan_out, rng, dtype) -> W`` of shape (fan_in, fan_out).
 
-Biases always start at zero. ``"auto"`` (resolved by the network) picks ``he_normal`` for layers
-with a ReLU-family activation and ``glorot_uniform`` otherwise.
+Biases always start at zero. ``"auto"`` (resolved by the network) picks ``glorot_uniform`` for
+classification and ``fan_in_uniform`` for regression (see ``bench/quality.py``).
 """
 
 from __future__ import annotations
@@ -89,6 +89,17 @@ class GlorotUniform(_Uniform):
 
     def limit(self, fan_in, fan_out):
         return np.sqrt(6.0 / (fan_in + fan_out))
+
+
+@register("fan_in_uniform")
+class FanInUniform(_Uniform):
+    """Uniform on ``±1 / sqrt(fan_in)``: ``torch.nn.Linear``'s default weights (its
+    ``kaiming_uniform_`` with ``a = sqrt(5)``), a standard deviation ``1 / sqrt(3 fan_in)``."""
+
+    name = "fan_in_uniform"
+
+    def limit(self, fan_in, fan_out):
+        return 1.0 / np.sqrt(fan_in)
 
 
 @register("lecun_normal")

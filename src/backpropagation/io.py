@@ -1,19 +1,20 @@
 """The model file: one ``.npz`` archive holding a JSON description and plain numeric arrays.
 
-Layout (``FORMAT_VERSION`` 2):
+Layout (``FORMAT_VERSION`` 3):
 
 ==========================  ==============================================================
 ``config.json``             UTF-8 JSON as a uint8 array: format tag and version, the network's
                             constructor arguments, what ``fit`` learned (classes, target
-                            rank), the optimizer's step count, the random generator's state
-                            and ``model.metadata`` (e.g. the CLI's preprocessing)
+                            rank and statistics), the optimizer's step count, the random
+                            generator's state and ``model.metadata`` (e.g. the CLI's
+                            preprocessing)
 ``parameters``              the flat parameter vector (all weights, then all biases)
-``optimizer.<name>``        each optimizer state array (velocity, moment sums), if any
+``optimizer.<name>``        each optimizer state array (velocity, Adam's ``m`` and ``v``), if any
 ==========================  ==============================================================
 
-Version 2 changed one thing: Adam's state is saved as its moment sums (``m_sum``, ``v_sum``, see
-:class:`~backpropagation.optimizers.Adam`) where version 1 saved the moments ``m`` and ``v``.
-Version 1 files are still read, their moments converted to sums.
+Older files load: format 2 kept Adam's moments without their ``(1 - β)`` factors, and
+:meth:`~backpropagation.optimizers.Optimizer.upgraded_state` converts them once, at load;
+format 1 had today's layout.
 
 Saving goes through :func:`backpropagation.files.write_atomically`: a temporary file in the
 target's directory renamed over the target, so a reader never sees half a model; a link is
@@ -32,13 +33,12 @@ import zipfile
 
 import numpy as np
 
-from . import optimizers
 from .files import write_atomically
 
 FORMAT = "backpropagation.model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: Versions :func:`load_model` reads.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 #: Largest array a model file may hold (2 GiB, far beyond any network this library trains on a
 #: CPU); a header claiming more is refused before memory is allocated for it.
 MAX_ENTRY_BYTES = 2**31
@@ -62,7 +62,7 @@ def save_model(model, path) -> None:
         "network": network,
         "fitted": model.head.get_state() if model.head.fitted else None,
         "optimizer_iterations": model.optimizer.iterations,
-        "rng_state": model._rng.bit_generator.state,
+        "rng_state": model.rng.bit_generator.state,
         "metadata": model.metadata,
     }
     try:
@@ -132,15 +132,14 @@ def load_model(path):
         for name, value in state.items():
             if value.shape != params.shape:
                 raise ValueError(f"optimizer state {name!r} has shape {value.shape}, expected {params.shape}")
-        if version == 1 and state and isinstance(model.optimizer, optimizers.Adam):
-            state = model.optimizer.state_from_moments(state["m"], state["v"])
+        state = model.optimizer.upgraded_state(state, version)
         model.optimizer.set_state(state, description.get("optimizer_iterations", 0), model.parameters)
         metadata = description.get("metadata", {})
         if not isinstance(metadata, dict):
             raise ValueError("metadata is not a JSON object")
         model.metadata = metadata
         if description.get("rng_state"):
-            model._rng.bit_generator.state = description["rng_state"]
+            model.rng.bit_generator.state = description["rng_state"]
     except _DESCRIPTION_ERRORS as error:
         raise ValueError(f"{where}: invalid fitted state: {error}") from None
     return model

@@ -11,7 +11,8 @@ applies the chain rule in the seeds' notation::
     ∂L/∂A_prev = δ Wᵀ                          (skipped for the first layer)
 
 ``W``, ``b``, ``dW`` and ``db`` are views into the network's flat parameter and gradient vectors;
-the layer writes into them in place and never rebinds them.
+the layer writes into them in place and never rebinds them. The backward pass also keeps ``dA``
+and ``delta``, which :mod:`backpropagation.trace` shows.
 """
 
 from __future__ import annotations
@@ -64,45 +65,41 @@ class Dense(Layer):
         self.n_weights = fan_in * fan_out
         self.n_biases = fan_out if use_bias else 0
         self.compute_input_gradient = True
-        self.W = self.b = self.dW = self.db = self._b_row = None
+        self.W = self.b = self.dW = self.db = None
+        self.A_prev = self.Z = self.A = self.dA = self.delta = None
 
     def bind(self, W: np.ndarray, b: np.ndarray | None, dW: np.ndarray, db: np.ndarray | None) -> None:
         """Attach views of the network's flat parameter and gradient vectors."""
         self.W, self.b, self.dW, self.db = W, b, dW, db
-        # The bias as a one-row matrix: adding it to Z is then a same-rank broadcast, which NumPy
-        # dispatches faster than a (fan_out,) vector (~0.65 against ~1 µs at batch size 1).
-        self._b_row = None if b is None else b[np.newaxis, :]
 
     def without_arrays(self) -> "Dense":
         """A copy holding no arrays (no views, no forward cache), for pickling the network."""
         twin = Dense.__new__(Dense)
-        twin.__dict__.update({k: v for k, v in self.__dict__.items() if not isinstance(v, np.ndarray)})
-        twin.W = twin.b = twin.dW = twin.db = twin._b_row = None
+        twin.__dict__.update({k: (None if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()})
         return twin
 
     def forward(self, A_prev):
         self.A_prev = A_prev
-        # np.dot is A_prev @ W; for 2-D arrays it has less call overhead than the @ ufunc,
-        # which is most of the cost at batch size 1.
-        Z = np.dot(A_prev, self.W)
-        if self._b_row is not None:
-            Z += self._b_row
+        Z = A_prev @ self.W
+        if self.b is not None:
+            Z += self.b
         self.Z = Z
         self.A = self.activation.forward(Z)
         return self.A
 
     def backward(self, dA):
-        return self.backward_delta(self.activation.backward(self.Z, self.A, dA))
+        return self.backward_delta(self.activation.backward(self.Z, self.A, dA), dA)
 
-    def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
-        """Backward pass from ``δ = ∂L/∂Z`` (used directly when the loss fuses the activation)."""
-        np.dot(self.A_prev.T, delta, out=self.dW)
+    def backward_delta(self, delta: np.ndarray, dA: np.ndarray | None = None) -> np.ndarray | None:
+        """Backward pass from ``δ = ∂L/∂Z`` (called directly when the loss fuses the activation).
+
+        Caches ``delta`` and ``dA`` (None when fused) so that a trace can show them.
+        """
+        self.dA, self.delta = dA, delta
+        np.matmul(self.A_prev.T, delta, out=self.dW)
         if self.db is not None:
-            if len(delta) == 1:
-                self.db[...] = delta[0]  # batch size 1: the sum is the row (a tenth of a reduce's cost)
-            else:
-                np.add.reduce(delta, axis=0, out=self.db)  # Σ over rows, without np.sum's wrapper
-        return np.dot(delta, self.W.T) if self.compute_input_gradient else None
+            np.sum(delta, axis=0, out=self.db)
+        return delta @ self.W.T if self.compute_input_gradient else None
 
     def __repr__(self) -> str:
         return (f"Dense({self.fan_in}, {self.fan_out}, activation={self.activation!r}, "

@@ -63,8 +63,10 @@ class NeuralNetwork:
     l2 : float, default 0.0
         L2 penalty ``l2/2 · Σ W²`` on the weights (not the biases), added to the loss.
     initializer : str or Initializer, default "auto"
-        ``"auto"`` uses ``he_normal`` for layers with a ReLU-family activation and
-        ``glorot_uniform`` otherwise. Biases start at zero.
+        ``"auto"`` uses ``glorot_uniform`` (Keras' default) for classification and
+        ``fan_in_uniform`` (PyTorch's default, ``±1/√fan_in``) for regression, the best of the
+        candidates ``bench/quality.py`` measures for each; He initialisation's larger spread
+        overfits noisy regression targets. Biases start at zero.
     use_bias : bool, default True
     dtype : {"float64", "float32"}, default "float64"
         Floating type of parameters and computations, kept end to end.
@@ -141,7 +143,9 @@ class NeuralNetwork:
         self.use_bias = bool(use_bias)
         self.dtype = _check_dtype(dtype)
         self.random_state = random_state
-        self._rng = _make_rng(random_state)
+        #: The random generator behind initialisation, shuffling and validation splits (saved
+        #: with the model, so that training continues exactly after a load).
+        self.rng = _make_rng(random_state)
         self.layers = [Dense(fan_in, fan_out, act, self.use_bias) for fan_in, fan_out, act in
                        zip(self.layer_sizes[:-1], self.layer_sizes[1:], hidden + [output])]
         self._allocate_parameters()
@@ -194,9 +198,9 @@ class NeuralNetwork:
     def _initialize_weights(self) -> None:
         for layer in self.layers:
             init = self.initializer
-            if isinstance(init, str) and init == "auto":
-                init = "he_normal" if isinstance(layer.activation, activations.RELU_FAMILY) else "glorot_uniform"
-            layer.W[...] = initializers.get(init)(layer.fan_in, layer.fan_out, self._rng, self.dtype)
+            if isinstance(init, str) and init == "auto":  # measured in bench/quality.py
+                init = "glorot_uniform" if self.head.is_classifier else "fan_in_uniform"
+            layer.W[...] = initializers.get(init)(layer.fan_in, layer.fan_out, self.rng, self.dtype)
 
     @property
     def parameters(self) -> np.ndarray:
@@ -261,8 +265,18 @@ class NeuralNetwork:
         """Add the L2 penalty's gradient, l2 * W, to the weights' gradients (biases are not penalised)."""
         self._grads[: self._n_weights] += self.l2 * self._params[: self._n_weights]
 
-    def _loss_and_gradients(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """Forward, loss and backward on one batch; gradients land in ``self.gradients``."""
+    @property
+    def fused(self) -> bool:
+        """Whether the loss and the output activation use their fused rule, ``δ = (ŷ - y) / N``."""
+        return self._fused
+
+    def loss_and_gradients(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """Forward, loss and backward on one batch; gradients land in ``self.gradients``.
+
+        ``X`` and ``Y`` are validated and encoded (``Y`` as the loss sees it: one-hot classes,
+        standardised regression targets). Returns the objective, L2 penalty included, and
+        leaves every layer's forward and backward quantities cached (see :class:`Dense`).
+        """
         self._forward(X)
         value = self._loss(Y)
         self._backward(Y)
@@ -418,7 +432,7 @@ class NeuralNetwork:
                 c.on_epoch_begin(epoch, {})
             last_good = self._params.copy()
             lr = self.current_learning_rate
-            order = self._rng.permutation(n_rows) if shuffle and batches.batch_size < n_rows else None
+            order = self.rng.permutation(n_rows) if shuffle and batches.batch_size < n_rows else None
             total = seen = 0.0
             trained = np.zeros(len(Y), dtype=bool)  # rows whose output this epoch's metric uses
             for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
@@ -453,7 +467,7 @@ class NeuralNetwork:
             logs = {"loss": total / seen if seen else math.nan,
                     self.head.metric: self._epoch_metric(Y, outputs, trained, batches.weights, sync)}
             if X_val is not None:
-                logs["val_loss"] = self._objective_on(X_val, Y_val, sync)
+                logs["val_loss"] = self.objective(X_val, Y_val, sync)
                 logs["val_" + self.head.metric] = self._score(Y_val, self.layers[-1].A, sync)
             logs["lr"] = lr
             for c in callback_list:
@@ -528,11 +542,13 @@ class NeuralNetwork:
             return X, Y, None, None, weights
         labels = Y.argmax(axis=1) if self.head.is_classifier and Y.shape[1] > 1 else \
             (Y[:, 0] if self.head.is_classifier else None)
-        train, val = validation_split(len(X), fraction, self._rng, labels)
+        train, val = validation_split(len(X), fraction, self.rng, labels)
         return X[train], Y[train], X[val], Y[val], None if weights is None else weights[train]
 
-    def _objective_on(self, X: np.ndarray, Y: np.ndarray, sync=None) -> float:
-        """Loss plus L2 penalty on a whole (validated) data set, without touching gradients."""
+    def objective(self, X: np.ndarray, Y: np.ndarray, sync=None) -> float:
+        """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients.
+
+        Under MPI (``sync``), the mean over every rank's rows."""
         self._forward(X)
         value = self._loss(Y)
         return value if sync is None else sync.mean(value, len(X))

@@ -81,6 +81,10 @@ class Optimizer(Component):
             return {}
         return {state: getattr(self, state) for state in self._state_names}
 
+    def upgraded_state(self, state: dict[str, np.ndarray], version: int) -> dict[str, np.ndarray]:
+        """``state`` as read from a model file of format ``version``, in today's layout."""
+        return state
+
     def set_state(self, state: dict[str, np.ndarray], iterations: int, params: np.ndarray) -> None:
         """Restore state saved by :meth:`get_state` for a parameter vector like ``params``."""
         if type(iterations) is not int or iterations < 0:
@@ -207,58 +211,55 @@ class RMSProp(Optimizer):
 
 @register("adam")
 class Adam(Optimizer):
-    """Adaptive moment estimation (Kingma & Ba), with bias-corrected moments.
+    """Adaptive moment estimation (Kingma & Ba), with bias-corrected moments, as ``torch.optim.Adam``.
+
+    Each step, with gradient ``g`` and step count ``t``::
+
+        m = β1 m + (1 - β1) g              first moment (mean of gradients)
+        v = β2 v + (1 - β2) g²             second moment (mean of squared gradients)
+        m̂ = m / (1 - β1ᵗ),  v̂ = v / (1 - β2ᵗ)
+        params -= lr m̂ / (√v̂ + ε)
 
     Parameters
     ----------
     beta_1, beta_2 : float, default 0.9, 0.999
-        Decay rates of the first and second moment estimates, in [0, 1).
+        Decay rates of the first and second moment estimates, in [0, 1); they may be changed
+        between steps (the moments carry over, as in PyTorch).
     epsilon : float, default 1e-8
-        Added to the bias-corrected root of the second moment (outside the root, as PyTorch).
+        Added to ``√v̂`` (outside the root, as PyTorch).
 
-    Notes
-    -----
-    The state holds the moments without their ``(1 - β)`` factors, ``m_sum = β1 m_sum + g`` and
-    ``v_sum = β2 v_sum + g²`` (so the textbook ``m = (1 - β1) m_sum`` and ``v = (1 - β2) v_sum``):
-    their updates then scale nothing, two passes fewer over the parameters per step, and the
-    factors join the two scalars the bias corrections already need. Changing ``beta_1`` or
-    ``beta_2`` between steps rescales the sums, so the moments carry over as in PyTorch.
+    Attributes
+    ----------
+    m, v : ndarray or None
+        The moments, one entry per parameter (None before the first step).
     """
 
     name = "adam"
-    _state_names = ("m_sum", "v_sum")
-    _nonnegative_state = ("v_sum", "v")
+    _state_names = ("m", "v")
+    _nonnegative_state = ("v",)
 
     def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8) -> None:
         super().__init__()
-        self._beta_1 = _check("beta_1", beta_1, 0.0, 1.0)
-        self._beta_2 = _check("beta_2", beta_2, 0.0, 1.0)
+        self.beta_1, self.beta_2 = beta_1, beta_2
         self.epsilon = _check("epsilon", epsilon, 0.0, low_open=True)
 
     @property
     def beta_1(self) -> float:
-        """Decay rate of the first moment; may be changed between steps."""
+        """Decay rate of the first moment, in [0, 1); checked when set."""
         return self._beta_1
 
     @beta_1.setter
     def beta_1(self, value: float) -> None:
-        self._beta_1 = self._rescaled("beta_1", self._beta_1, value, "m_sum")
+        self._beta_1 = _check("beta_1", value, 0.0, 1.0)
 
     @property
     def beta_2(self) -> float:
-        """Decay rate of the second moment; may be changed between steps."""
+        """Decay rate of the second moment, in [0, 1); checked when set."""
         return self._beta_2
 
     @beta_2.setter
     def beta_2(self, value: float) -> None:
-        self._beta_2 = self._rescaled("beta_2", self._beta_2, value, "v_sum")
-
-    def _rescaled(self, name: str, old: float, new, state: str) -> float:
-        """Validate a new β and rescale its sum so that the textbook moment (1 - β) sum is kept."""
-        new = _check(name, new, 0.0, 1.0)
-        if getattr(self, state, None) is not None:
-            getattr(self, state)[...] *= (1.0 - old) / (1.0 - new)
-        return new
+        self._beta_2 = _check("beta_2", value, 0.0, 1.0)
 
     def step(self, params, grads, lr):
         self._ensure_state(params)
@@ -266,39 +267,27 @@ class Adam(Optimizer):
         self._adam_update(params, grads, lr)
 
     def _adam_update(self, params, grads, lr):
-        m_sum, v_sum, tmp = self.m_sum, self.v_sum, self._scratch
-        # This step's scalars, written into 0-d arrays of the parameters' dtype (see _allocate).
-        beta_1, beta_2, epsilon_t, step_t = self._scalars
+        m, v, scratch = self.m, self.v, self._scratch   # scratch: no allocation per step
         t = self.iterations
-        beta_1[()], beta_2[()] = self.beta_1, self.beta_2
-        # The step lr/(1 - β1ᵗ) · m / (√v/√(1 - β2ᵗ) + ε), written with the sums and multiplied
-        # through by c = √((1 - β2ᵗ)/(1 - β2)), is step_t · m_sum / (√v_sum + ε c):
-        # all the corrections fold into two scalars.
-        c = math.sqrt((1.0 - self.beta_2**t) / (1.0 - self.beta_2))
-        epsilon_t[()] = self.epsilon * c
-        step_t[()] = lr * (1.0 - self.beta_1) / (1.0 - self.beta_1**t) * c
-        m_sum *= beta_1
-        m_sum += grads
-        v_sum *= beta_2
-        np.multiply(grads, grads, out=tmp)
-        v_sum += tmp
-        np.sqrt(v_sum, out=tmp)
-        tmp += epsilon_t
-        np.divide(m_sum, tmp, out=tmp)
-        tmp *= step_t
-        params -= tmp
+        m *= self.beta_1                                 # m = β1 m + (1 - β1) g
+        np.multiply(grads, 1.0 - self.beta_1, out=scratch)
+        m += scratch
+        v *= self.beta_2                                 # v = β2 v + (1 - β2) g²
+        np.multiply(grads, grads, out=scratch)
+        scratch *= 1.0 - self.beta_2
+        v += scratch
+        np.sqrt(v, out=scratch)                          # √v̂ + ε = √v / √(1 - β2ᵗ) + ε
+        scratch /= math.sqrt(1.0 - self.beta_2**t)
+        scratch += self.epsilon
+        np.divide(m, scratch, out=scratch)               # m̂ / (√v̂ + ε), with m̂ = m / (1 - β1ᵗ)
+        scratch *= lr / (1.0 - self.beta_1**t)
+        params -= scratch
 
-    def _allocate(self, params):
-        super()._allocate(params)
-        # NumPy converts a Python float operand anew on every call (~0.3 µs, a third of a call
-        # on a small network); a 0-d array of the parameters' dtype costs nothing to pass and
-        # never up-casts float32 parameters.
-        self._scalars = tuple(np.zeros((), dtype=params.dtype) for _ in range(4))
-
-    def state_from_moments(self, m: np.ndarray, v: np.ndarray) -> dict[str, np.ndarray]:
-        """State for :meth:`set_state` from the textbook moments ``m`` and ``v`` (as saved by
-        model files of format version 1)."""
-        return {"m_sum": m / (1.0 - self.beta_1), "v_sum": v / (1.0 - self.beta_2)}
+    def upgraded_state(self, state: dict[str, np.ndarray], version: int) -> dict[str, np.ndarray]:
+        # Model files of format 2 kept Adam's moments without their (1 - β) factors.
+        if version == 2 and state:
+            return {"m": (1.0 - self.beta_1) * state["m_sum"], "v": (1.0 - self.beta_2) * state["v_sum"]}
+        return state
 
     def get_config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

@@ -11,8 +11,9 @@ of the seeds (row vectors: a batch is a stack of rows)::
                ∂L/∂W^l = (a^(l-1))ᵀ δ^l,      ∂L/∂b^l = Σ_rows δ^l
     update     the optimizer's step, e.g. W ← W - η ∂L/∂W for plain SGD
 
-The walk below calls the same layer, activation and loss methods that ``fit`` calls; the tests
-check that the traced gradients and update are exactly those of a real training step.
+The step is ``model.loss_and_gradients``, the forward and backward pass ``fit`` runs; the trace
+reads what each layer cached on the way (``A_prev``, ``Z``, ``A``, ``dA``, ``delta``, ``dW``,
+``db``), and the tests check that the traced gradients and update are those of a real step.
 """
 
 from __future__ import annotations
@@ -96,39 +97,22 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     saved_params = model.parameters.copy()
     saved_state = {k: v.copy() for k, v in model.optimizer.get_state().items()}
     saved_iterations = model.optimizer.iterations
-    steps = []
-    a = X
-    for number, layer in enumerate(model.layers, 1):
-        a_prev, a = a, layer.forward(a)
-        steps.append(LayerStep(number, type(layer.activation).__name__.lower(), a_prev.copy(),
-                               layer.W.copy(), None if layer.b is None else layer.b.copy(),
-                               layer.Z.copy(), a.copy()))
-    loss = model._loss(Y)
-    output = model.layers[-1]
-    if model._fused:
-        dA, delta = None, model.loss.fused_backward(Y, output.A)
-    else:
-        dA = model.loss.backward(Y, output.A)
-        delta = output.activation.backward(output.Z, output.A, dA)
-    for layer, step in zip(reversed(model.layers), reversed(steps)):
-        step.dA, step.delta = dA, delta.copy()
-        dA = layer.backward_delta(delta)
-        if dA is not None:
-            below = model.layers[step.number - 2]
-            delta = below.activation.backward(below.Z, below.A, dA)
-    if model.l2:
-        model.gradients[: model._n_weights] += model.l2 * model.parameters[: model._n_weights]
-    for layer, step in zip(model.layers, steps):
-        step.dW = layer.dW.copy()
-        step.db = None if layer.db is None else layer.db.copy()
+    loss = model.loss_and_gradients(X, Y)          # the very forward and backward pass fit runs
+
+    def copied(array):
+        return None if array is None else array.copy()
+
+    steps = [LayerStep(number, type(layer.activation).__name__.lower(), layer.A_prev.copy(),
+                       layer.W.copy(), copied(layer.b), layer.Z.copy(), layer.A.copy(),
+                       copied(layer.dA), layer.delta.copy(), layer.dW.copy(), copied(layer.db))
+             for number, layer in enumerate(model.layers, 1)]
     model.optimizer.step(model.parameters, model.gradients, model.current_learning_rate)
     for layer, step in zip(model.layers, steps):
-        step.W_new = layer.W.copy()
-        step.b_new = None if layer.b is None else layer.b.copy()
+        step.W_new, step.b_new = layer.W.copy(), copied(layer.b)
     if not apply:
         model.parameters[...] = saved_params
         model.optimizer.set_state(saved_state, saved_iterations, model.parameters)
-    return Trace(X.copy(), Y.copy(), loss, model.loss.name, model._fused, model.l2,
+    return Trace(X.copy(), Y.copy(), loss, model.loss.name, model.fused, model.l2,
                  type(model.optimizer).__name__, model.current_learning_rate, steps, apply)
 
 
