@@ -7,13 +7,21 @@
 
 from . import activations, callbacks, initializers, losses, metrics, optimizers, schedules
 from .activations import Activation
-from .callbacks import (Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
-                        ProgressBar, ReduceLROnPlateau)
+from .callbacks import (
+                        Callback,
+                        EarlyStopping,
+                        History,
+                        LearningRateScheduler,
+                        ModelCheckpoint,
+                        ProgressBar,
+                        ReduceLROnPlateau,
+)
 from .layers import Dense, Layer
 from .losses import Loss
-from .network import DivergenceError, NeuralNetwork, NotFittedError
+from .network import NeuralNetwork, NotFittedError
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
 from .schedules import Schedule
+from .training import DivergenceError
 
 __version__ = "0.1.0"
 

@@ -17,11 +17,12 @@ from importlib import resources
 import numpy as np
 
 from . import __version__, activations, metrics, optimizers, schedules
-from .files import check_output, write_atomically
 from .cli_train import metrics_in_units, print_report, run_training, train
-from .network import DivergenceError, NeuralNetwork
+from .files import check_output, write_atomically
+from .network import NeuralNetwork
+from .tabular import Table, TabularPreprocessor, read_csv
 from .tasks import TASK_NAMES
-from .tabular import TabularPreprocessor, Table, read_csv
+from .training import DivergenceError
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1

@@ -16,7 +16,7 @@ import numpy as np
 from . import metrics
 from .callbacks import EarlyStopping
 from .data import validation_split
-from .distributed import MPISync, collectively, mpi
+from .distributed import MPIReducer, collectively, mpi
 from .files import check_output
 from .network import NeuralNetwork
 from .tabular import TabularPreprocessor, Table, TransformReport, is_missing, read_csv
@@ -120,7 +120,7 @@ def _network(args, pre, X, y, dtype, comm) -> NeuralNetwork:
     if task == "regression":
         n_out = 1
     else:
-        n_classes = len(np.unique(y) if comm is None else MPISync.union_of_labels(comm, y))
+        n_classes = len(np.unique(y) if comm is None else MPIReducer(comm).union_of_labels(y))
         n_out = 1 if n_classes == 2 and task in ("classification", "binary") else n_classes
     learning_rate = args.learning_rate
     if learning_rate is None:

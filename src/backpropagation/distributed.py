@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from .data import MiniBatches
+from .training import LocalReducer
 
 
 def mpi():
@@ -89,34 +90,46 @@ class ShardBatches(MiniBatches):
                    None if self.weights is None else self.weights[rows])
 
 
-class MPISync:
-    """What ``fit`` needs from MPI: shared start, per-step gradient sum, reduced metrics.
+class MPIReducer(LocalReducer):
+    """The training loop's reducer over MPI: a shared start, per-step gradient sums, reduced metrics.
 
     Parameters
     ----------
     comm : mpi4py.MPI.Comm
         The communicator of the ranks that train together.
-    model : NeuralNetwork
-        The network; its parameters and random generator are overwritten with rank 0's.
-    n_local : int
-        Training rows on this rank.
-    has_validation : bool
-        Whether this rank has validation rows (all ranks must agree).
 
     Attributes
     ----------
     rank, size : int
         This rank and the number of ranks.
     n_rows : int
-        Training rows over all ranks.
+        Training rows over all ranks (after :meth:`start`).
     reduce_seconds : float
         Time spent in the per-step ``Allreduce`` (for the scaling benchmark).
     """
 
-    def __init__(self, comm, model, n_local: int, has_validation: bool = False) -> None:
+    min_validation_rows = 0
+
+    def __init__(self, comm) -> None:
+        super().__init__()
         self.MPI = mpi()
         check_comm(comm)
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
+        self.reduce_seconds = 0.0
+        self.interrupt_agreed = False
+
+    def collectively(self, step):
+        return collectively(self.comm, step)
+
+    def union_of_labels(self, labels: np.ndarray) -> np.ndarray:
+        return np.unique(np.concatenate(self.comm.allgather(np.unique(labels))))
+
+    def total(self, part: np.ndarray) -> np.ndarray:
+        return self.comm.allreduce(part)
+
+    def start(self, model, n_local: int, has_validation: bool) -> None:
+        """Check that the ranks agree, then give every rank rank 0's weights and random state."""
+        comm = self.comm
         if len(set(comm.allgather(bool(has_validation)))) != 1:
             raise ValueError("validation_data/validation_split: give validation data on every rank or on none")
         counts = comm.allgather(n_local)
@@ -128,9 +141,6 @@ class MPISync:
         comm.Bcast(model.parameters, root=0)
         model.rng.bit_generator.state = comm.bcast(model.rng.bit_generator.state, root=0)
         self._buffer = np.empty(model.n_parameters + 3, dtype=model.dtype)
-        self.reduce_seconds = 0.0
-        #: Whether the last all-reduce carried a Ctrl-C from any rank.
-        self.interrupt_agreed = False
 
     def batches(self, X, Y, weights, batch_size: int) -> ShardBatches:
         """Mini-batches over the global rows, ``batch_size`` rows each (over all ranks)."""
@@ -161,6 +171,9 @@ class MPISync:
         np.multiply(buffer[:n], 1.0 / total, out=grads)
         return float(buffer[n + 1]) / total, total
 
+    def interrupted(self, interrupt) -> bool:
+        return self.interrupt_agreed
+
     def mean(self, value: float, count: int) -> float:
         """The mean over all ranks' rows of a per-rank mean ``value`` over ``count`` rows."""
         # A rank without rows (no validation rows in its slice) adds nothing, not NaN.
@@ -169,15 +182,10 @@ class MPISync:
         return float(total / rows)
 
     def score(self, head, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:
-        """The task's metric over all ranks' rows (gathered: R² is not a mean of parts)."""
+        # Gathered: R² is not a mean of per-rank parts.
         def gathered(local):
             return np.concatenate(self.comm.allgather(local))
 
         weights = None if sample_weight is None else gathered(sample_weight)
         Y, A = gathered(Y), gathered(A)
         return head.score(Y, A, weights) if len(Y) else float("nan")
-
-    @staticmethod
-    def union_of_labels(comm, labels: np.ndarray) -> np.ndarray:
-        """All class labels present on any rank, so every rank encodes classes the same way."""
-        return np.unique(np.concatenate(comm.allgather(np.unique(labels))))

@@ -18,23 +18,16 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import activations, callbacks as cb, initializers, losses, metrics, optimizers, schedules, tasks
-from .interrupt import InterruptGuard
-from .data import (MiniBatches, as_array, check_features, check_float, check_int, check_same_length,
-                   validation_split)
+from . import activations, initializers, losses, metrics, optimizers, schedules, tasks, training
+from . import callbacks as cb
+from .data import as_array, check_features, check_float, check_int, check_same_length, validation_split
+from .distributed import MPIReducer
 from .layers import Dense
+from .training import LocalReducer
 
 
 class NotFittedError(ValueError, AttributeError):
     """Raised when a method needs what ``fit`` learns (e.g. the class labels) before ``fit`` ran."""
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss. ``history`` holds the epochs completed before it."""
-
-    def __init__(self, message: str, history: cb.History) -> None:
-        super().__init__(message)
-        self.history = history
 
 
 class NeuralNetwork:
@@ -261,27 +254,40 @@ class NeuralNetwork:
         for layer in reversed(self.layers[:-1]):
             dA = layer.backward(dA)
 
-    def _add_penalty_gradient(self) -> None:
+    def add_penalty_gradient(self) -> None:
         """Add the L2 penalty's gradient, l2 * W, to the weights' gradients (biases are not penalised)."""
-        self._grads[: self._n_weights] += self.l2 * self._params[: self._n_weights]
+        if self.l2:
+            self._grads[: self._n_weights] += self.l2 * self._params[: self._n_weights]
+
+    def zero_gradients(self) -> float:
+        """Set every gradient to zero (a batch with nothing to learn from); returns a loss of 0."""
+        self._grads[...] = 0
+        return 0.0
 
     @property
     def fused(self) -> bool:
         """Whether the loss and the output activation use their fused rule, ``δ = (ŷ - y) / N``."""
         return self._fused
 
-    def loss_and_gradients(self, X: np.ndarray, Y: np.ndarray) -> float:
+    def loss_and_gradients(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None,
+                           penalty_gradient: bool = True) -> float:
         """Forward, loss and backward on one batch; gradients land in ``self.gradients``.
 
         ``X`` and ``Y`` are validated and encoded (``Y`` as the loss sees it: one-hot classes,
-        standardised regression targets). Returns the objective, L2 penalty included, and
-        leaves every layer's forward and backward quantities cached (see :class:`Dense`).
+        standardised regression targets); ``sample_weight`` weights the rows' losses. Returns the
+        objective, L2 penalty included, and leaves every layer's forward and backward quantities
+        cached (see :class:`~backpropagation.layers.Dense`). A non-finite loss leaves the
+        gradients zero. ``penalty_gradient=False`` leaves out the penalty's gradient (the
+        training loop adds it once the batch's gradients are combined over processes).
         """
         self._forward(X)
-        value = self._loss(Y)
-        self._backward(Y)
-        if self.l2:
-            self._add_penalty_gradient()
+        value = self._loss(Y, sample_weight)
+        if not math.isfinite(value):
+            self.zero_gradients()
+            return value
+        self._backward(Y, sample_weight)
+        if penalty_gradient:
+            self.add_penalty_gradient()
         return value
 
     # ------------------------------------------------------------------ training
@@ -362,149 +368,33 @@ class NeuralNetwork:
         batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
-        if comm is None:
-            sync = None
-            X, y, weights = self._checked_training_data(X, y, sample_weight)
-            Y = self.head.encode(y, self.dtype) if self.head.fitted else \
-                self.head.fit_encode(y, self.dtype, sample_weight=weights)
-            X, Y, X_val, Y_val, weights = self._validation_sets(X, Y, validation_split, validation_data, weights)
-            n_samples = len(X)
-        else:
-            from .distributed import MPISync, check_comm, collectively
+        reducer = LocalReducer() if comm is None else MPIReducer(comm)
+        X, Y, X_val, Y_val, weights = self._training_sets(reducer, X, y, sample_weight,
+                                                          validation_split, validation_data)
+        reducer.start(self, len(X), X_val is not None)  # after the split: MPI shares rank 0's random state
+        verbose = verbose if reducer.rank == 0 else 0
+        callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + _early_stopping_callbacks(early_stopping) \
+            + _schedule_callbacks(lr_schedule) + _user_callbacks(callbacks)
+        return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs, batch_size=batch_size,
+                              shuffle=bool(shuffle), callbacks=callbacks, announce=verbose > 0)
 
-            check_comm(comm)
-            X, y, weights = collectively(comm, lambda: self._checked_training_data(X, y, sample_weight))
-            if self.head.is_classifier and not self.head.fitted:
-                # Every rank must number the classes alike, whichever labels its shard holds.
-                labels = collectively(comm, lambda: self.head.labels(y, "y"))
-                self.head.fit_encode(MPISync.union_of_labels(comm, labels), self.dtype)
-            if self.head.is_classifier or self.head.fitted:
-                Y = collectively(comm, lambda: self.head.encode(y, self.dtype))
-            else:  # standardising statistics of every rank's targets
-                Y = collectively(comm, lambda: self.head.fit_encode(y, self.dtype, comm.allreduce, weights))
-            X, Y, X_val, Y_val, weights = collectively(comm, lambda: self._validation_sets(
-                X, Y, validation_split, validation_data, weights, min_samples=0))
-            sync = MPISync(comm, self, len(X), X_val is not None)  # after the split: it shares rank 0's random state
-            n_samples = sync.n_rows
-            verbose = verbose if sync.rank == 0 else 0
-        batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
-        self.distributed_rank = 0 if sync is None else sync.rank
+    def _training_sets(self, reducer, X, y, sample_weight, validation_split, validation_data):
+        """``fit``'s data checked and encoded, split into training and validation sets.
 
-        history = cb.History()
-        callback_list = [history] + ([cb.ProgressBar(verbose)] if verbose else [])
-        callback_list += _early_stopping_callbacks(early_stopping) + _schedule_callbacks(lr_schedule)
-        callback_list += _user_callbacks(callbacks)
-        batch_callbacks = [c for c in callback_list
-                           if type(c).on_batch_end is not cb.Callback.on_batch_end]
-        self.stop_training, self.stop_reason = False, None
-        self.current_learning_rate = self.learning_rate
-        self.history_ = history
-        for c in callback_list:
-            c.set_model(self)
-            c.on_train_begin({"epochs": epochs, "samples": n_samples, "batch_size": batch_size,
-                              "validation": X_val is not None})
-        batches = MiniBatches(X, Y, weights, batch_size) if sync is None else sync.batches(X, Y, weights, batch_size)
-        # Overflow is not warned about: the loop detects non-finite losses and weights itself and
-        # raises DivergenceError, which says what to do.
-        with InterruptGuard(announce=verbose > 0) as interrupt, np.errstate(over="ignore", invalid="ignore"):
-            try:
-                divergence = self._run_epochs(epochs, batches, shuffle, Y, X_val, Y_val, history,
-                                              callback_list, batch_callbacks, interrupt, sync)
-            finally:
-                for c in callback_list:
-                    c.on_train_end({})
-                history.allreduce_seconds = 0.0 if sync is None else sync.reduce_seconds
-        if divergence:
-            raise divergence
-        return history
-
-    def _run_epochs(self, epochs, batches, shuffle, Y, X_val, Y_val, history, callback_list,
-                    batch_callbacks, interrupt, sync) -> DivergenceError | None:
-        """The training loop proper; returns the divergence error for ``fit`` to raise, if any.
-
-        ``sync`` is None for single-process training; under MPI it sums each batch's gradient,
-        loss and weight over the ranks (see :mod:`backpropagation.distributed`).
+        Every check runs ``collectively``: under MPI one rank's refusal stops every rank. Labels
+        and target statistics are those of every rank's rows.
         """
-        outputs = np.empty_like(Y)  # each batch's output, for the epoch's metric
-        n_rows = batches.n_rows
-        for epoch in range(epochs):
-            for c in callback_list:
-                c.on_epoch_begin(epoch, {})
-            last_good = self._params.copy()
-            lr = self.current_learning_rate
-            order = self.rng.permutation(n_rows) if shuffle and batches.batch_size < n_rows else None
-            total = seen = 0.0
-            trained = np.zeros(len(Y), dtype=bool)  # rows whose output this epoch's metric uses
-            for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
-                batch_weight = len(Y_batch) if W_batch is None else float(W_batch.sum())
-                if sync is None and batch_weight == 0:
-                    continue  # all weights zero: nothing to learn from this batch
-                batch_loss = self._batch_gradients(X_batch, Y_batch, W_batch, batch_weight)
-                if batch_weight > 0:
-                    outputs[rows] = self.layers[-1].A
-                    trained[rows] = True
-                if sync is not None:
-                    batch_loss, batch_weight = sync.combine(self._grads, batch_loss, batch_weight, interrupt)
-                    if batch_weight == 0:
-                        continue
-                if not math.isfinite(batch_loss):
-                    return self._diverged(epoch, batch, batch_loss, last_good, history)
-                if self.l2:
-                    self._add_penalty_gradient()
-                self.optimizer.step(self._params, self._grads, lr)
-                total += batch_loss * batch_weight
-                seen += batch_weight
-                for c in batch_callbacks:
-                    c.on_batch_end(batch, {"loss": batch_loss, "size": len(Y_batch)})
-                if interrupt.requested if sync is None else sync.interrupt_agreed:
-                    # The partial epoch is not logged: history holds complete epochs only.
-                    self.stop_training = True
-                    self.stop_reason = (f"interrupted (Ctrl-C) during epoch {epoch + 1}, after batch "
-                                        f"{batch + 1}; {epoch} complete epoch(s) recorded")
-                    return None
-            if not np.isfinite(self._params).all():  # an update overflowed without a bad loss yet
-                return self._diverged(epoch, batch, "non-finite weights", last_good, history)
-            logs = {"loss": total / seen if seen else math.nan,
-                    self.head.metric: self._epoch_metric(Y, outputs, trained, batches.weights, sync)}
-            if X_val is not None:
-                logs["val_loss"] = self.objective(X_val, Y_val, sync)
-                logs["val_" + self.head.metric] = self._score(Y_val, self.layers[-1].A, sync)
-            logs["lr"] = lr
-            for c in callback_list:
-                c.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        return None
-
-    def _batch_gradients(self, X_batch, Y_batch, W_batch, batch_weight: float) -> float:
-        """Forward, loss and (if the loss is finite) backward on one batch; returns the loss.
-
-        Gradients are left zero for a batch with no weight (under MPI, a rank can hold no rows
-        of a global batch) or a non-finite loss (the divergence check then stops every rank).
-        """
-        if batch_weight == 0:
-            self._grads[...] = 0
-            return 0.0
-        self._forward(X_batch)
-        batch_loss = self._loss(Y_batch, W_batch)
-        if math.isfinite(batch_loss):
-            self._backward(Y_batch, W_batch)
+        X, y, weights = reducer.collectively(lambda: self._checked_training_data(X, y, sample_weight))
+        if self.head.is_classifier and not self.head.fitted:
+            # Every rank must number the classes alike, whichever labels its shard holds.
+            labels = reducer.collectively(lambda: self.head.labels(y, "y"))
+            self.head.fit_encode(reducer.union_of_labels(labels), self.dtype)
+        if self.head.fitted:
+            Y = reducer.collectively(lambda: self.head.encode(y, self.dtype))
         else:
-            self._grads[...] = 0
-        return batch_loss
-
-    def _epoch_metric(self, Y, outputs, trained, weights, sync) -> float:
-        """The sample-weighted metric over the rows trained on (a batch of zero weight is not)."""
-        if not trained.all():
-            Y, outputs = Y[trained], outputs[trained]
-            weights = None if weights is None else weights[trained]
-        return self._score(Y, outputs, sync, weights)
-
-    def _score(self, Y: np.ndarray, A: np.ndarray, sync, sample_weight=None) -> float:
-        """The task's (sample-weighted) metric over all rows (all ranks' rows under MPI)."""
-        if sync is not None:
-            return sync.score(self.head, Y, A, sample_weight)
-        return self.head.score(Y, A, sample_weight) if len(Y) else math.nan
+            Y = reducer.collectively(lambda: self.head.fit_encode(y, self.dtype, reducer.total, weights))
+        return reducer.collectively(lambda: self._validation_sets(
+            X, Y, validation_split, validation_data, weights, reducer.min_validation_rows))
 
     def _checked_training_data(self, X, y, sample_weight):
         """``fit``'s data, validated: features as the network's dtype, labels/targets, weights."""
@@ -512,19 +402,6 @@ class NeuralNetwork:
         y = as_array(y, "y")
         check_same_length(X, y)
         return X, y, _check_sample_weight(sample_weight, len(X), self.dtype)
-
-    def _diverged(self, epoch, batch, value, last_good, history) -> DivergenceError:
-        """Keep finite weights and describe the divergence (raised after the callbacks ran)."""
-        if not np.isfinite(self._params).all():
-            self._params[...] = last_good
-        self.stop_training = True
-        what = value if isinstance(value, str) else f"the loss became {value}"
-        self.stop_reason = f"diverged: {what} at epoch {epoch + 1}, batch {batch + 1}"
-        return DivergenceError(
-            f"training diverged: {what} at epoch {epoch + 1}, batch {batch + 1}. "
-            f"Try a smaller learning_rate (now {self.current_learning_rate:g}), standardised "
-            "inputs, or an adaptive optimizer such as 'adam'. The weights were left finite "
-            "(rolled back to the start of the epoch if needed).", history)
 
     def _validation_sets(self, X, Y, fraction, validation_data, weights, min_samples=1):
         """Return (X_train, Y_train, X_val, Y_val, train_weights) from the validation arguments.
@@ -545,13 +422,10 @@ class NeuralNetwork:
         train, val = validation_split(len(X), fraction, self.rng, labels)
         return X[train], Y[train], X[val], Y[val], None if weights is None else weights[train]
 
-    def objective(self, X: np.ndarray, Y: np.ndarray, sync=None) -> float:
-        """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients.
-
-        Under MPI (``sync``), the mean over every rank's rows."""
+    def objective(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients."""
         self._forward(X)
-        value = self._loss(Y)
-        return value if sync is None else sync.mean(value, len(X))
+        return self._loss(Y)
 
     # ------------------------------------------------------------------ inference
     def _output(self, X) -> np.ndarray:

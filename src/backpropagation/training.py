@@ -1,0 +1,217 @@
+"""The training loop: epochs of mini-batches, each a forward pass, a backward pass and an update.
+
+:func:`train` is what ``NeuralNetwork.fit`` runs once its data are checked and encoded::
+
+    for each epoch:
+        for each mini-batch:
+            loss, gradients = forward and backward pass on the batch   (the model)
+            reducer.combine(gradients, loss)                           (local: nothing to do)
+            add the L2 penalty's gradient; optimizer step
+        epoch loss and metric, validation loss and metric → callbacks
+
+A *reducer* is the seam between one process and many: :class:`LocalReducer` combines nothing,
+and :class:`~backpropagation.distributed.MPIReducer` sums each batch's gradient over MPI ranks.
+The loop never asks which one it has. Callbacks, Ctrl-C and the divergence check live here,
+whatever computes the batches.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import callbacks as cb
+from .data import MiniBatches
+from .interrupt import InterruptGuard
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss. ``history`` holds the epochs completed before it."""
+
+    def __init__(self, message: str, history: cb.History) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+class LocalReducer:
+    """One process holds every row: every combination is the identity.
+
+    The interface (shared with :class:`~backpropagation.distributed.MPIReducer`): run checks
+    ``collectively``, merge labels and sums over processes, ``start`` training, cut the rows
+    into ``batches``, ``combine`` a batch's gradient and loss, average a ``mean`` and ``score``
+    a metric over every process's rows.
+    """
+
+    rank = 0
+    reduce_seconds = 0.0
+    #: Fewest validation rows a process may hold (under MPI a rank may hold none).
+    min_validation_rows = 1
+
+    def __init__(self) -> None:
+        self.n_rows = 0
+
+    def collectively(self, step):
+        """Run a check; under MPI, one rank's refusal stops every rank."""
+        return step()
+
+    def union_of_labels(self, labels: np.ndarray) -> np.ndarray:
+        """The labels present in any process's rows."""
+        return labels
+
+    def total(self, part: np.ndarray) -> np.ndarray:
+        """The sum of an array over every process."""
+        return part
+
+    def start(self, model, n_local: int, has_validation: bool) -> None:
+        """Agree on the starting point (under MPI, rank 0's weights and random state)."""
+        self.n_rows = n_local
+
+    def batches(self, X, Y, weights, batch_size: int) -> MiniBatches:
+        """Mini-batches over every process's rows (this process's part of each)."""
+        return MiniBatches(X, Y, weights, batch_size)
+
+    def combine(self, grads: np.ndarray, loss: float, weight: float, interrupt) -> tuple[float, float]:
+        """The batch's loss and weight over every process; ``grads`` becomes their gradient."""
+        return loss, weight
+
+    def interrupted(self, interrupt) -> bool:
+        """Whether training stops after this batch for a Ctrl-C (under MPI: on any rank)."""
+        return interrupt.requested
+
+    def mean(self, value: float, count: int) -> float:
+        """The mean over every process's rows of a per-process mean ``value`` of ``count`` rows."""
+        return value
+
+    def score(self, head, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:
+        """The task's metric over every process's rows (NaN for no rows)."""
+        return head.score(Y, A, sample_weight) if len(Y) else math.nan
+
+
+def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_size: int | None,
+          shuffle: bool, callbacks: list, announce: bool) -> cb.History:
+    """Train ``model`` on checked, encoded data; return the history (see ``NeuralNetwork.fit``).
+
+    Raises
+    ------
+    DivergenceError
+        After the callbacks' ``on_train_end``, if a loss or the weights became non-finite.
+    """
+    n_rows = reducer.n_rows
+    batch_size = n_rows if batch_size is None else min(batch_size, n_rows)
+    history = cb.History()
+    callbacks = [history] + callbacks
+    model.stop_training, model.stop_reason = False, None
+    model.current_learning_rate = model.learning_rate
+    model.history_ = history
+    model.distributed_rank = reducer.rank
+    for c in callbacks:
+        c.set_model(model)
+        c.on_train_begin({"epochs": epochs, "samples": n_rows, "batch_size": batch_size,
+                          "validation": X_val is not None})
+    loop = _Loop(model, reducer, Y, X_val, Y_val, callbacks, history)
+    # Overflow is not warned about: the loop finds non-finite losses and weights itself and
+    # raises DivergenceError, which says what to do.
+    with InterruptGuard(announce=announce) as interrupt, np.errstate(over="ignore", invalid="ignore"):
+        try:
+            divergence = loop.run(epochs, reducer.batches(X, Y, weights, batch_size), shuffle, interrupt)
+        finally:
+            for c in callbacks:
+                c.on_train_end({})
+            history.allreduce_seconds = reducer.reduce_seconds
+    if divergence:
+        raise divergence
+    return history
+
+
+class _Loop:
+    """The epochs of one ``train`` call and what they share."""
+
+    def __init__(self, model, reducer, Y, X_val, Y_val, callbacks, history) -> None:
+        self.model, self.reducer, self.Y, self.X_val, self.Y_val = model, reducer, Y, X_val, Y_val
+        self.callbacks, self.history = callbacks, history
+        self.batch_callbacks = [c for c in callbacks if type(c).on_batch_end is not cb.Callback.on_batch_end]
+        self.outputs = np.empty_like(Y)  # each batch's output, for the epoch's metric
+
+    def run(self, epochs, batches, shuffle, interrupt) -> DivergenceError | None:
+        """Every epoch; returns the divergence to raise, if any."""
+        model = self.model
+        for epoch in range(epochs):
+            for c in self.callbacks:
+                c.on_epoch_begin(epoch, {})
+            last_good = model.parameters.copy()
+            order = model.rng.permutation(batches.n_rows) if shuffle and batches.batch_size < batches.n_rows \
+                else None
+            outcome = self.epoch(epoch, batches, order, interrupt, last_good)
+            if outcome is not None:
+                return outcome if isinstance(outcome, DivergenceError) else None
+            for c in self.callbacks:
+                c.on_epoch_end(epoch, self.logs)
+            if model.stop_training:
+                break
+        return None
+
+    def epoch(self, epoch, batches, order, interrupt, last_good):
+        """One pass over the batches; returns a DivergenceError, "interrupted", or None."""
+        model, reducer = self.model, self.reducer
+        lr = model.current_learning_rate
+        total = seen = 0.0
+        trained = np.zeros(len(self.Y), dtype=bool)  # rows whose output the epoch's metric uses
+        batch = 0
+        for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
+            batch_weight = len(Y_batch) if W_batch is None else float(W_batch.sum())
+            batch_loss = model.loss_and_gradients(X_batch, Y_batch, W_batch, penalty_gradient=False) \
+                if batch_weight > 0 else model.zero_gradients()
+            if batch_weight > 0:
+                self.outputs[rows] = model.layers[-1].A
+                trained[rows] = True
+            batch_loss, batch_weight = reducer.combine(model.gradients, batch_loss, batch_weight, interrupt)
+            if batch_weight == 0:
+                continue  # all weights zero: nothing to learn from this batch
+            if not math.isfinite(batch_loss):
+                return diverged(model, epoch, batch, batch_loss, last_good, self.history)
+            model.add_penalty_gradient()
+            model.optimizer.step(model.parameters, model.gradients, lr)
+            total += batch_loss * batch_weight
+            seen += batch_weight
+            for c in self.batch_callbacks:
+                c.on_batch_end(batch, {"loss": batch_loss, "size": len(Y_batch)})
+            if reducer.interrupted(interrupt):
+                # The partial epoch is not logged: history holds complete epochs only.
+                model.stop_training = True
+                model.stop_reason = (f"interrupted (Ctrl-C) during epoch {epoch + 1}, after batch "
+                                     f"{batch + 1}; {epoch} complete epoch(s) recorded")
+                return "interrupted"
+        if not np.isfinite(model.parameters).all():  # an update overflowed without a bad loss yet
+            return diverged(model, epoch, batch, "non-finite weights", last_good, self.history)
+        self.logs = self.epoch_logs(total, seen, trained, batches.weights, lr)
+        return None
+
+    def epoch_logs(self, total, seen, trained, weights, lr) -> dict:
+        """Loss and metric of the epoch (sample-weighted over the rows trained on), validation's."""
+        model, reducer, metric = self.model, self.reducer, self.model.head.metric
+        Y, outputs = self.Y, self.outputs
+        if not trained.all():
+            Y, outputs = Y[trained], outputs[trained]
+            weights = None if weights is None else weights[trained]
+        logs = {"loss": total / seen if seen else math.nan,
+                metric: reducer.score(model.head, Y, outputs, weights)}
+        if self.X_val is not None:
+            logs["val_loss"] = reducer.mean(model.objective(self.X_val, self.Y_val), len(self.X_val))
+            logs["val_" + metric] = reducer.score(model.head, self.Y_val, model.layers[-1].A)
+        logs["lr"] = lr
+        return logs
+
+
+def diverged(model, epoch, batch, value, last_good, history) -> DivergenceError:
+    """Keep finite weights and describe the divergence (raised after the callbacks ran)."""
+    if not np.isfinite(model.parameters).all():
+        model.parameters[...] = last_good
+    model.stop_training = True
+    what = value if isinstance(value, str) else f"the loss became {value}"
+    model.stop_reason = f"diverged: {what} at epoch {epoch + 1}, batch {batch + 1}"
+    return DivergenceError(
+        f"training diverged: {what} at epoch {epoch + 1}, batch {batch + 1}. "
+        f"Try a smaller learning_rate (now {model.current_learning_rate:g}), standardised "
+        "inputs, or an adaptive optimizer such as 'adam'. The weights were left finite "
+        "(rolled back to the start of the epoch if needed).", history)
