@@ -15,11 +15,12 @@ import math
 import numbers
 import sys
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
 from .files import check_output
+from . import schedules
 from .schedules import Schedule
 
 
@@ -395,3 +396,49 @@ class ProgressBar(Callback):
 
 def _format(value: float) -> str:
     return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def for_fit(early_stopping, lr_schedule, callbacks) -> list:
+    """The callbacks that ``fit``'s ``early_stopping``, ``lr_schedule`` and ``callbacks`` ask for."""
+    return _early_stopping_callbacks(early_stopping) + _schedule_callbacks(lr_schedule) + _user_callbacks(callbacks)
+
+
+def _early_stopping_callbacks(early_stopping) -> list:
+    if early_stopping is True:
+        return [EarlyStopping()]
+    if early_stopping is False or early_stopping is None:
+        return []
+    if isinstance(early_stopping, EarlyStopping):
+        return [early_stopping]
+    raise TypeError(f"early_stopping: expected True, False or an EarlyStopping instance, "
+                    f"got {early_stopping!r}")
+
+
+def _schedule_callbacks(lr_schedule) -> list:
+    if lr_schedule is None:
+        return []
+    if isinstance(lr_schedule, Callback):
+        return [lr_schedule]
+    if isinstance(lr_schedule, str) and lr_schedule.lower() == "plateau":
+        return [ReduceLROnPlateau()]
+    if isinstance(lr_schedule, (str, schedules.Schedule)):
+        return [LearningRateScheduler(schedules.get(lr_schedule))]
+    if callable(lr_schedule):
+        return [LearningRateScheduler(lr_schedule)]
+    raise TypeError(f"lr_schedule: expected a schedule name ({', '.join(schedules.names() + ['plateau'])}), "
+                    f"a Schedule, a callable f(epoch, lr) or a Callback, got {lr_schedule!r}")
+
+
+def _user_callbacks(callbacks) -> list:
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, Iterable):
+        hint = f"; wrap it in a list: callbacks=[{type(callbacks).__name__}(...)]" \
+            if isinstance(callbacks, Callback) else ""
+        raise TypeError(f"callbacks: expected a list of Callback instances, got "
+                        f"{type(callbacks).__name__}{hint}")
+    callbacks = list(callbacks)
+    for i, c in enumerate(callbacks):
+        if not isinstance(c, Callback):
+            raise TypeError(f"callbacks[{i}]: expected a Callback instance, got {type(c).__name__}")
+    return callbacks

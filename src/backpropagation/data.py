@@ -218,3 +218,69 @@ class MiniBatches:
                 yield (rows, np.take(self.X, rows, axis=0, out=self._X[:n], mode="clip"),
                        np.take(self.Y, rows, axis=0, out=self._Y[:n], mode="clip"),
                        None if weights is None else weights[rows])
+
+
+def check_layer_sizes(layer_sizes) -> tuple[int, ...]:
+    """Widths from input to output as a tuple of positive ints (at least two)."""
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__iter__"):
+        raise TypeError(f"layer_sizes: expected a list of layer widths such as [4, 16, 1], "
+                        f"got {layer_sizes!r}")
+    sizes = list(layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes: expected at least an input and an output size, got {sizes!r}")
+    for i, size in enumerate(sizes):
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(f"layer_sizes[{i}]: expected a positive integer, got {size!r}")
+    return tuple(int(s) for s in sizes)
+
+
+def check_dtype(dtype) -> np.dtype:
+    """float64 or float32 as a NumPy dtype."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype: expected 'float64' or 'float32', got {dtype!r}")
+    return resolved
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    """A Generator from None, a seed, a Generator or a RandomState (a seed is drawn from it)."""
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.RandomState):  # scikit-learn's convention: draw a seed from it
+        return np.random.default_rng(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool) and random_state >= 0:
+        return np.random.default_rng(int(random_state))
+    raise ValueError(f"random_state: expected None, a non-negative integer, a numpy Generator or "
+                     f"RandomState, got {random_state!r}")
+
+
+def check_array(value, shape: tuple, name: str) -> np.ndarray:
+    """``value`` as a finite numeric array of exactly ``shape``."""
+    array = as_array(value, name)
+    if array.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected numbers, got dtype {array.dtype}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name}: contains non-finite values")
+    return array
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
+    """None, or the weights as a 1-D array of ``dtype`` (finite, >= 0, not all zero)."""
+    if sample_weight is None:
+        return None
+    weights = as_array(sample_weight, "sample_weight")
+    if weights.ndim != 1 or len(weights) != n_samples:
+        raise ValueError(f"sample_weight: expected shape ({n_samples},), got {weights.shape}")
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight: expected numbers, got dtype {weights.dtype}")
+    weights = weights.astype(dtype)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("sample_weight: expected finite values >= 0")
+    if not weights.any():
+        raise ValueError("sample_weight: all weights are zero; nothing to learn from")
+    return weights

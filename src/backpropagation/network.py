@@ -13,14 +13,14 @@ One training step, as the seeds describe it:
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import activations, initializers, losses, metrics, optimizers, schedules, tasks, training
+from . import activations, initializers, losses, metrics, optimizers, tasks, training
 from . import callbacks as cb
-from .data import as_array, check_features, check_float, check_int, check_same_length, validation_split
+from .data import (as_array, check_array, check_dtype, check_features, check_float, check_int, check_layer_sizes,
+                   check_random_state, check_same_length, check_sample_weight, validation_split)
 from .distributed import MPIReducer
 from .layers import Dense
 from .training import LocalReducer
@@ -110,7 +110,7 @@ class NeuralNetwork:
         random_state=None,
         standardize_target: bool = True,
     ) -> None:
-        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        self.layer_sizes = check_layer_sizes(layer_sizes)
         self.task = task
         if not isinstance(standardize_target, (bool, np.bool_)):
             raise TypeError(f"standardize_target: expected True or False, got {standardize_target!r}")
@@ -134,11 +134,11 @@ class NeuralNetwork:
         if not isinstance(use_bias, (bool, np.bool_)):
             raise TypeError(f"use_bias: expected True or False, got {use_bias!r}")
         self.use_bias = bool(use_bias)
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self.random_state = random_state
         #: The random generator behind initialisation, shuffling and validation splits (saved
         #: with the model, so that training continues exactly after a load).
-        self.rng = _make_rng(random_state)
+        self.rng = check_random_state(random_state)
         self.layers = [Dense(fan_in, fan_out, act, self.use_bias) for fan_in, fan_out, act in
                        zip(self.layer_sizes[:-1], self.layer_sizes[1:], hidden + [output])]
         self._allocate_parameters()
@@ -373,8 +373,7 @@ class NeuralNetwork:
                                                           validation_split, validation_data)
         reducer.start(self, len(X), X_val is not None)  # after the split: MPI shares rank 0's random state
         verbose = verbose if reducer.rank == 0 else 0
-        callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + _early_stopping_callbacks(early_stopping) \
-            + _schedule_callbacks(lr_schedule) + _user_callbacks(callbacks)
+        callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + cb.for_fit(early_stopping, lr_schedule, callbacks)
         return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs, batch_size=batch_size,
                               shuffle=bool(shuffle), callbacks=callbacks, announce=verbose > 0)
 
@@ -401,7 +400,7 @@ class NeuralNetwork:
         X = check_features(X, self.dtype, "X", self.layer_sizes[0])
         y = as_array(y, "y")
         check_same_length(X, y)
-        return X, y, _check_sample_weight(sample_weight, len(X), self.dtype)
+        return X, y, check_sample_weight(sample_weight, len(X), self.dtype)
 
     def _validation_sets(self, X, Y, fraction, validation_data, weights, min_samples=1):
         """Return (X_train, Y_train, X_val, Y_val, train_weights) from the validation arguments.
@@ -529,13 +528,13 @@ class NeuralNetwork:
         for i, (pair, layer) in enumerate(zip(weights, self.layers)):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError(f"weights[{i}]: expected a pair (W, b), got {type(pair).__name__}")
-            W = _checked_array(pair[0], (layer.fan_in, layer.fan_out), f"weights[{i}][0] (W)")
+            W = check_array(pair[0], (layer.fan_in, layer.fan_out), f"weights[{i}][0] (W)")
             if layer.b is None:
                 if pair[1] is not None:
                     raise ValueError(f"weights[{i}][1] (b): this network has no biases (use_bias=False); pass None")
                 b = None
             else:
-                b = _checked_array(pair[1], (layer.fan_out,), f"weights[{i}][1] (b)")
+                b = check_array(pair[1], (layer.fan_out,), f"weights[{i}][1] (b)")
             checked.append((W, b))
         for layer, (W, b) in zip(self.layers, checked):
             layer.W[...] = W
@@ -554,7 +553,7 @@ class NeuralNetwork:
         y = as_array(y, "y")
         check_same_length(X, y)
         Y = self.head.encode(y, np.float64) if self.head.fitted else \
-            _copy_task(self.head).fit_encode(y, np.float64)
+            self.head.unfitted_copy().fit_encode(y, np.float64)
         return gradient_check(self._clone(np.float64), X, Y, epsilon)
 
     # ------------------------------------------------------------------ pictures
@@ -604,11 +603,7 @@ class NeuralNetwork:
         if y.ndim == 0:
             y = y.reshape(1)
         check_same_length(X, y)
-        if self.head.fitted or not self.head.is_classifier:
-            Y = self.head.encode(y, self.dtype)
-        else:
-            Y = _class_index_targets(y, self.head)
-        return trace_step(self, X, Y.astype(self.dtype, copy=False), apply)
+        return trace_step(self, X, self.head.encode_for_trace(y, self.dtype), apply)
 
     # ------------------------------------------------------------------ persistence
     def get_config(self) -> dict:
@@ -690,122 +685,3 @@ class NeuralNetwork:
 
     def __repr__(self) -> str:
         return f"NeuralNetwork({list(self.layer_sizes)}, task={self.task!r})"
-
-
-# ---------------------------------------------------------------------- argument helpers
-def _check_layer_sizes(layer_sizes) -> tuple[int, ...]:
-    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__iter__"):
-        raise TypeError(f"layer_sizes: expected a list of layer widths such as [4, 16, 1], "
-                        f"got {layer_sizes!r}")
-    sizes = list(layer_sizes)
-    if len(sizes) < 2:
-        raise ValueError(f"layer_sizes: expected at least an input and an output size, got {sizes!r}")
-    for i, size in enumerate(sizes):
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(f"layer_sizes[{i}]: expected a positive integer, got {size!r}")
-    return tuple(int(s) for s in sizes)
-
-
-def _check_dtype(dtype) -> np.dtype:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype: expected 'float64' or 'float32', got {dtype!r}")
-    return resolved
-
-
-def _make_rng(random_state) -> np.random.Generator:
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.RandomState):  # scikit-learn's convention: draw a seed from it
-        return np.random.default_rng(random_state.randint(0, 2**63 - 1, dtype=np.int64))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool) and random_state >= 0:
-        return np.random.default_rng(int(random_state))
-    raise ValueError(f"random_state: expected None, a non-negative integer, a numpy Generator or "
-                     f"RandomState, got {random_state!r}")
-
-
-def _checked_array(value, shape: tuple, name: str) -> np.ndarray:
-    array = as_array(value, name)
-    if array.shape != shape:
-        raise ValueError(f"{name}: expected shape {shape}, got {array.shape}")
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected numbers, got dtype {array.dtype}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name}: contains non-finite values")
-    return array
-
-
-def _class_index_targets(y: np.ndarray, head: tasks.Task) -> np.ndarray:
-    """Encode class indices for a classifier that has not seen labels yet."""
-    n_classes = max(head.n_outputs, 2)
-    if y.dtype.kind not in "iub" or y.ndim != 1 or y.min() < 0 or y.max() >= n_classes:
-        raise ValueError(f"y: this classifier has not been fitted, so y must hold class indices "
-                         f"0..{n_classes - 1}; got {y.tolist()!r}")
-    if head.n_outputs == 1:
-        return y.astype(float).reshape(-1, 1)
-    return np.eye(head.n_outputs)[y]
-
-
-def _check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
-    """None, or the weights as a 1-D array of ``dtype`` (finite, >= 0, not all zero)."""
-    if sample_weight is None:
-        return None
-    weights = as_array(sample_weight, "sample_weight")
-    if weights.ndim != 1 or len(weights) != n_samples:
-        raise ValueError(f"sample_weight: expected shape ({n_samples},), got {weights.shape}")
-    if weights.dtype.kind not in "biuf":
-        raise TypeError(f"sample_weight: expected numbers, got dtype {weights.dtype}")
-    weights = weights.astype(dtype)
-    if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("sample_weight: expected finite values >= 0")
-    if not weights.any():
-        raise ValueError("sample_weight: all weights are zero; nothing to learn from")
-    return weights
-
-
-def _copy_task(head: tasks.Task) -> tasks.Task:
-    return type(head)(head.n_outputs)
-
-
-def _early_stopping_callbacks(early_stopping) -> list:
-    if early_stopping is True:
-        return [cb.EarlyStopping()]
-    if early_stopping is False or early_stopping is None:
-        return []
-    if isinstance(early_stopping, cb.EarlyStopping):
-        return [early_stopping]
-    raise TypeError(f"early_stopping: expected True, False or an EarlyStopping instance, "
-                    f"got {early_stopping!r}")
-
-
-def _schedule_callbacks(lr_schedule) -> list:
-    if lr_schedule is None:
-        return []
-    if isinstance(lr_schedule, cb.Callback):
-        return [lr_schedule]
-    if isinstance(lr_schedule, str) and lr_schedule.lower() == "plateau":
-        return [cb.ReduceLROnPlateau()]
-    if isinstance(lr_schedule, (str, schedules.Schedule)):
-        return [cb.LearningRateScheduler(schedules.get(lr_schedule))]
-    if callable(lr_schedule):
-        return [cb.LearningRateScheduler(lr_schedule)]
-    raise TypeError(f"lr_schedule: expected a schedule name ({', '.join(schedules.names() + ['plateau'])}), "
-                    f"a Schedule, a callable f(epoch, lr) or a Callback, got {lr_schedule!r}")
-
-
-def _user_callbacks(callbacks) -> list:
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, cb.Callback) or not isinstance(callbacks, Iterable):
-        hint = f"; wrap it in a list: callbacks=[{type(callbacks).__name__}(...)]" \
-            if isinstance(callbacks, cb.Callback) else ""
-        raise TypeError(f"callbacks: expected a list of Callback instances, got "
-                        f"{type(callbacks).__name__}{hint}")
-    callbacks = list(callbacks)
-    for i, c in enumerate(callbacks):
-        if not isinstance(c, cb.Callback):
-            raise TypeError(f"callbacks[{i}]: expected a Callback instance, got {type(c).__name__}")
-    return callbacks

@@ -143,6 +143,15 @@ class Task:
     def check_loss(self, loss) -> None:
         """Raise ValueError if ``loss`` cannot train this head (the message names those that can)."""
 
+    def unfitted_copy(self) -> "Task":
+        """A head of the same kind and size that has seen no targets (and standardises none)."""
+        return type(self)(self.n_outputs)
+
+    def encode_for_trace(self, y, dtype) -> np.ndarray:
+        """Targets of a traced step: encoded as ``fit`` would, or, before ``fit`` has seen labels,
+        class indices ``0 .. n_classes - 1``."""
+        return self.encode(y, dtype)
+
     def get_state(self) -> dict:
         """JSON-ready description of what fitting learned (saved in the model file)."""
         raise NotImplementedError
@@ -329,6 +338,16 @@ class _Classifier(Task):
             raise ValueError(f"{name}: label {show(labels[unseen][0])} was not seen during fit; "
                              f"known classes: {', '.join(map(show, self.classes_))}")
         return self._one_hot(index, dtype)
+
+    def encode_for_trace(self, y, dtype):
+        if self.fitted:
+            return self.encode(y, dtype)
+        y = np.asarray(y)
+        n_classes = max(self.n_outputs, 2)
+        if y.dtype.kind not in "iub" or y.ndim != 1 or y.min() < 0 or y.max() >= n_classes:
+            raise ValueError(f"y: this classifier has not been fitted, so y must hold class indices "
+                             f"0..{n_classes - 1}; got {y.tolist()!r}")
+        return self._one_hot(y.astype(np.intp), dtype)
 
     def decode(self, A):
         return self.classes_[self._class_index(A)]
