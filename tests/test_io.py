@@ -210,7 +210,7 @@ def test_a_description_nested_100000_deep_is_one_value_error(tmp_path):
 @pytest.fixture
 def own_registry(monkeypatch):
     """Register into a copy of the activation registry, so that no other test sees the names."""
-    monkeypatch.setattr(activations._registry, "_factories", dict(activations._registry._factories))
+    monkeypatch.setattr(activations.registry, "_factories", dict(activations.registry._factories))
 
 
 class ScaledTanh(Activation):

@@ -241,7 +241,7 @@ def test_a_custom_activation_subclass_trains():
 
 def test_registered_activation_names_resolve(monkeypatch):
     # register into a copy of the registry, so that no other test sees the new name
-    monkeypatch.setattr(activations._registry, "_factories", dict(activations._registry._factories))
+    monkeypatch.setattr(activations.registry, "_factories", dict(activations.registry._factories))
 
     @activations.register("test_square")
     class Square(Activation):

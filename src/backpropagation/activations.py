@@ -31,18 +31,18 @@ class Activation(Component):
         raise NotImplementedError
 
 
-_registry: Registry[Activation] = Registry("activation", Activation)
-register = _registry.register
+registry: Registry[Activation] = Registry("activation", Activation)
+register = registry.register
 
 
 def get(identifier: str | Activation, argument: str = "activation") -> Activation:
     """Return the activation named ``identifier`` (or ``identifier`` itself if an instance)."""
-    return _registry.get(identifier, argument)
+    return registry.get(identifier, argument)
 
 
 def names() -> list[str]:
     """Names of the built-in and registered activations."""
-    return _registry.names()
+    return registry.names()
 
 
 @register("sigmoid")

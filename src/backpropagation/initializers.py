@@ -20,18 +20,18 @@ class Initializer(Component):
         raise NotImplementedError
 
 
-_registry: Registry[Initializer] = Registry("initializer", Initializer)
-register = _registry.register
+registry: Registry[Initializer] = Registry("initializer", Initializer)
+register = registry.register
 
 
 def get(identifier: str | Initializer, argument: str = "initializer") -> Initializer:
     """Return the initialiser named ``identifier`` (or ``identifier`` itself if an instance)."""
-    return _registry.get(identifier, argument)
+    return registry.get(identifier, argument)
 
 
 def names() -> list[str]:
     """Names of the built-in and registered initialisers."""
-    return _registry.names()
+    return registry.names()
 
 
 class _Normal(Initializer):

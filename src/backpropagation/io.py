@@ -76,8 +76,11 @@ def save_model(model, path) -> None:
     write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
-def load_model(path):
+def load_model(path, from_config):
     """Read and validate a model file written by :func:`save_model`.
+
+    ``from_config`` builds the untrained network from the file's description
+    (``NeuralNetwork.from_config``); this module never imports the network itself.
 
     Raises
     ------
@@ -86,8 +89,6 @@ def load_model(path):
     ValueError
         If the file is not a valid model file of a supported version (message says why).
     """
-    from .network import NeuralNetwork
-
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file {path!r} does not exist")
@@ -115,7 +116,7 @@ def load_model(path):
         raise ValueError(f"{where}: the description declares {declared} parameters but the file "
                          f"holds {params.size}")
     try:
-        model = NeuralNetwork.from_config(description["network"])
+        model = from_config(description["network"])
     except _DESCRIPTION_ERRORS as error:
         raise ValueError(f"{where}: invalid network description: {error}") from None
     if params.shape != model.parameters.shape or params.dtype.kind != "f":

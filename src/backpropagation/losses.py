@@ -70,8 +70,8 @@ class Loss(Component):
         raise NotImplementedError
 
 
-_registry: Registry[Loss] = Registry("loss", Loss)
-register = _registry.register
+registry: Registry[Loss] = Registry("loss", Loss)
+register = registry.register
 
 
 def get(identifier: str | Loss, argument: str = "loss") -> Loss:
@@ -82,7 +82,7 @@ def get(identifier: str | Loss, argument: str = "loss") -> Loss:
     TypeError
         If the loss's class defines neither ``sample_losses`` nor ``forward``, or no ``backward``.
     """
-    loss = _registry.get(identifier, argument)
+    loss = registry.get(identifier, argument)
     cls = type(loss)
     missing = [] if cls.sample_losses is not Loss.sample_losses or cls.forward is not Loss.forward \
         else ["sample_losses (or forward)"]
@@ -95,7 +95,7 @@ def get(identifier: str | Loss, argument: str = "loss") -> Loss:
 
 def names() -> list[str]:
     """Names of the built-in and registered losses."""
-    return _registry.names()
+    return registry.names()
 
 
 def _clip_probabilities(A: np.ndarray) -> np.ndarray:

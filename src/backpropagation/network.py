@@ -19,10 +19,25 @@ import numpy as np
 
 from . import activations, initializers, losses, metrics, optimizers, tasks, training
 from . import callbacks as cb
-from .data import (as_array, check_array, check_dtype, check_features, check_float, check_int, check_layer_sizes,
-                   check_random_state, check_same_length, check_sample_weight, validation_split)
+from ._registry import describe, rebuild
+from .data import (
+    as_array,
+    check_array,
+    check_dtype,
+    check_features,
+    check_float,
+    check_int,
+    check_layer_sizes,
+    check_random_state,
+    check_same_length,
+    check_sample_weight,
+    validation_split,
+)
 from .distributed import MPIReducer
+from .gradcheck import gradient_check
+from .io import load_model, save_model
 from .layers import Dense
+from .trace import trace_step
 from .training import LocalReducer
 
 
@@ -547,8 +562,6 @@ class NeuralNetwork:
         Computed on a float64 copy of the network, so it is meaningful for float32 networks too.
         See :func:`backpropagation.gradcheck.gradient_check`.
         """
-        from .gradcheck import gradient_check
-
         X = check_features(X, np.float64, "X", self.layer_sizes[0])
         y = as_array(y, "y")
         check_same_length(X, y)
@@ -595,8 +608,6 @@ class NeuralNetwork:
         Trace
             ``print(trace)`` shows z, a, δ, ∂L/∂W, ∂L/∂b and the update in the seeds' notation.
         """
-        from .trace import trace_step
-
         X = np.atleast_2d(check_features(np.atleast_2d(as_array(X, "X")), self.dtype, "X",
                                          self.layer_sizes[0]))
         y = as_array(y, "y")
@@ -608,20 +619,18 @@ class NeuralNetwork:
     # ------------------------------------------------------------------ persistence
     def get_config(self) -> dict:
         """JSON-ready constructor arguments (building blocks as ``{"name", "config"}``)."""
-        from ._registry import describe
-
         return {
             "layer_sizes": list(self.layer_sizes),
             "task": self.task,
-            "hidden_activation": [describe(layer.activation, activations._registry)
+            "hidden_activation": [describe(layer.activation, activations.registry)
                                   for layer in self.layers[:-1]],
-            "output_activation": describe(self.layers[-1].activation, activations._registry),
-            "loss": describe(self.loss, losses._registry),
-            "optimizer": describe(self.optimizer, optimizers._registry),
+            "output_activation": describe(self.layers[-1].activation, activations.registry),
+            "loss": describe(self.loss, losses.registry),
+            "optimizer": describe(self.optimizer, optimizers.registry),
             "learning_rate": self.learning_rate,
             "l2": self.l2,
             "initializer": self.initializer if isinstance(self.initializer, str)
-            else describe(self.initializer, initializers._registry),
+            else describe(self.initializer, initializers.registry),
             "use_bias": self.use_bias,
             "dtype": self.dtype.name,
             "standardize_target": self.standardize_target,
@@ -630,17 +639,15 @@ class NeuralNetwork:
     @classmethod
     def from_config(cls, config: dict) -> "NeuralNetwork":
         """Build an untrained network from :meth:`get_config`'s output."""
-        from ._registry import rebuild
-
         init = config["initializer"]
         return cls(
             config["layer_sizes"], task=config["task"],
-            hidden_activation=[rebuild(d, activations._registry) for d in config["hidden_activation"]],
-            output_activation=rebuild(config["output_activation"], activations._registry),
-            loss=rebuild(config["loss"], losses._registry),
-            optimizer=rebuild(config["optimizer"], optimizers._registry),
+            hidden_activation=[rebuild(d, activations.registry) for d in config["hidden_activation"]],
+            output_activation=rebuild(config["output_activation"], activations.registry),
+            loss=rebuild(config["loss"], losses.registry),
+            optimizer=rebuild(config["optimizer"], optimizers.registry),
             learning_rate=config["learning_rate"], l2=config["l2"],
-            initializer=init if isinstance(init, str) else rebuild(init, initializers._registry),
+            initializer=init if isinstance(init, str) else rebuild(init, initializers.registry),
             use_bias=config["use_bias"], dtype=config["dtype"],
             # Files written before the switch existed trained on raw targets.
             standardize_target=config.get("standardize_target", False),
@@ -672,16 +679,12 @@ class NeuralNetwork:
         The file is written to a temporary name and renamed, so an existing file is replaced
         only by a complete one. It is loaded without pickle.
         """
-        from .io import save_model
-
         save_model(self, path)
 
     @classmethod
     def load(cls, path) -> "NeuralNetwork":
         """Read a model written by :meth:`save`; raises ValueError for a broken or foreign file."""
-        from .io import load_model
-
-        return load_model(path)
+        return load_model(path, cls.from_config)
 
     def __repr__(self) -> str:
         return f"NeuralNetwork({list(self.layer_sizes)}, task={self.task!r})"

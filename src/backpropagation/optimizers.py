@@ -106,18 +106,18 @@ class Optimizer(Component):
             getattr(self, name)[...] = state[name]
 
 
-_registry: Registry[Optimizer] = Registry("optimizer", Optimizer)
-register = _registry.register
+registry: Registry[Optimizer] = Registry("optimizer", Optimizer)
+register = registry.register
 
 
 def get(identifier: str | Optimizer, argument: str = "optimizer") -> Optimizer:
     """Return the optimizer named ``identifier`` (or ``identifier`` itself if an instance)."""
-    return _registry.get(identifier, argument)
+    return registry.get(identifier, argument)
 
 
 def names() -> list[str]:
     """Names of the built-in and registered optimizers."""
-    return _registry.names()
+    return registry.names()
 
 
 @register("sgd")

@@ -26,18 +26,18 @@ class Schedule(Component):
         raise NotImplementedError
 
 
-_registry: Registry[Schedule] = Registry("schedule", Schedule)
-register = _registry.register
+registry: Registry[Schedule] = Registry("schedule", Schedule)
+register = registry.register
 
 
 def get(identifier: str | Schedule, argument: str = "lr_schedule") -> Schedule:
     """Return the schedule named ``identifier`` (or ``identifier`` itself if an instance)."""
-    return _registry.get(identifier, argument)
+    return registry.get(identifier, argument)
 
 
 def names() -> list[str]:
     """Names of the built-in and registered schedules."""
-    return _registry.names()
+    return registry.names()
 
 
 @register("constant")

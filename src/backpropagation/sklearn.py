@@ -34,7 +34,7 @@ class _BackpropEstimator(BaseEstimator):
     _task = "regression"
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
-                 l2=0.0001, epochs=200, batch_size=32, shuffle=True, validation_fraction=0.0,
+                 l2=0.0001, epochs=200, batch_size="auto", shuffle=True, validation_fraction=0.0,
                  early_stopping=False, tol=1e-4, n_iter_no_change=10, lr_schedule=None, initializer="auto",
                  dtype="float64", standardize_target=True, warm_start=False, random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -83,7 +83,7 @@ class _BackpropEstimator(BaseEstimator):
             self.loss_curve_, self.validation_loss_curve_, self.n_iter_ = [], [], 0
         stop = self._stopping() if epochs > 1 else False   # partial_fit: one epoch, no verdict
         history = self.model_.fit(
-            X, y, epochs=epochs, batch_size=self.batch_size, verbose=self.verbose, shuffle=self.shuffle,
+            X, y, epochs=epochs, batch_size=self._batch_size(), verbose=self.verbose, shuffle=self.shuffle,
             validation_split=self.validation_fraction if self.validation_fraction else 0.0,
             early_stopping=stop, lr_schedule=self.lr_schedule, sample_weight=sample_weight)
         self.loss_curve_ += history.history["loss"]
@@ -119,6 +119,13 @@ class _BackpropEstimator(BaseEstimator):
     def _validate(self, X, y, reset):
         raise NotImplementedError
 
+    #: What ``batch_size="auto"`` means for this estimator.
+    _auto_batch_size = 32
+
+    def _batch_size(self):
+        return self._auto_batch_size if isinstance(self.batch_size, str) and self.batch_size == "auto" \
+            else self.batch_size
+
     def _n_outputs(self, y, classes) -> int:
         raise NotImplementedError
 
@@ -145,7 +152,11 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         L2 penalty on the weights (``l2/2 · ΣW²`` added to the loss).
     epochs : int, default 200
         Most epochs per call to ``fit`` (scikit-learn's ``max_iter``).
-    batch_size : int or None, default 32
+    batch_size : int, None or "auto", default "auto"
+        Rows per step; None is full batch. ``"auto"`` is 32 for the classifier and 200 for the
+        regressor (scikit-learn's ``min(200, n_samples)``): on small noisy regression sets
+        (diabetes) fewer, larger steps overfit less, while classifiers need the steps
+        (``bench/quality.py``).
     shuffle : bool, default True
     validation_fraction : float, default 0.0
         Held-out fraction of the training data for ``validation_loss_curve_`` and early stopping.
@@ -231,6 +242,8 @@ class BackpropRegressor(RegressorMixin, _BackpropEstimator):
     Parameters and attributes are those of :class:`BackpropClassifier` (without ``classes_``);
     ``y`` may have several columns.
     """
+
+    _auto_batch_size = 200
 
     def _validate(self, X, y, reset):
         return validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True,
