@@ -16,9 +16,10 @@ from .callbacks import (
                         ProgressBar,
                         ReduceLROnPlateau,
 )
+from .inspection import NotFittedError
 from .layers import Dense, Layer
 from .losses import Loss
-from .network import NeuralNetwork, NotFittedError
+from .network import NeuralNetwork
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
 from .schedules import Schedule
 from .training import DivergenceError

@@ -34,11 +34,17 @@ class Registry(Generic[T]):
         What the registry holds ("activation", "loss", ...), used in error messages.
     base : type
         The base class that every registered class and every accepted instance derives from.
+    argument : str, optional
+        The argument named in error messages (default: ``kind``).
+
+    A building-block module exposes the registry's methods as its own API:
+    ``register, get, names = registry.register, registry.get, registry.names``.
     """
 
-    def __init__(self, kind: str, base: type) -> None:
+    def __init__(self, kind: str, base: type, argument: str | None = None) -> None:
         self.kind = kind
         self.base = base
+        self.argument = argument or kind
         self._factories: dict[str, Callable[..., T]] = {}
 
     def register(self, name: str, factory: Callable[..., T] | None = None):
@@ -58,7 +64,7 @@ class Registry(Generic[T]):
         return sorted(self._factories)
 
     def get(self, identifier: Any, argument: str | None = None, **kwargs: Any) -> T:
-        """Return an instance for a name or pass an instance through.
+        """Return an instance for a name (built with ``kwargs``) or pass an instance through.
 
         Raises
         ------
@@ -67,7 +73,7 @@ class Registry(Generic[T]):
         TypeError
             If ``identifier`` is neither a string nor an instance of the base class.
         """
-        argument = argument or self.kind
+        argument = argument or self.argument
         if isinstance(identifier, self.base):
             return identifier
         if isinstance(identifier, type) and issubclass(identifier, self.base):

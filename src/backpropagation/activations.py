@@ -32,17 +32,9 @@ class Activation(Component):
 
 
 registry: Registry[Activation] = Registry("activation", Activation)
-register = registry.register
-
-
-def get(identifier: str | Activation, argument: str = "activation") -> Activation:
-    """Return the activation named ``identifier`` (or ``identifier`` itself if an instance)."""
-    return registry.get(identifier, argument)
-
-
-def names() -> list[str]:
-    """Names of the built-in and registered activations."""
-    return registry.names()
+#: ``register(name)`` decorates a class; ``get(name_or_instance)`` returns an instance;
+#: ``names()`` lists the registered names.
+register, get, names = registry.register, registry.get, registry.names
 
 
 @register("sigmoid")

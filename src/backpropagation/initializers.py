@@ -21,17 +21,9 @@ class Initializer(Component):
 
 
 registry: Registry[Initializer] = Registry("initializer", Initializer)
-register = registry.register
-
-
-def get(identifier: str | Initializer, argument: str = "initializer") -> Initializer:
-    """Return the initialiser named ``identifier`` (or ``identifier`` itself if an instance)."""
-    return registry.get(identifier, argument)
-
-
-def names() -> list[str]:
-    """Names of the built-in and registered initialisers."""
-    return registry.names()
+#: ``register(name)`` decorates a class; ``get(name_or_instance)`` returns an instance;
+#: ``names()`` lists the registered names.
+register, get, names = registry.register, registry.get, registry.names
 
 
 class _Normal(Initializer):

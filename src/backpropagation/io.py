@@ -33,6 +33,8 @@ import zipfile
 
 import numpy as np
 
+from . import activations, initializers, losses, optimizers
+from ._registry import describe, rebuild
 from .files import write_atomically
 
 FORMAT = "backpropagation.model"
@@ -144,6 +146,50 @@ def load_model(path, from_config):
     except _DESCRIPTION_ERRORS as error:
         raise ValueError(f"{where}: invalid fitted state: {error}") from None
     return model
+
+
+def network_config(model) -> dict:
+    """The network's constructor arguments as JSON-ready values (``NeuralNetwork.get_config``).
+
+    Building blocks become ``{"name", "config"}`` through their registries.
+
+    Raises
+    ------
+    ValueError
+        For a building block that is not registered (it could not be rebuilt at load).
+    """
+    return {
+        "layer_sizes": list(model.layer_sizes),
+        "task": model.task,
+        "hidden_activation": [describe(layer.activation, activations.registry) for layer in model.layers[:-1]],
+        "output_activation": describe(model.layers[-1].activation, activations.registry),
+        "loss": describe(model.loss, losses.registry),
+        "optimizer": describe(model.optimizer, optimizers.registry),
+        "learning_rate": model.learning_rate,
+        "l2": model.l2,
+        "initializer": model.initializer if isinstance(model.initializer, str)
+        else describe(model.initializer, initializers.registry),
+        "use_bias": model.use_bias,
+        "dtype": model.dtype.name,
+        "standardize_target": model.standardize_target,
+    }
+
+
+def constructor_arguments(config: dict) -> dict:
+    """Keyword arguments of ``NeuralNetwork`` from :func:`network_config`'s output."""
+    init = config["initializer"]
+    return dict(
+        layer_sizes=config["layer_sizes"], task=config["task"],
+        hidden_activation=[rebuild(d, activations.registry) for d in config["hidden_activation"]],
+        output_activation=rebuild(config["output_activation"], activations.registry),
+        loss=rebuild(config["loss"], losses.registry),
+        optimizer=rebuild(config["optimizer"], optimizers.registry),
+        learning_rate=config["learning_rate"], l2=config["l2"],
+        initializer=init if isinstance(init, str) else rebuild(init, initializers.registry),
+        use_bias=config["use_bias"], dtype=config["dtype"],
+        # Files written before the switch existed trained on raw targets.
+        standardize_target=config.get("standardize_target", False),
+    )
 
 
 def _read_arrays(path: str, where: str) -> dict[str, np.ndarray]:

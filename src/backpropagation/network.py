@@ -19,10 +19,8 @@ import numpy as np
 
 from . import activations, initializers, losses, metrics, optimizers, tasks, training
 from . import callbacks as cb
-from ._registry import describe, rebuild
 from .data import (
     as_array,
-    check_array,
     check_dtype,
     check_features,
     check_float,
@@ -30,22 +28,15 @@ from .data import (
     check_layer_sizes,
     check_random_state,
     check_same_length,
-    check_sample_weight,
-    validation_split,
 )
 from .distributed import MPIReducer
-from .gradcheck import gradient_check
-from .io import load_model, save_model
+from .inspection import Inspection, NotFittedError
+from .io import constructor_arguments, load_model, network_config, save_model
 from .layers import Dense
-from .trace import trace_step
 from .training import LocalReducer
 
 
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method needs what ``fit`` learns (e.g. the class labels) before ``fit`` ran."""
-
-
-class NeuralNetwork:
+class NeuralNetwork(Inspection):
     """A feed-forward neural network trained by hand-written backpropagation.
 
     Parameters
@@ -384,57 +375,13 @@ class NeuralNetwork:
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
         reducer = LocalReducer() if comm is None else MPIReducer(comm)
-        X, Y, X_val, Y_val, weights = self._training_sets(reducer, X, y, sample_weight,
-                                                          validation_split, validation_data)
+        X, Y, X_val, Y_val, weights = training.training_sets(self, reducer, X, y, sample_weight,
+                                                             validation_split, validation_data)
         reducer.start(self, len(X), X_val is not None)  # after the split: MPI shares rank 0's random state
         verbose = verbose if reducer.rank == 0 else 0
         callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + cb.for_fit(early_stopping, lr_schedule, callbacks)
         return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs, batch_size=batch_size,
                               shuffle=bool(shuffle), callbacks=callbacks, announce=verbose > 0)
-
-    def _training_sets(self, reducer, X, y, sample_weight, validation_split, validation_data):
-        """``fit``'s data checked and encoded, split into training and validation sets.
-
-        Every check runs ``collectively``: under MPI one rank's refusal stops every rank. Labels
-        and target statistics are those of every rank's rows.
-        """
-        X, y, weights = reducer.collectively(lambda: self._checked_training_data(X, y, sample_weight))
-        if self.head.is_classifier and not self.head.fitted:
-            # Every rank must number the classes alike, whichever labels its shard holds.
-            labels = reducer.collectively(lambda: self.head.labels(y, "y"))
-            self.head.fit_encode(reducer.union_of_labels(labels), self.dtype)
-        if self.head.fitted:
-            Y = reducer.collectively(lambda: self.head.encode(y, self.dtype))
-        else:
-            Y = reducer.collectively(lambda: self.head.fit_encode(y, self.dtype, reducer.total, weights))
-        return reducer.collectively(lambda: self._validation_sets(
-            X, Y, validation_split, validation_data, weights, reducer.min_validation_rows))
-
-    def _checked_training_data(self, X, y, sample_weight):
-        """``fit``'s data, validated: features as the network's dtype, labels/targets, weights."""
-        X = check_features(X, self.dtype, "X", self.layer_sizes[0])
-        y = as_array(y, "y")
-        check_same_length(X, y)
-        return X, y, check_sample_weight(sample_weight, len(X), self.dtype)
-
-    def _validation_sets(self, X, Y, fraction, validation_data, weights, min_samples=1):
-        """Return (X_train, Y_train, X_val, Y_val, train_weights) from the validation arguments.
-
-        ``min_samples=0`` lets an MPI rank hold no validation rows (others hold them)."""
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data: expected a tuple (X_val, y_val)")
-            X_val = check_features(validation_data[0], self.dtype, "validation_data[0]",
-                                   self.layer_sizes[0], min_samples)
-            y_val = as_array(validation_data[1], "validation_data[1]")
-            check_same_length(X_val, y_val, "validation_data[0]", "validation_data[1]")
-            return X, Y, X_val, self.head.encode(y_val, self.dtype, "validation_data[1]"), weights
-        if check_float("validation_split", fraction, 0.0) == 0:
-            return X, Y, None, None, weights
-        labels = Y.argmax(axis=1) if self.head.is_classifier and Y.shape[1] > 1 else \
-            (Y[:, 0] if self.head.is_classifier else None)
-        train, val = validation_split(len(X), fraction, self.rng, labels)
-        return X[train], Y[train], X[val], Y[val], None if weights is None else weights[train]
 
     def objective(self, X: np.ndarray, Y: np.ndarray) -> float:
         """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients."""
@@ -505,153 +452,15 @@ class NeuralNetwork:
         check_same_length(X, y)
         return X, self.head.encode(y, self.dtype)
 
-    # ------------------------------------------------------------------ inspection
-    def summary(self) -> str:
-        """A table of layers, activations, output shapes and parameter counts."""
-        rows = [("Layer", "Activation", "Output shape", "Params"), ("input", "", f"(None, {self.layer_sizes[0]})", "0")]
-        for i, layer in enumerate(self.layers, 1):
-            kind = "output" if i == len(self.layers) else f"dense_{i}"
-            rows.append((kind, type(layer.activation).__name__, f"(None, {layer.fan_out})",
-                         f"{layer.n_weights + layer.n_biases:,}"))
-        widths = [max(len(r[c]) for r in rows) for c in range(4)]
-        line = "-" * (sum(widths) + 6)
-
-        def fmt(r):
-            return "  ".join(v.ljust(w) if c < 3 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths)))
-
-        head = (f"NeuralNetwork: task={self.head.name}, loss={self.loss.name}, "
-                f"optimizer={type(self.optimizer).__name__}, dtype={self.dtype.name}")
-        return "\n".join([head, line, fmt(rows[0]), line, *map(fmt, rows[1:]), line,
-                          f"Total params: {self.n_parameters:,}"])
-
-    def get_weights(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        """Copies of ``(W, b)`` per layer; ``W.shape == (fan_in, fan_out)``, ``b`` None without bias."""
-        return [(layer.W.copy(), None if layer.b is None else layer.b.copy()) for layer in self.layers]
-
-    def set_weights(self, weights) -> None:
-        """Set every layer's ``(W, b)``; shapes must match ``get_weights()`` (``b`` None without bias).
-
-        Raises
-        ------
-        ValueError
-            For a wrong number of layers, a wrong shape or non-finite values (nothing is changed).
-        """
-        weights = list(weights)
-        if len(weights) != len(self.layers):
-            raise ValueError(f"weights: expected {len(self.layers)} (W, b) pairs, got {len(weights)}")
-        checked = []
-        for i, (pair, layer) in enumerate(zip(weights, self.layers)):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise ValueError(f"weights[{i}]: expected a pair (W, b), got {type(pair).__name__}")
-            W = check_array(pair[0], (layer.fan_in, layer.fan_out), f"weights[{i}][0] (W)")
-            if layer.b is None:
-                if pair[1] is not None:
-                    raise ValueError(f"weights[{i}][1] (b): this network has no biases (use_bias=False); pass None")
-                b = None
-            else:
-                b = check_array(pair[1], (layer.fan_out,), f"weights[{i}][1] (b)")
-            checked.append((W, b))
-        for layer, (W, b) in zip(self.layers, checked):
-            layer.W[...] = W
-            if b is not None:
-                layer.b[...] = b
-
-    def gradient_check(self, X, y, epsilon: float = 1e-6) -> float:
-        """Largest relative error between backprop's gradient and central differences.
-
-        Computed on a float64 copy of the network, so it is meaningful for float32 networks too.
-        See :func:`backpropagation.gradcheck.gradient_check`.
-        """
-        X = check_features(X, np.float64, "X", self.layer_sizes[0])
-        y = as_array(y, "y")
-        check_same_length(X, y)
-        Y = self.head.encode(y, np.float64) if self.head.fitted else \
-            self.head.unfitted_copy().fit_encode(y, np.float64)
-        return gradient_check(self._clone(np.float64), X, Y, epsilon)
-
-    # ------------------------------------------------------------------ pictures
-    def plot_history(self, path=None):
-        """Loss curves of the last ``fit`` (see :func:`backpropagation.plotting.plot_history`)."""
-        from .plotting import plot_history
-
-        if self.history_ is None:
-            raise NotFittedError("plot_history: this network has not been fitted yet; call fit first")
-        return plot_history(self.history_, path)
-
-    def plot_predictions(self, X, y, before=None, path=None):
-        """Predictions against the truth (see :func:`backpropagation.plotting.plot_predictions`)."""
-        from .plotting import plot_predictions
-
-        return plot_predictions(self, X, y, before, path)
-
-    def plot_decision_boundary(self, X, y, path=None):
-        """Decision regions of a two-feature classifier (see :mod:`backpropagation.plotting`)."""
-        from .plotting import plot_decision_boundary
-
-        return plot_decision_boundary(self, X, y, path)
-
-    def trace(self, X, y, apply: bool = False):
-        """Record one training step (forward, loss, backward, update) layer by layer.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            One sample (a single row) or a small batch.
-        y : array-like
-            Its targets; for a classifier that has not been fitted, class indices
-            ``0 .. n_classes - 1``.
-        apply : bool, default False
-            Keep the update; by default the weights and optimizer state are restored.
-
-        Returns
-        -------
-        Trace
-            ``print(trace)`` shows z, a, δ, ∂L/∂W, ∂L/∂b and the update in the seeds' notation.
-        """
-        X = np.atleast_2d(check_features(np.atleast_2d(as_array(X, "X")), self.dtype, "X",
-                                         self.layer_sizes[0]))
-        y = as_array(y, "y")
-        if y.ndim == 0:
-            y = y.reshape(1)
-        check_same_length(X, y)
-        return trace_step(self, X, self.head.encode_for_trace(y, self.dtype), apply)
-
     # ------------------------------------------------------------------ persistence
     def get_config(self) -> dict:
         """JSON-ready constructor arguments (building blocks as ``{"name", "config"}``)."""
-        return {
-            "layer_sizes": list(self.layer_sizes),
-            "task": self.task,
-            "hidden_activation": [describe(layer.activation, activations.registry)
-                                  for layer in self.layers[:-1]],
-            "output_activation": describe(self.layers[-1].activation, activations.registry),
-            "loss": describe(self.loss, losses.registry),
-            "optimizer": describe(self.optimizer, optimizers.registry),
-            "learning_rate": self.learning_rate,
-            "l2": self.l2,
-            "initializer": self.initializer if isinstance(self.initializer, str)
-            else describe(self.initializer, initializers.registry),
-            "use_bias": self.use_bias,
-            "dtype": self.dtype.name,
-            "standardize_target": self.standardize_target,
-        }
+        return network_config(self)
 
     @classmethod
     def from_config(cls, config: dict) -> "NeuralNetwork":
         """Build an untrained network from :meth:`get_config`'s output."""
-        init = config["initializer"]
-        return cls(
-            config["layer_sizes"], task=config["task"],
-            hidden_activation=[rebuild(d, activations.registry) for d in config["hidden_activation"]],
-            output_activation=rebuild(config["output_activation"], activations.registry),
-            loss=rebuild(config["loss"], losses.registry),
-            optimizer=rebuild(config["optimizer"], optimizers.registry),
-            learning_rate=config["learning_rate"], l2=config["l2"],
-            initializer=init if isinstance(init, str) else rebuild(init, initializers.registry),
-            use_bias=config["use_bias"], dtype=config["dtype"],
-            # Files written before the switch existed trained on raw targets.
-            standardize_target=config.get("standardize_target", False),
-        )
+        return cls(**constructor_arguments(config))
 
     def _clone(self, dtype=None) -> "NeuralNetwork":
         """An independent copy with the same weights and fitted state (optionally another dtype).

@@ -41,6 +41,19 @@ def _check(name: str, value: float, low: float, high: float = math.inf, *, low_o
     return float(value)
 
 
+class DecayRate:
+    """A decay rate in [0, 1), checked whenever it is set (so it may change between steps)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else obj.__dict__[self.name]
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.name] = _check(self.name, value, 0.0, 1.0)
+
+
 class Optimizer(Component):
     """Base class: implement ``step``; list state arrays in ``_state_names``."""
 
@@ -107,17 +120,9 @@ class Optimizer(Component):
 
 
 registry: Registry[Optimizer] = Registry("optimizer", Optimizer)
-register = registry.register
-
-
-def get(identifier: str | Optimizer, argument: str = "optimizer") -> Optimizer:
-    """Return the optimizer named ``identifier`` (or ``identifier`` itself if an instance)."""
-    return registry.get(identifier, argument)
-
-
-def names() -> list[str]:
-    """Names of the built-in and registered optimizers."""
-    return registry.names()
+#: ``register(name)`` decorates a class; ``get(name_or_instance)`` returns an instance;
+#: ``names()`` lists the registered names.
+register, get, names = registry.register, registry.get, registry.names
 
 
 @register("sgd")
@@ -235,6 +240,8 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    beta_1 = DecayRate()
+    beta_2 = DecayRate()
     _state_names = ("m", "v")
     _nonnegative_state = ("v",)
 
@@ -242,24 +249,6 @@ class Adam(Optimizer):
         super().__init__()
         self.beta_1, self.beta_2 = beta_1, beta_2
         self.epsilon = _check("epsilon", epsilon, 0.0, low_open=True)
-
-    @property
-    def beta_1(self) -> float:
-        """Decay rate of the first moment, in [0, 1); checked when set."""
-        return self._beta_1
-
-    @beta_1.setter
-    def beta_1(self, value: float) -> None:
-        self._beta_1 = _check("beta_1", value, 0.0, 1.0)
-
-    @property
-    def beta_2(self) -> float:
-        """Decay rate of the second moment, in [0, 1); checked when set."""
-        return self._beta_2
-
-    @beta_2.setter
-    def beta_2(self, value: float) -> None:
-        self._beta_2 = _check("beta_2", value, 0.0, 1.0)
 
     def step(self, params, grads, lr):
         self._ensure_state(params)

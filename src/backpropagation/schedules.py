@@ -26,18 +26,10 @@ class Schedule(Component):
         raise NotImplementedError
 
 
-registry: Registry[Schedule] = Registry("schedule", Schedule)
-register = registry.register
-
-
-def get(identifier: str | Schedule, argument: str = "lr_schedule") -> Schedule:
-    """Return the schedule named ``identifier`` (or ``identifier`` itself if an instance)."""
-    return registry.get(identifier, argument)
-
-
-def names() -> list[str]:
-    """Names of the built-in and registered schedules."""
-    return registry.names()
+registry: Registry[Schedule] = Registry("schedule", Schedule, "lr_schedule")
+#: ``register(name)`` decorates a class; ``get(name_or_instance)`` returns an instance;
+#: ``names()`` lists the registered names.
+register, get, names = registry.register, registry.get, registry.names
 
 
 @register("constant")

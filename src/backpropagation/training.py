@@ -22,7 +22,15 @@ import math
 import numpy as np
 
 from . import callbacks as cb
-from .data import MiniBatches
+from .data import (
+    MiniBatches,
+    as_array,
+    check_features,
+    check_float,
+    check_same_length,
+    check_sample_weight,
+    validation_split,
+)
 from .interrupt import InterruptGuard
 
 
@@ -86,6 +94,53 @@ class LocalReducer:
     def score(self, head, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:
         """The task's metric over every process's rows (NaN for no rows)."""
         return head.score(Y, A, sample_weight) if len(Y) else math.nan
+
+
+def training_sets(model, reducer, X, y, sample_weight, validation_split, validation_data):
+    """``fit``'s data checked and encoded for ``model``, split into training and validation sets.
+
+    Every check runs ``collectively``: under MPI one rank's refusal stops every rank. Labels
+    and target statistics are those of every rank's rows.
+    """
+    X, y, weights = reducer.collectively(lambda: checked_training_data(model, X, y, sample_weight))
+    if model.head.is_classifier and not model.head.fitted:
+        # Every rank must number the classes alike, whichever labels its shard holds.
+        labels = reducer.collectively(lambda: model.head.labels(y, "y"))
+        model.head.fit_encode(reducer.union_of_labels(labels), model.dtype)
+    if model.head.fitted:
+        Y = reducer.collectively(lambda: model.head.encode(y, model.dtype))
+    else:
+        Y = reducer.collectively(lambda: model.head.fit_encode(y, model.dtype, reducer.total, weights))
+    return reducer.collectively(lambda: validation_sets(
+        model, X, Y, validation_split, validation_data, weights, reducer.min_validation_rows))
+
+
+def checked_training_data(model, X, y, sample_weight):
+    """``fit``'s data, validated: features as the network's dtype, labels/targets, weights."""
+    X = check_features(X, model.dtype, "X", model.layer_sizes[0])
+    y = as_array(y, "y")
+    check_same_length(X, y)
+    return X, y, check_sample_weight(sample_weight, len(X), model.dtype)
+
+
+def validation_sets(model, X, Y, fraction, validation_data, weights, min_samples=1):
+    """Return (X_train, Y_train, X_val, Y_val, train_weights) from the validation arguments.
+
+    ``min_samples=0`` lets an MPI rank hold no validation rows (others hold them)."""
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data: expected a tuple (X_val, y_val)")
+        X_val = check_features(validation_data[0], model.dtype, "validation_data[0]",
+                               model.layer_sizes[0], min_samples)
+        y_val = as_array(validation_data[1], "validation_data[1]")
+        check_same_length(X_val, y_val, "validation_data[0]", "validation_data[1]")
+        return X, Y, X_val, model.head.encode(y_val, model.dtype, "validation_data[1]"), weights
+    if check_float("validation_split", fraction, 0.0) == 0:
+        return X, Y, None, None, weights
+    labels = Y.argmax(axis=1) if model.head.is_classifier and Y.shape[1] > 1 else \
+        (Y[:, 0] if model.head.is_classifier else None)
+    train, val = validation_split(len(X), fraction, model.rng, labels)
+    return X[train], Y[train], X[val], Y[val], None if weights is None else weights[train]
 
 
 def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_size: int | None,

@@ -1,0 +1,130 @@
+"""Looking inside a network: its summary, its weights, a gradient check, pictures, a traced step.
+
+:class:`Inspection` holds the methods :class:`~backpropagation.NeuralNetwork` offers for that; the
+network class derives from it, so they are called as ``model.summary()``, ``model.trace(x, y)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import as_array, check_array, check_features, check_same_length
+from .gradcheck import gradient_check
+from .trace import trace_step
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a method needs what ``fit`` learns (e.g. the class labels) before ``fit`` ran."""
+
+
+class Inspection:
+    """Summary, weights, gradient check, plots and trace of a network (mixed into NeuralNetwork)."""
+
+    def summary(self) -> str:
+        """A table of layers, activations, output shapes and parameter counts."""
+        rows = [("Layer", "Activation", "Output shape", "Params"), ("input", "", f"(None, {self.layer_sizes[0]})", "0")]
+        for i, layer in enumerate(self.layers, 1):
+            kind = "output" if i == len(self.layers) else f"dense_{i}"
+            rows.append((kind, type(layer.activation).__name__, f"(None, {layer.fan_out})",
+                         f"{layer.n_weights + layer.n_biases:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = "-" * (sum(widths) + 6)
+
+        def fmt(r):
+            return "  ".join(v.ljust(w) if c < 3 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths)))
+
+        head = (f"NeuralNetwork: task={self.head.name}, loss={self.loss.name}, "
+                f"optimizer={type(self.optimizer).__name__}, dtype={self.dtype.name}")
+        return "\n".join([head, line, fmt(rows[0]), line, *map(fmt, rows[1:]), line,
+                          f"Total params: {self.n_parameters:,}"])
+
+    def get_weights(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Copies of ``(W, b)`` per layer; ``W.shape == (fan_in, fan_out)``, ``b`` None without bias."""
+        return [(layer.W.copy(), None if layer.b is None else layer.b.copy()) for layer in self.layers]
+
+    def set_weights(self, weights) -> None:
+        """Set every layer's ``(W, b)``; shapes must match ``get_weights()`` (``b`` None without bias).
+
+        Raises
+        ------
+        ValueError
+            For a wrong number of layers, a wrong shape or non-finite values (nothing is changed).
+        """
+        weights = list(weights)
+        if len(weights) != len(self.layers):
+            raise ValueError(f"weights: expected {len(self.layers)} (W, b) pairs, got {len(weights)}")
+        checked = []
+        for i, (pair, layer) in enumerate(zip(weights, self.layers)):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"weights[{i}]: expected a pair (W, b), got {type(pair).__name__}")
+            W = check_array(pair[0], (layer.fan_in, layer.fan_out), f"weights[{i}][0] (W)")
+            if layer.b is None:
+                if pair[1] is not None:
+                    raise ValueError(f"weights[{i}][1] (b): this network has no biases (use_bias=False); pass None")
+                b = None
+            else:
+                b = check_array(pair[1], (layer.fan_out,), f"weights[{i}][1] (b)")
+            checked.append((W, b))
+        for layer, (W, b) in zip(self.layers, checked):
+            layer.W[...] = W
+            if b is not None:
+                layer.b[...] = b
+
+    def gradient_check(self, X, y, epsilon: float = 1e-6) -> float:
+        """Largest relative error between backprop's gradient and central differences.
+
+        Computed on a float64 copy of the network, so it is meaningful for float32 networks too.
+        See :func:`backpropagation.gradcheck.gradient_check`.
+        """
+        X = check_features(X, np.float64, "X", self.layer_sizes[0])
+        y = as_array(y, "y")
+        check_same_length(X, y)
+        Y = self.head.encode(y, np.float64) if self.head.fitted else \
+            self.head.unfitted_copy().fit_encode(y, np.float64)
+        return gradient_check(self._clone(np.float64), X, Y, epsilon)
+
+    def plot_history(self, path=None):
+        """Loss curves of the last ``fit`` (see :func:`backpropagation.plotting.plot_history`)."""
+        from .plotting import plot_history
+
+        if self.history_ is None:
+            raise NotFittedError("plot_history: this network has not been fitted yet; call fit first")
+        return plot_history(self.history_, path)
+
+    def plot_predictions(self, X, y, before=None, path=None):
+        """Predictions against the truth (see :func:`backpropagation.plotting.plot_predictions`)."""
+        from .plotting import plot_predictions
+
+        return plot_predictions(self, X, y, before, path)
+
+    def plot_decision_boundary(self, X, y, path=None):
+        """Decision regions of a two-feature classifier (see :mod:`backpropagation.plotting`)."""
+        from .plotting import plot_decision_boundary
+
+        return plot_decision_boundary(self, X, y, path)
+
+    def trace(self, X, y, apply: bool = False):
+        """Record one training step (forward, loss, backward, update) layer by layer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One sample (a single row) or a small batch.
+        y : array-like
+            Its targets; for a classifier that has not been fitted, class indices
+            ``0 .. n_classes - 1``.
+        apply : bool, default False
+            Keep the update; by default the weights and optimizer state are restored.
+
+        Returns
+        -------
+        Trace
+            ``print(trace)`` shows z, a, δ, ∂L/∂W, ∂L/∂b and the update in the seeds' notation.
+        """
+        X = np.atleast_2d(check_features(np.atleast_2d(as_array(X, "X")), self.dtype, "X",
+                                         self.layer_sizes[0]))
+        y = as_array(y, "y")
+        if y.ndim == 0:
+            y = y.reshape(1)
+        check_same_length(X, y)
+        return trace_step(self, X, self.head.encode_for_trace(y, self.dtype), apply)
