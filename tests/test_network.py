@@ -347,3 +347,20 @@ def test_a_custom_loss_with_forward_and_backward_trains_with_sample_weights():
     h2 = builtin.fit(X, y, epochs=2, batch_size=4, sample_weight=weights, verbose=0)
     np.testing.assert_allclose(custom.parameters, builtin.parameters, rtol=1e-12)
     np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-12)
+
+
+def test_a_network_can_be_built_from_layer_objects_and_saved(tmp_path):
+    from backpropagation import Dense
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 4)), np.arange(30) % 3
+    model = NeuralNetwork([Dense(4, 16, activation="tanh"), Dense(16, 3)], task="classification", random_state=0)
+    same = NeuralNetwork([4, 16, 3], task="classification", hidden_activation="tanh", random_state=0)
+    assert model.summary() == same.summary() and model.parameters.tobytes() == same.parameters.tobytes()
+    model.fit(X, y, epochs=2, verbose=0)
+    model.save(tmp_path / "m.npz")
+    assert NeuralNetwork.load(tmp_path / "m.npz").predict(X).tolist() == model.predict(X).tolist()
+    sigmoid_out = NeuralNetwork([Dense(2, 4), Dense(4, 1, activation="sigmoid")], random_state=0)
+    assert type(sigmoid_out.layers[-1].activation).__name__ == "Sigmoid"
+    with pytest.raises(ValueError, match="widths must chain"):
+        NeuralNetwork([Dense(4, 16), Dense(8, 3)])

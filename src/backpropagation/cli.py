@@ -171,7 +171,8 @@ def _add_training_options(command):
     command.add_argument("--drop", action="append", default=[], metavar="COLUMN",
                          help="ignore this column (repeatable)")
     command.add_argument("--layers", type=_layers, default=[32, 16], help="hidden widths, comma-separated")
-    command.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(), help="hidden activation")
+    command.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
+                         help="hidden activation")
     command.add_argument("--optimizer", default="adam", type=str.lower, choices=optimizers.names(), help="update rule")
     command.add_argument("--learning-rate", type=_positive_float, default=None,
                          help="step size; default 0.001 for adam/adamw/rmsprop, 0.01 otherwise")

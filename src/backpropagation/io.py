@@ -18,10 +18,11 @@ format 1 had today's layout.
 
 Saving goes through :func:`backpropagation.files.write_atomically`: a temporary file in the
 target's directory renamed over the target, so a reader never sees half a model; a link is
-followed and kept, and a path that is not a regular file is refused. Loading never unpickles (``allow_pickle=False``), reads each
-array's header before its data so that a file claiming more than ``MAX_ENTRY_BYTES`` (or more
-bytes than it holds) is refused before anything is allocated, and checks every field before
-building the network, raising ``ValueError`` that says what is wrong.
+followed and kept, and a path that is not a regular file is refused. Loading never unpickles
+(``allow_pickle=False``), reads each array's header before its data so that a file claiming more
+than ``MAX_ENTRY_BYTES`` (or more bytes than it holds) is refused before anything is allocated,
+and checks every field before building the network, raising ``ValueError`` that says what is
+wrong.
 """
 
 from __future__ import annotations

@@ -104,3 +104,22 @@ class Dense(Layer):
     def __repr__(self) -> str:
         return (f"Dense({self.fan_in}, {self.fan_out}, activation={self.activation!r}, "
                 f"use_bias={self.use_bias})")
+
+
+def unpack_layers(layers: list[Dense], output_activation):
+    """Widths, hidden activations, output activation and use_bias of a list of Dense layers.
+
+    What ``NeuralNetwork([Dense(...), ...])`` builds its network from; the network then owns
+    new layers of these shapes (the given ones are descriptions, not shared).
+    """
+    for i, (below, above) in enumerate(zip(layers[:-1], layers[1:]), 1):
+        if below.fan_out != above.fan_in:
+            raise ValueError(f"layer_sizes[{i}]: Dense({above.fan_in}, ...) does not follow "
+                             f"Dense(..., {below.fan_out}): widths must chain")
+    if len({layer.use_bias for layer in layers}) != 1:
+        raise ValueError("layer_sizes: give every Dense layer the same use_bias")
+    last = layers[-1].activation
+    if output_activation is None and not isinstance(last, activations.Linear):
+        output_activation = last
+    sizes = [layers[0].fan_in] + [layer.fan_out for layer in layers]
+    return sizes, [layer.activation for layer in layers[:-1]], output_activation, layers[0].use_bias

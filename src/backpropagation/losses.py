@@ -27,9 +27,10 @@ class Loss(Component):
     ``sample_losses`` gives one value per sample; the loss is their mean (or, with sample
     weights, their weighted mean). A loss that defines only ``forward`` (the mean) gets
     ``sample_losses`` by calling ``forward`` on each row alone, which is exact because the loss
-    is a mean over samples, but costs a Python call per row when sample weights are given. A loss that knows a simpler combined gradient with one output
-    activation sets ``fused_activation`` to that activation class and implements
-    ``fused_sample_losses`` and ``fused_backward``.
+    is a mean over samples, but costs a Python call per row when sample weights are given. A
+    loss that knows a simpler combined gradient with one output activation sets
+    ``fused_activation`` to that activation class and implements ``fused_sample_losses`` and
+    ``fused_backward``.
     """
 
     name = "loss"

@@ -32,7 +32,7 @@ from .data import (
 from .distributed import MPIReducer
 from .inspection import Inspection, NotFittedError
 from .io import constructor_arguments, load_model, network_config, save_model
-from .layers import Dense
+from .layers import Dense, unpack_layers
 from .training import LocalReducer
 
 
@@ -41,8 +41,9 @@ class NeuralNetwork(Inspection):
 
     Parameters
     ----------
-    layer_sizes : sequence of int
-        Widths from input to output, e.g. ``[n_features, 16, 8, n_outputs]`` (at least two).
+    layer_sizes : sequence of int, or of Dense layers
+        Widths from input to output, e.g. ``[n_features, 16, 8, n_outputs]``, or the layers,
+        e.g. ``[Dense(4, 16, activation="tanh"), Dense(16, 3)]`` (see ``layers.unpack_layers``).
     task : {"regression", "binary", "multiclass", "classification"}, default "regression"
         What the output means. ``"classification"`` picks a sigmoid output for an output size of
         1 and a softmax output otherwise.
@@ -116,6 +117,8 @@ class NeuralNetwork(Inspection):
         random_state=None,
         standardize_target: bool = True,
     ) -> None:
+        if isinstance(layer_sizes, (list, tuple)) and all(isinstance(x, Dense) for x in layer_sizes or [0]):
+            layer_sizes, hidden_activation, output_activation, use_bias = unpack_layers(layer_sizes, output_activation)
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.task = task
         if not isinstance(standardize_target, (bool, np.bool_)):
@@ -154,11 +157,8 @@ class NeuralNetwork(Inspection):
         self.history_: cb.History | None = None
         #: JSON-ready information saved with the model (the CLI keeps its preprocessing here).
         self.metadata: dict = {}
-        self.stop_training = False
-        self.stop_reason: str | None = None
-        #: This process's MPI rank during ``fit(comm=...)``; 0 otherwise (callbacks that write
-        #: files act on rank 0 only).
-        self.distributed_rank = 0
+        self.stop_training, self.stop_reason = False, None
+        self.distributed_rank = 0  # this process's MPI rank in fit(comm=...): callbacks write on 0
 
     # ------------------------------------------------------------------ construction
     def _allocate_parameters(self) -> None:
