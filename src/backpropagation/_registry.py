@@ -55,6 +55,8 @@ class Registry(Generic[T]):
             if key in self._factories:
                 raise ValueError(f"{self.kind} name {name!r} is already registered")
             self._factories[key] = obj
+            if isinstance(obj, type) and "name" not in vars(obj):
+                obj.name = key  # the registered name is the class's name: stated once
             return obj
 
         return add if factory is None else add(factory)

@@ -41,8 +41,6 @@ register, get, names = registry.register, registry.get, registry.names
 class Sigmoid(Activation):
     """Logistic sigmoid ``1 / (1 + exp(-z))``, computed without overflow for any ``z``."""
 
-    name = "sigmoid"
-
     def forward(self, Z):
         # exp(-|z|) never overflows; the two branches are the same function rearranged.
         E = np.exp(-np.abs(Z))
@@ -56,8 +54,6 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     """Hyperbolic tangent."""
 
-    name = "tanh"
-
     def forward(self, Z):
         return np.tanh(Z)
 
@@ -69,8 +65,6 @@ class Tanh(Activation):
 class ReLU(Activation):
     """Rectified linear unit ``max(0, z)``; its derivative at 0 is taken as 0."""
 
-    name = "relu"
-
     def forward(self, Z):
         return np.maximum(Z, 0.0)
 
@@ -81,8 +75,6 @@ class ReLU(Activation):
 @register("leaky_relu")
 class LeakyReLU(Activation):
     """``z`` for ``z > 0``, ``alpha * z`` otherwise."""
-
-    name = "leaky_relu"
 
     def __init__(self, alpha: float = 0.01) -> None:
         if not np.isfinite(alpha) or alpha < 0:
@@ -102,8 +94,6 @@ class LeakyReLU(Activation):
 @register("elu")
 class ELU(Activation):
     """Exponential linear unit: ``z`` for ``z > 0``, ``alpha (exp(z) - 1)`` otherwise."""
-
-    name = "elu"
 
     def __init__(self, alpha: float = 1.0) -> None:
         if not np.isfinite(alpha) or alpha <= 0:
@@ -126,8 +116,6 @@ class ELU(Activation):
 class Softplus(Activation):
     """``log(1 + exp(z))``, a smooth ReLU; its derivative is the sigmoid."""
 
-    name = "softplus"
-
     def forward(self, Z):
         return np.logaddexp(Z, 0.0)
 
@@ -138,8 +126,6 @@ class Softplus(Activation):
 @register("swish")
 class Swish(Activation):
     """``z σ(z)`` (also called SiLU)."""
-
-    name = "swish"
 
     def forward(self, Z):
         return Z * Sigmoid().forward(Z)
@@ -154,8 +140,6 @@ class Swish(Activation):
 class Linear(Activation):
     """Identity ``f(z) = z``: the output of a regression network."""
 
-    name = "linear"
-
     def forward(self, Z):
         return Z
 
@@ -166,8 +150,6 @@ class Linear(Activation):
 @register("softmax")
 class Softmax(Activation):
     """Row-wise softmax ``exp(z_k) / Σ_j exp(z_j)``, shifted by the row maximum for stability."""
-
-    name = "softmax"
 
     def forward(self, Z):
         E = np.exp(Z - Z.max(axis=1, keepdims=True))

@@ -47,8 +47,6 @@ class _Uniform(Initializer):
 class HeNormal(_Normal):
     """Normal with std ``sqrt(2 / fan_in)``: keeps ReLU activations' variance across layers."""
 
-    name = "he_normal"
-
     def std(self, fan_in, fan_out):
         return np.sqrt(2.0 / fan_in)
 
@@ -56,8 +54,6 @@ class HeNormal(_Normal):
 @register("he_uniform")
 class HeUniform(_Uniform):
     """Uniform on ``±sqrt(6 / fan_in)``."""
-
-    name = "he_uniform"
 
     def limit(self, fan_in, fan_out):
         return np.sqrt(6.0 / fan_in)
@@ -67,8 +63,6 @@ class HeUniform(_Uniform):
 class GlorotNormal(_Normal):
     """Normal with std ``sqrt(2 / (fan_in + fan_out))`` (Xavier)."""
 
-    name = "glorot_normal"
-
     def std(self, fan_in, fan_out):
         return np.sqrt(2.0 / (fan_in + fan_out))
 
@@ -76,8 +70,6 @@ class GlorotNormal(_Normal):
 @register("glorot_uniform")
 class GlorotUniform(_Uniform):
     """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Xavier), Keras' default."""
-
-    name = "glorot_uniform"
 
     def limit(self, fan_in, fan_out):
         return np.sqrt(6.0 / (fan_in + fan_out))
@@ -88,8 +80,6 @@ class FanInUniform(_Uniform):
     """Uniform on ``±1 / sqrt(fan_in)``: ``torch.nn.Linear``'s default weights (its
     ``kaiming_uniform_`` with ``a = sqrt(5)``), a standard deviation ``1 / sqrt(3 fan_in)``."""
 
-    name = "fan_in_uniform"
-
     def limit(self, fan_in, fan_out):
         return 1.0 / np.sqrt(fan_in)
 
@@ -97,8 +87,6 @@ class FanInUniform(_Uniform):
 @register("lecun_normal")
 class LecunNormal(_Normal):
     """Normal with std ``sqrt(1 / fan_in)``."""
-
-    name = "lecun_normal"
 
     def std(self, fan_in, fan_out):
         return np.sqrt(1.0 / fan_in)
@@ -108,8 +96,6 @@ class LecunNormal(_Normal):
 class StandardNormal(_Normal):
     """Standard normal, as seed 002 draws its weights (``np.random.randn``)."""
 
-    name = "standard_normal"
-
     def std(self, fan_in, fan_out):
         return 1.0
 
@@ -118,8 +104,6 @@ class StandardNormal(_Normal):
 class Uniform(_Uniform):
     """Uniform on ``[-1, 1)``, as seed 001 draws its weights (``2 * random - 1``)."""
 
-    name = "uniform"
-
     def limit(self, fan_in, fan_out):
         return 1.0
 
@@ -127,8 +111,6 @@ class Uniform(_Uniform):
 @register("zeros")
 class Zeros(Initializer):
     """All zeros (every unit of a layer then learns the same thing: for tests and baselines)."""
-
-    name = "zeros"
 
     def __call__(self, fan_in, fan_out, rng, dtype):
         return np.zeros((fan_in, fan_out), dtype=dtype)

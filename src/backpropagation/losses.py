@@ -108,8 +108,6 @@ def _clip_probabilities(A: np.ndarray) -> np.ndarray:
 class MeanSquaredError(Loss):
     """``mean((y_hat - y)**2)`` over every element; gradient ``2 (y_hat - y) / y.size``."""
 
-    name = "mse"
-
     def sample_losses(self, Y, A):
         return np.mean((A - Y) ** 2, axis=1)
 
@@ -126,8 +124,6 @@ class MeanSquaredError(Loss):
 class MeanAbsoluteError(Loss):
     """``mean(|y_hat - y|)``; its gradient at 0 is taken as 0."""
 
-    name = "mae"
-
     def sample_losses(self, Y, A):
         return np.mean(np.abs(A - Y), axis=1)
 
@@ -138,8 +134,6 @@ class MeanAbsoluteError(Loss):
 @register("huber")
 class Huber(Loss):
     """Quadratic within ``delta`` of the target, linear beyond: robust to outliers."""
-
-    name = "huber"
 
     def __init__(self, delta: float = 1.0) -> None:
         if not np.isfinite(delta) or delta <= 0:
@@ -163,7 +157,6 @@ class Huber(Loss):
 class BinaryCrossEntropy(Loss):
     """``-mean(y log p + (1 - y) log(1 - p))`` over every element (targets in [0, 1])."""
 
-    name = "binary_crossentropy"
     fused_activation = activations.Sigmoid
     needs_probability_targets = True
 
@@ -187,7 +180,6 @@ class BinaryCrossEntropy(Loss):
 class CategoricalCrossEntropy(Loss):
     """``-mean over samples of Σ_k y_k log p_k`` (rows of ``Y`` are one-hot or distributions)."""
 
-    name = "categorical_crossentropy"
     fused_activation = activations.Softmax
     needs_probability_targets = True
     #: Σ_k over one column would see only the positive class: it needs a softmax output.

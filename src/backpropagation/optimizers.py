@@ -137,7 +137,6 @@ class SGD(Optimizer):
         Use Nesterov's look-ahead form (needs ``momentum > 0``).
     """
 
-    name = "sgd"
     _state_names = ("velocity",)
 
     def __init__(self, momentum: float = 0.0, nesterov: bool = False) -> None:
@@ -187,7 +186,6 @@ class RMSProp(Optimizer):
         Added to the root mean square (outside the square root, as PyTorch does).
     """
 
-    name = "rmsprop"
     _state_names = ("mean_square",)
     _nonnegative_state = ("mean_square",)
 
@@ -239,7 +237,6 @@ class Adam(Optimizer):
         The moments, one entry per parameter (None before the first step).
     """
 
-    name = "adam"
     beta_1 = DecayRate()
     beta_2 = DecayRate()
     _state_names = ("m", "v")
@@ -294,8 +291,6 @@ class AdamW(Adam):
     weight_decay : float, default 0.01
         Decay rate λ >= 0.
     """
-
-    name = "adamw"
 
     def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  weight_decay: float = 0.01) -> None:

@@ -36,8 +36,6 @@ register, get, names = registry.register, registry.get, registry.names
 class Constant(Schedule):
     """The initial learning rate throughout."""
 
-    name = "constant"
-
     def __call__(self, epoch, initial_lr, epochs):
         return initial_lr
 
@@ -45,8 +43,6 @@ class Constant(Schedule):
 @register("step")
 class StepDecay(Schedule):
     """Multiply by ``gamma`` every ``step_size`` epochs: ``lr0 · gamma^⌊epoch / step_size⌋``."""
-
-    name = "step"
 
     def __init__(self, step_size: int = 10, gamma: float = 0.5) -> None:
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
@@ -65,8 +61,6 @@ class StepDecay(Schedule):
 class ExponentialDecay(Schedule):
     """``lr0 · gamma^epoch``."""
 
-    name = "exponential"
-
     def __init__(self, gamma: float = 0.95) -> None:
         self.gamma = _check("gamma", gamma, 0.0, 1.0, low_open=True, high_open=False)
 
@@ -81,8 +75,6 @@ class ExponentialDecay(Schedule):
 class InverseTimeDecay(Schedule):
     """``lr0 / (1 + decay_rate · epoch)``."""
 
-    name = "inverse_time"
-
     def __init__(self, decay_rate: float = 0.1) -> None:
         self.decay_rate = _check("decay_rate", decay_rate, 0.0)
 
@@ -96,8 +88,6 @@ class InverseTimeDecay(Schedule):
 @register("cosine")
 class CosineDecay(Schedule):
     """Half a cosine from ``lr0`` down to ``min_lr`` over the run's epochs."""
-
-    name = "cosine"
 
     def __init__(self, min_lr: float = 0.0) -> None:
         self.min_lr = _check("min_lr", min_lr, 0.0)
