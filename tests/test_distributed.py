@@ -92,13 +92,17 @@ def test_ctrl_c_under_mpiexec_stops_every_rank_at_the_same_batch_and_rank_0_save
         [MPIEXEC, "-n", "2", os.path.join(os.path.dirname(sys.executable), "backprop"), "train", demo_data_path(),
          "--target", "species", "--epochs", "1000000", "--early-stopping", "0", "--distributed",
          "--output", str(model_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     seen, char = "", "?"
     while "Epoch 1/" not in seen and char:  # an epoch's all-reduces done: every rank is in the loop
         char = process.stderr.read(1)
         seen += char
     process.send_signal(signal.SIGINT)     # mpiexec forwards it to every rank
-    out, err = process.communicate(timeout=120)
+    try:
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:         # a hung run must not outlive the test
+            os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130, err[-2000:]
     assert "training was interrupted (Ctrl-C)" in out and "Traceback" not in err
     assert NeuralNetwork.load(model_path).head.fitted
