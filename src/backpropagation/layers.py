@@ -80,7 +80,7 @@ class Dense(Layer):
 
     def forward(self, A_prev):
         self.A_prev = A_prev
-        Z = A_prev @ self.W
+        Z = np.dot(A_prev, self.W)  # A_prev @ W (np.dot: less call overhead for small batches)
         if self.b is not None:
             Z += self.b
         self.Z = Z
@@ -96,10 +96,10 @@ class Dense(Layer):
         Caches ``delta`` and ``dA`` (None when fused) so that a trace can show them.
         """
         self.dA, self.delta = dA, delta
-        np.matmul(self.A_prev.T, delta, out=self.dW)
+        np.dot(self.A_prev.T, delta, out=self.dW)
         if self.db is not None:
-            np.sum(delta, axis=0, out=self.db)
-        return delta @ self.W.T if self.compute_input_gradient else None
+            np.add.reduce(delta, axis=0, out=self.db)  # Σ over rows
+        return np.dot(delta, self.W.T) if self.compute_input_gradient else None
 
     def __repr__(self) -> str:
         return (f"Dense({self.fan_in}, {self.fan_out}, activation={self.activation!r}, "
