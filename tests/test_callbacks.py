@@ -5,8 +5,9 @@ import io
 import numpy as np
 import pytest
 
-from backpropagation import (Callback, EarlyStopping, ModelCheckpoint, NeuralNetwork, ProgressBar,
+from backpropagation import (Callback, EarlyStopping, ModelCheckpoint, NeuralNetwork, Optimizer, ProgressBar,
                              ReduceLROnPlateau, schedules)
+from backpropagation.data import validation_split
 
 
 @pytest.fixture
@@ -38,12 +39,26 @@ def test_early_stopping_restores_best_weights(data):
     assert history.stop_reason.startswith("early stopping: val_loss did not improve")
 
 
+class Frozen(Optimizer):
+    """Takes no step, so the loss stays exactly where it started."""
+
+    def step(self, params, grads, lr):
+        pass
+
+
 def test_early_stopping_true_monitors_loss_without_validation(data):
     X, y = data
-    model = NeuralNetwork([3, 8, 1], optimizer="sgd", learning_rate=1e-12, random_state=0)
-    history = model.fit(X, y, epochs=100, verbose=0,
-                        early_stopping=EarlyStopping(patience=2, min_delta=1.0))
-    assert len(history.history["loss"]) == 3            # epoch 0 sets the best, then 2 without progress
+    model = NeuralNetwork([3, 8, 1], optimizer=Frozen(), random_state=0)
+    history = model.fit(X, y, epochs=100, verbose=0, early_stopping=True)
+    assert len(history.epoch) == 11                     # epoch 0 sets the best, then patience 10
+    assert history.stop_reason.startswith("early stopping: loss did not improve for 10 epochs")
+
+
+def test_early_stopping_true_monitors_val_loss_with_validation(data):
+    X, y = data
+    model = NeuralNetwork([3, 8, 1], optimizer=Frozen(), random_state=0)
+    history = model.fit(X, y, epochs=100, verbose=0, early_stopping=True, validation_split=0.25)
+    assert history.stop_reason.startswith("early stopping: val_loss did not improve for 10 epochs")
 
 
 def test_monitoring_val_loss_without_validation_data_is_an_error(data):
@@ -173,15 +188,15 @@ def test_a_callback_can_stop_training(data):
 
 
 def test_validation_split_is_stratified_for_classes():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(100, 2))
+    # 80 of class 0 and 20 of class 1: every split holds out 20% of each class, whatever the seed.
     y = np.array([0] * 80 + [1] * 20)
+    for seed in range(20):
+        train, val = validation_split(100, 0.2, np.random.default_rng(seed), labels=y)
+        assert np.bincount(y[val]).tolist() == [16, 4] and np.bincount(y[train]).tolist() == [64, 16]
+        assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 100
     model = NeuralNetwork([2, 2], task="classification", random_state=0)
-    seen = {}
+    history = model.fit(np.random.default_rng(0).normal(size=(100, 2)), y, epochs=1, verbose=0,
+                        validation_split=0.2)
+    assert "val_accuracy" in history.history
 
-    class Capture(Callback):
-        def on_train_begin(self, logs):
-            seen.update(logs)
 
-    history = model.fit(X, y, epochs=1, verbose=0, validation_split=0.2, callbacks=[Capture()])
-    assert seen["samples"] == 80 and "val_accuracy" in history.history
