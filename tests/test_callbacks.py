@@ -7,7 +7,6 @@ import pytest
 
 from backpropagation import (Callback, EarlyStopping, ModelCheckpoint, NeuralNetwork, Optimizer, ProgressBar,
                              ReduceLROnPlateau, schedules)
-from backpropagation.data import validation_split
 
 
 @pytest.fixture
@@ -185,18 +184,3 @@ def test_a_callback_can_stop_training(data):
     X, y = data
     history = NeuralNetwork([3, 1]).fit(X, y, epochs=10, verbose=0, callbacks=[StopAfterTwo()])
     assert history.epoch == [0, 1] and history.stop_reason == "enough"
-
-
-def test_validation_split_is_stratified_for_classes():
-    # 80 of class 0 and 20 of class 1: every split holds out 20% of each class, whatever the seed.
-    y = np.array([0] * 80 + [1] * 20)
-    for seed in range(20):
-        train, val = validation_split(100, 0.2, np.random.default_rng(seed), labels=y)
-        assert np.bincount(y[val]).tolist() == [16, 4] and np.bincount(y[train]).tolist() == [64, 16]
-        assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 100
-    model = NeuralNetwork([2, 2], task="classification", random_state=0)
-    history = model.fit(np.random.default_rng(0).normal(size=(100, 2)), y, epochs=1, verbose=0,
-                        validation_split=0.2)
-    assert "val_accuracy" in history.history
-
-

@@ -1,0 +1,63 @@
+"""data.py: the validators every entry point shares (TypeError: wrong kind; ValueError: wrong value)."""
+
+import numpy as np
+import pytest
+
+from backpropagation import NeuralNetwork
+from backpropagation.data import (MiniBatches, check_dtype, check_layer_sizes, check_random_state,
+                                  check_sample_weight, validation_split)
+
+
+@pytest.mark.parametrize("call,error", [
+    (lambda: check_layer_sizes(5), TypeError),
+    (lambda: check_layer_sizes("4,2"), TypeError),
+    (lambda: check_layer_sizes([4]), ValueError),
+    (lambda: check_layer_sizes([4, 0, 1]), ValueError),
+    (lambda: check_dtype("float16"), ValueError),
+    (lambda: check_random_state(-1), ValueError),
+    (lambda: check_random_state("seed"), ValueError),
+    (lambda: check_sample_weight([1, -1], 2, np.float64), ValueError),
+    (lambda: check_sample_weight(["a", "b"], 2, np.float64), TypeError),
+    (lambda: check_sample_weight([0, 0], 2, np.float64), ValueError),
+    (lambda: validation_split(10, 1.0, np.random.default_rng(0)), ValueError),
+])
+def test_validators_refuse_with_the_documented_error_type(call, error):
+    with pytest.raises(error):
+        call()
+
+
+def test_random_states_give_reproducible_generators():
+    assert check_random_state(3).integers(1000) == check_random_state(3).integers(1000)
+    generator = np.random.default_rng(1)
+    assert check_random_state(generator) is generator
+    first, second = np.random.RandomState(7), np.random.RandomState(7)
+    assert check_random_state(first).integers(10**9) == check_random_state(second).integers(10**9)
+    assert check_layer_sizes([np.int64(3), 2]) == (3, 2)
+
+
+def test_mini_batches_cover_every_row_once_in_the_given_order():
+    X, Y = np.arange(20.0).reshape(10, 2), np.arange(10.0).reshape(10, 1)
+    weights = np.linspace(1, 2, 10)
+    order = np.random.default_rng(0).permutation(10)
+    for batch_size in (1, 3, 10):
+        for given in (None, order):
+            seen = []
+            for rows, X_batch, Y_batch, w_batch in MiniBatches(X, Y, weights, batch_size)(given):
+                np.testing.assert_array_equal(X_batch, X[rows])
+                np.testing.assert_array_equal(Y_batch, Y[rows])
+                np.testing.assert_array_equal(w_batch, weights[rows])
+                seen.extend(np.arange(10)[rows].tolist())
+            assert seen == (list(range(10)) if given is None else order.tolist())
+
+
+def test_validation_split_is_stratified_for_classes():
+    # 80 of class 0 and 20 of class 1: every split holds out 20% of each class, whatever the seed.
+    y = np.array([0] * 80 + [1] * 20)
+    for seed in range(20):
+        train, val = validation_split(100, 0.2, np.random.default_rng(seed), labels=y)
+        assert np.bincount(y[val]).tolist() == [16, 4] and np.bincount(y[train]).tolist() == [64, 16]
+        assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 100
+    model = NeuralNetwork([2, 2], task="classification", random_state=0)
+    history = model.fit(np.random.default_rng(0).normal(size=(100, 2)), y, epochs=1, verbose=0,
+                        validation_split=0.2)
+    assert "val_accuracy" in history.history
