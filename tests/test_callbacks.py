@@ -184,3 +184,59 @@ def test_a_callback_can_stop_training(data):
     X, y = data
     history = NeuralNetwork([3, 1]).fit(X, y, epochs=10, verbose=0, callbacks=[StopAfterTwo()])
     assert history.epoch == [0, 1] and history.stop_reason == "enough"
+
+
+def test_plateau_reduction_honours_patience_cooldown_and_min_lr(data):
+    # A frozen network never improves after epoch 0: reductions come every patience epochs,
+    # then wait out the cooldown, and never go below min_lr.
+    X, y = data
+    model = NeuralNetwork([3, 1], optimizer=Frozen(), learning_rate=1.0, random_state=0)
+    plateau = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, cooldown=2, min_lr=0.3)
+    history = model.fit(X, y, epochs=9, verbose=0, callbacks=[plateau])
+    # reduced after epoch 3; the cooldown (as in Keras) delays counting, so the next reduction
+    # comes after epoch 6, not 5; then min_lr holds
+    assert history.history["lr"] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3]
+    without = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_lr=0.3)
+    history = NeuralNetwork([3, 1], optimizer=Frozen(), learning_rate=1.0, random_state=0).fit(
+        X, y, epochs=7, verbose=0, callbacks=[without])
+    assert history.history["lr"] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.3, 0.3]
+
+
+def test_plateau_mode_max_treats_a_falling_loss_as_no_improvement(data):
+    X, y = data
+    model = NeuralNetwork([3, 1], optimizer="sgd", learning_rate=0.01, random_state=0)
+    plateau = ReduceLROnPlateau(monitor="loss", mode="max", factor=0.5, patience=1)
+    history = model.fit(X, y, epochs=4, batch_size=None, verbose=0, callbacks=[plateau])
+    assert all(np.diff(history.history["loss"]) < 0)        # the loss falls every epoch...
+    assert history.history["lr"] == [0.01, 0.01, 0.005, 0.0025]   # ...which "max" calls no progress
+
+
+def test_early_stopping_on_accuracy_maximises_it():
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = NeuralNetwork([2, 2], task="classification", optimizer=Frozen(), random_state=0)
+    stopper = EarlyStopping(monitor="accuracy", patience=3)
+    history = model.fit(X, y, epochs=50, verbose=0, early_stopping=stopper)
+    assert len(history.epoch) == 4 and stopper.best_epoch == 0
+    assert history.stop_reason.startswith("early stopping: accuracy did not improve")
+
+
+class Snapshots(Callback):
+    def on_train_begin(self, logs):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs):
+        self.weights.append(self.model.parameters.copy())
+
+
+@pytest.mark.parametrize("restore", [True, False])
+def test_restore_best_weights_decides_which_epoch_the_model_keeps(data, restore):
+    X, y = data
+    model = NeuralNetwork([3, 8, 1], optimizer="sgd", learning_rate=0.5, random_state=0)
+    snapshots = Snapshots()
+    stopper = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=restore)
+    model.fit(X, y, epochs=30, verbose=0, validation_data=(X[:8], -y[:8]), early_stopping=stopper,
+              callbacks=[snapshots])
+    kept = snapshots.weights[stopper.best_epoch] if restore else snapshots.weights[-1]
+    np.testing.assert_array_equal(model.parameters, kept)
+    assert stopper.best_epoch != len(snapshots.weights) - 1
