@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backpropagation import SGD, Adam, AdamW, NeuralNetwork, RMSProp, activations
+from backpropagation import SGD, Adam, AdamW, NeuralNetwork, RMSProp, activations, losses
 
 torch = pytest.importorskip("torch")
 torch.set_default_dtype(torch.float64)
@@ -70,6 +70,21 @@ def test_gradients_equal_torch_autograd(case):
     assert loss == pytest.approx(torch_loss, rel=1e-10, abs=1e-14)
     scale = max(np.abs(torch_grad).max(), 1e-300)
     np.testing.assert_allclose(model.gradients, torch_grad, rtol=1e-10, atol=1e-12 * scale)
+
+
+@pytest.mark.parametrize("hidden,loss", [
+    (activations.LeakyReLU(0.2), "mse"),
+    (activations.ELU(0.5), "mse"),
+    ("tanh", losses.Huber(delta=0.3)),
+    (activations.LeakyReLU(0.3), losses.Huber(delta=2.5)),
+])
+def test_non_default_alpha_and_delta_equal_torch(hidden, loss):
+    model = NeuralNetwork([4, 6, 5, 2], hidden_activation=hidden, loss=loss, random_state=3)
+    X, Y = data_for(model, np.random.default_rng(3))
+    value = model.loss_and_gradients(X, 3 * Y)               # large residuals: Huber's linear part too
+    torch_value, torch_grad = torch_gradients(model, X, 3 * Y)
+    assert value == pytest.approx(torch_value, rel=1e-12)
+    np.testing.assert_allclose(model.gradients, torch_grad, rtol=1e-10, atol=1e-14)
 
 
 OPTIMIZERS = {
