@@ -61,3 +61,29 @@ def test_validation_split_is_stratified_for_classes():
     history = model.fit(np.random.default_rng(0).normal(size=(100, 2)), y, epochs=1, verbose=0,
                         validation_split=0.2)
     assert "val_accuracy" in history.history
+
+
+FRAMES = {
+    "pandas": lambda df: df,
+    "polars": lambda df: pytest.importorskip("polars").from_pandas(df),
+    "arrow": lambda df: pytest.importorskip("pyarrow").Table.from_pandas(df),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FRAMES))
+def test_frames_record_their_column_names_and_other_columns_are_refused(kind, tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(20, 3)), columns=["bill", "flipper", "mass"])
+    y = df.sum(axis=1).to_numpy()
+    frame = FRAMES[kind](df)
+    model = NeuralNetwork([3, 4, 1], random_state=0)
+    model.fit(frame, y, epochs=2, verbose=0)
+    assert model.feature_names_in_.tolist() == ["bill", "flipper", "mass"]
+    np.testing.assert_array_equal(model.predict(frame), model.predict(df.to_numpy()))   # arrays pass
+    with pytest.raises(ValueError, match="missing 'mass'; unexpected 'weight'"):
+        model.predict(df.rename(columns={"mass": "weight"}))
+    with pytest.raises(ValueError, match="another order"):
+        model.score(df[["mass", "bill", "flipper"]], y)
+    model.save(tmp_path / "m.npz")
+    assert NeuralNetwork.load(tmp_path / "m.npz").feature_names_in_.tolist() == ["bill", "flipper", "mass"]

@@ -88,23 +88,66 @@ def first_overflowing_cell(array: np.ndarray) -> str:
     return "a value"
 
 
+def column_names(X) -> list[str] | None:
+    """The column names of a pandas or polars DataFrame or an Arrow table; None for arrays."""
+    if hasattr(X, "column_names") and hasattr(X, "num_rows"):       # pyarrow.Table
+        return [str(n) for n in X.column_names]
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray) or not hasattr(X, "shape"):
+        return None
+    return [str(c) for c in list(columns)]
+
+
+def check_columns(X, expected, name: str = "X") -> None:
+    """ValueError unless a frame's column names are ``expected`` (the names seen by ``fit``).
+
+    Arrays carry no names and pass; a frame whose columns differ is refused naming the missing,
+    the unexpected and the reordered columns, as scikit-learn does.
+    """
+    names = column_names(X)
+    if expected is None or names is None or names == list(expected):
+        return
+    missing = [c for c in expected if c not in names]
+    unexpected = [c for c in names if c not in expected]
+    detail = "; ".join(part for part in (
+        f"missing {', '.join(map(repr, missing))}" if missing else "",
+        f"unexpected {', '.join(map(repr, unexpected))}" if unexpected else "",
+        "same columns in another order" if not missing and not unexpected else "") if part)
+    raise ValueError(f"{name}: the columns differ from those seen in fit ({detail}); "
+                     f"expected {', '.join(map(repr, expected))}")
+
+
+def _as_matrix(X):
+    """An Arrow table as a 2-D array (column by column); anything else unchanged."""
+    if hasattr(X, "column_names") and hasattr(X, "num_rows") and hasattr(X, "columns"):
+        return np.column_stack([column.to_numpy(zero_copy_only=False) for column in X.columns]) \
+            if X.num_columns else np.empty((X.num_rows, 0))
+    return X
+
+
 def check_features(X, dtype, name: str = "X", n_features: int | None = None,
-                   min_samples: int = 1) -> np.ndarray:
+                   min_samples: int = 1, feature_names=None) -> np.ndarray:
     """Validate a feature matrix and return it as a C-contiguous array of ``dtype``.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Numbers only (bools count as 0/1); a list, NumPy array or pandas DataFrame.
+        Numbers only (bools count as 0/1); a list, NumPy array, pandas or polars DataFrame or
+        Arrow table.
     dtype : numpy dtype
         The network's float dtype.
     name : str
         The argument's name in error messages.
     n_features : int, optional
         The number of columns required (the network's input size).
+    feature_names : list of str, optional
+        The column names ``fit`` saw: a frame with other columns is refused (see
+        :func:`check_columns`).
     min_samples : int, default 1
         Fewest rows accepted (0 for an MPI rank whose slice holds no validation rows).
     """
+    check_columns(X, feature_names, name)
+    X = _as_matrix(X)
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and hasattr(dtypes, "items"):  # a pandas DataFrame: name the columns
         bad = [str(column) for column, t in dtypes.items() if getattr(t, "kind", "O") not in "biuf"]

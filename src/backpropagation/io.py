@@ -67,6 +67,7 @@ def save_model(model, path) -> None:
         "optimizer_iterations": model.optimizer.iterations,
         "rng_state": model.rng.bit_generator.state,
         "metadata": model.metadata,
+        "feature_names_in": None if model.feature_names_in_ is None else list(model.feature_names_in_),
     }
     try:
         text = json.dumps(description)
@@ -138,6 +139,12 @@ def load_model(path, from_config):
                 raise ValueError(f"optimizer state {name!r} has shape {value.shape}, expected {params.shape}")
         state = model.optimizer.upgraded_state(state, version)
         model.optimizer.set_state(state, description.get("optimizer_iterations", 0), model.parameters)
+        names = description.get("feature_names_in")
+        if names is not None:
+            if not isinstance(names, list) or len(names) != model.layer_sizes[0] or \
+                    not all(isinstance(n, str) for n in names):
+                raise ValueError(f"feature_names_in: expected {model.layer_sizes[0]} column names, got {names!r}")
+            model.feature_names_in_ = np.array(names, dtype=object)
         metadata = description.get("metadata", {})
         if not isinstance(metadata, dict):
             raise ValueError("metadata is not a JSON object")

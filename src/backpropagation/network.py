@@ -155,10 +155,10 @@ class NeuralNetwork(Inspection):
         self._fused = self.loss.fuses_with(output)
         self.current_learning_rate = self.learning_rate
         self.history_: cb.History | None = None
-        #: JSON-ready information saved with the model (the CLI keeps its preprocessing here).
-        self.metadata: dict = {}
+        self.metadata: dict = {}  # JSON-ready, saved with the model (the CLI keeps its preprocessing here)
         self.stop_training, self.stop_reason = False, None
         self.distributed_rank = 0  # this process's MPI rank in fit(comm=...): callbacks write on 0
+        self.feature_names_in_ = None  # the column names of the frame fit saw, if it had names
 
     # ------------------------------------------------------------------ construction
     def _allocate_parameters(self) -> None:
@@ -390,7 +390,7 @@ class NeuralNetwork(Inspection):
 
     # ------------------------------------------------------------------ inference
     def _output(self, X) -> np.ndarray:
-        return self._forward(check_features(X, self.dtype, "X", self.layer_sizes[0]))
+        return self._forward(check_features(X, self.dtype, "X", self.layer_sizes[0], 1, self.feature_names_in_))
 
     def _require_fitted(self, what: str) -> None:
         if not self.head.fitted:
@@ -447,7 +447,7 @@ class NeuralNetwork(Inspection):
     def _checked_pair(self, X, y, method: str):
         if self.head.is_classifier:
             self._require_fitted(method)
-        X = check_features(X, self.dtype, "X", self.layer_sizes[0])
+        X = check_features(X, self.dtype, "X", self.layer_sizes[0], feature_names=self.feature_names_in_)
         y = as_array(y, "y")
         check_same_length(X, y)
         return X, self.head.encode(y, self.dtype)

@@ -22,15 +22,8 @@ import math
 import numpy as np
 
 from . import callbacks as cb
-from .data import (
-    MiniBatches,
-    as_array,
-    check_features,
-    check_float,
-    check_same_length,
-    check_sample_weight,
-    validation_split,
-)
+from .data import (MiniBatches, as_array, check_features, check_float, check_same_length, check_sample_weight,
+                   column_names, validation_split)
 from .interrupt import InterruptGuard
 
 
@@ -117,7 +110,10 @@ def training_sets(model, reducer, X, y, sample_weight, validation_split, validat
 
 def checked_training_data(model, X, y, sample_weight):
     """``fit``'s data, validated: features as the network's dtype, labels/targets, weights."""
-    X = check_features(X, model.dtype, "X", model.layer_sizes[0])
+    names = column_names(X)
+    X = check_features(X, model.dtype, "X", model.layer_sizes[0], feature_names=model.feature_names_in_)
+    if names is not None:                 # recorded as scikit-learn does; later frames must match
+        model.feature_names_in_ = np.array(names, dtype=object)
     y = as_array(y, "y")
     check_same_length(X, y)
     return X, y, check_sample_weight(sample_weight, len(X), model.dtype)
@@ -131,7 +127,7 @@ def validation_sets(model, X, Y, fraction, validation_data, weights, min_samples
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data: expected a tuple (X_val, y_val)")
         X_val = check_features(validation_data[0], model.dtype, "validation_data[0]",
-                               model.layer_sizes[0], min_samples)
+                               model.layer_sizes[0], min_samples, model.feature_names_in_)
         y_val = as_array(validation_data[1], "validation_data[1]")
         check_same_length(X_val, y_val, "validation_data[0]", "validation_data[1]")
         return X, Y, X_val, model.head.encode(y_val, model.dtype, "validation_data[1]"), weights
