@@ -220,3 +220,17 @@ def test_the_regressor_standardises_its_target_by_default():
     raw = BackpropRegressor(hidden_layer_sizes=(32,), standardize_target=False, random_state=0).fit(X, y)
     assert default.score(X, y) > 0.9 > raw.score(X, y)
     assert default.model_.head.target_mean_[0] == pytest.approx(y.mean())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("kind", ["pandas", "polars", "arrow"])
+def test_estimators_take_frames_and_refuse_other_columns(kind):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(30, 3)), columns=["bill", "flipper", "mass"])
+    frame = {"pandas": lambda: df, "polars": lambda: pytest.importorskip("polars").from_pandas(df),
+             "arrow": lambda: pytest.importorskip("pyarrow").Table.from_pandas(df)}[kind]()
+    model = BackpropRegressor(hidden_layer_sizes=(4,), epochs=3, random_state=0).fit(frame, df.sum(axis=1))
+    assert model.feature_names_in_.tolist() == ["bill", "flipper", "mass"]
+    with pytest.raises(ValueError, match="feature names"):
+        model.predict(df.rename(columns={"mass": "weight"}))
