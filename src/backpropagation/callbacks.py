@@ -25,7 +25,17 @@ from .schedules import Schedule
 
 
 class Callback:
-    """Base class with empty hooks; override the ones you need."""
+    """Base class with empty hooks; override the ones you need.
+
+    The protocol: ``fit`` calls ``set_model(model)``, then ``on_train_begin`` with ``epochs``,
+    ``samples`` (training rows over all processes), ``batch_size``, ``validation`` (bool) and
+    ``rank`` (this process's MPI rank, 0 in one process); per epoch ``on_epoch_begin`` and
+    ``on_epoch_end`` with ``loss``, the metric, their ``val_`` versions and ``lr``; after each
+    batch ``on_batch_end`` with ``loss`` and ``size`` (only for callbacks that override it); and
+    ``on_train_end`` with ``allreduce_seconds`` (time spent summing gradients over MPI ranks),
+    however training ends. A callback stops training by setting ``model.stop_training`` (and
+    ``model.stop_reason``) and may change ``model.current_learning_rate`` between epochs.
+    """
 
     model = None
 
@@ -60,15 +70,12 @@ class History(Callback):
         The epochs run (0-based).
     stop_reason : str
         Why training ended: ``"completed"``, or the reason a callback or the divergence check gave.
-    allreduce_seconds : float
-        Time spent summing gradients over MPI ranks (0 for single-process training).
     """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
         self.stop_reason = "completed"
-        self.allreduce_seconds = 0.0
 
     def on_epoch_end(self, epoch, logs):
         self.epoch.append(epoch)
@@ -315,13 +322,14 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, logs):
         # A path that cannot be written must fail now, not after the first good epoch.
-        if self.model.distributed_rank == 0:
+        self.writes = logs.get("rank", 0) == 0  # under MPI, rank 0 writes
+        if self.writes:
             check_output(self.filepath, "ModelCheckpoint filepath")
         self._monitor.start(logs["validation"])
 
     def on_epoch_end(self, epoch, logs):
         improved = self._monitor.improved(logs)  # tracked on every rank, written by rank 0
-        if (improved or not self.save_best_only) and self.model.distributed_rank == 0:
+        if (improved or not self.save_best_only) and self.writes:
             self.model.save(self.filepath)
 
 

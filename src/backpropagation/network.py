@@ -157,7 +157,6 @@ class NeuralNetwork(Inspection):
         self.history_: cb.History | None = None
         self.metadata: dict = {}  # JSON-ready, saved with the model (the CLI keeps its preprocessing here)
         self.stop_training, self.stop_reason = False, None
-        self.distributed_rank = 0  # this process's MPI rank in fit(comm=...): callbacks write on 0
         self.feature_names_in_ = None  # the column names of the frame fit saw, if it had names
 
     # ------------------------------------------------------------------ construction

@@ -155,11 +155,10 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
     model.stop_training, model.stop_reason = False, None
     model.current_learning_rate = model.learning_rate
     model.history_ = history
-    model.distributed_rank = reducer.rank
     for c in callbacks:
         c.set_model(model)
         c.on_train_begin({"epochs": epochs, "samples": n_rows, "batch_size": batch_size,
-                          "validation": X_val is not None})
+                          "validation": X_val is not None, "rank": reducer.rank})
     loop = _Loop(model, reducer, Y, X_val, Y_val, callbacks, history)
     # Overflow is not warned about: the loop finds non-finite losses and weights itself and
     # raises DivergenceError, which says what to do.
@@ -168,8 +167,7 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
             divergence = loop.run(epochs, reducer.batches(X, Y, weights, batch_size), shuffle, interrupt)
         finally:
             for c in callbacks:
-                c.on_train_end({})
-            history.allreduce_seconds = reducer.reduce_seconds
+                c.on_train_end({"allreduce_seconds": reducer.reduce_seconds})
     if divergence:
         raise divergence
     return history
