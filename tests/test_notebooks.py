@@ -1,0 +1,34 @@
+"""The notebooks: built from the example scripts (their single source), and they run."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("build", ROOT / "notebooks" / "build.py")
+build = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build)
+
+
+@pytest.mark.parametrize("name", sorted(build.NOTEBOOKS))
+def test_each_notebook_holds_its_scripts_cells_and_their_outputs(name):
+    stored = nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), as_version=4)
+    expected = build.cells_of(ROOT / "examples" / build.NOTEBOOKS[name])
+    assert [(cell.cell_type, cell.source) for cell in stored.cells] == expected, \
+        "notebook out of date: run python notebooks/build.py"
+    code = [cell for cell in stored.cells if cell.cell_type == "code"]
+    assert any(cell.outputs for cell in code)                              # outputs are stored
+    assert not any(out.output_type == "error" for cell in code for out in cell.outputs)
+
+
+@pytest.mark.parametrize("name", sorted(build.NOTEBOOKS))
+def test_each_notebook_runs_top_to_bottom(name, monkeypatch):
+    monkeypatch.setenv("BACKPROP_EXAMPLE_EPOCHS", "3")                     # quick: few epochs
+    notebook = build.execute(build.notebook_for(ROOT / "examples" / build.NOTEBOOKS[name]), timeout=300)
+    assert all(not any(out.output_type == "error" for out in cell.get("outputs", []))
+               for cell in notebook.cells)
