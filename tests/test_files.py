@@ -92,6 +92,12 @@ def test_check_output_names_the_path_the_user_gave(tmp_path, monkeypatch):
     link.symlink_to(data)
     with pytest.raises(ValueError, match="also an input"):
         check_output(link, "--output", inputs=[data])
+    hard = tmp_path / "hard.csv"
+    os.link(data, hard)
+    with pytest.raises(ValueError, match="also an input"):
+        check_output(hard, "--output", inputs=[data])
+    with pytest.raises(ValueError, match="also an input"):
+        check_output(tmp_path / "." / "d.csv", "--output", inputs=[data])
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")

@@ -78,8 +78,7 @@ def check_output(path, name: str = "output", inputs=()) -> str:
     """
     target = resolved_target(path, name)
     for source in inputs:
-        if source is not None and os.path.exists(source) and \
-                os.path.realpath(source) == os.path.realpath(target):
+        if source is not None and os.path.exists(source) and _same_file(source, target):
             raise ValueError(f"{name}: {os.fspath(path)} is also an input of this command; "
                              "writing it would destroy that input (choose another path)")
     directory = os.path.dirname(target)
@@ -90,6 +89,16 @@ def check_output(path, name: str = "output", inputs=()) -> str:
         raise PermissionError(f"{name}: cannot write {os.fspath(path)}: directory {directory} "
                               "is not writable")
     return target
+
+
+def _same_file(a, b) -> bool:
+    """Whether two paths name one file (through links, other spellings and hard links)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # b does not exist yet
+        return False
 
 
 def _current_umask() -> int:
