@@ -10,6 +10,7 @@ from backpropagation import losses
 from backpropagation.activations import Sigmoid, Softmax
 from numeric import finite, numeric_jvp
 
+
 @pytest.mark.parametrize("name", ["mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy"])
 @settings(max_examples=25, deadline=None)
 @given(shape=st.tuples(st.integers(1, 4), st.integers(1, 3)), seed=st.integers(0, 2**16))

@@ -326,14 +326,12 @@ class _Classifier(Task):
 
     def encode(self, y, dtype, name="y"):
         labels = self.labels(y, name)
-        try:
-            index = np.searchsorted(self.classes_, labels)
-        except TypeError:  # text against numbers, say: none of them can be a known class
+        if (labels.dtype.kind in "US") != (self.classes_.dtype.kind in "US"):
+            unseen = np.ones(len(labels), dtype=bool)  # text against numbers: no label is known
             index = np.zeros(len(labels), dtype=np.intp)
-        index = np.minimum(index, len(self.classes_) - 1)
-        unseen = np.asarray(self.classes_[index] != labels) | (labels.dtype.kind in "US") != \
-            (self.classes_.dtype.kind in "US")
-        unseen = np.broadcast_to(unseen, labels.shape)
+        else:
+            index = np.minimum(np.searchsorted(self.classes_, labels), len(self.classes_) - 1)
+            unseen = self.classes_[index] != labels
         if unseen.any():
             raise ValueError(f"{name}: label {show(labels[unseen][0])} was not seen during fit; "
                              f"known classes: {', '.join(map(show, self.classes_))}")
