@@ -340,3 +340,17 @@ def test_a_trace_says_when_units_are_dead():
     trace = model.trace(np.array([[1.0, 1.0]]), np.array([0.0]))
     assert trace.dead_units == {1: [2]}
     assert "some unit of layer 1 (2) passed no gradient" in trace.to_text()
+
+
+def test_the_same_table_as_parquet_trains_the_same_model_as_the_csv(tmp_path, capsys):
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "penguins.parquet"
+    pq.write_table(pcsv.read_csv(demo_data_path()), parquet, row_group_size=100)
+    options = ["--target", "body_mass_g", "--epochs", "3", "--seed", "1", "--json"]
+    assert run("train", demo_data_path(), *options, "--output", tmp_path / "csv.npz") == 0
+    assert run("train", parquet, *options, "--output", tmp_path / "pq.npz") == 0
+    csv_model, pq_model = (NeuralNetwork.load(tmp_path / name) for name in ("csv.npz", "pq.npz"))
+    np.testing.assert_array_equal(csv_model.parameters, pq_model.parameters)
+    assert csv_model.metadata["preprocessing"] == pq_model.metadata["preprocessing"]

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from backpropagation import NeuralNetwork
 from backpropagation import io as model_io
-from backpropagation.tabular import TabularPreprocessor, read_csv
+from backpropagation.readers import read_csv
+from backpropagation.tabular import TabularPreprocessor
 
 FUZZ = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

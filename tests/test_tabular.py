@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from backpropagation.tabular import TabularPreprocessor, read_csv
+from backpropagation.readers import read_csv
+from backpropagation.tabular import TabularPreprocessor
 
 
 def write(tmp_path, text, name="data.csv", encoding="utf-8"):
@@ -93,8 +94,8 @@ def test_state_survives_json(tmp_path):
 ])
 def test_csv_dialect_details_are_handled(tmp_path, text, encoding):
     table = read_csv(write(tmp_path, text, encoding=encoding))
-    assert table.header == ["a", "b", "y"] and len(table.rows) == 2
-    assert table.rows[1] == ["3", "4", "z"]
+    assert table.header == ["a", "b", "y"] and len(table) == 2
+    assert [table.column(name).cell(1) for name in table.header] == ["3", "4", "z"]
 
 
 @pytest.mark.parametrize("text,message", [
@@ -140,21 +141,31 @@ def test_text_in_a_numeric_column_outside_the_training_rows_names_the_file_row(t
         pre.transform(table.subset([3, 8]))
 
 
-def test_statistics_merge_from_parts_exactly_as_from_the_whole(tmp_path):
-    from backpropagation.column_stats import merge_summaries
+@pytest.mark.parametrize("ranks", [2, 3, 5])
+def test_statistics_merged_over_ranks_equal_those_of_the_whole(ranks):
+    from threaded_comm import run_ranks
 
     from backpropagation.cli import demo_data_path
 
     table = read_csv(demo_data_path())
     whole = TabularPreprocessor("species").fit(table)
-    parts = [TabularPreprocessor("species")._summarize(table.subset(range(start, min(start + 100, 344))))
-             for start in range(0, 344, 100)]
-    merged = TabularPreprocessor("species")._fit_summary(merge_summaries(parts), table.source)
-    assert merged.to_dict() == whole.to_dict()
-    cells = table.column("bill_length_mm")
-    values = np.array([float(v) for v in cells if v not in ("NA", "")])
+
+    def fit_part(comm):
+        k, n = comm.Get_rank(), comm.Get_size()
+        part = table.subset(np.arange(k * 344 // n, (k + 1) * 344 // n))
+        return TabularPreprocessor("species").fit(part, comm).to_dict()
+
+    for merged in run_ranks(ranks, fit_part):
+        for mine, theirs in zip(merged["columns"], whole.to_dict()["columns"]):
+            assert mine.keys() == theirs.keys() and mine["name"] == theirs["name"]
+            for key in mine:
+                if key in ("mean", "std"):
+                    assert mine[key] == pytest.approx(theirs[key], rel=1e-14)
+                else:
+                    assert mine[key] == theirs[key]                   # medians and categories exact
+    cells = table.column("bill_length_mm").numbers
+    values = cells[~np.isnan(cells)]
     column = next(c for c in whole.columns if c["name"] == "bill_length_mm")
     assert column["median"] == np.median(values)                        # median of the present values
     filled = np.concatenate([values, np.full(len(cells) - len(values), column["median"])])
     np.testing.assert_allclose([column["mean"], column["std"]], [filled.mean(), filled.std()], rtol=1e-13)
-

@@ -20,7 +20,8 @@ from . import __version__, activations, metrics, optimizers, schedules
 from .cli_train import metrics_in_units, print_report, run_training, train
 from .files import check_output, write_atomically
 from .network import NeuralNetwork
-from .tabular import Table, TabularPreprocessor, read_csv
+from .readers import Table, read_table, release_memory_promptly
+from .tabular import TabularPreprocessor
 from .tasks import TASK_NAMES
 from .training import DivergenceError
 
@@ -209,6 +210,8 @@ def main(argv=None) -> int:
     """Entry point of ``backprop``; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("train", "predict", "evaluate"):
+            release_memory_promptly()      # large tables: parse peaks are not kept
         return args.handler(args)
     except BrokenPipeError:  # `backprop predict ... | head -1`: the reader left, as Unix tools do
         try:
@@ -245,7 +248,7 @@ def command_predict(args) -> int:
     if args.output:
         check_output(args.output, "--output", inputs=[args.model, args.data])
     model, pre = _load(args.model)
-    table = read_csv(args.data)
+    table = read_table(args.data, as_text=True)
     X, _, report = pre.transform(table, with_target=False, dtype=model.dtype)
     for line in report.lines():
         print(f"backprop: note: {line}", file=sys.stderr)
@@ -255,40 +258,41 @@ def command_predict(args) -> int:
         proba = model.predict_proba(X)
         for k, label in enumerate(model.classes_.tolist()):
             added[f"proba_{label}"] = proba[:, k].tolist()
-    kept = [i for i, name in enumerate(table.header) if name not in added]
     replaced = [name for name in table.header if name in added]
     if replaced:
         print(f"backprop: note: replaced the input's column(s) {', '.join(replaced)}", file=sys.stderr)
-    header = [table.header[i] for i in kept] + list(added)
-    columns = list(added.values())
+    text = _csv_bytes(table, added)
 
     def write(handle):
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for i, row in enumerate(table.rows):
-            writer.writerow([row[j] for j in kept] + [column[i] for column in columns])
+        handle.write(text)
 
     if args.output:
-        def write_text(raw):
-            text = io.TextIOWrapper(raw, "utf-8", newline="")
-            write(text)
-            text.flush()
-            text.detach()  # leave the file to write_atomically, which syncs and renames it
-
-        write_atomically(args.output, write_text, "--output")
+        write_atomically(args.output, write, "--output")
     else:
-        write(sys.stdout)
-        sys.stdout.flush()  # a closed pipe shows here, inside main's BrokenPipeError handler
+        sys.stdout.flush()
+        write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()  # a closed pipe shows here, inside main's BrokenPipeError handler
     return 0
+
+
+def _csv_bytes(table: Table, added: dict) -> bytes:
+    """The table's cells as read, without columns named in ``added``, then ``added``'s columns, as CSV."""
+    kept = [name for name in table.header if name not in added]
+    columns = [table.column(name).raw.to_pylist() for name in kept] + list(added.values())
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(kept + list(added))
+    writer.writerows(zip(*columns))
+    return text.getvalue().encode("utf-8")
 
 
 def command_evaluate(args) -> int:
     """``backprop evaluate``: metrics (and a confusion matrix for classifiers)."""
     model, pre = _load(args.model)
-    table = read_csv(args.data)
+    table = read_table(args.data, text_columns=[pre.target])
     X, y, report = pre.transform(table, with_target=True, dtype=model.dtype)
     if model.head.is_classifier:
-        _refuse_unseen_labels(y, model.classes_, table, pre.target)
+        _refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)
     result = {"rows": len(y), **metrics_in_units(model, pre, X, y), "preprocessing": report.lines()}
     if model.head.is_classifier:
         result["classes"] = model.classes_.tolist()
@@ -312,15 +316,14 @@ def command_evaluate(args) -> int:
     return 0
 
 
-def _refuse_unseen_labels(y, classes, table: Table, target: str) -> None:
-    """ValueError naming the first label of ``y`` the model has no class for, and its data row."""
+def _refuse_unseen_labels(y, classes, table: Table, rows, target: str) -> None:
+    """ValueError naming the first label of ``y`` (rows ``rows`` of ``table``) the model has no
+    class for, and its data row."""
     unseen = ~np.isin(y, classes)
     if not unseen.any():
         return
-    label = y[np.flatnonzero(unseen)[0]]
-    cells = [cell.strip() for cell in table.column(target)]
-    row = next((table.row_number(i) for i, cell in enumerate(cells) if cell == str(label)), None)
-    where = f" (data row {row})" if row is not None else ""
+    first = np.flatnonzero(unseen)[0]
+    label, where = y[first], f" (data row {table.row_numbers[rows[first]]})"
     raise ValueError(f"{table.source}: target {target!r} holds {label.item()!r}{where}, a class the "
                      f"model never saw in training; it knows {', '.join(map(repr, classes.tolist()))}")
 
@@ -357,7 +360,7 @@ def command_demo(args) -> int:
         "--seed", str(args.seed), "--output", os.path.join(args.output_dir, "penguins_model.npz"),
     ])
     options.plots = plots
-    result = train(options, read_csv(options.data))
+    result = train(options, read_table(options.data, text_columns=[options.target]))
     print_report(result, as_json=False)
     model = NeuralNetwork.load(options.output)
     print("\n" + model.summary())
@@ -388,9 +391,9 @@ def command_trace(args) -> int:
         if not args.data:
             raise ValueError("--model needs --data: the CSV file holding the row to trace")
         model, pre = _load(args.model)
-        table = read_csv(args.data)
-        if not 0 <= args.row < len(table.rows):
-            raise ValueError(f"--row: {args.data} has rows 0..{len(table.rows) - 1}, got {args.row}")
+        table = read_table(args.data, text_columns=[pre.target])
+        if not 0 <= args.row < len(table):
+            raise ValueError(f"--row: {args.data} has rows 0..{len(table) - 1}, got {args.row}")
         X, y, _ = pre.transform(table.subset([args.row]), with_target=True, dtype=model.dtype)
         trace = model.trace(X, pre.scale_target(y))
     else:

@@ -19,7 +19,9 @@ from .data import validation_split
 from .distributed import MPIReducer, collectively, mpi
 from .files import check_output
 from .network import NeuralNetwork
-from .tabular import TabularPreprocessor, Table, TransformReport, is_missing, read_csv
+from .column_stats import Totals
+from .readers import Table, number_rows_across, read_table
+from .tabular import TabularPreprocessor, TransformReport
 
 
 def train(args, table: Table, comm=None) -> dict:
@@ -33,18 +35,15 @@ def train(args, table: Table, comm=None) -> dict:
     chief = comm is None or comm.Get_rank() == 0
     started = time.perf_counter()
     pre = TabularPreprocessor(args.target, args.task, args.drop)
-    table.index(args.target)
-    target = [value.strip() for value in table.column(args.target)]
-    labelled = table.subset([i for i, value in enumerate(target) if not is_missing(value)])
-    dropped = len(table.rows) - len(labelled.rows)
-    train_rows, val_rows = split_rows(args, pre, labelled, comm)
-    train_table, val_table = labelled.subset(train_rows), labelled.subset(val_rows)
-    pre.fit(train_table, comm)
+    labelled = np.flatnonzero(~table.column(args.target).missing)
+    dropped = len(table) - len(labelled)
+    train_rows, val_rows = split_rows(args, pre, table, labelled, comm)
+    pre.fit(table, comm, rows=train_rows)
     dtype = np.float32 if args.float32 else np.float64
-    X, y, report = step(lambda: pre.transform(train_table, with_target=True, dtype=dtype))
+    X, y, report = step(lambda: pre.transform(table, with_target=True, dtype=dtype, rows=train_rows))
     if comm is not None:
         report = TransformReport.combined(comm.allgather(report))
-    X_val, y_val = step(lambda: pre.transform(val_table, with_target=True, dtype=dtype)[:2]
+    X_val, y_val = step(lambda: pre.transform(table, with_target=True, dtype=dtype, rows=val_rows)[:2]
                         if len(val_rows) else (None, None))
     has_validation = X_val is not None if comm is None else any(comm.allgather(X_val is not None))
     if comm is not None and X_val is None and has_validation:  # this rank holds no validation row
@@ -62,7 +61,7 @@ def train(args, table: Table, comm=None) -> dict:
     seconds = time.perf_counter() - started
     if chief:
         model.save(args.output)
-    counts = [len(labelled.rows), len(train_rows), len(val_rows), dropped]
+    counts = [len(labelled), len(train_rows), len(val_rows), dropped]
     if comm is not None:
         counts = [int(total) for total in comm.allreduce(np.array(counts))]
     result = {
@@ -83,33 +82,33 @@ def train(args, table: Table, comm=None) -> dict:
     return result
 
 
-def split_rows(args, pre, labelled: Table, comm=None) -> tuple[np.ndarray, np.ndarray]:
-    """This rank's (train, validation) row indices of ``labelled``, from one split of all rows.
+def split_rows(args, pre, table: Table, labelled: np.ndarray, comm=None) -> tuple[np.ndarray, np.ndarray]:
+    """This rank's (train, validation) row positions in ``table``, from one split of all rows.
 
-    Under MPI every rank draws the same split of the whole file's rows (stratified by class
-    over all ranks' targets) and keeps the indices in its own slice, so the held-out rows are
-    those one process would hold out.
+    ``labelled`` holds the positions of rows with a target. Under MPI every rank draws the same
+    split of the whole file's labelled rows (stratified by class over all ranks' targets) and
+    keeps the positions in its own slice, so the held-out rows are those one process would hold
+    out. Only class codes travel between ranks, and only for classification.
     """
-    values = [v.strip() for v in labelled.column(args.target)]
-    row_numbers = [labelled.row_number(i) for i in range(len(values))]
-    offset, n_local = 0, len(values)
+    totals = Totals(comm)
+    target = table.column(args.target)
+    kind = pre.infer_target_kind(target, labelled, table.row_numbers, totals)
+    counts = totals.gather(len(labelled))
+    offset, n_rows = sum(counts[: 0 if comm is None else comm.Get_rank()]), sum(counts)
+    if args.validation_split == 0:
+        return labelled, labelled[:0]
+    labels = None
+    if kind != "numeric":
+        local = target.labels()[labelled] if kind == "labels" else target.numbers[labelled]
+        classes = np.unique(np.concatenate(totals.gather(np.unique(local))))
+        labels = np.concatenate(totals.gather(np.searchsorted(classes, local).astype(np.int32)))
     seed = args.seed
     if comm is not None:
-        parts = comm.allgather((values, row_numbers))
-        offset = sum(len(part[0]) for part in parts[:comm.Get_rank()])
-        values = [v for part in parts for v in part[0]]
-        row_numbers = [r for part in parts for r in part[1]]
         seed = comm.bcast(np.random.SeedSequence(seed).entropy if seed is None else seed, root=0)
-    if not values:
-        raise ValueError(f"{labelled.source}: the target column {args.target!r} has no values")
-    kind = pre.infer_target_kind(values, row_numbers)
-    if args.validation_split == 0:
-        return np.arange(n_local), np.array([], dtype=int)
-    labels = np.array(values) if kind != "numeric" else None
-    train_rows, val_rows = validation_split(len(values), args.validation_split,
-                                            np.random.default_rng(seed), labels)
+    train_rows, val_rows = validation_split(n_rows, args.validation_split, np.random.default_rng(seed), labels)
+
     def local(rows):
-        return rows[(rows >= offset) & (rows < offset + n_local)] - offset
+        return labelled[rows[(rows >= offset) & (rows < offset + len(labelled))] - offset]
 
     return local(train_rows), local(val_rows)
 
@@ -201,12 +200,13 @@ def run_training(args) -> dict:
     """``backprop train`` (under ``mpiexec`` with ``--distributed``, on every rank); returns the report."""
     if not args.distributed:
         check_outputs(args)
-        result = train(args, read_csv(args.data))
+        result = train(args, read_table(args.data, text_columns=[args.target]))
     else:
         comm = mpi().COMM_WORLD
         collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
-        table = collectively(comm, lambda: read_csv(args.data, part=(comm.Get_rank(), comm.Get_size())))
-        result = train(args, table, comm)
+        table = collectively(comm, lambda: read_table(args.data, part=(comm.Get_rank(), comm.Get_size()),
+                                                          text_columns=[args.target]))
+        result = train(args, number_rows_across(table, comm), comm)
     if not args.distributed or comm.Get_rank() == 0:
         print_report(result, args.json)
     return result

@@ -1,63 +1,108 @@
-"""Column statistics from value counts: what a CSV column's summary turns into.
+"""Column statistics that merge across MPI ranks in constant size: counts, sums, exact medians.
 
-:class:`~backpropagation.tabular.TabularPreprocessor` summarises each column as counts of its
-distinct cells; counts add up over parts of a table (MPI ranks), and the functions here derive
-the median, mean and standard deviation of the whole from them, exactly as NumPy would from the
-expanded column.
+:class:`Totals` adds up small per-rank arrays (one process: nothing to add). The median is found
+exactly, not estimated: :func:`medians` selects the middle order statistics by radix selection
+over the bits of the float64 values, eight bits per round, so each round merges a 256-bin
+histogram per column whatever the number of rows. Filling gaps with the median (not the mean)
+keeps one outlier or a skewed column from shifting every filled cell, and the selection makes it
+as cheap to merge as a mean.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-
-def number(value: str) -> float | None:
-    """The finite number a CSV cell holds, or None."""
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
+_SIGN = np.uint64(1 << 63)
+_BITS_PER_ROUND = 8
 
 
-def numeric_counts(counts: dict[str, int]) -> list[tuple[float, int]]:
-    """(number, count) pairs of numeric cells, sorted by number (then text, for determinism)."""
-    return [(number(cell), c) for cell, c in sorted(counts.items(), key=lambda item: (number(item[0]), item[0]))]
+class Totals:
+    """Combine per-rank summaries: ``sum`` (elementwise), ``min``/``max``, ``gather`` (lists).
+
+    Parameters
+    ----------
+    comm : mpi4py communicator, optional
+        None for one process, where every rank's summary is its own.
+    """
+
+    def __init__(self, comm=None) -> None:
+        self.comm = comm
+
+    def gather(self, part) -> list:
+        """Every rank's ``part``, in rank order."""
+        return [part] if self.comm is None else self.comm.allgather(part)
+
+    def sum(self, part) -> np.ndarray:
+        """Elementwise sum of every rank's array."""
+        return np.sum(self.gather(np.asarray(part)), axis=0)
+
+    def min(self, part) -> np.ndarray:
+        return np.min(self.gather(np.asarray(part)), axis=0)
+
+    def max(self, part) -> np.ndarray:
+        return np.max(self.gather(np.asarray(part)), axis=0)
 
 
-def weighted_median(pairs: list[tuple[float, int]]) -> float:
-    """The median of the values with their multiplicities, as ``np.median`` of the expanded list."""
-    n = sum(c for _, c in pairs)
-    wanted = [(n - 1) // 2, n // 2]           # positions of the middle value(s)
-    found, seen = [], 0
-    for value, c in pairs:
-        while wanted and wanted[0] < seen + c:
-            found.append(value)
-            wanted.pop(0)
-        seen += c
-    return (found[0] + found[1]) / 2 if found[0] != found[1] else found[0]
+def sortable_keys(values: np.ndarray) -> np.ndarray:
+    """uint64 keys whose unsigned order is the float64 order of ``values`` (no NaN)."""
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    return np.where(bits & _SIGN, ~bits, bits | _SIGN)
 
 
-def weighted_mean_std(pairs: list[tuple[float, int]]) -> tuple[float, float]:
-    """Mean and (population) standard deviation of values with multiplicities."""
-    values = np.array([v for v, _ in pairs])
-    weights = np.array([c for _, c in pairs], dtype=np.float64)
-    mean = float(np.dot(weights, values) / weights.sum())
-    return mean, float(np.sqrt(np.dot(weights, (values - mean) ** 2) / weights.sum()))
+def float_of_key(key: int) -> float:
+    """The float64 value a :func:`sortable_keys` key stands for."""
+    key = np.uint64(key)
+    bits = key & ~_SIGN if key & _SIGN else ~key
+    return float(np.array([bits], dtype=np.uint64).view(np.float64)[0])
 
 
-def merge_summaries(parts: list[dict]) -> dict:
-    """Add up the per-rank summaries of :meth:`TabularPreprocessor._summarize`."""
-    merged = {"columns": {}, "target": {}, "order": parts[0]["order"]}
-    for part in parts:
-        for cell, c in part["target"].items():
-            merged["target"][cell] = merged["target"].get(cell, 0) + c
-        for name, column in part["columns"].items():
-            into = merged["columns"].setdefault(name, {"counts": {}, "missing": 0, "first_text": None})
-            for cell, c in column["counts"].items():
-                into["counts"][cell] = into["counts"].get(cell, 0) + c
-            into["missing"] += column["missing"]
-            into["first_text"] = into["first_text"] or column["first_text"]
-    return merged
+def order_statistics(columns: list[np.ndarray], positions: list[int], totals: Totals) -> list[float]:
+    """Exact ``positions[i]``-th smallest value (0-based) of column i across all ranks.
+
+    Each rank holds part of each column; the result equals ``np.sort(whole)[position]``. Eight
+    rounds, one merged (columns × 256) histogram each.
+    """
+    if not columns:
+        return []
+    candidates = [sortable_keys(column) for column in columns]
+    prefix = np.zeros(len(columns), dtype=np.uint64)
+    remaining = np.asarray(positions, dtype=np.int64).copy()
+    for shift in range(64 - _BITS_PER_ROUND, -1, -_BITS_PER_ROUND):
+        histograms = np.zeros((len(columns), 1 << _BITS_PER_ROUND), dtype=np.int64)
+        digits = []
+        for i, keys in enumerate(candidates):
+            digit = ((keys >> np.uint64(shift)) & np.uint64(255)).astype(np.intp)
+            histograms[i] = np.bincount(digit, minlength=256)
+            digits.append(digit)
+        histograms = totals.sum(histograms)
+        for i in range(len(columns)):
+            below = np.cumsum(histograms[i])
+            chosen = int(np.searchsorted(below, remaining[i], side="right"))
+            remaining[i] -= below[chosen - 1] if chosen else 0
+            prefix[i] |= np.uint64(chosen) << np.uint64(shift)
+            candidates[i] = candidates[i][digits[i] == chosen]
+    return [float_of_key(key) for key in prefix]
+
+
+def medians(columns: list[np.ndarray], totals: Totals) -> list[float]:
+    """The median of each column over all ranks, exactly as ``np.median`` of the whole column."""
+    if totals.comm is None:
+        return [float(np.median(column)) for column in columns]
+    counts = totals.sum([len(c) for c in columns]).astype(np.int64).tolist() if columns else []
+    low = order_statistics(columns, [(n - 1) // 2 for n in counts], totals)
+    high = order_statistics(columns, [n // 2 for n in counts], totals)
+    return [a if a == b else (a + b) / 2 for a, b in zip(low, high)]
+
+
+def filled_mean_std(columns: list[np.ndarray], fill: list[float], n_missing: list[int],
+                    totals: Totals) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population standard deviation of each column with ``n_missing`` cells set to ``fill``.
+
+    Two passes (sums, then squared deviations from the merged mean), each a merged vector.
+    """
+    fill, n_missing = np.asarray(fill, dtype=np.float64), np.asarray(n_missing, dtype=np.float64)
+    sums = totals.sum([[c.sum(), len(c)] for c in columns]).reshape(-1, 2)
+    n = sums[:, 1] + n_missing
+    mean = (sums[:, 0] + n_missing * fill) / n
+    squares = totals.sum([np.square(c - m).sum() for c, m in zip(columns, mean)])
+    return mean, np.sqrt((squares + n_missing * np.square(fill - mean)) / n)

@@ -388,8 +388,10 @@ class NeuralNetwork(Inspection):
         return self._loss(Y)
 
     # ------------------------------------------------------------------ inference
-    def _output(self, X) -> np.ndarray:
-        return self._forward(check_features(X, self.dtype, "X", self.layer_sizes[0], 1, self.feature_names_in_))
+    def _output(self, X, rows_per_pass: int = 16384) -> np.ndarray:
+        X = check_features(X, self.dtype, "X", self.layer_sizes[0], 1, self.feature_names_in_)
+        return np.concatenate([self._forward(X[i:i + rows_per_pass])  # (bounded memory for large X)
+                               for i in range(0, max(len(X), 1), rows_per_pass)])
 
     def _require_fitted(self, what: str) -> None:
         if not self.head.fitted:

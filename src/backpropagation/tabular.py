@@ -1,150 +1,40 @@
-"""CSV tables to numeric matrices, for the command line: column types, categories, scaling, gaps.
+"""Table columns to numeric matrices, for the command line: column types, categories, scaling, gaps.
 
-:func:`read_csv` reads a header and rows with the standard library (a BOM, quoted commas and
-Windows line endings are handled). :class:`TabularPreprocessor` learns, from training rows only:
+:class:`TabularPreprocessor` learns, from training rows only (columns decoded by
+:mod:`backpropagation.readers`):
 
-- which columns are numeric (every present value reads as a number) and which are text;
+- which columns are numeric (every present value is a finite number) and which are text;
 - numeric columns: the median (to fill missing values), then mean and standard deviation
   (to standardise);
 - text columns: the sorted categories (one-hot encoded; a category never seen in training
   encodes as all zeros, and is counted) and the most frequent one (to fill missing values);
 - the target: rows without one are dropped; text targets are class labels.
 
-Its state is plain JSON, stored inside the model file, so ``backprop predict`` applies exactly
+Every step works on whole columns with NumPy and pyarrow compute, never cell by cell. Under MPI
+each rank summarises its rows and the summaries merge in constant size per numeric column
+(:mod:`backpropagation.column_stats`), giving every rank the statistics of the whole table.
+The state is plain JSON, stored inside the model file, so ``backprop predict`` applies exactly
 the transformation that training used.
 """
 
 from __future__ import annotations
 
-import csv
-import math
-import os
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .column_stats import merge_summaries, number, numeric_counts, weighted_mean_std, weighted_median
-
-#: Cell values read as "missing" (compared after stripping surrounding whitespace).
-MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
+from .column_stats import Totals, filled_mean_std, medians
+from .readers import Column, Table, pyarrow
 
 
-def is_missing(value: str) -> bool:
-    """Whether a CSV cell counts as a missing value."""
-    return value.strip().lower() in MISSING
-
-
-@dataclass
-class Table:
-    """A CSV file's header and rows of text cells; ``source`` names it in error messages."""
-
-    header: list[str]
-    rows: list[list[str]]
-    source: str = "data"
-    #: Data rows of the file before ``rows[0]`` (non-zero for one rank's slice of a file).
-    first_row: int = 0
-    #: The file's data row number (1-based) of each row, once rows were picked by :meth:`subset`.
-    row_numbers: list[int] | None = None
-
-    def row_number(self, i: int) -> int:
-        """The data row number (1-based, as a user counts them in the file) of ``rows[i]``."""
-        return self.row_numbers[i] if self.row_numbers is not None else self.first_row + i + 1
-
-    def column(self, name: str) -> list[str]:
-        """The cells of column ``name``."""
-        index = self.index(name)
-        return [row[index] for row in self.rows]
-
-    def subset(self, rows) -> "Table":
-        """A table with the rows at the given positions."""
-        rows = list(rows)
-        return Table(self.header, [self.rows[i] for i in rows], self.source,
-                     row_numbers=[self.row_number(i) for i in rows])
-
-    def index(self, name: str) -> int:
-        """Position of column ``name``; ValueError listing the columns if absent."""
-        if name not in self.header:
-            raise ValueError(f"{self.source}: no column named {name!r}; columns: {', '.join(self.header)}")
-        return self.header.index(name)
-
-
-def read_csv(path, part: tuple[int, int] | None = None) -> Table:
-    """Read a CSV file with a header row.
-
-    Parameters
-    ----------
-    path : str or path-like
-    part : (k, n), optional
-        Keep only the k-th of n contiguous, near-equal slices of the data rows (0-based; for
-        MPI rank k of n). The file is read twice, row by row, and only the slice is held.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file does not exist.
-    ValueError
-        If it is empty, has no header (the first row is all numbers), repeats a column name,
-        or has a row with the wrong number of fields (the message gives the line number).
-    """
-    source = os.fspath(path)
-    if not os.path.exists(source):
-        raise FileNotFoundError(f"{source}: no such file")
-    start, stop = 0, math.inf
-    if part is not None:
-        k, n = part
-        n_rows = max(_count_rows(source) - 1, 0)
-        start, stop = k * n_rows // n, (k + 1) * n_rows // n
-    with open(source, newline="", encoding="utf-8-sig") as handle:
-        try:
-            lines = [(reader_line, row) for index, (reader_line, row) in enumerate(_rows(csv.reader(handle)))
-                     if index == 0 or start < index <= stop]
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise ValueError(f"{source}: not a readable CSV file: {error}") from None
-    if not lines:
-        raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
-    header = [name.strip() for name in lines[0][1]]
-    if all(number(name) is not None for name in header):
-        raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; "
-                         "the file needs a header row naming the columns")
-    if any(name == "" for name in header):
-        raise ValueError(f"{source}: column {header.index('') + 1} of the header has no name")
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"{source}: column names repeat: {', '.join(duplicates)}")
-    rows = []
-    for line, row in lines[1:]:
-        if len(row) != len(header):
-            raise ValueError(f"{source}: line {line} has {len(row)} fields, the header has {len(header)}")
-        rows.append(row)
-    if not rows:
-        if part is not None:
-            raise ValueError(f"{source}: slice {part[0] + 1} of {part[1]} holds no data rows; "
-                             "use fewer processes than the file has rows")
-        raise ValueError(f"{source}: the file has a header but no data rows")
-    return Table(header, rows, source, first_row=start)
-
-
-def _count_rows(source: str) -> int:
-    with open(source, newline="", encoding="utf-8-sig") as handle:
-        try:
-            return sum(1 for _ in _rows(csv.reader(handle)))
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise ValueError(f"{source}: not a readable CSV file: {error}") from None
-
-
-def _rows(reader):
-    """(line number, row) for each non-blank row."""
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            yield reader.line_num, row
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def first_text(column: Column, rows: np.ndarray, row_numbers: np.ndarray, totals: Totals):
+    """(data row, cell) of the first present cell among ``rows`` that is not a finite number, over
+    all ranks; None if there is none."""
+    bad = rows[~column.missing[rows] & ~column.is_number[rows]]
+    local = (int(row_numbers[bad[0]]), column.cell(bad[0])) if len(bad) else None
+    found = [part for part in totals.gather(local) if part is not None]
+    return min(found) if found else None
 
 
 @dataclass
@@ -154,6 +44,8 @@ class TransformReport:
     rows_dropped: int = 0
     imputed: dict[str, int] = field(default_factory=dict)
     unseen: dict[str, int] = field(default_factory=dict)
+    #: Positions (in the table given) of the rows encoded.
+    rows: np.ndarray | None = None
 
     @classmethod
     def combined(cls, reports: list["TransformReport"]) -> "TransformReport":
@@ -177,8 +69,9 @@ class TransformReport:
         return out
 
 
+
 class TabularPreprocessor:
-    """Learns a CSV table's column encoding on training rows and applies it to any rows.
+    """Learns a table's column encoding on training rows and applies it to any rows.
 
     Parameters
     ----------
@@ -204,131 +97,145 @@ class TabularPreprocessor:
         self.warnings: list[str] = []
 
     # ---------------------------------------------------------------- fitting
-    def fit(self, table: Table, comm=None) -> "TabularPreprocessor":
-        """Learn column types and statistics from ``table`` (the training rows).
+    def fit(self, table: Table, comm=None, rows=None) -> "TabularPreprocessor":
+        """Learn column types and statistics from ``table``'s training rows (positions ``rows``;
+        default all) that have a target.
 
         With an MPI communicator ``comm``, ``table`` is this rank's part of the rows: each rank
-        summarises its part (value counts per column), the summaries are merged over ranks, and
-        every rank derives the same statistics, exactly those of the whole table.
+        summarises its part, the summaries are merged over ranks (constant size per numeric
+        column), and every rank derives the statistics of the whole table.
         """
-        table.index(self.target)
+        totals = Totals(comm)
+        target = table.column(self.target)
         for name in self.drop:
-            table.index(name)
-        summary = self._summarize(table)
-        if comm is not None:
-            summary = merge_summaries(comm.allgather(summary))
-        return self._fit_summary(summary, table.source)
-
-    def _summarize(self, table: Table) -> dict:
-        """Per-column counts of each distinct present cell, missing cells and the first non-number.
-
-        Only rows with a target count; counts merge by addition, so summaries of parts of a table
-        merge into the summary of the whole.
-        """
-        target = [value.strip() for value in table.column(self.target)]
-        kept = [i for i, value in enumerate(target) if not is_missing(value)]
-        columns = {}
-        for name in table.header:
-            if name == self.target or name in self.drop:
-                continue
-            index = table.index(name)
-            counts, missing, first_text = {}, 0, None
-            for i in kept:
-                cell = table.rows[i][index].strip()
-                if is_missing(cell):
-                    missing += 1
-                    continue
-                counts[cell] = counts.get(cell, 0) + 1
-                if first_text is None and number(cell) is None:
-                    first_text = (table.row_number(i), cell)
-            columns[name] = {"counts": counts, "missing": missing, "first_text": first_text}
-        target_counts = {}
-        for i in kept:
-            target_counts[target[i]] = target_counts.get(target[i], 0) + 1
-        return {"columns": columns, "target": target_counts, "order": list(columns)}
-
-    def _fit_summary(self, summary: dict, source: str) -> "TabularPreprocessor":
-        """Derive the encoding from a (merged) summary."""
-        if not summary["target"]:
-            raise ValueError(f"{source}: the target column {self.target!r} has no values")
-        self.target_kind = self.infer_target_kind(list(summary["target"]))  # (checked with rows by the caller)
+            table.column(name)
+        rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
+        rows = rows[~target.missing[rows]]
+        self.target_kind = self.infer_target_kind(target, rows, table.row_numbers, totals)
         if self.target_kind == "numeric":
-            self._encode_target(list(summary["target"]), source)  # refuses non-numbers
-            self.target_mean, self.target_std = weighted_mean_std(numeric_counts(summary["target"]))
-            self.target_std = self.target_std or 1.0
+            mean, std = filled_mean_std([target.numbers[rows]], [0.0], [0], totals)
+            self.target_mean, self.target_std = float(mean[0]), float(std[0]) or 1.0
+        names = [name for name in table.header if name != self.target and name not in self.drop]
+        kinds = self._column_kinds(table, names, rows, totals)
+        numeric = [name for name in names if kinds[name] == "numeric"]
+        stats = self._numeric_statistics(numeric, [table.column(name) for name in numeric], rows, totals)
         self.columns = []
-        self.warnings = []
-        for name in summary["order"]:
-            column = summary["columns"][name]
-            counts, n_missing = column["counts"], column["missing"]
-            n_present = sum(counts.values())
-            if not n_present:
-                self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
-                continue
-            if len(counts) == 1:
-                self.warnings.append(f"column {name!r} is constant in the training rows "
-                                     f"({next(iter(counts))!r}): it carries no information")
-            n_numbers = sum(c for cell, c in counts.items() if number(cell) is not None)
-            if 0 < n_numbers < n_present and n_numbers >= n_present / 2:
-                row, cell = column["first_text"]
-                why = " (not a finite number)" if _is_float(cell) else ""
-                raise ValueError(
-                    f"{source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} values "
-                    f"are numbers, but data row {row} holds {cell!r}{why}; make such cells empty (missing) "
-                    f"or leave the column out (--drop {name!r})")
-            if n_numbers == n_present:
-                numbers = numeric_counts(counts)
-                median = weighted_median(numbers)
-                mean, std = weighted_mean_std(numbers + [(median, n_missing)] if n_missing else numbers)
-                self.columns.append({"name": name, "kind": "numeric", "median": median,
-                                     "mean": mean, "std": std if std > 0 else 1.0})
-            else:
-                categories = sorted(counts)
-                if len(categories) > 20 and len(categories) > 0.5 * n_present:
-                    self.warnings.append(
-                        f"column {name!r} looks like an identifier ({len(categories)} distinct texts in "
-                        f"{n_present} rows, one feature each); consider --drop {name!r}")
-                frequencies = [counts[c] for c in categories]
-                self.columns.append({"name": name, "kind": "text", "categories": categories,
-                                     "mode": categories[frequencies.index(max(frequencies))]})
+        for name in names:
+            if kinds[name] == "numeric":
+                self.columns.append({"name": name, "kind": "numeric", **stats[numeric.index(name)]})
+            elif kinds[name] == "text":
+                self.columns.append(self._text_column(name, table.column(name), rows, totals))
         if not self.columns:
-            raise ValueError(f"{source}: no feature columns left besides the target {self.target!r}")
+            raise ValueError(f"{table.source}: no feature columns left besides the target {self.target!r}")
         return self
 
-    def infer_target_kind(self, values: list[str], row_numbers: list[int] | None = None) -> str:
-        """"numeric", "labels" or "integer-labels" for these target cells, under ``task``.
+    def _column_kinds(self, table: Table, names, rows, totals: Totals) -> dict:
+        """"numeric", "text" or "empty" for each column; refuses mostly-numeric columns with text."""
+        columns = [table.column(name) for name in names]
+        counts = totals.sum([[np.count_nonzero(~c.missing[rows]), np.count_nonzero(c.is_number[rows])]
+                             for c in columns]).reshape(-1, 2)
+        kinds = {}
+        self.warnings = []
+        for name, column, (n_present, n_numbers) in zip(names, columns, counts.tolist()):
+            if not n_present:
+                self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
+                kinds[name] = "empty"
+            elif n_numbers == n_present:
+                kinds[name] = "numeric"
+            elif n_numbers and n_numbers >= n_present / 2:
+                row, cell = first_text(column, rows, table.row_numbers, totals)
+                why = " (not a finite number)" if _is_float(cell) else ""
+                raise ValueError(
+                    f"{table.source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} "
+                    f"values are numbers, but data row {row} holds {cell!r}{why}; make such cells empty "
+                    f"(missing) or leave the column out (--drop {name!r})")
+            else:
+                kinds[name] = "text"
+        return kinds
+
+    def _numeric_statistics(self, names, columns: list[Column], rows, totals: Totals) -> list[dict]:
+        """Median of the present values; mean and std once gaps hold the median."""
+        if not columns:
+            return []
+        present = [c.numbers[rows][~c.missing[rows]] for c in columns]
+        middle = medians(present, totals)
+        n_missing = totals.sum([len(rows) - len(p) for p in present])
+        mean, std = filled_mean_std(present, middle, n_missing, totals)
+        lowest = totals.min([p.min(initial=np.inf) for p in present])
+        highest = totals.max([p.max(initial=-np.inf) for p in present])
+        stats = []
+        for name, median, m, s, low, high in zip(names, middle, mean, std, lowest, highest):
+            stats.append({"median": median, "mean": float(m), "std": float(s) if s > 0 else 1.0})
+            if low == high:
+                self._constant(name, repr(float(low)))
+        return stats
+
+    def _constant(self, name, value) -> None:
+        self.warnings.append(f"column {name!r} is constant in the training rows ({value}): "
+                             "it carries no information")
+
+    def _text_column(self, name: str, column: Column, rows, totals: Totals) -> dict:
+        """Sorted categories (merged over ranks) and the most frequent one."""
+        _, pc = pyarrow()
+        present = rows[~column.missing[rows]]
+        counted = pc.value_counts(pc.take(column.text, present)).to_pylist()
+        counts = Counter()
+        for part in totals.gather({item["values"]: item["counts"] for item in counted}):
+            counts.update(part)
+        categories = sorted(counts)
+        n_present = sum(counts.values())
+        if len(categories) == 1:
+            self._constant(name, repr(categories[0]))
+        if len(categories) > 20 and len(categories) > 0.5 * n_present:
+            self.warnings.append(
+                f"column {name!r} looks like an identifier ({len(categories)} distinct texts in "
+                f"{n_present} rows, one feature each); consider --drop {name!r}")
+        frequencies = [counts[c] for c in categories]
+        return {"name": name, "kind": "text", "categories": categories,
+                "mode": categories[frequencies.index(max(frequencies))]}
+
+    def infer_target_kind(self, column: Column, rows: np.ndarray, row_numbers: np.ndarray,
+                          totals: Totals | None = None) -> str:
+        """"numeric", "labels" or "integer-labels" for the target cells at ``rows``, under ``task``.
 
         A target that is mostly numbers with some text (a typo, ``n.a.``) is refused unless the
-        task is a classification one, naming the first such cell (and its data row, given the
-        values' ``row_numbers``). Whole numbers beyond 2**53 are not class codes: they
-        would not survive a float, so they count as measurements.
+        task is a classification one, naming the first such cell and its data row. Whole numbers
+        beyond 2**53 are not class codes: they would not survive a float, so they count as
+        measurements. Under MPI (``totals`` over a communicator) the answer is the whole table's.
         """
-        numbers = [number(v) for v in values]
-        n_numbers = sum(n is not None for n in numbers)
-        numeric = n_numbers == len(values)
-        if self.task in ("auto", "regression") and 0 < n_numbers < len(values) and \
-                (self.task == "regression" or n_numbers >= len(values) / 2):
-            self._refuse_mixed_target(values, numbers, n_numbers, row_numbers)
+        totals = totals or Totals()
+        numbers = column.numbers[rows][column.is_number[rows]]
+        whole = np.all((numbers == np.round(numbers)) & (np.abs(numbers) < 2**53))
+        n_values, n_numbers, n_not_whole = totals.sum([len(rows), len(numbers), int(not whole)]).tolist()
+        if not n_values:
+            raise ValueError(f"the target column {self.target!r} has no values")
+        if self.task in ("auto", "regression") and 0 < n_numbers < n_values and \
+                (self.task == "regression" or n_numbers >= n_values / 2):
+            row, cell = first_text(column, rows, row_numbers, totals)
+            why = " (not a finite number)" if _is_float(cell) else ""
+            raise ValueError(
+                f"target {self.target!r} mixes numbers and text: {n_numbers} of {n_values} values are "
+                f"numbers, but data row {row} holds {cell!r}{why}; make such cells empty (the row is "
+                "then dropped) or, if the values are class labels, pass --task classification")
+        numeric = n_numbers == n_values
         if self.task == "regression":
             if not numeric:
-                bad = next(v for v, n in zip(values, numbers) if n is None)
-                raise ValueError(f"target {self.target!r}: regression needs numbers, found {bad!r}")
+                row, cell = first_text(column, rows, row_numbers, totals)
+                raise ValueError(f"target {self.target!r}: regression needs numbers, found {cell!r} "
+                                 f"(data row {row})")
             return "numeric"
-        whole = numeric and all(float(n).is_integer() and abs(n) < 2**53 for n in numbers)
+        whole = numeric and not n_not_whole
         if self.task != "auto":
             return "integer-labels" if whole else "labels"
         if not numeric:
             return "labels"
-        return "integer-labels" if whole and len(set(numbers)) <= self.max_auto_classes else "numeric"
-
-    def _refuse_mixed_target(self, values, numbers, n_numbers, row_numbers) -> None:
-        index = next(i for i, n in enumerate(numbers) if n is None)
-        where = f"data row {row_numbers[index]}" if row_numbers is not None else "a row"
-        why = " (not a finite number)" if _is_float(values[index]) else ""
-        raise ValueError(
-            f"target {self.target!r} mixes numbers and text: {n_numbers} of {len(values)} values are "
-            f"numbers, but {where} holds {values[index]!r}{why}; make such cells empty (the row is "
-            "then dropped) or, if the values are class labels, pass --task classification")
+        if not whole:
+            return "numeric"
+        few = self.max_auto_classes + 1          # (counting stops once there are too many)
+        local = np.unique(numbers[:10_000])
+        local = local[:few] if len(local) >= few else np.unique(numbers)[:few]
+        distinct = np.unique(np.concatenate(totals.gather(local)))
+        return "integer-labels" if len(distinct) <= self.max_auto_classes else "numeric"
 
     @property
     def resolved_task(self) -> str:
@@ -350,79 +257,82 @@ class TabularPreprocessor:
         return names
 
     # ---------------------------------------------------------------- applying
-    def transform(self, table: Table, *, with_target: bool | None = None, dtype=np.float64):
-        """Encode ``table`` as ``(X, y, report)``.
+    def transform(self, table: Table, *, with_target: bool | None = None, dtype=np.float64, rows=None):
+        """Encode ``table`` (or its rows at positions ``rows``) as ``(X, y, report)``.
 
         ``with_target``: True requires the target column, False ignores it, None (default) uses
         it when present. Rows with a missing target are dropped only when the target is used;
-        ``y`` is None otherwise.
+        ``y`` is None otherwise. ``report.rows`` holds the positions of the rows kept.
         """
-        use_target = self.target in table.header if with_target is None else with_target
+        use_target = self.target in table.columns if with_target is None else with_target
         report = TransformReport()
-        rows = table.rows
-        positions = range(len(rows))
+        rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
         y = None
         if use_target:
-            target = [value.strip() for value in table.column(self.target)]
-            keep = [i for i, value in enumerate(target) if not is_missing(value)]
-            report.rows_dropped = len(rows) - len(keep)
-            rows, positions = [rows[i] for i in keep], keep
-            y = self._encode_target([target[i] for i in keep], table.source)
-            if not rows:
+            target = table.column(self.target)
+            given, rows = len(rows), rows[~target.missing[rows]]
+            report.rows_dropped = given - len(rows)
+            if not len(rows):
                 raise ValueError(f"{table.source}: every row lacks the target {self.target!r}")
-        blocks = []
-        for column in self.columns:
-            cells = [row[table.index(column["name"])].strip() for row in rows]
-            missing = [is_missing(c) for c in cells]
-            if any(missing):
-                report.imputed[column["name"]] = sum(missing)
-            if column["kind"] == "numeric":
-                blocks.append(self._numeric(column, cells, missing, table, positions)[:, None])
+            y = self._encode_target(target, rows, table)
+        report.rows = rows
+        X = np.empty((len(rows), len(self.feature_names)), dtype=dtype)
+        start = 0
+        for spec in self.columns:
+            column = table.column(spec["name"])
+            missing = column.missing[rows]
+            if missing.any():
+                report.imputed[spec["name"]] = int(np.count_nonzero(missing))
+            if spec["kind"] == "numeric":
+                X[:, start] = self._numeric(spec, column, rows, missing, table)
+                start += 1
             else:
-                block, unseen = self._one_hot(column, cells, missing)
+                width = len(spec["categories"])
+                unseen = self._one_hot(spec, column, rows, missing, X[:, start:start + width])
                 if unseen:
-                    report.unseen[column["name"]] = unseen
-                blocks.append(block)
-        return np.hstack(blocks).astype(dtype), y, report
+                    report.unseen[spec["name"]] = unseen
+                start += width
+        return X, y, report
 
-    def _numeric(self, column, cells, missing, table, positions) -> np.ndarray:
-        values = np.empty(len(cells))
-        for i, (cell, gap) in enumerate(zip(cells, missing)):
-            value = column["median"] if gap else number(cell)
-            if value is None:
-                raise ValueError(f"{table.source}: column {column['name']!r} is numeric in the training rows, "
-                                 f"but data row {table.row_number(positions[i])} holds {cell!r}")
-            values[i] = value
-        return (values - column["mean"]) / column["std"]
+    def _numeric(self, spec, column: Column, rows, missing, table: Table) -> np.ndarray:
+        numbers = column.numbers[rows]
+        bad = np.flatnonzero(~missing & ~np.isfinite(numbers))
+        if len(bad):
+            row = rows[bad[0]]
+            raise ValueError(f"{table.source}: column {spec['name']!r} is numeric in the training rows, "
+                             f"but data row {table.row_numbers[row]} holds {column.cell(row)!r}")
+        numbers[missing] = spec["median"]
+        numbers -= spec["mean"]
+        numbers /= spec["std"]
+        return numbers
 
-    def _one_hot(self, column, cells, missing):
-        categories = column["categories"]
-        lookup = {c: i for i, c in enumerate(categories)}
-        block = np.zeros((len(cells), len(categories)))
-        unseen = 0
-        for i, (cell, gap) in enumerate(zip(cells, missing)):
-            index = lookup.get(column["mode"] if gap else cell)
-            if index is None:
-                unseen += 1
-            else:
-                block[i, index] = 1.0
-        return block, unseen
+    def _one_hot(self, spec, column: Column, rows, missing, block) -> int:
+        """Write the indicator columns into ``block``; return how many cells were unseen categories."""
+        pa, pc = pyarrow()
+        categories = pa.array(spec["categories"], type=pa.string())
+        index = pc.index_in(pc.take(column.text, rows), value_set=categories)
+        index = pc.fill_null(index, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+        index[missing] = spec["categories"].index(spec["mode"])
+        block[...] = 0
+        known = np.flatnonzero(index >= 0)
+        block[known, index[known]] = 1
+        return len(index) - len(known)
 
-    def _encode_target(self, values, source) -> np.ndarray:
+    def _encode_target(self, column: Column, rows, table: Table) -> np.ndarray:
         if self.target_kind == "labels":
-            return np.array(values)
-        numbers = [number(v) for v in values]
-        if any(n is None for n in numbers):
-            bad = next(v for v, n in zip(values, numbers) if n is None)
-            raise ValueError(f"{source}: target {self.target!r} holds {bad!r}, expected a number")
+            return column.labels()[rows]
+        numbers = column.numbers[rows]
+        bad = np.flatnonzero(~np.isfinite(numbers))
+        if len(bad):
+            raise ValueError(f"{table.source}: target {self.target!r} holds {column.cell(rows[bad[0]])!r} "
+                             f"(data row {table.row_numbers[rows[bad[0]]]}), expected a number")
         if self.target_kind == "integer-labels":
-            fraction = next((v for v, n in zip(values, numbers) if not float(n).is_integer()
-                             or abs(n) >= 2**53), None)
-            if fraction is not None:
-                raise ValueError(f"{source}: target {self.target!r} holds {fraction!r}, but the "
-                                 "classes are whole numbers")
-            return np.array(numbers).astype(np.int64)
-        return np.array(numbers)
+            fraction = np.flatnonzero((numbers != np.round(numbers)) | (np.abs(numbers) >= 2**53))
+            if len(fraction):
+                raise ValueError(f"{table.source}: target {self.target!r} holds "
+                                 f"{column.cell(rows[fraction[0]])!r}, but the classes are whole numbers")
+            return numbers.astype(np.int64)
+        return numbers
 
     def scale_target(self, y: np.ndarray) -> np.ndarray:
         """Standardise a numeric target (networks learn faster on unit scale)."""
@@ -475,3 +385,12 @@ class TabularPreprocessor:
         if self.drop:
             lines.append(f"  ignored: {', '.join(self.drop)}")
         return "\n".join(lines)
+
+
+def _is_float(text: str) -> bool:
+    """Whether Python reads ``text`` as a float at all (``inf`` and ``nan`` included)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

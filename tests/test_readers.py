@@ -1,0 +1,133 @@
+"""Table files to decoded columns: CSV (whole or by byte ranges), Parquet, Feather; cells as users write them."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pa = pytest.importorskip("pyarrow")
+
+from backpropagation.readers import read_csv, read_table  # noqa: E402
+
+
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def same_table(a, b):
+    assert a.header == b.header and len(a) == len(b)
+    np.testing.assert_array_equal(a.row_numbers, b.row_numbers)
+    for name in a.header:
+        np.testing.assert_array_equal(a.column(name).numbers, b.column(name).numbers)
+        np.testing.assert_array_equal(a.column(name).missing, b.column(name).missing)
+        assert a.column(name).labels().tolist() == b.column(name).labels().tolist(), name
+
+
+def test_missing_tokens_in_any_case_and_padding_are_missing(tmp_path):
+    table = read_csv(write(tmp_path, "a,b\n1,x\n NA ,y\nnan,N/A\n4,\n?,-\nNULL,None\n"))
+    assert table.column("a").missing.tolist() == [False, True, True, False, True, True]
+    assert table.column("b").missing.tolist() == [False, False, True, True, True, True]
+    assert table.column("a").numbers[[0, 3]].tolist() == [1.0, 4.0]
+
+
+def test_numbers_are_read_as_python_reads_them_and_infinities_are_text(tmp_path):
+    table = read_csv(write(tmp_path, "a,b,c\n 1.5 ,inf,.5\n-2e3,1e999,+7\n"))
+    assert table.column("a").numbers.tolist() == [1.5, -2000.0]
+    assert not table.column("b").is_number.any()
+    assert [table.column("b").cell(i) for i in range(2)] == ["inf", "1e999"]    # as written
+    assert table.column("c").numbers.tolist() == [0.5, 7.0]
+
+
+def test_dates_and_booleans_keep_their_spelling(tmp_path):
+    table = read_csv(write(tmp_path, "d,f,y\n2024-01-02,True,1\n2024-03-04,false,2\n"))
+    assert table.column("d").labels().tolist() == ["2024-01-02", "2024-03-04"]
+    assert table.column("f").labels().tolist() == ["True", "false"]
+
+
+def test_text_columns_and_as_text_keep_the_spelling_of_numbers(tmp_path):
+    path = write(tmp_path, "a,y\n007,1e19\n8,2e19\n")
+    assert read_table(path, text_columns=["y"]).column("y").labels().tolist() == ["1e19", "2e19"]
+    assert read_table(path, as_text=True).column("a").raw.to_pylist() == ["007", "8"]
+    assert read_table(path).column("a").numbers.tolist() == [7.0, 8.0]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".feather", ".arrow", ".tsv"])
+def test_every_format_reads_like_the_csv(tmp_path, suffix):
+    import pyarrow.csv as pcsv
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    from backpropagation.cli import demo_data_path
+
+    arrow = pcsv.read_csv(demo_data_path(), convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
+    path = tmp_path / f"penguins{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(arrow, path, row_group_size=64)
+    elif suffix == ".tsv":
+        pcsv.write_csv(arrow, path, pcsv.WriteOptions(delimiter="\t", quoting_style="none"))
+    else:
+        feather.write_feather(arrow, path)
+    same_table(read_table(path), read_csv(demo_data_path()))
+
+
+def test_pandas_index_columns_are_left_out_of_parquet(tmp_path):
+    pd = pytest.importorskip("pandas")
+    path = tmp_path / "frame.parquet"
+    pd.DataFrame({"a": [1.0, 2.0], "y": ["p", "q"]}, index=[10, 20]).to_parquet(path)
+    assert read_table(path).header == ["a", "y"]
+
+
+LINES = st.lists(st.tuples(st.sampled_from(["1", "2.5", "", "NA", "x", '"q,r"', " 7 "]),
+                           st.sampled_from(["a", "b", "3"])), min_size=1, max_size=30)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=LINES, newline=st.sampled_from(["\n", "\r\n"]), blank=st.booleans(), end=st.booleans())
+def test_byte_ranges_of_a_csv_add_up_to_the_whole_file(tmp_path_factory, lines, newline, blank, end):
+    rows = [f"{a},{b}" for a, b in lines]
+    if blank:
+        rows.insert(len(rows) // 2, "")
+    text = "\ufeffa,b" + newline + newline.join(rows) + (newline if end else "")
+    path = write(tmp_path_factory.mktemp("parts"), text)
+    whole = read_csv(path)
+    for n in (2, 3, 5):
+        parts = []
+        for k in range(n):
+            try:
+                parts.append(read_csv(path, part=(k, n)))
+            except ValueError as error:             # a slice with no rows says so
+                assert "holds no data rows" in str(error)
+        cells = [[p.column(name).cell(i) for name in p.header] for p in parts for i in range(len(p))]
+        assert cells == [[whole.column(name).cell(i) for name in whole.header] for i in range(len(whole))]
+
+
+def test_parquet_slices_read_only_their_rows(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": np.arange(100.0), "y": ["p", "q"] * 50}), path, row_group_size=7)
+    parts = [read_table(path, part=(k, 3)) for k in range(3)]
+    assert np.concatenate([p.column("a").numbers for p in parts]).tolist() == list(np.arange(100.0))
+    assert [p.row_numbers[0] for p in parts] == [1, 34, 67]           # the whole file's row numbers
+
+
+@pytest.mark.parametrize("text,message", [
+    ("a,b\n1,2\n3\n", "line 3 has 1 fields, the header has 2"),
+    ("a,b\n\xff\xfe,1\n", "not UTF-8"),
+])
+def test_unreadable_csv_names_the_problem(tmp_path, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match=message):
+        read_csv(path)
+
+
+def test_a_directory_or_a_corrupt_parquet_file_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="is a directory"):
+        read_table(tmp_path)
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    with pytest.raises(ValueError, match="not a readable PARQUET file"):
+        read_table(bad)
