@@ -4,7 +4,8 @@
     python bench/run.py --quick    # smoke run: under a minute (the test suite runs it)
 
 Each workload trains the same architecture with the same optimizer (Adam), batch size, epochs
-and data in three implementations: ours, scikit-learn's MLP (solver adam, tol=0, no early
+and data in four implementations: ours with each engine (``numpy``, the textbook reference, and
+``numba``, compiled), scikit-learn's MLP (solver adam, tol=0, no early
 stop) and PyTorch (torch.nn + torch.optim.Adam, torch.set_num_threads = core count). It reports
 the median seconds per epoch of each, the ratios ours/sklearn and ours/torch, and the final test
 accuracy or R² of each, so that speed is never bought with worse learning. For ``wide`` it also
@@ -16,6 +17,7 @@ file and a bar chart.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -50,7 +52,7 @@ def digits(quick):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)
     return dict(name="digits", task="classification", X=X_train, y=y_train, X_test=X_test, y_test=y_test,
-                hidden=(128, 64), batch=32, dtype=np.float64, epochs=3 if quick else 20)
+                hidden=(128, 64), batch=32, dtype=np.float64, epochs=3 if quick else 20, seeds=3)
 
 
 def wide_data(n_rows, seed=0):
@@ -84,26 +86,26 @@ class EpochTimer(Callback):
         self.seconds.append(time.perf_counter() - self.start)
 
 
-def run_ours(w):
+def run_ours(w, engine="numpy", seed=0):
     n_out = 1 if w["task"] == "regression" else len(np.unique(w["y"]))
     # scikit-learn's initialisation (Glorot uniform), so that scores compare like for like
     model = NeuralNetwork([w["X"].shape[1], *w["hidden"], n_out], task=w["task"], optimizer="adam",
                           learning_rate=LEARNING_RATE, initializer="glorot_uniform", dtype=w["dtype"],
-                          random_state=0)
+                          random_state=seed, engine=engine)
     timer = EpochTimer()
     model.fit(w["X"].astype(w["dtype"], copy=False), w["y"], epochs=w["epochs"], batch_size=w["batch"], verbose=0,
               callbacks=[timer])
     return timer.seconds, model.score(w["X_test"].astype(w["dtype"], copy=False), w["y_test"])
 
 
-def run_sklearn(w):
+def run_sklearn(w, seed=0):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     Estimator = MLPRegressor if w["task"] == "regression" else MLPClassifier
     model = Estimator(hidden_layer_sizes=w["hidden"], solver="adam", learning_rate_init=LEARNING_RATE,
                       batch_size=w["batch"], alpha=0.0, max_iter=1, tol=0.0, n_iter_no_change=10**9,
-                      warm_start=True, shuffle=True, random_state=0)
+                      warm_start=True, shuffle=True, random_state=seed)
     X = w["X"].astype(w["dtype"], copy=False)
     seconds = []
     with warnings.catch_warnings():
@@ -115,11 +117,11 @@ def run_sklearn(w):
     return seconds, model.score(w["X_test"].astype(w["dtype"], copy=False), w["y_test"])
 
 
-def run_torch(w):
+def run_torch(w, seed=0):
     import torch
 
     torch.set_num_threads(CORES)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     dtype = torch.float64 if w["dtype"] == np.float64 else torch.float32
     sizes = [w["X"].shape[1], *w["hidden"]]
     regression = w["task"] == "regression"
@@ -150,6 +152,12 @@ def run_torch(w):
 
         return seconds, r2_score(w["y_test"], out[:, 0])
     return seconds, float(np.mean(out.argmax(axis=1) == w["y_test"]))
+
+
+#: Our two engines (NeuralNetwork(engine=...)) and the references, in the order they run.
+ENGINES = ("numpy", "numba")
+IMPLEMENTATIONS = (("numpy", run_ours), ("numba", lambda w, seed=0: run_ours(w, "numba", seed)),
+                   ("sklearn", run_sklearn), ("torch", run_torch))
 
 
 # ---------------------------------------------------------------------- the machine's limit
@@ -229,16 +237,24 @@ def main(argv=None):
         w = factories[name](args.quick)
         row = {"rows": len(w["X"]), "network": [w["X"].shape[1], *w["hidden"]], "batch": w["batch"],
                "dtype": np.dtype(w["dtype"]).name, "epochs": w["epochs"]}
-        for impl, run in (("ours", run_ours), ("sklearn", run_sklearn), ("torch", run_torch)):
+        for impl, run in IMPLEMENTATIONS:
+            if impl in ENGINES and impl != "numpy" and importlib.util.find_spec(impl) is None:
+                continue
             seconds, score = run(w)
             row[impl] = {"median_epoch_seconds": float(np.median(seconds)), "epoch_seconds": seconds,
                          "score": float(score)}
+            if w.get("seeds"):                   # learning judged over several seeds, not one
+                scores = [float(score)] + [float(run(w, seed=seed)[1]) for seed in range(1, w["seeds"])]
+                row[impl].update(scores=scores, mean_score=float(np.mean(scores)))
             print(f"{name:7s} {impl:8s} {np.median(seconds):9.4f} s/epoch  score {score:.4f}", flush=True)
-        row["ours_over_sklearn"] = row["ours"]["median_epoch_seconds"] / row["sklearn"]["median_epoch_seconds"]
-        row["ours_over_torch"] = row["ours"]["median_epoch_seconds"] / row["torch"]["median_epoch_seconds"]
+        for engine in [e for e in ENGINES if e in row]:
+            for reference in ("sklearn", "torch"):
+                row[f"{engine}_over_{reference}"] = (row[engine]["median_epoch_seconds"]
+                                                     / row[reference]["median_epoch_seconds"])
         row["metric"] = "r2" if w["task"] == "regression" else "accuracy"
         if name == "wide":
-            row["matmul"] = matmul_fraction(w, row["ours"]["median_epoch_seconds"])
+            row["matmul"] = {engine: matmul_fraction(w, row[engine]["median_epoch_seconds"])
+                             for engine in ENGINES if engine in row}
             row["memory"] = peak_memory(args.quick)
         results["workloads"][name] = row
     with open(output, "w") as handle:
@@ -250,18 +266,24 @@ def main(argv=None):
 
 
 def print_table(results):
-    print(f"\n{'workload':9s}{'ours s/ep':>11s}{'sklearn':>10s}{'torch':>10s}{'ours/skl':>10s}{'ours/torch':>11s}"
-          f"   {'score: ours / sklearn / torch'}")
+    print(f"\n{'workload':9s}{'engine':8s}{'s/epoch':>10s}{'sklearn':>10s}{'torch':>10s}{'ours/skl':>10s}"
+          f"{'ours/torch':>11s}   score: ours / sklearn / torch")
     for name, row in results["workloads"].items():
-        print(f"{name:9s}{row['ours']['median_epoch_seconds']:11.4f}{row['sklearn']['median_epoch_seconds']:10.4f}"
-              f"{row['torch']['median_epoch_seconds']:10.4f}{row['ours_over_sklearn']:10.3f}{row['ours_over_torch']:11.3f}"
-              f"   {row['metric']} {row['ours']['score']:.4f} / {row['sklearn']['score']:.4f}"
-              f" / {row['torch']['score']:.4f}")
+        for engine in [e for e in ENGINES if e in row]:
+            print(f"{name:9s}{engine:8s}{row[engine]['median_epoch_seconds']:10.4f}"
+                  f"{row['sklearn']['median_epoch_seconds']:10.4f}{row['torch']['median_epoch_seconds']:10.4f}"
+                  f"{row[engine + '_over_sklearn']:10.3f}{row[engine + '_over_torch']:11.3f}"
+                  f"   {row['metric']} {row[engine]['score']:.4f} / {row['sklearn']['score']:.4f}"
+                  f" / {row['torch']['score']:.4f}")
+        if "mean_score" in row["sklearn"]:
+            means = " / ".join(f"{impl} {row[impl]['mean_score']:.4f}" for impl, _ in IMPLEMENTATIONS if impl in row)
+            print(f"{'':9s}mean {row['metric']} over {len(row['sklearn']['scores'])} seeds: {means}")
         if "matmul" in row:
-            m, mem = row["matmul"], row["memory"]
-            print(f"{'':9s}matmul: {m['ours_gflops']:.1f} of {m['numpy_matmul_gflops']:.1f} GFLOP/s "
-                  f"= {100 * m['fraction']:.0f}% of NumPy's limit on these shapes; "
-                  f"peak RSS {mem['peak_rss_mb']:.0f} MB "
+            mem = row["memory"]
+            for engine, m in row["matmul"].items():
+                print(f"{'':9s}{engine:8s}matmul: {m['ours_gflops']:.1f} of {m['numpy_matmul_gflops']:.1f} GFLOP/s "
+                      f"= {100 * m['fraction']:.0f}% of NumPy's limit on these shapes")
+            print(f"{'':17s}peak RSS (numpy engine) {mem['peak_rss_mb']:.0f} MB "
                   f"= data {mem['dataset_mb']:.0f} MB + {mem['peak_minus_dataset_mb']:.0f} MB")
 
 
@@ -273,9 +295,9 @@ def draw(results, path):
     names = list(results["workloads"])
     figure = _figure(8, 4.5)
     ax = figure.add_subplot()
-    for k, impl in enumerate(("ours", "sklearn", "torch")):
+    for k, (impl, _) in enumerate(i for i in IMPLEMENTATIONS if i[0] in results["workloads"][names[0]]):
         values = [results["workloads"][n][impl]["median_epoch_seconds"] for n in names]
-        ax.bar(np.arange(len(names)) + (k - 1) * 0.27, values, width=0.27, label=impl)
+        ax.bar(np.arange(len(names)) + (k - 1.5) * 0.2, values, width=0.2, label=impl)
     ax.set_xticks(np.arange(len(names)), names)
     ax.set_yscale("log")
     ax.set_ylabel("median seconds per epoch (log scale)")

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import __version__, activations, metrics, optimizers, schedules
 from .cli_train import metrics_in_units, print_report, run_training, train
+from .engines import ENGINES
 from .files import check_output, write_atomically
 from .network import NeuralNetwork
 from .readers import Table, read_table, release_memory_promptly
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output-dir", default="backprop-demo", help="where the model and plots go")
     demo.add_argument("--epochs", type=_positive_int, default=200, help="most epochs to train")
     demo.add_argument("--seed", type=_seed, default=0, help="random seed (same seed, same model)")
+    _add_engine_option(demo)
     demo.set_defaults(handler=command_demo)
 
     trace = sub.add_parser("trace", help="print one training step of backpropagation, layer by layer")
@@ -160,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
     trace.set_defaults(handler=command_trace)
     return parser
+
+
+def _add_engine_option(command):
+    command.add_argument("--engine", default="auto", type=str.lower, choices=list(ENGINES),
+                         help="what runs the batches: numpy (the textbook reference), numba (compiled, "
+                              "proven equal; pip install 'backpropagation[fast]'), auto (numba when "
+                              "installed and the job is long enough to pay for loading it)")
 
 
 def _add_training_options(command):
@@ -192,6 +201,7 @@ def _add_training_options(command):
     command.add_argument("--seed", type=_seed, default=None,
                          help="random seed; the same seed gives the same model (default: random)")
     command.add_argument("--float32", action="store_true", help="compute in float32")
+    _add_engine_option(command)
     command.add_argument("--output", "-o", default="model.npz", help="model file to write")
     command.add_argument("--plots", metavar="DIR", help="write loss curve and prediction plots here")
     command.add_argument("--json", action="store_true", help="print the report as JSON (no progress)")
@@ -358,6 +368,7 @@ def command_demo(args) -> int:
         "train", demo_data_path(), "--target", "species", "--layers", "16,8", "--epochs", str(args.epochs),
         "--batch-size", "16", "--learning-rate", "0.01", "--early-stopping", "20",
         "--seed", str(args.seed), "--output", os.path.join(args.output_dir, "penguins_model.npz"),
+        "--engine", args.engine,
     ])
     options.plots = plots
     result = train(options, read_table(options.data, text_columns=[options.target]))

@@ -75,7 +75,7 @@ def train(args, table: Table, comm=None) -> dict:
         "validation": None if not counts[2] else metrics_in_units(model, pre, X_val, y_val, comm),
         "preprocessing": report.lines(), "warnings": pre.warnings,
         "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
-        "processes": 1 if comm is None else comm.Get_size(),
+        "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_,
     }
     if args.plots and chief:   # (under MPI, prediction plots show rank 0's rows)
         result["plots"] = write_plots(model, pre, initial, args.plots, X, y, X_val, y_val)
@@ -126,7 +126,7 @@ def _network(args, pre, X, y, dtype, comm) -> NeuralNetwork:
         learning_rate = 1e-3 if args.optimizer.lower() in ("adam", "adamw", "rmsprop") else 1e-2
     model = NeuralNetwork([X.shape[1], *args.layers, n_out], task=task, hidden_activation=args.activation,
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
-                          dtype=dtype, random_state=args.seed,
+                          dtype=dtype, random_state=args.seed, engine=args.engine,
                           standardize_target=False)  # the preprocessing already standardises it
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
@@ -239,7 +239,7 @@ def print_report(result: dict, as_json: bool) -> None:
         return
     print(f"\nTrained a {result['task']} network {'-'.join(map(str, result['layers']))} on "
           f"{result['rows_used']} rows of {result['data']} ({result['rows_train']} training, "
-          f"{result['rows_validation']} validation) in {result['seconds']:.1f}s")
+          f"{result['rows_validation']} validation) in {result['seconds']:.1f}s ({result['engine']} engine)")
     print(f"epochs run: {result['epochs_run']} ({result['stop_reason']})")
     stopping = result["early_stopping"]
     if stopping:

@@ -109,6 +109,7 @@ class MPIReducer(LocalReducer):
     """
 
     min_validation_rows = 0
+    local = False
 
     def __init__(self, comm) -> None:
         super().__init__()

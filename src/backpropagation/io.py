@@ -180,6 +180,7 @@ def network_config(model) -> dict:
         "use_bias": model.use_bias,
         "dtype": model.dtype.name,
         "standardize_target": model.standardize_target,
+        "engine": model.engine,
     }
 
 
@@ -197,6 +198,7 @@ def constructor_arguments(config: dict) -> dict:
         use_bias=config["use_bias"], dtype=config["dtype"],
         # Files written before the switch existed trained on raw targets.
         standardize_target=config.get("standardize_target", False),
+        engine=config.get("engine", "auto"),
     )
 
 

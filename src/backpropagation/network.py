@@ -17,18 +17,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import activations, initializers, losses, metrics, optimizers, tasks, training
+from . import activations, engines, initializers, losses, metrics, optimizers, tasks, training
 from . import callbacks as cb
-from .data import (
-    as_array,
-    check_dtype,
-    check_features,
-    check_float,
-    check_int,
-    check_layer_sizes,
-    check_random_state,
-    check_same_length,
-)
+from .data import (as_array, check_dtype, check_features, check_float, check_layer_sizes, check_random_state,
+                   check_same_length)
 from .distributed import MPIReducer
 from .inspection import Inspection, NotFittedError
 from .io import constructor_arguments, load_model, network_config, save_model
@@ -79,6 +71,11 @@ class NeuralNetwork(Inspection):
         the thousands train as well as targets near one. ``evaluate()["loss"]`` and the history's
         losses are the objective on standardised targets; ``mse``, ``mae`` and predictions are
         in the targets' units. False trains on the raw targets, as the seeds' examples do.
+    engine : {"auto", "numpy", "numba"}, default "auto"
+        What runs the training batches: ``"numpy"``, the textbook reference; ``"numba"``,
+        compiled kernels proven equal to it (built-in building blocks, one process; needs the
+        ``fast`` extra); ``"auto"``, numba when it can run and the job is long enough to pay
+        for loading it (see :mod:`backpropagation.engines`). ``engine_`` names the last one used.
 
     Attributes
     ----------
@@ -116,6 +113,7 @@ class NeuralNetwork(Inspection):
         dtype="float64",
         random_state=None,
         standardize_target: bool = True,
+        engine: str = "auto",
     ) -> None:
         if isinstance(layer_sizes, (list, tuple)) and all(isinstance(x, Dense) for x in layer_sizes or [0]):
             layer_sizes, hidden_activation, output_activation, use_bias = unpack_layers(layer_sizes, output_activation)
@@ -144,6 +142,7 @@ class NeuralNetwork(Inspection):
             raise TypeError(f"use_bias: expected True or False, got {use_bias!r}")
         self.use_bias = bool(use_bias)
         self.dtype = check_dtype(dtype)
+        self.engine, self.engine_ = engines.check_engine(engine), None
         self.random_state = random_state
         #: The random generator behind initialisation, shuffling and validation splits (saved
         #: with the model, so that training continues exactly after a load).
@@ -367,12 +366,7 @@ class NeuralNetwork(Inspection):
         complete epochs in ``history`` (``history.interrupted`` is True) and, under early
         stopping, the best weights restored. A second Ctrl-C raises ``KeyboardInterrupt``.
         """
-        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-            raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
-        epochs = check_int("epochs", epochs, 1)
-        batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
+        verbose, epochs, batch_size, shuffle = training.fit_options(verbose, epochs, batch_size, shuffle)
         reducer = LocalReducer() if comm is None else MPIReducer(comm)
         X, Y, X_val, Y_val, weights = training.training_sets(self, reducer, X, y, sample_weight,
                                                              validation_split, validation_data)
@@ -380,7 +374,7 @@ class NeuralNetwork(Inspection):
         verbose = verbose if reducer.rank == 0 else 0
         callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + cb.for_fit(early_stopping, lr_schedule, callbacks)
         return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs, batch_size=batch_size,
-                              shuffle=bool(shuffle), callbacks=callbacks, announce=verbose > 0)
+                              shuffle=shuffle, callbacks=callbacks, announce=verbose > 0)
 
     def objective(self, X: np.ndarray, Y: np.ndarray) -> float:
         """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients."""
@@ -476,7 +470,7 @@ class NeuralNetwork(Inspection):
             optimizer=type(self.optimizer)(**self.optimizer.get_config()),
             learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
             use_bias=self.use_bias, dtype=self.dtype if dtype is None else dtype,
-            standardize_target=self.standardize_target,
+            standardize_target=self.standardize_target, engine=self.engine,
         )
         twin._params[...] = self._params
         if self.head.fitted:

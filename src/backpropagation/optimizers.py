@@ -81,6 +81,12 @@ class Optimizer(Component):
         for state in self._state_names:
             setattr(self, state, np.zeros_like(params))
 
+    def state_arrays(self, params: np.ndarray) -> dict[str, np.ndarray]:
+        """The state arrays for ``params``, allocated (zeroed) on first use, for an engine that
+        updates them in place (then sets ``iterations`` to the steps it took)."""
+        self._ensure_state(params)
+        return {state: getattr(self, state) for state in self._state_names}
+
     def reset(self) -> None:
         """Forget all state, as if no step had been taken."""
         self.iterations = 0

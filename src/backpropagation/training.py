@@ -22,8 +22,9 @@ import math
 import numpy as np
 
 from . import callbacks as cb
-from .data import (MiniBatches, as_array, check_features, check_float, check_same_length, check_sample_weight,
-                   column_names, validation_split)
+from . import engines
+from .data import (MiniBatches, as_array, check_features, check_float, check_int, check_same_length,
+                   check_sample_weight, column_names, validation_split)
 from .interrupt import InterruptGuard
 
 
@@ -46,6 +47,8 @@ class LocalReducer:
 
     rank = 0
     reduce_seconds = 0.0
+    #: Whether every row is in this process (engines that cannot all-reduce need it).
+    local = True
     #: Fewest validation rows a process may hold (under MPI a rank may hold none).
     min_validation_rows = 1
 
@@ -87,6 +90,16 @@ class LocalReducer:
     def score(self, head, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:
         """The task's metric over every process's rows (NaN for no rows)."""
         return head.score(Y, A, sample_weight) if len(Y) else math.nan
+
+
+def fit_options(verbose, epochs, batch_size, shuffle) -> tuple[int, int, int | None, bool]:
+    """``fit``'s scalar options, checked."""
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
+    return verbose, check_int("epochs", epochs, 1), check_int("batch_size", batch_size, 1, allow_none=True), \
+        bool(shuffle)
 
 
 def training_sets(model, reducer, X, y, sample_weight, validation_split, validation_data):
@@ -160,6 +173,8 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
         c.on_train_begin({"epochs": epochs, "samples": n_rows, "batch_size": batch_size,
                           "validation": X_val is not None, "rank": reducer.rank})
     loop = _Loop(model, reducer, Y, X_val, Y_val, callbacks, history)
+    model.engine_ = engines.choose(model, n_rows, batch_size, epochs, distributed=not reducer.local)
+    loop.engine = engines.create(model.engine_, model, reducer, loop.batch_callbacks)
     # Overflow is not warned about: the loop finds non-finite losses and weights itself and
     # raises DivergenceError, which says what to do.
     with InterruptGuard(announce=announce) as interrupt, np.errstate(over="ignore", invalid="ignore"):
@@ -207,24 +222,16 @@ class _Loop:
         total = seen = 0.0
         trained = np.zeros(len(self.Y), dtype=bool)  # rows whose output the epoch's metric uses
         batch = 0
-        for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
-            batch_weight = len(Y_batch) if W_batch is None else float(W_batch.sum())
-            batch_loss = model.loss_and_gradients(X_batch, Y_batch, W_batch, penalty_gradient=False) \
-                if batch_weight > 0 else model.zero_gradients()
-            if batch_weight > 0:
-                self.outputs[rows] = model.layers[-1].A
-                trained[rows] = True
-            batch_loss, batch_weight = reducer.combine(model.gradients, batch_loss, batch_weight, interrupt)
-            if batch_weight == 0:
-                continue  # all weights zero: nothing to learn from this batch
-            if not math.isfinite(batch_loss):
-                return diverged(model, epoch, batch, batch_loss, last_good, self.history)
-            model.add_penalty_gradient()
-            model.optimizer.step(model.parameters, model.gradients, lr)
-            total += batch_loss * batch_weight
-            seen += batch_weight
-            for c in self.batch_callbacks:
-                c.on_batch_end(batch, {"loss": batch_loss, "size": len(Y_batch)})
+        for first, results in self.engine.chunks(batches, order, lr, self.outputs, trained, interrupt):
+            for batch, (batch_loss, batch_weight, size) in enumerate(results, first):
+                if batch_weight == 0:
+                    continue  # all weights zero: nothing to learn from this batch
+                if not math.isfinite(batch_loss):
+                    return diverged(model, epoch, batch, batch_loss, last_good, self.history)
+                total += batch_loss * batch_weight
+                seen += batch_weight
+                for c in self.batch_callbacks:
+                    c.on_batch_end(batch, {"loss": batch_loss, "size": size})
             if reducer.interrupted(interrupt):
                 # The partial epoch is not logged: history holds complete epochs only.
                 model.stop_training = True

@@ -1,0 +1,76 @@
+"""Engines: what runs the training batches that the loop in ``training.py`` hands out.
+
+``"numpy"`` is the textbook reference (:mod:`.numpy_engine`): every batch through the model's own
+layers, loss and optimizer. ``"numba"`` (:mod:`.numba_engine`) runs chunks of batches in compiled
+kernels over the same flat vectors, proven equal to the reference by the tests. ``"auto"`` takes
+numba when it is installed, every building block is a built-in one, training runs in one
+process, and the job is long enough for compiling (or loading compiled kernels) to pay.
+
+Both engines yield, per chunk of batches, each batch's loss, weight and size, and leave each
+batch's outputs in the loop's buffer; callbacks, Ctrl-C and the divergence check stay in the loop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+from .numpy_engine import NumpyEngine
+
+#: Engine names ``NeuralNetwork(engine=...)`` and ``--engine`` accept.
+ENGINES = ("auto", "numpy", "numba")
+#: Estimated seconds of reference-engine training below which "auto" stays on numpy: numba's
+#: import and the loading of cached kernels (or their first compilation) would not pay.
+AUTO_MIN_SECONDS = 2.0
+
+
+def check_engine(engine) -> str:
+    """``engine`` as one of :data:`ENGINES`; ValueError naming the choices otherwise."""
+    if not isinstance(engine, str) or engine.lower() not in ENGINES:
+        raise ValueError(f"engine: expected one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    return engine.lower()
+
+
+def numba_installed() -> bool:
+    """Whether numba (and SciPy, which its ``np.dot`` needs) can be imported, without importing them."""
+    return all(importlib.util.find_spec(name) is not None for name in ("numba", "scipy"))
+
+
+def estimated_seconds(model, n_rows: int, batch_size: int, epochs: int) -> float:
+    """A rough upper bound of the reference engine's training time: Python overhead per step
+    plus multiply-adds at a modest rate."""
+    steps = epochs * math.ceil(n_rows / batch_size)
+    macs = 3 * epochs * n_rows * sum(layer.n_weights for layer in model.layers)
+    return steps * 8e-6 * (len(model.layers) + 2) + macs / 5e9
+
+
+def choose(model, n_rows: int, batch_size: int, epochs: int, distributed: bool) -> str:
+    """The engine name ``fit`` uses for ``model.engine`` on this job (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        For ``engine="numba"`` where it cannot run (not installed, a custom building block, MPI).
+    """
+    from .numba_engine import unsupported
+
+    if model.engine == "numpy":
+        return "numpy"
+    reason = ("numba is not installed (pip install 'backpropagation[fast]')" if not numba_installed()
+              else "it does not run under MPI" if distributed else unsupported(model))
+    if model.engine == "numba":
+        if reason:
+            raise ValueError(f"engine='numba': {reason}; use engine='numpy' or 'auto'")
+        return "numba"
+    if reason or estimated_seconds(model, n_rows, batch_size, epochs) < AUTO_MIN_SECONDS:
+        return "numpy"
+    return "numba"
+
+
+def create(name: str, model, reducer, batch_callbacks):
+    """The engine object for ``name`` (from :func:`choose`)."""
+    if name == "numba":
+        from .numba_engine import NumbaEngine
+
+        return NumbaEngine(model, batch_callbacks)
+    return NumpyEngine(model, reducer)

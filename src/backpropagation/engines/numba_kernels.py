@@ -1,0 +1,416 @@
+"""Compiled kernels of the numba engine: a chunk of mini-batches, forward to update, in one call.
+
+The same rules as the reference path (``layers.py``, ``activations.py``, ``losses.py``,
+``optimizers.py``), written as loops over the flat parameter and gradient vectors so that a
+batch costs no Python calls. Building blocks arrive as integer codes (the tables below) with
+their hyper-parameters; matrices are products by BLAS (``np.dot``) when large enough, by loops
+when tiny. Imported only by :mod:`backpropagation.engines.numba_engine`, when numba is installed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS, SWISH, LINEAR, SOFTMAX = range(9)
+MSE, MAE, HUBER, BCE, CCE = range(5)
+SGD, RMSPROP, ADAM, ADAMW = range(4)
+#: Products with fewer multiply-adds than this run as loops (BLAS call overhead dominates).
+SMALL_PRODUCT = 4096
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sigmoid(z):
+    e = math.exp(-abs(z))
+    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+
+
+@njit(cache=True, error_model="numpy")
+def activate(code, alpha, Z, z_start, A, a_start, rows, units):
+    """``A = f(Z)`` on the ``rows × units`` blocks at ``z_start`` and ``a_start`` of the flat
+    buffers; one loop per rule (softmax row by row)."""
+    start, stop, shift = z_start, z_start + rows * units, a_start - z_start
+    if code == SOFTMAX:
+        for row in range(start, stop, units):
+            top = Z[row]
+            for k in range(row, row + units):
+                top = max(top, Z[k])
+            total = 0.0
+            for k in range(row, row + units):
+                A[k + shift] = math.exp(Z[k] - top)
+                total += A[k + shift]
+            for k in range(row, row + units):
+                A[k + shift] /= total
+    elif code == RELU:
+        for k in range(start, stop):
+            A[k + shift] = Z[k] if Z[k] > 0 else 0.0
+    elif code == LINEAR:
+        for k in range(start, stop):
+            A[k + shift] = Z[k]
+    elif code == TANH:
+        for k in range(start, stop):
+            A[k + shift] = math.tanh(Z[k])
+    elif code == SIGMOID:
+        for k in range(start, stop):
+            A[k + shift] = _sigmoid(Z[k])
+    elif code == LEAKY_RELU:
+        for k in range(start, stop):
+            A[k + shift] = Z[k] if Z[k] > 0 else alpha * Z[k]
+    elif code == ELU:
+        for k in range(start, stop):
+            A[k + shift] = Z[k] if Z[k] > 0 else alpha * math.expm1(min(Z[k], 0.0))
+    elif code == SOFTPLUS:
+        for k in range(start, stop):
+            A[k + shift] = max(Z[k], 0.0) + math.log1p(math.exp(-abs(Z[k])))
+    else:
+        for k in range(start, stop):
+            A[k + shift] = Z[k] * _sigmoid(Z[k])
+
+
+@njit(cache=True, error_model="numpy")
+def activation_backward(code, alpha, Z, A, a_start, D, d_start, rows, units):
+    """In place on the flat ``D`` block at ``d_start``: ``δ = dA · f'(Z)`` (softmax: its
+    Jacobian-vector product); ``Z`` shares ``D``'s offsets, ``A`` starts at ``a_start``."""
+    shift = a_start - d_start
+    stop = d_start + rows * units
+    if code == SOFTMAX:
+        for row in range(d_start, stop, units):
+            inner = 0.0
+            for k in range(row, row + units):
+                inner += D[k] * A[k + shift]
+            for k in range(row, row + units):
+                D[k] = A[k + shift] * (D[k] - inner)
+    elif code == RELU:
+        for k in range(d_start, stop):
+            if Z[k] <= 0:
+                D[k] = 0.0
+    elif code == TANH:
+        for k in range(d_start, stop):
+            D[k] = D[k] * (1.0 - A[k + shift] * A[k + shift])
+    elif code == SIGMOID:
+        for k in range(d_start, stop):
+            D[k] = D[k] * A[k + shift] * (1.0 - A[k + shift])
+    elif code == LEAKY_RELU:
+        for k in range(d_start, stop):
+            if Z[k] <= 0:
+                D[k] = alpha * D[k]
+    elif code == ELU:
+        for k in range(d_start, stop):
+            if Z[k] <= 0:
+                D[k] = D[k] * (A[k + shift] + alpha)
+    elif code == SOFTPLUS:
+        for k in range(d_start, stop):
+            D[k] = D[k] * _sigmoid(Z[k])
+    elif code == SWISH:
+        for k in range(d_start, stop):
+            sig = _sigmoid(Z[k])
+            D[k] = D[k] * (sig + A[k + shift] * (1.0 - sig))
+
+
+@njit(cache=True, error_model="numpy")
+def sample_loss(code, huber_delta, fused, Y, A, Z, a_start, z_start, i, outputs, eps):
+    """Loss of row ``i``: targets ``Y`` (flat, ``outputs`` per row), outputs and logits at
+    ``a_start`` and ``z_start`` of ``A`` and ``Z`` (fused cross-entropies use the logits)."""
+    total = 0.0
+    y, a, z = i * outputs, a_start + i * outputs, z_start + i * outputs
+    if code == CCE:
+        if fused:
+            top = Z[z]
+            for j in range(outputs):
+                top = max(top, Z[z + j])
+            norm = 0.0
+            for j in range(outputs):
+                norm += math.exp(Z[z + j] - top)
+            norm = math.log(norm)
+            for j in range(outputs):
+                total -= Y[y + j] * (Z[z + j] - top - norm)
+        else:
+            for j in range(outputs):
+                total -= Y[y + j] * math.log(min(max(A[a + j], eps), 1.0 - eps))
+        return total
+    for j in range(outputs):
+        r = A[a + j] - Y[y + j]
+        if code == MSE:
+            total += r * r
+        elif code == MAE:
+            total += abs(r)
+        elif code == HUBER:
+            q = min(abs(r), huber_delta)
+            total += 0.5 * q * q + huber_delta * (abs(r) - q)
+        elif fused:
+            total += max(Z[z + j], 0.0) - Z[z + j] * Y[y + j] + math.log1p(math.exp(-abs(Z[z + j])))
+        else:
+            p = min(max(A[a + j], eps), 1.0 - eps)
+            total -= Y[y + j] * math.log(p) + (1.0 - Y[y + j]) * math.log1p(-p)
+    return total / outputs
+
+
+@njit(cache=True, error_model="numpy")
+def loss_gradient(code, huber_delta, fused, y, a, rows, outputs, eps):
+    """``∂L/∂A`` (fused: ``δ = ∂L/∂Z``) of one element with target ``y`` and output ``a``, for a
+    batch of ``rows`` rows."""
+    size = rows * outputs
+    r = a - y
+    if fused:
+        return r / rows if code == CCE else r / size
+    if code == MSE:
+        return r * (2.0 / size)
+    if code == MAE:
+        return (1.0 if r > 0 else (-1.0 if r < 0 else 0.0)) / size
+    if code == HUBER:
+        return min(max(r, -huber_delta), huber_delta) / size
+    p = min(max(a, eps), 1.0 - eps)
+    if code == BCE:
+        return (p - y) / (p * (1.0 - p) * size)
+    return -y / (p * rows)
+
+
+@njit(cache=True, error_model="numpy")
+def matmul(A, a, W, w, Z, z, rows, fan_in, fan_out):
+    """``Z[z:] = A[a:] @ W[w:]`` on flat row-major blocks: loops for tiny products, BLAS otherwise."""
+    if rows * fan_in * fan_out >= SMALL_PRODUCT:
+        np.dot(A[a:a + rows * fan_in].reshape((rows, fan_in)), W[w:w + fan_in * fan_out].reshape((fan_in, fan_out)),
+               Z[z:z + rows * fan_out].reshape((rows, fan_out)))
+        return
+    for i in range(rows):
+        out = z + i * fan_out
+        for j in range(fan_out):
+            Z[out + j] = 0.0
+        for p in range(fan_in):
+            value, row = A[a + i * fan_in + p], w + p * fan_out
+            for j in range(fan_out):
+                Z[out + j] += value * W[row + j]
+
+
+@njit(cache=True, error_model="numpy")
+def matmul_at_b(A, a, D, d, G, g, rows, fan_in, fan_out):
+    """``G[g:] = A[a:].T @ D[d:]`` (the weight gradient ``A_prev.T @ δ``) on flat blocks."""
+    if rows * fan_in * fan_out >= SMALL_PRODUCT:
+        np.dot(A[a:a + rows * fan_in].reshape((rows, fan_in)).T, D[d:d + rows * fan_out].reshape((rows, fan_out)),
+               G[g:g + fan_in * fan_out].reshape((fan_in, fan_out)))
+        return
+    for k in range(g, g + fan_in * fan_out):
+        G[k] = 0.0
+    for i in range(rows):
+        for p in range(fan_in):
+            value, row = A[a + i * fan_in + p], g + p * fan_out
+            for j in range(fan_out):
+                G[row + j] += value * D[d + i * fan_out + j]
+
+
+@njit(cache=True, error_model="numpy")
+def matmul_a_bt(D, d, W, w, E, e, rows, fan_in, fan_out):
+    """``E[e:] = D[d:] @ W[w:].T`` (the input gradient ``δ @ W.T``) on flat blocks."""
+    if rows * fan_in * fan_out >= SMALL_PRODUCT:
+        np.dot(D[d:d + rows * fan_out].reshape((rows, fan_out)), W[w:w + fan_in * fan_out].reshape((fan_in, fan_out)).T,
+               E[e:e + rows * fan_in].reshape((rows, fan_in)))
+        return
+    for i in range(rows):
+        for p in range(fan_in):
+            total, row = 0.0, w + p * fan_out
+            for j in range(fan_out):
+                total += D[d + i * fan_out + j] * W[row + j]
+            E[e + i * fan_in + p] = total
+
+
+@njit(cache=True, error_model="numpy")
+def _update_range(code, params, grads, first, second, hyper, lr, t, start, stop):
+    """Parameters ``start:stop`` of the step; one plain loop per rule, so that it vectorises.
+
+    ``hyper`` = (momentum, nesterov, rho or β1, β2, ε, weight decay); the rules and the order
+    of their operations are those of ``optimizers.py``.
+    """
+    if code == SGD:
+        mu = hyper[0]
+        if mu == 0:
+            for i in range(start, stop):
+                params[i] -= grads[i] * lr
+        elif hyper[1] > 0:
+            for i in range(start, stop):
+                first[i] = first[i] * mu + grads[i]
+                params[i] -= (first[i] * mu + grads[i]) * lr
+        else:
+            for i in range(start, stop):
+                first[i] = first[i] * mu + grads[i]
+                params[i] -= first[i] * lr
+    elif code == RMSPROP:
+        rho, eps = hyper[2], hyper[4]
+        for i in range(start, stop):
+            g = grads[i]
+            second[i] = second[i] * rho + g * g * (1.0 - rho)
+            params[i] -= g / (math.sqrt(second[i]) + eps) * lr
+    else:
+        beta_1, beta_2, eps = hyper[2], hyper[3], hyper[4]
+        decay = 1.0 - lr * hyper[5] if code == ADAMW else 1.0
+        root = math.sqrt(1.0 - beta_2 ** t)
+        step = lr / (1.0 - beta_1 ** t)
+        for i in range(start, stop):
+            g = grads[i]
+            m = first[i] * beta_1 + g * (1.0 - beta_1)
+            v = second[i] * beta_2 + g * g * (1.0 - beta_2)
+            first[i] = m
+            second[i] = v
+            params[i] = params[i] * decay - m / (math.sqrt(v) / root + eps) * step
+
+
+@njit(cache=True, error_model="numpy")
+def update(code, params, grads, first, second, hyper, lr, t):
+    """The optimizer ``code``'s step ``t`` over the whole flat vector, fused in one pass. (One
+    thread: on two cores, numba's threads slowed the update down next to BLAS's.)"""
+    _update_range(code, params, grads, first, second, hyper, lr, t, 0, params.size)
+
+
+@njit(cache=True, error_model="numpy")
+def gather(X, Y, sample_weight, order, start, rows, A, Yb, row_scale):
+    """Rows ``order[start:start + rows]`` of ``X`` into ``A``'s input block and of ``Y`` into
+    ``Yb``; their sample weights (1 without) into ``row_scale``. Returns the batch's weight."""
+    n_in, n_out, weighted = X.shape[1], Y.shape[1], sample_weight.size > 0
+    weight = 0.0
+    for r in range(rows):
+        source = order[start + r]
+        for j in range(n_in):
+            A[r * n_in + j] = X[source, j]
+        for j in range(n_out):
+            Yb[r * n_out + j] = Y[source, j]
+        row_scale[r] = sample_weight[source] if weighted else 1.0
+        weight += row_scale[r]
+    return weight
+
+
+@njit(cache=True, error_model="numpy")
+def add_bias(Z, z, params, b_start, rows, units):
+    """``Z += b`` on a layer's block (no-op without biases)."""
+    if b_start >= 0:
+        for i in range(rows):
+            for j in range(units):
+                Z[z + i * units + j] += params[b_start + j]
+
+
+@njit(cache=True, error_model="numpy")
+def bias_gradient(D, d, grads, b_start, rows, units):
+    """``∂L/∂b = Σ over rows of δ`` into ``grads`` (no-op without biases)."""
+    if b_start >= 0:
+        for j in range(units):
+            grads[b_start + j] = 0.0
+        for i in range(rows):
+            for j in range(units):
+                grads[b_start + j] += D[d + i * units + j]
+
+
+@njit(cache=True, error_model="numpy")
+def objective(loss, layout, Yb, A, Z, row_scale, rows, batch_size, weight, params, n_weights, l2):
+    """The batch's objective: ``Σ w_i ℓ_i / Σ w_i`` plus ``l2/2 · Σ W²``."""
+    last = layout.shape[0] - 1
+    a_out, z_out, n_out = layout[last, 7] * batch_size, layout[last, 6] * batch_size, layout[last, 1]
+    code, huber_delta, fused, eps = int(loss[0]), loss[1], loss[2] > 0, loss[3]
+    value = 0.0
+    for i in range(rows):
+        value += row_scale[i] * sample_loss(code, huber_delta, fused, Yb, A, Z, a_out, z_out, i, n_out, eps)
+    value /= weight
+    if l2 > 0:
+        squares = 0.0
+        for i in range(n_weights):
+            squares += params[i] * params[i]
+        value += 0.5 * l2 * squares
+    return value
+
+
+@njit(cache=True, error_model="numpy")
+def keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, row_scale, weight):
+    """The batch's outputs into the epoch's ``outputs``; rescale ``row_scale`` to ``N w_i / Σ w``
+    (the factor by which a sample weight scales its row of the loss gradient)."""
+    last = layout.shape[0] - 1
+    a_out, n_out = layout[last, 7] * batch_size, layout[last, 1]
+    for r in range(rows):
+        for j in range(n_out):
+            outputs[order[start + r], j] = A[a_out + r * n_out + j]
+        trained[order[start + r]] = True
+        row_scale[r] *= rows / weight
+
+
+@njit(cache=True, error_model="numpy")
+def output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, rows, batch_size):
+    """δ of the output layer: the loss gradient scaled per row, through the output activation
+    (already inside it for the fused pairs)."""
+    last = layout.shape[0] - 1
+    z, a, n_out = layout[last, 6] * batch_size, layout[last, 7] * batch_size, layout[last, 1]
+    code, huber_delta, fused, eps = int(loss[0]), loss[1], loss[2] > 0, loss[3]
+    for i in range(rows):
+        for j in range(n_out):
+            D[z + i * n_out + j] = loss_gradient(code, huber_delta, fused, Yb[i * n_out + j],
+                                                 A[a + i * n_out + j], rows, n_out, eps) * row_scale[i]
+    if not fused:
+        activation_backward(layout[last, 4], alphas[last], Z, A, a, D, z, rows, n_out)
+
+
+@njit(cache=True, error_model="numpy")
+def add_penalty(grads, params, n_weights, l2):
+    """The L2 penalty's gradient ``l2 W`` (weights only)."""
+    if l2 > 0:
+        for i in range(n_weights):
+            grads[i] += l2 * params[i]
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(params, layout, alphas, Z, A, rows, batch_size):
+    """Every layer's ``Z = A_prev W + b`` and ``A = f(Z)``; ``A`` holds the input block, then
+    each layer's output block; ``Z`` each layer's block."""
+    for layer in range(layout.shape[0]):
+        fan_in, fan_out, w_start, b_start = layout[layer, 0], layout[layer, 1], layout[layer, 2], layout[layer, 3]
+        z = layout[layer, 6] * batch_size
+        matmul(A, layout[layer, 5] * batch_size, params, w_start, Z, z, rows, fan_in, fan_out)
+        add_bias(Z, z, params, b_start, rows, fan_out)
+        activate(layout[layer, 4], alphas[layer], Z, z, A, layout[layer, 7] * batch_size, rows, fan_out)
+
+
+@njit(cache=True, error_model="numpy")
+def _backward(params, grads, layout, alphas, Z, A, D, rows, batch_size):
+    """From the output layer's δ (in ``D``) down: every layer's ``∂L/∂W``, ``∂L/∂b`` and the δ below."""
+    for layer in range(layout.shape[0] - 1, -1, -1):
+        fan_in, fan_out, w_start, b_start = layout[layer, 0], layout[layer, 1], layout[layer, 2], layout[layer, 3]
+        d, a_prev = layout[layer, 6] * batch_size, layout[layer, 5] * batch_size
+        matmul_at_b(A, a_prev, D, d, grads, w_start, rows, fan_in, fan_out)
+        bias_gradient(D, d, grads, b_start, rows, fan_out)
+        if layer > 0:
+            below = layout[layer - 1, 6] * batch_size
+            matmul_a_bt(D, d, params, w_start, D, below, rows, fan_in, fan_out)
+            activation_backward(layout[layer - 1, 4], alphas[layer - 1], Z, A, a_prev, D, below, rows, fan_in)
+
+
+@njit(cache=True, error_model="numpy")
+def run_batches(X, Y, sample_weight, order, batch_size, first_batch, n_batches, params, grads, layout,
+                alphas, n_weights, l2, loss, optimizer, hyper, first, second, lr, t, outputs, trained,
+                batch_losses, batch_weights, Yb, row_scale, Z, A, D):
+    """Train on batches ``first_batch`` .. ``first_batch + n_batches - 1`` of the epoch's ``order``.
+
+    Per batch: gather, forward, loss (plus the L2 penalty), backward, penalty gradient, update;
+    the batch's loss and weight go to ``batch_losses``/``batch_weights`` and its outputs to
+    ``outputs``. Stops after a batch whose loss is not finite (before its update). Returns the
+    number of batches run and the optimizer's step count. ``layout`` rows: fan-in, fan-out,
+    weight offset, bias offset (-1: none), activation code, and the first unit of the layer's
+    input block in ``A``, of its block in ``Z``/``D``, and of its output block in ``A``.
+    """
+    for k in range(n_batches):
+        start = (first_batch + k) * batch_size
+        rows = min(batch_size, X.shape[0] - start)
+        weight = gather(X, Y, sample_weight, order, start, rows, A, Yb, row_scale)
+        batch_weights[k] = weight
+        batch_losses[k] = 0.0
+        if weight == 0:
+            grads[:] = 0.0
+            continue
+        _forward(params, layout, alphas, Z, A, rows, batch_size)
+        batch_losses[k] = objective(loss, layout, Yb, A, Z, row_scale, rows, batch_size, weight, params,
+                                    n_weights, l2)
+        if not math.isfinite(batch_losses[k]):
+            grads[:] = 0.0
+            return k + 1, t
+        keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, row_scale, weight)
+        output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, rows, batch_size)
+        _backward(params, grads, layout, alphas, Z, A, D, rows, batch_size)
+        add_penalty(grads, params, n_weights, l2)
+        t += 1
+        update(optimizer, params, grads, first, second, hyper, lr, t)
+    return n_batches, t

@@ -1,0 +1,174 @@
+"""The numba engine equals the textbook one: every built-in block, batch size, dtype, L2 and weights.
+
+Each case trains the same network twice from the same seed, once per engine, for several
+epochs, and compares the loss curves and final weights: 1e-9 relative in float64, 1e-4 in
+float32. The wide path (products by NumPy, the rest compiled) is forced on small networks too.
+"""
+
+import itertools
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+pytest.importorskip("scipy")
+
+from backpropagation import Callback, DivergenceError, NeuralNetwork  # noqa: E402
+from backpropagation import engines  # noqa: E402
+from backpropagation.activations import Activation  # noqa: E402
+from backpropagation.engines import numba_engine  # noqa: E402
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(50, 3))
+TARGETS = {"regression": X @ [1.0, -2.0, 0.5] + 0.1 * RNG.normal(size=50),
+           "binary": (X[:, 0] + X[:, 1] > 0).astype(int),
+           "multiclass": (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)}
+WEIGHTS = RNG.uniform(0, 2, 50)
+WEIGHTS[:5] = 0                                       # whole batches of zero weight at batch size 1
+
+
+def train_both(epochs=3, batch_size=7, sample_weight=None, **kwargs):
+    """(losses, parameters, optimizer iterations) per engine, numpy first."""
+    task = kwargs.setdefault("task", "regression")
+    n_out = 3 if task == "multiclass" and kwargs.get("loss") != "binary_crossentropy" else 1
+    results = []
+    for engine in ("numpy", "numba"):
+        model = NeuralNetwork([3, 6, 4, n_out], learning_rate=0.01, random_state=1, engine=engine, **kwargs)
+        history = model.fit(X, TARGETS[task], epochs=epochs, batch_size=batch_size, verbose=0,
+                            sample_weight=sample_weight)
+        assert model.engine_ == engine
+        results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
+    return results
+
+
+def assert_equal_training(results, dtype="float64"):
+    (loss_a, params_a, steps_a), (loss_b, params_b, steps_b) = results
+    tolerance = 1e-9 if dtype == "float64" else 1e-4
+    assert steps_a == steps_b
+    np.testing.assert_allclose(loss_b, loss_a, rtol=tolerance)
+    scale = np.max(np.abs(params_a))
+    assert np.max(np.abs(params_b - params_a)) <= tolerance * scale
+
+
+@pytest.mark.parametrize("activation,batch_size,dtype", list(itertools.product(
+    ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "swish", "linear", "softmax"],
+    [1, 7, None], ["float64", "float32"])))
+def test_every_activation(activation, batch_size, dtype):
+    assert_equal_training(train_both(hidden_activation=activation, batch_size=batch_size, dtype=dtype), dtype)
+
+
+@pytest.mark.parametrize("task,loss,output", [
+    ("regression", "mse", None), ("regression", "mae", None), ("regression", "huber", None),
+    ("regression", "mse", "tanh"),
+    ("binary", "binary_crossentropy", None),            # fused with the sigmoid
+    ("binary", "mse", None),
+    ("multiclass", "categorical_crossentropy", None),   # fused with the softmax
+    ("multiclass", "categorical_crossentropy", "sigmoid"),
+])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_loss(task, loss, output, weighted, dtype):
+    results = train_both(task=task, loss=loss, output_activation=output, dtype=dtype,
+                         sample_weight=WEIGHTS if weighted else None, batch_size=1 if weighted else 7)
+    assert_equal_training(results, dtype)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"])
+@pytest.mark.parametrize("l2", [0.0, 0.05])
+@pytest.mark.parametrize("batch_size", [1, 7, None])
+def test_every_optimizer_with_and_without_l2(optimizer, l2, batch_size):
+    results = train_both(task="multiclass", optimizer=optimizer, l2=l2, batch_size=batch_size,
+                         sample_weight=WEIGHTS)
+    assert_equal_training(results)
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_wide_path_equals_the_reference(monkeypatch, task, dtype, weighted):
+    monkeypatch.setattr(numba_engine, "WIDE_PRODUCT", 1)
+    results = train_both(task=task, dtype=dtype, l2=0.01, sample_weight=WEIGHTS if weighted else None,
+                         hidden_activation="elu")
+    assert_equal_training(results, dtype)
+
+
+def test_a_model_switches_engines_between_fits_and_saves_the_same_file(tmp_path):
+    mixed = NeuralNetwork([3, 6, 1], random_state=2, engine="numba")
+    mixed.fit(X, TARGETS["regression"], epochs=2, batch_size=5, verbose=0)
+    mixed.engine = "numpy"
+    mixed.fit(X, TARGETS["regression"], epochs=2, batch_size=5, verbose=0)
+    plain = NeuralNetwork([3, 6, 1], random_state=2, engine="numpy")
+    plain.fit(X, TARGETS["regression"], epochs=2, batch_size=5, verbose=0)
+    plain.fit(X, TARGETS["regression"], epochs=2, batch_size=5, verbose=0)
+    np.testing.assert_allclose(mixed.parameters, plain.parameters, rtol=1e-9, atol=1e-12)
+    mixed.save(tmp_path / "m.npz")
+    loaded = NeuralNetwork.load(tmp_path / "m.npz")
+    assert loaded.engine == "numpy" and loaded.optimizer.iterations == plain.optimizer.iterations
+    np.testing.assert_allclose(loaded.optimizer.m, plain.optimizer.m, rtol=1e-9, atol=1e-15)
+
+
+class Recorder(Callback):
+    """A user's batch callback: it must see every batch, in order, as the reference shows them."""
+
+    def on_train_begin(self, logs):
+        self.seen = []
+
+    def on_batch_end(self, batch, logs):
+        self.seen.append((batch, logs["loss"], logs["size"], self.model.parameters.sum()))
+
+
+def test_a_batch_callback_sees_every_batch_as_under_the_reference():
+    seen = []
+    for engine in ("numpy", "numba"):
+        recorder = Recorder()
+        model = NeuralNetwork([3, 6, 1], random_state=3, engine=engine)
+        model.fit(X, TARGETS["regression"], epochs=2, batch_size=8, verbose=0, callbacks=[recorder])
+        seen.append(np.array(recorder.seen))
+    assert len(seen[0]) == 14
+    np.testing.assert_allclose(seen[1], seen[0], rtol=1e-9)
+
+
+def test_divergence_stops_the_numba_engine_with_finite_weights():
+    model = NeuralNetwork([3, 6, 1], random_state=0, optimizer="sgd", learning_rate=1e6, engine="numba",
+                          standardize_target=False)
+    with pytest.raises(DivergenceError, match="training diverged"):
+        model.fit(X, TARGETS["regression"] * 1e6, epochs=50, batch_size=5, verbose=0)
+    assert np.isfinite(model.parameters).all() and model.stop_reason.startswith("diverged")
+
+
+def test_auto_picks_numba_only_where_it_can_run_and_pays():
+    small = NeuralNetwork([3, 6, 1], random_state=0)
+    small.fit(X, TARGETS["regression"], epochs=2, verbose=0)
+    assert small.engine_ == "numpy"                                   # compiling would not pay
+    assert engines.choose(small, 100_000, 1, 10, distributed=False) == "numba"
+    assert engines.choose(small, 100_000, 1, 10, distributed=True) == "numpy"   # MPI: the reference
+
+    class Cube(Activation):
+        def forward(self, Z):
+            return Z**3
+
+        def backward(self, Z, A, dA):
+            return 3 * Z**2 * dA
+
+    custom = NeuralNetwork([3, 6, 1], hidden_activation=Cube(), random_state=0)
+    assert engines.choose(custom, 100_000, 1, 10, distributed=False) == "numpy"
+    custom.engine = "numba"
+    with pytest.raises(ValueError, match="engine='numba': layer 1's activation Cube is not a built-in one"):
+        custom.fit(X, TARGETS["regression"], epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="engine: expected one of 'auto', 'numpy', 'numba', got 'fast'"):
+        NeuralNetwork([3, 1], engine="fast")
+
+
+def test_kernels_are_cached_on_disk_where_numba_is_told(tmp_path):
+    code = ("import numpy as np; from backpropagation import NeuralNetwork; "
+            "m = NeuralNetwork([2, 3, 1], engine='numba', random_state=0); "
+            "m.fit(np.eye(2), [0.0, 1.0], epochs=1, verbose=0); print(m.engine_)")
+    environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "numba"
+    assert any(name.endswith(".nbi") for _, _, files in os.walk(tmp_path / "cache") for name in files)
