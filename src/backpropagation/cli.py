@@ -161,6 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--row", type=_count, default=0, help="row of --data to trace (0-based)")
     trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
     trace.set_defaults(handler=command_trace)
+
+    explore = sub.add_parser("explore", help="a local page that steps and trains a small network in front of you")
+    explore.add_argument("--layers", type=_layers, default=[2, 4, 3, 2],
+                         help="layer sizes: 2 inputs (the plane), hidden widths, one output per class")
+    explore.add_argument("--dataset", default="moons", choices=["moons", "circles", "xor", "spiral", "blobs", "linear"],
+                         help="2-D data set (blobs has 3 classes, the others 2)")
+    explore.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
+                         help="hidden activation")
+    explore.add_argument("--learning-rate", type=_positive_float, default=0.1, help="SGD step size η")
+    explore.add_argument("--batch-size", type=_positive_int, default=10, help="rows per step when training")
+    explore.add_argument("--seed", type=_seed, default=0, help="random seed of the data and the weights")
+    explore.add_argument("--port", type=_count, default=8765, help="port on 127.0.0.1 (0: any free port)")
+    explore.add_argument("--no-browser", action="store_true", help="print the address, do not open a browser")
+    explore.set_defaults(handler=command_explore)
     return parser
 
 
@@ -394,6 +408,19 @@ def _instructive_trace(model, task: str, rng, tries: int = 100):
         if all(np.any(step.dW != 0) for step in trace.layers):
             break
     return trace
+
+
+def command_explore(args) -> int:
+    """``backprop explore``: serve the explorer page on 127.0.0.1 until Ctrl-C."""
+    from .explore import Session, serve
+
+    session = Session(args.layers, args.dataset, args.activation, args.learning_rate, args.batch_size, args.seed)
+    try:
+        serve(session, args.port, open_browser=not args.no_browser)
+    except OSError as error:
+        raise OSError(f"--port {args.port}: cannot listen on 127.0.0.1:{args.port} ({error.strerror}); "
+                      "choose another port, or --port 0 for any free one") from None
+    return 0
 
 
 def command_trace(args) -> int:

@@ -1,0 +1,123 @@
+"""What ``backprop explore`` shows: a small network on 2-D data, stepped and trained for real.
+
+:class:`Session` holds the network, the data and a cursor over the samples. Every number it
+hands to the page comes from the library itself: a Step is ``NeuralNetwork.trace(..., apply=True)``
+on the next sample (the very forward pass, backward pass and update ``fit`` runs), Train is
+``NeuralNetwork.fit``. The page only draws.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import activations
+from ..network import NeuralNetwork
+
+DATASETS = ("moons", "circles", "xor", "spiral", "blobs", "linear")
+#: Decision-boundary grid: this many cells along each axis.
+GRID = 48
+
+
+def make_dataset(name: str, n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D classification set (``X`` of shape (n, 2), integer labels), the same for a seed."""
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    if name == "moons":
+        angle = rng.uniform(0, math.pi, n)
+        upper = np.arange(n) < half
+        X = np.where(upper[:, None], np.c_[np.cos(angle), np.sin(angle)],
+                     np.c_[1 - np.cos(angle), 0.5 - np.sin(angle)])
+        X = X + rng.normal(0, 0.1, (n, 2))
+        return X, (~upper).astype(int)
+    if name == "circles":
+        angle, inner = rng.uniform(0, 2 * math.pi, n), np.arange(n) < half
+        radius = np.where(inner, 0.5, 1.0) + rng.normal(0, 0.08, n)
+        return np.c_[radius * np.cos(angle), radius * np.sin(angle)], inner.astype(int)
+    if name == "xor":
+        X = rng.uniform(-1, 1, (n, 2))
+        return X, ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+    if name == "spiral":
+        t = rng.uniform(0.25, 1, n) * 3 * math.pi
+        arm = np.arange(n) % 2
+        X = np.c_[t * np.cos(t + math.pi * arm), t * np.sin(t + math.pi * arm)] / (3 * math.pi)
+        return X + rng.normal(0, 0.03, (n, 2)), arm
+    if name == "blobs":
+        centres = np.array([[-1.0, -0.6], [1.0, -0.6], [0.0, 1.0]])
+        labels = np.arange(n) % 3
+        return centres[labels] + rng.normal(0, 0.35, (n, 2)), labels
+    if name == "linear":
+        X = rng.uniform(-1, 1, (n, 2))
+        return X, (X[:, 0] + 0.5 * X[:, 1] > 0.1).astype(int)
+    raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {name!r}")
+
+
+class Session:
+    """One network and data set, stepped sample by sample or trained epoch by epoch.
+
+    Parameters mirror ``backprop explore``'s options; the optimizer is plain SGD, so that the
+    update shown is the seeds' ``W ← W - η ∂L/∂W``.
+    """
+
+    def __init__(self, layers=(2, 4, 3, 2), dataset="moons", activation="relu", learning_rate=0.1,
+                 batch_size=10, seed=0) -> None:
+        layers = [int(size) for size in layers]
+        self.X, self.y = make_dataset(dataset, seed=seed)
+        n_classes = int(self.y.max()) + 1
+        if len(layers) < 2 or layers[0] != 2:
+            raise ValueError(f"layers: the data are points in the plane, so the input layer has 2 units; "
+                             f"got {layers}")
+        if layers[-1] != n_classes and not (n_classes == 2 and layers[-1] == 1):
+            raise ValueError(f"layers: {dataset} has {n_classes} classes, so the output layer needs "
+                             f"{n_classes} units{' (or 1)' if n_classes == 2 else ''}; got {layers[-1]}")
+        activations.get(activation, "activation")
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size: expected a whole number >= 1, got {batch_size!r}")
+        self.config = {"layers": layers, "dataset": dataset, "activation": activation,
+                       "learning_rate": float(learning_rate), "batch_size": int(batch_size), "seed": int(seed)}
+        self.model = NeuralNetwork(layers, task="classification", hidden_activation=activation,
+                                   optimizer="sgd", learning_rate=learning_rate, random_state=seed,
+                                   engine="numpy")
+        self.model.head.fit_encode(self.y, self.model.dtype)   # the classes are known from the start
+        self.order = np.random.default_rng(seed).permutation(len(self.X))
+        self.steps, self.epochs, self.losses = 0, 0, []
+
+    def step(self) -> dict:
+        """One real training step on the next sample; every quantity of every layer."""
+        index = int(self.order[self.steps % len(self.order)])
+        trace = self.model.trace(self.X[index:index + 1], self.y[index:index + 1], apply=True)
+        self.steps += 1
+        layers = [{"number": s.number, "activation": s.activation, "a_prev": s.a_prev[0].tolist(),
+                   "W": s.W.tolist(), "b": _vector(s.b), "z": s.z[0].tolist(), "a": s.a[0].tolist(),
+                   "dA": None if s.dA is None else s.dA[0].tolist(), "delta": s.delta[0].tolist(),
+                   "dW": s.dW.tolist(), "db": _vector(s.db), "W_new": s.W_new.tolist(), "b_new": _vector(s.b_new)}
+                  for s in trace.layers]
+        return {"sample": index, "x": trace.x[0].tolist(), "y": trace.y[0].tolist(), "label": int(self.y[index]),
+                "loss": trace.loss, "loss_name": trace.loss_name, "fused": trace.fused,
+                "learning_rate": trace.learning_rate, "layers": layers, "state": self.state()}
+
+    def train(self, epochs: int = 1) -> dict:
+        """``fit`` for a few epochs (continuing); the new state."""
+        history = self.model.fit(self.X, self.y, epochs=int(epochs), batch_size=self.config["batch_size"],
+                                 verbose=0)
+        self.epochs += len(history.epoch)
+        self.losses.extend(float(v) for v in history.history["loss"])
+        return self.state()
+
+    def state(self) -> dict:
+        """Configuration, weights, data, loss curve and the decision boundary on a grid."""
+        low, high = self.X.min(axis=0) - 0.3, self.X.max(axis=0) + 0.3
+        xs, ys = np.linspace(low[0], high[0], GRID), np.linspace(low[1], high[1], GRID)
+        grid = np.array([[x, y] for y in ys for x in xs])
+        proba = self.model.predict_proba(grid)
+        return {"config": self.config, "steps": self.steps, "epochs": self.epochs, "losses": self.losses,
+                "weights": [{"W": layer.W.tolist(), "b": _vector(layer.b)} for layer in self.model.layers],
+                "points": self.X.tolist(), "labels": self.y.tolist(),
+                "grid": {"x": [float(low[0]), float(high[0])], "y": [float(low[1]), float(high[1])],
+                         "size": GRID, "class": proba.argmax(axis=1).tolist(),
+                         "confidence": proba.max(axis=1).round(4).tolist()}}
+
+
+def _vector(array) -> list | None:
+    return None if array is None else np.asarray(array).tolist()
