@@ -79,7 +79,8 @@ def test_pandas_index_columns_are_left_out_of_parquet(tmp_path):
     assert read_table(path).header == ["a", "y"]
 
 
-LINES = st.lists(st.tuples(st.sampled_from(["1", "2.5", "", "NA", "x", '"q,r"', " 7 "]),
+LINES = st.lists(st.tuples(st.sampled_from(["1", "2.5", "", "NA", "x", '"q,r"', " 7 ", '"two\nlines"',
+                                            '"say ""hi""\n,ok"']),
                            st.sampled_from(["a", "b", "3"])), min_size=1, max_size=30)
 
 

@@ -11,8 +11,8 @@ A cell is missing when, stripped of surrounding whitespace and lower-cased, it i
 and ``1e999`` parse but are not finite, so they count as text.
 
 With ``part=(k, n)`` only the k-th of n contiguous slices of the rows is read, for MPI rank k:
-CSV files by byte ranges aligned to line starts (as Dask's reader does; a quoted field holding a
-line break cannot be split this way), Parquet files by row groups, Arrow files by record batches.
+CSV files by byte ranges moved to record starts (as Dask's reader does, and also past line breaks
+inside quoted fields), Parquet files by row groups, Arrow files by record batches.
 """
 
 from __future__ import annotations
@@ -184,8 +184,16 @@ class Table:
         """Decode every column of a pyarrow Table; pandas' stored index columns are left out."""
         header = [name.strip() for name in arrow.column_names]
         check_header(header, source)
-        columns = {name: Column.decode(arrow.column(i)) for i, name in enumerate(header)
-                   if not name.startswith("__index_level_")}
+        pa, _ = pyarrow()
+        columns = {}
+        for i, name in enumerate(header):
+            if name.startswith("__index_level_"):
+                continue
+            try:
+                columns[name] = Column.decode(arrow.column(i))
+            except pa.ArrowException:
+                raise ValueError(f"{source}: column {name!r} holds {arrow.schema.field(i).type} values; "
+                                 "expected numbers or text (leave it out of the file)") from None
         header = [name for name in header if name in columns]
         return cls(header, columns, source, np.arange(first_row + 1, first_row + arrow.num_rows + 1))
 
@@ -302,7 +310,7 @@ def _read_csv(source: str, part, delimiter: str, as_text: bool = False, text_col
 
         def body():
             return pa.BufferReader(rows)
-    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=part is None)
+    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     read = pcsv.ReadOptions(column_names=names, use_threads=True,
                             skip_rows=lines_before_body if part is None else 0)
     try:
@@ -316,6 +324,10 @@ def _read_csv(source: str, part, delimiter: str, as_text: bool = False, text_col
     except Exception as error:       # find the line a user can look at, then say what is wrong
         if "Expected" in str(error) and part is None:
             _refuse_ragged_line(source, delimiter)
+        if "Expected" in str(error):
+            raise ValueError(f"{source}: slice {part[0] + 1} of {part[1]} of the rows does not parse "
+                             f"({error}); a row has the wrong number of fields (train without "
+                             "--distributed to see its line number)") from None
         if "invalid utf" in str(error).lower() or "utf8" in str(error).lower():
             raise ValueError(f"{source}: not a readable CSV file: the text is not UTF-8") from None
         raise
@@ -358,21 +370,44 @@ def _header_names(line: bytes, delimiter: str, source: str) -> list[str]:
 
 def _byte_range(handle, body_start: int, k: int, n: int) -> tuple[int, int]:
     """(start, stop) byte offsets of rank k's rows: the k-th of n near-equal ranges of the
-    rows' bytes, each moved to a line start."""
+    rows' bytes, each moved to the start of a record.
+
+    A record starts after a line break outside quotes: the quotes before a candidate are
+    counted (an escaped quote is doubled, so the parity tells inside from outside), and a line
+    break inside a quoted field is passed over, so fields holding line breaks split correctly.
+    """
     size = handle.seek(0, os.SEEK_END)
 
-    def line_start(position: int) -> int:
+    def record_start(position: int) -> int:
         if position <= body_start:
             return body_start
         if position >= size:
             return size
+        quotes = _count_quotes(handle, body_start, position - 1)
         handle.seek(position - 1)
-        handle.readline()               # the rest of the line that holds byte position - 1
-        return handle.tell()
+        while True:                     # the rest of the line holding byte position - 1, and on
+            line = handle.readline()
+            if not line:
+                return size
+            quotes += line.count(b'"')
+            if quotes % 2 == 0:
+                return handle.tell()
 
     span = size - body_start
-    start = line_start(body_start + k * span // n)
-    return start, max(line_start(body_start + (k + 1) * span // n), start)
+    start = record_start(body_start + k * span // n)
+    return start, max(record_start(body_start + (k + 1) * span // n), start)
+
+
+def _count_quotes(handle, start: int, stop: int, block: int = 1 << 24) -> int:
+    handle.seek(start)
+    count = 0
+    while start < stop:
+        chunk = handle.read(min(block, stop - start))
+        if not chunk:
+            break
+        count += chunk.count(b'"')
+        start += len(chunk)
+    return count
 
 
 def _refuse_ragged_line(source: str, delimiter: str) -> None:
