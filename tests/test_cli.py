@@ -354,3 +354,30 @@ def test_the_same_table_as_parquet_trains_the_same_model_as_the_csv(tmp_path, ca
     csv_model, pq_model = (NeuralNetwork.load(tmp_path / name) for name in ("csv.npz", "pq.npz"))
     np.testing.assert_array_equal(csv_model.parameters, pq_model.parameters)
     assert csv_model.metadata["preprocessing"] == pq_model.metadata["preprocessing"]
+
+
+def test_predict_scores_a_file_in_chunks_and_leaves_nothing_on_a_bad_chunk(tmp_path, capsys, monkeypatch):
+    import functools
+
+    import backpropagation.cli as cli
+    from backpropagation.readers import stream_table
+
+    model = tmp_path / "m.npz"
+    assert run("train", demo_data_path(), "--target", "species", "--epochs", "3", "--seed", "0",
+               "--output", model, "--json") == 0
+    capsys.readouterr()
+    whole = tmp_path / "whole.csv"
+    assert run("predict", model, demo_data_path(), "--proba", "--output", whole) == 0
+    notes = capsys.readouterr().err
+    monkeypatch.setattr(cli, "stream_table", functools.partial(stream_table, rows=40))
+    chunked = tmp_path / "chunked.csv"
+    assert run("predict", model, demo_data_path(), "--proba", "--output", chunked) == 0
+    assert chunked.read_text() == whole.read_text() and chunked.read_text().count("\n") == 345
+    assert capsys.readouterr().err == notes and "filled 11 missing value(s) in 'sex'" in notes  # summed
+    bad = tmp_path / "bad.csv"
+    lines = open(demo_data_path()).read().splitlines()
+    lines[300] = lines[300].replace("Biscoe", "Biscoe,extra", 1) if "Biscoe" in lines[300] else lines[300] + ",extra"
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    assert run("predict", model, bad, "--output", out) == 2
+    assert "line 301 has" in capsys.readouterr().err and not out.exists()

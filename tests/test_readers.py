@@ -132,3 +132,36 @@ def test_a_directory_or_a_corrupt_parquet_file_is_refused(tmp_path):
     bad.write_bytes(b"PAR1 not really")
     with pytest.raises(ValueError, match="not a readable PARQUET file"):
         read_table(bad)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".feather"])
+def test_streamed_chunks_add_up_to_the_whole_file(tmp_path, suffix):
+    import pyarrow.csv as pcsv
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    from backpropagation.cli import demo_data_path
+    from backpropagation.readers import stream_table
+
+    path = tmp_path / f"penguins{suffix}"
+    if suffix == ".csv":
+        path.write_bytes(open(demo_data_path(), "rb").read())
+    else:
+        arrow = pcsv.read_csv(demo_data_path(), convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
+        (pq.write_table if suffix == ".parquet" else feather.write_feather)(arrow, path)
+    whole = read_table(path, as_text=True)
+    chunks = list(stream_table(path, rows=50))
+    assert [len(c) for c in chunks] == [50] * 6 + [44]
+    assert np.concatenate([c.row_numbers for c in chunks]).tolist() == whole.row_numbers.tolist()
+    for name in whole.header:
+        assert [c.column(name).cell(i) for c in chunks for i in range(len(c))] == \
+            [whole.column(name).cell(i) for i in range(len(whole))]
+
+
+def test_a_stream_of_a_broken_file_says_why(tmp_path):
+    from backpropagation.readers import stream_table
+
+    with pytest.raises(ValueError, match="line 4 has 1 fields, the header has 2"):
+        list(stream_table(write(tmp_path, "a,b\n1,2\n3,4\n5\n")))
+    with pytest.raises(ValueError, match="no data rows"):
+        list(stream_table(write(tmp_path, "a,b\n", "empty.csv")))

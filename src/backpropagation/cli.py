@@ -21,8 +21,8 @@ from .cli_train import metrics_in_units, print_report, run_training, train
 from .engines import ENGINES
 from .files import check_output, write_atomically
 from .network import NeuralNetwork
-from .readers import Table, read_table, release_memory_promptly
-from .tabular import TabularPreprocessor
+from .readers import Table, read_table, release_memory_promptly, stream_table
+from .tabular import TabularPreprocessor, TransformReport
 from .tasks import TASK_NAMES
 from .training import DivergenceError
 
@@ -267,28 +267,27 @@ def command_predict(args) -> int:
     """``backprop predict``: the input rows plus prediction (and probability) columns.
 
     Columns the input already has under those names (from an earlier ``predict``) are replaced,
-    not repeated. The output file is written atomically; to stdout, a closed pipe ends quietly.
+    not repeated. The file is read and scored in chunks, so it need not fit in memory. The
+    output file is written atomically (a failure leaves no partial file); to stdout, a closed
+    pipe ends quietly.
     """
     if args.output:
         check_output(args.output, "--output", inputs=[args.model, args.data])
     model, pre = _load(args.model)
-    table = read_table(args.data, as_text=True)
-    X, _, report = pre.transform(table, with_target=False, dtype=model.dtype)
-    for line in report.lines():
-        print(f"backprop: note: {line}", file=sys.stderr)
-    added = {f"predicted_{pre.target}": (model.predict(X).tolist() if model.head.is_classifier else
-                                         pre.unscale_target(model.predict(X).astype(np.float64)).tolist())}
-    if args.proba and model.head.is_classifier:
-        proba = model.predict_proba(X)
-        for k, label in enumerate(model.classes_.tolist()):
-            added[f"proba_{label}"] = proba[:, k].tolist()
-    replaced = [name for name in table.header if name in added]
-    if replaced:
-        print(f"backprop: note: replaced the input's column(s) {', '.join(replaced)}", file=sys.stderr)
-    text = _csv_bytes(table, added)
+    reports, header = [], []
 
     def write(handle):
-        handle.write(text)
+        for chunk in stream_table(args.data):
+            X, _, report = pre.transform(chunk, with_target=False, dtype=model.dtype)
+            reports.append(report)
+            added = {f"predicted_{pre.target}": (model.predict(X).tolist() if model.head.is_classifier else
+                                                 pre.unscale_target(model.predict(X).astype(np.float64)).tolist())}
+            if args.proba and model.head.is_classifier:
+                proba = model.predict_proba(X)
+                for k, label in enumerate(model.classes_.tolist()):
+                    added[f"proba_{label}"] = proba[:, k].tolist()
+            handle.write(_csv_bytes(chunk, added, with_header=not header))
+            header[:] = chunk.header
 
     if args.output:
         write_atomically(args.output, write, "--output")
@@ -296,16 +295,23 @@ def command_predict(args) -> int:
         sys.stdout.flush()
         write(sys.stdout.buffer)
         sys.stdout.buffer.flush()  # a closed pipe shows here, inside main's BrokenPipeError handler
+    for line in TransformReport.combined(reports).lines():
+        print(f"backprop: note: {line}", file=sys.stderr)
+    replaced = [name for name in header if name == f"predicted_{pre.target}" or
+                (args.proba and model.head.is_classifier and name in {f"proba_{c}" for c in model.classes_.tolist()})]
+    if replaced:
+        print(f"backprop: note: replaced the input's column(s) {', '.join(replaced)}", file=sys.stderr)
     return 0
 
 
-def _csv_bytes(table: Table, added: dict) -> bytes:
+def _csv_bytes(table: Table, added: dict, with_header: bool = True) -> bytes:
     """The table's cells as read, without columns named in ``added``, then ``added``'s columns, as CSV."""
     kept = [name for name in table.header if name not in added]
     columns = [table.column(name).raw.to_pylist() for name in kept] + list(added.values())
     text = io.StringIO(newline="")
     writer = csv.writer(text)
-    writer.writerow(kept + list(added))
+    if with_header:
+        writer.writerow(kept + list(added))
     writer.writerows(zip(*columns))
     return text.getvalue().encode("utf-8")
 

@@ -17,31 +17,14 @@ inside quoted fields), Parquet files by row groups, Arrow files by record batche
 
 from __future__ import annotations
 
-import csv
-import itertools
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-#: Cell values read as "missing" (compared after stripping whitespace and lower-casing).
-MISSING = ("", "na", "n/a", "nan", "null", "none", "?", "-")
-
-#: Every upper/lower-case spelling of the missing-value tokens, for pyarrow's parser.
-NULL_SPELLINGS = sorted({"".join(letters) for token in MISSING
-                         for letters in itertools.product(*[(c.lower(), c.upper()) for c in token])})
+from .csv_source import MISSING, check_header, pyarrow, read_csv_arrow, stream_csv_arrow
 
 _NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
-
-
-def pyarrow():
-    """The pyarrow modules the readers use; ImportError naming the package if it is absent."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:
-        raise ImportError("reading table files needs pyarrow: pip install pyarrow") from None
-    return pa, pc
 
 
 def release_memory_promptly() -> None:
@@ -198,26 +181,6 @@ class Table:
         return cls(header, columns, source, np.arange(first_row + 1, first_row + arrow.num_rows + 1))
 
 
-def check_header(header: list[str], source: str) -> None:
-    """ValueError if the header is data, has a nameless column or repeats a name."""
-    if all(_is_number(name) for name in header):
-        raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; "
-                         "the file needs a header row naming the columns")
-    if "" in header:
-        raise ValueError(f"{source}: column {header.index('') + 1} of the header has no name")
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        raise ValueError(f"{source}: column names repeat: {', '.join(repeated)}")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 #: File formats by extension; any other extension is read as CSV.
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arrow": "feather",
            ".ipc": "feather", ".tsv": "tsv", ".csv": "csv"}
@@ -264,7 +227,7 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
         elif file_format == "feather":
             arrow, first = _read_feather(source, part)
         else:
-            arrow, first = _read_csv(source, part, "\t" if file_format == "tsv" else ",", as_text, text_columns)
+            arrow, first = read_csv_arrow(source, part, "\t" if file_format == "tsv" else ",", as_text, text_columns)
     except (pa.ArrowException, OSError) as error:
         if isinstance(error, FileNotFoundError):
             raise
@@ -283,146 +246,52 @@ def read_csv(path, part=None) -> Table:
     return read_table(path, part, "csv")
 
 
-def _read_csv(source: str, part, delimiter: str, as_text: bool = False, text_columns=()):
-    """The rows of a CSV file (or of one byte range of it) as a pyarrow Table: numeric columns
-    as numbers (all columns as text with ``as_text``)."""
-    import pyarrow.csv as pcsv
+def stream_table(path, rows: int = 100_000, file_format: str | None = None):
+    """Yield a table file's rows as :class:`Table` chunks of bounded size, for work that needs
+    one pass and not the whole file in memory (``backprop predict``).
 
-    with open(source, "rb") as handle:
-        header_bytes, lines_before_body = handle.readline(), 1
-        if header_bytes.startswith(b"\xef\xbb\xbf"):
-            header_bytes = header_bytes[3:]
-        while header_bytes and not header_bytes.strip():      # blank lines before the header
-            header_bytes, lines_before_body = handle.readline(), lines_before_body + 1
-        body_start = handle.tell()
-        if not header_bytes.strip():
-            raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
-        names = _header_names(header_bytes, delimiter, source)
-        start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
-    pa, _ = pyarrow()
-    if stop - start < 4096 and not _bytes(source, start, stop).strip():
-        return pa.table({name: pa.array([], pa.string()) for name in names}), 0
-    if part is None:        # the parser reads the file block by block
-        def body():
-            return pa.OSFile(source)
-    else:                   # this rank's rows only
-        rows = pa.py_buffer(_bytes(source, start, stop))
-
-        def body():
-            return pa.BufferReader(rows)
-    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-    read = pcsv.ReadOptions(column_names=names, use_threads=True,
-                            skip_rows=lines_before_body if part is None else 0)
-    try:
-        as_string = [name for name in names if as_text or name in text_columns]
-        arrow = _parse(pcsv, body, read, parse, dict.fromkeys(as_string, "string"), keep_spelling=as_text)
-        pa, pc = pyarrow()
-        odd = [field.name for field in arrow.schema if not _plain(pa, field.type) or
-               (pa.types.is_floating(field.type) and pc.any(pc.is_inf(arrow.column(field.name))).as_py())]
-        if odd:   # booleans, dates, times, infinities: kept as written, as text
-            arrow = _parse(pcsv, body, read, parse, dict.fromkeys(odd + as_string, "string"), as_text)
-    except Exception as error:       # find the line a user can look at, then say what is wrong
-        if "Expected" in str(error) and part is None:
-            _refuse_ragged_line(source, delimiter)
-        if "Expected" in str(error):
-            raise ValueError(f"{source}: slice {part[0] + 1} of {part[1]} of the rows does not parse "
-                             f"({error}); a row has the wrong number of fields (train without "
-                             "--distributed to see its line number)") from None
-        if "invalid utf" in str(error).lower() or "utf8" in str(error).lower():
-            raise ValueError(f"{source}: not a readable CSV file: the text is not UTF-8") from None
-        raise
-    return arrow, 0
-
-
-def _plain(pa, data_type) -> bool:
-    return (pa.types.is_integer(data_type) or pa.types.is_floating(data_type) or pa.types.is_null(data_type)
-            or pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
-
-
-def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = False):
-    """pyarrow's multi-threaded parse: numbers typed (missing tokens as nulls), the rest text
-    (with ``keep_spelling``, text cells stay as written, missing tokens included). ``body()``
-    opens the rows' bytes."""
-    convert = pcsv.ConvertOptions(column_types=column_types, null_values=NULL_SPELLINGS,
-                                  strings_can_be_null=not keep_spelling, quoted_strings_can_be_null=False)
-    with body() as stream:
-        return pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
-
-
-def _bytes(source: str, start: int, stop: int) -> bytes:
-    with open(source, "rb") as handle:
-        handle.seek(start)
-        return handle.read(stop - start)
-
-
-def _header_names(line: bytes, delimiter: str, source: str) -> list[str]:
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"{source}: not a readable CSV file: the header is not UTF-8 text") from None
-    try:
-        names = [name.strip() for name in next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))]
-    except csv.Error as error:
-        raise ValueError(f"{source}: not a readable CSV file: header row: {error}") from None
-    check_header(names, source)
-    return names
-
-
-def _byte_range(handle, body_start: int, k: int, n: int) -> tuple[int, int]:
-    """(start, stop) byte offsets of rank k's rows: the k-th of n near-equal ranges of the
-    rows' bytes, each moved to the start of a record.
-
-    A record starts after a line break outside quotes: the quotes before a candidate are
-    counted (an escaped quote is doubled, so the parity tells inside from outside), and a line
-    break inside a quoted field is passed over, so fields holding line breaks split correctly.
+    CSV cells keep their spelling (as with ``read_table(..., as_text=True)``); Parquet is read
+    batch by batch, Arrow/Feather record batch by record batch (memory-mapped). Row numbers are
+    the file's. Raises what :func:`read_table` raises, including for a file with no rows.
     """
-    size = handle.seek(0, os.SEEK_END)
-
-    def record_start(position: int) -> int:
-        if position <= body_start:
-            return body_start
-        if position >= size:
-            return size
-        quotes = _count_quotes(handle, body_start, position - 1)
-        handle.seek(position - 1)
-        while True:                     # the rest of the line holding byte position - 1, and on
-            line = handle.readline()
-            if not line:
-                return size
-            quotes += line.count(b'"')
-            if quotes % 2 == 0:
-                return handle.tell()
-
-    span = size - body_start
-    start = record_start(body_start + k * span // n)
-    return start, max(record_start(body_start + (k + 1) * span // n), start)
-
-
-def _count_quotes(handle, start: int, stop: int, block: int = 1 << 24) -> int:
-    handle.seek(start)
-    count = 0
-    while start < stop:
-        chunk = handle.read(min(block, stop - start))
-        if not chunk:
-            break
-        count += chunk.count(b'"')
-        start += len(chunk)
-    return count
+    source = os.fspath(path)
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"{source}: no such file")
+    if os.path.isdir(source):
+        raise ValueError(f"{source}: is a directory, expected a table file")
+    pa, _ = pyarrow()
+    file_format = file_format or FORMATS.get(os.path.splitext(source)[1].lower(), "csv")
+    first = 0
+    try:
+        for arrow in _arrow_chunks(source, file_format, rows):
+            for start in range(0, arrow.num_rows, rows):
+                piece = arrow.slice(start, rows)
+                if piece.num_rows:
+                    yield Table.from_arrow(piece, source, first)
+                    first += piece.num_rows
+    except (pa.ArrowException, OSError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{source}: not a readable {file_format.upper()} file: {error}") from None
+    if not first:
+        raise ValueError(f"{source}: the file has a header but no data rows")
 
 
-def _refuse_ragged_line(source: str, delimiter: str) -> None:
-    """ValueError naming the first line whose field count differs from the header's."""
-    with open(source, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        width = None
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if width is None:
-                width = len(row)
-            elif len(row) != width:
-                raise ValueError(f"{source}: line {reader.line_num} has {len(row)} fields, "
-                                 f"the header has {width}")
+def _arrow_chunks(source: str, file_format: str, rows: int):
+    pa, _ = pyarrow()
+    if file_format == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(source) as file:
+            for batch in file.iter_batches(batch_size=rows):
+                yield pa.Table.from_batches([batch])
+    elif file_format == "feather":
+        with pa.memory_map(source) as mapped:
+            reader = pa.ipc.open_file(mapped)
+            for i in range(reader.num_record_batches):
+                yield pa.Table.from_batches([reader.get_batch(i)])
+    else:
+        yield from stream_csv_arrow(source, "\t" if file_format == "tsv" else ",")
 
 
 def _slice_bounds(n_rows: int, part) -> tuple[int, int]:

@@ -1,0 +1,226 @@
+"""CSV bytes to Arrow tables: the header, record-aligned byte ranges, pyarrow's parser, streaming.
+
+What :mod:`backpropagation.readers` needs from a CSV file, kept apart from the column decoding:
+the header is read and checked here (a BOM and blank lines before it are skipped), the rows are
+parsed by pyarrow's multi-threaded C++ reader (numbers typed, missing tokens as nulls, other
+columns as text; with ``as_text`` every cell as written), one MPI rank's byte range starts at
+a record boundary, and :func:`stream_csv_arrow` yields record batches of bounded size.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+
+#: Cell values read as "missing" (compared after stripping whitespace and lower-casing).
+MISSING = ("", "na", "n/a", "nan", "null", "none", "?", "-")
+
+#: Every upper/lower-case spelling of the missing-value tokens, for pyarrow's parser.
+NULL_SPELLINGS = sorted({"".join(letters) for token in MISSING
+                         for letters in itertools.product(*[(c.lower(), c.upper()) for c in token])})
+
+
+
+def pyarrow():
+    """The pyarrow modules the readers use; ImportError naming the package if it is absent."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        raise ImportError("reading table files needs pyarrow: pip install pyarrow") from None
+    return pa, pc
+
+
+def check_header(header: list[str], source: str) -> None:
+    """ValueError if the header is data, has a nameless column or repeats a name."""
+    if all(_is_number(name) for name in header):
+        raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; "
+                         "the file needs a header row naming the columns")
+    if "" in header:
+        raise ValueError(f"{source}: column {header.index('') + 1} of the header has no name")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{source}: column names repeat: {', '.join(repeated)}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, text_columns=()):
+    """The rows of a CSV file (or of one byte range of it) as a pyarrow Table: numeric columns
+    as numbers (all columns as text with ``as_text``)."""
+    import pyarrow.csv as pcsv
+
+    names, lines_before_body, body_start = csv_header(source, delimiter)
+    with open(source, "rb") as handle:
+        start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
+    pa, _ = pyarrow()
+    if stop - start < 4096 and not _bytes(source, start, stop).strip():
+        return pa.table({name: pa.array([], pa.string()) for name in names}), 0
+    if part is None:        # the parser reads the file block by block
+        def body():
+            return pa.OSFile(source)
+    else:                   # this rank's rows only
+        rows = pa.py_buffer(_bytes(source, start, stop))
+
+        def body():
+            return pa.BufferReader(rows)
+    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    read = pcsv.ReadOptions(column_names=names, use_threads=True,
+                            skip_rows=lines_before_body if part is None else 0)
+    try:
+        as_string = [name for name in names if as_text or name in text_columns]
+        arrow = _parse(pcsv, body, read, parse, dict.fromkeys(as_string, "string"), keep_spelling=as_text)
+        pa, pc = pyarrow()
+        odd = [field.name for field in arrow.schema if not _plain(pa, field.type) or
+               (pa.types.is_floating(field.type) and pc.any(pc.is_inf(arrow.column(field.name))).as_py())]
+        if odd:   # booleans, dates, times, infinities: kept as written, as text
+            arrow = _parse(pcsv, body, read, parse, dict.fromkeys(odd + as_string, "string"), as_text)
+    except pa.ArrowException as error:       # find the line a user can look at, then say what is wrong
+        if "Expected" in str(error) and part is None:
+            _refuse_ragged_line(source, delimiter)
+        if "Expected" in str(error) and part is not None:
+            raise ValueError(f"{source}: slice {part[0] + 1} of {part[1]} of the rows does not parse "
+                             f"({error}); a row has the wrong number of fields (train without "
+                             "--distributed to see its line number)") from None
+        if "invalid utf" in str(error).lower() or "utf8" in str(error).lower():
+            raise ValueError(f"{source}: not a readable CSV file: the text is not UTF-8") from None
+        raise ValueError(f"{source}: not a readable CSV file: {error}") from None
+    return arrow, 0
+
+
+def csv_header(source: str, delimiter: str) -> tuple[list[str], int, int]:
+    """The column names, the number of lines up to and including the header, and the byte
+    offset where the rows start. ValueError for an empty file or a bad header."""
+    with open(source, "rb") as handle:
+        header_bytes, lines_before_body = handle.readline(), 1
+        if header_bytes.startswith(b"\xef\xbb\xbf"):
+            header_bytes = header_bytes[3:]
+        while header_bytes and not header_bytes.strip():      # blank lines before the header
+            header_bytes, lines_before_body = handle.readline(), lines_before_body + 1
+        if not header_bytes.strip():
+            raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
+        return _header_names(header_bytes, delimiter, source), lines_before_body, handle.tell()
+
+
+def stream_csv_arrow(source: str, delimiter: str = ",", block_bytes: int = 1 << 24):
+    """Yield the rows of a CSV file as pyarrow Tables of about ``block_bytes`` of text each,
+    every cell as written (text), so that a file larger than memory can be scored."""
+    import pyarrow.csv as pcsv
+
+    pa, _ = pyarrow()
+    names, lines_before_body, _ = csv_header(source, delimiter)
+    read = pcsv.ReadOptions(column_names=names, skip_rows=lines_before_body, block_size=block_bytes)
+    convert = pcsv.ConvertOptions(column_types=dict.fromkeys(names, "string"), strings_can_be_null=False,
+                                  quoted_strings_can_be_null=False)
+    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    try:
+        with pcsv.open_csv(pa.OSFile(source), read_options=read, parse_options=parse,
+                           convert_options=convert) as reader:
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
+    except pa.ArrowInvalid as error:
+        if "Expected" in str(error):
+            _refuse_ragged_line(source, delimiter)
+        if "utf" in str(error).lower():
+            raise ValueError(f"{source}: not a readable CSV file: the text is not UTF-8") from None
+        raise ValueError(f"{source}: not a readable CSV file: {error}") from None
+
+
+def _plain(pa, data_type) -> bool:
+    return (pa.types.is_integer(data_type) or pa.types.is_floating(data_type) or pa.types.is_null(data_type)
+            or pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
+
+
+def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = False):
+    """pyarrow's multi-threaded parse: numbers typed (missing tokens as nulls), the rest text
+    (with ``keep_spelling``, text cells stay as written, missing tokens included). ``body()``
+    opens the rows' bytes."""
+    convert = pcsv.ConvertOptions(column_types=column_types, null_values=NULL_SPELLINGS,
+                                  strings_can_be_null=not keep_spelling, quoted_strings_can_be_null=False)
+    with body() as stream:
+        return pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+
+
+def _bytes(source: str, start: int, stop: int) -> bytes:
+    with open(source, "rb") as handle:
+        handle.seek(start)
+        return handle.read(stop - start)
+
+
+def _header_names(line: bytes, delimiter: str, source: str) -> list[str]:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{source}: not a readable CSV file: the header is not UTF-8 text") from None
+    try:
+        names = [name.strip() for name in next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))]
+    except csv.Error as error:
+        raise ValueError(f"{source}: not a readable CSV file: header row: {error}") from None
+    check_header(names, source)
+    return names
+
+
+def _byte_range(handle, body_start: int, k: int, n: int) -> tuple[int, int]:
+    """(start, stop) byte offsets of rank k's rows: the k-th of n near-equal ranges of the
+    rows' bytes, each moved to the start of a record.
+
+    A record starts after a line break outside quotes: the quotes before a candidate are
+    counted (an escaped quote is doubled, so the parity tells inside from outside), and a line
+    break inside a quoted field is passed over, so fields holding line breaks split correctly.
+    """
+    size = handle.seek(0, os.SEEK_END)
+
+    def record_start(position: int) -> int:
+        if position <= body_start:
+            return body_start
+        if position >= size:
+            return size
+        quotes = _count_quotes(handle, body_start, position - 1)
+        handle.seek(position - 1)
+        while True:                     # the rest of the line holding byte position - 1, and on
+            line = handle.readline()
+            if not line:
+                return size
+            quotes += line.count(b'"')
+            if quotes % 2 == 0:
+                return handle.tell()
+
+    span = size - body_start
+    start = record_start(body_start + k * span // n)
+    return start, max(record_start(body_start + (k + 1) * span // n), start)
+
+
+def _count_quotes(handle, start: int, stop: int, block: int = 1 << 24) -> int:
+    handle.seek(start)
+    count = 0
+    while start < stop:
+        chunk = handle.read(min(block, stop - start))
+        if not chunk:
+            break
+        count += chunk.count(b'"')
+        start += len(chunk)
+    return count
+
+
+def _refuse_ragged_line(source: str, delimiter: str) -> None:
+    """ValueError naming the first line whose field count differs from the header's."""
+    with open(source, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        width = None
+        for row in reader:
+            if not row:                 # an empty line (pyarrow skips those too)
+                continue
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                raise ValueError(f"{source}: line {reader.line_num} has {len(row)} fields, "
+                                 f"the header has {width}")
+
+
