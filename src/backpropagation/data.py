@@ -233,34 +233,30 @@ class MiniBatches:
 
     Calling the object with an order (a permutation of the rows, or None for the stored order)
     yields ``(rows, X_batch, Y_batch, weights_batch)`` per batch, where ``rows`` indexes the
-    batch's samples. Batches in stored order and batches of one sample are views; shuffled
-    batches are gathered by index into buffers allocated once, so training allocates nothing
-    per batch and never holds a second copy of the data.
+    batch's samples. One path for every batch size and order: the batch's rows are gathered by
+    index into buffers allocated once, so training allocates nothing per batch and never holds
+    a second copy of the data.
     """
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, weights: np.ndarray | None, batch_size: int) -> None:
         self.X, self.Y, self.weights, self.batch_size = X, Y, weights, batch_size
         self.n_rows = len(X)
-        if batch_size > 1:
-            self._X = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
-            self._Y = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
+        self._X = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+        self._Y = np.empty((batch_size, Y.shape[1]), dtype=Y.dtype)
 
     def __call__(self, order: np.ndarray | None):
-        size, weights = self.batch_size, self.weights
-        if order is None or size == 1:
-            # Python ints, not NumPy ones: slicing with them costs half as much, which matters
-            # at batch size 1 where slicing is a visible part of a step.
-            for first in range(0, self.n_rows, size) if order is None else order.tolist():
-                rows = slice(first, first + size)
-                yield rows, self.X[rows], self.Y[rows], None if weights is None else weights[rows]
-        else:
-            for start in range(0, self.n_rows, size):
-                rows = order[start:start + size]
-                n = len(rows)
-                # mode="clip" lets take write straight into `out` (the indices are valid anyway)
-                yield (rows, np.take(self.X, rows, axis=0, out=self._X[:n], mode="clip"),
-                       np.take(self.Y, rows, axis=0, out=self._Y[:n], mode="clip"),
-                       None if weights is None else weights[rows])
+        order = np.arange(self.n_rows) if order is None else order
+        for start in range(0, self.n_rows, self.batch_size):
+            rows = order[start:start + self.batch_size]
+            yield self.gather(rows)
+
+    def gather(self, rows: np.ndarray):
+        """``(rows, X_batch, Y_batch, weights_batch)`` for the given row indices."""
+        n = len(rows)
+        # mode="clip" lets take write straight into `out` (the indices are valid anyway)
+        return (rows, np.take(self.X, rows, axis=0, out=self._X[:n], mode="clip"),
+                np.take(self.Y, rows, axis=0, out=self._Y[:n], mode="clip"),
+                None if self.weights is None else self.weights[rows])
 
 
 def check_layer_sizes(layer_sizes) -> tuple[int, ...]:

@@ -75,19 +75,15 @@ class ShardBatches(MiniBatches):
     """
 
     def __init__(self, X, Y, weights, batch_size: int, n_rows: int, offset: int) -> None:
-        super().__init__(X, Y, weights, max(batch_size, 2))  # always allocate the gather buffers
-        self.batch_size, self.n_rows, self.offset = batch_size, n_rows, offset
+        super().__init__(X, Y, weights, batch_size)
+        self.n_rows, self.offset = n_rows, offset
 
     def __call__(self, order: np.ndarray | None):
         n_local, size = len(self.X), self.batch_size
         local = (np.arange(self.n_rows) if order is None else order) - self.offset
         mine = (local >= 0) & (local < n_local)
         for start in range(0, self.n_rows, size):
-            rows = local[start:start + size][mine[start:start + size]]
-            n = len(rows)
-            yield (rows, np.take(self.X, rows, axis=0, out=self._X[:n], mode="clip"),
-                   np.take(self.Y, rows, axis=0, out=self._Y[:n], mode="clip"),
-                   None if self.weights is None else self.weights[rows])
+            yield self.gather(local[start:start + size][mine[start:start + size]])
 
 
 class MPIReducer(LocalReducer):
