@@ -381,3 +381,27 @@ def test_predict_scores_a_file_in_chunks_and_leaves_nothing_on_a_bad_chunk(tmp_p
     out = tmp_path / "out.csv"
     assert run("predict", model, bad, "--output", out) == 2
     assert "line 301 has" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("target", ["species", "body_mass_g"])
+def test_reported_metrics_are_the_metrics_functions_on_the_rows(tmp_path, capsys, target):
+    from backpropagation import metrics
+    from backpropagation.readers import read_table
+    from backpropagation.tabular import TabularPreprocessor
+
+    path = tmp_path / "m.npz"
+    assert run("train", demo_data_path(), "--target", target, "--epochs", "3", "--seed", "0",
+               "--validation-split", "0", "--output", path, "--json") == 0
+    report = json.loads(capsys.readouterr().out)["train"]
+    model = NeuralNetwork.load(path)
+    pre = TabularPreprocessor.from_dict(model.metadata["preprocessing"])
+    X, y, _ = pre.transform(read_table(demo_data_path(), text_columns=[target]), with_target=True)
+    if target == "species":
+        proba = model.predict_proba(X)
+        one_hot = (y[:, None] == model.classes_[None, :]).astype(float)
+        expected = {"accuracy": metrics.accuracy(y, model.predict(X)), "log_loss": metrics.log_loss(one_hot, proba)}
+    else:
+        predicted = pre.unscale_target(model.predict(X))
+        expected = {"mse": metrics.mean_squared_error(y, predicted), "mae": metrics.mean_absolute_error(y, predicted),
+                    "r2": metrics.r2_score(y, predicted)}
+    assert report == pytest.approx(expected, rel=1e-12)

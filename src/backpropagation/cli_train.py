@@ -13,7 +13,6 @@ import time
 
 import numpy as np
 
-from . import metrics
 from .callbacks import EarlyStopping
 from .data import validation_split
 from .distributed import MPIReducer, collectively, mpi
@@ -146,23 +145,26 @@ def _early_stopping_report(stopper) -> dict | None:
 def metrics_in_units(model, pre, X, y, comm=None) -> dict:
     """Metrics in the target's own units: accuracy and log-loss, or MSE, MAE and R².
 
-    Under MPI the rows are this rank's; targets and predictions are gathered from all ranks
-    (R² and log-loss are not means of per-rank values).
+    Each is built from sums over rows (R² in two passes: the mean, then squares about it), so
+    that under MPI each rank sums its own rows and the ranks add a few numbers; ``X`` may be
+    None for a rank holding no rows.
     """
-    def everywhere(local):
-        return local if comm is None else np.concatenate(comm.allgather(local))
-
-    y = everywhere(np.asarray([] if y is None else y))
+    totals = Totals(comm)
+    y = np.asarray([] if y is None else y)
     if model.head.is_classifier:
-        proba = everywhere(model.predict_proba(X).astype(np.float64) if X is not None else
-                           np.empty((0, len(model.classes_))))
-        one_hot = (np.asarray(y)[:, None] == model.classes_[None, :]).astype(np.float64)
-        return {"accuracy": metrics.accuracy(y, model.classes_[proba.argmax(axis=1)]),
-                "log_loss": metrics.log_loss(one_hot, proba)}
-    predicted = everywhere(pre.unscale_target(model.predict(X).astype(np.float64)) if X is not None
-                           else np.empty(0))
-    return {"mse": metrics.mean_squared_error(y, predicted), "mae": metrics.mean_absolute_error(y, predicted),
-            "r2": metrics.r2_score(y, predicted)}
+        proba = model.predict_proba(X).astype(np.float64) if X is not None else np.empty((0, len(model.classes_)))
+        one_hot = (y[:, None] == model.classes_[None, :]).astype(np.float64)
+        correct = np.count_nonzero(model.classes_[proba.argmax(axis=1)] == y) if len(y) else 0
+        surprise = -np.sum(one_hot * np.log(np.clip(proba, np.finfo(np.float64).eps, 1.0)))
+        n, correct, surprise = totals.sum([len(y), correct, surprise])
+        return {"accuracy": float(correct / n), "log_loss": float(surprise / n)}
+    predicted = pre.unscale_target(model.predict(X).astype(np.float64)) if X is not None else np.empty(0)
+    residual = y.astype(np.float64) - predicted
+    n, total, squares, absolute = totals.sum([residual.size, y.sum(), np.dot(residual, residual),
+                                              np.abs(residual).sum()])
+    spread = float(totals.sum(np.square(y - total / n).sum()))
+    r2 = 1.0 - squares / spread if spread > 0 else (1.0 if squares == 0 else 0.0)
+    return {"mse": float(squares / n), "mae": float(absolute / n), "r2": float(r2)}
 
 
 def write_plots(model, pre, initial, directory, X, y, X_val, y_val) -> list[str]:
