@@ -25,7 +25,8 @@ _OPTIMIZERS = {optimizers.SGD: 0, optimizers.RMSProp: 1, optimizers.Adam: 2, opt
 #: responsive, long enough that the Python between chunks does not count.
 CHUNK_WORK = 2e7
 #: Batches whose largest product has at least this many multiply-adds take the wide path: the
-#: products by NumPy's BLAS (multi-threaded), everything between them by the fused kernels.
+#: reference forward and backward pass (the products by NumPy's multi-threaded BLAS), then the
+#: fused compiled update.
 WIDE_PRODUCT = 1 << 20
 #: Batch callbacks that accept being called after each chunk, in order, with each batch's loss.
 CHUNK_SAFE_CALLBACKS = (callbacks.ProgressBar, callbacks.History)
@@ -111,15 +112,16 @@ class NumbaEngine:
         n_batches = math.ceil(n_rows / size)
         length = chunk_length(model, size, n_batches, self.batch_callbacks)
         code, hyper, first, second = _optimizer_arguments(model.optimizer, model.parameters)
+        if size * int((self.layout[:, 0] * self.layout[:, 1]).max()) >= WIDE_PRODUCT:
+            yield from self._wide_batches(batches, order, lr, outputs, trained, code, hyper, first, second)
+            return
         units = int(self.layout[:, 1].sum())
         work = [np.empty(size * Y.shape[1], dtype), np.empty(size, dtype), np.empty(size * units, dtype),
                 np.empty(size * (units + X.shape[1]), dtype), np.empty(size * units, dtype)]
-        wide = size * int((self.layout[:, 0] * self.layout[:, 1]).max()) >= WIDE_PRODUCT
-        run = self._wide_batches if wide else self.kernels.run_batches
         batch_losses, batch_weights = np.empty(length), np.empty(length)
         for start in range(0, n_batches, length):
             count = min(length, n_batches - start)
-            done, steps = run(
+            done, steps = self.kernels.run_batches(
                 X, Y, weights, order, size, start, count, model.parameters, model.gradients, self.layout,
                 self.alphas, self.n_weights, model.l2, self.loss, code, hyper, first, second, float(lr),
                 model.optimizer.iterations, outputs, trained, batch_losses, batch_weights, *work)
@@ -127,54 +129,19 @@ class NumbaEngine:
             yield start, [(float(batch_losses[k]), float(batch_weights[k]),
                            min(size, n_rows - (start + k) * size)) for k in range(done)]
 
-    def _wide_batches(self, X, Y, sample_weight, order, batch_size, first_batch, n_batches, params, grads,
-                      layout, alphas, n_weights, l2, loss, code, hyper, first, second, lr, t, outputs, trained,
-                      batch_losses, batch_weights, Yb, row_scale, Z, A, D):
-        """``run_batches`` for wide layers: the same kernels between the products, the products
-        by NumPy (its BLAS threads), one Python call per step of the batch."""
-        k = self.kernels
-        views = [_layer_views(layout[layer], params, grads, Z, A, D, batch_size) for layer in range(len(layout))]
-        for b in range(n_batches):
-            start = (first_batch + b) * batch_size
-            rows = min(batch_size, X.shape[0] - start)
-            weight = k.gather(X, Y, sample_weight, order, start, rows, A, Yb, row_scale)
-            batch_weights[b], batch_losses[b] = weight, 0.0
-            if weight == 0:
-                grads[...] = 0
-                continue
-            for layer, (W, _, Zl, Ain, _, _) in enumerate(views):
-                _, fan_out, _, b_start, activation, _, z, a_out = layout[layer]
-                np.dot(Ain[:rows], W, out=Zl[:rows])
-                k.add_bias(Z, z * batch_size, params, b_start, rows, fan_out)
-                k.activate(activation, alphas[layer], Z, z * batch_size, A, a_out * batch_size, rows, fan_out)
-            batch_losses[b] = k.objective(loss, layout, Yb, A, Z, row_scale, rows, batch_size, weight, params,
-                                          n_weights, l2)
-            if not math.isfinite(batch_losses[b]):
-                grads[...] = 0
-                return b + 1, t
-            k.keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, row_scale, weight)
-            k.output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, rows, batch_size)
-            for layer in range(len(layout) - 1, -1, -1):
-                W, dW, _, Ain, Dl, Dbelow = views[layer]
-                np.dot(Ain[:rows].T, Dl[:rows], out=dW)
-                k.bias_gradient(D, layout[layer, 6] * batch_size, grads, layout[layer, 3], rows, layout[layer, 1])
-                if layer > 0:
-                    np.dot(Dl[:rows], W.T, out=Dbelow[:rows])
-                    k.activation_backward(layout[layer - 1, 4], alphas[layer - 1], Z, A, layout[layer, 5] * batch_size,
-                                          D, layout[layer - 1, 6] * batch_size, rows, layout[layer, 0])
-            k.add_penalty(grads, params, n_weights, l2)
-            t += 1
-            k.update(code, params, grads, first, second, hyper, lr, t)
-        return n_batches, t
-
-
-def _layer_views(row, params, grads, Z, A, D, batch_size):
-    """A layer's W and ∂L/∂W, and (batch × units) views of its Z, input A, δ and the δ below."""
-    fan_in, fan_out, w_start, _, _, a_prev, z, _ = (int(v) for v in row)
-    W = params[w_start:w_start + fan_in * fan_out].reshape(fan_in, fan_out)
-    dW = grads[w_start:w_start + fan_in * fan_out].reshape(fan_in, fan_out)
-    Zl = Z[z * batch_size:(z + fan_out) * batch_size].reshape(batch_size, fan_out)
-    Ain = A[a_prev * batch_size:(a_prev + fan_in) * batch_size].reshape(batch_size, fan_in)
-    Dl = D[z * batch_size:(z + fan_out) * batch_size].reshape(batch_size, fan_out)
-    below = D[max(z - fan_in, 0) * batch_size:z * batch_size].reshape(-1, fan_in) if z else None
-    return W, dW, Zl, Ain, Dl, below
+    def _wide_batches(self, batches, order, lr, outputs, trained, code, hyper, first, second):
+        """Wide layers: the products dominate and NumPy's multi-threaded BLAS does them best, so
+        each batch runs the reference forward and backward pass; the optimizer step, a dozen
+        NumPy passes over every parameter, becomes one fused compiled pass."""
+        model = self.model
+        for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
+            weight = len(Y_batch) if W_batch is None else float(W_batch.sum())
+            loss = model.loss_and_gradients(X_batch, Y_batch, W_batch) if weight > 0 else model.zero_gradients()
+            if weight > 0:
+                outputs[rows] = model.layers[-1].A
+                trained[rows] = True
+                if math.isfinite(loss):
+                    model.optimizer.iterations += 1
+                    self.kernels.update(code, model.parameters, model.gradients, first, second, hyper, float(lr),
+                                        model.optimizer.iterations)
+            yield batch, [(loss, weight, len(Y_batch))]
