@@ -128,3 +128,23 @@ class Inspection:
             y = y.reshape(1)
         check_same_length(X, y)
         return trace_step(self, X, self.head.encode_for_trace(y, self.dtype), apply)
+
+    def _clone(self, dtype=None) -> "Inspection":
+        """An independent copy with the same weights and fitted state (optionally another dtype).
+
+        Building blocks are shared (activations and losses are stateless), so custom classes
+        need no registration; the optimizer starts fresh.
+        """
+        twin = type(self)(
+            self.layer_sizes, task=self.task,
+            hidden_activation=[layer.activation for layer in self.layers[:-1]],
+            output_activation=self.layers[-1].activation, loss=self.loss,
+            optimizer=type(self.optimizer)(**self.optimizer.get_config()),
+            learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
+            use_bias=self.use_bias, dtype=self.dtype if dtype is None else dtype,
+            standardize_target=self.standardize_target, engine=self.engine,
+        )
+        twin.parameters[...] = self.parameters
+        if self.head.fitted:
+            twin.head.set_state(self.head.get_state())
+        return twin

@@ -230,8 +230,8 @@ class NeuralNetwork(Inspection):
             A = layer.forward(A)
         return A
 
-    def _loss(self, Y: np.ndarray, weights: np.ndarray | None = None) -> float:
-        """Objective of the last forward pass: the (weighted) loss plus the L2 penalty."""
+    def _loss(self, Y: np.ndarray, weights: np.ndarray | None = None, penalty: bool = True) -> float:
+        """Objective of the last forward pass: the (weighted) loss plus (``penalty``) the L2 penalty."""
         output = self.layers[-1]
         if weights is None:
             value = self.loss.fused_forward(Y, output.Z) if self._fused else self.loss.forward(Y, output.A)
@@ -239,10 +239,12 @@ class NeuralNetwork(Inspection):
             losses_ = (self.loss.fused_sample_losses(Y, output.Z) if self._fused
                        else self.loss.sample_losses(Y, output.A))
             value = float(np.dot(weights, losses_) / weights.sum())
-        if self.l2:
-            weights = self._params[: self._n_weights]
-            value += 0.5 * self.l2 * float(np.dot(weights, weights))
-        return value
+        return value + self._penalty() if penalty else value
+
+    def _penalty(self) -> float:
+        """The L2 penalty ``l2/2 · Σ W²`` (biases are not penalised)."""
+        W = self._params[: self._n_weights]
+        return 0.5 * self.l2 * float(np.dot(W, W)) if self.l2 else 0.0
 
     def _backward(self, Y: np.ndarray, weights: np.ndarray | None = None) -> None:
         """Backward pass: δ of the output layer from the loss, then every layer last to first."""
@@ -376,10 +378,17 @@ class NeuralNetwork(Inspection):
         return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs, batch_size=batch_size,
                               shuffle=shuffle, callbacks=callbacks, announce=verbose > 0)
 
-    def objective(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients."""
-        self._forward(X)
-        return self._loss(Y)
+    def objective(self, X: np.ndarray, Y: np.ndarray, outputs=None, rows_per_pass: int = 16384) -> float:
+        """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients; in
+        passes of ``rows_per_pass`` rows (bounded memory). ``outputs`` receives every row's output."""
+        passes, total = range(0, max(len(X), 1), rows_per_pass), 0.0
+        for start in passes:
+            A = self._forward(X[start:start + rows_per_pass])
+            if outputs is not None:
+                outputs[start:start + rows_per_pass] = A
+            loss = self._loss(Y[start:start + rows_per_pass], penalty=False)
+            total += loss if len(passes) == 1 else loss * len(A) / len(X)   # the loss is a mean over rows
+        return total + self._penalty()
 
     # ------------------------------------------------------------------ inference
     def _output(self, X, rows_per_pass: int = 16384) -> np.ndarray:
@@ -456,26 +465,6 @@ class NeuralNetwork(Inspection):
     def from_config(cls, config: dict) -> "NeuralNetwork":
         """Build an untrained network from :meth:`get_config`'s output."""
         return cls(**constructor_arguments(config))
-
-    def _clone(self, dtype=None) -> "NeuralNetwork":
-        """An independent copy with the same weights and fitted state (optionally another dtype).
-
-        Building blocks are shared (activations and losses are stateless), so custom classes
-        need no registration; the optimizer starts fresh.
-        """
-        twin = NeuralNetwork(
-            self.layer_sizes, task=self.task,
-            hidden_activation=[layer.activation for layer in self.layers[:-1]],
-            output_activation=self.layers[-1].activation, loss=self.loss,
-            optimizer=type(self.optimizer)(**self.optimizer.get_config()),
-            learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
-            use_bias=self.use_bias, dtype=self.dtype if dtype is None else dtype,
-            standardize_target=self.standardize_target, engine=self.engine,
-        )
-        twin._params[...] = self._params
-        if self.head.fitted:
-            twin.head.set_state(self.head.get_state())
-        return twin
 
     def save(self, path) -> None:
         """Write the model (config, weights, fitted state, optimizer state) to one ``.npz`` file.

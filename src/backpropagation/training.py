@@ -253,8 +253,9 @@ class _Loop:
         logs = {"loss": total / seen if seen else math.nan,
                 metric: reducer.score(model.head, Y, outputs, weights)}
         if self.X_val is not None:
-            logs["val_loss"] = reducer.mean(model.objective(self.X_val, self.Y_val), len(self.X_val))
-            logs["val_" + metric] = reducer.score(model.head, self.Y_val, model.layers[-1].A)
+            outputs = np.empty_like(self.Y_val)
+            logs["val_loss"] = reducer.mean(model.objective(self.X_val, self.Y_val, outputs), len(self.X_val))
+            logs["val_" + metric] = reducer.score(model.head, self.Y_val, outputs)
         logs["lr"] = lr
         return logs
 
