@@ -365,3 +365,20 @@ def test_a_network_can_be_built_from_layer_objects_and_saved(tmp_path):
     assert type(sigmoid_out.layers[-1].activation).__name__ == "Sigmoid"
     with pytest.raises(ValueError, match="widths must chain"):
         NeuralNetwork([Dense(4, 16), Dense(8, 3)])
+
+
+@pytest.mark.parametrize("task,n_out", [("regression", 2), ("multiclass", 3), ("binary", 1)])
+def test_the_objective_in_passes_equals_one_pass_and_fills_the_outputs(task, n_out):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, 4))
+    model = NeuralNetwork([4, 8, n_out], task=task, l2=0.01, random_state=0)
+    y = rng.normal(size=(5000, n_out)) if task == "regression" else rng.integers(0, max(n_out, 2), 5000)
+    model.fit(X[:50], y[:50], epochs=1, verbose=0)
+    Y = model.head.encode(y, model.dtype)
+    whole, outputs = model.objective(X, Y, rows_per_pass=10**9), np.empty_like(Y)
+    assert model.objective(X, Y, outputs, rows_per_pass=777) == pytest.approx(whole, rel=1e-12)
+    np.testing.assert_allclose(model.evaluate(X, y)["loss"], whole, rtol=1e-12)
+    if task == "regression":
+        np.testing.assert_allclose(model.head.to_user_units(outputs), model.predict(X), rtol=1e-12)
+    else:
+        np.testing.assert_allclose(model.head.probabilities(outputs), model.predict_proba(X), rtol=1e-12)

@@ -433,8 +433,8 @@ class NeuralNetwork(Inspection):
             for regression.
         """
         X, Y = self._checked_pair(X, y, "evaluate")
-        A = self._forward(X)
-        result = {"loss": self._loss(Y)}
+        A = np.empty_like(Y)
+        result = {"loss": self.objective(X, Y, A)}
         if self.head.is_classifier:
             result["accuracy"] = self.head.score(Y, A)
         else:
@@ -446,7 +446,9 @@ class NeuralNetwork(Inspection):
     def score(self, X, y) -> float:
         """Accuracy (classification) or R² (regression), as scikit-learn defines them."""
         X, Y = self._checked_pair(X, y, "score")
-        return self.head.score(Y, self._forward(X))
+        A = np.empty_like(Y)
+        self.objective(X, Y, A)   # (in passes: bounded memory for large X)
+        return self.head.score(Y, A)
 
     def _checked_pair(self, X, y, method: str):
         if self.head.is_classifier:
