@@ -157,7 +157,8 @@ class TabularPreprocessor:
         """Median of the present values; mean and std once gaps hold the median."""
         if not columns:
             return []
-        present = [c.numbers[rows][~c.missing[rows]] for c in columns]
+        present = [c.numbers[rows] for c in columns]
+        present = [p[~c.missing[rows]] if c.missing.any() else p for p, c in zip(present, columns)]
         middle = medians(present, totals)
         n_missing = totals.sum([len(rows) - len(p) for p in present])
         mean, std = filled_mean_std(present, middle, n_missing, totals)
