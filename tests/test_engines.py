@@ -172,3 +172,35 @@ def test_kernels_are_cached_on_disk_where_numba_is_told(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "numba"
     assert any(name.endswith(".nbi") for _, _, files in os.walk(tmp_path / "cache") for name in files)
+
+
+def test_the_command_line_takes_an_engine_and_both_train_the_same_model(tmp_path, capsys):
+    import json
+
+    from backpropagation.cli import demo_data_path
+    from backpropagation.cli import main as backprop
+
+    reports = {}
+    for engine in ("numpy", "numba", "auto"):
+        assert backprop(["train", demo_data_path(), "--target", "species", "--epochs", "4", "--seed", "0",
+                         "--engine", engine, "--output", str(tmp_path / f"{engine}.npz"), "--json"]) == 0
+        reports[engine] = json.loads(capsys.readouterr().out)
+    assert [reports[e]["engine"] for e in ("numpy", "numba", "auto")] == ["numpy", "numba", "numpy"]  # small job
+    numpy_model, numba_model = (NeuralNetwork.load(tmp_path / f"{e}.npz") for e in ("numpy", "numba"))
+    np.testing.assert_allclose(numba_model.parameters, numpy_model.parameters, rtol=1e-9, atol=1e-12)
+
+
+def test_ctrl_c_stops_a_long_compiled_run_within_a_chunk():
+    import signal
+    import threading
+    import time
+
+    model = NeuralNetwork([3, 6, 1], random_state=0, engine="numba")
+    model.fit(X, TARGETS["regression"], epochs=1, batch_size=1, verbose=0)          # compiled before timing
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    started = time.perf_counter()
+    timer.start()
+    history = model.fit(np.tile(X, (200, 1)), np.tile(TARGETS["regression"], 200), epochs=10_000, batch_size=1,
+                        verbose=0)
+    assert history.interrupted and time.perf_counter() - started < 5
+    assert np.isfinite(model.parameters).all() and "interrupted (Ctrl-C)" in history.stop_reason
