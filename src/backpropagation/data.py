@@ -220,7 +220,9 @@ def validation_split(n_samples: int, fraction: float, rng: np.random.Generator,
             take = min(max(take, 1), len(group) - 1)
         validation.append(rng.permutation(group)[:take])
     validation = np.sort(np.concatenate(validation))
-    train = np.setdiff1d(np.arange(n_samples), validation, assume_unique=True)
+    kept = np.ones(n_samples, dtype=bool)
+    kept[validation] = False
+    train = np.flatnonzero(kept)
     if len(validation) == 0 or len(train) == 0:
         raise ValueError(f"validation_split: {fraction} of {n_samples} samples leaves "
                          f"{len(train)} for training and {len(validation)} for validation; "
