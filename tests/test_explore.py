@@ -197,3 +197,11 @@ def test_train_changes_the_picture_and_pause_stops_it(page, tmp_path):
     assert page.find_element("id", "loss").get_attribute("data-epochs") in (epochs, str(int(epochs) + 1))
     assert page.execute_script(picture) != before
     assert page.save_screenshot(str(tmp_path / "explore.png")) and not errors(page)
+
+
+def test_the_default_output_layer_fits_the_data_set_and_bad_ports_are_refused(capsys):
+    assert Session(dataset="blobs").config["layers"] == [2, 4, 3, 3]
+    assert Session().config["layers"] == [2, 4, 3, 2]
+    with pytest.raises(SystemExit):
+        backprop(["explore", "--port", "99999", "--no-browser"])
+    assert "expected a port number from 0 to 65535" in capsys.readouterr().err

@@ -163,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     trace.set_defaults(handler=command_trace)
 
     explore = sub.add_parser("explore", help="a local page that steps and trains a small network in front of you")
-    explore.add_argument("--layers", type=_layers, default=[2, 4, 3, 2],
-                         help="layer sizes: 2 inputs (the plane), hidden widths, one output per class")
+    explore.add_argument("--layers", type=_layers, default=None,
+                         help="layer sizes: 2 inputs (the plane), hidden widths, one output per class "
+                              "(default: 2,4,3,N for a data set of N classes)")
     explore.add_argument("--dataset", default="moons", choices=["moons", "circles", "xor", "spiral", "blobs", "linear"],
                          help="2-D data set (blobs has 3 classes, the others 2)")
     explore.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
@@ -172,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--learning-rate", type=_positive_float, default=0.1, help="SGD step size η")
     explore.add_argument("--batch-size", type=_positive_int, default=10, help="rows per step when training")
     explore.add_argument("--seed", type=_seed, default=0, help="random seed of the data and the weights")
-    explore.add_argument("--port", type=_count, default=8765, help="port on 127.0.0.1 (0: any free port)")
+    explore.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (0: any free port)")
     explore.add_argument("--no-browser", action="store_true", help="print the address, do not open a browser")
     explore.set_defaults(handler=command_explore)
     return parser
@@ -414,6 +415,13 @@ def _instructive_trace(model, task: str, rng, tries: int = 100):
         if all(np.any(step.dW != 0) for step in trace.layers):
             break
     return trace
+
+
+def _port(text: str) -> int:
+    port = _count(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return port
 
 
 def command_explore(args) -> int:

@@ -56,15 +56,15 @@ def make_dataset(name: str, n: int = 200, seed: int = 0) -> tuple[np.ndarray, np
 class Session:
     """One network and data set, stepped sample by sample or trained epoch by epoch.
 
-    Parameters mirror ``backprop explore``'s options; the optimizer is plain SGD, so that the
-    update shown is the seeds' ``W ← W - η ∂L/∂W``.
+    Parameters mirror ``backprop explore``'s options (``layers`` None: 2-4-3 and one output per
+    class); the optimizer is plain SGD, so that the update shown is the seeds' ``W ← W - η ∂L/∂W``.
     """
 
-    def __init__(self, layers=(2, 4, 3, 2), dataset="moons", activation="relu", learning_rate=0.1,
+    def __init__(self, layers=None, dataset="moons", activation="relu", learning_rate=0.1,
                  batch_size=10, seed=0) -> None:
-        layers = [int(size) for size in layers]
         self.X, self.y = make_dataset(dataset, seed=seed)
         n_classes = int(self.y.max()) + 1
+        layers = [2, 4, 3, n_classes] if layers is None else [int(size) for size in layers]
         if len(layers) < 2 or layers[0] != 2:
             raise ValueError(f"layers: the data are points in the plane, so the input layer has 2 units; "
                              f"got {layers}")
