@@ -165,3 +165,39 @@ def test_a_stream_of_a_broken_file_says_why(tmp_path):
         list(stream_table(write(tmp_path, "a,b\n1,2\n3,4\n5\n")))
     with pytest.raises(ValueError, match="no data rows"):
         list(stream_table(write(tmp_path, "a,b\n", "empty.csv")))
+
+
+@pytest.mark.parametrize("compression", ["gzip", "bz2"])
+def test_compressed_csv_reads_like_the_plain_file_whole_in_slices_and_streamed(tmp_path, compression):
+    import bz2
+    import gzip
+
+    from backpropagation.cli import demo_data_path
+    from backpropagation.readers import stream_table
+
+    plain = open(demo_data_path(), "rb").read()
+    path = tmp_path / ("penguins.csv.gz" if compression == "gzip" else "penguins.csv.bz2")
+    path.write_bytes(gzip.compress(plain) if compression == "gzip" else bz2.compress(plain))
+    whole = read_csv(demo_data_path())
+    same_table(read_table(path), whole)
+    parts = [read_table(path, part=(k, 3)) for k in range(3)]
+    assert sum(len(p) for p in parts) == len(whole)
+    assert [p.column("island").cell(0) for p in parts] == [whole.column("island").cell(i) for i in (0, 114, 229)]
+    assert sum(len(chunk) for chunk in stream_table(path, rows=100)) == len(whole)
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_a_header_without_commas_names_its_delimiter(tmp_path, delimiter):
+    text = f"a{delimiter}b{delimiter}y\n1,5{delimiter}2{delimiter}p\n3{delimiter}4{delimiter}q\n"
+    table = read_csv(write(tmp_path, text))
+    assert table.header == ["a", "b", "y"]
+    assert table.column("a").cell(0) == "1,5" and table.column("b").numbers.tolist() == [2.0, 4.0]
+
+
+def test_a_ragged_line_in_a_compressed_file_is_named(tmp_path):
+    import gzip
+
+    path = tmp_path / "bad.csv.gz"
+    path.write_bytes(gzip.compress(b"a,b\n1,2\n3\n"))
+    with pytest.raises(ValueError, match="line 3 has 1 fields, the header has 2"):
+        read_table(path)

@@ -10,6 +10,7 @@ a record boundary, and :func:`stream_csv_arrow` yields record batches of bounded
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import os
 
@@ -57,23 +58,21 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
     as numbers (all columns as text with ``as_text``)."""
     import pyarrow.csv as pcsv
 
-    names, lines_before_body, body_start = csv_header(source, delimiter)
-    with open(source, "rb") as handle:
-        start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
     pa, _ = pyarrow()
-    if stop - start < 4096 and not _bytes(source, start, stop).strip():
+    with _opened(source) as handle:
+        names, lines_before_body, body_start, delimiter = _header(handle, delimiter, source)
+        start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
+        handle.seek(start)
+        in_place = part is None and not is_compressed(source)
+        rows = None if in_place else pa.py_buffer(handle.read(stop - start))
+    if not in_place and not rows.to_pybytes().strip() or in_place and stop - start < 4096 and \
+            not _bytes(source, start, stop).strip():
         return pa.table({name: pa.array([], pa.string()) for name in names}), 0
-    if part is None:        # the parser reads the file block by block
-        def body():
-            return pa.OSFile(source)
-    else:                   # this rank's rows only
-        rows = pa.py_buffer(_bytes(source, start, stop))
 
-        def body():
-            return pa.BufferReader(rows)
+    def body():                 # the parser reads a plain file block by block
+        return pa.OSFile(source) if in_place else pa.BufferReader(rows)
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-    read = pcsv.ReadOptions(column_names=names, use_threads=True,
-                            skip_rows=lines_before_body if part is None else 0)
+    read = pcsv.ReadOptions(column_names=names, use_threads=True, skip_rows=lines_before_body if in_place else 0)
     try:
         as_string = [name for name in names if as_text or name in text_columns]
         arrow = _parse(pcsv, body, read, parse, dict.fromkeys(as_string, "string"), keep_spelling=as_text)
@@ -95,33 +94,59 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
     return arrow, 0
 
 
-def csv_header(source: str, delimiter: str) -> tuple[list[str], int, int]:
-    """The column names, the number of lines up to and including the header, and the byte
-    offset where the rows start. ValueError for an empty file or a bad header."""
-    with open(source, "rb") as handle:
-        header_bytes, lines_before_body = handle.readline(), 1
-        if header_bytes.startswith(b"\xef\xbb\xbf"):
-            header_bytes = header_bytes[3:]
-        while header_bytes and not header_bytes.strip():      # blank lines before the header
-            header_bytes, lines_before_body = handle.readline(), lines_before_body + 1
-        if not header_bytes.strip():
-            raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
-        return _header_names(header_bytes, delimiter, source), lines_before_body, handle.tell()
+#: Compressed CSV files, read whole into memory (decompressed) by pyarrow.
+COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
+#: Delimiters tried, in order, when the header row holds no comma.
+DELIMITERS = (",", "\t", ";", "|")
 
 
-def stream_csv_arrow(source: str, delimiter: str = ",", block_bytes: int = 1 << 24):
+def is_compressed(source: str) -> bool:
+    return source.lower().endswith(COMPRESSIONS)
+
+
+def _opened(source: str):
+    """A binary handle on the CSV's bytes: the file, or its decompressed content in memory."""
+    if not is_compressed(source):
+        return open(source, "rb")
+    pa, _ = pyarrow()
+    with pa.input_stream(source, compression="detect") as stream:
+        return io.BytesIO(stream.read())
+
+
+def csv_header(source: str, delimiter: str | None = None) -> tuple[list[str], int, int, str]:
+    """The column names, the number of lines up to and including the header, the byte offset
+    where the rows start (in the decompressed bytes), and the delimiter (``None``: the first of
+    :data:`DELIMITERS` the header holds). ValueError for an empty file or a bad header."""
+    with _opened(source) as handle:
+        return _header(handle, delimiter, source)
+
+
+def _header(handle, delimiter, source: str):
+    header_bytes, lines_before_body = handle.readline(), 1
+    if header_bytes.startswith(b"\xef\xbb\xbf"):
+        header_bytes = header_bytes[3:]
+    while header_bytes and not header_bytes.strip():      # blank lines before the header
+        header_bytes, lines_before_body = handle.readline(), lines_before_body + 1
+    if not header_bytes.strip():
+        raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
+    if delimiter is None:
+        delimiter = next((d for d in DELIMITERS if d.encode() in header_bytes), ",")
+    return _header_names(header_bytes, delimiter, source), lines_before_body, handle.tell(), delimiter
+
+
+def stream_csv_arrow(source: str, delimiter: str | None = None, block_bytes: int = 1 << 24):
     """Yield the rows of a CSV file as pyarrow Tables of about ``block_bytes`` of text each,
     every cell as written (text), so that a file larger than memory can be scored."""
     import pyarrow.csv as pcsv
 
     pa, _ = pyarrow()
-    names, lines_before_body, _ = csv_header(source, delimiter)
+    names, lines_before_body, _, delimiter = csv_header(source, delimiter)
     read = pcsv.ReadOptions(column_names=names, skip_rows=lines_before_body, block_size=block_bytes)
     convert = pcsv.ConvertOptions(column_types=dict.fromkeys(names, "string"), strings_can_be_null=False,
                                   quoted_strings_can_be_null=False)
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     try:
-        with pcsv.open_csv(pa.OSFile(source), read_options=read, parse_options=parse,
+        with pcsv.open_csv(pa.input_stream(source, compression="detect"), read_options=read, parse_options=parse,
                            convert_options=convert) as reader:
             for batch in reader:
                 yield pa.Table.from_batches([batch])
@@ -211,7 +236,7 @@ def _count_quotes(handle, start: int, stop: int, block: int = 1 << 24) -> int:
 
 def _refuse_ragged_line(source: str, delimiter: str) -> None:
     """ValueError naming the first line whose field count differs from the header's."""
-    with open(source, newline="", encoding="utf-8-sig", errors="replace") as handle:
+    with _opened(source) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         width = None
         for row in reader:

@@ -1,7 +1,8 @@
 """Table files to columns: CSV, Parquet and Arrow/Feather through pyarrow, for the command line.
 
 :func:`read_table` picks the reader by the file's extension (``.parquet``/``.pq``, ``.feather``/
-``.arrow``/``.ipc``, anything else is CSV; ``.tsv`` is tab-separated). CSV files are parsed by
+``.arrow``/``.ipc``, anything else is CSV; ``.tsv`` is tab-separated; a compression suffix such
+as ``.gz`` is looked past and the file decompressed). CSV files are parsed by
 pyarrow's multi-threaded C++ reader with every column as text, so cells keep their spelling; each
 column is then decoded once, in vectorised passes, into a :class:`Column`: the number each cell
 holds, which cells are missing, and the trimmed text for columns that turn out to be categories.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .csv_source import MISSING, check_header, pyarrow, read_csv_arrow, stream_csv_arrow
+from .csv_source import COMPRESSIONS, MISSING, check_header, pyarrow, read_csv_arrow, stream_csv_arrow
 
 _NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
 
@@ -186,6 +187,14 @@ FORMATS = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arr
            ".ipc": "feather", ".tsv": "tsv", ".csv": "csv"}
 
 
+def format_of(source: str) -> str:
+    """The format a file's extension names (a compression suffix such as ``.gz`` looked past)."""
+    name = source.lower()
+    for suffix in COMPRESSIONS:
+        name = name.removesuffix(suffix)
+    return FORMATS.get(os.path.splitext(name)[1], "csv")
+
+
 def read_table(path, part: tuple[int, int] | None = None, file_format: str | None = None,
                as_text: bool = False, text_columns=()) -> Table:
     """Read a CSV, Parquet or Arrow/Feather file (by extension) with a header of column names.
@@ -220,14 +229,14 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
     if os.path.isdir(source):
         raise ValueError(f"{source}: is a directory, expected a table file")
     pa, _ = pyarrow()
-    file_format = file_format or FORMATS.get(os.path.splitext(source)[1].lower(), "csv")
+    file_format = file_format or format_of(source)
     try:
         if file_format == "parquet":
             arrow, first = _read_parquet(source, part)
         elif file_format == "feather":
             arrow, first = _read_feather(source, part)
         else:
-            arrow, first = read_csv_arrow(source, part, "\t" if file_format == "tsv" else ",", as_text, text_columns)
+            arrow, first = read_csv_arrow(source, part, "\t" if file_format == "tsv" else None, as_text, text_columns)
     except (pa.ArrowException, OSError) as error:
         if isinstance(error, FileNotFoundError):
             raise
@@ -260,7 +269,7 @@ def stream_table(path, rows: int = 100_000, file_format: str | None = None):
     if os.path.isdir(source):
         raise ValueError(f"{source}: is a directory, expected a table file")
     pa, _ = pyarrow()
-    file_format = file_format or FORMATS.get(os.path.splitext(source)[1].lower(), "csv")
+    file_format = file_format or format_of(source)
     first = 0
     try:
         for arrow in _arrow_chunks(source, file_format, rows):
@@ -291,7 +300,7 @@ def _arrow_chunks(source: str, file_format: str, rows: int):
             for i in range(reader.num_record_batches):
                 yield pa.Table.from_batches([reader.get_batch(i)])
     else:
-        yield from stream_csv_arrow(source, "\t" if file_format == "tsv" else ",")
+        yield from stream_csv_arrow(source, "\t" if file_format == "tsv" else None)
 
 
 def _slice_bounds(n_rows: int, part) -> tuple[int, int]:
