@@ -216,18 +216,19 @@ def matmul_a_bt(D, d, W, w, E, e, rows, fan_in, fan_out):
 
 
 @njit(cache=True, error_model="numpy")
-def _update_range(code, params, grads, first, second, hyper, lr, t, start, stop):
+def _update_range(code, params, grads, first, second, c, start, stop):
     """Parameters ``start:stop`` of the step; one plain loop per rule, so that it vectorises.
 
-    ``hyper`` = (momentum, nesterov, rho or β1, β2, ε, weight decay); the rules and the order
-    of their operations are those of ``optimizers.py``.
+    ``c`` holds the step's constants in the parameters' dtype (float32 arithmetic for float32
+    parameters, as NumPy does it): see :func:`update`. The rules and the order of their
+    operations are those of ``optimizers.py``.
     """
     if code == SGD:
-        mu = hyper[0]
+        mu, lr = c[0], c[9]
         if mu == 0:
             for i in range(start, stop):
                 params[i] -= grads[i] * lr
-        elif hyper[1] > 0:
+        elif c[1] > 0:
             for i in range(start, stop):
                 first[i] = first[i] * mu + grads[i]
                 params[i] -= (first[i] * mu + grads[i]) * lr
@@ -236,30 +237,37 @@ def _update_range(code, params, grads, first, second, hyper, lr, t, start, stop)
                 first[i] = first[i] * mu + grads[i]
                 params[i] -= first[i] * lr
     elif code == RMSPROP:
-        rho, eps = hyper[2], hyper[4]
+        rho, rest, eps, lr = c[2], c[3], c[6], c[9]
         for i in range(start, stop):
             g = grads[i]
-            second[i] = second[i] * rho + g * g * (1.0 - rho)
-            params[i] -= g / (math.sqrt(second[i]) + eps) * lr
+            second[i] = second[i] * rho + g * g * rest
+            params[i] -= g / (np.sqrt(second[i]) + eps) * lr
     else:
-        beta_1, beta_2, eps = hyper[2], hyper[3], hyper[4]
-        decay = 1.0 - lr * hyper[5] if code == ADAMW else 1.0
-        root = math.sqrt(1.0 - beta_2 ** t)
-        step = lr / (1.0 - beta_1 ** t)
+        beta_1, rest_1, beta_2, rest_2, eps, root, step, decay = c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[10]
         for i in range(start, stop):
             g = grads[i]
-            m = first[i] * beta_1 + g * (1.0 - beta_1)
-            v = second[i] * beta_2 + g * g * (1.0 - beta_2)
+            m = first[i] * beta_1 + g * rest_1
+            v = second[i] * beta_2 + g * g * rest_2
             first[i] = m
             second[i] = v
-            params[i] = params[i] * decay - m / (math.sqrt(v) / root + eps) * step
+            if code == ADAMW:
+                params[i] *= decay
+            params[i] -= m / (np.sqrt(v) / root + eps) * step
 
 
 @njit(cache=True, error_model="numpy")
 def update(code, params, grads, first, second, hyper, lr, t):
-    """The optimizer ``code``'s step ``t`` over the whole flat vector, fused in one pass. (One
-    thread: on two cores, numba's threads slowed the update down next to BLAS's.)"""
-    _update_range(code, params, grads, first, second, hyper, lr, t, 0, params.size)
+    """The optimizer ``code``'s step ``t`` over the whole flat vector, fused in one pass.
+
+    ``hyper`` = (momentum, nesterov, rho or β1, β2, ε, weight decay). (One thread: on two
+    cores, numba's threads slowed the update down next to BLAS's worker threads.)
+    """
+    c = np.empty(11, dtype=params.dtype)    # the step's constants, in the parameters' dtype
+    c[0], c[1], c[2], c[3] = hyper[0], hyper[1], hyper[2], 1.0 - hyper[2]
+    c[4], c[5], c[6] = hyper[3], 1.0 - hyper[3], hyper[4]
+    c[7], c[8] = math.sqrt(1.0 - hyper[3] ** t), lr / (1.0 - hyper[2] ** t)
+    c[9], c[10] = lr, 1.0 - lr * hyper[5]
+    _update_range(code, params, grads, first, second, c, 0, params.size)
 
 
 @njit(cache=True, error_model="numpy")
