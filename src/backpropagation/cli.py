@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
     trace.set_defaults(handler=command_trace)
 
+    _add_explore_parser(sub)
+    return parser
+
+
+def _add_explore_parser(sub) -> None:
     explore = sub.add_parser("explore", help="a local page that steps and trains a small network in front of you")
     explore.add_argument("--layers", type=_layers, default=None,
                          help="layer sizes: 2 inputs (the plane), hidden widths, one output per class "
@@ -176,7 +181,6 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (0: any free port)")
     explore.add_argument("--no-browser", action="store_true", help="print the address, do not open a browser")
     explore.set_defaults(handler=command_explore)
-    return parser
 
 
 def _add_engine_option(command):
