@@ -204,3 +204,12 @@ def test_ctrl_c_stops_a_long_compiled_run_within_a_chunk():
                         verbose=0)
     assert history.interrupted and time.perf_counter() - started < 5
     assert np.isfinite(model.parameters).all() and "interrupted (Ctrl-C)" in history.stop_reason
+
+
+def test_the_estimators_take_an_engine():
+    from backpropagation.sklearn import BackpropClassifier
+
+    fitted = [BackpropClassifier(hidden_layer_sizes=(6,), epochs=5, engine=engine, random_state=0)
+              .fit(X, TARGETS["multiclass"]) for engine in ("numpy", "numba")]
+    assert [f.model_.engine_ for f in fitted] == ["numpy", "numba"]
+    np.testing.assert_allclose(fitted[1].model_.parameters, fitted[0].model_.parameters, rtol=1e-9, atol=1e-12)

@@ -36,7 +36,8 @@ class _BackpropEstimator(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
                  l2=0.0001, epochs=200, batch_size="auto", shuffle=True, validation_fraction=0.0,
                  early_stopping=False, tol=1e-4, n_iter_no_change=10, lr_schedule=None, initializer="auto",
-                 dtype="float64", standardize_target=True, warm_start=False, random_state=None, verbose=0):
+                 dtype="float64", standardize_target=True, warm_start=False, random_state=None, verbose=0,
+                 engine="auto"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -56,6 +57,7 @@ class _BackpropEstimator(BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.engine = engine
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X, y, sample_weight=None):
@@ -114,7 +116,7 @@ class _BackpropEstimator(BaseEstimator):
                              hidden_activation=self.activation, optimizer=self.optimizer,
                              learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
                              dtype=self.dtype, random_state=self.random_state,
-                             standardize_target=self.standardize_target)
+                             standardize_target=self.standardize_target, engine=self.engine)
 
     def _validate(self, X, y, reset):
         raise NotImplementedError
@@ -178,6 +180,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         Continue training the current network on the next ``fit`` instead of starting anew.
     random_state : int, numpy Generator, numpy RandomState or None
     verbose : {0, 1, 2}, default 0
+    engine : {"auto", "numpy", "numba"}, default "auto"
+        What runs the training batches (see :class:`~backpropagation.NeuralNetwork`).
 
     Attributes
     ----------
