@@ -209,7 +209,8 @@ def test_ctrl_c_stops_a_long_compiled_run_within_a_chunk():
 def test_the_estimators_take_an_engine():
     from backpropagation.sklearn import BackpropClassifier
 
-    fitted = [BackpropClassifier(hidden_layer_sizes=(6,), epochs=5, engine=engine, random_state=0)
+    fitted = [BackpropClassifier(hidden_layer_sizes=(6,), epochs=5, tol=10.0, n_iter_no_change=2, engine=engine,
+                                 random_state=0)
               .fit(X, TARGETS["multiclass"]) for engine in ("numpy", "numba")]
     assert [f.model_.engine_ for f in fitted] == ["numpy", "numba"]
     np.testing.assert_allclose(fitted[1].model_.parameters, fitted[0].model_.parameters, rtol=1e-9, atol=1e-12)
