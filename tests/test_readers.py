@@ -201,3 +201,31 @@ def test_a_ragged_line_in_a_compressed_file_is_named(tmp_path):
     path.write_bytes(gzip.compress(b"a,b\n1,2\n3\n"))
     with pytest.raises(ValueError, match="line 3 has 1 fields, the header has 2"):
         read_table(path)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.floats(allow_nan=False, width=64)), max_size=40),
+       start=st.integers(0, 5), kind=st.sampled_from(["double", "int64", "bool", "string"]))
+def test_arrow_and_numpy_conversions_keep_values_nulls_and_offsets(values, start, kind):
+    from backpropagation.csv_source import arrow_of, numpy_of
+
+    if kind == "int64":
+        values = [None if v is None else int(max(min(v, 1e15), -1e15)) for v in values]
+    elif kind == "bool":
+        values = [None if v is None else v > 0 for v in values]
+    elif kind == "string":
+        values = [None if v is None else f"{v:.3g}é" for v in values]
+    array = pa.array(values, type={"double": pa.float64(), "int64": pa.int64(), "bool": pa.bool_(),
+                                   "string": pa.string()}[kind]).slice(min(start, len(values)))
+    expected = array.to_pylist()
+    got = numpy_of(array).tolist()
+    fill = {"double": None, "int64": None, "bool": False, "string": ""}[kind]
+    for mine, theirs in zip(got, expected, strict=True):
+        if theirs is None:
+            assert mine == fill or (fill is None and mine != mine)            # NaN for numbers
+        else:
+            assert mine == theirs
+    if kind in ("bool", "int64") and None not in expected:
+        assert arrow_of(np.array(expected, dtype=bool if kind == "bool" else np.int64)).to_pylist() == expected
+    if kind == "string" and None not in expected:
+        assert arrow_of(expected).to_pylist() == expected

@@ -33,6 +33,63 @@ def pyarrow():
     return pa, pc
 
 
+def numpy_of(array, fill=None):
+    """A pyarrow array (or chunked array) of numbers, booleans or text as a NumPy array, read
+    from its buffers. Nulls become ``fill``: by default NaN (numbers), False (booleans) or ""
+    (text).
+
+    pyarrow's own ``to_numpy`` (like ``pa.array`` and ``pa.scalar``) imports pandas on first
+    use, which costs the command line more than converting a million-row column.
+    """
+    import numpy as np
+
+    pa, pc = pyarrow()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    kind, n, offset = array.type, len(array), array.offset
+    valid = None
+    if array.null_count:
+        valid = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8),
+                              bitorder="little")[offset:offset + n].astype(bool)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        encoded = pc.dictionary_encode(array)
+        labels = np.array(encoded.dictionary.to_pylist() + ["" if fill is None else fill], dtype=str)
+        return labels[numpy_of(encoded.indices, fill=len(labels) - 1)]
+    if pa.types.is_boolean(kind):
+        values = np.unpackbits(np.frombuffer(array.buffers()[1], dtype=np.uint8),
+                               bitorder="little")[offset:offset + n].astype(bool)
+    else:
+        dtype = np.dtype({"double": "float64", "float": "float32", "halffloat": "float16"}.get(str(kind), str(kind)))
+        values = np.frombuffer(array.buffers()[1], dtype=dtype, count=n, offset=offset * dtype.itemsize)
+    if valid is None:
+        return values
+    if fill is None and values.dtype.kind in "iu":
+        values = values.astype(np.float64)
+    values = values.copy()
+    values[~valid] = (False if values.dtype == bool else np.nan) if fill is None else fill
+    return values
+
+
+def arrow_of(values):
+    """A pyarrow array built on buffers from a NumPy array of booleans or integers, or a list of
+    str (``pa.array`` would import pandas first, which costs the command line more than the
+    conversion)."""
+    import numpy as np
+
+    pa, _ = pyarrow()
+    if isinstance(values, (list, tuple)):
+        encoded = [value.encode("utf-8") for value in values]
+        offsets = np.cumsum([0] + [len(value) for value in encoded], dtype=np.int32)
+        return pa.Array.from_buffers(pa.string(), len(encoded),
+                                     [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+    values = np.ascontiguousarray(values)
+    if values.dtype == bool:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+    values = values.astype(np.int64, copy=False)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
 def check_header(header: list[str], source: str) -> None:
     """ValueError if the header is data, has a nameless column or repeats a name."""
     if all(_is_number(name) for name in header):
@@ -67,7 +124,7 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
         rows = None if in_place else pa.py_buffer(handle.read(stop - start))
     if not in_place and not rows.to_pybytes().strip() or in_place and stop - start < 4096 and \
             not _bytes(source, start, stop).strip():
-        return pa.table({name: pa.array([], pa.string()) for name in names}), 0
+        return pa.table({name: arrow_of([]) for name in names}), 0
 
     def body():                 # the parser reads a plain file block by block
         return pa.OSFile(source) if in_place else pa.BufferReader(rows)

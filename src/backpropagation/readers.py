@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .csv_source import COMPRESSIONS, MISSING, check_header, pyarrow, read_csv_arrow, stream_csv_arrow
+from .csv_source import (COMPRESSIONS, MISSING, arrow_of, check_header, numpy_of, pyarrow, read_csv_arrow,
+                         stream_csv_arrow)
 
 _NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
 
@@ -66,7 +67,7 @@ class Column:
         if pa.types.is_null(raw.type):
             raw = raw.cast(pa.string())
         if pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type) or pa.types.is_decimal(raw.type):
-            numbers = pc.cast(raw, pa.float64()).to_numpy(zero_copy_only=False)
+            numbers = numpy_of(pc.cast(raw, pa.float64()))
             return cls(numbers, np.isnan(numbers), raw)
         if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
             raw = pc.cast(raw, pa.string())
@@ -78,26 +79,25 @@ class Column:
         try:                                   # the common case: every cell a number
             if len(raw) > 1000:                # (a failed cast costs a pass: try a sample first)
                 pc.cast(raw.slice(0, 1000), pa.float64())
-            numbers = pc.cast(raw, pa.float64()).to_numpy(zero_copy_only=False)
+            numbers = numpy_of(pc.cast(raw, pa.float64()))
             return cls(numbers, np.isnan(numbers), raw)
         except pa.ArrowInvalid:
             pass
         text = pc.utf8_trim_whitespace(raw)
-        missing = pc.fill_null(pc.is_in(pc.utf8_lower(text), value_set=pa.array(MISSING)), True)
-        missing = missing.to_numpy(zero_copy_only=False) | text.is_null().to_numpy(zero_copy_only=False)
-        present = pc.filter(text, pa.array(~missing))
+        missing = numpy_of(pc.is_in(pc.utf8_lower(text), value_set=arrow_of(MISSING))) | numpy_of(text.is_null())
+        present = pc.filter(text, arrow_of(~missing))
         numbers = np.full(len(raw), np.nan)
         try:                                   # numbers with gaps or padding
             if len(present) > 1000:
                 pc.cast(present.slice(0, 1000), pa.float64())
-            numbers[~missing] = pc.cast(present, pa.float64()).to_numpy(zero_copy_only=False)
+            numbers[~missing] = numpy_of(pc.cast(present, pa.float64()))
         except pa.ArrowInvalid:                # some text: decide per distinct value
             encoded = pc.dictionary_encode(present)
             distinct = encoded.dictionary
-            looks = pc.match_substring_regex(distinct, _NUMBER).to_numpy(zero_copy_only=False)
+            looks = numpy_of(pc.match_substring_regex(distinct, _NUMBER))
             values = np.full(len(distinct), np.nan)
-            values[looks] = pc.cast(pc.filter(distinct, pa.array(looks)), pa.float64()).to_numpy(zero_copy_only=False)
-            numbers[~missing] = values[encoded.indices.to_numpy(zero_copy_only=False)]
+            values[looks] = numpy_of(pc.cast(pc.filter(distinct, arrow_of(looks)), pa.float64()))
+            numbers[~missing] = values[numpy_of(encoded.indices)]
         return cls(numbers, missing, raw, text)
 
     def __len__(self) -> int:
@@ -124,14 +124,14 @@ class Column:
 
     def labels(self) -> np.ndarray:
         """The trimmed text of every cell, as a NumPy array of str."""
-        return np.asarray(self.text.to_numpy(zero_copy_only=False), dtype=str)
+        return numpy_of(self.text)
 
     def take(self, rows: np.ndarray) -> "Column":
         """The column at row positions ``rows``."""
         _, pc = pyarrow()
         rows = np.asarray(rows, dtype=np.int64)
-        text = None if self._text is None else pc.take(self._text, rows)
-        return Column(self.numbers[rows], self.missing[rows], pc.take(self.raw, rows), text)
+        text = None if self._text is None else pc.take(self._text, arrow_of(rows))
+        return Column(self.numbers[rows], self.missing[rows], pc.take(self.raw, arrow_of(rows)), text)
 
 
 @dataclass

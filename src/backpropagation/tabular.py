@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .column_stats import Totals, filled_mean_std, medians
-from .readers import Column, Table, pyarrow
+from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 
 
 def first_text(column: Column, rows: np.ndarray, row_numbers: np.ndarray, totals: Totals):
@@ -179,7 +179,7 @@ class TabularPreprocessor:
         """Sorted categories (merged over ranks) and the most frequent one."""
         _, pc = pyarrow()
         present = rows[~column.missing[rows]]
-        counted = pc.value_counts(pc.take(column.text, present)).to_pylist()
+        counted = pc.value_counts(pc.take(column.text, arrow_of(present))).to_pylist()
         counts = Counter()
         for part in totals.gather({item["values"]: item["counts"] for item in counted}):
             counts.update(part)
@@ -310,9 +310,9 @@ class TabularPreprocessor:
     def _one_hot(self, spec, column: Column, rows, missing, block) -> int:
         """Write the indicator columns into ``block``; return how many cells were unseen categories."""
         pa, pc = pyarrow()
-        categories = pa.array(spec["categories"], type=pa.string())
-        index = pc.index_in(pc.take(column.text, rows), value_set=categories)
-        index = pc.fill_null(index, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+        categories = arrow_of(spec["categories"])
+        index = pc.index_in(pc.take(column.text, arrow_of(rows)), value_set=categories)
+        index = numpy_of(index, fill=-1).astype(np.intp)
         index[missing] = spec["categories"].index(spec["mode"])
         block[...] = 0
         known = np.flatnonzero(index >= 0)
