@@ -15,7 +15,7 @@ import numpy as np
 
 from .callbacks import EarlyStopping
 from .data import validation_split
-from .distributed import MPIReducer, collectively, mpi
+from .distributed import MPIReducer, collectively, mpi, share_cores
 from .files import check_output
 from .network import NeuralNetwork
 from .column_stats import Totals
@@ -205,6 +205,7 @@ def run_training(args) -> dict:
         result = train(args, read_table(args.data, text_columns=[args.target]))
     else:
         comm = mpi().COMM_WORLD
+        share_cores(comm)            # ranks sharing a machine: no BLAS thread oversubscription
         collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
         table = collectively(comm, lambda: read_table(args.data, part=(comm.Get_rank(), comm.Get_size()),
                                                           text_columns=[args.target]))

@@ -40,6 +40,22 @@ def mpi():
     return MPI
 
 
+def share_cores(comm) -> int | None:
+    """Limit each rank's BLAS threads so that the ranks on one machine do not oversubscribe its
+    cores (cores // ranks on the machine, at least 1); returns the limit, or None where
+    ``threadpoolctl`` (the extra ``mpi``) is missing. A collective call; process-wide."""
+    import os
+
+    local = comm.Split_type(mpi().COMM_TYPE_SHARED).Get_size()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    threads = max(1, (os.cpu_count() or 1) // local)
+    threadpool_limits(limits=threads, user_api="blas")
+    return threads
+
+
 def check_comm(comm) -> None:
     """Raise TypeError unless ``comm`` is an mpi4py communicator (checked before any collective)."""
     if not isinstance(comm, mpi().Comm):
