@@ -82,6 +82,9 @@ def test_train_moves_the_loss_and_the_boundary(explorer):
     ({"activation": "cube"}, "activation"),
     ({"batch_size": 0}, "batch_size"),
     ({"dataset": "iris"}, "dataset: expected one of"),
+    ({"layers": [2, None, 2]}, "layers: expected whole numbers >= 1"),
+    ({"layers": "2,4,2"}, "layers: expected whole numbers >= 1"),
+    ({"learning_rate": -1}, "learning_rate"),
 ])
 def test_a_bad_configuration_is_refused_with_the_reason(explorer, body, message):
     status, answer = call(explorer, "/api/reset", body)

@@ -64,7 +64,10 @@ class Session:
                  batch_size=10, seed=0) -> None:
         self.X, self.y = make_dataset(dataset, seed=seed)
         n_classes = int(self.y.max()) + 1
-        layers = [2, 4, 3, n_classes] if layers is None else [int(size) for size in layers]
+        if layers is not None and (not isinstance(layers, (list, tuple)) or not all(
+                isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in layers)):
+            raise ValueError(f"layers: expected whole numbers >= 1 such as 2,4,3,2, got {layers!r}")
+        layers = [2, 4, 3, n_classes] if layers is None else list(layers)
         if len(layers) < 2 or layers[0] != 2:
             raise ValueError(f"layers: the data are points in the plane, so the input layer has 2 units; "
                              f"got {layers}")
