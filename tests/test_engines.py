@@ -214,3 +214,16 @@ def test_the_estimators_take_an_engine():
               .fit(X, TARGETS["multiclass"]) for engine in ("numpy", "numba")]
     assert [f.model_.engine_ for f in fitted] == ["numpy", "numba"]
     np.testing.assert_allclose(fitted[1].model_.parameters, fitted[0].model_.parameters, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_multi_output_regression_without_biases_and_in_stored_order(use_bias, shuffle):
+    targets = X @ RNG.normal(size=(3, 3))
+    results = []
+    for engine in ("numpy", "numba"):
+        model = NeuralNetwork([3, 5, 3], use_bias=use_bias, random_state=0, engine=engine)
+        history = model.fit(X, targets, epochs=3, batch_size=8, verbose=0, shuffle=shuffle,
+                            validation_split=0.2, early_stopping=True, lr_schedule="plateau")
+        results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
+    assert_equal_training(results)
