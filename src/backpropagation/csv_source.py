@@ -92,7 +92,7 @@ def arrow_of(values):
 
 def check_header(header: list[str], source: str) -> None:
     """ValueError if the header is data, has a nameless column or repeats a name."""
-    if all(_is_number(name) for name in header):
+    if all(is_number_text(name) for name in header):
         raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; "
                          "the file needs a header row naming the columns")
     if "" in header:
@@ -102,7 +102,8 @@ def check_header(header: list[str], source: str) -> None:
         raise ValueError(f"{source}: column names repeat: {', '.join(repeated)}")
 
 
-def _is_number(text: str) -> bool:
+def is_number_text(text: str) -> bool:
+    """Whether Python reads ``text`` as a float at all (``inf`` and ``nan`` included)."""
     try:
         float(text)
     except ValueError:

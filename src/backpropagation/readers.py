@@ -19,6 +19,7 @@ inside quoted fields), Parquet files by row groups, Arrow files by record batche
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,11 +40,6 @@ def release_memory_promptly() -> None:
         pa.jemalloc_set_decay_ms(0)
     except (NotImplementedError, pa.ArrowException):
         pass
-
-
-def is_missing(value: str) -> bool:
-    """Whether one cell's text counts as a missing value."""
-    return value.strip().lower() in MISSING
 
 
 @dataclass
@@ -158,11 +154,6 @@ class Table:
         return Table(self.header, {name: c.take(rows) for name, c in self.columns.items()},
                      self.source, self.row_numbers[rows])
 
-    def raw_table(self):
-        """The cells as read, as a pyarrow Table (for writing the rows back out)."""
-        pa, _ = pyarrow()
-        return pa.table({name: self.columns[name].raw for name in self.header})
-
     @classmethod
     def from_arrow(cls, arrow, source: str, first_row: int = 0) -> "Table":
         """Decode every column of a pyarrow Table; pandas' stored index columns are left out."""
@@ -223,24 +214,14 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
         If it is empty or unreadable, has no header (the first row is all numbers), repeats a
         column name, or has a row with the wrong number of fields (the message gives the line).
     """
-    source = os.fspath(path)
-    if not os.path.exists(source):
-        raise FileNotFoundError(f"{source}: no such file")
-    if os.path.isdir(source):
-        raise ValueError(f"{source}: is a directory, expected a table file")
-    pa, _ = pyarrow()
-    file_format = file_format or format_of(source)
-    try:
+    source, file_format = _checked(path, file_format)
+    with _unreadable_as_value_error(source, file_format):
         if file_format == "parquet":
             arrow, first = _read_parquet(source, part)
         elif file_format == "feather":
             arrow, first = _read_feather(source, part)
         else:
             arrow, first = read_csv_arrow(source, part, "\t" if file_format == "tsv" else None, as_text, text_columns)
-    except (pa.ArrowException, OSError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
-        raise ValueError(f"{source}: not a readable {file_format.upper()} file: {error}") from None
     table = Table.from_arrow(arrow, source, first)
     if not len(table):
         if part is not None:
@@ -248,6 +229,28 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
                              "use fewer processes than the file has rows")
         raise ValueError(f"{source}: the file has a header but no data rows")
     return table
+
+
+def _checked(path, file_format: str | None) -> tuple[str, str]:
+    """The path as a string and its format; FileNotFoundError or ValueError for no file."""
+    source = os.fspath(path)
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"{source}: no such file")
+    if os.path.isdir(source):
+        raise ValueError(f"{source}: is a directory, expected a table file")
+    return source, file_format or format_of(source)
+
+
+@contextmanager
+def _unreadable_as_value_error(source: str, file_format: str):
+    """pyarrow's and the system's complaints about a file's content as one ValueError naming it."""
+    pa, _ = pyarrow()
+    try:
+        yield
+    except (pa.ArrowException, OSError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{source}: not a readable {file_format.upper()} file: {error}") from None
 
 
 def read_csv(path, part=None) -> Table:
@@ -263,25 +266,15 @@ def stream_table(path, rows: int = 100_000, file_format: str | None = None):
     batch by batch, Arrow/Feather record batch by record batch (memory-mapped). Row numbers are
     the file's. Raises what :func:`read_table` raises, including for a file with no rows.
     """
-    source = os.fspath(path)
-    if not os.path.exists(source):
-        raise FileNotFoundError(f"{source}: no such file")
-    if os.path.isdir(source):
-        raise ValueError(f"{source}: is a directory, expected a table file")
-    pa, _ = pyarrow()
-    file_format = file_format or format_of(source)
+    source, file_format = _checked(path, file_format)
     first = 0
-    try:
+    with _unreadable_as_value_error(source, file_format):
         for arrow in _arrow_chunks(source, file_format, rows):
             for start in range(0, arrow.num_rows, rows):
                 piece = arrow.slice(start, rows)
                 if piece.num_rows:
                     yield Table.from_arrow(piece, source, first)
                     first += piece.num_rows
-    except (pa.ArrowException, OSError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
-        raise ValueError(f"{source}: not a readable {file_format.upper()} file: {error}") from None
     if not first:
         raise ValueError(f"{source}: the file has a header but no data rows")
 

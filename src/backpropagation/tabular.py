@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .column_stats import Totals, filled_mean_std, medians
+from .csv_source import is_number_text
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 
 
@@ -144,7 +145,7 @@ class TabularPreprocessor:
                 kinds[name] = "numeric"
             elif n_numbers and n_numbers >= n_present / 2:
                 row, cell = first_text(column, rows, table.row_numbers, totals)
-                why = " (not a finite number)" if _is_float(cell) else ""
+                why = " (not a finite number)" if is_number_text(cell) else ""
                 raise ValueError(
                     f"{table.source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} "
                     f"values are numbers, but data row {row} holds {cell!r}{why}; make such cells empty "
@@ -213,7 +214,7 @@ class TabularPreprocessor:
         if self.task in ("auto", "regression") and 0 < n_numbers < n_values and \
                 (self.task == "regression" or n_numbers >= n_values / 2):
             row, cell = first_text(column, rows, row_numbers, totals)
-            why = " (not a finite number)" if _is_float(cell) else ""
+            why = " (not a finite number)" if is_number_text(cell) else ""
             raise ValueError(
                 f"target {self.target!r} mixes numbers and text: {n_numbers} of {n_values} values are "
                 f"numbers, but data row {row} holds {cell!r}{why}; make such cells empty (the row is "
@@ -386,12 +387,3 @@ class TabularPreprocessor:
         if self.drop:
             lines.append(f"  ignored: {', '.join(self.drop)}")
         return "\n".join(lines)
-
-
-def _is_float(text: str) -> bool:
-    """Whether Python reads ``text`` as a float at all (``inf`` and ``nan`` included)."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
