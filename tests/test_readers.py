@@ -229,3 +229,28 @@ def test_arrow_and_numpy_conversions_keep_values_nulls_and_offsets(values, start
         assert arrow_of(np.array(expected, dtype=bool if kind == "bool" else np.int64)).to_pylist() == expected
     if kind == "string" and None not in expected:
         assert arrow_of(expected).to_pylist() == expected
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_pipe_reads_like_the_file(tmp_path, streamed):
+    import os
+    import threading
+
+    from backpropagation.cli import demo_data_path
+    from backpropagation.readers import stream_table
+
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    content = open(demo_data_path(), "rb").read()
+
+    def feed():
+        with open(fifo, "wb") as pipe:
+            pipe.write(content)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    table = read_csv(fifo) if not streamed else list(stream_table(fifo, rows=1000))[0]
+    writer.join()
+    whole = read_csv(demo_data_path())
+    assert table.header == whole.header and len(table) == len(whole)
+    assert [table.column("island").cell(i) for i in (0, 343)] == [whole.column("island").cell(i) for i in (0, 343)]

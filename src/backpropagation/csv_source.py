@@ -121,7 +121,7 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
         names, lines_before_body, body_start, delimiter = _header(handle, delimiter, source)
         start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
         handle.seek(start)
-        in_place = part is None and not is_compressed(source)
+        in_place = part is None and is_plain_file(source)
         rows = None if in_place else pa.py_buffer(handle.read(stop - start))
     if not in_place and not rows.to_pybytes().strip() or in_place and stop - start < 4096 and \
             not _bytes(source, start, stop).strip():
@@ -162,10 +162,20 @@ def is_compressed(source: str) -> bool:
     return source.lower().endswith(COMPRESSIONS)
 
 
+def is_plain_file(source: str) -> bool:
+    """A regular, uncompressed file: one that can be read in place, twice, at any offset (not
+    a pipe, a FIFO or ``/dev/stdin``)."""
+    return os.path.isfile(source) and not is_compressed(source)
+
+
 def _opened(source: str):
-    """A binary handle on the CSV's bytes: the file, or its decompressed content in memory."""
-    if not is_compressed(source):
+    """A binary handle on the CSV's bytes: the file itself, or (compressed, or a pipe that can
+    be read only once) its whole content in memory."""
+    if is_plain_file(source):
         return open(source, "rb")
+    if not is_compressed(source):
+        with open(source, "rb") as pipe:
+            return io.BytesIO(pipe.read())
     pa, _ = pyarrow()
     with pa.input_stream(source, compression="detect") as stream:
         return io.BytesIO(stream.read())
@@ -198,13 +208,19 @@ def stream_csv_arrow(source: str, delimiter: str | None = None, block_bytes: int
     import pyarrow.csv as pcsv
 
     pa, _ = pyarrow()
-    names, lines_before_body, _, delimiter = csv_header(source, delimiter)
-    read = pcsv.ReadOptions(column_names=names, skip_rows=lines_before_body, block_size=block_bytes)
+    if is_plain_file(source) or is_compressed(source):
+        names, skip, _, delimiter = csv_header(source, delimiter)
+        stream = pa.input_stream(source, compression="detect")
+    else:                       # a pipe: read once, into memory
+        with _opened(source) as handle:
+            names, _, body_start, delimiter = _header(handle, delimiter, source)
+            stream, skip = pa.BufferReader(pa.py_buffer(handle.getvalue()[body_start:])), 0
+    read = pcsv.ReadOptions(column_names=names, skip_rows=skip, block_size=block_bytes)
     convert = pcsv.ConvertOptions(column_types=dict.fromkeys(names, "string"), strings_can_be_null=False,
                                   quoted_strings_can_be_null=False)
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     try:
-        with pcsv.open_csv(pa.input_stream(source, compression="detect"), read_options=read, parse_options=parse,
+        with pcsv.open_csv(stream, read_options=read, parse_options=parse,
                            convert_options=convert) as reader:
             for batch in reader:
                 yield pa.Table.from_batches([batch])
