@@ -196,6 +196,7 @@ class _Loop:
         self.callbacks, self.history = callbacks, history
         self.batch_callbacks = [c for c in callbacks if type(c).on_batch_end is not cb.Callback.on_batch_end]
         self.outputs = np.empty_like(Y)  # each batch's output, for the epoch's metric
+        self.val_outputs = None if Y_val is None else np.empty_like(Y_val)
 
     def run(self, epochs, batches, shuffle, interrupt) -> DivergenceError | None:
         """Every epoch; returns the divergence to raise, if any."""
@@ -253,9 +254,9 @@ class _Loop:
         logs = {"loss": total / seen if seen else math.nan,
                 metric: reducer.score(model.head, Y, outputs, weights)}
         if self.X_val is not None:
-            outputs = np.empty_like(self.Y_val)
-            logs["val_loss"] = reducer.mean(model.objective(self.X_val, self.Y_val, outputs), len(self.X_val))
-            logs["val_" + metric] = reducer.score(model.head, self.Y_val, outputs)
+            val_loss = model.objective(self.X_val, self.Y_val, self.val_outputs)
+            logs["val_loss"] = reducer.mean(val_loss, len(self.X_val))
+            logs["val_" + metric] = reducer.score(model.head, self.Y_val, self.val_outputs)
         logs["lr"] = lr
         return logs
 
