@@ -84,14 +84,36 @@ def order_statistics(columns: list[np.ndarray], positions: list[int], totals: To
     return [float_of_key(key) for key in prefix]
 
 
-def medians(columns: list[np.ndarray], totals: Totals) -> list[float]:
-    """The median of each column over all ranks, exactly as ``np.median`` of the whole column."""
+def medians(columns: list[np.ndarray], totals: Totals, reorder: bool = False) -> list[float]:
+    """The median of each column over all ranks, exactly as ``np.median`` of the whole column.
+
+    With ``reorder`` a column may be left partially sorted (no copy is made of it). The middle
+    of the two central values is NumPy's ``(a + b)/2``, except that two values near the float64
+    limit give ``a/2 + b/2`` rather than overflowing to infinity.
+    """
     if totals.comm is None:
-        return [float(np.median(column)) for column in columns]
+        return [_local_median(column, reorder) for column in columns]
     counts = totals.sum([len(c) for c in columns]).astype(np.int64).tolist() if columns else []
     low = order_statistics(columns, [(n - 1) // 2 for n in counts], totals)
     high = order_statistics(columns, [n // 2 for n in counts], totals)
-    return [a if a == b else (a + b) / 2 for a, b in zip(low, high)]
+    return [_middle(a, b) for a, b in zip(low, high)]
+
+
+def _local_median(column: np.ndarray, reorder: bool) -> float:
+    if not len(column):
+        return float("nan")
+    middle = sorted({(len(column) - 1) // 2, len(column) // 2})
+    if reorder:
+        column.partition(middle)
+    else:
+        column = np.partition(column, middle)
+    return _middle(column[middle[0]], column[middle[-1]])
+
+
+def _middle(a: float, b: float) -> float:
+    with np.errstate(over="ignore"):
+        middle = (np.float64(a) + np.float64(b)) / 2
+    return float(middle if np.isfinite(middle) else a / 2 + b / 2)
 
 
 def filled_mean_std(columns: list[np.ndarray], fill: list[float], n_missing: list[int],
