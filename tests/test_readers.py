@@ -32,6 +32,22 @@ def test_missing_tokens_in_any_case_and_padding_are_missing(tmp_path):
     assert table.column("a").numbers[[0, 3]].tolist() == [1.0, 4.0]
 
 
+def test_text_columns_are_coded_by_trimmed_text_across_chunks():
+    from backpropagation.readers import Column
+
+    cells = [[" Oslo", "Rome", None, "na "], ["Oslo ", "7", "Rome", " N/A"], ["Lima", "Oslo"]]
+    column = Column.decode(pa.chunked_array(cells))
+    flat = [cell for chunk in cells for cell in chunk]
+    categories = column.categories.to_pylist()
+    named = [categories[code] if code >= 0 else None for code in column.codes]
+    assert named == [None if c is None or c.strip().lower() in ("na", "n/a") else c.strip() for c in flat]
+    assert column.missing.tolist() == [c is None or c.strip().lower() in ("na", "n/a") for c in flat]
+    assert np.isnan(column.numbers[column.codes != categories.index("7")]).all()
+    assert column.numbers[5] == 7.0 and column.labels().tolist()[0] == "Oslo"
+    taken = column.take(np.array([4, 0, 8]))
+    assert [taken.categories.to_pylist()[code] for code in taken.codes] == ["Oslo", "Oslo", "Lima"]
+
+
 def test_numbers_are_read_as_python_reads_them_and_infinities_are_text(tmp_path):
     table = read_csv(write(tmp_path, "a,b,c\n 1.5 ,inf,.5\n-2e3,1e999,+7\n"))
     assert table.column("a").numbers.tolist() == [1.5, -2000.0]

@@ -45,6 +45,9 @@ def numpy_of(array, fill=None):
 
     pa, pc = pyarrow()
     if isinstance(array, pa.ChunkedArray):
+        plain = not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type))
+        if plain and array.num_chunks > 1:      # one NumPy copy, not an Arrow one and a view
+            return np.concatenate([numpy_of(chunk, fill) for chunk in array.chunks])
         array = array.combine_chunks()
     kind, n, offset = array.type, len(array), array.offset
     valid = None
@@ -70,13 +73,17 @@ def numpy_of(array, fill=None):
     return values
 
 
-def arrow_of(values):
-    """A pyarrow array built on buffers from a NumPy array of booleans or integers, or a list of
-    str (``pa.array`` would import pandas first, which costs the command line more than the
-    conversion)."""
+def arrow_of(values, missing=None):
+    """A pyarrow array built on buffers from a NumPy array of booleans, integers or float64
+    (sharing its memory; nulls where ``missing``), or from a list of str (``pa.array`` would
+    import pandas first, which costs the command line more than the conversion)."""
     import numpy as np
 
     pa, _ = pyarrow()
+    if getattr(values, "dtype", None) == np.float64:
+        nulls = None if missing is None or not missing.any() else \
+            pa.py_buffer(np.packbits(~np.asarray(missing), bitorder="little"))
+        return pa.Array.from_buffers(pa.float64(), len(values), [nulls, pa.py_buffer(np.ascontiguousarray(values))])
     if isinstance(values, (list, tuple)):
         encoded = [value.encode("utf-8") for value in values]
         offsets = np.cumsum([0] + [len(value) for value in encoded], dtype=np.int32)

@@ -45,26 +45,36 @@ def release_memory_promptly() -> None:
 @dataclass
 class Column:
     """One column, decoded: ``numbers`` (float64; NaN where missing or text, ±inf kept),
-    ``missing`` (bool) and ``raw``, the cells as read (a pyarrow array)."""
+    ``missing`` (bool) and ``raw``, the cells as read (a pyarrow array).
+
+    A column read as text also knows its distinct cells: ``codes`` gives each row's position in
+    ``categories`` (the distinct trimmed texts, a pyarrow array), -1 where the cell is missing.
+    Work on categories (counting, one-hot encoding) then runs on integer codes, once per
+    distinct text rather than once per cell.
+    """
 
     numbers: np.ndarray
     missing: np.ndarray
     raw: object
     _text: object = None
+    _codes: np.ndarray | None = None
+    _categories: object = None
 
     @classmethod
     def decode(cls, raw) -> "Column":
         """Decode a pyarrow array: numeric types directly, anything else through its text."""
         pa, pc = pyarrow()
-        if isinstance(raw, pa.ChunkedArray):
-            raw = raw.combine_chunks()
         if pa.types.is_dictionary(raw.type):
-            raw = raw.dictionary_decode()
+            raw = raw.dictionary_decode() if isinstance(raw, pa.Array) else \
+                pa.chunked_array([chunk.dictionary_decode() for chunk in raw.chunks], raw.type.value_type)
         if pa.types.is_null(raw.type):
             raw = raw.cast(pa.string())
         if pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type) or pa.types.is_decimal(raw.type):
             numbers = numpy_of(pc.cast(raw, pa.float64()))
-            return cls(numbers, np.isnan(numbers), raw)
+            missing = np.isnan(numbers)
+            if pa.types.is_float64(raw.type):   # (raw shares the numbers' memory: no second copy)
+                raw = arrow_of(numbers, missing)
+            return cls(numbers, missing, raw)
         if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
             raw = pc.cast(raw, pa.string())
         return cls._decode_text(raw)
@@ -79,22 +89,11 @@ class Column:
             return cls(numbers, np.isnan(numbers), raw)
         except pa.ArrowInvalid:
             pass
-        text = pc.utf8_trim_whitespace(raw)
-        missing = numpy_of(pc.is_in(pc.utf8_lower(text), value_set=arrow_of(MISSING))) | numpy_of(text.is_null())
-        present = pc.filter(text, arrow_of(~missing))
-        numbers = np.full(len(raw), np.nan)
-        try:                                   # numbers with gaps or padding
-            if len(present) > 1000:
-                pc.cast(present.slice(0, 1000), pa.float64())
-            numbers[~missing] = numpy_of(pc.cast(present, pa.float64()))
-        except pa.ArrowInvalid:                # some text: decide per distinct value
-            encoded = pc.dictionary_encode(present)
-            distinct = encoded.dictionary
-            looks = numpy_of(pc.match_substring_regex(distinct, _NUMBER))
-            values = np.full(len(distinct), np.nan)
-            values[looks] = numpy_of(pc.cast(pc.filter(distinct, arrow_of(looks)), pa.float64()))
-            numbers[~missing] = values[numpy_of(encoded.indices)]
-        return cls(numbers, missing, raw, text)
+        codes, categories = _codes_and_categories(raw)
+        is_missing = np.append(numpy_of(pc.is_in(pc.utf8_lower(categories), value_set=arrow_of(MISSING))), True)
+        codes[is_missing[codes]] = -1          # (code -1 reads the appended True)
+        values = np.append(_numbers_of_texts(categories), np.nan)
+        return cls(values[codes], codes < 0, raw, None, codes, categories)
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -111,7 +110,24 @@ class Column:
             pa, pc = pyarrow()
             raw = self.raw if pa.types.is_string(self.raw.type) else pc.cast(self.raw, pa.string())
             self._text = pc.utf8_trim_whitespace(raw)
+            if isinstance(self._text, pa.ChunkedArray):
+                self._text = self._text.combine_chunks()
         return self._text
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Each row's position in :attr:`categories` (int64), -1 where the cell is missing."""
+        if self._codes is None:
+            codes, self._categories = _codes_and_categories(self.text)
+            self._codes = np.where(self.missing, -1, codes)
+        return self._codes
+
+    @property
+    def categories(self):
+        """The distinct trimmed texts that :attr:`codes` point into (a pyarrow string array)."""
+        if self._categories is None:
+            self.codes                          # (computes both)
+        return self._categories
 
     def cell(self, i: int) -> str:
         """Row ``i``'s cell as trimmed text."""
@@ -127,7 +143,35 @@ class Column:
         _, pc = pyarrow()
         rows = np.asarray(rows, dtype=np.int64)
         text = None if self._text is None else pc.take(self._text, arrow_of(rows))
-        return Column(self.numbers[rows], self.missing[rows], pc.take(self.raw, arrow_of(rows)), text)
+        codes = None if self._codes is None else self._codes[rows]
+        return Column(self.numbers[rows], self.missing[rows], pc.take(self.raw, arrow_of(rows)), text,
+                      codes, self._categories)
+
+
+def _codes_and_categories(raw) -> tuple[np.ndarray, object]:
+    """Each cell's position among the distinct trimmed texts of ``raw`` (-1 for a null), and
+    those texts. Trimming runs over the distinct cells only (`` Oslo`` and ``Oslo`` meet)."""
+    pa, pc = pyarrow()
+    encoded = pc.dictionary_encode(raw)        # (one dictionary shared by all chunks)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    distinct = chunks[0].dictionary if chunks else pa.array([], pa.string())
+    indices = [numpy_of(chunk.indices, fill=-1).astype(np.int64) for chunk in chunks]
+    codes = np.concatenate(indices) if indices else np.empty(0, np.int64)
+    trimmed = pc.dictionary_encode(pc.utf8_trim_whitespace(distinct))
+    merged = np.append(numpy_of(trimmed.indices).astype(np.int64), -1)
+    return merged[codes], trimmed.dictionary
+
+
+def _numbers_of_texts(texts) -> np.ndarray:
+    """float64 of each text that reads as a number (``inf`` included), NaN for the others."""
+    pa, pc = pyarrow()
+    try:
+        return numpy_of(pc.cast(texts, pa.float64()))
+    except pa.ArrowInvalid:
+        looks = numpy_of(pc.match_substring_regex(texts, _NUMBER))
+        values = np.full(len(texts), np.nan)
+        values[looks] = numpy_of(pc.cast(pc.filter(texts, arrow_of(looks)), pa.float64()))
+        return values
 
 
 @dataclass

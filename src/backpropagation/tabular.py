@@ -160,7 +160,7 @@ class TabularPreprocessor:
             return []
         present = [c.numbers[rows] for c in columns]
         present = [p[~c.missing[rows]] if c.missing.any() else p for p, c in zip(present, columns)]
-        middle = medians(present, totals)
+        middle = medians(present, totals, reorder=True)   # (present holds copies)
         n_missing = totals.sum([len(rows) - len(p) for p in present])
         mean, std = filled_mean_std(present, middle, n_missing, totals)
         lowest = totals.min([p.min(initial=np.inf) for p in present])
@@ -178,11 +178,12 @@ class TabularPreprocessor:
 
     def _text_column(self, name: str, column: Column, rows, totals: Totals) -> dict:
         """Sorted categories (merged over ranks) and the most frequent one."""
-        _, pc = pyarrow()
-        present = rows[~column.missing[rows]]
-        counted = pc.value_counts(pc.take(column.text, arrow_of(present))).to_pylist()
+        codes = column.codes[rows]
+        tally = np.bincount(codes[codes >= 0], minlength=len(column.categories))
+        seen = np.flatnonzero(tally)
+        local = dict(zip(column.categories.take(arrow_of(seen)).to_pylist(), tally[seen].tolist()))
         counts = Counter()
-        for part in totals.gather({item["values"]: item["counts"] for item in counted}):
+        for part in totals.gather(local):
             counts.update(part)
         categories = sorted(counts)
         n_present = sum(counts.values())
@@ -310,10 +311,9 @@ class TabularPreprocessor:
 
     def _one_hot(self, spec, column: Column, rows, missing, block) -> int:
         """Write the indicator columns into ``block``; return how many cells were unseen categories."""
-        pa, pc = pyarrow()
-        categories = arrow_of(spec["categories"])
-        index = pc.index_in(pc.take(column.text, arrow_of(rows)), value_set=categories)
-        index = numpy_of(index, fill=-1).astype(np.intp)
+        _, pc = pyarrow()
+        position = pc.index_in(column.categories, value_set=arrow_of(spec["categories"]))
+        index = np.append(numpy_of(position, fill=-1), -1).astype(np.intp)[column.codes[rows]]
         index[missing] = spec["categories"].index(spec["mode"])
         block[...] = 0
         known = np.flatnonzero(index >= 0)
