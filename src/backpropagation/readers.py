@@ -117,17 +117,20 @@ class Column:
     @property
     def codes(self) -> np.ndarray:
         """Each row's position in :attr:`categories` (int64), -1 where the cell is missing."""
-        if self._codes is None:
-            codes, self._categories = _codes_and_categories(self.text)
-            self._codes = np.where(self.missing, -1, codes)
+        self._code_cells()
         return self._codes
 
     @property
     def categories(self):
         """The distinct trimmed texts that :attr:`codes` point into (a pyarrow string array)."""
-        if self._categories is None:
-            self.codes                          # (computes both)
+        self._code_cells()
         return self._categories
+
+    def _code_cells(self) -> None:
+        """Codes and categories for a column decoded as numbers (text columns have them)."""
+        if self._codes is None:
+            codes, self._categories = _codes_and_categories(self.text)
+            self._codes = np.where(self.missing, -1, codes)
 
     def cell(self, i: int) -> str:
         """Row ``i``'s cell as trimmed text."""
