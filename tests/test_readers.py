@@ -120,6 +120,17 @@ def test_byte_ranges_of_a_csv_add_up_to_the_whole_file(tmp_path_factory, lines, 
         assert cells == [[whole.column(name).cell(i) for name in whole.header] for i in range(len(whole))]
 
 
+@pytest.mark.parametrize("first", [0, 300_000])
+def test_line_breaks_inside_quotes_in_a_large_file_stay_in_their_cells(tmp_path, first):
+    rows = [f"{i},{i % 7}" for i in range(400_000)]     # several of the parser's blocks
+    quoted = range(first, len(rows))                   # (so some block boundary falls in quotes)
+    for at in quoted:
+        rows[at] = f'{at},"two\nlines"'
+    table = read_csv(write(tmp_path, "a,b\n" + "\n".join(rows) + "\n"))
+    assert len(table) == len(rows) and table.column("a").numbers.tolist() == list(range(len(rows)))
+    assert [table.column("b").cell(at) for at in quoted] == ["two\nlines"] * len(quoted)
+
+
 def test_parquet_slices_read_only_their_rows(tmp_path):
     import pyarrow.parquet as pq
 

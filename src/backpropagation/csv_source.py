@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import mmap
 import os
 
 #: Cell values read as "missing" (compared after stripping whitespace and lower-casing).
@@ -129,14 +130,16 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
         start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
         handle.seek(start)
         in_place = part is None and is_plain_file(source)
-        rows = None if in_place else pa.py_buffer(handle.read(stop - start))
-    if not in_place and not rows.to_pybytes().strip() or in_place and stop - start < 4096 and \
+        data = None if in_place else handle.read(stop - start)
+    if not in_place and (not data or data.isspace()) or in_place and stop - start < 4096 and \
             not _bytes(source, start, stop).strip():
         return pa.table({name: arrow_of([]) for name in names}), 0
+    rows = None if in_place else pa.py_buffer(data)
 
     def body():                 # the parser reads a plain file block by block
         return pa.OSFile(source) if in_place else pa.BufferReader(rows)
-    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    quoted = _holds_quotes(source, start, stop) if in_place else b'"' in data
+    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted)  # (slower: only if needed)
     read = pcsv.ReadOptions(column_names=names, use_threads=True, skip_rows=lines_before_body if in_place else 0)
     try:
         as_string = [name for name in names if as_text or name in text_columns]
@@ -252,6 +255,15 @@ def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = Fa
                                   strings_can_be_null=not keep_spelling, quoted_strings_can_be_null=False)
     with body() as stream:
         return pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+
+
+def _holds_quotes(source: str, start: int, stop: int) -> bool:
+    """Whether bytes ``start:stop`` of a plain file hold a double quote (a field that may hold a
+    line break); a memory-mapped search, without reading the file into memory."""
+    if stop <= start:
+        return False
+    with open(source, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return mapped.find(b'"', start, stop) >= 0
 
 
 def _bytes(source: str, start: int, stop: int) -> bytes:
