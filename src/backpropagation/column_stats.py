@@ -102,12 +102,15 @@ def medians(columns: list[np.ndarray], totals: Totals, reorder: bool = False) ->
 def _local_median(column: np.ndarray, reorder: bool) -> float:
     if not len(column):
         return float("nan")
-    middle = sorted({(len(column) - 1) // 2, len(column) // 2})
+    high = len(column) // 2
     if reorder:
-        column.partition(middle)
+        column.partition(high)
     else:
-        column = np.partition(column, middle)
-    return _middle(column[middle[0]], column[middle[-1]])
+        column = np.partition(column, high)
+    # (one selection: the value below the middle is the largest of the lower part, which is
+    # several times faster than NumPy's selection of both middle positions)
+    low = column[high] if len(column) % 2 else column[:high].max()
+    return _middle(low, column[high])
 
 
 def _middle(a: float, b: float) -> float:

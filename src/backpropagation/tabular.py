@@ -155,19 +155,22 @@ class TabularPreprocessor:
         return kinds
 
     def _numeric_statistics(self, names, columns: list[Column], rows, totals: Totals) -> list[dict]:
-        """Median of the present values; mean and std once gaps hold the median."""
-        if not columns:
-            return []
-        present = [c.numbers[rows] for c in columns]
-        present = [p[~c.missing[rows]] if c.missing.any() else p for p, c in zip(present, columns)]
-        middle = medians(present, totals, reorder=True)   # (present holds copies)
-        n_missing = totals.sum([len(rows) - len(p) for p in present])
-        mean, std = filled_mean_std(present, middle, n_missing, totals)
-        lowest = totals.min([p.min(initial=np.inf) for p in present])
-        highest = totals.max([p.max(initial=-np.inf) for p in present])
-        stats = []
-        for name, median, m, s, low, high in zip(names, middle, mean, std, lowest, highest):
-            stats.append({"median": median, "mean": float(m), "std": float(s) if s > 0 else 1.0})
+        """Median of the present values; mean and std once gaps hold the median.
+
+        One column at a time through one buffer, so that the statistics never hold a copy of
+        every numeric column at once (fresh memory is a large part of their cost).
+        """
+        stats, buffer = [], np.empty(len(rows))
+        for name, column in zip(names, columns):
+            present = np.take(column.numbers, rows, out=buffer)
+            missing = column.missing[rows]
+            if missing.any():
+                present = present[~missing]
+            n_missing = totals.sum(len(rows) - len(present))
+            median = medians([present], totals, reorder=True)[0]     # (present is ours to reorder)
+            mean, std = filled_mean_std([present], [median], [n_missing], totals)
+            low, high = totals.min(present.min(initial=np.inf)), totals.max(present.max(initial=-np.inf))
+            stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0})
             if low == high:
                 self._constant(name, repr(float(low)))
         return stats
