@@ -3,7 +3,8 @@
     python bench/data.py [--rows 1000000] [--quick] [--output bench/data.json]
 
 Makes a table of eight numeric columns, one text column and a numeric target (CSV and Parquet),
-then measures, in one run:
+then measures, in one run (the command and the reference ``--repeats`` times each, medians
+compared: one run on a shared VM varies by about ±10%):
 
 - the reference: ``pandas.read_csv``, one-hot and standardising in pandas, then the library's
   ``fit`` for one epoch on the prepared matrix (the command line's network: 32-16 hidden
@@ -78,6 +79,11 @@ def timed(command: list[str]) -> dict:
     return {"seconds": seconds, "peak_rss_mb": int(done.stdout.split()[-1]) / 1024}
 
 
+def median_run(runs: list[dict], key: str) -> dict:
+    """The run whose ``key`` is the median (the lower middle one for an even count)."""
+    return dict(sorted(runs, key=lambda run: run[key])[(len(runs) - 1) // 2])
+
+
 def relative_difference(a: str, b: str) -> float:
     from backpropagation import NeuralNetwork
 
@@ -90,14 +96,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="20,000 rows")
     parser.add_argument("--output", default=os.path.join(HERE, "data.json"))
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of the command and of the reference; the medians are compared")
     args = parser.parse_args()
     rows = 20_000 if args.quick else args.rows
     backprop = shutil.which("backprop", path=os.path.dirname(sys.executable)) or "backprop"
     with tempfile.TemporaryDirectory() as directory:
         csv, parquet = make_table(directory, rows)
         model = {name: os.path.join(directory, f"{name}.npz") for name in ("csv", "parquet", "mpi")}
-        cli = timed([backprop, "train", csv, *OPTIONS, "--output", model["csv"]])
-        reference = reference_seconds(csv)
+        runs = [timed([backprop, "train", csv, *OPTIONS, "--output", model["csv"]]) for _ in range(args.repeats)]
+        references = [reference_seconds(csv) for _ in range(args.repeats)]
+        cli, reference = median_run(runs, "seconds"), median_run(references, "total_seconds")
+        cli["all_seconds"] = [run["seconds"] for run in runs]
+        reference["all_total_seconds"] = [run["total_seconds"] for run in references]
         timed([backprop, "train", parquet, *OPTIONS, "--output", model["parquet"]])
         result = {"rows": rows, "csv_mb": os.path.getsize(csv) / 2**20, "reference": reference,
                   "cli": cli, "cli_over_reference": cli["seconds"] / reference["total_seconds"],
@@ -110,6 +121,8 @@ def main() -> None:
                                      "max_relative_difference": relative_difference(model["csv"], model["mpi"])}
     with open(args.output, "w") as handle:
         json.dump(result, handle, indent=2)
+    print(f"runs of backprop train: {', '.join(f'{x:.2f}' for x in cli['all_seconds'])} s; of the reference: "
+          f"{', '.join(f'{x:.2f}' for x in reference['all_total_seconds'])} s (medians below)")
     print(f"{rows} rows ({result['csv_mb']:.0f} MB CSV): backprop train {cli['seconds']:.2f} s, "
           f"peak {cli['peak_rss_mb']:.0f} MB; pandas.read_csv + fit {reference['total_seconds']:.2f} s "
           f"(ratio {result['cli_over_reference']:.2f}); Parquet model vs CSV model "

@@ -67,3 +67,20 @@ def test_quick_quality_study_runs_every_contender_and_writes_its_table(tmp_path)
         assert {"ours default", "sklearn default", "estimator default", "torch (equal footing)"} <= set(row)
         assert all(-10 < cell["mean"] <= 1 for key, cell in row.items() if key != "metric")
     assert report["table"].startswith("| data set (metric) |") and "| iris (accuracy) |" in report["table"]
+
+
+@pytest.mark.slow
+def test_quick_large_table_benchmark_compares_medians_and_models(tmp_path):
+    pytest.importorskip("pandas")
+    output = tmp_path / "data.json"
+    result = subprocess.run([sys.executable, str(BENCH.parent / "data.py"), "--quick", "--repeats", "3",
+                             "--output", str(output)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(output.read_text())
+    runs, references = data["cli"]["all_seconds"], data["reference"]["all_total_seconds"]
+    assert len(runs) == len(references) == 3
+    assert data["cli"]["seconds"] == sorted(runs)[1] and data["reference"]["total_seconds"] == sorted(references)[1]
+    assert data["cli_over_reference"] == data["cli"]["seconds"] / data["reference"]["total_seconds"]
+    assert data["parquet_vs_csv_max_relative_difference"] == 0.0 and data["cli"]["peak_rss_mb"] > 0
+    if "mpi_2_ranks" in data:
+        assert data["mpi_2_ranks"]["max_relative_difference"] < 1e-10
