@@ -34,7 +34,8 @@ def train(args, table: Table, comm=None) -> dict:
     chief = comm is None or comm.Get_rank() == 0
     started = time.perf_counter()
     pre = TabularPreprocessor(args.target, args.task, args.drop)
-    labelled = np.flatnonzero(~table.column(args.target).missing)
+    missing_target = table.column(args.target).missing
+    labelled = np.flatnonzero(~missing_target) if missing_target.any() else np.arange(len(table))
     dropped = len(table) - len(labelled)
     train_rows, val_rows = split_rows(args, pre, table, labelled, comm)
     pre.fit(table, comm, rows=train_rows)
