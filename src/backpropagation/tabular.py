@@ -290,22 +290,37 @@ class TabularPreprocessor:
             y = self._encode_target(target, rows, table)
         report.rows = rows
         X = np.empty((len(rows), len(self.feature_names)), dtype=dtype)
+        positions = {spec["name"]: self._category_positions(spec, table.column(spec["name"]))
+                     for spec in self.columns if spec["kind"] == "text"}
+        # Row blocks of about 2 MB: each column is written into a block that stays in cache,
+        # instead of a strided pass over the whole matrix per column.
+        block = max(1024, (1 << 21) // max(1, X.shape[1] * X.itemsize))
+        for start in range(0, len(rows), block):
+            self._encode_rows(table, rows[start:start + block], X[start:start + block], positions, report)
+        order = [spec["name"] for spec in self.columns]       # (the columns' order, whatever the blocks)
+        report.imputed = {name: report.imputed[name] for name in order if name in report.imputed}
+        report.unseen = {name: report.unseen[name] for name in order if name in report.unseen}
+        return X, y, report
+
+    def _encode_rows(self, table: Table, rows, X, positions: dict, report: "TransformReport") -> None:
+        """Write the encoded features of the rows at positions ``rows`` into ``X``; count the
+        imputed cells and unseen categories into ``report``."""
         start = 0
         for spec in self.columns:
-            column = table.column(spec["name"])
+            name = spec["name"]
+            column = table.column(name)
             missing = column.missing[rows]
             if missing.any():
-                report.imputed[spec["name"]] = int(np.count_nonzero(missing))
+                report.imputed[name] = report.imputed.get(name, 0) + int(np.count_nonzero(missing))
             if spec["kind"] == "numeric":
                 X[:, start] = self._numeric(spec, column, rows, missing, table)
                 start += 1
             else:
                 width = len(spec["categories"])
-                unseen = self._one_hot(spec, column, rows, missing, X[:, start:start + width])
+                unseen = self._one_hot(spec, positions[name][column.codes[rows]], missing, X[:, start:start + width])
                 if unseen:
-                    report.unseen[spec["name"]] = unseen
+                    report.unseen[name] = report.unseen.get(name, 0) + unseen
                 start += width
-        return X, y, report
 
     def _numeric(self, spec, column: Column, rows, missing, table: Table) -> np.ndarray:
         numbers = column.numbers[rows]
@@ -319,11 +334,17 @@ class TabularPreprocessor:
         numbers /= spec["std"]
         return numbers
 
-    def _one_hot(self, spec, column: Column, rows, missing, block) -> int:
-        """Write the indicator columns into ``block``; return how many cells were unseen categories."""
+    @staticmethod
+    def _category_positions(spec, column: Column) -> np.ndarray:
+        """For each of ``column``'s categories, its position among the learned ones (-1: unseen);
+        one more -1 at the end, for the code -1 of a missing cell."""
         _, pc = pyarrow()
         position = pc.index_in(column.categories, value_set=arrow_of(spec["categories"]))
-        index = np.append(numpy_of(position, fill=-1), -1).astype(np.intp)[column.codes[rows]]
+        return np.append(numpy_of(position, fill=-1), -1).astype(np.intp)
+
+    def _one_hot(self, spec, index, missing, block) -> int:
+        """Write the indicator columns of the rows whose category positions are ``index`` into
+        ``block``; return how many cells were unseen categories."""
         index[missing] = spec["categories"].index(spec["mode"])
         block[...] = 0
         known = np.flatnonzero(index >= 0)
