@@ -51,6 +51,35 @@ def test_unseen_categories_encode_as_zeros_and_are_counted(tmp_path):
     assert "unseen in training" in report.lines()[0]
 
 
+def test_many_row_blocks_encode_and_count_as_one_pass_would(tmp_path):
+    """Large tables are encoded in row blocks: gaps, unseen categories and a bad cell in late
+    blocks are filled, counted and reported as for one block."""
+    rng = np.random.default_rng(0)
+    n = 200_000                                        # (several blocks of rows)
+    a, colours = rng.normal(size=n).round(3), rng.choice(["red", "blue"], n)
+    train = "a,c,y\n" + "\n".join(f"{x},{c},{i % 2}" for i, (x, c) in enumerate(zip(a, colours))) + "\n"
+    pre = TabularPreprocessor("y").fit(read_csv(write(tmp_path, train)))
+    gaps, unseen = [5, 150_000, 199_999], [7, 120_000]
+    cells = [[str(x), c] for x, c in zip(a, colours)]
+    for i in gaps:
+        cells[i][0] = "NA"
+    for i in unseen:
+        cells[i][1] = "green"
+    new = write(tmp_path, "a,c\n" + "\n".join(",".join(row) for row in cells) + "\n", "new.csv")
+    X, _, report = pre.transform(read_csv(new))
+    assert report.imputed == {"a": 3} and report.unseen == {"c": 2}
+    spec = pre.columns[0]
+    filled = a.copy()
+    filled[gaps] = spec["median"]
+    np.testing.assert_array_equal(X[:, 0], (filled - spec["mean"]) / spec["std"])
+    one_hot = np.stack([colours == "blue", colours == "red"], axis=1).astype(float)
+    one_hot[unseen] = 0
+    np.testing.assert_array_equal(X[:, 1:], one_hot)
+    cells[180_000][0] = "oops"
+    with pytest.raises(ValueError, match="data row 180001 holds 'oops'"):
+        pre.transform(read_csv(write(tmp_path, "a,c\n" + "\n".join(",".join(r) for r in cells) + "\n", "bad.csv")))
+
+
 def test_target_may_be_absent_at_prediction_time(tmp_path):
     pre = TabularPreprocessor("y").fit(read_csv(write(tmp_path, "a,y\n1,2.5\n2,3.5\n3,1.25\n")))
     X, y, _ = pre.transform(read_csv(write(tmp_path, "a\n7\n", "new.csv")))
