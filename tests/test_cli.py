@@ -1,6 +1,7 @@
 """The backprop command, end to end on CSV files the tests write and on the bundled data."""
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -405,3 +406,15 @@ def test_reported_metrics_are_the_metrics_functions_on_the_rows(tmp_path, capsys
         expected = {"mse": metrics.mean_squared_error(y, predicted), "mae": metrics.mean_absolute_error(y, predicted),
                     "r2": metrics.r2_score(y, predicted)}
     assert report == pytest.approx(expected, rel=1e-12)
+
+
+def test_an_identifier_column_too_wide_to_encode_is_refused_naming_it(tmp_path, capsys):
+    rows = 200_000                      # one feature per id: 160,000 x 160,000 floats cannot be made
+    ids = "\n".join(f"u{i:07d},{i % 10},{i % 3}" for i in range(rows))
+    data = tmp_path / "ids.csv"
+    data.write_text("id,x,y\n" + ids + "\n")
+    model = tmp_path / "model.npz"
+    assert run("train", str(data), "--target", "y", "--epochs", "1", "--output", str(model)) == 2
+    err = capsys.readouterr().err
+    assert "out of memory" in err and re.search(r"'id' \(16000\d categories\)", err) and "--drop" in err
+    assert "Traceback" not in err and not model.exists()

@@ -251,6 +251,10 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"backprop: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MemoryError as error:
+        print(f"backprop: error: out of memory: {error or 'the data do not fit in this machine'}"
+              "; nothing was written", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except DivergenceError as error:
         print(f"backprop: error: {error} No model was written.", file=sys.stderr)
         return EXIT_DIVERGED

@@ -289,7 +289,7 @@ class TabularPreprocessor:
                 raise ValueError(f"{table.source}: every row lacks the target {self.target!r}")
             y = self._encode_target(target, rows, table)
         report.rows = rows
-        X = np.empty((len(rows), len(self.feature_names)), dtype=dtype)
+        X = self._matrix(len(rows), dtype)
         positions = {spec["name"]: self._category_positions(spec, table.column(spec["name"]))
                      for spec in self.columns if spec["kind"] == "text"}
         # Row blocks of about 2 MB: each column is written into a block that stays in cache,
@@ -301,6 +301,20 @@ class TabularPreprocessor:
         report.imputed = {name: report.imputed[name] for name in order if name in report.imputed}
         report.unseen = {name: report.unseen[name] for name in order if name in report.unseen}
         return X, y, report
+
+    def _matrix(self, n_rows: int, dtype) -> np.ndarray:
+        """The empty feature matrix; MemoryError naming the widest text columns if it does not fit."""
+        width = len(self.feature_names)
+        try:
+            return np.empty((n_rows, width), dtype=dtype)
+        except MemoryError:
+            size = n_rows * width * np.dtype(dtype).itemsize / 2**30
+            texts = sorted((c for c in self.columns if c["kind"] == "text"), key=lambda c: -len(c["categories"]))
+            widest = ", ".join(f"{c['name']!r} ({len(c['categories'])} categories)" for c in texts[:3])
+            advice = (f"; each category of a text column is one feature, the most from {widest}: leave "
+                      f"identifier-like columns out with --drop") if texts else ""
+            raise MemoryError(f"the encoded table needs {n_rows} x {width} values ({size:.1f} GiB), more "
+                              f"memory than this machine can give{advice}") from None
 
     def _encode_rows(self, table: Table, rows, X, positions: dict, report: "TransformReport") -> None:
         """Write the encoded features of the rows at positions ``rows`` into ``X``; count the
