@@ -378,9 +378,11 @@ class NeuralNetwork(Inspection):
         return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs, batch_size=batch_size,
                               shuffle=shuffle, callbacks=callbacks, announce=verbose > 0)
 
-    def objective(self, X: np.ndarray, Y: np.ndarray, outputs=None, rows_per_pass: int = 16384) -> float:
+    def objective(self, X: np.ndarray, Y: np.ndarray, outputs=None, rows_per_pass: int | None = None) -> float:
         """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients; in
-        passes of ``rows_per_pass`` rows (bounded memory). ``outputs`` receives every row's output."""
+        passes of ``rows_per_pass`` rows (default: about 1 MB of the widest layer). ``outputs`` receives
+        every row's output."""
+        rows_per_pass = rows_per_pass or self._rows_per_pass()
         passes, total = range(0, max(len(X), 1), rows_per_pass), 0.0
         for start in passes:
             A = self._forward(X[start:start + rows_per_pass])
@@ -391,8 +393,15 @@ class NeuralNetwork(Inspection):
         return total + self._penalty()
 
     # ------------------------------------------------------------------ inference
-    def _output(self, X, rows_per_pass: int = 16384) -> np.ndarray:
+    def _rows_per_pass(self) -> int:
+        """Rows per pass when evaluating many rows: about 1 MB for the widest layer's activations
+        (they stay in cache between layers), between 1,024 and 16,384 rows."""
+        largest = max(self.layer_sizes) * np.dtype(self.dtype).itemsize
+        return int(np.clip((1 << 20) // largest, 1024, 16384))
+
+    def _output(self, X, rows_per_pass: int | None = None) -> np.ndarray:
         X = check_features(X, self.dtype, "X", self.layer_sizes[0], 1, self.feature_names_in_)
+        rows_per_pass = rows_per_pass or self._rows_per_pass()
         return np.concatenate([self._forward(X[i:i + rows_per_pass])  # (bounded memory for large X)
                                for i in range(0, max(len(X), 1), rows_per_pass)])
 
