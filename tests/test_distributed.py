@@ -150,3 +150,24 @@ def test_the_cli_default_validation_split_is_one_split_of_the_whole_file(tmp_pat
     assert mpi_report["validation"] == pytest.approx(one_report["validation"], rel=1e-9)
     mpi, one = NeuralNetwork.load(tmp_path / "mpi.npz"), NeuralNetwork.load(tmp_path / "one.npz")
     np.testing.assert_allclose(mpi.parameters, one.parameters, rtol=0, atol=1e-10)
+
+
+def test_ranks_on_one_machine_share_its_cores_for_blas_and_the_table_reader(tmp_path):
+    pytest.importorskip("threadpoolctl")
+    pytest.importorskip("pyarrow")
+    script = tmp_path / "share.py"
+    script.write_text(
+        "import json, os, numpy, pyarrow\n"
+        "from mpi4py import MPI\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from backpropagation.distributed import share_cores\n"
+        "limit = share_cores(MPI.COMM_WORLD)\n"
+        "blas = sorted({info['num_threads'] for info in threadpool_info() if info['user_api'] == 'blas'})\n"
+        f"with open(r'{tmp_path}' + f'/rank{{MPI.COMM_WORLD.Get_rank()}}.json', 'w') as out:\n"
+        "    json.dump([limit, blas, pyarrow.cpu_count(), os.cpu_count()], out)\n")
+    done = mpirun(2, sys.executable, script)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for rank in range(2):
+        limit, blas, arrow, cores = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        expected = max(1, cores // 2)
+        assert limit == arrow == expected and blas == [expected], (rank, limit, blas, arrow)

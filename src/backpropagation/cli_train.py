@@ -206,7 +206,7 @@ def run_training(args) -> dict:
         result = train(args, read_table(args.data, text_columns=[args.target]))
     else:
         comm = mpi().COMM_WORLD
-        share_cores(comm)            # ranks sharing a machine: no BLAS thread oversubscription
+        share_cores(comm)            # ranks sharing a machine: no thread oversubscription
         collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
         table = collectively(comm, lambda: read_table(args.data, part=(comm.Get_rank(), comm.Get_size()),
                                                           text_columns=[args.target]))

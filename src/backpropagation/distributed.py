@@ -40,19 +40,25 @@ def mpi():
     return MPI
 
 
-def share_cores(comm) -> int | None:
-    """Limit each rank's BLAS threads so that the ranks on one machine do not oversubscribe its
-    cores (cores // ranks on the machine, at least 1); returns the limit, or None where
-    ``threadpoolctl`` (the extra ``mpi``) is missing. A collective call; process-wide."""
+def share_cores(comm) -> int:
+    """Limit each rank's threads so that the ranks on one machine do not oversubscribe its cores:
+    cores // ranks on the machine (at least 1) for BLAS (with ``threadpoolctl``, the extra
+    ``mpi``) and for pyarrow's table readers (when installed). Returns the limit. A collective
+    call; process-wide."""
     import os
 
     local = comm.Split_type(mpi().COMM_TYPE_SHARED).Get_size()
+    threads = max(1, (os.cpu_count() or 1) // local)
     try:
         from threadpoolctl import threadpool_limits
+        threadpool_limits(limits=threads, user_api="blas")
     except ImportError:
-        return None
-    threads = max(1, (os.cpu_count() or 1) // local)
-    threadpool_limits(limits=threads, user_api="blas")
+        pass
+    try:
+        import pyarrow
+        pyarrow.set_cpu_count(threads)
+    except ImportError:
+        pass
     return threads
 
 
