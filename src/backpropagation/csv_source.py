@@ -125,20 +125,26 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
     import pyarrow.csv as pcsv
 
     pa, _ = pyarrow()
+    plain = is_plain_file(source)      # (read through a memory map: no copy of the file's bytes)
     with _opened(source) as handle:
         names, lines_before_body, body_start, delimiter = _header(handle, delimiter, source)
         start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
         handle.seek(start)
-        in_place = part is None and is_plain_file(source)
-        data = None if in_place else handle.read(stop - start)
-    if not in_place and (not data or data.isspace()) or in_place and stop - start < 4096 and \
+        data = None if plain else handle.read(stop - start)
+    if not plain and (not data or data.isspace()) or plain and stop - start < 4096 and \
             not _bytes(source, start, stop).strip():
         return pa.table({name: arrow_of([]) for name in names}), 0
-    rows = None if in_place else pa.py_buffer(data)
+    in_place = plain and part is None  # (the parser skips the header lines itself)
 
-    def body():                 # the parser reads a plain file block by block
-        return pa.OSFile(source) if in_place else pa.BufferReader(rows)
-    quoted = _holds_quotes(source, start, stop) if in_place else b'"' in data
+    def body():
+        if not plain:
+            return pa.BufferReader(pa.py_buffer(data))
+        mapped = pa.memory_map(source)
+        if in_place:
+            return mapped
+        mapped.seek(start)
+        return pa.BufferReader(mapped.read_buffer(stop - start))
+    quoted = _holds_quotes(source, start, stop) if plain else b'"' in data
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted)  # (slower: only if needed)
     read = pcsv.ReadOptions(column_names=names, use_threads=True, skip_rows=lines_before_body if in_place else 0)
     try:
