@@ -93,9 +93,17 @@ def medians(columns: list[np.ndarray], totals: Totals, reorder: bool = False) ->
     """
     if totals.comm is None:
         return [_local_median(column, reorder) for column in columns]
-    counts = totals.sum([len(c) for c in columns]).astype(np.int64).tolist() if columns else []
-    low = order_statistics(columns, [(n - 1) // 2 for n in counts], totals)
+    if not columns:
+        return []
+    counts = totals.sum([len(c) for c in columns]).astype(np.int64).tolist()
     high = order_statistics(columns, [n // 2 for n in counts], totals)
+    # The value below the middle: ``high`` itself when enough values equal it, else the largest
+    # value below it (one selection, then two small merges, instead of a second selection).
+    masks = [c < h for c, h in zip(columns, high)]
+    below = totals.sum([np.count_nonzero(m) for m in masks])
+    largest_below = totals.max([np.max(c, where=m, initial=-np.inf) for c, m in zip(columns, masks)])
+    low = [h if n % 2 or k <= (n - 1) // 2 else float(b)
+           for h, n, k, b in zip(high, counts, below, largest_below)]
     return [_middle(a, b) for a, b in zip(low, high)]
 
 
