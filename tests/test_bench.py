@@ -84,3 +84,4 @@ def test_quick_large_table_benchmark_compares_medians_and_models(tmp_path):
     assert data["parquet_vs_csv_max_relative_difference"] == 0.0 and data["cli"]["peak_rss_mb"] > 0
     if "mpi_2_ranks" in data:
         assert data["mpi_2_ranks"]["max_relative_difference"] < 1e-10
+        assert data["mpi_2_ranks"]["seconds"] == sorted(data["mpi_2_ranks"]["all_seconds"])[1]
