@@ -230,6 +230,9 @@ def test_targets_too_large_for_int64_do_not_merge(tmp_path, capsys):
     assert run("train", path, "--target", "y", "--task", "classification", "--epochs", "1", "--json",
                "--output", tmp_path / "m.npz") == 0
     assert sorted(NeuralNetwork.load(tmp_path / "m.npz").classes_.tolist()) == ["1e19", "2e19"]
+    capsys.readouterr()
+    assert run("evaluate", tmp_path / "m.npz", path, "--json") == 0       # the labels read as written
+    assert json.loads(capsys.readouterr().out)["rows"] == 40
     assert run("train", path, "--target", "y", "--epochs", "1", "--json", "--output", tmp_path / "r.npz") == 0
     assert NeuralNetwork.load(tmp_path / "r.npz").task == "regression"       # measurements, not codes
 

@@ -17,7 +17,7 @@ from importlib import resources
 import numpy as np
 
 from . import __version__, activations, metrics, optimizers, schedules
-from .cli_train import metrics_in_units, print_report, run_training, train
+from .cli_train import metrics_in_units, print_report, run_training, spelled_columns, train
 from .engines import ENGINES
 from .files import check_output, write_atomically
 from .network import NeuralNetwork
@@ -328,7 +328,7 @@ def _csv_bytes(table: Table, added: dict, with_header: bool = True) -> bytes:
 def command_evaluate(args) -> int:
     """``backprop evaluate``: metrics (and a confusion matrix for classifiers)."""
     model, pre = _load(args.model)
-    table = read_table(args.data, text_columns=[pre.target])
+    table = read_table(args.data, text_columns=pre.spelled_columns)
     X, y, report = pre.transform(table, with_target=True, dtype=model.dtype)
     if model.head.is_classifier:
         _refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)
@@ -400,7 +400,7 @@ def command_demo(args) -> int:
         "--engine", args.engine,
     ])
     options.plots = plots
-    result = train(options, read_table(options.data, text_columns=[options.target]))
+    result = train(options, read_table(options.data, text_columns=spelled_columns(options)))
     print_report(result, as_json=False)
     model = NeuralNetwork.load(options.output)
     print("\n" + model.summary())
@@ -451,7 +451,7 @@ def command_trace(args) -> int:
         if not args.data:
             raise ValueError("--model needs --data: the CSV file holding the row to trace")
         model, pre = _load(args.model)
-        table = read_table(args.data, text_columns=[pre.target])
+        table = read_table(args.data, text_columns=pre.spelled_columns)
         if not 0 <= args.row < len(table):
             raise ValueError(f"--row: {args.data} has rows 0..{len(table) - 1}, got {args.row}")
         X, y, _ = pre.transform(table.subset([args.row]), with_target=True, dtype=model.dtype)

@@ -203,17 +203,25 @@ def run_training(args) -> dict:
     """``backprop train`` (under ``mpiexec`` with ``--distributed``, on every rank); returns the report."""
     if not args.distributed:
         check_outputs(args)
-        result = train(args, read_table(args.data, text_columns=[args.target]))
+        result = train(args, read_table(args.data, text_columns=spelled_columns(args)))
     else:
         comm = mpi().COMM_WORLD
         share_cores(comm)            # ranks sharing a machine: no thread oversubscription
         collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
         table = collectively(comm, lambda: read_table(args.data, part=(comm.Get_rank(), comm.Get_size()),
-                                                          text_columns=[args.target]))
+                                                          text_columns=spelled_columns(args)))
         result = train(args, number_rows_across(table, comm), comm)
     if not args.distributed or comm.Get_rank() == 0:
         print_report(result, args.json)
     return result
+
+
+def spelled_columns(args) -> list[str]:
+    """Columns to read as written: the target when ``--task`` names classes, whose labels may be
+    numbers spelled as the user wants them kept (``1.50``, ``1e19``). Under ``auto`` and
+    ``regression`` a target of numbers is never a label, so it is parsed as numbers (no column
+    of text to build and convert)."""
+    return [] if args.task in ("auto", "regression") else [args.target]
 
 
 PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")

@@ -251,6 +251,12 @@ class TabularPreprocessor:
         return "integer-labels" if len(distinct) <= self.max_auto_classes else "numeric"
 
     @property
+    def spelled_columns(self) -> list[str]:
+        """Columns whose cells must be read as written in new data: the target, when its
+        classes are labels (a label ``1.50`` is not the number 1.5)."""
+        return [self.target] if self.target_kind == "labels" else []
+
+    @property
     def resolved_task(self) -> str:
         """The network task: "regression" or "classification" (or the task asked for)."""
         if self.target_kind == "numeric":
