@@ -281,3 +281,17 @@ def test_a_pipe_reads_like_the_file(tmp_path, streamed):
     whole = read_csv(demo_data_path())
     assert table.header == whole.header and len(table) == len(whole)
     assert [table.column("island").cell(i) for i in (0, 343)] == [whole.column("island").cell(i) for i in (0, 343)]
+
+
+def test_a_file_that_cannot_be_memory_mapped_is_read_as_usual(tmp_path, monkeypatch):
+    import mmap
+
+    def refuse(*args, **kwargs):
+        raise OSError("no memory maps here")
+
+    path = write(tmp_path, 'a,b\n1,"x\ny"\n2,z\n')
+    monkeypatch.setattr(pa, "memory_map", refuse)
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    table = read_csv(path)
+    assert table.column("a").numbers.tolist() == [1.0, 2.0] and table.column("b").cell(0) == "x\ny"
+    assert [p.column("a").numbers.tolist() for p in (read_csv(path, part=(k, 2)) for k in range(2))] == [[1.0], [2.0]]

@@ -139,7 +139,10 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
     def body():
         if not plain:
             return pa.BufferReader(pa.py_buffer(data))
-        mapped = pa.memory_map(source)
+        try:
+            mapped = pa.memory_map(source)
+        except OSError:                         # (a file system without memory maps)
+            mapped = pa.OSFile(source)
         if in_place:
             return mapped
         mapped.seek(start)
@@ -268,8 +271,12 @@ def _holds_quotes(source: str, start: int, stop: int) -> bool:
     line break); a memory-mapped search, without reading the file into memory."""
     if stop <= start:
         return False
-    with open(source, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        return mapped.find(b'"', start, stop) >= 0
+    with open(source, "rb") as handle:
+        try:
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                return mapped.find(b'"', start, stop) >= 0
+        except (OSError, ValueError):           # (a file system without memory maps)
+            return _count_quotes(handle, start, stop) > 0
 
 
 def _bytes(source: str, start: int, stop: int) -> bytes:
