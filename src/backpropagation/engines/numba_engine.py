@@ -103,7 +103,7 @@ class NumbaEngine:
                               float(model.fused), eps], dtype=np.float64)
 
     def chunks(self, batches, order, lr, outputs, trained, interrupt):
-        """Yield ``(index of the first batch, [(loss, weight, rows), ...])`` per compiled chunk."""
+        """Yield ``(index of the first batch, (loss, weight, rows) of each batch)`` per compiled chunk."""
         model, dtype = self.model, self.model.dtype
         X, Y, size = batches.X, batches.Y, batches.batch_size
         n_rows = len(X)
@@ -126,8 +126,8 @@ class NumbaEngine:
                 self.alphas, self.n_weights, model.l2, self.loss, code, hyper, first, second, float(lr),
                 model.optimizer.iterations, outputs, trained, batch_losses, batch_weights, *work)
             model.optimizer.iterations = int(steps)
-            yield start, [(float(batch_losses[k]), float(batch_weights[k]),
-                           min(size, n_rows - (start + k) * size)) for k in range(done)]
+            sizes = np.minimum(size, n_rows - (start + np.arange(done)) * size)
+            yield start, zip(batch_losses[:done].tolist(), batch_weights[:done].tolist(), sizes.tolist())
 
     def _wide_batches(self, batches, order, lr, outputs, trained, code, hyper, first, second):
         """Wide layers: the products dominate and NumPy's multi-threaded BLAS does them best, so
