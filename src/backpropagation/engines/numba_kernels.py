@@ -30,83 +30,85 @@ def _sigmoid(z):
 @njit(cache=True, error_model="numpy")
 def activate(code, alpha, Z, z_start, A, a_start, rows, units):
     """``A = f(Z)`` on the ``rows × units`` blocks at ``z_start`` and ``a_start`` of the flat
-    buffers; one loop per rule (softmax row by row)."""
-    start, stop, shift = z_start, z_start + rows * units, a_start - z_start
+    buffers; one loop per rule (softmax row by row). The loops run over views of the two
+    blocks, which LLVM vectorises (offset arithmetic into whole buffers it did not)."""
+    n = rows * units
+    z, a = Z[z_start:z_start + n], A[a_start:a_start + n]
     if code == SOFTMAX:
-        for row in range(start, stop, units):
-            top = Z[row]
+        for row in range(0, n, units):
+            top = z[row]
             for k in range(row, row + units):
-                top = max(top, Z[k])
+                top = max(top, z[k])
             total = 0.0
             for k in range(row, row + units):
-                A[k + shift] = math.exp(Z[k] - top)
-                total += A[k + shift]
+                a[k] = math.exp(z[k] - top)
+                total += a[k]
             for k in range(row, row + units):
-                A[k + shift] /= total
+                a[k] /= total
     elif code == RELU:
-        for k in range(start, stop):
-            A[k + shift] = Z[k] if Z[k] > 0 else 0.0
+        for k in range(n):
+            a[k] = z[k] if z[k] > 0 else 0.0
     elif code == LINEAR:
-        for k in range(start, stop):
-            A[k + shift] = Z[k]
+        for k in range(n):
+            a[k] = z[k]
     elif code == TANH:
-        for k in range(start, stop):
-            A[k + shift] = math.tanh(Z[k])
+        for k in range(n):
+            a[k] = math.tanh(z[k])
     elif code == SIGMOID:
-        for k in range(start, stop):
-            A[k + shift] = _sigmoid(Z[k])
+        for k in range(n):
+            a[k] = _sigmoid(z[k])
     elif code == LEAKY_RELU:
-        for k in range(start, stop):
-            A[k + shift] = Z[k] if Z[k] > 0 else alpha * Z[k]
+        for k in range(n):
+            a[k] = z[k] if z[k] > 0 else alpha * z[k]
     elif code == ELU:
-        for k in range(start, stop):
-            A[k + shift] = Z[k] if Z[k] > 0 else alpha * math.expm1(min(Z[k], 0.0))
+        for k in range(n):
+            a[k] = z[k] if z[k] > 0 else alpha * math.expm1(min(z[k], 0.0))
     elif code == SOFTPLUS:
-        for k in range(start, stop):
-            A[k + shift] = max(Z[k], 0.0) + math.log1p(math.exp(-abs(Z[k])))
+        for k in range(n):
+            a[k] = max(z[k], 0.0) + math.log1p(math.exp(-abs(z[k])))
     else:
-        for k in range(start, stop):
-            A[k + shift] = Z[k] * _sigmoid(Z[k])
+        for k in range(n):
+            a[k] = z[k] * _sigmoid(z[k])
 
 
 @njit(cache=True, error_model="numpy")
 def activation_backward(code, alpha, Z, A, a_start, D, d_start, rows, units):
     """In place on the flat ``D`` block at ``d_start``: ``δ = dA · f'(Z)`` (softmax: its
     Jacobian-vector product); ``Z`` shares ``D``'s offsets, ``A`` starts at ``a_start``."""
-    shift = a_start - d_start
-    stop = d_start + rows * units
+    n = rows * units
+    z, a, d = Z[d_start:d_start + n], A[a_start:a_start + n], D[d_start:d_start + n]
     if code == SOFTMAX:
-        for row in range(d_start, stop, units):
+        for row in range(0, n, units):
             inner = 0.0
             for k in range(row, row + units):
-                inner += D[k] * A[k + shift]
+                inner += d[k] * a[k]
             for k in range(row, row + units):
-                D[k] = A[k + shift] * (D[k] - inner)
+                d[k] = a[k] * (d[k] - inner)
     elif code == RELU:
-        for k in range(d_start, stop):
-            if Z[k] <= 0:
-                D[k] = 0.0
+        for k in range(n):
+            if z[k] <= 0:
+                d[k] = 0.0
     elif code == TANH:
-        for k in range(d_start, stop):
-            D[k] = D[k] * (1.0 - A[k + shift] * A[k + shift])
+        for k in range(n):
+            d[k] = d[k] * (1.0 - a[k] * a[k])
     elif code == SIGMOID:
-        for k in range(d_start, stop):
-            D[k] = D[k] * A[k + shift] * (1.0 - A[k + shift])
+        for k in range(n):
+            d[k] = d[k] * a[k] * (1.0 - a[k])
     elif code == LEAKY_RELU:
-        for k in range(d_start, stop):
-            if Z[k] <= 0:
-                D[k] = alpha * D[k]
+        for k in range(n):
+            if z[k] <= 0:
+                d[k] = alpha * d[k]
     elif code == ELU:
-        for k in range(d_start, stop):
-            if Z[k] <= 0:
-                D[k] = D[k] * (A[k + shift] + alpha)
+        for k in range(n):
+            if z[k] <= 0:
+                d[k] = d[k] * (a[k] + alpha)
     elif code == SOFTPLUS:
-        for k in range(d_start, stop):
-            D[k] = D[k] * _sigmoid(Z[k])
+        for k in range(n):
+            d[k] = d[k] * _sigmoid(z[k])
     elif code == SWISH:
-        for k in range(d_start, stop):
-            sig = _sigmoid(Z[k])
-            D[k] = D[k] * (sig + A[k + shift] * (1.0 - sig))
+        for k in range(n):
+            sig = _sigmoid(z[k])
+            d[k] = d[k] * (sig + a[k] * (1.0 - sig))
 
 
 @njit(cache=True, error_model="numpy")
@@ -291,20 +293,24 @@ def gather(X, Y, sample_weight, order, start, rows, A, Yb, row_scale):
 def add_bias(Z, z, params, b_start, rows, units):
     """``Z += b`` on a layer's block (no-op without biases)."""
     if b_start >= 0:
+        b = params[b_start:b_start + units]
         for i in range(rows):
+            row = Z[z + i * units:z + (i + 1) * units]
             for j in range(units):
-                Z[z + i * units + j] += params[b_start + j]
+                row[j] += b[j]
 
 
 @njit(cache=True, error_model="numpy")
 def bias_gradient(D, d, grads, b_start, rows, units):
     """``∂L/∂b = Σ over rows of δ`` into ``grads`` (no-op without biases)."""
     if b_start >= 0:
+        g = grads[b_start:b_start + units]
         for j in range(units):
-            grads[b_start + j] = 0.0
+            g[j] = 0.0
         for i in range(rows):
+            row = D[d + i * units:d + (i + 1) * units]
             for j in range(units):
-                grads[b_start + j] += D[d + i * units + j]
+                g[j] += row[j]
 
 
 @njit(cache=True, error_model="numpy")
