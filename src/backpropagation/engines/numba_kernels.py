@@ -177,13 +177,13 @@ def matmul(A, a, W, w, Z, z, rows, fan_in, fan_out):
                Z[z:z + rows * fan_out].reshape((rows, fan_out)))
         return
     for i in range(rows):
-        out = z + i * fan_out
+        out = Z[z + i * fan_out:z + (i + 1) * fan_out]
         for j in range(fan_out):
-            Z[out + j] = 0.0
+            out[j] = 0.0
         for p in range(fan_in):
-            value, row = A[a + i * fan_in + p], w + p * fan_out
+            value, row = A[a + i * fan_in + p], W[w + p * fan_out:w + (p + 1) * fan_out]
             for j in range(fan_out):
-                Z[out + j] += value * W[row + j]
+                out[j] += value * row[j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -196,10 +196,11 @@ def matmul_at_b(A, a, D, d, G, g, rows, fan_in, fan_out):
     for k in range(g, g + fan_in * fan_out):
         G[k] = 0.0
     for i in range(rows):
+        delta = D[d + i * fan_out:d + (i + 1) * fan_out]
         for p in range(fan_in):
-            value, row = A[a + i * fan_in + p], g + p * fan_out
+            value, row = A[a + i * fan_in + p], G[g + p * fan_out:g + (p + 1) * fan_out]
             for j in range(fan_out):
-                G[row + j] += value * D[d + i * fan_out + j]
+                row[j] += value * delta[j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -210,10 +211,11 @@ def matmul_a_bt(D, d, W, w, E, e, rows, fan_in, fan_out):
                E[e:e + rows * fan_in].reshape((rows, fan_in)))
         return
     for i in range(rows):
+        delta = D[d + i * fan_out:d + (i + 1) * fan_out]
         for p in range(fan_in):
-            total, row = 0.0, w + p * fan_out
+            total, row = 0.0, W[w + p * fan_out:w + (p + 1) * fan_out]
             for j in range(fan_out):
-                total += D[d + i * fan_out + j] * W[row + j]
+                total += delta[j] * row[j]
             E[e + i * fan_in + p] = total
 
 
@@ -280,10 +282,11 @@ def gather(X, Y, sample_weight, order, start, rows, A, Yb, row_scale):
     weight = 0.0
     for r in range(rows):
         source = order[start + r]
+        a, y = A[r * n_in:(r + 1) * n_in], Yb[r * n_out:(r + 1) * n_out]
         for j in range(n_in):
-            A[r * n_in + j] = X[source, j]
+            a[j] = X[source, j]
         for j in range(n_out):
-            Yb[r * n_out + j] = Y[source, j]
+            y[j] = Y[source, j]
         row_scale[r] = sample_weight[source] if weighted else 1.0
         weight += row_scale[r]
     return weight
