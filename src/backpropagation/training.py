@@ -222,12 +222,12 @@ class _Loop:
         lr = model.current_learning_rate
         total = seen = 0.0
         trained = np.zeros(len(self.Y), dtype=bool)  # rows whose output the epoch's metric uses
-        batch, callbacks, finite = 0, self.batch_callbacks, math.isfinite
+        batch, callbacks = 0, self.batch_callbacks
         for first, results in self.engine.chunks(batches, order, lr, self.outputs, trained, interrupt):
             for batch, (batch_loss, batch_weight, size) in enumerate(results, first):
                 if batch_weight == 0:
                     continue  # all weights zero: nothing to learn from this batch
-                if not finite(batch_loss):
+                if not math.isfinite(batch_loss):
                     return diverged(model, epoch, batch, batch_loss, last_good, self.history)
                 total += batch_loss * batch_weight
                 seen += batch_weight
