@@ -217,11 +217,8 @@ def run_training(args) -> dict:
 
 
 def spelled_columns(args) -> list[str]:
-    """Columns to read as written: the target when ``--task`` names classes, whose labels may be
-    numbers spelled as the user wants them kept (``1.50``, ``1e19``). Under ``auto`` and
-    ``regression`` a target of numbers is never a label, so it is parsed as numbers (no column
-    of text to build and convert)."""
-    return [] if args.task in ("auto", "regression") else [args.target]
+    """The columns ``train`` reads as written (see :attr:`TabularPreprocessor.spelled_columns`)."""
+    return TabularPreprocessor(args.target, args.task).spelled_columns
 
 
 PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")

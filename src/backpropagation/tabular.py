@@ -252,8 +252,12 @@ class TabularPreprocessor:
 
     @property
     def spelled_columns(self) -> list[str]:
-        """Columns whose cells must be read as written in new data: the target, when its
-        classes are labels (a label ``1.50`` is not the number 1.5)."""
+        """Columns to read as written: the target when its classes are labels (a label ``1.50``
+        is not the number 1.5). Before fitting that is known from the task alone: under
+        ``auto`` and ``regression`` a target of numbers is never a label, so it can be parsed
+        as numbers (no column of text to build and convert)."""
+        if self.target_kind is None:
+            return [] if self.task in ("auto", "regression") else [self.target]
         return [self.target] if self.target_kind == "labels" else []
 
     @property
