@@ -157,7 +157,7 @@ def _codes_and_categories(raw) -> tuple[np.ndarray, object]:
     pa, pc = pyarrow()
     encoded = pc.dictionary_encode(raw)        # (one dictionary shared by all chunks)
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    distinct = chunks[0].dictionary if chunks else pa.array([], pa.string())
+    distinct = chunks[0].dictionary if chunks else arrow_of([])
     indices = [numpy_of(chunk.indices, fill=-1).astype(np.int64) for chunk in chunks]
     codes = np.concatenate(indices) if indices else np.empty(0, np.int64)
     trimmed = pc.dictionary_encode(pc.utf8_trim_whitespace(distinct))

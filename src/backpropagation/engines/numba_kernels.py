@@ -169,12 +169,17 @@ def loss_gradient(code, huber_delta, fused, y, a, rows, outputs, eps):
     return -y / (p * rows)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _block(flat, start, rows, columns):
+    """The ``rows × columns`` row-major block of a flat buffer that starts at ``start`` (a view)."""
+    return flat[start:start + rows * columns].reshape((rows, columns))
+
+
 @njit(cache=True, error_model="numpy")
 def matmul(A, a, W, w, Z, z, rows, fan_in, fan_out):
     """``Z[z:] = A[a:] @ W[w:]`` on flat row-major blocks: loops for tiny products, BLAS otherwise."""
     if rows * fan_in * fan_out >= SMALL_PRODUCT:
-        np.dot(A[a:a + rows * fan_in].reshape((rows, fan_in)), W[w:w + fan_in * fan_out].reshape((fan_in, fan_out)),
-               Z[z:z + rows * fan_out].reshape((rows, fan_out)))
+        np.dot(_block(A, a, rows, fan_in), _block(W, w, fan_in, fan_out), _block(Z, z, rows, fan_out))
         return
     for i in range(rows):
         out = Z[z + i * fan_out:z + (i + 1) * fan_out]
@@ -190,8 +195,7 @@ def matmul(A, a, W, w, Z, z, rows, fan_in, fan_out):
 def matmul_at_b(A, a, D, d, G, g, rows, fan_in, fan_out):
     """``G[g:] = A[a:].T @ D[d:]`` (the weight gradient ``A_prev.T @ δ``) on flat blocks."""
     if rows * fan_in * fan_out >= SMALL_PRODUCT:
-        np.dot(A[a:a + rows * fan_in].reshape((rows, fan_in)).T, D[d:d + rows * fan_out].reshape((rows, fan_out)),
-               G[g:g + fan_in * fan_out].reshape((fan_in, fan_out)))
+        np.dot(_block(A, a, rows, fan_in).T, _block(D, d, rows, fan_out), _block(G, g, fan_in, fan_out))
         return
     for k in range(g, g + fan_in * fan_out):
         G[k] = 0.0
@@ -207,8 +211,7 @@ def matmul_at_b(A, a, D, d, G, g, rows, fan_in, fan_out):
 def matmul_a_bt(D, d, W, w, E, e, rows, fan_in, fan_out):
     """``E[e:] = D[d:] @ W[w:].T`` (the input gradient ``δ @ W.T``) on flat blocks."""
     if rows * fan_in * fan_out >= SMALL_PRODUCT:
-        np.dot(D[d:d + rows * fan_out].reshape((rows, fan_out)), W[w:w + fan_in * fan_out].reshape((fan_in, fan_out)).T,
-               E[e:e + rows * fan_in].reshape((rows, fan_in)))
+        np.dot(_block(D, d, rows, fan_out), _block(W, w, fan_in, fan_out).T, _block(E, e, rows, fan_in))
         return
     for i in range(rows):
         delta = D[d + i * fan_out:d + (i + 1) * fan_out]
