@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backpropagation.readers import read_csv
+from backpropagation.readers import read_csv, read_table
 from backpropagation.tabular import TabularPreprocessor
 
 
@@ -198,3 +198,18 @@ def test_statistics_merged_over_ranks_equal_those_of_the_whole(ranks):
     assert column["median"] == np.median(values)                        # median of the present values
     filled = np.concatenate([values, np.full(len(cells) - len(values), column["median"])])
     np.testing.assert_allclose([column["mean"], column["std"]], [filled.mean(), filled.std()], rtol=1e-13)
+
+
+@pytest.mark.parametrize("task,values,before,after", [
+    ("auto", "1.5,2.5,3.5,4.5", [], []),                       # numbers: a regression target
+    ("regression", "1,2,1,2", [], []),
+    ("classification", "1.50,2.50,1.50,2.50", ["y"], ["y"]),  # labels: read as written
+    ("classification", "1,2,1,2", ["y"], []),                 # whole numbers: class codes
+    ("auto", "a,b,a,b", [], ["y"]),                           # text: labels
+])
+def test_the_target_is_read_as_written_only_when_its_classes_are_labels(tmp_path, task, values, before, after):
+    pre = TabularPreprocessor("y", task)
+    assert pre.spelled_columns == before
+    rows = "".join(f"{i},{v}\n" for i, v in enumerate(values.split(",")))
+    pre.fit(read_table(write(tmp_path, "x,y\n" + rows), text_columns=before))
+    assert pre.spelled_columns == after
