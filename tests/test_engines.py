@@ -2,7 +2,7 @@
 
 Each case trains the same network twice from the same seed, once per engine, for several
 epochs, and compares the loss curves and final weights: 1e-9 relative in float64, 1e-4 in
-float32. The wide path (products by NumPy, the rest compiled) is forced on small networks too.
+float32. Networks wide enough for the kernels' BLAS products are compared too.
 """
 
 import itertools
@@ -88,10 +88,20 @@ def test_every_optimizer_with_and_without_l2(optimizer, l2, batch_size):
 @pytest.mark.parametrize("task", ["regression", "multiclass"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_the_wide_path_equals_the_reference(monkeypatch, task, dtype, weighted):
-    monkeypatch.setattr(numba_engine, "WIDE_PRODUCT", 1)
-    results = train_both(task=task, dtype=dtype, l2=0.01, sample_weight=WEIGHTS if weighted else None,
-                         hidden_activation="elu")
+@pytest.mark.parametrize("batch_size", [16, None])
+def test_products_large_enough_for_blas_equal_the_reference(task, dtype, weighted, batch_size):
+    # 16 x 20 x 64 multiply-adds and more: the kernels hand these products to BLAS (np.dot on
+    # views of the flat buffers), the output layer's small ones stay loops.
+    wide_X = RNG.normal(size=(120, 20))
+    targets = {"regression": wide_X[:, :3] @ [1.0, -2.0, 0.5], "multiclass": (wide_X[:, 0] > 0).astype(int) + (wide_X[:, 1] > 0)}
+    weights = RNG.uniform(0, 2, 120) if weighted else None
+    results = []
+    for engine in ("numpy", "numba"):
+        model = NeuralNetwork([20, 64, 32, 3 if task == "multiclass" else 1], task=task, learning_rate=0.01,
+                              hidden_activation="elu", l2=0.01, dtype=dtype, random_state=1, engine=engine)
+        history = model.fit(wide_X, targets[task], epochs=3, batch_size=batch_size, verbose=0,
+                            sample_weight=weights)
+        results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
     assert_equal_training(results, dtype)
 
 
@@ -129,6 +139,87 @@ def test_a_batch_callback_sees_every_batch_as_under_the_reference():
         seen.append(np.array(recorder.seen))
     assert len(seen[0]) == 14
     np.testing.assert_allclose(seen[1], seen[0], rtol=1e-9)
+
+
+class ChunkCounter:
+    """The compiled kernels, with the number of batches of each chunk kernel call recorded."""
+
+    def __init__(self, kernels):
+        self.kernels, self.counts = kernels, []
+
+    def __getattr__(self, name):
+        return getattr(self.kernels, name)
+
+    def run_batches(self, *args):
+        self.counts.append(args[6])
+        return self.kernels.run_batches(*args)
+
+
+@pytest.mark.parametrize("every_batch", [False, True])
+def test_chunks_grow_towards_their_target_time_unless_a_callback_needs_every_batch(monkeypatch, every_batch):
+    many_X, many_y = np.tile(X, (40, 1)), np.tile(TARGETS["regression"], 40)
+    monkeypatch.setattr(numba_engine, "CHUNK_WORK", 1)       # a first chunk of one batch
+    counters = []
+    original_init = numba_engine.NumbaEngine.__init__
+
+    def counting_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.kernels = ChunkCounter(self.kernels)
+        counters.append(self.kernels)
+
+    monkeypatch.setattr(numba_engine.NumbaEngine, "__init__", counting_init)
+    results = []
+    for engine in ("numpy", "numba"):
+        model = NeuralNetwork([3, 6, 1], random_state=3, engine=engine)
+        history = model.fit(many_X, many_y, epochs=2, batch_size=1, verbose=0,
+                            callbacks=[Recorder()] if every_batch else None)
+        results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
+    assert_equal_training(results)
+    counts = counters[0].counts
+    assert sum(counts) == 2 * len(many_X)
+    if every_batch:
+        assert set(counts) == {1}
+    else:
+        assert counts[:3] == [1, 8, 64] and max(counts) > 64   # eightfold at most, while fast
+
+
+def test_next_chunk_length_aims_at_the_target_time_within_its_bounds():
+    target = numba_engine.CHUNK_SECONDS
+    assert numba_engine.next_chunk_length(10, 2, 10, target / 2) == 20       # twice as many
+    assert numba_engine.next_chunk_length(10, 2, 10, target / 100) == 80     # at most eightfold
+    assert numba_engine.next_chunk_length(10, 2, 10, target * 100) == 2      # never below the first
+    assert numba_engine.next_chunk_length(10, 2, 4, target * 2) == 2        # a short last chunk counts as 4
+
+
+def test_one_compiled_kernel_per_dtype_whatever_types_the_inputs_arrive_in():
+    from backpropagation.engines import numba_kernels
+
+    # Fortran order, integers, lists, a float32 table for a float64 model, integer weights and an
+    # integer L2 set afterwards: all reach the chunk kernel as the types it was loaded for.
+    inputs = [("regression", 1, np.asfortranarray(X), TARGETS["regression"], None),
+              ("classification", 1, X.astype(np.float32), TARGETS["binary"], None),
+              ("classification", 3, X.tolist(), TARGETS["multiclass"].tolist(), np.ones(50, dtype=int))]
+    for dtype in ("float64", "float32"):
+        for task, n_out, features, target, weights in inputs:
+            model = NeuralNetwork([3, 4, n_out], task=task, dtype=dtype, engine="numba")
+            model.l2 = 0
+            model.fit(features, target, epochs=2, batch_size=5, verbose=0, sample_weight=weights,
+                      validation_split=0.2)
+    assert len(numba_kernels.run_batches.signatures) == 2
+
+
+def test_the_kernels_are_loaded_before_the_first_epoch_begins():
+    # In a fresh process: the first epoch's time is training, not loading compiled code.
+    script = ("import numpy as np; from backpropagation import Callback, NeuralNetwork; "
+              "from backpropagation.engines import numba_kernels as k\n"
+              "class First(Callback):\n"
+              "    def on_epoch_begin(self, epoch, logs): print(len(k.run_batches.signatures))\n"
+              "for dtype in ('float64', 'float32'):\n"
+              "    NeuralNetwork([2, 3, 1], dtype=dtype, engine='numba').fit("
+              "np.eye(2), [0.0, 1.0], epochs=1, verbose=0, callbacks=[First()])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "2"]
 
 
 def test_divergence_stops_the_numba_engine_with_finite_weights():

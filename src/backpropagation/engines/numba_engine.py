@@ -10,6 +10,7 @@ directory when the package directory is read-only; ``NUMBA_CACHE_DIR`` chooses a
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -21,13 +22,12 @@ _ACTIVATIONS = {activations.Sigmoid: 0, activations.Tanh: 1, activations.ReLU: 2
 _LOSSES = {losses.MeanSquaredError: 0, losses.MeanAbsoluteError: 1, losses.Huber: 2,
            losses.BinaryCrossEntropy: 3, losses.CategoricalCrossEntropy: 4}
 _OPTIMIZERS = {optimizers.SGD: 0, optimizers.RMSProp: 1, optimizers.Adam: 2, optimizers.AdamW: 3}
-#: Multiply-adds a chunk of batches aims at: short enough for Ctrl-C and progress to stay
-#: responsive, long enough that the Python between chunks does not count.
+#: Multiply-adds of the first chunk of batches: short enough for Ctrl-C and progress to stay
+#: responsive even in loops, long enough that the Python between chunks does not count.
 CHUNK_WORK = 2e7
-#: Batches whose largest product has at least this many multiply-adds take the wide path: the
-#: reference forward and backward pass (the products by NumPy's multi-threaded BLAS), then the
-#: fused compiled update.
-WIDE_PRODUCT = 1 << 20
+#: Seconds a chunk aims at once one has been timed: chunks grow (never below the first
+#: length) while they run faster, so BLAS-sized batches are not handed out one at a time.
+CHUNK_SECONDS = 0.05
 #: Batch callbacks that accept being called after each chunk, in order, with each batch's loss.
 CHUNK_SAFE_CALLBACKS = (callbacks.ProgressBar, callbacks.History)
 
@@ -76,11 +76,24 @@ def _optimizer_arguments(optimizer, params) -> tuple[int, np.ndarray, np.ndarray
 
 
 def chunk_length(model, batch_size: int, n_batches: int, batch_callbacks) -> int:
-    """Batches per compiled call: one when a callback must see every batch as it ends."""
-    if any(not isinstance(c, CHUNK_SAFE_CALLBACKS) for c in batch_callbacks):
+    """Batches in the first compiled call: one when a callback must see every batch as it ends."""
+    if every_batch(batch_callbacks):
         return 1
     work = 3 * batch_size * sum(layer.n_weights for layer in model.layers) + 1000
     return int(min(max(CHUNK_WORK // work, 1), n_batches))
+
+
+def every_batch(batch_callbacks) -> bool:
+    """Whether a batch callback must see each batch as it ends (chunks of one batch)."""
+    return any(not isinstance(c, CHUNK_SAFE_CALLBACKS) for c in batch_callbacks)
+
+
+def next_chunk_length(length: int, least: int, count: int, seconds: float) -> int:
+    """Batches in the next chunk after ``count`` batches took ``seconds``: aimed at
+    :data:`CHUNK_SECONDS`, at most eight times ``length`` and never below ``least`` (a first
+    chunk's time may include compilation)."""
+    wanted = int(count * CHUNK_SECONDS / max(seconds, 1e-9))
+    return max(least, min(wanted, 8 * length))
 
 
 class NumbaEngine:
@@ -101,6 +114,21 @@ class NumbaEngine:
         eps = float(np.finfo(model.dtype).eps)
         self.loss = np.array([_LOSSES[type(model.loss)], getattr(model.loss, "delta", 1.0),
                               float(model.fused), eps], dtype=np.float64)
+        self._length = None          # batches per chunk, learnt across the epochs of one fit
+        self._load_kernels()
+
+    def _load_kernels(self) -> None:
+        """Compile the chunk kernel for this model's dtype, or load it from numba's cache, now:
+        a call with no batches and empty arrays of the types :meth:`chunks` passes, so that the
+        first epoch's time is training only."""
+        model, dtype = self.model, self.model.dtype
+        n_in, n_out = model.layers[0].fan_in, model.layers[-1].fan_out
+        empty = np.zeros(0, dtype=dtype)
+        self.kernels.run_batches(
+            np.zeros((0, n_in), dtype), np.zeros((0, n_out), dtype), empty, np.zeros(0, np.int64), 1, 0, 0,
+            model.parameters, model.gradients, self.layout, self.alphas, self.n_weights, float(model.l2), self.loss,
+            0, np.zeros(6), empty, empty, 0.0, 0, np.zeros((0, n_out), dtype), np.zeros(0, bool), np.zeros(0),
+            np.zeros(0), empty, empty, empty, empty, empty)
 
     def chunks(self, batches, order, lr, outputs, trained, interrupt):
         """Yield ``(index of the first batch, (loss, weight, rows) of each batch)`` per compiled chunk."""
@@ -110,38 +138,24 @@ class NumbaEngine:
         weights = np.zeros(0, dtype=dtype) if batches.weights is None else batches.weights
         order = np.arange(n_rows, dtype=np.int64) if order is None else order.astype(np.int64, copy=False)
         n_batches = math.ceil(n_rows / size)
-        length = chunk_length(model, size, n_batches, self.batch_callbacks)
+        least, grow = chunk_length(model, size, n_batches, self.batch_callbacks), not every_batch(self.batch_callbacks)
+        self._length = self._length or least
         code, hyper, first, second = _optimizer_arguments(model.optimizer, model.parameters)
-        if size * int((self.layout[:, 0] * self.layout[:, 1]).max()) >= WIDE_PRODUCT:
-            yield from self._wide_batches(batches, order, lr, outputs, trained, code, hyper, first, second)
-            return
         units = int(self.layout[:, 1].sum())
         work = [np.empty(size * Y.shape[1], dtype), np.empty(size, dtype), np.empty(size * units, dtype),
                 np.empty(size * (units + X.shape[1]), dtype), np.empty(size * units, dtype)]
-        batch_losses, batch_weights = np.empty(length), np.empty(length)
-        for start in range(0, n_batches, length):
-            count = min(length, n_batches - start)
+        batch_losses, batch_weights = np.empty(n_batches), np.empty(n_batches)
+        start = 0
+        while start < n_batches:
+            count = min(self._length, n_batches - start)
+            began = time.perf_counter()
             done, steps = self.kernels.run_batches(
                 X, Y, weights, order, size, start, count, model.parameters, model.gradients, self.layout,
-                self.alphas, self.n_weights, model.l2, self.loss, code, hyper, first, second, float(lr),
-                model.optimizer.iterations, outputs, trained, batch_losses, batch_weights, *work)
+                self.alphas, self.n_weights, float(model.l2), self.loss, code, hyper, first, second, float(lr),
+                int(model.optimizer.iterations), outputs, trained, batch_losses, batch_weights, *work)
+            if grow:
+                self._length = next_chunk_length(self._length, least, count, time.perf_counter() - began)
             model.optimizer.iterations = int(steps)
             sizes = np.minimum(size, n_rows - (start + np.arange(done)) * size)
             yield start, zip(batch_losses[:done].tolist(), batch_weights[:done].tolist(), sizes.tolist())
-
-    def _wide_batches(self, batches, order, lr, outputs, trained, code, hyper, first, second):
-        """Wide layers: the products dominate and NumPy's multi-threaded BLAS does them best, so
-        each batch runs the reference forward and backward pass; the optimizer step, a dozen
-        NumPy passes over every parameter, becomes one fused compiled pass."""
-        model = self.model
-        for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
-            weight = len(Y_batch) if W_batch is None else float(W_batch.sum())
-            loss = model.loss_and_gradients(X_batch, Y_batch, W_batch) if weight > 0 else model.zero_gradients()
-            if weight > 0:
-                outputs[rows] = model.layers[-1].A
-                trained[rows] = True
-                if math.isfinite(loss):
-                    model.optimizer.iterations += 1
-                    self.kernels.update(code, model.parameters, model.gradients, first, second, hyper, float(lr),
-                                        model.optimizer.iterations)
-            yield batch, [(loss, weight, len(Y_batch))]
+            start += count
