@@ -93,7 +93,8 @@ def test_products_large_enough_for_blas_equal_the_reference(task, dtype, weighte
     # 16 x 20 x 64 multiply-adds and more: the kernels hand these products to BLAS (np.dot on
     # views of the flat buffers), the output layer's small ones stay loops.
     wide_X = RNG.normal(size=(120, 20))
-    targets = {"regression": wide_X[:, :3] @ [1.0, -2.0, 0.5], "multiclass": (wide_X[:, 0] > 0).astype(int) + (wide_X[:, 1] > 0)}
+    targets = {"regression": wide_X[:, :3] @ [1.0, -2.0, 0.5],
+               "multiclass": (wide_X[:, 0] > 0).astype(int) + (wide_X[:, 1] > 0)}
     weights = RNG.uniform(0, 2, 120) if weighted else None
     results = []
     for engine in ("numpy", "numba"):
