@@ -144,10 +144,12 @@ class NumbaEngine:
         units = int(self.layout[:, 1].sum())
         work = [np.empty(size * Y.shape[1], dtype), np.empty(size, dtype), np.empty(size * units, dtype),
                 np.empty(size * (units + X.shape[1]), dtype), np.empty(size * units, dtype)]
-        batch_losses, batch_weights = np.empty(n_batches), np.empty(n_batches)
+        batch_losses = batch_weights = np.empty(0)
         start = 0
         while start < n_batches:
             count = min(self._length, n_batches - start)
+            if count > len(batch_losses):      # per-batch results of one chunk (chunks may grow)
+                batch_losses, batch_weights = np.empty(count), np.empty(count)
             began = time.perf_counter()
             done, steps = self.kernels.run_batches(
                 X, Y, weights, order, size, start, count, model.parameters, model.gradients, self.layout,
