@@ -106,6 +106,36 @@ def test_products_large_enough_for_blas_equal_the_reference(task, dtype, weighte
     assert_equal_training(results, dtype)
 
 
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("task,loss", [("regression", None), ("multiclass", None), ("binary", "binary_crossentropy")])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batches_split_over_threads_equal_the_reference(monkeypatch, parts, task, loss, dtype, weighted):
+    # Batches of 7 rows over 2 or 3 threads: blocks of 4 + 3 or 3 + 3 + 1 rows, and the last
+    # batch's single row leaves the other threads without rows. Zero-weight batches included.
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: parts)
+    kwargs = {"loss": loss} if loss else {}
+    results = train_both(task=task, dtype=dtype, l2=0.01, optimizer="adam", hidden_activation="tanh",
+                         sample_weight=WEIGHTS if weighted else None, **kwargs)
+    assert_equal_training(results, dtype)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "rmsprop", "adamw"])
+def test_every_optimizer_on_threads(monkeypatch, optimizer):
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
+    assert_equal_training(train_both(task="multiclass", optimizer=optimizer, l2=0.05, batch_size=None))
+
+
+def test_wide_batches_are_split_over_the_cores_where_threadpoolctl_holds_blas():
+    import numba
+
+    model = NeuralNetwork([784, 512, 256, 10], task="classification")
+    expected = min(numba.get_num_threads(), len(os.sched_getaffinity(0)))
+    assert numba_engine.thread_count(model, 256) == expected
+    assert numba_engine.thread_count(model, 1) == 1                       # too little work a batch
+    assert numba_engine.thread_count(NeuralNetwork([2, 16, 8, 1]), 4096) == 1
+
+
 def test_a_model_switches_engines_between_fits_and_saves_the_same_file(tmp_path):
     mixed = NeuralNetwork([3, 6, 1], random_state=2, engine="numba")
     mixed.fit(X, TARGETS["regression"], epochs=2, batch_size=5, verbose=0)
@@ -210,17 +240,22 @@ def test_one_compiled_kernel_per_dtype_whatever_types_the_inputs_arrive_in():
 
 
 def test_the_kernels_are_loaded_before_the_first_epoch_begins():
-    # In a fresh process: the first epoch's time is training, not loading compiled code.
+    # In a fresh process: the first epoch's time is training, not loading compiled code; for
+    # one thread and, where the batches are split over threads, for the threaded kernel.
     script = ("import numpy as np; from backpropagation import Callback, NeuralNetwork; "
-              "from backpropagation.engines import numba_kernels as k\n"
+              "from backpropagation.engines import numba_kernels as k, numba_parallel as p, numba_engine as e\n"
               "class First(Callback):\n"
-              "    def on_epoch_begin(self, epoch, logs): print(len(k.run_batches.signatures))\n"
+              "    def on_epoch_begin(self, epoch, logs):\n"
+              "        print(len(k.run_batches.signatures), len(p.run_part.signatures))\n"
               "for dtype in ('float64', 'float32'):\n"
               "    NeuralNetwork([2, 3, 1], dtype=dtype, engine='numba').fit("
-              "np.eye(2), [0.0, 1.0], epochs=1, verbose=0, callbacks=[First()])\n")
+              "np.eye(2), [0.0, 1.0], epochs=1, verbose=0, callbacks=[First()])\n"
+              "e.thread_count = lambda model, batch_size: 2\n"
+              "NeuralNetwork([2, 3, 1], engine='numba').fit(np.eye(2), [0.0, 1.0], epochs=1, verbose=0, "
+              "callbacks=[First()])\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["1", "2"]
+    assert done.stdout.split() == ["1", "0", "2", "0", "2", "1"]
 
 
 def test_divergence_stops_the_numba_engine_with_finite_weights():

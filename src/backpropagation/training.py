@@ -174,7 +174,7 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
                           "validation": X_val is not None, "rank": reducer.rank})
     loop = _Loop(model, reducer, Y, X_val, Y_val, callbacks, history)
     model.engine_ = engines.choose(model, n_rows, batch_size, epochs, distributed=not reducer.local)
-    loop.engine = engines.create(model.engine_, model, reducer, loop.batch_callbacks)
+    loop.engine = engines.create(model.engine_, model, reducer, loop.batch_callbacks, batch_size)
     # Overflow is not warned about: the loop finds non-finite losses and weights itself and
     # raises DivergenceError, which says what to do.
     with InterruptGuard(announce=announce) as interrupt, np.errstate(over="ignore", invalid="ignore"):

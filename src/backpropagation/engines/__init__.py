@@ -67,10 +67,10 @@ def choose(model, n_rows: int, batch_size: int, epochs: int, distributed: bool) 
     return "numba"
 
 
-def create(name: str, model, reducer, batch_callbacks):
-    """The engine object for ``name`` (from :func:`choose`)."""
+def create(name: str, model, reducer, batch_callbacks, batch_size: int):
+    """The engine object for ``name`` (from :func:`choose`), for batches of ``batch_size`` rows."""
     if name == "numba":
         from .numba_engine import NumbaEngine
 
-        return NumbaEngine(model, batch_callbacks)
+        return NumbaEngine(model, batch_callbacks, batch_size)
     return NumpyEngine(model, reducer)

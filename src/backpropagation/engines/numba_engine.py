@@ -9,7 +9,11 @@ directory when the package directory is read-only; ``NUMBA_CACHE_DIR`` chooses a
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+import os
+import threading
 import time
 
 import numpy as np
@@ -30,6 +34,41 @@ CHUNK_WORK = 2e7
 CHUNK_SECONDS = 0.05
 #: Batch callbacks that accept being called after each chunk, in order, with each batch's loss.
 CHUNK_SAFE_CALLBACKS = (callbacks.ProgressBar, callbacks.History)
+#: Multiply-adds of a batch's forward pass (rows × weights) from which its rows are split over
+#: threads (:mod:`.numba_parallel`); below it, starting threads and waiting at barriers cost
+#: more than they save.
+PARALLEL_WORK = 1 << 22
+#: Fewest rows of a batch a thread takes.
+PARALLEL_ROWS = 16
+
+
+def thread_count(model, batch_size: int) -> int:
+    """Threads that share each batch's rows: numba's thread count (``NUMBA_NUM_THREADS``,
+    ``numba.set_num_threads``), at most the cores this process may run on and one per
+    :data:`PARALLEL_ROWS` rows, for batches of at least :data:`PARALLEL_WORK` multiply-adds,
+    where threadpoolctl can hold BLAS to one thread per part; 1 otherwise."""
+    import numba
+
+    work = batch_size * sum(layer.n_weights for layer in model.layers)
+    if work < PARALLEL_WORK or _blas_controller() is None:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(numba.get_num_threads(), cores, batch_size // PARALLEL_ROWS))
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's controller of this process's BLAS libraries, or None without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def _blas_on_one_thread(parts: int):
+    """A context in which BLAS runs single-threaded, where ``parts`` threads share the batches."""
+    return _blas_controller().limit(limits=1, user_api="blas") if parts > 1 else contextlib.nullcontext()
 
 
 def unsupported(model) -> str | None:
@@ -101,7 +140,7 @@ class NumbaEngine:
 
     name = "numba"
 
-    def __init__(self, model, batch_callbacks=()) -> None:
+    def __init__(self, model, batch_callbacks=(), batch_size: int = 1) -> None:
         from . import numba_kernels
 
         reason = unsupported(model)
@@ -115,49 +154,86 @@ class NumbaEngine:
         self.loss = np.array([_LOSSES[type(model.loss)], getattr(model.loss, "delta", 1.0),
                               float(model.fused), eps], dtype=np.float64)
         self._length = None          # batches per chunk, learnt across the epochs of one fit
+        self.parts = thread_count(model, batch_size)
         self._load_kernels()
 
     def _load_kernels(self) -> None:
-        """Compile the chunk kernel for this model's dtype, or load it from numba's cache, now:
-        a call with no batches and empty arrays of the types :meth:`chunks` passes, so that the
-        first epoch's time is training only."""
+        """Compile the chunk kernel this fit runs (one thread or several) for the model's dtype,
+        or load it from numba's cache, now: a call with no batches and empty arrays of the types
+        :meth:`chunks` passes, so that the first epoch's time is training only."""
         model, dtype = self.model, self.model.dtype
         n_in, n_out = model.layers[0].fan_in, model.layers[-1].fan_out
         empty = np.zeros(0, dtype=dtype)
-        self.kernels.run_batches(
-            np.zeros((0, n_in), dtype), np.zeros((0, n_out), dtype), empty, np.zeros(0, np.int64), 1, 0, 0,
-            model.parameters, model.gradients, self.layout, self.alphas, self.n_weights, float(model.l2), self.loss,
-            0, np.zeros(6), empty, empty, 0.0, 0, np.zeros((0, n_out), dtype), np.zeros(0, bool), np.zeros(0),
-            np.zeros(0), empty, empty, empty, empty, empty)
+        arguments = (np.zeros((0, n_in), dtype), np.zeros((0, n_out), dtype), empty, np.zeros(0, np.int64), 1, 0, 0,
+                     model.parameters, model.gradients, self.layout, self.alphas, self.n_weights, float(model.l2),
+                     self.loss, 0, np.zeros(6), empty, empty, 0.0, 0, np.zeros((0, n_out), dtype),
+                     np.zeros(0, bool), np.zeros(0), np.zeros(0))
+        if self.parts == 1:
+            self.kernels.run_batches(*arguments, empty, empty, empty, empty, empty)
+        else:
+            from . import numba_parallel
+
+            numba_parallel.run_part(0, self.parts, np.zeros(1, np.int64), np.zeros((2, self.parts)),
+                                    np.zeros((0, 0), dtype), *arguments, empty, empty, empty, empty, empty)
 
     def chunks(self, batches, order, lr, outputs, trained, interrupt):
         """Yield ``(index of the first batch, (loss, weight, rows) of each batch)`` per compiled chunk."""
-        model, dtype = self.model, self.model.dtype
+        model = self.model
         X, Y, size = batches.X, batches.Y, batches.batch_size
         n_rows = len(X)
-        weights = np.zeros(0, dtype=dtype) if batches.weights is None else batches.weights
+        weights = np.zeros(0, dtype=model.dtype) if batches.weights is None else batches.weights
         order = np.arange(n_rows, dtype=np.int64) if order is None else order.astype(np.int64, copy=False)
         n_batches = math.ceil(n_rows / size)
         least, grow = chunk_length(model, size, n_batches, self.batch_callbacks), not every_batch(self.batch_callbacks)
         self._length = self._length or least
         code, hyper, first, second = _optimizer_arguments(model.optimizer, model.parameters)
-        units = int(self.layout[:, 1].sum())
-        work = [np.empty(size * Y.shape[1], dtype), np.empty(size, dtype), np.empty(size * units, dtype),
-                np.empty(size * (units + X.shape[1]), dtype), np.empty(size * units, dtype)]
+        parts = self.parts
+        works = [self._work_buffers(math.ceil(size / parts), X.shape[1], Y.shape[1]) for _ in range(parts)]
+        partials = np.zeros((parts - 1, model.parameters.size), dtype=model.dtype)
         batch_losses = batch_weights = np.empty(0)
         start = 0
-        while start < n_batches:
-            count = min(self._length, n_batches - start)
-            if count > len(batch_losses):      # per-batch results of one chunk (chunks may grow)
-                batch_losses, batch_weights = np.empty(count), np.empty(count)
-            began = time.perf_counter()
-            done, steps = self.kernels.run_batches(
-                X, Y, weights, order, size, start, count, model.parameters, model.gradients, self.layout,
-                self.alphas, self.n_weights, float(model.l2), self.loss, code, hyper, first, second, float(lr),
-                int(model.optimizer.iterations), outputs, trained, batch_losses, batch_weights, *work)
-            if grow:
-                self._length = next_chunk_length(self._length, least, count, time.perf_counter() - began)
-            model.optimizer.iterations = int(steps)
-            sizes = np.minimum(size, n_rows - (start + np.arange(done)) * size)
-            yield start, zip(batch_losses[:done].tolist(), batch_weights[:done].tolist(), sizes.tolist())
-            start += count
+        with _blas_on_one_thread(parts):
+            while start < n_batches:
+                count = min(self._length, n_batches - start)
+                if count > len(batch_losses):      # per-batch results of one chunk (chunks may grow)
+                    batch_losses, batch_weights = np.empty(count), np.empty(count)
+                arguments = (X, Y, weights, order, size, start, count, model.parameters, model.gradients,
+                             self.layout, self.alphas, self.n_weights, float(model.l2), self.loss, code, hyper,
+                             first, second, float(lr), int(model.optimizer.iterations), outputs, trained,
+                             batch_losses, batch_weights)
+                began = time.perf_counter()
+                if parts == 1:
+                    done, steps = self.kernels.run_batches(*arguments, *works[0])
+                else:
+                    done, steps = self._run_threads(parts, partials, arguments, works)
+                if grow:
+                    self._length = next_chunk_length(self._length, least, count, time.perf_counter() - began)
+                model.optimizer.iterations = int(steps)
+                sizes = np.minimum(size, n_rows - (start + np.arange(done)) * size)
+                yield start, zip(batch_losses[:done].tolist(), batch_weights[:done].tolist(), sizes.tolist())
+                start += count
+
+    def _work_buffers(self, rows: int, n_in: int, n_out: int) -> list[np.ndarray]:
+        """A batch block's targets, row scales, pre-activations, activations (input first) and
+        deltas, for ``rows`` rows."""
+        dtype, units = self.model.dtype, int(self.layout[:, 1].sum())
+        return [np.empty(rows * n_out, dtype), np.empty(rows, dtype), np.empty(rows * units, dtype),
+                np.empty(rows * (units + n_in), dtype), np.empty(rows * units, dtype)]
+
+    def _run_threads(self, parts, partials, arguments, works):
+        """One chunk on ``parts`` threads: parts 1.. on new threads, part 0 on this one."""
+        from . import numba_parallel
+
+        counters, shared = np.zeros(1, np.int64), np.zeros((2, parts))
+
+        def run(part):
+            return numba_parallel.run_part(part, parts, counters, shared, partials, *arguments, *works[part])
+
+        helpers = [threading.Thread(target=run, args=(part,), daemon=True) for part in range(1, parts)]
+        for helper in helpers:
+            helper.start()
+        try:
+            return run(0)
+        finally:
+            for helper in helpers:
+                helper.join()

@@ -269,12 +269,18 @@ def update(code, params, grads, first, second, hyper, lr, t):
     ``hyper`` = (momentum, nesterov, rho or β1, β2, ε, weight decay). (One thread: on two
     cores, numba's threads slowed the update down next to BLAS's worker threads.)
     """
-    c = np.empty(11, dtype=params.dtype)    # the step's constants, in the parameters' dtype
+    _update_range(code, params, grads, first, second, step_constants(hyper, lr, t, params), 0, params.size)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def step_constants(hyper, lr, t, params):
+    """The constants of step ``t`` that :func:`_update_range` takes, in the parameters' dtype."""
+    c = np.empty(11, dtype=params.dtype)
     c[0], c[1], c[2], c[3] = hyper[0], hyper[1], hyper[2], 1.0 - hyper[2]
     c[4], c[5], c[6] = hyper[3], 1.0 - hyper[3], hyper[4]
     c[7], c[8] = math.sqrt(1.0 - hyper[3] ** t), lr / (1.0 - hyper[2] ** t)
     c[9], c[10] = lr, 1.0 - lr * hyper[5]
-    _update_range(code, params, grads, first, second, c, 0, params.size)
+    return c
 
 
 @njit(cache=True, error_model="numpy")
@@ -338,29 +344,31 @@ def objective(loss, layout, Yb, A, Z, row_scale, rows, batch_size, weight, param
 
 
 @njit(cache=True, error_model="numpy")
-def keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, row_scale, weight):
-    """The batch's outputs into the epoch's ``outputs``; rescale ``row_scale`` to ``N w_i / Σ w``
-    (the factor by which a sample weight scales its row of the loss gradient)."""
+def keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, row_scale, weight, batch_rows):
+    """The outputs of rows ``order[start:start + rows]`` into the epoch's ``outputs``; rescale
+    ``row_scale`` to ``N w_i / Σ w`` (the factor by which a sample weight scales its row of the
+    loss gradient), with ``N = batch_rows`` and ``Σ w = weight`` those of the whole batch."""
     last = layout.shape[0] - 1
     a_out, n_out = layout[last, 7] * batch_size, layout[last, 1]
     for r in range(rows):
         for j in range(n_out):
             outputs[order[start + r], j] = A[a_out + r * n_out + j]
         trained[order[start + r]] = True
-        row_scale[r] *= rows / weight
+        row_scale[r] *= batch_rows / weight
 
 
 @njit(cache=True, error_model="numpy")
-def output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, rows, batch_size):
-    """δ of the output layer: the loss gradient scaled per row, through the output activation
-    (already inside it for the fused pairs)."""
+def output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, rows, batch_size, batch_rows):
+    """δ of the output layer for ``rows`` rows: the gradient of the loss's mean over the
+    ``batch_rows`` rows of the batch, scaled per row, through the output activation (already
+    inside it for the fused pairs)."""
     last = layout.shape[0] - 1
     z, a, n_out = layout[last, 6] * batch_size, layout[last, 7] * batch_size, layout[last, 1]
     code, huber_delta, fused, eps = int(loss[0]), loss[1], loss[2] > 0, loss[3]
     for i in range(rows):
         for j in range(n_out):
             D[z + i * n_out + j] = loss_gradient(code, huber_delta, fused, Yb[i * n_out + j],
-                                                 A[a + i * n_out + j], rows, n_out, eps) * row_scale[i]
+                                                 A[a + i * n_out + j], batch_rows, n_out, eps) * row_scale[i]
     if not fused:
         activation_backward(layout[last, 4], alphas[last], Z, A, a, D, z, rows, n_out)
 
@@ -427,8 +435,8 @@ def run_batches(X, Y, sample_weight, order, batch_size, first_batch, n_batches, 
         if not math.isfinite(batch_losses[k]):
             grads[:] = 0.0
             return k + 1, t
-        keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, row_scale, weight)
-        output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, rows, batch_size)
+        keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, row_scale, weight, rows)
+        output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, rows, batch_size, rows)
         _backward(params, grads, layout, alphas, Z, A, D, rows, batch_size)
         add_penalty(grads, params, n_weights, l2)
         t += 1

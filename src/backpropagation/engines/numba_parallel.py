@@ -1,0 +1,155 @@
+"""The numba engine on several threads: each batch split by rows, one part per thread.
+
+Each thread takes its block of the batch's rows through the same kernels as one thread does
+(:mod:`.numba_kernels`): gather, forward, its share of the loss, backward into its own
+gradient vector (the weight gradients of its rows). Two barriers a batch: after the backward
+pass, each thread adds up every part's gradient over its own range of the parameters and
+takes the optimizer step there; after the step, every thread again sees the whole new
+parameter vector. BLAS runs single-threaded inside each part (the engine limits it), so the
+threads never compete with BLAS's own. The first part runs in the calling thread.
+
+Results equal those of one thread up to rounding: a weight gradient is summed over each block
+of rows, then over the blocks. The same number of threads gives bit-identical results.
+"""
+
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from . import numba_kernels as kernels
+
+
+@intrinsic
+def _atomic_add(typingctx, counters, index):
+    """``counters[index] += 1`` as one atomic operation; returns nothing."""
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
+        builder.atomic_rmw("add", pointer, ir.Constant(ir.IntType(64), 1), "seq_cst")
+        return context.get_dummy_value()
+    return types.void(counters, index), codegen
+
+
+@intrinsic
+def _atomic_read(typingctx, counters, index):
+    """``counters[index]``, read atomically (never hoisted out of a waiting loop)."""
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
+        return builder.load_atomic(pointer, "seq_cst", 8)
+    return types.int64(counters, index), codegen
+
+
+@njit(cache=True, nogil=True)
+def barrier(counters, parts, passed):
+    """Wait until all ``parts`` threads have arrived here; ``passed`` counts this thread's
+    earlier barriers (every thread passes the same ones), and the new count is returned.
+    Waits are short (the threads do equal work), so they spin."""
+    _atomic_add(counters, 0)
+    while _atomic_read(counters, 0) < parts * (passed + 1):
+        pass
+    return passed + 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _half_squares(params, l2):
+    """``l2/2 · Σ W²`` over a block of weights."""
+    squares = 0.0
+    for i in range(params.size):
+        squares += params[i] * params[i]
+    return 0.5 * l2 * squares
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _step_block(code, params, grads, partials, p0, p1, first, second, c, n_weights, l2):
+    """On one thread's block ``p0:p1`` of the parameters (views of it, but ``partials`` whole):
+    the other parts' gradients added to ``grads``, the L2 penalty's gradient on the block's
+    first ``n_weights`` entries (its weights), then the optimizer's step. Each loop runs over
+    contiguous views, so that it vectorises."""
+    for other in range(partials.shape[0]):
+        partial = partials[other, p0:p1]
+        for i in range(grads.size):
+            grads[i] += partial[i]
+    if l2 > 0:
+        for i in range(n_weights):
+            grads[i] += l2 * params[i]
+    kernels._update_range(code, params, grads, first, second, c, 0, params.size)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _batch_weight(sample_weight, order, start, rows):
+    """The weight of the batch's rows (their count without sample weights), summed in the
+    order :func:`numba_kernels.gather` sums it, so that every thread finds the same value."""
+    if sample_weight.size == 0:
+        return float(rows)
+    weight = 0.0
+    for r in range(rows):
+        weight += sample_weight[order[start + r]]
+    return weight
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def run_part(part, parts, counters, shared, partials, X, Y, sample_weight, order, batch_size, first_batch,
+             n_batches, params, grads, layout, alphas, n_weights, l2, loss, optimizer, hyper, first, second, lr,
+             t, outputs, trained, batch_losses, batch_weights, Yb, row_scale, Z, A, D):
+    """Thread ``part`` of ``parts`` on the chunk's batches: as :func:`numba_kernels.run_batches`,
+    with this thread's rows of each batch (a block of ``ceil(batch_size / parts)``), its
+    weight gradients in ``grads`` (part 0) or ``partials[part - 1]``, and its block of the
+    parameters to step. ``shared`` (2 × parts) collects each part's loss and penalty;
+    ``counters`` counts arrivals at barriers. The buffers (``Yb`` .. ``D``) are this part's.
+    Returns the number of batches run and the step count (the same in every part).
+    """
+    block_rows = (batch_size + parts - 1) // parts
+    block_params = (params.size + parts - 1) // parts
+    p0, p1 = min(part * block_params, params.size), min((part + 1) * block_params, params.size)
+    mine = grads if part == 0 else partials[part - 1]
+    passed = 0
+    for k in range(n_batches):
+        start = (first_batch + k) * batch_size
+        rows = min(batch_size, X.shape[0] - start)
+        r0 = min(part * block_rows, rows)
+        own = min(rows, r0 + block_rows) - r0
+        weight = _batch_weight(sample_weight, order, start, rows)
+        if part == 0:
+            batch_weights[k], batch_losses[k] = weight, 0.0
+        if weight == 0:
+            if part == 0:
+                grads[:] = 0.0      # only part 0 writes grads outside the step
+            continue
+        shared[0, part] = 0.0
+        if own == 0:                # the short last batch may leave a part without rows
+            mine[:] = 0.0
+        else:
+            kernels.gather(X, Y, sample_weight, order, start + r0, own, A, Yb, row_scale)
+            kernels._forward(params, layout, alphas, Z, A, own, block_rows)
+            shared[0, part] = kernels.objective(loss, layout, Yb, A, Z, row_scale, own, block_rows, weight,
+                                                params, n_weights, 0.0)
+            kernels.keep_outputs(layout, A, order, start + r0, own, block_rows, outputs, trained, row_scale,
+                                 weight, rows)
+            kernels.output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, own, block_rows, rows)
+            kernels._backward(params, mine, layout, alphas, Z, A, D, own, block_rows)
+        shared[1, part] = _half_squares(params[p0:max(min(p1, n_weights), p0)], l2) if l2 > 0 else 0.0
+        passed = barrier(counters, parts, passed)
+        value = 0.0
+        for other in range(parts):
+            value += shared[0, other]
+        for other in range(parts):
+            value += shared[1, other]
+        if part == 0:
+            batch_losses[k] = value
+        if not math.isfinite(value):
+            if part == 0:
+                grads[:] = 0.0
+            return k + 1, t
+        t += 1
+        _step_block(optimizer, params[p0:p1], grads[p0:p1], partials, p0, p1, first[p0:p1], second[p0:p1],
+                    kernels.step_constants(hyper, lr, t, params), max(min(p1, n_weights) - p0, 0), l2)
+        passed = barrier(counters, parts, passed)
+    return n_batches, t
