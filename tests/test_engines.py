@@ -126,6 +126,28 @@ def test_every_optimizer_on_threads(monkeypatch, optimizer):
     assert_equal_training(train_both(task="multiclass", optimizer=optimizer, l2=0.05, batch_size=None))
 
 
+def test_blas_runs_on_one_thread_while_threads_share_the_batches_and_on_all_after():
+    # In a fresh process, where SciPy's BLAS (the one numba's np.dot calls) is not loaded yet:
+    # the engine must load it before it asks threadpoolctl to hold every BLAS to one thread.
+    if min(len(os.sched_getaffinity(0)), __import__("numba").get_num_threads()) < 2:
+        pytest.skip("one core: batches are not split over threads")
+    script = ("import numpy as np, threadpoolctl; from backpropagation import Callback, NeuralNetwork; "
+              "from backpropagation.engines import numba_engine as e\n"
+              "e.PARALLEL_WORK, e.PARALLEL_ROWS = 0, 1\n"
+              "def blas(): return sorted((i['filepath'], i['num_threads']) for i in threadpoolctl.threadpool_info() "
+              "if i['user_api'] == 'blas')\n"
+              "class Probe(Callback):\n"
+              "    def on_batch_end(self, batch, logs): self.during = blas()\n"
+              "probe = Probe()\n"
+              "NeuralNetwork([4, 8, 1], engine='numba').fit(np.eye(4), np.arange(4.0), epochs=1, batch_size=2, "
+              "verbose=0, callbacks=[probe])\n"
+              "import scipy.linalg.cython_blas\n"
+              "print({n for _, n in probe.during}, len(probe.during) == len(blas()), min(n for _, n in blas()))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == f"{{1}} True {min(2, os.cpu_count())}"
+
+
 def test_wide_batches_are_split_over_the_cores_where_threadpoolctl_holds_blas():
     import numba
 

@@ -58,11 +58,14 @@ def thread_count(model, batch_size: int) -> int:
 
 @functools.cache
 def _blas_controller():
-    """threadpoolctl's controller of this process's BLAS libraries, or None without threadpoolctl."""
+    """threadpoolctl's controller of this process's BLAS libraries, or None without threadpoolctl.
+    SciPy's BLAS, which numba's ``np.dot`` calls, is loaded first, so that the controller holds it."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return None
+    import scipy.linalg.cython_blas  # noqa: F401  (loads the library numba's np.dot calls)
+
     return ThreadpoolController()
 
 
