@@ -126,6 +126,25 @@ def test_every_optimizer_on_threads(monkeypatch, optimizer):
     assert_equal_training(train_both(task="multiclass", optimizer=optimizer, l2=0.05, batch_size=None))
 
 
+@pytest.mark.parametrize("optimizer", ["adamw", "momentum"])
+def test_threads_step_many_pieces_of_a_larger_network(monkeypatch, optimizer):
+    # 35,000 parameters: each thread steps its block in several pieces, and the weights end
+    # (the L2 penalty's last entry) inside a piece of the second thread's block.
+    from backpropagation.engines import numba_parallel
+
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
+    data = RNG.normal(size=(120, 20))
+    target, weights = (data[:, 0] > 0).astype(int) + (data[:, 1] > 0), RNG.uniform(0, 2, 120)
+    results = []
+    for engine in ("numpy", "numba"):
+        model = NeuralNetwork([20, 200, 150, 3], task="classification", optimizer=optimizer, l2=0.01,
+                              learning_rate=0.01, random_state=4, engine=engine)
+        history = model.fit(data, target, epochs=2, batch_size=16, verbose=0, sample_weight=weights)
+        results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
+    assert model.parameters.size > 2 * numba_parallel.STEP_PIECE
+    assert_equal_training(results)
+
+
 def test_blas_runs_on_one_thread_while_threads_share_the_batches_and_on_all_after():
     # In a fresh process, where SciPy's BLAS (the one numba's np.dot calls) is not loaded yet:
     # the engine must load it before it asks threadpoolctl to hold every BLAS to one thread.

@@ -67,20 +67,29 @@ def _half_squares(params, l2):
     return 0.5 * l2 * squares
 
 
+#: Parameters stepped at a time: the parts' gradients are added while the piece is in cache.
+STEP_PIECE = 16384
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _step_block(code, params, grads, partials, p0, p1, first, second, c, n_weights, l2):
     """On one thread's block ``p0:p1`` of the parameters (views of it, but ``partials`` whole):
     the other parts' gradients added to ``grads``, the L2 penalty's gradient on the block's
-    first ``n_weights`` entries (its weights), then the optimizer's step. Each loop runs over
-    contiguous views, so that it vectorises."""
-    for other in range(partials.shape[0]):
-        partial = partials[other, p0:p1]
-        for i in range(grads.size):
-            grads[i] += partial[i]
-    if l2 > 0:
-        for i in range(n_weights):
-            grads[i] += l2 * params[i]
-    kernels._update_range(code, params, grads, first, second, c, 0, params.size)
+    first ``n_weights`` entries (its weights), then the optimizer's step; piece by piece, so
+    that each piece is read from memory once. Each loop runs over contiguous views, so that
+    it vectorises."""
+    for start in range(0, params.size, STEP_PIECE):
+        stop = min(start + STEP_PIECE, params.size)
+        g = grads[start:stop]
+        for other in range(partials.shape[0]):
+            partial = partials[other, p0 + start:p0 + stop]
+            for i in range(g.size):
+                g[i] += partial[i]
+        if l2 > 0 and start < n_weights:
+            W, dW = params[start:min(stop, n_weights)], g[:min(stop, n_weights) - start]
+            for i in range(dW.size):
+                dW[i] += l2 * W[i]
+        kernels._update_range(code, params[start:stop], g, first[start:stop], second[start:stop], c, 0, g.size)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
