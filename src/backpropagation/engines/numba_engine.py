@@ -2,9 +2,11 @@
 
 It trains the same parameters, gradients and optimizer state as the reference engine (a model
 may switch engines between ``fit`` calls, and its file is the same), with the built-in building
-blocks only: :func:`unsupported` says why a model cannot use it. The kernels are compiled on
-first use and cached on disk by numba (beside the package, or in numba's user-wide cache
-directory when the package directory is read-only; ``NUMBA_CACHE_DIR`` chooses another place).
+blocks only: :func:`unsupported` says why a model cannot use it. Batches with enough work are
+split by rows over threads (:func:`thread_count`, :mod:`.numba_parallel`). The kernels are
+compiled on first use and cached on disk by numba (beside the package, or in numba's user-wide
+cache directory when the package directory is read-only; ``NUMBA_CACHE_DIR`` chooses another
+place), and loaded when the engine is created.
 """
 
 from __future__ import annotations
