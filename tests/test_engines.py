@@ -145,6 +145,16 @@ def test_threads_step_many_pieces_of_a_larger_network(monkeypatch, optimizer):
     assert_equal_training(results)
 
 
+def test_an_engine_refuses_batches_larger_than_its_buffers():
+    from backpropagation.data import MiniBatches
+
+    model = NeuralNetwork([3, 6, 1], engine="numba")
+    engine = numba_engine.NumbaEngine(model, [], batch_size=4)
+    batches = MiniBatches(X, X[:, :1].copy(), None, batch_size=8)
+    with pytest.raises(ValueError, match="batches of 8 rows for an engine made for 4"):
+        next(engine.chunks(batches, None, 0.01, np.zeros((50, 1)), np.zeros(50, bool), None))
+
+
 def test_blas_runs_on_one_thread_while_threads_share_the_batches_and_on_all_after():
     # In a fresh process, where SciPy's BLAS (the one numba's np.dot calls) is not loaded yet:
     # the engine must load it before it asks threadpoolctl to hold every BLAS to one thread.

@@ -145,7 +145,7 @@ class NumbaEngine:
 
     name = "numba"
 
-    def __init__(self, model, batch_callbacks=(), batch_size: int = 1) -> None:
+    def __init__(self, model, batch_callbacks, batch_size: int) -> None:
         from . import numba_kernels
 
         reason = unsupported(model)
@@ -159,7 +159,13 @@ class NumbaEngine:
         self.loss = np.array([_LOSSES[type(model.loss)], getattr(model.loss, "delta", 1.0),
                               float(model.fused), eps], dtype=np.float64)
         self._length = None          # batches per chunk, learnt across the epochs of one fit
-        self.parts = thread_count(model, batch_size)
+        self.batch_size, self.parts = batch_size, thread_count(model, batch_size)
+        # Per-thread buffers for a block of each batch's rows, and the gradient vectors of parts
+        # 1.. (part 0's is the model's): allocated once a fit, not once an epoch.
+        rows = math.ceil(batch_size / self.parts)
+        self.works = [self._work_buffers(rows, model.layers[0].fan_in, model.layers[-1].fan_out)
+                      for _ in range(self.parts)]
+        self.partials = np.zeros((self.parts - 1, model.parameters.size), dtype=model.dtype)
         self._load_kernels()
 
     def _load_kernels(self) -> None:
@@ -185,6 +191,8 @@ class NumbaEngine:
         """Yield ``(index of the first batch, (loss, weight, rows) of each batch)`` per compiled chunk."""
         model = self.model
         X, Y, size = batches.X, batches.Y, batches.batch_size
+        if size != self.batch_size:         # the buffers are sized for the engine's batches
+            raise ValueError(f"batches of {size} rows for an engine made for {self.batch_size}")
         n_rows = len(X)
         weights = np.zeros(0, dtype=model.dtype) if batches.weights is None else batches.weights
         order = np.arange(n_rows, dtype=np.int64) if order is None else order.astype(np.int64, copy=False)
@@ -193,8 +201,7 @@ class NumbaEngine:
         self._length = self._length or least
         code, hyper, first, second = _optimizer_arguments(model.optimizer, model.parameters)
         parts = self.parts
-        works = [self._work_buffers(math.ceil(size / parts), X.shape[1], Y.shape[1]) for _ in range(parts)]
-        partials = np.zeros((parts - 1, model.parameters.size), dtype=model.dtype)
+        works, partials = self.works, self.partials
         batch_losses = batch_weights = np.empty(0)
         start = 0
         with _blas_on_one_thread(parts):
