@@ -120,6 +120,14 @@ def test_batches_split_over_threads_equal_the_reference(monkeypatch, parts, task
     assert_equal_training(results, dtype)
 
 
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_threads_skip_zero_weight_batches_as_the_reference_does(monkeypatch, batch_size):
+    # Batch size 1: the second thread never has rows; the first five rows weigh nothing.
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
+    results = train_both(task="binary", batch_size=batch_size, sample_weight=WEIGHTS, optimizer="rmsprop", l2=0.01)
+    assert_equal_training(results)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "rmsprop", "adamw"])
 def test_every_optimizer_on_threads(monkeypatch, optimizer):
     monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
@@ -309,7 +317,9 @@ def test_the_kernels_are_loaded_before_the_first_epoch_begins():
     assert done.stdout.split() == ["1", "0", "2", "0", "2", "1"]
 
 
-def test_divergence_stops_the_numba_engine_with_finite_weights():
+@pytest.mark.parametrize("parts", [1, 2])
+def test_divergence_stops_the_numba_engine_with_finite_weights(monkeypatch, parts):
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: parts)
     model = NeuralNetwork([3, 6, 1], random_state=0, optimizer="sgd", learning_rate=1e6, engine="numba",
                           standardize_target=False)
     with pytest.raises(DivergenceError, match="training diverged"):
@@ -368,11 +378,13 @@ def test_the_command_line_takes_an_engine_and_both_train_the_same_model(tmp_path
     np.testing.assert_allclose(numba_model.parameters, numpy_model.parameters, rtol=1e-9, atol=1e-12)
 
 
-def test_ctrl_c_stops_a_long_compiled_run_within_a_chunk():
+@pytest.mark.parametrize("parts", [1, 2])
+def test_ctrl_c_stops_a_long_compiled_run_within_a_chunk(monkeypatch, parts):
     import signal
     import threading
     import time
 
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: parts)
     model = NeuralNetwork([3, 6, 1], random_state=0, engine="numba")
     model.fit(X, TARGETS["regression"], epochs=1, batch_size=1, verbose=0)          # compiled before timing
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
