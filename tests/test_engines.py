@@ -163,6 +163,29 @@ def test_an_engine_refuses_batches_larger_than_its_buffers():
         next(engine.chunks(batches, None, 0.01, np.zeros((50, 1)), np.zeros(50, bool), None))
 
 
+@pytest.mark.parametrize("files,quota", [
+    ({"cpu.max": "150000 100000\n"}, 2), ({"cpu.max": "50000 100000"}, 1), ({"cpu.max": "max 100000"}, None),
+    ({"cpu/cpu.cfs_quota_us": "100000", "cpu/cpu.cfs_period_us": "100000"}, 1),
+    ({"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),
+    ({"cpu.max": "garbage"}, None), ({}, None)])
+def test_usable_cores_follow_a_containers_cpu_quota(tmp_path, files, quota):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    cores = len(os.sched_getaffinity(0))
+    assert numba_engine.usable_cores(str(tmp_path)) == (cores if quota is None else min(cores, quota))
+
+
+def test_threads_are_capped_by_the_memory_of_their_gradient_vectors(monkeypatch):
+    model = NeuralNetwork([784, 512, 256, 10], task="classification", dtype="float32")
+    monkeypatch.setattr(numba_engine, "usable_cores", lambda: 8)
+    monkeypatch.setattr(__import__("numba"), "get_num_threads", lambda: 8)
+    assert numba_engine.thread_count(model, 4096) == 8
+    monkeypatch.setattr(numba_engine, "PARALLEL_BYTES", 3 * model.parameters.nbytes)
+    assert numba_engine.thread_count(model, 4096) == 4          # the first thread uses the model's
+    assert numba_engine.thread_count(model, 128) == 2           # 64 rows a thread at least
+
+
 def test_blas_runs_on_one_thread_while_threads_share_the_batches_and_on_all_after():
     # In a fresh process, where SciPy's BLAS (the one numba's np.dot calls) is not loaded yet:
     # the engine must load it before it asks threadpoolctl to hold every BLAS to one thread.

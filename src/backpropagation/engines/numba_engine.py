@@ -40,22 +40,46 @@ CHUNK_SAFE_CALLBACKS = (callbacks.ProgressBar, callbacks.History)
 #: threads (:mod:`.numba_parallel`); below it, starting threads and waiting at barriers cost
 #: more than they save.
 PARALLEL_WORK = 1 << 22
-#: Fewest rows of a batch a thread takes.
-PARALLEL_ROWS = 16
+#: Fewest rows of a batch a thread takes: single-threaded products on fewer rows lose to
+#: multi-threaded BLAS on the whole batch.
+PARALLEL_ROWS = 64
+#: Most bytes the threads' own gradient vectors (one per thread but the first) may take.
+PARALLEL_BYTES = 1 << 30
 
 
 def thread_count(model, batch_size: int) -> int:
     """Threads that share each batch's rows: numba's thread count (``NUMBA_NUM_THREADS``,
-    ``numba.set_num_threads``), at most the cores this process may run on and one per
-    :data:`PARALLEL_ROWS` rows, for batches of at least :data:`PARALLEL_WORK` multiply-adds,
-    where threadpoolctl can hold BLAS to one thread per part; 1 otherwise."""
+    ``numba.set_num_threads``), at most the cores this process may use (:func:`usable_cores`),
+    one per :data:`PARALLEL_ROWS` rows and as many as :data:`PARALLEL_BYTES` of gradient
+    vectors allow, for batches of at least :data:`PARALLEL_WORK` multiply-adds, on POSIX
+    systems where threadpoolctl can hold BLAS to one thread per part; 1 otherwise."""
     import numba
 
     work = batch_size * sum(layer.n_weights for layer in model.layers)
-    if work < PARALLEL_WORK or _blas_controller() is None:
+    if work < PARALLEL_WORK or os.name != "posix" or _blas_controller() is None:
         return 1
+    by_memory = 1 + PARALLEL_BYTES // model.parameters.nbytes
+    return max(1, min(numba.get_num_threads(), usable_cores(), batch_size // PARALLEL_ROWS, by_memory))
+
+
+def usable_cores(cgroup: str = "/sys/fs/cgroup") -> int:
+    """Cores this process may run on: its CPU affinity, and a container's CPU quota (cgroup v2
+    ``cpu.max`` or v1 ``cpu.cfs_quota_us``) where one is set, since threads that wait for each
+    other by spinning must not outnumber the CPU time they get."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(numba.get_num_threads(), cores, batch_size // PARALLEL_ROWS))
+    for quota_file, period_file in (("cpu.max", None), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        try:
+            with open(os.path.join(cgroup, quota_file)) as handle:
+                fields = handle.read().split()
+            if period_file:
+                with open(os.path.join(cgroup, period_file)) as handle:
+                    fields.append(handle.read().strip())
+            quota, period = fields[0], fields[1]
+            if quota not in ("max", "-1"):
+                return max(1, min(cores, math.ceil(int(quota) / int(period))))
+        except (OSError, ValueError, IndexError):
+            continue
+    return cores
 
 
 @functools.cache

@@ -47,14 +47,33 @@ def _atomic_read(typingctx, counters, index):
     return types.int64(counters, index), codegen
 
 
+@intrinsic
+def _yield_cpu(typingctx):
+    """``sched_yield()``: let another runnable thread have this core (POSIX)."""
+    def codegen(context, builder, signature, args):
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []),
+                                                  "sched_yield")
+        builder.call(function, [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+#: Reads of the barrier's counter before a waiting thread starts giving its core away.
+SPINS = 2000
+
+
 @njit(cache=True, nogil=True)
 def barrier(counters, parts, passed):
     """Wait until all ``parts`` threads have arrived here; ``passed`` counts this thread's
     earlier barriers (every thread passes the same ones), and the new count is returned.
-    Waits are short (the threads do equal work), so they spin."""
+    Waits are short (the threads do equal work), so they spin; a thread still waiting after
+    :data:`SPINS` reads yields its core, in case the late thread needs it."""
     _atomic_add(counters, 0)
+    spins = 0
     while _atomic_read(counters, 0) < parts * (passed + 1):
-        pass
+        spins += 1
+        if spins > SPINS:
+            _yield_cpu()
     return passed + 1
 
 
