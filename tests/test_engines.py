@@ -120,6 +120,14 @@ def test_batches_split_over_threads_equal_the_reference(monkeypatch, parts, task
     assert_equal_training(results, dtype)
 
 
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("activation", ["softmax", "relu", "leaky_relu"])
+def test_threads_with_other_hidden_activations(monkeypatch, parts, activation):
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: parts)
+    results = train_both(task="multiclass", hidden_activation=activation, batch_size=7, l2=0.01)
+    assert_equal_training(results)
+
+
 @pytest.mark.parametrize("batch_size", [1, 2])
 def test_threads_skip_zero_weight_batches_as_the_reference_does(monkeypatch, batch_size):
     # Batch size 1: the second thread never has rows; the first five rows weigh nothing.
