@@ -120,6 +120,16 @@ def test_batches_split_over_threads_equal_the_reference(monkeypatch, parts, task
     assert_equal_training(results, dtype)
 
 
+def test_threads_give_bit_identical_results_for_the_same_seed(monkeypatch):
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
+    runs = []
+    for _ in range(2):
+        model = NeuralNetwork([3, 16, 8, 3], task="classification", random_state=5, engine="numba")
+        model.fit(X, TARGETS["multiclass"], epochs=4, batch_size=8, verbose=0, sample_weight=WEIGHTS)
+        runs.append(model.parameters.copy())
+    assert np.array_equal(runs[0], runs[1])
+
+
 @pytest.mark.parametrize("parts", [2, 3])
 @pytest.mark.parametrize("activation", ["softmax", "relu", "leaky_relu"])
 def test_threads_with_other_hidden_activations(monkeypatch, parts, activation):
