@@ -74,8 +74,10 @@ class NeuralNetwork(Inspection):
     engine : {"auto", "numpy", "numba"}, default "auto"
         What runs the training batches: ``"numpy"``, the textbook reference; ``"numba"``,
         compiled kernels proven equal to it (built-in building blocks, one process; needs the
-        ``fast`` extra); ``"auto"``, numba when it can run and the job is long enough to pay
-        for loading it (see :mod:`backpropagation.engines`). ``engine_`` names the last one used.
+        ``fast`` extra), which split large batches by rows over numba's threads (results equal
+        up to rounding; bit-identical for the same thread count); ``"auto"``, numba when it can
+        run and the job is long enough to pay for loading it (see :mod:`backpropagation.engines`).
+        ``engine_`` names the last one used.
 
     Attributes
     ----------
