@@ -53,6 +53,14 @@ def assert_equal_training(results, dtype="float64"):
     assert np.max(np.abs(params_b - params_a)) <= tolerance * scale
 
 
+def python_output(script, environment=None):
+    """What ``script`` prints when run by a fresh Python process (which must succeed)."""
+    done = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 @pytest.mark.parametrize("activation,batch_size,dtype", list(itertools.product(
     ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "swish", "linear", "softmax"],
     [1, 7, None], ["float64", "float32"])))
@@ -221,9 +229,7 @@ def test_blas_runs_on_one_thread_while_threads_share_the_batches_and_on_all_afte
               "verbose=0, callbacks=[probe])\n"
               "import scipy.linalg.cython_blas\n"
               "print({n for _, n in probe.during}, len(probe.during) == len(blas()), min(n for _, n in blas()))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == f"{{1}} True {min(2, os.cpu_count())}"
+    assert python_output(script).split("\n")[0] == f"{{1}} True {min(2, os.cpu_count())}"
 
 
 def test_wide_batches_are_split_over_the_cores_where_threadpoolctl_holds_blas():
@@ -353,9 +359,7 @@ def test_the_kernels_are_loaded_before_the_first_epoch_begins():
               "e.thread_count = lambda model, batch_size: 2\n"
               "NeuralNetwork([2, 3, 1], engine='numba').fit(np.eye(2), [0.0, 1.0], epochs=1, verbose=0, "
               "callbacks=[First()])\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["1", "0", "2", "0", "2", "1"]
+    assert python_output(script).split() == ["1", "0", "2", "0", "2", "1"]
 
 
 @pytest.mark.parametrize("parts", [1, 2])
@@ -396,10 +400,7 @@ def test_kernels_are_cached_on_disk_where_numba_is_told(tmp_path):
             "m = NeuralNetwork([2, 3, 1], engine='numba', random_state=0); "
             "m.fit(np.eye(2), [0.0, 1.0], epochs=1, verbose=0); print(m.engine_)")
     environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "numba"
+    assert python_output(code, environment).strip() == "numba"
     assert any(name.endswith(".nbi") for _, _, files in os.walk(tmp_path / "cache") for name in files)
 
 

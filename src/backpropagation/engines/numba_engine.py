@@ -143,17 +143,10 @@ def _optimizer_arguments(optimizer, params) -> tuple[int, np.ndarray, np.ndarray
     return code, np.array(hyper, dtype=np.float64), state["m"], state["v"]
 
 
-def chunk_length(model, batch_size: int, n_batches: int, batch_callbacks) -> int:
-    """Batches in the first compiled call: one when a callback must see every batch as it ends."""
-    if every_batch(batch_callbacks):
-        return 1
+def chunk_length(model, batch_size: int, n_batches: int) -> int:
+    """Batches in the first compiled call: about :data:`CHUNK_WORK` multiply-adds."""
     work = 3 * batch_size * sum(layer.n_weights for layer in model.layers) + 1000
     return int(min(max(CHUNK_WORK // work, 1), n_batches))
-
-
-def every_batch(batch_callbacks) -> bool:
-    """Whether a batch callback must see each batch as it ends (chunks of one batch)."""
-    return any(not isinstance(c, CHUNK_SAFE_CALLBACKS) for c in batch_callbacks)
 
 
 def next_chunk_length(length: int, least: int, count: int, seconds: float) -> int:
@@ -176,13 +169,15 @@ class NumbaEngine:
         if reason:
             raise ValueError(f"engine='numba': {reason}; use engine='numpy' or 'auto'")
         self.kernels = numba_kernels
-        self.model, self.batch_callbacks = model, list(batch_callbacks)
+        self.model = model
         self.layout, self.alphas = _layout(model)
         self.n_weights = int(sum(layer.n_weights for layer in model.layers))
         eps = float(np.finfo(model.dtype).eps)
         self.loss = np.array([_LOSSES[type(model.loss)], getattr(model.loss, "delta", 1.0),
                               float(model.fused), eps], dtype=np.float64)
         self._length = None          # batches per chunk, learnt across the epochs of one fit
+        # A callback that must see each batch as it ends gets chunks of one batch.
+        self._every_batch = any(not isinstance(c, CHUNK_SAFE_CALLBACKS) for c in batch_callbacks)
         self.batch_size, self.parts = batch_size, thread_count(model, batch_size)
         # Per-thread buffers for a block of each batch's rows, and the gradient vectors of parts
         # 1.. (part 0's is the model's): allocated once a fit, not once an epoch.
@@ -221,7 +216,7 @@ class NumbaEngine:
         weights = np.zeros(0, dtype=model.dtype) if batches.weights is None else batches.weights
         order = np.arange(n_rows, dtype=np.int64) if order is None else order.astype(np.int64, copy=False)
         n_batches = math.ceil(n_rows / size)
-        least, grow = chunk_length(model, size, n_batches, self.batch_callbacks), not every_batch(self.batch_callbacks)
+        least = 1 if self._every_batch else chunk_length(model, size, n_batches)
         self._length = self._length or least
         code, hyper, first, second = _optimizer_arguments(model.optimizer, model.parameters)
         parts = self.parts
@@ -242,7 +237,7 @@ class NumbaEngine:
                     done, steps = self.kernels.run_batches(*arguments, *works[0])
                 else:
                     done, steps = self._run_threads(parts, partials, arguments, works)
-                if grow:
+                if not self._every_batch:
                     self._length = next_chunk_length(self._length, least, count, time.perf_counter() - began)
                 model.optimizer.iterations = int(steps)
                 sizes = np.minimum(size, n_rows - (start + np.arange(done)) * size)

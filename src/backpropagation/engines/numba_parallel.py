@@ -24,14 +24,18 @@ from numba.extending import intrinsic
 from . import numba_kernels as kernels
 
 
+def _item_pointer(context, builder, signature, args):
+    """The address of ``array[index]`` for an intrinsic called as ``(array, index)``."""
+    array = context.make_array(signature.args[0])(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, signature.args[0], array, [args[1]])
+
+
 @intrinsic
 def _atomic_add(typingctx, counters, index):
     """``counters[index] += 1`` as one atomic operation; returns nothing."""
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
-        builder.atomic_rmw("add", pointer, ir.Constant(ir.IntType(64), 1), "seq_cst")
+        builder.atomic_rmw("add", _item_pointer(context, builder, signature, args), ir.Constant(ir.IntType(64), 1),
+                           "seq_cst")
         return context.get_dummy_value()
     return types.void(counters, index), codegen
 
@@ -40,10 +44,7 @@ def _atomic_add(typingctx, counters, index):
 def _atomic_read(typingctx, counters, index):
     """``counters[index]``, read atomically (never hoisted out of a waiting loop)."""
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
-        return builder.load_atomic(pointer, "seq_cst", 8)
+        return builder.load_atomic(_item_pointer(context, builder, signature, args), "seq_cst", 8)
     return types.int64(counters, index), codegen
 
 
