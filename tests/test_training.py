@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from backpropagation import DivergenceError, NeuralNetwork
+from backpropagation.interrupt import InterruptGuard
 from backpropagation.training import LocalReducer, train
 
 
@@ -27,7 +28,7 @@ def test_every_batch_goes_through_the_reducer_once():
     reducer = CountingReducer()
     reducer.start(model, len(X), has_validation=False)
     history = train(model, X, Y, None, None, None, reducer, epochs=3, batch_size=4, shuffle=False,
-                    callbacks=[], announce=False)
+                    callbacks=[], interrupt=InterruptGuard())
     assert reducer.combined == 3 * 3 and len(history.epoch) == 3      # batches of 4, 4 and 2
 
 

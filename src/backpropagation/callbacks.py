@@ -77,6 +77,13 @@ class History(Callback):
         self.epoch: list[int] = []
         self.stop_reason = "completed"
 
+    def on_train_begin(self, logs):
+        # Every key from the start: a fit stopped before its first epoch still names them.
+        metric = self.model.head.metric
+        keys = ["loss", metric] + (["val_loss", "val_" + metric] if logs.get("validation") else []) + ["lr"]
+        for key in keys:
+            self.history.setdefault(key, [])
+
     def on_epoch_end(self, epoch, logs):
         self.epoch.append(epoch)
         for key, value in logs.items():

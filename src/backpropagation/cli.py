@@ -7,22 +7,18 @@ Every subcommand has ``--help``. Bad input ends with exit code 2 and one line on
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import os
 import sys
 from importlib import resources
 
 import numpy as np
 
-from . import __version__, activations, metrics, optimizers, schedules
-from .cli_train import metrics_in_units, print_report, run_training, spelled_columns, train
+from . import __version__, activations, optimizers, schedules
+from .cli_train import print_report, run_training, spelled_columns, train
+from .cli_use import command_evaluate, command_predict, command_summary, load_cli_model
 from .engines import ENGINES
-from .files import check_output, write_atomically
 from .network import NeuralNetwork
-from .readers import Table, read_table, release_memory_promptly, stream_table
-from .tabular import TabularPreprocessor, TransformReport
+from .readers import read_table, release_memory_promptly
 from .tasks import TASK_NAMES
 from .training import DivergenceError
 
@@ -248,132 +244,42 @@ def main(argv=None) -> int:
         except (OSError, ValueError):
             pass
         return EXIT_BROKEN_PIPE
-    except (ValueError, TypeError, OSError, ImportError) as error:
-        print(f"backprop: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except MemoryError as error:
-        print(f"backprop: error: out of memory: {error or 'the data do not fit in this machine'}"
-              "; nothing was written", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except DivergenceError as error:
-        print(f"backprop: error: {error} No model was written.", file=sys.stderr)
-        return EXIT_DIVERGED
-    except KeyboardInterrupt:  # outside training, or a second Ctrl-C during it
-        print("backprop: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except (Exception, KeyboardInterrupt) as error:
+        if getattr(args, "distributed", False):
+            return _fail_on_every_rank(error)
+        failure = _failure(error)
+        if failure is None:
+            raise
+        print(failure[1], file=sys.stderr)
+        return failure[0]
 
 
-# ---------------------------------------------------------------------- train
-# ---------------------------------------------------------------------- use a model
-def _load(path) -> tuple[NeuralNetwork, TabularPreprocessor]:
-    model = NeuralNetwork.load(path)
-    if "preprocessing" not in model.metadata:
-        raise ValueError(f"{path}: this model was not trained by 'backprop train' (no preprocessing stored)")
-    return model, TabularPreprocessor.from_dict(model.metadata["preprocessing"])
+def _failure(error: BaseException) -> tuple[int, str] | None:
+    """The exit code and one-line message for an error the command expects; None for a bug."""
+    if isinstance(error, (ValueError, TypeError, OSError, ImportError)):
+        return EXIT_BAD_INPUT, f"backprop: error: {error}"
+    if isinstance(error, MemoryError):
+        return EXIT_BAD_INPUT, (f"backprop: error: out of memory: {error or 'the data do not fit in this machine'}"
+                                "; nothing was written")
+    if isinstance(error, DivergenceError):
+        return EXIT_DIVERGED, f"backprop: error: {error} No model was written."
+    if isinstance(error, KeyboardInterrupt):  # outside training, or a second Ctrl-C during it
+        return EXIT_INTERRUPTED, "backprop: interrupted; nothing was written"
+    return None
 
 
-def command_predict(args) -> int:
-    """``backprop predict``: the input rows plus prediction (and probability) columns.
+def _fail_on_every_rank(error: BaseException) -> int:
+    """``--distributed``: an error every rank raised alike is printed once (by rank 0); an
+    error on one rank alone stops every rank (the others would wait for it forever)."""
+    from .distributed import mpi, on_every_rank, stop_every_rank
 
-    Columns the input already has under those names (from an earlier ``predict``) are replaced,
-    not repeated. The file is read and scored in chunks, so it need not fit in memory. The
-    output file is written atomically (a failure leaves no partial file); to stdout, a closed
-    pipe ends quietly.
-    """
-    if args.output:
-        check_output(args.output, "--output", inputs=[args.model, args.data])
-    model, pre = _load(args.model)
-    reports, header = [], []
-
-    def write(handle):
-        for chunk in stream_table(args.data):
-            X, _, report = pre.transform(chunk, with_target=False, dtype=model.dtype)
-            reports.append(report)
-            added = {f"predicted_{pre.target}": (model.predict(X).tolist() if model.head.is_classifier else
-                                                 pre.unscale_target(model.predict(X).astype(np.float64)).tolist())}
-            if args.proba and model.head.is_classifier:
-                proba = model.predict_proba(X)
-                for k, label in enumerate(model.classes_.tolist()):
-                    added[f"proba_{label}"] = proba[:, k].tolist()
-            handle.write(_csv_bytes(chunk, added, with_header=not header))
-            header[:] = chunk.header
-
-    if args.output:
-        write_atomically(args.output, write, "--output")
-    else:
-        sys.stdout.flush()
-        write(sys.stdout.buffer)
-        sys.stdout.buffer.flush()  # a closed pipe shows here, inside main's BrokenPipeError handler
-    for line in TransformReport.combined(reports).lines():
-        print(f"backprop: note: {line}", file=sys.stderr)
-    replaced = [name for name in header if name == f"predicted_{pre.target}" or
-                (args.proba and model.head.is_classifier and name in {f"proba_{c}" for c in model.classes_.tolist()})]
-    if replaced:
-        print(f"backprop: note: replaced the input's column(s) {', '.join(replaced)}", file=sys.stderr)
-    return 0
-
-
-def _csv_bytes(table: Table, added: dict, with_header: bool = True) -> bytes:
-    """The table's cells as read, without columns named in ``added``, then ``added``'s columns, as CSV."""
-    kept = [name for name in table.header if name not in added]
-    columns = [table.column(name).raw.to_pylist() for name in kept] + list(added.values())
-    text = io.StringIO(newline="")
-    writer = csv.writer(text)
-    if with_header:
-        writer.writerow(kept + list(added))
-    writer.writerows(zip(*columns))
-    return text.getvalue().encode("utf-8")
-
-
-def command_evaluate(args) -> int:
-    """``backprop evaluate``: metrics (and a confusion matrix for classifiers)."""
-    model, pre = _load(args.model)
-    table = read_table(args.data, text_columns=pre.spelled_columns)
-    X, y, report = pre.transform(table, with_target=True, dtype=model.dtype)
-    if model.head.is_classifier:
-        _refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)
-    result = {"rows": len(y), **metrics_in_units(model, pre, X, y), "preprocessing": report.lines()}
-    if model.head.is_classifier:
-        result["classes"] = model.classes_.tolist()
-        result["confusion_matrix"] = metrics.confusion_matrix(y, model.predict(X), model.classes_).tolist()
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(f"{result['rows']} rows of {args.data}")
-    for key in ("accuracy", "log_loss", "mse", "mae", "r2"):
-        if key in result:
-            print(f"{key:10s}{result[key]:.4f}")
-    if "confusion_matrix" in result:
-        names = [str(c) for c in result["classes"]]
-        width = max(8, *map(len, names)) + 2
-        print("\nconfusion matrix (rows: actual, columns: predicted)")
-        print(" " * width + "".join(n.rjust(width) for n in names))
-        for name, row in zip(names, result["confusion_matrix"]):
-            print(name.rjust(width) + "".join(str(v).rjust(width) for v in row))
-    for line in report.lines():
-        print(f"note: {line}")
-    return 0
-
-
-def _refuse_unseen_labels(y, classes, table: Table, rows, target: str) -> None:
-    """ValueError naming the first label of ``y`` (rows ``rows`` of ``table``) the model has no
-    class for, and its data row."""
-    unseen = ~np.isin(y, classes)
-    if not unseen.any():
-        return
-    first = np.flatnonzero(unseen)[0]
-    label, where = y[first], f" (data row {table.row_numbers[rows[first]]})"
-    raise ValueError(f"{table.source}: target {target!r} holds {label.item()!r}{where}, a class the "
-                     f"model never saw in training; it knows {', '.join(map(repr, classes.tolist()))}")
-
-
-def command_summary(args) -> int:
-    """``backprop summary``."""
-    model, pre = _load(args.model)
-    print(model.summary())
-    print("\nPreprocessing (fitted on the training rows):")
-    print(pre.describe())
-    return 0
+    comm = mpi().COMM_WORLD
+    code, message = _failure(error) or (1, f"backprop: error: {type(error).__name__}: {error}")
+    if not on_every_rank(error):
+        stop_every_rank(comm, error, message, code)
+    if comm.Get_rank() == 0:
+        print(message, file=sys.stderr)
+    return code
 
 
 # ---------------------------------------------------------------------- demo and trace
@@ -450,7 +356,7 @@ def command_trace(args) -> int:
     if args.model:
         if not args.data:
             raise ValueError("--model needs --data: the CSV file holding the row to trace")
-        model, pre = _load(args.model)
+        model, pre = load_cli_model(args.model)
         table = read_table(args.data, text_columns=pre.spelled_columns)
         if not 0 <= args.row < len(table):
             raise ValueError(f"--row: {args.data} has rows 0..{len(table) - 1}, got {args.row}")

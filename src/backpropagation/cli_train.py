@@ -16,7 +16,8 @@ import numpy as np
 from .callbacks import EarlyStopping
 from .data import validation_split
 from .distributed import MPIReducer, collectively, mpi, share_cores
-from .files import check_output
+from .files import check_distinct_outputs, check_output
+from .interrupt import InterruptGuard
 from .network import NeuralNetwork
 from .column_stats import Totals
 from .readers import Table, number_rows_across, read_table
@@ -59,26 +60,32 @@ def train(args, table: Table, comm=None) -> dict:
         early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm,
     )
     seconds = time.perf_counter() - started
-    if chief:
-        model.save(args.output)
-    counts = [len(labelled), len(train_rows), len(val_rows), dropped]
-    if comm is not None:
-        counts = [int(total) for total in comm.allreduce(np.array(counts))]
-    result = {
-        "data": table.source, "task": model.head.name, "rows_used": counts[0],
-        "rows_train": counts[1], "rows_validation": counts[2],
-        "rows_dropped_missing_target": counts[3], "features": X.shape[1],
-        "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
-        "stop_reason": history.stop_reason, "early_stopping": _early_stopping_report(stopper),
-        "seconds": round(seconds, 3),
-        "train": metrics_in_units(model, pre, X, y, comm),
-        "validation": None if not counts[2] else metrics_in_units(model, pre, X_val, y_val, comm),
-        "preprocessing": report.lines(), "warnings": pre.warnings,
-        "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
-        "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_,
-    }
-    if args.plots and chief:   # (under MPI, prediction plots show rank 0's rows)
-        result["plots"] = write_plots(model, pre, initial, args.plots, X, y, X_val, y_val)
+    # A Ctrl-C from here on must not lose the trained model: it is saved whole, then reported.
+    with InterruptGuard(announce=False) as late:
+        if chief:
+            model.save(args.output)
+        counts = [len(labelled), len(train_rows), len(val_rows), dropped]
+        if comm is not None:
+            counts = [int(total) for total in comm.allreduce(np.array(counts))]
+        result = {
+            "data": table.source, "task": model.head.name, "rows_used": counts[0],
+            "rows_train": counts[1], "rows_validation": counts[2],
+            "rows_dropped_missing_target": counts[3], "features": X.shape[1],
+            "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
+            "stop_reason": history.stop_reason, "early_stopping": _early_stopping_report(stopper),
+            "seconds": round(seconds, 3),
+            "train": metrics_in_units(model, pre, X, y, comm),
+            "validation": None if not counts[2] else metrics_in_units(model, pre, X_val, y_val, comm),
+            "preprocessing": report.lines(), "warnings": list(pre.warnings),
+            "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
+            "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_,
+        }
+        if args.plots and chief and not late.requested:   # (under MPI, prediction plots show rank 0's rows)
+            result["plots"] = write_plots(model, pre, initial, args.plots, X, y, X_val, y_val, result["warnings"])
+    if late.requested and not result["interrupted"]:
+        result["interrupted"] = True
+        result["warnings"].append("interrupted (Ctrl-C) after training: the model was written"
+                                  + ("; no plots were drawn" if args.plots and not result["plots"] else ""))
     return result
 
 
@@ -152,6 +159,7 @@ def metrics_in_units(model, pre, X, y, comm=None) -> dict:
     """
     totals = Totals(comm)
     y = np.asarray([] if y is None else y)
+    X = None if X is None or not len(X) else X      # an MPI rank may hold none of these rows
     if model.head.is_classifier:
         proba = model.predict_proba(X).astype(np.float64) if X is not None else np.empty((0, len(model.classes_)))
         one_hot = (y[:, None] == model.classes_[None, :]).astype(np.float64)
@@ -168,12 +176,18 @@ def metrics_in_units(model, pre, X, y, comm=None) -> dict:
     return {"mse": float(squares / n), "mae": float(absolute / n), "r2": float(r2)}
 
 
-def write_plots(model, pre, initial, directory, X, y, X_val, y_val) -> list[str]:
+def write_plots(model, pre, initial, directory, X, y, X_val, y_val, warnings: list) -> list[str]:
+    """Draw the loss curve and the predictions (and the decision boundary for two features);
+    return the paths written. What could not be drawn is said in ``warnings``."""
     from . import plotting
 
     os.makedirs(directory, exist_ok=True)
-    written = [os.path.join(directory, PLOT_FILES[0])]
-    plotting.plot_history(model.history_, written[0])
+    written = []
+    if model.history_.epoch:
+        written.append(os.path.join(directory, PLOT_FILES[0]))
+        plotting.plot_history(model.history_, written[0])
+    else:
+        warnings.append(f"no loss curve ({PLOT_FILES[0]}): no epoch was completed")
     X_show, y_show = (X, y) if X_val is None else (X_val, y_val)
     before = plotting.predictions_with(model, initial, X_show)
     path = os.path.join(directory, PLOT_FILES[1])
@@ -226,6 +240,9 @@ PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")
 
 def check_outputs(args) -> None:
     """Check every file ``train`` will write before any work, naming the path the user gave."""
+    plots = {} if not args.plots else {"--plots": args.plots, **{
+        f"--plots ({name})": os.path.join(args.plots, name) for name in PLOT_FILES}}
+    check_distinct_outputs({"--output": args.output, **plots})
     check_output(args.output, "--output", inputs=[args.data])
     if args.plots:
         if os.path.exists(args.plots) and not os.path.isdir(args.plots):

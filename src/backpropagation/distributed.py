@@ -22,6 +22,8 @@ learning-rate schedules and divergence checks reach the same decision on every r
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 
 import numpy as np
@@ -70,22 +72,60 @@ def check_comm(comm) -> None:
 
 
 def collectively(comm, step):
-    """Run ``step()`` on every rank; if it raises ValueError/TypeError on any rank, raise on all.
+    """Run ``step()`` on every rank; if it raises on any rank, raise on all.
 
     Input is checked rank by rank, and a rank that stopped with an error would leave the others
     waiting forever in the next collective call; this turns one rank's error into everyone's.
+    The errors raised are marked :func:`on_every_rank`.
     """
     try:
         result, failure = step(), None
-    except (ValueError, TypeError) as error:
+    except Exception as error:  # noqa: BLE001 - any error: the other ranks must hear of it
         result, failure = None, error
     reports = comm.allgather(None if failure is None else f"{type(failure).__name__}: {failure}")
     if failure is not None:
-        raise failure
+        raise mark_on_every_rank(failure)
     for rank, report in enumerate(reports):
         if report is not None:
-            raise ValueError(f"rank {rank} refused its data: {report}")
+            raise mark_on_every_rank(ValueError(f"rank {rank} refused its data: {report}"))
     return result
+
+
+def mark_on_every_rank(error: BaseException) -> BaseException:
+    """``error``, marked as raised on every rank alike (so no rank waits for another)."""
+    error.on_every_rank = True
+    return error
+
+
+def on_every_rank(error: BaseException) -> bool:
+    """Whether ``error`` was raised on every rank alike (by :func:`collectively`, or a
+    decision every rank took from the same numbers, such as a divergence)."""
+    return getattr(error, "on_every_rank", False)
+
+
+def stop_every_rank(comm, error: BaseException, message: str, exit_code: int = 1) -> None:
+    """Print ``message`` and end every rank with ``exit_code`` (``MPI_Abort``).
+
+    For an error raised on this rank alone: the other ranks would wait for it forever in their
+    next collective call, so the whole job stops with one message and a non-zero exit.
+    """
+    rank, size = comm.Get_rank(), comm.Get_size()
+    print(f"{message} [rank {rank} of {size}; stopping every rank]", file=sys.stderr, flush=True)
+    comm.Abort(exit_code)
+
+
+@contextlib.contextmanager
+def failing_together(comm, exit_code: int = 1):
+    """Run a block of collective work; an error on one rank alone stops every rank.
+
+    Errors raised on every rank alike (see :func:`on_every_rank`) pass through as usual.
+    """
+    try:
+        yield
+    except BaseException as error:
+        if not on_every_rank(error):
+            stop_every_rank(comm, error, f"backprop: error: {type(error).__name__}: {error}", exit_code)
+        raise
 
 
 class ShardBatches(MiniBatches):
@@ -140,6 +180,9 @@ class MPIReducer(LocalReducer):
     def collectively(self, step):
         return collectively(self.comm, step)
 
+    def failing_together(self):
+        return failing_together(self.comm)
+
     def union_of_labels(self, labels: np.ndarray) -> np.ndarray:
         return np.unique(np.concatenate(self.comm.allgather(np.unique(labels))))
 
@@ -150,13 +193,15 @@ class MPIReducer(LocalReducer):
         """Check that the ranks agree, then give every rank rank 0's weights and random state."""
         comm = self.comm
         if len(set(comm.allgather(bool(has_validation)))) != 1:
-            raise ValueError("validation_data/validation_split: give validation data on every rank or on none")
+            raise mark_on_every_rank(ValueError(
+                "validation_data/validation_split: give validation data on every rank or on none"))
         counts = comm.allgather(n_local)
         self.n_rows, self.offset = sum(counts), sum(counts[: self.rank])
         shapes = comm.allgather(model.parameters.shape + (model.dtype.str,))
         if len(set(shapes)) != 1:
-            raise ValueError(f"comm: the ranks built different networks (parameter vectors {shapes}); "
-                             "every rank must construct the same NeuralNetwork")
+            raise mark_on_every_rank(ValueError(
+                f"comm: the ranks built different networks (parameter vectors {shapes}); "
+                "every rank must construct the same NeuralNetwork"))
         comm.Bcast(model.parameters, root=0)
         model.rng.bit_generator.state = comm.bcast(model.rng.bit_generator.state, root=0)
         self._buffer = np.empty(model.n_parameters + 3, dtype=model.dtype)

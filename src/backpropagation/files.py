@@ -91,6 +91,31 @@ def check_output(path, name: str = "output", inputs=()) -> str:
     return target
 
 
+def check_distinct_outputs(outputs: dict) -> None:
+    """Refuse, before any work, two outputs of one command that name the same path.
+
+    Parameters
+    ----------
+    outputs : dict of str to path-like
+        What the user called each output (``--output``, ``--plots``, ...) and its path, files
+        and directories alike, existing or not (``None`` entries are skipped).
+
+    Raises
+    ------
+    ValueError
+        Naming both outputs and the path they share (one would overwrite the other).
+    """
+    seen: dict[str, str] = {}
+    for name, path in outputs.items():
+        if path is None:
+            continue
+        where = os.path.realpath(os.fspath(path))
+        if where in seen:
+            raise ValueError(f"{name}: {os.fspath(path)} is also where {seen[where]} goes; one would "
+                             "overwrite the other (choose different paths)")
+        seen[where] = name
+
+
 def _same_file(a, b) -> bool:
     """Whether two paths name one file (through links, other spellings and hard links)."""
     if os.path.realpath(a) == os.path.realpath(b):

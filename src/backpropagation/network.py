@@ -23,6 +23,7 @@ from .data import (as_array, check_dtype, check_features, check_float, check_lay
                    check_same_length)
 from .distributed import MPIReducer
 from .inspection import Inspection, NotFittedError
+from .interrupt import InterruptGuard
 from .io import constructor_arguments, load_model, network_config, save_model
 from .layers import Dense, unpack_layers
 from .training import LocalReducer
@@ -372,18 +373,24 @@ class NeuralNetwork(Inspection):
         """
         verbose, epochs, batch_size, shuffle = training.fit_options(verbose, epochs, batch_size, shuffle)
         reducer = LocalReducer() if comm is None else MPIReducer(comm)
-        X, Y, X_val, Y_val, weights = training.training_sets(self, reducer, X, y, sample_weight,
-                                                             validation_split, validation_data)
-        reducer.start(self, len(X), X_val is not None)  # after the split: MPI shares rank 0's random state
         verbose = verbose if reducer.rank == 0 else 0
-        callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + cb.for_fit(early_stopping, lr_schedule, callbacks)
-        return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs, batch_size=batch_size,
-                              shuffle=shuffle, callbacks=callbacks, announce=verbose > 0)
+        # From here a Ctrl-C only asks training to stop (never mid-import or mid-update); under
+        # MPI an error on one rank stops every rank rather than leaving the others waiting.
+        with reducer.failing_together(), InterruptGuard(announce=verbose > 0) as interrupt:
+            X, Y, X_val, Y_val, weights = training.training_sets(self, reducer, X, y, sample_weight,
+                                                                 validation_split, validation_data)
+            reducer.start(self, len(X), X_val is not None)  # after the split: MPI shares rank 0's random state
+            callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + \
+                cb.for_fit(early_stopping, lr_schedule, callbacks)
+            return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs,
+                                  batch_size=batch_size, shuffle=shuffle, callbacks=callbacks, interrupt=interrupt)
 
     def objective(self, X: np.ndarray, Y: np.ndarray, outputs=None, rows_per_pass: int | None = None) -> float:
         """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients; in
         passes of ``rows_per_pass`` rows (default: about 1 MB of the widest layer). ``outputs`` receives
-        every row's output."""
+        every row's output. No rows (an MPI rank without validation rows) have no loss: NaN."""
+        if not len(X):
+            return math.nan
         rows_per_pass = rows_per_pass or self._rows_per_pass()
         passes, total = range(0, max(len(X), 1), rows_per_pass), 0.0
         for start in passes:

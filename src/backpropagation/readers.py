@@ -262,6 +262,10 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
         column name, or has a row with the wrong number of fields (the message gives the line).
     """
     source, file_format = _checked(path, file_format)
+    if part is not None and not os.path.isfile(source):
+        raise ValueError(f"{source}: is not a regular file (a pipe, FIFO or device such as /dev/stdin): "
+                         "under --distributed every process opens the file and reads its own slice of the "
+                         "rows, which a stream cannot give; save the data to a file first")
     with _unreadable_as_value_error(source, file_format):
         if file_format == "parquet":
             arrow, first = _read_parquet(source, part)

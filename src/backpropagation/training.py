@@ -17,6 +17,7 @@ whatever computes the batches.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -30,6 +31,9 @@ from .interrupt import InterruptGuard
 
 class DivergenceError(FloatingPointError):
     """Training produced a non-finite loss. ``history`` holds the epochs completed before it."""
+
+    #: Under MPI every rank reaches it alike: the losses it sees were combined over the ranks.
+    on_every_rank = True
 
     def __init__(self, message: str, history: cb.History) -> None:
         super().__init__(message)
@@ -58,6 +62,11 @@ class LocalReducer:
     def collectively(self, step):
         """Run a check; under MPI, one rank's refusal stops every rank."""
         return step()
+
+    def failing_together(self):
+        """A context for collective work: under MPI an error on one rank alone stops every rank
+        (rather than leaving the others waiting for it); here nothing to do."""
+        return contextlib.nullcontext()
 
     def union_of_labels(self, labels: np.ndarray) -> np.ndarray:
         """The labels present in any process's rows."""
@@ -153,8 +162,12 @@ def validation_sets(model, X, Y, fraction, validation_data, weights, min_samples
 
 
 def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_size: int | None,
-          shuffle: bool, callbacks: list, announce: bool) -> cb.History:
+          shuffle: bool, callbacks: list, interrupt: InterruptGuard) -> cb.History:
     """Train ``model`` on checked, encoded data; return the history (see ``NeuralNetwork.fit``).
+
+    ``interrupt`` is the guard ``fit`` entered before its first check: a Ctrl-C at any moment
+    of ``fit`` (checks, engine start, kernel loading, an epoch, validation) stops training at
+    the next batch or epoch boundary, and one before the first epoch trains nothing.
 
     Raises
     ------
@@ -174,12 +187,14 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
                           "validation": X_val is not None, "rank": reducer.rank})
     loop = _Loop(model, reducer, Y, X_val, Y_val, callbacks, history)
     model.engine_ = engines.choose(model, n_rows, batch_size, epochs, distributed=not reducer.local)
-    loop.engine = engines.create(model.engine_, model, reducer, loop.batch_callbacks, batch_size)
     # Overflow is not warned about: the loop finds non-finite losses and weights itself and
     # raises DivergenceError, which says what to do.
-    with InterruptGuard(announce=announce) as interrupt, np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         try:
-            divergence = loop.run(epochs, reducer.batches(X, Y, weights, batch_size), shuffle, interrupt)
+            # (a Ctrl-C already requested need not wait for the numba engine's kernels to load)
+            engine = None if reducer.interrupted(interrupt) else \
+                engines.create(model.engine_, model, reducer, loop.batch_callbacks, batch_size)
+            divergence = loop.run(engine, epochs, reducer.batches(X, Y, weights, batch_size), shuffle, interrupt)
         finally:
             for c in callbacks:
                 c.on_train_end({"allreduce_seconds": reducer.reduce_seconds})
@@ -198,10 +213,15 @@ class _Loop:
         self.outputs = np.empty_like(Y)  # each batch's output, for the epoch's metric
         self.val_outputs = None if Y_val is None else np.empty_like(Y_val)
 
-    def run(self, epochs, batches, shuffle, interrupt) -> DivergenceError | None:
-        """Every epoch; returns the divergence to raise, if any."""
-        model = self.model
+    def run(self, engine, epochs, batches, shuffle, interrupt) -> DivergenceError | None:
+        """Every epoch on ``engine``; returns the divergence to raise, if any."""
+        model, self.engine = self.model, engine
         for epoch in range(epochs):
+            if self.reducer.interrupted(interrupt):   # Ctrl-C before this epoch began
+                model.stop_training = True
+                when = f"after epoch {epoch}" if epoch else "before the first epoch"
+                model.stop_reason = f"interrupted (Ctrl-C) {when}; {epoch} complete epoch(s) recorded"
+                return None
             for c in self.callbacks:
                 c.on_epoch_begin(epoch, {})
             last_good = model.parameters.copy()
