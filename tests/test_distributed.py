@@ -171,3 +171,60 @@ def test_ranks_on_one_machine_share_its_cores_for_blas_and_the_table_reader(tmp_
         limit, blas, arrow, cores = json.loads((tmp_path / f"rank{rank}.json").read_text())
         expected = max(1, cores // 2)
         assert limit == arrow == expected and blas == [expected], (rank, limit, blas, arrow)
+
+
+BACKPROP = os.path.join(os.path.dirname(sys.executable), "backprop")
+
+
+def write_rows(path, rows, header="a,b,y"):
+    path.write_text(header + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
+    return path
+
+
+def test_a_rank_without_validation_rows_trains_and_reports(tmp_path):
+    # Ten rows, 10% held out: one validation row, on one rank only (the other holds none).
+    rng = np.random.default_rng(0)
+    data = write_rows(tmp_path / "ten.csv", rng.normal(size=(10, 3)).round(3).tolist())
+    done = mpirun(2, BACKPROP, "train", data, "--target", "y", "--validation-split", "0.1", "--epochs", "5",
+                  "--distributed", "--json", "--output", tmp_path / "m.npz", timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["rows_validation"] == 1 and np.isfinite(report["validation"]["mse"])
+
+
+def test_many_classes_with_few_rows_per_rank_train_under_mpi(tmp_path):
+    rows = [[i % 7, i % 5, f"c{min(i, 198)}"] for i in range(200)]      # 199 classes in 200 rows
+    data = write_rows(tmp_path / "classes.csv", rows)
+    done = mpirun(2, BACKPROP, "train", data, "--target", "y", "--epochs", "2", "--distributed", "--json",
+                  "--output", tmp_path / "m.npz", timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["task"] == "multiclass"
+
+
+def test_a_pipe_under_distributed_is_refused_at_once(tmp_path):
+    rows = "a,b,y\n" + "1,2,3\n" * 20
+    done = subprocess.run([MPIEXEC, "-n", "2", BACKPROP, "train", "/dev/stdin", "--target", "y", "--distributed",
+                           "--output", str(tmp_path / "m.npz")], input=rows, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.count("backprop: error:") == 1 and "not a regular file" in done.stderr
+    assert "save the data to a file" in done.stderr
+
+
+def test_an_error_on_one_rank_alone_stops_every_rank_with_one_message(tmp_path):
+    script = tmp_path / "one_rank_fails.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from mpi4py import MPI\n"
+        "from backpropagation import Callback, NeuralNetwork\n"
+        "class FailOnRank1(Callback):\n"
+        "    def on_epoch_end(self, epoch, logs):\n"
+        "        if MPI.COMM_WORLD.Get_rank() == 1 and epoch == 2:\n"
+        "            raise RuntimeError('a callback failed on rank 1')\n"
+        "X = np.random.default_rng(0).normal(size=(40, 2))\n"
+        "NeuralNetwork([2, 4, 1], random_state=0).fit(X, X.sum(axis=1), epochs=100000, verbose=0,\n"
+        "                                             callbacks=[FailOnRank1()], comm=MPI.COMM_WORLD)\n")
+    done = mpirun(2, sys.executable, script, timeout=120)        # a hang fails by the timeout
+    assert done.returncode != 0
+    assert done.stderr.count("a callback failed on rank 1") == 1
+    assert "rank 1 of 2; stopping every rank" in done.stderr

@@ -134,3 +134,108 @@ model.fit(X, X.sum(axis=1), epochs=100000, verbose=0,
     process.wait(timeout=60)
     model = NeuralNetwork.load(checkpoint)
     assert model.head.fitted and model.optimizer.iterations >= 3 * 63
+
+
+def press_ctrl_c_inside(monkeypatch, module, name):
+    """Make ``module.name`` send this process a SIGINT before it runs, as a Ctrl-C at that moment."""
+    original = getattr(module, name)
+
+    def pressed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, pressed)
+
+
+@pytest.mark.parametrize("moment", ["checks", "engine start"])
+def test_ctrl_c_before_the_first_epoch_returns_an_untrained_model_and_named_keys(monkeypatch, moment):
+    from backpropagation import engines, training
+
+    press_ctrl_c_inside(monkeypatch, *((training, "checked_training_data") if moment == "checks"
+                                       else (engines, "choose")))
+    X, y = data()
+    model = NeuralNetwork([3, 8, 1], random_state=0)
+    start = model.parameters.copy()
+    history = model.fit(X, y, epochs=1000, verbose=0, validation_split=0.25)
+    assert history.interrupted and "before the first epoch" in history.stop_reason
+    assert history.history == {"loss": [], "r2": [], "val_loss": [], "val_r2": [], "lr": []}
+    np.testing.assert_array_equal(model.parameters, start)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_during_validation_stops_after_that_epoch(monkeypatch):
+    X, y = data()
+    model = NeuralNetwork([3, 8, 1], random_state=0)
+    original = model.objective
+    calls = []
+
+    def objective(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, "objective", objective)
+    history = model.fit(X, y, epochs=1000, verbose=0, validation_split=0.25)
+    assert history.interrupted and history.epoch == [0, 1, 2] and "after epoch 3" in history.stop_reason
+
+
+CTRL_C_SCRIPT = """
+import sys
+import numpy as np
+from backpropagation import NeuralNetwork
+X = np.random.default_rng(0).normal(size=(300, 3))
+model = NeuralNetwork([3, 8, 1], engine=sys.argv[1], random_state=0)
+print("fit", flush=True)
+history = model.fit(X, X.sum(axis=1), epochs=100000, batch_size=8, verbose=0, validation_split=0.2)
+print("returned", history.interrupted, sorted(history.history), flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("engine,delay", [("numba", 0.0), ("numba", 0.3), ("numba", 1.0), ("numpy", 0.05)])
+def test_ctrl_c_at_any_moment_of_fit_returns_the_model(tmp_path, engine, delay):
+    # The numba engine's import and kernel loading take the first second or so of its fit.
+    if engine == "numba":
+        pytest.importorskip("numba")
+    import time
+
+    process = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, engine], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "fit"
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    try:
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err[-2000:]
+    assert "returned True ['loss', 'lr', 'r2', 'val_loss', 'val_r2']" in out and "Traceback" not in err
+
+
+def test_the_cli_interrupted_before_any_epoch_says_so_and_exits_130(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    from backpropagation import engines
+
+    press_ctrl_c_inside(monkeypatch, engines, "choose")
+    model_path, plots = tmp_path / "m.npz", tmp_path / "plots"
+    code = main(["train", demo_data_path(), "--target", "species", "--epochs", "50", "--quiet",
+                 "--output", str(model_path), "--plots", str(plots)])
+    out, err = capsys.readouterr()
+    assert code == 130, err
+    assert "training was interrupted (Ctrl-C)" in out and "no loss curve" in out
+    assert NeuralNetwork.load(model_path).head.fitted
+    assert (plots / "predictions.png").exists() and not (plots / "loss_curve.png").exists()
+
+
+def test_a_ctrl_c_while_the_cli_saves_still_writes_the_whole_model(tmp_path, monkeypatch, capsys):
+    from backpropagation import network
+
+    press_ctrl_c_inside(monkeypatch, network.NeuralNetwork, "save")
+    model_path = tmp_path / "m.npz"
+    code = main(["train", demo_data_path(), "--target", "species", "--epochs", "2", "--quiet",
+                 "--output", str(model_path)])
+    out, err = capsys.readouterr()
+    assert code == 130, err
+    assert "interrupted (Ctrl-C) after training: the model was written" in out
+    assert NeuralNetwork.load(model_path).head.fitted

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import mmap
 import os
 
 #: Cell values read as "missing" (compared after stripping whitespace and lower-casing).
@@ -125,7 +124,10 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
     import pyarrow.csv as pcsv
 
     pa, _ = pyarrow()
-    plain = is_plain_file(source)      # (read through a memory map: no copy of the file's bytes)
+    # Plain files are read with ordinary reads, never memory-mapped: a file truncated while a
+    # map is read kills the process with SIGBUS; a read sees the short file, and the reader
+    # compares the file before and after (see readers.unchanged_while_read).
+    plain = is_plain_file(source)
     with _opened(source) as handle:
         names, lines_before_body, body_start, delimiter = _header(handle, delimiter, source)
         start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
@@ -139,14 +141,11 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
     def body():
         if not plain:
             return pa.BufferReader(pa.py_buffer(data))
-        try:
-            mapped = pa.memory_map(source)
-        except OSError:                         # (a file system without memory maps)
-            mapped = pa.OSFile(source)
+        opened = pa.OSFile(source)
         if in_place:
-            return mapped
-        mapped.seek(start)
-        return pa.BufferReader(mapped.read_buffer(stop - start))
+            return opened
+        opened.seek(start)
+        return pa.BufferReader(opened.read_buffer(stop - start))
     quoted = _holds_quotes(source, start, stop) if plain else b'"' in data
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted)  # (slower: only if needed)
     read = pcsv.ReadOptions(column_names=names, use_threads=True, skip_rows=lines_before_body if in_place else 0)
@@ -266,17 +265,19 @@ def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = Fa
         return pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
 
 
-def _holds_quotes(source: str, start: int, stop: int) -> bool:
+def _holds_quotes(source: str, start: int, stop: int, block: int = 1 << 24) -> bool:
     """Whether bytes ``start:stop`` of a plain file hold a double quote (a field that may hold a
-    line break); a memory-mapped search, without reading the file into memory."""
-    if stop <= start:
-        return False
+    line break); read in blocks, never the whole file in memory."""
     with open(source, "rb") as handle:
-        try:
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                return mapped.find(b'"', start, stop) >= 0
-        except (OSError, ValueError):           # (a file system without memory maps)
-            return _count_quotes(handle, start, stop) > 0
+        handle.seek(start)
+        while start < stop:
+            chunk = handle.read(min(block, stop - start))
+            if not chunk:
+                return False
+            if b'"' in chunk:
+                return True
+            start += len(chunk)
+    return False
 
 
 def _bytes(source: str, start: int, stop: int) -> bytes:

@@ -23,6 +23,7 @@ learning-rate schedules and divergence checks reach the same decision on every r
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 
@@ -47,7 +48,6 @@ def share_cores(comm) -> int:
     cores // ranks on the machine (at least 1) for BLAS (with ``threadpoolctl``, the extra
     ``mpi``) and for pyarrow's table readers (when installed). Returns the limit. A collective
     call; process-wide."""
-    import os
 
     local = comm.Split_type(mpi().COMM_TYPE_SHARED).Get_size()
     threads = max(1, (os.cpu_count() or 1) // local)
@@ -112,6 +112,7 @@ def stop_every_rank(comm, error: BaseException, message: str, exit_code: int = 1
     rank, size = comm.Get_rank(), comm.Get_size()
     print(f"{message} [rank {rank} of {size}; stopping every rank]", file=sys.stderr, flush=True)
     comm.Abort(exit_code)
+    os._exit(exit_code)         # (some MPI libraries return from Abort and kill the rank later)
 
 
 @contextlib.contextmanager

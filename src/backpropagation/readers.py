@@ -19,6 +19,7 @@ inside quoted fields), Parquet files by row groups, Arrow files by record batche
 from __future__ import annotations
 
 import os
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -266,7 +267,7 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
         raise ValueError(f"{source}: is not a regular file (a pipe, FIFO or device such as /dev/stdin): "
                          "under --distributed every process opens the file and reads its own slice of the "
                          "rows, which a stream cannot give; save the data to a file first")
-    with _unreadable_as_value_error(source, file_format):
+    with _unreadable_as_value_error(source, file_format), unchanged_while_read(source):
         if file_format == "parquet":
             arrow, first = _read_parquet(source, part)
         elif file_format == "feather":
@@ -304,6 +305,37 @@ def _unreadable_as_value_error(source: str, file_format: str):
         raise ValueError(f"{source}: not a readable {file_format.upper()} file: {error}") from None
 
 
+def _fingerprint(source: str):
+    """Size and modification time of a regular file (None for a pipe or device)."""
+    try:
+        status = os.stat(source)
+    except OSError:
+        return None
+    return (status.st_size, status.st_mtime_ns) if stat.S_ISREG(status.st_mode) else None
+
+
+@contextmanager
+def unchanged_while_read(source: str):
+    """Raise ValueError naming ``source`` if the file was rewritten or truncated while the block
+    read it (rows read from a changing file are not the file's rows)."""
+    before = _fingerprint(source)
+    try:
+        yield
+    except ValueError:
+        if before is not None and _fingerprint(source) != before:
+            raise _changed(source, before) from None
+        raise
+    if before is not None and _fingerprint(source) != before:
+        raise _changed(source, before)
+
+
+def _changed(source: str, before) -> ValueError:
+    after = _fingerprint(source)
+    size = "" if after is None or after[0] == before[0] else f" (its size went from {before[0]} to {after[0]} bytes)"
+    return ValueError(f"{source}: the file changed while it was being read{size}; read it again once "
+                      "whatever writes it has finished")
+
+
 def read_csv(path, part=None) -> Table:
     """:func:`read_table` for a CSV file whatever its extension."""
     return read_table(path, part, "csv")
@@ -314,12 +346,12 @@ def stream_table(path, rows: int = 100_000, file_format: str | None = None):
     one pass and not the whole file in memory (``backprop predict``).
 
     CSV cells keep their spelling (as with ``read_table(..., as_text=True)``); Parquet is read
-    batch by batch, Arrow/Feather record batch by record batch (memory-mapped). Row numbers are
+    batch by batch, Arrow/Feather record batch by record batch. Row numbers are
     the file's. Raises what :func:`read_table` raises, including for a file with no rows.
     """
     source, file_format = _checked(path, file_format)
     first = 0
-    with _unreadable_as_value_error(source, file_format):
+    with _unreadable_as_value_error(source, file_format), unchanged_while_read(source):
         for arrow in _arrow_chunks(source, file_format, rows):
             for start in range(0, arrow.num_rows, rows):
                 piece = arrow.slice(start, rows)
@@ -339,8 +371,8 @@ def _arrow_chunks(source: str, file_format: str, rows: int):
             for batch in file.iter_batches(batch_size=rows):
                 yield pa.Table.from_batches([batch])
     elif file_format == "feather":
-        with pa.memory_map(source) as mapped:
-            reader = pa.ipc.open_file(mapped)
+        with pa.OSFile(source) as opened:       # (not memory-mapped: see _read_feather)
+            reader = pa.ipc.open_file(opened)
             for i in range(reader.num_record_batches):
                 yield pa.Table.from_batches([reader.get_batch(i)])
     else:
@@ -371,10 +403,12 @@ def _read_parquet(source: str, part):
 
 
 def _read_feather(source: str, part):
-    """An Arrow IPC (Feather v2) file's rows, memory-mapped (or rank k's slice of them)."""
+    """An Arrow IPC (Feather v2) file's rows (or rank k's slice of them), read into memory: a
+    memory-mapped table would read the file for as long as it is used, and a file truncated
+    meanwhile kills the process with SIGBUS."""
     import pyarrow.feather as feather
 
-    arrow = feather.read_table(source, memory_map=True)
+    arrow = feather.read_table(source, memory_map=False)
     start, stop = _slice_bounds(arrow.num_rows, part)
     return arrow.slice(start, stop - start), start
 
