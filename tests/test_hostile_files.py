@@ -58,7 +58,7 @@ def test_an_entry_larger_than_the_limit_is_refused(tmp_path, monkeypatch):
     path = tmp_path / "big.npz"
     NeuralNetwork([20, 30, 1], random_state=0).save(path)
     monkeypatch.setattr(model_io, "MAX_ENTRY_BYTES", 1000)
-    with pytest.raises(ValueError, match="entry 'parameters' claims .* bytes, more than the 1000"):
+    with pytest.raises(ValueError, match="declares 661 parameters, more than a model file may hold"):
         NeuralNetwork.load(path)
 
 
@@ -67,7 +67,7 @@ def test_a_description_declaring_a_giant_network_is_refused_before_building_it(t
     giant = dict(NETWORK, layer_sizes=[100_000, 100_000, 100_000],
                  hidden_activation=NETWORK["hidden_activation"])
     write_zip(path, {"config.json.npy": description_bytes(giant), "parameters.npy": npy_bytes(np.zeros(13))})
-    with pytest.raises(ValueError, match="declares 20000200000 parameters but the file holds 13"):
+    with pytest.raises(ValueError, match="declares 20000200000 parameters, more than a model file may hold"):
         NeuralNetwork.load(path)
 
 
@@ -190,3 +190,43 @@ def test_fuzzed_descriptions_in_a_valid_container_raise_only_value_error(model_f
     assert np.isfinite(model.parameters).all()
     if model.head.fitted:            # ("fitted": null is an honest untrained model)
         assert model.predict(np.eye(3)).shape == (3,)
+
+
+def zip_with_extra_entry(path, model_path, name, size):
+    """A copy of a model file plus one entry ``name`` of ``size`` zero bytes (compressed tiny)."""
+    import zipfile
+
+    with zipfile.ZipFile(model_path) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+        with target.open(name, "w", force_zip64=True) as handle:
+            block = bytes(1 << 22)
+            for _ in range(size // len(block)):
+                handle.write(block)
+
+
+@pytest.mark.parametrize("entry", ["junk.npy", "optimizer.m.npy"])
+def test_a_model_file_with_a_huge_extra_entry_is_refused_before_decompressing_it(tmp_path, entry):
+    import tracemalloc
+
+    model_path, bomb = tmp_path / "model.npz", tmp_path / "bomb.npz"
+    model = NeuralNetwork([3, 4, 1], random_state=0)
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    model.fit(X, X.sum(axis=1), epochs=2, verbose=0)
+    model.save(model_path)
+    if entry == "optimizer.m.npy":       # the real entry, replaced by one far larger than the network
+        import zipfile
+        with zipfile.ZipFile(model_path) as source, zipfile.ZipFile(tmp_path / "less.npz", "w") as target:
+            for info in source.infolist():
+                if info.filename != entry:
+                    target.writestr(info.filename, source.read(info))
+        model_path = tmp_path / "less.npz"
+    zip_with_extra_entry(bomb, model_path, entry, 1 << 28)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="not part of a model file|more than the .* the described network"):
+            NeuralNetwork.load(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak           # nothing of the 256 MiB entry was decompressed

@@ -45,6 +45,10 @@ READABLE_VERSIONS = (1, 2, 3)
 #: Largest array a model file may hold (2 GiB, far beyond any network this library trains on a
 #: CPU); a header claiming more is refused before memory is allocated for it.
 MAX_ENTRY_BYTES = 2**31
+#: Largest description (JSON: the network, fitted state and metadata such as the CLI's categories).
+MAX_CONFIG_BYTES = 2**26
+#: Room for a ``.npy`` entry's header beside its data.
+NPY_HEADER_BYTES = 4096
 # What a wrong field in a well-formed JSON description can make the constructors raise.
 _DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
                        RecursionError)
@@ -97,25 +101,10 @@ def load_model(path, from_config):
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file {path!r} does not exist")
     where = f"model file {path!r}"
-    arrays = _read_arrays(path, where)
-    for key in ("config.json", "parameters"):
-        if key not in arrays:
-            raise ValueError(f"{where}: missing entry {key!r}; is this a backpropagation model?")
-    try:
-        description = json.loads(arrays["config.json"].astype(np.uint8).tobytes().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{where}: config.json is not valid JSON: {error}") from None
-    except RecursionError:
-        raise ValueError(f"{where}: config.json is nested too deeply to be a model description") from None
-    if not isinstance(description, dict) or description.get("format") != FORMAT:
-        raise ValueError(f"{where}: not a backpropagation model (format tag missing or wrong)")
-    version = description.get("version")
-    if type(version) is not int or version not in READABLE_VERSIONS:
-        raise ValueError(f"{where}: format version {version!r} is not supported "
-                         f"(this library reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+    description, arrays = _read_file(path, where)
     params = arrays["parameters"]
-    declared = _declared_parameter_count(description.get("network"))
-    if declared is not None and declared != params.size:
+    declared = _declared_parameter_count(description["network"])
+    if declared != params.size:
         # Checked before building: a description may claim a network too large to allocate.
         raise ValueError(f"{where}: the description declares {declared} parameters but the file "
                          f"holds {params.size}")
@@ -130,30 +119,35 @@ def load_model(path, from_config):
         raise ValueError(f"{where}: parameters contain non-finite values")
     model.parameters[...] = params
     try:
-        if description.get("fitted") is not None:
-            model.head.set_state(description["fitted"])
-        state = {key.removeprefix("optimizer."): value for key, value in arrays.items()
-                 if key.startswith("optimizer.")}
-        for name, value in state.items():
-            if value.shape != params.shape:
-                raise ValueError(f"optimizer state {name!r} has shape {value.shape}, expected {params.shape}")
-        state = model.optimizer.upgraded_state(state, version)
-        model.optimizer.set_state(state, description.get("optimizer_iterations", 0), model.parameters)
-        names = description.get("feature_names_in")
-        if names is not None:
-            if not isinstance(names, list) or len(names) != model.layer_sizes[0] or \
-                    not all(isinstance(n, str) for n in names):
-                raise ValueError(f"feature_names_in: expected {model.layer_sizes[0]} column names, got {names!r}")
-            model.feature_names_in_ = np.array(names, dtype=object)
-        metadata = description.get("metadata", {})
-        if not isinstance(metadata, dict):
-            raise ValueError("metadata is not a JSON object")
-        model.metadata = metadata
-        if description.get("rng_state"):
-            model.rng.bit_generator.state = description["rng_state"]
+        _restore_fitted_state(model, description, arrays)
     except _DESCRIPTION_ERRORS as error:
         raise ValueError(f"{where}: invalid fitted state: {error}") from None
     return model
+
+
+def _restore_fitted_state(model, description: dict, arrays: dict) -> None:
+    """What ``fit`` learned, the optimizer's state, feature names, metadata and random state."""
+    params = model.parameters
+    if description.get("fitted") is not None:
+        model.head.set_state(description["fitted"])
+    state = {key.removeprefix("optimizer."): value for key, value in arrays.items() if key.startswith("optimizer.")}
+    for name, value in state.items():
+        if value.shape != params.shape:
+            raise ValueError(f"optimizer state {name!r} has shape {value.shape}, expected {params.shape}")
+    state = model.optimizer.upgraded_state(state, description["version"])
+    model.optimizer.set_state(state, description.get("optimizer_iterations", 0), params)
+    names = description.get("feature_names_in")
+    if names is not None:
+        if not isinstance(names, list) or len(names) != model.layer_sizes[0] or \
+                not all(isinstance(n, str) for n in names):
+            raise ValueError(f"feature_names_in: expected {model.layer_sizes[0]} column names, got {names!r}")
+        model.feature_names_in_ = np.array(names, dtype=object)
+    metadata = description.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ValueError("metadata is not a JSON object")
+    model.metadata = metadata
+    if description.get("rng_state"):
+        model.rng.bit_generator.state = description["rng_state"]
 
 
 def network_config(model) -> dict:
@@ -202,28 +196,80 @@ def constructor_arguments(config: dict) -> dict:
     )
 
 
-def _read_arrays(path: str, where: str) -> dict[str, np.ndarray]:
-    """Every ``.npy`` entry of the archive, refusing pickled data and implausible sizes.
+def _read_file(path: str, where: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The file's checked description and its arrays.
 
-    The file may come from anywhere, so any failure to decode the container (bad zip, bad
-    compression, bad header) becomes one ``ValueError`` rather than whatever the decoder raised.
+    The file may come from anywhere: every entry's name is checked before anything is
+    decompressed, the description is read first, and each array entry's declared size is
+    checked against what the described network needs before it is read. Any failure to
+    decode the container (bad zip, bad compression, bad header) becomes one ``ValueError``.
     """
-    arrays = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                name = info.filename.removesuffix(".npy")
-                if info.file_size > MAX_ENTRY_BYTES:
-                    raise ValueError(f"entry {name!r} claims {info.file_size} bytes, more than the "
-                                     f"{MAX_ENTRY_BYTES} a model file may hold")
-                with archive.open(info) as handle:
-                    arrays[name] = _read_npy(handle, name, info.file_size)
+            entries = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            _refuse_foreign_entries(entries)
+            description = _description(_read_entry(archive, entries["config.json"], MAX_CONFIG_BYTES), where)
+            limit = _largest_array_bytes(description.get("network"))
+            arrays = {name: _read_entry(archive, info, limit) for name, info in entries.items()
+                      if name != "config.json"}
     except ValueError as error:
+        if str(error).startswith(where):
+            raise
         raise ValueError(f"{where} is not a readable model file: {error}") from None
     except Exception as error:  # noqa: BLE001 - see the docstring
         raise ValueError(f"{where} is not a readable model file (.npz without pickled data): "
                          f"{type(error).__name__}: {error}") from None
-    return arrays
+    return description, arrays
+
+
+def _refuse_foreign_entries(entries: dict) -> None:
+    """ValueError for a missing entry, or one that a model file never holds."""
+    for key in ("config.json", "parameters"):
+        if key not in entries:
+            raise ValueError(f"missing entry {key!r}; is this a backpropagation model?")
+    foreign = [name for name in entries if name not in ("config.json", "parameters")
+               and not (name.startswith("optimizer.") and name.removeprefix("optimizer.").isidentifier())]
+    if foreign:
+        raise ValueError(f"entry {foreign[0]!r} is not part of a model file (it holds config.json, "
+                         "parameters and optimizer.<state> only); refusing to read it")
+
+
+def _description(array: np.ndarray, where: str) -> dict:
+    """The JSON description from the ``config.json`` entry, with its format and version checked."""
+    try:
+        description = json.loads(array.astype(np.uint8).tobytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{where}: config.json is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{where}: config.json is nested too deeply to be a model description") from None
+    if not isinstance(description, dict) or description.get("format") != FORMAT:
+        raise ValueError(f"{where}: not a backpropagation model (format tag missing or wrong)")
+    version = description.get("version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise ValueError(f"{where}: format version {version!r} is not supported "
+                         f"(this library reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+    return description
+
+
+def _largest_array_bytes(network) -> int:
+    """Most bytes a parameter-sized entry may hold: the declared parameters in float64 plus a
+    ``.npy`` header; ValueError if the description declares no sensible network."""
+    count = _declared_parameter_count(network)
+    if count is None:
+        raise ValueError("invalid network description: layer_sizes must be two or more whole numbers >= 1")
+    if count * 8 > MAX_ENTRY_BYTES:
+        raise ValueError(f"the description declares {count} parameters, more than a model file may hold")
+    return count * 8 + NPY_HEADER_BYTES
+
+
+def _read_entry(archive, info, limit: int) -> np.ndarray:
+    """One ``.npy`` entry, refused before decompression if it declares more than ``limit`` bytes."""
+    name = info.filename.removesuffix(".npy")
+    if info.file_size > limit:
+        raise ValueError(f"entry {name!r} declares {info.file_size} bytes, more than the {limit} the "
+                         "described network can need")
+    with archive.open(info) as handle:
+        return _read_npy(handle, name, info.file_size)
 
 
 def _read_npy(handle, name: str, entry_size: int) -> np.ndarray:
