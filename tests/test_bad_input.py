@@ -253,3 +253,31 @@ def test_batch_larger_than_the_data_is_full_batch():
     model = reg()
     model.fit(X3, Y_REG, epochs=1, batch_size=1000, verbose=0, shuffle=False)
     assert model.optimizer.iterations == 1
+
+
+@pytest.mark.parametrize("dtype,scale", [("float64", 1e160), ("float32", 1e16)])
+def test_features_whose_squares_overflow_are_refused_naming_the_column(dtype, scale):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 3)), rng.normal(size=30)
+    X[:, 2] *= scale
+    with pytest.raises(ValueError, match=r"X, column 2: values as large as .* too large to train on or standardise"):
+        NeuralNetwork([3, 4, 1], dtype=dtype, random_state=0).fit(X, y, epochs=1, verbose=0)
+
+
+def test_targets_whose_squares_overflow_are_called_too_large_not_non_finite():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    with pytest.raises(ValueError, match="too large to train on or standardise") as caught:
+        NeuralNetwork([2, 4, 1], random_state=0).fit(X, rng.normal(size=30) * 1e200, epochs=1, verbose=0)
+    assert "non-finite" not in str(caught.value)
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    model = NeuralNetwork([2, 4, 1], random_state=0)
+    model.fit(X, X.sum(axis=1), epochs=1, verbose=0)
+    model.optimizer.v[0] = np.inf                    # what an overflowing square leaves in Adam's state
+    with pytest.raises(ValueError, match="cannot save the model: optimizer state 'v'"):
+        model.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()

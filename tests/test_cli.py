@@ -421,3 +421,16 @@ def test_an_identifier_column_too_wide_to_encode_is_refused_naming_it(tmp_path, 
     err = capsys.readouterr().err
     assert "out of memory" in err and re.search(r"'id' \(16000\d categories\)", err) and "--drop" in err
     assert "Traceback" not in err and not model.exists()
+
+
+@pytest.mark.parametrize("column", ["a", "y"])
+def test_the_cli_refuses_a_column_too_large_to_standardise_by_name(tmp_path, capsys, column):
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(40, 3))
+    rows[:, "aby".index(column)] *= 1e160
+    data = tmp_path / "huge.csv"
+    data.write_text("a,b,y\n" + "".join(f"{a},{b},{y}\n" for a, b, y in rows.tolist()))
+    code = main(["train", str(data), "--target", "y", "--epochs", "2", "--output", str(tmp_path / "m.npz")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"column {column!r}: values as large as" in err and "too large" in err
+    assert not (tmp_path / "m.npz").exists()

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data import check_magnitude
+from .distributed import mark_on_every_rank
+
 _SIGN = np.uint64(1 << 63)
 _BITS_PER_ROUND = 8
 
@@ -128,12 +131,20 @@ def _middle(a: float, b: float) -> float:
 
 
 def filled_mean_std(columns: list[np.ndarray], fill: list[float], n_missing: list[int],
-                    totals: Totals) -> tuple[np.ndarray, np.ndarray]:
+                    totals: Totals, names=None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population standard deviation of each column with ``n_missing`` cells set to ``fill``.
+
+    ``names`` (the columns' names): refuse a column whose squares would overflow, naming it.
 
     Two passes (sums, then squared deviations from the merged mean), each a merged vector.
     """
     fill, n_missing = np.asarray(fill, dtype=np.float64), np.asarray(n_missing, dtype=np.float64)
+    largest = totals.max([np.abs(c).max(initial=0.0) for c in columns])
+    if names is not None:
+        try:
+            check_magnitude(largest[None, :], "", names)
+        except ValueError as error:      # (from merged numbers: every rank refuses alike)
+            raise mark_on_every_rank(error) from None
     sums = totals.sum([[c.sum(), len(c)] for c in columns]).reshape(-1, 2)
     n = sums[:, 1] + n_missing
     mean = (sums[:, 0] + n_missing * fill) / n

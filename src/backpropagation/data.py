@@ -325,3 +325,31 @@ def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | No
     if not weights.any():
         raise ValueError("sample_weight: all weights are zero; nothing to learn from")
     return weights
+
+
+def largest_trainable(dtype) -> float:
+    """Largest magnitude that training and standardising can square and sum over many rows
+    without overflowing ``dtype`` (the square root of its largest value, room for 10^12 rows)."""
+    dtype = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)
+    return float(np.sqrt(np.finfo(dtype).max)) / 1e6
+
+
+def check_magnitude(values: np.ndarray, name: str, columns=None) -> None:
+    """Refuse values whose squares overflow (gradients, Adam's second moment and standard
+    deviations are sums of squares): ValueError naming the first such column and its size.
+
+    ``values`` is 1-D (one column) or 2-D (rows by columns); ``columns`` names the columns.
+    """
+    if not values.size:
+        return
+    largest = np.abs(values).max(axis=0) if values.ndim == 2 else np.array([np.abs(values).max()])
+    kind = values.dtype if values.dtype.kind == "f" else np.dtype(np.float64)
+    too_large = np.flatnonzero(largest.astype(np.float64) > largest_trainable(kind))
+    if too_large.size:
+        j = int(too_large[0])
+        column = None if values.ndim == 1 else repr(columns[j]) if columns is not None else str(j)
+        subject = name if column is None else f"{name + ', ' if name else ''}column {column}"
+        raise ValueError(f"{subject}: values as large as {largest[j]:.3g} are too large to train on or "
+                         f"standardise (their squares overflow {kind.name}); rescale them (divide by a power "
+                         "of ten) or drop the column")
+

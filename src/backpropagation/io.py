@@ -77,11 +77,23 @@ def save_model(model, path) -> None:
         text = json.dumps(description)
     except (TypeError, ValueError) as error:
         raise ValueError(f"model.metadata: must hold JSON-ready values only: {error}") from None
+    _refuse_what_load_would(model)
     arrays = {"config.json": np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
               "parameters": model.parameters}
     for name, state in model.optimizer.get_state().items():
         arrays[f"optimizer.{name}"] = state
     write_atomically(path, lambda handle: np.savez(handle, **arrays))
+
+
+def _refuse_what_load_would(model) -> None:
+    """ValueError for a model :func:`load_model` would refuse: never write a file that cannot be read."""
+    if not np.isfinite(model.parameters).all():
+        raise ValueError("cannot save the model: its parameters contain non-finite values")
+    try:
+        model.optimizer.check_state(model.optimizer.get_state())
+    except ValueError as error:
+        raise ValueError(f"cannot save the model: {error} (training overflowed; train again on "
+                         "rescaled data or with a smaller learning rate)") from None
 
 
 def load_model(path, from_config):

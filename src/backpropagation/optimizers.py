@@ -104,18 +104,26 @@ class Optimizer(Component):
         """``state`` as read from a model file of format ``version``, in today's layout."""
         return state
 
-    def set_state(self, state: dict[str, np.ndarray], iterations: int, params: np.ndarray) -> None:
-        """Restore state saved by :meth:`get_state` for a parameter vector like ``params``."""
-        if type(iterations) is not int or iterations < 0:
-            raise ValueError(f"optimizer iterations: expected an integer >= 0, got {iterations!r}")
+    def check_state(self, state: dict[str, np.ndarray]) -> None:
+        """ValueError unless ``state`` is one this optimizer can take up: every array it keeps,
+        no other, all finite (and sums of squares not negative). Saving checks what loading will."""
         missing = [name for name in self._state_names if state and name not in state]
         if missing:
             raise ValueError(f"optimizer state: missing {', '.join(missing)}")
+        unknown = [name for name in state if name not in self._state_names]
+        if unknown:
+            raise ValueError(f"optimizer state {unknown[0]!r}: {type(self).__name__} keeps no such array")
         for name, value in state.items():
             if not np.isfinite(value).all():
                 raise ValueError(f"optimizer state {name!r}: contains non-finite values")
             if name in self._nonnegative_state and (value < 0).any():
                 raise ValueError(f"optimizer state {name!r}: a running mean of squares cannot be negative")
+
+    def set_state(self, state: dict[str, np.ndarray], iterations: int, params: np.ndarray) -> None:
+        """Restore state saved by :meth:`get_state` for a parameter vector like ``params``."""
+        if type(iterations) is not int or iterations < 0:
+            raise ValueError(f"optimizer iterations: expected an integer >= 0, got {iterations!r}")
+        self.check_state(state)
         self.reset()
         self.iterations = iterations
         if not state:

@@ -119,7 +119,7 @@ class TabularPreprocessor:
         rows = rows[~target.missing[rows]]
         self.target_kind = self.infer_target_kind(target, rows, table.row_numbers, totals)
         if self.target_kind == "numeric":
-            mean, std = filled_mean_std([target.numbers[rows]], [0.0], [0], totals)
+            mean, std = filled_mean_std([target.numbers[rows]], [0.0], [0], totals, [self.target])
             self.target_mean, self.target_std = float(mean[0]), float(std[0]) or 1.0
         names = [name for name in table.header if name != self.target and name not in self.drop]
         kinds = self._column_kinds(table, names, rows, totals)
@@ -173,7 +173,7 @@ class TabularPreprocessor:
                 present = present[~missing]
             n_missing = totals.sum(len(rows) - len(present))
             median = medians([present], totals, reorder=True)[0]     # (present is ours to reorder)
-            mean, std = filled_mean_std([present], [median], [n_missing], totals)
+            mean, std = filled_mean_std([present], [median], [n_missing], totals, [name])
             low, high = totals.min(present.min(initial=np.inf)), totals.max(present.max(initial=-np.inf))
             stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0})
             if low == high:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from .data import as_array, first_overflowing_cell, show
+from .data import as_array, check_magnitude, first_overflowing_cell, show
 
 
 #: dtype kinds a model file can store labels of: bool, integers, floats, text, bytes.
@@ -239,6 +239,7 @@ class Regression(Task):
             row = int(np.nonzero(~np.isfinite(Y))[0][0])
             raise ValueError(f"{name}: contains non-finite target values (first at row {row}); "
                              "drop or impute them first")
+        check_magnitude(Y, name)
         return Y
 
     def check_loss(self, loss):

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import callbacks as cb
 from . import engines
-from .data import (MiniBatches, as_array, check_features, check_float, check_int, check_same_length,
+from .data import (MiniBatches, as_array, check_features, check_magnitude, check_float, check_int, check_same_length,
                    check_sample_weight, column_names, validation_split)
 from .interrupt import InterruptGuard
 
@@ -134,6 +134,7 @@ def checked_training_data(model, X, y, sample_weight):
     """``fit``'s data, validated: features as the network's dtype, labels/targets, weights."""
     names = column_names(X)
     X = check_features(X, model.dtype, "X", model.layer_sizes[0], feature_names=model.feature_names_in_)
+    check_magnitude(X, "X", names)
     if names is not None:                 # recorded as scikit-learn does; later frames must match
         model.feature_names_in_ = np.array(names, dtype=object)
     y = as_array(y, "y")
