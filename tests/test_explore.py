@@ -34,6 +34,8 @@ def explorer():
 def call(server, path, body=None, host=None):
     request = urllib.request.Request(server.url.rstrip("/") + path, method="GET" if body is None else "POST",
                                      data=None if body is None else json.dumps(body).encode())
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
     if host:
         request.add_header("Host", host)
     try:
@@ -102,6 +104,99 @@ def test_the_command_refuses_a_port_it_cannot_use(capsys, explorer):
     port = explorer.server_address[1]
     assert backprop(["explore", "--port", str(port), "--no-browser"]) == 2
     assert f"--port {port}: cannot listen" in capsys.readouterr().err
+
+
+def raw(server, method, path, headers=(), body=b""):
+    """Send a hand-made HTTP request (any header, any lie); return (status, JSON reply)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
+    connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    given = dict(headers)
+    given.setdefault("Host", f"127.0.0.1:{server.server_address[1]}")
+    for name, value in given.items():
+        connection.putheader(name, value)
+    connection.endheaders(body or None)
+    response = connection.getresponse()
+    reply = response.read()
+    connection.close()
+    return response.status, json.loads(reply) if response.getheader("Content-Type") == "application/json" else reply
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("headers,status", [
+    ({"Origin": "http://attacker.example", **JSON}, 403),
+    ({"Origin": "null", **JSON}, 403),
+    ({"Sec-Fetch-Site": "cross-site", **JSON}, 403),
+    ({"Sec-Fetch-Site": "same-site", **JSON}, 403),
+    ({"Content-Type": "text/plain"}, 415),                       # what a no-cors fetch may send
+    ({"Content-Type": "application/x-www-form-urlencoded"}, 415),  # what a form sends
+    ({}, 415),
+])
+def test_requests_that_a_page_elsewhere_could_send_change_nothing(explorer, headers, status):
+    before = explorer.session
+    body = json.dumps({"layers": [2, 9, 2]}).encode()
+    code, reply = raw(explorer, "POST", "/api/reset", {**headers, "Content-Length": str(len(body))}, body)
+    assert code == status and "error" in reply
+    assert explorer.session is before and explorer.session.config["layers"] == [2, 4, 3, 2]
+
+
+def test_the_page_s_own_requests_are_accepted_whatever_the_host_s_case(explorer):
+    port = explorer.server_address[1]
+    body = json.dumps({"epochs": 1}).encode()
+    for origin in (f"http://127.0.0.1:{port}", f"http://LOCALHOST:{port}"):
+        code, _ = raw(explorer, "POST", "/api/train", {"Origin": origin, "Sec-Fetch-Site": "same-origin",
+                                                        "Host": f"LocalHost:{port}", **JSON,
+                                                        "Content-Length": str(len(body))}, body)
+        assert code == 200
+    assert raw(explorer, "GET", "/app.js?x=1")[0] == 200
+    assert raw(explorer, "GET", "/api/state?t=3")[0] == 200
+
+
+@pytest.mark.parametrize("length,status", [("-1", 400), ("abc", 400), ("1e3", 400), (str(200 << 20), 413)])
+def test_a_lying_content_length_is_refused_without_reading(explorer, length, status):
+    code, reply = raw(explorer, "POST", "/api/step", {**JSON, "Content-Length": length})
+    assert code == status and "error" in reply
+    assert explorer.session.steps == 0
+
+
+@pytest.mark.parametrize("body,message", [
+    ('{"batch_size": Infinity}', "Infinity is not a number"),
+    ('{"learning_rate": NaN}', "NaN is not a number"),
+    ('{"batch_size": 1e300}', "batch_size: expected a whole number from 1 to 200"),
+    ('{"batch_size": 201}', "batch_size: expected a whole number from 1 to 200"),
+    ('{"learning_rate": 1e9}', "learning_rate: expected a number above 0 and at most 100"),
+    ('{"layers": [2, 1500, 1500, 2]}', "at most 10 layers of at most 64 units"),
+    ('{"layers": [2, 10000000000, 2]}', "at most 10 layers of at most 64 units"),
+    ('{"layers": [2, 60, 60, 60, 2]}', "has 7622 weights and biases; the explorer takes at most 5000"),
+    ('{"layers": [2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2]}', "at most 10 layers"),
+    ('{"seed": -1}', "seed: expected a whole number"),
+    ('[1, 2]', "expected a JSON object"),
+    ('{"layers": ', "the body is not JSON"),
+])
+def test_a_reset_out_of_bounds_is_refused_with_the_reason(explorer, body, message):
+    code, reply = raw(explorer, "POST", "/api/reset", {**JSON, "Content-Length": str(len(body))}, body.encode())
+    assert code == 400 and message in reply["error"], reply
+    assert explorer.session.config["layers"] == [2, 4, 3, 2]
+
+
+def test_a_step_or_an_epoch_that_diverges_is_undone_and_the_page_keeps_working(explorer):
+    model = explorer.session.model
+    model.parameters[...] = 1e306                   # the next forward pass overflows
+    before = model.parameters.copy()
+    code, reply = call(explorer, "/api/step", {})
+    assert code == 422 and "diverged" in reply["error"] and "not applied" in reply["error"]
+    np.testing.assert_array_equal(model.parameters, before)
+    assert explorer.session.steps == 0
+    code, reply = call(explorer, "/api/train", {"epochs": 2})
+    assert code == 422 and "diverged" in reply["error"]
+    assert np.isfinite(model.parameters).all()
+    code, state = call(explorer, "/api/state")     # valid JSON (no NaN), so the page can draw it
+    assert code == 200 and state["steps"] == 0
+    code, _ = call(explorer, "/api/reset", {"learning_rate": 0.1})
+    assert code == 200 and call(explorer, "/api/step", {})[0] == 200
 
 
 # ---------------------------------------------------------------------- in a real browser
@@ -208,3 +303,35 @@ def test_the_default_output_layer_fits_the_data_set_and_bad_ports_are_refused(ca
     with pytest.raises(SystemExit):
         backprop(["explore", "--port", "99999", "--no-browser"])
     assert "expected a port number from 0 to 65535" in capsys.readouterr().err
+
+
+def test_a_page_on_another_origin_cannot_change_the_network(explorer, tmp_path):
+    """What a web page the user happens to open could try: a no-cors fetch, a JSON fetch
+    (preflighted), and a form posted at the explorer; none may touch the network."""
+    import functools
+    import http.server
+
+    target = explorer.url + "api/reset"
+    (tmp_path / "index.html").write_text(f"""<!doctype html><body>
+<form id="f" method="POST" action="{target}" enctype="text/plain" target="sink">
+<input name='{{"layers": [2, 9, 2], "x": "' value='"}}'></form><iframe name="sink"></iframe>
+<script>
+const body = JSON.stringify({{layers: [2, 9, 2]}});
+Promise.allSettled([
+  fetch("{target}", {{method: "POST", mode: "no-cors", body}}),
+  fetch("{target}", {{method: "POST", headers: {{"Content-Type": "application/json"}}, body}}),
+]).then(() => {{ document.getElementById("f").submit(); document.title = "sent"; }});
+</script></body>""")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    driver = browser()
+    try:
+        driver.get(f"http://localhost:{elsewhere.server_address[1]}/index.html")
+        wait_for(lambda: driver.title == "sent")
+        time.sleep(1.0)                                    # the form's request lands after the title
+    finally:
+        driver.quit()
+        elsewhere.shutdown()
+        elsewhere.server_close()
+    assert explorer.session.config["layers"] == [2, 4, 3, 2]

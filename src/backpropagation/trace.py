@@ -18,9 +18,13 @@ reads what each layer cached on the way (``A_prev``, ``Z``, ``A``, ``dA``, ``del
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from .callbacks import History
+from .training import DivergenceError
 
 
 @dataclass
@@ -98,6 +102,8 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     saved_state = {k: v.copy() for k, v in model.optimizer.get_state().items()}
     saved_iterations = model.optimizer.iterations
     loss = model.loss_and_gradients(X, Y)          # the very forward and backward pass fit runs
+    if not math.isfinite(loss):                     # as in fit: a non-finite loss is never applied
+        raise _diverged(model, f"the loss of this step became {loss}")
 
     def copied(array):
         return None if array is None else array.copy()
@@ -109,11 +115,19 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     model.optimizer.step(model.parameters, model.gradients, model.current_learning_rate)
     for layer, step in zip(model.layers, steps):
         step.W_new, step.b_new = layer.W.copy(), copied(layer.b)
-    if not apply:
+    finite = np.isfinite(model.parameters).all()
+    if not apply or not finite:
         model.parameters[...] = saved_params
         model.optimizer.set_state(saved_state, saved_iterations, model.parameters)
+    if not finite:
+        raise _diverged(model, "the update made the weights overflow")
     return Trace(X.copy(), Y.copy(), loss, model.loss.name, model.fused, model.l2,
                  type(model.optimizer).__name__, model.current_learning_rate, steps, apply)
+
+
+def _diverged(model, what: str) -> DivergenceError:
+    return DivergenceError(f"training diverged: {what}; the step was not applied (the weights are as "
+                           f"before). Try a smaller learning rate (now {model.current_learning_rate:g}).", History())
 
 
 # ---------------------------------------------------------------------- rendering

@@ -1,8 +1,19 @@
 """The local web server behind ``backprop explore``: the page's files and a small JSON API.
 
 Everything ships in the package (``static/``: one HTML page, one script, one style sheet; no
-build step, nothing fetched from elsewhere). The server listens on 127.0.0.1 only and answers
-only requests addressed to it by that name (a page elsewhere cannot reach it by DNS tricks).
+build step, nothing fetched from elsewhere). Any web page the user opens can send requests to
+127.0.0.1, so the server trusts none of them by default:
+
+- it listens on 127.0.0.1 only and answers only requests addressed to it by that name
+  (``Host``, any case: a page elsewhere cannot reach it by DNS tricks);
+- a POST must come from the page itself: an ``Origin`` other than the server's own, or a
+  ``Sec-Fetch-Site`` other than ``same-origin``, is refused (403), and its body must be
+  ``application/json`` (415: a cross-site form or a "simple" request cannot send that);
+- the body is at most ``MAX_BODY`` bytes with a valid ``Content-Length`` (else 400 or 413);
+  JSON's ``NaN`` and ``Infinity`` are refused;
+- the network's size is capped (see :class:`~backpropagation.explore.session.Session`), a step
+  or an epoch whose loss is not finite is undone and answered 422 with the reason, and no
+  reply ever carries ``NaN``: the page stays usable.
 
 API (JSON in, JSON out):
 
@@ -18,16 +29,20 @@ API (JSON in, JSON out):
 from __future__ import annotations
 
 import json
+import math
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from urllib.parse import urlsplit
 
+from ..training import DivergenceError
 from .session import Session
 
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/app.js": ("app.js", "text/javascript; charset=utf-8"),
           "/style.css": ("style.css", "text/css; charset=utf-8")}
 MAX_BODY = 64 * 1024
+HOSTS = ("127.0.0.1", "localhost")
 
 
 class Explorer(ThreadingHTTPServer):
@@ -43,6 +58,19 @@ class Explorer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/"
 
+    @property
+    def origins(self) -> set[str]:
+        """The origins of the page this server serves (a POST from any other is refused)."""
+        return {f"http://{host}:{self.server_address[1]}" for host in HOSTS}
+
+
+class RequestError(Exception):
+    """A request refused with an HTTP status and a reason the page shows."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: Explorer
@@ -50,65 +78,124 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):       # quiet: the terminal shows the URL only
         pass
 
-    def _allowed(self) -> bool:
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
-        if host not in ("127.0.0.1", "localhost"):
-            self._send(403, {"error": "this server answers requests to 127.0.0.1 or localhost only"})
-            return False
-        return True
-
     def do_GET(self):
-        if not self._allowed():
-            return
-        if self.path == "/api/state":
-            with self.server.lock:
-                return self._send(200, self.server.session.state())
-        if self.path not in STATIC:
-            return self._send(404, {"error": f"no such page: {self.path}"})
-        name, kind = STATIC[self.path]
-        body = resources.files(__package__).joinpath("static", name).read_bytes()
-        self._send_bytes(200, body, kind)
+        self._respond(self._get)
 
     def do_POST(self):
-        if not self._allowed():
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            return self._send(413, {"error": "request too large"})
-        try:
-            request = json.loads(self.rfile.read(length) or b"{}")
-            if not isinstance(request, dict):
-                raise ValueError("expected a JSON object")
-            with self.server.lock:
-                answer = self._answer(request)
-        except (ValueError, TypeError) as error:
-            return self._send(400, {"error": str(error)})
-        if answer is None:
-            return self._send(404, {"error": f"no such action: {self.path}"})
-        self._send(200, answer)
+        self._respond(self._post)
 
-    def _answer(self, request: dict):
+    def _respond(self, answer) -> None:
+        """Run ``answer()``, and reply with what it returns or with the reason it failed."""
+        try:
+            self._check_host()
+            status, payload = 200, answer()
+        except RequestError as error:
+            status, payload = error.status, {"error": str(error)}
+        except DivergenceError as error:
+            status, payload = 422, {"error": str(error)}
+        except (ValueError, TypeError, OverflowError) as error:
+            status, payload = 400, {"error": str(error)}
+        except MemoryError:
+            status, payload = 400, {"error": "not enough memory for that network; choose a smaller one"}
+        except Exception as error:  # noqa: BLE001 - the page must always get an answer it can show
+            status, payload = 500, {"error": f"{type(error).__name__}: {error}"}
+        if isinstance(payload, tuple):           # a static file: (bytes, content type)
+            return self._send_bytes(status, *payload)
+        self._send(status, payload)
+
+    def _check_host(self) -> None:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host.rsplit(":", 1)[0] not in HOSTS:
+            raise RequestError(403, "this server answers requests to 127.0.0.1 or localhost only")
+
+    def _get(self):
+        path = urlsplit(self.path).path
+        if path == "/api/state":
+            with self.server.lock:
+                return self.server.session.state()
+        if path not in STATIC:
+            raise RequestError(404, f"no such page: {path}")
+        name, kind = STATIC[path]
+        return resources.files(__package__).joinpath("static", name).read_bytes(), kind
+
+    def _post(self):
+        self._check_same_origin()
+        request = self._json_body()
+        with self.server.lock:
+            return self._answer(urlsplit(self.path).path, request)
+
+    def _check_same_origin(self) -> None:
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.strip().lower().rstrip("/") not in self.server.origins:
+            raise RequestError(403, f"requests from {origin} are refused: only this page may change the network")
+        site = (self.headers.get("Sec-Fetch-Site") or "same-origin").strip().lower()
+        if site not in ("same-origin", "none"):
+            raise RequestError(403, f"a {site} request is refused: only this page may change the network")
+        kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            raise RequestError(415, f"expected a JSON body (Content-Type: application/json), got {kind or 'none'}")
+
+    def _json_body(self) -> dict:
+        if self.headers.get("Transfer-Encoding"):
+            raise RequestError(411, "send the body with a Content-Length, not chunked")
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit():
+            raise RequestError(400, f"Content-Length: expected a whole number of bytes, got {text!r}")
+        length = int(text)
+        if length > MAX_BODY:
+            raise RequestError(413, f"request too large ({length} bytes; at most {MAX_BODY})")
+        try:
+            request = json.loads(self.rfile.read(length) or b"{}", parse_constant=_refuse_constant)
+        except UnicodeDecodeError:
+            raise RequestError(400, "the body is not UTF-8 text") from None
+        except json.JSONDecodeError as error:
+            raise RequestError(400, f"the body is not JSON: {error}") from None
+        if not isinstance(request, dict):
+            raise RequestError(400, "expected a JSON object")
+        return request
+
+    def _answer(self, path: str, request: dict):
         server = self.server
-        if self.path == "/api/step":
+        if path == "/api/step":
             return server.session.step()
-        if self.path == "/api/train":
+        if path == "/api/train":
             epochs = request.get("epochs", 1)
             if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100:
                 raise ValueError(f"epochs: expected a whole number from 1 to 100, got {epochs!r}")
             return server.session.train(epochs)
-        if self.path == "/api/reset":
+        if path == "/api/reset":
             config = {**server.session.config, **request}
             server.session = Session(**config)
             return server.session.state()
-        return None
+        raise RequestError(404, f"no such action: {path}")
 
     def _send(self, status: int, payload) -> None:
-        self._send_bytes(status, json.dumps(payload).encode(), "application/json")
+        try:
+            body = json.dumps(payload, allow_nan=False)
+        except ValueError:          # a non-finite number slipped through: JSON has none
+            body = json.dumps(_finite(payload), allow_nan=False)
+        self._send_bytes(status, body.encode(), "application/json")
 
     def _send_bytes(self, status: int, body: bytes, kind: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         self.wfile.write(body)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number this page accepts")
+
+
+def _finite(value):
+    """``value`` with every non-finite float replaced by None (JSON has no NaN or Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

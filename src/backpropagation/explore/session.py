@@ -14,13 +14,18 @@ import numpy as np
 
 from .. import activations
 from ..network import NeuralNetwork
+from ..training import DivergenceError
 
 DATASETS = ("moons", "circles", "xor", "spiral", "blobs", "linear")
 #: Decision-boundary grid: this many cells along each axis.
 GRID = 48
+#: Rows of every data set.
+ROWS = 200
+#: Caps that keep a step's reply small and quick (every number of a step is sent to the page).
+MAX_UNITS, MAX_LAYERS, MAX_PARAMETERS = 64, 10, 5000
 
 
-def make_dataset(name: str, n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_dataset(name: str, n: int = ROWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A 2-D classification set (``X`` of shape (n, 2), integer labels), the same for a seed."""
     rng = np.random.default_rng(seed)
     half = n // 2
@@ -62,23 +67,17 @@ class Session:
 
     def __init__(self, layers=None, dataset="moons", activation="relu", learning_rate=0.1,
                  batch_size=10, seed=0) -> None:
+        seed = _whole("seed", seed, 0, 2**32 - 1)
         self.X, self.y = make_dataset(dataset, seed=seed)
         n_classes = int(self.y.max()) + 1
-        if layers is not None and (not isinstance(layers, (list, tuple)) or not all(
-                isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in layers)):
-            raise ValueError(f"layers: expected whole numbers >= 1 such as 2,4,3,2, got {layers!r}")
-        layers = [2, 4, 3, n_classes] if layers is None else list(layers)
-        if len(layers) < 2 or layers[0] != 2:
-            raise ValueError(f"layers: the data are points in the plane, so the input layer has 2 units; "
-                             f"got {layers}")
-        if layers[-1] != n_classes and not (n_classes == 2 and layers[-1] == 1):
-            raise ValueError(f"layers: {dataset} has {n_classes} classes, so the output layer needs "
-                             f"{n_classes} units{' (or 1)' if n_classes == 2 else ''}; got {layers[-1]}")
+        layers = [2, 4, 3, n_classes] if layers is None else _checked_layers(layers, dataset, n_classes)
         activations.get(activation, "activation")
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size: expected a whole number >= 1, got {batch_size!r}")
+        batch_size = _whole("batch_size", batch_size, 1, len(self.X))
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or \
+                not 0 < learning_rate <= 100:
+            raise ValueError(f"learning_rate: expected a number above 0 and at most 100, got {learning_rate!r}")
         self.config = {"layers": layers, "dataset": dataset, "activation": activation,
-                       "learning_rate": float(learning_rate), "batch_size": int(batch_size), "seed": int(seed)}
+                       "learning_rate": float(learning_rate), "batch_size": batch_size, "seed": seed}
         self.model = NeuralNetwork(layers, task="classification", hidden_activation=activation,
                                    optimizer="sgd", learning_rate=learning_rate, random_state=seed,
                                    engine="numpy")
@@ -89,7 +88,10 @@ class Session:
     def step(self) -> dict:
         """One real training step on the next sample; every quantity of every layer."""
         index = int(self.order[self.steps % len(self.order)])
-        trace = self.model.trace(self.X[index:index + 1], self.y[index:index + 1], apply=True)
+        try:   # (a step whose loss or update is not finite is not applied)
+            trace = self.model.trace(self.X[index:index + 1], self.y[index:index + 1], apply=True)
+        except DivergenceError as error:
+            raise DivergenceError(f"sample {index}: {error} Then press Reset.", error.history) from None
         self.steps += 1
         layers = [{"number": s.number, "activation": s.activation, "a_prev": s.a_prev[0].tolist(),
                    "W": s.W.tolist(), "b": _vector(s.b), "z": s.z[0].tolist(), "a": s.a[0].tolist(),
@@ -102,11 +104,18 @@ class Session:
 
     def train(self, epochs: int = 1) -> dict:
         """``fit`` for a few epochs (continuing); the new state."""
-        history = self.model.fit(self.X, self.y, epochs=int(epochs), batch_size=self.config["batch_size"],
-                                 verbose=0)
+        try:
+            history = self.model.fit(self.X, self.y, epochs=int(epochs), batch_size=self.config["batch_size"],
+                                     verbose=0)
+        except DivergenceError as error:   # fit left the weights finite; keep the epochs it completed
+            self._record(error.history)
+            raise DivergenceError(f"{error} Press Reset to start again.", error.history) from None
+        self._record(history)
+        return self.state()
+
+    def _record(self, history) -> None:
         self.epochs += len(history.epoch)
         self.losses.extend(float(v) for v in history.history["loss"])
-        return self.state()
 
     def state(self) -> dict:
         """Configuration, weights, data, loss curve and the decision boundary on a grid."""
@@ -124,3 +133,33 @@ class Session:
 
 def _vector(array) -> list | None:
     return None if array is None else np.asarray(array).tolist()
+
+
+def _whole(name: str, value, low: int, high: int) -> int:
+    """``value`` as a whole number from ``low`` to ``high``; ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
+            value in (math.inf, -math.inf) or int(value) != value or not low <= value <= high:
+        raise ValueError(f"{name}: expected a whole number from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+def _checked_layers(layers, dataset: str, n_classes: int) -> list[int]:
+    """The layer sizes, within the explorer's caps and fitting the data set; ValueError otherwise."""
+    if not isinstance(layers, (list, tuple)) or not all(
+            isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in layers):
+        raise ValueError(f"layers: expected whole numbers >= 1 such as 2,4,3,2, got {layers!r}")
+    layers = list(layers)
+    if len(layers) < 2 or layers[0] != 2:
+        raise ValueError(f"layers: the data are points in the plane, so the input layer has 2 units; got {layers}")
+    if layers[-1] != n_classes and not (n_classes == 2 and layers[-1] == 1):
+        raise ValueError(f"layers: {dataset} has {n_classes} classes, so the output layer needs "
+                         f"{n_classes} units{' (or 1)' if n_classes == 2 else ''}; got {layers[-1]}")
+    if len(layers) > MAX_LAYERS or max(layers) > MAX_UNITS:
+        raise ValueError(f"layers: the explorer shows every number of a step, so it takes at most {MAX_LAYERS} "
+                         f"layers of at most {MAX_UNITS} units; got {len(layers)} layers, the widest {max(layers)}")
+    parameters = sum(a * b + b for a, b in zip(layers[:-1], layers[1:]))
+    if parameters > MAX_PARAMETERS:
+        raise ValueError(f"layers: {layers} has {parameters} weights and biases; the explorer takes at most "
+                         f"{MAX_PARAMETERS}")
+    return layers
+
