@@ -382,3 +382,39 @@ def test_the_objective_in_passes_equals_one_pass_and_fills_the_outputs(task, n_o
         np.testing.assert_allclose(model.head.to_user_units(outputs), model.predict(X), rtol=1e-12)
     else:
         np.testing.assert_allclose(model.head.probabilities(outputs), model.predict_proba(X), rtol=1e-12)
+
+
+def test_predicting_from_another_thread_while_fit_runs_changes_nothing_in_training():
+    # A callback, a web server or a notebook's background thread may call predict mid-fit.
+    import threading
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+
+    def trained(with_reader):
+        model = NeuralNetwork([6, 32, 2], task="classification", engine="numpy", random_state=0)
+        model.fit(X, y, epochs=1, batch_size=4, verbose=0)          # fitted: predict may be called
+        stop, errors = threading.Event(), []
+
+        def read():
+            while not stop.is_set():
+                try:
+                    model.predict_proba(X[:50])
+                    model.evaluate(X[:50], y[:50])
+                except Exception as error:  # noqa: BLE001 - the reader's failures are the test's
+                    errors.append(error)
+
+        reader = threading.Thread(target=read) if with_reader else None
+        if reader:
+            reader.start()
+        try:
+            model.fit(X, y, epochs=15, batch_size=4, verbose=0)
+        finally:
+            stop.set()
+            if reader:
+                reader.join()
+        assert not errors, errors[:1]
+        return model.parameters.copy()
+
+    np.testing.assert_array_equal(trained(with_reader=True), trained(with_reader=False))

@@ -37,6 +37,17 @@ registry: Registry[Activation] = Registry("activation", Activation)
 register, get, names = registry.register, registry.get, registry.names
 
 
+def per_hidden_layer(spec, n_hidden: int) -> list[Activation]:
+    """One activation per hidden layer from ``hidden_activation``: a name or instance for every
+    layer, or a list with one per layer (ValueError naming the argument otherwise)."""
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != n_hidden:
+            raise ValueError(f"hidden_activation: expected one activation per hidden layer "
+                             f"({n_hidden}), got a list of {len(spec)}")
+        return [get(a, "hidden_activation") for a in spec]
+    return [get(spec, "hidden_activation")] * n_hidden
+
+
 @register("sigmoid")
 class Sigmoid(Activation):
     """Logistic sigmoid ``1 / (1 + exp(-z))``, computed without overflow for any ``z``."""

@@ -353,3 +353,10 @@ def check_magnitude(values: np.ndarray, name: str, columns=None) -> None:
                          f"standardise (their squares overflow {kind.name}); rescale them (divide by a power "
                          "of ten) or drop the column")
 
+
+def check_bool(name: str, value) -> bool:
+    """``value`` as a bool; TypeError naming ``name`` unless it is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+

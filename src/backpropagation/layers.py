@@ -80,12 +80,21 @@ class Dense(Layer):
 
     def forward(self, A_prev):
         self.A_prev = A_prev
+        self.Z = self.affine(A_prev)
+        self.A = self.activation.forward(self.Z)
+        return self.A
+
+    def affine(self, A_prev: np.ndarray) -> np.ndarray:
+        """``Z = A_prev @ W + b``, caching nothing."""
         Z = np.dot(A_prev, self.W)  # A_prev @ W (np.dot: less call overhead for small batches)
         if self.b is not None:
             Z += self.b
-        self.Z = Z
-        self.A = self.activation.forward(Z)
-        return self.A
+        return Z
+
+    def output(self, A_prev: np.ndarray) -> np.ndarray:
+        """``f(A_prev @ W + b)`` without caching anything: inference, safe beside a training step
+        running in another thread (it never touches what the backward pass reads)."""
+        return self.activation.forward(self.affine(A_prev))
 
     def backward(self, dA):
         return self.backward_delta(self.activation.backward(self.Z, self.A, dA), dA)

@@ -19,8 +19,8 @@ import numpy as np
 
 from . import activations, engines, initializers, losses, metrics, optimizers, tasks, training
 from . import callbacks as cb
-from .data import (as_array, check_dtype, check_features, check_float, check_layer_sizes, check_random_state,
-                   check_same_length)
+from .data import (as_array, check_bool, check_dtype, check_features, check_float, check_layer_sizes,
+                   check_random_state, check_same_length)
 from .distributed import MPIReducer
 from .inspection import Inspection, NotFittedError
 from .interrupt import InterruptGuard
@@ -122,18 +122,9 @@ class NeuralNetwork(Inspection):
             layer_sizes, hidden_activation, output_activation, use_bias = unpack_layers(layer_sizes, output_activation)
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.task = task
-        if not isinstance(standardize_target, (bool, np.bool_)):
-            raise TypeError(f"standardize_target: expected True or False, got {standardize_target!r}")
-        self.standardize_target = bool(standardize_target)
+        self.standardize_target = check_bool("standardize_target", standardize_target)
         self.head = tasks.get(task, self.layer_sizes[-1], self.standardize_target)
-        n_hidden = len(self.layer_sizes) - 2
-        if isinstance(hidden_activation, (list, tuple)):
-            if len(hidden_activation) != n_hidden:
-                raise ValueError(f"hidden_activation: expected one activation per hidden layer "
-                                 f"({n_hidden}), got a list of {len(hidden_activation)}")
-            hidden = [activations.get(a, "hidden_activation") for a in hidden_activation]
-        else:
-            hidden = [activations.get(hidden_activation, "hidden_activation")] * n_hidden
+        hidden = activations.per_hidden_layer(hidden_activation, len(self.layer_sizes) - 2)
         output = activations.get(output_activation or self.head.output_activation, "output_activation")
         self.loss = losses.get(loss or self.head.loss)
         self.head.check_loss(self.loss)
@@ -141,9 +132,7 @@ class NeuralNetwork(Inspection):
         self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
         self.l2 = check_float("l2", l2, 0.0)
         self.initializer = initializer
-        if not isinstance(use_bias, (bool, np.bool_)):
-            raise TypeError(f"use_bias: expected True or False, got {use_bias!r}")
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         self.dtype = check_dtype(dtype)
         self.engine, self.engine_ = engines.check_engine(engine), None
         self.random_state = random_state
@@ -233,14 +222,24 @@ class NeuralNetwork(Inspection):
             A = layer.forward(A)
         return A
 
-    def _loss(self, Y: np.ndarray, weights: np.ndarray | None = None, penalty: bool = True) -> float:
-        """Objective of the last forward pass: the (weighted) loss plus (``penalty``) the L2 penalty."""
+    def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Forward pass that caches nothing (inference): the output layer's ``Z`` and ``A``."""
+        A = X
+        for layer in self.layers[:-1]:
+            A = layer.output(A)
         output = self.layers[-1]
+        Z = output.affine(A)
+        return Z, output.activation.forward(Z)
+
+    def _loss(self, Y: np.ndarray, Z: np.ndarray, A: np.ndarray, weights: np.ndarray | None = None,
+              penalty: bool = True) -> float:
+        """Objective of outputs ``Z`` (pre-activation) and ``A``: the (weighted) loss plus
+        (``penalty``) the L2 penalty."""
         if weights is None:
-            value = self.loss.fused_forward(Y, output.Z) if self._fused else self.loss.forward(Y, output.A)
+            value = self.loss.fused_forward(Y, Z) if self._fused else self.loss.forward(Y, A)
         else:
-            losses_ = (self.loss.fused_sample_losses(Y, output.Z) if self._fused
-                       else self.loss.sample_losses(Y, output.A))
+            losses_ = (self.loss.fused_sample_losses(Y, Z) if self._fused
+                       else self.loss.sample_losses(Y, A))
             value = float(np.dot(weights, losses_) / weights.sum())
         return value + self._penalty() if penalty else value
 
@@ -290,7 +289,7 @@ class NeuralNetwork(Inspection):
         training loop adds it once the batch's gradients are combined over processes).
         """
         self._forward(X)
-        value = self._loss(Y, sample_weight)
+        value = self._loss(Y, self.layers[-1].Z, self.layers[-1].A, sample_weight)
         if not math.isfinite(value):
             self.zero_gradients()
             return value
@@ -392,12 +391,12 @@ class NeuralNetwork(Inspection):
         if not len(X):
             return math.nan
         rows_per_pass = rows_per_pass or self._rows_per_pass()
-        passes, total = range(0, max(len(X), 1), rows_per_pass), 0.0
+        passes, total = range(0, len(X), rows_per_pass), 0.0
         for start in passes:
-            A = self._forward(X[start:start + rows_per_pass])
+            Z, A = self._infer(X[start:start + rows_per_pass])
             if outputs is not None:
                 outputs[start:start + rows_per_pass] = A
-            loss = self._loss(Y[start:start + rows_per_pass], penalty=False)
+            loss = self._loss(Y[start:start + rows_per_pass], Z, A, penalty=False)
             total += loss if len(passes) == 1 else loss * len(A) / len(X)   # the loss is a mean over rows
         return total + self._penalty()
 
@@ -408,11 +407,10 @@ class NeuralNetwork(Inspection):
         largest = max(self.layer_sizes) * np.dtype(self.dtype).itemsize
         return int(np.clip((1 << 20) // largest, 1024, 16384))
 
-    def _output(self, X, rows_per_pass: int | None = None) -> np.ndarray:
+    def _output(self, X) -> np.ndarray:
         X = check_features(X, self.dtype, "X", self.layer_sizes[0], 1, self.feature_names_in_)
-        rows_per_pass = rows_per_pass or self._rows_per_pass()
-        return np.concatenate([self._forward(X[i:i + rows_per_pass])  # (bounded memory for large X)
-                               for i in range(0, max(len(X), 1), rows_per_pass)])
+        step = self._rows_per_pass()              # (in passes: bounded memory for large X)
+        return np.concatenate([self._infer(X[i:i + step])[1] for i in range(0, len(X), step)])
 
     def _require_fitted(self, what: str) -> None:
         if not self.head.fitted:
@@ -487,11 +485,8 @@ class NeuralNetwork(Inspection):
         return cls(**constructor_arguments(config))
 
     def save(self, path) -> None:
-        """Write the model (config, weights, fitted state, optimizer state) to one ``.npz`` file.
-
-        The file is written to a temporary name and renamed, so an existing file is replaced
-        only by a complete one. It is loaded without pickle.
-        """
+        """Write the model (config, weights, fitted state, optimizer state) to one ``.npz`` file,
+        through a temporary name renamed over ``path`` (a whole file or none); loaded without pickle."""
         save_model(self, path)
 
     @classmethod
