@@ -363,7 +363,7 @@ def test_the_same_table_as_parquet_trains_the_same_model_as_the_csv(tmp_path, ca
 def test_predict_scores_a_file_in_chunks_and_leaves_nothing_on_a_bad_chunk(tmp_path, capsys, monkeypatch):
     import functools
 
-    import backpropagation.cli as cli
+    import backpropagation.cli_use as cli
     from backpropagation.readers import stream_table
 
     model = tmp_path / "m.npz"
@@ -434,3 +434,30 @@ def test_the_cli_refuses_a_column_too_large_to_standardise_by_name(tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2 and f"column {column!r}: values as large as" in err and "too large" in err
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_columns_the_model_does_not_use_are_never_decoded(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    table = pa.table({"id": pa.array(np.arange(60, dtype=np.int64) + 2**60), "x": x, "y": 2 * x})
+    pq.write_table(table, tmp_path / "ids.parquet")
+    extra = table.append_column("tags", pa.array([[1, 2]] * 60)).append_column(
+        "big", pa.array(np.arange(60, dtype=np.uint64) + 2**63))
+    pq.write_table(extra, tmp_path / "extra.parquet")
+    # An int64 ID beyond 2^53 is a number (dropped here); a list column is refused only if used.
+    assert run("train", tmp_path / "ids.parquet", "--target", "y", "--drop", "id", "--epochs", "2",
+               "--output", tmp_path / "m.npz", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["features"] == 1
+    assert run("train", tmp_path / "ids.parquet", "--target", "y", "--epochs", "2",
+               "--output", tmp_path / "n.npz", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["features"] == 2
+    assert run("predict", tmp_path / "m.npz", tmp_path / "extra.parquet", "--output", tmp_path / "p.csv") == 0
+    assert (tmp_path / "p.csv").read_text().count("\n") == 61
+    assert run("train", tmp_path / "extra.parquet", "--target", "y", "--epochs", "2",
+               "--output", tmp_path / "o.npz") == 2
+    assert "column 'tags' holds list<element: int64> values" in capsys.readouterr().err
+    assert run("train", tmp_path / "extra.parquet", "--target", "y", "--drop", "tags", "--epochs", "2",
+               "--output", tmp_path / "o.npz") == 0

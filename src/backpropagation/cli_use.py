@@ -73,7 +73,7 @@ def command_predict(args) -> int:
 def _csv_bytes(table: Table, added: dict, with_header: bool = True) -> bytes:
     """The table's cells as read, without columns named in ``added``, then ``added``'s columns, as CSV."""
     kept = [name for name in table.header if name not in added]
-    columns = [table.column(name).raw.to_pylist() for name in kept] + list(added.values())
+    columns = [table.raw(name).to_pylist() for name in kept] + list(added.values())
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     if with_header:

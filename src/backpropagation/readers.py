@@ -71,7 +71,8 @@ class Column:
         if pa.types.is_null(raw.type):
             raw = raw.cast(pa.string())
         if pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type) or pa.types.is_decimal(raw.type):
-            numbers = numpy_of(pc.cast(raw, pa.float64()))
+            # (unsafe: integers beyond 2^53, such as 64-bit IDs, become the nearest float64)
+            numbers = numpy_of(pc.cast(raw, pa.float64(), safe=False))
             missing = np.isnan(numbers)
             if pa.types.is_float64(raw.type):   # (raw shares the numbers' memory: no second copy)
                 raw = arrow_of(numbers, missing)
@@ -180,7 +181,12 @@ def _numbers_of_texts(texts) -> np.ndarray:
 
 @dataclass
 class Table:
-    """A table's header, decoded columns and the file's data row number (1-based) of each row."""
+    """A table's header, its columns and the file's data row number (1-based) of each row.
+
+    ``columns`` maps each name to the column as read (a pyarrow array) until :meth:`column`
+    first asks for it, and to the decoded :class:`Column` from then on: a column nobody uses
+    (one the user drops, one a model does not know) is never decoded, whatever it holds.
+    """
 
     header: list[str]
     columns: dict
@@ -191,32 +197,39 @@ class Table:
         return len(self.row_numbers)
 
     def column(self, name: str) -> Column:
-        """Column ``name``; ValueError listing the columns if absent."""
+        """Column ``name``, decoded; ValueError listing the columns if absent, or naming the
+        column if it holds values that are neither numbers nor text."""
         if name not in self.columns:
             raise ValueError(f"{self.source}: no column named {name!r}; columns: {', '.join(self.header)}")
-        return self.columns[name]
+        found = self.columns[name]
+        if not isinstance(found, Column):
+            pa, _ = pyarrow()
+            try:
+                found = self.columns[name] = Column.decode(found)
+            except pa.ArrowException:
+                raise ValueError(f"{self.source}: column {name!r} holds {found.type} values; expected numbers "
+                                 f"or text (--drop {name}, or leave it out of the file)") from None
+        return found
+
+    def raw(self, name: str):
+        """Column ``name``'s cells as read (a pyarrow array), without decoding them."""
+        found = self.columns[name]
+        return found.raw if isinstance(found, Column) else found
 
     def subset(self, rows) -> "Table":
         """A table with the rows at positions ``rows``."""
         rows = np.asarray(rows, dtype=np.int64)
-        return Table(self.header, {name: c.take(rows) for name, c in self.columns.items()},
-                     self.source, self.row_numbers[rows])
+        _, pc = pyarrow()
+        return Table(self.header, {name: c.take(rows) if isinstance(c, Column) else pc.take(c, arrow_of(rows))
+                                   for name, c in self.columns.items()}, self.source, self.row_numbers[rows])
 
     @classmethod
     def from_arrow(cls, arrow, source: str, first_row: int = 0) -> "Table":
-        """Decode every column of a pyarrow Table; pandas' stored index columns are left out."""
+        """A table over a pyarrow Table's columns (decoded when used); pandas' stored index
+        columns are left out."""
         header = [name.strip() for name in arrow.column_names]
         check_header(header, source)
-        pa, _ = pyarrow()
-        columns = {}
-        for i, name in enumerate(header):
-            if name.startswith("__index_level_"):
-                continue
-            try:
-                columns[name] = Column.decode(arrow.column(i))
-            except pa.ArrowException:
-                raise ValueError(f"{source}: column {name!r} holds {arrow.schema.field(i).type} values; "
-                                 "expected numbers or text (leave it out of the file)") from None
+        columns = {name: arrow.column(i) for i, name in enumerate(header) if not name.startswith("__index_level_")}
         header = [name for name in header if name in columns]
         return cls(header, columns, source, np.arange(first_row + 1, first_row + arrow.num_rows + 1))
 
