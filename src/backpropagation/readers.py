@@ -196,11 +196,15 @@ class Table:
     def __len__(self) -> int:
         return len(self.row_numbers)
 
+    def require(self, name: str) -> None:
+        """ValueError listing the columns if there is no column ``name``."""
+        if name not in self.columns:
+            raise ValueError(f"{self.source}: no column named {name!r}; columns: {', '.join(self.header)}")
+
     def column(self, name: str) -> Column:
         """Column ``name``, decoded; ValueError listing the columns if absent, or naming the
         column if it holds values that are neither numbers nor text."""
-        if name not in self.columns:
-            raise ValueError(f"{self.source}: no column named {name!r}; columns: {', '.join(self.header)}")
+        self.require(name)
         found = self.columns[name]
         if not isinstance(found, Column):
             pa, _ = pyarrow()

@@ -114,7 +114,7 @@ class TabularPreprocessor:
         totals = Totals(comm)
         target = table.column(self.target)
         for name in self.drop:
-            table.column(name)
+            table.require(name)            # (present, but never decoded)
         rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
         rows = rows[~target.missing[rows]]
         self.target_kind = self.infer_target_kind(target, rows, table.row_numbers, totals)
