@@ -85,3 +85,13 @@ def test_quick_large_table_benchmark_compares_medians_and_models(tmp_path):
     if "mpi_2_ranks" in data:
         assert data["mpi_2_ranks"]["max_relative_difference"] < 1e-10
         assert data["mpi_2_ranks"]["seconds"] == sorted(data["mpi_2_ranks"]["all_seconds"])[1]
+
+
+def test_the_wide_table_benchmark_runs_and_reports_the_growth_per_column(tmp_path):
+    output = tmp_path / "wide.json"
+    script = pathlib.Path(__file__).parent.parent / "bench" / "wide.py"
+    result = subprocess.run([sys.executable, str(script), "--columns", "40,80", "--rows", "6", "--output", str(output)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert [row["columns"] for row in report["results"]] == [40, 80] and report["per_column_growth"] > 0

@@ -9,6 +9,7 @@ a record boundary, and :func:`stream_csv_arrow` yields record batches of bounded
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import itertools
@@ -104,7 +105,7 @@ def check_header(header: list[str], source: str) -> None:
                          "the file needs a header row naming the columns")
     if "" in header:
         raise ValueError(f"{source}: column {header.index('') + 1} of the header has no name")
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted(name for name, count in collections.Counter(header).items() if count > 1)
     if repeated:
         raise ValueError(f"{source}: column names repeat: {', '.join(repeated)}")
 

@@ -107,8 +107,9 @@ def check_columns(X, expected, name: str = "X") -> None:
     names = column_names(X)
     if expected is None or names is None or names == list(expected):
         return
-    missing = [c for c in expected if c not in names]
-    unexpected = [c for c in names if c not in expected]
+    given, known = set(names), set(expected)
+    missing = [c for c in expected if c not in given]
+    unexpected = [c for c in names if c not in known]
     detail = "; ".join(part for part in (
         f"missing {', '.join(map(repr, missing))}" if missing else "",
         f"unexpected {', '.join(map(repr, unexpected))}" if unexpected else "",

@@ -124,11 +124,12 @@ class TabularPreprocessor:
         names = [name for name in table.header if name != self.target and name not in self.drop]
         kinds = self._column_kinds(table, names, rows, totals)
         numeric = [name for name in names if kinds[name] == "numeric"]
-        stats = self._numeric_statistics(numeric, [table.column(name) for name in numeric], rows, totals)
+        stats = dict(zip(numeric, self._numeric_statistics(numeric, [table.column(name) for name in numeric],
+                                                           rows, totals)))
         self.columns = []
         for name in names:
             if kinds[name] == "numeric":
-                self.columns.append({"name": name, "kind": "numeric", **stats[numeric.index(name)]})
+                self.columns.append({"name": name, "kind": "numeric", **stats[name]})
             elif kinds[name] == "text":
                 self.columns.append(self._text_column(name, table.column(name), rows, totals))
         if not self.columns:
