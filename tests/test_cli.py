@@ -461,3 +461,13 @@ def test_columns_the_model_does_not_use_are_never_decoded(tmp_path, capsys):
     assert "column 'tags' holds list<element: int64> values" in capsys.readouterr().err
     assert run("train", tmp_path / "extra.parquet", "--target", "y", "--drop", "tags", "--epochs", "2",
                "--output", tmp_path / "o.npz") == 0
+
+
+def test_a_split_that_holds_out_nothing_says_why_with_the_option_s_name(tmp_path, capsys):
+    data = tmp_path / "one_per_class.csv"
+    data.write_text("a,b,y\n" + "".join(f"{i},{2 * i},c{i}\n" for i in range(10)))
+    assert run("train", data, "--target", "y", "--task", "multiclass", "--output", tmp_path / "m.npz") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("backprop: error: --validation-split: the split is stratified by class and each of "
+                          "the 10 classes has a single row")
+    assert "--validation-split 0 to train on every row" in err and "validation_split:" not in err

@@ -112,7 +112,8 @@ def split_rows(args, pre, table: Table, labelled: np.ndarray, comm=None) -> tupl
     seed = args.seed
     if comm is not None:
         seed = comm.bcast(np.random.SeedSequence(seed).entropy if seed is None else seed, root=0)
-    train_rows, val_rows = validation_split(n_rows, args.validation_split, np.random.default_rng(seed), labels)
+    train_rows, val_rows = validation_split(n_rows, args.validation_split, np.random.default_rng(seed), labels,
+                                            "--validation-split")
 
     def local(rows):
         return labelled[rows[(rows >= offset) & (rows < offset + len(labelled))] - offset]

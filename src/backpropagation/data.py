@@ -199,11 +199,12 @@ def check_same_length(X: np.ndarray, y: np.ndarray, x_name: str = "X", y_name: s
 
 
 def validation_split(n_samples: int, fraction: float, rng: np.random.Generator,
-                     labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     labels: np.ndarray | None = None, name: str = "validation_split") -> tuple[np.ndarray, np.ndarray]:
     """Split ``range(n_samples)`` into (train, validation) index arrays.
 
     With ``labels`` the split is stratified: each class contributes ``fraction`` of its samples
-    (at least one, if it has two or more) to the validation set.
+    (at least one, if it has two or more) to the validation set. ``name`` is the option named in
+    errors (``--validation-split`` for the command line).
 
     Raises
     ------
@@ -211,7 +212,7 @@ def validation_split(n_samples: int, fraction: float, rng: np.random.Generator,
         If ``fraction`` is not in (0, 1) or leaves either set empty.
     """
     if not 0.0 < fraction < 1.0:
-        raise ValueError(f"validation_split: expected a fraction in (0, 1), got {fraction!r}")
+        raise ValueError(f"{name}: expected a fraction in (0, 1), got {fraction!r}")
     groups = [np.arange(n_samples)] if labels is None else \
         [np.flatnonzero(labels == c) for c in np.unique(labels)]
     validation = []
@@ -225,9 +226,13 @@ def validation_split(n_samples: int, fraction: float, rng: np.random.Generator,
     kept[validation] = False
     train = np.flatnonzero(kept)
     if len(validation) == 0 or len(train) == 0:
-        raise ValueError(f"validation_split: {fraction} of {n_samples} samples leaves "
-                         f"{len(train)} for training and {len(validation)} for validation; "
-                         "both need at least one")
+        why = (f"the split is stratified by class and each of the {len(groups)} classes has a single row, "
+               "so none can be held out" if labels is not None and len(validation) == 0 and
+               all(len(group) < 2 for group in groups) else
+               f"{fraction} of {n_samples} rows rounds to {len(validation)} held out")
+        raise ValueError(f"{name}: {why}, leaving {len(train)} row(s) for training and {len(validation)} "
+                         f"for validation; both need at least one (give more rows, or {name} 0 to train "
+                         "on every row)")
     return train, validation
 
 
