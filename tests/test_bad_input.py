@@ -101,7 +101,8 @@ CASES = {
     "validation split 1": (lambda: reg().fit(X3, Y_REG, validation_split=1.0, verbose=0), ValueError,
                            "validation_split"),
     "validation split empty": (lambda: reg().fit(X3, Y_REG, validation_split=0.01, verbose=0), ValueError,
-                               r"0.01 of 4 rows rounds to 0 held out, leaving 4 row\(s\) for training and 0 for validation"),
+                               r"0.01 of 4 rows rounds to 0 held out, leaving 4 row\(s\) for training "
+                               r"and 0 for validation"),
     "validation data not a pair": (lambda: reg().fit(X3, Y_REG, validation_data=X3, verbose=0), TypeError,
                                    "validation_data"),
     "validation data wrong width": (lambda: reg().fit(X3, Y_REG, validation_data=(X3[:, :2], Y_REG),

@@ -471,3 +471,72 @@ def test_a_split_that_holds_out_nothing_says_why_with_the_option_s_name(tmp_path
     assert err.startswith("backprop: error: --validation-split: the split is stratified by class and each of "
                           "the 10 classes has a single row")
     assert "--validation-split 0 to train on every row" in err and "validation_split:" not in err
+
+
+def _first_of_kind(pre, kind):
+    return next(column for column in pre["columns"] if column["kind"] == kind)
+
+
+@pytest.mark.parametrize("change", [
+    lambda pre: _first_of_kind(pre, "text").update(categories=[1, 2, 3]),
+    lambda pre: _first_of_kind(pre, "numeric").update(mean="high"),
+    lambda pre: pre.update(target_kind="weird"),
+    lambda pre: pre.update(drop=[7]),
+    lambda pre: pre["columns"].append("not a column"),
+])
+def test_a_model_whose_preprocessing_metadata_is_malformed_is_refused_at_load(tmp_path, capsys, change):
+    model_path = tmp_path / "m.npz"
+    assert run("train", demo_data_path(), "--target", "species", "--epochs", "1", "--output", model_path,
+               "--json") == 0
+    model = NeuralNetwork.load(model_path)
+    change(model.metadata["preprocessing"])
+    model.save(model_path)
+    capsys.readouterr()
+    for command in (["predict", model_path, demo_data_path()], ["evaluate", model_path, demo_data_path()],
+                    ["summary", model_path]):
+        assert run(*command) == 2
+        err = capsys.readouterr().err
+        assert "invalid preprocessing in its metadata" in err and "Traceback" not in err
+
+
+def test_decimal_commas_train_with_their_options_and_predict_reads_alike(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 2000, size=60)
+    lines = [f"{a:.2f};{2 * a + 1:.2f}".replace(".", ",") for a in x]
+    data = tmp_path / "de.csv"
+    data.write_text("sep=;\nx;y\n" + "\n".join(lines) + "\n")
+    assert run("train", data, "--target", "y", "--output", tmp_path / "m.npz") == 2
+    assert "column 'y' holds numbers written with a comma" in capsys.readouterr().err
+    assert run("train", data, "--target", "y", "--decimal", ",", "--epochs", "3", "--json",
+               "--output", tmp_path / "m.npz") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "regression" and report["features"] == 1
+    assert run("predict", tmp_path / "m.npz", data, "-o", tmp_path / "p.csv") == 0   # the format is remembered
+    assert (tmp_path / "p.csv").read_text().count("\n") == 61
+    assert run("predict", tmp_path / "m.npz", data, "--decimal", ".", "-o", tmp_path / "q.csv") == 2
+
+
+def test_a_dash_reads_standard_input_and_writes_standard_output(tmp_path):
+    backprop = os.path.join(os.path.dirname(sys.executable), "backprop")
+    rows = "a,b,y\n" + "".join(f"{i},{i % 3},{2 * i}\n" for i in range(30))
+    done = subprocess.run([backprop, "train", "-", "--target", "y", "--epochs", "2", "--quiet",
+                           "--output", str(tmp_path / "m.npz")], input=rows, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([backprop, "predict", str(tmp_path / "m.npz"), "-", "-o", "-"], input=rows,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.splitlines()[0] == "a,b,y,predicted_y"
+    assert len(done.stdout.splitlines()) == 31
+    done = subprocess.run([backprop, "train", "-", "--target", "y", "-o", "-"], input=rows, capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "a model file cannot go to standard output" in done.stderr
+
+
+@pytest.mark.parametrize("options,message", [
+    (["--data", "x.csv"], "--data: only used with --model"),
+    (["--row", "3"], "--row: only used with --model"),
+    (["--model", "m.npz", "--data", "x.csv", "--layers", "2,3,1"], "--layers: a saved model (--model) has its own"),
+    (["--model", "m.npz", "--data", "x.csv", "--seed", "4", "--task", "binary"], "--task, --seed: a saved model"),
+])
+def test_trace_refuses_options_that_contradict_each_other(capsys, options, message):
+    assert run("trace", *options) == 2
+    assert message in capsys.readouterr().err

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 pa = pytest.importorskip("pyarrow")
 
-from backpropagation.readers import read_csv, read_table  # noqa: E402
+from backpropagation.readers import read_csv, read_table, stream_table  # noqa: E402
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -215,10 +215,10 @@ def test_compressed_csv_reads_like_the_plain_file_whole_in_slices_and_streamed(t
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
 def test_a_header_without_commas_names_its_delimiter(tmp_path, delimiter):
-    text = f"a{delimiter}b{delimiter}y\n1,5{delimiter}2{delimiter}p\n3{delimiter}4{delimiter}q\n"
+    text = f"a{delimiter}b{delimiter}y\nx,5{delimiter}2{delimiter}p\n3{delimiter}4{delimiter}q\n"
     table = read_csv(write(tmp_path, text))
     assert table.header == ["a", "b", "y"]
-    assert table.column("a").cell(0) == "1,5" and table.column("b").numbers.tolist() == [2.0, 4.0]
+    assert table.column("a").cell(0) == "x,5" and table.column("b").numbers.tolist() == [2.0, 4.0]
 
 
 def test_a_ragged_line_in_a_compressed_file_is_named(tmp_path):
@@ -295,3 +295,43 @@ def test_a_file_that_cannot_be_memory_mapped_is_read_as_usual(tmp_path, monkeypa
     table = read_csv(path)
     assert table.column("a").numbers.tolist() == [1.0, 2.0] and table.column("b").cell(0) == "x\ny"
     assert [p.column("a").numbers.tolist() for p in (read_csv(path, part=(k, 2)) for k in range(2))] == [[1.0], [2.0]]
+
+
+GERMAN_EXCEL = "Datum;Preis;Menge;Umsatz\n2024-01-02;3,46;8;27,68\n2024-01-03;8,22;15;123,30\n" \
+               "2024-01-04;15,13;2;30,26\n2024-01-05;1.204,50;1;1.204,50\n"
+
+
+@pytest.mark.parametrize("text,option", [
+    ("a;y\n3,46;1\n8,22;2\n15,13;3\n", "--decimal ,"),
+    ('a,y\n"12,345",1\n"1,234,567",2\n7,3\n', "--thousands ,"),
+    ('a,y\n"12,345",1\n"3,141",2\n', "--decimal , if the comma is a decimal mark, or --thousands ,"),
+])
+def test_numbers_written_with_commas_are_named_with_the_option_that_reads_them(tmp_path, text, option):
+    table = read_csv(write(tmp_path, text))
+    with pytest.raises(ValueError, match=f"column 'a' holds numbers written with a comma .*add {option}"):
+        table.column("a")
+
+
+def test_a_german_excel_export_reads_as_numbers_with_its_format(tmp_path):
+    from backpropagation.csv_source import TextFormat
+
+    path = write(tmp_path, "sep=;\n" + GERMAN_EXCEL)
+    table = read_table(path, fmt=TextFormat(decimal=",", thousands="."))
+    assert table.header == ["Datum", "Preis", "Menge", "Umsatz"]
+    assert table.column("Preis").numbers.tolist() == [3.46, 8.22, 15.13, 1204.5]
+    assert table.column("Umsatz").numbers.tolist() == [27.68, 123.3, 30.26, 1204.5]
+    streamed = next(stream_table(path, fmt=TextFormat(decimal=",", thousands=".")))
+    assert streamed.column("Umsatz").numbers.tolist() == [27.68, 123.3, 30.26, 1204.5]
+    assert read_table(path).header == ["Datum", "Preis", "Menge", "Umsatz"]   # sep=; honoured anyway
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"PK\x03\x04rest of a workbook", "is a zip archive, such as an Excel .xlsx workbook, not a CSV file"),
+    (b"\xd0\xcf\x11\xe0rest", "old Excel .xls workbook"),
+    (b"a,b\r1,2\r3,4\r", "end in a carriage return alone"),
+])
+def test_files_that_are_not_csv_as_expected_get_one_clear_sentence(tmp_path, content, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        read_table(path)

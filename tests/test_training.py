@@ -42,7 +42,7 @@ def test_the_local_reducer_combines_nothing():
 
 
 def test_divergence_is_raised_after_the_callbacks_end_with_finite_weights():
-    X, y = np.ones((4, 1)) * 1e200, np.ones(4)
+    X, y = np.ones((4, 1)) * 1e100, np.ones(4)
     model = NeuralNetwork([1, 1], optimizer="sgd", standardize_target=False, random_state=0)
     with pytest.raises(DivergenceError):
         model.fit(X, y, epochs=2, verbose=0)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import __version__, activations, optimizers, schedules
 from .cli_train import print_report, run_training, spelled_columns, train
-from .cli_use import command_evaluate, command_predict, command_summary, load_cli_model
+from .cli_use import command_evaluate, command_predict, command_summary, load_cli_model, reading_format
 from .engines import ENGINES
 from .network import NeuralNetwork
 from .readers import read_table, release_memory_promptly
@@ -124,12 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("data", help="CSV file with the training columns (the target may be absent)")
     predict.add_argument("--output", "-o", help="write predictions to this CSV (default: stdout)")
     predict.add_argument("--proba", action="store_true", help="add one probability column per class")
+    _add_text_format_options(predict, remembered=True)
     predict.set_defaults(handler=command_predict)
 
     evaluate = sub.add_parser("evaluate", help="metrics of a trained model on a labelled CSV file")
     evaluate.add_argument("model", help="model file written by 'backprop train'")
     evaluate.add_argument("data", help="CSV file with the training columns and the target")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_text_format_options(evaluate, remembered=True)
     evaluate.set_defaults(handler=command_evaluate)
 
     summary = sub.add_parser("summary", help="architecture, parameters and preprocessing of a model")
@@ -155,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--model", help="trace a saved model instead, on one row of --data")
     trace.add_argument("--data", help="CSV file for --model")
     trace.add_argument("--row", type=_count, default=0, help="row of --data to trace (0-based)")
+    _add_text_format_options(trace, remembered=True)
     trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
     trace.set_defaults(handler=command_trace)
 
@@ -186,6 +189,27 @@ def _add_engine_option(command):
                               "installed and the job is long enough to pay for loading it)")
 
 
+def _delimiter(text: str) -> str:
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
+    text = named.get(text.lower(), text)
+    if len(text) != 1 or text in '"\r\n':
+        raise argparse.ArgumentTypeError(f"expected one character such as ';', '|' or tab, got {text!r}")
+    return text
+
+
+def _add_text_format_options(command, remembered: bool) -> None:
+    """``--delimiter``, ``--decimal`` and ``--thousands``: how a CSV spells fields and numbers."""
+    default = " (default: as the model was trained)" if remembered else ""
+    command.add_argument("--delimiter", type=_delimiter, default=None, metavar="CHAR",
+                         help="field separator: ',', ';', '|', tab, ... (default: from the header row, or an "
+                              "Excel 'sep=' first line)" if not remembered else "field separator" + default)
+    command.add_argument("--decimal", choices=[".", ","], default=None,
+                         help="decimal mark of the numbers: ',' reads 3,46 as 3.46 (default: '.')" + default)
+    command.add_argument("--thousands", choices=[",", ".", " ", "'", "none"], default=None,
+                         help="digit-group separator to ignore in numbers: ',' reads 12,345 as 12345 "
+                              "(default: none)" + default)
+
+
 def _add_training_options(command):
     command.add_argument("--target", required=True, help="name of the column to predict (required)")
     command.add_argument("--task", default="auto",
@@ -195,6 +219,7 @@ def _add_training_options(command):
                               "classification force classes, regression forces numbers")
     command.add_argument("--drop", action="append", default=[], metavar="COLUMN",
                          help="ignore this column (repeatable)")
+    _add_text_format_options(command, remembered=False)
     command.add_argument("--layers", type=_layers, default=[32, 16], help="hidden widths, comma-separated")
     command.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
                          help="hidden activation")
@@ -353,16 +378,26 @@ def command_explore(args) -> int:
 
 def command_trace(args) -> int:
     """``backprop trace``: one training step of a small random network (or a saved model)."""
+    given = getattr(args, "_given", set())
     if args.model:
+        clash = [f"--{name.replace('_', '-')}" for name in ("layers", "activation", "task", "optimizer",
+                                                            "learning_rate", "seed") if name in given]
+        if clash:
+            raise ValueError(f"{', '.join(clash)}: a saved model (--model) has its own; give either --model "
+                             "with --data or a network to build, not both")
         if not args.data:
             raise ValueError("--model needs --data: the CSV file holding the row to trace")
         model, pre = load_cli_model(args.model)
-        table = read_table(args.data, text_columns=pre.spelled_columns)
+        table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
         if not 0 <= args.row < len(table):
             raise ValueError(f"--row: {args.data} has rows 0..{len(table) - 1}, got {args.row}")
         X, y, _ = pre.transform(table.subset([args.row]), with_target=True, dtype=model.dtype)
         trace = model.trace(X, pre.scale_target(y))
     else:
+        unused = [f"--{name}" for name in ("data", "row", "delimiter", "decimal", "thousands") if name in given]
+        if unused:
+            raise ValueError(f"{', '.join(unused)}: only used with --model (tracing a row of a file through a "
+                             "saved model); without --model the trace draws a random sample")
         sizes = args.layers
         if len(sizes) < 2:
             raise ValueError(f"--layers: expected at least an input and an output size, got {sizes}")

@@ -20,6 +20,7 @@ from .files import check_distinct_outputs, check_output
 from .interrupt import InterruptGuard
 from .network import NeuralNetwork
 from .column_stats import Totals
+from .csv_source import TextFormat
 from .readers import Table, number_rows_across, read_table
 from .tabular import TabularPreprocessor, TransformReport
 
@@ -138,6 +139,7 @@ def _network(args, pre, X, y, dtype, comm) -> NeuralNetwork:
                           standardize_target=False)  # the preprocessing already standardises it
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
+    model.metadata["text_format"] = text_format(args).to_dict()   # predict reads new files alike
     return model
 
 
@@ -218,17 +220,26 @@ def run_training(args) -> dict:
     """``backprop train`` (under ``mpiexec`` with ``--distributed``, on every rank); returns the report."""
     if not args.distributed:
         check_outputs(args)
-        result = train(args, read_table(args.data, text_columns=spelled_columns(args)))
+        result = train(args, read_table(args.data, text_columns=spelled_columns(args), fmt=text_format(args)))
     else:
         comm = mpi().COMM_WORLD
         share_cores(comm)            # ranks sharing a machine: no thread oversubscription
         collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
         table = collectively(comm, lambda: read_table(args.data, part=(comm.Get_rank(), comm.Get_size()),
-                                                          text_columns=spelled_columns(args)))
+                                                          text_columns=spelled_columns(args), fmt=text_format(args)))
         result = train(args, number_rows_across(table, comm), comm)
     if not args.distributed or comm.Get_rank() == 0:
         print_report(result, args.json)
     return result
+
+
+def text_format(args, saved: dict | None = None) -> TextFormat:
+    """The text format (``--delimiter``, ``--decimal``, ``--thousands``) the options give, over
+    the one saved with a model (if any)."""
+    base = TextFormat.from_dict(saved) if saved is not None else TextFormat()
+    thousands = base.thousands if args.thousands is None else None if args.thousands == "none" else args.thousands
+    return TextFormat(base.delimiter if args.delimiter is None else args.delimiter,
+                      base.decimal if args.decimal is None else args.decimal, thousands)
 
 
 def spelled_columns(args) -> list[str]:
@@ -243,6 +254,8 @@ def check_outputs(args) -> None:
     """Check every file ``train`` will write before any work, naming the path the user gave."""
     plots = {} if not args.plots else {"--plots": args.plots, **{
         f"--plots ({name})": os.path.join(args.plots, name) for name in PLOT_FILES}}
+    if args.output == "-":
+        raise ValueError("--output: a model file cannot go to standard output ('-'); give a file path")
     check_distinct_outputs({"--output": args.output, **plots})
     check_output(args.output, "--output", inputs=[args.data])
     if args.plots:

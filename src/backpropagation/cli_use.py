@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 
 import numpy as np
 
 from . import metrics
-from .cli_train import metrics_in_units
+from .cli_train import metrics_in_units, text_format
+from .csv_source import PLAIN, TextFormat
 from .files import check_output, write_atomically
 from .network import NeuralNetwork
 from .readers import Table, read_table, stream_table
@@ -23,10 +25,23 @@ from .tabular import TabularPreprocessor, TransformReport
 
 
 def load_cli_model(path) -> tuple[NeuralNetwork, TabularPreprocessor]:
+    """A model written by ``backprop train`` and its preprocessing, both checked: a file whose
+    metadata does not describe a valid preprocessing is refused by name (ValueError)."""
     model = NeuralNetwork.load(path)
     if "preprocessing" not in model.metadata:
         raise ValueError(f"{path}: this model was not trained by 'backprop train' (no preprocessing stored)")
-    return model, TabularPreprocessor.from_dict(model.metadata["preprocessing"])
+    try:
+        pre = TabularPreprocessor.from_dict(model.metadata["preprocessing"])
+        TextFormat.from_dict(model.metadata.get("text_format", PLAIN.to_dict()))
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+        raise ValueError(f"model file {os.fspath(path)!r}: invalid preprocessing in its metadata: "
+                         f"{type(error).__name__}: {error}") from None
+    return model, pre
+
+
+def reading_format(args, model) -> TextFormat:
+    """How to read ``args.data``: as the model's training table was read, unless the options say."""
+    return text_format(args, model.metadata.get("text_format"))
 
 
 def command_predict(args) -> int:
@@ -37,13 +52,14 @@ def command_predict(args) -> int:
     output file is written atomically (a failure leaves no partial file); to stdout, a closed
     pipe ends quietly.
     """
-    if args.output:
+    to_stdout = args.output in (None, "-")        # "-o -": standard output, as Unix tools write
+    if not to_stdout:
         check_output(args.output, "--output", inputs=[args.model, args.data])
     model, pre = load_cli_model(args.model)
     reports, header = [], []
 
     def write(handle):
-        for chunk in stream_table(args.data):
+        for chunk in stream_table(args.data, fmt=reading_format(args, model)):
             X, _, report = pre.transform(chunk, with_target=False, dtype=model.dtype)
             reports.append(report)
             added = {f"predicted_{pre.target}": (model.predict(X).tolist() if model.head.is_classifier else
@@ -55,7 +71,7 @@ def command_predict(args) -> int:
             handle.write(_csv_bytes(chunk, added, with_header=not header))
             header[:] = chunk.header
 
-    if args.output:
+    if not to_stdout:
         write_atomically(args.output, write, "--output")
     else:
         sys.stdout.flush()
@@ -85,7 +101,7 @@ def _csv_bytes(table: Table, added: dict, with_header: bool = True) -> bytes:
 def command_evaluate(args) -> int:
     """``backprop evaluate``: metrics (and a confusion matrix for classifiers)."""
     model, pre = load_cli_model(args.model)
-    table = read_table(args.data, text_columns=pre.spelled_columns)
+    table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
     X, y, report = pre.transform(table, with_target=True, dtype=model.dtype)
     if model.head.is_classifier:
         _refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)

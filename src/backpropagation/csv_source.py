@@ -14,6 +14,8 @@ import csv
 import io
 import itertools
 import os
+import re
+from dataclasses import dataclass
 
 #: Cell values read as "missing" (compared after stripping whitespace and lower-casing).
 MISSING = ("", "na", "n/a", "nan", "null", "none", "?", "-")
@@ -22,6 +24,62 @@ MISSING = ("", "na", "n/a", "nan", "null", "none", "?", "-")
 NULL_SPELLINGS = sorted({"".join(letters) for token in MISSING
                          for letters in itertools.product(*[(c.lower(), c.upper()) for c in token])})
 
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    """How a table spells its fields and numbers: ``--delimiter``, ``--decimal``, ``--thousands``.
+
+    Parameters
+    ----------
+    delimiter : str, optional
+        The field separator of a CSV file; None: the first of :data:`DELIMITERS` its header holds
+        (or the one an Excel ``sep=`` first line names).
+    decimal : {".", ","}
+        The decimal mark of numbers written as text (``3,46`` with ``","``).
+    thousands : str, optional
+        A digit-group separator to ignore in numbers written as text (``12,345`` with ``","``).
+    """
+
+    delimiter: str | None = None
+    decimal: str = "."
+    thousands: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.delimiter is not None and (len(self.delimiter) != 1 or self.delimiter in '"\r\n'):
+            raise ValueError(f"--delimiter: expected one character such as ';' or a tab, got {self.delimiter!r}")
+        if self.decimal not in (".", ","):
+            raise ValueError(f"--decimal: expected '.' or ',', got {self.decimal!r}")
+        if self.thousands is not None and (len(self.thousands) != 1 or self.thousands == self.decimal
+                                           or self.thousands.isdigit()):
+            raise ValueError(f"--thousands: expected one character other than the decimal mark "
+                             f"{self.decimal!r} (such as ',', '.', ' ' or \"'\"), got {self.thousands!r}")
+
+    @property
+    def plain(self) -> bool:
+        """Whether numbers are spelled as Python spells them (no options given)."""
+        return self.decimal == "." and self.thousands is None
+
+    def python_spelling(self, texts):
+        """A pyarrow string array with digit groups removed and ``.`` as the decimal mark."""
+        _, pc = pyarrow()
+        if self.thousands is not None:
+            texts = pc.replace_substring(texts, self.thousands, "")
+        return texts if self.decimal == "." else pc.replace_substring(texts, self.decimal, ".")
+
+    def to_dict(self) -> dict:
+        return {"delimiter": self.delimiter, "decimal": self.decimal, "thousands": self.thousands}
+
+    @classmethod
+    def from_dict(cls, state) -> "TextFormat":
+        """A format saved with :meth:`to_dict` (ValueError for anything else)."""
+        if not isinstance(state, dict) or set(state) != {"delimiter", "decimal", "thousands"} or \
+                not all(v is None or isinstance(v, str) for v in state.values()):
+            raise ValueError(f"text format: expected delimiter, decimal and thousands, got {state!r}")
+        return cls(**state)
+
+
+PLAIN = TextFormat()
 
 
 def pyarrow():
@@ -119,9 +177,9 @@ def is_number_text(text: str) -> bool:
     return True
 
 
-def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, text_columns=()):
+def read_csv_arrow(source: str, part, fmt: TextFormat = PLAIN, as_text: bool = False, text_columns=()):
     """The rows of a CSV file (or of one byte range of it) as a pyarrow Table: numeric columns
-    as numbers (all columns as text with ``as_text``)."""
+    as numbers (all columns as text with ``as_text``), spelled as ``fmt`` says."""
     import pyarrow.csv as pcsv
 
     pa, _ = pyarrow()
@@ -130,7 +188,7 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
     # compares the file before and after (see readers.unchanged_while_read).
     plain = is_plain_file(source)
     with _opened(source) as handle:
-        names, lines_before_body, body_start, delimiter = _header(handle, delimiter, source)
+        names, lines_before_body, body_start, delimiter = _header(handle, fmt.delimiter, source)
         start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
         handle.seek(start)
         data = None if plain else handle.read(stop - start)
@@ -152,12 +210,14 @@ def read_csv_arrow(source: str, part, delimiter: str, as_text: bool = False, tex
     read = pcsv.ReadOptions(column_names=names, use_threads=True, skip_rows=lines_before_body if in_place else 0)
     try:
         as_string = [name for name in names if as_text or name in text_columns]
-        arrow = _parse(pcsv, body, read, parse, dict.fromkeys(as_string, "string"), keep_spelling=as_text)
+        arrow = _parse(pcsv, body, read, parse, dict.fromkeys(as_string, "string"), keep_spelling=as_text,
+                       decimal=fmt.decimal)
         pa, pc = pyarrow()
         odd = [field.name for field in arrow.schema if not _plain(pa, field.type) or
                (pa.types.is_floating(field.type) and pc.any(pc.is_inf(arrow.column(field.name))).as_py())]
         if odd:   # booleans, dates, times, infinities: kept as written, as text
-            arrow = _parse(pcsv, body, read, parse, dict.fromkeys(odd + as_string, "string"), as_text)
+            arrow = _parse(pcsv, body, read, parse, dict.fromkeys(odd + as_string, "string"), as_text,
+                           decimal=fmt.decimal)
     except pa.ArrowException as error:       # find the line a user can look at, then say what is wrong
         if "Expected" in str(error) and part is None:
             _refuse_ragged_line(source, delimiter)
@@ -216,9 +276,21 @@ def _header(handle, delimiter, source: str):
         header_bytes, lines_before_body = handle.readline(), lines_before_body + 1
     if not header_bytes.strip():
         raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
+    if b"\r" in header_bytes.rstrip(b"\r\n"):
+        raise ValueError(f"{source}: its lines end in a carriage return alone (old Mac or Excel for Mac line "
+                         "endings), which this reader does not split; convert them first, e.g. "
+                         f"tr '\\r' '\\n' < {source} > fixed.csv")
+    excel = EXCEL_SEPARATOR.match(header_bytes)
+    if excel:                   # Excel's "sep=;" first line: a hint, not the header
+        delimiter = delimiter or excel.group(1).decode()
+        header_bytes, lines_before_body = handle.readline(), lines_before_body + 1
     if delimiter is None:
         delimiter = next((d for d in DELIMITERS if d.encode() in header_bytes), ",")
     return _header_names(header_bytes, delimiter, source), lines_before_body, handle.tell(), delimiter
+
+
+#: Excel's first line naming the delimiter (``sep=;``).
+EXCEL_SEPARATOR = re.compile(rb"^sep=([^\r\n])\s*$")
 
 
 def stream_csv_arrow(source: str, delimiter: str | None = None, block_bytes: int = 1 << 24):
@@ -256,12 +328,14 @@ def _plain(pa, data_type) -> bool:
             or pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
 
 
-def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = False):
+def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = False, decimal: str = "."):
     """pyarrow's multi-threaded parse: numbers typed (missing tokens as nulls), the rest text
     (with ``keep_spelling``, text cells stay as written, missing tokens included). ``body()``
-    opens the rows' bytes."""
+    opens the rows' bytes. ``decimal``: the decimal mark pyarrow accepts (numbers with digit
+    groups stay text, for the readers to read with the groups removed)."""
     convert = pcsv.ConvertOptions(column_types=column_types, null_values=NULL_SPELLINGS,
-                                  strings_can_be_null=not keep_spelling, quoted_strings_can_be_null=False)
+                                  strings_can_be_null=not keep_spelling, quoted_strings_can_be_null=False,
+                                  decimal_point=decimal)
     with body() as stream:
         return pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
 

@@ -169,7 +169,11 @@ def write_atomically(path, write: Callable[[IO[bytes]], None], name: str = "path
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(error, OSError) and error.errno is not None and error.filename is None:
+            # (a full disk or a quota names no file: say which one could not be written)
+            raise type(error)(error.errno, f"{name}: cannot write {os.fspath(path)}: {error.strerror}; "
+                              "the previous file, if any, is unchanged") from None
         raise

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .csv_source import (COMPRESSIONS, MISSING, arrow_of, check_header, numpy_of, pyarrow, read_csv_arrow,
-                         stream_csv_arrow)
+from .csv_source import (COMPRESSIONS, MISSING, PLAIN, TextFormat, arrow_of, check_header, numpy_of, pyarrow,
+                         read_csv_arrow, stream_csv_arrow)
+from .number_text import MisspelledNumbers, numbers_of_texts, refuse_misspelled_numbers
 
-_NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
 
 
 def release_memory_promptly() -> None:
@@ -62,8 +62,9 @@ class Column:
     _categories: object = None
 
     @classmethod
-    def decode(cls, raw) -> "Column":
-        """Decode a pyarrow array: numeric types directly, anything else through its text."""
+    def decode(cls, raw, fmt: TextFormat = PLAIN) -> "Column":
+        """Decode a pyarrow array: numeric types directly, anything else through its text (numbers
+        in text spelled as ``fmt`` says)."""
         pa, pc = pyarrow()
         if pa.types.is_dictionary(raw.type):
             raw = raw.dictionary_decode() if isinstance(raw, pa.Array) else \
@@ -79,23 +80,26 @@ class Column:
             return cls(numbers, missing, raw)
         if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
             raw = pc.cast(raw, pa.string())
-        return cls._decode_text(raw)
+        return cls._decode_text(raw, fmt)
 
     @classmethod
-    def _decode_text(cls, raw) -> "Column":
+    def _decode_text(cls, raw, fmt: TextFormat) -> "Column":
         pa, pc = pyarrow()
+        spelled = raw if fmt.plain else fmt.python_spelling(raw)
         try:                                   # the common case: every cell a number
             if len(raw) > 1000:                # (a failed cast costs a pass: try a sample first)
-                pc.cast(raw.slice(0, 1000), pa.float64())
-            numbers = numpy_of(pc.cast(raw, pa.float64()))
+                pc.cast(spelled.slice(0, 1000), pa.float64())
+            numbers = numpy_of(pc.cast(spelled, pa.float64()))
             return cls(numbers, np.isnan(numbers), raw)
         except pa.ArrowInvalid:
             pass
         codes, categories = _codes_and_categories(raw)
         is_missing = np.append(numpy_of(pc.is_in(pc.utf8_lower(categories), value_set=arrow_of(MISSING))), True)
         codes[is_missing[codes]] = -1          # (code -1 reads the appended True)
-        values = np.append(_numbers_of_texts(categories), np.nan)
-        return cls(values[codes], codes < 0, raw, None, codes, categories)
+        values = numbers_of_texts(categories if fmt.plain else fmt.python_spelling(categories))
+        if fmt.plain:
+            refuse_misspelled_numbers(categories, values, is_missing[:-1])
+        return cls(np.append(values, np.nan)[codes], codes < 0, raw, None, codes, categories)
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -167,18 +171,6 @@ def _codes_and_categories(raw) -> tuple[np.ndarray, object]:
     return merged[codes], trimmed.dictionary
 
 
-def _numbers_of_texts(texts) -> np.ndarray:
-    """float64 of each text that reads as a number (``inf`` included), NaN for the others."""
-    pa, pc = pyarrow()
-    try:
-        return numpy_of(pc.cast(texts, pa.float64()))
-    except pa.ArrowInvalid:
-        looks = numpy_of(pc.match_substring_regex(texts, _NUMBER))
-        values = np.full(len(texts), np.nan)
-        values[looks] = numpy_of(pc.cast(pc.filter(texts, arrow_of(looks)), pa.float64()))
-        return values
-
-
 @dataclass
 class Table:
     """A table's header, its columns and the file's data row number (1-based) of each row.
@@ -192,6 +184,7 @@ class Table:
     columns: dict
     source: str
     row_numbers: np.ndarray
+    fmt: TextFormat = PLAIN
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -209,7 +202,9 @@ class Table:
         if not isinstance(found, Column):
             pa, _ = pyarrow()
             try:
-                found = self.columns[name] = Column.decode(found)
+                found = self.columns[name] = Column.decode(found, self.fmt)
+            except MisspelledNumbers as error:
+                raise ValueError(f"{self.source}: column {name!r} {error} (or --drop {name})") from None
             except pa.ArrowException:
                 raise ValueError(f"{self.source}: column {name!r} holds {found.type} values; expected numbers "
                                  f"or text (--drop {name}, or leave it out of the file)") from None
@@ -225,17 +220,17 @@ class Table:
         rows = np.asarray(rows, dtype=np.int64)
         _, pc = pyarrow()
         return Table(self.header, {name: c.take(rows) if isinstance(c, Column) else pc.take(c, arrow_of(rows))
-                                   for name, c in self.columns.items()}, self.source, self.row_numbers[rows])
+                                   for name, c in self.columns.items()}, self.source, self.row_numbers[rows], self.fmt)
 
     @classmethod
-    def from_arrow(cls, arrow, source: str, first_row: int = 0) -> "Table":
-        """A table over a pyarrow Table's columns (decoded when used); pandas' stored index
-        columns are left out."""
+    def from_arrow(cls, arrow, source: str, first_row: int = 0, fmt: TextFormat = PLAIN) -> "Table":
+        """A table over a pyarrow Table's columns (decoded when used, numbers in text spelled as
+        ``fmt`` says); pandas' stored index columns are left out."""
         header = [name.strip() for name in arrow.column_names]
         check_header(header, source)
         columns = {name: arrow.column(i) for i, name in enumerate(header) if not name.startswith("__index_level_")}
         header = [name for name in header if name in columns]
-        return cls(header, columns, source, np.arange(first_row + 1, first_row + arrow.num_rows + 1))
+        return cls(header, columns, source, np.arange(first_row + 1, first_row + arrow.num_rows + 1), fmt)
 
 
 #: File formats by extension; any other extension is read as CSV.
@@ -252,14 +247,19 @@ def format_of(source: str) -> str:
 
 
 def read_table(path, part: tuple[int, int] | None = None, file_format: str | None = None,
-               as_text: bool = False, text_columns=()) -> Table:
+               as_text: bool = False, text_columns=(), fmt: TextFormat = PLAIN) -> Table:
     """Read a CSV, Parquet or Arrow/Feather file (by extension) with a header of column names.
 
     Parameters
     ----------
     path : str or path-like
+        ``-`` reads standard input (as CSV).
     file_format : {"csv", "tsv", "parquet", "feather"}, optional
         Read the file as this format whatever its extension.
+    fmt : TextFormat
+        The CSV's delimiter, and how numbers written as text spell the decimal mark and digit
+        groups (default: detected delimiter, ``.``, no groups; a column of numbers with decimal
+        commas is then refused, saying which option reads it).
     as_text : bool
         Keep every CSV cell's spelling (``007`` stays ``007``), for writing rows back out;
         decoding is slower.
@@ -290,8 +290,8 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
         elif file_format == "feather":
             arrow, first = _read_feather(source, part)
         else:
-            arrow, first = read_csv_arrow(source, part, "\t" if file_format == "tsv" else None, as_text, text_columns)
-    table = Table.from_arrow(arrow, source, first)
+            arrow, first = read_csv_arrow(source, part, _csv_format(fmt, file_format), as_text, text_columns)
+    table = Table.from_arrow(arrow, source, first, fmt)
     if not len(table):
         if part is not None:
             raise ValueError(f"{source}: slice {part[0] + 1} of {part[1]} holds no data rows; "
@@ -300,14 +300,35 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
     return table
 
 
+def _csv_format(fmt: TextFormat, file_format: str) -> TextFormat:
+    """``fmt`` with a TSV file's tab as its delimiter (unless one was given)."""
+    return TextFormat("\t", fmt.decimal, fmt.thousands) if file_format == "tsv" and fmt.delimiter is None else fmt
+
+
+#: How the files a table reader cannot read begin, and what they are.
+FOREIGN = ((b"PK\x03\x04", "a zip archive, such as an Excel .xlsx workbook"),
+           (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook (or another OLE document)"))
+
+
 def _checked(path, file_format: str | None) -> tuple[str, str]:
-    """The path as a string and its format; FileNotFoundError or ValueError for no file."""
+    """The path as a string and its format; FileNotFoundError or ValueError for no file, a
+    directory, or a workbook given as CSV. ``-`` is standard input."""
     source = os.fspath(path)
+    if source == "-":
+        source = "/dev/stdin"
     if not os.path.exists(source):
         raise FileNotFoundError(f"{source}: no such file")
     if os.path.isdir(source):
         raise ValueError(f"{source}: is a directory, expected a table file")
-    return source, file_format or format_of(source)
+    file_format = file_format or format_of(source)
+    if file_format in ("csv", "tsv") and os.path.isfile(source) and not source.lower().endswith(COMPRESSIONS):
+        with open(source, "rb") as handle:
+            start = handle.read(4)
+        for magic, what in FOREIGN:
+            if start == magic:
+                raise ValueError(f"{source}: is {what}, not a CSV file; save the sheet as CSV (or Parquet) "
+                                 "and give that file")
+    return source, file_format
 
 
 @contextmanager
@@ -358,7 +379,7 @@ def read_csv(path, part=None) -> Table:
     return read_table(path, part, "csv")
 
 
-def stream_table(path, rows: int = 100_000, file_format: str | None = None):
+def stream_table(path, rows: int = 100_000, file_format: str | None = None, fmt: TextFormat = PLAIN):
     """Yield a table file's rows as :class:`Table` chunks of bounded size, for work that needs
     one pass and not the whole file in memory (``backprop predict``).
 
@@ -369,17 +390,17 @@ def stream_table(path, rows: int = 100_000, file_format: str | None = None):
     source, file_format = _checked(path, file_format)
     first = 0
     with _unreadable_as_value_error(source, file_format), unchanged_while_read(source):
-        for arrow in _arrow_chunks(source, file_format, rows):
+        for arrow in _arrow_chunks(source, file_format, rows, _csv_format(fmt, file_format)):
             for start in range(0, arrow.num_rows, rows):
                 piece = arrow.slice(start, rows)
                 if piece.num_rows:
-                    yield Table.from_arrow(piece, source, first)
+                    yield Table.from_arrow(piece, source, first, fmt)
                     first += piece.num_rows
     if not first:
         raise ValueError(f"{source}: the file has a header but no data rows")
 
 
-def _arrow_chunks(source: str, file_format: str, rows: int):
+def _arrow_chunks(source: str, file_format: str, rows: int, fmt: TextFormat):
     pa, _ = pyarrow()
     if file_format == "parquet":
         import pyarrow.parquet as pq
@@ -393,7 +414,7 @@ def _arrow_chunks(source: str, file_format: str, rows: int):
             for i in range(reader.num_record_batches):
                 yield pa.Table.from_batches([reader.get_batch(i)])
     else:
-        yield from stream_csv_arrow(source, "\t" if file_format == "tsv" else None)
+        yield from stream_csv_arrow(source, fmt.delimiter)
 
 
 def _slice_bounds(n_rows: int, part) -> tuple[int, int]:

@@ -409,21 +409,22 @@ class TabularPreprocessor:
 
     @classmethod
     def from_dict(cls, state: dict) -> "TabularPreprocessor":
-        """Rebuild from :meth:`to_dict`; ValueError if the state is malformed."""
+        """Rebuild from :meth:`to_dict`; ValueError saying what is malformed (a model file's
+        metadata comes from anywhere: every field is checked for its type here, not at use)."""
         try:
+            if not isinstance(state, dict):
+                raise TypeError(f"expected a JSON object, got {type(state).__name__}")
+            _require(state, "target", str), _require(state, "task", str), _require(state, "drop", list)
+            if not all(isinstance(name, str) for name in state["drop"]):
+                raise TypeError("drop: expected column names")
             pre = cls(state["target"], state["task"], state["drop"])
+            if state["target_kind"] not in ("numeric", "labels", "integer-labels"):
+                raise ValueError(f"target_kind: unknown kind {state['target_kind']!r}")
             pre.target_kind = state["target_kind"]
-            pre.target_mean, pre.target_std = float(state["target_mean"]), float(state["target_std"])
-            pre.columns = [dict(c) for c in state["columns"]]
-            for column in pre.columns:
-                if column["kind"] == "numeric":
-                    float(column["mean"]), float(column["std"]), float(column["median"])
-                elif column["kind"] == "text":
-                    list(column["categories"]), str(column["mode"])
-                else:
-                    raise ValueError(f"unknown column kind {column['kind']!r}")
+            pre.target_mean, pre.target_std = _number(state, "target_mean"), _number(state, "target_std")
+            pre.columns = [_checked_column(c) for c in _require(state, "columns", list)]
         except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"invalid preprocessing description: {error}") from None
+            raise ValueError(f"invalid preprocessing description: {type(error).__name__}: {error}") from None
         return pre
 
     def describe(self) -> str:
@@ -443,3 +444,36 @@ class TabularPreprocessor:
         if self.drop:
             lines.append(f"  ignored: {', '.join(self.drop)}")
         return "\n".join(lines)
+
+
+def _require(state: dict, key: str, kind: type):
+    """``state[key]``, which must be a ``kind``; TypeError naming the key otherwise."""
+    value = state[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise TypeError(f"{key}: expected {kind.__name__}, got {value!r}"[:200])
+    return value
+
+
+def _number(state: dict, key: str) -> float:
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{key}: expected a number, got {value!r}"[:200])
+    return float(value)
+
+
+def _checked_column(column) -> dict:
+    """One column's saved description, with every field's type checked."""
+    if not isinstance(column, dict):
+        raise TypeError(f"columns: expected objects, got {column!r}"[:200])
+    _require(column, "name", str)
+    if column.get("kind") == "numeric":
+        for key in ("mean", "std", "median"):
+            _number(column, key)
+    elif column.get("kind") == "text":
+        categories = _require(column, "categories", list)
+        if not all(isinstance(c, str) for c in categories) or not isinstance(column.get("mode"), str):
+            raise TypeError(f"column {column['name']!r}: categories and mode must be text")
+    else:
+        raise ValueError(f"column {column['name']!r}: unknown kind {column.get('kind')!r}")
+    return dict(column)
+
