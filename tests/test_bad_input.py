@@ -73,6 +73,10 @@ CASES = {
     "integer too large for a float in y": (lambda: reg().fit(X3[:2], [1, -10**400], verbose=0), ValueError,
                                            "y: the value at row 1"),
     "complex X": (lambda: reg().fit(X3 + 1j, Y_REG, verbose=0), TypeError, "complex"),
+    "dates in X": (lambda: reg().fit(np.arange(12).reshape(4, 3).astype("datetime64[D]"), Y_REG, verbose=0),
+                   TypeError, r"got datetime64\[D\] values; a date or duration"),
+    "durations in X": (lambda: reg().fit(np.arange(12).reshape(4, 3).astype("timedelta64[s]"), Y_REG,
+                                         verbose=0), TypeError, r"got timedelta64\[s\] values"),
     "X None": (lambda: reg().fit(None, Y_REG, verbose=0), TypeError, "X: expected an array-like"),
     # fit: y
     "length mismatch": (lambda: reg().fit(X3, Y_REG[:3], verbose=0), ValueError,

@@ -540,3 +540,19 @@ def test_a_dash_reads_standard_input_and_writes_standard_output(tmp_path):
 def test_trace_refuses_options_that_contradict_each_other(capsys, options, message):
     assert run("trace", *options) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layout", ["v1", "stream"])
+def test_every_arrow_layout_trains_predicts_and_evaluates(tmp_path, capsys, layout):
+    pa = pytest.importorskip("pyarrow")
+    from test_readers import write_arrow
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=80)
+    data = tmp_path / "d.feather"
+    write_arrow(pa.table({"x": x, "y": 2 * x + 1}), data, layout)
+    assert run("train", data, "--target", "y", "--epochs", "2", "--output", tmp_path / "m.npz", "--quiet") == 0
+    assert run("predict", tmp_path / "m.npz", data, "-o", tmp_path / "p.csv") == 0
+    assert (tmp_path / "p.csv").read_text().count("\n") == 81
+    assert run("evaluate", tmp_path / "m.npz", data) == 0
+    assert "80 rows of" in capsys.readouterr().out

@@ -87,3 +87,19 @@ def test_frames_record_their_column_names_and_other_columns_are_refused(kind, tm
         model.score(df[["mass", "bill", "flipper"]], y)
     model.save(tmp_path / "m.npz")
     assert NeuralNetwork.load(tmp_path / "m.npz").feature_names_in_.tolist() == ["bill", "flipper", "mass"]
+
+
+def test_dates_are_refused_alike_in_arrays_and_frames_for_fit_and_predict():
+    pd = pytest.importorskip("pandas")
+    days = np.arange(8).astype("datetime64[D]").reshape(4, 2)
+    frame = pd.DataFrame({"when": days[:, 0], "x": [1.0, 2.0, 3.0, 4.0]})
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match=r"X: expected numbers, got datetime64\[D\] values"):
+        NeuralNetwork([2, 1], random_state=0).fit(days, y, verbose=0)
+    with pytest.raises(TypeError, match="non-numeric columns: when"):
+        NeuralNetwork([2, 1], random_state=0).fit(frame, y, verbose=0)
+    model = NeuralNetwork([2, 1], random_state=0)
+    model.fit(np.ones((4, 2)), y, epochs=1, verbose=0)
+    for unit in ("D", "ns"):  # raw counts differ by unit: no unit may reach the network
+        with pytest.raises(TypeError, match=rf"datetime64\[{unit}\]"):
+            model.predict(days.astype(f"datetime64[{unit}]"))

@@ -171,6 +171,10 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None,
     kind = array.dtype.kind
     if kind == "c":
         raise TypeError(f"{name}: expected real numbers, got complex dtype {array.dtype}")
+    if kind in "mM":  # raw counts depend on the unit ([D] vs [ns]): refused as DataFrame dates are
+        raise TypeError(f"{name}: expected numbers, got {array.dtype} values; a date or duration "
+                        f"has no scale a network can learn from as it is: convert it to numbers "
+                        f"you choose, e.g. days since the first: (d - d.min()) / np.timedelta64(1, 'D')")
     if kind not in "biuf":
         try:  # numbers, or text that reads as numbers (a list mixing 1 and "2.5")
             array = array.astype(np.float64)

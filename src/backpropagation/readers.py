@@ -409,10 +409,7 @@ def _arrow_chunks(source: str, file_format: str, rows: int, fmt: TextFormat):
             for batch in file.iter_batches(batch_size=rows):
                 yield pa.Table.from_batches([batch])
     elif file_format == "feather":
-        with pa.OSFile(source) as opened:       # (not memory-mapped: see _read_feather)
-            reader = pa.ipc.open_file(opened)
-            for i in range(reader.num_record_batches):
-                yield pa.Table.from_batches([reader.get_batch(i)])
+        yield from _feather_chunks(source)
     else:
         yield from stream_csv_arrow(source, fmt.delimiter)
 
@@ -446,9 +443,39 @@ def _read_feather(source: str, part):
     meanwhile kills the process with SIGBUS."""
     import pyarrow.feather as feather
 
-    arrow = feather.read_table(source, memory_map=False)
+    pa, _ = pyarrow()
+    if _arrow_layout(source) == "stream":
+        with pa.OSFile(source) as opened:
+            arrow = pa.ipc.open_stream(opened).read_all()
+    else:
+        arrow = feather.read_table(source, memory_map=False)
     start, stop = _slice_bounds(arrow.num_rows, part)
     return arrow.slice(start, stop - start), start
+
+
+def _arrow_layout(source: str) -> str:
+    """``"file"`` (Arrow IPC file, Feather v2), ``"v1"`` (Feather v1) or ``"stream"`` (Arrow IPC
+    stream), by the file's first bytes: each needs its own reader."""
+    with open(source, "rb") as opened:
+        magic = opened.read(6)
+    return "file" if magic == b"ARROW1" else "v1" if magic[:4] == b"FEA1" else "stream"
+
+
+def _feather_chunks(source: str):
+    """An Arrow/Feather file's record batches as tables (not memory-mapped: see _read_feather);
+    Feather v1 has no record batches and is read whole."""
+    pa, _ = pyarrow()
+    layout = _arrow_layout(source)
+    if layout == "v1":
+        yield _read_feather(source, None)[0]
+        return
+    with pa.OSFile(source) as opened:
+        if layout == "stream":
+            yield from (pa.Table.from_batches([batch]) for batch in pa.ipc.open_stream(opened))
+            return
+        reader = pa.ipc.open_file(opened)
+        for i in range(reader.num_record_batches):
+            yield pa.Table.from_batches([reader.get_batch(i)])
 
 
 def number_rows_across(table: Table, comm) -> Table:
