@@ -176,7 +176,8 @@ def write_arrow(arrow, path, layout):
     else:
         with warnings.catch_warnings():  # v1 is deprecated, and still what older tools write
             warnings.simplefilter("ignore", DeprecationWarning)
-            feather.write_feather(arrow, path, version=1 if layout == "v1" else 2)
+            version = {"compression": "uncompressed"} if layout == "file" else {"version": 1}
+            feather.write_feather(arrow, path, **version)  # (uncompressed: as zero-copy as a read can be)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".feather", ".feather-v1", ".arrow-stream"])
@@ -351,3 +352,55 @@ def test_files_that_are_not_csv_as_expected_get_one_clear_sentence(tmp_path, con
     path.write_bytes(content)
     with pytest.raises(ValueError, match=message):
         read_table(path)
+
+
+def _truncating(path, size, real):
+    """``real``, after cutting ``path`` down to ``size`` bytes (a writer racing the reader)."""
+    def cut_then_call(*args, **kwargs):
+        with open(path, "r+b") as handle:
+            handle.truncate(size)
+        return real(*args, **kwargs)
+    return cut_then_call
+
+
+def test_a_file_truncated_while_it_is_read_is_named_never_a_signal(tmp_path, monkeypatch):
+    from backpropagation import csv_source
+
+    path = write(tmp_path, "a,b,y\n" + "".join(f"{i},{i % 7},{i * 2}\n" for i in range(20_000)))
+    monkeypatch.setattr(csv_source, "_parse", _truncating(path, 1000, csv_source._parse))
+    with pytest.raises(ValueError, match=r"data.csv: the file changed while it was being read \(its size "
+                                         r"went from \d+ to 1000 bytes\)"):
+        read_table(path)
+
+
+def test_a_file_truncated_between_streamed_chunks_is_named(tmp_path):
+    path = write(tmp_path, "a,y\n" + "".join(f"{i},{i * 2}\n" for i in range(5_000)))
+    chunks = stream_table(path, rows=100)
+    next(chunks)
+    with open(path, "r+b") as handle:
+        handle.truncate(500)
+    with pytest.raises(ValueError, match="data.csv: the file changed while it was being read"):
+        list(chunks)
+
+
+
+@pytest.mark.parametrize("layout", ["parquet", "file", "v1", "stream"])
+def test_a_table_read_stays_valid_after_its_file_is_truncated(tmp_path, layout):
+    """A memory-mapped table reads its file for as long as it is used: truncating the file then
+    kills the process with SIGBUS, hence the child process."""
+    import subprocess
+    import sys
+
+    path = tmp_path / ("d.parquet" if layout == "parquet" else "d.feather")
+    write_arrow(pa.table({"a": np.arange(200_000.0), "y": np.arange(200_000.0) * 2}), path, layout)
+    child = f"""
+import os, warnings
+warnings.simplefilter("ignore")
+from backpropagation.readers import read_table
+table = read_table({str(path)!r})
+os.truncate({str(path)!r}, 0)
+print(sum(float(table.column(name).numbers.sum()) for name in table.header))
+"""
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert float(done.stdout) == 3 * 199_999 * 200_000 / 2
