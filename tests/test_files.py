@@ -141,3 +141,27 @@ def test_a_checkpoint_path_that_cannot_be_written_stops_fit_before_the_first_epo
         net.fit(np.ones((4, 2)), np.arange(4.0), epochs=3, verbose=0,
                 callbacks=[CountEpochs(), ModelCheckpoint(tmp_path / "missing" / "best.npz")])
     assert CountEpochs.epochs == 0
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_previous_one(model, tmp_path, monkeypatch, capsys):
+    import errno
+
+    from backpropagation.cli import main
+
+    path = tmp_path / "m.npz"
+    model.save(path)
+    before = path.read_bytes()
+
+    def full_disk(handle, **arrays):
+        handle.write(b"partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match=rf"cannot write {path}: No space left on device; the previous file"):
+        model.save(path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.npz"]
+    data = tmp_path / "d.csv"
+    data.write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    assert main(["train", str(data), "--target", "y", "--epochs", "1", "--quiet", "-o", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert f"cannot write {path}: No space left on device" in err and "Traceback" not in err
+    assert path.read_bytes() == before

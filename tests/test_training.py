@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from backpropagation import DivergenceError, NeuralNetwork
+from backpropagation.callbacks import Callback
 from backpropagation.interrupt import InterruptGuard
 from backpropagation.training import LocalReducer, train
 
@@ -47,3 +48,63 @@ def test_divergence_is_raised_after_the_callbacks_end_with_finite_weights():
     with pytest.raises(DivergenceError):
         model.fit(X, y, epochs=2, verbose=0)
     assert np.isfinite(model.parameters).all() and model.history_.stop_reason.startswith("diverged")
+
+
+class Poison(Callback):
+    """Sets the last parameter (the output's bias) so large after ``at_batch`` that the next
+    batch's loss overflows, or to NaN after the last batch of ``at_epoch``; records the weights it
+    left and those the epoch started from. The other parameters stay small: an update to them
+    shows."""
+
+    def __init__(self, value, at_batch=None, at_epoch=None):
+        self.value, self.at_batch, self.at_epoch = value, at_batch, at_epoch
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.epoch_start = epoch, self.model.parameters.copy()
+
+    def on_batch_end(self, batch, logs=None):
+        if batch == self.at_batch or (self.epoch == self.at_epoch and batch == 1):
+            self.model.parameters[-1] = self.value
+            self.left = self.model.parameters.copy()
+
+
+def regression_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 2))
+    return X, X @ [1.0, -2.0]
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])   # adam moves weights even on zero gradients
+def test_a_batch_whose_loss_is_not_finite_is_never_applied(engine, optimizer):
+    if engine == "numba":
+        pytest.importorskip("numba")
+    poison = Poison(1e200, at_batch=0)
+    model = NeuralNetwork([2, 4, 1], optimizer=optimizer, engine=engine, random_state=0)
+    with pytest.raises(DivergenceError, match="the loss became inf at epoch 1, batch 2"):
+        model.fit(*regression_data(), epochs=3, batch_size=4, shuffle=False, callbacks=[poison], verbose=0)
+    np.testing.assert_array_equal(model.parameters, poison.left)
+
+
+def test_a_non_finite_loss_leaves_the_gradients_zero():
+    model = NeuralNetwork([2, 4, 1], random_state=0)
+    X, y = regression_data()
+    model.fit(X, y, epochs=1, verbose=0)
+    Y = model.head.encode(y, model.dtype)
+    assert np.isfinite(model.loss_and_gradients(X, Y)) and model.gradients.any()
+    model.parameters[0] = 1e300
+    assert not np.isfinite(model.loss_and_gradients(X, Y))
+    assert not model.gradients.any()
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_weights_that_become_non_finite_are_rolled_back_to_the_epoch_s_start(engine):
+    if engine == "numba":
+        pytest.importorskip("numba")
+    poison = Poison(np.nan, at_epoch=1)   # after the last batch: no loss sees it, the epoch's check does
+    model = NeuralNetwork([2, 4, 1], optimizer="sgd", engine=engine, random_state=0)
+    with pytest.raises(DivergenceError, match="non-finite weights at epoch 2"):
+        model.fit(*regression_data(), epochs=3, batch_size=4, shuffle=False, callbacks=[poison], verbose=0)
+    np.testing.assert_array_equal(model.parameters, poison.epoch_start)
+    assert len(model.history_.epoch) == 1
