@@ -215,8 +215,8 @@ def test_threads_are_capped_by_the_memory_of_their_gradient_vectors(monkeypatch)
 def test_blas_runs_on_one_thread_while_threads_share_the_batches_and_on_all_after():
     # In a fresh process, where SciPy's BLAS (the one numba's np.dot calls) is not loaded yet:
     # the engine must load it before it asks threadpoolctl to hold every BLAS to one thread.
-    if min(len(os.sched_getaffinity(0)), __import__("numba").get_num_threads()) < 2:
-        pytest.skip("one core: batches are not split over threads")
+    if min(numba_engine.usable_cores(), __import__("numba").get_num_threads()) < 2:
+        pytest.skip("one usable core (affinity or the container's CPU quota): batches are not split over threads")
     script = ("import numpy as np, threadpoolctl; from backpropagation import Callback, NeuralNetwork; "
               "from backpropagation.engines import numba_engine as e\n"
               "e.PARALLEL_WORK, e.PARALLEL_ROWS = 0, 1\n"
@@ -236,7 +236,7 @@ def test_wide_batches_are_split_over_the_cores_where_threadpoolctl_holds_blas():
     import numba
 
     model = NeuralNetwork([784, 512, 256, 10], task="classification")
-    expected = min(numba.get_num_threads(), len(os.sched_getaffinity(0)))
+    expected = min(numba.get_num_threads(), numba_engine.usable_cores())   # (a container's quota counts)
     assert numba_engine.thread_count(model, 256) == expected
     assert numba_engine.thread_count(model, 1) == 1                       # too little work a batch
     assert numba_engine.thread_count(NeuralNetwork([2, 16, 8, 1]), 4096) == 1
@@ -424,17 +424,15 @@ def test_the_command_line_takes_an_engine_and_both_train_the_same_model(tmp_path
 def test_ctrl_c_stops_a_long_compiled_run_within_a_chunk(monkeypatch, parts):
     import signal
     import threading
-    import time
 
     monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: parts)
     model = NeuralNetwork([3, 6, 1], random_state=0, engine="numba")
     model.fit(X, TARGETS["regression"], epochs=1, batch_size=1, verbose=0)          # compiled before timing
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-    started = time.perf_counter()
     timer.start()
     history = model.fit(np.tile(X, (200, 1)), np.tile(TARGETS["regression"], 200), epochs=10_000, batch_size=1,
                         verbose=0)
-    assert history.interrupted and time.perf_counter() - started < 5
+    assert history.interrupted and len(history.epoch) < 10_000
     assert np.isfinite(model.parameters).all() and "interrupted (Ctrl-C)" in history.stop_reason
 
 
