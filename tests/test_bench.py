@@ -1,6 +1,6 @@
 """The benchmark's quick mode runs, writes its results, and ours learns as well as the references.
 
-Timing is never asserted here: speed targets live in bench/ and the README, measured side by side.
+Timing is never asserted here: speed targets live in bench/ (bench/README.md), measured side by side.
 """
 
 import importlib.util

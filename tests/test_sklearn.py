@@ -23,7 +23,7 @@ from backpropagation.sklearn import BackpropClassifier, BackpropRegressor  # noq
 # Small, quick settings that still learn the checks' toy problems.
 FAST = dict(hidden_layer_sizes=(16,), epochs=60, batch_size=16, learning_rate=0.01, random_state=0)
 
-# The one check that cannot apply to mini-batch training (see the README): a sample of weight 2 is
+# The one check that cannot apply to mini-batch training (see docs/sklearn.md): a sample of weight 2 is
 # one row counted twice within one batch, while a repeated row can fall into two different
 # batches, so the two trajectories differ. With batch_size=None they are the same computation,
 # and test_sample_weight_equivalence_holds_in_full_batch_training runs the check there.
@@ -160,9 +160,9 @@ def test_grid_search_on_a_dask_cluster(iris):
     assert search.best_score_ > 0.85 and len(search.cv_results_["params"]) == 4
 
 
-def test_the_readme_dask_script_runs_as_pasted(tmp_path):
+def test_the_documented_dask_script_runs_as_pasted(tmp_path):
     pytest.importorskip("dask.distributed")
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[1] / "docs" / "sklearn.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     script = next(block for block in blocks if "LocalCluster" in block)
     assert 'if __name__ == "__main__":' in script
