@@ -95,3 +95,14 @@ def test_the_wide_table_benchmark_runs_and_reports_the_growth_per_column(tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(output.read_text())
     assert [row["columns"] for row in report["results"]] == [40, 80] and report["per_column_growth"] > 0
+
+
+def test_the_engines_cross_product_sample_runs_and_finds_them_equal_in_float64(tmp_path):
+    pytest.importorskip("numba")
+    output = tmp_path / "engines_equal.json"
+    result = subprocess.run([sys.executable, str(BENCH.parent / "engines_equal.py"), "--cases", "12",
+                             "--output", str(output)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(output.read_text())
+    assert report["sampled"] == 12 and report["cross_product"] == 10368
+    assert report["dtypes"]["float64"]["largest_relative_difference"] < 1e-9
