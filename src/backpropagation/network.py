@@ -29,6 +29,10 @@ from .layers import Dense, unpack_layers
 from .training import LocalReducer
 
 
+#: Rows whose activations inference holds at once: memory stays bounded whatever the rows.
+ROWS_PER_PASS = 8192
+
+
 class NeuralNetwork(Inspection):
     """A feed-forward neural network trained by hand-written backpropagation.
 
@@ -267,6 +271,11 @@ class NeuralNetwork(Inspection):
         if self.l2:
             self._grads[: self._n_weights] += self.l2 * self._params[: self._n_weights]
 
+    def update(self, learning_rate: float) -> None:
+        """The update: the L2 penalty's gradient joins the batch's, then the optimizer steps."""
+        self.add_penalty_gradient()
+        self.optimizer.step(self._params, self._grads, learning_rate)
+
     def zero_gradients(self) -> float:
         """Set every gradient to zero (a batch with nothing to learn from); returns a loss of 0."""
         self._grads[...] = 0
@@ -384,13 +393,11 @@ class NeuralNetwork(Inspection):
             return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs,
                                   batch_size=batch_size, shuffle=shuffle, callbacks=callbacks, interrupt=interrupt)
 
-    def objective(self, X: np.ndarray, Y: np.ndarray, outputs=None, rows_per_pass: int | None = None) -> float:
-        """Loss plus L2 penalty on validated ``X`` and encoded ``Y``, without touching gradients; in
-        passes of ``rows_per_pass`` rows (default: about 1 MB of the widest layer). ``outputs`` receives
-        every row's output. No rows (an MPI rank without validation rows) have no loss: NaN."""
+    def objective(self, X: np.ndarray, Y: np.ndarray, outputs=None, rows_per_pass: int = ROWS_PER_PASS) -> float:
+        """Loss plus L2 penalty on validated ``X``, encoded ``Y`` (no gradients; in passes); ``outputs``
+        receives each row's output. No rows (an MPI rank without validation rows): NaN."""
         if not len(X):
             return math.nan
-        rows_per_pass = rows_per_pass or self._rows_per_pass()
         passes, total = range(0, len(X), rows_per_pass), 0.0
         for start in passes:
             Z, A = self._infer(X[start:start + rows_per_pass])
@@ -401,16 +408,9 @@ class NeuralNetwork(Inspection):
         return total + self._penalty()
 
     # ------------------------------------------------------------------ inference
-    def _rows_per_pass(self) -> int:
-        """Rows per pass when evaluating many rows: about 1 MB for the widest layer's activations
-        (they stay in cache between layers), between 1,024 and 16,384 rows."""
-        largest = max(self.layer_sizes) * np.dtype(self.dtype).itemsize
-        return int(np.clip((1 << 20) // largest, 1024, 16384))
-
     def _output(self, X) -> np.ndarray:
         X = check_features(X, self.dtype, "X", self.layer_sizes[0], 1, self.feature_names_in_)
-        step = self._rows_per_pass()              # (in passes: bounded memory for large X)
-        return np.concatenate([self._infer(X[i:i + step])[1] for i in range(0, len(X), step)])
+        return np.concatenate([self._infer(X[i:i + ROWS_PER_PASS])[1] for i in range(0, len(X), ROWS_PER_PASS)])
 
     def _require_fitted(self, what: str) -> None:
         if not self.head.fitted:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -186,16 +187,18 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
         c.set_model(model)
         c.on_train_begin({"epochs": epochs, "samples": n_rows, "batch_size": batch_size,
                           "validation": X_val is not None, "rank": reducer.rank})
-    loop = _Loop(model, reducer, Y, X_val, Y_val, callbacks, history)
     model.engine_ = engines.choose(model, n_rows, batch_size, epochs, distributed=not reducer.local)
+    divergence = None
     # Overflow is not warned about: the loop finds non-finite losses and weights itself and
     # raises DivergenceError, which says what to do.
     with np.errstate(over="ignore", invalid="ignore"):
         try:
-            # (a Ctrl-C already requested need not wait for the numba engine's kernels to load)
-            engine = None if reducer.interrupted(interrupt) else \
-                engines.create(model.engine_, model, reducer, loop.batch_callbacks, batch_size)
-            divergence = loop.run(engine, epochs, reducer.batches(X, Y, weights, batch_size), shuffle, interrupt)
+            if reducer.interrupted(interrupt):  # (no need to wait for the numba kernels to load)
+                stop(model, "interrupted (Ctrl-C) before the first epoch; 0 complete epoch(s) recorded")
+            else:
+                engine = engines.create(model.engine_, model, reducer, batch_callbacks(callbacks), batch_size)
+                loop = TrainingLoop(model, reducer, engine, Y, (X_val, Y_val), callbacks)
+                divergence = loop.run(epochs, reducer.batches(X, Y, weights, batch_size), shuffle, interrupt)
         finally:
             for c in callbacks:
                 c.on_train_end({"allreduce_seconds": reducer.reduce_seconds})
@@ -204,67 +207,96 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
     return history
 
 
-class _Loop:
-    """The epochs of one ``train`` call and what they share."""
+def batch_callbacks(callbacks: list) -> list:
+    """The callbacks that act after each batch (``on_batch_end`` overridden)."""
+    return [c for c in callbacks if type(c).on_batch_end is not cb.Callback.on_batch_end]
 
-    def __init__(self, model, reducer, Y, X_val, Y_val, callbacks, history) -> None:
-        self.model, self.reducer, self.Y, self.X_val, self.Y_val = model, reducer, Y, X_val, Y_val
-        self.callbacks, self.history = callbacks, history
-        self.batch_callbacks = [c for c in callbacks if type(c).on_batch_end is not cb.Callback.on_batch_end]
+
+def stop(model, reason: str) -> None:
+    """Stop training after the current epoch, saying why (``history.stop_reason``)."""
+    model.stop_training, model.stop_reason = True, reason
+
+
+@dataclass
+class EpochOutcome:
+    """How one epoch ended: completed with its ``logs``, interrupted by Ctrl-C, or diverged."""
+
+    logs: dict | None = None
+    interrupted: bool = False
+    divergence: DivergenceError | None = None
+
+
+class TrainingLoop:
+    """The epochs of one :func:`train` call: each hands the engine its batches, then computes
+    the epoch's loss, metric and validation scores for the callbacks.
+
+    Parameters
+    ----------
+    model : NeuralNetwork
+    reducer : LocalReducer or MPIReducer
+    engine : NumpyEngine or NumbaEngine
+        What runs the batches (``engine.chunks``).
+    Y : ndarray
+        The encoded training targets (their order: the batches' rows).
+    validation : tuple
+        ``(X_val, Y_val)``, both None without validation data.
+    callbacks : list of Callback
+    """
+
+    def __init__(self, model, reducer, engine, Y, validation, callbacks) -> None:
+        self.model, self.reducer, self.engine, self.Y = model, reducer, engine, Y
+        self.X_val, self.Y_val = validation
+        self.callbacks, self.batch_callbacks = callbacks, batch_callbacks(callbacks)
         self.outputs = np.empty_like(Y)  # each batch's output, for the epoch's metric
-        self.val_outputs = None if Y_val is None else np.empty_like(Y_val)
+        self.val_outputs = None if self.Y_val is None else np.empty_like(self.Y_val)
 
-    def run(self, engine, epochs, batches, shuffle, interrupt) -> DivergenceError | None:
-        """Every epoch on ``engine``; returns the divergence to raise, if any."""
-        model, self.engine = self.model, engine
+    def run(self, epochs, batches, shuffle, interrupt) -> DivergenceError | None:
+        """Every epoch in turn until the last, a stop or a Ctrl-C; the divergence to raise, if any."""
+        model = self.model
         for epoch in range(epochs):
-            if self.reducer.interrupted(interrupt):   # Ctrl-C before this epoch began
-                model.stop_training = True
+            if self.reducer.interrupted(interrupt):   # Ctrl-C between two epochs (or while kernels loaded)
                 when = f"after epoch {epoch}" if epoch else "before the first epoch"
-                model.stop_reason = f"interrupted (Ctrl-C) {when}; {epoch} complete epoch(s) recorded"
+                stop(model, f"interrupted (Ctrl-C) {when}; {epoch} complete epoch(s) recorded")
                 return None
             for c in self.callbacks:
                 c.on_epoch_begin(epoch, {})
-            last_good = model.parameters.copy()
             order = model.rng.permutation(batches.n_rows) if shuffle and batches.batch_size < batches.n_rows \
                 else None
-            outcome = self.epoch(epoch, batches, order, interrupt, last_good)
-            if outcome is not None:
-                return outcome if isinstance(outcome, DivergenceError) else None
+            outcome = self.epoch(epoch, batches, order, interrupt)
+            if outcome.logs is None:
+                return outcome.divergence
             for c in self.callbacks:
-                c.on_epoch_end(epoch, self.logs)
+                c.on_epoch_end(epoch, outcome.logs)
             if model.stop_training:
                 break
         return None
 
-    def epoch(self, epoch, batches, order, interrupt, last_good):
-        """One pass over the batches; returns a DivergenceError, "interrupted", or None."""
+    def epoch(self, epoch, batches, order, interrupt) -> EpochOutcome:
+        """One pass over the batches in ``order`` (None: as they are)."""
         model, reducer = self.model, self.reducer
         lr = model.current_learning_rate
+        last_good = model.parameters.copy()
         total = seen = 0.0
         trained = np.zeros(len(self.Y), dtype=bool)  # rows whose output the epoch's metric uses
-        batch, callbacks = 0, self.batch_callbacks
+        batch = 0
         for first, results in self.engine.chunks(batches, order, lr, self.outputs, trained, interrupt):
             for batch, (batch_loss, batch_weight, size) in enumerate(results, first):
                 if batch_weight == 0:
                     continue  # all weights zero: nothing to learn from this batch
                 if not math.isfinite(batch_loss):
-                    return diverged(model, epoch, batch, batch_loss, last_good, self.history)
+                    return EpochOutcome(divergence=diverged(model, epoch, batch, batch_loss, last_good))
                 total += batch_loss * batch_weight
                 seen += batch_weight
-                if callbacks:
-                    for c in callbacks:
-                        c.on_batch_end(batch, {"loss": batch_loss, "size": size})
+                for c in self.batch_callbacks:
+                    c.on_batch_end(batch, {"loss": batch_loss, "size": size})
             if reducer.interrupted(interrupt):
                 # The partial epoch is not logged: history holds complete epochs only.
-                model.stop_training = True
-                model.stop_reason = (f"interrupted (Ctrl-C) during epoch {epoch + 1}, after batch "
-                                     f"{batch + 1}; {epoch} complete epoch(s) recorded")
-                return "interrupted"
+                stop(model, f"interrupted (Ctrl-C) during epoch {epoch + 1}, after batch {batch + 1}; "
+                            f"{epoch} complete epoch(s) recorded")
+                return EpochOutcome(interrupted=True)
         if not np.isfinite(model.parameters).all():  # an update overflowed without a bad loss yet
-            return diverged(model, epoch, batch, "non-finite weights", last_good, self.history)
-        self.logs = self.epoch_logs(total, seen, trained, batches.weights, lr)
-        return None
+            return EpochOutcome(divergence=diverged(model, epoch, batch, "non-finite weights", last_good))
+        return EpochOutcome(logs=self.epoch_logs(total, seen, trained, batches.weights, lr))
 
     def epoch_logs(self, total, seen, trained, weights, lr) -> dict:
         """Loss and metric of the epoch (sample-weighted over the rows trained on), validation's."""
@@ -283,15 +315,14 @@ class _Loop:
         return logs
 
 
-def diverged(model, epoch, batch, value, last_good, history) -> DivergenceError:
+def diverged(model, epoch, batch, value, last_good) -> DivergenceError:
     """Keep finite weights and describe the divergence (raised after the callbacks ran)."""
     if not np.isfinite(model.parameters).all():
         model.parameters[...] = last_good
-    model.stop_training = True
     what = value if isinstance(value, str) else f"the loss became {value}"
-    model.stop_reason = f"diverged: {what} at epoch {epoch + 1}, batch {batch + 1}"
+    stop(model, f"diverged: {what} at epoch {epoch + 1}, batch {batch + 1}")
     return DivergenceError(
         f"training diverged: {what} at epoch {epoch + 1}, batch {batch + 1}. "
         f"Try a smaller learning_rate (now {model.current_learning_rate:g}), standardised "
         "inputs, or an adaptive optimizer such as 'adam'. The weights were left finite "
-        "(rolled back to the start of the epoch if needed).", history)
+        "(rolled back to the start of the epoch if needed).", model.history_)

@@ -34,6 +34,5 @@ class NumpyEngine:
                 trained[rows] = True
             loss, weight = reducer.combine(model.gradients, loss, weight, interrupt)
             if weight > 0 and math.isfinite(loss):
-                model.add_penalty_gradient()
-                model.optimizer.step(model.parameters, model.gradients, lr)
+                model.update(lr)
             yield batch, [(loss, weight, len(Y_batch))]
