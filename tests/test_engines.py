@@ -164,7 +164,7 @@ def test_every_optimizer_on_threads(monkeypatch, optimizer):
 def test_threads_step_many_pieces_of_a_larger_network(monkeypatch, optimizer):
     # 35,000 parameters: each thread steps its block in several pieces, and the weights end
     # (the L2 penalty's last entry) inside a piece of the second thread's block.
-    from backpropagation.engines import numba_parallel
+    from backpropagation.engines import numba_chunk
 
     monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
     data = RNG.normal(size=(120, 20))
@@ -175,7 +175,7 @@ def test_threads_step_many_pieces_of_a_larger_network(monkeypatch, optimizer):
                               learning_rate=0.01, random_state=4, engine=engine)
         history = model.fit(data, target, epochs=2, batch_size=16, verbose=0, sample_weight=weights)
         results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
-    assert model.parameters.size > 2 * numba_parallel.STEP_PIECE
+    assert model.parameters.size > 2 * numba_chunk.STEP_PIECE
     assert_equal_training(results)
 
 
@@ -287,9 +287,9 @@ class ChunkCounter:
     def __getattr__(self, name):
         return getattr(self.kernels, name)
 
-    def run_batches(self, *args):
-        self.counts.append(args[6])
-        return self.kernels.run_batches(*args)
+    def run_chunk(self, *args, **batches):
+        self.counts.append(batches["n_batches"])
+        return self.kernels.run_chunk(*args, **batches)
 
 
 @pytest.mark.parametrize("every_batch", [False, True])
@@ -301,8 +301,8 @@ def test_chunks_grow_towards_their_target_time_unless_a_callback_needs_every_bat
 
     def counting_init(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
-        self.kernels = ChunkCounter(self.kernels)
-        counters.append(self.kernels)
+        self.chunk = ChunkCounter(self.chunk)
+        counters.append(self.chunk)
 
     monkeypatch.setattr(numba_engine.NumbaEngine, "__init__", counting_init)
     results = []
@@ -329,7 +329,7 @@ def test_next_chunk_length_aims_at_the_target_time_within_its_bounds():
 
 
 def test_one_compiled_kernel_per_dtype_whatever_types_the_inputs_arrive_in():
-    from backpropagation.engines import numba_kernels
+    from backpropagation.engines import numba_chunk
 
     # Fortran order, integers, lists, a float32 table for a float64 model, integer weights and an
     # integer L2 set afterwards: all reach the chunk kernel as the types it was loaded for.
@@ -342,24 +342,25 @@ def test_one_compiled_kernel_per_dtype_whatever_types_the_inputs_arrive_in():
             model.l2 = 0
             model.fit(features, target, epochs=2, batch_size=5, verbose=0, sample_weight=weights,
                       validation_split=0.2)
-    assert len(numba_kernels.run_batches.signatures) == 2
+    assert len(numba_chunk.run_chunk.signatures) == 2
 
 
 def test_the_kernels_are_loaded_before_the_first_epoch_begins():
     # In a fresh process: the first epoch's time is training, not loading compiled code; for
     # one thread and, where the batches are split over threads, for the threaded kernel.
     script = ("import numpy as np; from backpropagation import Callback, NeuralNetwork; "
-              "from backpropagation.engines import numba_kernels as k, numba_parallel as p, numba_engine as e\n"
+              "from backpropagation.engines import numba_chunk as c, numba_engine as e\n"
               "class First(Callback):\n"
               "    def on_epoch_begin(self, epoch, logs):\n"
-              "        print(len(k.run_batches.signatures), len(p.run_part.signatures))\n"
+              "        print(len(c.run_chunk.signatures))\n"
               "for dtype in ('float64', 'float32'):\n"
               "    NeuralNetwork([2, 3, 1], dtype=dtype, engine='numba').fit("
               "np.eye(2), [0.0, 1.0], epochs=1, verbose=0, callbacks=[First()])\n"
               "e.thread_count = lambda model, batch_size: 2\n"
               "NeuralNetwork([2, 3, 1], engine='numba').fit(np.eye(2), [0.0, 1.0], epochs=1, verbose=0, "
               "callbacks=[First()])\n")
-    assert python_output(script).split() == ["1", "0", "2", "0", "2", "1"]
+    # one kernel per dtype, the same for one thread and several
+    assert python_output(script).split() == ["1", "2", "2"]
 
 
 @pytest.mark.parametrize("parts", [1, 2])
@@ -457,3 +458,39 @@ def test_multi_output_regression_without_biases_and_in_stored_order(use_bias, sh
                             validation_split=0.2, early_stopping=True, lr_schedule="plateau")
         results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
     assert_equal_training(results)
+
+
+def test_an_unknown_code_is_an_error_in_every_kernel_never_another_rule():
+    from backpropagation.engines import numba_codes, numba_kernels as kernels
+
+    Z, A = np.ones(4), np.empty(4)
+    with pytest.raises(ValueError, match="unknown activation code"):
+        kernels.activate(99, 0.0, Z, 0, A, 0, 2, 2)
+    with pytest.raises(ValueError, match="unknown activation code"):
+        kernels.activation_backward(99, 0.0, Z, A, 0, np.ones(4), 0, 2, 2)
+    loss = numba_codes.loss_of(NeuralNetwork([3, 1]))
+    loss["code"], loss["fused"] = 99, False
+    with pytest.raises(ValueError, match="unknown loss code"):
+        kernels.sample_loss(loss[0], Z, A, Z, 0, 0, 0, 2)
+    with pytest.raises(ValueError, match="unknown loss code"):
+        kernels.loss_gradient(loss[0], 0.5, 0.25, 2, 2)
+    spec = numba_codes.optimizer_of(NeuralNetwork([3, 1]).optimizer)
+    constants = kernels.step_constants(spec[0], 0.1, 1, Z)
+    with pytest.raises(ValueError, match="unknown optimizer code"):
+        kernels.update_range(99, Z, Z.copy(), Z.copy(), Z.copy(), constants, 0, 4)
+
+
+def test_the_codes_cover_every_built_in_block_and_the_records_name_their_fields_as_the_classes_do():
+    from backpropagation import activations, losses, optimizers
+    from backpropagation.engines import numba_codes
+
+    base = activations.Activation
+    built_in = {cls for cls in vars(activations).values() if isinstance(cls, type) and issubclass(cls, base)} - {base}
+    assert built_in == set(numba_codes.ACTIVATIONS)
+    assert len(set(numba_codes.ACTIVATIONS.values())) == len(built_in)        # one code each
+    assert {losses.Huber} <= set(numba_codes.LOSSES) and len(set(numba_codes.LOSSES.values())) == 5
+    adamw = optimizers.AdamW(beta_1=0.8, beta_2=0.9, epsilon=1e-6, weight_decay=0.1)
+    record = numba_codes.optimizer_of(adamw)[0]
+    assert (record["beta_1"], record["beta_2"], record["epsilon"], record["weight_decay"]) == (0.8, 0.9, 1e-6, 0.1)
+    nesterov = numba_codes.optimizer_of(optimizers.SGD(momentum=0.9, nesterov=True))[0]
+    assert record["code"] == numba_codes.ADAMW and nesterov["nesterov"] and nesterov["momentum"] == 0.9

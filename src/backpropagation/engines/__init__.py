@@ -52,7 +52,7 @@ def choose(model, n_rows: int, batch_size: int, epochs: int, distributed: bool) 
     ValueError
         For ``engine="numba"`` where it cannot run (not installed, a custom building block, MPI).
     """
-    from .numba_engine import unsupported
+    from .numba_codes import unsupported
 
     if model.engine == "numpy":
         return "numpy"

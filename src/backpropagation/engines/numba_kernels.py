@@ -2,21 +2,24 @@
 
 The same rules as the reference path (``layers.py``, ``activations.py``, ``losses.py``,
 ``optimizers.py``), written as loops over the flat parameter and gradient vectors so that a
-batch costs no Python calls. Building blocks arrive as integer codes (the tables below) with
-their hyper-parameters; matrices are products by BLAS (``np.dot``) when large enough, by loops
-when tiny. Imported only by :mod:`backpropagation.engines.numba_engine`, when numba is installed.
+batch costs no Python calls. Building blocks arrive as the codes and records of
+:mod:`.numba_codes` (an unknown code is an error, never another rule); matrices are products
+by BLAS (``np.dot``) when large enough, by loops when tiny. The loop over a chunk's batches is
+:func:`.numba_chunk.run_chunk`. Imported only when numba is installed.
 """
 
 from __future__ import annotations
 
 import math
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
-SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS, SWISH, LINEAR, SOFTMAX = range(9)
-MSE, MAE, HUBER, BCE, CCE = range(5)
-SGD, RMSPROP, ADAM, ADAMW = range(4)
+from .numba_codes import (ADAM, ADAMW, BCE, CCE, ELU, HUBER, LEAKY_RELU, LINEAR, MAE, MSE, RELU, RMSPROP, SGD,
+                          SIGMOID, SOFTMAX, SOFTPLUS, SWISH, TANH)
+
 #: Products with fewer multiply-adds than this run as loops (BLAS call overhead dominates).
 SMALL_PRODUCT = 4096
 
@@ -66,9 +69,11 @@ def activate(code, alpha, Z, z_start, A, a_start, rows, units):
     elif code == SOFTPLUS:
         for k in range(n):
             a[k] = max(z[k], 0.0) + math.log1p(math.exp(-abs(z[k])))
-    else:
+    elif code == SWISH:
         for k in range(n):
             a[k] = z[k] * _sigmoid(z[k])
+    else:
+        raise ValueError("numba engine: unknown activation code")
 
 
 @njit(cache=True, error_model="numpy")
@@ -88,6 +93,8 @@ def activation_backward(code, alpha, Z, A, a_start, D, d_start, rows, units):
         for k in range(n):
             if z[k] <= 0:
                 d[k] = 0.0
+    elif code == LINEAR:
+        pass                        # f'(z) = 1: δ = dA as it is
     elif code == TANH:
         for k in range(n):
             d[k] = d[k] * (1.0 - a[k] * a[k])
@@ -109,12 +116,16 @@ def activation_backward(code, alpha, Z, A, a_start, D, d_start, rows, units):
         for k in range(n):
             sig = _sigmoid(z[k])
             d[k] = d[k] * (sig + a[k] * (1.0 - sig))
+    else:
+        raise ValueError("numba engine: unknown activation code")
 
 
 @njit(cache=True, error_model="numpy")
-def sample_loss(code, huber_delta, fused, Y, A, Z, a_start, z_start, i, outputs, eps):
-    """Loss of row ``i``: targets ``Y`` (flat, ``outputs`` per row), outputs and logits at
-    ``a_start`` and ``z_start`` of ``A`` and ``Z`` (fused cross-entropies use the logits)."""
+def sample_loss(loss, Y, A, Z, a_start, z_start, i, outputs):
+    """Loss of row ``i`` (``loss``: a :data:`~.numba_codes.LOSS` record): targets ``Y`` (flat,
+    ``outputs`` per row), outputs and logits at ``a_start`` and ``z_start`` of ``A`` and ``Z``
+    (fused cross-entropies use the logits)."""
+    code, huber_delta, fused, eps = loss.code, loss.delta, loss.fused, loss.eps
     total = 0.0
     y, a, z = i * outputs, a_start + i * outputs, z_start + i * outputs
     if code == CCE:
@@ -141,6 +152,8 @@ def sample_loss(code, huber_delta, fused, Y, A, Z, a_start, z_start, i, outputs,
         elif code == HUBER:
             q = min(abs(r), huber_delta)
             total += 0.5 * q * q + huber_delta * (abs(r) - q)
+        elif code != BCE:
+            raise ValueError("numba engine: unknown loss code")
         elif fused:
             total += max(Z[z + j], 0.0) - Z[z + j] * Y[y + j] + math.log1p(math.exp(-abs(Z[z + j])))
         else:
@@ -150,9 +163,10 @@ def sample_loss(code, huber_delta, fused, Y, A, Z, a_start, z_start, i, outputs,
 
 
 @njit(cache=True, error_model="numpy")
-def loss_gradient(code, huber_delta, fused, y, a, rows, outputs, eps):
+def loss_gradient(loss, y, a, rows, outputs):
     """``∂L/∂A`` (fused: ``δ = ∂L/∂Z``) of one element with target ``y`` and output ``a``, for a
     batch of ``rows`` rows."""
+    code, huber_delta, fused, eps = loss.code, loss.delta, loss.fused, loss.eps
     size = rows * outputs
     r = a - y
     if fused:
@@ -166,7 +180,9 @@ def loss_gradient(code, huber_delta, fused, y, a, rows, outputs, eps):
     p = min(max(a, eps), 1.0 - eps)
     if code == BCE:
         return (p - y) / (p * (1.0 - p) * size)
-    return -y / (p * rows)
+    if code == CCE:
+        return -y / (p * rows)
+    raise ValueError("numba engine: unknown loss code")
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -197,14 +213,12 @@ def matmul_at_b(A, a, D, d, G, g, rows, fan_in, fan_out):
     if rows * fan_in * fan_out >= SMALL_PRODUCT:
         np.dot(_block(A, a, rows, fan_in).T, _block(D, d, rows, fan_out), _block(G, g, fan_in, fan_out))
         return
-    for k in range(g, g + fan_in * fan_out):
-        G[k] = 0.0
-    for i in range(rows):
-        delta = D[d + i * fan_out:d + (i + 1) * fan_out]
-        for p in range(fan_in):
-            value, row = A[a + i * fan_in + p], G[g + p * fan_out:g + (p + 1) * fan_out]
-            for j in range(fan_out):
-                row[j] += value * delta[j]
+    for p in range(fan_in):
+        for j in range(fan_out):        # G[p, j] = Σ_i A[i, p] δ[i, j], summed in G's dtype
+            k = g + p * fan_out + j
+            G[k] = 0.0
+            for i in range(rows):
+                G[k] += A[a + i * fan_in + p] * D[d + i * fan_out + j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -222,65 +236,68 @@ def matmul_a_bt(D, d, W, w, E, e, rows, fan_in, fan_out):
             E[e + i * fan_in + p] = total
 
 
-@njit(cache=True, error_model="numpy")
-def _update_range(code, params, grads, first, second, c, start, stop):
-    """Parameters ``start:stop`` of the step; one plain loop per rule, so that it vectorises.
-
-    ``c`` holds the step's constants in the parameters' dtype (float32 arithmetic for float32
-    parameters, as NumPy does it): see :func:`update`. The rules and the order of their
-    operations are those of ``optimizers.py``.
-    """
-    if code == SGD:
-        mu, lr = c[0], c[9]
-        if mu == 0:
-            for i in range(start, stop):
-                params[i] -= grads[i] * lr
-        elif c[1] > 0:
-            for i in range(start, stop):
-                first[i] = first[i] * mu + grads[i]
-                params[i] -= (first[i] * mu + grads[i]) * lr
-        else:
-            for i in range(start, stop):
-                first[i] = first[i] * mu + grads[i]
-                params[i] -= first[i] * lr
-    elif code == RMSPROP:
-        rho, rest, eps, lr = c[2], c[3], c[6], c[9]
-        for i in range(start, stop):
-            g = grads[i]
-            second[i] = second[i] * rho + g * g * rest
-            params[i] -= g / (np.sqrt(second[i]) + eps) * lr
-    else:
-        beta_1, rest_1, beta_2, rest_2, eps, root, step, decay = c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[10]
-        for i in range(start, stop):
-            g = grads[i]
-            m = first[i] * beta_1 + g * rest_1
-            v = second[i] * beta_2 + g * g * rest_2
-            first[i] = m
-            second[i] = v
-            if code == ADAMW:
-                params[i] *= decay
-            params[i] -= m / (np.sqrt(v) / root + eps) * step
-
-
-@njit(cache=True, error_model="numpy")
-def update(code, params, grads, first, second, hyper, lr, t):
-    """The optimizer ``code``'s step ``t`` over the whole flat vector, fused in one pass.
-
-    ``hyper`` = (momentum, nesterov, rho or β1, β2, ε, weight decay). (One thread: on two
-    cores, numba's threads slowed the update down next to BLAS's worker threads.)
-    """
-    _update_range(code, params, grads, first, second, step_constants(hyper, lr, t, params), 0, params.size)
+#: The constants of one optimizer step, in the parameters' dtype (float32 arithmetic for
+#: float32 parameters, as NumPy does it): the learning rate and the hyper-parameters, the
+#: complements ``1 - ρ``, ``1 - β1``, ``1 - β2``, Adam's bias corrections folded into
+#: ``root = √(1 - β2^t)`` and ``step = lr / (1 - β1^t)``, and AdamW's ``decay = 1 - lr λ``.
+StepConstants = namedtuple("StepConstants", "lr momentum nesterov rho rest_rho beta_1 rest_1 beta_2 rest_2 "
+                                            "epsilon root step decay")
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def step_constants(hyper, lr, t, params):
-    """The constants of step ``t`` that :func:`_update_range` takes, in the parameters' dtype."""
-    c = np.empty(11, dtype=params.dtype)
-    c[0], c[1], c[2], c[3] = hyper[0], hyper[1], hyper[2], 1.0 - hyper[2]
-    c[4], c[5], c[6] = hyper[3], 1.0 - hyper[3], hyper[4]
-    c[7], c[8] = math.sqrt(1.0 - hyper[3] ** t), lr / (1.0 - hyper[2] ** t)
-    c[9], c[10] = lr, 1.0 - lr * hyper[5]
-    return c
+def _like(params, value):
+    """``value`` as a scalar of the parameters' dtype."""
+    out = np.empty(1, params.dtype)
+    out[0] = value
+    return out[0]
+
+
+@njit(cache=True, error_model="numpy")
+def step_constants(spec, lr, t, params):
+    """The :class:`StepConstants` of step ``t`` for the optimizer ``spec`` (an
+    :data:`~.numba_codes.OPTIMIZER` record)."""
+    return StepConstants(
+        _like(params, lr), _like(params, spec.momentum), _like(params, 1.0 if spec.nesterov else 0.0),
+        _like(params, spec.rho), _like(params, 1.0 - spec.rho), _like(params, spec.beta_1),
+        _like(params, 1.0 - spec.beta_1), _like(params, spec.beta_2), _like(params, 1.0 - spec.beta_2),
+        _like(params, spec.epsilon), _like(params, math.sqrt(1.0 - spec.beta_2 ** t)),
+        _like(params, lr / (1.0 - spec.beta_1 ** t)), _like(params, 1.0 - lr * spec.weight_decay))
+
+
+@njit(cache=True, error_model="numpy")
+def update_range(code, params, grads, first, second, c, start, stop):
+    """The optimizer ``code``'s step on parameters ``start:stop``, with the :class:`StepConstants`
+    ``c``; one plain loop per rule, so that it vectorises. The rules and the order of their
+    operations are those of ``optimizers.py``."""
+    if code == SGD:
+        if c.momentum == 0:
+            for i in range(start, stop):
+                params[i] -= grads[i] * c.lr
+        elif c.nesterov > 0:
+            for i in range(start, stop):
+                first[i] = first[i] * c.momentum + grads[i]
+                params[i] -= (first[i] * c.momentum + grads[i]) * c.lr
+        else:
+            for i in range(start, stop):
+                first[i] = first[i] * c.momentum + grads[i]
+                params[i] -= first[i] * c.lr
+    elif code == RMSPROP:
+        for i in range(start, stop):
+            g = grads[i]
+            second[i] = second[i] * c.rho + g * g * c.rest_rho
+            params[i] -= g / (np.sqrt(second[i]) + c.epsilon) * c.lr
+    elif code == ADAM or code == ADAMW:
+        for i in range(start, stop):
+            g = grads[i]
+            m = first[i] * c.beta_1 + g * c.rest_1
+            v = second[i] * c.beta_2 + g * g * c.rest_2
+            first[i] = m
+            second[i] = v
+            if code == ADAMW:
+                params[i] *= c.decay
+            params[i] -= m / (np.sqrt(v) / c.root + c.epsilon) * c.step
+    else:
+        raise ValueError("numba engine: unknown optimizer code")
 
 
 @njit(cache=True, error_model="numpy")
@@ -326,30 +343,25 @@ def bias_gradient(D, d, grads, b_start, rows, units):
 
 
 @njit(cache=True, error_model="numpy")
-def objective(loss, layout, Yb, A, Z, row_scale, rows, batch_size, weight, params, n_weights, l2):
-    """The batch's objective: ``Σ w_i ℓ_i / Σ w_i`` plus ``l2/2 · Σ W²``."""
-    last = layout.shape[0] - 1
-    a_out, z_out, n_out = layout[last, 7] * batch_size, layout[last, 6] * batch_size, layout[last, 1]
-    code, huber_delta, fused, eps = int(loss[0]), loss[1], loss[2] > 0, loss[3]
+def mean_loss(loss, layers, Yb, A, Z, row_scale, rows, batch_size, weight):
+    """``Σ w_i ℓ_i / weight`` over the block's ``rows`` rows (``weight``: the whole batch's
+    ``Σ w_i``; the L2 penalty is added by the caller)."""
+    out = layers[layers.shape[0] - 1]
+    spec = loss[0]
     value = 0.0
     for i in range(rows):
-        value += row_scale[i] * sample_loss(code, huber_delta, fused, Yb, A, Z, a_out, z_out, i, n_out, eps)
-    value /= weight
-    if l2 > 0:
-        squares = 0.0
-        for i in range(n_weights):
-            squares += params[i] * params[i]
-        value += 0.5 * l2 * squares
-    return value
+        value += row_scale[i] * sample_loss(spec, Yb, A, Z, out.a_out * batch_size, out.z_at * batch_size, i,
+                                            out.fan_out)
+    return value / weight
 
 
 @njit(cache=True, error_model="numpy")
-def keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, row_scale, weight, batch_rows):
+def keep_outputs(layers, A, order, start, rows, batch_size, outputs, trained, row_scale, weight, batch_rows):
     """The outputs of rows ``order[start:start + rows]`` into the epoch's ``outputs``; rescale
     ``row_scale`` to ``N w_i / Σ w`` (the factor by which a sample weight scales its row of the
     loss gradient), with ``N = batch_rows`` and ``Σ w = weight`` those of the whole batch."""
-    last = layout.shape[0] - 1
-    a_out, n_out = layout[last, 7] * batch_size, layout[last, 1]
+    out = layers[layers.shape[0] - 1]
+    a_out, n_out = out.a_out * batch_size, out.fan_out
     for r in range(rows):
         for j in range(n_out):
             outputs[order[start + r], j] = A[a_out + r * n_out + j]
@@ -358,87 +370,43 @@ def keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, ro
 
 
 @njit(cache=True, error_model="numpy")
-def output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, rows, batch_size, batch_rows):
+def output_delta(loss, layers, Yb, A, Z, D, row_scale, rows, batch_size, batch_rows):
     """δ of the output layer for ``rows`` rows: the gradient of the loss's mean over the
     ``batch_rows`` rows of the batch, scaled per row, through the output activation (already
     inside it for the fused pairs)."""
-    last = layout.shape[0] - 1
-    z, a, n_out = layout[last, 6] * batch_size, layout[last, 7] * batch_size, layout[last, 1]
-    code, huber_delta, fused, eps = int(loss[0]), loss[1], loss[2] > 0, loss[3]
+    out, spec = layers[layers.shape[0] - 1], loss[0]
+    z, a, n_out = out.z_at * batch_size, out.a_out * batch_size, out.fan_out
     for i in range(rows):
         for j in range(n_out):
-            D[z + i * n_out + j] = loss_gradient(code, huber_delta, fused, Yb[i * n_out + j],
-                                                 A[a + i * n_out + j], batch_rows, n_out, eps) * row_scale[i]
-    if not fused:
-        activation_backward(layout[last, 4], alphas[last], Z, A, a, D, z, rows, n_out)
+            D[z + i * n_out + j] = loss_gradient(spec, Yb[i * n_out + j], A[a + i * n_out + j], batch_rows,
+                                                 n_out) * row_scale[i]
+    if not spec.fused:
+        activation_backward(out.activation, out.alpha, Z, A, a, D, z, rows, n_out)
 
 
 @njit(cache=True, error_model="numpy")
-def add_penalty(grads, params, n_weights, l2):
-    """The L2 penalty's gradient ``l2 W`` (weights only)."""
-    if l2 > 0:
-        for i in range(n_weights):
-            grads[i] += l2 * params[i]
-
-
-@njit(cache=True, error_model="numpy")
-def _forward(params, layout, alphas, Z, A, rows, batch_size):
+def forward(params, layers, Z, A, rows, batch_size):
     """Every layer's ``Z = A_prev W + b`` and ``A = f(Z)``; ``A`` holds the input block, then
     each layer's output block; ``Z`` each layer's block."""
-    for layer in range(layout.shape[0]):
-        fan_in, fan_out, w_start, b_start = layout[layer, 0], layout[layer, 1], layout[layer, 2], layout[layer, 3]
-        z = layout[layer, 6] * batch_size
-        matmul(A, layout[layer, 5] * batch_size, params, w_start, Z, z, rows, fan_in, fan_out)
-        add_bias(Z, z, params, b_start, rows, fan_out)
-        activate(layout[layer, 4], alphas[layer], Z, z, A, layout[layer, 7] * batch_size, rows, fan_out)
+    for k in range(layers.shape[0]):
+        layer = layers[k]
+        z = layer.z_at * batch_size
+        matmul(A, layer.a_in * batch_size, params, layer.w_start, Z, z, rows, layer.fan_in, layer.fan_out)
+        add_bias(Z, z, params, layer.b_start, rows, layer.fan_out)
+        activate(layer.activation, layer.alpha, Z, z, A, layer.a_out * batch_size, rows, layer.fan_out)
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(params, grads, layout, alphas, Z, A, D, rows, batch_size):
+def backward(params, grads, layers, Z, A, D, rows, batch_size):
     """From the output layer's δ (in ``D``) down: every layer's ``∂L/∂W``, ``∂L/∂b`` and the δ below."""
-    for layer in range(layout.shape[0] - 1, -1, -1):
-        fan_in, fan_out, w_start, b_start = layout[layer, 0], layout[layer, 1], layout[layer, 2], layout[layer, 3]
-        d, a_prev = layout[layer, 6] * batch_size, layout[layer, 5] * batch_size
-        matmul_at_b(A, a_prev, D, d, grads, w_start, rows, fan_in, fan_out)
-        bias_gradient(D, d, grads, b_start, rows, fan_out)
-        if layer > 0:
-            below = layout[layer - 1, 6] * batch_size
-            matmul_a_bt(D, d, params, w_start, D, below, rows, fan_in, fan_out)
-            activation_backward(layout[layer - 1, 4], alphas[layer - 1], Z, A, a_prev, D, below, rows, fan_in)
-
-
-@njit(cache=True, error_model="numpy")
-def run_batches(X, Y, sample_weight, order, batch_size, first_batch, n_batches, params, grads, layout,
-                alphas, n_weights, l2, loss, optimizer, hyper, first, second, lr, t, outputs, trained,
-                batch_losses, batch_weights, Yb, row_scale, Z, A, D):
-    """Train on batches ``first_batch`` .. ``first_batch + n_batches - 1`` of the epoch's ``order``.
-
-    Per batch: gather, forward, loss (plus the L2 penalty), backward, penalty gradient, update;
-    the batch's loss and weight go to ``batch_losses``/``batch_weights`` and its outputs to
-    ``outputs``. Stops after a batch whose loss is not finite (before its update). Returns the
-    number of batches run and the optimizer's step count. ``layout`` rows: fan-in, fan-out,
-    weight offset, bias offset (-1: none), activation code, and the first unit of the layer's
-    input block in ``A``, of its block in ``Z``/``D``, and of its output block in ``A``.
-    """
-    for k in range(n_batches):
-        start = (first_batch + k) * batch_size
-        rows = min(batch_size, X.shape[0] - start)
-        weight = gather(X, Y, sample_weight, order, start, rows, A, Yb, row_scale)
-        batch_weights[k] = weight
-        batch_losses[k] = 0.0
-        if weight == 0:
-            grads[:] = 0.0
-            continue
-        _forward(params, layout, alphas, Z, A, rows, batch_size)
-        batch_losses[k] = objective(loss, layout, Yb, A, Z, row_scale, rows, batch_size, weight, params,
-                                    n_weights, l2)
-        if not math.isfinite(batch_losses[k]):
-            grads[:] = 0.0
-            return k + 1, t
-        keep_outputs(layout, A, order, start, rows, batch_size, outputs, trained, row_scale, weight, rows)
-        output_delta(loss, layout, alphas, Yb, A, Z, D, row_scale, rows, batch_size, rows)
-        _backward(params, grads, layout, alphas, Z, A, D, rows, batch_size)
-        add_penalty(grads, params, n_weights, l2)
-        t += 1
-        update(optimizer, params, grads, first, second, hyper, lr, t)
-    return n_batches, t
+    for k in range(layers.shape[0] - 1, -1, -1):
+        layer = layers[k]
+        d, a_prev = layer.z_at * batch_size, layer.a_in * batch_size
+        matmul_at_b(A, a_prev, D, d, grads, layer.w_start, rows, layer.fan_in, layer.fan_out)
+        bias_gradient(D, d, grads, layer.b_start, rows, layer.fan_out)
+        if k > 0:
+            below = layers[k - 1]
+            matmul_a_bt(D, d, params, layer.w_start, D, below.z_at * batch_size, rows, layer.fan_in,
+                        layer.fan_out)
+            activation_backward(below.activation, below.alpha, Z, A, a_prev, D, below.z_at * batch_size, rows,
+                                layer.fan_in)

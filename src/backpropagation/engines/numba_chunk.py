@@ -1,0 +1,200 @@
+"""The compiled chunk of batches: one loop over a chunk's batches, for one thread or several.
+
+:func:`run_chunk` is the numba engine's one batch: gather, forward, loss, backward, L2 and the
+optimizer step, with the rules of :mod:`.numba_kernels`. On several threads each batch is split
+by rows, one block per thread: each thread takes its rows through the same kernels, its weight
+gradients into its own vector. Two barriers a batch: after the backward pass, each thread adds
+up every part's gradient over its own range of the parameters and takes the optimizer step
+there; after the step, every thread again sees the whole new parameter vector. BLAS runs
+single-threaded inside each part (the engine limits it), so the threads never compete with
+BLAS's own. The first part runs in the calling thread; alone, it passes the barriers at once.
+
+Results on threads equal those of one thread up to rounding: a weight gradient is summed over
+each block of rows, then over the blocks. The same number of threads gives bit-identical results.
+"""
+
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from . import numba_kernels as kernels
+
+
+def _item_pointer(context, builder, signature, args):
+    """The address of ``array[index]`` for an intrinsic called as ``(array, index)``."""
+    array = context.make_array(signature.args[0])(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, signature.args[0], array, [args[1]])
+
+
+@intrinsic
+def _atomic_add(typingctx, counters, index):
+    """``counters[index] += 1`` as one atomic operation; returns nothing."""
+    def codegen(context, builder, signature, args):
+        builder.atomic_rmw("add", _item_pointer(context, builder, signature, args), ir.Constant(ir.IntType(64), 1),
+                           "seq_cst")
+        return context.get_dummy_value()
+    return types.void(counters, index), codegen
+
+
+@intrinsic
+def _atomic_read(typingctx, counters, index):
+    """``counters[index]``, read atomically (never hoisted out of a waiting loop)."""
+    def codegen(context, builder, signature, args):
+        return builder.load_atomic(_item_pointer(context, builder, signature, args), "seq_cst", 8)
+    return types.int64(counters, index), codegen
+
+
+@intrinsic
+def _yield_cpu(typingctx):
+    """``sched_yield()``: let another runnable thread have this core (POSIX)."""
+    def codegen(context, builder, signature, args):
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []),
+                                                  "sched_yield")
+        builder.call(function, [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+#: Reads of the barrier's counter before a waiting thread starts giving its core away.
+SPINS = 2000
+
+
+@njit(cache=True, nogil=True)
+def barrier(counters, parts, passed):
+    """Wait until all ``parts`` threads have arrived here; ``passed`` counts this thread's
+    earlier barriers (every thread passes the same ones), and the new count is returned.
+    Waits are short (the threads do equal work), so they spin; a thread still waiting after
+    :data:`SPINS` reads yields its core, in case the late thread needs it."""
+    _atomic_add(counters, 0)
+    spins = 0
+    while _atomic_read(counters, 0) < parts * (passed + 1):
+        spins += 1
+        if spins > SPINS:
+            _yield_cpu()
+    return passed + 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def half_squares(params, l2):
+    """``l2/2 · Σ W²`` over a block of weights."""
+    squares = 0.0
+    for i in range(params.size):
+        squares += params[i] * params[i]
+    return 0.5 * l2 * squares
+
+
+#: Parameters stepped at a time: the parts' gradients are added while the piece is in cache.
+STEP_PIECE = 16384
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def step_block(code, params, grads, partials, p0, first, second, c, n_weights, l2):
+    """On one thread's block of the parameters, from ``p0`` (views of it, but ``partials``
+    whole): the other parts' gradients added to ``grads``, the L2 penalty's gradient ``l2 W``
+    on the block's first ``n_weights`` entries (its weights), then the optimizer's step with
+    the constants ``c``; piece by piece, so that each piece is read from memory once. Each loop
+    runs over contiguous views, so that it vectorises."""
+    for start in range(0, params.size, STEP_PIECE):
+        stop = min(start + STEP_PIECE, params.size)
+        g = grads[start:stop]
+        for other in range(partials.shape[0]):
+            partial = partials[other, p0 + start:p0 + stop]
+            for i in range(g.size):
+                g[i] += partial[i]
+        if l2 > 0 and start < n_weights:
+            W, dW = params[start:min(stop, n_weights)], g[:min(stop, n_weights) - start]
+            for i in range(dW.size):
+                dW[i] += l2 * W[i]
+        kernels.update_range(code, params[start:stop], g, first[start:stop], second[start:stop], c, 0, g.size)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def batch_weight(sample_weight, order, start, rows):
+    """The weight of the batch's rows (their count without sample weights), summed in the
+    order :func:`numba_kernels.gather` sums it, so that every thread finds the same value."""
+    if sample_weight.size == 0:
+        return float(rows)
+    weight = 0.0
+    for r in range(rows):
+        weight += sample_weight[order[start + r]]
+    return weight
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def run_chunk(threads, data, net, optimizer, results, work, batch_size, first_batch, n_batches, lr, t):
+    """Train on batches ``first_batch`` .. ``first_batch + n_batches - 1`` of ``data.order``, as
+    thread ``threads.part`` of ``threads.parts`` (the arguments: :mod:`.numba_codes`' named tuples).
+
+    This thread takes a block of ``ceil(batch_size / parts)`` rows of each batch, its weight
+    gradients into ``net.grads`` (part 0) or ``threads.partials[part - 1]``, and steps its
+    block of the parameters. Each batch's loss (L2 penalty included) and weight go to
+    ``results``. Stops after a batch whose loss is not finite, before its update, with the
+    gradients zero. Returns the number of batches run and the optimizer's step count.
+    """
+    part, parts, shared = threads.part, threads.parts, threads.shared
+    params, n_weights, l2 = net.params, net.n_weights, net.l2
+    X, order = data.X, data.order
+    block_rows = (batch_size + parts - 1) // parts
+    block_params = (params.size + parts - 1) // parts
+    p0, p1 = min(part * block_params, params.size), min((part + 1) * block_params, params.size)
+    mine = net.grads if part == 0 else threads.partials[part - 1]
+    code = optimizer.spec[0].code
+    passed = 0
+    for k in range(n_batches):
+        start = (first_batch + k) * batch_size
+        rows = min(batch_size, X.shape[0] - start)
+        r0 = min(part * block_rows, rows)
+        own = min(rows, r0 + block_rows) - r0
+        weight = batch_weight(data.sample_weight, order, start, rows)
+        if part == 0:
+            results.batch_weights[k], results.batch_losses[k] = weight, 0.0
+        if weight == 0:
+            if part == 0:
+                net.grads[:] = 0.0      # only part 0 writes grads outside the step
+            continue
+        shared[0, part] = 0.0
+        if own == 0:                    # the short last batch may leave a part without rows
+            mine[:] = 0.0
+        else:
+            shared[0, part] = forward_and_backward(data, net, work, mine, start + r0, own, block_rows, rows,
+                                                   weight, results)
+        shared[1, part] = half_squares(params[p0:max(min(p1, n_weights), p0)], l2) if l2 > 0 else 0.0
+        passed = barrier(threads.counters, parts, passed)
+        value = 0.0
+        for other in range(parts):
+            value += shared[0, other]
+        for other in range(parts):
+            value += shared[1, other]
+        if part == 0:
+            results.batch_losses[k] = value
+        if not math.isfinite(value):
+            if part == 0:
+                net.grads[:] = 0.0
+            return k + 1, t
+        t += 1
+        step_block(code, params[p0:p1], net.grads[p0:p1], threads.partials, p0, optimizer.first[p0:p1],
+                   optimizer.second[p0:p1], kernels.step_constants(optimizer.spec[0], lr, t, params),
+                   max(min(p1, n_weights) - p0, 0), l2)
+        passed = barrier(threads.counters, parts, passed)
+    return n_batches, t
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_and_backward(data, net, work, grads, start, rows, block_rows, batch_rows, weight, results):
+    """Rows ``data.order[start:start + rows]`` of a batch of ``batch_rows`` rows and weight
+    ``weight``: gathered, forward, their share of the loss (returned), their outputs kept in
+    ``results``, backward into ``grads``."""
+    Yb, row_scale, Z, A, D = work.Yb, work.row_scale, work.Z, work.A, work.D
+    kernels.gather(data.X, data.Y, data.sample_weight, data.order, start, rows, A, Yb, row_scale)
+    kernels.forward(net.params, net.layers, Z, A, rows, block_rows)
+    value = kernels.mean_loss(net.loss, net.layers, Yb, A, Z, row_scale, rows, block_rows, weight)
+    kernels.keep_outputs(net.layers, A, data.order, start, rows, block_rows, results.outputs, results.trained,
+                         row_scale, weight, batch_rows)
+    kernels.output_delta(net.loss, net.layers, Yb, A, Z, D, row_scale, rows, block_rows, batch_rows)
+    kernels.backward(net.params, grads, net.layers, Z, A, D, rows, block_rows)
+    return value

@@ -1,0 +1,121 @@
+"""What the numba engine's kernels know of a model, defined once for both sides.
+
+The engine (:mod:`.numba_engine`) describes a model with these codes and records; the kernels
+(:mod:`.numba_kernels`) dispatch on the same names. The records' field names are those of the
+reference classes (``Huber.delta``, ``Adam.beta_1``, ``SGD.nesterov``, ...). Plain NumPy: importing
+it needs no numba.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .. import activations, losses, optimizers
+
+SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS, SWISH, LINEAR, SOFTMAX = range(9)
+MSE, MAE, HUBER, BCE, CCE = range(5)
+SGD, RMSPROP, ADAM, ADAMW = range(4)
+
+#: The built-in building blocks the kernels run, by class; anything else stays on numpy.
+ACTIVATIONS = {activations.Sigmoid: SIGMOID, activations.Tanh: TANH, activations.ReLU: RELU,
+               activations.LeakyReLU: LEAKY_RELU, activations.ELU: ELU, activations.Softplus: SOFTPLUS,
+               activations.Swish: SWISH, activations.Linear: LINEAR, activations.Softmax: SOFTMAX}
+LOSSES = {losses.MeanSquaredError: MSE, losses.MeanAbsoluteError: MAE, losses.Huber: HUBER,
+          losses.BinaryCrossEntropy: BCE, losses.CategoricalCrossEntropy: CCE}
+OPTIMIZERS = {optimizers.SGD: SGD, optimizers.RMSProp: RMSPROP, optimizers.Adam: ADAM, optimizers.AdamW: ADAMW}
+
+#: One record per layer. Offsets are in the flat vectors: ``w_start``/``b_start`` in the
+#: parameters (``b_start`` -1: no bias); ``a_in``, ``z_at`` and ``a_out`` are the first unit of
+#: the layer's input block in the activations buffer (the input first), of its block in the
+#: pre-activation and delta buffers, and of its output block in the activations buffer (a
+#: block holds that many units per row of the batch).
+LAYER = np.dtype([("fan_in", np.int64), ("fan_out", np.int64), ("w_start", np.int64), ("b_start", np.int64),
+                  ("activation", np.int64), ("alpha", np.float64), ("a_in", np.int64), ("z_at", np.int64),
+                  ("a_out", np.int64)])
+#: The loss: its code, Huber's ``delta``, whether it is fused with the output activation
+#: (``δ = ŷ - y``), and the clipping of probabilities (the dtype's machine epsilon).
+LOSS = np.dtype([("code", np.int64), ("delta", np.float64), ("fused", np.bool_), ("eps", np.float64)])
+#: The optimizer's code and hyper-parameters (those it does not have stay 0).
+OPTIMIZER = np.dtype([("code", np.int64), ("momentum", np.float64), ("nesterov", np.bool_), ("rho", np.float64),
+                      ("beta_1", np.float64), ("beta_2", np.float64), ("epsilon", np.float64),
+                      ("weight_decay", np.float64)])
+
+
+def unsupported(model) -> str | None:
+    """Why the kernels cannot train ``model`` (a custom building block), or None."""
+    for i, layer in enumerate(model.layers):
+        if type(layer.activation) not in ACTIVATIONS:
+            return f"layer {i + 1}'s activation {type(layer.activation).__name__} is not a built-in one"
+    if type(model.loss) not in LOSSES:
+        return f"the loss {type(model.loss).__name__} is not a built-in one"
+    if type(model.optimizer) not in OPTIMIZERS:
+        return f"the optimizer {type(model.optimizer).__name__} is not a built-in one"
+    return None
+
+
+def layers_of(model) -> np.ndarray:
+    """The model's layers as :data:`LAYER` records."""
+    records = np.zeros(len(model.layers), dtype=LAYER)
+    w_start, b_start = 0, sum(layer.n_weights for layer in model.layers)
+    a_unit = z_unit = 0
+    for record, layer in zip(records, model.layers):
+        record["fan_in"], record["fan_out"] = layer.fan_in, layer.fan_out
+        record["w_start"], record["b_start"] = w_start, b_start if layer.use_bias else -1
+        record["activation"] = ACTIVATIONS[type(layer.activation)]
+        record["alpha"] = getattr(layer.activation, "alpha", 0.0)
+        record["a_in"], record["z_at"], record["a_out"] = a_unit, z_unit, a_unit + layer.fan_in
+        w_start, b_start = w_start + layer.n_weights, b_start + layer.n_biases
+        a_unit, z_unit = a_unit + layer.fan_in, z_unit + layer.fan_out
+    return records
+
+
+def loss_of(model) -> np.ndarray:
+    """The model's loss as a one-element :data:`LOSS` array."""
+    record = np.zeros(1, dtype=LOSS)
+    record["code"], record["delta"] = LOSSES[type(model.loss)], getattr(model.loss, "delta", 1.0)
+    record["fused"], record["eps"] = model.fused, float(np.finfo(model.dtype).eps)
+    return record
+
+
+def optimizer_of(optimizer) -> np.ndarray:
+    """The optimizer's code and hyper-parameters as a one-element :data:`OPTIMIZER` array."""
+    record = np.zeros(1, dtype=OPTIMIZER)
+    record["code"] = OPTIMIZERS[type(optimizer)]
+    for name in OPTIMIZER.names[1:]:
+        if hasattr(optimizer, name):
+            record[name] = getattr(optimizer, name)
+    return record
+
+
+def optimizer_state(optimizer, params) -> tuple[np.ndarray, np.ndarray]:
+    """The optimizer's first and second state vectors (SGD's velocity; RMSProp's mean square;
+    Adam's ``m`` and ``v``), an empty array where it keeps none."""
+    state = optimizer.state_arrays(params)
+    spare = np.zeros(0, dtype=params.dtype)
+    code = OPTIMIZERS[type(optimizer)]
+    if code == SGD:
+        return state["velocity"], spare
+    if code == RMSPROP:
+        return spare, state["mean_square"]
+    return state["m"], state["v"]
+
+
+# The kernels' arguments, grouped by what they are (numba passes named tuples by field).
+#: The epoch's rows: features, encoded targets, sample weights (empty: none), the row order.
+Data = namedtuple("Data", "X Y sample_weight order")
+#: The model: flat parameters and gradients, :data:`LAYER` records, the :data:`LOSS` record
+#: array, the number of weights (they come before the biases) and the L2 factor.
+Network = namedtuple("Network", "params grads layers loss n_weights l2")
+#: The :data:`OPTIMIZER` record array and the optimizer's two state vectors.
+Optimizer = namedtuple("Optimizer", "spec first second")
+#: What a chunk hands back: each row's output and whether it was trained on (for the epoch's
+#: metric), each batch's loss and weight.
+Results = namedtuple("Results", "outputs trained batch_losses batch_weights")
+#: One thread's buffers for its block of a batch's rows: targets, row scales (sample weights),
+#: pre-activations, activations (input first) and deltas.
+Work = namedtuple("Work", "Yb row_scale Z A D")
+#: The threads sharing each batch: this one's number, how many, the barrier's counter, each
+#: thread's loss and penalty (2 × parts), and the gradient vectors of threads 1.. .
+Threads = namedtuple("Threads", "part parts counters shared partials")
