@@ -161,10 +161,18 @@ def run_chunk(threads, data, net, optimizer, results, work, batch_size, first_ba
         if own == 0:                    # the short last batch may leave a part without rows
             mine[:] = 0.0
         else:
-            shared[0, part] = forward_and_backward(data, net, work, mine, start + r0, own, block_rows, rows,
-                                                   weight, results)
+            kernels.gather(X, data.Y, data.sample_weight, order, start + r0, own, work.A, work.Yb, work.row_scale)
+            kernels.forward(params, net.layers, work.Z, work.A, own, block_rows)
+            shared[0, part] = kernels.mean_loss(net.loss, net.layers, work.Yb, work.A, work.Z, work.row_scale, own,
+                                                block_rows, weight)
+            kernels.keep_outputs(net.layers, work.A, order, start + r0, own, block_rows, results.outputs,
+                                 results.trained, work.row_scale, weight, rows)
+            kernels.output_delta(net.loss, net.layers, work.Yb, work.A, work.Z, work.D, work.row_scale, own,
+                                 block_rows, rows)
+            kernels.backward(params, mine, net.layers, work.Z, work.A, work.D, own, block_rows)
         shared[1, part] = half_squares(params[p0:max(min(p1, n_weights), p0)], l2) if l2 > 0 else 0.0
-        passed = barrier(threads.counters, parts, passed)
+        if parts > 1:                   # (alone, a thread has no one to wait for)
+            passed = barrier(threads.counters, parts, passed)
         value = 0.0
         for other in range(parts):
             value += shared[0, other]
@@ -180,21 +188,7 @@ def run_chunk(threads, data, net, optimizer, results, work, batch_size, first_ba
         step_block(code, params[p0:p1], net.grads[p0:p1], threads.partials, p0, optimizer.first[p0:p1],
                    optimizer.second[p0:p1], kernels.step_constants(optimizer.spec[0], lr, t, params),
                    max(min(p1, n_weights) - p0, 0), l2)
-        passed = barrier(threads.counters, parts, passed)
+        if parts > 1:                   # (alone, a thread has no one to wait for)
+            passed = barrier(threads.counters, parts, passed)
     return n_batches, t
 
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def forward_and_backward(data, net, work, grads, start, rows, block_rows, batch_rows, weight, results):
-    """Rows ``data.order[start:start + rows]`` of a batch of ``batch_rows`` rows and weight
-    ``weight``: gathered, forward, their share of the loss (returned), their outputs kept in
-    ``results``, backward into ``grads``."""
-    Yb, row_scale, Z, A, D = work.Yb, work.row_scale, work.Z, work.A, work.D
-    kernels.gather(data.X, data.Y, data.sample_weight, data.order, start, rows, A, Yb, row_scale)
-    kernels.forward(net.params, net.layers, Z, A, rows, block_rows)
-    value = kernels.mean_loss(net.loss, net.layers, Yb, A, Z, row_scale, rows, block_rows, weight)
-    kernels.keep_outputs(net.layers, A, data.order, start, rows, block_rows, results.outputs, results.trained,
-                         row_scale, weight, batch_rows)
-    kernels.output_delta(net.loss, net.layers, Yb, A, Z, D, row_scale, rows, block_rows, batch_rows)
-    kernels.backward(net.params, grads, net.layers, Z, A, D, rows, block_rows)
-    return value

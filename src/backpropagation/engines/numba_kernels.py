@@ -16,6 +16,7 @@ from collections import namedtuple
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from .numba_codes import (ADAM, ADAMW, BCE, CCE, ELU, HUBER, LEAKY_RELU, LINEAR, MAE, MSE, RELU, RMSPROP, SGD,
                           SIGMOID, SOFTMAX, SOFTPLUS, SWISH, TANH)
@@ -191,6 +192,13 @@ def _block(flat, start, rows, columns):
     return flat[start:start + rows * columns].reshape((rows, columns))
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _add_scaled(out, value, row):
+    """``out += value * row`` on two vectors of one length (a loop LLVM vectorises)."""
+    for j in range(out.size):
+        out[j] += value * row[j]
+
+
 @njit(cache=True, error_model="numpy")
 def matmul(A, a, W, w, Z, z, rows, fan_in, fan_out):
     """``Z[z:] = A[a:] @ W[w:]`` on flat row-major blocks: loops for tiny products, BLAS otherwise."""
@@ -199,12 +207,9 @@ def matmul(A, a, W, w, Z, z, rows, fan_in, fan_out):
         return
     for i in range(rows):
         out = Z[z + i * fan_out:z + (i + 1) * fan_out]
-        for j in range(fan_out):
-            out[j] = 0.0
+        out[:] = 0.0
         for p in range(fan_in):
-            value, row = A[a + i * fan_in + p], W[w + p * fan_out:w + (p + 1) * fan_out]
-            for j in range(fan_out):
-                out[j] += value * row[j]
+            _add_scaled(out, A[a + i * fan_in + p], W[w + p * fan_out:w + (p + 1) * fan_out])
 
 
 @njit(cache=True, error_model="numpy")
@@ -213,12 +218,11 @@ def matmul_at_b(A, a, D, d, G, g, rows, fan_in, fan_out):
     if rows * fan_in * fan_out >= SMALL_PRODUCT:
         np.dot(_block(A, a, rows, fan_in).T, _block(D, d, rows, fan_out), _block(G, g, fan_in, fan_out))
         return
-    for p in range(fan_in):
-        for j in range(fan_out):        # G[p, j] = Σ_i A[i, p] δ[i, j], summed in G's dtype
-            k = g + p * fan_out + j
-            G[k] = 0.0
-            for i in range(rows):
-                G[k] += A[a + i * fan_in + p] * D[d + i * fan_out + j]
+    G[g:g + fan_in * fan_out] = 0.0
+    for i in range(rows):
+        delta = D[d + i * fan_out:d + (i + 1) * fan_out]
+        for p in range(fan_in):
+            _add_scaled(G[g + p * fan_out:g + (p + 1) * fan_out], A[a + i * fan_in + p], delta)
 
 
 @njit(cache=True, error_model="numpy")
@@ -244,12 +248,16 @@ StepConstants = namedtuple("StepConstants", "lr momentum nesterov rho rest_rho b
                                             "epsilon root step decay")
 
 
-@njit(cache=True, error_model="numpy", inline="always")
 def _like(params, value):
-    """``value`` as a scalar of the parameters' dtype."""
-    out = np.empty(1, params.dtype)
-    out[0] = value
-    return out[0]
+    """``value`` as a scalar of the parameters' dtype (compiled: see :func:`_like_compiled`)."""
+    return params.dtype.type(value)
+
+
+@overload(_like)
+def _like_compiled(params, value):
+    """In compiled code, a cast to the array's numba type (no allocation)."""
+    kind = params.dtype
+    return lambda params, value: kind(value)
 
 
 @njit(cache=True, error_model="numpy")
