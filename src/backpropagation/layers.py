@@ -86,10 +86,7 @@ class Dense(Layer):
 
     def affine(self, A_prev: np.ndarray) -> np.ndarray:
         """``Z = A_prev @ W + b``, caching nothing."""
-        Z = np.dot(A_prev, self.W)  # A_prev @ W (np.dot: less call overhead for small batches)
-        if self.b is not None:
-            Z += self.b
-        return Z
+        return A_prev @ self.W + self.b if self.b is not None else A_prev @ self.W
 
     def output(self, A_prev: np.ndarray) -> np.ndarray:
         """``f(A_prev @ W + b)`` without caching anything: inference, safe beside a training step
@@ -105,10 +102,10 @@ class Dense(Layer):
         Caches ``delta`` and ``dA`` (None when fused) so that a trace can show them.
         """
         self.dA, self.delta = dA, delta
-        np.dot(self.A_prev.T, delta, out=self.dW)
+        self.dW[...] = self.A_prev.T @ delta                # ∂L/∂W = a_prevᵀ δ  (views: assign in place)
         if self.db is not None:
-            np.add.reduce(delta, axis=0, out=self.db)  # Σ over rows
-        return np.dot(delta, self.W.T) if self.compute_input_gradient else None
+            self.db[...] = delta.sum(axis=0)                # ∂L/∂b = Σ δ over rows
+        return delta @ self.W.T if self.compute_input_gradient else None   # ∂L/∂a_prev = δ Wᵀ
 
     def __repr__(self) -> str:
         return (f"Dense({self.fan_in}, {self.fan_out}, activation={self.activation!r}, "

@@ -70,14 +70,14 @@ class Optimizer(Component):
         raise NotImplementedError
 
     def _ensure_state(self, params: np.ndarray) -> None:
-        """Allocate zeroed state arrays (and a scratch buffer) like ``params``, once."""
-        first = getattr(self, "_scratch", None)
-        if first is None or first.shape != params.shape or first.dtype != params.dtype:
+        """Allocate zeroed state arrays like ``params``, once (again if ``params`` changes shape
+        or dtype)."""
+        if getattr(self, "_allocated_for", None) != (params.shape, params.dtype):
             self._allocate(params)
 
     def _allocate(self, params: np.ndarray) -> None:
-        """Create the scratch buffer and zeroed state arrays for a parameter vector like ``params``."""
-        self._scratch = np.empty_like(params)
+        """Zeroed state arrays for a parameter vector like ``params``."""
+        self._allocated_for = (params.shape, params.dtype)
         for state in self._state_names:
             setattr(self, state, np.zeros_like(params))
 
@@ -90,13 +90,13 @@ class Optimizer(Component):
     def reset(self) -> None:
         """Forget all state, as if no step had been taken."""
         self.iterations = 0
-        self._scratch = None
+        self._allocated_for = None
         for state in self._state_names:
             setattr(self, state, None)
 
     def get_state(self) -> dict[str, np.ndarray]:
         """State arrays (for saving); empty before the first step."""
-        if getattr(self, "_scratch", None) is None:
+        if getattr(self, "_allocated_for", None) is None:
             return {}
         return {state: getattr(self, state) for state in self._state_names}
 
@@ -163,16 +163,11 @@ class SGD(Optimizer):
     def step(self, params, grads, lr):
         self._ensure_state(params)
         self.iterations += 1
-        direction = grads
+        lr, direction = float(lr), grads
         if self.momentum:
-            v = self.velocity
-            v *= self.momentum
-            v += grads
-            direction = v
-            if self.nesterov:
-                direction = np.multiply(v, self.momentum, out=self._scratch)
-                direction += grads
-        params -= np.multiply(direction, lr, out=self._scratch)
+            self.velocity[...] = self.momentum * self.velocity + grads            # v = μ v + g
+            direction = self.momentum * self.velocity + grads if self.nesterov else self.velocity
+        params -= direction * lr                                                   # p -= lr · direction
 
     def get_config(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -211,16 +206,9 @@ class RMSProp(Optimizer):
     def step(self, params, grads, lr):
         self._ensure_state(params)
         self.iterations += 1
-        s, tmp = self.mean_square, self._scratch
-        s *= self.rho
-        np.multiply(grads, grads, out=tmp)
-        tmp *= 1.0 - self.rho
-        s += tmp
-        np.sqrt(s, out=tmp)
-        tmp += self.epsilon
-        np.divide(grads, tmp, out=tmp)
-        tmp *= lr
-        params -= tmp
+        s = self.mean_square
+        s[...] = self.rho * s + (1.0 - self.rho) * grads**2                         # s = ρ s + (1 - ρ) g²
+        params -= grads / (np.sqrt(s) + self.epsilon) * float(lr)                  # p -= lr g / (√s + ε)
 
     def get_config(self):
         return {"rho": self.rho, "epsilon": self.epsilon}
@@ -267,21 +255,12 @@ class Adam(Optimizer):
         self._adam_update(params, grads, lr)
 
     def _adam_update(self, params, grads, lr):
-        m, v, scratch = self.m, self.v, self._scratch   # scratch: no allocation per step
-        t = self.iterations
-        m *= self.beta_1                                 # m = β1 m + (1 - β1) g
-        np.multiply(grads, 1.0 - self.beta_1, out=scratch)
-        m += scratch
-        v *= self.beta_2                                 # v = β2 v + (1 - β2) g²
-        np.multiply(grads, grads, out=scratch)
-        scratch *= 1.0 - self.beta_2
-        v += scratch
-        np.sqrt(v, out=scratch)                          # √v̂ + ε = √v / √(1 - β2ᵗ) + ε
-        scratch /= math.sqrt(1.0 - self.beta_2**t)
-        scratch += self.epsilon
-        np.divide(m, scratch, out=scratch)               # m̂ / (√v̂ + ε), with m̂ = m / (1 - β1ᵗ)
-        scratch *= lr / (1.0 - self.beta_1**t)
-        params -= scratch
+        t, m, v = self.iterations, self.m, self.v
+        m[...] = self.beta_1 * m + (1.0 - self.beta_1) * grads                      # m = β1 m + (1 - β1) g
+        v[...] = self.beta_2 * v + (1.0 - self.beta_2) * grads**2                   # v = β2 v + (1 - β2) g²
+        # p -= lr m̂ / (√v̂ + ε) with m̂ = m / (1 - β1ᵗ), v̂ = v / (1 - β2ᵗ), in torch.optim.Adam's order:
+        step_size, root = float(lr) / (1.0 - self.beta_1**t), math.sqrt(1.0 - self.beta_2**t)
+        params -= m / (np.sqrt(v) / root + self.epsilon) * step_size
 
     def upgraded_state(self, state: dict[str, np.ndarray], version: int) -> dict[str, np.ndarray]:
         # Model files of format 2 kept Adam's moments without their (1 - β) factors.
