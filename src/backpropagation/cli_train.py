@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +26,20 @@ from .readers import Table, number_rows_across, read_table
 from .tabular import TabularPreprocessor, TransformReport
 
 
+@dataclass
+class Prepared:
+    """A table's rows as the network trains on them: encoded training and validation sets,
+    what preprocessing did, and the row counts the report gives (over every rank)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    report: TransformReport
+    counts: list           # rows used, trained on, held out, dropped for a missing target
+    has_validation: bool   # (under MPI: on any rank; this rank's X_val may have no rows)
+
+
 def train(args, table: Table, comm=None) -> dict:
     """Preprocess, split, train, save and plot; return the report as a dict.
 
@@ -32,13 +47,42 @@ def train(args, table: Table, comm=None) -> dict:
     preprocessing statistics and training are shared over ranks (each equal to one process
     reading the whole file), and only rank 0 writes files.
     """
-    step = (lambda work: work()) if comm is None else (lambda work: collectively(comm, work))
     chief = comm is None or comm.Get_rank() == 0
     started = time.perf_counter()
     pre = TabularPreprocessor(args.target, args.task, args.drop)
+    data = prepare(args, table, pre, comm)
+    model = _network(args, pre, data.X, data.y, data.X.dtype, comm)
+    initial = model.parameters.copy()
+    patience = (10 if data.has_validation else 0) if args.early_stopping is None else args.early_stopping
+    stopper = EarlyStopping(patience=patience) if patience > 0 else False
+    history = model.fit(
+        data.X, pre.scale_target(data.y), epochs=args.epochs, batch_size=args.batch_size,
+        verbose=0 if args.json or args.quiet else 1,
+        validation_data=None if not data.has_validation else (data.X_val, pre.scale_target(data.y_val)),
+        early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm,
+    )
+    seconds = time.perf_counter() - started
+    # A Ctrl-C from here on must not lose the trained model: it is saved whole, then reported.
+    with InterruptGuard(announce=False) as late:
+        if chief:
+            model.save(args.output)
+        result = _result(args, table, model, pre, data, history, comm)
+        result["seconds"], result["early_stopping"] = round(seconds, 3), _early_stopping_report(stopper)
+        if args.plots and chief and not late.requested:   # (under MPI, prediction plots show rank 0's rows)
+            result["plots"] = write_plots(model, pre, initial, args.plots, data.X, data.y, data.X_val, data.y_val,
+                                          result["warnings"])
+    if late.requested and not result["interrupted"]:
+        result["interrupted"] = True
+        result["warnings"].append("interrupted (Ctrl-C) after training: the model was written"
+                                  + ("; no plots were drawn" if args.plots and not result["plots"] else ""))
+    return result
+
+
+def prepare(args, table: Table, pre: TabularPreprocessor, comm=None) -> Prepared:
+    """Drop rows without a target, split, fit ``pre`` on the training rows and encode both sets."""
+    step = (lambda work: work()) if comm is None else (lambda work: collectively(comm, work))
     missing_target = table.column(args.target).missing
     labelled = np.flatnonzero(~missing_target) if missing_target.any() else np.arange(len(table))
-    dropped = len(table) - len(labelled)
     train_rows, val_rows = split_rows(args, pre, table, labelled, comm)
     pre.fit(table, comm, rows=train_rows)
     dtype = np.float32 if args.float32 else np.float64
@@ -50,44 +94,26 @@ def train(args, table: Table, comm=None) -> dict:
     has_validation = X_val is not None if comm is None else any(comm.allgather(X_val is not None))
     if comm is not None and X_val is None and has_validation:  # this rank holds no validation row
         X_val, y_val = np.empty((0, X.shape[1]), dtype=dtype), y[:0]
-    model = _network(args, pre, X, y, dtype, comm)
-    initial = model.parameters.copy()
-    patience = (10 if has_validation else 0) if args.early_stopping is None else args.early_stopping
-    stopper = EarlyStopping(patience=patience) if patience > 0 else False
-    history = model.fit(
-        X, pre.scale_target(y), epochs=args.epochs, batch_size=args.batch_size,
-        verbose=0 if args.json or args.quiet else 1,
-        validation_data=None if not has_validation else (X_val, pre.scale_target(y_val)),
-        early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm,
-    )
-    seconds = time.perf_counter() - started
-    # A Ctrl-C from here on must not lose the trained model: it is saved whole, then reported.
-    with InterruptGuard(announce=False) as late:
-        if chief:
-            model.save(args.output)
-        counts = [len(labelled), len(train_rows), len(val_rows), dropped]
-        if comm is not None:
-            counts = [int(total) for total in comm.allreduce(np.array(counts))]
-        result = {
-            "data": table.source, "task": model.head.name, "rows_used": counts[0],
-            "rows_train": counts[1], "rows_validation": counts[2],
-            "rows_dropped_missing_target": counts[3], "features": X.shape[1],
-            "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
-            "stop_reason": history.stop_reason, "early_stopping": _early_stopping_report(stopper),
-            "seconds": round(seconds, 3),
-            "train": metrics_in_units(model, pre, X, y, comm),
-            "validation": None if not counts[2] else metrics_in_units(model, pre, X_val, y_val, comm),
-            "preprocessing": report.lines(), "warnings": list(pre.warnings),
-            "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
-            "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_,
-        }
-        if args.plots and chief and not late.requested:   # (under MPI, prediction plots show rank 0's rows)
-            result["plots"] = write_plots(model, pre, initial, args.plots, X, y, X_val, y_val, result["warnings"])
-    if late.requested and not result["interrupted"]:
-        result["interrupted"] = True
-        result["warnings"].append("interrupted (Ctrl-C) after training: the model was written"
-                                  + ("; no plots were drawn" if args.plots and not result["plots"] else ""))
-    return result
+    counts = [len(labelled), len(train_rows), len(val_rows), len(table) - len(labelled)]
+    if comm is not None:
+        counts = [int(total) for total in comm.allreduce(np.array(counts))]
+    return Prepared(X, y, X_val, y_val, report, counts, has_validation)
+
+
+def _result(args, table, model, pre, data: Prepared, history, comm) -> dict:
+    """The report of a finished training run (metrics in the target's units)."""
+    return {
+        "data": table.source, "task": model.head.name, "rows_used": data.counts[0],
+        "rows_train": data.counts[1], "rows_validation": data.counts[2],
+        "rows_dropped_missing_target": data.counts[3], "features": data.X.shape[1],
+        "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
+        "stop_reason": history.stop_reason, "early_stopping": None, "seconds": None,
+        "train": metrics_in_units(model, pre, data.X, data.y, comm),
+        "validation": None if not data.counts[2] else metrics_in_units(model, pre, data.X_val, data.y_val, comm),
+        "preprocessing": data.report.lines(), "warnings": list(pre.warnings),
+        "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
+        "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_,
+    }
 
 
 def split_rows(args, pre, table: Table, labelled: np.ndarray, comm=None) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ and says what was expected and what was given, so that the training loop can tru
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterator
 
@@ -33,6 +34,20 @@ def check_float(name: str, value, minimum: float = 0.0, *, strict: bool = False)
         relation = ">" if strict else ">="
         raise ValueError(f"{name}: expected a finite number {relation} {minimum}, got {value!r}")
     return value
+
+
+def check_range(name: str, value, low: float, high: float = math.inf, *, low_open=False, high_open=True) -> float:
+    """``value`` as a float if it is a finite number in ``[low, high)`` (each bound open or closed
+    as asked); ValueError naming ``name`` and the interval otherwise (hyper-parameters)."""
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low)
+    ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a number in {lo}{low}, {high}{hi}, got {value!r}")
+    return float(value)
 
 
 def show(value) -> str:
@@ -168,21 +183,7 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None,
     if n_features is not None and array.shape[1] != n_features:
         raise ValueError(f"{name}: expected {n_features} features (the network's input size), "
                          f"got {array.shape[1]}")
-    kind = array.dtype.kind
-    if kind == "c":
-        raise TypeError(f"{name}: expected real numbers, got complex dtype {array.dtype}")
-    if kind in "mM":  # raw counts depend on the unit ([D] vs [ns]): refused as DataFrame dates are
-        raise TypeError(f"{name}: expected numbers, got {array.dtype} values; a date or duration "
-                        f"has no scale a network can learn from as it is: convert it to numbers "
-                        f"you choose, e.g. days since the first: (d - d.min()) / np.timedelta64(1, 'D')")
-    if kind not in "biuf":
-        try:  # numbers, or text that reads as numbers (a list mixing 1 and "2.5")
-            array = array.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: expected numbers, found {_first_bad_cell(array)}") from None
-        except OverflowError:
-            raise ValueError(f"{name}: {first_overflowing_cell(array)} is too large for a "
-                             "floating-point number (at most about 1.8e308)") from None
+    array = _real_numbers(array, name)
     with np.errstate(over="ignore"):
         converted = np.ascontiguousarray(array, dtype=dtype)
     if not np.isfinite(converted).all():
@@ -193,6 +194,27 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None,
         raise ValueError(f"{name}: contains {len(rows)} non-finite value(s); first: {problem} "
                          f"at row {rows[0]}, column {cols[0]}; impute or drop them first")
     return converted
+
+
+def _real_numbers(array: np.ndarray, name: str) -> np.ndarray:
+    """``array`` if it holds real numbers (or text that reads as numbers, as float64); TypeError
+    or ValueError naming what it holds otherwise."""
+    kind = array.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name}: expected real numbers, got complex dtype {array.dtype}")
+    if kind in "mM":  # raw counts depend on the unit ([D] vs [ns]): refused as DataFrame dates are
+        raise TypeError(f"{name}: expected numbers, got {array.dtype} values; a date or duration "
+                        f"has no scale a network can learn from as it is: convert it to numbers "
+                        f"you choose, e.g. days since the first: (d - d.min()) / np.timedelta64(1, 'D')")
+    if kind in "biuf":
+        return array
+    try:  # numbers, or text that reads as numbers (a list mixing 1 and "2.5")
+        return array.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected numbers, found {_first_bad_cell(array)}") from None
+    except OverflowError:
+        raise ValueError(f"{name}: {first_overflowing_cell(array)} is too large for a "
+                         "floating-point number (at most about 1.8e308)") from None
 
 
 def check_same_length(X: np.ndarray, y: np.ndarray, x_name: str = "X", y_name: str = "y") -> None:

@@ -26,19 +26,7 @@ import math
 import numpy as np
 
 from ._registry import Component, Registry
-
-
-def _check(name: str, value: float, low: float, high: float = math.inf, *, low_open=False, high_open=True):
-    """Raise ValueError unless ``low <= value < high`` (bounds open or closed as asked)."""
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low)
-    ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"{name}: expected a number in {lo}{low}, {high}{hi}, got {value!r}")
-    return float(value)
+from .data import check_range
 
 
 class DecayRate:
@@ -51,7 +39,7 @@ class DecayRate:
         return self if obj is None else obj.__dict__[self.name]
 
     def __set__(self, obj, value) -> None:
-        obj.__dict__[self.name] = _check(self.name, value, 0.0, 1.0)
+        obj.__dict__[self.name] = check_range(self.name, value, 0.0, 1.0)
 
 
 class Optimizer(Component):
@@ -155,7 +143,7 @@ class SGD(Optimizer):
 
     def __init__(self, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__()
-        self.momentum = _check("momentum", momentum, 0.0, 1.0)
+        self.momentum = check_range("momentum", momentum, 0.0, 1.0)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov: Nesterov momentum needs momentum > 0, got momentum=0")
         self.nesterov = bool(nesterov)
@@ -200,8 +188,8 @@ class RMSProp(Optimizer):
 
     def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
         super().__init__()
-        self.rho = _check("rho", rho, 0.0, 1.0)
-        self.epsilon = _check("epsilon", epsilon, 0.0, low_open=True)
+        self.rho = check_range("rho", rho, 0.0, 1.0)
+        self.epsilon = check_range("epsilon", epsilon, 0.0, low_open=True)
 
     def step(self, params, grads, lr):
         self._ensure_state(params)
@@ -247,7 +235,7 @@ class Adam(Optimizer):
     def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8) -> None:
         super().__init__()
         self.beta_1, self.beta_2 = beta_1, beta_2
-        self.epsilon = _check("epsilon", epsilon, 0.0, low_open=True)
+        self.epsilon = check_range("epsilon", epsilon, 0.0, low_open=True)
 
     def step(self, params, grads, lr):
         self._ensure_state(params)
@@ -288,7 +276,7 @@ class AdamW(Adam):
     def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  weight_decay: float = 0.01) -> None:
         super().__init__(beta_1, beta_2, epsilon)
-        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.weight_decay = check_range("weight_decay", weight_decay, 0.0)
 
     def step(self, params, grads, lr):
         self._ensure_state(params)

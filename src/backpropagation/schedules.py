@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ._registry import Component, Registry
-from .optimizers import _check
+from .data import check_range
 
 
 class Schedule(Component):
@@ -48,7 +48,7 @@ class StepDecay(Schedule):
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
             raise ValueError(f"step_size: expected an integer >= 1, got {step_size!r}")
         self.step_size = step_size
-        self.gamma = _check("gamma", gamma, 0.0, 1.0, low_open=True, high_open=False)
+        self.gamma = check_range("gamma", gamma, 0.0, 1.0, low_open=True, high_open=False)
 
     def __call__(self, epoch, initial_lr, epochs):
         return initial_lr * self.gamma ** (epoch // self.step_size)
@@ -62,7 +62,7 @@ class ExponentialDecay(Schedule):
     """``lr0 · gamma^epoch``."""
 
     def __init__(self, gamma: float = 0.95) -> None:
-        self.gamma = _check("gamma", gamma, 0.0, 1.0, low_open=True, high_open=False)
+        self.gamma = check_range("gamma", gamma, 0.0, 1.0, low_open=True, high_open=False)
 
     def __call__(self, epoch, initial_lr, epochs):
         return initial_lr * self.gamma**epoch
@@ -76,7 +76,7 @@ class InverseTimeDecay(Schedule):
     """``lr0 / (1 + decay_rate · epoch)``."""
 
     def __init__(self, decay_rate: float = 0.1) -> None:
-        self.decay_rate = _check("decay_rate", decay_rate, 0.0)
+        self.decay_rate = check_range("decay_rate", decay_rate, 0.0)
 
     def __call__(self, epoch, initial_lr, epochs):
         return initial_lr / (1.0 + self.decay_rate * epoch)
@@ -90,7 +90,7 @@ class CosineDecay(Schedule):
     """Half a cosine from ``lr0`` down to ``min_lr`` over the run's epochs."""
 
     def __init__(self, min_lr: float = 0.0) -> None:
-        self.min_lr = _check("min_lr", min_lr, 0.0)
+        self.min_lr = check_range("min_lr", min_lr, 0.0)
 
     def __call__(self, epoch, initial_lr, epochs):
         progress = epoch / max(epochs - 1, 1)

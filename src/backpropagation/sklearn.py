@@ -17,13 +17,13 @@ try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("backpropagation.sklearn needs scikit-learn: pip install \"backpropagation[sklearn]\"") \
         from None
 
 from .callbacks import EarlyStopping
-from .data import check_int
+from .data import check_int, check_sample_weight
 from .network import NeuralNetwork
 from .tasks import storable_labels
 
@@ -79,7 +79,7 @@ class _BackpropEstimator(BaseEstimator):
         first = reset or not hasattr(self, "model_")
         X, y = self._validate(X, y, reset=first)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            sample_weight = check_sample_weight(sample_weight, len(X), X.dtype)
         if first:
             self.model_ = self._build(X, y, classes)
             self.loss_curve_, self.validation_loss_curve_, self.n_iter_ = [], [], 0

@@ -145,66 +145,83 @@ def _show(array: np.ndarray | None) -> str:
                            max_line_width=100)
 
 
-def _render(trace: Trace, markdown: bool) -> str:
-    L = len(trace.layers)
-    out = []
+class _Writer:
+    """Lines of a rendered trace, as plain text or Markdown."""
 
-    def heading(text):
-        out.append(f"\n## {text}\n" if markdown else f"\n{text}\n{'-' * len(text)}")
+    def __init__(self, markdown: bool) -> None:
+        self.markdown, self.out = markdown, []
 
-    def line(name, value):
+    def heading(self, text: str) -> None:
+        self.out.append(f"\n## {text}\n" if self.markdown else f"\n{text}\n{'-' * len(text)}")
+
+    def line(self, name: str, value) -> None:
         text = _show(value)
-        if markdown:
-            out.append(f"- `{name}` =\n\n```\n{text}\n```")
+        if self.markdown:
+            self.out.append(f"- `{name}` =\n\n```\n{text}\n```")
         else:
-            pad = " " * (len(name) + 5)
-            out.append(f"  {name} = " + text.replace("\n", "\n" + pad))
+            self.out.append(f"  {name} = " + text.replace("\n", "\n" + " " * (len(name) + 5)))
 
+    def note(self, text: str) -> None:
+        self.out.append(("- " if self.markdown else "  ") + text)
+
+
+def _render(trace: Trace, markdown: bool) -> str:
+    writer = _Writer(markdown)
     n = len(trace.x)
     title = (f"One training step on {n} sample{'s' if n > 1 else ''}: loss {trace.loss_name}, "
              f"optimizer {trace.optimizer}, learning rate η = {trace.learning_rate:g}"
              + (f", L2 λ = {trace.l2:g}" if trace.l2 else ""))
-    out.append(f"# {title}" if markdown else title)
-    heading("1. Forward pass: z = a_prev W + b, a = f(z)")
-    line("a⁰ = x", trace.x)
+    writer.out.append(f"# {title}" if markdown else title)
+    for section in (_forward_section, _loss_section, _backward_section, _update_section):
+        section(writer, trace)
+    return "\n".join(writer.out) + "\n"
+
+
+def _forward_section(writer: _Writer, trace: Trace) -> None:
+    writer.heading("1. Forward pass: z = a_prev W + b, a = f(z)")
+    writer.line("a⁰ = x", trace.x)
     for step in trace.layers:
         k = _sup(step.number)
-        line(f"z{k} = a{_sup(step.number - 1)} W{k} + b{k}", step.z)
-        line(f"a{k} = {step.activation}(z{k})", step.a)
-    heading("2. Loss")
-    line(f"ŷ = a{_sup(L)}", trace.y_hat)
-    line("y", trace.y)
-    out.append(("- " if markdown else "  ") + f"L = {trace.loss:.6g}"
-               + (" (includes the L2 penalty λ/2 ΣW²)" if trace.l2 else ""))
-    heading("3. Backward pass (chain rule, last layer first)")
+        writer.line(f"z{k} = a{_sup(step.number - 1)} W{k} + b{k}", step.z)
+        writer.line(f"a{k} = {step.activation}(z{k})", step.a)
+
+
+def _loss_section(writer: _Writer, trace: Trace) -> None:
+    writer.heading("2. Loss")
+    writer.line(f"ŷ = a{_sup(len(trace.layers))}", trace.y_hat)
+    writer.line("y", trace.y)
+    writer.note(f"L = {trace.loss:.6g}" + (" (includes the L2 penalty λ/2 ΣW²)" if trace.l2 else ""))
+
+
+def _backward_section(writer: _Writer, trace: Trace) -> None:
+    writer.heading("3. Backward pass (chain rule, last layer first)")
     for step in reversed(trace.layers):
         k, below = _sup(step.number), _sup(step.number - 1)
-        if step.number == L:
-            if trace.fused:
-                line(f"δ{k} = (ŷ - y) / N   [{step.activation} fused with {trace.loss_name}]", step.delta)
-            else:
-                line(f"∂L/∂a{k}", step.dA)
-                line(f"δ{k} = ∂L/∂a{k} ⊙ f'(z{k})", step.delta)
+        if step.number == len(trace.layers) and trace.fused:
+            writer.line(f"δ{k} = (ŷ - y) / N   [{step.activation} fused with {trace.loss_name}]", step.delta)
         else:
             above = _sup(step.number + 1)
-            line(f"∂L/∂a{k} = δ{above} (W{above})ᵀ", step.dA)
-            line(f"δ{k} = ∂L/∂a{k} ⊙ f'(z{k})", step.delta)
-        line(f"∂L/∂W{k} = (a{below})ᵀ δ{k}" + (" + λW" if trace.l2 else ""), step.dW)
+            writer.line(f"∂L/∂a{k}" if step.number == len(trace.layers) else f"∂L/∂a{k} = δ{above} (W{above})ᵀ",
+                        step.dA)
+            writer.line(f"δ{k} = ∂L/∂a{k} ⊙ f'(z{k})", step.delta)
+        writer.line(f"∂L/∂W{k} = (a{below})ᵀ δ{k}" + (" + λW" if trace.l2 else ""), step.dW)
         if step.db is not None:
-            line(f"∂L/∂b{k} = Σ δ{k}", step.db)
+            writer.line(f"∂L/∂b{k} = Σ δ{k}", step.db)
     for number, units in trace.dead_units.items():
         everything = len(units) == trace.layers[number - 1].z.shape[1]
-        out.append(("- " if markdown else "  ") + f"note: {'every' if everything else 'some'} unit of layer "
-                   f"{number} ({', '.join(map(str, units))}) passed no gradient: f'(z) = 0 there "
-                   "(a ReLU with z <= 0 is 'dead' for this input)"
-                   + ("; the layers below it learn nothing from this step" if everything else ""))
+        writer.note(f"note: {'every' if everything else 'some'} unit of layer {number} "
+                    f"({', '.join(map(str, units))}) passed no gradient: f'(z) = 0 there "
+                    "(a ReLU with z <= 0 is 'dead' for this input)"
+                    + ("; the layers below it learn nothing from this step" if everything else ""))
+
+
+def _update_section(writer: _Writer, trace: Trace) -> None:
     rule = "W ← W - η ∂L/∂W" if trace.optimizer == "SGD" else f"{trace.optimizer} step"
-    heading(f"4. Update ({rule})" + ("" if trace.applied else "; not applied to the model"))
+    writer.heading(f"4. Update ({rule})" + ("" if trace.applied else "; not applied to the model"))
     for step in trace.layers:
         k = _sup(step.number)
-        line(f"W{k} before", step.W)
-        line(f"W{k} after", step.W_new)
+        writer.line(f"W{k} before", step.W)
+        writer.line(f"W{k} after", step.W_new)
         if step.b is not None:
-            line(f"b{k} before", step.b)
-            line(f"b{k} after", step.b_new)
-    return "\n".join(out) + "\n"
+            writer.line(f"b{k} before", step.b)
+            writer.line(f"b{k} after", step.b_new)

@@ -125,17 +125,25 @@ def batch_weight(sample_weight, order, start, rows):
     return weight
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def batch_loss(shared):
+    """The batch's loss from every part's share: their losses, then their L2 penalties."""
+    value = 0.0
+    for other in range(shared.shape[1]):
+        value += shared[0, other]
+    for other in range(shared.shape[1]):
+        value += shared[1, other]
+    return value
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_chunk(threads, data, net, optimizer, results, work, batch_size, first_batch, n_batches, lr, t):
-    """Train on batches ``first_batch`` .. ``first_batch + n_batches - 1`` of ``data.order``, as
-    thread ``threads.part`` of ``threads.parts`` (the arguments: :mod:`.numba_codes`' named tuples).
-
-    This thread takes a block of ``ceil(batch_size / parts)`` rows of each batch, its weight
-    gradients into ``net.grads`` (part 0) or ``threads.partials[part - 1]``, and steps its
-    block of the parameters. Each batch's loss (L2 penalty included) and weight go to
-    ``results``. Stops after a batch whose loss is not finite, before its update, with the
-    gradients zero. Returns the number of batches run and the optimizer's step count.
-    """
+    """Batches ``first_batch`` .. ``first_batch + n_batches - 1`` of ``data.order``, as thread
+    ``threads.part`` of ``threads.parts`` (arguments: :mod:`.numba_codes`' named tuples): this
+    thread's block of ``ceil(batch_size / parts)`` rows of each batch, its weight gradients
+    into ``net.grads`` (part 0) or ``threads.partials[part - 1]``, the step on its block of the
+    parameters. Each batch's loss (L2 included) and weight go to ``results``; a batch whose loss
+    is not finite ends the chunk, unapplied, gradients zero. Returns (batches run, step count)."""
     part, parts, shared = threads.part, threads.parts, threads.shared
     params, n_weights, l2 = net.params, net.n_weights, net.l2
     X, order = data.X, data.order
@@ -173,11 +181,7 @@ def run_chunk(threads, data, net, optimizer, results, work, batch_size, first_ba
         shared[1, part] = half_squares(params[p0:max(min(p1, n_weights), p0)], l2) if l2 > 0 else 0.0
         if parts > 1:                   # (alone, a thread has no one to wait for)
             passed = barrier(threads.counters, parts, passed)
-        value = 0.0
-        for other in range(parts):
-            value += shared[0, other]
-        for other in range(parts):
-            value += shared[1, other]
+        value = batch_loss(shared)
         if part == 0:
             results.batch_losses[k] = value
         if not math.isfinite(value):
