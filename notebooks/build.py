@@ -1,18 +1,20 @@
-"""Build the notebooks from their single source, the example scripts, and run them.
+"""Rebuild the notebooks from their single source, the example scripts, with jupytext, and run them.
 
     python notebooks/build.py            # rewrite notebooks/*.ipynb with fresh outputs
 
-Each notebook is an example script of ``examples/`` cut at its ``# %%`` markers (``# %%
-[markdown]`` cells become Markdown), executed top to bottom so that the file shows its outputs.
+Each notebook is paired with an example script of ``examples/`` in jupytext's percent format
+(``# %%`` cells, ``# %% [markdown]`` for text; ``jupytext.toml`` records the pairing, so
+``jupytext --sync notebooks/NAME.ipynb`` works from Jupyter too). This script reads each script
+with jupytext and executes it top to bottom with nbclient, so that the file shows its outputs.
 The test suite checks that every notebook's cells are still those of its script and runs each
-notebook with few epochs (``BACKPROP_EXAMPLE_EPOCHS``), so a notebook can never drift from the
-code it shows.
+notebook with few epochs (``BACKPROP_EXAMPLE_EPOCHS``), so a notebook never drifts from its code.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,37 +26,23 @@ NOTEBOOKS = {
 }
 
 
-def cells_of(script: Path) -> list[tuple[str, str]]:
-    """(kind, source) of each ``# %%`` cell of a script; kind is "markdown" or "code"."""
-    cells, kind, lines = [], None, []
-    for line in script.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# %%"):
-            if kind is not None:
-                cells.append((kind, lines))
-            kind, lines = ("markdown" if "[markdown]" in line else "code"), []
-            continue
-        lines.append(line[2:] if kind == "markdown" and line.startswith("# ") else
-                     ("" if kind == "markdown" and line == "#" else line))
-    if kind is not None:
-        cells.append((kind, lines))
-    return [(kind, "\n".join(lines).strip("\n")) for kind, lines in cells]
-
-
 def notebook_for(script: Path):
-    """An unexecuted notebook holding the script's cells."""
-    import nbformat
+    """The script's cells as an unexecuted notebook (jupytext's percent format)."""
+    import jupytext
 
-    notebook = nbformat.v4.new_notebook()
+    notebook = jupytext.read(script, fmt="py:percent")
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_markdown_cell(source) if kind == "markdown" else
-                      nbformat.v4.new_code_cell(source) for kind, source in cells_of(script)]
+    notebook.metadata.pop("jupytext", None)       # the pairing lives in jupytext.toml, not in each file
     return notebook
+
+
+def cells_of(script: Path) -> list[tuple[str, str]]:
+    """(kind, source) of each cell of the script's notebook."""
+    return [(cell.cell_type, cell.source) for cell in notebook_for(script).cells]
 
 
 def execute(notebook, timeout: int = 600):
     """Run every cell in a fresh kernel, in a scratch directory (the examples write plots)."""
-    import tempfile
-
     from nbclient import NotebookClient
 
     with tempfile.TemporaryDirectory() as scratch:
