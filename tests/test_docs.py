@@ -26,6 +26,7 @@ def test_the_site_builds_strictly_with_every_page_in_the_navigation(tmp_path):
         assert built.exists(), page
     api = (tmp_path / "site" / "api" / "index.html").read_text()
     assert "loss_and_gradients" in api and "DivergenceError" in api      # the reference is filled in
+    assert 'id="backpropagation.NeuralNetwork.trace"' in api             # with the mixin's methods
 
 
 def test_a_broken_link_fails_the_build(tmp_path):
