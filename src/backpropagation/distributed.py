@@ -103,6 +103,11 @@ def on_every_rank(error: BaseException) -> bool:
     return getattr(error, "on_every_rank", False)
 
 
+#: Seconds between printing the reason and aborting: the launcher forwards a rank's output
+#: asynchronously, and an abort tears the job down with whatever it has not forwarded yet.
+ABORT_GRACE_SECONDS = 1.0
+
+
 def stop_every_rank(comm, error: BaseException, message: str, exit_code: int = 1) -> None:
     """Print ``message`` and end every rank with ``exit_code`` (``MPI_Abort``).
 
@@ -111,6 +116,7 @@ def stop_every_rank(comm, error: BaseException, message: str, exit_code: int = 1
     """
     rank, size = comm.Get_rank(), comm.Get_size()
     print(f"{message} [rank {rank} of {size}; stopping every rank]", file=sys.stderr, flush=True)
+    time.sleep(ABORT_GRACE_SECONDS)
     comm.Abort(exit_code)
     os._exit(exit_code)         # (some MPI libraries return from Abort and kill the rank later)
 
