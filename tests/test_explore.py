@@ -24,7 +24,7 @@ from backpropagation.explore import DATASETS, Explorer, Session, make_dataset
 @pytest.fixture
 def explorer():
     server = Explorer(Session(seed=0), port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -324,7 +324,7 @@ Promise.allSettled([
 </script></body>""")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    threading.Thread(target=elsewhere.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     driver = browser()
     try:
         driver.get(f"http://localhost:{elsewhere.server_address[1]}/index.html")
