@@ -8,6 +8,9 @@ import sys
 import pytest
 
 EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "examples").glob("*.py"))
+#: Scripts paired with a notebook: tests/test_notebooks.py runs them (as notebooks) and checks
+#: the same expected output, so they are not run twice.
+WITH_NOTEBOOKS = {"seed_001_single_neuron.py", "seed_002_manual_vs_library.py", "classification_iris.py"}
 
 # what each example must print (besides running without error)
 EXPECTED = {
@@ -24,18 +27,23 @@ def test_every_example_has_an_expectation():
     assert sorted(EXPECTED) == [p.name for p in EXAMPLES]
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
+def check_output(name: str, stdout: str) -> None:
+    """What the example ``name`` must print."""
+    assert EXPECTED[name] in stdout
+    if name == "seed_002_manual_vs_library.py":
+        gap = float(stdout.rsplit(": ", 1)[1])
+        assert gap < 1e-12
+    if name == "compare_frameworks.py":
+        line = next(x for x in stdout.splitlines() if "ours vs pytorch" in x)
+        assert float(line.split(": ")[1].split(" ")[0]) < 1e-12    # manual backprop == autograd
+        assert "ours vs keras" in stdout
+
+
+@pytest.mark.parametrize("script", [p for p in EXAMPLES if p.name not in WITH_NOTEBOOKS], ids=lambda p: p.name)
 def test_example_runs(script, tmp_path):
     pytest.importorskip("sklearn")
     env = {**os.environ, "BACKPROP_EXAMPLE_EPOCHS": "3", "MPLBACKEND": "Agg"}
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert EXPECTED[script.name] in result.stdout
-    if script.name == "seed_002_manual_vs_library.py":
-        gap = float(result.stdout.rsplit(": ", 1)[1])
-        assert gap < 1e-12
-    if script.name == "compare_frameworks.py":
-        line = next(x for x in result.stdout.splitlines() if "ours vs pytorch" in x)
-        assert float(line.split(": ")[1].split(" ")[0]) < 1e-12    # manual backprop == autograd
-        assert "ours vs keras" in result.stdout
+    check_output(script.name, result.stdout)

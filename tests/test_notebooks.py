@@ -26,9 +26,19 @@ def test_each_notebook_holds_its_scripts_cells_and_their_outputs(name):
     assert not any(out.output_type == "error" for cell in code for out in cell.outputs)
 
 
+def test_the_notebooks_are_the_examples_that_test_examples_leaves_to_them():
+    from test_examples import WITH_NOTEBOOKS
+
+    assert set(build.NOTEBOOKS.values()) == WITH_NOTEBOOKS
+
+
 @pytest.mark.parametrize("name", sorted(build.NOTEBOOKS))
-def test_each_notebook_runs_top_to_bottom(name, monkeypatch):
+def test_each_notebook_runs_top_to_bottom_and_prints_what_its_script_must(name, monkeypatch):
+    from test_examples import check_output
+
     monkeypatch.setenv("BACKPROP_EXAMPLE_EPOCHS", "3")                     # quick: few epochs
+    monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = build.execute(build.notebook_for(ROOT / "examples" / build.NOTEBOOKS[name]), timeout=300)
-    assert all(not any(out.output_type == "error" for out in cell.get("outputs", []))
-               for cell in notebook.cells)
+    outputs = [out for cell in notebook.cells for out in cell.get("outputs", [])]
+    assert not any(out.output_type == "error" for out in outputs)
+    check_output(build.NOTEBOOKS[name], "".join(out.get("text", "") for out in outputs if out.output_type == "stream"))
