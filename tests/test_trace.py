@@ -43,10 +43,39 @@ def test_text_follows_the_seeds_notation():
     model.set_weights([(np.array([[0.1, 0.2], [0.3, -0.4]]), np.array([0.0, 0.1])),
                        (np.array([[0.5], [-0.6]]), np.array([0.2]))])
     text = str(model.trace([1.0, 2.0], [1.0]))
-    for expected in ["z¹ = a⁰ W¹ + b¹ = [[ 0.7, -0.5]]", "a¹ = relu(z¹) = [[0.7, 0. ]]", "L = 0.2025",
-                     "δ² = ∂L/∂a² ⊙ f'(z²) = [[-0.9]]", "∂L/∂a¹ = δ² (W²)ᵀ = [[-0.45,  0.54]]",
-                     "b² after = [0.29]", "W ← W - η ∂L/∂W"]:
+    for expected in ["z¹ = a⁰ W¹ + b¹ = [[0.7, -0.5]]", "a¹ = relu(z¹) = [[0.7, 0]]", "L = 0.2025",
+                     "δ² = ∂L/∂a² ⊙ f'(z²) = [[-0.9]]", "∂L/∂a¹ = δ² (W²)ᵀ = [[-0.45, 0.54]]",
+                     "f'(z¹) = relu'(z¹) = [[1, 0]]", "b² after = [0.29]", "SGD: W ← W - η ∂L/∂W, η = 0.1"]:
         assert expected in text
+    assert "velocity" not in text                      # plain SGD keeps no state
+
+
+@pytest.mark.parametrize("optimizer,formula", [
+    ("momentum", "v ← μ v + g;  W ← W - η v   (g = ∂L/∂W, μ = 0.9)"),
+    ("nesterov", "v ← μ v + g;  W ← W - η (g + μ v)"),
+    ("rmsprop", "s ← ρ s + (1 - ρ) g²;  W ← W - η g / (√s + ε)"),
+    ("adam", "W ← W - η m̂ / (√v̂ + ε) with m̂ = m / (1 - β₁ᵗ), v̂ = v / (1 - β₂ᵗ)"),
+    ("adamw", "W ← (1 - η λ) W, then m ← β₁ m"),
+])
+def test_the_update_is_written_as_the_formula_the_optimizer_applies_with_its_state(optimizer, formula):
+    model = NeuralNetwork([2, 3, 1], optimizer=optimizer, random_state=0)
+    trace = model.trace([[1.0, -2.0]], [0.5], apply=True)
+    text = str(trace)
+    assert formula in text and "W ← W - η ∂L/∂W," not in text
+    state = model.optimizer.get_state()
+    for name, array in state.items():                  # the state printed is the optimizer's own
+        w, b = model.parameter_slices()[0]
+        np.testing.assert_array_equal(trace.layers[0].state[name][0], array[w].reshape(2, 3))
+        np.testing.assert_array_equal(trace.layers[0].state[name][1], array[b])
+        assert f"{name} of W¹ after = " in text
+
+
+def test_no_bias_term_is_written_without_biases_and_small_numbers_use_exponents():
+    model = NeuralNetwork([2, 2, 1], use_bias=False, optimizer="sgd", random_state=0)
+    model.set_weights([(np.array([[1e-6, 2.0], [3.0, 4.0]]), None), (np.array([[1.0], [1.0]]), None)])
+    text = str(model.trace([[1.0, 0.0]], [0.0]))
+    assert "z¹ = a⁰ W¹ = " in text and "+ b" not in text.split("2. Loss")[0].split("a⁰ = x")[1]
+    assert "1e-06" in text
 
 
 def test_markdown_format_and_fused_output():

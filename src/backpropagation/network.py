@@ -134,10 +134,8 @@ class NeuralNetwork(Inspection):
         self.head.check_loss(self.loss)
         self.optimizer = optimizers.get(optimizer)
         self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
-        self.l2 = check_float("l2", l2, 0.0)
-        self.initializer = initializer
-        self.use_bias = check_bool("use_bias", use_bias)
-        self.dtype = check_dtype(dtype)
+        self.l2, self.initializer = check_float("l2", l2, 0.0), initializer
+        self.use_bias, self.dtype = check_bool("use_bias", use_bias), check_dtype(dtype)
         self.engine, self.engine_ = engines.check_engine(engine), None
         self.random_state = random_state
         #: The random generator behind initialisation, shuffling and validation splits (saved
@@ -163,19 +161,21 @@ class NeuralNetwork(Inspection):
         self._grads = np.zeros(n_total, dtype=self.dtype)
         self._bind_views()
 
-    def _bind_views(self) -> None:
-        """Lay out all weights, then all biases, in the flat vectors; give each layer its views."""
-        w_start, b_start = 0, self._n_weights
+    def parameter_slices(self) -> list[tuple[slice, slice | None]]:
+        """Where each layer's ``W`` and ``b`` sit in the flat vectors: all weights, then all biases."""
+        slices, w_start, b_start = [], 0, self._n_weights
         for layer in self.layers:
+            slices.append((slice(w_start, w_start + layer.n_weights),
+                           slice(b_start, b_start + layer.n_biases) if layer.use_bias else None))
+            w_start, b_start = w_start + layer.n_weights, b_start + layer.n_biases
+        return slices
+
+    def _bind_views(self) -> None:
+        """Give each layer its views of the flat vectors (see :meth:`parameter_slices`)."""
+        for layer, (w, b) in zip(self.layers, self.parameter_slices()):
             shape = (layer.fan_in, layer.fan_out)
-            w_stop, b_stop = w_start + layer.n_weights, b_start + layer.n_biases
-            layer.bind(
-                self._params[w_start:w_stop].reshape(shape),
-                self._params[b_start:b_stop] if layer.use_bias else None,
-                self._grads[w_start:w_stop].reshape(shape),
-                self._grads[b_start:b_stop] if layer.use_bias else None,
-            )
-            w_start, b_start = w_stop, b_stop
+            layer.bind(self._params[w].reshape(shape), None if b is None else self._params[b],
+                       self._grads[w].reshape(shape), None if b is None else self._grads[b])
         self.layers[0].compute_input_gradient = False
 
     def __getstate__(self) -> dict:

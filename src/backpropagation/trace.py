@@ -44,6 +44,9 @@ class LayerStep:
     db: np.ndarray | None = None
     W_new: np.ndarray | None = None
     b_new: np.ndarray | None = None
+    fprime: np.ndarray | None = None  # f'(z), element by element (None: softmax, or fused output)
+    #: The optimizer's state after the step, per name (``velocity``; ``m``, ``v``; ...): (W part, b part).
+    state: dict | None = None
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Trace:
     learning_rate: float
     layers: list[LayerStep]
     applied: bool
+    update_rule: str = ""      # the formula the optimizer applied, with its hyper-parameters
 
     @property
     def y_hat(self) -> np.ndarray:
@@ -110,11 +114,17 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
 
     steps = [LayerStep(number, type(layer.activation).__name__.lower(), layer.A_prev.copy(),
                        layer.W.copy(), copied(layer.b), layer.Z.copy(), layer.A.copy(),
-                       copied(layer.dA), layer.delta.copy(), layer.dW.copy(), copied(layer.db))
+                       copied(layer.dA), layer.delta.copy(), layer.dW.copy(), copied(layer.db),
+                       fprime=_derivative(layer, fused=model.fused and number == len(model.layers)))
              for number, layer in enumerate(model.layers, 1)]
     model.optimizer.step(model.parameters, model.gradients, model.current_learning_rate)
-    for layer, step in zip(model.layers, steps):
+    plain = type(model.optimizer).__name__ == "SGD" and not model.optimizer.momentum   # (keeps no state)
+    state = {} if plain else model.optimizer.get_state()
+    for layer, step, (w, b) in zip(model.layers, steps, model.parameter_slices()):
         step.W_new, step.b_new = layer.W.copy(), copied(layer.b)
+        step.state = {name: (array[w].reshape(layer.W.shape).copy(), None if b is None else array[b].copy())
+                      for name, array in state.items()}
+    rule = update_rule(model.optimizer)
     finite = np.isfinite(model.parameters).all()
     if not apply or not finite:
         model.parameters[...] = saved_params
@@ -122,7 +132,36 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     if not finite:
         raise _diverged(model, "the update made the weights overflow")
     return Trace(X.copy(), Y.copy(), loss, model.loss.name, model.fused, model.l2,
-                 type(model.optimizer).__name__, model.current_learning_rate, steps, apply)
+                 type(model.optimizer).__name__, model.current_learning_rate, steps, apply, rule)
+
+
+def _derivative(layer, fused: bool) -> np.ndarray | None:
+    """f'(z) of the layer's activation at its cached z, element by element; None for softmax
+    (its derivative is a matrix per row) and for an output fused with its loss."""
+    if fused or type(layer.activation).__name__ == "Softmax":
+        return None
+    return layer.activation.backward(layer.Z, layer.A, np.ones_like(layer.Z))
+
+
+def update_rule(optimizer) -> str:
+    """The update ``optimizer`` applies, as a formula with its hyper-parameters (g = ∂L/∂W)."""
+    name, t = type(optimizer).__name__, optimizer.iterations
+    adam = ("m ← β₁ m + (1 - β₁) g;  v ← β₂ v + (1 - β₂) g²;  W ← W - η m̂ / (√v̂ + ε) with "
+            "m̂ = m / (1 - β₁ᵗ), v̂ = v / (1 - β₂ᵗ)")
+    if name == "SGD" and not optimizer.momentum:
+        return "W ← W - η ∂L/∂W"
+    if name == "SGD":
+        step = "W ← W - η (g + μ v)" if optimizer.nesterov else "W ← W - η v"
+        return f"v ← μ v + g;  {step}   (g = ∂L/∂W, μ = {optimizer.momentum:g})"
+    if name == "RMSProp":
+        return (f"s ← ρ s + (1 - ρ) g²;  W ← W - η g / (√s + ε)   (g = ∂L/∂W, ρ = {optimizer.rho:g}, "
+                f"ε = {optimizer.epsilon:g})")
+    if name in ("Adam", "AdamW"):
+        decay = "W ← (1 - η λ) W, then " if name == "AdamW" else ""
+        decay_value = f", λ = {optimizer.weight_decay:g}" if name == "AdamW" else ""
+        return (f"{decay}{adam}   (g = ∂L/∂W, β₁ = {optimizer.beta_1:g}, β₂ = {optimizer.beta_2:g}, "
+                f"ε = {optimizer.epsilon:g}{decay_value}, t = {t})")
+    return f"{name}.step(W, ∂L/∂W, η)"
 
 
 def _diverged(model, what: str) -> DivergenceError:
@@ -138,11 +177,16 @@ def _sup(number: int) -> str:
     return str(number).translate(_SUPERSCRIPTS)
 
 
+def _number(value) -> str:
+    """Four significant digits; small and large numbers in exponent notation, as the explorer shows them."""
+    return "0" if value == 0 else f"{value:.4g}"
+
+
 def _show(array: np.ndarray | None) -> str:
     if array is None:
         return "—"
-    return np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ",
-                           max_line_width=100)
+    return np.array2string(np.asarray(array), separator=", ", max_line_width=100,
+                           formatter={"float_kind": _number})
 
 
 class _Writer:
@@ -182,7 +226,7 @@ def _forward_section(writer: _Writer, trace: Trace) -> None:
     writer.line("a⁰ = x", trace.x)
     for step in trace.layers:
         k = _sup(step.number)
-        writer.line(f"z{k} = a{_sup(step.number - 1)} W{k} + b{k}", step.z)
+        writer.line(f"z{k} = a{_sup(step.number - 1)} W{k}" + (f" + b{k}" if step.b is not None else ""), step.z)
         writer.line(f"a{k} = {step.activation}(z{k})", step.a)
 
 
@@ -203,6 +247,8 @@ def _backward_section(writer: _Writer, trace: Trace) -> None:
             above = _sup(step.number + 1)
             writer.line(f"∂L/∂a{k}" if step.number == len(trace.layers) else f"∂L/∂a{k} = δ{above} (W{above})ᵀ",
                         step.dA)
+            if step.fprime is not None:
+                writer.line(f"f'(z{k}) = {step.activation}'(z{k})", step.fprime)
             writer.line(f"δ{k} = ∂L/∂a{k} ⊙ f'(z{k})", step.delta)
         writer.line(f"∂L/∂W{k} = (a{below})ᵀ δ{k}" + (" + λW" if trace.l2 else ""), step.dW)
         if step.db is not None:
@@ -216,12 +262,16 @@ def _backward_section(writer: _Writer, trace: Trace) -> None:
 
 
 def _update_section(writer: _Writer, trace: Trace) -> None:
-    rule = "W ← W - η ∂L/∂W" if trace.optimizer == "SGD" else f"{trace.optimizer} step"
-    writer.heading(f"4. Update ({rule})" + ("" if trace.applied else "; not applied to the model"))
+    writer.heading("4. Update" + ("" if trace.applied else " (not applied to the model)"))
+    writer.note(f"{trace.optimizer}: {trace.update_rule}, η = {trace.learning_rate:g}")
     for step in trace.layers:
         k = _sup(step.number)
         writer.line(f"W{k} before", step.W)
         writer.line(f"W{k} after", step.W_new)
+        for name, (W_state, _) in (step.state or {}).items():
+            writer.line(f"{name} of W{k} after", W_state)
         if step.b is not None:
             writer.line(f"b{k} before", step.b)
             writer.line(f"b{k} after", step.b_new)
+            for name, (_, b_state) in (step.state or {}).items():
+                writer.line(f"{name} of b{k} after", b_state)

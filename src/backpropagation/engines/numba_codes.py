@@ -58,15 +58,13 @@ def unsupported(model) -> str | None:
 def layers_of(model) -> np.ndarray:
     """The model's layers as :data:`LAYER` records."""
     records = np.zeros(len(model.layers), dtype=LAYER)
-    w_start, b_start = 0, sum(layer.n_weights for layer in model.layers)
     a_unit = z_unit = 0
-    for record, layer in zip(records, model.layers):
+    for record, layer, (w, b) in zip(records, model.layers, model.parameter_slices()):
         record["fan_in"], record["fan_out"] = layer.fan_in, layer.fan_out
-        record["w_start"], record["b_start"] = w_start, b_start if layer.use_bias else -1
+        record["w_start"], record["b_start"] = w.start, -1 if b is None else b.start
         record["activation"] = ACTIVATIONS[type(layer.activation)]
         record["alpha"] = getattr(layer.activation, "alpha", 0.0)
         record["a_in"], record["z_at"], record["a_out"] = a_unit, z_unit, a_unit + layer.fan_in
-        w_start, b_start = w_start + layer.n_weights, b_start + layer.n_biases
         a_unit, z_unit = a_unit + layer.fan_in, z_unit + layer.fan_out
     return records
 
