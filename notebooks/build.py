@@ -23,6 +23,9 @@ NOTEBOOKS = {
     "seed_001_single_neuron": "seed_001_single_neuron.py",
     "seed_002_manual_vs_library": "seed_002_manual_vs_library.py",
     "classification_iris": "classification_iris.py",
+    "regression_placement": "regression_placement.py",
+    "compare_frameworks": "compare_frameworks.py",
+    "vanishing_gradients": "vanishing_gradients.py",
 }
 
 

@@ -10,7 +10,8 @@ import pytest
 EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "examples").glob("*.py"))
 #: Scripts paired with a notebook: tests/test_notebooks.py runs them (as notebooks) and checks
 #: the same expected output, so they are not run twice.
-WITH_NOTEBOOKS = {"seed_001_single_neuron.py", "seed_002_manual_vs_library.py", "classification_iris.py"}
+WITH_NOTEBOOKS = {"seed_001_single_neuron.py", "seed_002_manual_vs_library.py", "classification_iris.py",
+                  "regression_placement.py", "compare_frameworks.py", "vanishing_gradients.py"}
 
 # what each example must print (besides running without error)
 EXPECTED = {
@@ -20,6 +21,7 @@ EXPECTED = {
     "regression_placement.py": "test MSE",
     "classification_iris.py": "test accuracy",
     "compare_frameworks.py": "largest relative difference ours vs pytorch: ",
+    "vanishing_gradients.py": "ReLU, He start",
 }
 
 
@@ -31,8 +33,10 @@ def check_output(name: str, stdout: str) -> None:
     """What the example ``name`` must print."""
     assert EXPECTED[name] in stdout
     if name == "seed_002_manual_vs_library.py":
-        gap = float(stdout.rsplit(": ", 1)[1])
-        assert gap < 1e-12
+        line = next(x for x in stdout.splitlines() if x.startswith(EXPECTED[name]))
+        assert float(line.rsplit(": ", 1)[1]) < 1e-12
+        gradients = [x for x in stdout.splitlines() if "largest difference" in x]
+        assert len(gradients) == 11 and all(float(x.split()[-1]) < 1e-15 for x in gradients)
     if name == "compare_frameworks.py":
         line = next(x for x in stdout.splitlines() if "ours vs pytorch" in x)
         assert float(line.split(": ")[1].split(" ")[0]) < 1e-12    # manual backprop == autograd

@@ -23,6 +23,8 @@ def test_each_notebook_holds_its_scripts_cells_and_their_outputs(name):
         "notebook out of date: run python notebooks/build.py"
     code = [cell for cell in stored.cells if cell.cell_type == "code"]
     assert any(cell.outputs for cell in code)                              # outputs are stored
+    assert any("image/png" in out.get("data", {}) for cell in code for out in cell.outputs)   # pictures inline
+    assert sum(cell.cell_type == "markdown" for cell in stored.cells) >= 3  # prose between the outputs
     assert not any(out.output_type == "error" for cell in code for out in cell.outputs)
 
 

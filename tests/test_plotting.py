@@ -38,6 +38,13 @@ def test_loss_curve(classifier, tmp_path):
     np.testing.assert_allclose(lr_axis.lines[0].get_ydata(), model.history_.history["lr"])
 
 
+def test_a_constant_learning_rate_gets_no_second_axis():
+    model = NeuralNetwork([2, 3, 1], random_state=0)
+    model.fit(np.eye(2), [0.0, 1.0], epochs=3, verbose=0)
+    figure = model.plot_history()
+    assert len(figure.axes) == 1 and figure.axes[0].get_ylabel() == "loss"
+
+
 def test_predictions_before_and_after_training(classifier, tmp_path):
     model, initial, X, y = classifier
     trained = model.parameters.copy()

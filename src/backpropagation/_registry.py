@@ -85,12 +85,12 @@ class Registry(Generic[T]):
             if key not in self._factories:
                 raise ValueError(
                     f"{argument}: unknown {self.kind} {identifier!r}; "
-                    f"expected one of {', '.join(self.names())} or a {self.base.__name__} instance"
+                    f"expected one of {', '.join(self.names())} or {_a(self.base.__name__)} instance"
                 )
             return self._factories[key](**kwargs)
         raise TypeError(
-            f"{argument}: expected a {self.kind} name (str) or a {self.base.__name__} instance, "
-            f"got {type(identifier).__name__}"
+            f"{argument}: expected {_a(self.kind)} name (str) or {_a(self.base.__name__)} instance "
+            f"(subclass {self.base.__name__}), got {type(identifier).__name__}"
         )
 
     def name_of(self, obj: T) -> str | None:
@@ -140,3 +140,8 @@ def _constructor_parameters(cls: type) -> list[str]:
 def rebuild(description: dict, registry: Registry):
     """Inverse of :func:`describe`."""
     return registry.get(description["name"], **description.get("config", {}))
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun

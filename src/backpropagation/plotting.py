@@ -31,7 +31,8 @@ def _finish(figure, path):
 
 
 def plot_history(history, path=None):
-    """Training and validation loss per epoch, with the learning rate on a second axis.
+    """Training and validation loss per epoch, with the learning rate on a second axis when it
+    changed during training (a constant rate says nothing a second axis should show).
 
     Parameters
     ----------
@@ -56,7 +57,7 @@ def plot_history(history, path=None):
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
-    if "lr" in logs:
+    if "lr" in logs and len(set(logs["lr"])) > 1:
         lr_axis = ax.twinx()
         lr_axis.plot(epochs, logs["lr"], color="tab:gray", linestyle="--", label="learning rate")
         lr_axis.set_ylabel("learning rate")
