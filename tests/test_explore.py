@@ -170,7 +170,7 @@ def test_a_lying_content_length_is_refused_without_reading(explorer, length, sta
     ('{"learning_rate": 1e9}', "learning_rate: expected a number above 0 and at most 100"),
     ('{"layers": [2, 1500, 1500, 2]}', "at most 10 layers of at most 64 units"),
     ('{"layers": [2, 10000000000, 2]}', "at most 10 layers of at most 64 units"),
-    ('{"layers": [2, 60, 60, 60, 2]}', "has 7622 weights and biases; the explorer takes at most 5000"),
+    ('{"layers": [2, 64, 64, 64, 64, 2]}', "has 12802 weights and biases; the explorer takes at most 10000"),
     ('{"layers": [2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2]}', "at most 10 layers"),
     ('{"seed": -1}', "seed: expected a whole number"),
     ('[1, 2]', "expected a JSON object"),
@@ -335,3 +335,124 @@ Promise.allSettled([
         elsewhere.shutdown()
         elsewhere.server_close()
     assert explorer.session.config["layers"] == [2, 4, 3, 2]
+
+
+# ---------------------------------------------------------------------- teaching: follow one weight
+def click_button(driver, text):
+    driver.find_element("xpath", f"//button[text()='{text}']").click()
+
+
+def present(driver, quantity):
+    return driver.execute_script(f"return document.querySelectorAll('#steps [data-quantity=\"{quantity}\"]').length")
+
+
+def test_following_a_weight_writes_its_chain_rule_equal_to_the_gradient_beside_a_nudge(page, explorer):
+    click_button(page, "Step")
+    wait_for(lambda: present(page, "W_new"))
+    numbers = shown_numbers(page)
+    for layer, row, col in ((3, 1, 0), (2, 2, 1), (1, 0, 2)):
+        cell = page.find_element("css selector", f'#steps [data-quantity="W"][data-layer="{layer}"]'
+                                                  f'[data-row="{row}"][data-col="{col}"]')
+        cell.click()
+        chain = wait_for(lambda: page.find_element(
+            "css selector", f'[data-quantity="chain"][data-layer="{layer}"][data-row="{row}"][data-col="{col}"]'))
+        nudge = page.find_element("css selector", f'[data-quantity="nudge"][data-layer="{layer}"][data-row="{row}"]'
+                                                  f'[data-col="{col}"]')
+        gradient = numbers[("dW", layer, row, col)]
+        assert float(chain.get_attribute("data-value")) == pytest.approx(gradient, rel=1e-12, abs=1e-15)
+        assert float(nudge.get_attribute("data-value")) == pytest.approx(gradient, rel=1e-5, abs=1e-9)
+        shown_numbers(page)                       # every number repeated in the chain agrees with the step's
+    page.find_element("css selector", '#network line[data-layer="1"][data-row="1"][data-col="0"]').click()
+    wait_for(lambda: page.find_elements("css selector", '[data-quantity="chain"][data-layer="1"][data-row="1"]'))
+    highlighted = page.execute_script("return [...document.querySelectorAll('#network line.path')]"
+                                      ".map(e => [+e.dataset.layer, +e.dataset.row, +e.dataset.col])")
+    assert [1, 1, 0] in highlighted and [2, 0, 1] in highlighted and [3, 0, 0] in highlighted
+    assert [1, 0, 0] not in highlighted and [2, 1, 0] not in highlighted    # off the path to the loss
+    assert not errors(page)
+
+
+def test_forward_backward_and_update_reveal_one_phase_at_a_time(page):
+    click_button(page, "Forward")
+    wait_for(lambda: present(page, "z"))
+    assert (present(page, "delta"), present(page, "dA"), present(page, "W_new")) == (0, 0, 0)
+    click_button(page, "Backward")
+    wait_for(lambda: present(page, "delta"))
+    assert present(page, "dA") and present(page, "fprime") and not present(page, "W_new")
+    order = page.execute_script("return [...document.querySelectorAll('[data-phase=\"backward\"] h3')]"
+                                ".map(h => h.textContent).filter(t => t.startsWith('Layer'))")
+    assert order == ["Layer 3, backward", "Layer 2, backward", "Layer 1, backward"]       # output layer first
+    click_button(page, "Update")
+    wait_for(lambda: present(page, "W_new"))
+    assert present(page, "W_change") and not errors(page)
+
+
+def test_the_optimizer_state_shown_after_a_step_is_the_library_s(page, explorer):
+    Select = pytest.importorskip("selenium.webdriver.support.select").Select
+    Select(page.find_element("id", "optimizer")).select_by_value("adam")
+    click_button(page, "New network")
+    wait_for(lambda: explorer.session.config["optimizer"] == "adam")
+    click_button(page, "Step")
+    wait_for(lambda: present(page, "m"))
+    numbers = shown_numbers(page)
+    state = explorer.session.model.optimizer.get_state()
+    for number, (w, _) in enumerate(explorer.session.model.parameter_slices(), 1):
+        shape = explorer.session.model.layers[number - 1].W.shape
+        for name in ("m", "v"):
+            np.testing.assert_array_equal(gathered(numbers, name, number), state[name][w].reshape(shape))
+    assert "m ← β₁ m + (1 - β₁) g" in page.find_element("id", "steps").text
+
+
+def test_after_train_no_stale_step_stays_and_edges_show_the_current_weights(page, explorer):
+    click_button(page, "Step")
+    wait_for(lambda: present(page, "W_new"))
+    train = page.find_element("xpath", "//button[text()='Train']")
+    train.click()
+    wait_for(lambda: int(page.find_element("id", "loss").get_attribute("data-epochs")) >= 2)
+    train.click()
+    wait_for(lambda: train.text == "Train")
+    time.sleep(0.2)
+    assert present(page, "W") == 0 and present(page, "W_new") == 0 and "Training moved the weights" in \
+        page.find_element("id", "steps").text
+    widths = page.execute_script("return [...document.querySelectorAll('#network line')].length")
+    assert widths == 2 * 4 + 4 * 3 + 3 * 2
+
+
+def test_an_8_by_32_network_stays_readable_without_horizontal_overflow(page, explorer):
+    page.set_window_size(1100, 900)
+    page.find_element("id", "layers").clear()
+    page.find_element("id", "layers").send_keys(",".join(["2"] + ["32"] * 8 + ["2"]))
+    click_button(page, "New network")
+    wait_for(lambda: len(explorer.session.config["layers"]) == 10)
+    click_button(page, "Step")
+    wait_for(lambda: present(page, "W_new"))
+    overflow = page.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0
+    labels = page.execute_script("return document.querySelectorAll('#network text').length")
+    assert labels == 0                           # too many units for labels: their numbers are on hover
+    assert not errors(page)
+
+
+def test_the_address_reopens_the_same_setup(explorer):
+    driver = browser()
+    try:
+        driver.get(explorer.url + "#layers=2,5,2&dataset=xor&activation=tanh&optimizer=momentum"
+                                  "&learning_rate=0.05&batch_size=4&seed=3")
+        wait_for(lambda: explorer.session.config["dataset"] == "xor" and driver.find_element("id", "status").text)
+        assert explorer.session.config == {"layers": [2, 5, 2], "dataset": "xor", "activation": "tanh",
+                                           "learning_rate": 0.05, "batch_size": 4, "seed": 3, "optimizer": "momentum"}
+        assert driver.find_element("id", "layers").get_attribute("value") == "2,5,2"
+        assert driver.find_element("id", "optimizer").get_attribute("value") == "momentum"
+        assert "optimizer=momentum" in driver.current_url and not errors(driver)
+    finally:
+        driver.quit()
+
+
+def test_a_divergence_in_the_page_shows_the_reason_and_the_page_stays_usable(page, explorer):
+    explorer.session.model.parameters[...] = 1e306
+    click_button(page, "Step")
+    assert "diverged" in wait_for(lambda: page.find_element("id", "error").text)
+    click_button(page, "New network")
+    wait_for(lambda: not page.find_element("id", "error").text)
+    click_button(page, "Step")
+    wait_for(lambda: present(page, "W_new"))
+    assert not [entry for entry in errors(page) if entry["source"] != "network"]   # (the 422 itself is logged)

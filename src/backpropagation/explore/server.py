@@ -21,6 +21,8 @@ API (JSON in, JSON out):
 ``GET /api/state``     configuration, weights, data, loss curve, decision boundary
 ``POST /api/step``     one training step on the next sample: every layer's quantities
 ``POST /api/train``    ``{"epochs": n}``: train n epochs, then the state
+``POST /api/weight``   ``{"layer", "row", "col"}``: that weight's chain rule in the last step, and
+                      its nudge (the loss at w ± ε)
 ``POST /api/reset``    ``{"layers", "dataset", "activation", "learning_rate",
                        "batch_size", "seed"}``: a new network; 400 with the reason if invalid
 =====================  ===============================================================
@@ -163,6 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100:
                 raise ValueError(f"epochs: expected a whole number from 1 to 100, got {epochs!r}")
             return server.session.train(epochs)
+        if path == "/api/weight":
+            return server.session.weight(request.get("layer"), request.get("row"), request.get("col"))
         if path == "/api/reset":
             config = {**server.session.config, **request}
             server.session = Session(**config)

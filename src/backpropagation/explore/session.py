@@ -22,7 +22,11 @@ GRID = 48
 #: Rows of every data set.
 ROWS = 200
 #: Caps that keep a step's reply small and quick (every number of a step is sent to the page).
-MAX_UNITS, MAX_LAYERS, MAX_PARAMETERS = 64, 10, 5000
+MAX_UNITS, MAX_LAYERS, MAX_PARAMETERS = 64, 10, 10_000
+#: Optimizers the page offers: the seeds' plain step, and two that keep state per weight.
+OPTIMIZERS = ("sgd", "momentum", "adam")
+#: The nudge of a weight: its loss at w ± NUDGE, on the step's sample with the weights before it.
+NUDGE = 1e-6
 
 
 def make_dataset(name: str, n: int = ROWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -62,11 +66,12 @@ class Session:
     """One network and data set, stepped sample by sample or trained epoch by epoch.
 
     Parameters mirror ``backprop explore``'s options (``layers`` None: 2-4-3 and one output per
-    class); the optimizer is plain SGD, so that the update shown is the seeds' ``W ← W - η ∂L/∂W``.
+    class); the optimizer is plain SGD by default, so that the update shown is the seeds'
+    ``W ← W - η ∂L/∂W``; ``"momentum"`` and ``"adam"`` show their state per weight.
     """
 
     def __init__(self, layers=None, dataset="moons", activation="relu", learning_rate=0.1,
-                 batch_size=10, seed=0) -> None:
+                 batch_size=10, seed=0, optimizer="sgd") -> None:
         seed = _whole("seed", seed, 0, 2**32 - 1)
         self.X, self.y = make_dataset(dataset, seed=seed)
         n_classes = int(self.y.max()) + 1
@@ -76,31 +81,85 @@ class Session:
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or \
                 not 0 < learning_rate <= 100:
             raise ValueError(f"learning_rate: expected a number above 0 and at most 100, got {learning_rate!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
         self.config = {"layers": layers, "dataset": dataset, "activation": activation,
-                       "learning_rate": float(learning_rate), "batch_size": batch_size, "seed": seed}
+                       "learning_rate": float(learning_rate), "batch_size": batch_size, "seed": seed,
+                       "optimizer": optimizer}
         self.model = NeuralNetwork(layers, task="classification", hidden_activation=activation,
-                                   optimizer="sgd", learning_rate=learning_rate, random_state=seed,
+                                   optimizer=optimizer, learning_rate=learning_rate, random_state=seed,
                                    engine="numpy")
         self.model.head.fit_encode(self.y, self.model.dtype)   # the classes are known from the start
         self.order = np.random.default_rng(seed).permutation(len(self.X))
         self.steps, self.epochs, self.losses = 0, 0, []
+        self.last = None          # (trace, sample, weights before the step) of the last Step
 
     def step(self) -> dict:
         """One real training step on the next sample; every quantity of every layer."""
         index = int(self.order[self.steps % len(self.order)])
+        before = self.model.parameters.copy()
         try:   # (a step whose loss or update is not finite is not applied)
             trace = self.model.trace(self.X[index:index + 1], self.y[index:index + 1], apply=True)
         except DivergenceError as error:
             raise DivergenceError(f"sample {index}: {error} Then press Reset.", error.history) from None
         self.steps += 1
+        self.last = (trace, index, before)
         layers = [{"number": s.number, "activation": s.activation, "a_prev": s.a_prev[0].tolist(),
                    "W": s.W.tolist(), "b": _vector(s.b), "z": s.z[0].tolist(), "a": s.a[0].tolist(),
                    "dA": None if s.dA is None else s.dA[0].tolist(), "delta": s.delta[0].tolist(),
-                   "dW": s.dW.tolist(), "db": _vector(s.db), "W_new": s.W_new.tolist(), "b_new": _vector(s.b_new)}
+                   "fprime": None if s.fprime is None else s.fprime[0].tolist(),
+                   "dW": s.dW.tolist(), "db": _vector(s.db), "W_new": s.W_new.tolist(), "b_new": _vector(s.b_new),
+                   "W_change": (s.W_new - s.W).tolist(),
+                   "optimizer_state": {name: W_part.tolist() for name, (W_part, _) in (s.state or {}).items()}}
                   for s in trace.layers]
         return {"sample": index, "x": trace.x[0].tolist(), "y": trace.y[0].tolist(), "label": int(self.y[index]),
                 "loss": trace.loss, "loss_name": trace.loss_name, "fused": trace.fused,
-                "learning_rate": trace.learning_rate, "layers": layers, "state": self.state()}
+                "learning_rate": trace.learning_rate, "optimizer": trace.optimizer, "update_rule": trace.update_rule,
+                "layers": layers, "state": self.state()}
+
+    def weight(self, layer, row, col) -> dict:
+        """The chain rule of one weight in the last Step, and its nudge.
+
+        ``∂L/∂W^l[row, col] = a^(l-1)[row] · δ^l[col]``, with ``δ^l[col]`` written out from the
+        layer above (or the loss); the nudge is the central difference of the loss on the same
+        sample with the weights before the step, moved by ±:data:`NUDGE` in this one weight.
+        """
+        if self.last is None:
+            raise ValueError("no step to follow yet: press Step first")
+        trace, index, before = self.last
+        layer = _whole("layer", layer, 1, len(trace.layers))
+        step = trace.layers[layer - 1]
+        row, col = _whole("row", row, 0, step.W.shape[0] - 1), _whole("col", col, 0, step.W.shape[1] - 1)
+        chain = {"layer": layer, "row": row, "col": col, "a_prev": float(step.a_prev[0, row]),
+                 "delta": float(step.delta[0, col]), "value": float(step.a_prev[0, row] * step.delta[0, col]),
+                 "dW": float(step.dW[row, col]), "fused": trace.fused and layer == len(trace.layers),
+                 "dA": None if step.dA is None else float(step.dA[0, col]),
+                 "fprime": None if step.fprime is None else float(step.fprime[0, col])}
+        if layer < len(trace.layers):
+            above = trace.layers[layer]
+            chain["above"] = [{"delta": float(above.delta[0, k]), "W": float(above.W[col, k])}
+                              for k in range(above.W.shape[1])]
+        else:
+            chain["y_hat"], chain["y"] = float(trace.y_hat[0, col]), float(trace.y[0, col])
+        chain["nudge"] = self._nudge(index, before, self.model.parameter_slices()[layer - 1][0].start
+                                     + row * step.W.shape[1] + col)
+        return chain
+
+    def _nudge(self, index: int, before: np.ndarray, flat: int) -> dict:
+        """Loss at the weight ``flat`` ± :data:`NUDGE` (weights before the step), and the slope."""
+        model, now = self.model, self.model.parameters.copy()
+        X = self.X[index:index + 1].astype(model.dtype)
+        Y = model.head.encode(self.y[index:index + 1], model.dtype)
+        losses = []
+        try:
+            for sign in (1, -1):
+                model.parameters[...] = before
+                model.parameters[flat] += sign * NUDGE
+                losses.append(float(model.objective(X, Y)))
+        finally:
+            model.parameters[...] = now
+        return {"epsilon": NUDGE, "loss_plus": losses[0], "loss_minus": losses[1],
+                "value": (losses[0] - losses[1]) / (2 * NUDGE)}
 
     def train(self, epochs: int = 1) -> dict:
         """``fit`` for a few epochs (continuing); the new state."""
@@ -111,6 +170,7 @@ class Session:
             self._record(error.history)
             raise DivergenceError(f"{error} Press Reset to start again.", error.history) from None
         self._record(history)
+        self.last = None          # the weights moved on: the last Step no longer describes them
         return self.state()
 
     def _record(self, history) -> None:

@@ -1,16 +1,24 @@
 // backprop explore: draws what the server's network did. No numbers are computed here.
-// Every number shown for x, y, z, a, δ, W, b, ∂L/∂W, ∂L/∂b is an element with data-quantity,
-// data-layer (1 = first weight layer, 0 = x and y), data-row, data-col and data-value (the
-// full-precision number). W and ∂L/∂W: row = input unit, column = output unit; vectors: row 0.
+// Every number shown is an element with data-quantity (x, y, z, a, dA, fprime, delta, W, b, dW,
+// db, W_new, b_new, W_change, velocity, m, v, chain, nudge), data-layer (1 = first weight
+// layer, 0 = x and y), data-row, data-col and data-value (the full-precision number). W, ∂L/∂W
+// and the optimizer's state: row = input unit, column = output unit; vectors: row 0. chain and
+// nudge carry the layer, row and column of the weight they are about.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const DATASETS = ["moons", "circles", "xor", "spiral", "blobs", "linear"];
 const ACTIVATIONS = ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus", "swish", "linear"];
+const OPTIMIZERS = ["sgd", "momentum", "adam"];
+const SETTINGS = ["layers", "dataset", "activation", "optimizer", "learning_rate", "batch_size", "seed"];
+const PHASES = ["forward", "backward", "update"];
 const CLASS_COLOURS = [[9, 105, 218], [207, 34, 46], [26, 127, 55]];
 const SVG = "http://www.w3.org/2000/svg";
+const LABELLED_UNITS = 8;      // wider layers show their numbers on hover only
 let state = null;
 let lastStep = null;
+let phase = "update";          // how much of the last step is revealed
+let selected = null;           // {layer, row, col, chain} of the weight whose chain is shown
 let running = false;
 
 async function api(path, body) {
@@ -28,11 +36,7 @@ function shown(value) {
 }
 
 function tagged(element, quantity, layer, row, col, value) {
-  element.dataset.quantity = quantity;
-  element.dataset.layer = layer;
-  element.dataset.row = row;
-  element.dataset.col = col;
-  element.dataset.value = String(value);
+  Object.assign(element.dataset, { quantity, layer, row, col, value: String(value) });
   element.textContent = shown(value);
   element.classList.add("num", value < 0 ? "negative" : "positive");
   return element;
@@ -58,63 +62,155 @@ function matrix(quantity, layer, rows) {
     const tr = table.insertRow();
     values.forEach((v, j) => tr.insertCell().append(number(quantity, layer, i, j, v)));
   });
-  return table;
+  const scroll = document.createElement("div");      // a wide matrix scrolls; the page does not
+  scroll.className = "scroll";
+  scroll.append(table);
+  return scroll;
 }
 
-function line(formula, content) {
+function line(formula, ...content) {
   const row = document.createElement("div");
   row.className = "row";
   const label = document.createElement("span");
   label.className = "formula";
   label.textContent = formula;
-  row.append(label, content);
+  row.append(label, ...content);
   return row;
 }
 
-function renderStep(step) {
-  const box = $("steps");
-  box.replaceChildren();
-  const head = document.createElement("div");
-  head.className = "layer";
-  const title = document.createElement("h3");
-  title.textContent = `Sample #${step.sample} (class ${step.label}); loss ${step.loss_name} = ${shown(step.loss)}`;
-  head.append(title, line("x = a⁰", vector("x", 0, step.x)), line("y (as the loss sees it)", vector("y", 0, step.y)));
-  box.append(head);
-  const last = step.layers.length;
-  const eta = step.learning_rate;
-  for (const layer of step.layers) {
-    const l = layer.number;
-    const card = document.createElement("div");
-    card.className = "layer";
-    const h = document.createElement("h3");
-    h.textContent = `Layer ${l} (${layer.activation})`;
-    card.append(h);
-    card.append(line(`z${sup(l)} = a${sup(l - 1)} W${sup(l)} + b${sup(l)}`, vector("z", l, layer.z)));
-    card.append(line(`a${sup(l)} = f(z${sup(l)})`, vector("a", l, layer.a)));
-    const deltaRule = l === last && step.fused ? `δ${sup(l)} = (ŷ − y) / N` :
-      l === last ? `δ${sup(l)} = ∂L/∂a${sup(l)} ⊙ f′(z${sup(l)})` :
-      `δ${sup(l)} = (δ${sup(l + 1)} W${sup(l + 1)}ᵀ) ⊙ f′(z${sup(l)})`;
-    card.append(line(deltaRule, vector("delta", l, layer.delta)));
-    card.append(line(`∂L/∂W${sup(l)} = (a${sup(l - 1)})ᵀ δ${sup(l)}`, matrix("dW", l, layer.dW)));
-    if (layer.db) card.append(line(`∂L/∂b${sup(l)} = δ${sup(l)}`, vector("db", l, layer.db)));
-    card.append(line(`W${sup(l)} (before the step)`, matrix("W", l, layer.W)));
-    card.append(line(`W${sup(l)} ← W${sup(l)} − η ∂L/∂W${sup(l)}, η = ${eta}`, matrix("W_new", l, layer.W_new)));
-    if (layer.b) {
-      card.append(line(`b${sup(l)} (before the step)`, vector("b", l, layer.b)));
-      card.append(line(`b${sup(l)} ← b${sup(l)} − η ∂L/∂b${sup(l)}`, vector("b_new", l, layer.b_new)));
-    }
-    box.append(card);
-  }
+function card(title, ...rows) {
+  const box = document.createElement("div");
+  box.className = "layer";
+  const h = document.createElement("h3");
+  h.textContent = title;
+  box.append(h, ...rows);
+  return box;
 }
 
 function sup(n) {
   return String(n).replace(/\d/g, (d) => "⁰¹²³⁴⁵⁶⁷⁸⁹"[d]);
 }
 
+function forwardCards(step) {
+  return step.layers.map((layer) => {
+    const l = layer.number, bias = layer.b ? ` + b${sup(l)}` : "";
+    const rows = [line(`W${sup(l)} (before the step)`, matrix("W", l, layer.W))];
+    if (layer.b) rows.push(line(`b${sup(l)} (before the step)`, vector("b", l, layer.b)));
+    rows.push(line(`z${sup(l)} = a${sup(l - 1)} W${sup(l)}${bias}`, vector("z", l, layer.z)),
+      line(`a${sup(l)} = ${layer.activation}(z${sup(l)})`, vector("a", l, layer.a)));
+    return card(`Layer ${l} (${layer.activation})`, ...rows);
+  });
+}
+
+function backwardCards(step) {
+  const last = step.layers.length;
+  const loss = card(`Loss: ${step.loss_name}(ŷ, y) = ${shown(step.loss)}`,
+    line(`ŷ = a${sup(last)}`, vector("a", last, step.layers[last - 1].a)), line("y", vector("y", 0, step.y)));
+  const cards = [...step.layers].reverse().map((layer) => {
+    const l = layer.number, rows = [];
+    if (l === last && step.fused) {
+      rows.push(line(`δ${sup(l)} = (ŷ − y) / N   (${layer.activation} fused with the loss)`, vector("delta", l, layer.delta)));
+    } else {
+      const from = l === last ? `∂L/∂a${sup(l)} (from the loss)` : `∂L/∂a${sup(l)} = δ${sup(l + 1)} (W${sup(l + 1)})ᵀ`;
+      rows.push(line(from, vector("dA", l, layer.dA)));
+      if (layer.fprime) rows.push(line(`f′(z${sup(l)}) = ${layer.activation}′(z${sup(l)})`, vector("fprime", l, layer.fprime)));
+      rows.push(line(`δ${sup(l)} = ∂L/∂a${sup(l)} ⊙ f′(z${sup(l)})`, vector("delta", l, layer.delta)));
+    }
+    rows.push(line(`∂L/∂W${sup(l)} = (a${sup(l - 1)})ᵀ δ${sup(l)}`, matrix("dW", l, layer.dW)));
+    if (layer.db) rows.push(line(`∂L/∂b${sup(l)} = Σ δ${sup(l)} (over the rows: one here)`, vector("db", l, layer.db)));
+    return card(`Layer ${l}, backward`, ...rows);
+  });
+  return [loss, ...cards];
+}
+
+function updateCards(step) {
+  const rule = card(`${step.optimizer}: ${step.update_rule}, η = ${step.learning_rate}`);
+  return [rule, ...step.layers.map((layer) => {
+    const l = layer.number;
+    const rows = [line(`W${sup(l)} after the step`, matrix("W_new", l, layer.W_new)),
+      line(`ΔW${sup(l)} = W${sup(l)} after − before`, matrix("W_change", l, layer.W_change))];
+    if (layer.b) rows.push(line(`b${sup(l)} after the step`, vector("b_new", l, layer.b_new)));
+    for (const [name, values] of Object.entries(layer.optimizer_state)) {
+      rows.push(line(`${name} of W${sup(l)} after the step`, matrix(name, l, values)));
+    }
+    return card(`Layer ${l}, update`, ...rows);
+  })];
+}
+
+function renderStep() {
+  const box = $("steps");
+  box.replaceChildren();
+  if (!lastStep) return;
+  const step = lastStep;
+  box.append(card(`Sample #${step.sample} (class ${step.label})`,
+    line("x = a⁰", vector("x", 0, step.x)), line("y (as the loss sees it)", vector("y", 0, step.y))));
+  const makers = { forward: forwardCards, backward: backwardCards, update: updateCards };
+  PHASES.slice(0, PHASES.indexOf(phase) + 1).forEach((name) => {
+    const section = document.createElement("section");
+    section.dataset.phase = name;
+    const title = document.createElement("h3");
+    title.textContent = { forward: "1. Forward pass", backward: "2. Backward pass, output layer first",
+      update: "3. Update" }[name];
+    section.append(title, ...makers[name](step));
+    box.append(section);
+  });
+  box.querySelectorAll('[data-quantity="W"], [data-quantity="W_new"], [data-quantity="dW"]').forEach((cell) => {
+    cell.classList.add("pick");
+    cell.title = "follow this weight's chain rule";
+    cell.addEventListener("click", () => guarded(() => follow(+cell.dataset.layer, +cell.dataset.row, +cell.dataset.col)));
+  });
+}
+
+async function follow(layer, row, col) {
+  if (!lastStep) throw new Error("press Step first: the chain rule is that of a step");
+  selected = { layer, row, col, chain: await api("/api/weight", { layer, row, col }) };
+  renderChain();
+  renderNetwork();
+}
+
+function renderChain() {
+  const box = $("chain");
+  box.replaceChildren();
+  if (!selected) return;
+  const { layer: l, row, col, chain } = selected;
+  const name = `∂L/∂W${sup(l)}[${row},${col}]`;
+  const input = l === 1 ? number("x", 0, 0, row, chain.a_prev) : number("a", l - 1, 0, row, chain.a_prev);
+  const rows = [line(`${name} = a${sup(l - 1)}[${row}] · δ${sup(l)}[${col}]`, input, " · ",
+    number("delta", l, 0, col, chain.delta), " = ", number("chain", l, row, col, chain.value))];
+  if (chain.fused) {
+    rows.push(line(`δ${sup(l)}[${col}] = (ŷ[${col}] − y[${col}]) / N = (${shown(chain.y_hat)} − ${shown(chain.y)}) / 1`));
+  } else if (chain.above) {
+    const terms = document.createElement("span");
+    chain.above.forEach((term, k) => terms.append(k ? " + " : "", number("delta", l + 1, 0, k, term.delta), "·",
+      number("W", l + 1, col, k, term.W)));
+    rows.push(line(`∂L/∂a${sup(l)}[${col}] = Σₖ δ${sup(l + 1)}[k] W${sup(l + 1)}[${col},k]`, terms, " = ",
+      number("dA", l, 0, col, chain.dA)));
+    rows.push(line(`δ${sup(l)}[${col}] = ∂L/∂a${sup(l)}[${col}] · f′(z${sup(l)}[${col}])`, number("dA", l, 0, col, chain.dA),
+      " · ", number("fprime", l, 0, col, chain.fprime)));
+  } else {
+    rows.push(line(`δ${sup(l)}[${col}] = ∂L/∂ŷ[${col}] · f′(z${sup(l)}[${col}])`, number("dA", l, 0, col, chain.dA),
+      " · ", number("fprime", l, 0, col, chain.fprime)));
+  }
+  const nudge = chain.nudge;
+  rows.push(line(`nudge: (L(w + ε) − L(w − ε)) / 2ε, ε = ${nudge.epsilon}`,
+    `(${shown(nudge.loss_plus)} − ${shown(nudge.loss_minus)}) / ${2 * nudge.epsilon} = `,
+    number("nudge", l, row, col, nudge.value)));
+  box.append(card(`Follow one weight: W${sup(l)}[${row},${col}] (input unit ${row} → unit ${col} of layer ${l})`, ...rows));
+}
+
 function svgElement(name, attributes) {
   const element = document.createElementNS(SVG, name);
   for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
   return element;
+}
+
+function onPath(index, i, j) {
+  // The edges from the selected weight to the loss: it, every edge out of its output unit, and
+  // every edge above that layer.
+  if (!selected) return false;
+  const l = selected.layer - 1;
+  return (index === l && i === selected.row && j === selected.col) || (index === l + 1 && i === selected.col) ||
+    index > l + 1;
 }
 
 function renderNetwork() {
@@ -124,27 +220,42 @@ function renderNetwork() {
   const width = +svg.getAttribute("width"), height = +svg.getAttribute("height");
   const x = (l) => 50 + l * (width - 140) / (sizes.length - 1);
   const y = (l, j) => (j + 1) * height / (sizes[l] + 1);
-  const largest = Math.max(1e-12, ...state.weights.flatMap((w) => w.W.flat().map(Math.abs)));
-  state.weights.forEach((layer, index) => {
-    layer.W.forEach((row, i) => row.forEach((w, j) => {
-      svg.append(svgElement("line", {
-        x1: x(index), y1: y(index, i), x2: x(index + 1), y2: y(index + 1, j),
-        stroke: w >= 0 ? "#0969da" : "#fb8500", "stroke-opacity": 0.75,
-        "stroke-width": 0.5 + 5 * Math.abs(w) / largest,
-      }));
-    }));
-  });
+  // Edges: the weights the shown numbers came from (before the last Step), else the current ones.
+  const weights = lastStep ? lastStep.layers.map((layer) => layer.W) : state.weights.map((w) => w.W);
+  const largest = Math.max(1e-12, ...weights.flatMap((W) => W.flat().map(Math.abs)));
+  weights.forEach((W, index) => W.forEach((row, i) => row.forEach((w, j) => {
+    const path = onPath(index, i, j);
+    const edge = svgElement("line", {
+      x1: x(index), y1: y(index, i), x2: x(index + 1), y2: y(index + 1, j),
+      stroke: path ? "#1f2328" : w >= 0 ? "#0969da" : "#fb8500", "stroke-opacity": path ? 0.9 : 0.6,
+      "stroke-width": 0.5 + 5 * Math.abs(w) / largest + (path ? 1.5 : 0),
+      "data-layer": index + 1, "data-row": i, "data-col": j, class: path ? "edge path" : "edge",
+    });
+    const title = svgElement("title", {});
+    title.textContent = `W${sup(index + 1)}[${i},${j}] = ${shown(w)}: click to follow its chain rule`;
+    edge.append(title);
+    edge.addEventListener("click", () => guarded(() => follow(index + 1, i, j)));
+    svg.append(edge);
+  })));
+  const labelled = Math.max(...sizes) <= LABELLED_UNITS;
+  const radius = Math.max(3, Math.min(11, height / (Math.max(...sizes) + 1) / 2.5));
   sizes.forEach((size, l) => {
     for (let j = 0; j < size; j++) {
-      svg.append(svgElement("circle", { cx: x(l), cy: y(l, j), r: 11, fill: "#f6f8fa", stroke: "#57606a" }));
+      const unit = svgElement("circle", { cx: x(l), cy: y(l, j), r: radius, fill: "#f6f8fa", stroke: "#57606a" });
+      svg.append(unit);
       if (!lastStep) continue;
-      const labels = l === 0 ? [["x", "x", lastStep.x[j]]] :
+      const values = l === 0 ? [["x", "x", lastStep.x[j]]] :
         [["z", "z", lastStep.layers[l - 1].z[j]], ["a", "a", lastStep.layers[l - 1].a[j]],
           ["δ", "delta", lastStep.layers[l - 1].delta[j]]];
-      labels.forEach(([name, quantity, value], k) => {
+      if (!labelled) {          // numbers on hover: the diagram stays readable
+        const title = svgElement("title", {});
+        title.textContent = values.map(([name, , value]) => `${name} ${shown(value)}`).join(", ");
+        unit.append(title);
+        continue;
+      }
+      values.forEach(([name, quantity, value], k) => {
         const text = svgElement("text", { x: x(l) + 14, y: y(l, j) - 12 + 13 * k });
-        const tspan = tagged(svgElement("tspan", {}), quantity, l === 0 ? 0 : l, 0, j, value);
-        text.append(`${name} `, tspan);
+        text.append(`${name} `, tagged(svgElement("tspan", {}), quantity, l === 0 ? 0 : l, 0, j, value));
         svg.append(text);
       });
     }
@@ -211,18 +322,17 @@ function render() {
   renderNetwork();
   renderBoundary();
   renderLoss();
-  $("status").textContent = `${state.config.dataset}, layers ${state.config.layers.join("-")}, ` +
-    `${state.config.activation}: ${state.steps} step(s), ${state.epochs} epoch(s) trained`;
+  renderChain();
+  const c = state.config;
+  $("status").textContent = `${c.dataset}, layers ${c.layers.join("-")}, ${c.activation}, ${c.optimizer}: ` +
+    `${state.steps} step(s), ${state.epochs} epoch(s) trained`;
 }
 
 function fillControls() {
   const c = state.config;
-  $("layers").value = c.layers.join(",");
-  $("dataset").value = c.dataset;
-  $("activation").value = c.activation;
-  $("learning_rate").value = c.learning_rate;
-  $("batch_size").value = c.batch_size;
-  $("seed").value = c.seed;
+  for (const name of SETTINGS) $(name).value = name === "layers" ? c.layers.join(",") : c[name];
+  const settings = new URLSearchParams(SETTINGS.map((name) => [name, $(name).value]));
+  history.replaceState(null, "", `#${settings}`);       // the address reopens this setup
 }
 
 async function guarded(action) {
@@ -237,40 +347,63 @@ async function guarded(action) {
   }
 }
 
-async function step() {
-  lastStep = await api("/api/step", {});
-  state = lastStep.state;
-  renderStep(lastStep);
+async function advance(upTo) {
+  // Step and Forward take a new step (showing all of it, or its forward pass); Backward and
+  // Update reveal the next phases of the step on screen, or take a new one when that is shown.
+  const target = upTo === "all" ? "update" : upTo;
+  const reveals = lastStep && upTo !== "all" && upTo !== "forward" && PHASES.indexOf(phase) < PHASES.indexOf(target);
+  if (!reveals) {
+    lastStep = await api("/api/step", {});
+    state = lastStep.state;
+    selected = null;
+  }
+  phase = target;
+  renderStep();
   render();
 }
 
 async function trainLoop() {
   while (running) {
     state = await api("/api/train", { epochs: 1 });
+    lastStep = null;                          // the weights moved on: no stale step stays on screen
+    selected = null;
+    $("steps").innerHTML = '<p class="hint">Training moved the weights. Press <b>Step</b> to trace a step of the current network.</p>';
     render();
     await new Promise((resolve) => setTimeout(resolve, 30));
   }
 }
 
-async function reset() {
+async function reset(settings) {
   running = false;
-  const layers = $("layers").value.split(",").map((s) => Number(s.trim()));
-  state = await api("/api/reset", {
-    layers, dataset: $("dataset").value, activation: $("activation").value,
-    learning_rate: Number($("learning_rate").value), batch_size: Number($("batch_size").value),
-    seed: Number($("seed").value),
-  });
+  state = await api("/api/reset", settings);
   lastStep = null;
+  selected = null;
   $("steps").innerHTML = '<p class="hint">Press <b>Step</b> to run one training step on the next sample.</p>';
+  fillControls();
   render();
 }
 
+function parsed(name, value) {
+  if (name === "layers") return value.split(",").map((s) => Number(s.trim()));
+  return ["dataset", "activation", "optimizer"].includes(name) ? value : Number(value);
+}
+
+function controlSettings() {
+  return Object.fromEntries(SETTINGS.map((name) => [name, parsed(name, $(name).value)]));
+}
+
+function addressSettings() {
+  const given = new URLSearchParams(location.hash.slice(1));
+  return Object.fromEntries(SETTINGS.filter((name) => given.has(name)).map((name) => [name, parsed(name, given.get(name))]));
+}
+
 function setUp() {
-  for (const [id, names] of [["dataset", DATASETS], ["activation", ACTIVATIONS]]) {
+  for (const [id, names] of [["dataset", DATASETS], ["activation", ACTIVATIONS], ["optimizer", OPTIMIZERS]]) {
     for (const name of names) $(id).append(new Option(name, name));
   }
-  $("step").addEventListener("click", () => guarded(step));
-  $("reset").addEventListener("click", () => guarded(reset));
+  $("step").addEventListener("click", () => guarded(() => advance("all")));
+  for (const name of PHASES) $(name).addEventListener("click", () => guarded(() => advance(name)));
+  $("reset").addEventListener("click", () => guarded(() => reset(controlSettings())));
   $("train").addEventListener("click", () => {
     running = !running;
     $("train").textContent = running ? "Pause" : "Train";
@@ -278,6 +411,11 @@ function setUp() {
     if (running) guarded(trainLoop);
   });
   guarded(async () => {
+    const settings = addressSettings();
+    if (Object.keys(settings).length) {
+      await reset(settings);
+      return;
+    }
     state = await api("/api/state");
     fillControls();
     render();
