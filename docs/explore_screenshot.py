@@ -3,7 +3,8 @@
     python docs/explore_screenshot.py
 
 Needs selenium and Chromium with its driver (Debian: apt-get install chromium chromium-driver).
-Trains the default network a few epochs, pauses, takes one Step, and photographs the page.
+Trains the default network a few epochs, pauses, takes one Step, follows one weight of the
+output layer (its chain rule and nudge), and photographs the page.
 """
 
 import os
@@ -35,6 +36,9 @@ try:
     train.click()
     time.sleep(0.5)
     driver.find_element("xpath", "//button[text()='Step']").click()
+    time.sleep(1)
+    edge = driver.find_element("css selector", '#network line[data-layer="3"][data-row="0"][data-col="1"]')
+    driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click'))", edge)
     time.sleep(1)
     driver.save_screenshot(os.path.join(HERE, "explore.png"))
 finally:

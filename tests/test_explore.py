@@ -354,8 +354,8 @@ def test_following_a_weight_writes_its_chain_rule_equal_to_the_gradient_beside_a
         cell = page.find_element("css selector", f'#steps [data-quantity="W"][data-layer="{layer}"]'
                                                   f'[data-row="{row}"][data-col="{col}"]')
         cell.click()
-        chain = wait_for(lambda: page.find_element(
-            "css selector", f'[data-quantity="chain"][data-layer="{layer}"][data-row="{row}"][data-col="{col}"]'))
+        where = f'[data-layer="{layer}"][data-row="{row}"][data-col="{col}"]'
+        chain = wait_for(lambda where=where: page.find_element("css selector", f'[data-quantity="chain"]{where}'))
         nudge = page.find_element("css selector", f'[data-quantity="nudge"][data-layer="{layer}"][data-row="{row}"]'
                                                   f'[data-col="{col}"]')
         gradient = numbers[("dW", layer, row, col)]
@@ -413,7 +413,7 @@ def test_after_train_no_stale_step_stays_and_edges_show_the_current_weights(page
     time.sleep(0.2)
     assert present(page, "W") == 0 and present(page, "W_new") == 0 and "Training moved the weights" in \
         page.find_element("id", "steps").text
-    widths = page.execute_script("return [...document.querySelectorAll('#network line')].length")
+    widths = page.execute_script("return [...document.querySelectorAll('#network line.edge')].length")
     assert widths == 2 * 4 + 4 * 3 + 3 * 2
 
 

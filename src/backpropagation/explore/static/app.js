@@ -231,11 +231,16 @@ function renderNetwork() {
       "stroke-width": 0.5 + 5 * Math.abs(w) / largest + (path ? 1.5 : 0),
       "data-layer": index + 1, "data-row": i, "data-col": j, class: path ? "edge path" : "edge",
     });
-    const title = svgElement("title", {});
-    title.textContent = `W${sup(index + 1)}[${i},${j}] = ${shown(w)}: click to follow its chain rule`;
-    edge.append(title);
-    edge.addEventListener("click", () => guarded(() => follow(index + 1, i, j)));
-    svg.append(edge);
+    // Under it, a wide transparent twin that takes the clicks a thin edge would miss.
+    const hit = svgElement("line", { x1: x(index), y1: y(index, i), x2: x(index + 1), y2: y(index + 1, j),
+      stroke: "transparent", "stroke-width": 9, class: "hit" });
+    for (const target of [hit, edge]) {
+      const title = svgElement("title", {});
+      title.textContent = `W${sup(index + 1)}[${i},${j}] = ${shown(w)}: click to follow its chain rule`;
+      target.append(title);
+      target.addEventListener("click", () => guarded(() => follow(index + 1, i, j)));
+    }
+    svg.append(hit, edge);
   })));
   const labelled = Math.max(...sizes) <= LABELLED_UNITS;
   const radius = Math.max(3, Math.min(11, height / (Math.max(...sizes) + 1) / 2.5));
