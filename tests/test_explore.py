@@ -78,7 +78,7 @@ def test_train_moves_the_loss_and_the_boundary(explorer):
 
 
 @pytest.mark.parametrize("body,message", [
-    ({"layers": [3, 4, 2]}, "input layer has 2 units"),
+    ({"layers": [3, 4, 2]}, "input layer has 2 unit(s)"),
     ({"layers": [2, 4, 3]}, "needs 2 units (or 1)"),
     ({"dataset": "blobs"}, "blobs has 3 classes"),
     ({"activation": "cube"}, "activation"),
@@ -439,7 +439,8 @@ def test_the_address_reopens_the_same_setup(explorer):
                                   "&learning_rate=0.05&batch_size=4&seed=3")
         wait_for(lambda: explorer.session.config["dataset"] == "xor" and driver.find_element("id", "status").text)
         assert explorer.session.config == {"layers": [2, 5, 2], "dataset": "xor", "activation": "tanh",
-                                           "learning_rate": 0.05, "batch_size": 4, "seed": 3, "optimizer": "momentum"}
+                                           "learning_rate": 0.05, "batch_size": 4, "seed": 3, "optimizer": "momentum",
+                                           "noise": 0.0, "test_fraction": 0.0, "l2": 0.0, "features": ["x1", "x2"]}
         assert driver.find_element("id", "layers").get_attribute("value") == "2,5,2"
         assert driver.find_element("id", "optimizer").get_attribute("value") == "momentum"
         assert "optimizer=momentum" in driver.current_url and not errors(driver)
@@ -456,3 +457,64 @@ def test_a_divergence_in_the_page_shows_the_reason_and_the_page_stays_usable(pag
     click_button(page, "Step")
     wait_for(lambda: present(page, "W_new"))
     assert not [entry for entry in errors(page) if entry["source"] != "network"]   # (the 422 itself is logged)
+
+
+# ---------------------------------------------------------------------- what TensorFlow Playground has
+def test_noise_a_test_split_l2_and_input_features_reach_the_network():
+    plain, noisy = Session(seed=1), Session(seed=1, noise=0.2)
+    assert np.array_equal(plain.y, noisy.y) and not np.allclose(plain.points, noisy.points)
+    session = Session(seed=1, test_fraction=0.3, l2=0.01, features=["x1", "x2", "x1x2", "sin(x1)"],
+                      layers=[4, 5, 2])
+    assert len(session.test_rows) == 60 and not set(session.test_rows) & set(session.train_rows)
+    assert session.model.l2 == 0.01 and session.model.layer_sizes[0] == 4
+    P = session.points
+    np.testing.assert_array_equal(session.X, np.c_[P[:, 0], P[:, 1], P[:, 0] * P[:, 1], np.sin(P[:, 0])])
+    samples = {session.step()["sample"] for _ in range(150)}
+    assert samples <= set(session.train_rows.tolist())          # a Step never learns from a test point
+    state = session.train(2)
+    rows = session.test_rows
+    expected = session.model.objective(session.X[rows], session.model.head.encode(session.y[rows], np.float64))
+    assert state["test_losses"] == [[2, pytest.approx(expected, rel=1e-12)]]
+    assert state["test"] == [i in set(rows.tolist()) for i in range(200)]
+
+
+def test_each_hidden_unit_is_pictured_over_the_plane_with_the_network_s_own_outputs():
+    session = Session(seed=0, layers=[2, 3, 4, 2])
+    units = session.state()["units"]
+    assert [len(layer) for layer in units] == [3, 4] and all(len(v) == 16 * 16 for layer in units for v in layer)
+    points = session.points
+    low, high = points.min(axis=0) - 0.3, points.max(axis=0) + 0.3
+    first = session.model.layers[0].output(session._plane(low, high, 16))
+    np.testing.assert_allclose(np.array(units[0]).T, first, atol=5e-4)
+    assert Session(layers=[2, 64, 64, 2]).state()["units"] is None          # too many to draw
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"noise": 0.9}, "noise: expected a number from 0 to 0.5"),
+    ({"test_fraction": 0.7}, "test_fraction: expected a number from 0 to 0.5"),
+    ({"l2": -1}, "l2: expected a number from 0 to 1"),
+    ({"features": ["x1", "x1"]}, "features: expected distinct names"),
+    ({"features": ["x1", "x2", "x1^2"]}, "input layer has 3 unit(s)"),
+    ({"colour": "red"}, "unknown setting(s) 'colour'"),
+])
+def test_playground_settings_out_of_range_are_refused_with_the_reason(explorer, settings, message):
+    code, reply = call(explorer, "/api/reset", settings)
+    assert code == 400 and message in reply["error"]
+
+
+def test_the_page_sets_noise_a_test_share_l2_and_features_and_draws_the_test_loss_and_units(page, explorer):
+    for name, value in (("noise", "0.2"), ("test_fraction", "0.3"), ("l2", "0.001"), ("features", "x1,x2,x1x2")):
+        page.find_element("id", name).clear()
+        page.find_element("id", name).send_keys(value)
+    click_button(page, "New network")
+    wait_for(lambda: explorer.session.config["features"] == ["x1", "x2", "x1x2"])
+    config = explorer.session.config
+    assert (config["noise"], config["test_fraction"], config["l2"], config["layers"][0]) == (0.2, 0.3, 0.001, 3)
+    train = page.find_element("xpath", "//button[text()='Train']")
+    train.click()
+    wait_for(lambda: int(page.find_element("id", "loss").get_attribute("data-test-epochs")) >= 2)
+    train.click()
+    wait_for(lambda: train.text == "Train")
+    assert page.find_elements("css selector", "#loss polyline.test")
+    assert len(page.find_elements("css selector", "#units canvas")) == 4 + 3
+    assert "features=x1%2Cx2%2Cx1x2" in page.current_url and not errors(page)

@@ -23,8 +23,9 @@ API (JSON in, JSON out):
 ``POST /api/train``    ``{"epochs": n}``: train n epochs, then the state
 ``POST /api/weight``   ``{"layer", "row", "col"}``: that weight's chain rule in the last step, and
                       its nudge (the loss at w ± ε)
-``POST /api/reset``    ``{"layers", "dataset", "activation", "learning_rate",
-                       "batch_size", "seed"}``: a new network; 400 with the reason if invalid
+``POST /api/reset``    any of :attr:`Session.SETTINGS` (layers, data set, activation, optimizer,
+                       learning rate, batch size, seed, noise, test share, L2, input
+                       features): a new network; 400 with the reason if invalid
 =====================  ===============================================================
 """
 
@@ -168,8 +169,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/api/weight":
             return server.session.weight(request.get("layer"), request.get("row"), request.get("col"))
         if path == "/api/reset":
-            config = {**server.session.config, **request}
-            server.session = Session(**config)
+            unknown = sorted(set(request) - set(Session.SETTINGS))
+            if unknown:
+                raise ValueError(f"unknown setting(s) {', '.join(map(repr, unknown))}; expected some of "
+                                 f"{', '.join(Session.SETTINGS)}")
+            server.session = Session(**{**server.session.config, **request})
             return server.session.state()
         raise RequestError(404, f"no such action: {path}")
 

@@ -15,51 +15,21 @@ import numpy as np
 from .. import activations
 from ..network import NeuralNetwork
 from ..training import DivergenceError
+from .datasets import DATASETS, checked_features, inputs, make_dataset, noisy, test_split
 
-DATASETS = ("moons", "circles", "xor", "spiral", "blobs", "linear")
+__all__ = ["DATASETS", "Session", "make_dataset"]
+
 #: Decision-boundary grid: this many cells along each axis.
 GRID = 48
-#: Rows of every data set.
-ROWS = 200
+#: Each hidden unit's picture over the plane: this many cells along each axis, for networks of
+#: at most HEATMAP_UNITS hidden units (beyond, the pictures would crowd the page).
+HEAT_GRID, HEATMAP_UNITS = 16, 64
 #: Caps that keep a step's reply small and quick (every number of a step is sent to the page).
 MAX_UNITS, MAX_LAYERS, MAX_PARAMETERS = 64, 10, 10_000
 #: Optimizers the page offers: the seeds' plain step, and two that keep state per weight.
 OPTIMIZERS = ("sgd", "momentum", "adam")
 #: The nudge of a weight: its loss at w ± NUDGE, on the step's sample with the weights before it.
 NUDGE = 1e-6
-
-
-def make_dataset(name: str, n: int = ROWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A 2-D classification set (``X`` of shape (n, 2), integer labels), the same for a seed."""
-    rng = np.random.default_rng(seed)
-    half = n // 2
-    if name == "moons":
-        angle = rng.uniform(0, math.pi, n)
-        upper = np.arange(n) < half
-        X = np.where(upper[:, None], np.c_[np.cos(angle), np.sin(angle)],
-                     np.c_[1 - np.cos(angle), 0.5 - np.sin(angle)])
-        X = X + rng.normal(0, 0.1, (n, 2))
-        return X, (~upper).astype(int)
-    if name == "circles":
-        angle, inner = rng.uniform(0, 2 * math.pi, n), np.arange(n) < half
-        radius = np.where(inner, 0.5, 1.0) + rng.normal(0, 0.08, n)
-        return np.c_[radius * np.cos(angle), radius * np.sin(angle)], inner.astype(int)
-    if name == "xor":
-        X = rng.uniform(-1, 1, (n, 2))
-        return X, ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
-    if name == "spiral":
-        t = rng.uniform(0.25, 1, n) * 3 * math.pi
-        arm = np.arange(n) % 2
-        X = np.c_[t * np.cos(t + math.pi * arm), t * np.sin(t + math.pi * arm)] / (3 * math.pi)
-        return X + rng.normal(0, 0.03, (n, 2)), arm
-    if name == "blobs":
-        centres = np.array([[-1.0, -0.6], [1.0, -0.6], [0.0, 1.0]])
-        labels = np.arange(n) % 3
-        return centres[labels] + rng.normal(0, 0.35, (n, 2)), labels
-    if name == "linear":
-        X = rng.uniform(-1, 1, (n, 2))
-        return X, (X[:, 0] + 0.5 * X[:, 1] > 0.1).astype(int)
-    raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {name!r}")
 
 
 class Session:
@@ -70,14 +40,25 @@ class Session:
     ``W ← W - η ∂L/∂W``; ``"momentum"`` and ``"adam"`` show their state per weight.
     """
 
+    #: What ``/api/reset`` and the page's address may set.
+    SETTINGS = ("layers", "dataset", "activation", "learning_rate", "batch_size", "seed", "optimizer", "noise",
+                "test_fraction", "l2", "features")
+
     def __init__(self, layers=None, dataset="moons", activation="relu", learning_rate=0.1,
-                 batch_size=10, seed=0, optimizer="sgd") -> None:
+                 batch_size=10, seed=0, optimizer="sgd", noise=0.0, test_fraction=0.0, l2=0.0,
+                 features=("x1", "x2")) -> None:
         seed = _whole("seed", seed, 0, 2**32 - 1)
-        self.X, self.y = make_dataset(dataset, seed=seed)
+        points, self.y = make_dataset(dataset, seed=seed)
+        self.points, self.features = noisy(points, noise, seed), checked_features(features)
+        self.X = inputs(self.points, self.features)           # what the network sees of each point
+        self.train_rows, self.test_rows = test_split(len(self.X), test_fraction, seed)
         n_classes = int(self.y.max()) + 1
-        layers = [2, 4, 3, n_classes] if layers is None else _checked_layers(layers, dataset, n_classes)
+        layers = [len(self.features), 4, 3, n_classes] if layers is None else \
+            _checked_layers(layers, dataset, n_classes, len(self.features))
         activations.get(activation, "activation")
-        batch_size = _whole("batch_size", batch_size, 1, len(self.X))
+        batch_size = _whole("batch_size", batch_size, 1, len(self.train_rows))
+        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0 <= l2 <= 1:
+            raise ValueError(f"l2: expected a number from 0 to 1, got {l2!r}")
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or \
                 not 0 < learning_rate <= 100:
             raise ValueError(f"learning_rate: expected a number above 0 and at most 100, got {learning_rate!r}")
@@ -85,13 +66,14 @@ class Session:
             raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
         self.config = {"layers": layers, "dataset": dataset, "activation": activation,
                        "learning_rate": float(learning_rate), "batch_size": batch_size, "seed": seed,
-                       "optimizer": optimizer}
+                       "optimizer": optimizer, "noise": float(noise), "test_fraction": float(test_fraction),
+                       "l2": float(l2), "features": self.features}
         self.model = NeuralNetwork(layers, task="classification", hidden_activation=activation,
-                                   optimizer=optimizer, learning_rate=learning_rate, random_state=seed,
+                                   optimizer=optimizer, learning_rate=learning_rate, l2=l2, random_state=seed,
                                    engine="numpy")
         self.model.head.fit_encode(self.y, self.model.dtype)   # the classes are known from the start
-        self.order = np.random.default_rng(seed).permutation(len(self.X))
-        self.steps, self.epochs, self.losses = 0, 0, []
+        self.order = self.train_rows[np.random.default_rng(seed).permutation(len(self.train_rows))]
+        self.steps, self.epochs, self.losses, self.test_losses = 0, 0, [], []
         self.last = None          # (trace, sample, weights before the step) of the last Step
 
     def step(self) -> dict:
@@ -163,9 +145,10 @@ class Session:
 
     def train(self, epochs: int = 1) -> dict:
         """``fit`` for a few epochs (continuing); the new state."""
+        rows = self.train_rows
         try:
-            history = self.model.fit(self.X, self.y, epochs=int(epochs), batch_size=self.config["batch_size"],
-                                     verbose=0)
+            history = self.model.fit(self.X[rows], self.y[rows], epochs=int(epochs),
+                                     batch_size=self.config["batch_size"], verbose=0)
         except DivergenceError as error:   # fit left the weights finite; keep the epochs it completed
             self._record(error.history)
             raise DivergenceError(f"{error} Press Reset to start again.", error.history) from None
@@ -176,19 +159,42 @@ class Session:
     def _record(self, history) -> None:
         self.epochs += len(history.epoch)
         self.losses.extend(float(v) for v in history.history["loss"])
+        if len(self.test_rows) and len(history.epoch):   # [epoch, test loss] after the last of them
+            rows = self.test_rows
+            loss = self.model.objective(self.X[rows], self.model.head.encode(self.y[rows], self.model.dtype))
+            self.test_losses.append([self.epochs, float(loss)])
 
     def state(self) -> dict:
         """Configuration, weights, data, loss curve and the decision boundary on a grid."""
-        low, high = self.X.min(axis=0) - 0.3, self.X.max(axis=0) + 0.3
-        xs, ys = np.linspace(low[0], high[0], GRID), np.linspace(low[1], high[1], GRID)
-        grid = np.array([[x, y] for y in ys for x in xs])
-        proba = self.model.predict_proba(grid)
+        low, high = self.points.min(axis=0) - 0.3, self.points.max(axis=0) + 0.3
+        proba = self.model.predict_proba(inputs(self._plane(low, high, GRID), self.features))
+        test = np.zeros(len(self.X), dtype=bool)
+        test[self.test_rows] = True
         return {"config": self.config, "steps": self.steps, "epochs": self.epochs, "losses": self.losses,
+                "test_losses": self.test_losses,
                 "weights": [{"W": layer.W.tolist(), "b": _vector(layer.b)} for layer in self.model.layers],
-                "points": self.X.tolist(), "labels": self.y.tolist(),
+                "points": self.points.tolist(), "labels": self.y.tolist(), "test": test.tolist(),
                 "grid": {"x": [float(low[0]), float(high[0])], "y": [float(low[1]), float(high[1])],
                          "size": GRID, "class": proba.argmax(axis=1).tolist(),
-                         "confidence": proba.max(axis=1).round(4).tolist()}}
+                         "confidence": proba.max(axis=1).round(4).tolist()},
+                "units": self._unit_pictures(low, high)}
+
+    @staticmethod
+    def _plane(low, high, size: int) -> np.ndarray:
+        """A ``size`` × ``size`` grid of points over the plane, row by row from the bottom."""
+        xs, ys = np.linspace(low[0], high[0], size), np.linspace(low[1], high[1], size)
+        return np.array([[x, y] for y in ys for x in xs])
+
+    def _unit_pictures(self, low, high) -> list | None:
+        """Each hidden unit's activation over the plane (layer by layer, a list per unit, on a
+        HEAT_GRID grid); None for networks with more than HEATMAP_UNITS hidden units."""
+        if sum(layer.fan_out for layer in self.model.layers[:-1]) > HEATMAP_UNITS:
+            return None
+        A, pictures = inputs(self._plane(low, high, HEAT_GRID), self.features), []
+        for layer in self.model.layers[:-1]:
+            A = layer.output(A)
+            pictures.append(A.T.round(3).tolist())
+        return pictures
 
 
 def _vector(array) -> list | None:
@@ -203,14 +209,15 @@ def _whole(name: str, value, low: int, high: int) -> int:
     return int(value)
 
 
-def _checked_layers(layers, dataset: str, n_classes: int) -> list[int]:
+def _checked_layers(layers, dataset: str, n_classes: int, n_features: int = 2) -> list[int]:
     """The layer sizes, within the explorer's caps and fitting the data set; ValueError otherwise."""
     if not isinstance(layers, (list, tuple)) or not all(
             isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in layers):
         raise ValueError(f"layers: expected whole numbers >= 1 such as 2,4,3,2, got {layers!r}")
     layers = list(layers)
-    if len(layers) < 2 or layers[0] != 2:
-        raise ValueError(f"layers: the data are points in the plane, so the input layer has 2 units; got {layers}")
+    if len(layers) < 2 or layers[0] != n_features:
+        raise ValueError(f"layers: the network sees {n_features} feature(s) of each point, so the input layer has "
+                         f"{n_features} unit(s); got {layers}")
     if layers[-1] != n_classes and not (n_classes == 2 and layers[-1] == 1):
         raise ValueError(f"layers: {dataset} has {n_classes} classes, so the output layer needs "
                          f"{n_classes} units{' (or 1)' if n_classes == 2 else ''}; got {layers[-1]}")

@@ -10,7 +10,9 @@ const $ = (id) => document.getElementById(id);
 const DATASETS = ["moons", "circles", "xor", "spiral", "blobs", "linear"];
 const ACTIVATIONS = ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus", "swish", "linear"];
 const OPTIMIZERS = ["sgd", "momentum", "adam"];
-const SETTINGS = ["layers", "dataset", "activation", "optimizer", "learning_rate", "batch_size", "seed"];
+const SETTINGS = ["layers", "dataset", "activation", "optimizer", "learning_rate", "batch_size", "seed",
+  "noise", "test_fraction", "l2", "features"];
+const TEXT_SETTINGS = ["dataset", "activation", "optimizer"];
 const PHASES = ["forward", "backward", "update"];
 const CLASS_COLOURS = [[9, 105, 218], [207, 34, 46], [26, 127, 55]];
 const SVG = "http://www.w3.org/2000/svg";
@@ -248,6 +250,11 @@ function renderNetwork() {
     for (let j = 0; j < size; j++) {
       const unit = svgElement("circle", { cx: x(l), cy: y(l, j), r: radius, fill: "#f6f8fa", stroke: "#57606a" });
       svg.append(unit);
+      if (l === 0 && labelled) {
+        const name = svgElement("text", { x: x(0) - 44, y: y(0, j) + 4 });
+        name.textContent = state.config.features[j];
+        svg.append(name);
+      }
       if (!lastStep) continue;
       const values = l === 0 ? [["x", "x", lastStep.x[j]]] :
         [["z", "z", lastStep.layers[l - 1].z[j]], ["a", "a", lastStep.layers[l - 1].a[j]],
@@ -287,13 +294,13 @@ function renderBoundary() {
   context.drawImage(cells, 0, 0, canvas.width, canvas.height);
   const px = (v) => (v - grid.x[0]) / (grid.x[1] - grid.x[0]) * canvas.width;
   const py = (v) => canvas.height - (v - grid.y[0]) / (grid.y[1] - grid.y[0]) * canvas.height;
-  state.points.forEach(([u, v], i) => {
+  state.points.forEach(([u, v], i) => {       // test points hollow: training never sees them
     const [red, green, blue] = CLASS_COLOURS[state.labels[i] % 3];
     context.beginPath();
     context.arc(px(u), py(v), 3.5, 0, 2 * Math.PI);
-    context.fillStyle = `rgb(${red},${green},${blue})`;
+    context.fillStyle = state.test[i] ? "#fff" : `rgb(${red},${green},${blue})`;
     context.fill();
-    context.strokeStyle = "#fff";
+    context.strokeStyle = state.test[i] ? `rgb(${red},${green},${blue})` : "#fff";
     context.stroke();
   });
   if (lastStep) {
@@ -311,22 +318,54 @@ function renderLoss() {
   const svg = $("loss");
   svg.replaceChildren();
   svg.dataset.epochs = state.losses.length;
-  const losses = state.losses;
+  svg.dataset.testEpochs = state.test_losses.length;
+  const losses = state.losses, tested = state.test_losses;
   if (!losses.length) return;
   const width = +svg.getAttribute("width"), height = +svg.getAttribute("height");
-  const top = Math.max(...losses), bottom = Math.min(0, ...losses);
-  const points = losses.map((v, i) =>
-    `${10 + i * (width - 20) / Math.max(1, losses.length - 1)},${height - 10 - (v - bottom) / (top - bottom || 1) * (height - 30)}`);
-  svg.append(svgElement("polyline", { points: points.join(" "), fill: "none", stroke: "#0969da", "stroke-width": 2 }));
-  const label = svgElement("text", { x: width - 150, y: 16 });
-  label.textContent = `epoch ${losses.length}: ${shown(losses[losses.length - 1])}`;
+  const top = Math.max(...losses, ...tested.map(([, v]) => v)), bottom = Math.min(0, ...losses);
+  const at = (epoch, v) => `${10 + (epoch - 1) * (width - 20) / Math.max(1, losses.length - 1)},` +
+    `${height - 10 - (v - bottom) / (top - bottom || 1) * (height - 30)}`;
+  svg.append(svgElement("polyline", { points: losses.map((v, i) => at(i + 1, v)).join(" "), fill: "none",
+    stroke: "#0969da", "stroke-width": 2, class: "training" }));
+  if (tested.length) {
+    svg.append(svgElement("polyline", { points: tested.map(([epoch, v]) => at(epoch, v)).join(" "), fill: "none",
+      stroke: "#fb8500", "stroke-width": 2, class: "test" }));
+  }
+  const label = svgElement("text", { x: width - 210, y: 16 });
+  const last = tested.length ? `, test ${shown(tested[tested.length - 1][1])}` : "";
+  label.textContent = `epoch ${losses.length}: training ${shown(losses[losses.length - 1])}${last}`;
   svg.append(label);
+}
+
+function renderUnits() {
+  // Each hidden unit's activation over the plane (dark: large), as TensorFlow Playground draws them.
+  const box = $("units");
+  box.replaceChildren();
+  if (!state.units) {
+    box.textContent = "(too many hidden units to draw one picture each)";
+    return;
+  }
+  state.units.forEach((layer, index) => layer.forEach((values, j) => {
+    const n = Math.round(Math.sqrt(values.length));
+    const canvas = document.createElement("canvas");
+    Object.assign(canvas, { width: n, height: n, title: `layer ${index + 1}, unit ${j}` });
+    Object.assign(canvas.dataset, { layer: index + 1, unit: j });
+    const low = Math.min(...values), high = Math.max(...values);
+    const image = new ImageData(n, n);
+    values.forEach((v, k) => {
+      const shade = 255 - Math.round(220 * (v - low) / ((high - low) || 1));
+      image.data.set([shade, shade, 255, 255], 4 * ((n - 1 - Math.floor(k / n)) * n + (k % n)));
+    });
+    canvas.getContext("2d").putImageData(image, 0, 0);
+    box.append(canvas);
+  }));
 }
 
 function render() {
   renderNetwork();
   renderBoundary();
   renderLoss();
+  renderUnits();
   renderChain();
   const c = state.config;
   $("status").textContent = `${c.dataset}, layers ${c.layers.join("-")}, ${c.activation}, ${c.optimizer}: ` +
@@ -335,7 +374,7 @@ function render() {
 
 function fillControls() {
   const c = state.config;
-  for (const name of SETTINGS) $(name).value = name === "layers" ? c.layers.join(",") : c[name];
+  for (const name of SETTINGS) $(name).value = ["layers", "features"].includes(name) ? c[name].join(",") : c[name];
   const settings = new URLSearchParams(SETTINGS.map((name) => [name, $(name).value]));
   history.replaceState(null, "", `#${settings}`);       // the address reopens this setup
 }
@@ -390,11 +429,14 @@ async function reset(settings) {
 
 function parsed(name, value) {
   if (name === "layers") return value.split(",").map((s) => Number(s.trim()));
-  return ["dataset", "activation", "optimizer"].includes(name) ? value : Number(value);
+  if (name === "features") return value.split(",").map((s) => s.trim()).filter((s) => s);
+  return TEXT_SETTINGS.includes(name) ? value : Number(value);
 }
 
 function controlSettings() {
-  return Object.fromEntries(SETTINGS.map((name) => [name, parsed(name, $(name).value)]));
+  const settings = Object.fromEntries(SETTINGS.map((name) => [name, parsed(name, $(name).value)]));
+  settings.layers[0] = settings.features.length;        // the input layer takes one unit per feature
+  return settings;
 }
 
 function addressSettings() {
