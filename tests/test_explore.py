@@ -60,10 +60,10 @@ def test_a_step_is_the_library_s_own_training_step(explorer):
     model = NeuralNetwork([2, 4, 3, 2], task="classification", optimizer="sgd", learning_rate=0.1)
     for layer, weights in zip(model.layers, before["weights"]):
         layer.W[...], layer.b[...] = weights["W"], weights["b"]
-    trace = model.trace([step["x"]], [int(np.argmax(step["y"]))], apply=True)
+    trace = model.trace(step["x"], np.argmax(step["y"], axis=1), apply=True)
     for mine, theirs in zip(step["layers"], trace.layers):
         for name in ("z", "a", "delta"):
-            np.testing.assert_array_equal(mine[name], getattr(theirs, name)[0])
+            np.testing.assert_array_equal(mine[name], getattr(theirs, name))
         for name in ("W", "dW", "W_new", "b", "db", "b_new"):
             np.testing.assert_array_equal(mine[name], getattr(theirs, name))
     np.testing.assert_array_equal(step["state"]["weights"][0]["W"], trace.layers[0].W_new)   # applied
@@ -518,3 +518,37 @@ def test_the_page_sets_noise_a_test_share_l2_and_features_and_draws_the_test_los
     assert page.find_elements("css selector", "#loss polyline.test")
     assert len(page.find_elements("css selector", "#units canvas")) == 4 + 3
     assert "features=x1%2Cx2%2Cx1x2" in page.current_url and not errors(page)
+
+
+def test_a_step_on_a_mini_batch_is_the_library_s_step_on_those_rows_and_its_chain_sums_them(explorer):
+    call(explorer, "/api/reset", {"batch_size": 5})
+    _, before = call(explorer, "/api/state")
+    status, step = call(explorer, "/api/step", {"rows": 5})
+    assert status == 200 and len(step["samples"]) == 5 and len(step["x"]) == 5
+    model = NeuralNetwork([2, 4, 3, 2], task="classification", optimizer="sgd", learning_rate=0.1)
+    for layer, weights in zip(model.layers, before["weights"]):
+        layer.W[...], layer.b[...] = weights["W"], weights["b"]
+    trace = model.trace(step["x"], np.argmax(step["y"], axis=1), apply=True)
+    for mine, theirs in zip(step["layers"], trace.layers):
+        np.testing.assert_array_equal(mine["delta"], theirs.delta)
+        np.testing.assert_array_equal(mine["W_new"], theirs.W_new)
+    status, chain = call(explorer, "/api/weight", {"layer": 3, "row": 0, "col": 1})
+    assert status == 200 and chain["rows"] == 5 and len(chain["terms"]) == 5
+    assert chain["value"] == pytest.approx(trace.layers[2].dW[0, 1], rel=1e-12, abs=1e-15)
+    assert chain["nudge"]["value"] == pytest.approx(chain["dW"], rel=1e-5, abs=1e-9)
+    assert call(explorer, "/api/step", {"rows": 6})[0] == 400          # more rows than a batch
+
+
+def test_the_page_steps_on_a_batch_and_shows_the_sum_over_its_rows(page, explorer):
+    Select = pytest.importorskip("selenium.webdriver.support.select").Select
+    Select(page.find_element("id", "step_rows")).select_by_value("batch")
+    click_button(page, "Step")
+    wait_for(lambda: present(page, "W_new"))
+    numbers = shown_numbers(page)
+    assert gathered(numbers, "x", 0).shape == (10, 2)                   # the default batch: 10 rows
+    assert "summed over the 10 rows" in page.find_element("id", "steps").text
+    cell = page.find_element("css selector", '#steps [data-quantity="W"][data-layer="3"][data-row="1"][data-col="0"]')
+    cell.click()
+    chain = wait_for(lambda: page.find_element("css selector", '[data-quantity="chain"][data-layer="3"]'))
+    assert float(chain.get_attribute("data-value")) == pytest.approx(numbers[("dW", 3, 1, 0)], rel=1e-12, abs=1e-15)
+    assert "Σ over the 10 rows" in page.find_element("id", "chain").text and not errors(page)

@@ -19,7 +19,8 @@ API (JSON in, JSON out):
 
 =====================  ===============================================================
 ``GET /api/state``     configuration, weights, data, loss curve, decision boundary
-``POST /api/step``     one training step on the next sample: every layer's quantities
+``POST /api/step``     ``{"rows": n}`` (default 1): one training step on the next n samples:
+                       every layer's quantities, a row per sample
 ``POST /api/train``    ``{"epochs": n}``: train n epochs, then the state
 ``POST /api/weight``   ``{"layer", "row", "col"}``: that weight's chain rule in the last step, and
                       its nudge (the loss at w ± ε)
@@ -160,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, path: str, request: dict):
         server = self.server
         if path == "/api/step":
-            return server.session.step()
+            return server.session.step(request.get("rows", 1))
         if path == "/api/train":
             epochs = request.get("epochs", 1)
             if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100:

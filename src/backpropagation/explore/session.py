@@ -76,25 +76,28 @@ class Session:
         self.steps, self.epochs, self.losses, self.test_losses = 0, 0, [], []
         self.last = None          # (trace, sample, weights before the step) of the last Step
 
-    def step(self) -> dict:
-        """One real training step on the next sample; every quantity of every layer."""
-        index = int(self.order[self.steps % len(self.order)])
+    def step(self, rows=1) -> dict:
+        """One real training step on the next ``rows`` training samples (1 up to the batch size);
+        every quantity of every layer, a row per sample."""
+        rows = _whole("rows", rows, 1, self.config["batch_size"])
+        samples = self.order[(self.steps + np.arange(rows)) % len(self.order)]
         before = self.model.parameters.copy()
         try:   # (a step whose loss or update is not finite is not applied)
-            trace = self.model.trace(self.X[index:index + 1], self.y[index:index + 1], apply=True)
+            trace = self.model.trace(self.X[samples], self.y[samples], apply=True)
         except DivergenceError as error:
-            raise DivergenceError(f"sample {index}: {error} Then press Reset.", error.history) from None
-        self.steps += 1
-        self.last = (trace, index, before)
-        layers = [{"number": s.number, "activation": s.activation, "a_prev": s.a_prev[0].tolist(),
-                   "W": s.W.tolist(), "b": _vector(s.b), "z": s.z[0].tolist(), "a": s.a[0].tolist(),
-                   "dA": None if s.dA is None else s.dA[0].tolist(), "delta": s.delta[0].tolist(),
-                   "fprime": None if s.fprime is None else s.fprime[0].tolist(),
+            raise DivergenceError(f"samples {samples.tolist()}: {error} Then press Reset.", error.history) from None
+        self.steps += rows
+        self.last = (trace, samples, before)
+        layers = [{"number": s.number, "activation": s.activation, "a_prev": s.a_prev.tolist(),
+                   "W": s.W.tolist(), "b": _vector(s.b), "z": s.z.tolist(), "a": s.a.tolist(),
+                   "dA": None if s.dA is None else s.dA.tolist(), "delta": s.delta.tolist(),
+                   "fprime": None if s.fprime is None else s.fprime.tolist(),
                    "dW": s.dW.tolist(), "db": _vector(s.db), "W_new": s.W_new.tolist(), "b_new": _vector(s.b_new),
                    "W_change": (s.W_new - s.W).tolist(),
                    "optimizer_state": {name: W_part.tolist() for name, (W_part, _) in (s.state or {}).items()}}
                   for s in trace.layers]
-        return {"sample": index, "x": trace.x[0].tolist(), "y": trace.y[0].tolist(), "label": int(self.y[index]),
+        return {"sample": int(samples[0]), "samples": samples.tolist(), "x": trace.x.tolist(), "y": trace.y.tolist(),
+                "label": int(self.y[samples[0]]), "labels": self.y[samples].tolist(),
                 "loss": trace.loss, "loss_name": trace.loss_name, "fused": trace.fused,
                 "learning_rate": trace.learning_rate, "optimizer": trace.optimizer, "update_rule": trace.update_rule,
                 "layers": layers, "state": self.state()}
@@ -102,18 +105,21 @@ class Session:
     def weight(self, layer, row, col) -> dict:
         """The chain rule of one weight in the last Step, and its nudge.
 
-        ``∂L/∂W^l[row, col] = a^(l-1)[row] · δ^l[col]``, with ``δ^l[col]`` written out from the
-        layer above (or the loss); the nudge is the central difference of the loss on the same
-        sample with the weights before the step, moved by ±:data:`NUDGE` in this one weight.
+        ``∂L/∂W^l[row, col] = Σ_samples a^(l-1)[row] · δ^l[col]`` (one term for one sample), with
+        the first sample's ``δ^l[col]`` written out from the layer above (or the loss); the nudge
+        is the central difference of the loss on the same samples with the weights before the
+        step, moved by ±:data:`NUDGE` in this one weight.
         """
         if self.last is None:
             raise ValueError("no step to follow yet: press Step first")
-        trace, index, before = self.last
+        trace, samples, before = self.last
         layer = _whole("layer", layer, 1, len(trace.layers))
         step = trace.layers[layer - 1]
         row, col = _whole("row", row, 0, step.W.shape[0] - 1), _whole("col", col, 0, step.W.shape[1] - 1)
-        chain = {"layer": layer, "row": row, "col": col, "a_prev": float(step.a_prev[0, row]),
-                 "delta": float(step.delta[0, col]), "value": float(step.a_prev[0, row] * step.delta[0, col]),
+        terms = [{"a_prev": float(a), "delta": float(d)} for a, d in zip(step.a_prev[:, row], step.delta[:, col])]
+        chain = {"layer": layer, "row": row, "col": col, "terms": terms, "rows": len(terms),
+                 "a_prev": terms[0]["a_prev"], "delta": terms[0]["delta"],
+                 "value": float(step.a_prev[:, row] @ step.delta[:, col]),
                  "dW": float(step.dW[row, col]), "fused": trace.fused and layer == len(trace.layers),
                  "dA": None if step.dA is None else float(step.dA[0, col]),
                  "fprime": None if step.fprime is None else float(step.fprime[0, col])}
@@ -123,15 +129,15 @@ class Session:
                               for k in range(above.W.shape[1])]
         else:
             chain["y_hat"], chain["y"] = float(trace.y_hat[0, col]), float(trace.y[0, col])
-        chain["nudge"] = self._nudge(index, before, self.model.parameter_slices()[layer - 1][0].start
+        chain["nudge"] = self._nudge(samples, before, self.model.parameter_slices()[layer - 1][0].start
                                      + row * step.W.shape[1] + col)
         return chain
 
-    def _nudge(self, index: int, before: np.ndarray, flat: int) -> dict:
+    def _nudge(self, samples: np.ndarray, before: np.ndarray, flat: int) -> dict:
         """Loss at the weight ``flat`` ± :data:`NUDGE` (weights before the step), and the slope."""
         model, now = self.model, self.model.parameters.copy()
-        X = self.X[index:index + 1].astype(model.dtype)
-        Y = model.head.encode(self.y[index:index + 1], model.dtype)
+        X = self.X[samples].astype(model.dtype)
+        Y = model.head.encode(self.y[samples], model.dtype)
         losses = []
         try:
             for sign in (1, -1):

@@ -98,28 +98,30 @@ function forwardCards(step) {
     const l = layer.number, bias = layer.b ? ` + b${sup(l)}` : "";
     const rows = [line(`W${sup(l)} (before the step)`, matrix("W", l, layer.W))];
     if (layer.b) rows.push(line(`b${sup(l)} (before the step)`, vector("b", l, layer.b)));
-    rows.push(line(`z${sup(l)} = a${sup(l - 1)} W${sup(l)}${bias}`, vector("z", l, layer.z)),
-      line(`a${sup(l)} = ${layer.activation}(z${sup(l)})`, vector("a", l, layer.a)));
+    rows.push(line(`z${sup(l)} = a${sup(l - 1)} W${sup(l)}${bias}`, matrix("z", l, layer.z)),
+      line(`a${sup(l)} = ${layer.activation}(z${sup(l)})`, matrix("a", l, layer.a)));
     return card(`Layer ${l} (${layer.activation})`, ...rows);
   });
 }
 
 function backwardCards(step) {
-  const last = step.layers.length;
-  const loss = card(`Loss: ${step.loss_name}(ŷ, y) = ${shown(step.loss)}`,
-    line(`ŷ = a${sup(last)}`, vector("a", last, step.layers[last - 1].a)), line("y", vector("y", 0, step.y)));
+  const last = step.layers.length, N = step.x.length;
+  const loss = card(`Loss: ${step.loss_name}(ŷ, y) = ${shown(step.loss)}` + (N > 1 ? `, the mean over the N = ${N} rows` : ""),
+    line(`ŷ = a${sup(last)}`, matrix("a", last, step.layers[last - 1].a)), line("y", matrix("y", 0, step.y)));
   const cards = [...step.layers].reverse().map((layer) => {
     const l = layer.number, rows = [];
     if (l === last && step.fused) {
-      rows.push(line(`δ${sup(l)} = (ŷ − y) / N   (${layer.activation} fused with the loss)`, vector("delta", l, layer.delta)));
+      rows.push(line(`δ${sup(l)} = (ŷ − y) / N, N = ${N}   (${layer.activation} fused with the loss)`,
+        matrix("delta", l, layer.delta)));
     } else {
       const from = l === last ? `∂L/∂a${sup(l)} (from the loss)` : `∂L/∂a${sup(l)} = δ${sup(l + 1)} (W${sup(l + 1)})ᵀ`;
-      rows.push(line(from, vector("dA", l, layer.dA)));
-      if (layer.fprime) rows.push(line(`f′(z${sup(l)}) = ${layer.activation}′(z${sup(l)})`, vector("fprime", l, layer.fprime)));
-      rows.push(line(`δ${sup(l)} = ∂L/∂a${sup(l)} ⊙ f′(z${sup(l)})`, vector("delta", l, layer.delta)));
+      rows.push(line(from, matrix("dA", l, layer.dA)));
+      if (layer.fprime) rows.push(line(`f′(z${sup(l)}) = ${layer.activation}′(z${sup(l)})`, matrix("fprime", l, layer.fprime)));
+      rows.push(line(`δ${sup(l)} = ∂L/∂a${sup(l)} ⊙ f′(z${sup(l)})`, matrix("delta", l, layer.delta)));
     }
-    rows.push(line(`∂L/∂W${sup(l)} = (a${sup(l - 1)})ᵀ δ${sup(l)}`, matrix("dW", l, layer.dW)));
-    if (layer.db) rows.push(line(`∂L/∂b${sup(l)} = Σ δ${sup(l)} (over the rows: one here)`, vector("db", l, layer.db)));
+    const over = N > 1 ? `, summed over the ${N} rows` : "";
+    rows.push(line(`∂L/∂W${sup(l)} = (a${sup(l - 1)})ᵀ δ${sup(l)}${over}`, matrix("dW", l, layer.dW)));
+    if (layer.db) rows.push(line(`∂L/∂b${sup(l)} = Σ δ${sup(l)} over the rows (${N})`, vector("db", l, layer.db)));
     return card(`Layer ${l}, backward`, ...rows);
   });
   return [loss, ...cards];
@@ -144,8 +146,9 @@ function renderStep() {
   box.replaceChildren();
   if (!lastStep) return;
   const step = lastStep;
-  box.append(card(`Sample #${step.sample} (class ${step.label})`,
-    line("x = a⁰", vector("x", 0, step.x)), line("y (as the loss sees it)", vector("y", 0, step.y))));
+  const which = step.samples.length > 1 ? `Samples #${step.samples.join(", #")} (a row each)` :
+    `Sample #${step.sample} (class ${step.label})`;
+  box.append(card(which, line("x = a⁰", matrix("x", 0, step.x)), line("y (as the loss sees it)", matrix("y", 0, step.y))));
   const makers = { forward: forwardCards, backward: backwardCards, update: updateCards };
   PHASES.slice(0, PHASES.indexOf(phase) + 1).forEach((name) => {
     const section = document.createElement("section");
@@ -176,21 +179,26 @@ function renderChain() {
   if (!selected) return;
   const { layer: l, row, col, chain } = selected;
   const name = `∂L/∂W${sup(l)}[${row},${col}]`;
-  const input = l === 1 ? number("x", 0, 0, row, chain.a_prev) : number("a", l - 1, 0, row, chain.a_prev);
-  const rows = [line(`${name} = a${sup(l - 1)}[${row}] · δ${sup(l)}[${col}]`, input, " · ",
-    number("delta", l, 0, col, chain.delta), " = ", number("chain", l, row, col, chain.value))];
+  const input = (r, value) => l === 1 ? number("x", 0, r, row, value) : number("a", l - 1, r, row, value);
+  const products = document.createElement("span");
+  chain.terms.forEach((term, r) => products.append(r ? " + " : "", input(r, term.a_prev), " · ",
+    number("delta", l, r, col, term.delta)));
+  const sum = chain.rows > 1 ? `Σ over the ${chain.rows} rows of ` : "";
+  const rows = [line(`${name} = ${sum}a${sup(l - 1)}[${row}] · δ${sup(l)}[${col}]`, products, " = ",
+    number("chain", l, row, col, chain.value))];
+  const first = chain.rows > 1 ? " (first row)" : "";
   if (chain.fused) {
-    rows.push(line(`δ${sup(l)}[${col}] = (ŷ[${col}] − y[${col}]) / N = (${shown(chain.y_hat)} − ${shown(chain.y)}) / 1`));
+    rows.push(line(`δ${sup(l)}[${col}]${first} = (ŷ[${col}] − y[${col}]) / N = (${shown(chain.y_hat)} − ${shown(chain.y)}) / ${chain.rows}`));
   } else if (chain.above) {
     const terms = document.createElement("span");
     chain.above.forEach((term, k) => terms.append(k ? " + " : "", number("delta", l + 1, 0, k, term.delta), "·",
       number("W", l + 1, col, k, term.W)));
-    rows.push(line(`∂L/∂a${sup(l)}[${col}] = Σₖ δ${sup(l + 1)}[k] W${sup(l + 1)}[${col},k]`, terms, " = ",
+    rows.push(line(`∂L/∂a${sup(l)}[${col}]${first} = Σₖ δ${sup(l + 1)}[k] W${sup(l + 1)}[${col},k]`, terms, " = ",
       number("dA", l, 0, col, chain.dA)));
-    rows.push(line(`δ${sup(l)}[${col}] = ∂L/∂a${sup(l)}[${col}] · f′(z${sup(l)}[${col}])`, number("dA", l, 0, col, chain.dA),
-      " · ", number("fprime", l, 0, col, chain.fprime)));
+    rows.push(line(`δ${sup(l)}[${col}]${first} = ∂L/∂a${sup(l)}[${col}] · f′(z${sup(l)}[${col}])`,
+      number("dA", l, 0, col, chain.dA), " · ", number("fprime", l, 0, col, chain.fprime)));
   } else {
-    rows.push(line(`δ${sup(l)}[${col}] = ∂L/∂ŷ[${col}] · f′(z${sup(l)}[${col}])`, number("dA", l, 0, col, chain.dA),
+    rows.push(line(`δ${sup(l)}[${col}]${first} = ∂L/∂ŷ[${col}] · f′(z${sup(l)}[${col}])`, number("dA", l, 0, col, chain.dA),
       " · ", number("fprime", l, 0, col, chain.fprime)));
   }
   const nudge = chain.nudge;
@@ -256,9 +264,9 @@ function renderNetwork() {
         svg.append(name);
       }
       if (!lastStep) continue;
-      const values = l === 0 ? [["x", "x", lastStep.x[j]]] :
-        [["z", "z", lastStep.layers[l - 1].z[j]], ["a", "a", lastStep.layers[l - 1].a[j]],
-          ["δ", "delta", lastStep.layers[l - 1].delta[j]]];
+      const values = l === 0 ? [["x", "x", lastStep.x[0][j]]] :     // the first row of the step
+        [["z", "z", lastStep.layers[l - 1].z[0][j]], ["a", "a", lastStep.layers[l - 1].a[0][j]],
+          ["δ", "delta", lastStep.layers[l - 1].delta[0][j]]];
       if (!labelled) {          // numbers on hover: the diagram stays readable
         const title = svgElement("title", {});
         title.textContent = values.map(([name, , value]) => `${name} ${shown(value)}`).join(", ");
@@ -303,8 +311,8 @@ function renderBoundary() {
     context.strokeStyle = state.test[i] ? `rgb(${red},${green},${blue})` : "#fff";
     context.stroke();
   });
-  if (lastStep) {
-    const [u, v] = state.points[lastStep.sample];
+  for (const sample of lastStep ? lastStep.samples : []) {
+    const [u, v] = state.points[sample];
     context.beginPath();
     context.arc(px(u), py(v), 9, 0, 2 * Math.PI);
     context.lineWidth = 2.5;
@@ -397,7 +405,8 @@ async function advance(upTo) {
   const target = upTo === "all" ? "update" : upTo;
   const reveals = lastStep && upTo !== "all" && upTo !== "forward" && PHASES.indexOf(phase) < PHASES.indexOf(target);
   if (!reveals) {
-    lastStep = await api("/api/step", {});
+    const rows = $("step_rows").value === "batch" ? state.config.batch_size : 1;
+    lastStep = await api("/api/step", { rows });
     state = lastStep.state;
     selected = null;
   }
