@@ -83,27 +83,36 @@ for name, manual, library in pairs:
 # The seed's loop against `fit` with the full batch and no shuffling, from the same start:
 
 # %%
-lr, manual = 0.01, []
-for _ in range(1000):
-    z1 = X @ W1 + b1
-    a1 = relu(z1)
-    z2 = a1 @ W2 + b2
-    a2 = relu(z2)
-    y_pred = a2 @ W3 + b3
-    manual.append(np.mean((y - y_pred) ** 2))
-    dL_dy = 2 * (y_pred - y) / y.size
-    dL_dW3, dL_db3 = a2.T @ dL_dy, dL_dy.sum(axis=0, keepdims=True)
-    dL_dz2 = (dL_dy @ W3.T) * (z2 > 0)
-    dL_dW2, dL_db2 = a1.T @ dL_dz2, dL_dz2.sum(axis=0, keepdims=True)
-    dL_dz1 = (dL_dz2 @ W2.T) * (z1 > 0)
-    dL_dW1, dL_db1 = X.T @ dL_dz1, dL_dz1.sum(axis=0, keepdims=True)
-    W3 -= lr * dL_dW3
-    b3 -= lr * dL_db3
-    W2 -= lr * dL_dW2
-    b2 -= lr * dL_db2
-    W1 -= lr * dL_dW1
-    b1 -= lr * dL_db1
+lr = 0.01
 
+
+def seed_training(X, y, epochs=1000):
+    """The seed's training loop, from its starting weights; the loss of every epoch."""
+    W1, b1, W2, b2, W3, b3 = [a.copy() for a in start]
+    losses = []
+    for _ in range(epochs):
+        z1 = X @ W1 + b1
+        a1 = relu(z1)
+        z2 = a1 @ W2 + b2
+        a2 = relu(z2)
+        y_pred = a2 @ W3 + b3
+        losses.append(np.mean((y - y_pred) ** 2))
+        dL_dy = 2 * (y_pred - y) / y.size
+        dL_dW3, dL_db3 = a2.T @ dL_dy, dL_dy.sum(axis=0, keepdims=True)
+        dL_dz2 = (dL_dy @ W3.T) * (z2 > 0)
+        dL_dW2, dL_db2 = a1.T @ dL_dz2, dL_dz2.sum(axis=0, keepdims=True)
+        dL_dz1 = (dL_dz2 @ W2.T) * (z1 > 0)
+        dL_dW1, dL_db1 = X.T @ dL_dz1, dL_dz1.sum(axis=0, keepdims=True)
+        W3 -= lr * dL_dW3
+        b3 -= lr * dL_db3
+        W2 -= lr * dL_dW2
+        b2 -= lr * dL_db2
+        W1 -= lr * dL_dW1
+        b1 -= lr * dL_db1
+    return losses
+
+
+manual = seed_training(X, y)
 ours = model.fit(X, y, epochs=1000, batch_size=None, shuffle=False, verbose=0).history["loss"]
 for epoch in range(0, 1000, 100):
     print(f"Epoch {epoch:4d}  manual loss {manual[epoch]:.12f}  library loss {ours[epoch]:.12f}")
@@ -125,27 +134,6 @@ print(f"largest relative difference over 1,000 epochs: {gap:.1e}")
 seed_printed = [0.0672, 0.0543, 0.0537, 0.0536, 0.0535, 0.0535, 0.0534, 0.0534, 0.0534, 0.0534]
 
 
-def seed_losses(X, y, epochs=1000):
-    """The seed's loop from its starting weights, the loss every 100 epochs (rounded as it prints)."""
-    W1, b1, W2, b2, W3, b3 = [a.copy() for a in start]
-    printed = []
-    for epoch in range(epochs):
-        z1 = X @ W1 + b1
-        a1 = relu(z1)
-        z2 = a1 @ W2 + b2
-        a2 = relu(z2)
-        y_pred = a2 @ W3 + b3
-        if epoch % 100 == 0:
-            printed.append(round(float(np.mean((y - y_pred) ** 2)), 4))
-        dL_dy = 2 * (y_pred - y) / y.size
-        dL_dz2 = (dL_dy @ W3.T) * (z2 > 0)
-        dL_dz1 = (dL_dz2 @ W2.T) * (z1 > 0)
-        W3, b3 = W3 - lr * a2.T @ dL_dy, b3 - lr * dL_dy.sum(axis=0, keepdims=True)
-        W2, b2 = W2 - lr * a1.T @ dL_dz2, b2 - lr * dL_dz2.sum(axis=0, keepdims=True)
-        W1, b1 = W1 - lr * X.T @ dL_dz1, b1 - lr * dL_dz1.sum(axis=0, keepdims=True)
-    return printed
-
-
 np.random.seed(0)
 np.random.randn(3, 2), np.random.randn(2, 2), np.random.randn(2, 1)     # the weights' draws
 after_weights = np.random.get_state()
@@ -153,7 +141,7 @@ for skipped in range(6):
     np.random.set_state(after_weights)
     for _ in range(skipped):
         np.random.rand(10, 3), np.random.rand(10, 1)
-    printed = seed_losses(np.random.rand(10, 3), np.random.rand(10, 1))
+    printed = [round(float(loss), 4) for loss in seed_training(np.random.rand(10, 3), np.random.rand(10, 1))[::100]]
     print(f"X, y after {skipped} earlier draws: {printed[:3]} ... {printed[-1]}"
           f"{'   <- the seed' if printed == seed_printed else ''}")
 print("the seed printed:                ", seed_printed[:3], "...", seed_printed[-1])
