@@ -217,15 +217,22 @@ def browser():
     return webdriver.Chrome(service=Service(driver_path), options=options)
 
 
-@pytest.fixture
-def page(explorer):
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for the module's page tests (starting one costs more than a test)."""
     driver = browser()
-    try:
-        driver.get(explorer.url)
-        wait_for(lambda: driver.find_element("id", "status").text)
-        yield driver
-    finally:
-        driver.quit()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(explorer, chromium):
+    chromium.set_window_size(1500, 1300)
+    chromium.get_log("browser")                 # (reading the log empties it: each test sees its own page's)
+    chromium.get(explorer.url)
+    wait_for(lambda: chromium.find_element("id", "status").text)
+    yield chromium
+    chromium.get("about:blank")
 
 
 def wait_for(condition, timeout=30):
