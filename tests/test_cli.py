@@ -555,3 +555,39 @@ def test_every_arrow_layout_trains_predicts_and_evaluates(tmp_path, capsys, layo
     assert (tmp_path / "p.csv").read_text().count("\n") == 81
     assert run("evaluate", tmp_path / "m.npz", data) == 0
     assert "80 rows of" in capsys.readouterr().out
+
+
+def test_a_run_without_seed_records_the_seed_it_drew_and_that_seed_reproduces_it(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    rng = np.random.default_rng(0)
+    data.write_text("a,b,y\n" + "".join(f"{a:.3f},{b:.3f},{a + 2 * b:.3f}\n" for a, b in rng.normal(size=(60, 2))))
+    reports = []
+    for name in ("one", "two"):
+        assert run("train", data, "--target", "y", "--epochs", "3", "--json", "--output", tmp_path / f"{name}.npz") == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0]["seed"] != reports[1]["seed"]
+    seed = str(reports[0]["seed"])
+    assert run("train", data, "--target", "y", "--epochs", "3", "--json", "--seed", seed,
+               "--output", tmp_path / "again.npz") == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["train"] == reports[0]["train"] and again["seed"] == reports[0]["seed"]
+    np.testing.assert_array_equal(NeuralNetwork.load(tmp_path / "again.npz").parameters,
+                                  NeuralNetwork.load(tmp_path / "one.npz").parameters)
+    assert NeuralNetwork.load(tmp_path / "one.npz").metadata["seed"] == reports[0]["seed"]
+    assert run("summary", tmp_path / "one.npz") == 0
+    assert f"trained with --seed {seed}" in capsys.readouterr().out
+    assert run("train", data, "--target", "y", "--epochs", "3", "--seed", seed, "--validation-split", "0",
+               "--output", tmp_path / "text.npz") == 0
+    out = capsys.readouterr().out
+    assert f"seed {seed} (--seed reproduces this run)" in out
+    assert "the loss was still improving at the last epoch" in out and "--epochs 6" in out
+
+
+def test_evaluate_writes_its_notes_on_stderr_as_predict_does(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(30)) + ",1\n")
+    assert run("train", data, "--target", "y", "--epochs", "2", "--quiet", "--output", tmp_path / "m.npz") == 0
+    capsys.readouterr()
+    assert run("evaluate", tmp_path / "m.npz", data) == 0
+    captured = capsys.readouterr()
+    assert "note:" not in captured.out and "backprop: note: filled 1 missing value(s) in 'a'" in captured.err

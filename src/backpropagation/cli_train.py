@@ -49,6 +49,9 @@ def train(args, table: Table, comm=None) -> dict:
     """
     chief = comm is None or comm.Get_rank() == 0
     started = time.perf_counter()
+    if args.seed is None:   # a run without --seed is reproducible too: its seed is drawn, used and reported
+        seed = int(np.random.SeedSequence().entropy % 2**63)
+        args.seed = seed if comm is None else comm.bcast(seed, root=0)
     pre = TabularPreprocessor(args.target, args.task, args.drop)
     data = prepare(args, table, pre, comm)
     model = _network(args, pre, data.X, data.y, data.X.dtype, comm)
@@ -112,8 +115,20 @@ def _result(args, table, model, pre, data: Prepared, history, comm) -> dict:
         "validation": None if not data.counts[2] else metrics_in_units(model, pre, data.X_val, data.y_val, comm),
         "preprocessing": data.report.lines(), "warnings": list(pre.warnings),
         "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
-        "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_,
+        "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_, "seed": args.seed,
+        "still_improving": _still_improving(history),
     }
+
+
+def _still_improving(history) -> bool:
+    """Whether the monitored loss was still falling at the end: the best of the last epochs, as
+    scikit-learn's ConvergenceWarning judges it, within the final tenth of the run."""
+    logs = history.history
+    losses = logs.get("val_loss") or logs.get("loss") or []
+    if len(losses) < 2 or history.interrupted or not (history.stop_reason or "").startswith("completed"):
+        return False
+    best = int(np.nanargmin(losses))
+    return best >= len(losses) - max(2, len(losses) // 10)
 
 
 def split_rows(args, pre, table: Table, labelled: np.ndarray, comm=None) -> tuple[np.ndarray, np.ndarray]:
@@ -166,6 +181,7 @@ def _network(args, pre, X, y, dtype, comm) -> NeuralNetwork:
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
     model.metadata["text_format"] = text_format(args).to_dict()   # predict reads new files alike
+    model.metadata["seed"] = args.seed
     return model
 
 
@@ -306,7 +322,11 @@ def print_report(result: dict, as_json: bool) -> None:
     print(f"\nTrained a {result['task']} network {'-'.join(map(str, result['layers']))} on "
           f"{result['rows_used']} rows of {result['data']} ({result['rows_train']} training, "
           f"{result['rows_validation']} validation) in {result['seconds']:.1f}s ({result['engine']} engine)")
-    print(f"epochs run: {result['epochs_run']} ({result['stop_reason']})")
+    print(f"epochs run: {result['epochs_run']} ({result['stop_reason']}); seed {result['seed']} "
+          "(--seed reproduces this run)")
+    if result["still_improving"]:
+        print(f"note: the loss was still improving at the last epoch: more epochs may help "
+              f"(--epochs {2 * result['epochs_run']})")
     stopping = result["early_stopping"]
     if stopping:
         kept = (f"kept the weights of epoch {stopping['best_epoch']}" if stopping["restored_best_weights"]

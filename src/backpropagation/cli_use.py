@@ -123,8 +123,8 @@ def command_evaluate(args) -> int:
         print(" " * width + "".join(n.rjust(width) for n in names))
         for name, row in zip(names, result["confusion_matrix"]):
             print(name.rjust(width) + "".join(str(v).rjust(width) for v in row))
-    for line in report.lines():
-        print(f"note: {line}")
+    for line in report.lines():                  # (notes go to stderr, as predict's do)
+        print(f"backprop: note: {line}", file=sys.stderr)
     return 0
 
 
@@ -144,6 +144,8 @@ def command_summary(args) -> int:
     """``backprop summary``."""
     model, pre = load_cli_model(args.model)
     print(model.summary())
+    if "seed" in model.metadata:
+        print(f"trained with --seed {model.metadata['seed']} (the same command with it trains the same model)")
     print("\nPreprocessing (fitted on the training rows):")
     print(pre.describe())
     return 0
