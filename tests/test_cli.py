@@ -591,3 +591,24 @@ def test_evaluate_writes_its_notes_on_stderr_as_predict_does(tmp_path, capsys):
     assert run("evaluate", tmp_path / "m.npz", data) == 0
     captured = capsys.readouterr()
     assert "note:" not in captured.out and "backprop: note: filled 1 missing value(s) in 'a'" in captured.err
+
+
+def test_none_is_a_category_in_a_text_column_unless_na_values_says_otherwise(tmp_path, capsys):
+    rows = "".join(f"{['none', 'front', 'side'][i % 3]},{i % 7 if i % 11 else 'none'},{i % 2}\n" for i in range(66))
+    data = tmp_path / "crash.csv"
+    data.write_text("airbag,speed,y\n" + rows)
+    assert run("train", data, "--target", "y", "--epochs", "1", "--json", "--output", tmp_path / "m.npz") == 0
+    report = json.loads(capsys.readouterr().out)
+    pre = NeuralNetwork.load(tmp_path / "m.npz").metadata["preprocessing"]
+    airbag = next(c for c in pre["columns"] if c["name"] == "airbag")
+    assert airbag["kind"] == "text" and "none" in airbag["categories"]          # a category, not a gap
+    assert any("missing value(s) in 'speed'" in line for line in report["preprocessing"])   # a gap in numbers
+    assert not any("'airbag'" in line for line in report["preprocessing"])
+    assert run("train", data, "--target", "y", "--epochs", "1", "--json", "--na-values", "none",
+               "--output", tmp_path / "told.npz") == 0
+    report = json.loads(capsys.readouterr().out)
+    model = NeuralNetwork.load(tmp_path / "told.npz")
+    airbag = next(c for c in model.metadata["preprocessing"]["columns"] if c["name"] == "airbag")
+    assert "none" not in airbag["categories"] and model.metadata["text_format"]["na_values"] == ["none"]
+    assert any("missing value(s) in 'airbag'" in line for line in report["preprocessing"])
+    assert run("predict", tmp_path / "told.npz", data, "-o", tmp_path / "p.csv") == 0   # read alike

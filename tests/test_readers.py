@@ -30,8 +30,23 @@ def same_table(a, b):
 def test_missing_tokens_in_any_case_and_padding_are_missing(tmp_path):
     table = read_csv(write(tmp_path, "a,b\n1,x\n NA ,y\nnan,N/A\n4,\n?,-\nNULL,None\n"))
     assert table.column("a").missing.tolist() == [False, True, True, False, True, True]
-    assert table.column("b").missing.tolist() == [False, False, True, True, True, True]
+    # In a column of text, "-" and "None" are words (an airbag column's "none"); NA, N/A, "" are gaps.
+    assert table.column("b").missing.tolist() == [False, False, True, True, False, False]
+    assert table.column("b").labels().tolist() == ["x", "y", "", "", "-", "None"]
     assert table.column("a").numbers[[0, 3]].tolist() == [1.0, 4.0]
+
+
+def test_na_values_add_tokens_read_as_missing_in_every_column(tmp_path):
+    from backpropagation.csv_source import TextFormat
+
+    path = write(tmp_path, "airbag,speed\nnone,30\nfront,n/d\nnone,45\nside,unknown\n")
+    plain = read_table(path)
+    assert plain.column("airbag").missing.tolist() == [False] * 4
+    assert plain.column("speed").missing.tolist() == [False] * 4        # 'n/d', 'unknown': text, unless told
+    told = read_table(path, fmt=TextFormat(na_values=("None", " N/D", "unknown")))
+    assert told.column("airbag").missing.tolist() == [True, False, True, False]
+    assert told.column("speed").missing.tolist() == [False, True, False, True]
+    assert told.column("speed").numbers[[0, 2]].tolist() == [30.0, 45.0]
 
 
 def test_text_columns_are_coded_by_trimmed_text_across_chunks():

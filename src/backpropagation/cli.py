@@ -208,6 +208,9 @@ def _add_text_format_options(command, remembered: bool) -> None:
     command.add_argument("--thousands", choices=[",", ".", " ", "'", "none"], default=None,
                          help="digit-group separator to ignore in numbers: ',' reads 12,345 as 12345 "
                               "(default: none)" + default)
+    command.add_argument("--na-values", action="append", default=None, metavar="TOKEN",
+                         help="also read this cell value as missing, in every column (repeatable; "
+                              "'none', '?' and '-' are missing only in columns of numbers unless given)" + default)
 
 
 def _add_training_options(command):

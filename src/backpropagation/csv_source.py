@@ -17,11 +17,17 @@ import os
 import re
 from dataclasses import dataclass
 
-#: Cell values read as "missing" (compared after stripping whitespace and lower-casing).
-MISSING = ("", "na", "n/a", "nan", "null", "none", "?", "-")
+#: Cell values read as "missing" in any column (compared after stripping whitespace and
+#: lower-casing).
+MISSING = ("", "na", "n/a", "nan", "null")
+#: Tokens that mean "missing" in a column of numbers but are words in a column of text ("none"
+#: is a category of an airbag column): missing only where every other cell is a number, or
+#: where ``--na-values`` says so.
+AMBIGUOUS_MISSING = ("none", "?", "-")
 
-#: Every upper/lower-case spelling of the missing-value tokens, for pyarrow's parser.
-NULL_SPELLINGS = sorted({"".join(letters) for token in MISSING
+#: Every upper/lower-case spelling of the missing-value tokens, for pyarrow's parser (which
+#: applies them to the columns it types as numbers only).
+NULL_SPELLINGS = sorted({"".join(letters) for token in MISSING + AMBIGUOUS_MISSING
                          for letters in itertools.product(*[(c.lower(), c.upper()) for c in token])})
 
 
@@ -39,11 +45,15 @@ class TextFormat:
         The decimal mark of numbers written as text (``3,46`` with ``","``).
     thousands : str, optional
         A digit-group separator to ignore in numbers written as text (``12,345`` with ``","``).
+    na_values : tuple of str
+        More cell values to read as missing in every column (``--na-values``), compared after
+        stripping whitespace and lower-casing.
     """
 
     delimiter: str | None = None
     decimal: str = "."
     thousands: str | None = None
+    na_values: tuple = ()
 
     def __post_init__(self) -> None:
         if self.delimiter is not None and (len(self.delimiter) != 1 or self.delimiter in '"\r\n'):
@@ -54,6 +64,9 @@ class TextFormat:
                                            or self.thousands.isdigit()):
             raise ValueError(f"--thousands: expected one character other than the decimal mark "
                              f"{self.decimal!r} (such as ',', '.', ' ' or \"'\"), got {self.thousands!r}")
+        if not isinstance(self.na_values, tuple) or not all(isinstance(v, str) for v in self.na_values):
+            raise ValueError(f"--na-values: expected text tokens, got {self.na_values!r}")
+        object.__setattr__(self, "na_values", tuple(sorted({v.strip().lower() for v in self.na_values})))
 
     @property
     def plain(self) -> bool:
@@ -68,15 +81,19 @@ class TextFormat:
         return texts if self.decimal == "." else pc.replace_substring(texts, self.decimal, ".")
 
     def to_dict(self) -> dict:
-        return {"delimiter": self.delimiter, "decimal": self.decimal, "thousands": self.thousands}
+        return {"delimiter": self.delimiter, "decimal": self.decimal, "thousands": self.thousands,
+                "na_values": list(self.na_values)}
 
     @classmethod
     def from_dict(cls, state) -> "TextFormat":
-        """A format saved with :meth:`to_dict` (ValueError for anything else)."""
-        if not isinstance(state, dict) or set(state) != {"delimiter", "decimal", "thousands"} or \
-                not all(v is None or isinstance(v, str) for v in state.values()):
-            raise ValueError(f"text format: expected delimiter, decimal and thousands, got {state!r}")
-        return cls(**state)
+        """A format saved with :meth:`to_dict` (ValueError for anything else; ``na_values`` may be
+        absent, as in models saved before it existed)."""
+        keys = {"delimiter", "decimal", "thousands"}
+        if not isinstance(state, dict) or not keys <= set(state) <= keys | {"na_values"} or \
+                not all(state[k] is None or isinstance(state[k], str) for k in keys) or \
+                not isinstance(state.get("na_values", []), list):
+            raise ValueError(f"text format: expected delimiter, decimal, thousands and na_values, got {state!r}")
+        return cls(**{**state, "na_values": tuple(state.get("na_values", []))})
 
 
 PLAIN = TextFormat()
@@ -333,8 +350,10 @@ def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = Fa
     (with ``keep_spelling``, text cells stay as written, missing tokens included). ``body()``
     opens the rows' bytes. ``decimal``: the decimal mark pyarrow accepts (numbers with digit
     groups stay text, for the readers to read with the groups removed)."""
+    # Text columns keep every cell as written: whether "none" is missing there is decided when
+    # the column is decoded (see readers.Column), not here.
     convert = pcsv.ConvertOptions(column_types=column_types, null_values=NULL_SPELLINGS,
-                                  strings_can_be_null=not keep_spelling, quoted_strings_can_be_null=False,
+                                  strings_can_be_null=False, quoted_strings_can_be_null=False,
                                   decimal_point=decimal)
     with body() as stream:
         return pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)

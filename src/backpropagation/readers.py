@@ -8,7 +8,9 @@ column is then decoded once, in vectorised passes, into a :class:`Column`: the n
 holds, which cells are missing, and the trimmed text for columns that turn out to be categories.
 
 A cell is missing when, stripped of surrounding whitespace and lower-cased, it is one of
-:data:`MISSING`. A number is what Python's ``float`` reads (``12``, ``-3.5``, ``1e-3``); ``inf``
+:data:`MISSING` (or of the format's ``na_values``), or one of :data:`AMBIGUOUS_MISSING` (``none``,
+``?``, ``-``) in a column whose other cells are all numbers: in a column of text those are words.
+A number is what Python's ``float`` reads (``12``, ``-3.5``, ``1e-3``); ``inf``
 and ``1e999`` parse but are not finite, so they count as text.
 
 With ``part=(k, n)`` only the k-th of n contiguous slices of the rows is read, for MPI rank k:
@@ -21,12 +23,12 @@ from __future__ import annotations
 import os
 import stat
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .csv_source import (COMPRESSIONS, MISSING, PLAIN, TextFormat, arrow_of, check_header, numpy_of, pyarrow,
-                         read_csv_arrow, stream_csv_arrow)
+from .csv_source import (AMBIGUOUS_MISSING, COMPRESSIONS, MISSING, PLAIN, TextFormat, arrow_of, check_header,
+                         numpy_of, pyarrow, read_csv_arrow, stream_csv_arrow)
 from .number_text import MisspelledNumbers, numbers_of_texts, refuse_misspelled_numbers
 
 
@@ -94,9 +96,14 @@ class Column:
         except pa.ArrowInvalid:
             pass
         codes, categories = _codes_and_categories(raw)
-        is_missing = np.append(numpy_of(pc.is_in(pc.utf8_lower(categories), value_set=arrow_of(MISSING))), True)
-        codes[is_missing[codes]] = -1          # (code -1 reads the appended True)
+        lowered = pc.utf8_lower(categories)
         values = numbers_of_texts(categories if fmt.plain else fmt.python_spelling(categories))
+        missing = numpy_of(pc.is_in(lowered, value_set=arrow_of(MISSING + fmt.na_values)))
+        ambiguous = numpy_of(pc.is_in(lowered, value_set=arrow_of(AMBIGUOUS_MISSING)))
+        if not (~missing & ~ambiguous & ~np.isfinite(values)).any():   # otherwise numbers: "none" is a gap
+            missing |= ambiguous
+        is_missing = np.append(missing, True)
+        codes[is_missing[codes]] = -1          # (code -1 reads the appended True)
         if fmt.plain:
             refuse_misspelled_numbers(categories, values, is_missing[:-1])
         return cls(np.append(values, np.nan)[codes], codes < 0, raw, None, codes, categories)
@@ -118,6 +125,8 @@ class Column:
             self._text = pc.utf8_trim_whitespace(raw)
             if isinstance(self._text, pa.ChunkedArray):
                 self._text = self._text.combine_chunks()
+            if self.missing.any():     # a missing cell reads as "" whatever its spelling ("NA", "null")
+                self._text = pc.if_else(arrow_of(self.missing), "", self._text)
         return self._text
 
     @property
@@ -144,7 +153,7 @@ class Column:
         return "" if value is None else value
 
     def labels(self) -> np.ndarray:
-        """The trimmed text of every cell, as a NumPy array of str."""
+        """The trimmed text of every cell, as a NumPy array of str ("" where missing)."""
         return numpy_of(self.text)
 
     def take(self, rows: np.ndarray) -> "Column":
@@ -302,7 +311,7 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
 
 def _csv_format(fmt: TextFormat, file_format: str) -> TextFormat:
     """``fmt`` with a TSV file's tab as its delimiter (unless one was given)."""
-    return TextFormat("\t", fmt.decimal, fmt.thousands) if file_format == "tsv" and fmt.delimiter is None else fmt
+    return replace(fmt, delimiter="\t") if file_format == "tsv" and fmt.delimiter is None else fmt
 
 
 #: How the files a table reader cannot read begin, and what they are.
