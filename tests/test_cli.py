@@ -402,7 +402,11 @@ def test_reported_metrics_are_the_metrics_functions_on_the_rows(tmp_path, capsys
     if target == "species":
         proba = model.predict_proba(X)
         one_hot = (y[:, None] == model.classes_[None, :]).astype(float)
-        expected = {"accuracy": metrics.accuracy(y, model.predict(X)), "log_loss": metrics.log_loss(one_hot, proba)}
+        predicted = model.predict(X)
+        counts = np.unique(y, return_counts=True)[1]
+        recalls = [np.mean(predicted[y == label] == label) for label in model.classes_]
+        expected = {"accuracy": metrics.accuracy(y, predicted), "log_loss": metrics.log_loss(one_hot, proba),
+                    "balanced_accuracy": np.mean(recalls), "majority_baseline": counts.max() / len(y)}
     else:
         predicted = pre.unscale_target(model.predict(X))
         expected = {"mse": metrics.mean_squared_error(y, predicted), "mae": metrics.mean_absolute_error(y, predicted),
@@ -612,3 +616,67 @@ def test_none_is_a_category_in_a_text_column_unless_na_values_says_otherwise(tmp
     assert "none" not in airbag["categories"] and model.metadata["text_format"]["na_values"] == ["none"]
     assert any("missing value(s) in 'airbag'" in line for line in report["preprocessing"])
     assert run("predict", tmp_path / "told.npz", data, "-o", tmp_path / "p.csv") == 0   # read alike
+
+
+def imbalanced_table(path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y = (X[:, 0] + 0.3 * rng.normal(size=400) > 1.6).astype(int)          # about 5% positive
+    path.write_text("a,b,crash\n" + "".join(f"{a:.4f},{b:.4f},{'yes' if t else 'no'}\n" for (a, b), t in zip(X, y)))
+    return y
+
+
+def test_the_report_says_what_accuracy_hides_on_an_imbalanced_table(tmp_path, capsys):
+    from sklearn.metrics import balanced_accuracy_score, precision_recall_fscore_support
+
+    from backpropagation.readers import read_table
+    from backpropagation.tabular import TabularPreprocessor
+
+    data = tmp_path / "crash.csv"
+    imbalanced_table(data)
+    assert run("train", data, "--target", "crash", "--epochs", "20", "--seed", "0", "--validation-split", "0",
+               "--json", "--output", tmp_path / "m.npz") == 0
+    report = json.loads(capsys.readouterr().out)
+    model = NeuralNetwork.load(tmp_path / "m.npz")
+    pre = TabularPreprocessor.from_dict(model.metadata["preprocessing"])
+    X, y, _ = pre.transform(read_table(data), with_target=True)
+    predicted = model.predict(X)
+    assert report["train"]["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, predicted), rel=1e-12)
+    assert report["train"]["majority_baseline"] == pytest.approx(np.mean(y == "no"), rel=1e-12)
+    precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=["no", "yes"],
+                                                                     zero_division=0)
+    classes = report["classes"]
+    assert classes["classes"] == ["no", "yes"] and classes["support"] == support.tolist()
+    np.testing.assert_allclose(classes["recall"], recall, rtol=1e-12)
+    np.testing.assert_allclose(classes["f1"], f1, rtol=1e-12)
+    assert run("train", data, "--target", "crash", "--epochs", "2", "--seed", "0", "--output", tmp_path / "t.npz") == 0
+    out = capsys.readouterr().out
+    assert "balanced_accuracy" in out and "majority_baseline" in out and "per class" in out
+
+
+def test_class_weight_balanced_finds_the_rare_class(tmp_path, capsys):
+    data = tmp_path / "crash.csv"
+    imbalanced_table(data)
+    recalls = {}
+    for weighting in ([], ["--class-weight", "balanced"]):
+        assert run("train", data, "--target", "crash", "--epochs", "30", "--seed", "0", "--validation-split", "0",
+                   "--json", *weighting, "--output", tmp_path / "m.npz") == 0
+        report = json.loads(capsys.readouterr().out)
+        recalls[bool(weighting)] = report["classes"]["recall"][1]
+    assert recalls[True] > 0.8 and recalls[True] > recalls[False]
+    assert run("train", data, "--target", "a", "--class-weight", "balanced", "--output", tmp_path / "r.npz") == 2
+    assert "class_weight: only for classification" in capsys.readouterr().err
+
+
+def test_evaluate_shows_the_top_confusions_of_a_many_class_target(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 2))
+    label = (np.floor((X[:, 0] + 3) * 2)).clip(0, 11).astype(int)            # 12 classes
+    data = tmp_path / "many.csv"
+    data.write_text("a,b,kind\n" + "".join(f"{a:.4f},{b:.4f},k{t}\n" for (a, b), t in zip(X, label)))
+    assert run("train", data, "--target", "kind", "--epochs", "2", "--quiet", "--output", tmp_path / "m.npz") == 0
+    capsys.readouterr()
+    assert run("evaluate", tmp_path / "m.npz", data) == 0
+    out = capsys.readouterr().out
+    assert "most confused" in out and "confusion matrix" not in out and "balanced_accuracy" in out
+    assert max(len(line) for line in out.splitlines()) < 100

@@ -108,3 +108,36 @@ def test_weights_that_become_non_finite_are_rolled_back_to_the_epoch_s_start(eng
         model.fit(*regression_data(), epochs=3, batch_size=4, shuffle=False, callbacks=[poison], verbose=0)
     np.testing.assert_array_equal(model.parameters, poison.epoch_start)
     assert len(model.history_.epoch) == 1
+
+
+def test_class_weights_multiply_the_rows_weights_as_scikit_learn_computes_them():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from backpropagation.training import LocalReducer, class_weighted
+
+    y = np.array(["a"] * 6 + ["b"] * 3 + ["c"])
+    model = NeuralNetwork([2, 3], task="classification")
+    Y = model.head.fit_encode(y, model.dtype)
+    expected = dict(zip(["a", "b", "c"], compute_class_weight("balanced", classes=np.array(["a", "b", "c"]), y=y)))
+    np.testing.assert_allclose(class_weighted(model, Y, None, "balanced", LocalReducer()), [expected[v] for v in y])
+    weights = np.arange(1.0, 11.0)
+    np.testing.assert_allclose(class_weighted(model, Y, weights, {"c": 5.0}, LocalReducer()),
+                               weights * np.where(y == "c", 5.0, 1.0))
+    with pytest.raises(ValueError, match="class_weight: 'd' is not a class of y"):
+        class_weighted(model, Y, None, {"d": 2.0}, LocalReducer())
+    with pytest.raises(ValueError, match="expected 'balanced' or a dict"):
+        class_weighted(model, Y, None, "balance", LocalReducer())
+    with pytest.raises(ValueError, match="only for classification"):
+        NeuralNetwork([2, 1]).fit(np.ones((4, 2)), np.arange(4.0), verbose=0, class_weight="balanced")
+
+
+def test_the_classifier_estimator_takes_class_weight():
+    from backpropagation.sklearn import BackpropClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    y = (X[:, 0] + 0.3 * rng.normal(size=300) > 1.6).astype(int)
+    plain = BackpropClassifier(hidden_layer_sizes=(8,), epochs=30, random_state=0).fit(X, y)
+    weighted = BackpropClassifier(hidden_layer_sizes=(8,), epochs=30, random_state=0, class_weight="balanced").fit(X, y)
+    recall = [np.mean(model.predict(X)[y == 1] == 1) for model in (plain, weighted)]
+    assert recall[1] > recall[0] and weighted.get_params()["class_weight"] == "balanced"

@@ -222,6 +222,9 @@ def _add_training_options(command):
                               "classification force classes, regression forces numbers")
     command.add_argument("--drop", action="append", default=[], metavar="COLUMN",
                          help="ignore this column (repeatable)")
+    command.add_argument("--class-weight", choices=["balanced"], default=None,
+                         help="classification: weigh each class by n_rows / (n_classes * its rows), so that a rare "
+                              "class counts as much as a common one (default: every row alike)")
     _add_text_format_options(command, remembered=False)
     command.add_argument("--layers", type=_layers, default=[32, 16], help="hidden widths, comma-separated")
     command.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import metrics
 from .callbacks import EarlyStopping
 from .data import validation_split
 from .distributed import MPIReducer, collectively, mpi, share_cores
@@ -63,6 +64,7 @@ def train(args, table: Table, comm=None) -> dict:
         verbose=0 if args.json or args.quiet else 1,
         validation_data=None if not data.has_validation else (data.X_val, pre.scale_target(data.y_val)),
         early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm,
+        class_weight=getattr(args, "class_weight", None),
     )
     seconds = time.perf_counter() - started
     # A Ctrl-C from here on must not lose the trained model: it is saved whole, then reported.
@@ -113,6 +115,8 @@ def _result(args, table, model, pre, data: Prepared, history, comm) -> dict:
         "stop_reason": history.stop_reason, "early_stopping": None, "seconds": None,
         "train": metrics_in_units(model, pre, data.X, data.y, comm),
         "validation": None if not data.counts[2] else metrics_in_units(model, pre, data.X_val, data.y_val, comm),
+        "classes": class_report(model, data.X_val if data.counts[2] else data.X,
+                                data.y_val if data.counts[2] else data.y, comm),
         "preprocessing": data.report.lines(), "warnings": list(pre.warnings),
         "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
         "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_, "seed": args.seed,
@@ -211,7 +215,9 @@ def metrics_in_units(model, pre, X, y, comm=None) -> dict:
         correct = np.count_nonzero(model.classes_[proba.argmax(axis=1)] == y) if len(y) else 0
         surprise = -np.sum(one_hot * np.log(np.clip(proba, np.finfo(np.float64).eps, 1.0)))
         n, correct, surprise = totals.sum([len(y), correct, surprise])
-        return {"accuracy": float(correct / n), "log_loss": float(surprise / n)}
+        scores = metrics.class_scores(totals.sum(class_confusion(model, proba, y)))
+        return {"accuracy": float(correct / n), "log_loss": float(surprise / n),
+                "balanced_accuracy": scores["balanced_accuracy"], "majority_baseline": scores["majority_baseline"]}
     predicted = pre.unscale_target(model.predict(X).astype(np.float64)) if X is not None else np.empty(0)
     residual = y.astype(np.float64) - predicted
     n, total, squares, absolute = totals.sum([residual.size, y.sum(), np.dot(residual, residual),
@@ -219,6 +225,29 @@ def metrics_in_units(model, pre, X, y, comm=None) -> dict:
     spread = float(totals.sum(np.square(y - total / n).sum()))
     r2 = 1.0 - squares / spread if spread > 0 else (1.0 if squares == 0 else 0.0)
     return {"mse": float(squares / n), "mae": float(absolute / n), "r2": float(r2)}
+
+
+def class_confusion(model, proba: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """This rank's confusion matrix of ``proba``'s predictions against labels ``y`` (classes in
+    the model's order; unseen labels are not counted)."""
+    classes = model.classes_
+    actual, known = np.searchsorted(classes, y), np.isin(y, classes)
+    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    np.add.at(confusion, (actual[known], proba.argmax(axis=1)[known]), 1)
+    return confusion
+
+
+def class_report(model, X, y, comm=None) -> dict | None:
+    """Per-class precision, recall, F1 and support, and the top confusions (None for regression)."""
+    if not model.head.is_classifier or y is None:
+        return None
+    X = None if X is None or not len(X) else X
+    proba = model.predict_proba(X) if X is not None else np.empty((0, len(model.classes_)))
+    confusion = Totals(comm).sum(class_confusion(model, proba, np.asarray(y)))
+    scores = metrics.class_scores(confusion)
+    names = [str(c) for c in model.classes_.tolist()]
+    return {"classes": names, **{k: scores[k] for k in ("precision", "recall", "f1", "support")},
+            "top_confusions": [list(c) for c in metrics.top_confusions(confusion, names)]}
 
 
 def write_plots(model, pre, initial, directory, X, y, X_val, y_val, warnings: list) -> list[str]:
@@ -342,9 +371,22 @@ def print_report(result: dict, as_json: bool) -> None:
     for part in ("train", "validation"):
         if result[part]:
             print(f"{part + ':':12s}" + "  ".join(f"{k} {v:.4f}" for k, v in result[part].items()))
+    if result["classes"]:
+        print_classes(result["classes"], "validation" if result["validation"] else "training")
     print(f"model written to {result['model']}")
     if result["interrupted"]:
         print("training was interrupted (Ctrl-C): the model holds the weights after the last complete "
               "batch, or the best epoch's under early stopping")
     for path in result["plots"]:
         print(f"plot written to {path}")
+
+
+def print_classes(report: dict, rows: str) -> None:
+    """Per-class precision, recall and F1, and the top confusions, as a short table."""
+    width = max(8, *map(len, report["classes"])) + 2
+    print(f"per class ({rows} rows):" + "".join(h.rjust(11) for h in ("precision", "recall", "f1", "support")))
+    for name, *values in zip(report["classes"], report["precision"], report["recall"], report["f1"]):
+        print(f"  {name:<{width}}".ljust(20) + "".join(f"{v:11.4f}" for v in values)
+              + f"{report['support'][report['classes'].index(name)]:11d}")
+    if report["top_confusions"]:
+        print("most confused: " + "; ".join(f"{a} taken for {p} ({n})" for a, p, n in report["top_confusions"]))

@@ -113,10 +113,16 @@ def command_evaluate(args) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{result['rows']} rows of {args.data}")
-    for key in ("accuracy", "log_loss", "mse", "mae", "r2"):
+    for key in ("accuracy", "balanced_accuracy", "majority_baseline", "log_loss", "mse", "mae", "r2"):
         if key in result:
-            print(f"{key:10s}{result[key]:.4f}")
-    if "confusion_matrix" in result:
+            print(f"{key:19s}{result[key]:.4f}")
+    if "confusion_matrix" in result and len(result["classes"]) > MATRIX_CLASSES:   # (lines too long to read)
+        names = [str(c) for c in result["classes"]]
+        confused = metrics.top_confusions(np.array(result["confusion_matrix"]), names, 10)
+        print("\nmost confused (actual taken for predicted, rows):")
+        for actual, predicted, count in confused:
+            print(f"  {actual} taken for {predicted}: {count}")
+    elif "confusion_matrix" in result:
         names = [str(c) for c in result["classes"]]
         width = max(8, *map(len, names)) + 2
         print("\nconfusion matrix (rows: actual, columns: predicted)")
@@ -126,6 +132,10 @@ def command_evaluate(args) -> int:
     for line in report.lines():                  # (notes go to stderr, as predict's do)
         print(f"backprop: note: {line}", file=sys.stderr)
     return 0
+
+
+#: Classes up to which evaluate prints the whole confusion matrix (beyond: the top confusions).
+MATRIX_CLASSES = 10
 
 
 def _refuse_unseen_labels(y, classes, table: Table, rows, target: str) -> None:

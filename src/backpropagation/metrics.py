@@ -57,3 +57,33 @@ def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:
                              f"{truth if truth not in index else guess!r}, not one of {labels!r}")
         matrix[index[truth], index[guess]] += 1
     return matrix
+
+
+def class_scores(confusion: np.ndarray) -> dict:
+    """What a confusion matrix (rows: actual class, columns: predicted) says beyond accuracy.
+
+    Returns ``balanced_accuracy`` (the mean recall over the classes present, as scikit-learn's
+    ``balanced_accuracy_score``), ``majority_baseline`` (the accuracy of always predicting the
+    commonest class: a model below it has learned nothing useful) and, per class, ``precision``,
+    ``recall``, ``f1`` and ``support`` (lists in the matrix's class order; 0 where undefined).
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    support, predicted, hits = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(support > 0, hits / support, 0.0)
+        precision = np.where(predicted > 0, hits / predicted, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    total = support.sum()
+    return {"balanced_accuracy": float(recall[support > 0].mean()) if total else float("nan"),
+            "majority_baseline": float(support.max() / total) if total else float("nan"),
+            "precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
+            "support": support.astype(int).tolist()}
+
+
+def top_confusions(confusion: np.ndarray, classes, count: int = 5) -> list[tuple]:
+    """The ``count`` largest off-diagonal cells: (actual, predicted, rows), largest first."""
+    confusion = np.array(confusion)
+    np.fill_diagonal(confusion, 0)
+    order = np.argsort(confusion, axis=None)[::-1][:count]
+    return [(classes[i], classes[j], int(confusion[i, j]))
+            for i, j in zip(*np.unravel_index(order, confusion.shape)) if confusion[i, j] > 0]

@@ -323,10 +323,10 @@ class NeuralNetwork(Inspection):
         callbacks: Iterable[cb.Callback] | None = None,
         sample_weight=None,
         comm=None,
+        class_weight=None,
     ) -> cb.History:
-        """Train by mini-batch gradient descent with backpropagation.
-
-        Calling ``fit`` again continues training from the current weights and optimizer state.
+        """Train by mini-batch gradient descent with backpropagation (again: continue from the
+        current weights and optimizer state).
 
         Parameters
         ----------
@@ -357,10 +357,12 @@ class NeuralNetwork(Inspection):
             Non-negative weight of each training sample: each batch's loss becomes
             ``Σ w_i ℓ_i / Σ w_i`` (a batch whose weights are all zero is skipped).
         comm : mpi4py.MPI.Comm, optional
-            Train data-parallel over MPI (see :mod:`backpropagation.distributed`): ``X``, ``y``
-            and ``sample_weight`` are this rank's shard, ``batch_size`` counts rows over all
-            ranks, and the result equals single-process training on the shards concatenated
-            in rank order. Only rank 0 shows progress. None (default): one process.
+            Train data-parallel over MPI (:mod:`backpropagation.distributed`): ``X``, ``y`` and
+            ``sample_weight`` are this rank's shard, ``batch_size`` counts all ranks' rows; equal
+            to one process on the shards in rank order; rank 0 shows progress.
+        class_weight : "balanced" or dict, optional
+            Classification: each row's weight times its class's, ``{label: weight}`` or
+            ``n_rows / (n_classes · rows of the class)`` for ``"balanced"`` (as scikit-learn).
 
         Returns
         -------
@@ -375,9 +377,8 @@ class NeuralNetwork(Inspection):
 
         Notes
         -----
-        Ctrl-C stops training after the current batch: ``fit`` returns normally with the
-        complete epochs in ``history`` (``history.interrupted`` is True) and, under early
-        stopping, the best weights restored. A second Ctrl-C raises ``KeyboardInterrupt``.
+        Ctrl-C stops training after the current batch: ``fit`` returns the complete epochs in
+        ``history`` (``history.interrupted``), best weights restored under early stopping.
         """
         verbose, epochs, batch_size, shuffle = training.fit_options(verbose, epochs, batch_size, shuffle)
         reducer = LocalReducer() if comm is None else MPIReducer(comm)
@@ -385,8 +386,8 @@ class NeuralNetwork(Inspection):
         # From here a Ctrl-C only asks training to stop (never mid-import or mid-update); under
         # MPI an error on one rank stops every rank rather than leaving the others waiting.
         with reducer.failing_together(), InterruptGuard(announce=verbose > 0) as interrupt:
-            X, Y, X_val, Y_val, weights = training.training_sets(self, reducer, X, y, sample_weight,
-                                                                 validation_split, validation_data)
+            X, Y, X_val, Y_val, weights = training.training_sets(
+                self, reducer, X, y, sample_weight, validation_split, validation_data, class_weight)
             reducer.start(self, len(X), X_val is not None)  # after the split: MPI shares rank 0's random state
             callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + \
                 cb.for_fit(early_stopping, lr_schedule, callbacks)

@@ -37,7 +37,7 @@ class _BackpropEstimator(BaseEstimator):
                  l2=0.0001, epochs=200, batch_size="auto", shuffle=True, validation_fraction=0.0,
                  early_stopping=False, tol=1e-4, n_iter_no_change=10, lr_schedule=None, initializer="auto",
                  dtype="float64", standardize_target=True, warm_start=False, random_state=None, verbose=0,
-                 engine="auto"):
+                 engine="auto", class_weight=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -58,6 +58,7 @@ class _BackpropEstimator(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.engine = engine
+        self.class_weight = class_weight
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X, y, sample_weight=None):
@@ -87,7 +88,8 @@ class _BackpropEstimator(BaseEstimator):
         history = self.model_.fit(
             X, y, epochs=epochs, batch_size=self._batch_size(), verbose=self.verbose, shuffle=self.shuffle,
             validation_split=self.validation_fraction if self.validation_fraction else 0.0,
-            early_stopping=stop, lr_schedule=self.lr_schedule, sample_weight=sample_weight)
+            early_stopping=stop, lr_schedule=self.lr_schedule, sample_weight=sample_weight,
+            class_weight=self.class_weight)
         self.loss_curve_ += history.history["loss"]
         self.validation_loss_curve_ += history.history.get("val_loss", [])
         self.n_iter_ += len(history.epoch)
@@ -182,6 +184,9 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     verbose : {0, 1, 2}, default 0
     engine : {"auto", "numpy", "numba"}, default "auto"
         What runs the training batches (see :class:`~backpropagation.NeuralNetwork`).
+    class_weight : "balanced" or dict, optional
+        Classification only: each row's weight times its class's (see ``NeuralNetwork.fit``);
+        "balanced" weighs each class by ``n_rows / (n_classes · rows of the class)``.
 
     Attributes
     ----------

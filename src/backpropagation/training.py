@@ -112,7 +112,7 @@ def fit_options(verbose, epochs, batch_size, shuffle) -> tuple[int, int, int | N
         bool(shuffle)
 
 
-def training_sets(model, reducer, X, y, sample_weight, validation_split, validation_data):
+def training_sets(model, reducer, X, y, sample_weight, validation_split, validation_data, class_weight=None):
     """``fit``'s data checked and encoded for ``model``, split into training and validation sets.
 
     Every check runs ``collectively``: under MPI one rank's refusal stops every rank. Labels
@@ -127,8 +127,34 @@ def training_sets(model, reducer, X, y, sample_weight, validation_split, validat
         Y = reducer.collectively(lambda: model.head.encode(y, model.dtype))
     else:
         Y = reducer.collectively(lambda: model.head.fit_encode(y, model.dtype, reducer.total, weights))
+    if class_weight is not None:
+        weights = reducer.collectively(lambda: class_weighted(model, Y, weights, class_weight, reducer))
     return reducer.collectively(lambda: validation_sets(
         model, X, Y, validation_split, validation_data, weights, reducer.min_validation_rows))
+
+
+def class_weighted(model, Y, weights, class_weight, reducer) -> np.ndarray:
+    """The rows' weights (``weights``, or 1) times their class's weight from ``class_weight``:
+    ``"balanced"`` (``n_rows / (n_classes · rows of the class)``, counted over every rank) or a
+    ``{label: weight}`` dict (classes it leaves out weigh 1)."""
+    if not model.head.is_classifier:
+        raise ValueError("class_weight: only for classification; this network does regression")
+    index = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.int64)
+    classes = model.classes_
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        counts = reducer.total(np.bincount(index, minlength=len(classes)).astype(np.float64))
+        per_class = counts.sum() / (len(classes) * np.maximum(counts, 1))
+    elif isinstance(class_weight, dict):
+        unknown = [label for label in class_weight if label not in set(classes.tolist())]
+        if unknown:
+            raise ValueError(f"class_weight: {unknown[0]!r} is not a class of y; the classes are "
+                             f"{', '.join(map(repr, classes.tolist()))}")
+        per_class = np.array([check_float(f"class_weight[{label!r}]", class_weight.get(label, 1.0), 0.0)
+                              for label in classes.tolist()])
+    else:
+        raise ValueError(f"class_weight: expected 'balanced' or a dict {{label: weight}}, got {class_weight!r}")
+    row = per_class[index].astype(model.dtype)
+    return row if weights is None else weights * row
 
 
 def checked_training_data(model, X, y, sample_weight):
