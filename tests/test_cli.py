@@ -680,3 +680,27 @@ def test_evaluate_shows_the_top_confusions_of_a_many_class_target(tmp_path, caps
     out = capsys.readouterr().out
     assert "most confused" in out and "confusion matrix" not in out and "balanced_accuracy" in out
     assert max(len(line) for line in out.splitlines()) < 100
+
+
+def test_a_stray_cell_at_predict_time_is_missing_with_a_note_and_columns_can_be_forced(tmp_path, capsys):
+    train_rows = "".join(f"{i},{i % 3:02d},{i % 2}\n" for i in range(40))
+    data = tmp_path / "d.csv"
+    data.write_text("a,code,y\n" + train_rows)
+    assert run("train", data, "--target", "y", "--text", "code", "--epochs", "1", "--json",
+               "--output", tmp_path / "m.npz") == 0
+    capsys.readouterr()
+    pre = NeuralNetwork.load(tmp_path / "m.npz").metadata["preprocessing"]
+    code = next(c for c in pre["columns"] if c["name"] == "code")
+    assert code["kind"] == "text" and code["categories"] == ["00", "01", "02"]          # zeros kept
+    new = tmp_path / "new.csv"
+    new.write_text("a,code\n3,01\nrotary,02\n5,00\n")
+    assert run("predict", tmp_path / "m.npz", new, "-o", tmp_path / "p.csv") == 0        # not refused
+    assert (tmp_path / "p.csv").read_text().count("\n") == 4
+    assert "1 cell(s) of the numeric column 'a' hold text, read as missing (first: data row 2 holds 'rotary')" \
+        in capsys.readouterr().err
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(30)) + "n/d,1\n")
+    assert run("train", mixed, "--target", "y", "--output", tmp_path / "x.npz") == 2
+    assert "30 of 31 values are numbers" in capsys.readouterr().err
+    assert run("train", mixed, "--target", "y", "--numeric", "a", "--epochs", "1", "--quiet",
+               "--output", tmp_path / "x.npz") == 0

@@ -76,8 +76,11 @@ def test_many_row_blocks_encode_and_count_as_one_pass_would(tmp_path):
     one_hot[unseen] = 0
     np.testing.assert_array_equal(X[:, 1:], one_hot)
     cells[180_000][0] = "oops"
-    with pytest.raises(ValueError, match="data row 180001 holds 'oops'"):
-        pre.transform(read_csv(write(tmp_path, "a,c\n" + "\n".join(",".join(r) for r in cells) + "\n", "bad.csv")))
+    cells[190_000][0] = "rotary"
+    X, _, report = pre.transform(read_csv(write(tmp_path, "a,c\n" + "\n".join(",".join(r) for r in cells) + "\n",
+                                                "bad.csv")))
+    assert report.stray == {"a": [2, 180_001, "oops"]}
+    assert X[180_000, 0] == (spec["median"] - spec["mean"]) / spec["std"]
 
 
 def test_target_may_be_absent_at_prediction_time(tmp_path):
@@ -163,11 +166,27 @@ def test_identifier_and_constant_columns_are_flagged(tmp_path):
     assert not any("'x'" in w for w in pre.warnings)
 
 
-def test_text_in_a_numeric_column_outside_the_training_rows_names_the_file_row(tmp_path):
+def test_text_in_a_numeric_column_at_predict_time_is_missing_and_named_not_fatal(tmp_path):
     table = read_csv(write(tmp_path, "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(8)) + "oops,1\n"))
     pre = TabularPreprocessor("y").fit(table.subset(range(8)))
-    with pytest.raises(ValueError, match="column 'a' is numeric in the training rows, but data row 9 holds 'oops'"):
-        pre.transform(table.subset([3, 8]))
+    X, _, report = pre.transform(table.subset([3, 8]))
+    spec = pre.columns[0]
+    assert X[1, 0] == (spec["median"] - spec["mean"]) / spec["std"]
+    assert report.lines() == ["1 cell(s) of the numeric column 'a' hold text, read as missing "
+                              "(first: data row 9 holds 'oops')"]
+
+
+def test_a_column_s_kind_counts_the_whole_file_and_can_be_forced(tmp_path):
+    rows = "".join(f"{i},{i % 2},0{i % 5 + 1}\n" for i in range(92)) + "rotary,1,01\n"
+    table = read_table(write(tmp_path, "a,y,zip\n" + rows), text_columns=["zip"])   # (as the CLI reads it)
+    with pytest.raises(ValueError, match="92 of 93 values are numbers, but data row 93 holds 'rotary'.*--numeric 'a'"):
+        TabularPreprocessor("y").fit(table, rows=np.arange(70))       # (counts cover every row, not the 70)
+    pre = TabularPreprocessor("y", numeric=["a"], text=["zip"]).fit(table, rows=np.arange(70))
+    assert [c["kind"] for c in pre.columns] == ["numeric", "text"] and pre.columns[1]["categories"][0] == "01"
+    _, _, report = pre.transform(table)
+    assert "1 cell(s) of the numeric column 'a' hold text" in report.lines()[0]
+    with pytest.raises(ValueError, match="cannot be both"):
+        TabularPreprocessor("y", numeric=["a"], text=["a"])
 
 
 @pytest.mark.parametrize("ranks", [2, 3, 5])

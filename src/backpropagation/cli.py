@@ -222,6 +222,11 @@ def _add_training_options(command):
                               "classification force classes, regression forces numbers")
     command.add_argument("--drop", action="append", default=[], metavar="COLUMN",
                          help="ignore this column (repeatable)")
+    command.add_argument("--text", action="append", default=None, metavar="COLUMN",
+                         help="read this column as categories whatever its cells (codes such as 01, zip codes; "
+                              "repeatable)")
+    command.add_argument("--numeric", action="append", default=None, metavar="COLUMN",
+                         help="read this column as numbers; its cells that hold text are missing (repeatable)")
     command.add_argument("--class-weight", choices=["balanced"], default=None,
                          help="classification: weigh each class by n_rows / (n_classes * its rows), so that a rare "
                               "class counts as much as a common one (default: every row alike)")

@@ -53,7 +53,7 @@ def train(args, table: Table, comm=None) -> dict:
     if args.seed is None:   # a run without --seed is reproducible too: its seed is drawn, used and reported
         seed = int(np.random.SeedSequence().entropy % 2**63)
         args.seed = seed if comm is None else comm.bcast(seed, root=0)
-    pre = TabularPreprocessor(args.target, args.task, args.drop)
+    pre = TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or ())
     data = prepare(args, table, pre, comm)
     model = _network(args, pre, data.X, data.y, data.X.dtype, comm)
     initial = model.parameters.copy()
@@ -316,7 +316,7 @@ def text_format(args, saved: dict | None = None) -> TextFormat:
 
 def spelled_columns(args) -> list[str]:
     """The columns ``train`` reads as written (see :attr:`TabularPreprocessor.spelled_columns`)."""
-    return TabularPreprocessor(args.target, args.task).spelled_columns
+    return TabularPreprocessor(args.target, args.task, text=getattr(args, "text", None) or ()).spelled_columns
 
 
 PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")

@@ -50,6 +50,8 @@ class TransformReport:
     rows_dropped: int = 0
     imputed: dict[str, int] = field(default_factory=dict)
     unseen: dict[str, int] = field(default_factory=dict)
+    #: Cells of a numeric column that hold text, read as missing: column -> [count, first data row, cell].
+    stray: dict[str, list] = field(default_factory=dict)
     #: Positions (in the table given) of the rows encoded.
     rows: np.ndarray | None = None
 
@@ -61,6 +63,9 @@ class TransformReport:
             for mine, theirs in ((total.imputed, r.imputed), (total.unseen, r.unseen)):
                 for column, count in theirs.items():
                     mine[column] = mine.get(column, 0) + count
+            for column, (count, row, cell) in r.stray.items():
+                total.stray[column] = [total.stray.get(column, [0, row, cell])[0] + count,
+                                       *total.stray.get(column, [0, row, cell])[1:]]
         return total
 
     def lines(self) -> list[str]:
@@ -72,6 +77,9 @@ class TransformReport:
             out.append(f"filled {count} missing value(s) in {column!r}")
         for column, count in self.unseen.items():
             out.append(f"{count} value(s) of {column!r} were categories unseen in training (encoded as zeros)")
+        for column, (count, row, cell) in self.stray.items():
+            out.append(f"{count} cell(s) of the numeric column {column!r} hold text, read as missing "
+                       f"(first: data row {row} holds {cell!r})")
         return out
 
 
@@ -88,14 +96,21 @@ class TabularPreprocessor:
         values, as classes, and anything else as a regression target.
     drop : sequence of str
         Columns to ignore (identifiers, leaks).
+    text, numeric : sequence of str
+        Columns to read as categories (codes, zip codes) or as numbers whatever they hold (their
+        text cells are then missing), instead of deciding from their cells.
     """
 
     max_auto_classes = 10
 
-    def __init__(self, target: str, task: str = "auto", drop=()) -> None:
+    def __init__(self, target: str, task: str = "auto", drop=(), text=(), numeric=()) -> None:
         self.target = target
         self.task = task
         self.drop = list(drop)
+        self.forced = {**dict.fromkeys(text, "text"), **dict.fromkeys(numeric, "numeric")}
+        both = set(text) & set(numeric)
+        if both:
+            raise ValueError(f"--text and --numeric: {sorted(both)[0]!r} cannot be both")
         self.columns: list[dict] = []
         self.target_kind: str | None = None
         self.target_mean, self.target_std = 0.0, 1.0
@@ -113,8 +128,9 @@ class TabularPreprocessor:
         """
         totals = Totals(comm)
         target = table.column(self.target)
-        for name in self.drop:
+        for name in [*self.drop, *self.forced]:
             table.require(name)            # (present, but never decoded)
+        labelled = np.flatnonzero(~target.missing)          # (a column's kind is the whole file's)
         rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
         rows = rows[~target.missing[rows]]
         self.target_kind = self.infer_target_kind(target, rows, table.row_numbers, totals)
@@ -122,7 +138,7 @@ class TabularPreprocessor:
             mean, std = filled_mean_std([target.numbers[rows]], [0.0], [0], totals, [self.target])
             self.target_mean, self.target_std = float(mean[0]), float(std[0]) or 1.0
         names = [name for name in table.header if name != self.target and name not in self.drop]
-        kinds = self._column_kinds(table, names, rows, totals)
+        kinds = self._column_kinds(table, names, rows, labelled, totals)
         numeric = [name for name in names if kinds[name] == "numeric"]
         stats = dict(zip(numeric, self._numeric_statistics(numeric, [table.column(name) for name in numeric],
                                                            rows, totals)))
@@ -136,26 +152,30 @@ class TabularPreprocessor:
             raise ValueError(f"{table.source}: no feature columns left besides the target {self.target!r}")
         return self
 
-    def _column_kinds(self, table: Table, names, rows, totals: Totals) -> dict:
-        """"numeric", "text" or "empty" for each column; refuses mostly-numeric columns with text."""
+    def _column_kinds(self, table: Table, names, rows, labelled, totals: Totals) -> dict:
+        """"numeric", "text" or "empty" for each column (as forced, else by the cells of every
+        labelled row of the file); refuses mostly-numeric columns with text."""
         columns = [table.column(name) for name in names]
-        counts = totals.sum([[np.count_nonzero(~c.missing[rows]), np.count_nonzero(c.is_number[rows])]
-                             for c in columns]).reshape(-1, 2)
+        counts = totals.sum([[np.count_nonzero(~c.missing[rows]), np.count_nonzero(~c.missing[labelled]),
+                              np.count_nonzero(c.is_number[labelled])] for c in columns]).reshape(-1, 3)
         kinds = {}
         self.warnings = []
-        for name, column, (n_present, n_numbers) in zip(names, columns, counts.tolist()):
-            if not n_present:
+        for name, column, (n_training, n_present, n_numbers) in zip(names, columns, counts.tolist()):
+            if not n_training:
                 self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
                 kinds[name] = "empty"
+            elif name in self.forced:
+                kinds[name] = self.forced[name]
             elif n_numbers == n_present:
                 kinds[name] = "numeric"
             elif n_numbers and n_numbers >= n_present / 2:
-                row, cell = first_text(column, rows, table.row_numbers, totals)
+                row, cell = first_text(column, labelled, table.row_numbers, totals)
                 why = " (not a finite number)" if is_number_text(cell) else ""
                 raise ValueError(
                     f"{table.source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} "
                     f"values are numbers, but data row {row} holds {cell!r}{why}; make such cells empty "
-                    f"(missing) or leave the column out (--drop {name!r})")
+                    f"(missing), read the column as numbers with its text as missing (--numeric {name!r}) "
+                    f"or as categories (--text {name!r}), or leave it out (--drop {name!r})")
             else:
                 kinds[name] = "text"
         return kinds
@@ -169,7 +189,7 @@ class TabularPreprocessor:
         stats, buffer = [], np.empty(len(rows))
         for name, column in zip(names, columns):
             present = np.take(column.numbers, rows, out=buffer)
-            missing = column.missing[rows]
+            missing = ~np.isfinite(present)      # gaps, and the text cells of a --numeric column
             if missing.any():
                 present = present[~missing]
             n_missing = totals.sum(len(rows) - len(present))
@@ -254,12 +274,15 @@ class TabularPreprocessor:
     @property
     def spelled_columns(self) -> list[str]:
         """Columns to read as written: the target when its classes are labels (a label ``1.50``
-        is not the number 1.5). Before fitting that is known from the task alone: under
-        ``auto`` and ``regression`` a target of numbers is never a label, so it can be parsed
-        as numbers (no column of text to build and convert)."""
+        is not the number 1.5), and the text columns (forced ones included). Before fitting the
+        target's kind is known from the task alone: under ``auto`` and ``regression`` a target of
+        numbers is never a label, so it can be parsed as numbers (no column of text to convert)."""
         if self.target_kind is None:
-            return [] if self.task in ("auto", "regression") else [self.target]
-        return [self.target] if self.target_kind == "labels" else []
+            target = [] if self.task in ("auto", "regression") else [self.target]
+            return target + [name for name, kind in self.forced.items() if kind == "text"]
+        # (text columns as written: a column of codes such as 01, 02 keeps its leading zeros)
+        return ([self.target] if self.target_kind == "labels" else []) + \
+            [c["name"] for c in self.columns if c["kind"] == "text"]
 
     @property
     def resolved_task(self) -> str:
@@ -338,7 +361,7 @@ class TabularPreprocessor:
             if missing.any():
                 report.imputed[name] = report.imputed.get(name, 0) + int(np.count_nonzero(missing))
             if spec["kind"] == "numeric":
-                X[:, start] = self._numeric(spec, column, rows, missing, table)
+                X[:, start] = self._numeric(spec, column, rows, missing, table, report)
                 start += 1
             else:
                 width = len(spec["categories"])
@@ -347,13 +370,16 @@ class TabularPreprocessor:
                     report.unseen[name] = report.unseen.get(name, 0) + unseen
                 start += width
 
-    def _numeric(self, spec, column: Column, rows, missing, table: Table) -> np.ndarray:
+    def _numeric(self, spec, column: Column, rows, missing, table: Table, report) -> np.ndarray:
+        """The column's standardised numbers; gaps, and cells that hold text (a stray ``rotary``
+        in a column of numbers: counted in ``report``), take the training median."""
         numbers = column.numbers[rows]
-        bad = np.flatnonzero(~missing & ~np.isfinite(numbers))
-        if len(bad):
-            row = rows[bad[0]]
-            raise ValueError(f"{table.source}: column {spec['name']!r} is numeric in the training rows, "
-                             f"but data row {table.row_numbers[row]} holds {column.cell(row)!r}")
+        stray = ~missing & ~np.isfinite(numbers)
+        if stray.any():
+            first = rows[np.flatnonzero(stray)[0]]
+            count, row, cell = report.stray.get(spec["name"], [0, int(table.row_numbers[first]), column.cell(first)])
+            report.stray[spec["name"]] = [count + int(np.count_nonzero(stray)), row, cell]
+            missing = missing | stray
         numbers[missing] = spec["median"]
         numbers -= spec["mean"]
         numbers /= spec["std"]
