@@ -232,3 +232,26 @@ def test_the_target_is_read_as_written_only_when_its_classes_are_labels(tmp_path
     rows = "".join(f"{i},{v}\n" for i, v in enumerate(values.split(",")))
     pre.fit(read_table(write(tmp_path, "x,y\n" + rows), text_columns=before))
     assert pre.spelled_columns == after
+
+
+def test_max_categories_keeps_the_frequent_ones_and_one_other_level(tmp_path):
+    from backpropagation.tabular import OTHER
+
+    rows = "".join(f"{['a', 'a', 'a', 'b', 'b', 'c', 'd', 'e'][i % 8]},{i % 2}\n" for i in range(80))
+    table = read_csv(write(tmp_path, "kind,y\n" + rows))
+    pre = TabularPreprocessor("y", max_categories=3).fit(table)
+    assert pre.columns[0]["categories"] == ["a", "b", OTHER] and pre.columns[0]["other"]
+    assert any("5 categories; the 2 most frequent kept" in w for w in pre.warnings)
+    X, _, report = pre.transform(read_csv(write(tmp_path, "kind,y\na,0\nc,1\nzebra,0\n", "new.csv")))
+    np.testing.assert_array_equal(X, [[1, 0, 0], [0, 0, 1], [0, 0, 1]])       # rare and unseen: '(other)'
+    assert not report.unseen
+    again = TabularPreprocessor.from_dict(pre.to_dict())
+    zebra = read_csv(write(tmp_path, "kind,y\nzebra,0\n", "z.csv"))
+    np.testing.assert_array_equal(again.transform(zebra)[0], [[0, 0, 1]])
+
+
+def test_a_column_that_rises_with_every_row_is_flagged_as_a_possible_leak(tmp_path):
+    rows = "".join(f"{i + 1},{np.sin(i):.3f},{i // 10}\n" for i in range(60))
+    pre = TabularPreprocessor("y").fit(read_csv(write(tmp_path, "rownames,x,y\n" + rows)))
+    assert [w for w in pre.warnings if "like a row number" in w] and "--drop 'rownames'" in " ".join(pre.warnings)
+    assert not any("'x'" in w for w in pre.warnings)

@@ -227,6 +227,10 @@ def _add_training_options(command):
                               "repeatable)")
     command.add_argument("--numeric", action="append", default=None, metavar="COLUMN",
                          help="read this column as numbers; its cells that hold text are missing (repeatable)")
+    command.add_argument("--max-categories", type=_number_type(int, 2, 10**6, what="a whole number of at least 2"),
+                         default=None, metavar="K",
+                         help="a text column becomes at most K indicator columns: its K-1 most frequent "
+                              "categories and one '(other)' level for the rest (default: one per category)")
     command.add_argument("--class-weight", choices=["balanced"], default=None,
                          help="classification: weigh each class by n_rows / (n_classes * its rows), so that a rare "
                               "class counts as much as a common one (default: every row alike)")

@@ -24,7 +24,8 @@ from .network import NeuralNetwork
 from .column_stats import Totals
 from .csv_source import TextFormat
 from .readers import Table, number_rows_across, read_table
-from .tabular import TabularPreprocessor, TransformReport
+from .tabular import TabularPreprocessor
+from .tabular_report import TransformReport
 
 
 @dataclass
@@ -53,7 +54,8 @@ def train(args, table: Table, comm=None) -> dict:
     if args.seed is None:   # a run without --seed is reproducible too: its seed is drawn, used and reported
         seed = int(np.random.SeedSequence().entropy % 2**63)
         args.seed = seed if comm is None else comm.bcast(seed, root=0)
-    pre = TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or ())
+    pre = TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
+                              max_categories=args.max_categories)
     data = prepare(args, table, pre, comm)
     model = _network(args, pre, data.X, data.y, data.X.dtype, comm)
     initial = model.parameters.copy()

@@ -21,7 +21,8 @@ from .csv_source import PLAIN, TextFormat
 from .files import check_output, write_atomically
 from .network import NeuralNetwork
 from .readers import Table, read_table, stream_table
-from .tabular import TabularPreprocessor, TransformReport
+from .tabular import TabularPreprocessor
+from .tabular_report import TransformReport
 
 
 def load_cli_model(path) -> tuple[NeuralNetwork, TabularPreprocessor]:

@@ -20,13 +20,13 @@ the transformation that training used.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .column_stats import Totals, filled_mean_std, medians
 from .csv_source import is_number_text
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
+from .tabular_report import TransformReport
 
 
 def _all_whole(numbers: np.ndarray) -> bool:
@@ -43,45 +43,8 @@ def first_text(column: Column, rows: np.ndarray, row_numbers: np.ndarray, totals
     return min(found) if found else None
 
 
-@dataclass
-class TransformReport:
-    """What a transformation did: rows dropped for a missing target, cells filled, unseen categories."""
-
-    rows_dropped: int = 0
-    imputed: dict[str, int] = field(default_factory=dict)
-    unseen: dict[str, int] = field(default_factory=dict)
-    #: Cells of a numeric column that hold text, read as missing: column -> [count, first data row, cell].
-    stray: dict[str, list] = field(default_factory=dict)
-    #: Positions (in the table given) of the rows encoded.
-    rows: np.ndarray | None = None
-
-    @classmethod
-    def combined(cls, reports: list["TransformReport"]) -> "TransformReport":
-        """One report for the union of the rows the ``reports`` describe (e.g. of all MPI ranks)."""
-        total = cls(rows_dropped=sum(r.rows_dropped for r in reports))
-        for r in reports:
-            for mine, theirs in ((total.imputed, r.imputed), (total.unseen, r.unseen)):
-                for column, count in theirs.items():
-                    mine[column] = mine.get(column, 0) + count
-            for column, (count, row, cell) in r.stray.items():
-                total.stray[column] = [total.stray.get(column, [0, row, cell])[0] + count,
-                                       *total.stray.get(column, [0, row, cell])[1:]]
-        return total
-
-    def lines(self) -> list[str]:
-        """Human-readable sentences, one per fact (empty when nothing happened)."""
-        out = []
-        if self.rows_dropped:
-            out.append(f"dropped {self.rows_dropped} row(s) with a missing target")
-        for column, count in self.imputed.items():
-            out.append(f"filled {count} missing value(s) in {column!r}")
-        for column, count in self.unseen.items():
-            out.append(f"{count} value(s) of {column!r} were categories unseen in training (encoded as zeros)")
-        for column, (count, row, cell) in self.stray.items():
-            out.append(f"{count} cell(s) of the numeric column {column!r} hold text, read as missing "
-                       f"(first: data row {row} holds {cell!r})")
-        return out
-
+#: The level that stands for a text column's rare categories under ``max_categories``.
+OTHER = "(other)"
 
 
 class TabularPreprocessor:
@@ -99,14 +62,18 @@ class TabularPreprocessor:
     text, numeric : sequence of str
         Columns to read as categories (codes, zip codes) or as numbers whatever they hold (their
         text cells are then missing), instead of deciding from their cells.
+    max_categories : int, optional
+        Most indicator columns a text column becomes: its ``max_categories - 1`` most frequent
+        categories, and one :data:`OTHER` level for the rest (and for categories unseen in training).
     """
 
     max_auto_classes = 10
 
-    def __init__(self, target: str, task: str = "auto", drop=(), text=(), numeric=()) -> None:
+    def __init__(self, target: str, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None) -> None:
         self.target = target
         self.task = task
         self.drop = list(drop)
+        self.max_categories = max_categories
         self.forced = {**dict.fromkeys(text, "text"), **dict.fromkeys(numeric, "numeric")}
         both = set(text) & set(numeric)
         if both:
@@ -199,6 +166,10 @@ class TabularPreprocessor:
             stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0})
             if low == high:
                 self._constant(name, repr(float(low)))
+            elif len(present) > 20 and _monotonic(column.numbers[np.sort(rows)]):
+                self.warnings.append(f"column {name!r} rises (or falls) with every row, like a row number: "
+                                     f"if the file is sorted, it leaks that order into the model; "
+                                     f"consider --drop {name!r}")
         return stats
 
     def _constant(self, name, value) -> None:
@@ -223,8 +194,13 @@ class TabularPreprocessor:
                 f"column {name!r} looks like an identifier ({len(categories)} distinct texts in "
                 f"{n_present} rows, one feature each); consider --drop {name!r}")
         frequencies = [counts[c] for c in categories]
-        return {"name": name, "kind": "text", "categories": categories,
-                "mode": categories[frequencies.index(max(frequencies))]}
+        mode = categories[frequencies.index(max(frequencies))]
+        if self.max_categories and len(categories) > self.max_categories:
+            kept = sorted(sorted(categories, key=lambda c: -counts[c])[: self.max_categories - 1])
+            self.warnings.append(f"column {name!r}: {len(categories)} categories; the {len(kept)} most frequent kept, "
+                                 f"the other {len(categories) - len(kept)} as one level {OTHER!r} (--max-categories)")
+            return {"name": name, "kind": "text", "categories": kept + [OTHER], "mode": mode, "other": True}
+        return {"name": name, "kind": "text", "categories": categories, "mode": mode}
 
     def infer_target_kind(self, column: Column, rows: np.ndarray, row_numbers: np.ndarray,
                           totals: Totals | None = None) -> str:
@@ -387,11 +363,14 @@ class TabularPreprocessor:
 
     @staticmethod
     def _category_positions(spec, column: Column) -> np.ndarray:
-        """For each of ``column``'s categories, its position among the learned ones (-1: unseen);
-        one more -1 at the end, for the code -1 of a missing cell."""
+        """For each of ``column``'s categories, its position among the learned ones (-1: unseen;
+        the :data:`OTHER` level's where the column has one); one more -1 at the end, for the
+        code -1 of a missing cell."""
         _, pc = pyarrow()
-        position = pc.index_in(column.categories, value_set=arrow_of(spec["categories"]))
-        return np.append(numpy_of(position, fill=-1), -1).astype(np.intp)
+        kept = spec["categories"][:-1] if spec.get("other") else spec["categories"]
+        position = pc.index_in(column.categories, value_set=arrow_of(kept))
+        unseen = len(kept) if spec.get("other") else -1
+        return np.append(numpy_of(position, fill=unseen), -1).astype(np.intp)
 
     def _one_hot(self, spec, index, missing, block) -> int:
         """Write the indicator columns of the rows whose category positions are ``index`` into
@@ -487,6 +466,12 @@ def _number(state: dict, key: str) -> float:
     return float(value)
 
 
+def _monotonic(values: np.ndarray) -> bool:
+    """Whether ``values`` (in file order) strictly rise or strictly fall, as a row number does."""
+    steps = np.diff(values)
+    return bool(np.all(steps > 0) or np.all(steps < 0))
+
+
 def _checked_column(column) -> dict:
     """One column's saved description, with every field's type checked."""
     if not isinstance(column, dict):
@@ -499,6 +484,8 @@ def _checked_column(column) -> dict:
         categories = _require(column, "categories", list)
         if not all(isinstance(c, str) for c in categories) or not isinstance(column.get("mode"), str):
             raise TypeError(f"column {column['name']!r}: categories and mode must be text")
+        if not isinstance(column.get("other", False), bool) or column.get("other") and categories[-1:] != [OTHER]:
+            raise ValueError(f"column {column['name']!r}: 'other' must be true or false, its level last")
     else:
         raise ValueError(f"column {column['name']!r}: unknown kind {column.get('kind')!r}")
     return dict(column)
