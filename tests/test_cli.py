@@ -704,3 +704,25 @@ def test_a_stray_cell_at_predict_time_is_missing_with_a_note_and_columns_can_be_
     assert "30 of 31 values are numbers" in capsys.readouterr().err
     assert run("train", mixed, "--target", "y", "--numeric", "a", "--epochs", "1", "--quiet",
                "--output", tmp_path / "x.npz") == 0
+
+
+@pytest.mark.parametrize("target", ["species", "body_mass_g"])
+def test_a_cli_model_predicts_a_raw_dataframe_as_backprop_predict_does(tmp_path, target):
+    pd = pytest.importorskip("pandas")
+    from backpropagation.table_model import TableModel
+
+    assert run("train", demo_data_path(), "--target", target, "--epochs", "3", "--seed", "0", "--quiet",
+               "--output", tmp_path / "m.npz") == 0
+    assert run("predict", tmp_path / "m.npz", demo_data_path(), "-o", tmp_path / "p.csv", "--proba") == 0
+    written = pd.read_csv(tmp_path / "p.csv")
+    frame = pd.read_csv(demo_data_path())                  # text, missing values and all
+    model = TableModel.load(tmp_path / "m.npz")
+    predicted = model.predict(frame.drop(columns=[target]))
+    if target == "species":
+        assert predicted.tolist() == written[f"predicted_{target}"].tolist()
+        np.testing.assert_allclose(model.predict_proba(frame)[:, 0], written["proba_Adelie"], rtol=1e-12)
+    else:
+        np.testing.assert_allclose(predicted, written[f"predicted_{target}"], rtol=1e-12)
+    assert any("filled" in line for line in model.report.lines())
+    with pytest.raises(ValueError, match="not trained by 'backprop train'"):
+        NeuralNetwork([2, 1]).save(tmp_path / "plain.npz") or TableModel.load(tmp_path / "plain.npz")
