@@ -106,3 +106,15 @@ def test_the_engines_cross_product_sample_runs_and_finds_them_equal_in_float64(t
     report = json.loads(output.read_text())
     assert report["sampled"] == 12 and report["cross_product"] == 10368
     assert report["dtypes"]["float64"]["largest_relative_difference"] < 1e-9
+
+
+def test_the_real_tables_benchmark_scores_the_cli_beside_scikit_learn(tmp_path):
+    pytest.importorskip("sklearn")
+    output = tmp_path / "tables.json"
+    result = subprocess.run([sys.executable, str(BENCH.parent / "tables.py"), "--quick", "--output", str(output)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = json.loads(output.read_text())["results"][0]
+    assert row["table"] == "penguins species" and row["metric"] == "accuracy"
+    assert {"backprop train (defaults)", "sklearn MLP pipeline", "HistGradientBoosting"} <= set(row)
+    assert row["backprop train (defaults)"]["mean"] > 0.9
