@@ -10,17 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 
 import numpy as np
 
 from . import metrics
 from .cli_train import metrics_in_units, text_format
-from .csv_source import PLAIN, TextFormat
+from .csv_source import TextFormat
 from .files import check_output, write_atomically
 from .network import NeuralNetwork
 from .readers import Table, read_table, stream_table
+from .table_model import TableModel
 from .tabular import TabularPreprocessor
 from .tabular_report import TransformReport
 
@@ -28,16 +28,8 @@ from .tabular_report import TransformReport
 def load_cli_model(path) -> tuple[NeuralNetwork, TabularPreprocessor]:
     """A model written by ``backprop train`` and its preprocessing, both checked: a file whose
     metadata does not describe a valid preprocessing is refused by name (ValueError)."""
-    model = NeuralNetwork.load(path)
-    if "preprocessing" not in model.metadata:
-        raise ValueError(f"{path}: this model was not trained by 'backprop train' (no preprocessing stored)")
-    try:
-        pre = TabularPreprocessor.from_dict(model.metadata["preprocessing"])
-        TextFormat.from_dict(model.metadata.get("text_format", PLAIN.to_dict()))
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
-        raise ValueError(f"model file {os.fspath(path)!r}: invalid preprocessing in its metadata: "
-                         f"{type(error).__name__}: {error}") from None
-    return model, pre
+    table_model = TableModel.load(path)
+    return table_model.network, table_model.preprocessing
 
 
 def reading_format(args, model) -> TextFormat:
