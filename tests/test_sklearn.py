@@ -30,6 +30,8 @@ FAST = dict(hidden_layer_sizes=(16,), epochs=60, batch_size=16, learning_rate=0.
 EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data":
         "mini-batch SGD: weighting a row is not the same as repeating it in another batch",
+    "check_sample_weight_equivalence_on_sparse_data":
+        "mini-batch SGD: weighting a row is not the same as repeating it in another batch",
 }
 
 
@@ -41,10 +43,12 @@ def test_scikit_learn_estimator_checks(estimator, check):
 
 @pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
 def test_sample_weight_equivalence_holds_in_full_batch_training(Estimator):
-    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+    from sklearn.utils.estimator_checks import (check_sample_weight_equivalence_on_dense_data,
+                                                check_sample_weight_equivalence_on_sparse_data)
 
     estimator = Estimator(**{**FAST, "batch_size": None, "epochs": 40})
     check_sample_weight_equivalence_on_dense_data(Estimator.__name__, estimator)
+    check_sample_weight_equivalence_on_sparse_data(Estimator.__name__, estimator)
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +238,18 @@ def test_estimators_take_frames_and_refuse_other_columns(kind):
     assert model.feature_names_in_.tolist() == ["bill", "flipper", "mass"]
     with pytest.raises(ValueError, match="feature names"):
         model.predict(df.rename(columns={"mass": "weight"}))
+
+
+def test_a_pipeline_with_scikit_learn_s_default_sparse_one_hot_encoder_trains(iris):
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(size=np.where(X[:, 2] > 3, "big", "small"))
+    encoder = make_column_transformer((StandardScaler(), ["a", "b", "c", "d"]), (OneHotEncoder(), ["size"]),
+                                      sparse_threshold=1.0)          # a sparse matrix comes out
+    assert hasattr(encoder.fit_transform(frame), "toarray")
+    pipeline = make_pipeline(encoder, BackpropClassifier(hidden_layer_sizes=(8,), epochs=150, random_state=0))
+    assert pipeline.fit(frame, y).score(frame, y) > 0.8

@@ -148,8 +148,8 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None,
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Numbers only (bools count as 0/1); a list, NumPy array, pandas or polars DataFrame or
-        Arrow table.
+        Numbers only (bools count as 0/1); a list, NumPy array, pandas or polars DataFrame,
+        Arrow table, or SciPy sparse matrix (made dense: the network's products are dense).
     dtype : numpy dtype
         The network's float dtype.
     name : str
@@ -163,6 +163,8 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None,
         Fewest rows accepted (0 for an MPI rank whose slice holds no validation rows).
     """
     check_columns(X, feature_names, name)
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):   # a scipy sparse matrix (one-hot output): dense rows
+        X = X.toarray()
     X = _as_matrix(X)
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and hasattr(dtypes, "items"):  # a pandas DataFrame: name the columns

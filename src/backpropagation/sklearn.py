@@ -60,6 +60,11 @@ class _BackpropEstimator(BaseEstimator):
         self.engine = engine
         self.class_weight = class_weight
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True        # (made dense for the network: one-hot encoders' output)
+        return tags
+
     # ---------------------------------------------------------------- fitting
     def fit(self, X, y, sample_weight=None):
         """Train on ``X``, ``y`` (a fresh network unless ``warm_start`` and already fitted).
@@ -80,7 +85,7 @@ class _BackpropEstimator(BaseEstimator):
         first = reset or not hasattr(self, "model_")
         X, y = self._validate(X, y, reset=first)
         if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, len(X), X.dtype)
+            sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         if first:
             self.model_ = self._build(X, y, classes)
             self.loss_curve_, self.validation_loss_curve_, self.n_iter_ = [], [], 0
@@ -137,7 +142,7 @@ class _BackpropEstimator(BaseEstimator):
     def predict(self, X):
         """Predicted labels (classifier) or values (regressor) for ``X``."""
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=True)
         return self.model_.predict(X)
 
 
@@ -204,7 +209,7 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     _task = "classification"
 
     def _validate(self, X, y, reset):
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=True)
         check_classification_targets(y)
         return X, column_or_1d(y, warn=True)
 
@@ -236,7 +241,7 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     def predict_proba(self, X):
         """Class probabilities, columns ordered like ``classes_``."""
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=True)
         return self.model_.predict_proba(X)
 
     def predict_log_proba(self, X):
@@ -255,7 +260,7 @@ class BackpropRegressor(RegressorMixin, _BackpropEstimator):
     _auto_batch_size = 200
 
     def _validate(self, X, y, reset):
-        return validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True,
+        return validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True, accept_sparse=True,
                              dtype=[np.float64, np.float32])
 
     def _n_outputs(self, y, classes) -> int:
