@@ -417,6 +417,7 @@ def test_the_command_line_takes_an_engine_and_both_train_the_same_model(tmp_path
                          "--engine", engine, "--output", str(tmp_path / f"{engine}.npz"), "--json"]) == 0
         reports[engine] = json.loads(capsys.readouterr().out)
     assert [reports[e]["engine"] for e in ("numpy", "numba", "auto")] == ["numpy", "numba", "numpy"]  # small job
+    assert reports["numpy"]["kernel_seconds"] == 0 < reports["numba"]["kernel_seconds"]   # loading is reported
     numpy_model, numba_model = (NeuralNetwork.load(tmp_path / f"{e}.npz") for e in ("numpy", "numba"))
     np.testing.assert_allclose(numba_model.parameters, numpy_model.parameters, rtol=1e-9, atol=1e-12)
 
@@ -494,3 +495,11 @@ def test_the_codes_cover_every_built_in_block_and_the_records_name_their_fields_
     assert (record["beta_1"], record["beta_2"], record["epsilon"], record["weight_decay"]) == (0.8, 0.9, 1e-6, 0.1)
     nesterov = numba_codes.optimizer_of(optimizers.SGD(momentum=0.9, nesterov=True))[0]
     assert record["code"] == numba_codes.ADAMW and nesterov["nesterov"] and nesterov["momentum"] == 0.9
+
+
+def test_the_history_says_how_long_the_kernels_took_to_load():
+    numba_history = NeuralNetwork([3, 4, 1], engine="numba", random_state=0).fit(X, TARGETS["regression"], epochs=1,
+                                                                              verbose=0)
+    numpy_history = NeuralNetwork([3, 4, 1], engine="numpy", random_state=0).fit(X, TARGETS["regression"], epochs=1,
+                                                                              verbose=0)
+    assert numba_history.kernel_seconds > 0 and numpy_history.kernel_seconds == 0

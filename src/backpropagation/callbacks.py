@@ -70,12 +70,16 @@ class History(Callback):
         The epochs run (0-based).
     stop_reason : str
         Why training ended: ``"completed"``, or the reason a callback or the divergence check gave.
+    kernel_seconds : float
+        Seconds the engine spent compiling or loading its kernels before the first epoch (the
+        numba engine compiles on first use, then loads from its cache; 0 for numpy).
     """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
         self.stop_reason = "completed"
+        self.kernel_seconds = 0.0
 
     def on_train_begin(self, logs):
         # Every key from the start: a fit stopped before its first epoch still names them.

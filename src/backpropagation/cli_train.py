@@ -122,6 +122,7 @@ def _result(args, table, model, pre, data: Prepared, history, comm) -> dict:
         "preprocessing": data.report.lines(), "warnings": list(pre.warnings),
         "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
         "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_, "seed": args.seed,
+        "kernel_seconds": round(history.kernel_seconds, 2),
         "still_improving": _still_improving(history),
     }
 
@@ -354,6 +355,9 @@ def print_report(result: dict, as_json: bool) -> None:
     print(f"\nTrained a {result['task']} network {'-'.join(map(str, result['layers']))} on "
           f"{result['rows_used']} rows of {result['data']} ({result['rows_train']} training, "
           f"{result['rows_validation']} validation) in {result['seconds']:.1f}s ({result['engine']} engine)")
+    if result["kernel_seconds"] >= 1:
+        print(f"note: {result['kernel_seconds']:.1f}s of that compiled the numba kernels (first use; "
+              "later runs load them from numba's cache)")
     print(f"epochs run: {result['epochs_run']} ({result['stop_reason']}); seed {result['seed']} "
           "(--seed reproduces this run)")
     if result["still_improving"]:

@@ -223,6 +223,7 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
                 stop(model, "interrupted (Ctrl-C) before the first epoch; 0 complete epoch(s) recorded")
             else:
                 engine = engines.create(model.engine_, model, reducer, batch_callbacks(callbacks), batch_size)
+                history.kernel_seconds = getattr(engine, "load_seconds", 0.0)
                 loop = TrainingLoop(model, reducer, engine, Y, (X_val, Y_val), callbacks)
                 divergence = loop.run(epochs, reducer.batches(X, Y, weights, batch_size), shuffle, interrupt)
         finally:

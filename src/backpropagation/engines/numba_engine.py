@@ -137,7 +137,10 @@ class NumbaEngine:
         self.works = [self._work_buffers(rows, model.layers[0].fan_in, model.layers[-1].fan_out)
                       for _ in range(self.parts)]
         self.partials = np.zeros((self.parts - 1, model.parameters.size), dtype=model.dtype)
+        began = time.perf_counter()
         self._load_kernels()
+        #: Seconds compiling (first use) or loading (from numba's cache) the kernels took.
+        self.load_seconds = time.perf_counter() - began
 
     def network(self) -> Network:
         """The model as the kernels see it (its L2 factor read now: it may change between fits)."""
