@@ -253,3 +253,41 @@ def test_a_pipeline_with_scikit_learn_s_default_sparse_one_hot_encoder_trains(ir
     assert hasattr(encoder.fit_transform(frame), "toarray")
     pipeline = make_pipeline(encoder, BackpropClassifier(hidden_layer_sizes=(8,), epochs=150, random_state=0))
     assert pipeline.fit(frame, y).score(frame, y) > 0.8
+
+
+def penguins_frame():
+    pd = pytest.importorskip("pandas")
+    from backpropagation.cli import demo_data_path
+
+    frame = pd.read_csv(demo_data_path())
+    return frame.drop(columns=["species"]), frame["species"]
+
+
+def test_the_table_encoder_is_the_command_line_s_preprocessing_in_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+
+    from backpropagation.sklearn import TableEncoder
+    from backpropagation.tabular import TabularPreprocessor
+    from backpropagation.table_model import table_of
+
+    X, y = penguins_frame()
+    encoder = TableEncoder().fit(X)
+    names = encoder.get_feature_names_out()
+    assert "island=Dream" in names and "bill_length_mm" in names and len(names) == encoder.transform(X).shape[1]
+    cli = TabularPreprocessor("species").fit(table_of(X.assign(species=y)))
+    np.testing.assert_allclose(encoder.transform(X), cli.transform(table_of(X), with_target=False)[0])
+    assert any("filled" in line for line in encoder.report_.lines())
+    pipeline = make_pipeline(TableEncoder(), BackpropClassifier(hidden_layer_sizes=(16,), epochs=60, random_state=0))
+    assert pipeline.fit(X, y).score(X, y) > 0.9
+
+
+def test_the_estimators_take_a_raw_dataframe_with_text_and_gaps_as_the_command_line_does():
+    X, y = penguins_frame()
+    model = BackpropClassifier(hidden_layer_sizes=(16,), epochs=60, random_state=0).fit(X, y)
+    assert model.score(X, y) > 0.9 and model.predict_proba(X.head(3)).shape == (3, 3)
+    assert model.table_encoder_ is not None and model.n_features_in_ == 10
+    regressor = BackpropRegressor(hidden_layer_sizes=(16,), epochs=60, random_state=0)
+    assert regressor.fit(X.drop(columns=["body_mass_g"]).assign(species=y), X["body_mass_g"].fillna(4200)).score(
+        X.drop(columns=["body_mass_g"]).assign(species=y), X["body_mass_g"].fillna(4200)) > 0.6
+    numbers = BackpropClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0).fit(np.ones((6, 2)), [0, 1] * 3)
+    assert numbers.table_encoder_ is None                      # numbers go straight to the network

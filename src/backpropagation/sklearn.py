@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -23,8 +23,11 @@ except ImportError:  # pragma: no cover - exercised only without the extra
         from None
 
 from .callbacks import EarlyStopping
+from .csv_source import pyarrow
 from .data import check_int, check_sample_weight
 from .network import NeuralNetwork
+from .table_model import arrow_of_frame, table_of
+from .tabular import TabularPreprocessor
 from .tasks import storable_labels
 
 
@@ -83,6 +86,7 @@ class _BackpropEstimator(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, epochs, reset, classes=None):
         first = reset or not hasattr(self, "model_")
+        X = self._encoded(X, fitting=first)
         X, y = self._validate(X, y, reset=first)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
@@ -128,6 +132,14 @@ class _BackpropEstimator(BaseEstimator):
     def _validate(self, X, y, reset):
         raise NotImplementedError
 
+    def _encoded(self, X, fitting: bool):
+        """A raw table (a DataFrame with text, categories or gaps) through the command line's
+        preprocessing (:class:`TableEncoder`, fitted by the first ``fit``); numbers as they are."""
+        if fitting:
+            self.table_encoder_ = TableEncoder().fit(X) if _is_raw_table(X) else None
+        encoder = getattr(self, "table_encoder_", None)
+        return X if encoder is None else encoder.transform(X)
+
     #: What ``batch_size="auto"`` means for this estimator.
     _auto_batch_size = 32
 
@@ -142,7 +154,8 @@ class _BackpropEstimator(BaseEstimator):
     def predict(self, X):
         """Predicted labels (classifier) or values (regressor) for ``X``."""
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=True)
+        X = validate_data(self, self._encoded(X, fitting=False), reset=False, dtype=[np.float64, np.float32],
+                          accept_sparse=True)
         return self.model_.predict(X)
 
 
@@ -241,7 +254,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     def predict_proba(self, X):
         """Class probabilities, columns ordered like ``classes_``."""
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=True)
+        X = validate_data(self, self._encoded(X, fitting=False), reset=False, dtype=[np.float64, np.float32],
+                          accept_sparse=True)
         return self.model_.predict_proba(X)
 
     def predict_log_proba(self, X):
@@ -274,3 +288,67 @@ class BackpropRegressor(RegressorMixin, _BackpropEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _is_raw_table(X) -> bool:
+    """Whether ``X`` is a pandas DataFrame holding text, categories, booleans or gaps."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items") or not hasattr(X, "isna"):
+        return False
+    return any(getattr(t, "kind", "O") not in "iuf" for _, t in dtypes.items()) or bool(X.isna().to_numpy().any())
+
+
+#: The stand-in target column :class:`TableEncoder` fits with (the encoder learns no target).
+_NO_TARGET = "__backpropagation_no_target__"
+
+
+class TableEncoder(TransformerMixin, BaseEstimator):
+    """The command line's table preprocessing as a scikit-learn transformer.
+
+    A pandas or polars DataFrame or a pyarrow Table as it is, text and missing values included,
+    becomes numbers exactly as ``backprop train`` encodes a file: numeric columns standardised
+    with gaps filled by the median, text columns one-hot encoded with gaps filled by their most
+    frequent category and categories unseen in ``fit`` as zeros. Usable in a ``Pipeline``.
+
+    Parameters
+    ----------
+    drop : sequence of str
+        Columns to leave out.
+    text, numeric : sequence of str
+        Columns to read as categories, or as numbers with their text cells missing.
+    max_categories : int, optional
+        Most indicator columns per text column (rare categories become one ``(other)`` level).
+
+    Attributes
+    ----------
+    preprocessing_ : TabularPreprocessor
+    feature_names_in_ : ndarray of str
+    report_ : TransformReport
+        What the last ``transform`` filled or found unseen.
+    """
+
+    def __init__(self, drop=(), text=(), numeric=(), max_categories=None):
+        self.drop, self.text, self.numeric, self.max_categories = drop, text, numeric, max_categories
+
+    def fit(self, X, y=None):
+        """Learn each column's kind, statistics and categories from the table ``X``."""
+        pa, _ = pyarrow()
+        arrow = arrow_of_frame(X)
+        arrow = arrow.append_column(_NO_TARGET, pa.array(np.zeros(arrow.num_rows)))
+        self.preprocessing_ = TabularPreprocessor(_NO_TARGET, "regression", list(self.drop), list(self.text),
+                                                  list(self.numeric), self.max_categories)
+        self.preprocessing_.fit(table_of(arrow, source="X"))
+        self.feature_names_in_ = np.array(arrow.column_names[:-1], dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        return self
+
+    def transform(self, X):
+        """``X``'s rows as the fitted encoding's numbers (a float64 array)."""
+        check_is_fitted(self, "preprocessing_")
+        encoded, _, self.report_ = self.preprocessing_.transform(table_of(X, source="X"), with_target=False)
+        return encoded
+
+    def get_feature_names_out(self, input_features=None):
+        """The encoded columns' names (``column`` or ``column=category``)."""
+        check_is_fitted(self, "preprocessing_")
+        return np.array(self.preprocessing_.feature_names, dtype=object)

@@ -85,16 +85,19 @@ class TableModel:
         return self.network.predict_proba(self.transform(frame))
 
 
+def arrow_of_frame(frame):
+    """A pandas or polars DataFrame, or a pyarrow Table, as a pyarrow Table."""
+    pa, _ = pyarrow()
+    if isinstance(frame, pa.Table):
+        return frame
+    if hasattr(frame, "to_arrow"):                                 # polars
+        return frame.to_arrow()
+    if hasattr(frame, "columns") and hasattr(frame, "dtypes"):     # pandas
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    raise TypeError(f"expected a pandas or polars DataFrame or a pyarrow Table, got {type(frame).__name__}")
+
+
 def table_of(frame, text_format: TextFormat = PLAIN, source: str = "DataFrame") -> Table:
     """A pandas or polars DataFrame, or a pyarrow Table, as the readers' :class:`Table`
     (columns decoded as ``backprop`` decodes a file's)."""
-    pa, _ = pyarrow()
-    if isinstance(frame, pa.Table):
-        arrow = frame
-    elif hasattr(frame, "to_arrow"):                       # polars
-        arrow = frame.to_arrow()
-    elif hasattr(frame, "columns") and hasattr(frame, "dtypes"):   # pandas
-        arrow = pa.Table.from_pandas(frame, preserve_index=False)
-    else:
-        raise TypeError(f"expected a pandas or polars DataFrame or a pyarrow Table, got {type(frame).__name__}")
-    return Table.from_arrow(arrow, source, 0, text_format)
+    return Table.from_arrow(arrow_of_frame(frame), source, 0, text_format)
