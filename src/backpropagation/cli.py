@@ -15,7 +15,7 @@ import numpy as np
 
 from . import __version__, activations, optimizers, schedules
 from .cli_train import print_report, run_training, spelled_columns, train
-from .cli_use import command_evaluate, command_predict, command_summary, load_cli_model, reading_format
+from .cli_use import command_export, command_evaluate, command_predict, command_summary, load_cli_model, reading_format
 from .engines import ENGINES
 from .network import NeuralNetwork
 from .readers import read_table, release_memory_promptly
@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     trace.set_defaults(handler=command_trace)
 
     _add_explore_parser(sub)
+
+    export = sub.add_parser("export", help="the model and its preprocessing as one ONNX file (raw columns in)")
+    export.add_argument("model", help="model file written by 'backprop train'")
+    export.add_argument("output", help="the .onnx file to write")
+    export.set_defaults(handler=command_export)
     return parser
 
 

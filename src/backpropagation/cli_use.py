@@ -152,3 +152,18 @@ def command_summary(args) -> int:
     print("\nPreprocessing (fitted on the training rows):")
     print(pre.describe())
     return 0
+
+
+def command_export(args) -> int:
+    """``backprop export``: the model and its preprocessing as one ONNX graph, checked against
+    ``predict`` on rows made from the model's metadata before anything is written."""
+    from .onnx_export import export_table_model
+
+    check_output(args.output, "output", inputs=[args.model])
+    table_model = TableModel.load(args.model)
+    export_table_model(table_model, args.output)
+    inputs = ", ".join(f"{spec['name']} ({'number' if spec['kind'] == 'numeric' else 'text'})"
+                       for spec in table_model.preprocessing.columns)
+    outputs = "label, probabilities" if table_model.network.head.is_classifier else "values"
+    print(f"ONNX graph written to {args.output}: inputs {inputs}; outputs {outputs}")
+    return 0

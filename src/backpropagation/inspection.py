@@ -103,6 +103,19 @@ class Inspection:
 
         return plot_decision_boundary(self, X, y, path)
 
+    def to_onnx(self, path=None, dtype=None):
+        """The trained network as an ONNX graph (``onnx.ModelProto``), written to ``path`` if given.
+
+        Standard operators only: a ``Gemm`` per layer (``MatMul`` without biases) and each
+        built-in activation. Input ``X`` (rows of features of the model's dtype, or ``dtype``);
+        outputs ``values`` (regression, in the targets' units) or ``label`` and ``probabilities``
+        (classification, columns ordered like ``classes_``). Needs the ``onnx`` extra; a custom
+        building block is refused by name. See :mod:`backpropagation.onnx_export`.
+        """
+        from .onnx_export import to_onnx
+
+        return to_onnx(self, path, dtype)
+
     def trace(self, X, y, apply: bool = False):
         """Record one training step (forward, loss, backward, update) layer by layer.
 

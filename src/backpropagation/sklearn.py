@@ -63,6 +63,15 @@ class _BackpropEstimator(BaseEstimator):
         self.engine = engine
         self.class_weight = class_weight
 
+    def to_onnx(self, path=None, dtype=None):
+        """The trained network as an ONNX graph (see ``NeuralNetwork.to_onnx``); an estimator that
+        encoded a raw DataFrame itself is refused (export a model trained by ``backprop train``)."""
+        check_is_fitted(self, "model_")
+        if getattr(self, "table_encoder_", None) is not None:
+            raise ValueError("to_onnx: this estimator encoded a raw table itself; the graph would need "
+                             "that encoding: train with backprop train and use backprop export")
+        return self.model_.to_onnx(path, dtype)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True        # (made dense for the network: one-hot encoders' output)
