@@ -118,3 +118,14 @@ def test_the_real_tables_benchmark_scores_the_cli_beside_scikit_learn(tmp_path):
     assert row["table"] == "penguins species" and row["metric"] == "accuracy"
     assert {"backprop train (defaults)", "sklearn MLP pipeline", "HistGradientBoosting"} <= set(row)
     assert row["backprop train (defaults)"]["mean"] > 0.9
+
+
+def test_the_onnx_inference_benchmark_runs_and_the_three_agree(tmp_path):
+    pytest.importorskip("onnxruntime")
+    output = tmp_path / "onnx.json"
+    result = subprocess.run([sys.executable, str(BENCH.parent / "onnx_inference.py"), "--rows", "2000", "--repeats",
+                             "1", "--output", str(output)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(output.read_text())
+    assert report["labels_equal"] and set(report["seconds"]) == {"onnxruntime", "library predict",
+                                                                 "scikit-learn predict"}
