@@ -132,3 +132,15 @@ def test_the_readme_serving_example_runs_as_written(tmp_path):
     done = subprocess.run([sys.executable, "serve.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[0] == "344"
+
+
+def test_a_model_fitted_on_a_frame_takes_one_named_input_per_column():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["height", "width", "depth"])
+    model = NeuralNetwork([3, 4, 1], random_state=0)
+    model.fit(frame, X[:, 0] + 1, epochs=2, verbose=0)
+    proto = model.to_onnx()
+    assert [i.name for i in proto.graph.input] == ["height", "width", "depth"]
+    feeds = {name: frame[[name]].to_numpy() for name in frame.columns}
+    for outputs in run_both(proto, feeds):
+        np.testing.assert_allclose(outputs[0][:, 0], model.predict(frame), rtol=1e-12)

@@ -130,15 +130,21 @@ def _model(graph: _Graph, inputs: list, outputs: list, path=None):
 def to_onnx(model, path=None, dtype=None):
     """``model`` (trained) as an ONNX ``ModelProto``, written to ``path`` when given.
 
-    The input is ``X`` (rows of ``n_features`` numbers of the model's dtype, or ``dtype``).
-    Custom building blocks have no ONNX form and are refused, naming the block.
+    The input is ``X`` (rows of ``n_features`` numbers of the model's dtype, or ``dtype``); a
+    model fitted on a DataFrame takes one input per column instead, named as the column, of
+    shape ``(rows, 1)``. Custom building blocks have no ONNX form and are refused, naming the block.
     """
     if model.head.is_classifier and not model.head.fitted:
         raise ValueError("ONNX export: fit the classifier first (its labels go into the graph)")
     graph = _Graph(dtype or model.dtype)
-    x = graph.onnx.helper.make_tensor_value_info("X", graph.elem, [None, model.layer_sizes[0]])
-    outputs = network_outputs(graph, model, "X")
-    return _model(graph, [x], outputs, path)
+    helper, names = graph.onnx.helper, model.feature_names_in_
+    if names is None:
+        inputs, x = [helper.make_tensor_value_info("X", graph.elem, [None, model.layer_sizes[0]])], "X"
+    else:
+        inputs = [helper.make_tensor_value_info(str(name), graph.elem, [None, 1]) for name in names]
+        x = graph.node("Concat", [str(name) for name in names], axis=1)
+    outputs = network_outputs(graph, model, x)
+    return _model(graph, inputs, outputs, path)
 
 
 def _missing_spellings(na_values) -> list[str]:
