@@ -144,3 +144,15 @@ def test_a_model_fitted_on_a_frame_takes_one_named_input_per_column():
     feeds = {name: frame[[name]].to_numpy() for name in frame.columns}
     for outputs in run_both(proto, feeds):
         np.testing.assert_allclose(outputs[0][:, 0], model.predict(frame), rtol=1e-12)
+
+
+def test_an_export_that_disagrees_with_predict_writes_nothing_and_says_so(tmp_path, monkeypatch, capsys):
+    from backpropagation.table_model import TableModel
+
+    assert backprop(["train", demo_data_path(), "--target", "species", "--epochs", "2", "--quiet",
+                     "--output", str(tmp_path / "m.npz")]) == 0
+    real = TableModel.predict_proba
+    monkeypatch.setattr(TableModel, "predict_proba", lambda self, frame: real(self, frame) + 0.01)
+    assert backprop(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx")]) == 2
+    assert "differ from predict's by up to 0.01" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
