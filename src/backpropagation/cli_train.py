@@ -122,7 +122,7 @@ def _result(args, table, model, pre, data: Prepared, history, comm) -> dict:
         "preprocessing": data.report.lines(), "warnings": list(pre.warnings),
         "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
         "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_, "seed": args.seed,
-        "kernel_seconds": round(history.kernel_seconds, 2),
+        "kernel_seconds": round(history.kernel_seconds, 3),
         "still_improving": _still_improving(history),
     }
 
