@@ -236,6 +236,10 @@ def _add_training_options(command):
                          default=None, metavar="K",
                          help="a text column becomes at most K indicator columns: its K-1 most frequent "
                               "categories and one '(other)' level for the rest (default: one per category)")
+    command.add_argument("--stream", action="store_true",
+                         help="train on the file block by block, never whole in memory (tables bigger than memory)")
+    command.add_argument("--shuffle-rows", type=_positive_int, default=200_000, metavar="N",
+                         help="with --stream: rows of the pool whose rows are shuffled together (default 200000)")
     command.add_argument("--class-weight", choices=["balanced"], default=None,
                          help="classification: weigh each class by n_rows / (n_classes * its rows), so that a rare "
                               "class counts as much as a common one (default: every row alike)")

@@ -57,7 +57,7 @@ def train(args, table: Table, comm=None) -> dict:
     pre = TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
                               max_categories=args.max_categories)
     data = prepare(args, table, pre, comm)
-    model = _network(args, pre, data.X, data.y, data.X.dtype, comm)
+    model = network_for(args, pre, data.X, data.y, data.X.dtype, comm)
     initial = model.parameters.copy()
     patience = (10 if data.has_validation else 0) if args.early_stopping is None else args.early_stopping
     stopper = EarlyStopping(patience=patience) if patience > 0 else False
@@ -170,7 +170,7 @@ def split_rows(args, pre, table: Table, labelled: np.ndarray, comm=None) -> tupl
     return local(train_rows), local(val_rows)
 
 
-def _network(args, pre, X, y, dtype, comm) -> NeuralNetwork:
+def network_for(args, pre, X, y, dtype, comm=None) -> NeuralNetwork:
     """The network ``train`` fits: input width from ``X``, output size from the task and labels."""
     task = pre.resolved_task
     if task == "regression":
@@ -292,7 +292,15 @@ class _UnscaledRegressor:
 
 def run_training(args) -> dict:
     """``backprop train`` (under ``mpiexec`` with ``--distributed``, on every rank); returns the report."""
-    if not args.distributed:
+    if getattr(args, "stream", False):
+        from .cli_stream import train_streaming
+
+        if args.distributed or args.data == "-" or args.plots:
+            raise ValueError("--stream: reads a file on disk in blocks in one process, without --plots "
+                             "(not with --distributed or standard input)")
+        check_outputs(args)
+        result = train_streaming(args)
+    elif not args.distributed:
         check_outputs(args)
         result = train(args, read_table(args.data, text_columns=spelled_columns(args), fmt=text_format(args)))
     else:
@@ -358,6 +366,10 @@ def print_report(result: dict, as_json: bool) -> None:
     if result["kernel_seconds"] >= 1:
         print(f"note: {result['kernel_seconds']:.1f}s of that compiled the numba kernels (first use; "
               "later runs load them from numba's cache)")
+    if result.get("streamed"):
+        streamed = result["streamed"]
+        print(f"streamed: {streamed['file_rows']} rows read in {streamed['blocks']} block(s), shuffled through a "
+              f"pool of up to {streamed['pool_rows']} rows; medians {streamed['medians']}")
     print(f"epochs run: {result['epochs_run']} ({result['stop_reason']}); seed {result['seed']} "
           "(--seed reproduces this run)")
     if result["still_improving"]:

@@ -185,6 +185,11 @@ class TabularPreprocessor:
         counts = Counter()
         for part in totals.gather(local):
             counts.update(part)
+        return self.text_spec(name, counts)
+
+    def text_spec(self, name: str, counts: Counter) -> dict:
+        """A text column's description from the count of each of its categories (with the
+        warnings ``fit`` gives: constant, identifier-like, folded by ``max_categories``)."""
         categories = sorted(counts)
         n_present = sum(counts.values())
         if len(categories) == 1:

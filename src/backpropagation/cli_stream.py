@@ -1,0 +1,93 @@
+"""``backprop train --stream``: training on a table read in blocks, never whole in memory.
+
+The data side (blocks, the sample, the exact pass, the shuffled pools) is :mod:`.streaming`;
+this module runs the epochs, early stopping on the hashed validation rows, and the report,
+as ``backprop train`` does in memory.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from . import streaming
+from .interrupt import InterruptGuard
+from .cli_train import class_report, metrics_in_units, network_for, spelled_columns, text_format
+from .tabular import TabularPreprocessor
+
+
+def train_streaming(args) -> dict:
+    """Train ``args.data`` block by block; the report (as :func:`cli_train.train` gives it)."""
+    started = time.perf_counter()
+    if args.seed is None:      # reproducible as in memory: the seed is drawn, used and reported
+        args.seed = int(np.random.SeedSequence().entropy % 2**63)
+    blocks = streaming.Blocks(args.data, text_format(args), spelled_columns(args))
+    pre = TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
+                              max_categories=args.max_categories)
+    pre.fit(streaming.sample_table(blocks, args.seed))
+    seen = streaming.fit_exactly(pre, blocks, args.seed, args.validation_split)
+    dtype = np.float32 if args.float32 else np.float64
+    X_val, y_val = _validation(pre, seen["validation"], dtype)
+    width = len(pre.feature_names)
+    model = network_for(args, pre, np.empty((0, width), dtype), np.array(seen["classes"] or [0.0]), dtype)
+    if model.head.is_classifier:
+        model.head.fit_encode(np.array(seen["classes"]), model.dtype)    # every class, whichever pool
+    history = _epochs(args, model, pre, blocks, X_val, y_val, dtype)
+    model.save(args.output)
+    n_val = 0 if X_val is None else len(X_val)
+    return {"data": str(args.data), "task": model.head.name, "rows_used": seen["train_rows"] + n_val,
+            "rows_train": seen["train_rows"], "rows_validation": n_val, "rows_dropped_missing_target": 0,
+            "features": width, "layers": list(model.layer_sizes), "epochs_run": len(history["loss"]),
+            "stop_reason": history["stop_reason"], "early_stopping": history["early_stopping"],
+            "seconds": round(time.perf_counter() - started, 3), "train": None,
+            "validation": None if X_val is None else metrics_in_units(model, pre, X_val, y_val),
+            "classes": None if X_val is None else class_report(model, X_val, y_val),
+            "preprocessing": [], "warnings": list(pre.warnings), "model": str(args.output), "plots": [],
+            "interrupted": history["stop_reason"].startswith("interrupted"), "processes": 1,
+            "engine": model.engine_, "seed": args.seed, "kernel_seconds": 0.0, "still_improving": False,
+            "streamed": {"blocks": blocks.count, "pool_rows": args.shuffle_rows, "file_rows": seen["rows"],
+                         "medians": f"from a sample of up to {streaming.SAMPLE_ROWS} rows"}}
+
+
+def _validation(pre, held: list, dtype):
+    """The hashed validation rows kept in the exact pass, encoded (None without any)."""
+    if not held:
+        return None, None
+    parts = [pre.transform(table, with_target=True, dtype=dtype)[:2] for table in held]
+    return np.concatenate([X for X, _ in parts]), np.concatenate([y for _, y in parts])
+
+
+def _epochs(args, model, pre, blocks, X_val, y_val, dtype) -> dict:
+    """Every epoch over the shuffled pools, early stopping on the validation loss (best weights
+    kept); Ctrl-C ends after the current pool with the weights of the last complete one."""
+    rng = np.random.default_rng(args.seed)
+    patience = (10 if X_val is not None else 0) if args.early_stopping is None else args.early_stopping
+    losses, best, stop = [], (math.inf, None, 0), "completed"
+    Y_val = None if X_val is None else pre.scale_target(y_val)
+    for epoch in range(args.epochs):
+        total, rows, began = 0.0, 0, time.perf_counter()
+        with InterruptGuard(announce=False) as interrupt:
+            for X, y in streaming.pools(blocks, pre, rng, args.shuffle_rows, args.seed, args.validation_split, dtype):
+                loss = model.fit(X, pre.scale_target(y), epochs=1, batch_size=args.batch_size, verbose=0)
+                total, rows = total + loss.history["loss"][0] * len(X), rows + len(X)
+                if interrupt.requested or loss.interrupted:
+                    return {"loss": losses, "stop_reason": f"interrupted (Ctrl-C) during epoch {epoch + 1}",
+                            "early_stopping": None}
+        losses.append(total / max(rows, 1))
+        val_loss = math.nan if X_val is None else model.evaluate(X_val, Y_val)["loss"]
+        if not args.quiet and not args.json:
+            print(f"epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.4g}, val_loss {val_loss:.4g} "
+                  f"({rows / (time.perf_counter() - began):,.0f} rows/s)", file=sys.stderr)
+        if patience and val_loss < best[0]:
+            best = (val_loss, model.parameters.copy(), epoch + 1)
+        elif patience and epoch + 1 - best[2] >= patience:
+            stop = f"early stopping: val_loss did not improve for {patience} epochs (best at epoch {best[2]})"
+            break
+    if best[1] is not None:
+        model.parameters[...] = best[1]
+    stopping = None if not patience else {"monitor": "val_loss", "patience": patience, "best_epoch": best[2],
+                                          "restored_best_weights": best[1] is not None}
+    return {"loss": losses, "stop_reason": stop, "early_stopping": stopping}

@@ -1,0 +1,146 @@
+"""Tables bigger than memory: read in blocks, summarised in one pass, shuffled through a pool.
+
+``backprop train --stream`` never holds the table: it reads the file in blocks
+(:class:`Blocks`: Parquet row groups, CSV byte ranges moved to record starts, as ``--distributed``
+reads a rank's part) and
+
+1. fixes each column's kind, the target's kind and the medians from a sample of up to
+   :data:`SAMPLE_ROWS` rows taken evenly from every block (the medians are the sample's: a stated
+   approximation);
+2. counts exactly, in one read of every block: each numeric column's values, sum and sum of
+   squares (the means and spreads training uses), each text column's categories, the target's
+   classes or its mean and spread;
+3. trains: each epoch reads the blocks in a shuffled order into a pool of at most ``pool_rows``
+   rows, shuffles the pool's rows and trains on them (``NeuralNetwork.fit``, one epoch a pool).
+
+Validation rows are chosen by a hash of the seed, the block and the row's place in it: nothing
+is held to remember them, and a rerun with the seed picks the same rows (up to
+:data:`VALIDATION_ROWS` of them are kept to score each epoch).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+
+import numpy as np
+
+from .csv_source import TextFormat, pyarrow
+from .readers import Table, read_table
+from .tabular import TabularPreprocessor
+
+#: Rows of the sample that fixes the columns' kinds and the medians.
+SAMPLE_ROWS = 100_000
+#: Bytes of the file a block holds (so many rows that a block is worth a read).
+BLOCK_BYTES = 16 << 20
+#: Most validation rows kept in memory to score each epoch.
+VALIDATION_ROWS = 100_000
+
+
+class Blocks:
+    """A table file as ``count`` blocks of rows, each read on its own (:meth:`read`)."""
+
+    def __init__(self, path, fmt: TextFormat, text_columns=(), block_bytes: int | None = None) -> None:
+        self.path, self.fmt, self.text_columns = path, fmt, list(text_columns)
+        self.count = max(1, math.ceil(os.path.getsize(path) / (block_bytes or BLOCK_BYTES)))
+
+    def read(self, k: int, as_text: bool = False) -> Table:
+        """Block ``k`` (of :attr:`count`)."""
+        return read_table(self.path, part=(k, self.count), text_columns=self.text_columns, fmt=self.fmt,
+                          as_text=as_text)
+
+
+def validation_mask(seed: int, block: int, n_rows: int, fraction: float) -> np.ndarray:
+    """Which rows of block ``block`` are validation rows: a hash of (seed, block, row)."""
+    return np.random.default_rng([seed, block, 7]).random(n_rows) < fraction
+
+
+def sample_table(blocks: Blocks, seed: int, rows: int = SAMPLE_ROWS) -> Table:
+    """Up to ``rows`` rows taken evenly from every block, as one table (cells as written)."""
+    pa, _ = pyarrow()
+    per_block, rng, parts = math.ceil(rows / blocks.count), np.random.default_rng(seed), []
+    for k in range(blocks.count):
+        block = blocks.read(k, as_text=True)
+        chosen = np.sort(rng.choice(len(block), min(per_block, len(block)), replace=False))
+        parts.append(pa.table({name: block.raw(name).take(pa.array(chosen)) for name in block.header}))
+    return Table.from_arrow(pa.concat_tables(parts), f"{blocks.path} (sample)", 0, blocks.fmt)
+
+
+def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: float) -> dict:
+    """Replace ``pre``'s sample statistics by exact ones from one read of every block's training
+    rows (the medians stay the sample's); return what the pass saw: rows, validation rows kept
+    (as a table), classes."""
+    numeric = {c["name"]: np.zeros(3) for c in pre.columns if c["kind"] == "numeric"}
+    text = {c["name"]: Counter() for c in pre.columns if c["kind"] == "text"}
+    target, classes, held, n_rows, n_train = np.zeros(3), set(), [], 0, 0
+    for k in range(blocks.count):
+        table = blocks.read(k)
+        n_rows += len(table)
+        labelled = ~table.column(pre.target).missing
+        validation = validation_mask(seed, k, len(table), fraction) & labelled
+        train = np.flatnonzero(labelled & ~validation)
+        n_train += len(train)
+        if validation.any() and sum(len(t) for t in held) < VALIDATION_ROWS:
+            held.append(table.subset(np.flatnonzero(validation)))
+        for name, sums in numeric.items():
+            values = table.column(name).numbers[train]
+            present = values[np.isfinite(values)]
+            sums += [len(present), present.sum(), np.square(present).sum()]
+        for name, counts in text.items():
+            column = table.column(name)
+            codes = column.codes[train]
+            tally = np.bincount(codes[codes >= 0], minlength=len(column.categories))
+            counts.update(dict(zip(column.categories.to_pylist(), tally.tolist())))
+        goal = table.column(pre.target)
+        if pre.target_kind == "numeric":
+            target += [len(train), goal.numbers[train].sum(), np.square(goal.numbers[train]).sum()]
+        else:
+            classes.update(goal.labels()[train].tolist() if pre.target_kind == "labels" else
+                           goal.numbers[train].astype(np.int64).tolist())
+    _apply(pre, numeric, text, target, n_train)
+    return {"rows": n_rows, "train_rows": n_train, "validation": held, "classes": sorted(classes)}
+
+
+def _apply(pre: TabularPreprocessor, numeric: dict, text: dict, target: np.ndarray, n_train: int) -> None:
+    """The exact statistics into ``pre``: means and spreads after filling gaps with the median."""
+    pre.warnings = [w for w in pre.warnings if "categories" not in w and "identifier" not in w]
+    for i, spec in enumerate(pre.columns):
+        if spec["kind"] == "numeric":
+            present, total, squares = numeric[spec["name"]]
+            gaps, median = max(n_train - present, 0), spec["median"]
+            n = present + gaps
+            mean = (total + gaps * median) / n
+            std = math.sqrt(max((squares + gaps * median * median) / n - mean * mean, 0.0))
+            spec.update(mean=float(mean), std=float(std) if std > 0 else 1.0)
+        else:
+            pre.columns[i] = {**pre.text_spec(spec["name"], +text[spec["name"]]), "name": spec["name"]}
+    if pre.target_kind == "numeric" and target[0]:
+        mean = target[1] / target[0]
+        std = math.sqrt(max(target[2] / target[0] - mean * mean, 0.0))
+        pre.target_mean, pre.target_std = float(mean), float(std) or 1.0
+
+
+def pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generator, pool_rows: int, seed: int,
+          fraction: float, dtype):
+    """One epoch: ``(X, y)`` of each pool of training rows, blocks in a shuffled order, rows
+    shuffled within the pool; the pool holds whole blocks, at least one."""
+    order, X_parts, y_parts, held = rng.permutation(blocks.count), [], [], 0
+    for k in order:
+        table = blocks.read(int(k))
+        rows = np.flatnonzero(~validation_mask(seed, int(k), len(table), fraction))
+        X, y, _ = pre.transform(table, with_target=True, dtype=dtype, rows=rows)
+        X_parts.append(X)
+        y_parts.append(y)
+        held += len(X)
+        if held >= pool_rows:
+            yield _shuffled(X_parts, y_parts, rng)
+            X_parts, y_parts, held = [], [], 0
+    if X_parts:
+        yield _shuffled(X_parts, y_parts, rng)
+
+
+def _shuffled(X_parts, y_parts, rng):
+    X, y = np.concatenate(X_parts), np.concatenate(y_parts)
+    order = rng.permutation(len(X))
+    return X[order], y[order]

@@ -1,0 +1,77 @@
+"""backprop train --stream: a table read in blocks trains as the whole table does."""
+
+import json
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+
+from backpropagation import NeuralNetwork, streaming  # noqa: E402
+from backpropagation.cli import main as backprop  # noqa: E402
+
+
+@pytest.fixture
+def sorted_table(tmp_path, monkeypatch):
+    """A Parquet table sorted by its binary target, in many small row groups (and blocks)."""
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    X = rng.normal(size=(n, 3))
+    kind = rng.choice(["red", "green", "blue"], n)
+    y = ((X[:, 0] + 0.5 * X[:, 1] + (kind == "red")) > 0.3).astype(int)
+    order = np.argsort(y, kind="stable")
+    path = tmp_path / "sorted.parquet"
+    pq.write_table(pa.table({"a": X[order, 0], "b": X[order, 1], "c": X[order, 2], "kind": kind[order],
+                             "y": y[order]}), path, row_group_size=1000)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", path.stat().st_size // 20)     # about 20 blocks
+    return path
+
+
+def train(path, *options):
+    return ["train", str(path), "--target", "y", "--epochs", "4", "--seed", "0", "--json", *options]
+
+
+def test_a_streamed_sorted_table_trains_as_well_as_the_whole_table(sorted_table, tmp_path, capsys):
+    assert backprop(train(sorted_table, "--stream", "--shuffle-rows", "4000", "--output",
+                          str(tmp_path / "s.npz"))) == 0
+    streamed = json.loads(capsys.readouterr().out)
+    assert backprop(train(sorted_table, "--output", str(tmp_path / "m.npz"))) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert streamed["streamed"]["blocks"] >= 10 and streamed["rows_validation"] > 3000
+    assert streamed["validation"]["accuracy"] > whole["validation"]["accuracy"] - 0.02
+    assert NeuralNetwork.load(tmp_path / "s.npz").classes_.tolist() == [0, 1]
+
+
+def test_a_streamed_run_is_reproduced_by_its_seed(sorted_table, tmp_path, capsys):
+    for name in ("one", "two"):
+        assert backprop(train(sorted_table, "--stream", "--shuffle-rows", "4000", "--output",
+                              str(tmp_path / f"{name}.npz"))) == 0
+    capsys.readouterr()
+    np.testing.assert_array_equal(NeuralNetwork.load(tmp_path / "one.npz").parameters,
+                                  NeuralNetwork.load(tmp_path / "two.npz").parameters)
+
+
+def test_the_exact_pass_gives_the_whole_file_s_means_and_every_category(sorted_table):
+    from backpropagation.csv_source import PLAIN
+    from backpropagation.readers import read_table
+    from backpropagation.tabular import TabularPreprocessor
+
+    blocks = streaming.Blocks(sorted_table, PLAIN)
+    pre = TabularPreprocessor("y").fit(streaming.sample_table(blocks, 0, rows=500))
+    seen = streaming.fit_exactly(pre, blocks, 0, 0.0)                # no validation rows: every row
+    whole = TabularPreprocessor("y").fit(read_table(sorted_table))
+    for mine, theirs in zip(pre.columns, whole.columns):
+        if mine["kind"] == "numeric":
+            assert mine["mean"] == pytest.approx(theirs["mean"], rel=1e-9, abs=1e-12)
+            assert mine["std"] == pytest.approx(theirs["std"], rel=1e-9)
+        else:
+            assert mine["categories"] == theirs["categories"] and mine["mode"] == theirs["mode"]
+    assert seen["rows"] == seen["train_rows"] == 20_000 and seen["classes"] == [0, 1]
+
+
+def test_streaming_refuses_what_it_cannot_do(sorted_table, tmp_path, capsys):
+    assert backprop(train(sorted_table, "--stream", "--plots", str(tmp_path / "p"), "--output",
+                          str(tmp_path / "m.npz"))) == 2
+    assert "--stream" in capsys.readouterr().err
