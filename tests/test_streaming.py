@@ -29,8 +29,8 @@ def sorted_table(tmp_path, monkeypatch):
     return path
 
 
-def train(path, *options):
-    return ["train", str(path), "--target", "y", "--epochs", "4", "--seed", "0", "--json", *options]
+def train(path, *options, epochs=4):
+    return ["train", str(path), "--target", "y", "--epochs", str(epochs), "--seed", "0", "--json", *options]
 
 
 def test_a_streamed_sorted_table_trains_as_well_as_the_whole_table(sorted_table, tmp_path, capsys):
@@ -75,3 +75,13 @@ def test_streaming_refuses_what_it_cannot_do(sorted_table, tmp_path, capsys):
     assert backprop(train(sorted_table, "--stream", "--plots", str(tmp_path / "p"), "--output",
                           str(tmp_path / "m.npz"))) == 2
     assert "--stream" in capsys.readouterr().err
+
+
+def test_a_target_sorted_in_the_file_is_reported(sorted_table, tmp_path, capsys):
+    assert backprop(train(sorted_table, "--stream", "--output", str(tmp_path / "m.npz"), epochs=1)) == 0
+    assert any("is sorted or clustered in the file" in w for w in json.loads(capsys.readouterr().out)["warnings"])
+
+
+def test_a_shuffled_file_is_not_reported_as_sorted():
+    assert not streaming.clustered([0.49, 0.52, 0.5, 0.47, 0.51], "integer-labels", np.zeros(3), 100)
+    assert streaming.clustered([0.0, 0.0, 1.0, 1.0, 1.0], "integer-labels", np.zeros(3), 100)

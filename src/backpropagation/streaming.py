@@ -73,7 +73,7 @@ def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: f
     (as a table), classes."""
     numeric = {c["name"]: np.zeros(3) for c in pre.columns if c["kind"] == "numeric"}
     text = {c["name"]: Counter() for c in pre.columns if c["kind"] == "text"}
-    target, classes, held, n_rows, n_train = np.zeros(3), set(), [], 0, 0
+    target, classes, held, n_rows, n_train, shares = np.zeros(3), set(), [], 0, 0, []
     for k in range(blocks.count):
         table = blocks.read(k)
         n_rows += len(table)
@@ -93,13 +93,35 @@ def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: f
             tally = np.bincount(codes[codes >= 0], minlength=len(column.categories))
             counts.update(dict(zip(column.categories.to_pylist(), tally.tolist())))
         goal = table.column(pre.target)
+        if len(train):     # (how the target is spread over the blocks: a sorted file shows)
+            shares.append(Counter(goal.labels()[train].tolist()) if pre.target_kind == "labels"
+                          else float(np.nanmean(goal.numbers[train])))
         if pre.target_kind == "numeric":
             target += [len(train), goal.numbers[train].sum(), np.square(goal.numbers[train]).sum()]
         else:
             classes.update(goal.labels()[train].tolist() if pre.target_kind == "labels" else
                            goal.numbers[train].astype(np.int64).tolist())
     _apply(pre, numeric, text, target, n_train)
+    if pre.target_kind == "labels" and classes:        # each block's share of the first class
+        first = sorted(classes)[0]
+        shares = [counts[first] / sum(counts.values()) for counts in shares]
+    if clustered(shares, pre.target_kind, target, n_train):
+        pre.warnings.append(f"the target {pre.target!r} is sorted or clustered in the file (its blocks differ "
+                            "far more than random rows would): only a pool holding many blocks mixes it; "
+                            "raise --shuffle-rows, or shuffle the file's rows once")
     return {"rows": n_rows, "train_rows": n_train, "validation": held, "classes": sorted(classes)}
+
+
+def clustered(per_block: list, kind: str, target: np.ndarray, n_train: int) -> bool:
+    """Whether the target's per-block summaries (a class share, or a mean) spread far more than
+    blocks of random rows would: the file is sorted or grouped by its target."""
+    if len(per_block) < 4 or not n_train:
+        return False
+    spread = float(np.std(per_block))
+    if kind == "numeric":
+        variance = max(target[2] / target[0] - (target[1] / target[0]) ** 2, 0.0) if target[0] else 0.0
+        return spread > 0.5 * np.sqrt(variance)
+    return spread > 0.25
 
 
 def _apply(pre: TabularPreprocessor, numeric: dict, text: dict, target: np.ndarray, n_train: int) -> None:
