@@ -85,3 +85,15 @@ def test_a_target_sorted_in_the_file_is_reported(sorted_table, tmp_path, capsys)
 def test_a_shuffled_file_is_not_reported_as_sorted():
     assert not streaming.clustered([0.49, 0.52, 0.5, 0.47, 0.51], "integer-labels", np.zeros(3), 100)
     assert streaming.clustered([0.0, 0.0, 1.0, 1.0, 1.0], "integer-labels", np.zeros(3), 100)
+
+
+def test_a_file_over_the_memory_budget_streams_by_itself_and_says_why(sorted_table, tmp_path, capsys):
+    assert backprop(train(sorted_table, "--memory", "1M", "--output", str(tmp_path / "m.npz"), epochs=1)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["streamed"]["why"].startswith("the file would need about") and "--memory" in report["streamed"]["why"]
+    assert backprop(train(sorted_table, "--memory", "1M", "--plots", str(tmp_path / "p"),
+                          "--output", str(tmp_path / "m.npz"), epochs=1)) == 2
+    assert "raise --memory" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        backprop(train(sorted_table, "--memory", "lots", "--output", str(tmp_path / "m.npz")))
+    assert "expected a size such as 500M or 4G" in capsys.readouterr().err

@@ -90,6 +90,20 @@ def _number_type(convert, minimum=None, maximum=None, *, above_minimum=False, be
 
 
 _positive_int = _number_type(int, 1, what="an integer")
+
+
+def _memory_size(text: str) -> int:
+    """A size such as ``500M``, ``4G`` or ``2GB`` (or bytes), as bytes."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units and cleaned[-1:] else (cleaned, "")
+    try:
+        value = float(number) * units[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"expected a size such as 500M or 4G, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a size above 0, got {text!r}")
+    return int(value)
 _count = _number_type(int, 0, what="an integer")
 _positive_float = _number_type(float, 0, above_minimum=True, what="a number")
 _nonnegative_float = _number_type(float, 0.0, what="a number")
@@ -238,6 +252,9 @@ def _add_training_options(command):
                               "categories and one '(other)' level for the rest (default: one per category)")
     command.add_argument("--stream", action="store_true",
                          help="train on the file block by block, never whole in memory (tables bigger than memory)")
+    command.add_argument("--memory", type=_memory_size, default=None, metavar="SIZE",
+                         help="memory the command may use (e.g. 4G, 500M); a file that would need more trains "
+                              "streamed (default: half the machine's memory)")
     command.add_argument("--shuffle-rows", type=_positive_int, default=200_000, metavar="N",
                          help="with --stream: rows of the pool whose rows are shuffled together (default 200000)")
     command.add_argument("--class-weight", choices=["balanced"], default=None,

@@ -8,6 +8,7 @@ as ``backprop train`` does in memory.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 
@@ -17,6 +18,41 @@ from . import streaming
 from .interrupt import InterruptGuard
 from .cli_train import class_report, metrics_in_units, network_for, spelled_columns, text_format
 from .tabular import TabularPreprocessor
+
+
+#: In-memory bytes per byte of file, roughly (text parsed, columns decoded, the encoded matrix):
+#: a Parquet file is compressed, a CSV is not.
+MEMORY_PER_FILE_BYTE = {"parquet": 12, "csv": 5}
+
+
+def machine_memory() -> int:
+    """Bytes of physical memory (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def should_stream(args) -> bool:
+    """Whether ``train`` streams: asked (``--stream``), or the file would need more memory than
+    ``--memory`` (default half the machine's) to train whole. Refuses what streaming cannot do."""
+    if args.data == "-" or args.distributed:
+        if args.stream:
+            raise ValueError("--stream: reads a file on disk in blocks in one process (not standard input, "
+                             "not with --distributed)")
+        return False
+    budget = args.memory or machine_memory() // 2
+    kind = "parquet" if str(args.data).endswith((".parquet", ".pq")) else "csv"
+    try:
+        need = os.path.getsize(args.data) * MEMORY_PER_FILE_BYTE[kind]
+    except OSError:                   # (no such file: the reader says so in its words)
+        need = 0
+    args.stream_reason = None if args.stream or not budget or need <= budget else \
+        f"the file would need about {need / 2**30:.1f} GiB to train whole, over --memory {budget / 2**30:.1f} GiB"
+    if (args.stream or args.stream_reason) and args.plots:
+        raise ValueError("--plots: drawing the plots needs the table in memory; it cannot go with streaming"
+                         + (f" ({args.stream_reason}: raise --memory)" if args.stream_reason else " (--stream)"))
+    return bool(args.stream or args.stream_reason)
 
 
 def train_streaming(args) -> dict:
@@ -49,7 +85,8 @@ def train_streaming(args) -> dict:
             "interrupted": history["stop_reason"].startswith("interrupted"), "processes": 1,
             "engine": model.engine_, "seed": args.seed, "kernel_seconds": 0.0, "still_improving": False,
             "streamed": {"blocks": blocks.count, "pool_rows": args.shuffle_rows, "file_rows": seen["rows"],
-                         "medians": f"from a sample of up to {streaming.SAMPLE_ROWS} rows"}}
+                         "medians": f"from a sample of up to {streaming.SAMPLE_ROWS} rows",
+                         "why": getattr(args, "stream_reason", None) or "--stream"}}
 
 
 def _validation(pre, held: list, dtype):

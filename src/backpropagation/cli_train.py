@@ -292,12 +292,9 @@ class _UnscaledRegressor:
 
 def run_training(args) -> dict:
     """``backprop train`` (under ``mpiexec`` with ``--distributed``, on every rank); returns the report."""
-    if getattr(args, "stream", False):
-        from .cli_stream import train_streaming
+    from .cli_stream import should_stream, train_streaming
 
-        if args.distributed or args.data == "-" or args.plots:
-            raise ValueError("--stream: reads a file on disk in blocks in one process, without --plots "
-                             "(not with --distributed or standard input)")
+    if should_stream(args):
         check_outputs(args)
         result = train_streaming(args)
     elif not args.distributed:
@@ -368,8 +365,8 @@ def print_report(result: dict, as_json: bool) -> None:
               "later runs load them from numba's cache)")
     if result.get("streamed"):
         streamed = result["streamed"]
-        print(f"streamed: {streamed['file_rows']} rows read in {streamed['blocks']} block(s), shuffled through a "
-              f"pool of up to {streamed['pool_rows']} rows; medians {streamed['medians']}")
+        print(f"streamed ({streamed['why']}): {streamed['file_rows']} rows read in {streamed['blocks']} block(s), "
+              f"shuffled through a pool of up to {streamed['pool_rows']} rows; medians {streamed['medians']}")
     print(f"epochs run: {result['epochs_run']} ({result['stop_reason']}); seed {result['seed']} "
           "(--seed reproduces this run)")
     if result["still_improving"]:
