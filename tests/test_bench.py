@@ -129,3 +129,13 @@ def test_the_onnx_inference_benchmark_runs_and_the_three_agree(tmp_path):
     report = json.loads(output.read_text())
     assert report["labels_equal"] and set(report["seconds"]) == {"onnxruntime", "library predict",
                                                                  "scikit-learn predict"}
+
+
+def test_the_streaming_benchmark_runs_and_reports_both_commands(tmp_path):
+    output = tmp_path / "stream.json"
+    result = subprocess.run([sys.executable, str(BENCH.parent / "stream.py"), "--rows", "20000", "--output",
+                             str(output)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(output.read_text())["results"]
+    assert set(report) == {"in memory (shuffled file)", "--stream (sorted file)"}
+    assert all(row["peak_rss_mb"] > 0 and row["validation_accuracy"] > 0.9 for row in report.values())

@@ -32,8 +32,9 @@ from .tabular import TabularPreprocessor
 
 #: Rows of the sample that fixes the columns' kinds and the medians.
 SAMPLE_ROWS = 100_000
-#: Bytes of the file a block holds (so many rows that a block is worth a read).
-BLOCK_BYTES = 16 << 20
+#: Bytes of the file a block holds: small, so that a pool holds many blocks (a sorted file mixes),
+#: large enough that a read is worth it.
+BLOCK_BYTES = 2 << 20
 #: Most validation rows kept in memory to score each epoch.
 VALIDATION_ROWS = 100_000
 
