@@ -97,3 +97,21 @@ def test_a_file_over_the_memory_budget_streams_by_itself_and_says_why(sorted_tab
     with pytest.raises(SystemExit):
         backprop(train(sorted_table, "--memory", "lots", "--output", str(tmp_path / "m.npz")))
     assert "expected a size such as 500M or 4G" in capsys.readouterr().err
+
+
+def test_fit_stream_trains_from_a_generator_of_chunks_as_one_array_would():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 4))
+    y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    model = NeuralNetwork([4, 8, 1], task="classification", random_state=0)
+    model.head.fit_encode(np.array([0, 1]), model.dtype)          # every class, whichever chunk comes first
+
+    def chunks():                                                   # e.g. files read one by one
+        for start in range(0, 3000, 500):
+            yield X[start:start + 500], y[start:start + 500]
+
+    seen = []
+    done = streaming.fit_stream(model, chunks, epochs=6, batch_size=32, validation_data=(X[:300], y[:300]),
+                                patience=3, progress=lambda *args: seen.append(args))
+    assert len(done["loss"]) == len(seen) <= 6 and done["loss"][-1] < done["loss"][0]
+    assert model.score(X, y) > 0.95 and done["best_epoch"] >= 1

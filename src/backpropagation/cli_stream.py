@@ -7,7 +7,6 @@ as ``backprop train`` does in memory.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -15,7 +14,6 @@ import time
 import numpy as np
 
 from . import streaming
-from .interrupt import InterruptGuard
 from .cli_train import class_report, metrics_in_units, network_for, spelled_columns, text_format
 from .tabular import TabularPreprocessor
 
@@ -98,33 +96,22 @@ def _validation(pre, held: list, dtype):
 
 
 def _epochs(args, model, pre, blocks, X_val, y_val, dtype) -> dict:
-    """Every epoch over the shuffled pools, early stopping on the validation loss (best weights
-    kept); Ctrl-C ends after the current pool with the weights of the last complete one."""
+    """Every epoch over the shuffled pools (:func:`streaming.fit_stream`), early stopping on the
+    validation loss with the best weights kept; Ctrl-C ends after the current pool."""
     rng = np.random.default_rng(args.seed)
     patience = (10 if X_val is not None else 0) if args.early_stopping is None else args.early_stopping
-    losses, best, stop = [], (math.inf, None, 0), "completed"
-    Y_val = None if X_val is None else pre.scale_target(y_val)
-    for epoch in range(args.epochs):
-        total, rows, began = 0.0, 0, time.perf_counter()
-        with InterruptGuard(announce=False) as interrupt:
-            for X, y in streaming.pools(blocks, pre, rng, args.shuffle_rows, args.seed, args.validation_split, dtype):
-                loss = model.fit(X, pre.scale_target(y), epochs=1, batch_size=args.batch_size, verbose=0)
-                total, rows = total + loss.history["loss"][0] * len(X), rows + len(X)
-                if interrupt.requested or loss.interrupted:
-                    return {"loss": losses, "stop_reason": f"interrupted (Ctrl-C) during epoch {epoch + 1}",
-                            "early_stopping": None}
-        losses.append(total / max(rows, 1))
-        val_loss = math.nan if X_val is None else model.evaluate(X_val, Y_val)["loss"]
+
+    def chunks():
+        for X, y in streaming.pools(blocks, pre, rng, args.shuffle_rows, args.seed, args.validation_split, dtype):
+            yield X, pre.scale_target(y)
+
+    def progress(epoch, loss, val_loss, speed):
         if not args.quiet and not args.json:
-            print(f"epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.4g}, val_loss {val_loss:.4g} "
-                  f"({rows / (time.perf_counter() - began):,.0f} rows/s)", file=sys.stderr)
-        if patience and val_loss < best[0]:
-            best = (val_loss, model.parameters.copy(), epoch + 1)
-        elif patience and epoch + 1 - best[2] >= patience:
-            stop = f"early stopping: val_loss did not improve for {patience} epochs (best at epoch {best[2]})"
-            break
-    if best[1] is not None:
-        model.parameters[...] = best[1]
-    stopping = None if not patience else {"monitor": "val_loss", "patience": patience, "best_epoch": best[2],
-                                          "restored_best_weights": best[1] is not None}
-    return {"loss": losses, "stop_reason": stop, "early_stopping": stopping}
+            print(f"epoch {epoch + 1}/{args.epochs}: loss {loss:.4g}, val_loss {val_loss:.4g} ({speed:,.0f} rows/s)",
+                  file=sys.stderr)
+
+    done = streaming.fit_stream(model, chunks, args.epochs, args.batch_size,
+                                None if X_val is None else (X_val, pre.scale_target(y_val)), patience, progress)
+    stopping = None if not patience else {"monitor": "val_loss", "patience": patience, "best_epoch": done["best_epoch"],
+                                          "restored_best_weights": done["best_epoch"] > 0}
+    return {"loss": done["loss"], "stop_reason": done["stop_reason"], "early_stopping": stopping}

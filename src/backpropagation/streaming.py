@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections import Counter
 
 import numpy as np
@@ -167,3 +168,63 @@ def _shuffled(X_parts, y_parts, rng):
     X, y = np.concatenate(X_parts), np.concatenate(y_parts)
     order = rng.permutation(len(X))
     return X[order], y[order]
+
+
+def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data=None, patience: int = 0,
+               progress=None) -> dict:
+    """Train ``model`` on data that arrive in chunks, never all in memory.
+
+    Parameters
+    ----------
+    model : NeuralNetwork
+        Built for the chunks' width (a classifier's classes set first, e.g. with
+        ``model.head.fit_encode(all_labels, model.dtype)``, since a chunk may miss some).
+    chunks : callable
+        ``chunks()`` gives one epoch's ``(X, y)`` pairs, in the order to train on them (shuffle
+        inside and across them as the data need: see :func:`pools`). A generator function works.
+    epochs, batch_size : int
+    validation_data : tuple (X_val, y_val), optional
+        Scored after each epoch; with ``patience``, training stops when its loss has not improved
+        for that many epochs, and the best epoch's weights are kept.
+    progress : callable, optional
+        ``progress(epoch, loss, val_loss, rows_per_second)`` after each epoch.
+
+    Returns
+    -------
+    dict
+        ``loss`` (each epoch's mean), ``val_loss``, ``stop_reason`` and ``best_epoch``.
+
+    Examples
+    --------
+    >>> def chunks():                                   # doctest: +SKIP
+    ...     for path in sorted(glob.glob("parts/*.npz")):
+    ...         part = np.load(path)
+    ...         yield part["X"], part["y"]
+    >>> fit_stream(model, chunks, epochs=5)             # doctest: +SKIP
+    """
+    from .interrupt import InterruptGuard
+
+    losses, val_losses, best, stop = [], [], (math.inf, None, 0), "completed"
+    for epoch in range(epochs):
+        total, rows, began = 0.0, 0, time.perf_counter()
+        with InterruptGuard(announce=False) as interrupt:
+            for X, y in chunks():
+                history = model.fit(X, y, epochs=1, batch_size=batch_size, verbose=0)
+                total, rows = total + history.history["loss"][0] * len(X), rows + len(X)
+                if interrupt.requested or history.interrupted:
+                    stop = f"interrupted (Ctrl-C) during epoch {epoch + 1}"
+                    break
+        if stop != "completed":
+            break
+        losses.append(total / max(rows, 1))
+        val_losses.append(math.nan if validation_data is None else model.evaluate(*validation_data)["loss"])
+        if progress:
+            progress(epoch, losses[-1], val_losses[-1], rows / max(time.perf_counter() - began, 1e-9))
+        if patience and val_losses[-1] < best[0]:
+            best = (val_losses[-1], model.parameters.copy(), epoch + 1)
+        elif patience and epoch + 1 - best[2] >= patience:
+            stop = f"early stopping: val_loss did not improve for {patience} epochs (best at epoch {best[2]})"
+            break
+    if best[1] is not None:
+        model.parameters[...] = best[1]
+    return {"loss": losses, "val_loss": val_losses, "stop_reason": stop, "best_epoch": best[2]}
