@@ -11,7 +11,8 @@ reads a rank's part) and
    squares (the means and spreads training uses), each text column's categories, the target's
    classes or its mean and spread;
 3. trains: each epoch reads the blocks in a shuffled order into a pool of at most ``pool_rows``
-   rows, shuffles the pool's rows and trains on them (``NeuralNetwork.fit``, one epoch a pool).
+   rows, shuffles the pool's rows and trains on them (``NeuralNetwork.fit``, one epoch a pool);
+   a reader thread reads the next block meanwhile (:func:`read_ahead`).
 
 Validation rows are chosen by a hash of the seed, the block and the row's place in it: nothing
 is held to remember them, and a rerun with the seed picks the same rows (up to
@@ -53,6 +54,20 @@ class Blocks:
                           as_text=as_text)
 
 
+def read_ahead(blocks: Blocks, order):
+    """``(k, table)`` for each block ``k`` of ``order``, the next block read by a thread while
+    this one is used (pyarrow reads without holding the interpreter, so reading overlaps work)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = [int(k) for k in order]
+    with ThreadPoolExecutor(1, thread_name_prefix="backprop-reader") as reader:
+        pending = reader.submit(blocks.read, order[0]) if order else None
+        for i, k in enumerate(order):
+            table = pending.result()
+            pending = reader.submit(blocks.read, order[i + 1]) if i + 1 < len(order) else None
+            yield k, table
+
+
 def validation_mask(seed: int, block: int, n_rows: int, fraction: float) -> np.ndarray:
     """Which rows of block ``block`` are validation rows: a hash of (seed, block, row)."""
     return np.random.default_rng([seed, block, 7]).random(n_rows) < fraction
@@ -76,8 +91,7 @@ def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: f
     numeric = {c["name"]: np.zeros(3) for c in pre.columns if c["kind"] == "numeric"}
     text = {c["name"]: Counter() for c in pre.columns if c["kind"] == "text"}
     target, classes, held, n_rows, n_train, shares = np.zeros(3), set(), [], 0, 0, []
-    for k in range(blocks.count):
-        table = blocks.read(k)
+    for k, table in read_ahead(blocks, range(blocks.count)):
         n_rows += len(table)
         labelled = ~table.column(pre.target).missing
         validation = validation_mask(seed, k, len(table), fraction) & labelled
@@ -149,10 +163,9 @@ def pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generator, po
           fraction: float, dtype):
     """One epoch: ``(X, y)`` of each pool of training rows, blocks in a shuffled order, rows
     shuffled within the pool; the pool holds whole blocks, at least one."""
-    order, X_parts, y_parts, held = rng.permutation(blocks.count), [], [], 0
-    for k in order:
-        table = blocks.read(int(k))
-        rows = np.flatnonzero(~validation_mask(seed, int(k), len(table), fraction))
+    X_parts, y_parts, held = [], [], 0
+    for k, table in read_ahead(blocks, rng.permutation(blocks.count)):
+        rows = np.flatnonzero(~validation_mask(seed, k, len(table), fraction))
         X, y, _ = pre.transform(table, with_target=True, dtype=dtype, rows=rows)
         X_parts.append(X)
         y_parts.append(y)
