@@ -17,7 +17,7 @@ from .callbacks import (
                         ReduceLROnPlateau,
 )
 from .inspection import NotFittedError
-from .layers import Dense, Layer
+from .layers import Dense, Dropout, Layer
 from .losses import Loss
 from .network import NeuralNetwork
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
@@ -27,7 +27,7 @@ from .training import DivergenceError
 __version__ = "0.1.0"
 
 __all__ = [
-    "NeuralNetwork", "Dense", "Layer", "Activation", "Loss", "Optimizer", "Schedule",
+    "NeuralNetwork", "Dense", "Dropout", "Layer", "Activation", "Loss", "Optimizer", "Schedule",
     "SGD", "Adam", "AdamW", "RMSProp",
     "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
     "ModelCheckpoint", "ProgressBar", "DivergenceError", "NotFittedError",

@@ -6,6 +6,9 @@ compared per parameter array (each layer's ``W`` and ``b``) by the relative erro
 ``‖g_backprop - g_numeric‖ / (‖g_backprop‖ + ‖g_numeric‖)``, which stays meaningful when some
 entries are zero (dead ReLUs) or tiny; the check reports the largest of these errors.
 In float64 a correct gradient gives errors around 1e-9 or below; a wrong one, above 1e-3.
+
+A network with dropout is checked with the masks of the step that computed the analytic
+gradient: every numerical evaluation reuses them (the training forward pass with fixed masks).
 """
 
 from __future__ import annotations
@@ -14,15 +17,18 @@ import numpy as np
 
 
 def numerical_gradient(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6) -> np.ndarray:
-    """Central-difference gradient of the objective with respect to ``model.parameters``."""
+    """Central-difference gradient of the objective with respect to ``model.parameters`` (with
+    dropout: of the training objective under each Dropout's ``fixed_mask``)."""
     params = model.parameters
     numeric = np.empty_like(params)
+    dropout = any(d is not None for d in model.dropouts)
+    objective = (lambda: model.loss_and_gradients(X, Y)) if dropout else (lambda: model.objective(X, Y))
     for i in range(params.size):
         original = params[i]
         params[i] = original + epsilon
-        plus = model.objective(X, Y)
+        plus = objective()
         params[i] = original - epsilon
-        minus = model.objective(X, Y)
+        minus = objective()
         params[i] = original
         numeric[i] = (plus - minus) / (2.0 * epsilon)
     return numeric
@@ -48,7 +54,15 @@ def relative_errors(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6) 
     """
     model.loss_and_gradients(X, Y)
     analytic = model.gradients.copy()
-    numeric = numerical_gradient(model, X, Y, epsilon)
+    dropouts = [d for d in model.dropouts if d is not None]
+    fixed = [d.fixed_mask for d in dropouts]
+    for d in dropouts:                       # the masks of the analytic step, for every evaluation
+        d.fixed_mask = d.mask
+    try:
+        numeric = numerical_gradient(model, X, Y, epsilon)
+    finally:
+        for d, mask in zip(dropouts, fixed):
+            d.fixed_mask = mask
     errors = {}
     for number, layer in enumerate(model.layers, 1):
         for name, view in (("W", layer.dW), ("b", layer.db)):

@@ -187,6 +187,7 @@ def network_config(model) -> dict:
         "dtype": model.dtype.name,
         "standardize_target": model.standardize_target,
         "engine": model.engine,
+        "dropout": [0.0 if d is None else d.rate for d in model.dropouts[:-1]],
     }
 
 
@@ -205,6 +206,7 @@ def constructor_arguments(config: dict) -> dict:
         # Files written before the switch existed trained on raw targets.
         standardize_target=config.get("standardize_target", False),
         engine=config.get("engine", "auto"),
+        dropout=config.get("dropout", 0.0),
     )
 
 

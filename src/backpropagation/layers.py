@@ -112,12 +112,83 @@ class Dense(Layer):
                 f"use_bias={self.use_bias})")
 
 
-def unpack_layers(layers: list[Dense], output_activation):
-    """Widths, hidden activations, output activation and use_bias of a list of Dense layers.
+class Dropout(Layer):
+    """Inverted dropout after a hidden layer: during training each unit is kept with probability
+    ``1 - rate`` and scaled by ``1 / (1 - rate)``, so inference (which skips this layer) needs no
+    rescaling. Forward and backward use the same mask::
 
-    What ``NeuralNetwork([Dense(...), ...])`` builds its network from; the network then owns
-    new layers of these shapes (the given ones are descriptions, not shared).
+        A_out = A ⊙ M,   M = keep / (1 - rate),  keep ~ Bernoulli(1 - rate)
+        ∂L/∂A = ∂L/∂A_out ⊙ M
+
+    Parameters
+    ----------
+    rate : float in [0, 1)
+        Fraction of units dropped in each training step.
+
+    Attributes
+    ----------
+    mask : ndarray or None
+        ``M`` of the last training forward pass (what the backward pass multiplies by).
+    fixed_mask : ndarray or None
+        Set it to use this ``M`` instead of drawing one (gradient checks, comparisons with other
+        libraries); its shape must be the batch's ``(n_samples, width)``.
     """
+
+    def __init__(self, rate: float) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)) \
+                or not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"dropout: expected a rate in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.mask = self.fixed_mask = None
+
+    def forward(self, A: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """``A ⊙ M`` with a fresh mask drawn from ``rng`` (or :attr:`fixed_mask`)."""
+        if self.fixed_mask is not None:
+            if self.fixed_mask.shape != A.shape:
+                raise ValueError(f"Dropout.fixed_mask: expected shape {A.shape}, got {self.fixed_mask.shape}")
+            self.mask = self.fixed_mask.astype(A.dtype, copy=False)
+        else:
+            keep = rng.random(A.shape) >= self.rate
+            self.mask = keep.astype(A.dtype) / A.dtype.type(1.0 - self.rate)
+        return A * self.mask
+
+    def backward(self, dA: np.ndarray) -> np.ndarray:
+        """``∂L/∂A = ∂L/∂A_out ⊙ M``: a dropped unit passes no gradient back."""
+        return dA * self.mask
+
+    def __repr__(self) -> str:
+        return f"Dropout({self.rate})"
+
+
+def dropout_layers(dropout, n_hidden: int) -> list[Dropout | None]:
+    """One :class:`Dropout` (or None for a rate of 0) per hidden layer from ``dropout``: a rate
+    for every hidden layer or a list with one rate per hidden layer."""
+    rates = list(dropout) if isinstance(dropout, (list, tuple, np.ndarray)) else [dropout] * n_hidden
+    if len(rates) != n_hidden:
+        raise ValueError(f"dropout: expected one rate per hidden layer ({n_hidden}), got {len(rates)}")
+    layers = [Dropout(rate) for rate in rates]
+    return [layer if layer.rate > 0 else None for layer in layers]
+
+
+def unpack_layers(layers: list, output_activation):
+    """Widths, hidden activations, output activation, use_bias and dropout rates of a list of
+    Dense layers, each hidden one optionally followed by a :class:`Dropout`.
+
+    What ``NeuralNetwork([Dense(...), Dropout(...), ...])`` builds its network from; the network
+    then owns new layers of these shapes (the given ones are descriptions, not shared).
+    """
+    rates, dense = [], []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dropout):
+            if not dense or len(rates) == len(dense) or i == len(layers) - 1:
+                raise ValueError(f"layer_sizes[{i}]: a Dropout must follow a hidden Dense layer (one each)")
+            rates.append(layer.rate)
+        elif isinstance(layer, Dense):
+            rates += [0.0] * (len(dense) - len(rates))
+            dense.append(layer)
+        else:
+            raise TypeError(f"layer_sizes[{i}]: expected Dense or Dropout, got {type(layer).__name__}")
+    layers = dense
     for i, (below, above) in enumerate(zip(layers[:-1], layers[1:]), 1):
         if below.fan_out != above.fan_in:
             raise ValueError(f"layer_sizes[{i}]: Dense({above.fan_in}, ...) does not follow "
@@ -128,4 +199,5 @@ def unpack_layers(layers: list[Dense], output_activation):
     if output_activation is None and not isinstance(last, activations.Linear):
         output_activation = last
     sizes = [layers[0].fan_in] + [layer.fan_out for layer in layers]
-    return sizes, [layer.activation for layer in layers[:-1]], output_activation, layers[0].use_bias
+    rates += [0.0] * (len(layers) - 1 - len(rates))
+    return sizes, [layer.activation for layer in layers[:-1]], output_activation, layers[0].use_bias, rates

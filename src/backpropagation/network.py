@@ -24,8 +24,7 @@ from .data import (as_array, check_bool, check_dtype, check_features, check_floa
 from .distributed import MPIReducer
 from .inspection import Inspection, NotFittedError
 from .interrupt import InterruptGuard
-from .io import constructor_arguments, load_model, network_config, save_model
-from .layers import Dense, unpack_layers
+from .layers import Dense, Dropout, dropout_layers, unpack_layers
 from .training import LocalReducer
 
 
@@ -40,7 +39,8 @@ class NeuralNetwork(Inspection):
     ----------
     layer_sizes : sequence of int, or of Dense layers
         Widths from input to output, e.g. ``[n_features, 16, 8, n_outputs]``, or the layers,
-        e.g. ``[Dense(4, 16, activation="tanh"), Dense(16, 3)]`` (see ``layers.unpack_layers``).
+        e.g. ``[Dense(4, 16, activation="tanh"), Dropout(0.2), Dense(16, 3)]``
+        (see ``layers.unpack_layers``).
     task : {"regression", "binary", "multiclass", "classification"}, default "regression"
         What the output means. ``"classification"`` picks a sigmoid output for an output size of
         1 and a softmax output otherwise.
@@ -82,7 +82,10 @@ class NeuralNetwork(Inspection):
         ``fast`` extra), which split large batches by rows over numba's threads (results equal
         up to rounding; bit-identical for the same thread count); ``"auto"``, numba when it can
         run and the job is long enough to pay for loading it (see :mod:`backpropagation.engines`).
-        ``engine_`` names the last one used.
+        ``engine_`` names the last one used, ``engine_reason_`` why ``auto`` chose numpy.
+    dropout : float or list of float, default 0.0
+        Inverted dropout after every hidden layer (or one rate per hidden layer) while training;
+        ``predict`` and the other inference methods never drop (see :class:`~backpropagation.layers.Dropout`).
 
     Attributes
     ----------
@@ -121,9 +124,11 @@ class NeuralNetwork(Inspection):
         random_state=None,
         standardize_target: bool = True,
         engine: str = "auto",
+        dropout=0.0,
     ) -> None:
-        if isinstance(layer_sizes, (list, tuple)) and all(isinstance(x, Dense) for x in layer_sizes or [0]):
-            layer_sizes, hidden_activation, output_activation, use_bias = unpack_layers(layer_sizes, output_activation)
+        if isinstance(layer_sizes, (list, tuple)) and all(isinstance(x, (Dense, Dropout)) for x in layer_sizes or [0]):
+            layer_sizes, hidden_activation, output_activation, use_bias, dropout = \
+                unpack_layers(layer_sizes, output_activation)
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.task = task
         self.standardize_target = check_bool("standardize_target", standardize_target)
@@ -136,13 +141,15 @@ class NeuralNetwork(Inspection):
         self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
         self.l2, self.initializer = check_float("l2", l2, 0.0), initializer
         self.use_bias, self.dtype = check_bool("use_bias", use_bias), check_dtype(dtype)
-        self.engine, self.engine_ = engines.check_engine(engine), None
+        self.engine, self.engine_, self.engine_reason_ = engines.check_engine(engine), None, None
         self.random_state = random_state
         #: The random generator behind initialisation, shuffling and validation splits (saved
         #: with the model, so that training continues exactly after a load).
         self.rng = check_random_state(random_state)
         self.layers = [Dense(fan_in, fan_out, act, self.use_bias) for fan_in, fan_out, act in
                        zip(self.layer_sizes[:-1], self.layer_sizes[1:], hidden + [output])]
+        #: The Dropout after each layer while training (None: none; never after the output layer).
+        self.dropouts = dropout_layers(dropout, len(self.layers) - 1) + [None]
         self._allocate_parameters()
         self._initialize_weights()
         self._fused = self.loss.fuses_with(output)
@@ -220,10 +227,12 @@ class NeuralNetwork(Inspection):
 
     # ------------------------------------------------------------------ the algorithm
     def _forward(self, X: np.ndarray) -> np.ndarray:
-        """Forward pass: every layer in order; returns the output activations."""
+        """Forward pass: every layer in order (with its dropout, training); the output activations."""
         A = X
-        for layer in self.layers:
+        for layer, dropout in zip(self.layers, self.dropouts):
             A = layer.forward(A)
+            if dropout is not None:
+                A = dropout.forward(A, self.rng)
         return A
 
     def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -263,8 +272,8 @@ class NeuralNetwork(Inspection):
         else:
             dA_out = self.loss.backward(Y, output.A)
             dA = output.backward(dA_out if row_scale is None else dA_out * row_scale)
-        for layer in reversed(self.layers[:-1]):
-            dA = layer.backward(dA)
+        for layer, dropout in zip(reversed(self.layers[:-1]), reversed(self.dropouts[:-1])):
+            dA = layer.backward(dA if dropout is None else dropout.backward(dA))
 
     def add_penalty_gradient(self) -> None:
         """Add the L2 penalty's gradient, l2 * W, to the weights' gradients (biases are not penalised)."""
@@ -474,26 +483,6 @@ class NeuralNetwork(Inspection):
         y = as_array(y, "y")
         check_same_length(X, y)
         return X, self.head.encode(y, self.dtype)
-
-    # ------------------------------------------------------------------ persistence
-    def get_config(self) -> dict:
-        """JSON-ready constructor arguments (building blocks as ``{"name", "config"}``)."""
-        return network_config(self)
-
-    @classmethod
-    def from_config(cls, config: dict) -> "NeuralNetwork":
-        """Build an untrained network from :meth:`get_config`'s output."""
-        return cls(**constructor_arguments(config))
-
-    def save(self, path) -> None:
-        """Write the model (config, weights, fitted state, optimizer state) to one ``.npz`` file,
-        through a temporary name renamed over ``path`` (a whole file or none); loaded without pickle."""
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path) -> "NeuralNetwork":
-        """Read a model written by :meth:`save`; raises ValueError for a broken or foreign file."""
-        return load_model(path, cls.from_config)
 
     def __repr__(self) -> str:
         return f"NeuralNetwork({list(self.layer_sizes)}, task={self.task!r})"

@@ -214,6 +214,8 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
         c.on_train_begin({"epochs": epochs, "samples": n_rows, "batch_size": batch_size,
                           "validation": X_val is not None, "rank": reducer.rank})
     model.engine_ = engines.choose(model, n_rows, batch_size, epochs, distributed=not reducer.local)
+    model.engine_reason_ = engines.auto_reason(model, n_rows, batch_size, epochs, not reducer.local) \
+        if model.engine == "auto" and model.engine_ == "numpy" else None
     divergence = None
     # Overflow is not warned about: the loop finds non-finite losses and weights itself and
     # raises DivergenceError, which says what to do.

@@ -50,21 +50,33 @@ def choose(model, n_rows: int, batch_size: int, epochs: int, distributed: bool) 
     Raises
     ------
     ValueError
-        For ``engine="numba"`` where it cannot run (not installed, a custom building block, MPI).
+        For ``engine="numba"`` where it cannot run (not installed, a custom building block,
+        dropout, MPI).
     """
-    from .numba_codes import unsupported
-
     if model.engine == "numpy":
         return "numpy"
-    reason = ("numba is not installed (pip install 'backpropagation[fast]')" if not numba_installed()
-              else "it does not run under MPI" if distributed else unsupported(model))
+    reason = numba_unavailable(model, distributed)
     if model.engine == "numba":
         if reason:
             raise ValueError(f"engine='numba': {reason}; use engine='numpy' or 'auto'")
         return "numba"
-    if reason or estimated_seconds(model, n_rows, batch_size, epochs) < AUTO_MIN_SECONDS:
-        return "numpy"
-    return "numba"
+    return "numpy" if auto_reason(model, n_rows, batch_size, epochs, distributed) else "numba"
+
+
+def numba_unavailable(model, distributed: bool) -> str | None:
+    """Why the numba engine cannot train ``model`` here, or None."""
+    from .numba_codes import unsupported
+
+    return ("numba is not installed (pip install 'backpropagation[fast]')" if not numba_installed()
+            else "it does not run under MPI" if distributed else unsupported(model))
+
+
+def auto_reason(model, n_rows: int, batch_size: int, epochs: int, distributed: bool) -> str | None:
+    """Why ``engine="auto"`` trains this job with numpy (None: it takes numba)."""
+    reason = numba_unavailable(model, distributed)
+    if reason is None and estimated_seconds(model, n_rows, batch_size, epochs) < AUTO_MIN_SECONDS:
+        reason = f"the job is estimated under {AUTO_MIN_SECONDS:g} s, too short to pay for loading the kernels"
+    return reason
 
 
 def create(name: str, model, reducer, batch_callbacks, batch_size: int):
