@@ -1,4 +1,5 @@
-"""Looking inside a network: its summary, its weights, a gradient check, pictures, a traced step.
+"""Looking inside a network: its summary, weights, gradient check, pictures, a traced step, its
+model file and the explanations of its predictions (:mod:`backpropagation.explain`).
 
 :class:`Inspection` holds the methods :class:`~backpropagation.NeuralNetwork` offers for that; the
 network class derives from it, so they are called as ``model.summary()``, ``model.trace(x, y)``.
@@ -10,6 +11,7 @@ import numpy as np
 
 from .data import as_array, check_array, check_features, check_same_length
 from .gradcheck import gradient_check
+from .io import constructor_arguments, load_model, network_config, save_model
 from .trace import trace_step
 
 
@@ -18,7 +20,8 @@ class NotFittedError(ValueError, AttributeError):
 
 
 class Inspection:
-    """Summary, weights, gradient check, plots and trace of a network (mixed into NeuralNetwork)."""
+    """Summary, weights, gradient check, plots, trace, persistence and explanations of a network
+    (mixed into NeuralNetwork)."""
 
     def summary(self) -> str:
         """A table of layers, activations, output shapes and parameter counts."""
@@ -142,6 +145,57 @@ class Inspection:
         check_same_length(X, y)
         return trace_step(self, X, self.head.encode_for_trace(y, self.dtype), apply)
 
+    # ------------------------------------------------------------------ explanations
+    def input_gradients(self, X, output=None):
+        """∂ŷ/∂x per row: how each prediction moves with each input, by one more step of the
+        backward pass (see :func:`backpropagation.explain.input_gradients`).
+
+        Returns shape (n_samples, n_features) for one output (or ``output=k``), else
+        (n_samples, n_outputs, n_features); ``ŷ`` in the targets' units (regression) or as
+        probabilities (classification).
+        """
+        from .explain import input_gradients
+
+        return input_gradients(self, X, output)
+
+    def feature_importance(self, X, y=None, method="permutation", n_repeats=5, random_state=None,
+                           scoring=None, groups=None):
+        """Importance of each feature by ``method="permutation"`` (the score's drop when it is
+        shuffled; needs ``y``) or ``"gradient"`` (mean ``|x ⊙ ∂ŷ/∂x|``); returns a
+        :class:`~backpropagation.explain.FeatureImportance` (see
+        :func:`backpropagation.explain.feature_importance` for every argument)."""
+        from .explain import feature_importance
+
+        return feature_importance(self, X, y, method, n_repeats, random_state, scoring, groups)
+
+    def lr_find(self, X, y, start=1e-7, end=10.0, steps=None, batch_size=32, **options):
+        """The learning-rate range test on a copy of this network (this one is left unchanged);
+        returns an :class:`~backpropagation.explain.LRFinderResult` whose ``suggestion`` is a
+        rate to train with (see :func:`backpropagation.explain.lr_find`)."""
+        from .explain import lr_find
+
+        return lr_find(self, X, y, start=start, end=end, steps=steps, batch_size=batch_size, **options)
+
+    # ------------------------------------------------------------------ persistence
+    def get_config(self) -> dict:
+        """JSON-ready constructor arguments (building blocks as ``{"name", "config"}``)."""
+        return network_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Build an untrained network from :meth:`get_config`'s output."""
+        return cls(**constructor_arguments(config))
+
+    def save(self, path) -> None:
+        """Write the model (config, weights, fitted state, optimizer state) to one ``.npz`` file,
+        through a temporary name renamed over ``path`` (a whole file or none); loaded without pickle."""
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by :meth:`save`; raises ValueError for a broken or foreign file."""
+        return load_model(path, cls.from_config)
+
     def _clone(self, dtype=None) -> "Inspection":
         """An independent copy with the same weights and fitted state (optionally another dtype).
 
@@ -156,6 +210,7 @@ class Inspection:
             learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
             use_bias=self.use_bias, dtype=self.dtype if dtype is None else dtype,
             standardize_target=self.standardize_target, engine=self.engine,
+            dropout=[0.0 if d is None else d.rate for d in self.dropouts[:-1]],
         )
         twin.parameters[...] = self.parameters
         if self.head.fitted:

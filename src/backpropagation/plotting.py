@@ -165,3 +165,36 @@ def predictions_with(model, parameters: np.ndarray, X) -> np.ndarray:
         return model.predict(X)
     finally:
         model.parameters[...] = current
+
+
+def plot_importance(importance, path=None, top: int = 20):
+    """A horizontal bar per feature of a :class:`~backpropagation.explain.FeatureImportance`
+    (the ``top`` most important, most important on top), with the spread as error bars."""
+    rows = importance.ranking()[:top][::-1]
+    figure = _figure(8, 1.5 + 0.35 * len(rows))
+    ax = figure.add_subplot()
+    names, means, stds = zip(*rows)
+    ax.barh(range(len(rows)), means, xerr=stds, color="tab:blue", alpha=0.8, capsize=3)
+    ax.set_yticks(range(len(rows)), names)
+    ax.set_xlabel(f"{importance.method} importance ({importance.metric})")
+    ax.grid(axis="x", alpha=0.3)
+    return _finish(figure, path)
+
+
+def plot_lr_find(result, path=None):
+    """The learning-rate range test: smoothed (and raw) loss against the rate on a log axis, the
+    suggested rate marked."""
+    figure = _figure(8, 5)
+    ax = figure.add_subplot()
+    ax.plot(result.rates, result.losses, color="tab:blue", alpha=0.25, label="batch loss")
+    ax.plot(result.rates, result.smoothed, color="tab:blue", linewidth=2, label="smoothed loss")
+    ax.axvline(result.suggestion, color="tab:red", linestyle="--", label=f"suggested {result.suggestion:.3g}")
+    ax.set_xscale("log")
+    low = min(np.min(result.smoothed), np.min(result.losses))
+    high = np.max(result.smoothed[: max(1, len(result.smoothed) // 2)])
+    ax.set_ylim(low - 0.1 * (high - low + 1e-12), max(high, result.smoothed[-1]) + 0.1 * (high - low + 1e-12))
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _finish(figure, path)

@@ -40,7 +40,7 @@ class _BackpropEstimator(BaseEstimator):
                  l2=0.0001, epochs=200, batch_size="auto", shuffle=True, validation_fraction=0.0,
                  early_stopping=False, tol=1e-4, n_iter_no_change=10, lr_schedule=None, initializer="auto",
                  dtype="float64", standardize_target=True, warm_start=False, random_state=None, verbose=0,
-                 engine="auto", class_weight=None):
+                 engine="auto", class_weight=None, dropout=0.0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -62,6 +62,7 @@ class _BackpropEstimator(BaseEstimator):
         self.verbose = verbose
         self.engine = engine
         self.class_weight = class_weight
+        self.dropout = dropout
 
     def to_onnx(self, path=None, dtype=None):
         """The trained network as an ONNX graph (see ``NeuralNetwork.to_onnx``); an estimator that
@@ -71,6 +72,20 @@ class _BackpropEstimator(BaseEstimator):
             raise ValueError("to_onnx: this estimator encoded a raw table itself; the graph would need "
                              "that encoding: train with backprop train and use backprop export")
         return self.model_.to_onnx(path, dtype)
+
+    def feature_importance(self, X, y=None, method="permutation", n_repeats=5, random_state=None):
+        """Importance of each column of ``X`` (see ``NeuralNetwork.feature_importance``); for a raw
+        DataFrame the indicators of a text column count as that one column."""
+        from .explain import raw_column_groups
+
+        check_is_fitted(self, "model_")
+        encoder = getattr(self, "table_encoder_", None)
+        groups = None if encoder is None else raw_column_groups(encoder.preprocessing_.columns)
+        X = validate_data(self, self._encoded(X, fitting=False), reset=False, dtype=[np.float64, np.float32],
+                          accept_sparse=True)
+        if groups is None and getattr(self, "feature_names_in_", None) is not None:
+            groups = {str(name): [j] for j, name in enumerate(self.feature_names_in_)}
+        return self.model_.feature_importance(X, y, method, n_repeats, random_state, groups=groups)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -136,7 +151,8 @@ class _BackpropEstimator(BaseEstimator):
                              hidden_activation=self.activation, optimizer=self.optimizer,
                              learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
                              dtype=self.dtype, random_state=self.random_state,
-                             standardize_target=self.standardize_target, engine=self.engine)
+                             standardize_target=self.standardize_target, engine=self.engine,
+                             dropout=self.dropout)
 
     def _validate(self, X, y, reset):
         raise NotImplementedError
@@ -214,6 +230,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     class_weight : "balanced" or dict, optional
         Classification only: each row's weight times its class's (see ``NeuralNetwork.fit``);
         "balanced" weighs each class by ``n_rows / (n_classes · rows of the class)``.
+    dropout : float or list of float, default 0.0
+        Inverted dropout after each hidden layer while training (see ``NeuralNetwork``).
 
     Attributes
     ----------
