@@ -16,6 +16,7 @@ import numpy as np
 from . import __version__, activations, optimizers, schedules
 from .cli_train import print_report, run_training, spelled_columns, train
 from .cli_use import command_export, command_evaluate, command_predict, command_summary, load_cli_model, reading_format
+from . import cli_types as opt
 from .engines import ENGINES
 from .network import NeuralNetwork
 from .readers import read_table, release_memory_promptly
@@ -67,60 +68,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"backprop: error: {message} (see '{self.prog} --help')\n")
 
 
-def _number_type(convert, minimum=None, maximum=None, *, above_minimum=False, below_maximum=False,
-                 what="a number"):
-    """An argparse type: ``convert(text)`` within bounds, with a message saying what is expected."""
-    bounds = [f"{'>' if above_minimum else '>='} {minimum}"] if minimum is not None else []
-    bounds += [f"{'<' if below_maximum else '<='} {maximum}"] if maximum is not None else []
-    expected = f"{what}{' ' + ' and '.join(bounds) if bounds else ''}"
-
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        too_high = maximum is not None and (value >= maximum if below_maximum else value > maximum)
-        too_low = minimum is not None and (value <= minimum if above_minimum else value < minimum)
-        if value != value or abs(value) == float("inf") or too_low or too_high:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    parse.__name__ = what  # argparse names the type in some messages
-    return parse
-
-
-_positive_int = _number_type(int, 1, what="an integer")
-
-
-def _memory_size(text: str) -> int:
-    """A size such as ``500M``, ``4G`` or ``2GB`` (or bytes), as bytes."""
-    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
-    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units and cleaned[-1:] else (cleaned, "")
-    try:
-        value = float(number) * units[unit]
-    except (ValueError, KeyError):
-        raise argparse.ArgumentTypeError(f"expected a size such as 500M or 4G, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a size above 0, got {text!r}")
-    return int(value)
-_count = _number_type(int, 0, what="an integer")
-_positive_float = _number_type(float, 0, above_minimum=True, what="a number")
-_nonnegative_float = _number_type(float, 0.0, what="a number")
-_fraction = _number_type(float, 0.0, 1.0, below_maximum=True, what="a fraction")
-_seed = _number_type(int, 0, 2**63 - 1, what="an integer seed")
-
-
-def _layers(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated widths such as 64,32, got {text!r}") from None
-    if any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(f"layer widths must be >= 1, got {text!r}")
-    return sizes
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``backprop`` and its subcommands."""
     parser = _Parser(prog="backprop", description="Train and use neural networks written with "
@@ -154,28 +101,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="train on the bundled penguins data and write a report")
     demo.add_argument("--output-dir", default="backprop-demo", help="where the model and plots go")
-    demo.add_argument("--epochs", type=_positive_int, default=200, help="most epochs to train")
-    demo.add_argument("--seed", type=_seed, default=0, help="random seed (same seed, same model)")
+    demo.add_argument("--epochs", type=opt.positive_int, default=200, help="most epochs to train")
+    demo.add_argument("--seed", type=opt.seed, default=0, help="random seed (same seed, same model)")
     _add_engine_option(demo)
     demo.set_defaults(handler=command_demo)
 
     trace = sub.add_parser("trace", help="print one training step of backpropagation, layer by layer")
-    trace.add_argument("--layers", type=_layers, default=[3, 2, 2, 1],
+    trace.add_argument("--layers", type=opt.layers, default=[3, 2, 2, 1],
                        help="layer sizes including input and output")
     trace.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
                        help="hidden activation")
     trace.add_argument("--task", default="regression", choices=list(TASK_NAMES), help="what the output means")
     trace.add_argument("--optimizer", default="sgd", type=str.lower, choices=optimizers.names(), help="update rule")
-    trace.add_argument("--learning-rate", type=_positive_float, default=0.1, help="step size η")
-    trace.add_argument("--seed", type=_seed, default=0, help="random seed of the weights and the sample")
+    trace.add_argument("--learning-rate", type=opt.positive_float, default=0.1, help="step size η")
+    trace.add_argument("--seed", type=opt.seed, default=0, help="random seed of the weights and the sample")
     trace.add_argument("--model", help="trace a saved model instead, on one row of --data")
     trace.add_argument("--data", help="CSV file for --model")
-    trace.add_argument("--row", type=_count, default=0, help="row of --data to trace (0-based)")
+    trace.add_argument("--row", type=opt.count, default=0, help="row of --data to trace (0-based)")
     _add_text_format_options(trace, remembered=True)
     trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
     trace.set_defaults(handler=command_trace)
 
     _add_explore_parser(sub)
+    _add_explain_parsers(sub)
 
     export = sub.add_parser("export", help="the model and its preprocessing as one ONNX file (raw columns in)")
     export.add_argument("model", help="model file written by 'backprop train'")
@@ -184,19 +132,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_explain_parsers(sub) -> None:
+    from .cli_explain import command_explain, command_lr_find
+
+    explain = sub.add_parser("explain", help="which columns a trained model relies on (importance per column)")
+    explain.add_argument("model", help="model file written by 'backprop train'")
+    explain.add_argument("data", help="table with the training columns (and the target, for permutation)")
+    explain.add_argument("--method", choices=["permutation", "gradient"], default="permutation",
+                         help="permutation: the metric's drop when a column is shuffled (needs the target); "
+                              "gradient: mean |x * dy/dx| from one more step of the backward pass")
+    explain.add_argument("--repeats", type=opt.positive_int, default=5, help="shuffles per column (permutation)")
+    explain.add_argument("--max-rows", type=opt.positive_int, default=20_000, metavar="N",
+                         help="use a random N rows of a larger table")
+    explain.add_argument("--seed", type=opt.seed, default=0, help="seed of the shuffles and of the rows used")
+    explain.add_argument("--plot", metavar="FILE", help="write a bar chart (PNG) of the importances")
+    explain.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    _add_text_format_options(explain, remembered=True)
+    explain.set_defaults(handler=command_explain)
+
+    lr_find = sub.add_parser("lr-find", help="learning-rate range test: a rate to train with")
+    lr_find.add_argument("data", help="table with a header row, one example per row")
+    _add_table_options(lr_find)
+    _add_network_options(lr_find)
+    lr_find.add_argument("--start", type=opt.positive_float, default=1e-7, help="first learning rate")
+    lr_find.add_argument("--end", type=opt.positive_float, default=10.0, help="last learning rate")
+    lr_find.add_argument("--steps", type=opt.number_type(int, 2, what="an integer"), default=None,
+                         help="steps from --start to --end (default: one pass over the training rows, at least 100)")
+    lr_find.add_argument("--plot", metavar="FILE", help="write the loss-against-rate plot (PNG)")
+    lr_find.add_argument("--json", action="store_true", help="print rates, losses and the suggestion as JSON")
+    lr_find.set_defaults(handler=command_lr_find)
+
+
 def _add_explore_parser(sub) -> None:
     explore = sub.add_parser("explore", help="a local page that steps and trains a small network in front of you")
-    explore.add_argument("--layers", type=_layers, default=None,
+    explore.add_argument("--layers", type=opt.layers, default=None,
                          help="layer sizes: 2 inputs (the plane), hidden widths, one output per class "
                               "(default: 2,4,3,N for a data set of N classes)")
     explore.add_argument("--dataset", default="moons", choices=["moons", "circles", "xor", "spiral", "blobs", "linear"],
                          help="2-D data set (blobs has 3 classes, the others 2)")
     explore.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
                          help="hidden activation")
-    explore.add_argument("--learning-rate", type=_positive_float, default=0.1, help="SGD step size η")
-    explore.add_argument("--batch-size", type=_positive_int, default=10, help="rows per step when training")
-    explore.add_argument("--seed", type=_seed, default=0, help="random seed of the data and the weights")
-    explore.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (0: any free port)")
+    explore.add_argument("--learning-rate", type=opt.positive_float, default=0.1, help="SGD step size η")
+    explore.add_argument("--batch-size", type=opt.positive_int, default=10, help="rows per step when training")
+    explore.add_argument("--seed", type=opt.seed, default=0, help="random seed of the data and the weights")
+    explore.add_argument("--port", type=opt.port, default=8765, help="port on 127.0.0.1 (0: any free port)")
     explore.add_argument("--no-browser", action="store_true", help="print the address, do not open a browser")
     explore.set_defaults(handler=command_explore)
 
@@ -208,18 +187,10 @@ def _add_engine_option(command):
                               "installed and the job is long enough to pay for loading it)")
 
 
-def _delimiter(text: str) -> str:
-    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
-    text = named.get(text.lower(), text)
-    if len(text) != 1 or text in '"\r\n':
-        raise argparse.ArgumentTypeError(f"expected one character such as ';', '|' or tab, got {text!r}")
-    return text
-
-
 def _add_text_format_options(command, remembered: bool) -> None:
     """``--delimiter``, ``--decimal`` and ``--thousands``: how a CSV spells fields and numbers."""
     default = " (default: as the model was trained)" if remembered else ""
-    command.add_argument("--delimiter", type=_delimiter, default=None, metavar="CHAR",
+    command.add_argument("--delimiter", type=opt.delimiter, default=None, metavar="CHAR",
                          help="field separator: ',', ';', '|', tab, ... (default: from the header row, or an "
                               "Excel 'sep=' first line)" if not remembered else "field separator" + default)
     command.add_argument("--decimal", choices=[".", ","], default=None,
@@ -233,6 +204,34 @@ def _add_text_format_options(command, remembered: bool) -> None:
 
 
 def _add_training_options(command):
+    _add_table_options(command)
+    command.add_argument("--stream", action="store_true",
+                         help="train on the file block by block, never whole in memory (tables bigger than memory)")
+    command.add_argument("--memory", type=opt.memory_size, default=None, metavar="SIZE",
+                         help="memory the command may use (e.g. 4G, 500M); a file that would need more trains "
+                              "streamed (default: half the machine's memory)")
+    command.add_argument("--shuffle-rows", type=opt.positive_int, default=200_000, metavar="N",
+                         help="with --stream: rows of the pool whose rows are shuffled together (default 200000)")
+    _add_network_options(command)
+    command.add_argument("--epochs", type=opt.positive_int, default=100, help="most epochs to train")
+    command.add_argument("--early-stopping", type=opt.count, default=None, metavar="PATIENCE",
+                         help="stop after PATIENCE epochs without a better validation loss and keep "
+                              "the best epoch's weights; 0 turns it off (default: 10 when there is a "
+                              "validation split, else off)")
+    command.add_argument("--lr-schedule", default=None, type=str.lower, choices=schedules.names() + ["plateau"],
+                         help="learning-rate schedule (default: constant)")
+    _add_engine_option(command)
+    command.add_argument("--output", "-o", default="model.npz", help="model file to write")
+    command.add_argument("--plots", metavar="DIR", help="write loss curve and prediction plots here")
+    command.add_argument("--json", action="store_true", help="print the report as JSON (no progress)")
+    command.add_argument("--quiet", "-q", action="store_true", help="no progress output while training")
+    command.add_argument("--distributed", action="store_true",
+                         help="data-parallel over MPI: run as 'mpiexec -n N backprop train ...'; each "
+                              "process reads 1/N of the rows, rank 0 writes the model and the report")
+
+
+def _add_table_options(command):
+    """How the table is read and what is predicted: shared by train and lr-find."""
     command.add_argument("--target", required=True, help="name of the column to predict (required)")
     command.add_argument("--task", default="auto",
                          choices=["auto", "regression", "binary", "multiclass", "classification"],
@@ -246,50 +245,35 @@ def _add_training_options(command):
                               "repeatable)")
     command.add_argument("--numeric", action="append", default=None, metavar="COLUMN",
                          help="read this column as numbers; its cells that hold text are missing (repeatable)")
-    command.add_argument("--max-categories", type=_number_type(int, 2, 10**6, what="a whole number of at least 2"),
+    command.add_argument("--max-categories", type=opt.number_type(int, 2, 10**6, what="a whole number of at least 2"),
                          default=None, metavar="K",
                          help="a text column becomes at most K indicator columns: its K-1 most frequent "
                               "categories and one '(other)' level for the rest (default: one per category)")
-    command.add_argument("--stream", action="store_true",
-                         help="train on the file block by block, never whole in memory (tables bigger than memory)")
-    command.add_argument("--memory", type=_memory_size, default=None, metavar="SIZE",
-                         help="memory the command may use (e.g. 4G, 500M); a file that would need more trains "
-                              "streamed (default: half the machine's memory)")
-    command.add_argument("--shuffle-rows", type=_positive_int, default=200_000, metavar="N",
-                         help="with --stream: rows of the pool whose rows are shuffled together (default 200000)")
     command.add_argument("--class-weight", choices=["balanced"], default=None,
                          help="classification: weigh each class by n_rows / (n_classes * its rows), so that a rare "
                               "class counts as much as a common one (default: every row alike)")
     _add_text_format_options(command, remembered=False)
-    command.add_argument("--layers", type=_layers, default=[32, 16], help="hidden widths, comma-separated")
+    command.add_argument("--validation-split", type=opt.fraction, default=0.2,
+                         help="fraction of rows held out (stratified for classes) for early stopping "
+                              "and the report; 0 trains on every row")
+
+
+def _add_network_options(command):
+    """The network and how it steps: shared by train and lr-find."""
+    command.add_argument("--layers", type=opt.layers, default=[32, 16], help="hidden widths, comma-separated")
     command.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
                          help="hidden activation")
     command.add_argument("--optimizer", default="adam", type=str.lower, choices=optimizers.names(), help="update rule")
-    command.add_argument("--learning-rate", type=_positive_float, default=None,
+    command.add_argument("--learning-rate", type=opt.positive_float, default=None,
                          help="step size; default 0.001 for adam/adamw/rmsprop, 0.01 otherwise")
-    command.add_argument("--epochs", type=_positive_int, default=100, help="most epochs to train")
-    command.add_argument("--batch-size", type=_positive_int, default=32, help="rows per gradient step")
-    command.add_argument("--validation-split", type=_fraction, default=0.2,
-                         help="fraction of rows held out (stratified for classes) for early stopping "
-                              "and the report; 0 trains on every row")
-    command.add_argument("--early-stopping", type=_count, default=None, metavar="PATIENCE",
-                         help="stop after PATIENCE epochs without a better validation loss and keep "
-                              "the best epoch's weights; 0 turns it off (default: 10 when there is a "
-                              "validation split, else off)")
-    command.add_argument("--lr-schedule", default=None, type=str.lower, choices=schedules.names() + ["plateau"],
-                         help="learning-rate schedule (default: constant)")
-    command.add_argument("--l2", type=_nonnegative_float, default=0.0, help="L2 penalty on the weights")
-    command.add_argument("--seed", type=_seed, default=None,
+    command.add_argument("--batch-size", type=opt.positive_int, default=32, help="rows per gradient step")
+    command.add_argument("--l2", type=opt.nonnegative_float, default=0.0, help="L2 penalty on the weights")
+    command.add_argument("--dropout", type=opt.dropout, default=0.0, metavar="RATE",
+                         help="inverted dropout after each hidden layer while training: one rate, or one per "
+                              "hidden layer (0.3,0.1); predictions never drop")
+    command.add_argument("--seed", type=opt.seed, default=None,
                          help="random seed; the same seed gives the same model (default: random)")
     command.add_argument("--float32", action="store_true", help="compute in float32")
-    _add_engine_option(command)
-    command.add_argument("--output", "-o", default="model.npz", help="model file to write")
-    command.add_argument("--plots", metavar="DIR", help="write loss curve and prediction plots here")
-    command.add_argument("--json", action="store_true", help="print the report as JSON (no progress)")
-    command.add_argument("--quiet", "-q", action="store_true", help="no progress output while training")
-    command.add_argument("--distributed", action="store_true",
-                         help="data-parallel over MPI: run as 'mpiexec -n N backprop train ...'; each "
-                              "process reads 1/N of the rows, rank 0 writes the model and the report")
 
 
 def command_train(args) -> int:
@@ -395,13 +379,6 @@ def _instructive_trace(model, task: str, rng, tries: int = 100):
         if all(np.any(step.dW != 0) for step in trace.layers):
             break
     return trace
-
-
-def _port(text: str) -> int:
-    port = _count(text)
-    if port > 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
-    return port
 
 
 def command_explore(args) -> int:

@@ -81,7 +81,8 @@ def train_streaming(args) -> dict:
             "classes": None if X_val is None else class_report(model, X_val, y_val),
             "preprocessing": [], "warnings": list(pre.warnings), "model": str(args.output), "plots": [],
             "interrupted": history["stop_reason"].startswith("interrupted"), "processes": 1,
-            "engine": model.engine_, "seed": args.seed, "kernel_seconds": 0.0, "still_improving": False,
+            "engine": model.engine_, "engine_reason": model.engine_reason_, "seed": args.seed,
+            "kernel_seconds": 0.0, "still_improving": False,
             "streamed": {"blocks": blocks.count, "pool_rows": args.shuffle_rows, "file_rows": seen["rows"],
                          "medians": f"from a sample of up to {streaming.SAMPLE_ROWS} rows",
                          "why": getattr(args, "stream_reason", None) or "--stream"}}

@@ -121,7 +121,8 @@ def _result(args, table, model, pre, data: Prepared, history, comm) -> dict:
                                 data.y_val if data.counts[2] else data.y, comm),
         "preprocessing": data.report.lines(), "warnings": list(pre.warnings),
         "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
-        "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_, "seed": args.seed,
+        "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_,
+        "engine_reason": model.engine_reason_, "seed": args.seed,
         "kernel_seconds": round(history.kernel_seconds, 3),
         "still_improving": _still_improving(history),
     }
@@ -184,7 +185,8 @@ def network_for(args, pre, X, y, dtype, comm=None) -> NeuralNetwork:
     model = NeuralNetwork([X.shape[1], *args.layers, n_out], task=task, hidden_activation=args.activation,
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
                           dtype=dtype, random_state=args.seed, engine=args.engine,
-                          standardize_target=False)  # the preprocessing already standardises it
+                          standardize_target=False,  # the preprocessing already standardises it
+                          dropout=getattr(args, "dropout", 0.0))
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
     model.metadata["text_format"] = text_format(args).to_dict()   # predict reads new files alike
@@ -360,6 +362,8 @@ def print_report(result: dict, as_json: bool) -> None:
     print(f"\nTrained a {result['task']} network {'-'.join(map(str, result['layers']))} on "
           f"{result['rows_used']} rows of {result['data']} ({result['rows_train']} training, "
           f"{result['rows_validation']} validation) in {result['seconds']:.1f}s ({result['engine']} engine)")
+    if result.get("engine_reason"):
+        print(f"note: numpy engine because {result['engine_reason']}")
     if result["kernel_seconds"] >= 1:
         print(f"note: {result['kernel_seconds']:.1f}s of that compiled the numba kernels (first use; "
               "later runs load them from numba's cache)")

@@ -1,0 +1,112 @@
+"""``backprop explain`` and ``backprop lr-find``: what a trained model relies on, and how fast to train.
+
+``explain`` reports importance per column of the table (a text column's indicators together),
+by permutation (the metric's drop when the column is shuffled) or by gradient × input
+(:mod:`backpropagation.explain`). ``lr-find`` runs the learning-rate range test on the network
+``train`` would build with the same options.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .cli_train import network_for, prepare, spelled_columns, text_format
+from .cli_use import load_cli_model, reading_format, refuse_unseen_labels
+from .explain import FeatureImportance, raw_column_groups
+from .files import check_output
+from .readers import read_table
+from .tabular import TabularPreprocessor
+
+
+def command_explain(args) -> int:
+    """``backprop explain MODEL DATA``: importance of each column of DATA to the model's predictions."""
+    if args.plot:
+        check_output(args.plot, "--plot", inputs=[args.model, args.data])
+    model, pre = load_cli_model(args.model)
+    table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
+    permutation = args.method == "permutation"
+    if permutation and pre.target not in table.columns:
+        raise ValueError(f"{args.data}: permutation importance needs the target column {pre.target!r} "
+                         "(the metric's drop is measured on it); without it use --method gradient")
+    X, y, report = pre.transform(table, with_target=permutation, dtype=model.dtype)
+    rows = np.arange(len(X))
+    if len(X) > args.max_rows:        # (every repeat of every column predicts every row)
+        rows = np.sort(np.random.default_rng(args.seed).choice(len(X), args.max_rows, replace=False))
+    groups = raw_column_groups(pre.columns)
+    if permutation:
+        if model.head.is_classifier:
+            refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)
+        result = model.feature_importance(X[rows], pre.scale_target(y[rows]), "permutation", args.repeats,
+                                          args.seed, groups=groups)
+    else:
+        result = in_target_units(model.feature_importance(X[rows], method="gradient", groups=groups), pre)
+    if args.plot:
+        result.plot(args.plot)
+    summary = {"data": args.data, "rows": len(rows), "rows_in_file": len(X), **result.to_dict(),
+               "plot": args.plot, "notes": report.lines()}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    sampled = f" (a random {len(rows)} of {len(X)}; --max-rows)" if len(rows) < len(X) else ""
+    print(f"{len(rows)} rows of {args.data}{sampled}")
+    print(describe_method(result, args.repeats))
+    print(result)
+    if args.plot:
+        print(f"bar chart written to {args.plot}")
+    return 0
+
+
+def in_target_units(result: FeatureImportance, pre: TabularPreprocessor) -> FeatureImportance:
+    """Gradient importances of a regression in the target's own units (the network learned it
+    standardised)."""
+    scale = pre.unscale_target(1.0) - pre.unscale_target(0.0)
+    result.importances_mean, result.importances_std = result.importances_mean * scale, result.importances_std * scale
+    return result
+
+
+def describe_method(result: FeatureImportance, repeats: int) -> str:
+    """One line saying what the numbers are."""
+    if result.method == "permutation":
+        return (f"permutation: the drop of {result.metric} when a column's values are shuffled among the rows "
+                f"(mean and spread of {repeats} shuffles); 0 means the model does not use the column")
+    return ("gradient: the mean over rows of |x * dy/dx| on the encoded inputs (standardised numbers, "
+            "indicators of categories), summed over a text column's indicators")
+
+
+def command_lr_find(args) -> int:
+    """``backprop lr-find DATA --target T``: the learning-rate range test on the training rows."""
+    if args.plot:
+        check_output(args.plot, "--plot", inputs=[args.data])
+    if args.seed is None:
+        args.seed = int(np.random.SeedSequence().entropy % 2**63)
+    table = read_table(args.data, text_columns=spelled_columns(args), fmt=text_format(args))
+    pre = TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
+                              max_categories=args.max_categories)
+    data = prepare(args, table, pre)
+    args.engine = "numpy"
+    model = network_for(args, pre, data.X, data.y, data.X.dtype)
+    weights = None
+    if args.class_weight:       # (the same weights train would use)
+        from .training import LocalReducer, class_weighted
+
+        labels = model.head.fit_encode(data.y, model.dtype)
+        weights = class_weighted(model, labels, None, args.class_weight, LocalReducer())
+    result = model.lr_find(data.X, pre.scale_target(data.y), start=args.start, end=args.end, steps=args.steps,
+                           batch_size=args.batch_size, sample_weight=weights)
+    if args.plot:
+        result.plot(args.plot)
+    if args.json:
+        print(json.dumps({"data": args.data, "optimizer": args.optimizer, "seed": args.seed, "plot": args.plot,
+                          **result.to_dict()}, indent=2))
+        return 0
+    print(f"learning-rate range test: {len(result.rates)} steps of {args.batch_size} rows, {args.optimizer}, "
+          f"rate from {result.rates[0]:.3g} to {result.rates[-1]:.3g}; stopped: {result.stopped}")
+    every = max(1, len(result.rates) // 12)
+    for rate, loss in zip(result.rates[::every], result.smoothed[::every]):
+        print(f"  rate {rate:10.3g}   smoothed loss {loss:.4f}")
+    print(f"suggested --learning-rate {result.suggestion:.3g}: {result.rule}")
+    if args.plot:
+        print(f"plot written to {args.plot}")
+    return 0

@@ -1,0 +1,88 @@
+"""The ``backprop`` command's option value types: each parses one option's text or raises
+``argparse.ArgumentTypeError`` saying what was expected."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def number_type(convert, minimum=None, maximum=None, *, above_minimum=False, below_maximum=False,
+                 what="a number"):
+    """An argparse type: ``convert(text)`` within bounds, with a message saying what is expected."""
+    bounds = [f"{'>' if above_minimum else '>='} {minimum}"] if minimum is not None else []
+    bounds += [f"{'<' if below_maximum else '<='} {maximum}"] if maximum is not None else []
+    expected = f"{what}{' ' + ' and '.join(bounds) if bounds else ''}"
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        too_high = maximum is not None and (value >= maximum if below_maximum else value > maximum)
+        too_low = minimum is not None and (value <= minimum if above_minimum else value < minimum)
+        if value != value or abs(value) == float("inf") or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+positive_int = number_type(int, 1, what="an integer")
+
+
+def memory_size(text: str) -> int:
+    """A size such as ``500M``, ``4G`` or ``2GB`` (or bytes), as bytes."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units and cleaned[-1:] else (cleaned, "")
+    try:
+        value = float(number) * units[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"expected a size such as 500M or 4G, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a size above 0, got {text!r}")
+    return int(value)
+
+
+count = number_type(int, 0, what="an integer")
+positive_float = number_type(float, 0, above_minimum=True, what="a number")
+nonnegative_float = number_type(float, 0.0, what="a number")
+fraction = number_type(float, 0.0, 1.0, below_maximum=True, what="a fraction")
+seed = number_type(int, 0, 2**63 - 1, what="an integer seed")
+
+
+def layers(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated widths such as 64,32, got {text!r}") from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer widths must be >= 1, got {text!r}")
+    return sizes
+
+
+def delimiter(text: str) -> str:
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
+    text = named.get(text.lower(), text)
+    if len(text) != 1 or text in '"\r\n':
+        raise argparse.ArgumentTypeError(f"expected one character such as ';', '|' or tab, got {text!r}")
+    return text
+
+
+def dropout(text: str) -> list[float] | float:
+    """``--dropout``: one rate, or comma-separated rates (one per hidden layer)."""
+    rate = number_type(float, 0.0, 1.0, below_maximum=True, what="a rate")
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected a rate such as 0.2, or one per hidden layer such as "
+                                         f"0.3,0.1, got {text!r}")
+    rates = [rate(part) for part in parts]
+    return rates[0] if len(rates) == 1 else rates
+
+
+def port(text: str) -> int:
+    port = count(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return port
