@@ -70,6 +70,24 @@ def test_a_step_is_the_library_s_own_training_step(explorer):
     assert step["state"]["steps"] == 1
 
 
+def test_a_step_carries_the_chain_on_to_the_inputs(explorer):
+    _, before = call(explorer, "/api/state")
+    _, step = call(explorer, "/api/step", {})
+    model = NeuralNetwork([2, 4, 3, 2], task="classification", optimizer="sgd", learning_rate=0.1)
+    model.head.fit_encode([0, 1], model.dtype)
+    for layer, weights in zip(model.layers, before["weights"]):
+        layer.W[...], layer.b[...] = weights["W"], weights["b"]
+    x, label = np.array(step["x"]), np.argmax(step["y"], axis=1)
+    Y = model.head.encode(label, model.dtype)
+    eps, numeric = 1e-6, np.zeros_like(x)
+    for j in range(x.shape[1]):
+        shift = np.zeros_like(x)
+        shift[:, j] = eps
+        numeric[:, j] = (model.objective(x + shift, Y) - model.objective(x - shift, Y)) / (2 * eps)
+    np.testing.assert_allclose(step["inputs"]["dL_dx"], numeric, rtol=1e-6, atol=1e-9)     # ∂L/∂x
+    np.testing.assert_allclose(step["inputs"]["dy_dx"], model.input_gradients(x[:1])[0], rtol=1e-12)
+
+
 def test_train_moves_the_loss_and_the_boundary(explorer):
     _, before = call(explorer, "/api/state")
     _, after = call(explorer, "/api/train", {"epochs": 5})
@@ -286,6 +304,11 @@ def test_the_page_loads_without_errors_and_step_shows_the_trace(page, explorer):
                                    ("db", step.db[None, :]), ("W_new", step.W_new), ("b_new", step.b_new[None, :])):
             np.testing.assert_allclose(gathered(numbers, quantity, number), expected, rtol=1e-12, atol=1e-15,
                                        err_msg=f"{quantity} of layer {number}")
+    first = trace.layers[0]                             # the inputs: one more row of the chain
+    np.testing.assert_allclose(gathered(numbers, "dL_dx", 0), first.delta @ first.W.T, rtol=1e-12, atol=1e-15)
+    for number, layer in enumerate(model.layers, 1):    # ∂ŷ/∂x with the weights the step started from
+        layer.W[...], layer.b[...] = gathered(numbers, "W", number), gathered(numbers, "b", number)[0]
+    np.testing.assert_allclose(gathered(numbers, "dy_dx", 0), model.input_gradients(x)[0], rtol=1e-12, atol=1e-15)
     assert not errors(page)
 
 

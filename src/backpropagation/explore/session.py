@@ -97,10 +97,23 @@ class Session:
                    "optimizer_state": {name: W_part.tolist() for name, (W_part, _) in (s.state or {}).items()}}
                   for s in trace.layers]
         return {"sample": int(samples[0]), "samples": samples.tolist(), "x": trace.x.tolist(), "y": trace.y.tolist(),
+                "inputs": self._input_gradients(trace, samples, before),
                 "label": int(self.y[samples[0]]), "labels": self.y[samples].tolist(),
                 "loss": trace.loss, "loss_name": trace.loss_name, "fused": trace.fused,
                 "learning_rate": trace.learning_rate, "optimizer": trace.optimizer, "update_rule": trace.update_rule,
                 "layers": layers, "state": self.state()}
+
+    def _input_gradients(self, trace, samples: np.ndarray, before: np.ndarray) -> dict:
+        """The chain one step further, to the inputs, with the weights the step started from:
+        ``∂L/∂x = δ¹ (W¹)ᵀ`` per row, and ``∂ŷ_k/∂x`` of the first sample for every class ``k``."""
+        first = trace.layers[0]
+        after = self.model.parameters.copy()
+        self.model.parameters[...] = before
+        try:
+            dy_dx = self.model.input_gradients(self.X[samples[:1]])[0]
+        finally:
+            self.model.parameters[...] = after
+        return {"dL_dx": (first.delta @ first.W.T).tolist(), "dy_dx": dy_dx.tolist()}
 
     def weight(self, layer, row, col) -> dict:
         """The chain rule of one weight in the last Step, and its nudge.

@@ -124,7 +124,17 @@ function backwardCards(step) {
     if (layer.db) rows.push(line(`∂L/∂b${sup(l)} = Σ δ${sup(l)} over the rows (${N})`, vector("db", l, layer.db)));
     return card(`Layer ${l}, backward`, ...rows);
   });
-  return [loss, ...cards];
+  return [loss, ...cards, inputCard(step)];
+}
+
+function inputCard(step) {
+  // One more step down the chain: the inputs are not learned, but the same rule gives their gradients.
+  const classes = step.inputs.dy_dx.map((_, k) => k).join(", "), last = step.layers.length;
+  return card("The inputs, one more step down the chain",
+    line("∂L/∂x = δ¹ (W¹)ᵀ   (how the loss moves with each input)", matrix("dL_dx", 0, step.inputs.dL_dx)),
+    line(`∂ŷ_k/∂x of sample #${step.sample}, a row per class k = ${classes}   (the same chain started from ` +
+      `∂ŷ_k/∂a${sup(last)} = 1 for output k instead of the loss, with the weights before the step)`,
+      matrix("dy_dx", 0, step.inputs.dy_dx)));
 }
 
 function updateCards(step) {
