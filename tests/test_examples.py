@@ -22,6 +22,7 @@ EXPECTED = {
     "classification_iris.py": "test accuracy",
     "compare_frameworks.py": "largest relative difference ours vs pytorch: ",
     "vanishing_gradients.py": "ReLU, He start",
+    "explain_penguins.py": "permutation importance (accuracy",
 }
 
 
@@ -37,6 +38,10 @@ def check_output(name: str, stdout: str) -> None:
         assert float(line.rsplit(": ", 1)[1]) < 1e-12
         gradients = [x for x in stdout.splitlines() if "largest difference" in x]
         assert len(gradients) == 11 and all(float(x.split()[-1]) < 1e-15 for x in gradients)
+    if name == "explain_penguins.py":        # the bill length separates Chinstraps from Adelies
+        lines = stdout.splitlines()
+        header = lines.index(next(x for x in lines if x.startswith("permutation")))
+        assert lines[header + 2].startswith("bill_length_mm")
     if name == "compare_frameworks.py":
         line = next(x for x in stdout.splitlines() if "ours vs pytorch" in x)
         assert float(line.split(": ")[1].split(" ")[0]) < 1e-12    # manual backprop == autograd
