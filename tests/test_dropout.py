@@ -123,3 +123,26 @@ def test_the_scikit_learn_estimators_pass_dropout_on():
     X, y = data()
     estimator = BackpropClassifier((8,), dropout=0.2, epochs=2, random_state=0).fit(X, y)
     assert estimator.model_.dropouts[0].rate == 0.2
+
+
+def test_the_trace_shows_each_mask_and_what_the_next_layer_sees():
+    X, y = data(8)
+    model = network(dropout=0.5)
+    model.fit(X, y, epochs=1, verbose=0)
+    trace = model.trace(X[:2], y[:2])
+    first = trace.layers[0]
+    np.testing.assert_array_equal(trace.layers[1].a_prev, first.a * first.mask)    # what layer 2 multiplied
+    text = str(trace)
+    assert "M¹ (dropout 0.5" in text and "z² = (a¹ ⊙ M¹) W² + b²" in text
+    assert "∂L/∂a¹ = (δ² (W²)ᵀ) ⊙ M¹" in text and "∂L/∂W² = (a¹ ⊙ M¹)ᵀ δ²" in text
+
+
+def test_onnx_export_of_a_dropout_network_predicts_without_dropping():
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    X, y = data()
+    model = network(dropout=0.5)
+    model.fit(X, y, epochs=3, verbose=0)
+    session = ort.InferenceSession(model.to_onnx().SerializeToString())
+    outputs = session.run(None, {session.get_inputs()[0].name: X})
+    np.testing.assert_allclose(outputs[-1][:, -1], model.predict_proba(X)[:, 1], rtol=1e-12)

@@ -249,3 +249,27 @@ def test_lr_find_is_reproducible_and_refuses_bad_ranges(tmp_path):
     first.plot(tmp_path / "lr.png")
     assert (tmp_path / "lr.png").stat().st_size > 0
     assert set(first.to_dict()) == {"suggestion", "rule", "stopped", "rates", "losses", "smoothed"}
+
+
+def test_a_command_line_model_explains_a_raw_frame_as_backprop_explain_does(tmp_path, capsys):
+    import json
+
+    from backpropagation.cli import main
+    from backpropagation.table_model import TableModel
+
+    frame, y = raw_table(300)
+    frame["target"] = y
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", str(tmp_path / "t.csv"), "--target", "target", "--epochs", "30", "--seed", "0",
+                 "-o", str(tmp_path / "m.npz"), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(tmp_path / "m.npz"), str(tmp_path / "t.csv"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    result = TableModel.load(tmp_path / "m.npz").feature_importance(frame, random_state=0)
+    assert [row["feature"] for row in shown["ranking"]] == [name for name, _, _ in result.ranking()]
+    assert np.allclose([row["importance"] for row in shown["ranking"]], [m for _, m, _ in result.ranking()])
+    assert {name for name, _, _ in result.ranking()[:2]} == {"size", "colour"}
+    with pytest.raises(ValueError, match="needs the target column 'target'"):
+        TableModel.load(tmp_path / "m.npz").feature_importance(frame.drop(columns="target"))
+    gradient = TableModel.load(tmp_path / "m.npz").feature_importance(frame.drop(columns="target"), "gradient")
+    assert {name for name, _, _ in gradient.ranking()[:2]} == {"size", "colour"}

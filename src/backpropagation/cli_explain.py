@@ -13,10 +13,11 @@ import json
 import numpy as np
 
 from .cli_train import network_for, prepare, spelled_columns, text_format
-from .cli_use import load_cli_model, reading_format, refuse_unseen_labels
-from .explain import FeatureImportance, raw_column_groups
+from .cli_use import reading_format
+from .explain import FeatureImportance
 from .files import check_output
 from .readers import read_table
+from .table_model import TableModel
 from .tabular import TabularPreprocessor
 
 
@@ -24,46 +25,29 @@ def command_explain(args) -> int:
     """``backprop explain MODEL DATA``: importance of each column of DATA to the model's predictions."""
     if args.plot:
         check_output(args.plot, "--plot", inputs=[args.model, args.data])
-    model, pre = load_cli_model(args.model)
-    table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
-    permutation = args.method == "permutation"
-    if permutation and pre.target not in table.columns:
+    table_model = TableModel.load(args.model)
+    pre = table_model.preprocessing
+    table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, table_model.network))
+    if args.method == "permutation" and pre.target not in table.columns:
         raise ValueError(f"{args.data}: permutation importance needs the target column {pre.target!r} "
                          "(the metric's drop is measured on it); without it use --method gradient")
-    X, y, report = pre.transform(table, with_target=permutation, dtype=model.dtype)
-    rows = np.arange(len(X))
-    if len(X) > args.max_rows:        # (every repeat of every column predicts every row)
-        rows = np.sort(np.random.default_rng(args.seed).choice(len(X), args.max_rows, replace=False))
-    groups = raw_column_groups(pre.columns)
-    if permutation:
-        if model.head.is_classifier:
-            refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)
-        result = model.feature_importance(X[rows], pre.scale_target(y[rows]), "permutation", args.repeats,
-                                          args.seed, groups=groups)
-    else:
-        result = in_target_units(model.feature_importance(X[rows], method="gradient", groups=groups), pre)
+    result = table_model.importance_of_table(table, args.method, args.repeats, args.seed, args.max_rows)
     if args.plot:
         result.plot(args.plot)
-    summary = {"data": args.data, "rows": len(rows), "rows_in_file": len(X), **result.to_dict(),
-               "plot": args.plot, "notes": report.lines()}
+    total = len(table_model.report.rows)
+    used = min(total, args.max_rows)
+    summary = {"data": args.data, "rows": used, "rows_in_file": total, **result.to_dict(),
+               "plot": args.plot, "notes": table_model.report.lines()}
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    sampled = f" (a random {len(rows)} of {len(X)}; --max-rows)" if len(rows) < len(X) else ""
-    print(f"{len(rows)} rows of {args.data}{sampled}")
+    sampled = f" (a random {used} of {total}; --max-rows)" if used < total else ""
+    print(f"{used} rows of {args.data}{sampled}")
     print(describe_method(result, args.repeats))
     print(result)
     if args.plot:
         print(f"bar chart written to {args.plot}")
     return 0
-
-
-def in_target_units(result: FeatureImportance, pre: TabularPreprocessor) -> FeatureImportance:
-    """Gradient importances of a regression in the target's own units (the network learned it
-    standardised)."""
-    scale = pre.unscale_target(1.0) - pre.unscale_target(0.0)
-    result.importances_mean, result.importances_std = result.importances_mean * scale, result.importances_std * scale
-    return result
 
 
 def describe_method(result: FeatureImportance, repeats: int) -> str:

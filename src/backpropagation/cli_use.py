@@ -97,7 +97,7 @@ def command_evaluate(args) -> int:
     table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
     X, y, report = pre.transform(table, with_target=True, dtype=model.dtype)
     if model.head.is_classifier:
-        refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)
+        _refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)
     result = {"rows": len(y), **metrics_in_units(model, pre, X, y), "preprocessing": report.lines()}
     if model.head.is_classifier:
         result["classes"] = model.classes_.tolist()
@@ -131,7 +131,7 @@ def command_evaluate(args) -> int:
 MATRIX_CLASSES = 10
 
 
-def refuse_unseen_labels(y, classes, table: Table, rows, target: str) -> None:
+def _refuse_unseen_labels(y, classes, table: Table, rows, target: str) -> None:
     """ValueError naming the first label of ``y`` (rows ``rows`` of ``table``) the model has no
     class for, and its data row."""
     unseen = ~np.isin(y, classes)

@@ -85,6 +85,45 @@ class TableModel:
         return self.network.predict_proba(self.transform(frame))
 
 
+    def feature_importance(self, frame, method: str = "permutation", n_repeats: int = 5, random_state=0,
+                           max_rows: int | None = None):
+        """Importance of each column of ``frame`` (a text column's indicators together) to the
+        model's predictions, as ``backprop explain`` reports it; permutation needs the target
+        column in ``frame``. Returns a :class:`~backpropagation.explain.FeatureImportance`."""
+        return self.importance_of_table(table_of(frame, self.text_format), method, n_repeats, random_state,
+                                        max_rows)
+
+    def importance_of_table(self, table: Table, method: str, n_repeats: int, random_state, max_rows=None):
+        """:meth:`feature_importance` of a table the readers read (on a random ``max_rows`` of its
+        rows when it has more, drawn with ``random_state``)."""
+        from .explain import METHODS, raw_column_groups
+
+        if method not in METHODS:
+            raise ValueError(f"method: expected one of {', '.join(map(repr, METHODS))}, got {method!r}")
+        pre, network, permutation = self.preprocessing, self.network, method == "permutation"
+        if permutation and pre.target not in table.columns:
+            raise ValueError(f"{table.source}: permutation importance needs the target column {pre.target!r} "
+                             "(the metric's drop is measured on it); without it use the gradient method")
+        X, y, self.report = pre.transform(table, with_target=permutation, dtype=network.dtype)
+        rows = np.arange(len(X))
+        if max_rows is not None and len(X) > max_rows:     # (every repeat of every column predicts every row)
+            rows = np.sort(np.random.default_rng(random_state).choice(len(X), max_rows, replace=False))
+        groups = raw_column_groups(pre.columns)
+        if not permutation:
+            result = network.feature_importance(X[rows], method="gradient", groups=groups)
+            scale = pre.unscale_target(1.0) - pre.unscale_target(0.0)   # regression: the target's units
+            result.importances_mean, result.importances_std = result.importances_mean * scale, \
+                result.importances_std * scale
+            return result
+        if network.head.is_classifier:
+            unseen = ~np.isin(y, network.classes_)
+            if unseen.any():
+                raise ValueError(f"{table.source}: target {pre.target!r} holds {y[unseen][0]!r}, a class the "
+                                 f"model never saw (it knows {network.classes_.tolist()})")
+        return network.feature_importance(X[rows], pre.scale_target(y[rows]), "permutation", n_repeats,
+                                          random_state, groups=groups)
+
+
 def arrow_of_frame(frame):
     """A pandas or polars DataFrame, or a pyarrow Table, as a pyarrow Table."""
     pa, _ = pyarrow()

@@ -47,6 +47,9 @@ class LayerStep:
     fprime: np.ndarray | None = None  # f'(z), element by element (None: softmax, or fused output)
     #: The optimizer's state after the step, per name (``velocity``; ``m``, ``v``; ...): (W part, b part).
     state: dict | None = None
+    #: Dropout after this layer: the step's mask ``M`` (kept / (1 - rate), 0 dropped) and the rate.
+    mask: np.ndarray | None = None
+    dropout: float = 0.0
 
 
 @dataclass
@@ -117,6 +120,9 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
                        copied(layer.dA), layer.delta.copy(), layer.dW.copy(), copied(layer.db),
                        fprime=_derivative(layer, fused=model.fused and number == len(model.layers)))
              for number, layer in enumerate(model.layers, 1)]
+    for step, dropout in zip(steps, model.dropouts):
+        if dropout is not None:
+            step.mask, step.dropout = dropout.mask.copy(), dropout.rate
     model.optimizer.step(model.parameters, model.gradients, model.current_learning_rate)
     plain = type(model.optimizer).__name__ == "SGD" and not model.optimizer.momentum   # (keeps no state)
     state = {} if plain else model.optimizer.get_state()
@@ -224,10 +230,14 @@ def _render(trace: Trace, markdown: bool) -> str:
 def _forward_section(writer: _Writer, trace: Trace) -> None:
     writer.heading("1. Forward pass: z = a_prev W + b, a = f(z)")
     writer.line("a⁰ = x", trace.x)
-    for step in trace.layers:
+    for below, step in zip([None, *trace.layers], trace.layers):
         k = _sup(step.number)
-        writer.line(f"z{k} = a{_sup(step.number - 1)} W{k}" + (f" + b{k}" if step.b is not None else ""), step.z)
+        a_prev = _dropped_input(below)
+        writer.line(f"z{k} = {a_prev} W{k}" + (f" + b{k}" if step.b is not None else ""), step.z)
         writer.line(f"a{k} = {step.activation}(z{k})", step.a)
+        if step.mask is not None:
+            writer.line(f"M{k} (dropout {step.dropout:g}: kept units × 1/{1 - step.dropout:g}, dropped 0)", step.mask)
+            writer.line(f"a{k} ⊙ M{k}, what layer {step.number + 1} sees", step.a * step.mask)
 
 
 def _loss_section(writer: _Writer, trace: Trace) -> None:
@@ -240,17 +250,19 @@ def _loss_section(writer: _Writer, trace: Trace) -> None:
 def _backward_section(writer: _Writer, trace: Trace) -> None:
     writer.heading("3. Backward pass (chain rule, last layer first)")
     for step in reversed(trace.layers):
-        k, below = _sup(step.number), _sup(step.number - 1)
+        k = _sup(step.number)
+        below = _dropped_input(trace.layers[step.number - 2] if step.number > 1 else None)
         if step.number == len(trace.layers) and trace.fused:
             writer.line(f"δ{k} = (ŷ - y) / N   [{step.activation} fused with {trace.loss_name}]", step.delta)
         else:
             above = _sup(step.number + 1)
-            writer.line(f"∂L/∂a{k}" if step.number == len(trace.layers) else f"∂L/∂a{k} = δ{above} (W{above})ᵀ",
-                        step.dA)
+            chained = f"δ{above} (W{above})ᵀ" if step.mask is None else f"(δ{above} (W{above})ᵀ) ⊙ M{k}"
+            writer.line(f"∂L/∂a{k}" if step.number == len(trace.layers) else f"∂L/∂a{k} = {chained}", step.dA)
             if step.fprime is not None:
                 writer.line(f"f'(z{k}) = {step.activation}'(z{k})", step.fprime)
             writer.line(f"δ{k} = ∂L/∂a{k} ⊙ f'(z{k})", step.delta)
-        writer.line(f"∂L/∂W{k} = (a{below})ᵀ δ{k}" + (" + λW" if trace.l2 else ""), step.dW)
+        transposed = below if below.startswith("(") else f"({below})"
+        writer.line(f"∂L/∂W{k} = {transposed}ᵀ δ{k}" + (" + λW" if trace.l2 else ""), step.dW)
         if step.db is not None:
             writer.line(f"∂L/∂b{k} = Σ δ{k}", step.db)
     for number, units in trace.dead_units.items():
@@ -259,6 +271,14 @@ def _backward_section(writer: _Writer, trace: Trace) -> None:
                     f"({', '.join(map(str, units))}) passed no gradient: f'(z) = 0 there "
                     "(a ReLU with z <= 0 is 'dead' for this input)"
                     + ("; the layers below it learn nothing from this step" if everything else ""))
+
+
+def _dropped_input(below: LayerStep | None) -> str:
+    """How the input of the layer above ``below`` is written: ``a⁰``, ``a^l`` or ``(a^l ⊙ M^l)``."""
+    if below is None:
+        return "a⁰"
+    k = _sup(below.number)
+    return f"a{k}" if below.mask is None else f"(a{k} ⊙ M{k})"
 
 
 def _update_section(writer: _Writer, trace: Trace) -> None:
