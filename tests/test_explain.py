@@ -228,7 +228,7 @@ def test_lr_find_stops_at_divergence_and_its_suggestion_trains():
     result = model.lr_find(X, y, start=1e-5, end=1e3, steps=200)
     assert "exceeded" in result.stopped or "became" in result.stopped
     assert result.rates[-1] < 1e3
-    assert result.suggestion == result.rates[np.argmin(result.smoothed)] / 10
+    assert result.suggestion == result.rates[10 + np.argmin(result.smoothed[10:])] / 10
     fresh = NeuralNetwork([4, 16, 3], task="classification", optimizer="sgd", random_state=0,
                           learning_rate=result.suggestion)
     history = fresh.fit(X, y, epochs=30, verbose=0)
@@ -273,3 +273,16 @@ def test_a_command_line_model_explains_a_raw_frame_as_backprop_explain_does(tmp_
         TableModel.load(tmp_path / "m.npz").feature_importance(frame.drop(columns="target"))
     gradient = TableModel.load(tmp_path / "m.npz").feature_importance(frame.drop(columns="target"), "gradient")
     assert {name for name, _, _ in gradient.ranking()[:2]} == {"size", "colour"}
+
+
+def test_lr_find_ignores_a_minimum_among_the_first_noisy_averages():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)      # slow plain SGD: the first batches' mean can sit lowest
+    model = NeuralNetwork([10, 32, 16, 1], optimizer="sgd", random_state=0)
+    result = model.lr_find((X - X.mean(0)) / X.std(0), y)
+    assert np.argmin(result.smoothed) < 10 and result.suggestion > 1e-3
+    assert "after the first 10 steps" in result.rule
+    fresh = NeuralNetwork([10, 32, 16, 1], optimizer="sgd", random_state=0, learning_rate=result.suggestion)
+    history = fresh.fit((X - X.mean(0)) / X.std(0), y, epochs=20, verbose=0)
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]

@@ -34,6 +34,9 @@ from .training import LocalReducer, training_sets
 #: Rows whose activations the input gradients hold at once.
 ROWS_PER_PASS = 8192
 METHODS = ("permutation", "gradient")
+#: Steps of the range test whose smoothed loss the suggestion ignores: an average of a handful of
+#: batches can sit below the true curve by chance (fastai skips 10 as well).
+SKIP_START = 10
 
 
 # ---------------------------------------------------------------------- input gradients
@@ -312,9 +315,9 @@ def lr_find(model, X, y, start: float = 1e-7, end: float = 10.0, steps: int | No
     Returns
     -------
     LRFinderResult
-        Its ``suggestion`` is the rate at the smoothed loss's minimum divided by 10: the
-        minimum sits where training is about to become unstable, and a tenth of it still
-        learns fast (fastai's "minimum" rule).
+        Its ``suggestion`` is the rate at the smoothed loss's minimum (after the first
+        :data:`SKIP_START` steps) divided by 10: the minimum sits where training is about to
+        become unstable, and a tenth of it still learns fast (fastai's "minimum" rule).
     """
     start, end = check_float("start", start, 0.0, strict=True), check_float("end", end, 0.0, strict=True)
     if not end > start:
@@ -351,6 +354,8 @@ def lr_find(model, X, y, start: float = 1e-7, end: float = 10.0, steps: int | No
     if not smoothed:
         raise ValueError(f"lr_find: the loss was not finite at the first rate ({start:g}); lower start")
     smoothed = np.array(smoothed)
-    best = int(np.argmin(smoothed))
+    skip = SKIP_START if len(smoothed) > 2 * SKIP_START else 0      # (the first averages rest on few batches)
+    best = skip + int(np.argmin(smoothed[skip:]))
     return LRFinderResult(rates[:len(smoothed)], np.array(losses), smoothed, float(rates[best] / 10),
-                          f"the rate at the smoothed loss's minimum ({rates[best]:.3g}) divided by 10", stopped)
+                          f"the rate at the smoothed loss's minimum ({rates[best]:.3g}) divided by 10"
+                          + (f", after the first {skip} steps" if skip else ""), stopped)
