@@ -22,6 +22,7 @@ from .losses import Loss
 from .network import NeuralNetwork
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
 from .schedules import Schedule
+from .streamed_table import StreamedTable, read_table
 from .training import DivergenceError
 
 __version__ = "0.1.0"
@@ -30,6 +31,6 @@ __all__ = [
     "NeuralNetwork", "Dense", "Dropout", "Layer", "Activation", "Loss", "Optimizer", "Schedule",
     "SGD", "Adam", "AdamW", "RMSProp",
     "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
-    "ModelCheckpoint", "ProgressBar", "DivergenceError", "NotFittedError",
+    "ModelCheckpoint", "ProgressBar", "DivergenceError", "NotFittedError", "read_table", "StreamedTable",
     "activations", "losses", "optimizers", "initializers", "schedules", "callbacks", "metrics",
 ]

@@ -320,7 +320,7 @@ class NeuralNetwork(Inspection):
     def fit(
         self,
         X,
-        y,
+        y=None,
         epochs: int = 100,
         batch_size: int | None = 32,
         verbose: int = 1,
@@ -339,7 +339,10 @@ class NeuralNetwork(Inspection):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a streamed table
+            A table bigger than memory from :func:`backpropagation.read_table` streams: read in
+            shuffled blocks every epoch (``y`` None; ``validation_split``, ``early_stopping`` and
+            ``class_weight`` apply; see :mod:`backpropagation.streamed_table`).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Real targets (regression) or labels of any one type (classification); a one-hot
             matrix is accepted for softmax outputs.
@@ -390,6 +393,11 @@ class NeuralNetwork(Inspection):
         ``history`` (``history.interrupted``), best weights restored under early stopping.
         """
         verbose, epochs, batch_size, shuffle = training.fit_options(verbose, epochs, batch_size, shuffle)
+        if getattr(X, "streams_blocks", False):
+            return training.fit_streamed(self, X, y, epochs, batch_size, verbose, validation_split, validation_data,
+                                         early_stopping, lr_schedule, callbacks, sample_weight, comm, class_weight)
+        if y is None:
+            raise TypeError("fit: y (the targets of X) is required, unless X is a streamed table (read_table)")
         reducer = LocalReducer() if comm is None else MPIReducer(comm)
         verbose = verbose if reducer.rank == 0 else 0
         # From here a Ctrl-C only asks training to stop (never mid-import or mid-update); under

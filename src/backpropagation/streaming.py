@@ -90,7 +90,7 @@ def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: f
     (as a table), classes."""
     numeric = {c["name"]: np.zeros(3) for c in pre.columns if c["kind"] == "numeric"}
     text = {c["name"]: Counter() for c in pre.columns if c["kind"] == "text"}
-    target, classes, held, n_rows, n_train, shares = np.zeros(3), set(), [], 0, 0, []
+    target, classes, held, n_rows, n_train, shares = np.zeros(3), Counter(), [], 0, 0, []
     for k, table in read_ahead(blocks, range(blocks.count)):
         n_rows += len(table)
         labelled = ~table.column(pre.target).missing
@@ -125,7 +125,8 @@ def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: f
         pre.warnings.append(f"the target {pre.target!r} is sorted or clustered in the file (its blocks differ "
                             "far more than random rows would): only a pool holding many blocks mixes it; "
                             "raise --shuffle-rows, or shuffle the file's rows once")
-    return {"rows": n_rows, "train_rows": n_train, "validation": held, "classes": sorted(classes)}
+    return {"rows": n_rows, "train_rows": n_train, "validation": held, "classes": sorted(classes),
+            "class_counts": dict(classes)}
 
 
 def clustered(per_block: list, kind: str, target: np.ndarray, n_train: int) -> bool:
@@ -184,7 +185,7 @@ def _shuffled(X_parts, y_parts, rng):
 
 
 def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data=None, patience: int = 0,
-               progress=None) -> dict:
+               progress=None, class_weight=None) -> dict:
     """Train ``model`` on data that arrive in chunks, never all in memory.
 
     Parameters
@@ -196,16 +197,19 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
         ``chunks()`` gives one epoch's ``(X, y)`` pairs, in the order to train on them (shuffle
         inside and across them as the data need: see :func:`pools`). A generator function works.
     epochs, batch_size : int
-    validation_data : tuple (X_val, y_val), optional
+    validation_data : tuple (X_val, y_val) or callable returning one (or None), optional
         Scored after each epoch; with ``patience``, training stops when its loss has not improved
         for that many epochs, and the best epoch's weights are kept.
     progress : callable, optional
         ``progress(epoch, loss, val_loss, rows_per_second)`` after each epoch.
+    class_weight : dict, optional
+        Classification: ``{label: weight}`` for every chunk (see ``NeuralNetwork.fit``).
 
     Returns
     -------
     dict
-        ``loss`` (each epoch's mean), ``val_loss``, ``stop_reason`` and ``best_epoch``.
+        ``loss`` and the metric (``accuracy`` or ``r2``; each epoch's mean over the chunks),
+        ``val_loss`` and ``val_`` + the metric, ``stop_reason`` and ``best_epoch``.
 
     Examples
     --------
@@ -217,20 +221,26 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
     """
     from .interrupt import InterruptGuard
 
-    losses, val_losses, best, stop = [], [], (math.inf, None, 0), "completed"
+    losses, train_metrics, val_losses, val_metrics, best, stop = [], [], [], [], (math.inf, None, 0), "completed"
+    metric = model.head.metric
     for epoch in range(epochs):
-        total, rows, began = 0.0, 0, time.perf_counter()
+        total, scored, rows, began = 0.0, 0.0, 0, time.perf_counter()
         with InterruptGuard(announce=False) as interrupt:
             for X, y in chunks():
-                history = model.fit(X, y, epochs=1, batch_size=batch_size, verbose=0)
+                history = model.fit(X, y, epochs=1, batch_size=batch_size, verbose=0, class_weight=class_weight)
                 total, rows = total + history.history["loss"][0] * len(X), rows + len(X)
+                scored += history.history[metric][0] * len(X)
                 if interrupt.requested or history.interrupted:
                     stop = f"interrupted (Ctrl-C) during epoch {epoch + 1}"
                     break
         if stop != "completed":
             break
         losses.append(total / max(rows, 1))
-        val_losses.append(math.nan if validation_data is None else model.evaluate(*validation_data)["loss"])
+        train_metrics.append(scored / max(rows, 1))
+        held = validation_data() if callable(validation_data) else validation_data
+        scores = model.evaluate(*held) if held is not None else {}
+        val_losses.append(scores.get("loss", math.nan))
+        val_metrics.append(scores.get(metric, math.nan))
         if progress:
             progress(epoch, losses[-1], val_losses[-1], rows / max(time.perf_counter() - began, 1e-9))
         if patience and val_losses[-1] < best[0]:
@@ -240,4 +250,6 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
             break
     if best[1] is not None:
         model.parameters[...] = best[1]
-    return {"loss": losses, "val_loss": val_losses, "stop_reason": stop, "best_epoch": best[2]}
+    return {"loss": losses, metric: train_metrics, "val_loss": val_losses, f"val_{metric}": val_metrics,
+            "stop_reason": stop,
+            "best_epoch": best[2]}

@@ -133,6 +133,23 @@ def training_sets(model, reducer, X, y, sample_weight, validation_split, validat
         model, X, Y, validation_split, validation_data, weights, reducer.min_validation_rows))
 
 
+def fit_streamed(model, table, y, epochs, batch_size, verbose, validation_split, validation_data, early_stopping,
+                 lr_schedule, callbacks, sample_weight, comm, class_weight):
+    """``fit`` on a streamed table (:func:`backpropagation.read_table`): what does not apply to a
+    table read in blocks is refused by name."""
+    from .streamed_table import fit_table
+
+    given = {"y": y, "validation_data": validation_data, "lr_schedule": lr_schedule, "callbacks": callbacks,
+             "sample_weight": sample_weight, "comm": comm}
+    for name, value in given.items():
+        if value is not None:
+            raise ValueError(f"{name}: not available when X is a streamed table (the table holds the targets; "
+                             "validation rows come from validation_split)" if name in ("y", "validation_data") else
+                             f"{name}: not available when X is a streamed table yet; train in memory for it")
+    return fit_table(model, table, epochs=epochs, batch_size=batch_size or 32, verbose=verbose,
+                     validation_split=validation_split, early_stopping=early_stopping, class_weight=class_weight)
+
+
 def class_weighted(model, Y, weights, class_weight, reducer) -> np.ndarray:
     """The rows' weights (``weights``, or 1) times their class's weight from ``class_weight``:
     ``"balanced"`` (``n_rows / (n_classes · rows of the class)``, counted over every rank) or a
