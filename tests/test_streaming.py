@@ -115,3 +115,63 @@ def test_fit_stream_trains_from_a_generator_of_chunks_as_one_array_would():
                                 patience=3, progress=lambda *args: seen.append(args))
     assert len(done["loss"]) == len(seen) <= 6 and done["loss"][-1] < done["loss"][0]
     assert model.score(X, y) > 0.95 and done["best_epoch"] >= 1
+
+
+@pytest.mark.parametrize("name", ["rows.csv", "rows.parquet", "rows.feather"])
+def test_shuffle_once_writes_every_row_once_in_a_random_order(tmp_path, monkeypatch, name):
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    n = 5000
+    table = pa.table({"id": np.arange(n), "code": [f"{i % 7:03d}" for i in range(n)],
+                      "y": np.repeat([0, 1], n // 2)})                       # sorted by the target
+    source = tmp_path / name
+    lines = "".join(f"{i},{i % 7:03d},{i >= n // 2:d}\n" for i in range(n))
+    {"rows.csv": lambda: source.write_text("id,code,y\n" + lines),
+     "rows.parquet": lambda: pq.write_table(table, source, row_group_size=500),
+     "rows.feather": lambda: feather.write_feather(table, source)}[name]()
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", max(1, source.stat().st_size // 8))
+    blocks = streaming.Blocks(source, streaming.TextFormat(), ["code"])
+    copy = tmp_path / streaming.shuffled_name(source).rsplit("/", 1)[-1]
+    done = streaming.shuffle_file(blocks, copy, seed=3, bucket_bytes=max(1, source.stat().st_size // 4))
+    assert done["rows"] == n and done["buckets"] >= 4 and copy.exists()
+    shuffled = streaming.read_table(copy, text_columns=["code"])
+    ids = shuffled.column("id").numbers.astype(int)
+    assert sorted(ids.tolist()) == list(range(n))                           # every row once
+    assert abs(np.corrcoef(ids, np.arange(n))[0, 1]) < 0.1                  # in no particular order
+    assert shuffled.column("code").labels()[np.argsort(ids)][:8].tolist() == ["000", "001", "002", "003",
+                                                                              "004", "005", "006", "000"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("backprop-shuffle-")]   # scratch removed
+
+
+def test_train_shuffle_once_trains_on_a_copy_no_longer_sorted(sorted_table, tmp_path, capsys):
+    copy = tmp_path / "copy.parquet"
+    assert backprop(train(sorted_table, "--stream", "--shuffle-once", str(copy), "--output",
+                          str(tmp_path / "s.npz"))) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["shuffled_copy"]["copy"] == str(copy) and report["shuffled_copy"]["rows"] == 20_000
+    assert report["data"] == str(copy) and not any("sorted or clustered" in w for w in report["warnings"])
+    assert backprop(train(sorted_table, "--shuffle-once", "--output", str(tmp_path / "t.npz"))) == 0
+    assert (tmp_path / "sorted.shuffled.parquet").exists()
+
+
+def test_a_failed_shuffle_leaves_no_copy(sorted_table, tmp_path, monkeypatch):
+    real = streaming.TableWriter.__enter__
+
+    def enter(self):                       # the copy's first write fails, as on a full disk
+        real(self)
+
+        def write(table):
+            raise OSError("No space left on device")
+        return write
+
+    monkeypatch.setattr(streaming.TableWriter, "__enter__", enter)
+    blocks = streaming.Blocks(sorted_table, streaming.TextFormat())
+    with pytest.raises(OSError, match="No space left"):
+        streaming.shuffle_file(blocks, tmp_path / "copy.parquet", seed=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sorted.parquet"]
+
+
+def test_shuffle_once_refuses_to_overwrite_its_input(sorted_table, tmp_path, capsys):
+    assert backprop(train(sorted_table, "--shuffle-once", str(sorted_table), "--output", str(tmp_path / "m.npz"))) == 2
+    assert "--shuffle-once" in capsys.readouterr().err

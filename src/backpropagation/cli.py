@@ -212,6 +212,10 @@ def _add_training_options(command):
                               "streamed (default: half the machine's memory)")
     command.add_argument("--shuffle-rows", type=opt.positive_int, default=200_000, metavar="N",
                          help="with --stream: rows of the pool whose rows are shuffled together (default 200000)")
+    command.add_argument("--shuffle-once", nargs="?", const="", default=None, metavar="COPY",
+                         help="first write a copy of the file with its rows shuffled (bounded memory: one read, "
+                              "temporary buckets, one write) and train on it; COPY defaults to NAME.shuffled.EXT "
+                              "beside the file. For a file sorted or grouped by its target")
     _add_network_options(command)
     command.add_argument("--epochs", type=opt.positive_int, default=100, help="most epochs to train")
     command.add_argument("--early-stopping", type=opt.count, default=None, metavar="PATIENCE",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -296,6 +297,7 @@ def run_training(args) -> dict:
     """``backprop train`` (under ``mpiexec`` with ``--distributed``, on every rank); returns the report."""
     from .cli_stream import should_stream, train_streaming
 
+    shuffled = shuffle_once(args) if getattr(args, "shuffle_once", None) is not None else None
     if should_stream(args):
         check_outputs(args)
         result = train_streaming(args)
@@ -309,9 +311,32 @@ def run_training(args) -> dict:
         table = collectively(comm, lambda: read_table(args.data, part=(comm.Get_rank(), comm.Get_size()),
                                                           text_columns=spelled_columns(args), fmt=text_format(args)))
         result = train(args, number_rows_across(table, comm), comm)
+    if shuffled:
+        result["shuffled_copy"] = shuffled
     if not args.distributed or comm.Get_rank() == 0:
         print_report(result, args.json)
     return result
+
+
+def shuffle_once(args) -> dict:
+    """``--shuffle-once``: write the shuffled copy, then train on it (``args.data`` is changed)."""
+    from . import streaming
+
+    if args.distributed or args.data == "-":
+        raise ValueError("--shuffle-once: shuffles a file on disk in one process (not standard input, "
+                         "not with --distributed)")
+    copy = args.shuffle_once or streaming.shuffled_name(args.data)
+    check_output(copy, "--shuffle-once", inputs=[args.data])
+    if os.path.abspath(copy) == os.path.abspath(args.output):
+        raise ValueError(f"--shuffle-once: {copy} is also the model file (--output)")
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+    args.seed = seed
+    done = streaming.shuffle_file(streaming.Blocks(args.data, text_format(args), spelled_columns(args)), copy, seed)
+    if not args.json and not args.quiet:
+        print(f"shuffled {done['rows']} rows into {copy} ({done['buckets']} bucket(s), {done['seconds']:.1f}s); "
+              "later runs can train on it directly", file=sys.stderr)
+    args.data = copy
+    return done
 
 
 def text_format(args, saved: dict | None = None) -> TextFormat:
