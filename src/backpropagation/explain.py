@@ -46,7 +46,8 @@ def input_gradients(model, X, output: int | None = None) -> np.ndarray:
     ``ŷ`` is what the network outputs in the user's terms: the value in the targets' units
     (regression), the probability of ``classes_[1]`` (one sigmoid output) or of each class
     (softmax). Returns shape (n_samples, n_features) for one output (or ``output=k``), else
-    (n_samples, n_outputs, n_features).
+    (n_samples, n_outputs, n_features). A column of category codes (an embedding) has no
+    derivative: its entries are 0 (:func:`gradient_importance` scores it through its embedding).
     """
     X = check_features(X, model.dtype, "X", model.layer_sizes[0], feature_names=model.feature_names_in_)
     n_outputs = model.layer_sizes[-1]
@@ -55,20 +56,46 @@ def input_gradients(model, X, output: int | None = None) -> np.ndarray:
         if output >= n_outputs:
             raise ValueError(f"output: the network has {n_outputs} output(s), got {output}")
     outputs = range(n_outputs) if output is None else [output]
-    result = np.empty((len(X), len(outputs), X.shape[1]), dtype=model.dtype)
-    for start in range(0, len(X), ROWS_PER_PASS):
-        rows = slice(start, start + ROWS_PER_PASS)
-        Zs, As = forward_pass(model, X[rows])
-        for j, k in enumerate(outputs):
-            seed = np.zeros_like(As[-1])
-            seed[:, k] = output_scale(model)[k]        # ∂ŷ_k/∂A_L: 1 (or the target's scale) for output k
-            result[rows, j] = backward_to_input(model, Zs, As, seed)
+    _, gradients = embedded_gradients(model, X, outputs)
+    result = np.zeros((len(X), len(outputs), X.shape[1]), dtype=model.dtype)
+    for column, place in enumerate(column_places(model)):
+        if place.stop - place.start == 1 and not embedded(model, column):
+            result[:, :, column] = gradients[:, :, place.start]
     return result[:, 0] if len(outputs) == 1 else result
 
 
+def embedded_gradients(model, X: np.ndarray, outputs) -> tuple[np.ndarray, np.ndarray]:
+    """The network's first-layer input ``a⁰`` (X with code columns embedded) and ∂ŷ_k/∂a⁰ for
+    each output ``k`` of ``outputs``: shapes (rows, width) and (rows, len(outputs), width)."""
+    width = model.layers[0].fan_in
+    inputs = np.empty((len(X), width), dtype=model.dtype)
+    gradients = np.empty((len(X), len(outputs), width), dtype=model.dtype)
+    for start in range(0, len(X), ROWS_PER_PASS):
+        rows = slice(start, start + ROWS_PER_PASS)
+        Zs, As = forward_pass(model, X[rows])
+        inputs[rows] = As[0]
+        for j, k in enumerate(outputs):
+            seed = np.zeros_like(As[-1])
+            seed[:, k] = output_scale(model)[k]        # ∂ŷ_k/∂A_L: 1 (or the target's scale) for output k
+            gradients[rows, j] = backward_to_input(model, Zs, As, seed)
+    return inputs, gradients
+
+
+def column_places(model) -> list[slice]:
+    """Where each input column sits in the first layer's input (an embedded column: ``dim`` places)."""
+    if model.embedded_input is None:
+        return [slice(j, j + 1) for j in range(model.layer_sizes[0])]
+    return [place for _, _, place in model.embedded_input.pieces]
+
+
+def embedded(model, column: int) -> bool:
+    return any(e.column == column for e in model.embeddings)
+
+
 def forward_pass(model, X: np.ndarray) -> tuple[list, list]:
-    """Every layer's ``Z`` and ``A`` (``As[0]`` is ``X``) without touching what training caches."""
-    Zs, As = [], [X]
+    """Every layer's ``Z`` and ``A`` (``As[0]`` is ``X``, its code columns embedded) without
+    touching what training caches."""
+    Zs, As = [], [X if model.embedded_input is None else model.embedded_input.forward(X, training=False)]
     for layer in model.layers:
         Zs.append(layer.affine(As[-1]))
         As.append(layer.activation.forward(Zs[-1]))
@@ -254,12 +281,13 @@ def legacy_random_state(random_state) -> np.random.RandomState:
 
 
 def gradient_importance(model, X, groups: dict) -> FeatureImportance:
-    """Mean over rows of ``|x ⊙ ∂ŷ/∂x|``, summed over each group's columns and over the outputs."""
-    gradients = input_gradients(model, X)
-    if gradients.ndim == 2:
-        gradients = gradients[:, None, :]
-    contribution = np.abs(gradients * X[:, None, :]).sum(axis=1)           # (rows, columns)
-    per_group = np.column_stack([contribution[:, columns].sum(axis=1) for columns in groups.values()])
+    """Mean over rows of ``|x ⊙ ∂ŷ/∂x|``, summed over each group's columns and over the outputs
+    (an embedded column: over its embedding's numbers, ``|e ⊙ ∂ŷ/∂e|``)."""
+    inputs, gradients = embedded_gradients(model, X, range(model.layer_sizes[-1]))
+    contribution = np.abs(gradients * inputs[:, None, :]).sum(axis=1)      # (rows, first-layer inputs)
+    places = column_places(model)
+    per_column = np.column_stack([contribution[:, place].sum(axis=1) for place in places])
+    per_group = np.column_stack([per_column[:, columns].sum(axis=1) for columns in groups.values()])
     return FeatureImportance(list(groups), "gradient", per_group.mean(axis=0), per_group.std(axis=0),
                              None, None, "|x·∂ŷ/∂x|", groups)
 

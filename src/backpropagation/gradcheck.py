@@ -64,6 +64,11 @@ def relative_errors(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6) 
         for d, mask in zip(dropouts, fixed):
             d.fixed_mask = mask
     errors = {}
+    for number, embedding in enumerate(model.embeddings, 1):
+        where = _span(model.gradients, embedding.dE)
+        a, n = analytic[where], numeric[where]
+        scale = np.linalg.norm(a) + np.linalg.norm(n)
+        errors[f"E{number}"] = float(np.linalg.norm(a - n) / scale) if scale > 0 else 0.0
     for number, layer in enumerate(model.layers, 1):
         for name, view in (("W", layer.dW), ("b", layer.db)):
             if view is None:

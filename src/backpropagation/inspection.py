@@ -26,6 +26,8 @@ class Inspection:
     def summary(self) -> str:
         """A table of layers, activations, output shapes and parameter counts."""
         rows = [("Layer", "Activation", "Output shape", "Params"), ("input", "", f"(None, {self.layer_sizes[0]})", "0")]
+        rows += [(f"embedding (column {e.column})", "", f"(None, {e.dim})", f"{e.n_weights:,}")
+                 for e in self.embeddings]
         for i, layer in enumerate(self.layers, 1):
             kind = "output" if i == len(self.layers) else f"dense_{i}"
             rows.append((kind, type(layer.activation).__name__, f"(None, {layer.fan_out})",
@@ -211,6 +213,7 @@ class Inspection:
             use_bias=self.use_bias, dtype=self.dtype if dtype is None else dtype,
             standardize_target=self.standardize_target, engine=self.engine,
             dropout=[0.0 if d is None else d.rate for d in self.dropouts[:-1]],
+            embeddings={e.column: (e.n_categories, e.dim) for e in self.embeddings} or None,
         )
         twin.parameters[...] = self.parameters
         if self.head.fitted:

@@ -188,6 +188,7 @@ def network_config(model) -> dict:
         "standardize_target": model.standardize_target,
         "engine": model.engine,
         "dropout": [0.0 if d is None else d.rate for d in model.dropouts[:-1]],
+        "embeddings": [[e.column, e.n_categories, e.dim] for e in model.embeddings],
     }
 
 
@@ -207,6 +208,7 @@ def constructor_arguments(config: dict) -> dict:
         standardize_target=config.get("standardize_target", False),
         engine=config.get("engine", "auto"),
         dropout=config.get("dropout", 0.0),
+        embeddings={int(c): (int(n), int(d)) for c, n, d in config.get("embeddings", [])} or None,
     )
 
 
@@ -312,10 +314,14 @@ def _read_npy(handle, name: str, entry_size: int) -> np.ndarray:
 def _declared_parameter_count(network) -> int | None:
     """Parameters the description's layer sizes imply, or None if they are not plain integers."""
     try:
-        sizes = network["layer_sizes"]
+        sizes = list(network["layer_sizes"])
         use_bias = network.get("use_bias", True) is not False
-        if not all(type(n) is int and n > 0 for n in sizes) or len(sizes) < 2:
+        embedded = [list(e) for e in network.get("embeddings", [])]
+        if not all(type(n) is int and n > 0 for n in sizes + [v for e in embedded for v in e]) or len(sizes) < 2 \
+                or any(len(e) != 3 for e in embedded):
             return None
     except (TypeError, KeyError, AttributeError):
         return None
-    return sum(a * b + (b if use_bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))
+    tables = sum(n * dim for _, n, dim in embedded)
+    sizes[0] += sum(dim - 1 for _, _, dim in embedded)      # (a code column becomes dim inputs)
+    return tables + sum(a * b + (b if use_bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))

@@ -160,6 +160,116 @@ class Dropout(Layer):
         return f"Dropout({self.rate})"
 
 
+class Embedding(Layer):
+    """A learned vector for each category of one input column that holds category codes.
+
+    Column ``column`` of the input holds whole numbers ``0 .. n_categories - 1``; the layer
+    replaces it by row ``code`` of its table ``E`` (shape ``(n_categories, dim)``), so a column of
+    thousands of categories becomes ``dim`` numbers instead of thousands of indicators::
+
+        forward    a = E[code]                      (a lookup: the one-hot row times E)
+        backward   ∂L/∂E[c] = Σ over rows with code c of ∂L/∂a
+
+    Parameters
+    ----------
+    column : int
+        Which input column holds the codes.
+    n_categories, dim : int
+        Rows and width of ``E``.
+
+    Attributes
+    ----------
+    E, dE : ndarray of shape (n_categories, dim)
+        The table and its gradient: views into the network's flat vectors (with the weights, so
+        the L2 penalty applies to them).
+    """
+
+    def __init__(self, column: int, n_categories: int, dim: int) -> None:
+        for name, value, low in (("column", column, 0), ("n_categories", n_categories, 1), ("dim", dim, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"embeddings: {name} must be a whole number >= {low}, got {value!r}")
+        self.column, self.n_categories, self.dim = int(column), int(n_categories), int(dim)
+        self.n_weights = self.n_categories * self.dim
+        self.E = self.dE = self.codes = None
+
+    def bind(self, E: np.ndarray, dE: np.ndarray) -> None:
+        """Attach views of the network's flat parameter and gradient vectors."""
+        self.E, self.dE = E, dE
+
+    def codes_of(self, values: np.ndarray) -> np.ndarray:
+        """The column's values as row numbers of ``E``; ValueError naming the first bad row."""
+        codes = values.astype(np.intp)
+        bad = np.flatnonzero((codes != values) | (codes < 0) | (codes >= self.n_categories))
+        if len(bad):
+            raise ValueError(f"X: column {self.column} holds category codes 0 to {self.n_categories - 1} "
+                             f"(an embedding), got {values[bad[0]].item()!r} in row {bad[0]}")
+        return codes
+
+    def forward(self, values: np.ndarray) -> np.ndarray:
+        """``E[code]`` for each row; caches the codes for the backward pass."""
+        self.codes = self.codes_of(values)
+        return self.E[self.codes]
+
+    def output(self, values: np.ndarray) -> np.ndarray:
+        """``E[code]`` without caching (inference)."""
+        return self.E[self.codes_of(values)]
+
+    def backward(self, dA: np.ndarray) -> None:
+        """``∂L/∂E``: each row's ``∂L/∂a`` added to the row of its code (codes repeat: ``add.at``)."""
+        self.dE[...] = 0
+        np.add.at(self.dE, self.codes, dA)
+        return None
+
+    def __repr__(self) -> str:
+        return f"Embedding(column={self.column}, n_categories={self.n_categories}, dim={self.dim})"
+
+
+def embedding_layers(embeddings, n_inputs: int) -> list[Embedding]:
+    """``Embedding`` layers from ``{column: (n_categories, dim)}`` (or a list of Embedding), sorted
+    by column; ValueError for a column outside the input or given twice."""
+    if not embeddings:
+        return []
+    layers = list(embeddings) if isinstance(embeddings, (list, tuple)) else \
+        [Embedding(column, *shape) for column, shape in dict(embeddings).items()]
+    if not all(isinstance(layer, Embedding) for layer in layers):
+        raise TypeError("embeddings: expected {column: (n_categories, dim)} or a list of Embedding")
+    columns = [layer.column for layer in layers]
+    if len(set(columns)) != len(columns) or max(columns) >= n_inputs:
+        raise ValueError(f"embeddings: columns must be distinct inputs below {n_inputs}, got {sorted(columns)}")
+    return sorted((Embedding(layer.column, layer.n_categories, layer.dim) for layer in layers),
+                  key=lambda layer: layer.column)
+
+
+class EmbeddedInput:
+    """The network's input with its code columns replaced by their embeddings (a column keeps its
+    place: the first Dense layer sees plain columns and embedding vectors in column order)."""
+
+    def __init__(self, n_inputs: int, embeddings: list[Embedding]) -> None:
+        self.embeddings, by_column = embeddings, {e.column: e for e in embeddings}
+        self.pieces, at = [], 0          # (input column, Embedding or None, slice of the embedded input)
+        for column in range(n_inputs):
+            width = by_column[column].dim if column in by_column else 1
+            self.pieces.append((column, by_column.get(column), slice(at, at + width)))
+            at += width
+        self.width = at
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        """The embedded input (lookups cached for the backward pass when ``training``)."""
+        A = np.empty((len(X), self.width), dtype=X.dtype)
+        for column, embedding, place in self.pieces:
+            if embedding is None:
+                A[:, place] = X[:, column:column + 1]
+            else:
+                A[:, place] = (embedding.forward if training else embedding.output)(X[:, column])
+        return A
+
+    def backward(self, dA: np.ndarray) -> None:
+        """Each embedding's share of ``∂L/∂(embedded input)`` to its backward pass."""
+        for _, embedding, place in self.pieces:
+            if embedding is not None:
+                embedding.backward(dA[:, place])
+
+
 def dropout_layers(dropout, n_hidden: int) -> list[Dropout | None]:
     """One :class:`Dropout` (or None for a rate of 0) per hidden layer from ``dropout``: a rate
     for every hidden layer or a list with one rate per hidden layer."""

@@ -17,14 +17,15 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import activations, engines, initializers, losses, metrics, optimizers, tasks, training
+from . import activations, engines, losses, metrics, optimizers, tasks, training
 from . import callbacks as cb
 from .data import (as_array, check_bool, check_dtype, check_features, check_float, check_layer_sizes,
                    check_random_state, check_same_length)
 from .distributed import MPIReducer
 from .inspection import Inspection, NotFittedError
 from .interrupt import InterruptGuard
-from .layers import Dense, Dropout, dropout_layers, unpack_layers
+from .layers import Dense, Dropout, EmbeddedInput, dropout_layers, embedding_layers, unpack_layers
+from .parameter_layout import FlatParameters
 from .training import LocalReducer
 
 
@@ -32,7 +33,7 @@ from .training import LocalReducer
 ROWS_PER_PASS = 8192
 
 
-class NeuralNetwork(Inspection):
+class NeuralNetwork(Inspection, FlatParameters):
     """A feed-forward neural network trained by hand-written backpropagation.
 
     Parameters
@@ -83,6 +84,10 @@ class NeuralNetwork(Inspection):
         up to rounding; bit-identical for the same thread count); ``"auto"``, numba when it can
         run and the job is long enough to pay for loading it (see :mod:`backpropagation.engines`).
         ``engine_`` names the last one used, ``engine_reason_`` why ``auto`` chose numpy.
+    embeddings : dict of int to (int, int), optional
+        ``{column: (n_categories, dim)}``: input column ``column`` holds category codes
+        ``0 .. n_categories - 1``, learned as ``dim`` numbers each (see
+        :class:`~backpropagation.layers.Embedding`) instead of as indicator columns.
     dropout : float or list of float, default 0.0
         Inverted dropout after every hidden layer (or one rate per hidden layer) while training;
         ``predict`` and the other inference methods never drop (see :class:`~backpropagation.layers.Dropout`).
@@ -125,6 +130,7 @@ class NeuralNetwork(Inspection):
         standardize_target: bool = True,
         engine: str = "auto",
         dropout=0.0,
+        embeddings=None,
     ) -> None:
         if isinstance(layer_sizes, (list, tuple)) and all(isinstance(x, (Dense, Dropout)) for x in layer_sizes or [0]):
             layer_sizes, hidden_activation, output_activation, use_bias, dropout = \
@@ -146,8 +152,12 @@ class NeuralNetwork(Inspection):
         #: The random generator behind initialisation, shuffling and validation splits (saved
         #: with the model, so that training continues exactly after a load).
         self.rng = check_random_state(random_state)
+        #: The input's embedded code columns, and the input with them replaced (None without).
+        self.embeddings = embedding_layers(embeddings, self.layer_sizes[0])
+        self.embedded_input = EmbeddedInput(self.layer_sizes[0], self.embeddings) if self.embeddings else None
+        widths = [self.embedded_input.width if self.embeddings else self.layer_sizes[0], *self.layer_sizes[1:]]
         self.layers = [Dense(fan_in, fan_out, act, self.use_bias) for fan_in, fan_out, act in
-                       zip(self.layer_sizes[:-1], self.layer_sizes[1:], hidden + [output])]
+                       zip(widths[:-1], widths[1:], hidden + [output])]
         #: The Dropout after each layer while training (None: none; never after the output layer).
         self.dropouts = dropout_layers(dropout, len(self.layers) - 1) + [None]
         self._allocate_parameters()
@@ -158,64 +168,6 @@ class NeuralNetwork(Inspection):
         self.metadata: dict = {}  # JSON-ready, saved with the model (the CLI keeps its preprocessing here)
         self.stop_training, self.stop_reason = False, None
         self.feature_names_in_ = None  # the column names of the frame fit saw, if it had names
-
-    # ------------------------------------------------------------------ construction
-    def _allocate_parameters(self) -> None:
-        """One flat parameter vector and one flat gradient vector for the whole network."""
-        self._n_weights = sum(layer.n_weights for layer in self.layers)
-        n_total = self._n_weights + sum(layer.n_biases for layer in self.layers)
-        self._params = np.zeros(n_total, dtype=self.dtype)
-        self._grads = np.zeros(n_total, dtype=self.dtype)
-        self._bind_views()
-
-    def parameter_slices(self) -> list[tuple[slice, slice | None]]:
-        """Where each layer's ``W`` and ``b`` sit in the flat vectors: all weights, then all biases."""
-        slices, w_start, b_start = [], 0, self._n_weights
-        for layer in self.layers:
-            slices.append((slice(w_start, w_start + layer.n_weights),
-                           slice(b_start, b_start + layer.n_biases) if layer.use_bias else None))
-            w_start, b_start = w_start + layer.n_weights, b_start + layer.n_biases
-        return slices
-
-    def _bind_views(self) -> None:
-        """Give each layer its views of the flat vectors (see :meth:`parameter_slices`)."""
-        for layer, (w, b) in zip(self.layers, self.parameter_slices()):
-            shape = (layer.fan_in, layer.fan_out)
-            layer.bind(self._params[w].reshape(shape), None if b is None else self._params[b],
-                       self._grads[w].reshape(shape), None if b is None else self._grads[b])
-        self.layers[0].compute_input_gradient = False
-
-    def __getstate__(self) -> dict:
-        # Views and forward caches do not survive pickling as views: drop them, rebind on load.
-        state = self.__dict__.copy()
-        state["layers"] = [layer.without_arrays() for layer in self.layers]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._bind_views()
-
-    def _initialize_weights(self) -> None:
-        for layer in self.layers:
-            init = self.initializer
-            if isinstance(init, str) and init == "auto":  # measured in bench/quality.py
-                init = "glorot_uniform" if self.head.is_classifier else "fan_in_uniform"
-            layer.W[...] = initializers.get(init)(layer.fan_in, layer.fan_out, self.rng, self.dtype)
-
-    @property
-    def parameters(self) -> np.ndarray:
-        """The flat parameter vector (all weights, then all biases); assign with ``[...] =``."""
-        return self._params
-
-    @property
-    def gradients(self) -> np.ndarray:
-        """The flat gradient vector from the last backward pass, laid out like ``parameters``."""
-        return self._grads
-
-    @property
-    def n_parameters(self) -> int:
-        """Number of trainable parameters."""
-        return self._params.size
 
     @property
     def classes_(self) -> np.ndarray:
@@ -228,7 +180,7 @@ class NeuralNetwork(Inspection):
     # ------------------------------------------------------------------ the algorithm
     def _forward(self, X: np.ndarray) -> np.ndarray:
         """Forward pass: every layer in order (with its dropout, training); the output activations."""
-        A = X
+        A = X if self.embedded_input is None else self.embedded_input.forward(X)
         for layer, dropout in zip(self.layers, self.dropouts):
             A = layer.forward(A)
             if dropout is not None:
@@ -237,7 +189,7 @@ class NeuralNetwork(Inspection):
 
     def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Forward pass that caches nothing (inference): the output layer's ``Z`` and ``A``."""
-        A = X
+        A = X if self.embedded_input is None else self.embedded_input.forward(X, training=False)
         for layer in self.layers[:-1]:
             A = layer.output(A)
         output = self.layers[-1]
@@ -274,6 +226,8 @@ class NeuralNetwork(Inspection):
             dA = output.backward(dA_out if row_scale is None else dA_out * row_scale)
         for layer, dropout in zip(reversed(self.layers[:-1]), reversed(self.dropouts[:-1])):
             dA = layer.backward(dA if dropout is None else dropout.backward(dA))
+        if self.embedded_input is not None:     # one step further: into the embedding tables
+            self.embedded_input.backward(dA)
 
     def add_penalty_gradient(self) -> None:
         """Add the L2 penalty's gradient, l2 * W, to the weights' gradients (biases are not penalised)."""

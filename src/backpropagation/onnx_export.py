@@ -85,9 +85,26 @@ def _activation(graph: _Graph, layer, x: str) -> str:
     return graph.node(op, [x])
 
 
+def _embedded(graph: _Graph, model, x: str) -> str:
+    """``x`` with each code column replaced by its embedding row (a Gather on the table)."""
+    pieces = []
+    for column, embedding, _ in model.embedded_input.pieces:
+        part = graph.node("Slice", [x, graph.constant(np.array([column], np.int64)),
+                                    graph.constant(np.array([column + 1], np.int64)),
+                                    graph.constant(np.array([1], np.int64))])
+        if embedding is not None:
+            codes = graph.node("Cast", [graph.node("Squeeze", [part, graph.constant(np.array([1], np.int64))])],
+                               to=graph.onnx.TensorProto.INT64)
+            part = graph.node("Gather", [graph.constant(embedding.E, "E"), codes], axis=0)
+        pieces.append(part)
+    return graph.node("Concat", pieces, axis=1)
+
+
 def network_outputs(graph: _Graph, model, x: str) -> list:
     """Append ``model``'s layers to ``graph`` from the tensor ``x``; the graph's output values."""
     helper = graph.onnx.helper
+    if model.embedded_input is not None:
+        x = _embedded(graph, model, x)
     for layer in model.layers:
         W = graph.constant(layer.W, "W")
         x = graph.node("Gemm", [x, W, graph.constant(layer.b, "b")]) if layer.b is not None else \

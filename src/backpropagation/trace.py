@@ -229,7 +229,11 @@ def _render(trace: Trace, markdown: bool) -> str:
 
 def _forward_section(writer: _Writer, trace: Trace) -> None:
     writer.heading("1. Forward pass: z = a_prev W + b, a = f(z)")
-    writer.line("a⁰ = x", trace.x)
+    if trace.layers[0].a_prev.shape[1] == trace.x.shape[1]:
+        writer.line("a⁰ = x", trace.x)
+    else:                                            # (code columns looked up in their embeddings)
+        writer.line("x", trace.x)
+        writer.line("a⁰ = x with each code column replaced by its row E[code] (embeddings)", trace.layers[0].a_prev)
     for below, step in zip([None, *trace.layers], trace.layers):
         k = _sup(step.number)
         a_prev = _dropped_input(below)

@@ -48,6 +48,8 @@ def unsupported(model) -> str | None:
     for i, layer in enumerate(model.layers):
         if type(layer.activation) not in ACTIVATIONS:
             return f"layer {i + 1}'s activation {type(layer.activation).__name__} is not a built-in one"
+    if model.embeddings:
+        return "it has embeddings, which the compiled kernels do not run"
     for i, dropout in enumerate(model.dropouts, 1):
         if dropout is not None:
             return f"layer {i} has dropout, which the compiled kernels do not run"
