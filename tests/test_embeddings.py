@@ -101,15 +101,17 @@ def test_an_embedding_learns_per_category_effects_with_few_parameters():
     assert model.n_parameters < one_hot * 16 + 16 * 1 + 17 + 30 * 4
 
 
-def test_the_model_file_keeps_the_embeddings(tmp_path):
+@pytest.mark.parametrize("column", [0, 1])
+def test_the_model_file_keeps_the_embeddings(tmp_path, column):
     X, y = data(100)
-    model = network()
+    X[:, [0, 1]] = X[:, [1, 0]] if column == 0 else X[:, [0, 1]]
+    model = NeuralNetwork([3, 16, 1], embeddings={column: (30, 4)}, random_state=0)
     model.fit(X, y, epochs=2, verbose=0)
     model.save(tmp_path / "m.npz")
     loaded = NeuralNetwork.load(tmp_path / "m.npz")
     assert repr(loaded.embeddings) == repr(model.embeddings)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-    assert "embedding (column 1)" in loaded.summary()
+    assert f"embedding (column {column})" in loaded.summary()
 
 
 def test_engines_and_explanations_with_embeddings():
@@ -143,3 +145,51 @@ def test_the_onnx_graph_looks_the_embeddings_up():
     session = ort.InferenceSession(model.to_onnx().SerializeToString())
     (values,) = session.run(None, {"X": X})
     np.testing.assert_allclose(values.ravel(), model.predict(X), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- the command line: --embed
+def store_csv(path, n=3000, stores=400, seed=0, unseen=False):
+    rng = np.random.default_rng(seed)
+    effect = np.random.default_rng(7).normal(size=stores + 50)
+    store = rng.integers(stores, stores + 50, n) if unseen else rng.integers(0, stores, n)
+    x = rng.normal(size=n)
+    sales = 2 * x + 3 * effect[store] + 0.1 * rng.normal(size=n)
+    path.write_text("x,store,sales\n" + "".join(f"{a:.5f},S{s:04d},{b:.5f}\n" for a, s, b in zip(x, store, sales)))
+    return path
+
+
+def run(*argv):
+    from backpropagation.cli import main
+
+    return main([str(a) for a in argv])
+
+
+def test_train_embeds_a_column_of_many_categories_and_every_command_reads_it(tmp_path, capsys):
+    import json
+
+    data, model = store_csv(tmp_path / "train.csv"), tmp_path / "m.npz"
+    assert run("train", data, "--target", "sales", "--embed", "store:6", "--epochs", "60", "--seed", "0",
+               "--learning-rate", "0.01", "-o", model, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["features"] == 2 and report["validation"]["r2"] > 0.8       # not 401 indicator columns
+    network = NeuralNetwork.load(model)
+    assert [(e.column, e.n_categories, e.dim) for e in network.embeddings] == [(1, 401, 6)]
+    assert run("summary", model) == 0
+    assert "store: text, embedded in 6 numbers over 400 categories" in capsys.readouterr().out
+    new = store_csv(tmp_path / "new.csv", n=50, seed=1, unseen=True)            # stores never seen
+    assert run("predict", model, new, "-o", tmp_path / "p.csv") == 0
+    assert "unseen" in capsys.readouterr().err
+    assert run("explain", model, data, "--json", "--repeats", "2") == 0
+    ranking = [row["feature"] for row in json.loads(capsys.readouterr().out)["ranking"]]
+    assert ranking == ["store", "x"]
+    pytest.importorskip("onnxruntime")
+    assert run("export", model, tmp_path / "m.onnx") == 0                        # checked against predict
+
+
+def test_embed_refuses_what_it_cannot_use(tmp_path, capsys):
+    data = store_csv(tmp_path / "train.csv", n=200)
+    with pytest.raises(SystemExit):
+        run("train", data, "--target", "sales", "--embed", "store:0")
+    assert "expected an integer >= 1, got '0'" in capsys.readouterr().err
+    assert run("train", data, "--target", "sales", "--embed", "shop", "-o", tmp_path / "m.npz") == 2
+    assert "shop" in capsys.readouterr().err

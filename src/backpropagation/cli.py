@@ -253,6 +253,10 @@ def _add_table_options(command):
                          default=None, metavar="K",
                          help="a text column becomes at most K indicator columns: its K-1 most frequent "
                               "categories and one '(other)' level for the rest (default: one per category)")
+    command.add_argument("--embed", action="append", default=None, metavar="COLUMN[:DIM]", type=opt.embedding,
+                         help="learn DIM numbers per category of this text column (an embedding: one input "
+                              "instead of one indicator per category; DIM default 1.6 * categories^0.56, at most "
+                              "50); for columns of many categories (repeatable)")
     command.add_argument("--class-weight", choices=["balanced"], default=None,
                          help="classification: weigh each class by n_rows / (n_classes * its rows), so that a rare "
                               "class counts as much as a common one (default: every row alike)")

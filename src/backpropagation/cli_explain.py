@@ -12,13 +12,12 @@ import json
 
 import numpy as np
 
-from .cli_train import network_for, prepare, spelled_columns, text_format
+from .cli_train import network_for, prepare, preprocessor, spelled_columns, text_format
 from .cli_use import reading_format
 from .explain import FeatureImportance
 from .files import check_output
 from .readers import read_table
 from .table_model import TableModel
-from .tabular import TabularPreprocessor
 
 
 def command_explain(args) -> int:
@@ -66,8 +65,7 @@ def command_lr_find(args) -> int:
     if args.seed is None:
         args.seed = int(np.random.SeedSequence().entropy % 2**63)
     table = read_table(args.data, text_columns=spelled_columns(args), fmt=text_format(args))
-    pre = TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
-                              max_categories=args.max_categories)
+    pre = preprocessor(args)
     data = prepare(args, table, pre)
     args.engine = "numpy"
     model = network_for(args, pre, data.X, data.y, data.X.dtype)

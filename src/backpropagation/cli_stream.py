@@ -14,8 +14,7 @@ import time
 import numpy as np
 
 from . import streaming
-from .cli_train import class_report, metrics_in_units, network_for, spelled_columns, text_format
-from .tabular import TabularPreprocessor
+from .cli_train import class_report, metrics_in_units, network_for, preprocessor, spelled_columns, text_format
 
 
 #: In-memory bytes per byte of file, roughly (text parsed, columns decoded, the encoded matrix):
@@ -59,8 +58,7 @@ def train_streaming(args) -> dict:
     if args.seed is None:      # reproducible as in memory: the seed is drawn, used and reported
         args.seed = int(np.random.SeedSequence().entropy % 2**63)
     blocks = streaming.Blocks(args.data, text_format(args), spelled_columns(args))
-    pre = TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
-                              max_categories=args.max_categories)
+    pre = preprocessor(args)
     pre.fit(streaming.sample_table(blocks, args.seed))
     seen = streaming.fit_exactly(pre, blocks, args.seed, args.validation_split)
     dtype = np.float32 if args.float32 else np.float64

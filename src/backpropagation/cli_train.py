@@ -55,8 +55,7 @@ def train(args, table: Table, comm=None) -> dict:
     if args.seed is None:   # a run without --seed is reproducible too: its seed is drawn, used and reported
         seed = int(np.random.SeedSequence().entropy % 2**63)
         args.seed = seed if comm is None else comm.bcast(seed, root=0)
-    pre = TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
-                              max_categories=args.max_categories)
+    pre = preprocessor(args)
     data = prepare(args, table, pre, comm)
     model = network_for(args, pre, data.X, data.y, data.X.dtype, comm)
     initial = model.parameters.copy()
@@ -84,6 +83,12 @@ def train(args, table: Table, comm=None) -> dict:
         result["warnings"].append("interrupted (Ctrl-C) after training: the model was written"
                                   + ("; no plots were drawn" if args.plots and not result["plots"] else ""))
     return result
+
+
+def preprocessor(args) -> TabularPreprocessor:
+    """The unfitted preprocessing the table options describe."""
+    return TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
+                               max_categories=args.max_categories, embed=dict(getattr(args, "embed", None) or ()))
 
 
 def prepare(args, table: Table, pre: TabularPreprocessor, comm=None) -> Prepared:
@@ -187,7 +192,7 @@ def network_for(args, pre, X, y, dtype, comm=None) -> NeuralNetwork:
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
                           dtype=dtype, random_state=args.seed, engine=args.engine,
                           standardize_target=False,  # the preprocessing already standardises it
-                          dropout=getattr(args, "dropout", 0.0))
+                          dropout=getattr(args, "dropout", 0.0), embeddings=pre.embeddings or None)
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
     model.metadata["text_format"] = text_format(args).to_dict()   # predict reads new files alike
@@ -351,7 +356,7 @@ def text_format(args, saved: dict | None = None) -> TextFormat:
 
 def spelled_columns(args) -> list[str]:
     """The columns ``train`` reads as written (see :attr:`TabularPreprocessor.spelled_columns`)."""
-    return TabularPreprocessor(args.target, args.task, text=getattr(args, "text", None) or ()).spelled_columns
+    return preprocessor(args).spelled_columns
 
 
 PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")

@@ -86,3 +86,13 @@ def port(text: str) -> int:
     if port > 65535:
         raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
     return port
+
+
+def embedding(text: str) -> tuple[str, int | None]:
+    """``--embed COLUMN[:DIM]``: the column, and the width (None: the default rule)."""
+    name, _, width = text.rpartition(":") if ":" in text else (text, "", "")
+    if not name.strip():
+        raise argparse.ArgumentTypeError(f"expected a column name, optionally :DIM, got {text!r}")
+    if not width:
+        return name, None
+    return name, positive_int(width)

@@ -228,10 +228,10 @@ def checked_groups(groups, model, n_features: int) -> dict:
 def raw_column_groups(columns: list[dict]) -> dict:
     """The encoded matrix's columns of each raw table column, from a fitted
     :class:`~backpropagation.tabular.TabularPreprocessor`'s ``columns``: a numeric column is one,
-    a text column its indicators (so importance is reported per column of the table)."""
+    a text column its indicators, or its code when embedded (importance per column of the table)."""
     groups, at = {}, 0
     for spec in columns:
-        width = 1 if spec["kind"] == "numeric" else len(spec["categories"])
+        width = 1 if spec["kind"] == "numeric" or "embed" in spec else len(spec["categories"])
         groups[spec["name"]], at = list(range(at, at + width)), at + width
     return groups
 

@@ -317,8 +317,9 @@ def _declared_parameter_count(network) -> int | None:
         sizes = list(network["layer_sizes"])
         use_bias = network.get("use_bias", True) is not False
         embedded = [list(e) for e in network.get("embeddings", [])]
-        if not all(type(n) is int and n > 0 for n in sizes + [v for e in embedded for v in e]) or len(sizes) < 2 \
-                or any(len(e) != 3 for e in embedded):
+        if not all(type(n) is int and n > 0 for n in sizes) or len(sizes) < 2 or \
+                any(len(e) != 3 or not all(type(v) is int and v >= low for v, low in zip(e, (0, 1, 1)))
+                    for e in embedded):
             return None
     except (TypeError, KeyError, AttributeError):
         return None

@@ -207,6 +207,9 @@ def _table_graph(table_model):
                            keys_strings=categories + missing,
                            values_int64s=list(range(len(categories))) + [mode] * len(missing),
                            default_int64=len(categories) if spec.get("other") else depth)
+        if "embed" in spec:              # the code itself: the network's Gather looks it up
+            features.append(graph.node("Cast", [index], to=graph.elem))
+            continue
         hot = graph.node("OneHot", [index, graph.constant(np.array(depth, np.int64)),
                                     graph.constant(np.array([0, 1], np.int64))], axis=-1)   # (int64: every runtime)
         squeezed = graph.node("Squeeze", [hot, graph.constant(np.array([1], np.int64))])

@@ -24,6 +24,7 @@ from collections import Counter
 import numpy as np
 
 from .column_stats import Totals, filled_mean_std, medians
+from .tabular_state import OTHER, checked_column, describe, number, require
 from .csv_source import is_number_text
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .tabular_report import TransformReport
@@ -43,8 +44,9 @@ def first_text(column: Column, rows: np.ndarray, row_numbers: np.ndarray, totals
     return min(found) if found else None
 
 
-#: The level that stands for a text column's rare categories under ``max_categories``.
-OTHER = "(other)"
+def embedding_dim(n_categories: int) -> int:
+    """The default width of a column's embedding: fastai's rule ``1.6 · n^0.56``, at most 50."""
+    return int(min(50, max(2, round(1.6 * n_categories ** 0.56))))
 
 
 class TabularPreprocessor:
@@ -65,17 +67,23 @@ class TabularPreprocessor:
     max_categories : int, optional
         Most indicator columns a text column becomes: its ``max_categories - 1`` most frequent
         categories, and one :data:`OTHER` level for the rest (and for categories unseen in training).
+    embed : dict of str to int or None, optional
+        Text columns to encode as one column of category codes (for an
+        :class:`~backpropagation.layers.Embedding` of that width; None: :func:`embedding_dim`)
+        instead of indicators. Code ``len(categories)`` stands for a category unseen in training.
     """
 
     max_auto_classes = 10
 
-    def __init__(self, target: str, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None) -> None:
+    def __init__(self, target: str, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None,
+                 embed=None) -> None:
         self.target = target
         self.task = task
         self.drop = list(drop)
         self.max_categories = max_categories
-        self.forced = {**dict.fromkeys(text, "text"), **dict.fromkeys(numeric, "numeric")}
-        both = set(text) & set(numeric)
+        self.embed = dict(embed or {})
+        self.forced = {**dict.fromkeys([*text, *self.embed], "text"), **dict.fromkeys(numeric, "numeric")}
+        both = set([*text, *self.embed]) & set(numeric)
         if both:
             raise ValueError(f"--text and --numeric: {sorted(both)[0]!r} cannot be both")
         self.columns: list[dict] = []
@@ -197,15 +205,18 @@ class TabularPreprocessor:
         if len(categories) > 20 and len(categories) > 0.5 * n_present:
             self.warnings.append(
                 f"column {name!r} looks like an identifier ({len(categories)} distinct texts in "
-                f"{n_present} rows, one feature each); consider --drop {name!r}")
+                f"{n_present} rows, one feature each); consider --drop {name!r}, or --embed {name!r}")
         frequencies = [counts[c] for c in categories]
         mode = categories[frequencies.index(max(frequencies))]
+        spec = {"name": name, "kind": "text", "categories": categories, "mode": mode}
         if self.max_categories and len(categories) > self.max_categories:
             kept = sorted(sorted(categories, key=lambda c: -counts[c])[: self.max_categories - 1])
             self.warnings.append(f"column {name!r}: {len(categories)} categories; the {len(kept)} most frequent kept, "
                                  f"the other {len(categories) - len(kept)} as one level {OTHER!r} (--max-categories)")
-            return {"name": name, "kind": "text", "categories": kept + [OTHER], "mode": mode, "other": True}
-        return {"name": name, "kind": "text", "categories": categories, "mode": mode}
+            spec.update(categories=kept + [OTHER], other=True)
+        if name in self.embed:
+            spec["embed"] = self.embed[name] or embedding_dim(len(spec["categories"]))
+        return spec
 
     def infer_target_kind(self, column: Column, rows: np.ndarray, row_numbers: np.ndarray,
                           totals: Totals | None = None) -> str:
@@ -280,6 +291,8 @@ class TabularPreprocessor:
         for column in self.columns:
             if column["kind"] == "numeric":
                 names.append(column["name"])
+            elif "embed" in column:
+                names.append(f"{column['name']} (code)")
             else:
                 names.extend(f"{column['name']}={c}" for c in column["categories"])
         return names
@@ -344,6 +357,11 @@ class TabularPreprocessor:
             if spec["kind"] == "numeric":
                 X[:, start] = self._numeric(spec, column, rows, missing, table, report)
                 start += 1
+            elif "embed" in spec:
+                unseen = self._code(spec, positions[name][column.codes[rows]], missing, X[:, start])
+                if unseen:
+                    report.unseen[name] = report.unseen.get(name, 0) + unseen
+                start += 1
             else:
                 width = len(spec["categories"])
                 unseen = self._one_hot(spec, positions[name][column.codes[rows]], missing, X[:, start:start + width])
@@ -376,6 +394,26 @@ class TabularPreprocessor:
         position = pc.index_in(column.categories, value_set=arrow_of(kept))
         unseen = len(kept) if spec.get("other") else -1
         return np.append(numpy_of(position, fill=unseen), -1).astype(np.intp)
+
+    def _code(self, spec, index, missing, out) -> int:
+        """Write the category codes of an embedded column (unseen: ``len(categories)``, the
+        table's extra row); return how many cells were unseen categories."""
+        index[missing] = spec["categories"].index(spec["mode"])
+        unseen = index < 0
+        index[unseen] = len(spec["categories"])
+        out[...] = index
+        return int(np.count_nonzero(unseen))
+
+    @property
+    def embeddings(self) -> dict:
+        """``{matrix column: (rows of the table, width)}`` of the embedded text columns (the
+        ``embeddings`` argument of the network)."""
+        found, at = {}, 0
+        for spec in self.columns:
+            if "embed" in spec:
+                found[at] = (len(spec["categories"]) + 1, spec["embed"])
+            at += 1 if spec["kind"] == "numeric" or "embed" in spec else len(spec["categories"])
+        return found
 
     def _one_hot(self, spec, index, missing, block) -> int:
         """Write the indicator columns of the rows whose category positions are ``index`` into
@@ -424,74 +462,25 @@ class TabularPreprocessor:
         try:
             if not isinstance(state, dict):
                 raise TypeError(f"expected a JSON object, got {type(state).__name__}")
-            _require(state, "target", str), _require(state, "task", str), _require(state, "drop", list)
+            require(state, "target", str), require(state, "task", str), require(state, "drop", list)
             if not all(isinstance(name, str) for name in state["drop"]):
                 raise TypeError("drop: expected column names")
             pre = cls(state["target"], state["task"], state["drop"])
             if state["target_kind"] not in ("numeric", "labels", "integer-labels"):
                 raise ValueError(f"target_kind: unknown kind {state['target_kind']!r}")
             pre.target_kind = state["target_kind"]
-            pre.target_mean, pre.target_std = _number(state, "target_mean"), _number(state, "target_std")
-            pre.columns = [_checked_column(c) for c in _require(state, "columns", list)]
+            pre.target_mean, pre.target_std = number(state, "target_mean"), number(state, "target_std")
+            pre.columns = [checked_column(c) for c in require(state, "columns", list)]
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"invalid preprocessing description: {type(error).__name__}: {error}") from None
         return pre
 
     def describe(self) -> str:
-        """One line per input column: how it is encoded."""
-        detail = {"labels": ", text labels", "integer-labels": ", integer labels",
-                  "numeric": f", standardised: mean {self.target_mean:.4g}, std {self.target_std:.4g}"}
-        lines = [f"target: {self.target} ({self.resolved_task}{detail.get(self.target_kind, '')})"]
-        for column in self.columns:
-            if column["kind"] == "numeric":
-                lines.append(f"  {column['name']}: numeric, standardised (mean {column['mean']:.4g}, "
-                             f"std {column['std']:.4g}), missing -> median {column['median']:.4g}")
-            else:
-                cats = column["categories"]
-                shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")
-                lines.append(f"  {column['name']}: text, one-hot over {len(cats)} categories ({shown}), "
-                             f"missing -> {column['mode']!r}, unseen -> all zeros")
-        if self.drop:
-            lines.append(f"  ignored: {', '.join(self.drop)}")
-        return "\n".join(lines)
-
-
-def _require(state: dict, key: str, kind: type):
-    """``state[key]``, which must be a ``kind``; TypeError naming the key otherwise."""
-    value = state[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise TypeError(f"{key}: expected {kind.__name__}, got {value!r}"[:200])
-    return value
-
-
-def _number(state: dict, key: str) -> float:
-    value = state[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{key}: expected a number, got {value!r}"[:200])
-    return float(value)
+        """One line per input column: how it is encoded (see :func:`tabular_state.describe`)."""
+        return describe(self)
 
 
 def _monotonic(values: np.ndarray) -> bool:
     """Whether ``values`` (in file order) strictly rise or strictly fall, as a row number does."""
     steps = np.diff(values)
     return bool(np.all(steps > 0) or np.all(steps < 0))
-
-
-def _checked_column(column) -> dict:
-    """One column's saved description, with every field's type checked."""
-    if not isinstance(column, dict):
-        raise TypeError(f"columns: expected objects, got {column!r}"[:200])
-    _require(column, "name", str)
-    if column.get("kind") == "numeric":
-        for key in ("mean", "std", "median"):
-            _number(column, key)
-    elif column.get("kind") == "text":
-        categories = _require(column, "categories", list)
-        if not all(isinstance(c, str) for c in categories) or not isinstance(column.get("mode"), str):
-            raise TypeError(f"column {column['name']!r}: categories and mode must be text")
-        if not isinstance(column.get("other", False), bool) or column.get("other") and categories[-1:] != [OTHER]:
-            raise ValueError(f"column {column['name']!r}: 'other' must be true or false, its level last")
-    else:
-        raise ValueError(f"column {column['name']!r}: unknown kind {column.get('kind')!r}")
-    return dict(column)
-
