@@ -139,3 +139,12 @@ def test_the_streaming_benchmark_runs_and_reports_both_commands(tmp_path):
     report = json.loads(output.read_text())["results"]
     assert set(report) == {"in memory (shuffled file)", "--stream (sorted file)"}
     assert all(row["peak_rss_mb"] > 0 and row["validation_accuracy"] > 0.9 for row in report.values())
+
+
+def test_the_embeddings_benchmark_runs_the_three_encodings(tmp_path):
+    output = tmp_path / "embeddings.json"
+    result = subprocess.run([sys.executable, str(BENCH.parent / "embeddings.py"), "--rows", "600", "--categories",
+                             "50", "--output", str(output)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(output.read_text())["results"]
+    assert [row["inputs"] for row in results.values()] == [3 + 50, 3 + 50, 3 + 8]
