@@ -129,6 +129,7 @@ def _result(args, table, model, pre, data: Prepared, history, comm) -> dict:
         "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
         "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_,
         "engine_reason": model.engine_reason_, "seed": args.seed,
+        "engine_ms_per_batch": {k: round(v * 1e3, 4) for k, v in getattr(model, "engine_timing_", {}).items()},
         "kernel_seconds": round(history.kernel_seconds, 3),
         "still_improving": _still_improving(history),
     }
@@ -394,6 +395,9 @@ def print_report(result: dict, as_json: bool) -> None:
           f"{result['rows_validation']} validation) in {result['seconds']:.1f}s ({result['engine']} engine)")
     if result.get("engine_reason"):
         print(f"note: numpy engine because {result['engine_reason']}")
+    if result.get("engine_ms_per_batch"):
+        measured = ", ".join(f"{name} {ms:.3g} ms" for name, ms in result["engine_ms_per_batch"].items())
+        print(f"measured per batch: {measured} (--engine NAME fixes the choice, for runs reproduced bit for bit)")
     if result["kernel_seconds"] >= 1:
         print(f"note: {result['kernel_seconds']:.1f}s of that compiled the numba kernels (first use; "
               "later runs load them from numba's cache)")

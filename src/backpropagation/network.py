@@ -83,7 +83,9 @@ class NeuralNetwork(Inspection, FlatParameters):
         ``fast`` extra), which split large batches by rows over numba's threads (results equal
         up to rounding; bit-identical for the same thread count); ``"auto"``, numba when it can
         run and the job is long enough to pay for loading it (see :mod:`backpropagation.engines`).
-        ``engine_`` names the last one used, ``engine_reason_`` why ``auto`` chose numpy.
+        ``engine_`` names the last one used, ``engine_reason_`` why ``auto`` chose numpy, and
+        ``engine_timing_`` the seconds per batch measured (see :mod:`backpropagation.engines.measure`;
+        jobs of 2 s or more, where ``auto`` times both engines and the numpy engine its BLAS threads).
     embeddings : dict of int to (int, int), optional
         ``{column: (n_categories, dim)}``: input column ``column`` holds category codes
         ``0 .. n_categories - 1``, learned as ``dim`` numbers each (see
@@ -148,6 +150,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         self.l2, self.initializer = check_float("l2", l2, 0.0), initializer
         self.use_bias, self.dtype = check_bool("use_bias", use_bias), check_dtype(dtype)
         self.engine, self.engine_, self.engine_reason_ = engines.check_engine(engine), None, None
+        self.engine_timing_: dict = {}
         self.random_state = random_state
         #: The random generator behind initialisation, shuffling and validation splits (saved
         #: with the model, so that training continues exactly after a load).

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import callbacks as cb
 from . import engines
+from .engines import measure
 from .data import (MiniBatches, as_array, check_features, check_magnitude, check_float, check_int, check_same_length,
                    check_sample_weight, column_names, validation_split)
 from .interrupt import InterruptGuard
@@ -230,9 +231,7 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
         c.set_model(model)
         c.on_train_begin({"epochs": epochs, "samples": n_rows, "batch_size": batch_size,
                           "validation": X_val is not None, "rank": reducer.rank})
-    model.engine_ = engines.choose(model, n_rows, batch_size, epochs, distributed=not reducer.local)
-    model.engine_reason_ = engines.auto_reason(model, n_rows, batch_size, epochs, not reducer.local) \
-        if model.engine == "auto" and model.engine_ == "numpy" else None
+    blas_threads = engines.decide(model, X, Y, n_rows, batch_size, epochs, distributed=not reducer.local)
     divergence = None
     # Overflow is not warned about: the loop finds non-finite losses and weights itself and
     # raises DivergenceError, which says what to do.
@@ -244,7 +243,8 @@ def train(model, X, Y, X_val, Y_val, weights, reducer, *, epochs: int, batch_siz
                 engine = engines.create(model.engine_, model, reducer, batch_callbacks(callbacks), batch_size)
                 history.kernel_seconds = getattr(engine, "load_seconds", 0.0)
                 loop = TrainingLoop(model, reducer, engine, Y, (X_val, Y_val), callbacks)
-                divergence = loop.run(epochs, reducer.batches(X, Y, weights, batch_size), shuffle, interrupt)
+                with measure.holding_blas(blas_threads):      # (what measured faster, for this fit)
+                    divergence = loop.run(epochs, reducer.batches(X, Y, weights, batch_size), shuffle, interrupt)
         finally:
             for c in callbacks:
                 c.on_train_end({"allreduce_seconds": reducer.reduce_seconds})

@@ -79,6 +79,29 @@ def auto_reason(model, n_rows: int, batch_size: int, epochs: int, distributed: b
     return reason
 
 
+def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: bool) -> int | None:
+    """Set ``model.engine_`` (with ``engine_reason_`` and ``engine_timing_``) for this job, by
+    :func:`choose` and, for jobs of at least :data:`AUTO_MIN_SECONDS` in one process, by
+    measuring (:mod:`.measure`); return the BLAS threads to hold the numpy engine to (None: as is)."""
+    model.engine_ = choose(model, n_rows, batch_size, epochs, distributed)
+    model.engine_reason_ = auto_reason(model, n_rows, batch_size, epochs, distributed) \
+        if model.engine == "auto" and model.engine_ == "numpy" else None
+    model.engine_timing_ = {}
+    estimate = estimated_seconds(model, n_rows, batch_size, epochs)
+    if distributed or estimate < AUTO_MIN_SECONDS or not len(X):
+        return None
+    from . import measure
+
+    if model.engine == "auto" and model.engine_ == "numba":
+        model.engine_, reason, model.engine_timing_ = measure.faster_engine(model, X, Y, batch_size, estimate)
+        model.engine_reason_ = reason or None
+    if model.engine_ != "numpy":
+        return None
+    threads, timing = measure.blas_threads(model, X, Y, batch_size)
+    model.engine_timing_.update(timing)
+    return threads
+
+
 def create(name: str, model, reducer, batch_callbacks, batch_size: int):
     """The engine object for ``name`` (from :func:`choose`), for batches of ``batch_size`` rows."""
     if name == "numba":
