@@ -228,3 +228,34 @@ def test_an_error_on_one_rank_alone_stops_every_rank_with_one_message(tmp_path):
     assert done.returncode != 0
     assert done.stderr.count("a callback failed on rank 1") == 1
     assert "rank 1 of 2; stopping every rank" in done.stderr
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_a_streamed_table_trains_over_mpi_reproducibly_and_as_well_as_one_process(tmp_path, ranks):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    n = 12_000
+    X = rng.normal(size=(n, 3))
+    kind = rng.choice(["red", "green", "blue"], n)
+    y = ((X[:, 0] + 0.5 * X[:, 1] + (kind == "red")) > 0.3).astype(int)
+    order = np.argsort(y, kind="stable")                               # sorted by the target
+    data = tmp_path / "sorted.parquet"
+    pq.write_table(pa.table({"a": X[order, 0], "b": X[order, 1], "c": X[order, 2], "kind": kind[order],
+                             "y": y[order]}), data, row_group_size=500)
+    options = ["train", data, "--target", "y", "--epochs", "3", "--seed", "0", "--json", "--stream",
+               "--shuffle-rows", "3000"]
+    reports, parameters = [], []
+    for run in range(2):
+        done = mpirun(ranks, BACKPROP, *options, "--distributed", "--output", tmp_path / f"mpi{run}.npz")
+        assert done.returncode == 0, done.stdout + done.stderr
+        reports.append(json.loads(done.stdout))
+        parameters.append(NeuralNetwork.load(tmp_path / f"mpi{run}.npz").parameters)
+    np.testing.assert_array_equal(parameters[0], parameters[1])       # deterministic for a rank count
+    one = subprocess.run([BACKPROP, *map(str, options), "--output", str(tmp_path / "one.npz")],
+                         capture_output=True, text=True, timeout=300)
+    single = json.loads(one.stdout)
+    assert reports[0]["processes"] == ranks and reports[0]["rows_train"] == single["rows_train"]
+    assert "split among the" in reports[0]["streamed"]["blocks_dealt"]
+    assert abs(reports[0]["validation"]["accuracy"] - single["validation"]["accuracy"]) < 0.01

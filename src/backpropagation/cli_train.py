@@ -304,7 +304,13 @@ def run_training(args) -> dict:
     from .cli_stream import should_stream, train_streaming
 
     shuffled = shuffle_once(args) if getattr(args, "shuffle_once", None) is not None else None
-    if should_stream(args):
+    streamed = should_stream(args)
+    if streamed and args.distributed:
+        comm = mpi().COMM_WORLD
+        share_cores(comm)
+        collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
+        result = train_streaming(args, comm)
+    elif streamed:
         check_outputs(args)
         result = train_streaming(args)
     elif not args.distributed:

@@ -84,14 +84,16 @@ def sample_table(blocks: Blocks, seed: int, rows: int = SAMPLE_ROWS) -> Table:
     return Table.from_arrow(pa.concat_tables(parts), f"{blocks.path} (sample)", 0, blocks.fmt)
 
 
-def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: float) -> dict:
+def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: float, comm=None) -> dict:
     """Replace ``pre``'s sample statistics by exact ones from one read of every block's training
     rows (the medians stay the sample's); return what the pass saw: rows, validation rows kept
-    (as a table), classes."""
+    (as a table), classes. With an MPI communicator the blocks are dealt to the ranks (block
+    ``k`` to rank ``k mod size``) and the counts merged: every rank gets the whole file's."""
     numeric = {c["name"]: np.zeros(3) for c in pre.columns if c["kind"] == "numeric"}
     text = {c["name"]: Counter() for c in pre.columns if c["kind"] == "text"}
     target, classes, held, n_rows, n_train, shares = np.zeros(3), Counter(), [], 0, 0, []
-    for k, table in read_ahead(blocks, range(blocks.count)):
+    mine = range(blocks.count) if comm is None else range(comm.Get_rank(), blocks.count, comm.Get_size())
+    for k, table in read_ahead(blocks, mine):
         n_rows += len(table)
         labelled = ~table.column(pre.target).missing
         validation = validation_mask(seed, k, len(table), fraction) & labelled
@@ -117,6 +119,9 @@ def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: f
         else:
             classes.update(goal.labels()[train].tolist() if pre.target_kind == "labels" else
                            goal.numbers[train].astype(np.int64).tolist())
+    if comm is not None:
+        numeric, text, target, classes, n_rows, n_train, shares, held = _merged(
+            comm, numeric, text, target, classes, n_rows, n_train, shares, held)
     _apply(pre, numeric, text, target, n_train)
     if pre.target_kind == "labels" and classes:        # each block's share of the first class
         first = sorted(classes)[0]
@@ -127,6 +132,18 @@ def fit_exactly(pre: TabularPreprocessor, blocks: Blocks, seed: int, fraction: f
                             "raise --shuffle-rows, or shuffle the file's rows once (--shuffle-once)")
     return {"rows": n_rows, "train_rows": n_train, "validation": held, "classes": sorted(classes),
             "class_counts": dict(classes)}
+
+
+def _merged(comm, numeric, text, target, classes, n_rows, n_train, shares, held):
+    """The exact pass's counts summed over the ranks (the same on every rank); the validation
+    tables gathered to every rank, in block order of the ranks (a rank keeps its share of the cap)."""
+    numeric = {name: comm.allreduce(sums) for name, sums in numeric.items()}
+    text = {name: sum(comm.allgather(counts), Counter()) for name, counts in text.items()}
+    classes = sum(comm.allgather(classes), Counter())
+    shares = [share for part in comm.allgather(shares) for share in part]
+    held = [table for part in comm.allgather(held) for table in part]
+    return (numeric, text, comm.allreduce(target), classes, comm.allreduce(n_rows), comm.allreduce(n_train),
+            shares, held)
 
 
 def clustered(per_block: list, kind: str, target: np.ndarray, n_train: int) -> bool:
@@ -178,6 +195,41 @@ def pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generator, po
         yield _shuffled(X_parts, y_parts, rng)
 
 
+def dealt_pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generator, pool_rows: int, seed: int,
+                fraction: float, dtype, rank: int, size: int):
+    """:func:`pools` for MPI rank ``rank`` of ``size``: the epoch's shuffled block order (the same
+    on every rank: ``rng`` is shared) dealt in turn, ``count // size`` whole blocks to each rank,
+    and the rows of the ``count % size`` blocks left over split among the ranks, so that every
+    row is trained on once an epoch and every rank yields the same number of pools (each a share
+    of ``pool_rows``) whatever its blocks hold."""
+    order = rng.permutation(blocks.count)
+    whole = blocks.count // size
+    mine, shared = order[rank:whole * size:size], order[whole * size:]
+    per_pool = max(1, math.ceil(pool_rows / size / max(1, _rows_per_block(blocks))))
+    groups = [list(mine[i:i + per_pool]) for i in range(0, len(mine), per_pool)] or [[]]
+    groups[-1] = groups[-1] + [(k, True) for k in shared]
+    for group in groups:
+        X_parts, y_parts = [], []
+        for item in group:
+            k, split = (item if isinstance(item, tuple) else (item, False))
+            table = blocks.read(int(k))
+            rows = np.flatnonzero(~validation_mask(seed, int(k), len(table), fraction))
+            if split:
+                rows = rows[rank::size]
+            X, y, _ = pre.transform(table, with_target=True, dtype=dtype, rows=rows)
+            X_parts.append(X)
+            y_parts.append(y)
+        # (a draw from the shared generator seeds this pool's shuffle: ranks stay in step)
+        yield _shuffled(X_parts, y_parts, np.random.default_rng(rng.integers(2**63)))
+
+
+def _rows_per_block(blocks: Blocks) -> int:
+    """Rows a block holds, roughly (from the first block; read once)."""
+    if not hasattr(blocks, "rows_per_block"):
+        blocks.rows_per_block = len(blocks.read(0))
+    return blocks.rows_per_block
+
+
 def _shuffled(X_parts, y_parts, rng):
     X, y = np.concatenate(X_parts), np.concatenate(y_parts)
     order = rng.permutation(len(X))
@@ -185,7 +237,7 @@ def _shuffled(X_parts, y_parts, rng):
 
 
 def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data=None, patience: int = 0,
-               progress=None, class_weight=None) -> dict:
+               progress=None, class_weight=None, comm=None) -> dict:
     """Train ``model`` on data that arrive in chunks, never all in memory.
 
     Parameters
@@ -204,6 +256,9 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
         ``progress(epoch, loss, val_loss, rows_per_second)`` after each epoch.
     class_weight : dict, optional
         Classification: ``{label: weight}`` for every chunk (see ``NeuralNetwork.fit``).
+    comm : mpi4py.MPI.Comm, optional
+        Data-parallel over MPI: each rank's ``chunks()`` yields its share of each chunk (the same
+        number of chunks on every rank), and the validation data is the same on every rank.
 
     Returns
     -------
@@ -227,9 +282,11 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
         total, scored, rows, began = 0.0, 0.0, 0, time.perf_counter()
         with InterruptGuard(announce=False) as interrupt:
             for X, y in chunks():
-                history = model.fit(X, y, epochs=1, batch_size=batch_size, verbose=0, class_weight=class_weight)
-                total, rows = total + history.history["loss"][0] * len(X), rows + len(X)
-                scored += history.history[metric][0] * len(X)
+                history = model.fit(X, y, epochs=1, batch_size=batch_size, verbose=0, class_weight=class_weight,
+                                    comm=comm)
+                share = len(X) if comm is None else comm.allreduce(len(X))   # (the loss is every rank's)
+                total, rows = total + history.history["loss"][0] * share, rows + share
+                scored += history.history[metric][0] * share
                 if interrupt.requested or history.interrupted:
                     stop = f"interrupted (Ctrl-C) during epoch {epoch + 1}"
                     break
