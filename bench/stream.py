@@ -5,7 +5,7 @@
 Writes a Parquet table of ``--rows`` rows (10 numeric columns, one text column, a binary target)
 *sorted by the target*, then runs in fresh processes, one epoch each with the same settings:
 ``backprop train`` in memory on a shuffled copy, and ``backprop train --stream`` on the sorted
-file. Records each one's seconds, rows per second and peak resident memory (the child's
+file, as Parquet and as CSV. Records each one's seconds, rows per second and peak resident memory (the child's
 ``ru_maxrss``), and the validation accuracy. The tables are written by a child process too: a
 child forked from a large parent would count the parent's pages in its peak.
 """
@@ -35,7 +35,11 @@ def write_tables(folder: str, rows: int) -> tuple[str, str]:
     shuffled, ordered = os.path.join(folder, "shuffled.parquet"), os.path.join(folder, "sorted.parquet")
     pq.write_table(pa.table(columns), shuffled, row_group_size=50_000)
     order = np.argsort(y, kind="stable")
-    pq.write_table(pa.table({k: v[order] for k, v in columns.items()}), ordered, row_group_size=50_000)
+    sorted_table = pa.table({k: v[order] for k, v in columns.items()})
+    pq.write_table(sorted_table, ordered, row_group_size=50_000)
+    import pyarrow.csv as pcsv
+
+    pcsv.write_csv(sorted_table, os.path.join(folder, "sorted.csv"))
     return shuffled, ordered
 
 
@@ -68,9 +72,11 @@ def main() -> None:
         shuffled, ordered = os.path.join(folder, "shuffled.parquet"), os.path.join(folder, "sorted.parquet")
         common = ["--target", "y", "--epochs", "1", "--seed", "0", "--json", "--output", os.path.join(folder, "m.npz")]
         streamed = run([backprop, "train", ordered, "--stream", *common])
+        streamed_csv = run([backprop, "train", os.path.join(folder, "sorted.csv"), "--stream", *common])
         whole = run([backprop, "train", shuffled, *common])
     results = {}
-    for name, result in (("in memory (shuffled file)", whole), ("--stream (sorted file)", streamed)):
+    for name, result in (("in memory (shuffled file)", whole), ("--stream (sorted file)", streamed),
+                         ("--stream (sorted CSV)", streamed_csv)):
         results[name] = {"seconds": result["seconds"], "rows_per_second": round(args.rows / result["seconds"]),
                          "peak_rss_mb": result["peak_rss_mb"],
                          "validation_accuracy": result["report"]["validation"]["accuracy"]}

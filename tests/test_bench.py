@@ -137,7 +137,7 @@ def test_the_streaming_benchmark_runs_and_reports_both_commands(tmp_path):
                              str(output)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(output.read_text())["results"]
-    assert set(report) == {"in memory (shuffled file)", "--stream (sorted file)"}
+    assert set(report) == {"in memory (shuffled file)", "--stream (sorted file)", "--stream (sorted CSV)"}
     assert all(row["peak_rss_mb"] > 0 and row["validation_accuracy"] > 0.9 for row in report.values())
 
 

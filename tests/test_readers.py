@@ -419,3 +419,26 @@ print(sum(float(table.column(name).numbers.sum()) for name in table.header))
     done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert float(done.stdout) == 3 * 199_999 * 200_000 / 2
+
+
+def test_reading_a_csv_in_many_parts_scans_it_for_quotes_once(tmp_path, monkeypatch):
+    from backpropagation import csv_source
+
+    rows = [f'{i},"a ""quoted"" text, with a comma",{i % 3}' for i in range(4000)]
+    rows[1234] = '1234,"a field over\ntwo lines",0'
+    path = tmp_path / "quoted.csv"
+    path.write_text("id,text,y\n" + "\n".join(rows) + "\n")
+    scanned = []
+    real = csv_source._count_quote_bytes
+
+    def counting(handle, start, stop, block):
+        scanned.append(stop - start)
+        return real(handle, start, stop, block)
+
+    monkeypatch.setattr(csv_source, "_count_quote_bytes", counting)
+    parts = [read_table(path, part=(k, 40), text_columns=["text"]) for k in range(40)]
+    assert sum(scanned) <= 1.1 * path.stat().st_size                 # not once per part
+    ids = np.concatenate([part.column("id").numbers for part in parts]).astype(int)
+    assert ids.tolist() == list(range(4000))                           # every record once, in order
+    texts = [t for part in parts for t in part.column("text").labels().tolist()]
+    assert texts[1234] == "a field over\ntwo lines"

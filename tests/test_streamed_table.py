@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backpropagation import NeuralNetwork, read_table, streaming
+from backpropagation import EarlyStopping, ModelCheckpoint, NeuralNetwork, ReduceLROnPlateau, read_table, streaming
 from backpropagation.table_model import TableModel
 
 pd = pytest.importorskip("pandas")
@@ -85,8 +85,8 @@ def test_what_does_not_apply_to_a_streamed_table_is_refused_by_name(files):
     model = network(table)
     with pytest.raises(ValueError, match="y: not available when X is a streamed table"):
         model.fit(table, np.zeros(3))
-    with pytest.raises(ValueError, match="callbacks: not available"):
-        model.fit(table, callbacks=[])
+    with pytest.raises(ValueError, match="callbacks: ReduceLROnPlateau is not available"):
+        model.fit(table, callbacks=[ReduceLROnPlateau()])
     with pytest.raises(ValueError, match="early_stopping: a streamed table is scored on validation rows"):
         model.fit(table, early_stopping=True)
     with pytest.raises(ValueError, match=r"has 7 encoded features \(table.n_features\) but the network's input "):
@@ -111,3 +111,21 @@ def test_balanced_class_weights_come_from_the_whole_file(files, monkeypatch):
     network(table).fit(table, epochs=1, class_weight="balanced")
     total = sum(table.class_counts.values())
     assert seen[1] == {c: total / (2 * n) for c, n in table.class_counts.items()}
+
+
+def test_checkpoints_and_early_stopping_callbacks_run_every_epoch(files, tmp_path):
+    _, where = files
+    table = read_table(where / "t.parquet", target="label", drop=["amount"], pool_rows=3000)
+    model = network()
+    seen = []
+
+    class Spy(EarlyStopping):
+        def on_epoch_end(self, epoch, logs):
+            seen.append(sorted(logs))
+            super().on_epoch_end(epoch, logs)
+
+    history = model.fit(table, epochs=3, validation_split=0.1,
+                        callbacks=[ModelCheckpoint(tmp_path / "best.npz"), Spy(patience=5)])
+    assert seen == [["accuracy", "loss", "val_accuracy", "val_loss"]] * 3 and len(history.epoch) == 3
+    best = NeuralNetwork.load(tmp_path / "best.npz")
+    assert best.layer_sizes == model.layer_sizes

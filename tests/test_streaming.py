@@ -175,3 +175,10 @@ def test_a_failed_shuffle_leaves_no_copy(sorted_table, tmp_path, monkeypatch):
 def test_shuffle_once_refuses_to_overwrite_its_input(sorted_table, tmp_path, capsys):
     assert backprop(train(sorted_table, "--shuffle-once", str(sorted_table), "--output", str(tmp_path / "m.npz"))) == 2
     assert "--shuffle-once" in capsys.readouterr().err
+
+
+def test_a_streamed_report_gives_the_last_epoch_s_training_metrics_and_says_how(sorted_table, tmp_path, capsys):
+    assert backprop(train(sorted_table, "--stream", "--output", str(tmp_path / "s.npz"), epochs=2)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["train"]) == {"loss", "accuracy"} and 0.5 < report["train"]["accuracy"] <= 1
+    assert "no second pass" in report["streamed"]["train_metrics"]

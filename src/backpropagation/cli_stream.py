@@ -81,7 +81,7 @@ def train_streaming(args, comm=None) -> dict:
             "rows_train": seen["train_rows"], "rows_validation": n_val, "rows_dropped_missing_target": 0,
             "features": width, "layers": list(model.layer_sizes), "epochs_run": len(history["loss"]),
             "stop_reason": history["stop_reason"], "early_stopping": history["early_stopping"],
-            "seconds": round(time.perf_counter() - started, 3), "train": None,
+            "seconds": round(time.perf_counter() - started, 3), "train": history["train"],
             "validation": None if X_val is None else metrics_in_units(model, pre, X_val, y_val),
             "classes": None if X_val is None else class_report(model, X_val, y_val),
             "preprocessing": [], "warnings": list(pre.warnings), "model": str(args.output), "plots": [],
@@ -92,6 +92,7 @@ def train_streaming(args, comm=None) -> dict:
             "streamed": {"blocks": blocks.count, "pool_rows": args.shuffle_rows, "file_rows": seen["rows"],
                          "medians": f"from a sample of up to {streaming.SAMPLE_ROWS} rows",
                          "why": getattr(args, "stream_reason", None) or "--stream",
+                         "train_metrics": "the last epoch's means over its batches, as they trained (no second pass)",
                          "blocks_dealt": None if comm is None else
                          f"{blocks.count // comm.Get_size()} whole block(s) per rank an epoch, the rows of "
                          f"{blocks.count % comm.Get_size()} more split among the {comm.Get_size()} ranks"}}
@@ -118,14 +119,19 @@ def _epochs(args, model, pre, blocks, X_val, y_val, dtype, comm=None) -> dict:
         for X, y in pools:
             yield X, pre.scale_target(y)
 
+    started = time.perf_counter()
+
     def progress(epoch, loss, val_loss, speed):
         if not args.quiet and not args.json and (comm is None or comm.Get_rank() == 0):
-            print(f"epoch {epoch + 1}/{args.epochs}: loss {loss:.4g}, val_loss {val_loss:.4g} ({speed:,.0f} rows/s)",
-                  file=sys.stderr)
+            left = (time.perf_counter() - started) / (epoch + 1) * (args.epochs - epoch - 1)
+            print(f"epoch {epoch + 1}/{args.epochs}: loss {loss:.4g}, val_loss {val_loss:.4g} ({speed:,.0f} rows/s, "
+                  f"at most about {left:.0f} s left)", file=sys.stderr)
 
     done = streaming.fit_stream(model, chunks, args.epochs, args.batch_size,
                                 None if X_val is None else (X_val, pre.scale_target(y_val)), patience, progress,
                                 comm=comm)
     stopping = None if not patience else {"monitor": "val_loss", "patience": patience, "best_epoch": done["best_epoch"],
                                           "restored_best_weights": done["best_epoch"] > 0}
-    return {"loss": done["loss"], "stop_reason": done["stop_reason"], "early_stopping": stopping}
+    metric = model.head.metric
+    last = {"loss": done["loss"][-1], metric: done[metric][-1]} if done["loss"] else None
+    return {"loss": done["loss"], "stop_reason": done["stop_reason"], "early_stopping": stopping, "train": last}

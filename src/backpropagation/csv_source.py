@@ -423,7 +423,31 @@ def _byte_range(handle, body_start: int, k: int, n: int) -> tuple[int, int]:
     return start, max(record_start(body_start + (k + 1) * span // n), start)
 
 
+#: Quotes counted from a file's first record up to byte positions, per file version: a file read
+#: block by block (streaming, a rank's part) counts each stretch once, not once per block.
+_QUOTES_BEFORE: dict = {}
+
+
 def _count_quotes(handle, start: int, stop: int, block: int = 1 << 24) -> int:
+    """Quotes in bytes ``start .. stop`` of ``handle`` (``start`` the first record's offset),
+    continued from the nearest position counted before in the same file."""
+    try:
+        status = os.fstat(handle.fileno())
+        key = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, start)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        key = None
+    known = _QUOTES_BEFORE.setdefault(key, {}) if key is not None else {}
+    if len(_QUOTES_BEFORE) > 64:                     # (a long-lived process reading many files)
+        _QUOTES_BEFORE.clear()
+        known = _QUOTES_BEFORE.setdefault(key, {}) if key is not None else {}
+    below = max((p for p in known if p <= stop), default=None)
+    count = 0 if below is None else known[below]
+    count += _count_quote_bytes(handle, start if below is None else below, stop, block)
+    known[stop] = count
+    return count
+
+
+def _count_quote_bytes(handle, start: int, stop: int, block: int) -> int:
     handle.seek(start)
     count = 0
     while start < stop:

@@ -135,7 +135,7 @@ def read_table(path, target: str, *, task: str = "auto", drop=(), text=(), numer
 
 
 def fit_table(model, table: StreamedTable, *, epochs: int, batch_size: int, verbose: int, validation_split: float,
-              early_stopping, class_weight) -> cb.History:
+              early_stopping, class_weight, callbacks=()) -> cb.History:
     """``NeuralNetwork.fit`` on a :class:`StreamedTable` (see the module docstring)."""
     _prepare(model, table)
     patience = 0 if not early_stopping else 10 if early_stopping is True else early_stopping.patience
@@ -165,7 +165,7 @@ def fit_table(model, table: StreamedTable, *, epochs: int, batch_size: int, verb
                   file=sys.stderr)
 
     done = fit_stream(model, chunks, epochs, batch_size, validation if validation_split else None, patience,
-                      progress, class_weight=class_weight)
+                      progress, class_weight=class_weight, callbacks=callbacks)
     return _history(model, done, validation_split)
 
 

@@ -237,7 +237,7 @@ def _shuffled(X_parts, y_parts, rng):
 
 
 def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data=None, patience: int = 0,
-               progress=None, class_weight=None, comm=None) -> dict:
+               progress=None, class_weight=None, comm=None, callbacks=()) -> dict:
     """Train ``model`` on data that arrive in chunks, never all in memory.
 
     Parameters
@@ -259,6 +259,9 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
     comm : mpi4py.MPI.Comm, optional
         Data-parallel over MPI: each rank's ``chunks()`` yields its share of each chunk (the same
         number of chunks on every rank), and the validation data is the same on every rank.
+    callbacks : list of Callback, optional
+        Epoch-level hooks (``ModelCheckpoint``, ``EarlyStopping``, your own): ``on_train_begin``,
+        ``on_epoch_end`` with the epoch's logs, ``on_train_end``; batch hooks are not called.
 
     Returns
     -------
@@ -278,6 +281,10 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
 
     losses, train_metrics, val_losses, val_metrics, best, stop = [], [], [], [], (math.inf, None, 0), "completed"
     metric = model.head.metric
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin({"epochs": epochs, "validation": validation_data is not None,
+                                 "rank": 0 if comm is None else comm.Get_rank()})
     for epoch in range(epochs):
         total, scored, rows, began = 0.0, 0.0, 0, time.perf_counter()
         with InterruptGuard(announce=False) as interrupt:
@@ -300,6 +307,14 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
         val_metrics.append(scores.get(metric, math.nan))
         if progress:
             progress(epoch, losses[-1], val_losses[-1], rows / max(time.perf_counter() - began, 1e-9))
+        logs = {"loss": losses[-1], metric: train_metrics[-1]}
+        if held is not None:
+            logs.update(val_loss=val_losses[-1], **{f"val_{metric}": val_metrics[-1]})
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
+        if callbacks and model.stop_training:
+            stop = model.stop_reason or f"stopped by a callback after epoch {epoch + 1}"
+            break
         if patience and val_losses[-1] < best[0]:
             best = (val_losses[-1], model.parameters.copy(), epoch + 1)
         elif patience and epoch + 1 - best[2] >= patience:
@@ -307,6 +322,8 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
             break
     if best[1] is not None:
         model.parameters[...] = best[1]
+    for callback in callbacks:
+        callback.on_train_end({})
     return {"loss": losses, metric: train_metrics, "val_loss": val_losses, f"val_{metric}": val_metrics,
             "stop_reason": stop,
             "best_epoch": best[2]}

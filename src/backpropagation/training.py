@@ -140,15 +140,21 @@ def fit_streamed(model, table, y, epochs, batch_size, verbose, validation_split,
     table read in blocks is refused by name."""
     from .streamed_table import fit_table
 
-    given = {"y": y, "validation_data": validation_data, "lr_schedule": lr_schedule, "callbacks": callbacks,
+    given = {"y": y, "validation_data": validation_data, "lr_schedule": lr_schedule,
              "sample_weight": sample_weight, "comm": comm}
+    callbacks = list(callbacks or [])
+    for callback in callbacks:
+        if isinstance(callback, (cb.LearningRateScheduler, cb.ReduceLROnPlateau, cb.ProgressBar)):
+            raise ValueError(f"callbacks: {type(callback).__name__} is not available when X is a streamed table yet "
+                             "(each epoch's pools train as separate steps); verbose shows progress")
     for name, value in given.items():
         if value is not None:
             raise ValueError(f"{name}: not available when X is a streamed table (the table holds the targets; "
                              "validation rows come from validation_split)" if name in ("y", "validation_data") else
                              f"{name}: not available when X is a streamed table yet; train in memory for it")
     return fit_table(model, table, epochs=epochs, batch_size=batch_size or 32, verbose=verbose,
-                     validation_split=validation_split, early_stopping=early_stopping, class_weight=class_weight)
+                     validation_split=validation_split, early_stopping=early_stopping, class_weight=class_weight,
+                     callbacks=callbacks)
 
 
 def class_weighted(model, Y, weights, class_weight, reducer) -> np.ndarray:
