@@ -116,7 +116,7 @@ def test_balanced_class_weights_come_from_the_whole_file(files, monkeypatch):
 def test_checkpoints_and_early_stopping_callbacks_run_every_epoch(files, tmp_path):
     _, where = files
     table = read_table(where / "t.parquet", target="label", drop=["amount"], pool_rows=3000)
-    model = network()
+    model = network(table)
     seen = []
 
     class Spy(EarlyStopping):
