@@ -14,7 +14,8 @@ import time
 import numpy as np
 
 from . import streaming
-from .cli_train import class_report, metrics_in_units, network_for, preprocessor, spelled_columns, text_format
+from .cli_train import (class_report, metrics_in_units, network_for, preprocessor, spelled_columns, text_format,
+                        write_plots)
 
 
 #: In-memory bytes per byte of file, roughly (text parsed, columns decoded, the encoded matrix):
@@ -45,9 +46,9 @@ def should_stream(args) -> bool:
         need = 0
     args.stream_reason = None if args.stream or not budget or need <= budget else \
         f"the file would need about {need / 2**30:.1f} GiB to train whole, over --memory {budget / 2**30:.1f} GiB"
-    if (args.stream or args.stream_reason) and args.plots:
-        raise ValueError("--plots: drawing the plots needs the table in memory; it cannot go with streaming"
-                         + (f" ({args.stream_reason}: raise --memory)" if args.stream_reason else " (--stream)"))
+    if (args.stream or args.stream_reason) and args.plots and not args.validation_split:
+        raise ValueError("--plots: a streamed run draws its predictions on the validation rows; give "
+                         "--validation-split above 0" + (f" ({args.stream_reason})" if args.stream_reason else ""))
     return bool(args.stream or args.stream_reason)
 
 
@@ -73,9 +74,14 @@ def train_streaming(args, comm=None) -> dict:
     model = network_for(args, pre, np.empty((0, width), dtype), np.array(seen["classes"] or [0.0]), dtype)
     if model.head.is_classifier:
         model.head.fit_encode(np.array(seen["classes"]), model.dtype)    # every class, whichever pool
+    initial = model.parameters.copy()
     history = _epochs(args, model, pre, blocks, X_val, y_val, dtype, comm)
-    if comm is None or comm.Get_rank() == 0:
+    chief = comm is None or comm.Get_rank() == 0
+    if chief:
         model.save(args.output)
+    warnings = list(pre.warnings)
+    plots = write_plots(model, pre, initial, args.plots, X_val, y_val, X_val, y_val, warnings) \
+        if args.plots and chief and X_val is not None else []
     n_val = 0 if X_val is None else len(X_val)
     return {"data": str(args.data), "task": model.head.name, "rows_used": seen["train_rows"] + n_val,
             "rows_train": seen["train_rows"], "rows_validation": n_val, "rows_dropped_missing_target": 0,
@@ -84,7 +90,7 @@ def train_streaming(args, comm=None) -> dict:
             "seconds": round(time.perf_counter() - started, 3), "train": history["train"],
             "validation": None if X_val is None else metrics_in_units(model, pre, X_val, y_val),
             "classes": None if X_val is None else class_report(model, X_val, y_val),
-            "preprocessing": [], "warnings": list(pre.warnings), "model": str(args.output), "plots": [],
+            "preprocessing": [], "warnings": warnings, "model": str(args.output), "plots": plots,
             "interrupted": history["stop_reason"].startswith("interrupted"),
             "processes": 1 if comm is None else comm.Get_size(),
             "engine": model.engine_, "engine_reason": model.engine_reason_, "seed": args.seed,
@@ -134,4 +140,5 @@ def _epochs(args, model, pre, blocks, X_val, y_val, dtype, comm=None) -> dict:
                                           "restored_best_weights": done["best_epoch"] > 0}
     metric = model.head.metric
     last = {"loss": done["loss"][-1], metric: done[metric][-1]} if done["loss"] else None
+    streaming.history_of(model, done, X_val is not None)        # (the loss curve's epochs)
     return {"loss": done["loss"], "stop_reason": done["stop_reason"], "early_stopping": stopping, "train": last}

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import callbacks as cb
 from .csv_source import TextFormat
-from .streaming import (VALIDATION_ROWS, Blocks, fit_exactly, fit_stream, read_ahead, sample_table,
+from .streaming import (VALIDATION_ROWS, Blocks, fit_exactly, fit_stream, history_of, read_ahead, sample_table,
                         validation_mask)
 from .tabular import TabularPreprocessor
 
@@ -166,7 +166,7 @@ def fit_table(model, table: StreamedTable, *, epochs: int, batch_size: int, verb
 
     done = fit_stream(model, chunks, epochs, batch_size, validation if validation_split else None, patience,
                       progress, class_weight=class_weight, callbacks=callbacks)
-    return _history(model, done, validation_split)
+    return history_of(model, done, bool(validation_split))
 
 
 def _prepare(model, table: StreamedTable) -> None:
@@ -190,17 +190,3 @@ def _prepare(model, table: StreamedTable) -> None:
     encoding = pre.to_dict()
     encoding.update(target_mean=0.0, target_std=1.0)     # (the network's head undoes the target's scaling)
     model.metadata.update(preprocessing=encoding, feature_names=pre.feature_names, text_format=table.fmt.to_dict())
-
-
-def _history(model, done: dict, validation_split: float) -> cb.History:
-    """``fit_stream``'s record as the ``History`` an in-memory ``fit`` returns."""
-    history = cb.History()
-    metric = model.head.metric
-    history.history = {"loss": done["loss"], metric: done[metric]}
-    if validation_split:
-        history.history.update(val_loss=done["val_loss"], **{f"val_{metric}": done[f"val_{metric}"]})
-    history.history["lr"] = [model.current_learning_rate] * len(done["loss"])
-    history.epoch = list(range(len(done["loss"])))
-    history.stop_reason = done["stop_reason"]
-    model.history_ = history
-    return history

@@ -329,6 +329,22 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
             "best_epoch": best[2]}
 
 
+def history_of(model, done: dict, validation: bool):
+    """``fit_stream``'s record as the ``History`` an in-memory ``fit`` returns."""
+    from .callbacks import History
+
+    history = History()
+    metric = model.head.metric
+    history.history = {"loss": done["loss"], metric: done[metric]}
+    if validation:
+        history.history.update(val_loss=done["val_loss"], **{f"val_{metric}": done[f"val_{metric}"]})
+    history.history["lr"] = [model.current_learning_rate] * len(done["loss"])
+    history.epoch = list(range(len(done["loss"])))
+    history.stop_reason = done["stop_reason"]
+    model.history_ = history
+    return history
+
+
 #: File bytes of each temporary bucket of :func:`shuffle_file` (a bucket is shuffled in memory).
 BUCKET_BYTES = 32 << 20
 
