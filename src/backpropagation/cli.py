@@ -106,6 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_option(demo)
     demo.set_defaults(handler=command_demo)
 
+    _add_trace_parser(sub)
+
+    _add_explore_parser(sub)
+    _add_explain_parsers(sub)
+
+    export = sub.add_parser("export", help="the model and its preprocessing as one ONNX file (raw columns in)")
+    export.add_argument("model", help="model file written by 'backprop train'")
+    export.add_argument("output", help="the .onnx file to write")
+    export.set_defaults(handler=command_export)
+    return parser
+
+
+def _add_trace_parser(sub) -> None:
     trace = sub.add_parser("trace", help="print one training step of backpropagation, layer by layer")
     trace.add_argument("--layers", type=opt.layers, default=[3, 2, 2, 1],
                        help="layer sizes including input and output")
@@ -121,15 +134,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_text_format_options(trace, remembered=True)
     trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
     trace.set_defaults(handler=command_trace)
-
-    _add_explore_parser(sub)
-    _add_explain_parsers(sub)
-
-    export = sub.add_parser("export", help="the model and its preprocessing as one ONNX file (raw columns in)")
-    export.add_argument("model", help="model file written by 'backprop train'")
-    export.add_argument("output", help="the .onnx file to write")
-    export.set_defaults(handler=command_export)
-    return parser
 
 
 def _add_explain_parsers(sub) -> None:

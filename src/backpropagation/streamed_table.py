@@ -28,7 +28,7 @@ import numpy as np
 from . import callbacks as cb
 from .csv_source import TextFormat
 from .streaming import (VALIDATION_ROWS, Blocks, fit_exactly, fit_stream, history_of, read_ahead, sample_table,
-                        validation_mask)
+                        shuffled_pool, validation_mask)
 from .tabular import TabularPreprocessor
 
 
@@ -94,10 +94,10 @@ class StreamedTable:
             y_parts.append(y)
             count += len(X)
             if count >= self.pool_rows:
-                yield _shuffled(X_parts, y_parts, rng)
+                yield shuffled_pool(X_parts, y_parts, rng)
                 X_parts, y_parts, count = [], [], 0
         if X_parts:
-            yield _shuffled(X_parts, y_parts, rng)
+            yield shuffled_pool(X_parts, y_parts, rng)
 
     def __repr__(self) -> str:
         return (f"StreamedTable({self.path!r}, target={self.preprocessing.target!r}: {self.rows} rows in "
@@ -108,12 +108,6 @@ class _Held(list):
     """The validation rows gathered during the first epoch (closed after it)."""
 
     closed = False
-
-
-def _shuffled(X_parts, y_parts, rng):
-    X, y = np.concatenate(X_parts), np.concatenate(y_parts)
-    order = rng.permutation(len(X))
-    return X[order], y[order]
 
 
 def read_table(path, target: str, *, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None,

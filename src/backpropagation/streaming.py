@@ -189,10 +189,10 @@ def pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generator, po
         y_parts.append(y)
         held += len(X)
         if held >= pool_rows:
-            yield _shuffled(X_parts, y_parts, rng)
+            yield shuffled_pool(X_parts, y_parts, rng)
             X_parts, y_parts, held = [], [], 0
     if X_parts:
-        yield _shuffled(X_parts, y_parts, rng)
+        yield shuffled_pool(X_parts, y_parts, rng)
 
 
 def dealt_pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generator, pool_rows: int, seed: int,
@@ -220,7 +220,7 @@ def dealt_pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generat
             X_parts.append(X)
             y_parts.append(y)
         # (a draw from the shared generator seeds this pool's shuffle: ranks stay in step)
-        yield _shuffled(X_parts, y_parts, np.random.default_rng(rng.integers(2**63)))
+        yield shuffled_pool(X_parts, y_parts, np.random.default_rng(rng.integers(2**63)))
 
 
 def _rows_per_block(blocks: Blocks) -> int:
@@ -230,7 +230,8 @@ def _rows_per_block(blocks: Blocks) -> int:
     return blocks.rows_per_block
 
 
-def _shuffled(X_parts, y_parts, rng):
+def shuffled_pool(X_parts, y_parts, rng):
+    """The parts' rows together, in an order ``rng`` draws."""
     X, y = np.concatenate(X_parts), np.concatenate(y_parts)
     order = rng.permutation(len(X))
     return X[order], y[order]
@@ -277,46 +278,31 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
     ...         yield part["X"], part["y"]
     >>> fit_stream(model, chunks, epochs=5)             # doctest: +SKIP
     """
-    from .interrupt import InterruptGuard
-
-    losses, train_metrics, val_losses, val_metrics, best, stop = [], [], [], [], (math.inf, None, 0), "completed"
-    metric = model.head.metric
+    metric, best, stop = model.head.metric, (math.inf, None, 0), "completed"
+    record = {"loss": [], metric: [], "val_loss": [], f"val_{metric}": []}
     for callback in callbacks:
         callback.set_model(model)
         callback.on_train_begin({"epochs": epochs, "validation": validation_data is not None,
                                  "rank": 0 if comm is None else comm.Get_rank()})
     for epoch in range(epochs):
-        total, scored, rows, began = 0.0, 0.0, 0, time.perf_counter()
-        with InterruptGuard(announce=False) as interrupt:
-            for X, y in chunks():
-                history = model.fit(X, y, epochs=1, batch_size=batch_size, verbose=0, class_weight=class_weight,
-                                    comm=comm)
-                share = len(X) if comm is None else comm.allreduce(len(X))   # (the loss is every rank's)
-                total, rows = total + history.history["loss"][0] * share, rows + share
-                scored += history.history[metric][0] * share
-                if interrupt.requested or history.interrupted:
-                    stop = f"interrupted (Ctrl-C) during epoch {epoch + 1}"
-                    break
+        began = time.perf_counter()
+        rows, stop = _stream_epoch(model, chunks, epoch, batch_size, class_weight, comm, record)
         if stop != "completed":
             break
-        losses.append(total / max(rows, 1))
-        train_metrics.append(scored / max(rows, 1))
         held = validation_data() if callable(validation_data) else validation_data
         scores = model.evaluate(*held) if held is not None else {}
-        val_losses.append(scores.get("loss", math.nan))
-        val_metrics.append(scores.get(metric, math.nan))
+        record["val_loss"].append(scores.get("loss", math.nan))
+        record[f"val_{metric}"].append(scores.get(metric, math.nan))
         if progress:
-            progress(epoch, losses[-1], val_losses[-1], rows / max(time.perf_counter() - began, 1e-9))
-        logs = {"loss": losses[-1], metric: train_metrics[-1]}
-        if held is not None:
-            logs.update(val_loss=val_losses[-1], **{f"val_{metric}": val_metrics[-1]})
+            progress(epoch, record["loss"][-1], record["val_loss"][-1], rows / max(time.perf_counter() - began, 1e-9))
+        logs = {key: values[-1] for key, values in record.items() if held is not None or not key.startswith("val_")}
         for callback in callbacks:
             callback.on_epoch_end(epoch, logs)
         if callbacks and model.stop_training:
             stop = model.stop_reason or f"stopped by a callback after epoch {epoch + 1}"
             break
-        if patience and val_losses[-1] < best[0]:
-            best = (val_losses[-1], model.parameters.copy(), epoch + 1)
+        if patience and record["val_loss"][-1] < best[0]:
+            best = (record["val_loss"][-1], model.parameters.copy(), epoch + 1)
         elif patience and epoch + 1 - best[2] >= patience:
             stop = f"early stopping: val_loss did not improve for {patience} epochs (best at epoch {best[2]})"
             break
@@ -324,9 +310,27 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
         model.parameters[...] = best[1]
     for callback in callbacks:
         callback.on_train_end({})
-    return {"loss": losses, metric: train_metrics, "val_loss": val_losses, f"val_{metric}": val_metrics,
-            "stop_reason": stop,
-            "best_epoch": best[2]}
+    return {**record, "stop_reason": stop, "best_epoch": best[2]}
+
+
+def _stream_epoch(model, chunks, epoch: int, batch_size: int, class_weight, comm, record: dict) -> tuple[int, str]:
+    """One epoch over ``chunks()``: each chunk one ``fit`` epoch; the means of the loss and the
+    metric over the epoch's rows (every rank's) appended to ``record``. Returns the rows and
+    ``"completed"``, or why the epoch ended early (Ctrl-C: nothing appended)."""
+    from .interrupt import InterruptGuard
+
+    metric, total, scored, rows = model.head.metric, 0.0, 0.0, 0
+    with InterruptGuard(announce=False) as interrupt:
+        for X, y in chunks():
+            history = model.fit(X, y, epochs=1, batch_size=batch_size, verbose=0, class_weight=class_weight, comm=comm)
+            share = len(X) if comm is None else comm.allreduce(len(X))   # (the loss is every rank's)
+            total, scored, rows = (total + history.history["loss"][0] * share,
+                                   scored + history.history[metric][0] * share, rows + share)
+            if interrupt.requested or history.interrupted:
+                return rows, f"interrupted (Ctrl-C) during epoch {epoch + 1}"
+    record["loss"].append(total / max(rows, 1))
+    record[metric].append(scored / max(rows, 1))
+    return rows, "completed"
 
 
 def history_of(model, done: dict, validation: bool):
