@@ -146,3 +146,17 @@ def test_onnx_export_of_a_dropout_network_predicts_without_dropping():
     session = ort.InferenceSession(model.to_onnx().SerializeToString())
     outputs = session.run(None, {session.get_inputs()[0].name: X})
     np.testing.assert_allclose(outputs[-1][:, -1], model.predict_proba(X)[:, 1], rtol=1e-12)
+
+
+def test_masks_never_shift_the_shuffling_and_a_saved_model_continues_exactly(tmp_path):
+    X, y = data()
+    plain, dropped = network(dropout=0.0), network(dropout=0.5)
+    for model in (plain, dropped):
+        model.fit(X, y, epochs=3, batch_size=8, verbose=0)
+    # the same draws for the shuffle (MPI ranks must agree on it), whatever the masks consumed
+    assert plain.rng.bit_generator.state == dropped.rng.bit_generator.state
+    dropped.save(tmp_path / "m.npz")
+    loaded = NeuralNetwork.load(tmp_path / "m.npz")
+    for model in (dropped, loaded):
+        model.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(loaded.parameters, dropped.parameters)

@@ -52,11 +52,11 @@ def test_the_numpy_engine_takes_one_blas_thread_where_it_measures_faster(monkeyp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(model, "loss_and_gradients", timed)
-    state = model.rng.bit_generator.state
+    state = model.dropout_rng.bit_generator.state
     threads, timing = measure.blas_threads(model, X, Y, 32)
     assert threads == (1 if one_is_faster else None)
     assert set(timing) == {"numpy, 2 BLAS threads", "numpy, 1 BLAS thread"}
-    assert model.rng.bit_generator.state == state                   # dropout's draws left as they were
+    assert model.dropout_rng.bit_generator.state == state           # dropout's draws left as they were
 
 
 def test_a_fit_holds_blas_to_what_measured_faster(monkeypatch):

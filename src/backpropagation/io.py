@@ -70,6 +70,7 @@ def save_model(model, path) -> None:
         "fitted": model.head.get_state() if model.head.fitted else None,
         "optimizer_iterations": model.optimizer.iterations,
         "rng_state": model.rng.bit_generator.state,
+        "dropout_rng_state": None if model.dropout_rng is None else model.dropout_rng.bit_generator.state,
         "metadata": model.metadata,
         "feature_names_in": None if model.feature_names_in_ is None else list(model.feature_names_in_),
     }
@@ -160,6 +161,8 @@ def _restore_fitted_state(model, description: dict, arrays: dict) -> None:
     model.metadata = metadata
     if description.get("rng_state"):
         model.rng.bit_generator.state = description["rng_state"]
+    if description.get("dropout_rng_state") and model.dropout_rng is not None:
+        model.dropout_rng.bit_generator.state = description["dropout_rng_state"]
 
 
 def network_config(model) -> dict:

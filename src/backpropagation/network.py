@@ -165,6 +165,9 @@ class NeuralNetwork(Inspection, FlatParameters):
         self.dropouts = dropout_layers(dropout, len(self.layers) - 1) + [None]
         self._allocate_parameters()
         self._initialize_weights()
+        #: Dropout's own generator (seeded from ``rng`` after the weights): masks never shift the
+        #: shuffling, which MPI ranks must draw alike. None without dropout.
+        self.dropout_rng = np.random.default_rng(self.rng.integers(2**63)) if any(self.dropouts) else None
         self._fused = self.loss.fuses_with(output)
         self.current_learning_rate = self.learning_rate
         self.history_: cb.History | None = None
@@ -187,7 +190,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         for layer, dropout in zip(self.layers, self.dropouts):
             A = layer.forward(A)
             if dropout is not None:
-                A = dropout.forward(A, self.rng)
+                A = dropout.forward(A, self.dropout_rng)
         return A
 
     def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -69,11 +69,13 @@ def blas_threads(model, X: np.ndarray, Y: np.ndarray, batch_size: int) -> tuple[
     def step():
         model.loss_and_gradients(Xb, Yb, penalty_gradient=False)
 
-    state = model.rng.bit_generator.state            # (dropout draws masks: the fit's draws stay the same)
+    generator = model.dropout_rng                    # (dropout draws masks: the fit's draws stay the same)
+    state = None if generator is None else generator.bit_generator.state
     many = seconds_per_call(step)
     with controller.limit(limits=1, user_api="blas"):
         one = seconds_per_call(step)
-    model.rng.bit_generator.state = state
+    if generator is not None:
+        generator.bit_generator.state = state
     timing = {f"numpy, {default} BLAS threads": many, "numpy, 1 BLAS thread": one}
     return (1 if one < many else None), timing
 
