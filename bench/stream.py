@@ -33,10 +33,10 @@ def write_tables(folder: str, rows: int) -> tuple[str, str]:
     y = ((X[:, 0] + 0.5 * X[:, 1] - 0.3 * X[:, 2] + (kind == "north")) > 0.2).astype(np.int64)
     columns = {f"x{i}": X[:, i] for i in range(10)} | {"kind": kind, "y": y}
     shuffled, ordered = os.path.join(folder, "shuffled.parquet"), os.path.join(folder, "sorted.parquet")
-    pq.write_table(pa.table(columns), shuffled, row_group_size=50_000)
+    pq.write_table(pa.table(columns), shuffled)             # (pyarrow's default row groups, as users write)
     order = np.argsort(y, kind="stable")
     sorted_table = pa.table({k: v[order] for k, v in columns.items()})
-    pq.write_table(sorted_table, ordered, row_group_size=50_000)
+    pq.write_table(sorted_table, ordered)
     import pyarrow.csv as pcsv
 
     pcsv.write_csv(sorted_table, os.path.join(folder, "sorted.csv"))

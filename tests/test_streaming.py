@@ -186,3 +186,32 @@ def test_a_streamed_report_gives_the_last_epoch_s_training_metrics_and_says_how(
     report = json.loads(capsys.readouterr().out)
     assert set(report["train"]) == {"loss", "accuracy"} and 0.5 < report["train"]["accuracy"] <= 1
     assert "no second pass" in report["streamed"]["train_metrics"]
+
+
+def test_a_parquet_file_of_large_row_groups_is_sliced_and_each_group_decoded_once_a_pass(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    n = 30_000
+    path = tmp_path / "big_groups.parquet"
+    pq.write_table(pa.table({"id": np.arange(n), "y": np.arange(n) % 2}), path, row_group_size=10_000)
+    blocks = streaming.Blocks(path, streaming.TextFormat(), block_bytes=path.stat().st_size // 30)
+    assert blocks.count >= 20 and {group for group, _, _ in blocks.slices} == {0, 1, 2}
+    decoded = []
+    real = streaming._read_row_group
+    monkeypatch.setattr(streaming, "_read_row_group", lambda p, g: decoded.append(g) or real(p, g))
+    order = blocks.order(np.random.default_rng(0))
+    ids = np.concatenate([table.column("id").numbers for _, table in streaming.read_ahead(blocks, order)])
+    assert sorted(ids.astype(int).tolist()) == list(range(n))            # every row once
+    assert sorted(decoded) == [0, 1, 2]                                   # each group decoded once
+    firsts = [table.row_numbers[0] for _, table in streaming.read_ahead(blocks, range(3))]
+    assert firsts == [blocks.slices[k][1] + 1 for k in range(3)]          # the file's data row numbers
+
+
+def test_a_block_whose_rows_all_lack_the_target_adds_nothing_and_stops_nothing(tmp_path, monkeypatch, capsys):
+    lines = ["x,y"] + [f"{i / 100},{i % 2 if not 300 <= i < 700 else ''}" for i in range(2000)]
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 2000)                   # blocks of about 200 rows
+    assert backprop(train(path, "--stream", "--output", str(tmp_path / "m.npz"), epochs=2)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows_train"] + report["rows_validation"] == 1600

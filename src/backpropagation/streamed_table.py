@@ -27,8 +27,8 @@ import numpy as np
 
 from . import callbacks as cb
 from .csv_source import TextFormat
-from .streaming import (VALIDATION_ROWS, Blocks, fit_exactly, fit_stream, history_of, read_ahead, sample_table,
-                        shuffled_pool, validation_mask)
+from .streaming import (VALIDATION_ROWS, Blocks, encoded_rows, fit_exactly, fit_stream, history_of, read_ahead,
+                        sample_table, shuffled_pool, validation_mask)
 from .tabular import TabularPreprocessor
 
 
@@ -74,25 +74,26 @@ class StreamedTable:
         """Each block in file order as ``(X, y)``: encoded features, targets as written (labels, or
         numbers in the target's units); rows without a target are left out."""
         for _, table in read_ahead(self.blocks, range(self.blocks.count)):
-            X, y, _ = self.preprocessing.transform(table, with_target=True, dtype=self.dtype)
-            yield X, y
+            part = encoded_rows(self.preprocessing, table, np.arange(len(table)), self.dtype)
+            if part is not None:
+                yield part
 
     def pools(self, rng: np.random.Generator, fraction: float, held: list):
         """One epoch's shuffled pools of training rows; the hashed validation rows of each block go
         to ``held`` (up to :data:`~backpropagation.streaming.VALIDATION_ROWS`) while it is open."""
         X_parts, y_parts, count = [], [], 0
-        for k, table in read_ahead(self.blocks, rng.permutation(self.blocks.count)):
+        for k, table in read_ahead(self.blocks, self.blocks.order(rng)):
             labelled = ~table.column(self.preprocessing.target).missing
             validation = validation_mask(self.seed, k, len(table), fraction) & labelled
             room = not getattr(held, "closed", False) and sum(len(x) for x, _ in held) < VALIDATION_ROWS
             if validation.any() and room:
-                held.append(self.preprocessing.transform(table, with_target=True, dtype=self.dtype,
-                                                         rows=np.flatnonzero(validation))[:2])
-            X, y, _ = self.preprocessing.transform(table, with_target=True, dtype=self.dtype,
-                                                   rows=np.flatnonzero(labelled & ~validation))
-            X_parts.append(X)
-            y_parts.append(y)
-            count += len(X)
+                held.append(encoded_rows(self.preprocessing, table, np.flatnonzero(validation), self.dtype))
+            part = encoded_rows(self.preprocessing, table, np.flatnonzero(labelled & ~validation), self.dtype)
+            if part is None:
+                continue
+            X_parts.append(part[0])
+            y_parts.append(part[1])
+            count += len(part[0])
             if count >= self.pool_rows:
                 yield shuffled_pool(X_parts, y_parts, rng)
                 X_parts, y_parts, count = [], [], 0

@@ -29,7 +29,7 @@ from collections import Counter
 import numpy as np
 
 from .csv_source import TextFormat, pyarrow
-from .readers import Table, read_table
+from .readers import Table, read_table, unchanged_while_read
 from .tabular import TabularPreprocessor
 
 #: Rows of the sample that fixes the columns' kinds and the medians.
@@ -42,16 +42,84 @@ VALIDATION_ROWS = 100_000
 
 
 class Blocks:
-    """A table file as ``count`` blocks of rows, each read on its own (:meth:`read`)."""
+    """A table file as ``count`` blocks of rows, each read on its own (:meth:`read`).
+
+    A CSV or Arrow file is cut into byte ranges of about ``block_bytes``. A Parquet file is cut
+    along its row groups, a large row group into slices of about ``block_bytes``: a row group
+    is decoded whole (Parquet cannot start mid-group), so the last decoded group is kept and its
+    slices read from it, and :meth:`order` visits a group's slices together.
+    """
 
     def __init__(self, path, fmt: TextFormat, text_columns=(), block_bytes: int | None = None) -> None:
         self.path, self.fmt, self.text_columns = path, fmt, list(text_columns)
-        self.count = max(1, math.ceil(os.path.getsize(path) / (block_bytes or BLOCK_BYTES)))
+        size, block_bytes = os.path.getsize(path), block_bytes or BLOCK_BYTES
+        self.slices = _parquet_slices(path, size, block_bytes)      # [(group, first row, stop row)] or None
+        self.count = len(self.slices) if self.slices else max(1, math.ceil(size / block_bytes))
+        self._decoded = (None, None)                                # (group, its rows as Arrow)
+        if self.slices:                                             # each group's first row in the file
+            rows = {}
+            for group, _, stop in self.slices:
+                rows[group] = max(rows.get(group, 0), stop)
+            self._first_row = dict(zip(rows, np.cumsum([0] + list(rows.values()))[:-1].tolist()))
 
     def read(self, k: int, as_text: bool = False) -> Table:
         """Block ``k`` (of :attr:`count`)."""
-        return read_table(self.path, part=(k, self.count), text_columns=self.text_columns, fmt=self.fmt,
-                          as_text=as_text)
+        if not self.slices:
+            return read_table(self.path, part=(k, self.count), text_columns=self.text_columns, fmt=self.fmt,
+                              as_text=as_text)
+        group, start, stop = self.slices[k]
+        if self._decoded[0] != group:
+            self._decoded = (None, None)                            # (free the last group first)
+            self._decoded = (group, _read_row_group(self.path, group))
+        pa, _ = pyarrow()
+        # A copy of the slice, not a view: the decoded group is then held by this cache alone,
+        # and freed before the next group is decoded (never two groups in memory).
+        rows = self._decoded[1].take(pa.array(np.arange(start, stop)))
+        return Table.from_arrow(rows, self.path, self._first_row[group] + start, self.fmt)
+
+    def order(self, rng: np.random.Generator) -> np.ndarray:
+        """An epoch's block order: a permutation; for Parquet the row groups in a random order,
+        each group's slices shuffled among themselves (a group is decoded once an epoch)."""
+        if not self.slices:
+            return rng.permutation(self.count)
+        groups = np.array([group for group, _, _ in self.slices])
+        parts = [rng.permutation(np.flatnonzero(groups == g)) for g in rng.permutation(np.unique(groups))]
+        return np.concatenate(parts)
+
+
+def _read_row_group(path, group: int):
+    """Row group ``group`` of a Parquet file as a pyarrow Table (a file changed meanwhile, or
+    unreadable, is a ValueError naming it)."""
+    import pyarrow.parquet as pq
+
+    pa, _ = pyarrow()
+    try:
+        with unchanged_while_read(path), pq.ParquetFile(path) as file:
+            # Column by column: decoding a whole group at once holds every column's buffers at
+            # the same time (about 1.5x the group's size more at the peak).
+            names = file.schema_arrow.names
+            return pa.table({name: file.read_row_group(group, columns=[name], use_threads=False).column(0)
+                             for name in names})
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable Parquet file: {error}") from None
+
+
+def _parquet_slices(path, size: int, block_bytes: int) -> list | None:
+    """Blocks of a Parquet file along its row groups (None for other files): a group of more
+    rows than about ``block_bytes`` hold is sliced."""
+    if not str(path).endswith((".parquet", ".pq")):
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as file:
+            rows = [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)]
+    except Exception:           # (not readable as Parquet: the reader says why, in its words)
+        return None
+    per_slice = max(1, int(block_bytes * sum(rows) / max(size, 1)))
+    cuts = [np.linspace(0, n, math.ceil(n / per_slice) + 1).astype(int) for n in rows]   # (equal slices)
+    return [(group, int(a), int(b)) for group, edges in enumerate(cuts) for a, b in zip(edges[:-1], edges[1:])
+            if b > a] or None
 
 
 def read_ahead(blocks: Blocks, order, as_text: bool = False):
@@ -182,12 +250,13 @@ def pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generator, po
     """One epoch: ``(X, y)`` of each pool of training rows, blocks in a shuffled order, rows
     shuffled within the pool; the pool holds whole blocks, at least one."""
     X_parts, y_parts, held = [], [], 0
-    for k, table in read_ahead(blocks, rng.permutation(blocks.count)):
-        rows = np.flatnonzero(~validation_mask(seed, k, len(table), fraction))
-        X, y, _ = pre.transform(table, with_target=True, dtype=dtype, rows=rows)
-        X_parts.append(X)
-        y_parts.append(y)
-        held += len(X)
+    for k, table in read_ahead(blocks, blocks.order(rng)):
+        part = encoded_rows(pre, table, np.flatnonzero(~validation_mask(seed, k, len(table), fraction)), dtype)
+        if part is None:
+            continue
+        X_parts.append(part[0])
+        y_parts.append(part[1])
+        held += len(part[0])
         if held >= pool_rows:
             yield shuffled_pool(X_parts, y_parts, rng)
             X_parts, y_parts, held = [], [], 0
@@ -202,7 +271,7 @@ def dealt_pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generat
     and the rows of the ``count % size`` blocks left over split among the ranks, so that every
     row is trained on once an epoch and every rank yields the same number of pools (each a share
     of ``pool_rows``) whatever its blocks hold."""
-    order = rng.permutation(blocks.count)
+    order = blocks.order(rng)
     whole = blocks.count // size
     mine, shared = order[rank:whole * size:size], order[whole * size:]
     per_pool = max(1, math.ceil(pool_rows / size / max(1, _rows_per_block(blocks))))
@@ -214,11 +283,10 @@ def dealt_pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generat
             k, split = (item if isinstance(item, tuple) else (item, False))
             table = blocks.read(int(k))
             rows = np.flatnonzero(~validation_mask(seed, int(k), len(table), fraction))
-            if split:
-                rows = rows[rank::size]
-            X, y, _ = pre.transform(table, with_target=True, dtype=dtype, rows=rows)
-            X_parts.append(X)
-            y_parts.append(y)
+            part = encoded_rows(pre, table, rows[rank::size] if split else rows, dtype)
+            if part is not None:
+                X_parts.append(part[0])
+                y_parts.append(part[1])
         # (a draw from the shared generator seeds this pool's shuffle: ranks stay in step)
         yield shuffled_pool(X_parts, y_parts, np.random.default_rng(rng.integers(2**63)))
 
@@ -228,6 +296,13 @@ def _rows_per_block(blocks: Blocks) -> int:
     if not hasattr(blocks, "rows_per_block"):
         blocks.rows_per_block = len(blocks.read(0))
     return blocks.rows_per_block
+
+
+def encoded_rows(pre: TabularPreprocessor, table: Table, rows: np.ndarray, dtype):
+    """``(X, y)`` of the rows at ``rows`` that have a target (None when none has: a block of
+    validation rows only, or of rows without a target, adds nothing to a pool)."""
+    rows = rows[~table.column(pre.target).missing[rows]]
+    return pre.transform(table, with_target=True, dtype=dtype, rows=rows)[:2] if len(rows) else None
 
 
 def shuffled_pool(X_parts, y_parts, rng):
