@@ -7,7 +7,7 @@ import pytest
 
 pa = pytest.importorskip("pyarrow")
 
-from backpropagation import NeuralNetwork, streaming  # noqa: E402
+from backpropagation import NeuralNetwork, external_shuffle, streaming  # noqa: E402
 from backpropagation.cli import main as backprop  # noqa: E402
 
 
@@ -136,8 +136,8 @@ def test_shuffle_once_writes_every_row_once_in_a_random_order(tmp_path, monkeypa
      "rows.feather": lambda: feather.write_feather(table, source)}[name]()
     monkeypatch.setattr(streaming, "BLOCK_BYTES", max(1, source.stat().st_size // 8))
     blocks = streaming.Blocks(source, streaming.TextFormat(), ["code"])
-    copy = tmp_path / streaming.shuffled_name(source).rsplit("/", 1)[-1]
-    done = streaming.shuffle_file(blocks, copy, seed=3, bucket_bytes=max(1, source.stat().st_size // 4))
+    copy = tmp_path / external_shuffle.shuffled_name(source).rsplit("/", 1)[-1]
+    done = external_shuffle.shuffle_file(blocks, copy, seed=3, bucket_bytes=max(1, source.stat().st_size // 4))
     assert done["rows"] == n and done["buckets"] >= 4 and copy.exists()
     shuffled = streaming.read_table(copy, text_columns=["code"])
     ids = shuffled.column("id").numbers.astype(int)
@@ -160,7 +160,7 @@ def test_train_shuffle_once_trains_on_a_copy_no_longer_sorted(sorted_table, tmp_
 
 
 def test_a_failed_shuffle_leaves_no_copy(sorted_table, tmp_path, monkeypatch):
-    real = streaming.TableWriter.__enter__
+    real = external_shuffle.TableWriter.__enter__
 
     def enter(self):                       # the copy's first write fails, as on a full disk
         real(self)
@@ -169,10 +169,10 @@ def test_a_failed_shuffle_leaves_no_copy(sorted_table, tmp_path, monkeypatch):
             raise OSError("No space left on device")
         return write
 
-    monkeypatch.setattr(streaming.TableWriter, "__enter__", enter)
+    monkeypatch.setattr(external_shuffle.TableWriter, "__enter__", enter)
     blocks = streaming.Blocks(sorted_table, streaming.TextFormat())
     with pytest.raises(OSError, match="No space left"):
-        streaming.shuffle_file(blocks, tmp_path / "copy.parquet", seed=0)
+        external_shuffle.shuffle_file(blocks, tmp_path / "copy.parquet", seed=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sorted.parquet"]
 
 

@@ -332,18 +332,19 @@ def run_training(args) -> dict:
 
 def shuffle_once(args) -> dict:
     """``--shuffle-once``: write the shuffled copy, then train on it (``args.data`` is changed)."""
-    from . import streaming
+    from . import external_shuffle, streaming
 
     if args.distributed or args.data == "-":
         raise ValueError("--shuffle-once: shuffles a file on disk in one process (not standard input, "
                          "not with --distributed)")
-    copy = args.shuffle_once or streaming.shuffled_name(args.data)
+    copy = args.shuffle_once or external_shuffle.shuffled_name(args.data)
     check_output(copy, "--shuffle-once", inputs=[args.data])
     if os.path.abspath(copy) == os.path.abspath(args.output):
         raise ValueError(f"--shuffle-once: {copy} is also the model file (--output)")
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
     args.seed = seed
-    done = streaming.shuffle_file(streaming.Blocks(args.data, text_format(args), spelled_columns(args)), copy, seed)
+    blocks = streaming.Blocks(args.data, text_format(args), spelled_columns(args))
+    done = external_shuffle.shuffle_file(blocks, copy, seed)
     if not args.json and not args.quiet:
         print(f"shuffled {done['rows']} rows into {copy} ({done['buckets']} bucket(s), {done['seconds']:.1f}s); "
               "later runs can train on it directly", file=sys.stderr)
