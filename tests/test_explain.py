@@ -123,6 +123,23 @@ def test_permutation_importance_equals_scikit_learn(kind):
     assert ours.metric == ("accuracy" if kind == "classifier" else "r2")
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_named_or_scikit_learn_scoring_gives_scikit_learn_s_numbers():
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import get_scorer
+
+    from backpropagation.sklearn import BackpropRegressor
+
+    X, y = regression_data(200)
+    estimator = BackpropRegressor((8,), epochs=20, random_state=0).fit(X, y)
+    theirs = permutation_importance(estimator, X, y, n_repeats=3, random_state=1, scoring="neg_mean_absolute_error")
+    for scoring in ("neg_mean_absolute_error", get_scorer("neg_mean_absolute_error")):
+        ours = estimator.feature_importance(X, y, n_repeats=3, random_state=1, scoring=scoring)
+        assert np.allclose(ours["importances"], theirs["importances"], rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="scoring: expected None, one of 'r2', 'loss'"):
+        estimator.feature_importance(X, y, scoring="accuracy")
+
+
 def test_importance_ranks_the_columns_that_matter_first_by_both_methods():
     model, _ = case("regression")
     X, y = regression_data(400, seed=1)

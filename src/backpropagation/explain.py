@@ -147,6 +147,10 @@ class FeatureImportance:
     metric: str = ""
     columns: dict = field(default_factory=dict)
 
+    def __getitem__(self, key: str):
+        """Dictionary access, as scikit-learn's ``Bunch``: ``result["importances_mean"]``."""
+        return getattr(self, key)
+
     def ranking(self) -> list[tuple[str, float, float]]:
         """``(name, mean, std)`` from the most to the least important (ties keep column order)."""
         order = np.argsort(-self.importances_mean, kind="stable")
@@ -188,9 +192,11 @@ def feature_importance(model, X, y=None, method: str = "permutation", n_repeats:
     random_state : int, RandomState or None
         Seeds the shuffles exactly as scikit-learn's ``permutation_importance`` does, so an
         integer gives the same permutations (and, for the same model, the same importances).
-    scoring : callable ``f(model, X, y) -> float`` or "loss", optional
-        Higher is better; default ``model.score`` (accuracy or R²); ``"loss"`` uses minus the
-        loss ``evaluate`` reports.
+    scoring : str or callable ``f(model, X, y) -> float``, optional
+        Higher is better; default ``model.score`` (``"accuracy"`` or ``"r2"``); ``"loss"`` uses
+        minus the loss ``evaluate`` reports; regression also takes
+        ``"neg_mean_squared_error"`` and ``"neg_mean_absolute_error"``. A scikit-learn scorer
+        (``sklearn.metrics.get_scorer(...)``) is such a function.
     groups : dict of name -> list of column indices, optional
         Columns that are one feature (a text column's indicators): shuffled together, scored
         together. Default: each column alone, named by ``feature_names_in_`` or ``x0, x1, ...``.
@@ -236,15 +242,26 @@ def raw_column_groups(columns: list[dict]) -> dict:
     return groups
 
 
+#: ``scoring`` names (scikit-learn's, where they apply): each a function of the model, X and y.
+SCORINGS = {
+    "loss": lambda model, X, y: -model.evaluate(X, y)["loss"],
+    "neg_mean_squared_error": lambda model, X, y: -model.evaluate(X, y)["mse"],
+    "neg_mean_absolute_error": lambda model, X, y: -model.evaluate(X, y)["mae"],
+}
+
+
 def scorer_of(model, scoring):
     """``(function(X, y) -> float, metric name)`` for ``scoring`` (higher is better)."""
-    if scoring is None:
-        return model.score, "accuracy" if model.head.is_classifier else "r2"
-    if isinstance(scoring, str) and scoring == "loss":
-        return (lambda X, y: -model.evaluate(X, y)["loss"]), "loss"
+    task_metric = "accuracy" if model.head.is_classifier else "r2"
+    if scoring is None or scoring == task_metric:
+        return model.score, task_metric
+    if isinstance(scoring, str) and scoring in SCORINGS and (model.head.is_classifier is False or scoring == "loss"):
+        return (lambda X, y: float(SCORINGS[scoring](model, X, y))), scoring
     if callable(scoring):
         return (lambda X, y: float(scoring(model, X, y))), getattr(scoring, "__name__", "score")
-    raise ValueError(f"scoring: expected None, 'loss' or a function f(model, X, y), got {scoring!r}")
+    names = [task_metric, "loss"] + ([] if model.head.is_classifier else list(SCORINGS)[1:])
+    raise ValueError(f"scoring: expected None, one of {', '.join(map(repr, names))} or a function "
+                     f"f(model, X, y) (a scikit-learn scorer works), got {scoring!r}")
 
 
 def permutation_importance(model, X, y, groups: dict, n_repeats: int, random_state, scoring) -> FeatureImportance:
@@ -317,7 +334,12 @@ class LRFinderResult:
     rule: str
     stopped: str
 
+    def __getitem__(self, key: str):
+        """Dictionary access: ``result["suggestion"]``."""
+        return getattr(self, key)
+
     def to_dict(self) -> dict:
+        """JSON-ready: the suggestion, its rule, why the test stopped, and every step's numbers."""
         return {"suggestion": self.suggestion, "rule": self.rule, "stopped": self.stopped,
                 "rates": self.rates.tolist(), "losses": self.losses.tolist(), "smoothed": self.smoothed.tolist()}
 

@@ -73,7 +73,7 @@ class _BackpropEstimator(BaseEstimator):
                              "that encoding: train with backprop train and use backprop export")
         return self.model_.to_onnx(path, dtype)
 
-    def feature_importance(self, X, y=None, method="permutation", n_repeats=5, random_state=None):
+    def feature_importance(self, X, y=None, method="permutation", n_repeats=5, random_state=None, scoring=None):
         """Importance of each column of ``X`` (see ``NeuralNetwork.feature_importance``); for a raw
         DataFrame the indicators of a text column count as that one column."""
         from .explain import raw_column_groups
@@ -85,7 +85,12 @@ class _BackpropEstimator(BaseEstimator):
                           accept_sparse=True)
         if groups is None and getattr(self, "feature_names_in_", None) is not None:
             groups = {str(name): [j] for j, name in enumerate(self.feature_names_in_)}
-        return self.model_.feature_importance(X, y, method, n_repeats, random_state, groups=groups)
+        if callable(scoring) and encoder is None:       # (a scikit-learn scorer expects the estimator)
+            scorer = scoring
+
+            def scoring(model, X, y):
+                return scorer(self, X, y)
+        return self.model_.feature_importance(X, y, method, n_repeats, random_state, scoring, groups=groups)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
