@@ -215,3 +215,23 @@ def test_a_block_whose_rows_all_lack_the_target_adds_nothing_and_stops_nothing(t
     assert backprop(train(path, "--stream", "--output", str(tmp_path / "m.npz"), epochs=2)) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rows_train"] + report["rows_validation"] == 1600
+
+
+def test_fit_stream_stops_on_a_worsening_validation_loss_and_keeps_the_best_epoch():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 4))
+    y = X[:, 0] + 0.1 * rng.normal(size=400)
+    X_val, y_val = X[:50], -y[:50]                       # the better it fits y, the worse on these
+    model = NeuralNetwork([4, 8, 1], learning_rate=0.01, random_state=0)
+    model.head.set_state({"target_ndim": 1})
+    kept = []
+
+    def progress(epoch, loss, val_loss, speed):
+        kept.append((val_loss, model.parameters.copy()))
+
+    done = streaming.fit_stream(model, lambda: iter([(X, y)]), epochs=50, validation_data=(X_val, y_val),
+                                patience=2, progress=progress)
+    best = int(np.argmin([v for v, _ in kept]))
+    assert done["stop_reason"].startswith("early stopping: val_loss did not improve for 2 epochs")
+    assert len(done["loss"]) == best + 3 and done["best_epoch"] == best + 1
+    np.testing.assert_array_equal(model.parameters, kept[best][1])

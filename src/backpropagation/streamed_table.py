@@ -27,8 +27,8 @@ import numpy as np
 
 from . import callbacks as cb
 from .csv_source import TextFormat
-from .streaming import (VALIDATION_ROWS, Blocks, encoded_rows, fit_exactly, fit_stream, history_of, read_ahead,
-                        sample_table, shuffled_pool, validation_mask)
+from .callbacks import EarlyStopping
+from .streaming import Blocks, encoded_rows, fit_exactly, fit_stream, history_of, pools, read_ahead, sample_table
 from .tabular import TabularPreprocessor
 
 
@@ -79,26 +79,9 @@ class StreamedTable:
                 yield part
 
     def pools(self, rng: np.random.Generator, fraction: float, held: list):
-        """One epoch's shuffled pools of training rows; the hashed validation rows of each block go
-        to ``held`` (up to :data:`~backpropagation.streaming.VALIDATION_ROWS`) while it is open."""
-        X_parts, y_parts, count = [], [], 0
-        for k, table in read_ahead(self.blocks, self.blocks.order(rng)):
-            labelled = ~table.column(self.preprocessing.target).missing
-            validation = validation_mask(self.seed, k, len(table), fraction) & labelled
-            room = not getattr(held, "closed", False) and sum(len(x) for x, _ in held) < VALIDATION_ROWS
-            if validation.any() and room:
-                held.append(encoded_rows(self.preprocessing, table, np.flatnonzero(validation), self.dtype))
-            part = encoded_rows(self.preprocessing, table, np.flatnonzero(labelled & ~validation), self.dtype)
-            if part is None:
-                continue
-            X_parts.append(part[0])
-            y_parts.append(part[1])
-            count += len(part[0])
-            if count >= self.pool_rows:
-                yield shuffled_pool(X_parts, y_parts, rng)
-                X_parts, y_parts, count = [], [], 0
-        if X_parts:
-            yield shuffled_pool(X_parts, y_parts, rng)
+        """One epoch's shuffled pools of training rows (:func:`backpropagation.streaming.pools`);
+        the hashed validation rows go to ``held`` until it is closed."""
+        return pools(self.blocks, self.preprocessing, rng, self.pool_rows, self.seed, fraction, self.dtype, held)
 
     def __repr__(self) -> str:
         return (f"StreamedTable({self.path!r}, target={self.preprocessing.target!r}: {self.rows} rows in "
@@ -133,8 +116,7 @@ def fit_table(model, table: StreamedTable, *, epochs: int, batch_size: int, verb
               early_stopping, class_weight, callbacks=()) -> cb.History:
     """``NeuralNetwork.fit`` on a :class:`StreamedTable` (see the module docstring)."""
     _prepare(model, table)
-    patience = 0 if not early_stopping else 10 if early_stopping is True else early_stopping.patience
-    if patience and not validation_split:
+    if early_stopping and not validation_split:
         raise ValueError("early_stopping: a streamed table is scored on validation rows only; give "
                          "validation_split (e.g. 0.05)")
     if isinstance(class_weight, str) and class_weight == "balanced":
@@ -159,8 +141,9 @@ def fit_table(model, table: StreamedTable, *, epochs: int, batch_size: int, verb
             print(f"epoch {epoch + 1}/{epochs}: loss {loss:.4g}{shown} ({speed:,.0f} rows/s, about {left:.0f} s left)",
                   file=sys.stderr)
 
-    done = fit_stream(model, chunks, epochs, batch_size, validation if validation_split else None, patience,
-                      progress, class_weight=class_weight, callbacks=callbacks)
+    stopper = [] if not early_stopping else [EarlyStopping() if early_stopping is True else early_stopping]
+    done = fit_stream(model, chunks, epochs, batch_size, validation if validation_split else None, 0,
+                      progress, class_weight=class_weight, callbacks=[*callbacks, *stopper])
     return history_of(model, done, bool(validation_split))
 
 

@@ -246,20 +246,28 @@ def _apply(pre: TabularPreprocessor, numeric: dict, text: dict, target: np.ndarr
 
 
 def pools(blocks: Blocks, pre: TabularPreprocessor, rng: np.random.Generator, pool_rows: int, seed: int,
-          fraction: float, dtype):
+          fraction: float, dtype, held: list | None = None):
     """One epoch: ``(X, y)`` of each pool of training rows, blocks in a shuffled order, rows
-    shuffled within the pool; the pool holds whole blocks, at least one."""
-    X_parts, y_parts, held = [], [], 0
+    shuffled within the pool; the pool holds whole blocks, at least one. ``held``, unless it is
+    None or ``held.closed``, gathers the hashed validation rows as encoded ``(X, y)`` (up to
+    :data:`VALIDATION_ROWS`): the Python API's first epoch keeps them so."""
+    X_parts, y_parts, count = [], [], 0
     for k, table in read_ahead(blocks, blocks.order(rng)):
-        part = encoded_rows(pre, table, np.flatnonzero(~validation_mask(seed, k, len(table), fraction)), dtype)
+        validation = validation_mask(seed, k, len(table), fraction)
+        room = held is not None and not getattr(held, "closed", False) and \
+            sum(len(x) for x, _ in held) < VALIDATION_ROWS
+        kept = encoded_rows(pre, table, np.flatnonzero(validation), dtype) if room and validation.any() else None
+        if kept is not None:
+            held.append(kept)
+        part = encoded_rows(pre, table, np.flatnonzero(~validation), dtype)
         if part is None:
             continue
         X_parts.append(part[0])
         y_parts.append(part[1])
-        held += len(part[0])
-        if held >= pool_rows:
+        count += len(part[0])
+        if count >= pool_rows:
             yield shuffled_pool(X_parts, y_parts, rng)
-            X_parts, y_parts, held = [], [], 0
+            X_parts, y_parts, count = [], [], 0
     if X_parts:
         yield shuffled_pool(X_parts, y_parts, rng)
 
@@ -353,8 +361,12 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
     ...         yield part["X"], part["y"]
     >>> fit_stream(model, chunks, epochs=5)             # doctest: +SKIP
     """
-    metric, best, stop = model.head.metric, (math.inf, None, 0), "completed"
+    from .callbacks import EarlyStopping
+
+    metric, stop = model.head.metric, "completed"
     record = {"loss": [], metric: [], "val_loss": [], f"val_{metric}": []}
+    stopper = EarlyStopping(patience=patience) if patience else None    # (val_loss, best weights kept)
+    callbacks = [*callbacks, *([stopper] if stopper else [])]
     for callback in callbacks:
         callback.set_model(model)
         callback.on_train_begin({"epochs": epochs, "validation": validation_data is not None,
@@ -376,16 +388,10 @@ def fit_stream(model, chunks, epochs: int, batch_size: int = 32, validation_data
         if callbacks and model.stop_training:
             stop = model.stop_reason or f"stopped by a callback after epoch {epoch + 1}"
             break
-        if patience and record["val_loss"][-1] < best[0]:
-            best = (record["val_loss"][-1], model.parameters.copy(), epoch + 1)
-        elif patience and epoch + 1 - best[2] >= patience:
-            stop = f"early stopping: val_loss did not improve for {patience} epochs (best at epoch {best[2]})"
-            break
-    if best[1] is not None:
-        model.parameters[...] = best[1]
     for callback in callbacks:
         callback.on_train_end({})
-    return {**record, "stop_reason": stop, "best_epoch": best[2]}
+    best = 0 if stopper is None or stopper.best_epoch is None else stopper.best_epoch + 1
+    return {**record, "stop_reason": stop, "best_epoch": best}
 
 
 def _stream_epoch(model, chunks, epoch: int, batch_size: int, class_weight, comm, record: dict) -> tuple[int, str]:
