@@ -93,3 +93,15 @@ def test_auto_does_not_compile_numba_for_a_job_too_short_to_pay(monkeypatch):
     monkeypatch.setattr(measure, "numba_compiled_before", lambda: False)
     name, why, timing = measure.faster_engine(NeuralNetwork([4, 8, 1]), None, None, 32, estimate=30)
     assert name == "numpy" and "never compiled here" in why and timing == {}
+
+
+def test_a_measurement_serves_later_fits_of_the_same_network_and_batch_size(monkeypatch):
+    calls = []
+    monkeypatch.setattr(engines, "AUTO_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(measure, "blas_threads", lambda *a: calls.append(1) or (1, {"numpy, 1 BLAS thread": 1e-4}))
+    model = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)
+    for _ in range(3):                                   # e.g. the pools of a streamed table
+        model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, batch_size=16, verbose=0)
+    assert len(calls) == 1 and model.engine_timing_ == {"numpy, 1 BLAS thread": 1e-4}
+    model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, batch_size=8, verbose=0)
+    assert len(calls) == 2                               # another batch size: measured again

@@ -27,9 +27,6 @@ def command_explain(args) -> int:
     table_model = TableModel.load(args.model)
     pre = table_model.preprocessing
     table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, table_model.network))
-    if args.method == "permutation" and pre.target not in table.columns:
-        raise ValueError(f"{args.data}: permutation importance needs the target column {pre.target!r} "
-                         "(the metric's drop is measured on it); without it use --method gradient")
     result = table_model.importance_of_table(table, args.method, args.repeats, args.seed, args.max_rows)
     if args.plot:
         result.plot(args.plot)

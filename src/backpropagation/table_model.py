@@ -103,7 +103,8 @@ class TableModel:
         pre, network, permutation = self.preprocessing, self.network, method == "permutation"
         if permutation and pre.target not in table.columns:
             raise ValueError(f"{table.source}: permutation importance needs the target column {pre.target!r} "
-                             "(the metric's drop is measured on it); without it use the gradient method")
+                             "(the metric's drop is measured on it); without it use the gradient method "
+                             "(--method gradient)")
         X, y, self.report = pre.transform(table, with_target=permutation, dtype=network.dtype)
         rows = np.arange(len(X))
         if max_rows is not None and len(X) > max_rows:     # (every repeat of every column predicts every row)

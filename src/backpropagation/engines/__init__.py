@@ -82,7 +82,11 @@ def auto_reason(model, n_rows: int, batch_size: int, epochs: int, distributed: b
 def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: bool) -> int | None:
     """Set ``model.engine_`` (with ``engine_reason_`` and ``engine_timing_``) for this job, by
     :func:`choose` and, for jobs of at least :data:`AUTO_MIN_SECONDS` in one process, by
-    measuring (:mod:`.measure`); return the BLAS threads to hold the numpy engine to (None: as is)."""
+    measuring (:mod:`.measure`); return the BLAS threads to hold the numpy engine to (None: as is).
+
+    A measurement is kept in ``model.measured_`` and reused by later fits of the same network,
+    engine setting and batch size (each pool of a streamed table, ``partial_fit``): once is enough.
+    """
     model.engine_ = choose(model, n_rows, batch_size, epochs, distributed)
     model.engine_reason_ = auto_reason(model, n_rows, batch_size, epochs, distributed) \
         if model.engine == "auto" and model.engine_ == "numpy" else None
@@ -90,15 +94,22 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
     estimate = estimated_seconds(model, n_rows, batch_size, epochs)
     if distributed or estimate < AUTO_MIN_SECONDS or not len(X):
         return None
+    key = (model.engine, model.engine_, batch_size, model.n_parameters, model.dtype.str)
+    measured = getattr(model, "measured_", None)
+    if measured is not None and measured[0] == key:
+        model.engine_, model.engine_reason_, timing, threads = measured[1]
+        model.engine_timing_ = dict(timing)
+        return threads
     from . import measure
 
     if model.engine == "auto" and model.engine_ == "numba":
         model.engine_, reason, model.engine_timing_ = measure.faster_engine(model, X, Y, batch_size, estimate)
         model.engine_reason_ = reason or None
-    if model.engine_ != "numpy":
-        return None
-    threads, timing = measure.blas_threads(model, X, Y, batch_size)
-    model.engine_timing_.update(timing)
+    threads = None
+    if model.engine_ == "numpy":
+        threads, timing = measure.blas_threads(model, X, Y, batch_size)
+        model.engine_timing_.update(timing)
+    model.measured_ = (key, (model.engine_, model.engine_reason_, dict(model.engine_timing_), threads))
     return threads
 
 
