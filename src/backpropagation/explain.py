@@ -59,7 +59,7 @@ def input_gradients(model, X, output: int | None = None) -> np.ndarray:
     _, gradients = embedded_gradients(model, X, outputs)
     result = np.zeros((len(X), len(outputs), X.shape[1]), dtype=model.dtype)
     for column, place in enumerate(column_places(model)):
-        if place.stop - place.start == 1 and not embedded(model, column):
+        if not embedded(model, column):                 # (a plain column has one place)
             result[:, :, column] = gradients[:, :, place.start]
     return result[:, 0] if len(outputs) == 1 else result
 
