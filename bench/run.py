@@ -153,7 +153,7 @@ def run_torch(w, seed=0):
     with torch.no_grad():
         out = net(torch.tensor(w["X_test"], dtype=dtype)).numpy()
     if regression:
-        from backpropagation.metrics import r2_score
+        from backpropagation.nn.metrics import r2_score
 
         return seconds, r2_score(w["y_test"], out[:, 0])
     return seconds, float(np.mean(out.argmax(axis=1) == w["y_test"]))
@@ -303,7 +303,7 @@ def print_table(results):
 
 def draw(results, path):
     try:
-        from backpropagation.plotting import _figure
+        from backpropagation.explain.plotting import _figure
     except ImportError:
         return
     names = list(results["workloads"])

@@ -94,7 +94,7 @@ boundary
 
 # %%
 try:
-    from backpropagation.plotting import predictions_with
+    from backpropagation.explain.plotting import predictions_with
 
     before = predictions_with(model, initial, scaled(X_test))
     matrices = model.plot_predictions(scaled(X_test), y_test, before=before)

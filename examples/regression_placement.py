@@ -72,7 +72,7 @@ loss_curve
 
 # %%
 try:
-    from backpropagation.plotting import predictions_with
+    from backpropagation.explain.plotting import predictions_with
 
     before = predictions_with(model, initial, X_scaled[test])
     scatter = model.plot_predictions(X_scaled[test], y[test], before=before)

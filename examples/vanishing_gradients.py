@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.datasets import make_moons
 
 from backpropagation import NeuralNetwork
-from backpropagation.initializers import Initializer
+from backpropagation.nn.initializers import Initializer
 
 X, y = make_moons(400, noise=0.2, random_state=0)
 X = (X - X.mean(axis=0)) / X.std(axis=0)

@@ -267,8 +267,8 @@ def test_the_table_encoder_is_the_command_line_s_preprocessing_in_a_pipeline():
     from sklearn.pipeline import make_pipeline
 
     from backpropagation.sklearn import TableEncoder
-    from backpropagation.tabular import TabularPreprocessor
-    from backpropagation.table_model import table_of
+    from backpropagation.tables.preprocessing import TabularPreprocessor
+    from backpropagation.tables.table_model import table_of
 
     X, y = penguins_frame()
     encoder = TableEncoder().fit(X)

@@ -5,9 +5,10 @@
 >>> history = model.fit(X, y, epochs=75, batch_size=1, verbose=1)  # doctest: +SKIP
 """
 
-from . import activations, callbacks, initializers, losses, metrics, optimizers, schedules
-from .activations import Activation
-from .callbacks import (
+from .nn import activations, initializers, losses, metrics, optimizers, schedules
+from .training import callbacks
+from .nn.activations import Activation
+from .training.callbacks import (
                         Callback,
                         EarlyStopping,
                         History,
@@ -16,14 +17,13 @@ from .callbacks import (
                         ProgressBar,
                         ReduceLROnPlateau,
 )
-from .inspection import NotFittedError
-from .layers import Dense, Dropout, Layer
-from .losses import Loss
+from .errors import DivergenceError, NotFittedError
+from .nn.layers import Dense, Dropout, Layer
+from .nn.losses import Loss
 from .network import NeuralNetwork
-from .optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
-from .schedules import Schedule
-from .streamed_table import StreamedTable, read_table
-from .training import DivergenceError
+from .nn.optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
+from .nn.schedules import Schedule
+from .tables.streamed_table import StreamedTable, read_table
 
 __version__ = "0.1.0"
 

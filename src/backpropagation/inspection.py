@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import NotFittedError
 from .data import as_array, check_array, check_features, check_same_length
-from .gradcheck import gradient_check
+from .nn.gradcheck import gradient_check
 from .io import constructor_arguments, load_model, network_config, save_model
-from .trace import trace_step
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method needs what ``fit`` learns (e.g. the class labels) before ``fit`` ran."""
+from .explain.trace import trace_step
 
 
 class Inspection:
@@ -79,7 +76,7 @@ class Inspection:
         """Largest relative error between backprop's gradient and central differences.
 
         Computed on a float64 copy of the network, so it is meaningful for float32 networks too.
-        See :func:`backpropagation.gradcheck.gradient_check`.
+        See :func:`backpropagation.nn.gradcheck.gradient_check`.
         """
         X = check_features(X, np.float64, "X", self.layer_sizes[0])
         y = as_array(y, "y")
@@ -89,22 +86,22 @@ class Inspection:
         return gradient_check(self._clone(np.float64), X, Y, epsilon)
 
     def plot_history(self, path=None):
-        """Loss curves of the last ``fit`` (see :func:`backpropagation.plotting.plot_history`)."""
-        from .plotting import plot_history
+        """Loss curves of the last ``fit`` (see :func:`backpropagation.explain.plotting.plot_history`)."""
+        from .explain.plotting import plot_history
 
         if self.history_ is None:
             raise NotFittedError("plot_history: this network has not been fitted yet; call fit first")
         return plot_history(self.history_, path)
 
     def plot_predictions(self, X, y, before=None, path=None):
-        """Predictions against the truth (see :func:`backpropagation.plotting.plot_predictions`)."""
-        from .plotting import plot_predictions
+        """Predictions against the truth (see :func:`backpropagation.explain.plotting.plot_predictions`)."""
+        from .explain.plotting import plot_predictions
 
         return plot_predictions(self, X, y, before, path)
 
     def plot_decision_boundary(self, X, y, path=None):
-        """Decision regions of a two-feature classifier (see :mod:`backpropagation.plotting`)."""
-        from .plotting import plot_decision_boundary
+        """Decision regions of a two-feature classifier (see :mod:`backpropagation.explain.plotting`)."""
+        from .explain.plotting import plot_decision_boundary
 
         return plot_decision_boundary(self, X, y, path)
 
@@ -115,9 +112,9 @@ class Inspection:
         built-in activation. Input ``X`` (rows of features of the model's dtype, or ``dtype``);
         outputs ``values`` (regression, in the targets' units) or ``label`` and ``probabilities``
         (classification, columns ordered like ``classes_``). Needs the ``onnx`` extra; a custom
-        building block is refused by name. See :mod:`backpropagation.onnx_export`.
+        building block is refused by name. See :mod:`backpropagation.export.onnx`.
         """
-        from .onnx_export import to_onnx
+        from .export.onnx import to_onnx
 
         return to_onnx(self, path, dtype)
 
@@ -150,13 +147,13 @@ class Inspection:
     # ------------------------------------------------------------------ explanations
     def input_gradients(self, X, output=None):
         """∂ŷ/∂x per row: how each prediction moves with each input, by one more step of the
-        backward pass (see :func:`backpropagation.explain.input_gradients`).
+        backward pass (see :func:`backpropagation.explain.gradients.input_gradients`).
 
         Returns shape (n_samples, n_features) for one output (or ``output=k``), else
         (n_samples, n_outputs, n_features); ``ŷ`` in the targets' units (regression) or as
         probabilities (classification).
         """
-        from .explain import input_gradients
+        from .explain.gradients import input_gradients
 
         return input_gradients(self, X, output)
 
@@ -164,17 +161,17 @@ class Inspection:
                            scoring=None, groups=None):
         """Importance of each feature by ``method="permutation"`` (the score's drop when it is
         shuffled; needs ``y``) or ``"gradient"`` (mean ``|x ⊙ ∂ŷ/∂x|``); returns a
-        :class:`~backpropagation.explain.FeatureImportance` (see
-        :func:`backpropagation.explain.feature_importance` for every argument)."""
-        from .explain import feature_importance
+        :class:`~backpropagation.explain.importance.FeatureImportance` (see
+        :func:`backpropagation.explain.importance.feature_importance` for every argument)."""
+        from .explain.importance import feature_importance
 
         return feature_importance(self, X, y, method, n_repeats, random_state, scoring, groups)
 
     def lr_find(self, X, y, start=1e-7, end=10.0, steps=None, batch_size=32, **options):
         """The learning-rate range test on a copy of this network (this one is left unchanged);
-        returns an :class:`~backpropagation.explain.LRFinderResult` whose ``suggestion`` is a
-        rate to train with (see :func:`backpropagation.explain.lr_find`)."""
-        from .explain import lr_find
+        returns an :class:`~backpropagation.explain.lr_find.LRFinderResult` whose ``suggestion`` is a
+        rate to train with (see :func:`backpropagation.explain.lr_find.lr_find`)."""
+        from .explain.lr_find import lr_find
 
         return lr_find(self, X, y, start=start, end=end, steps=steps, batch_size=batch_size, **options)
 

@@ -13,7 +13,7 @@ Layout (``FORMAT_VERSION`` 3):
 ==========================  ==============================================================
 
 Older files load: format 2 kept Adam's moments without their ``(1 - β)`` factors, and
-:meth:`~backpropagation.optimizers.Optimizer.upgraded_state` converts them once, at load;
+:meth:`~backpropagation.nn.optimizers.Optimizer.upgraded_state` converts them once, at load;
 format 1 had today's layout.
 
 Saving goes through :func:`backpropagation.files.write_atomically`: a temporary file in the
@@ -34,7 +34,7 @@ import zipfile
 
 import numpy as np
 
-from . import activations, initializers, losses, optimizers
+from .nn import activations, initializers, losses, optimizers
 from ._registry import describe, rebuild
 from .files import write_atomically
 

@@ -2,9 +2,9 @@
 
 One training step, as the seeds describe it:
 
-1. **forward pass** — each :class:`~backpropagation.layers.Dense` layer computes
+1. **forward pass** — each :class:`~backpropagation.nn.layers.Dense` layer computes
    ``Z = A_prev @ W + b`` and ``A = f(Z)``;
-2. **loss** — :mod:`~backpropagation.losses` compares the output with the targets;
+2. **loss** — :mod:`~backpropagation.nn.losses` compares the output with the targets;
 3. **backward pass** — the loss gives ``δ`` of the output layer, and each layer, last to first,
    writes ``∂L/∂W`` and ``∂L/∂b`` and hands ``∂L/∂A_prev`` to the layer before it;
 4. **update** — the optimizer moves the flat parameter vector against the flat gradient.
@@ -17,16 +17,19 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import activations, engines, losses, metrics, optimizers, tasks, training
-from . import callbacks as cb
+from .nn import activations, losses, metrics, optimizers, tasks
+from . import engines
+from .training import loop, prepare
+from .training import callbacks as cb
 from .data import (as_array, check_bool, check_dtype, check_features, check_float, check_layer_sizes,
                    check_random_state, check_same_length)
-from .distributed import MPIReducer
-from .inspection import Inspection, NotFittedError
+from .training.reducers import MPIReducer
+from .errors import NotFittedError
+from .inspection import Inspection
 from .interrupt import InterruptGuard
-from .layers import Dense, Dropout, EmbeddedInput, dropout_layers, embedding_layers, unpack_layers
-from .parameter_layout import FlatParameters
-from .training import LocalReducer
+from .nn.layers import Dense, Dropout, EmbeddedInput, dropout_layers, embedding_layers, unpack_layers
+from .nn.parameter_layout import FlatParameters
+from .training.reducers import LocalReducer
 
 
 #: Rows whose activations inference holds at once: memory stays bounded whatever the rows.
@@ -53,7 +56,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         Default: the task's (``mse``, ``binary_crossentropy`` or ``categorical_crossentropy``).
     optimizer : str or Optimizer, default "adam"
         ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"``, ``"adamw"`` or an
-        :class:`~backpropagation.optimizers.Optimizer` instance. Adam is the default because
+        :class:`~backpropagation.nn.optimizers.Optimizer` instance. Adam is the default because
         plain SGD at a fixed rate diverges on unscaled targets and under-trains classifiers in
         the same epochs (``bench/quality.py``).
     learning_rate : float, default 0.001
@@ -89,10 +92,10 @@ class NeuralNetwork(Inspection, FlatParameters):
     embeddings : dict of int to (int, int), optional
         ``{column: (n_categories, dim)}``: input column ``column`` holds category codes
         ``0 .. n_categories - 1``, learned as ``dim`` numbers each (see
-        :class:`~backpropagation.layers.Embedding`) instead of as indicator columns.
+        :class:`~backpropagation.nn.layers.Embedding`) instead of as indicator columns.
     dropout : float or list of float, default 0.0
         Inverted dropout after every hidden layer (or one rate per hidden layer) while training;
-        ``predict`` and the other inference methods never drop (see :class:`~backpropagation.layers.Dropout`).
+        ``predict`` and the other inference methods never drop (see :class:`~backpropagation.nn.layers.Dropout`).
 
     Attributes
     ----------
@@ -262,7 +265,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         ``X`` and ``Y`` are validated and encoded (``Y`` as the loss sees it: one-hot classes,
         standardised regression targets); ``sample_weight`` weights the rows' losses. Returns the
         objective, L2 penalty included, and leaves every layer's forward and backward quantities
-        cached (see :class:`~backpropagation.layers.Dense`). A non-finite loss leaves the
+        cached (see :class:`~backpropagation.nn.layers.Dense`). A non-finite loss leaves the
         gradients zero. ``penalty_gradient=False`` leaves out the penalty's gradient (the
         training loop adds it once the batch's gradients are combined over processes).
         """
@@ -302,7 +305,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         X : array-like of shape (n_samples, n_features), or a streamed table
             A table bigger than memory from :func:`backpropagation.read_table` streams: read in
             shuffled blocks every epoch (``y`` None; ``validation_split``, ``early_stopping`` and
-            ``class_weight`` apply; see :mod:`backpropagation.streamed_table`).
+            ``class_weight`` apply; see :mod:`backpropagation.tables.streamed_table`).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Real targets (regression) or labels of any one type (classification); a one-hot
             matrix is accepted for softmax outputs.
@@ -322,14 +325,14 @@ class NeuralNetwork(Inspection, FlatParameters):
             data, else ``loss``, restoring the best weights.
         lr_schedule : str, Schedule, callable or Callback, optional
             ``"step"``, ``"exponential"``, ``"inverse_time"``, ``"cosine"``, ``"plateau"``, a
-            :class:`~backpropagation.schedules.Schedule`, a function ``f(epoch, lr) -> lr``, or
+            :class:`~backpropagation.nn.schedules.Schedule`, a function ``f(epoch, lr) -> lr``, or
             a callback such as ``ReduceLROnPlateau(...)``.
         callbacks : list of Callback, optional
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weight of each training sample: each batch's loss becomes
             ``Σ w_i ℓ_i / Σ w_i`` (a batch whose weights are all zero is skipped).
         comm : mpi4py.MPI.Comm, optional
-            Train data-parallel over MPI (:mod:`backpropagation.distributed`): ``X``, ``y`` and
+            Train data-parallel over MPI (:mod:`backpropagation.training.reducers`): ``X``, ``y`` and
             ``sample_weight`` are this rank's shard, ``batch_size`` counts all ranks' rows; equal
             to one process on the shards in rank order; rank 0 shows progress.
         class_weight : "balanced" or dict, optional
@@ -352,9 +355,9 @@ class NeuralNetwork(Inspection, FlatParameters):
         Ctrl-C stops training after the current batch: ``fit`` returns the complete epochs in
         ``history`` (``history.interrupted``), best weights restored under early stopping.
         """
-        verbose, epochs, batch_size, shuffle = training.fit_options(verbose, epochs, batch_size, shuffle)
+        verbose, epochs, batch_size, shuffle = prepare.fit_options(verbose, epochs, batch_size, shuffle)
         if getattr(X, "streams_blocks", False):
-            return training.fit_streamed(self, X, y, epochs, batch_size, verbose, validation_split, validation_data,
+            return loop.fit_streamed(self, X, y, epochs, batch_size, verbose, validation_split, validation_data,
                                          early_stopping, lr_schedule, callbacks, sample_weight, comm, class_weight)
         if y is None:
             raise TypeError("fit: y (the targets of X) is required, unless X is a streamed table (read_table)")
@@ -363,12 +366,12 @@ class NeuralNetwork(Inspection, FlatParameters):
         # From here a Ctrl-C only asks training to stop (never mid-import or mid-update); under
         # MPI an error on one rank stops every rank rather than leaving the others waiting.
         with reducer.failing_together(), InterruptGuard(announce=verbose > 0) as interrupt:
-            X, Y, X_val, Y_val, weights = training.training_sets(
+            X, Y, X_val, Y_val, weights = prepare.training_sets(
                 self, reducer, X, y, sample_weight, validation_split, validation_data, class_weight)
             reducer.start(self, len(X), X_val is not None)  # after the split: MPI shares rank 0's random state
             callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + \
                 cb.for_fit(early_stopping, lr_schedule, callbacks)
-            return training.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs,
+            return loop.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs,
                                   batch_size=batch_size, shuffle=shuffle, callbacks=callbacks, interrupt=interrupt)
 
     def objective(self, X: np.ndarray, Y: np.ndarray, outputs=None, rows_per_pass: int = ROWS_PER_PASS) -> float:

@@ -22,13 +22,13 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("backpropagation.sklearn needs scikit-learn: pip install \"backpropagation[sklearn]\"") \
         from None
 
-from .callbacks import EarlyStopping
-from .csv_source import pyarrow
+from .training.callbacks import EarlyStopping
+from .tables.csv_source import pyarrow
 from .data import check_int, check_sample_weight
 from .network import NeuralNetwork
-from .table_model import arrow_of_frame, table_of
-from .tabular import TabularPreprocessor
-from .tasks import storable_labels
+from .tables.table_model import arrow_of_frame, table_of
+from .tables.preprocessing import TabularPreprocessor
+from .nn.tasks import storable_labels
 
 
 class _BackpropEstimator(BaseEstimator):
@@ -76,7 +76,7 @@ class _BackpropEstimator(BaseEstimator):
     def feature_importance(self, X, y=None, method="permutation", n_repeats=5, random_state=None, scoring=None):
         """Importance of each column of ``X`` (see ``NeuralNetwork.feature_importance``); for a raw
         DataFrame the indicators of a text column count as that one column."""
-        from .explain import raw_column_groups
+        from .explain.importance import raw_column_groups
 
         check_is_fitted(self, "model_")
         encoder = getattr(self, "table_encoder_", None)

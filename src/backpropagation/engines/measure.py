@@ -103,17 +103,17 @@ def faster_engine(model, X: np.ndarray, Y: np.ndarray, batch_size: int, estimate
     if estimate < COMPILE_PAYS and not numba_compiled_before():
         return "numpy", (f"numba's kernels were never compiled here (about 20 s the first time) and the job is "
                          f"estimated at {estimate:.0f} s; engine='numba' once compiles them"), {}
-    from ..training import LocalReducer
+    from ..data import MiniBatches
     from .numba_engine import NumbaEngine
     from .numpy_engine import NumpyEngine
 
     rows = min(len(X), batch_size * 8)
-    batches = LocalReducer().batches(X[:rows], Y[:rows], None, batch_size)
+    batches = MiniBatches(X[:rows], Y[:rows], None, batch_size)
     outputs, trained = np.empty_like(Y[:rows]), np.zeros(rows, dtype=bool)
     timing = {}
     for name in ("numpy", "numba"):
         trial = copy.deepcopy(model)
-        engine = NumpyEngine(trial, LocalReducer()) if name == "numpy" else NumbaEngine(trial, [], batch_size)
+        engine = NumpyEngine(trial) if name == "numpy" else NumbaEngine(trial, [], batch_size)
 
         def epoch(engine=engine):
             for _ in engine.chunks(batches, None, model.learning_rate, outputs, trained, None):

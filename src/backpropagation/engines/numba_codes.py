@@ -12,7 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import activations, losses, optimizers
+from ..nn import activations, losses, optimizers
 
 SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS, SWISH, LINEAR, SOFTMAX = range(9)
 MSE, MAE, HUBER, BCE, CCE = range(5)

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from .. import callbacks
+from ..training import callbacks
 from .numba_codes import (Data, Network, Optimizer, Results, Threads, Work, layers_of, loss_of, optimizer_of,
                           optimizer_state, unsupported)
 

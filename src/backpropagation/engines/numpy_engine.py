@@ -10,12 +10,21 @@ from __future__ import annotations
 import math
 
 
+class Alone:
+    """The reducer of one process: a batch's gradient and loss are already the whole batch's."""
+
+    @staticmethod
+    def combine(grads, loss: float, weight: float, interrupt) -> tuple[float, float]:
+        return loss, weight
+
+
 class NumpyEngine:
-    """Runs batches one at a time through the model (any building block, under MPI too)."""
+    """Runs batches one at a time through the model (any building block, under MPI too: the
+    ``reducer`` combines each batch's gradient over the processes)."""
 
     name = "numpy"
 
-    def __init__(self, model, reducer) -> None:
+    def __init__(self, model, reducer=Alone) -> None:
         self.model, self.reducer = model, reducer
 
     def chunks(self, batches, order, lr, outputs, trained, interrupt):

@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import urlsplit
 
-from ..training import DivergenceError
+from ..errors import DivergenceError
 from .session import Session
 
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"),

@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from .. import activations
+from ..nn import activations
 from ..network import NeuralNetwork
-from ..training import DivergenceError
+from ..errors import DivergenceError
 from .datasets import DATASETS, checked_features, inputs, make_dataset, noisy, test_split
 
 __all__ = ["DATASETS", "Session", "make_dataset"]

@@ -1,0 +1,476 @@
+"""CSV bytes to Arrow tables: the header, record-aligned byte ranges, pyarrow's parser, streaming.
+
+What :mod:`backpropagation.tables.readers` needs from a CSV file, kept apart from the column decoding:
+the header is read and checked here (a BOM and blank lines before it are skipped), the rows are
+parsed by pyarrow's multi-threaded C++ reader (numbers typed, missing tokens as nulls, other
+columns as text; with ``as_text`` every cell as written), one MPI rank's byte range starts at
+a record boundary, and :func:`stream_csv_arrow` yields record batches of bounded size.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import io
+import itertools
+import os
+import re
+from dataclasses import dataclass
+
+#: Cell values read as "missing" in any column (compared after stripping whitespace and
+#: lower-casing).
+MISSING = ("", "na", "n/a", "nan", "null")
+#: Tokens that mean "missing" in a column of numbers but are words in a column of text ("none"
+#: is a category of an airbag column): missing only where every other cell is a number, or
+#: where ``--na-values`` says so.
+AMBIGUOUS_MISSING = ("none", "?", "-")
+
+#: Every upper/lower-case spelling of the missing-value tokens, for pyarrow's parser (which
+#: applies them to the columns it types as numbers only).
+NULL_SPELLINGS = sorted({"".join(letters) for token in MISSING + AMBIGUOUS_MISSING
+                         for letters in itertools.product(*[(c.lower(), c.upper()) for c in token])})
+
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    """How a table spells its fields and numbers: ``--delimiter``, ``--decimal``, ``--thousands``.
+
+    Parameters
+    ----------
+    delimiter : str, optional
+        The field separator of a CSV file; None: the first of :data:`DELIMITERS` its header holds
+        (or the one an Excel ``sep=`` first line names).
+    decimal : {".", ","}
+        The decimal mark of numbers written as text (``3,46`` with ``","``).
+    thousands : str, optional
+        A digit-group separator to ignore in numbers written as text (``12,345`` with ``","``).
+    na_values : tuple of str
+        More cell values to read as missing in every column (``--na-values``), compared after
+        stripping whitespace and lower-casing.
+    """
+
+    delimiter: str | None = None
+    decimal: str = "."
+    thousands: str | None = None
+    na_values: tuple = ()
+
+    def __post_init__(self) -> None:
+        if self.delimiter is not None and (len(self.delimiter) != 1 or self.delimiter in '"\r\n'):
+            raise ValueError(f"--delimiter: expected one character such as ';' or a tab, got {self.delimiter!r}")
+        if self.decimal not in (".", ","):
+            raise ValueError(f"--decimal: expected '.' or ',', got {self.decimal!r}")
+        if self.thousands is not None and (len(self.thousands) != 1 or self.thousands == self.decimal
+                                           or self.thousands.isdigit()):
+            raise ValueError(f"--thousands: expected one character other than the decimal mark "
+                             f"{self.decimal!r} (such as ',', '.', ' ' or \"'\"), got {self.thousands!r}")
+        if not isinstance(self.na_values, tuple) or not all(isinstance(v, str) for v in self.na_values):
+            raise ValueError(f"--na-values: expected text tokens, got {self.na_values!r}")
+        object.__setattr__(self, "na_values", tuple(sorted({v.strip().lower() for v in self.na_values})))
+
+    @property
+    def plain(self) -> bool:
+        """Whether numbers are spelled as Python spells them (no options given)."""
+        return self.decimal == "." and self.thousands is None
+
+    def python_spelling(self, texts):
+        """A pyarrow string array with digit groups removed and ``.`` as the decimal mark."""
+        _, pc = pyarrow()
+        if self.thousands is not None:
+            texts = pc.replace_substring(texts, self.thousands, "")
+        return texts if self.decimal == "." else pc.replace_substring(texts, self.decimal, ".")
+
+    def to_dict(self) -> dict:
+        return {"delimiter": self.delimiter, "decimal": self.decimal, "thousands": self.thousands,
+                "na_values": list(self.na_values)}
+
+    @classmethod
+    def from_dict(cls, state) -> "TextFormat":
+        """A format saved with :meth:`to_dict` (ValueError for anything else; ``na_values`` may be
+        absent, as in models saved before it existed)."""
+        keys = {"delimiter", "decimal", "thousands"}
+        if not isinstance(state, dict) or not keys <= set(state) <= keys | {"na_values"} or \
+                not all(state[k] is None or isinstance(state[k], str) for k in keys) or \
+                not isinstance(state.get("na_values", []), list):
+            raise ValueError(f"text format: expected delimiter, decimal, thousands and na_values, got {state!r}")
+        return cls(**{**state, "na_values": tuple(state.get("na_values", []))})
+
+
+PLAIN = TextFormat()
+
+
+def pyarrow():
+    """The pyarrow modules the readers use; ImportError naming the package if it is absent."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        raise ImportError("reading table files needs pyarrow: pip install pyarrow") from None
+    return pa, pc
+
+
+def numpy_of(array, fill=None):
+    """A pyarrow array (or chunked array) of numbers, booleans or text as a NumPy array, read
+    from its buffers. Nulls become ``fill``: by default NaN (numbers), False (booleans) or ""
+    (text).
+
+    pyarrow's own ``to_numpy`` (like ``pa.array`` and ``pa.scalar``) imports pandas on first
+    use, which costs the command line more than converting a million-row column.
+    """
+    import numpy as np
+
+    pa, pc = pyarrow()
+    if isinstance(array, pa.ChunkedArray):
+        plain = not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type))
+        if plain and array.num_chunks > 1:      # one NumPy copy, not an Arrow one and a view
+            return np.concatenate([numpy_of(chunk, fill) for chunk in array.chunks])
+        array = array.combine_chunks()
+    kind, n, offset = array.type, len(array), array.offset
+    valid = None
+    if array.null_count:
+        valid = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8),
+                              bitorder="little")[offset:offset + n].astype(bool)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        encoded = pc.dictionary_encode(array)
+        labels = np.array(encoded.dictionary.to_pylist() + ["" if fill is None else fill], dtype=str)
+        return labels[numpy_of(encoded.indices, fill=len(labels) - 1)]
+    if pa.types.is_boolean(kind):
+        values = np.unpackbits(np.frombuffer(array.buffers()[1], dtype=np.uint8),
+                               bitorder="little")[offset:offset + n].astype(bool)
+    else:
+        dtype = np.dtype({"double": "float64", "float": "float32", "halffloat": "float16"}.get(str(kind), str(kind)))
+        values = np.frombuffer(array.buffers()[1], dtype=dtype, count=n, offset=offset * dtype.itemsize)
+    if valid is None:
+        return values
+    if fill is None and values.dtype.kind in "iu":
+        values = values.astype(np.float64)
+    values = values.copy()
+    values[~valid] = (False if values.dtype == bool else np.nan) if fill is None else fill
+    return values
+
+
+def arrow_of(values, missing=None):
+    """A pyarrow array built on buffers from a NumPy array of booleans, integers or float64
+    (sharing its memory; nulls where ``missing``), or from a list of str (``pa.array`` would
+    import pandas first, which costs the command line more than the conversion)."""
+    import numpy as np
+
+    pa, _ = pyarrow()
+    if getattr(values, "dtype", None) == np.float64:
+        nulls = None if missing is None or not missing.any() else \
+            pa.py_buffer(np.packbits(~np.asarray(missing), bitorder="little"))
+        return pa.Array.from_buffers(pa.float64(), len(values), [nulls, pa.py_buffer(np.ascontiguousarray(values))])
+    if isinstance(values, (list, tuple)):
+        encoded = [value.encode("utf-8") for value in values]
+        offsets = np.cumsum([0] + [len(value) for value in encoded], dtype=np.int32)
+        return pa.Array.from_buffers(pa.string(), len(encoded),
+                                     [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+    values = np.ascontiguousarray(values)
+    if values.dtype == bool:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+    values = values.astype(np.int64, copy=False)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def check_header(header: list[str], source: str) -> None:
+    """ValueError if the header is data, has a nameless column or repeats a name."""
+    if all(is_number_text(name) for name in header):
+        raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; "
+                         "the file needs a header row naming the columns")
+    if "" in header:
+        raise ValueError(f"{source}: column {header.index('') + 1} of the header has no name")
+    repeated = sorted(name for name, count in collections.Counter(header).items() if count > 1)
+    if repeated:
+        raise ValueError(f"{source}: column names repeat: {', '.join(repeated)}")
+
+
+def is_number_text(text: str) -> bool:
+    """Whether Python reads ``text`` as a float at all (``inf`` and ``nan`` included)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_csv_arrow(source: str, part, fmt: TextFormat = PLAIN, as_text: bool = False, text_columns=()):
+    """The rows of a CSV file (or of one byte range of it) as a pyarrow Table: numeric columns
+    as numbers (all columns as text with ``as_text``), spelled as ``fmt`` says."""
+    import pyarrow.csv as pcsv
+
+    pa, _ = pyarrow()
+    # Plain files are read with ordinary reads, never memory-mapped: a file truncated while a
+    # map is read kills the process with SIGBUS; a read sees the short file, and the reader
+    # compares the file before and after (see readers.unchanged_while_read).
+    plain = is_plain_file(source)
+    with _opened(source) as handle:
+        names, lines_before_body, body_start, delimiter = _header(handle, fmt.delimiter, source)
+        start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
+        handle.seek(start)
+        data = None if plain else handle.read(stop - start)
+    if not plain and (not data or data.isspace()) or plain and stop - start < 4096 and \
+            not _bytes(source, start, stop).strip():
+        return pa.table({name: arrow_of([]) for name in names}), 0
+    in_place = plain and part is None  # (the parser skips the header lines itself)
+
+    def body():
+        if not plain:
+            return pa.BufferReader(pa.py_buffer(data))
+        opened = pa.OSFile(source)
+        if in_place:
+            return opened
+        opened.seek(start)
+        return pa.BufferReader(opened.read_buffer(stop - start))
+    quoted = _holds_quotes(source, start, stop) if plain else b'"' in data
+    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted)  # (slower: only if needed)
+    read = pcsv.ReadOptions(column_names=names, use_threads=True, skip_rows=lines_before_body if in_place else 0)
+    try:
+        as_string = [name for name in names if as_text or name in text_columns]
+        arrow = _parse(pcsv, body, read, parse, dict.fromkeys(as_string, "string"), keep_spelling=as_text,
+                       decimal=fmt.decimal)
+        pa, pc = pyarrow()
+        odd = [field.name for field in arrow.schema if not _plain(pa, field.type) or
+               (pa.types.is_floating(field.type) and pc.any(pc.is_inf(arrow.column(field.name))).as_py())]
+        if odd:   # booleans, dates, times, infinities: kept as written, as text
+            arrow = _parse(pcsv, body, read, parse, dict.fromkeys(odd + as_string, "string"), as_text,
+                           decimal=fmt.decimal)
+    except pa.ArrowException as error:       # find the line a user can look at, then say what is wrong
+        if "Expected" in str(error) and part is None:
+            _refuse_ragged_line(source, delimiter)
+        if "Expected" in str(error) and part is not None:
+            raise ValueError(f"{source}: slice {part[0] + 1} of {part[1]} of the rows does not parse "
+                             f"({error}); a row has the wrong number of fields (train without "
+                             "--distributed to see its line number)") from None
+        if "invalid utf" in str(error).lower() or "utf8" in str(error).lower():
+            raise ValueError(f"{source}: not a readable CSV file: the text is not UTF-8") from None
+        raise ValueError(f"{source}: not a readable CSV file: {error}") from None
+    return arrow, 0
+
+
+#: Compressed CSV files, read whole into memory (decompressed) by pyarrow.
+COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
+#: Delimiters tried, in order, when the header row holds no comma.
+DELIMITERS = (",", "\t", ";", "|")
+
+
+def is_compressed(source: str) -> bool:
+    return source.lower().endswith(COMPRESSIONS)
+
+
+def is_plain_file(source: str) -> bool:
+    """A regular, uncompressed file: one that can be read in place, twice, at any offset (not
+    a pipe, a FIFO or ``/dev/stdin``)."""
+    return os.path.isfile(source) and not is_compressed(source)
+
+
+def _opened(source: str):
+    """A binary handle on the CSV's bytes: the file itself, or (compressed, or a pipe that can
+    be read only once) its whole content in memory."""
+    if is_plain_file(source):
+        return open(source, "rb")
+    if not is_compressed(source):
+        with open(source, "rb") as pipe:
+            return io.BytesIO(pipe.read())
+    pa, _ = pyarrow()
+    with pa.input_stream(source, compression="detect") as stream:
+        return io.BytesIO(stream.read())
+
+
+def csv_header(source: str, delimiter: str | None = None) -> tuple[list[str], int, int, str]:
+    """The column names, the number of lines up to and including the header, the byte offset
+    where the rows start (in the decompressed bytes), and the delimiter (``None``: the first of
+    :data:`DELIMITERS` the header holds). ValueError for an empty file or a bad header."""
+    with _opened(source) as handle:
+        return _header(handle, delimiter, source)
+
+
+def _header(handle, delimiter, source: str):
+    header_bytes, lines_before_body = handle.readline(), 1
+    if header_bytes.startswith(b"\xef\xbb\xbf"):
+        header_bytes = header_bytes[3:]
+    while header_bytes and not header_bytes.strip():      # blank lines before the header
+        header_bytes, lines_before_body = handle.readline(), lines_before_body + 1
+    if not header_bytes.strip():
+        raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
+    if b"\r" in header_bytes.rstrip(b"\r\n"):
+        raise ValueError(f"{source}: its lines end in a carriage return alone (old Mac or Excel for Mac line "
+                         "endings), which this reader does not split; convert them first, e.g. "
+                         f"tr '\\r' '\\n' < {source} > fixed.csv")
+    excel = EXCEL_SEPARATOR.match(header_bytes)
+    if excel:                   # Excel's "sep=;" first line: a hint, not the header
+        delimiter = delimiter or excel.group(1).decode()
+        header_bytes, lines_before_body = handle.readline(), lines_before_body + 1
+    if delimiter is None:
+        delimiter = next((d for d in DELIMITERS if d.encode() in header_bytes), ",")
+    return _header_names(header_bytes, delimiter, source), lines_before_body, handle.tell(), delimiter
+
+
+#: Excel's first line naming the delimiter (``sep=;``).
+EXCEL_SEPARATOR = re.compile(rb"^sep=([^\r\n])\s*$")
+
+
+def stream_csv_arrow(source: str, delimiter: str | None = None, block_bytes: int = 1 << 24):
+    """Yield the rows of a CSV file as pyarrow Tables of about ``block_bytes`` of text each,
+    every cell as written (text), so that a file larger than memory can be scored."""
+    import pyarrow.csv as pcsv
+
+    pa, _ = pyarrow()
+    if is_plain_file(source) or is_compressed(source):
+        names, skip, _, delimiter = csv_header(source, delimiter)
+        stream = pa.input_stream(source, compression="detect")
+    else:                       # a pipe: read once, into memory
+        with _opened(source) as handle:
+            names, _, body_start, delimiter = _header(handle, delimiter, source)
+            stream, skip = pa.BufferReader(pa.py_buffer(handle.getvalue()[body_start:])), 0
+    read = pcsv.ReadOptions(column_names=names, skip_rows=skip, block_size=block_bytes)
+    convert = pcsv.ConvertOptions(column_types=dict.fromkeys(names, "string"), strings_can_be_null=False,
+                                  quoted_strings_can_be_null=False)
+    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    try:
+        with pcsv.open_csv(stream, read_options=read, parse_options=parse,
+                           convert_options=convert) as reader:
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
+    except pa.ArrowInvalid as error:
+        if "Expected" in str(error):
+            _refuse_ragged_line(source, delimiter)
+        if "utf" in str(error).lower():
+            raise ValueError(f"{source}: not a readable CSV file: the text is not UTF-8") from None
+        raise ValueError(f"{source}: not a readable CSV file: {error}") from None
+
+
+def _plain(pa, data_type) -> bool:
+    return (pa.types.is_integer(data_type) or pa.types.is_floating(data_type) or pa.types.is_null(data_type)
+            or pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
+
+
+def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = False, decimal: str = "."):
+    """pyarrow's multi-threaded parse: numbers typed (missing tokens as nulls), the rest text
+    (with ``keep_spelling``, text cells stay as written, missing tokens included). ``body()``
+    opens the rows' bytes. ``decimal``: the decimal mark pyarrow accepts (numbers with digit
+    groups stay text, for the readers to read with the groups removed)."""
+    # Text columns keep every cell as written: whether "none" is missing there is decided when
+    # the column is decoded (see readers.Column), not here.
+    convert = pcsv.ConvertOptions(column_types=column_types, null_values=NULL_SPELLINGS,
+                                  strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                  decimal_point=decimal)
+    with body() as stream:
+        return pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+
+
+def _holds_quotes(source: str, start: int, stop: int, block: int = 1 << 24) -> bool:
+    """Whether bytes ``start:stop`` of a plain file hold a double quote (a field that may hold a
+    line break); read in blocks, never the whole file in memory."""
+    with open(source, "rb") as handle:
+        handle.seek(start)
+        while start < stop:
+            chunk = handle.read(min(block, stop - start))
+            if not chunk:
+                return False
+            if b'"' in chunk:
+                return True
+            start += len(chunk)
+    return False
+
+
+def _bytes(source: str, start: int, stop: int) -> bytes:
+    with open(source, "rb") as handle:
+        handle.seek(start)
+        return handle.read(stop - start)
+
+
+def _header_names(line: bytes, delimiter: str, source: str) -> list[str]:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{source}: not a readable CSV file: the header is not UTF-8 text") from None
+    try:
+        names = [name.strip() for name in next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))]
+    except csv.Error as error:
+        raise ValueError(f"{source}: not a readable CSV file: header row: {error}") from None
+    check_header(names, source)
+    return names
+
+
+def _byte_range(handle, body_start: int, k: int, n: int) -> tuple[int, int]:
+    """(start, stop) byte offsets of rank k's rows: the k-th of n near-equal ranges of the
+    rows' bytes, each moved to the start of a record.
+
+    A record starts after a line break outside quotes: the quotes before a candidate are
+    counted (an escaped quote is doubled, so the parity tells inside from outside), and a line
+    break inside a quoted field is passed over, so fields holding line breaks split correctly.
+    """
+    size = handle.seek(0, os.SEEK_END)
+
+    def record_start(position: int) -> int:
+        if position <= body_start:
+            return body_start
+        if position >= size:
+            return size
+        quotes = _count_quotes(handle, body_start, position - 1)
+        handle.seek(position - 1)
+        while True:                     # the rest of the line holding byte position - 1, and on
+            line = handle.readline()
+            if not line:
+                return size
+            quotes += line.count(b'"')
+            if quotes % 2 == 0:
+                return handle.tell()
+
+    span = size - body_start
+    start = record_start(body_start + k * span // n)
+    return start, max(record_start(body_start + (k + 1) * span // n), start)
+
+
+#: Quotes counted from a file's first record up to byte positions, per file version: a file read
+#: block by block (streaming, a rank's part) counts each stretch once, not once per block.
+_QUOTES_BEFORE: dict = {}
+
+
+def _count_quotes(handle, start: int, stop: int, block: int = 1 << 24) -> int:
+    """Quotes in bytes ``start .. stop`` of ``handle`` (``start`` the first record's offset),
+    continued from the nearest position counted before in the same file."""
+    try:
+        status = os.fstat(handle.fileno())
+        key = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, start)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        key = None
+    known = _QUOTES_BEFORE.setdefault(key, {}) if key is not None else {}
+    if len(_QUOTES_BEFORE) > 64:                     # (a long-lived process reading many files)
+        _QUOTES_BEFORE.clear()
+        known = _QUOTES_BEFORE.setdefault(key, {}) if key is not None else {}
+    below = max((p for p in known if p <= stop), default=None)
+    count = 0 if below is None else known[below]
+    count += _count_quote_bytes(handle, start if below is None else below, stop, block)
+    known[stop] = count
+    return count
+
+
+def _count_quote_bytes(handle, start: int, stop: int, block: int) -> int:
+    handle.seek(start)
+    count = 0
+    while start < stop:
+        chunk = handle.read(min(block, stop - start))
+        if not chunk:
+            break
+        count += chunk.count(b'"')
+        start += len(chunk)
+    return count
+
+
+def _refuse_ragged_line(source: str, delimiter: str) -> None:
+    """ValueError naming the first line whose field count differs from the header's."""
+    with _opened(source) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        width = None
+        for row in reader:
+            if not row:                 # an empty line (pyarrow skips those too)
+                continue
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                raise ValueError(f"{source}: line {reader.line_num} has {len(row)} fields, "
+                                 f"the header has {width}")
+
+

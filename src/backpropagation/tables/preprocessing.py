@@ -1,0 +1,486 @@
+"""Table columns to numeric matrices, for the command line: column types, categories, scaling, gaps.
+
+:class:`TabularPreprocessor` learns, from training rows only (columns decoded by
+:mod:`backpropagation.tables.readers`):
+
+- which columns are numeric (every present value is a finite number) and which are text;
+- numeric columns: the median (to fill missing values), then mean and standard deviation
+  (to standardise);
+- text columns: the sorted categories (one-hot encoded; a category never seen in training
+  encodes as all zeros, and is counted) and the most frequent one (to fill missing values);
+- the target: rows without one are dropped; text targets are class labels.
+
+Every step works on whole columns with NumPy and pyarrow compute, never cell by cell. Under MPI
+each rank summarises its rows and the summaries merge in constant size per numeric column
+(:mod:`backpropagation.tables.statistics`), giving every rank the statistics of the whole table.
+The state is plain JSON, stored inside the model file, so ``backprop predict`` applies exactly
+the transformation that training used.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from .statistics import Totals, filled_mean_std, medians
+from .preprocessing_state import OTHER, checked_column, describe, number, require
+from .csv_source import is_number_text
+from .readers import Column, Table, arrow_of, numpy_of, pyarrow
+from .transform_report import TransformReport
+
+
+def _all_whole(numbers: np.ndarray) -> bool:
+    """Whether every value is a whole number that a float holds exactly (below 2**53)."""
+    return bool(np.all((numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)))
+
+
+def first_text(column: Column, rows: np.ndarray, row_numbers: np.ndarray, totals: Totals):
+    """(data row, cell) of the first present cell among ``rows`` that is not a finite number, over
+    all ranks; None if there is none."""
+    bad = rows[~column.missing[rows] & ~column.is_number[rows]]
+    local = (int(row_numbers[bad[0]]), column.cell(bad[0])) if len(bad) else None
+    found = [part for part in totals.gather(local) if part is not None]
+    return min(found) if found else None
+
+
+def embedding_dim(n_categories: int) -> int:
+    """The default width of a column's embedding: fastai's rule ``1.6 · n^0.56``, at most 50."""
+    return int(min(50, max(2, round(1.6 * n_categories ** 0.56))))
+
+
+class TabularPreprocessor:
+    """Learns a table's column encoding on training rows and applies it to any rows.
+
+    Parameters
+    ----------
+    target : str
+        The column to predict.
+    task : {"auto", "regression", "binary", "multiclass", "classification"}
+        ``"auto"`` treats text, or whole numbers with at most ``max_auto_classes`` distinct
+        values, as classes, and anything else as a regression target.
+    drop : sequence of str
+        Columns to ignore (identifiers, leaks).
+    text, numeric : sequence of str
+        Columns to read as categories (codes, zip codes) or as numbers whatever they hold (their
+        text cells are then missing), instead of deciding from their cells.
+    max_categories : int, optional
+        Most indicator columns a text column becomes: its ``max_categories - 1`` most frequent
+        categories, and one :data:`OTHER` level for the rest (and for categories unseen in training).
+    embed : dict of str to int or None, optional
+        Text columns to encode as one column of category codes (for an
+        :class:`~backpropagation.nn.layers.Embedding` of that width; None: :func:`embedding_dim`)
+        instead of indicators. Code ``len(categories)`` stands for a category unseen in training.
+    """
+
+    max_auto_classes = 10
+
+    def __init__(self, target: str, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None,
+                 embed=None) -> None:
+        self.target = target
+        self.task = task
+        self.drop = list(drop)
+        self.max_categories = max_categories
+        self.embed = dict(embed or {})
+        self.forced = {**dict.fromkeys([*text, *self.embed], "text"), **dict.fromkeys(numeric, "numeric")}
+        both = set([*text, *self.embed]) & set(numeric)
+        if both:
+            raise ValueError(f"--text and --numeric: {sorted(both)[0]!r} cannot be both")
+        self.columns: list[dict] = []
+        self.target_kind: str | None = None
+        self.target_mean, self.target_std = 0.0, 1.0
+        #: Advice found while fitting (identifier-like or constant columns).
+        self.warnings: list[str] = []
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, table: Table, comm=None, rows=None) -> "TabularPreprocessor":
+        """Learn column types and statistics from ``table``'s training rows (positions ``rows``;
+        default all) that have a target.
+
+        With an MPI communicator ``comm``, ``table`` is this rank's part of the rows: each rank
+        summarises its part, the summaries are merged over ranks (constant size per numeric
+        column), and every rank derives the statistics of the whole table.
+        """
+        totals = Totals(comm)
+        target = table.column(self.target)
+        for name in [*self.drop, *self.forced]:
+            table.require(name)            # (present, but never decoded)
+        labelled = np.flatnonzero(~target.missing)          # (a column's kind is the whole file's)
+        rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
+        rows = rows[~target.missing[rows]]
+        self.target_kind = self.infer_target_kind(target, rows, table.row_numbers, totals)
+        if self.target_kind == "numeric":
+            mean, std = filled_mean_std([target.numbers[rows]], [0.0], [0], totals, [self.target])
+            self.target_mean, self.target_std = float(mean[0]), float(std[0]) or 1.0
+        names = [name for name in table.header if name != self.target and name not in self.drop]
+        kinds = self._column_kinds(table, names, rows, labelled, totals)
+        numeric = [name for name in names if kinds[name] == "numeric"]
+        stats = dict(zip(numeric, self._numeric_statistics(numeric, [table.column(name) for name in numeric],
+                                                           rows, totals)))
+        self.columns = []
+        for name in names:
+            if kinds[name] == "numeric":
+                self.columns.append({"name": name, "kind": "numeric", **stats[name]})
+            elif kinds[name] == "text":
+                self.columns.append(self._text_column(name, table.column(name), rows, totals))
+        if not self.columns:
+            raise ValueError(f"{table.source}: no feature columns left besides the target {self.target!r}")
+        return self
+
+    def _column_kinds(self, table: Table, names, rows, labelled, totals: Totals) -> dict:
+        """"numeric", "text" or "empty" for each column (as forced, else by the cells of every
+        labelled row of the file); refuses mostly-numeric columns with text."""
+        columns = [table.column(name) for name in names]
+        counts = totals.sum([[np.count_nonzero(~c.missing[rows]), np.count_nonzero(~c.missing[labelled]),
+                              np.count_nonzero(c.is_number[labelled])] for c in columns]).reshape(-1, 3)
+        kinds = {}
+        self.warnings = []
+        for name, column, (n_training, n_present, n_numbers) in zip(names, columns, counts.tolist()):
+            if not n_training:
+                self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
+                kinds[name] = "empty"
+            elif name in self.forced:
+                kinds[name] = self.forced[name]
+            elif n_numbers == n_present:
+                kinds[name] = "numeric"
+            elif n_numbers and n_numbers >= n_present / 2:
+                row, cell = first_text(column, labelled, table.row_numbers, totals)
+                why = " (not a finite number)" if is_number_text(cell) else ""
+                raise ValueError(
+                    f"{table.source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} "
+                    f"values are numbers, but data row {row} holds {cell!r}{why}; make such cells empty "
+                    f"(missing), read the column as numbers with its text as missing (--numeric {name!r}) "
+                    f"or as categories (--text {name!r}), or leave it out (--drop {name!r})")
+            else:
+                kinds[name] = "text"
+        return kinds
+
+    def _numeric_statistics(self, names, columns: list[Column], rows, totals: Totals) -> list[dict]:
+        """Median of the present values; mean and std once gaps hold the median.
+
+        One column at a time through one buffer, so that the statistics never hold a copy of
+        every numeric column at once (fresh memory is a large part of their cost).
+        """
+        stats, buffer = [], np.empty(len(rows))
+        for name, column in zip(names, columns):
+            present = np.take(column.numbers, rows, out=buffer)
+            missing = ~np.isfinite(present)      # gaps, and the text cells of a --numeric column
+            if missing.any():
+                present = present[~missing]
+            n_missing = totals.sum(len(rows) - len(present))
+            median = medians([present], totals, reorder=True)[0]     # (present is ours to reorder)
+            mean, std = filled_mean_std([present], [median], [n_missing], totals, [name])
+            low, high = totals.min(present.min(initial=np.inf)), totals.max(present.max(initial=-np.inf))
+            stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0})
+            if low == high:
+                self._constant(name, repr(float(low)))
+            elif len(present) > 20 and _monotonic(column.numbers[np.sort(rows)]):
+                self.warnings.append(f"column {name!r} rises (or falls) with every row, like a row number: "
+                                     f"if the file is sorted, it leaks that order into the model; "
+                                     f"consider --drop {name!r}")
+        return stats
+
+    def _constant(self, name, value) -> None:
+        self.warnings.append(f"column {name!r} is constant in the training rows ({value}): "
+                             "it carries no information")
+
+    def _text_column(self, name: str, column: Column, rows, totals: Totals) -> dict:
+        """Sorted categories (merged over ranks) and the most frequent one."""
+        codes = column.codes[rows]
+        tally = np.bincount(codes[codes >= 0], minlength=len(column.categories))
+        seen = np.flatnonzero(tally)
+        local = dict(zip(column.categories.take(arrow_of(seen)).to_pylist(), tally[seen].tolist()))
+        counts = Counter()
+        for part in totals.gather(local):
+            counts.update(part)
+        return self.text_spec(name, counts)
+
+    def text_spec(self, name: str, counts: Counter) -> dict:
+        """A text column's description from the count of each of its categories (with the
+        warnings ``fit`` gives: constant, identifier-like, folded by ``max_categories``)."""
+        categories = sorted(counts)
+        n_present = sum(counts.values())
+        if len(categories) == 1:
+            self._constant(name, repr(categories[0]))
+        if len(categories) > 20 and len(categories) > 0.5 * n_present:
+            self.warnings.append(
+                f"column {name!r} looks like an identifier ({len(categories)} distinct texts in "
+                f"{n_present} rows, one feature each); consider --drop {name!r}, or --embed {name!r}")
+        frequencies = [counts[c] for c in categories]
+        mode = categories[frequencies.index(max(frequencies))]
+        spec = {"name": name, "kind": "text", "categories": categories, "mode": mode}
+        if self.max_categories and len(categories) > self.max_categories:
+            kept = sorted(sorted(categories, key=lambda c: -counts[c])[: self.max_categories - 1])
+            self.warnings.append(f"column {name!r}: {len(categories)} categories; the {len(kept)} most frequent kept, "
+                                 f"the other {len(categories) - len(kept)} as one level {OTHER!r} (--max-categories)")
+            spec.update(categories=kept + [OTHER], other=True)
+        if name in self.embed:
+            spec["embed"] = self.embed[name] or embedding_dim(len(spec["categories"]))
+        return spec
+
+    def infer_target_kind(self, column: Column, rows: np.ndarray, row_numbers: np.ndarray,
+                          totals: Totals | None = None) -> str:
+        """"numeric", "labels" or "integer-labels" for the target cells at ``rows``, under ``task``.
+
+        A target that is mostly numbers with some text (a typo, ``n.a.``) is refused unless the
+        task is a classification one, naming the first such cell and its data row. Whole numbers
+        beyond 2**53 are not class codes: they would not survive a float, so they count as
+        measurements. Under MPI (``totals`` over a communicator) the answer is the whole table's.
+        """
+        totals = totals or Totals()
+        numbers = column.numbers[rows]
+        if not np.isfinite(numbers).all():
+            numbers = numbers[np.isfinite(numbers)]
+        whole = _all_whole(numbers[:1000]) and _all_whole(numbers)   # (measurements: a sample tells)
+        n_values, n_numbers, n_not_whole = totals.sum([len(rows), len(numbers), int(not whole)]).tolist()
+        if not n_values:
+            raise ValueError(f"the target column {self.target!r} has no values")
+        if self.task in ("auto", "regression") and 0 < n_numbers < n_values and \
+                (self.task == "regression" or n_numbers >= n_values / 2):
+            row, cell = first_text(column, rows, row_numbers, totals)
+            why = " (not a finite number)" if is_number_text(cell) else ""
+            raise ValueError(
+                f"target {self.target!r} mixes numbers and text: {n_numbers} of {n_values} values are "
+                f"numbers, but data row {row} holds {cell!r}{why}; make such cells empty (the row is "
+                "then dropped) or, if the values are class labels, pass --task classification")
+        numeric = n_numbers == n_values
+        if self.task == "regression":
+            if not numeric:
+                row, cell = first_text(column, rows, row_numbers, totals)
+                raise ValueError(f"target {self.target!r}: regression needs numbers, found {cell!r} "
+                                 f"(data row {row})")
+            return "numeric"
+        whole = numeric and not n_not_whole
+        if self.task != "auto":
+            return "integer-labels" if whole else "labels"
+        if not numeric:
+            return "labels"
+        if not whole:
+            return "numeric"
+        few = self.max_auto_classes + 1          # (counting stops once there are too many)
+        local = np.unique(numbers[:10_000])
+        local = local[:few] if len(local) >= few else np.unique(numbers)[:few]
+        distinct = np.unique(np.concatenate(totals.gather(local)))
+        return "integer-labels" if len(distinct) <= self.max_auto_classes else "numeric"
+
+    @property
+    def spelled_columns(self) -> list[str]:
+        """Columns to read as written: the target when its classes are labels (a label ``1.50``
+        is not the number 1.5), and the text columns (forced ones included). Before fitting the
+        target's kind is known from the task alone: under ``auto`` and ``regression`` a target of
+        numbers is never a label, so it can be parsed as numbers (no column of text to convert)."""
+        if self.target_kind is None:
+            target = [] if self.task in ("auto", "regression") else [self.target]
+            return target + [name for name, kind in self.forced.items() if kind == "text"]
+        # (text columns as written: a column of codes such as 01, 02 keeps its leading zeros)
+        return ([self.target] if self.target_kind == "labels" else []) + \
+            [c["name"] for c in self.columns if c["kind"] == "text"]
+
+    @property
+    def resolved_task(self) -> str:
+        """The network task: "regression" or "classification" (or the task asked for)."""
+        if self.target_kind == "numeric":
+            return "regression"
+        return "classification" if self.task == "auto" else self.task
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the matrix columns, in table order: a numeric column keeps its name, a text column
+        becomes one ``column=category`` indicator per category."""
+        names = []
+        for column in self.columns:
+            if column["kind"] == "numeric":
+                names.append(column["name"])
+            elif "embed" in column:
+                names.append(f"{column['name']} (code)")
+            else:
+                names.extend(f"{column['name']}={c}" for c in column["categories"])
+        return names
+
+    # ---------------------------------------------------------------- applying
+    def transform(self, table: Table, *, with_target: bool | None = None, dtype=np.float64, rows=None):
+        """Encode ``table`` (or its rows at positions ``rows``) as ``(X, y, report)``.
+
+        ``with_target``: True requires the target column, False ignores it, None (default) uses
+        it when present. Rows with a missing target are dropped only when the target is used;
+        ``y`` is None otherwise. ``report.rows`` holds the positions of the rows kept.
+        """
+        use_target = self.target in table.columns if with_target is None else with_target
+        report = TransformReport()
+        rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
+        y = None
+        if use_target:
+            target = table.column(self.target)
+            given, rows = len(rows), rows[~target.missing[rows]]
+            report.rows_dropped = given - len(rows)
+            if not len(rows):
+                raise ValueError(f"{table.source}: every row lacks the target {self.target!r}")
+            y = self._encode_target(target, rows, table)
+        report.rows = rows
+        X = self._matrix(len(rows), dtype)
+        positions = {spec["name"]: self._category_positions(spec, table.column(spec["name"]))
+                     for spec in self.columns if spec["kind"] == "text"}
+        # Row blocks of about 2 MB: each column is written into a block that stays in cache,
+        # instead of a strided pass over the whole matrix per column.
+        block = max(1024, (1 << 21) // max(1, X.shape[1] * X.itemsize))
+        for start in range(0, len(rows), block):
+            self._encode_rows(table, rows[start:start + block], X[start:start + block], positions, report)
+        order = [spec["name"] for spec in self.columns]       # (the columns' order, whatever the blocks)
+        report.imputed = {name: report.imputed[name] for name in order if name in report.imputed}
+        report.unseen = {name: report.unseen[name] for name in order if name in report.unseen}
+        return X, y, report
+
+    def _matrix(self, n_rows: int, dtype) -> np.ndarray:
+        """The empty feature matrix; MemoryError naming the widest text columns if it does not fit."""
+        width = len(self.feature_names)
+        try:
+            return np.empty((n_rows, width), dtype=dtype)
+        except MemoryError:
+            size = n_rows * width * np.dtype(dtype).itemsize / 2**30
+            texts = sorted((c for c in self.columns if c["kind"] == "text"), key=lambda c: -len(c["categories"]))
+            widest = ", ".join(f"{c['name']!r} ({len(c['categories'])} categories)" for c in texts[:3])
+            advice = (f"; each category of a text column is one feature, the most from {widest}: leave "
+                      f"identifier-like columns out with --drop") if texts else ""
+            raise MemoryError(f"the encoded table needs {n_rows} x {width} values ({size:.1f} GiB), more "
+                              f"memory than this machine can give{advice}") from None
+
+    def _encode_rows(self, table: Table, rows, X, positions: dict, report: "TransformReport") -> None:
+        """Write the encoded features of the rows at positions ``rows`` into ``X``; count the
+        imputed cells and unseen categories into ``report``."""
+        start = 0
+        for spec in self.columns:
+            name = spec["name"]
+            column = table.column(name)
+            missing = column.missing[rows]
+            if missing.any():
+                report.imputed[name] = report.imputed.get(name, 0) + int(np.count_nonzero(missing))
+            if spec["kind"] == "numeric":
+                X[:, start] = self._numeric(spec, column, rows, missing, table, report)
+                start += 1
+            elif "embed" in spec:
+                unseen = self._code(spec, positions[name][column.codes[rows]], missing, X[:, start])
+                if unseen:
+                    report.unseen[name] = report.unseen.get(name, 0) + unseen
+                start += 1
+            else:
+                width = len(spec["categories"])
+                unseen = self._one_hot(spec, positions[name][column.codes[rows]], missing, X[:, start:start + width])
+                if unseen:
+                    report.unseen[name] = report.unseen.get(name, 0) + unseen
+                start += width
+
+    def _numeric(self, spec, column: Column, rows, missing, table: Table, report) -> np.ndarray:
+        """The column's standardised numbers; gaps, and cells that hold text (a stray ``rotary``
+        in a column of numbers: counted in ``report``), take the training median."""
+        numbers = column.numbers[rows]
+        stray = ~missing & ~np.isfinite(numbers)
+        if stray.any():
+            first = rows[np.flatnonzero(stray)[0]]
+            count, row, cell = report.stray.get(spec["name"], [0, int(table.row_numbers[first]), column.cell(first)])
+            report.stray[spec["name"]] = [count + int(np.count_nonzero(stray)), row, cell]
+            missing = missing | stray
+        numbers[missing] = spec["median"]
+        numbers -= spec["mean"]
+        numbers /= spec["std"]
+        return numbers
+
+    @staticmethod
+    def _category_positions(spec, column: Column) -> np.ndarray:
+        """For each of ``column``'s categories, its position among the learned ones (-1: unseen;
+        the :data:`OTHER` level's where the column has one); one more -1 at the end, for the
+        code -1 of a missing cell."""
+        _, pc = pyarrow()
+        kept = spec["categories"][:-1] if spec.get("other") else spec["categories"]
+        position = pc.index_in(column.categories, value_set=arrow_of(kept))
+        unseen = len(kept) if spec.get("other") else -1
+        return np.append(numpy_of(position, fill=unseen), -1).astype(np.intp)
+
+    def _code(self, spec, index, missing, out) -> int:
+        """Write the category codes of an embedded column (unseen: ``len(categories)``, the
+        table's extra row); return how many cells were unseen categories."""
+        index[missing] = spec["categories"].index(spec["mode"])
+        unseen = index < 0
+        index[unseen] = len(spec["categories"])
+        out[...] = index
+        return int(np.count_nonzero(unseen))
+
+    @property
+    def embeddings(self) -> dict:
+        """``{matrix column: (rows of the table, width)}`` of the embedded text columns (the
+        ``embeddings`` argument of the network)."""
+        found, at = {}, 0
+        for spec in self.columns:
+            if "embed" in spec:
+                found[at] = (len(spec["categories"]) + 1, spec["embed"])
+            at += 1 if spec["kind"] == "numeric" or "embed" in spec else len(spec["categories"])
+        return found
+
+    def _one_hot(self, spec, index, missing, block) -> int:
+        """Write the indicator columns of the rows whose category positions are ``index`` into
+        ``block``; return how many cells were unseen categories."""
+        index[missing] = spec["categories"].index(spec["mode"])
+        block[...] = 0
+        known = np.flatnonzero(index >= 0)
+        block[known, index[known]] = 1
+        return len(index) - len(known)
+
+    def _encode_target(self, column: Column, rows, table: Table) -> np.ndarray:
+        if self.target_kind == "labels":
+            return column.labels()[rows]
+        numbers = column.numbers[rows]
+        bad = np.flatnonzero(~np.isfinite(numbers))
+        if len(bad):
+            raise ValueError(f"{table.source}: target {self.target!r} holds {column.cell(rows[bad[0]])!r} "
+                             f"(data row {table.row_numbers[rows[bad[0]]]}), expected a number")
+        if self.target_kind == "integer-labels":
+            fraction = np.flatnonzero((numbers != np.round(numbers)) | (np.abs(numbers) >= 2**53))
+            if len(fraction):
+                raise ValueError(f"{table.source}: target {self.target!r} holds "
+                                 f"{column.cell(rows[fraction[0]])!r}, but the classes are whole numbers")
+            return numbers.astype(np.int64)
+        return numbers
+
+    def scale_target(self, y: np.ndarray) -> np.ndarray:
+        """Standardise a numeric target (networks learn faster on unit scale)."""
+        return (y - self.target_mean) / self.target_std if self.target_kind == "numeric" else y
+
+    def unscale_target(self, y: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`scale_target`: back to the target's own units."""
+        return y * self.target_std + self.target_mean if self.target_kind == "numeric" else y
+
+    # ---------------------------------------------------------------- persistence
+    def to_dict(self) -> dict:
+        """JSON-ready state (stored in the model file's metadata)."""
+        return {"target": self.target, "task": self.task, "drop": self.drop,
+                "target_kind": self.target_kind, "target_mean": self.target_mean,
+                "target_std": self.target_std, "columns": self.columns}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "TabularPreprocessor":
+        """Rebuild from :meth:`to_dict`; ValueError saying what is malformed (a model file's
+        metadata comes from anywhere: every field is checked for its type here, not at use)."""
+        try:
+            if not isinstance(state, dict):
+                raise TypeError(f"expected a JSON object, got {type(state).__name__}")
+            require(state, "target", str), require(state, "task", str), require(state, "drop", list)
+            if not all(isinstance(name, str) for name in state["drop"]):
+                raise TypeError("drop: expected column names")
+            pre = cls(state["target"], state["task"], state["drop"])
+            if state["target_kind"] not in ("numeric", "labels", "integer-labels"):
+                raise ValueError(f"target_kind: unknown kind {state['target_kind']!r}")
+            pre.target_kind = state["target_kind"]
+            pre.target_mean, pre.target_std = number(state, "target_mean"), number(state, "target_std")
+            pre.columns = [checked_column(c) for c in require(state, "columns", list)]
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"invalid preprocessing description: {type(error).__name__}: {error}") from None
+        return pre
+
+    def describe(self) -> str:
+        """One line per input column: how it is encoded (see :func:`tabular_state.describe`)."""
+        return describe(self)
+
+
+def _monotonic(values: np.ndarray) -> bool:
+    """Whether ``values`` (in file order) strictly rise or strictly fall, as a row number does."""
+    steps = np.diff(values)
+    return bool(np.all(steps > 0) or np.all(steps < 0))

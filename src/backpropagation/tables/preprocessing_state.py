@@ -1,0 +1,66 @@
+"""The saved form of a fitted :class:`~backpropagation.tables.preprocessing.TabularPreprocessor`, checked field
+by field: a model file's metadata comes from anywhere, so every type is checked when it is read,
+not when it is used."""
+
+from __future__ import annotations
+
+#: The level that stands for a text column's rare categories under ``max_categories``.
+OTHER = "(other)"
+
+
+def require(state: dict, key: str, kind: type):
+    """``state[key]``, which must be a ``kind``; TypeError naming the key otherwise."""
+    value = state[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise TypeError(f"{key}: expected {kind.__name__}, got {value!r}"[:200])
+    return value
+
+
+def number(state: dict, key: str) -> float:
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{key}: expected a number, got {value!r}"[:200])
+    return float(value)
+
+
+def checked_column(column) -> dict:
+    """One column's saved description, with every field's type checked."""
+    if not isinstance(column, dict):
+        raise TypeError(f"columns: expected objects, got {column!r}"[:200])
+    require(column, "name", str)
+    if column.get("kind") == "numeric":
+        for key in ("mean", "std", "median"):
+            number(column, key)
+    elif column.get("kind") == "text":
+        categories = require(column, "categories", list)
+        if not all(isinstance(c, str) for c in categories) or not isinstance(column.get("mode"), str):
+            raise TypeError(f"column {column['name']!r}: categories and mode must be text")
+        if not isinstance(column.get("other", False), bool) or column.get("other") and categories[-1:] != [OTHER]:
+            raise ValueError(f"column {column['name']!r}: 'other' must be true or false, its level last")
+        embed = column.get("embed", 1)
+        if isinstance(embed, bool) or not isinstance(embed, int) or embed < 1:
+            raise ValueError(f"column {column['name']!r}: 'embed' must be a whole number >= 1, got {embed!r}")
+    else:
+        raise ValueError(f"column {column['name']!r}: unknown kind {column.get('kind')!r}")
+    return dict(column)
+
+
+def describe(pre) -> str:
+    """One line per input column of a fitted preprocessing: how it is encoded."""
+    detail = {"labels": ", text labels", "integer-labels": ", integer labels",
+              "numeric": f", standardised: mean {pre.target_mean:.4g}, std {pre.target_std:.4g}"}
+    lines = [f"target: {pre.target} ({pre.resolved_task}{detail.get(pre.target_kind, '')})"]
+    for column in pre.columns:
+        if column["kind"] == "numeric":
+            lines.append(f"  {column['name']}: numeric, standardised (mean {column['mean']:.4g}, "
+                         f"std {column['std']:.4g}), missing -> median {column['median']:.4g}")
+        else:
+            cats = column["categories"]
+            shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")
+            how = f"embedded in {column['embed']} numbers" if "embed" in column else "one-hot"
+            unseen = "its own row" if "embed" in column else "all zeros"
+            lines.append(f"  {column['name']}: text, {how} over {len(cats)} categories ({shown}), "
+                         f"missing -> {column['mode']!r}, unseen -> {unseen}")
+    if pre.drop:
+        lines.append(f"  ignored: {', '.join(pre.drop)}")
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""Statistics merged over ranks in constant size: exact order statistics, filled mean and std."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from threaded_comm import run_ranks
+
+from backpropagation.tables.statistics import Totals, filled_mean_std, medians, order_statistics
+
+values = st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64) | st.sampled_from([0.0, -0.0, 1.0]),
+                  min_size=1, max_size=60)
+
+
+def split(array, n):
+    return np.array_split(np.asarray(array, dtype=np.float64), n)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=values, ranks=st.integers(1, 4))
+def test_order_statistics_over_ranks_are_exact(data, ranks):
+    whole = np.sort(np.asarray(data, dtype=np.float64))
+    positions = sorted({0, len(whole) // 2, len(whole) - 1})
+    found = run_ranks(ranks, lambda comm: order_statistics(
+        [split(data, comm.Get_size())[comm.Get_rank()]] * len(positions), positions, Totals(comm)))
+    for result in found:
+        assert result == [whole[p] for p in positions]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=values, ranks=st.integers(2, 4))
+def test_median_over_ranks_equals_numpy_median_of_the_whole(data, ranks):
+    found = run_ranks(ranks, lambda comm: medians([split(data, comm.Get_size())[comm.Get_rank()]], Totals(comm)))
+    ordered = np.sort(np.asarray(data, dtype=np.float64))
+    low, high = ordered[(len(data) - 1) // 2], ordered[len(data) // 2]
+    with np.errstate(over="ignore"):
+        expected = float(np.median(data))
+    if not np.isfinite(expected):                 # (NumPy's (a + b)/2 overflows near the limit)
+        expected = float(low / 2 + high / 2)
+    assert {r[0] for r in found} == {expected}
+    assert medians([np.asarray(data, dtype=np.float64)], Totals()) == [expected]
+    assert medians([np.asarray(data, dtype=np.float64)], Totals(), reorder=True) == [expected]
+
+
+def test_median_of_two_values_near_the_float_limit_does_not_overflow():
+    huge = np.finfo(np.float64).max
+    assert medians([np.array([huge, huge * 0.5])], Totals()) == [huge * 0.75]
+    assert medians([np.array([huge, huge])], Totals()) == [huge]
+
+
+def test_filled_mean_and_std_are_those_of_the_filled_column():
+    rng = np.random.default_rng(0)
+    present = rng.normal(5.0, 2.0, size=101)
+    filled = np.concatenate([present, np.full(9, 4.5)])
+
+    def work(comm):
+        mine = split(present, comm.Get_size())[comm.Get_rank()]
+        return filled_mean_std([mine], [4.5], [9], Totals(comm))
+
+    for mean, std in run_ranks(3, work):
+        np.testing.assert_allclose([mean[0], std[0]], [filled.mean(), filled.std()], rtol=1e-13)
+
+
+def test_the_merged_summary_does_not_grow_with_the_rows():
+    sent = []
+
+    class Counting(Totals):
+        def gather(self, part):
+            sent.append(np.asarray(part).nbytes)
+            return [part]
+
+    for n in (1_000, 100_000):
+        sent.clear()
+        medians([np.random.default_rng(1).normal(size=n)], Counting(comm=object()))
+        assert max(sent) <= 256 * 8                   # one 256-bin histogram per round
