@@ -304,8 +304,9 @@ class NeuralNetwork(Inspection, FlatParameters):
         ----------
         X : array-like of shape (n_samples, n_features), or a streamed table
             A table bigger than memory from :func:`backpropagation.read_table` streams: read in
-            shuffled blocks every epoch (``y`` None; ``validation_split``, ``early_stopping`` and
-            ``class_weight`` apply; see :mod:`backpropagation.tables.streamed_table`).
+            shuffled blocks every epoch and trained on pool by pool through the same loop (``y``
+            None: the table holds the targets; its validation rows are those ``read_table`` held
+            out; see :mod:`backpropagation.tables.streamed_table`).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Real targets (regression) or labels of any one type (classification); a one-hot
             matrix is accepted for softmax outputs.
@@ -356,23 +357,21 @@ class NeuralNetwork(Inspection, FlatParameters):
         ``history`` (``history.interrupted``), best weights restored under early stopping.
         """
         verbose, epochs, batch_size, shuffle = prepare.fit_options(verbose, epochs, batch_size, shuffle)
-        if getattr(X, "streams_blocks", False):
-            return loop.fit_streamed(self, X, y, epochs, batch_size, verbose, validation_split, validation_data,
-                                         early_stopping, lr_schedule, callbacks, sample_weight, comm, class_weight)
-        if y is None:
-            raise TypeError("fit: y (the targets of X) is required, unless X is a streamed table (read_table)")
         reducer = LocalReducer() if comm is None else MPIReducer(comm)
         verbose = verbose if reducer.rank == 0 else 0
         # From here a Ctrl-C only asks training to stop (never mid-import or mid-update); under
         # MPI an error on one rank stops every rank rather than leaving the others waiting.
         with reducer.failing_together(), InterruptGuard(announce=verbose > 0) as interrupt:
-            X, Y, X_val, Y_val, weights = prepare.training_sets(
-                self, reducer, X, y, sample_weight, validation_split, validation_data, class_weight)
-            reducer.start(self, len(X), X_val is not None)  # after the split: MPI shares rank 0's random state
+            options = dict(sample_weight=sample_weight, validation_split=validation_split,
+                           validation_data=validation_data, class_weight=class_weight, batch_size=batch_size,
+                           shuffle=shuffle)
+            # A streamed table (read_table) hands out its pools; arrays are one part an epoch.
+            source, validation = X.training_source(self, reducer, y, **options) \
+                if getattr(X, "streams_blocks", False) else prepare.in_memory(self, reducer, X, y, **options)
             callbacks = ([cb.ProgressBar(verbose)] if verbose else []) + \
                 cb.for_fit(early_stopping, lr_schedule, callbacks)
-            return loop.train(self, X, Y, X_val, Y_val, weights, reducer, epochs=epochs,
-                                  batch_size=batch_size, shuffle=shuffle, callbacks=callbacks, interrupt=interrupt)
+            return loop.train(self, source, validation, reducer, epochs=epochs, callbacks=callbacks,
+                              interrupt=interrupt)
 
     def objective(self, X: np.ndarray, Y: np.ndarray, outputs=None, rows_per_pass: int = ROWS_PER_PASS) -> float:
         """Loss plus L2 penalty on validated ``X``, encoded ``Y`` (no gradients; in passes); ``outputs``

@@ -101,12 +101,16 @@ def test_auto_task_detection(tmp_path, values, kind, task):
     assert (pre.target_kind, pre.resolved_task) == (kind, task)
 
 
-def test_regression_target_scaling_round_trips(tmp_path):
+def test_the_network_scales_the_target_and_models_that_scaled_it_in_the_preprocessing_still_load(tmp_path):
     pre = TabularPreprocessor("t").fit(read_csv(write(tmp_path, "x,t\n1,10.5\n2,20.5\n3,30.5\n")))
     y = np.array([10.5, 20.5, 30.5])
-    scaled = pre.scale_target(y)
+    assert pre.target_mean == pytest.approx(20.5) and (pre.scale_target(y) == y).all()   # the head scales it
+    old = pre.to_dict()
+    del old["scales_target"]                     # a model file written before the head scaled targets
+    older = TabularPreprocessor.from_dict(old)
+    scaled = older.scale_target(y)
     assert scaled.mean() == pytest.approx(0) and scaled.std() == pytest.approx(1)
-    np.testing.assert_allclose(pre.unscale_target(scaled), y)
+    np.testing.assert_allclose(older.unscale_target(scaled), y)
 
 
 def test_state_survives_json(tmp_path):

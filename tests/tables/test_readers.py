@@ -429,13 +429,13 @@ def test_reading_a_csv_in_many_parts_scans_it_for_quotes_once(tmp_path, monkeypa
     path = tmp_path / "quoted.csv"
     path.write_text("id,text,y\n" + "\n".join(rows) + "\n")
     scanned = []
-    real = csv_source._count_quote_bytes
+    real = csv_source._count_bytes
 
-    def counting(handle, start, stop, block):
+    def counting(handle, byte, start, stop, block=1 << 24):
         scanned.append(stop - start)
-        return real(handle, start, stop, block)
+        return real(handle, byte, start, stop, block)
 
-    monkeypatch.setattr(csv_source, "_count_quote_bytes", counting)
+    monkeypatch.setattr(csv_source, "_count_bytes", counting)
     parts = [read_table(path, part=(k, 40), text_columns=["text"]) for k in range(40)]
     assert sum(scanned) <= 1.1 * path.stat().st_size                 # not once per part
     ids = np.concatenate([part.column("id").numbers for part in parts]).astype(int)

@@ -8,7 +8,9 @@ import pytest
 pa = pytest.importorskip("pyarrow")
 
 from backpropagation import NeuralNetwork  # noqa: E402
-from backpropagation.tables import shuffle as external_shuffle, streaming  # noqa: E402
+from backpropagation.tables import blocks as table_blocks, file_summary, shuffle as external_shuffle  # noqa: E402
+from backpropagation.tables.csv_source import TextFormat  # noqa: E402
+from backpropagation.tables.readers import read_table  # noqa: E402
 from backpropagation.cli import main as backprop  # noqa: E402
 
 
@@ -26,7 +28,7 @@ def sorted_table(tmp_path, monkeypatch):
     path = tmp_path / "sorted.parquet"
     pq.write_table(pa.table({"a": X[order, 0], "b": X[order, 1], "c": X[order, 2], "kind": kind[order],
                              "y": y[order]}), path, row_group_size=1000)
-    monkeypatch.setattr(streaming, "BLOCK_BYTES", path.stat().st_size // 20)     # about 20 blocks
+    monkeypatch.setattr(table_blocks, "BLOCK_BYTES", path.stat().st_size // 20)     # about 20 blocks
     return path
 
 
@@ -55,13 +57,11 @@ def test_a_streamed_run_is_reproduced_by_its_seed(sorted_table, tmp_path, capsys
 
 
 def test_the_exact_pass_gives_the_whole_file_s_means_and_every_category(sorted_table):
-    from backpropagation.tables.csv_source import PLAIN
-    from backpropagation.tables.readers import read_table
     from backpropagation.tables.preprocessing import TabularPreprocessor
 
-    blocks = streaming.Blocks(sorted_table, PLAIN)
-    pre = TabularPreprocessor("y").fit(streaming.sample_table(blocks, 0, rows=500))
-    seen = streaming.fit_exactly(pre, blocks, 0, 0.0)                # no validation rows: every row
+    blocks = table_blocks.Blocks(sorted_table)
+    pre = TabularPreprocessor("y").fit(file_summary.sample_table(blocks, 0, rows=500))
+    seen = file_summary.summarize(pre, blocks, 0, 0.0)                # no validation rows: every row
     whole = TabularPreprocessor("y").fit(read_table(sorted_table))
     for mine, theirs in zip(pre.columns, whole.columns):
         if mine["kind"] == "numeric":
@@ -69,7 +69,7 @@ def test_the_exact_pass_gives_the_whole_file_s_means_and_every_category(sorted_t
             assert mine["std"] == pytest.approx(theirs["std"], rel=1e-9)
         else:
             assert mine["categories"] == theirs["categories"] and mine["mode"] == theirs["mode"]
-    assert seen["rows"] == seen["train_rows"] == 20_000 and seen["classes"] == [0, 1]
+    assert seen.rows == seen.train_rows == 20_000 and seen.classes == [0, 1]
 
 
 def test_a_streamed_run_draws_its_loss_curve_and_validation_predictions(sorted_table, tmp_path, capsys):
@@ -91,8 +91,11 @@ def test_a_target_sorted_in_the_file_is_reported(sorted_table, tmp_path, capsys)
 
 
 def test_a_shuffled_file_is_not_reported_as_sorted():
-    assert not streaming.clustered([0.49, 0.52, 0.5, 0.47, 0.51], "integer-labels", np.zeros(3), 100)
-    assert streaming.clustered([0.0, 0.0, 1.0, 1.0, 1.0], "integer-labels", np.zeros(3), 100)
+    from backpropagation.statistics import Moments
+
+    moments = Moments.of(np.arange(4.0))
+    assert not file_summary.clustered([0.49, 0.52, 0.5, 0.47, 0.51], "integer-labels", moments)
+    assert file_summary.clustered([0.0, 0.0, 1.0, 1.0, 1.0], "integer-labels", moments)
 
 
 def test_a_file_over_the_memory_budget_streams_by_itself_and_says_why(sorted_table, tmp_path, capsys):
@@ -102,24 +105,6 @@ def test_a_file_over_the_memory_budget_streams_by_itself_and_says_why(sorted_tab
     with pytest.raises(SystemExit):
         backprop(train(sorted_table, "--memory", "lots", "--output", str(tmp_path / "m.npz")))
     assert "expected a size such as 500M or 4G" in capsys.readouterr().err
-
-
-def test_fit_stream_trains_from_a_generator_of_chunks_as_one_array_would():
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(3000, 4))
-    y = (X[:, 0] - X[:, 1] > 0).astype(int)
-    model = NeuralNetwork([4, 8, 1], task="classification", random_state=0)
-    model.head.fit_encode(np.array([0, 1]), model.dtype)          # every class, whichever chunk comes first
-
-    def chunks():                                                   # e.g. files read one by one
-        for start in range(0, 3000, 500):
-            yield X[start:start + 500], y[start:start + 500]
-
-    seen = []
-    done = streaming.fit_stream(model, chunks, epochs=6, batch_size=32, validation_data=(X[:300], y[:300]),
-                                patience=3, progress=lambda *args: seen.append(args))
-    assert len(done["loss"]) == len(seen) <= 6 and done["loss"][-1] < done["loss"][0]
-    assert model.score(X, y) > 0.95 and done["best_epoch"] >= 1
 
 
 @pytest.mark.parametrize("name", ["rows.csv", "rows.parquet", "rows.feather"])
@@ -135,12 +120,12 @@ def test_shuffle_once_writes_every_row_once_in_a_random_order(tmp_path, monkeypa
     {"rows.csv": lambda: source.write_text("id,code,y\n" + lines),
      "rows.parquet": lambda: pq.write_table(table, source, row_group_size=500),
      "rows.feather": lambda: feather.write_feather(table, source)}[name]()
-    monkeypatch.setattr(streaming, "BLOCK_BYTES", max(1, source.stat().st_size // 8))
-    blocks = streaming.Blocks(source, streaming.TextFormat(), ["code"])
+    monkeypatch.setattr(table_blocks, "BLOCK_BYTES", max(1, source.stat().st_size // 8))
+    blocks = table_blocks.Blocks(source, TextFormat(), ["code"])
     copy = tmp_path / external_shuffle.shuffled_name(source).rsplit("/", 1)[-1]
     done = external_shuffle.shuffle_file(blocks, copy, seed=3, bucket_bytes=max(1, source.stat().st_size // 4))
     assert done["rows"] == n and done["buckets"] >= 4 and copy.exists()
-    shuffled = streaming.read_table(copy, text_columns=["code"])
+    shuffled = read_table(copy, text_columns=["code"])
     ids = shuffled.column("id").numbers.astype(int)
     assert sorted(ids.tolist()) == list(range(n))                           # every row once
     assert abs(np.corrcoef(ids, np.arange(n))[0, 1]) < 0.1                  # in no particular order
@@ -171,7 +156,7 @@ def test_a_failed_shuffle_leaves_no_copy(sorted_table, tmp_path, monkeypatch):
         return write
 
     monkeypatch.setattr(external_shuffle.TableWriter, "__enter__", enter)
-    blocks = streaming.Blocks(sorted_table, streaming.TextFormat())
+    blocks = table_blocks.Blocks(sorted_table)
     with pytest.raises(OSError, match="No space left"):
         external_shuffle.shuffle_file(blocks, tmp_path / "copy.parquet", seed=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sorted.parquet"]
@@ -195,16 +180,16 @@ def test_a_parquet_file_of_large_row_groups_is_sliced_and_each_group_decoded_onc
     n = 30_000
     path = tmp_path / "big_groups.parquet"
     pq.write_table(pa.table({"id": np.arange(n), "y": np.arange(n) % 2}), path, row_group_size=10_000)
-    blocks = streaming.Blocks(path, streaming.TextFormat(), block_bytes=path.stat().st_size // 30)
+    blocks = table_blocks.Blocks(path, block_bytes=path.stat().st_size // 30)
     assert blocks.count >= 20 and {group for group, _, _ in blocks.slices} == {0, 1, 2}
     decoded = []
-    real = streaming._read_row_group
-    monkeypatch.setattr(streaming, "_read_row_group", lambda p, g: decoded.append(g) or real(p, g))
+    real = table_blocks._read_group
+    monkeypatch.setattr(table_blocks, "_read_group", lambda p, f, g: decoded.append(g) or real(p, f, g))
     order = blocks.order(np.random.default_rng(0))
-    ids = np.concatenate([table.column("id").numbers for _, table in streaming.read_ahead(blocks, order)])
+    ids = np.concatenate([table.column("id").numbers for _, table in table_blocks.read_ahead(blocks, order)])
     assert sorted(ids.astype(int).tolist()) == list(range(n))            # every row once
     assert sorted(decoded) == [0, 1, 2]                                   # each group decoded once
-    firsts = [table.row_numbers[0] for _, table in streaming.read_ahead(blocks, range(3))]
+    firsts = [table.row_numbers[0] for _, table in table_blocks.read_ahead(blocks, range(3))]
     assert firsts == [blocks.slices[k][1] + 1 for k in range(3)]          # the file's data row numbers
 
 
@@ -212,27 +197,7 @@ def test_a_block_whose_rows_all_lack_the_target_adds_nothing_and_stops_nothing(t
     lines = ["x,y"] + [f"{i / 100},{i % 2 if not 300 <= i < 700 else ''}" for i in range(2000)]
     path = tmp_path / "gaps.csv"
     path.write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(streaming, "BLOCK_BYTES", 2000)                   # blocks of about 200 rows
+    monkeypatch.setattr(table_blocks, "BLOCK_BYTES", 2000)                   # blocks of about 200 rows
     assert backprop(train(path, "--stream", "--output", str(tmp_path / "m.npz"), epochs=2)) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rows_train"] + report["rows_validation"] == 1600
-
-
-def test_fit_stream_stops_on_a_worsening_validation_loss_and_keeps_the_best_epoch():
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(400, 4))
-    y = X[:, 0] + 0.1 * rng.normal(size=400)
-    X_val, y_val = X[:50], -y[:50]                       # the better it fits y, the worse on these
-    model = NeuralNetwork([4, 8, 1], learning_rate=0.01, random_state=0)
-    model.head.set_state({"target_ndim": 1})
-    kept = []
-
-    def progress(epoch, loss, val_loss, speed):
-        kept.append((val_loss, model.parameters.copy()))
-
-    done = streaming.fit_stream(model, lambda: iter([(X, y)]), epochs=50, validation_data=(X_val, y_val),
-                                patience=2, progress=progress)
-    best = int(np.argmin([v for v, _ in kept]))
-    assert done["stop_reason"].startswith("early stopping: val_loss did not improve for 2 epochs")
-    assert len(done["loss"]) == best + 3 and done["best_epoch"] == best + 1
-    np.testing.assert_array_equal(model.parameters, kept[best][1])

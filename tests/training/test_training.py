@@ -8,6 +8,7 @@ from backpropagation.training.callbacks import Callback
 from backpropagation.interrupt import InterruptGuard
 from backpropagation.training.loop import train
 from backpropagation.training.reducers import LocalReducer
+from backpropagation.training.sources import InMemoryRows
 
 
 class CountingReducer(LocalReducer):
@@ -28,9 +29,9 @@ def test_every_batch_goes_through_the_reducer_once():
     model = NeuralNetwork([2, 3, 1], random_state=0)
     Y = model.head.fit_encode(y, model.dtype)
     reducer = CountingReducer()
-    reducer.start(model, len(X), has_validation=False)
-    history = train(model, X, Y, None, None, None, reducer, epochs=3, batch_size=4, shuffle=False,
-                    callbacks=[], interrupt=InterruptGuard())
+    reducer.start(model, has_validation=False)
+    source = InMemoryRows(X, Y, None, reducer, batch_size=4, shuffle=False)
+    history = train(model, source, (None, None), reducer, epochs=3, callbacks=[], interrupt=InterruptGuard())
     assert reducer.combined == 3 * 3 and len(history.epoch) == 3      # batches of 4, 4 and 2
 
 

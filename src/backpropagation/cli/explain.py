@@ -12,7 +12,8 @@ import json
 
 import numpy as np
 
-from .train import network_for, prepare, preprocessor, spelled_columns, text_format
+from .build import drawn_seed, network_for, preprocessor, spelled_columns, text_format
+from .train import prepare
 from .use import reading_format
 from ..explain.importance import FeatureImportance
 from ..files import check_output
@@ -59,22 +60,15 @@ def command_lr_find(args) -> int:
     """``backprop lr-find DATA --target T``: the learning-rate range test on the training rows."""
     if args.plot:
         check_output(args.plot, "--plot", inputs=[args.data])
-    if args.seed is None:
-        args.seed = int(np.random.SeedSequence().entropy % 2**63)
+    drawn_seed(args)
     table = read_table(args.data, text_columns=spelled_columns(args), fmt=text_format(args))
     pre = preprocessor(args)
     data = prepare(args, table, pre)
     args.engine = "numpy"
-    model = network_for(args, pre, data.X, data.y, data.X.dtype)
-    weights = None
-    if args.class_weight:       # (the same weights train would use)
-        from ..training.prepare import class_weighted
-        from ..training.reducers import LocalReducer
-
-        labels = model.head.fit_encode(data.y, model.dtype)
-        weights = class_weighted(model, labels, None, args.class_weight, LocalReducer())
-    result = model.lr_find(data.X, pre.scale_target(data.y), start=args.start, end=args.end, steps=args.steps,
-                           batch_size=args.batch_size, sample_weight=weights)
+    n_classes = 0 if pre.resolved_task == "regression" else len(np.unique(data.y))
+    model = network_for(args, pre, data.X.shape[1], n_classes, data.X.dtype)
+    result = model.lr_find(data.X, data.y, start=args.start, end=args.end, steps=args.steps,
+                           batch_size=args.batch_size, class_weight=args.class_weight)
     if args.plot:
         result.plot(args.plot)
     if args.json:

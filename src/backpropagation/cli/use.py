@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 from ..nn import metrics
-from .train import metrics_in_units, text_format
+from .build import text_format
+from .report import metrics_in_units
 from ..tables.csv_source import TextFormat
 from ..files import check_output, write_atomically
 from ..network import NeuralNetwork

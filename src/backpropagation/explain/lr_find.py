@@ -61,7 +61,7 @@ class LRFinderResult:
 
 def lr_find(model, X, y, start: float = 1e-7, end: float = 10.0, steps: int | None = None,
             batch_size: int = 32, smoothing: float = 0.98, diverge: float = 4.0,
-            sample_weight=None) -> LRFinderResult:
+            sample_weight=None, class_weight=None) -> LRFinderResult:
     """The learning-rate range test (Smith 2015; fastai's and Lightning's ``lr_find``).
 
     A copy of ``model`` trains on shuffled batches of ``X``, ``y`` while the learning rate grows
@@ -86,7 +86,7 @@ def lr_find(model, X, y, start: float = 1e-7, end: float = 10.0, steps: int | No
         raise ValueError(f"smoothing: expected a number in [0, 1), got {smoothing}")
     diverge = check_float("diverge", diverge, 1.0, strict=True)
     trial = copy.deepcopy(model)
-    X, Y, _, _, weights = training_sets(trial, LocalReducer(), X, y, sample_weight, 0.0, None)
+    X, Y, _, _, weights = training_sets(trial, LocalReducer(), X, y, sample_weight, 0.0, None, class_weight)
     batch_size = min(check_int("batch_size", batch_size, 1), len(X))
     steps = max(100, math.ceil(len(X) / batch_size)) if steps is None else check_int("steps", steps, 2)
     rates = start * (end / start) ** (np.arange(steps) / (steps - 1))

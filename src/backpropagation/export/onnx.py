@@ -217,7 +217,7 @@ def _table_graph(table_model):
     x = graph.node("Concat", features, axis=1)
     outputs = network_outputs(graph, table_model.network, x)
     pre = table_model.preprocessing
-    if not table_model.network.head.is_classifier and pre.target_kind == "numeric":
+    if not table_model.network.head.is_classifier and pre.target_kind == "numeric" and pre.scales_target:
         # (the command line standardised the target itself: undo it after the network's output)
         last = graph.nodes.pop()
         scaled = graph.node("Mul", [last.input[0], graph.constant([[pre.target_std]])])

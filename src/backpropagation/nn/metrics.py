@@ -1,13 +1,24 @@
-"""Metrics on plain arrays: accuracy, log-loss, MSE, MAE and R² (scikit-learn's definitions)."""
+"""Metrics on plain arrays: accuracy, log-loss, MSE, MAE and R² (scikit-learn's definitions).
+
+An epoch's metric is summed over parts of its rows (a streamed table's pools, MPI ranks) with a
+tally that merges in constant size: :class:`AccuracyTally` counts, :class:`R2Tally` keeps the
+targets' :class:`~backpropagation.statistics.Moments` and the residual sum of squares.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from ..statistics import Moments
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray, sample_weight=None) -> float:
     """Fraction of predictions equal to the true labels (weighted by ``sample_weight``)."""
-    return float(np.average(np.asarray(y_true) == np.asarray(y_pred), weights=sample_weight))
+    tally = AccuracyTally()
+    tally.add(y_true, y_pred, sample_weight)
+    return tally.value
 
 
 def log_loss(Y: np.ndarray, P: np.ndarray) -> float:
@@ -33,17 +44,69 @@ def r2_score(y_true: np.ndarray, y_pred: np.ndarray, sample_weight=None) -> floa
     definition). A constant target column scores 1.0 if predicted exactly and 0.0 otherwise, as
     in scikit-learn (never -inf or NaN).
     """
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    if y_true.ndim == 1:
-        y_true, y_pred = y_true[:, None], y_pred.reshape(-1, 1)
-    w = np.ones((len(y_true), 1)) if sample_weight is None else \
-        np.asarray(sample_weight, dtype=np.float64).reshape(-1, 1)
-    residual = np.sum(w * (y_true - y_pred) ** 2, axis=0)
-    total = np.sum(w * (y_true - np.average(y_true, axis=0, weights=w[:, 0])) ** 2, axis=0)
-    scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0),
-                      np.where(residual == 0, 1.0, 0.0))
-    return float(scores.mean())
+    tally = R2Tally()
+    tally.add(y_true, y_pred, sample_weight)
+    return tally.value
+
+
+class AccuracyTally:
+    """The (weighted) count of right predictions and of predictions, over any parts of the rows."""
+
+    def __init__(self) -> None:
+        self.right = self.weight = 0.0
+
+    def add(self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight=None) -> None:
+        """Count these rows (labels or class indices)."""
+        hits = np.asarray(y_true) == np.asarray(y_pred)
+        w = np.ones(len(hits)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        self.right += float(w @ hits)
+        self.weight += float(w.sum())
+
+    def merge(self, other: "AccuracyTally") -> "AccuracyTally":
+        both = AccuracyTally()
+        both.right, both.weight = self.right + other.right, self.weight + other.weight
+        return both
+
+    @property
+    def value(self) -> float:
+        """Accuracy (NaN for no rows)."""
+        return self.right / self.weight if self.weight else math.nan
+
+
+class R2Tally:
+    """R² over any parts of the rows: the targets' moments (their M2 is the total sum of squares)
+    and the residual sum of squares, each column alike."""
+
+    def __init__(self) -> None:
+        self.moments, self.residual = None, None
+
+    def add(self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight=None) -> None:
+        """Count these rows (targets and predictions, shape (n,) or (n, outputs))."""
+        y_true = np.asarray(y_true, dtype=np.float64)
+        y_pred = np.asarray(y_pred, dtype=np.float64)
+        if y_true.ndim == 1:
+            y_true, y_pred = y_true[:, None], y_pred.reshape(-1, 1)
+        w = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        part, residual = Moments.of(y_true, w), w @ np.square(y_true - y_pred)
+        self.moments = part if self.moments is None else self.moments.merge(part)
+        self.residual = residual if self.residual is None else self.residual + residual
+
+    def merge(self, other: "R2Tally") -> "R2Tally":
+        if self.moments is None or other.moments is None:
+            return self if other.moments is None else other
+        both = R2Tally()
+        both.moments, both.residual = self.moments.merge(other.moments), self.residual + other.residual
+        return both
+
+    @property
+    def value(self) -> float:
+        """R² averaged over the columns (NaN for no rows)."""
+        if self.moments is None or not self.moments.count.any():
+            return math.nan
+        total, residual = self.moments.m2, self.residual
+        scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0),
+                          np.where(residual == 0, 1.0, 0.0))
+        return float(scores.mean())
 
 
 def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import metrics
 from ..data import as_array, check_magnitude, first_overflowing_cell, show
+from ..statistics import Moments
 
 
 #: dtype kinds a model file can store labels of: bool, integers, floats, text, bytes.
@@ -121,10 +122,10 @@ class Task:
         """Whether targets have been seen (labels known, target rank known)."""
         raise NotImplementedError
 
-    def fit_encode(self, y, dtype, total=None, sample_weight=None) -> np.ndarray:
+    def fit_encode(self, y, dtype, merge=None, sample_weight=None) -> np.ndarray:
         """Learn the targets' form (classes, rank, scale) from ``y`` and return them encoded.
 
-        ``total`` sums an array over all MPI ranks' rows; ``sample_weight`` weights statistics.
+        ``merge`` merges statistics over all MPI ranks' rows; ``sample_weight`` weights them.
         """
         raise NotImplementedError
 
@@ -138,7 +139,17 @@ class Task:
 
     def score(self, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:
         """The task's metric from encoded targets ``Y`` and outputs ``A`` (optionally weighted)."""
+        tally = self.metric_tally()
+        self.add_to(tally, Y, A, sample_weight)
+        return tally.value
+
+    def metric_tally(self):
+        """An empty tally of the task's metric, to :meth:`add_to` part by part and merge."""
         raise NotImplementedError
+
+    def add_to(self, tally, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> None:
+        """Count encoded targets ``Y`` against outputs ``A`` into ``tally``."""
+        tally.add(Y, A, sample_weight)
 
     def check_loss(self, loss) -> None:
         """Raise ValueError if ``loss`` cannot train this head (the message names those that can)."""
@@ -182,24 +193,27 @@ class Regression(Task):
     def fitted(self):
         return self.target_ndim is not None
 
-    def fit_encode(self, y, dtype, total=None, sample_weight=None):
+    def fit_encode(self, y, dtype, merge=None, sample_weight=None):
         """Learn the targets' rank (and, standardising, their statistics) and encode them.
 
         The mean and standard deviation are weighted by ``sample_weight`` (a row of weight 2
-        counts as two rows, as it does in the loss). ``total`` sums an array over every
-        process's rows (under MPI); None means these rows are all there is.
+        counts as two rows, as it does in the loss). ``merge`` merges these rows'
+        :class:`~backpropagation.statistics.Moments` with every other process's (under MPI);
+        None means these rows are all there is.
         """
         Y = self._targets(y, "y")
         self.target_ndim = 1 if as_array(y, "y").ndim == 1 else 2
         if self.standardize:
-            total = total or (lambda part: part)
-            w = np.ones((len(Y), 1)) if sample_weight is None else \
-                np.asarray(sample_weight, dtype=np.float64).reshape(-1, 1)
-            weight = total(np.array([w.sum()]))[0]
-            mean = total((w * Y).sum(axis=0)) / weight
-            std = np.sqrt(total((w * (Y - mean) ** 2).sum(axis=0)) / weight)
-            self.target_mean_, self.target_scale_ = mean, np.where(std > 0, std, 1.0)
+            moments = Moments.of(Y, sample_weight)
+            moments = merge(moments) if merge else moments
+            self.set_target_statistics(moments.mean, moments.std)
         return self._scaled(Y, dtype)
+
+    def set_target_statistics(self, mean, std) -> None:
+        """Standardise with these per-column means and spreads (a constant column keeps scale 1)."""
+        std = np.atleast_1d(np.asarray(std, dtype=np.float64))
+        self.target_mean_ = np.atleast_1d(np.array(mean, dtype=np.float64))
+        self.target_scale_ = np.where(std > 0, std, 1.0)
 
     def encode(self, y, dtype, name="y"):
         return self._scaled(self._targets(y, name), dtype)
@@ -251,8 +265,8 @@ class Regression(Task):
         A = self.to_user_units(A)
         return A[:, 0] if self.target_ndim == 1 or (self.target_ndim is None and A.shape[1] == 1) else A
 
-    def score(self, Y, A, sample_weight=None):
-        return metrics.r2_score(Y, A, sample_weight)  # the same in standardised and in user units
+    def metric_tally(self):
+        return metrics.R2Tally()      # (R² is the same in standardised and in user units)
 
     def get_state(self):
         state = {"target_ndim": self.target_ndim}
@@ -313,7 +327,7 @@ class _Classifier(Task):
         self._check_class_count(len(classes))
         self.classes_ = classes
 
-    def fit_encode(self, y, dtype, total=None, sample_weight=None):
+    def fit_encode(self, y, dtype, merge=None, sample_weight=None):
         labels = self.labels(y, "y")
         if labels.size == 0:
             raise ValueError("y: expected at least one label, got none")
@@ -351,8 +365,11 @@ class _Classifier(Task):
     def decode(self, A):
         return self.classes_[self._class_index(A)]
 
-    def score(self, Y, A, sample_weight=None):
-        return metrics.accuracy(self._class_index(Y), self._class_index(A), sample_weight)
+    def metric_tally(self):
+        return metrics.AccuracyTally()
+
+    def add_to(self, tally, Y, A, sample_weight=None):
+        tally.add(self._class_index(Y), self._class_index(A), sample_weight)
 
     def get_state(self):
         classes = self.classes_.tolist()

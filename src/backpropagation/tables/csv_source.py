@@ -194,9 +194,11 @@ def is_number_text(text: str) -> bool:
     return True
 
 
-def read_csv_arrow(source: str, part, fmt: TextFormat = PLAIN, as_text: bool = False, text_columns=()):
-    """The rows of a CSV file (or of one byte range of it) as a pyarrow Table: numeric columns
-    as numbers (all columns as text with ``as_text``), spelled as ``fmt`` says."""
+def read_csv_arrow(source: str, part, fmt: TextFormat = PLAIN, as_text: bool = False, text_columns=(),
+                   unit: str = "slice"):
+    """The rows of a CSV file (or of one byte range of it, ``part=(k, n)``: a ``unit`` of the rows,
+    an MPI rank's slice or a streamed block) as a pyarrow Table: numeric columns as numbers (all
+    columns as text with ``as_text``), spelled as ``fmt`` says."""
     import pyarrow.csv as pcsv
 
     pa, _ = pyarrow()
@@ -236,12 +238,10 @@ def read_csv_arrow(source: str, part, fmt: TextFormat = PLAIN, as_text: bool = F
             arrow = _parse(pcsv, body, read, parse, dict.fromkeys(odd + as_string, "string"), as_text,
                            decimal=fmt.decimal)
     except pa.ArrowException as error:       # find the line a user can look at, then say what is wrong
-        if "Expected" in str(error) and part is None:
-            _refuse_ragged_line(source, delimiter)
-        if "Expected" in str(error) and part is not None:
-            raise ValueError(f"{source}: slice {part[0] + 1} of {part[1]} of the rows does not parse "
-                             f"({error}); a row has the wrong number of fields (train without "
-                             "--distributed to see its line number)") from None
+        if "Expected" in str(error):
+            _refuse_ragged_line(source, delimiter, start if part else 0, stop if part else None)
+            raise ValueError(f"{source}: {unit} {part[0] + 1} of {part[1]} of the rows does not parse "
+                             f"({error}); a row has the wrong number of fields") from None
         if "invalid utf" in str(error).lower() or "utf8" in str(error).lower():
             raise ValueError(f"{source}: not a readable CSV file: the text is not UTF-8") from None
         raise ValueError(f"{source}: not a readable CSV file: {error}") from None
@@ -355,8 +355,21 @@ def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = Fa
     convert = pcsv.ConvertOptions(column_types=column_types, null_values=NULL_SPELLINGS,
                                   strings_can_be_null=False, quoted_strings_can_be_null=False,
                                   decimal_point=decimal)
-    with body() as stream:
-        return pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+    pa, _ = pyarrow()
+    block = read.block_size
+    while True:            # a row longer than pyarrow's block (a cell of megabytes) needs a larger one
+        read.block_size = block
+        try:
+            with body() as stream:
+                return pcsv.read_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+        except pa.ArrowInvalid as error:
+            if "straddling" not in str(error) or block >= MAX_BLOCK_BYTES:
+                raise
+            block *= 8
+
+
+#: The largest parsing block :func:`_parse` tries for a file of very long rows.
+MAX_BLOCK_BYTES = 1 << 30
 
 
 def _holds_quotes(source: str, start: int, stop: int, block: int = 1 << 24) -> bool:
@@ -442,35 +455,51 @@ def _count_quotes(handle, start: int, stop: int, block: int = 1 << 24) -> int:
         known = _QUOTES_BEFORE.setdefault(key, {}) if key is not None else {}
     below = max((p for p in known if p <= stop), default=None)
     count = 0 if below is None else known[below]
-    count += _count_quote_bytes(handle, start if below is None else below, stop, block)
+    count += _count_bytes(handle, b'"', start if below is None else below, stop, block)
     known[stop] = count
     return count
 
 
-def _count_quote_bytes(handle, start: int, stop: int, block: int) -> int:
-    handle.seek(start)
-    count = 0
-    while start < stop:
-        chunk = handle.read(min(block, stop - start))
-        if not chunk:
-            break
-        count += chunk.count(b'"')
-        start += len(chunk)
-    return count
 
 
-def _refuse_ragged_line(source: str, delimiter: str) -> None:
-    """ValueError naming the first line whose field count differs from the header's."""
-    with _opened(source) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        width = None
+def _refuse_ragged_line(source: str, delimiter: str, start: int = 0, stop: int | None = None) -> None:
+    """ValueError naming the first line (of the file, or of its bytes ``start:stop``, which begin
+    a record) whose field count differs from the header's."""
+    with _opened(source) as raw:
+        header = _header_names(_first_header_line(raw), delimiter, source)
+        line = 1 + (_count_bytes(raw, b"\n", 0, start) if start else 0)
+        raw.seek(start)
+        text = io.TextIOWrapper(io.BytesIO(raw.read() if stop is None else raw.read(stop - start)),
+                                encoding="utf-8-sig", errors="replace", newline="")
+        reader = csv.reader(text, delimiter=delimiter)
+        width = None if not start else len(header)
         for row in reader:
             if not row:                 # an empty line (pyarrow skips those too)
                 continue
             if width is None:
                 width = len(row)
             elif len(row) != width:
-                raise ValueError(f"{source}: line {reader.line_num} has {len(row)} fields, "
+                raise ValueError(f"{source}: line {line - 1 + reader.line_num} has {len(row)} fields, "
                                  f"the header has {width}")
 
 
+def _first_header_line(handle) -> bytes:
+    """The header's line of a file (after a BOM, blank lines and Excel's ``sep=`` line)."""
+    handle.seek(0)
+    line = handle.readline().removeprefix(b"\xef\xbb\xbf")
+    while line and not line.strip():
+        line = handle.readline()
+    return handle.readline() if EXCEL_SEPARATOR.match(line) else line
+
+
+def _count_bytes(handle, byte: bytes, start: int, stop: int, block: int = 1 << 24) -> int:
+    """How often ``byte`` occurs in bytes ``start:stop`` of ``handle`` (read in blocks)."""
+    handle.seek(start)
+    count = 0
+    while start < stop:
+        chunk = handle.read(min(block, stop - start))
+        if not chunk:
+            break
+        count += chunk.count(byte)
+        start += len(chunk)
+    return count

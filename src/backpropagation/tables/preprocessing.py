@@ -23,16 +23,12 @@ from collections import Counter
 
 import numpy as np
 
-from .statistics import Totals, filled_mean_std, medians
+from ..collective import Totals
+from ..statistics import filled_mean_std, medians
 from .preprocessing_state import OTHER, checked_column, describe, number, require
-from .csv_source import is_number_text
+from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, few_distinct, target_kind
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
-
-
-def _all_whole(numbers: np.ndarray) -> bool:
-    """Whether every value is a whole number that a float holds exactly (below 2**53)."""
-    return bool(np.all((numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)))
 
 
 def first_text(column: Column, rows: np.ndarray, row_numbers: np.ndarray, totals: Totals):
@@ -73,7 +69,7 @@ class TabularPreprocessor:
         instead of indicators. Code ``len(categories)`` stands for a category unseen in training.
     """
 
-    max_auto_classes = 10
+    max_auto_classes = MAX_AUTO_CLASSES
 
     def __init__(self, target: str, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None,
                  embed=None) -> None:
@@ -89,6 +85,9 @@ class TabularPreprocessor:
         self.columns: list[dict] = []
         self.target_kind: str | None = None
         self.target_mean, self.target_std = 0.0, 1.0
+        #: Whether :meth:`scale_target` standardises the target (models written before the
+        #: network's head took that over); new models leave it to the head.
+        self.scales_target = False
         #: Advice found while fitting (identifier-like or constant columns).
         self.warnings: list[str] = []
 
@@ -129,30 +128,17 @@ class TabularPreprocessor:
 
     def _column_kinds(self, table: Table, names, rows, labelled, totals: Totals) -> dict:
         """"numeric", "text" or "empty" for each column (as forced, else by the cells of every
-        labelled row of the file); refuses mostly-numeric columns with text."""
+        labelled row of the file: :func:`~.kinds.column_kind`)."""
         columns = [table.column(name) for name in names]
         counts = totals.sum([[np.count_nonzero(~c.missing[rows]), np.count_nonzero(~c.missing[labelled]),
                               np.count_nonzero(c.is_number[labelled])] for c in columns]).reshape(-1, 3)
         kinds = {}
         self.warnings = []
         for name, column, (n_training, n_present, n_numbers) in zip(names, columns, counts.tolist()):
-            if not n_training:
+            kinds[name] = column_kind(name, self.forced, n_training, n_present, n_numbers,
+                                      lambda: first_text(column, labelled, table.row_numbers, totals), table.source)
+            if kinds[name] == "empty":
                 self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
-                kinds[name] = "empty"
-            elif name in self.forced:
-                kinds[name] = self.forced[name]
-            elif n_numbers == n_present:
-                kinds[name] = "numeric"
-            elif n_numbers and n_numbers >= n_present / 2:
-                row, cell = first_text(column, labelled, table.row_numbers, totals)
-                why = " (not a finite number)" if is_number_text(cell) else ""
-                raise ValueError(
-                    f"{table.source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} "
-                    f"values are numbers, but data row {row} holds {cell!r}{why}; make such cells empty "
-                    f"(missing), read the column as numbers with its text as missing (--numeric {name!r}) "
-                    f"or as categories (--text {name!r}), or leave it out (--drop {name!r})")
-            else:
-                kinds[name] = "text"
         return kinds
 
     def _numeric_statistics(self, names, columns: list[Column], rows, totals: Totals) -> list[dict]:
@@ -231,37 +217,11 @@ class TabularPreprocessor:
         numbers = column.numbers[rows]
         if not np.isfinite(numbers).all():
             numbers = numbers[np.isfinite(numbers)]
-        whole = _all_whole(numbers[:1000]) and _all_whole(numbers)   # (measurements: a sample tells)
+        whole = all_whole(numbers[:1000]) and all_whole(numbers)   # (measurements: a sample tells)
         n_values, n_numbers, n_not_whole = totals.sum([len(rows), len(numbers), int(not whole)]).tolist()
-        if not n_values:
-            raise ValueError(f"the target column {self.target!r} has no values")
-        if self.task in ("auto", "regression") and 0 < n_numbers < n_values and \
-                (self.task == "regression" or n_numbers >= n_values / 2):
-            row, cell = first_text(column, rows, row_numbers, totals)
-            why = " (not a finite number)" if is_number_text(cell) else ""
-            raise ValueError(
-                f"target {self.target!r} mixes numbers and text: {n_numbers} of {n_values} values are "
-                f"numbers, but data row {row} holds {cell!r}{why}; make such cells empty (the row is "
-                "then dropped) or, if the values are class labels, pass --task classification")
-        numeric = n_numbers == n_values
-        if self.task == "regression":
-            if not numeric:
-                row, cell = first_text(column, rows, row_numbers, totals)
-                raise ValueError(f"target {self.target!r}: regression needs numbers, found {cell!r} "
-                                 f"(data row {row})")
-            return "numeric"
-        whole = numeric and not n_not_whole
-        if self.task != "auto":
-            return "integer-labels" if whole else "labels"
-        if not numeric:
-            return "labels"
-        if not whole:
-            return "numeric"
-        few = self.max_auto_classes + 1          # (counting stops once there are too many)
-        local = np.unique(numbers[:10_000])
-        local = local[:few] if len(local) >= few else np.unique(numbers)[:few]
-        distinct = np.unique(np.concatenate(totals.gather(local)))
-        return "integer-labels" if len(distinct) <= self.max_auto_classes else "numeric"
+        distinct = np.unique(np.concatenate(totals.gather(few_distinct(numbers))))
+        return target_kind(self.target, self.task, n_values, n_numbers, not n_not_whole, len(distinct),
+                           lambda: first_text(column, rows, row_numbers, totals))
 
     @property
     def spelled_columns(self) -> list[str]:
@@ -441,19 +401,20 @@ class TabularPreprocessor:
         return numbers
 
     def scale_target(self, y: np.ndarray) -> np.ndarray:
-        """Standardise a numeric target (networks learn faster on unit scale)."""
-        return (y - self.target_mean) / self.target_std if self.target_kind == "numeric" else y
+        """The target as the network of a model written before its head standardised targets learnt
+        it (``scales_target``); unchanged otherwise: the network's head scales it."""
+        return (y - self.target_mean) / self.target_std if self.target_kind == "numeric" and self.scales_target else y
 
     def unscale_target(self, y: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`scale_target`: back to the target's own units."""
-        return y * self.target_std + self.target_mean if self.target_kind == "numeric" else y
+        return y * self.target_std + self.target_mean if self.target_kind == "numeric" and self.scales_target else y
 
     # ---------------------------------------------------------------- persistence
     def to_dict(self) -> dict:
         """JSON-ready state (stored in the model file's metadata)."""
         return {"target": self.target, "task": self.task, "drop": self.drop,
                 "target_kind": self.target_kind, "target_mean": self.target_mean,
-                "target_std": self.target_std, "columns": self.columns}
+                "target_std": self.target_std, "scales_target": self.scales_target, "columns": self.columns}
 
     @classmethod
     def from_dict(cls, state: dict) -> "TabularPreprocessor":
@@ -470,6 +431,9 @@ class TabularPreprocessor:
                 raise ValueError(f"target_kind: unknown kind {state['target_kind']!r}")
             pre.target_kind = state["target_kind"]
             pre.target_mean, pre.target_std = number(state, "target_mean"), number(state, "target_std")
+            pre.scales_target = state.get("scales_target", True)     # (older files: the preprocessing scaled it)
+            if not isinstance(pre.scales_target, bool):
+                raise TypeError(f"scales_target: expected true or false, got {pre.scales_target!r}")
             pre.columns = [checked_column(c) for c in require(state, "columns", list)]
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"invalid preprocessing description: {type(error).__name__}: {error}") from None

@@ -256,7 +256,7 @@ def format_of(source: str) -> str:
 
 
 def read_table(path, part: tuple[int, int] | None = None, file_format: str | None = None,
-               as_text: bool = False, text_columns=(), fmt: TextFormat = PLAIN) -> Table:
+               as_text: bool = False, text_columns=(), fmt: TextFormat = PLAIN, unit: str = "slice") -> Table:
     """Read a CSV, Parquet or Arrow/Feather file (by extension) with a header of column names.
 
     Parameters
@@ -279,6 +279,9 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
         Read only the k-th of n contiguous, near-equal slices of the rows (0-based; MPI rank k
         of n). Row numbers in messages stay those of the whole file once
         :func:`number_rows_across` has run.
+    unit : {"slice", "block"}
+        What a part is called in messages: an MPI rank's ``"slice"`` (one without rows is
+        refused), or a streamed ``"block"`` (one without rows is an empty table).
 
     Raises
     ------
@@ -299,9 +302,10 @@ def read_table(path, part: tuple[int, int] | None = None, file_format: str | Non
         elif file_format == "feather":
             arrow, first = _read_feather(source, part)
         else:
-            arrow, first = read_csv_arrow(source, part, _csv_format(fmt, file_format), as_text, text_columns)
+            arrow, first = read_csv_arrow(source, part, _csv_format(fmt, file_format), as_text, text_columns,
+                                          unit)
     table = Table.from_arrow(arrow, source, first, fmt)
-    if not len(table):
+    if not len(table) and not (part is not None and unit == "block"):
         if part is not None:
             raise ValueError(f"{source}: slice {part[0] + 1} of {part[1]} holds no data rows; "
                              "use fewer processes than the file has rows")

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from .csv_source import pyarrow
-from .streaming import Blocks, read_ahead
+from .blocks import Blocks, read_ahead
 
 
 #: File bytes of each temporary bucket of :func:`shuffle_file` (a bucket is shuffled in memory).

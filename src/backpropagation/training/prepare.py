@@ -11,6 +11,19 @@ import numpy as np
 
 from ..data import (as_array, check_features, check_float, check_int, check_magnitude, check_same_length,
                     check_sample_weight, column_names, validation_split)
+from .sources import InMemoryRows
+
+
+def in_memory(model, reducer, X, y, *, sample_weight, validation_split, validation_data, class_weight,
+              batch_size, shuffle) -> tuple[InMemoryRows, tuple]:
+    """``fit``'s arrays as the loop's source and validation set (see :func:`training_sets`); the
+    processes agree on the start (under MPI, rank 0's weights and random state)."""
+    if y is None:
+        raise TypeError("fit: y (the targets of X) is required, unless X is a streamed table (read_table)")
+    X, Y, X_val, Y_val, weights = training_sets(model, reducer, X, y, sample_weight, validation_split,
+                                                validation_data, class_weight)
+    reducer.start(model, X_val is not None)    # after the split: MPI shares rank 0's random state
+    return InMemoryRows(X, Y, weights, reducer, batch_size, shuffle), (X_val, Y_val)
 
 
 def fit_options(verbose, epochs, batch_size, shuffle) -> tuple[int, int, int | None, bool]:
@@ -37,7 +50,7 @@ def training_sets(model, reducer, X, y, sample_weight, validation_split, validat
     if model.head.fitted:
         Y = reducer.collectively(lambda: model.head.encode(y, model.dtype))
     else:
-        Y = reducer.collectively(lambda: model.head.fit_encode(y, model.dtype, reducer.total, weights))
+        Y = reducer.collectively(lambda: model.head.fit_encode(y, model.dtype, reducer.merged, weights))
     if class_weight is not None:
         weights = reducer.collectively(lambda: class_weighted(model, Y, weights, class_weight, reducer))
     return reducer.collectively(lambda: validation_sets(
@@ -45,18 +58,34 @@ def training_sets(model, reducer, X, y, sample_weight, validation_split, validat
 
 
 def class_weighted(model, Y, weights, class_weight, reducer) -> np.ndarray:
-    """The rows' weights (``weights``, or 1) times their class's weight from ``class_weight``:
-    ``"balanced"`` (``n_rows / (n_classes · rows of the class)``, counted over every rank) or a
-    ``{label: weight}`` dict (classes it leaves out weigh 1)."""
+    """The rows' weights (``weights``, or 1) times their class's weight (:func:`class_weights`,
+    the classes counted over every rank)."""
     if not model.head.is_classifier:
         raise ValueError("class_weight: only for classification; this network does regression")
-    index = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.int64)
+    index = class_index(Y)
+    counts = reducer.total(np.bincount(index, minlength=len(model.classes_)).astype(np.float64))
+    row = class_weights(model, class_weight, counts)[index].astype(model.dtype)
+    return row if weights is None else weights * row
+
+
+def class_index(Y: np.ndarray) -> np.ndarray:
+    """Each row's class (its position in ``classes_``) from encoded targets."""
+    return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.int64)
+
+
+def class_weights(model, class_weight, counts: np.ndarray) -> np.ndarray:
+    """Each class's weight, in ``classes_`` order, from ``class_weight``: ``"balanced"``
+    (``n_rows / (n_classes · rows of the class)``, from the training rows' ``counts`` per class)
+    or a ``{label: weight}`` dict (classes it leaves out weigh 1). ValueError when no class
+    present in the training rows weighs anything (there would be nothing to learn from)."""
+    if not model.head.is_classifier:
+        raise ValueError("class_weight: only for classification; this network does regression")
     classes = model.classes_
     if isinstance(class_weight, str) and class_weight == "balanced":
-        counts = reducer.total(np.bincount(index, minlength=len(classes)).astype(np.float64))
         per_class = counts.sum() / (len(classes) * np.maximum(counts, 1))
     elif isinstance(class_weight, dict):
-        unknown = [label for label in class_weight if label not in set(classes.tolist())]
+        known = set(classes.tolist())
+        unknown = [label for label in class_weight if label not in known]
         if unknown:
             raise ValueError(f"class_weight: {unknown[0]!r} is not a class of y; the classes are "
                              f"{', '.join(map(repr, classes.tolist()))}")
@@ -64,8 +93,10 @@ def class_weighted(model, Y, weights, class_weight, reducer) -> np.ndarray:
                               for label in classes.tolist()])
     else:
         raise ValueError(f"class_weight: expected 'balanced' or a dict {{label: weight}}, got {class_weight!r}")
-    row = per_class[index].astype(model.dtype)
-    return row if weights is None else weights * row
+    if not (per_class * (counts > 0)).any():
+        raise ValueError(f"class_weight: every class of the training rows weighs 0 ({class_weight!r}); "
+                         "there is nothing to learn from")
+    return per_class
 
 
 def checked_training_data(model, X, y, sample_weight):

@@ -23,22 +23,22 @@ learning-rate schedules and divergence checks reach the same decision on every r
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 
 import numpy as np
 
 from ..collective import check_comm, collectively, failing_together, mark_on_every_rank, mpi
 from ..data import MiniBatches
+from ..statistics import merged
 
 
 class LocalReducer:
     """One process holds every row: every combination is the identity.
 
     The interface (shared with :class:`~backpropagation.training.reducers.MPIReducer`): run checks
-    ``collectively``, merge labels and sums over processes, ``start`` training, cut the rows
-    into ``batches``, ``combine`` a batch's gradient and loss, average a ``mean`` and ``score``
-    a metric over every process's rows.
+    ``collectively``, merge labels, sums and summaries over processes, ``start`` training, cut
+    the rows into ``batches``, ``combine`` a batch's gradient and loss, average a ``mean`` over
+    every process's rows.
     """
 
     rank = 0
@@ -47,9 +47,6 @@ class LocalReducer:
     local = True
     #: Fewest validation rows a process may hold (under MPI a rank may hold none).
     min_validation_rows = 1
-
-    def __init__(self) -> None:
-        self.n_rows = 0
 
     def collectively(self, step):
         """Run a check; under MPI, one rank's refusal stops every rank."""
@@ -68,9 +65,13 @@ class LocalReducer:
         """The sum of an array over every process."""
         return part
 
-    def start(self, model, n_local: int, has_validation: bool) -> None:
+    def merged(self, summary):
+        """A mergeable summary (:class:`~backpropagation.statistics.Moments`, a metric tally)
+        of every process's rows: each process's merged in rank order."""
+        return summary
+
+    def start(self, model, has_validation: bool) -> None:
         """Agree on the starting point (under MPI, rank 0's weights and random state)."""
-        self.n_rows = n_local
 
     def batches(self, X, Y, weights, batch_size: int) -> MiniBatches:
         """Mini-batches over every process's rows (this process's part of each)."""
@@ -87,10 +88,6 @@ class LocalReducer:
     def mean(self, value: float, count: int) -> float:
         """The mean over every process's rows of a per-process mean ``value`` of ``count`` rows."""
         return value
-
-    def score(self, head, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:
-        """The task's metric over every process's rows (NaN for no rows)."""
-        return head.score(Y, A, sample_weight) if len(Y) else math.nan
 
 
 class ShardBatches(MiniBatches):
@@ -125,8 +122,6 @@ class MPIReducer(LocalReducer):
     ----------
     rank, size : int
         This rank and the number of ranks.
-    n_rows : int
-        Training rows over all ranks (after :meth:`start`).
     reduce_seconds : float
         Time spent in the per-step ``Allreduce`` (for the scaling benchmark).
     """
@@ -135,7 +130,6 @@ class MPIReducer(LocalReducer):
     local = False
 
     def __init__(self, comm) -> None:
-        super().__init__()
         self.MPI = mpi()
         check_comm(comm)
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
@@ -154,14 +148,15 @@ class MPIReducer(LocalReducer):
     def total(self, part: np.ndarray) -> np.ndarray:
         return self.comm.allreduce(part)
 
-    def start(self, model, n_local: int, has_validation: bool) -> None:
+    def merged(self, summary):
+        return merged(self.comm.allgather(summary))
+
+    def start(self, model, has_validation: bool) -> None:
         """Check that the ranks agree, then give every rank rank 0's weights and random state."""
         comm = self.comm
         if len(set(comm.allgather(bool(has_validation)))) != 1:
             raise mark_on_every_rank(ValueError(
                 "validation_data/validation_split: give validation data on every rank or on none"))
-        counts = comm.allgather(n_local)
-        self.n_rows, self.offset = sum(counts), sum(counts[: self.rank])
         shapes = comm.allgather(model.parameters.shape + (model.dtype.str,))
         if len(set(shapes)) != 1:
             raise mark_on_every_rank(ValueError(
@@ -172,8 +167,10 @@ class MPIReducer(LocalReducer):
         self._buffer = np.empty(model.n_parameters + 3, dtype=model.dtype)
 
     def batches(self, X, Y, weights, batch_size: int) -> ShardBatches:
-        """Mini-batches over the global rows, ``batch_size`` rows each (over all ranks)."""
-        return ShardBatches(X, Y, weights, batch_size, self.n_rows, self.offset)
+        """Mini-batches of ``batch_size`` rows over every rank's rows (``X``: this rank's share,
+        the ranks' shares following one another in rank order)."""
+        counts = self.comm.allgather(len(X))
+        return ShardBatches(X, Y, weights, batch_size, sum(counts), sum(counts[: self.rank]))
 
     def combine(self, grads: np.ndarray, loss: float, weight: float, interrupt) -> tuple[float, float]:
         """Sum ``weight * grads``, ``weight``, ``weight * loss`` and the Ctrl-C flag over ranks.
@@ -209,12 +206,3 @@ class MPIReducer(LocalReducer):
         local = value * count if count else 0.0
         total, rows = self.comm.allreduce(np.array([local, count], dtype=np.float64))
         return float(total / rows)
-
-    def score(self, head, Y: np.ndarray, A: np.ndarray, sample_weight=None) -> float:
-        # Gathered: R² is not a mean of per-rank parts.
-        def gathered(local):
-            return np.concatenate(self.comm.allgather(local))
-
-        weights = None if sample_weight is None else gathered(sample_weight)
-        Y, A = gathered(Y), gathered(A)
-        return head.score(Y, A, weights) if len(Y) else float("nan")

@@ -1,19 +1,32 @@
-"""Column statistics that merge across MPI ranks in constant size: counts, sums, exact medians.
+"""Statistics that merge in constant size: moments (count, mean, M2) and exact medians.
 
-:class:`Totals` adds up small per-rank arrays (one process: nothing to add). The median is found
-exactly, not estimated: :func:`medians` selects the middle order statistics by radix selection
-over the bits of the float64 values, eight bits per round, so each round merges a 256-bin
-histogram per column whatever the number of rows. Filling gaps with the median (not the mean)
-keeps one outlier or a skewed column from shifting every filled cell, and the selection makes it
-as cheap to merge as a mean.
+Every path that needs a mean or a spread (the in-memory table, a table streamed block by block,
+MPI ranks, the target's scaling, an epoch's R² over a streamed table's pools) summarises its rows
+as :class:`Moments` and merges the summaries with Chan, Golub and LeVeque's update::
+
+    n = n_a + n_b,   δ = mean_b - mean_a
+    mean = mean_a + δ · n_b / n
+    M2   = M2_a + M2_b + δ² · n_a n_b / n          (M2: the sum of squared deviations)
+
+Each part's M2 is computed about its own mean (two passes over rows already in memory), so a
+column at an offset of 1e9 with a spread of 1 keeps its spread, where the one-pass
+``E[x²] - mean²`` loses every digit.
+
+The median is found exactly, not estimated: :func:`medians` selects the middle order statistics
+by radix selection over the bits of the float64 values, eight bits per round, so each round
+merges a 256-bin histogram per column whatever the number of rows. Filling gaps with the median
+(not the mean) keeps one outlier or a skewed column from shifting every filled cell, and the
+selection makes it as cheap to merge as a mean.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from ..data import check_magnitude
-from ..collective import Totals, mark_on_every_rank
+from .collective import Totals, mark_on_every_rank
+from .data import check_magnitude
 
 _SIGN = np.uint64(1 << 63)
 _BITS_PER_ROUND = 8
@@ -105,21 +118,84 @@ def _middle(a: float, b: float) -> float:
 
 def filled_mean_std(columns: list[np.ndarray], fill: list[float], n_missing: list[int],
                     totals: Totals, names=None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and population standard deviation of each column with ``n_missing`` cells set to ``fill``.
+    """Mean and population standard deviation of each column with ``n_missing`` cells set to ``fill``
+    (over every rank's rows: each rank's :class:`Moments` merged).
 
     ``names`` (the columns' names): refuse a column whose squares would overflow, naming it.
-
-    Two passes (sums, then squared deviations from the merged mean), each a merged vector.
     """
-    fill, n_missing = np.asarray(fill, dtype=np.float64), np.asarray(n_missing, dtype=np.float64)
     largest = totals.max([np.abs(c).max(initial=0.0) for c in columns])
     if names is not None:
         try:
             check_magnitude(largest[None, :], "", names)
         except ValueError as error:      # (from merged numbers: every rank refuses alike)
             raise mark_on_every_rank(error) from None
-    sums = totals.sum([[c.sum(), len(c)] for c in columns]).reshape(-1, 2)
-    n = sums[:, 1] + n_missing
-    mean = (sums[:, 0] + n_missing * fill) / n
-    squares = totals.sum([np.square(c - m).sum() for c, m in zip(columns, mean)])
-    return mean, np.sqrt((squares + n_missing * np.square(fill - mean)) / n)
+    moments = [merged(totals.gather(Moments.of(column))) for column in columns]
+    filled = [m.merge(Moments.constant(value, gaps)) for m, value, gaps in zip(moments, fill, n_missing)]
+    return np.array([m.mean[0] for m in filled]), np.array([m.std[0] for m in filled])
+
+
+@dataclass
+class Moments:
+    """Count, mean and M2 (sum of squared deviations from the mean) of each column of some rows,
+    weighted or not: a summary that merges with another part's (:meth:`merge`) in constant size.
+
+    Attributes
+    ----------
+    count, mean, m2 : ndarray of shape (n_columns,)
+        The (weighted) number of rows, their mean and their sum of squared deviations.
+    """
+
+    count: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def of(cls, values, weights=None) -> "Moments":
+        """The moments of ``values`` (shape (n,) or (n, columns); finite) weighted by ``weights``
+        (shape (n,); default 1 each): two passes, the deviations about this part's own mean."""
+        values = np.asarray(values, dtype=np.float64)
+        values = values[:, None] if values.ndim == 1 else values
+        w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
+        count = np.full(values.shape[1], w.sum())
+        if not count.any():
+            return cls.empty(values.shape[1])
+        mean = w @ values / count
+        return cls(count, mean, w @ np.square(values - mean))
+
+    @classmethod
+    def empty(cls, n_columns: int = 1) -> "Moments":
+        """No rows: merging it changes nothing."""
+        return cls(np.zeros(n_columns), np.zeros(n_columns), np.zeros(n_columns))
+
+    @classmethod
+    def constant(cls, value: float, count: float) -> "Moments":
+        """``count`` rows all equal to ``value`` (gaps filled with a median)."""
+        return cls(np.array([float(count)]), np.array([float(value)]), np.zeros(1))
+
+    def merge(self, other: "Moments") -> "Moments":
+        """The moments of both parts' rows together (Chan, Golub and LeVeque)."""
+        count = self.count + other.count
+        safe = np.where(count > 0, count, 1.0)
+        delta = other.mean - self.mean
+        mean = np.where(count > 0, self.mean + delta * other.count / safe, 0.0)
+        m2 = self.m2 + other.m2 + np.square(delta) * self.count * other.count / safe
+        return Moments(count, mean, m2)
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Population variance (M2 / count; 0 for no rows)."""
+        return np.where(self.count > 0, self.m2 / np.where(self.count > 0, self.count, 1.0), 0.0)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Population standard deviation."""
+        return np.sqrt(self.variance)
+
+
+def merged(parts) -> Moments:
+    """The moments of every part's rows together (parts in order; at least one)."""
+    parts = list(parts)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total.merge(part)
+    return total

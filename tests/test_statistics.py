@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from threaded_comm import run_ranks
 
-from backpropagation.tables.statistics import Totals, filled_mean_std, medians, order_statistics
+from backpropagation.statistics import Totals, filled_mean_std, medians, order_statistics
 
 values = st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64) | st.sampled_from([0.0, -0.0, 1.0]),
                   min_size=1, max_size=60)

@@ -1,0 +1,95 @@
+"""What ``backprop train`` (in memory and streamed) and ``lr-find`` build from the options: the
+preprocessing, the text format, the network, and the check of every file they will write."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..files import check_distinct_outputs, check_output
+from ..network import NeuralNetwork
+from ..tables.csv_source import TextFormat
+from ..tables.preprocessing import TabularPreprocessor
+from ..training.callbacks import EarlyStopping
+
+#: The pictures ``--plots`` draws.
+PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")
+
+
+def preprocessor(args) -> TabularPreprocessor:
+    """The unfitted preprocessing the table options describe."""
+    return TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
+                               max_categories=args.max_categories, embed=dict(getattr(args, "embed", None) or ()))
+
+
+def text_format(args, saved: dict | None = None) -> TextFormat:
+    """The text format (``--delimiter``, ``--decimal``, ``--thousands``, ``--na-values``) the
+    options give, over the one saved with a model (if any)."""
+    base = TextFormat.from_dict(saved) if saved is not None else TextFormat()
+    thousands = base.thousands if args.thousands is None else None if args.thousands == "none" else args.thousands
+    na_values = base.na_values if getattr(args, "na_values", None) is None else tuple(args.na_values)
+    return TextFormat(base.delimiter if args.delimiter is None else args.delimiter,
+                      base.decimal if args.decimal is None else args.decimal, thousands, na_values)
+
+
+def spelled_columns(args) -> list[str]:
+    """The columns ``train`` reads as written (see :attr:`TabularPreprocessor.spelled_columns`)."""
+    return preprocessor(args).spelled_columns
+
+
+def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwork:
+    """The network ``train`` fits: ``n_inputs`` encoded columns in, one output per class (one for
+    two classes, and for regression). The network's head standardises a regression target."""
+    task = pre.resolved_task
+    n_out = 1 if task == "regression" or (n_classes == 2 and task in ("classification", "binary")) else n_classes
+    learning_rate = args.learning_rate
+    if learning_rate is None:
+        learning_rate = 1e-3 if args.optimizer.lower() in ("adam", "adamw", "rmsprop") else 1e-2
+    model = NeuralNetwork([n_inputs, *args.layers, n_out], task=task, hidden_activation=args.activation,
+                          optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
+                          dtype=dtype, random_state=args.seed, engine=args.engine,
+                          dropout=getattr(args, "dropout", 0.0), embeddings=pre.embeddings or None)
+    model.metadata["preprocessing"] = pre.to_dict()
+    model.metadata["feature_names"] = pre.feature_names
+    model.metadata["text_format"] = text_format(args).to_dict()   # predict reads new files alike
+    model.metadata["seed"] = args.seed
+    return model
+
+
+def drawn_seed(args, comm=None) -> int:
+    """``--seed``, or one drawn (and shared by the MPI ranks): a run without it is reproducible too,
+    its seed reported."""
+    if args.seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**63)
+        args.seed = seed if comm is None else comm.bcast(seed, root=0)
+    return args.seed
+
+
+def check_outputs(args) -> None:
+    """Check every file ``train`` will write before any work, naming the path the user gave."""
+    plots = {} if not args.plots else {"--plots": args.plots, **{
+        f"--plots ({name})": os.path.join(args.plots, name) for name in PLOT_FILES}}
+    if args.output == "-":
+        raise ValueError("--output: a model file cannot go to standard output ('-'); give a file path")
+    check_distinct_outputs({"--output": args.output, **plots})
+    check_output(args.output, "--output", inputs=[args.data])
+    if args.plots:
+        if os.path.exists(args.plots) and not os.path.isdir(args.plots):
+            raise ValueError(f"--plots: {args.plots} exists and is not a directory")
+        parent = os.path.dirname(os.path.abspath(args.plots))
+        if not os.path.isdir(args.plots) and not os.path.isdir(parent):
+            raise ValueError(f"--plots: cannot create {args.plots}: directory "
+                             f"{os.path.dirname(args.plots) or parent} does not exist")
+        if os.path.isdir(args.plots):
+            for name in PLOT_FILES:
+                check_output(os.path.join(args.plots, name), "--plots",
+                             inputs=[args.data, args.output])
+        elif not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(f"--plots: cannot create {args.plots}: {parent} is not writable")
+
+
+def stopper_for(args, has_validation: bool):
+    """``--early-stopping``: patience 10 on the validation loss by default (off without validation rows)."""
+    patience = (10 if has_validation else 0) if args.early_stopping is None else args.early_stopping
+    return EarlyStopping(patience=patience) if patience > 0 else False

@@ -1,0 +1,94 @@
+"""What a column is, decided from counts over the whole file: one rule for every path.
+
+A table in memory counts its cells at once; a streamed table counts them block by block in its
+exact pass; MPI ranks add their counts. Each then asks the same functions here, so that the same
+file gives the same kinds however it is read.
+
+A feature column is *numeric* when every present cell of the labelled rows is a finite number,
+*text* when fewer than half are numbers, and refused as *mixed* in between (a typo in a column of
+numbers); ``--text``/``--numeric`` force a kind. The target is *numeric* (regression), *labels*
+(text classes) or *integer-labels* (whole numbers as classes: under ``task="auto"`` when at most
+:data:`MAX_AUTO_CLASSES` distinct values occur).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .csv_source import is_number_text
+
+#: Whole-number targets with at most this many distinct values are classes under ``task="auto"``.
+MAX_AUTO_CLASSES = 10
+
+
+def all_whole(numbers: np.ndarray) -> bool:
+    """Whether every value is a whole number that a float holds exactly (below 2**53)."""
+    return bool(np.all((numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)))
+
+
+def column_kind(name: str, forced: dict, n_training: int, n_present: int, n_numbers: int, first_text,
+                source: str) -> str:
+    """"numeric", "text" or "empty" (no value in the training rows) for column ``name``.
+
+    ``n_present``/``n_numbers`` count the present cells and the finite numbers among them in every
+    labelled row of the file; ``first_text()`` gives ``(data row, cell)`` of the first present cell
+    that is not a finite number, for the message refusing a mostly-numeric column with text.
+    """
+    if not n_training:
+        return "empty"
+    if name in forced:
+        return forced[name]
+    if n_numbers == n_present:
+        return "numeric"
+    if n_numbers and n_numbers >= n_present / 2:
+        row, cell = first_text()
+        why = " (not a finite number)" if is_number_text(cell) else ""
+        raise ValueError(
+            f"{source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} "
+            f"values are numbers, but data row {row} holds {cell!r}{why}; make such cells empty "
+            f"(missing), read the column as numbers with its text as missing (--numeric {name!r}) "
+            f"or as categories (--text {name!r}), or leave it out (--drop {name!r})")
+    return "text"
+
+
+def target_kind(target: str, task: str, n_values: int, n_numbers: int, whole: bool, distinct: int,
+                first_text) -> str:
+    """"numeric", "labels" or "integer-labels" for a target of ``n_values`` present cells, of
+    which ``n_numbers`` are finite numbers (all whole: ``whole``; ``distinct`` of them different,
+    counted up to ``MAX_AUTO_CLASSES + 1``), under ``task``.
+
+    A target that is mostly numbers with some text (a typo, ``n.a.``) is refused unless the task
+    is a classification one, naming the first such cell (``first_text()``) and its data row.
+    Whole numbers beyond 2**53 are not class codes: they would not survive a float, so they count
+    as measurements.
+    """
+    if not n_values:
+        raise ValueError(f"the target column {target!r} has no values")
+    if task in ("auto", "regression") and 0 < n_numbers < n_values and \
+            (task == "regression" or n_numbers >= n_values / 2):
+        row, cell = first_text()
+        why = " (not a finite number)" if is_number_text(cell) else ""
+        raise ValueError(
+            f"target {target!r} mixes numbers and text: {n_numbers} of {n_values} values are "
+            f"numbers, but data row {row} holds {cell!r}{why}; make such cells empty (the row is "
+            "then dropped) or, if the values are class labels, pass --task classification")
+    numeric = n_numbers == n_values
+    if task == "regression":
+        if not numeric:
+            row, cell = first_text()
+            raise ValueError(f"target {target!r}: regression needs numbers, found {cell!r} (data row {row})")
+        return "numeric"
+    whole = numeric and whole
+    if task != "auto":
+        return "integer-labels" if whole else "labels"
+    if not numeric:
+        return "labels"
+    if not whole:
+        return "numeric"
+    return "integer-labels" if distinct <= MAX_AUTO_CLASSES else "numeric"
+
+
+def few_distinct(numbers: np.ndarray, limit: int = MAX_AUTO_CLASSES + 1) -> np.ndarray:
+    """Up to ``limit`` distinct values of ``numbers`` (all of them when there are fewer)."""
+    found = np.unique(numbers[:10_000])
+    return found[:limit] if len(found) >= limit else np.unique(numbers)[:limit]
