@@ -389,7 +389,7 @@ def test_predict_scores_a_file_in_chunks_and_leaves_nothing_on_a_bad_chunk(tmp_p
 @pytest.mark.parametrize("target", ["species", "body_mass_g"])
 def test_reported_metrics_are_the_metrics_functions_on_the_rows(tmp_path, capsys, target):
     from backpropagation import metrics
-    from backpropagation.tables.readers import read_table
+    from backpropagation.tables.readers import read_file
     from backpropagation.tables.preprocessing import TabularPreprocessor
 
     path = tmp_path / "m.npz"
@@ -398,7 +398,7 @@ def test_reported_metrics_are_the_metrics_functions_on_the_rows(tmp_path, capsys
     report = json.loads(capsys.readouterr().out)["train"]
     model = NeuralNetwork.load(path)
     pre = TabularPreprocessor.from_dict(model.metadata["preprocessing"])
-    X, y, _ = pre.transform(read_table(demo_data_path(), text_columns=[target]), with_target=True)
+    X, y, _ = pre.transform(read_file(demo_data_path(), text_columns=[target]), with_target=True)
     if target == "species":
         proba = model.predict_proba(X)
         one_hot = (y[:, None] == model.classes_[None, :]).astype(float)
@@ -629,7 +629,7 @@ def imbalanced_table(path):
 def test_the_report_says_what_accuracy_hides_on_an_imbalanced_table(tmp_path, capsys):
     from sklearn.metrics import balanced_accuracy_score, precision_recall_fscore_support
 
-    from backpropagation.tables.readers import read_table
+    from backpropagation.tables.readers import read_file
     from backpropagation.tables.preprocessing import TabularPreprocessor
 
     data = tmp_path / "crash.csv"
@@ -639,7 +639,7 @@ def test_the_report_says_what_accuracy_hides_on_an_imbalanced_table(tmp_path, ca
     report = json.loads(capsys.readouterr().out)
     model = NeuralNetwork.load(tmp_path / "m.npz")
     pre = TabularPreprocessor.from_dict(model.metadata["preprocessing"])
-    X, y, _ = pre.transform(read_table(data), with_target=True)
+    X, y, _ = pre.transform(read_file(data), with_target=True)
     predicted = model.predict(X)
     assert report["train"]["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, predicted), rel=1e-12)
     assert report["train"]["majority_baseline"] == pytest.approx(np.mean(y == "no"), rel=1e-12)

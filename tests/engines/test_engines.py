@@ -430,10 +430,13 @@ def test_ctrl_c_stops_a_long_compiled_run_within_a_chunk(monkeypatch, parts):
     monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: parts)
     model = NeuralNetwork([3, 6, 1], random_state=0, engine="numba")
     model.fit(X, TARGETS["regression"], epochs=1, batch_size=1, verbose=0)          # compiled before timing
-    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
+
+    class PressLater(Callback):        # from inside fit, its Ctrl-C guard in place: no race with its start
+        def on_train_begin(self, logs):
+            threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+
     history = model.fit(np.tile(X, (200, 1)), np.tile(TARGETS["regression"], 200), epochs=10_000, batch_size=1,
-                        verbose=0)
+                        verbose=0, callbacks=[PressLater()])
     assert history.interrupted and len(history.epoch) < 10_000
     assert np.isfinite(model.parameters).all() and "interrupted (Ctrl-C)" in history.stop_reason
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backpropagation.tables.readers import read_csv, read_table
+from backpropagation.tables.readers import read_csv, read_file
 from backpropagation.tables.preprocessing import TabularPreprocessor
 
 
@@ -182,7 +182,7 @@ def test_text_in_a_numeric_column_at_predict_time_is_missing_and_named_not_fatal
 
 def test_a_column_s_kind_counts_the_whole_file_and_can_be_forced(tmp_path):
     rows = "".join(f"{i},{i % 2},0{i % 5 + 1}\n" for i in range(92)) + "rotary,1,01\n"
-    table = read_table(write(tmp_path, "a,y,zip\n" + rows), text_columns=["zip"])   # (as the CLI reads it)
+    table = read_file(write(tmp_path, "a,y,zip\n" + rows), text_columns=["zip"])   # (as the CLI reads it)
     with pytest.raises(ValueError, match="92 of 93 values are numbers, but data row 93 holds 'rotary'.*--numeric 'a'"):
         TabularPreprocessor("y").fit(table, rows=np.arange(70))       # (counts cover every row, not the 70)
     pre = TabularPreprocessor("y", numeric=["a"], text=["zip"]).fit(table, rows=np.arange(70))
@@ -234,7 +234,7 @@ def test_the_target_is_read_as_written_only_when_its_classes_are_labels(tmp_path
     pre = TabularPreprocessor("y", task)
     assert pre.spelled_columns == before
     rows = "".join(f"{i},{v}\n" for i, v in enumerate(values.split(",")))
-    pre.fit(read_table(write(tmp_path, "x,y\n" + rows), text_columns=before))
+    pre.fit(read_file(write(tmp_path, "x,y\n" + rows), text_columns=before))
     assert pre.spelled_columns == after
 
 

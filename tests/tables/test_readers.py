@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 pa = pytest.importorskip("pyarrow")
 
-from backpropagation.tables.readers import read_csv, read_table, stream_table  # noqa: E402
+from backpropagation.tables.readers import read_csv, read_file, stream_table  # noqa: E402
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -40,10 +40,10 @@ def test_na_values_add_tokens_read_as_missing_in_every_column(tmp_path):
     from backpropagation.tables.csv_source import TextFormat
 
     path = write(tmp_path, "airbag,speed\nnone,30\nfront,n/d\nnone,45\nside,unknown\n")
-    plain = read_table(path)
+    plain = read_file(path)
     assert plain.column("airbag").missing.tolist() == [False] * 4
     assert plain.column("speed").missing.tolist() == [False] * 4        # 'n/d', 'unknown': text, unless told
-    told = read_table(path, fmt=TextFormat(na_values=("None", " N/D", "unknown")))
+    told = read_file(path, fmt=TextFormat(na_values=("None", " N/D", "unknown")))
     assert told.column("airbag").missing.tolist() == [True, False, True, False]
     assert told.column("speed").missing.tolist() == [False, True, False, True]
     assert told.column("speed").numbers[[0, 2]].tolist() == [30.0, 45.0]
@@ -81,9 +81,9 @@ def test_dates_and_booleans_keep_their_spelling(tmp_path):
 
 def test_text_columns_and_as_text_keep_the_spelling_of_numbers(tmp_path):
     path = write(tmp_path, "a,y\n007,1e19\n8,2e19\n")
-    assert read_table(path, text_columns=["y"]).column("y").labels().tolist() == ["1e19", "2e19"]
-    assert read_table(path, as_text=True).column("a").raw.to_pylist() == ["007", "8"]
-    assert read_table(path).column("a").numbers.tolist() == [7.0, 8.0]
+    assert read_file(path, text_columns=["y"]).column("y").labels().tolist() == ["1e19", "2e19"]
+    assert read_file(path, as_text=True).column("a").raw.to_pylist() == ["007", "8"]
+    assert read_file(path).column("a").numbers.tolist() == [7.0, 8.0]
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".feather", ".arrow", ".tsv"])
@@ -102,14 +102,14 @@ def test_every_format_reads_like_the_csv(tmp_path, suffix):
         pcsv.write_csv(arrow, path, pcsv.WriteOptions(delimiter="\t", quoting_style="none"))
     else:
         feather.write_feather(arrow, path)
-    same_table(read_table(path), read_csv(demo_data_path()))
+    same_table(read_file(path), read_csv(demo_data_path()))
 
 
 def test_pandas_index_columns_are_left_out_of_parquet(tmp_path):
     pd = pytest.importorskip("pandas")
     path = tmp_path / "frame.parquet"
     pd.DataFrame({"a": [1.0, 2.0], "y": ["p", "q"]}, index=[10, 20]).to_parquet(path)
-    assert read_table(path).header == ["a", "y"]
+    assert read_file(path).header == ["a", "y"]
 
 
 LINES = st.lists(st.tuples(st.sampled_from(["1", "2.5", "", "NA", "x", '"q,r"', " 7 ", '"two\nlines"',
@@ -153,7 +153,7 @@ def test_parquet_slices_read_only_their_rows(tmp_path):
 
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"a": np.arange(100.0), "y": ["p", "q"] * 50}), path, row_group_size=7)
-    parts = [read_table(path, part=(k, 3)) for k in range(3)]
+    parts = [read_file(path, part=(k, 3)) for k in range(3)]
     assert np.concatenate([p.column("a").numbers for p in parts]).tolist() == list(np.arange(100.0))
     assert [p.row_numbers[0] for p in parts] == [1, 34, 67]           # the whole file's row numbers
 
@@ -171,11 +171,11 @@ def test_unreadable_csv_names_the_problem(tmp_path, text, message):
 
 def test_a_directory_or_a_corrupt_parquet_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="is a directory"):
-        read_table(tmp_path)
+        read_file(tmp_path)
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"PAR1 not really")
     with pytest.raises(ValueError, match="not a readable PARQUET file"):
-        read_table(bad)
+        read_file(bad)
 
 
 def write_arrow(arrow, path, layout):
@@ -208,7 +208,7 @@ def test_streamed_chunks_add_up_to_the_whole_file(tmp_path, suffix):
     else:
         arrow = pcsv.read_csv(demo_data_path(), convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
         write_arrow(arrow, path, suffix.split("-")[-1].lstrip("."))
-    whole = read_table(path, as_text=True)
+    whole = read_file(path, as_text=True)
     chunks = list(stream_table(path, rows=50))
     assert max(len(c) for c in chunks) == 50 and sum(len(c) for c in chunks) == 344
     assert np.concatenate([c.row_numbers for c in chunks]).tolist() == whole.row_numbers.tolist()
@@ -238,8 +238,8 @@ def test_compressed_csv_reads_like_the_plain_file_whole_in_slices_and_streamed(t
     path = tmp_path / ("penguins.csv.gz" if compression == "gzip" else "penguins.csv.bz2")
     path.write_bytes(gzip.compress(plain) if compression == "gzip" else bz2.compress(plain))
     whole = read_csv(demo_data_path())
-    same_table(read_table(path), whole)
-    parts = [read_table(path, part=(k, 3)) for k in range(3)]
+    same_table(read_file(path), whole)
+    parts = [read_file(path, part=(k, 3)) for k in range(3)]
     assert sum(len(p) for p in parts) == len(whole)
     assert [p.column("island").cell(0) for p in parts] == [whole.column("island").cell(i) for i in (0, 114, 229)]
     assert sum(len(chunk) for chunk in stream_table(path, rows=100)) == len(whole)
@@ -259,7 +259,7 @@ def test_a_ragged_line_in_a_compressed_file_is_named(tmp_path):
     path = tmp_path / "bad.csv.gz"
     path.write_bytes(gzip.compress(b"a,b\n1,2\n3\n"))
     with pytest.raises(ValueError, match="line 3 has 1 fields, the header has 2"):
-        read_table(path)
+        read_file(path)
 
 
 @settings(max_examples=60, deadline=None)
@@ -348,13 +348,13 @@ def test_a_german_excel_export_reads_as_numbers_with_its_format(tmp_path):
     from backpropagation.tables.csv_source import TextFormat
 
     path = write(tmp_path, "sep=;\n" + GERMAN_EXCEL)
-    table = read_table(path, fmt=TextFormat(decimal=",", thousands="."))
+    table = read_file(path, fmt=TextFormat(decimal=",", thousands="."))
     assert table.header == ["Datum", "Preis", "Menge", "Umsatz"]
     assert table.column("Preis").numbers.tolist() == [3.46, 8.22, 15.13, 1204.5]
     assert table.column("Umsatz").numbers.tolist() == [27.68, 123.3, 30.26, 1204.5]
     streamed = next(stream_table(path, fmt=TextFormat(decimal=",", thousands=".")))
     assert streamed.column("Umsatz").numbers.tolist() == [27.68, 123.3, 30.26, 1204.5]
-    assert read_table(path).header == ["Datum", "Preis", "Menge", "Umsatz"]   # sep=; honoured anyway
+    assert read_file(path).header == ["Datum", "Preis", "Menge", "Umsatz"]   # sep=; honoured anyway
 
 
 @pytest.mark.parametrize("content,message", [
@@ -366,7 +366,7 @@ def test_files_that_are_not_csv_as_expected_get_one_clear_sentence(tmp_path, con
     path = tmp_path / "data.csv"
     path.write_bytes(content)
     with pytest.raises(ValueError, match=message):
-        read_table(path)
+        read_file(path)
 
 
 def _truncating(path, size, real):
@@ -385,7 +385,7 @@ def test_a_file_truncated_while_it_is_read_is_named_never_a_signal(tmp_path, mon
     monkeypatch.setattr(csv_source, "_parse", _truncating(path, 1000, csv_source._parse))
     with pytest.raises(ValueError, match=r"data.csv: the file changed while it was being read \(its size "
                                          r"went from \d+ to 1000 bytes\)"):
-        read_table(path)
+        read_file(path)
 
 
 def test_a_file_truncated_between_streamed_chunks_is_named(tmp_path):
@@ -411,8 +411,8 @@ def test_a_table_read_stays_valid_after_its_file_is_truncated(tmp_path, layout):
     child = f"""
 import os, warnings
 warnings.simplefilter("ignore")
-from backpropagation.tables.readers import read_table
-table = read_table({str(path)!r})
+from backpropagation.tables.readers import read_file
+table = read_file({str(path)!r})
 os.truncate({str(path)!r}, 0)
 print(sum(float(table.column(name).numbers.sum()) for name in table.header))
 """
@@ -436,7 +436,7 @@ def test_reading_a_csv_in_many_parts_scans_it_for_quotes_once(tmp_path, monkeypa
         return real(handle, byte, start, stop, block)
 
     monkeypatch.setattr(csv_source, "_count_bytes", counting)
-    parts = [read_table(path, part=(k, 40), text_columns=["text"]) for k in range(40)]
+    parts = [read_file(path, part=(k, 40), text_columns=["text"]) for k in range(40)]
     assert sum(scanned) <= 1.1 * path.stat().st_size                 # not once per part
     ids = np.concatenate([part.column("id").numbers for part in parts]).astype(int)
     assert ids.tolist() == list(range(4000))                           # every record once, in order

@@ -10,7 +10,7 @@ pa = pytest.importorskip("pyarrow")
 from backpropagation import NeuralNetwork  # noqa: E402
 from backpropagation.tables import blocks as table_blocks, file_summary, shuffle as external_shuffle  # noqa: E402
 from backpropagation.tables.csv_source import TextFormat  # noqa: E402
-from backpropagation.tables.readers import read_table  # noqa: E402
+from backpropagation.tables.readers import read_file  # noqa: E402
 from backpropagation.cli import main as backprop  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def test_the_exact_pass_gives_the_whole_file_s_means_and_every_category(sorted_t
     blocks = table_blocks.Blocks(sorted_table)
     pre = TabularPreprocessor("y").fit(file_summary.sample_table(blocks, 0, rows=500))
     seen = file_summary.summarize(pre, blocks, 0, 0.0)                # no validation rows: every row
-    whole = TabularPreprocessor("y").fit(read_table(sorted_table))
+    whole = TabularPreprocessor("y").fit(read_file(sorted_table))
     for mine, theirs in zip(pre.columns, whole.columns):
         if mine["kind"] == "numeric":
             assert mine["mean"] == pytest.approx(theirs["mean"], rel=1e-9, abs=1e-12)
@@ -125,7 +125,7 @@ def test_shuffle_once_writes_every_row_once_in_a_random_order(tmp_path, monkeypa
     copy = tmp_path / external_shuffle.shuffled_name(source).rsplit("/", 1)[-1]
     done = external_shuffle.shuffle_file(blocks, copy, seed=3, bucket_bytes=max(1, source.stat().st_size // 4))
     assert done["rows"] == n and done["buckets"] >= 4 and copy.exists()
-    shuffled = read_table(copy, text_columns=["code"])
+    shuffled = read_file(copy, text_columns=["code"])
     ids = shuffled.column("id").numbers.astype(int)
     assert sorted(ids.tolist()) == list(range(n))                           # every row once
     assert abs(np.corrcoef(ids, np.arange(n))[0, 1]) < 0.1                  # in no particular order

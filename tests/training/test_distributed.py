@@ -259,3 +259,31 @@ def test_a_streamed_table_trains_over_mpi_reproducibly_and_as_well_as_one_proces
     assert reports[0]["processes"] == ranks and reports[0]["rows_train"] == single["rows_train"]
     assert "split among the" in reports[0]["streamed"]["blocks_dealt"]
     assert abs(reports[0]["validation"]["accuracy"] - single["validation"]["accuracy"]) < 0.01
+
+
+def test_a_rank_whose_blocks_hold_no_target_still_trains_streamed(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    n = 3000
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=n)
+    y = np.where(a > 0, 1.0, 0.0)
+    y[1000:2000] = np.nan                       # the second of three row groups: no target at all
+    data = tmp_path / "gaps.parquet"
+    pq.write_table(pa.table({"a": a, "y": y}), data, row_group_size=1000)
+    done = mpirun(3, BACKPROP, "train", data, "--target", "y", "--stream", "--epochs", "2", "--seed", "0",
+                  "--json", "--distributed", "--output", tmp_path / "m.npz")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["rows_dropped_missing_target"] == 1000 and report["rows_train"] + report["rows_validation"] == 2000
+
+
+def test_an_error_every_rank_meets_is_said_once(tmp_path):
+    data = tmp_path / "t.csv"
+    data.write_text("a,b\n" + "".join(f"{i},{i % 2}\n" for i in range(200)))
+    for stream in ([], ["--stream"]):
+        done = mpirun(3, BACKPROP, "train", data, "--target", "missing_column", *stream, "--distributed",
+                      "--output", tmp_path / "m.npz", timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("no column named 'missing_column'") == 1, done.stderr

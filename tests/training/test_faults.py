@@ -181,14 +181,22 @@ def test_ctrl_c_during_validation_stops_after_that_epoch(monkeypatch):
     assert history.interrupted and history.epoch == [0, 1, 2] and "after epoch 3" in history.stop_reason
 
 
+# "fit" is printed from inside fit, once its Ctrl-C guard is in place (the first hook fit calls):
+# a signal sent after reading it lands in fit whatever the machine's speed; before the engine
+# starts, so the delays reach into the numba engine's import and kernel loading.
 CTRL_C_SCRIPT = """
 import sys
 import numpy as np
-from backpropagation import NeuralNetwork
+from backpropagation import Callback, NeuralNetwork
+
+class Ready(Callback):
+    def on_train_begin(self, logs):
+        print("fit", flush=True)
+
 X = np.random.default_rng(0).normal(size=(300, 3))
+y = X.sum(axis=1)
 model = NeuralNetwork([3, 8, 1], engine=sys.argv[1], random_state=0)
-print("fit", flush=True)
-history = model.fit(X, X.sum(axis=1), epochs=100000, batch_size=8, verbose=0, validation_split=0.2)
+history = model.fit(X, y, epochs=100000, batch_size=8, verbose=0, validation_split=0.2, callbacks=[Ready()])
 print("returned", history.interrupted, sorted(history.history), flush=True)
 """
 

@@ -17,7 +17,7 @@ from .train import prepare
 from .use import reading_format
 from ..explain.importance import FeatureImportance
 from ..files import check_output
-from ..tables.readers import read_table
+from ..tables.readers import read_file
 from ..tables.table_model import TableModel
 
 
@@ -27,7 +27,7 @@ def command_explain(args) -> int:
         check_output(args.plot, "--plot", inputs=[args.model, args.data])
     table_model = TableModel.load(args.model)
     pre = table_model.preprocessing
-    table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, table_model.network))
+    table = read_file(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, table_model.network))
     result = table_model.importance_of_table(table, args.method, args.repeats, args.seed, args.max_rows)
     if args.plot:
         result.plot(args.plot)
@@ -61,7 +61,7 @@ def command_lr_find(args) -> int:
     if args.plot:
         check_output(args.plot, "--plot", inputs=[args.data])
     drawn_seed(args)
-    table = read_table(args.data, text_columns=spelled_columns(args), fmt=text_format(args))
+    table = read_file(args.data, text_columns=spelled_columns(args), fmt=text_format(args))
     pre = preprocessor(args)
     data = prepare(args, table, pre)
     args.engine = "numpy"

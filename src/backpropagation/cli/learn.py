@@ -8,7 +8,7 @@ from importlib import resources
 import numpy as np
 
 from ..network import NeuralNetwork
-from ..tables.readers import read_table
+from ..tables.readers import read_file
 from .parser import build_parser
 from .train import run_training
 from .use import load_cli_model, reading_format
@@ -86,7 +86,7 @@ def command_trace(args) -> int:
         if not args.data:
             raise ValueError("--model needs --data: the CSV file holding the row to trace")
         model, pre = load_cli_model(args.model)
-        table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
+        table = read_file(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
         if not 0 <= args.row < len(table):
             raise ValueError(f"--row: {args.data} has rows 0..{len(table) - 1}, got {args.row}")
         X, y, _ = pre.transform(table.subset([args.row]), with_target=True, dtype=model.dtype)

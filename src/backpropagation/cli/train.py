@@ -21,7 +21,7 @@ from ..collective import Totals, collectively, mpi, share_cores
 from ..data import validation_split
 from ..files import check_output
 from ..interrupt import InterruptGuard
-from ..tables.readers import Table, number_rows_across, read_table
+from ..tables.readers import Table, number_rows_across, read_file
 from ..tables.transform_report import TransformReport
 from ..training.reducers import MPIReducer
 from .build import (check_outputs, drawn_seed, network_for, preprocessor, spelled_columns, stopper_for,
@@ -43,10 +43,11 @@ def run_training(args) -> dict:
     if should_stream(args):
         trained = train_streaming(args, comm)
     elif comm is None:
-        trained = train(args, read_table(args.data, text_columns=spelled_columns(args), fmt=text_format(args)))
+        trained = train(args, read_file(args.data, text_columns=spelled_columns(args), fmt=text_format(args)))
     else:
-        table = collectively(comm, lambda: read_table(args.data, part=(comm.Get_rank(), comm.Get_size()),
-                                                      text_columns=spelled_columns(args), fmt=text_format(args)))
+        table = collectively(comm, lambda: with_columns(args, read_file(
+            args.data, part=(comm.Get_rank(), comm.Get_size()), text_columns=spelled_columns(args),
+            fmt=text_format(args))))
         trained = train(args, number_rows_across(table, comm), comm)
     result = finish(args, trained, comm)
     if shuffled:
@@ -54,6 +55,15 @@ def run_training(args) -> dict:
     if comm is None or comm.Get_rank() == 0:
         print_report(result, args.json)
     return result
+
+
+def with_columns(args, table: Table) -> Table:
+    """``table``, once the columns the options name are found in it (ValueError naming the first
+    missing one: under MPI every rank's header is the same, so every rank refuses alike)."""
+    for name in [args.target, *args.drop, *(args.text or ()), *(args.numeric or ()),
+                 *(name for name, _ in (args.embed or ()))]:
+        table.require(name)
+    return table
 
 
 def finish(args, trained: Trained, comm=None) -> dict:

@@ -20,7 +20,7 @@ from .report import metrics_in_units
 from ..tables.csv_source import TextFormat
 from ..files import check_output, write_atomically
 from ..network import NeuralNetwork
-from ..tables.readers import Table, read_table, stream_table
+from ..tables.readers import Table, read_file, stream_table
 from ..tables.table_model import TableModel
 from ..tables.preprocessing import TabularPreprocessor
 from ..tables.transform_report import TransformReport
@@ -95,7 +95,7 @@ def _csv_bytes(table: Table, added: dict, with_header: bool = True) -> bytes:
 def command_evaluate(args) -> int:
     """``backprop evaluate``: metrics (and a confusion matrix for classifiers)."""
     model, pre = load_cli_model(args.model)
-    table = read_table(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
+    table = read_file(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
     X, y, report = pre.transform(table, with_target=True, dtype=model.dtype)
     if model.head.is_classifier:
         _refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)

@@ -24,7 +24,7 @@ import weakref
 import numpy as np
 
 from .csv_source import PLAIN, TextFormat, is_compressed, pyarrow
-from .readers import Table, format_of, read_table
+from .readers import Table, format_of, read_file
 
 #: Bytes of the file a block holds: small, so that a pool holds many blocks (a sorted file mixes),
 #: large enough that a read is worth it.
@@ -51,7 +51,7 @@ class Blocks:
         self.path, self.format = self.source, format_of(self.source)
         self.fingerprint = _fingerprint(self.source)
         if self.fingerprint is None:
-            read_table(self.source)          # (not a regular file: the reader says why, in its words)
+            read_file(self.source)          # (not a regular file: the reader says why, in its words)
             raise ValueError(f"{self.source}: is not a regular file: streaming reads the file again every "
                              "epoch, which a pipe cannot give; save the data to a file first")
         if is_compressed(self.source):
@@ -91,7 +91,7 @@ class Blocks:
 
     def _read(self, k: int, as_text: bool) -> Table:
         if not self.slices:
-            return read_table(self.path, part=None if self.count == 1 else (k, self.count),
+            return read_file(self.path, part=None if self.count == 1 else (k, self.count),
                               file_format=self.format, text_columns=self.text_columns, fmt=self.fmt,
                               as_text=as_text, unit="block")
         group, start, stop = self.slices[k]

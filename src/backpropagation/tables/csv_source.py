@@ -240,8 +240,8 @@ def read_csv_arrow(source: str, part, fmt: TextFormat = PLAIN, as_text: bool = F
     except pa.ArrowException as error:       # find the line a user can look at, then say what is wrong
         if "Expected" in str(error):
             _refuse_ragged_line(source, delimiter, start if part else 0, stop if part else None)
-            raise ValueError(f"{source}: {unit} {part[0] + 1} of {part[1]} of the rows does not parse "
-                             f"({error}); a row has the wrong number of fields") from None
+            where = "the rows do not" if part is None else f"{unit} {part[0] + 1} of {part[1]} of the rows does not"
+            raise ValueError(f"{source}: {where} parse ({error}); a row has the wrong number of fields") from None
         if "invalid utf" in str(error).lower() or "utf8" in str(error).lower():
             raise ValueError(f"{source}: not a readable CSV file: the text is not UTF-8") from None
         raise ValueError(f"{source}: not a readable CSV file: {error}") from None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..collective import collectively
 from ..statistics import Moments, merged
 from .blocks import Blocks, read_ahead
 from .csv_source import arrow_of, pyarrow
@@ -181,6 +182,24 @@ def summarize(pre, blocks: Blocks, seed: int, fraction: float, comm=None) -> Sum
     """Count the whole file (see the module docstring) and make ``pre``'s kinds and statistics the
     file's: ``pre`` was fitted on :func:`sample_table`. Under MPI the blocks are dealt to the ranks
     (block ``k`` to rank ``k mod size``) and the counts merged: every rank gets the whole file's."""
+    step = (lambda work: work()) if comm is None else (lambda work: collectively(comm, work))
+    summary, goal, tallies = step(lambda: _count(pre, blocks, seed, fraction, comm))
+    if comm is not None:
+        summary, goal, parts = merged(comm.allgather(summary)), merged(comm.allgather(goal)), comm.allgather(tallies)
+        names = dict.fromkeys(name for part in parts for name in part)       # (header order; a rank may hold none)
+        tallies = {name: merged([part[name] for part in parts if name in part]) for name in names}
+    step(lambda: _decide(pre, goal, tallies, blocks.source))
+    summary.classes, summary.class_counts = _classes(pre, goal)
+    summary.report = _report(pre, tallies)
+    if clustered(goal.shares, pre.target_kind, goal.moments):
+        pre.warnings.append(f"the target {pre.target!r} is sorted or clustered in the file (its blocks differ "
+                            "far more than random rows would): only a pool holding many blocks mixes it; "
+                            "raise --shuffle-rows, or shuffle the file's rows once (--shuffle-once)")
+    return summary
+
+
+def _count(pre, blocks: Blocks, seed: int, fraction: float, comm=None) -> tuple:
+    """This process's blocks counted: ``(summary, target tally, column tallies)``."""
     rank, size = (0, 1) if comm is None else (comm.Get_rank(), comm.Get_size())
     known = {spec["name"]: spec["kind"] for spec in pre.columns}
     spelled = pre.target in pre.spelled_columns
@@ -200,18 +219,7 @@ def summarize(pre, blocks: Blocks, seed: int, fraction: float, comm=None) -> Sum
         kept = np.flatnonzero(validation)[:max(room, 0)]
         summary = summary.merge(Summary(len(table), int(labelled.sum()), int(train.sum()), int(validation.sum()),
                                         [table.subset(kept)] if len(kept) else [], [], {}, TransformReport()))
-    if comm is not None:
-        summary, goal, parts = merged(comm.allgather(summary)), merged(comm.allgather(goal)), comm.allgather(tallies)
-        names = dict.fromkeys(name for part in parts for name in part)       # (header order; a rank may hold none)
-        tallies = {name: merged([part[name] for part in parts if name in part]) for name in names}
-    _decide(pre, goal, tallies, blocks.source)
-    summary.classes, summary.class_counts = _classes(pre, goal)
-    summary.report = _report(pre, tallies)
-    if clustered(goal.shares, pre.target_kind, goal.moments):
-        pre.warnings.append(f"the target {pre.target!r} is sorted or clustered in the file (its blocks differ "
-                            "far more than random rows would): only a pool holding many blocks mixes it; "
-                            "raise --shuffle-rows, or shuffle the file's rows once (--shuffle-once)")
-    return summary
+    return summary, goal, tallies
 
 
 def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:

@@ -1,6 +1,6 @@
 """Table files to columns: CSV, Parquet and Arrow/Feather through pyarrow, for the command line.
 
-:func:`read_table` picks the reader by the file's extension (``.parquet``/``.pq``, ``.feather``/
+:func:`read_file` picks the reader by the file's extension (``.parquet``/``.pq``, ``.feather``/
 ``.arrow``/``.ipc``, anything else is CSV; ``.tsv`` is tab-separated; a compression suffix such
 as ``.gz`` is looked past and the file decompressed). CSV files are parsed by
 pyarrow's multi-threaded C++ reader with every column as text, so cells keep their spelling; each
@@ -255,7 +255,7 @@ def format_of(source: str) -> str:
     return FORMATS.get(os.path.splitext(name)[1], "csv")
 
 
-def read_table(path, part: tuple[int, int] | None = None, file_format: str | None = None,
+def read_file(path, part: tuple[int, int] | None = None, file_format: str | None = None,
                as_text: bool = False, text_columns=(), fmt: TextFormat = PLAIN, unit: str = "slice") -> Table:
     """Read a CSV, Parquet or Arrow/Feather file (by extension) with a header of column names.
 
@@ -388,17 +388,17 @@ def _changed(source: str, before) -> ValueError:
 
 
 def read_csv(path, part=None) -> Table:
-    """:func:`read_table` for a CSV file whatever its extension."""
-    return read_table(path, part, "csv")
+    """:func:`read_file` for a CSV file whatever its extension."""
+    return read_file(path, part, "csv")
 
 
 def stream_table(path, rows: int = 100_000, file_format: str | None = None, fmt: TextFormat = PLAIN):
     """Yield a table file's rows as :class:`Table` chunks of bounded size, for work that needs
     one pass and not the whole file in memory (``backprop predict``).
 
-    CSV cells keep their spelling (as with ``read_table(..., as_text=True)``); Parquet is read
+    CSV cells keep their spelling (as with ``read_file(..., as_text=True)``); Parquet is read
     batch by batch, Arrow/Feather record batch by record batch. Row numbers are
-    the file's. Raises what :func:`read_table` raises, including for a file with no rows.
+    the file's. Raises what :func:`read_file` raises, including for a file with no rows.
     """
     source, file_format = _checked(path, file_format)
     first = 0

@@ -8,6 +8,8 @@ bucket is then read, its rows permuted, and appended to the copy. The file is re
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 import time
@@ -62,7 +64,7 @@ def shuffle_file(blocks: Blocks, destination, seed: int, bucket_bytes: int = BUC
             if writer is not None:
                 writer.close()
         partial = os.path.join(scratch, "copy")
-        with TableWriter(partial, destination, schema) as write:
+        with TableWriter(partial, destination, schema, _delimiter(blocks)) as write:
             for b in range(n_buckets):
                 if writers[b] is not None:
                     bucket_table = pa.ipc.open_stream(os.path.join(scratch, f"{b}.arrow")).read_all()
@@ -75,12 +77,21 @@ def shuffle_file(blocks: Blocks, destination, seed: int, bucket_bytes: int = BUC
             "seconds": round(time.perf_counter() - started, 3)}
 
 
+def _delimiter(blocks: Blocks) -> str:
+    """The delimiter the file was read with (given, or found in its header), for the copy."""
+    from .csv_source import csv_header
+
+    if blocks.format not in ("csv", "tsv"):
+        return ","
+    return blocks.fmt.delimiter or ("\t" if blocks.format == "tsv" else csv_header(blocks.path)[3])
+
+
 class TableWriter:
     """Appends Arrow tables to ``path`` in the format ``like``'s extension names (Parquet, Arrow
-    IPC, else CSV with cells quoted only where needed)."""
+    IPC, else CSV separated by ``delimiter``, with cells quoted only where needed)."""
 
-    def __init__(self, path, like, schema) -> None:
-        self.path, self.like, self.schema = path, os.fspath(like), schema
+    def __init__(self, path, like, schema, delimiter: str = ",") -> None:
+        self.path, self.like, self.schema, self.delimiter = path, os.fspath(like), schema, delimiter
 
     def __enter__(self):
         pa, _ = pyarrow()
@@ -94,11 +105,16 @@ class TableWriter:
             return lambda table: self.writer.write_table(table, max_chunksize=64 * 1024)
         import pyarrow.csv as pcsv
 
-        delimiter = "\t" if self.like.endswith(".tsv") else ","
-        self.writer = pcsv.CSVWriter(self.path, self.schema,
-                                     write_options=pcsv.WriteOptions(delimiter=delimiter, quoting_style="needed"))
+        self.sink = pa.OSFile(self.path, "wb")
+        header = io.StringIO()
+        csv.writer(header, delimiter=self.delimiter, lineterminator="\n").writerow(self.schema.names)
+        self.sink.write(header.getvalue().encode("utf-8"))     # (names quoted only where needed, as cells)
+        self.writer = pcsv.CSVWriter(self.sink, self.schema, write_options=pcsv.WriteOptions(
+            delimiter=self.delimiter, quoting_style="needed", include_header=False))
         return self.writer.write_table
 
     def __exit__(self, *exc):
         self.writer.close()
+        if getattr(self, "sink", None) is not None:
+            self.sink.close()
         return False

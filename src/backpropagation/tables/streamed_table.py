@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from ..collective import collectively
 from ..data import check_dtype, check_float, check_int
 from ..training.prepare import class_index, class_weights
 from ..training.sources import StreamedPools
@@ -73,9 +74,10 @@ class StreamedTable:
         self.dtype, self.validation_split = check_dtype(dtype), _fraction(validation_split)
         pre = TabularPreprocessor(target, task, drop, text=text, numeric=numeric, max_categories=max_categories,
                                   embed=embed)
-        self.blocks = Blocks(path, self.fmt, pre.spelled_columns)
-        if comm is None or comm.Get_rank() == 0:
-            pre.fit(sample_table(self.blocks, seed))
+        # Under MPI an error is every rank's (said once), or stops every rank: none waits for another.
+        step = (lambda work: work()) if comm is None else (lambda work: collectively(comm, work))
+        self.blocks = step(lambda: Blocks(path, self.fmt, pre.spelled_columns))
+        step(lambda: (comm is None or comm.Get_rank() == 0) and pre.fit(sample_table(self.blocks, seed)))
         if comm is not None:       # (one rank reads the sample; every rank gets its kinds, medians, rows)
             (pre.columns, pre.target_kind, pre.warnings, self.blocks.first_rows) = comm.bcast(
                 (pre.columns, pre.target_kind, pre.warnings, self.blocks.first_rows), root=0)
