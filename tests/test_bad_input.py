@@ -128,7 +128,7 @@ CASES = {
     "predict wrong width": (lambda: fitted_clf().predict(np.zeros((2, 4))), ValueError, "expected 3 features"),
     "set_weights count": (lambda: reg().set_weights([]), ValueError, "expected 2"),
     "set_weights shape": (lambda: reg().set_weights([(np.zeros((3, 5)), np.zeros(4)), (np.zeros((4, 1)), np.zeros(1))]),
-                          ValueError, r"weights\[0\]\[0\] \(W\): expected shape \(3, 4\), got \(3, 5\)"),
+                          ValueError, r"weights\[0\]\[0\]: expected shape \(3, 4\), got \(3, 5\)"),
     "set_weights bias without bias": (lambda: NeuralNetwork([3, 1], use_bias=False).set_weights(
         [(np.zeros((3, 1)), np.zeros(1))]), ValueError, "pass None"),
     "set_weights NaN": (lambda: NeuralNetwork([3, 1]).set_weights([(np.full((3, 1), np.nan), np.zeros(1))]),

@@ -18,17 +18,19 @@ from .training.callbacks import (
                         ReduceLROnPlateau,
 )
 from .errors import DivergenceError, NotFittedError
-from .nn.layers import Dense, Dropout, Layer
+from .nn.layers import Dense, Dropout, Embedding, Layer
 from .nn.losses import Loss
 from .network import NeuralNetwork
 from .nn.optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
 from .nn.schedules import Schedule
 from .tables.streamed_table import StreamedTable, read_table
+from .tables.table_model import TableModel
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "NeuralNetwork", "Dense", "Dropout", "Layer", "Activation", "Loss", "Optimizer", "Schedule",
+    "NeuralNetwork", "Dense", "Dropout", "Embedding", "Layer", "TableModel", "Activation", "Loss", "Optimizer",
+    "Schedule",
     "SGD", "Adam", "AdamW", "RMSProp",
     "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
     "ModelCheckpoint", "ProgressBar", "DivergenceError", "NotFittedError", "read_table", "StreamedTable",

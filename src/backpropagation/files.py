@@ -72,10 +72,13 @@ def check_output(path, name: str = "output", inputs=()) -> str:
     Raises
     ------
     ValueError
-        If the path is not a regular file, is one of ``inputs``, or its directory is missing.
+        If the path is ``-`` (commands that write to standard output check for it first), not a
+        regular file, one of ``inputs``, or its directory is missing.
     PermissionError
         If its directory cannot be written.
     """
+    if os.fspath(path) == "-":
+        raise ValueError(f"{name}: '-' (standard output) is not a file this command can write; give a file path")
     target = resolved_target(path, name)
     for source in inputs:
         if source is not None and os.path.exists(source) and _same_file(source, target):

@@ -25,10 +25,12 @@ class Inspection:
         rows = [("Layer", "Activation", "Output shape", "Params"), ("input", "", f"(None, {self.layer_sizes[0]})", "0")]
         rows += [(f"embedding (column {e.column})", "", f"(None, {e.dim})", f"{e.n_weights:,}")
                  for e in self.embeddings]
-        for i, layer in enumerate(self.layers, 1):
+        for i, (layer, dropout) in enumerate(zip(self.layers, self.dropouts), 1):
             kind = "output" if i == len(self.layers) else f"dense_{i}"
             rows.append((kind, type(layer.activation).__name__, f"(None, {layer.fan_out})",
                          f"{layer.n_weights + layer.n_biases:,}"))
+            if dropout is not None:
+                rows.append((f"dropout_{i} (rate {dropout.rate:g})", "", f"(None, {layer.fan_out})", "0"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "-" * (sum(widths) + 6)
 
@@ -41,36 +43,39 @@ class Inspection:
                           f"Total params: {self.n_parameters:,}"])
 
     def get_weights(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        """Copies of ``(W, b)`` per layer; ``W.shape == (fan_in, fan_out)``, ``b`` None without bias."""
-        return [(layer.W.copy(), None if layer.b is None else layer.b.copy()) for layer in self.layers]
+        """Copies of the parameters as pairs: ``(E, None)`` per embedding table (shape
+        ``(n_categories, dim)``, in column order), then ``(W, b)`` per Dense layer
+        (``W.shape == (fan_in, fan_out)``, ``b`` None without bias)."""
+        return [(e.E.copy(), None) for e in self.embeddings] + \
+            [(layer.W.copy(), None if layer.b is None else layer.b.copy()) for layer in self.layers]
 
     def set_weights(self, weights) -> None:
-        """Set every layer's ``(W, b)``; shapes must match ``get_weights()`` (``b`` None without bias).
+        """Set every embedding table and every layer's ``(W, b)``; shapes as ``get_weights()`` gives
+        them (``b`` None without bias).
 
         Raises
         ------
         ValueError
-            For a wrong number of layers, a wrong shape or non-finite values (nothing is changed).
+            For a wrong number of pairs, a wrong shape or non-finite values (nothing is changed).
         """
         weights = list(weights)
-        if len(weights) != len(self.layers):
-            raise ValueError(f"weights: expected {len(self.layers)} (W, b) pairs, got {len(weights)}")
+        targets = [(e.E, None) for e in self.embeddings] + [(layer.W, layer.b) for layer in self.layers]
+        if len(weights) != len(targets):
+            raise ValueError(f"weights: expected {len(targets)} pairs ({len(self.embeddings)} (E, None) for the "
+                             f"embeddings, then (W, b) per layer), got {len(weights)}")
         checked = []
-        for i, (pair, layer) in enumerate(zip(weights, self.layers)):
+        for i, (pair, (W, b)) in enumerate(zip(weights, targets)):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError(f"weights[{i}]: expected a pair (W, b), got {type(pair).__name__}")
-            W = check_array(pair[0], (layer.fan_in, layer.fan_out), f"weights[{i}][0] (W)")
-            if layer.b is None:
-                if pair[1] is not None:
-                    raise ValueError(f"weights[{i}][1] (b): this network has no biases (use_bias=False); pass None")
-                b = None
-            else:
-                b = check_array(pair[1], (layer.fan_out,), f"weights[{i}][1] (b)")
-            checked.append((W, b))
-        for layer, (W, b) in zip(self.layers, checked):
-            layer.W[...] = W
+            new_W = check_array(pair[0], W.shape, f"weights[{i}][0]")
+            if b is None and pair[1] is not None:
+                raise ValueError(f"weights[{i}][1]: this part has no biases (an embedding, or use_bias=False); "
+                                 "pass None")
+            checked.append((new_W, None if b is None else check_array(pair[1], b.shape, f"weights[{i}][1] (b)")))
+        for (W, b), (new_W, new_b) in zip(targets, checked):
+            W[...] = new_W
             if b is not None:
-                layer.b[...] = b
+                b[...] = new_b
 
     def gradient_check(self, X, y, epsilon: float = 1e-6) -> float:
         """Largest relative error between backprop's gradient and central differences.

@@ -22,12 +22,12 @@ from . import engines
 from .training import loop, prepare
 from .training import callbacks as cb
 from .data import (as_array, check_bool, check_dtype, check_features, check_float, check_layer_sizes,
-                   check_random_state, check_same_length)
+                   check_random_state, check_same_length, column_names)
 from .training.reducers import MPIReducer
 from .errors import NotFittedError
 from .inspection import Inspection
 from .interrupt import InterruptGuard
-from .nn.layers import Dense, Dropout, EmbeddedInput, dropout_layers, embedding_layers, unpack_layers
+from .nn.layers import Dense, Dropout, EmbeddedInput, Embedding, dropout_layers, embedding_layers, unpack_layers
 from .nn.parameter_layout import FlatParameters
 from .training.reducers import LocalReducer
 
@@ -137,9 +137,13 @@ class NeuralNetwork(Inspection, FlatParameters):
         dropout=0.0,
         embeddings=None,
     ) -> None:
-        if isinstance(layer_sizes, (list, tuple)) and all(isinstance(x, (Dense, Dropout)) for x in layer_sizes or [0]):
-            layer_sizes, hidden_activation, output_activation, use_bias, dropout = \
+        if isinstance(layer_sizes, (list, tuple)) and \
+                all(isinstance(x, (Dense, Dropout, Embedding)) for x in layer_sizes or [0]):
+            layer_sizes, hidden_activation, output_activation, use_bias, dropout, listed = \
                 unpack_layers(layer_sizes, output_activation)
+            if listed and embeddings:
+                raise ValueError("embeddings: give the Embedding layers in the layer list or as embeddings=, not both")
+            embeddings = embeddings or listed
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.task = task
         self.standardize_target = check_bool("standardize_target", standardize_target)
@@ -389,7 +393,7 @@ class NeuralNetwork(Inspection, FlatParameters):
 
     # ------------------------------------------------------------------ inference
     def _output(self, X) -> np.ndarray:
-        X = check_features(X, self.dtype, "X", self.layer_sizes[0], 1, self.feature_names_in_)
+        X = self._features(X)
         return np.concatenate([self._infer(X[i:i + ROWS_PER_PASS])[1] for i in range(0, len(X), ROWS_PER_PASS)])
 
     def _require_fitted(self, what: str) -> None:
@@ -446,10 +450,22 @@ class NeuralNetwork(Inspection, FlatParameters):
         self.objective(X, Y, A)   # (in passes: bounded memory for large X)
         return self.head.score(Y, A)
 
+    def _features(self, X) -> np.ndarray:
+        """``X`` checked as the network's input; a command-line model given a raw table is told
+        that :class:`~backpropagation.tables.table_model.TableModel` reads raw rows."""
+        try:
+            return check_features(X, self.dtype, "X", self.layer_sizes[0], 1, self.feature_names_in_)
+        except (TypeError, ValueError) as error:
+            if "preprocessing" not in self.metadata or column_names(X) is None:
+                raise
+            raise type(error)(f"{error}. This model was trained by 'backprop train': the network reads the table "
+                              "as encoded (numbers standardised, text one-hot); TableModel.load(path).predict(frame) "
+                              "reads raw rows") from None
+
     def _checked_pair(self, X, y, method: str):
         if self.head.is_classifier:
             self._require_fitted(method)
-        X = check_features(X, self.dtype, "X", self.layer_sizes[0], feature_names=self.feature_names_in_)
+        X = self._features(X)
         y = as_array(y, "y")
         check_same_length(X, y)
         return X, self.head.encode(y, self.dtype)

@@ -26,7 +26,7 @@ from .training.callbacks import EarlyStopping
 from .tables.csv_source import pyarrow
 from .data import check_int, check_sample_weight
 from .network import NeuralNetwork
-from .tables.table_model import arrow_of_frame, table_of
+from .tables.table_model import TableModel, arrow_of_frame, table_of
 from .tables.preprocessing import TabularPreprocessor
 from .nn.tasks import storable_labels
 
@@ -66,12 +66,15 @@ class _BackpropEstimator(BaseEstimator):
 
     def to_onnx(self, path=None, dtype=None):
         """The trained network as an ONNX graph (see ``NeuralNetwork.to_onnx``); an estimator that
-        encoded a raw DataFrame itself is refused (export a model trained by ``backprop train``)."""
+        encoded a raw DataFrame itself exports that encoding in front, one input per column
+        (as ``backprop export`` does)."""
         check_is_fitted(self, "model_")
-        if getattr(self, "table_encoder_", None) is not None:
-            raise ValueError("to_onnx: this estimator encoded a raw table itself; the graph would need "
-                             "that encoding: train with backprop train and use backprop export")
-        return self.model_.to_onnx(path, dtype)
+        encoder = getattr(self, "table_encoder_", None)
+        if encoder is None:
+            return self.model_.to_onnx(path, dtype)
+        from .export.table_graph import export_table_model
+
+        return export_table_model(TableModel(self.model_, encoder.preprocessing_), path)
 
     def feature_importance(self, X, y=None, method="permutation", n_repeats=5, random_state=None, scoring=None):
         """Importance of each column of ``X`` (see ``NeuralNetwork.feature_importance``); for a raw
@@ -166,7 +169,12 @@ class _BackpropEstimator(BaseEstimator):
         """A raw table (a DataFrame with text, categories or gaps) through the command line's
         preprocessing (:class:`TableEncoder`, fitted by the first ``fit``); numbers as they are."""
         if fitting:
-            self.table_encoder_ = TableEncoder().fit(X) if _is_raw_table(X) else None
+            raw = _is_raw_table(X)
+            if raw == "gaps":
+                warnings.warn(f"{type(self).__name__}: X holds missing values in numeric columns only; they are "
+                              "filled as backprop train fills them (the training median), and the columns "
+                              "standardised, by the table encoding (TableEncoder)", UserWarning, stacklevel=4)
+            self.table_encoder_ = TableEncoder().fit(X) if raw else None
         encoder = getattr(self, "table_encoder_", None)
         return X if encoder is None else encoder.transform(X)
 
@@ -322,12 +330,15 @@ class BackpropRegressor(RegressorMixin, _BackpropEstimator):
         return tags
 
 
-def _is_raw_table(X) -> bool:
-    """Whether ``X`` is a pandas DataFrame holding text, categories, booleans or gaps."""
+def _is_raw_table(X) -> str | bool:
+    """Whether ``X`` is a pandas DataFrame holding text, categories or booleans (True), or only
+    numbers with gaps (``"gaps"``); False for anything else."""
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items") or not hasattr(X, "isna"):
         return False
-    return any(getattr(t, "kind", "O") not in "iuf" for _, t in dtypes.items()) or bool(X.isna().to_numpy().any())
+    if any(getattr(t, "kind", "O") not in "iuf" for _, t in dtypes.items()):
+        return True
+    return "gaps" if bool(X.isna().to_numpy().any()) else False
 
 
 #: The stand-in target column :class:`TableEncoder` fits with (the encoder learns no target).

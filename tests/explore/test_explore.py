@@ -293,6 +293,7 @@ def test_the_page_loads_without_errors_and_step_shows_the_trace(page, explorer):
     page.find_element("xpath", "//button[text()='Step']").click()
     numbers = wait_for(lambda: shown_numbers(page) if any(k[0] == "W_new" for k in shown_numbers(page)) else None)
     model = NeuralNetwork([2, 4, 3, 2], task="classification", optimizer="sgd", learning_rate=0.1)
+    model.head.fit_encode(np.array([0, 1]), model.dtype)              # (the page's classes: 0 and 1)
     for number, layer in enumerate(model.layers, 1):
         layer.W[...] = gathered(numbers, "W", number)
         layer.b[...] = gathered(numbers, "b", number)[0]

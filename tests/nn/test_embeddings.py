@@ -76,9 +76,11 @@ def test_a_network_with_an_embedding_equals_pytorch():
     X, y = data(32)
     model = network()
     model.fit(X, y, epochs=1, verbose=0)
-    E = torch.tensor(model.embeddings[0].E.copy(), requires_grad=True)
+    (table, none), *dense = model.get_weights()
+    assert none is None and table.shape == model.embeddings[0].E.shape          # the tables come first
+    E = torch.tensor(table, requires_grad=True)
     (W1, b1), (W2, b2) = [(torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True))
-                          for W, b in model.get_weights()]
+                          for W, b in dense]
     x = torch.tensor(X)
     embedded = torch.nn.functional.embedding(x[:, 1].long(), E)
     hidden = torch.tanh(torch.cat([x[:, :1], embedded, x[:, 2:]], dim=1) @ W1 + b1)
@@ -193,3 +195,14 @@ def test_embed_refuses_what_it_cannot_use(tmp_path, capsys):
     assert "expected an integer >= 1, got '0'" in capsys.readouterr().err
     assert run("train", data, "--target", "sales", "--embed", "shop", "-o", tmp_path / "m.npz") == 2
     assert "shop" in capsys.readouterr().err
+
+
+def test_get_and_set_weights_carry_the_embedding_tables():
+    model = network()
+    weights = model.get_weights()
+    assert len(weights) == 1 + len(model.layers) and weights[0][0].shape == model.embeddings[0].E.shape
+    other = network()
+    other.set_weights([(W + 1.0, None if b is None else b - 1.0) for W, b in weights])
+    np.testing.assert_array_equal(other.embeddings[0].E, model.embeddings[0].E + 1.0)
+    with pytest.raises(ValueError, match="no biases"):
+        other.set_weights([(weights[0][0], np.zeros(3)), *weights[1:]])

@@ -39,7 +39,7 @@ def test_the_first_layer_skips_the_input_gradient_and_a_fused_delta_caches_no_dA
 
 
 def test_a_network_built_from_layers_takes_their_widths_and_activations():
-    sizes, hidden, output, use_bias, _ = unpack_layers(
+    sizes, hidden, output, use_bias, _, _ = unpack_layers(
         [Dense(4, 8, activation="relu"), Dense(8, 2, activation="sigmoid")], None)
     assert sizes == [4, 8, 2] and use_bias
     assert isinstance(hidden[0], activations.ReLU) and isinstance(output, activations.Sigmoid)
@@ -74,7 +74,7 @@ def test_dropout_refuses_rates_outside_zero_to_one(rate):
 def test_dropout_blocks_in_a_layer_list_become_per_layer_rates():
     from backpropagation import Dropout
 
-    sizes, _, _, _, rates = unpack_layers([Dense(4, 8, "relu"), Dropout(0.5), Dense(8, 6), Dense(6, 1)], None)
+    sizes, _, _, _, rates, _ = unpack_layers([Dense(4, 8, "relu"), Dropout(0.5), Dense(8, 6), Dense(6, 1)], None)
     assert sizes == [4, 8, 6, 1] and rates == [0.5, 0.0]
     for wrong in ([Dropout(0.5), Dense(4, 1)], [Dense(4, 8), Dropout(0.1), Dropout(0.2), Dense(8, 1)],
                   [Dense(4, 8), Dense(8, 1), Dropout(0.2)]):

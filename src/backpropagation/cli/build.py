@@ -54,6 +54,8 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     model.metadata["feature_names"] = pre.feature_names
     model.metadata["text_format"] = text_format(args).to_dict()   # predict reads new files alike
     model.metadata["seed"] = args.seed
+    if args.data != "-":                 # (export checks its graph on the training file's rows)
+        model.metadata["training_data"] = os.path.abspath(args.data)
     return model
 
 

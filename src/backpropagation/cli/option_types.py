@@ -52,9 +52,18 @@ fraction = number_type(float, 0.0, 1.0, below_maximum=True, what="a fraction")
 seed = number_type(int, 0, 2**63 - 1, what="an integer seed")
 
 
+def parts_of(text: str, example: str) -> list[str]:
+    """The comma-separated parts of ``text``, none of them empty (``5,,5`` is a typo, not ``5,5``)."""
+    parts = [part.strip() for part in text.split(",")]
+    if not text.strip() or "" in parts:
+        raise argparse.ArgumentTypeError(f"expected comma-separated values such as {example}, with none empty, "
+                                         f"got {text!r}")
+    return parts
+
+
 def layers(text: str) -> list[int]:
     try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
+        sizes = [int(part) for part in parts_of(text, "64,32")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated widths such as 64,32, got {text!r}") from None
     if any(size < 1 for size in sizes):
@@ -73,11 +82,7 @@ def delimiter(text: str) -> str:
 def dropout(text: str) -> list[float] | float:
     """``--dropout``: one rate, or comma-separated rates (one per hidden layer)."""
     rate = number_type(float, 0.0, 1.0, below_maximum=True, what="a rate")
-    parts = [part for part in text.split(",") if part.strip()]
-    if not parts:
-        raise argparse.ArgumentTypeError(f"expected a rate such as 0.2, or one per hidden layer such as "
-                                         f"0.3,0.1, got {text!r}")
-    rates = [rate(part) for part in parts]
+    rates = [rate(part) for part in parts_of(text, "0.2 or 0.3,0.1 (one per hidden layer)")]
     return rates[0] if len(rates) == 1 else rates
 
 

@@ -16,6 +16,8 @@ from ..nn.tasks import TASK_NAMES
 from . import option_types as opt
 
 EXIT_BAD_INPUT = 2
+#: What a table argument may be.
+TABLE = "a table file (CSV, compressed CSV, Parquet, Arrow/Feather; - for standard input)"
 
 
 class _StoreOnce(argparse.Action):
@@ -60,24 +62,24 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``backprop`` and its subcommands."""
     parser = _Parser(prog="backprop", description="Train and use neural networks written with "
-                     "hand-made backpropagation, from CSV files.")
+                     "hand-made backpropagation, from table files (CSV, Parquet, Arrow).")
     parser.add_argument("--version", action="version", version=f"backpropagation {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = sub.add_parser("train", help="train a network on a CSV file")
-    train.add_argument("data", help="CSV file with a header row, one example per row")
+    train = sub.add_parser("train", help="train a network on a table file")
+    train.add_argument("data", help=TABLE + " with a header row, one example per row")
     _add_training_options(train)
 
     predict = sub.add_parser("predict", help="predict with a trained model")
     predict.add_argument("model", help="model file written by 'backprop train'")
-    predict.add_argument("data", help="CSV file with the training columns (the target may be absent)")
+    predict.add_argument("data", help=TABLE + " with the training columns (the target may be absent)")
     predict.add_argument("--output", "-o", help="write predictions to this CSV (default: stdout)")
     predict.add_argument("--proba", action="store_true", help="add one probability column per class")
     _add_text_format_options(predict, remembered=True)
 
-    evaluate = sub.add_parser("evaluate", help="metrics of a trained model on a labelled CSV file")
+    evaluate = sub.add_parser("evaluate", help="metrics of a trained model on a labelled table")
     evaluate.add_argument("model", help="model file written by 'backprop train'")
-    evaluate.add_argument("data", help="CSV file with the training columns and the target")
+    evaluate.add_argument("data", help=TABLE + " with the training columns and the target")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _add_text_format_options(evaluate, remembered=True)
 
@@ -98,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="the model and its preprocessing as one ONNX file (raw columns in)")
     export.add_argument("model", help="model file written by 'backprop train'")
     export.add_argument("output", help="the .onnx file to write")
+    export.add_argument("--data", metavar="FILE", help="also check the graph against predict on this table's rows "
+                                                       "(the training file's rows are checked when it is still there)")
     return parser
 
 
@@ -112,7 +116,7 @@ def _add_trace_parser(sub) -> None:
     trace.add_argument("--learning-rate", type=opt.positive_float, default=0.1, help="step size η")
     trace.add_argument("--seed", type=opt.seed, default=0, help="random seed of the weights and the sample")
     trace.add_argument("--model", help="trace a saved model instead, on one row of --data")
-    trace.add_argument("--data", help="CSV file for --model")
+    trace.add_argument("--data", help=TABLE + " holding the row to trace (with --model)")
     trace.add_argument("--row", type=opt.count, default=0, help="row of --data to trace (0-based)")
     _add_text_format_options(trace, remembered=True)
     trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
@@ -121,7 +125,7 @@ def _add_trace_parser(sub) -> None:
 def _add_explain_parsers(sub) -> None:
     explain = sub.add_parser("explain", help="which columns a trained model relies on (importance per column)")
     explain.add_argument("model", help="model file written by 'backprop train'")
-    explain.add_argument("data", help="table with the training columns (and the target, for permutation)")
+    explain.add_argument("data", help=TABLE + " with the training columns (and the target, for permutation)")
     explain.add_argument("--method", choices=["permutation", "gradient"], default="permutation",
                          help="permutation: the metric's drop when a column is shuffled (needs the target); "
                               "gradient: mean |x * dy/dx| from one more step of the backward pass")
@@ -134,7 +138,7 @@ def _add_explain_parsers(sub) -> None:
     _add_text_format_options(explain, remembered=True)
 
     lr_find = sub.add_parser("lr-find", help="learning-rate range test: a rate to train with")
-    lr_find.add_argument("data", help="table with a header row, one example per row")
+    lr_find.add_argument("data", help=TABLE + " with a header row, one example per row")
     _add_table_options(lr_find)
     _add_network_options(lr_find)
     lr_find.add_argument("--start", type=opt.positive_float, default=1e-7, help="first learning rate")
@@ -169,19 +173,24 @@ def _add_engine_option(command):
 
 
 def _add_text_format_options(command, remembered: bool) -> None:
-    """``--delimiter``, ``--decimal`` and ``--thousands``: how a CSV spells fields and numbers."""
-    default = " (default: as the model was trained)" if remembered else ""
+    """``--delimiter``, ``--decimal``, ``--thousands`` and ``--na-values``: how a CSV spells fields,
+    numbers and gaps (a trained model remembers how its training file was read)."""
+    def default(plain: str) -> str:
+        return " (default: as the model was trained)" if remembered else f" (default: {plain})"
+
     command.add_argument("--delimiter", type=opt.delimiter, default=None, metavar="CHAR",
-                         help="field separator: ',', ';', '|', tab, ... (default: from the header row, or an "
-                              "Excel 'sep=' first line)" if not remembered else "field separator" + default)
-    command.add_argument("--decimal", choices=[".", ","], default=None,
-                         help="decimal mark of the numbers: ',' reads 3,46 as 3.46 (default: '.')" + default)
+                         help="field separator: ',', ';', '|', tab, ..." +
+                              default("from the header row, or an Excel 'sep=' first line"))
+    command.add_argument("--decimal", choices=[".", ","], default=None, metavar="{'.',','}",
+                         help="decimal mark of the numbers: ',' reads 3,46 as 3.46" + default("'.'"))
     command.add_argument("--thousands", choices=[",", ".", " ", "'", "none"], default=None,
-                         help="digit-group separator to ignore in numbers: ',' reads 12,345 as 12345 "
-                              "(default: none)" + default)
+                         metavar="{',','.',' ',\"'\",none}",
+                         help="digit-group separator to ignore in numbers: ',' reads 12,345 as 12345" +
+                              default("none"))
     command.add_argument("--na-values", action="append", default=None, metavar="TOKEN",
-                         help="also read this cell value as missing, in every column (repeatable; "
-                              "'none', '?' and '-' are missing only in columns of numbers unless given)" + default)
+                         help="also read this cell value as missing, in every column, in any letter case "
+                              "(repeatable; 'none', '?' and '-' are missing unless they are categories)" +
+                              default("NA, N/A, NaN, null and empty cells"))
 
 
 def _add_training_options(command):

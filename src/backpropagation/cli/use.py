@@ -157,14 +157,17 @@ def command_summary(args) -> int:
 
 def command_export(args) -> int:
     """``backprop export``: the model and its preprocessing as one ONNX graph, checked against
-    ``predict`` on rows made from the model's metadata before anything is written."""
-    from ..export.onnx import export_table_model
+    ``predict`` (on rows made from the model's metadata, hostile spellings of them, and the
+    training file's or ``--data``'s rows) before anything is written."""
+    from ..export.table_graph import export_table_model
 
-    check_output(args.output, "output", inputs=[args.model])
+    if args.output == "-":
+        raise ValueError("output: an ONNX model is a binary file; give a file path, not standard output ('-')")
+    check_output(args.output, "output", inputs=[args.model] + ([args.data] if args.data else []))
     table_model = TableModel.load(args.model)
-    export_table_model(table_model, args.output)
+    proto = export_table_model(table_model, args.output, data=args.data)
     inputs = ", ".join(f"{spec['name']} ({'number' if spec['kind'] == 'numeric' else 'text'})"
                        for spec in table_model.preprocessing.columns)
-    outputs = "label, probabilities" if table_model.network.head.is_classifier else "values"
+    outputs = ", ".join(output.name for output in proto.graph.output)
     print(f"ONNX graph written to {args.output}: inputs {inputs}; outputs {outputs}")
     return 0

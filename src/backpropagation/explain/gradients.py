@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import check_features, check_int
+from ..errors import NotFittedError
 
 
 #: Rows whose activations the input gradients hold at once.
@@ -32,6 +33,7 @@ def input_gradients(model, X, output: int | None = None) -> np.ndarray:
     (n_samples, n_outputs, n_features). A column of category codes (an embedding) has no
     derivative: its entries are 0 (:func:`gradient_importance` scores it through its embedding).
     """
+    require_fitted(model, "input_gradients")
     X = check_features(X, model.dtype, "X", model.layer_sizes[0], feature_names=model.feature_names_in_)
     n_outputs = model.layer_sizes[-1]
     if output is not None:
@@ -98,3 +100,10 @@ def output_scale(model) -> np.ndarray:
     standard deviations when the network learned standardised targets; else 1)."""
     scale = getattr(model.head, "target_scale_", None)
     return np.ones(model.layer_sizes[-1]) if scale is None else np.asarray(scale, dtype=np.float64)
+
+
+def require_fitted(model, what: str) -> None:
+    """NotFittedError unless ``fit`` has taught the network its targets (an unfitted network's
+    outputs mean nothing yet: no classes, no target units)."""
+    if not model.head.fitted:
+        raise NotFittedError(f"{what}: this network has not been fitted yet; call fit first")

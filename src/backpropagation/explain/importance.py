@@ -1,8 +1,9 @@
 """Feature importance: which inputs a network's predictions rely on.
 
-*Permutation*: the drop of the model's score when one column's values are shuffled among the rows (scikit-learn's ``permutation_importance``, same permutations for the
-same integer seed); *gradient*: the mean over rows of ``|x ⊙ ∂ŷ/∂x|`` (gradient × input). A group
-of columns (the indicators of one text column) is shuffled together, and its gradient scores add.
+*Permutation*: the drop of the model's score when one column's values are shuffled among the rows
+(scikit-learn's ``permutation_importance``, same permutations for the same integer seed);
+*gradient*: the mean over rows of ``|x ⊙ ∂ŷ/∂x|`` (gradient × input). A group of columns (the
+indicators of one text column) is shuffled together, and its gradient scores add.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import as_array, check_features, check_int, check_same_length
-from .gradients import column_places, embedded_gradients
+from .gradients import column_places, embedded_gradients, require_fitted
 
 METHODS = ("permutation", "gradient")
 
@@ -102,10 +103,14 @@ def feature_importance(model, X, y=None, method: str = "permutation", n_repeats:
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    require_fitted(model, "feature_importance")
     X = check_features(X, model.dtype, "X", model.layer_sizes[0], feature_names=model.feature_names_in_)
     groups = checked_groups(groups, model, X.shape[1])
     if method == "gradient":
         return gradient_importance(model, X, groups)
+    if len(X) < 2:
+        raise ValueError(f"X: permutation importance shuffles a column among the rows, and {len(X)} row cannot be "
+                         "shuffled (every importance would read 0); give more rows, or method='gradient'")
     if y is None:
         raise ValueError("y: permutation importance needs the targets of X (the score's drop is measured on them)")
     y = as_array(y, "y")

@@ -81,6 +81,8 @@ def lr_find(model, X, y, start: float = 1e-7, end: float = 10.0, steps: int | No
     start, end = check_float("start", start, 0.0, strict=True), check_float("end", end, 0.0, strict=True)
     if not end > start:
         raise ValueError(f"end: expected a rate above start={start}, got {end}")
+    if not (1e-12 <= start and end <= 1e6):
+        raise ValueError(f"start and end: learning rates from 1e-12 to 1e6 are tried, got {start:g} to {end:g}")
     smoothing = check_float("smoothing", smoothing, 0.0)
     if smoothing >= 1:
         raise ValueError(f"smoothing: expected a number in [0, 1), got {smoothing}")

@@ -281,14 +281,20 @@ def dropout_layers(dropout, n_hidden: int) -> list[Dropout | None]:
 
 
 def unpack_layers(layers: list, output_activation):
-    """Widths, hidden activations, output activation, use_bias and dropout rates of a list of
+    """Widths, hidden activations, output activation, use_bias, dropout rates and embeddings of a
+    list of layers: :class:`Embedding` layers first (each reads one input column of codes), then
     Dense layers, each hidden one optionally followed by a :class:`Dropout`.
 
-    What ``NeuralNetwork([Dense(...), Dropout(...), ...])`` builds its network from; the network
-    then owns new layers of these shapes (the given ones are descriptions, not shared).
+    What ``NeuralNetwork([Embedding(...), Dense(...), Dropout(...), ...])`` builds its network
+    from; the network then owns new layers of these shapes (the given ones are descriptions, not
+    shared). The first Dense layer's ``fan_in`` counts each embedding's ``dim`` numbers in place
+    of its one code column.
     """
+    embeddings = [layer for layer in layers if isinstance(layer, Embedding)]
+    if any(isinstance(layer, Embedding) for layer in layers[len(embeddings):]):
+        raise ValueError("layer_sizes: Embedding layers come first, before the Dense layers (they read the input)")
     rates, dense = [], []
-    for i, layer in enumerate(layers):
+    for i, layer in enumerate(layers[len(embeddings):], len(embeddings)):
         if isinstance(layer, Dropout):
             if not dense or len(rates) == len(dense) or i == len(layers) - 1:
                 raise ValueError(f"layer_sizes[{i}]: a Dropout must follow a hidden Dense layer (one each)")
@@ -297,7 +303,9 @@ def unpack_layers(layers: list, output_activation):
             rates += [0.0] * (len(dense) - len(rates))
             dense.append(layer)
         else:
-            raise TypeError(f"layer_sizes[{i}]: expected Dense or Dropout, got {type(layer).__name__}")
+            raise TypeError(f"layer_sizes[{i}]: expected Embedding, Dense or Dropout, got {type(layer).__name__}")
+    if not dense:
+        raise ValueError("layer_sizes: expected at least one Dense layer")
     layers = dense
     for i, (below, above) in enumerate(zip(layers[:-1], layers[1:]), 1):
         if below.fan_out != above.fan_in:
@@ -308,6 +316,8 @@ def unpack_layers(layers: list, output_activation):
     last = layers[-1].activation
     if output_activation is None and not isinstance(last, activations.Linear):
         output_activation = last
-    sizes = [layers[0].fan_in] + [layer.fan_out for layer in layers]
+    n_inputs = layers[0].fan_in - sum(e.dim - 1 for e in embeddings)
+    sizes = [n_inputs] + [layer.fan_out for layer in layers]
     rates += [0.0] * (len(layers) - 1 - len(rates))
-    return sizes, [layer.activation for layer in layers[:-1]], output_activation, layers[0].use_bias, rates
+    return (sizes, [layer.activation for layer in layers[:-1]], output_activation, layers[0].use_bias, rates,
+            {e.column: (e.n_categories, e.dim) for e in embeddings} or None)

@@ -25,6 +25,12 @@ MISSING = ("", "na", "n/a", "nan", "null")
 #: where ``--na-values`` says so.
 AMBIGUOUS_MISSING = ("none", "?", "-")
 
+#: The characters trimmed from both ends of a cell before it is compared (Unicode's White_Space:
+#: tab, line breaks, space, no-break spaces, the typographic spaces): spelled out, so that the
+#: ONNX graph of a model (:mod:`backpropagation.export`) trims exactly these.
+WHITESPACE = ("\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B))
+              + "\u2028\u2029\u202f\u205f\u3000")
+
 #: Every upper/lower-case spelling of the missing-value tokens, for pyarrow's parser (which
 #: applies them to the columns it types as numbers only).
 NULL_SPELLINGS = sorted({"".join(letters) for token in MISSING + AMBIGUOUS_MISSING
@@ -173,13 +179,12 @@ def arrow_of(values, missing=None):
     return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 
 
-def check_header(header: list[str], source: str) -> None:
-    """ValueError if the header is data, has a nameless column or repeats a name."""
-    if all(is_number_text(name) for name in header):
+def check_header(header: list[str], source: str, names_may_be_numbers: bool = False) -> None:
+    """ValueError if the header is data (unless ``names_may_be_numbers``: a DataFrame's), has a
+    nameless column or repeats a name."""
+    if not names_may_be_numbers and all(is_number_text(name) for name in header):
         raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; "
                          "the file needs a header row naming the columns")
-    if "" in header:
-        raise ValueError(f"{source}: column {header.index('') + 1} of the header has no name")
     repeated = sorted(name for name, count in collections.Counter(header).items() if count > 1)
     if repeated:
         raise ValueError(f"{source}: column names repeat: {', '.join(repeated)}")
@@ -399,11 +404,18 @@ def _header_names(line: bytes, delimiter: str, source: str) -> list[str]:
     except UnicodeDecodeError:
         raise ValueError(f"{source}: not a readable CSV file: the header is not UTF-8 text") from None
     try:
-        names = [name.strip() for name in next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))]
+        names = named([name.strip() for name in next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))])
     except csv.Error as error:
         raise ValueError(f"{source}: not a readable CSV file: header row: {error}") from None
     check_header(names, source)
     return names
+
+
+def named(header: list[str]) -> list[str]:
+    """A header whose nameless columns are called as pandas reads them back, ``Unnamed: k``
+    (``k`` the column's place, from 0), so that ``--drop`` can name them: a CSV written by pandas
+    with its index has one."""
+    return [name or f"Unnamed: {k}" for k, name in enumerate(header)]
 
 
 def _byte_range(handle, body_start: int, k: int, n: int) -> tuple[int, int]:

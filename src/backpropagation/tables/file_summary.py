@@ -229,11 +229,11 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
     if pre.target_kind == "numeric":
         pre.target_mean, pre.target_std = float(goal.moments.mean[0]), float(goal.moments.std[0]) or 1.0
     sample = {spec["name"]: spec for spec in pre.columns}
-    pre.warnings = [w for w in pre.warnings if "rises (or falls)" in w]     # (the file's order: the sample tells)
+    pre.warnings = [w for w in pre.warnings if "rises (or falls)" in w or "no name in the header" in w]
     pre.columns = []
     for name, tally in tallies.items():
         kind = column_kind(name, pre.forced, tally.n_training, tally.n_present, tally.n_numbers,
-                           lambda: tally.first_text, source)
+                           lambda tally=tally: tally.first_text, source)
         was = sample.get(name, {}).get("kind")
         if kind == "empty":
             pre.warnings.append(f"column {name!r} has no values in the training rows: ignored")

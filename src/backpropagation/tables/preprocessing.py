@@ -45,6 +45,11 @@ def embedding_dim(n_categories: int) -> int:
     return int(min(50, max(2, round(1.6 * n_categories ** 0.56))))
 
 
+#: What :meth:`TabularPreprocessor._category_positions` gives a cell that is missing, or a category
+#: not learned (then all zeros, or the embedding's own row).
+MISSING_CODE, UNSEEN_CODE = -1, -2
+
+
 class TabularPreprocessor:
     """Learns a table's column encoding on training rows and applies it to any rows.
 
@@ -82,6 +87,15 @@ class TabularPreprocessor:
         both = set([*text, *self.embed]) & set(numeric)
         if both:
             raise ValueError(f"--text and --numeric: {sorted(both)[0]!r} cannot be both")
+        options = (("--text", text), ("--numeric", numeric), ("--embed", self.embed), ("--drop", self.drop))
+        for option, names in options:
+            if target in names:
+                raise ValueError(f"{option}: {target!r} is the target (--target); it is predicted, not read as "
+                                 "an input")
+            dropped = set(names) & set(self.drop) if option != "--drop" else set()
+            if dropped:
+                raise ValueError(f"{option} and --drop: {sorted(dropped)[0]!r} is left out (--drop) and read as an "
+                                 f"input ({option}); give one of them")
         self.columns: list[dict] = []
         self.target_kind: str | None = None
         self.target_mean, self.target_std = 0.0, 1.0
@@ -136,9 +150,13 @@ class TabularPreprocessor:
         self.warnings = []
         for name, column, (n_training, n_present, n_numbers) in zip(names, columns, counts.tolist()):
             kinds[name] = column_kind(name, self.forced, n_training, n_present, n_numbers,
-                                      lambda: first_text(column, labelled, table.row_numbers, totals), table.source)
+                                      lambda column=column: first_text(column, labelled, table.row_numbers, totals),
+                                      table.source)
             if kinds[name] == "empty":
                 self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
+            elif name.startswith("Unnamed: "):
+                self.warnings.append(f"column {name!r} has no name in the header (a CSV written by pandas with "
+                                     f"its index has one): if it numbers the rows, leave it out (--drop {name!r})")
         return kinds
 
     def _numeric_statistics(self, names, columns: list[Column], rows, totals: Totals) -> list[dict]:
@@ -311,23 +329,23 @@ class TabularPreprocessor:
         for spec in self.columns:
             name = spec["name"]
             column = table.column(name)
-            missing = column.missing[rows]
+            if spec["kind"] == "numeric":
+                missing = column.missing[rows]
+            else:
+                index = positions[name][column.spelled_codes[0][rows]]
+                missing = index == MISSING_CODE
             if missing.any():
                 report.imputed[name] = report.imputed.get(name, 0) + int(np.count_nonzero(missing))
             if spec["kind"] == "numeric":
                 X[:, start] = self._numeric(spec, column, rows, missing, table, report)
                 start += 1
-            elif "embed" in spec:
-                unseen = self._code(spec, positions[name][column.codes[rows]], missing, X[:, start])
-                if unseen:
-                    report.unseen[name] = report.unseen.get(name, 0) + unseen
-                start += 1
-            else:
-                width = len(spec["categories"])
-                unseen = self._one_hot(spec, positions[name][column.codes[rows]], missing, X[:, start:start + width])
-                if unseen:
-                    report.unseen[name] = report.unseen.get(name, 0) + unseen
-                start += width
+                continue
+            width = 1 if "embed" in spec else len(spec["categories"])
+            encode = self._code if "embed" in spec else self._one_hot
+            unseen = encode(spec, index, missing, X[:, start:start + width])
+            if unseen:
+                report.unseen[name] = report.unseen.get(name, 0) + unseen
+            start += width
 
     def _numeric(self, spec, column: Column, rows, missing, table: Table, report) -> np.ndarray:
         """The column's standardised numbers; gaps, and cells that hold text (a stray ``rotary``
@@ -346,22 +364,27 @@ class TabularPreprocessor:
 
     @staticmethod
     def _category_positions(spec, column: Column) -> np.ndarray:
-        """For each of ``column``'s categories, its position among the learned ones (-1: unseen;
-        the :data:`OTHER` level's where the column has one); one more -1 at the end, for the
-        code -1 of a missing cell."""
+        """For each of ``column``'s distinct cells, its position among the learned categories, or
+        :data:`MISSING_CODE` (a missing token; ``none``, ``?`` or ``-`` unless a learned category),
+        or :data:`UNSEEN_CODE` (the :data:`OTHER` level's position where the column has one); one
+        more :data:`MISSING_CODE` at the end, for the code -1 of a null. Decided cell by cell:
+        the same row gets the same features whatever other rows the table holds."""
         _, pc = pyarrow()
+        _, categories, tokens = column.spelled_codes
         kept = spec["categories"][:-1] if spec.get("other") else spec["categories"]
-        position = pc.index_in(column.categories, value_set=arrow_of(kept))
-        unseen = len(kept) if spec.get("other") else -1
-        return np.append(numpy_of(position, fill=unseen), -1).astype(np.intp)
+        unseen = len(kept) if spec.get("other") else UNSEEN_CODE
+        position = numpy_of(pc.index_in(categories, value_set=arrow_of(kept)), fill=-1).astype(np.intp)
+        missing = (tokens == 1) | ((tokens == 2) & (position < 0))
+        position = np.where(missing, MISSING_CODE, np.where(position < 0, unseen, position))
+        return np.append(position, MISSING_CODE).astype(np.intp)
 
     def _code(self, spec, index, missing, out) -> int:
         """Write the category codes of an embedded column (unseen: ``len(categories)``, the
         table's extra row); return how many cells were unseen categories."""
         index[missing] = spec["categories"].index(spec["mode"])
-        unseen = index < 0
+        unseen = index == UNSEEN_CODE
         index[unseen] = len(spec["categories"])
-        out[...] = index
+        out[:, 0] = index
         return int(np.count_nonzero(unseen))
 
     @property

@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .csv_source import (AMBIGUOUS_MISSING, COMPRESSIONS, MISSING, PLAIN, TextFormat, arrow_of, check_header,
+from .csv_source import (AMBIGUOUS_MISSING, COMPRESSIONS, MISSING, PLAIN, WHITESPACE, TextFormat, arrow_of,
+                         check_header, named,
                          numpy_of, pyarrow, read_csv_arrow, stream_csv_arrow)
 from .number_text import MisspelledNumbers, numbers_of_texts, refuse_misspelled_numbers
 
@@ -62,6 +63,10 @@ class Column:
     _text: object = None
     _codes: np.ndarray | None = None
     _categories: object = None
+    #: Each cell's position in ``categories`` with missing spellings kept (-1 for a null), and per
+    #: category whether it is a missing token (1), one of :data:`AMBIGUOUS_MISSING` (2) or text (0).
+    _cell_codes: np.ndarray | None = None
+    _tokens: np.ndarray | None = None
 
     @classmethod
     def decode(cls, raw, fmt: TextFormat = PLAIN) -> "Column":
@@ -100,13 +105,15 @@ class Column:
         values = numbers_of_texts(categories if fmt.plain else fmt.python_spelling(categories))
         missing = numpy_of(pc.is_in(lowered, value_set=arrow_of(MISSING + fmt.na_values)))
         ambiguous = numpy_of(pc.is_in(lowered, value_set=arrow_of(AMBIGUOUS_MISSING)))
+        tokens = np.where(missing, 1, np.where(ambiguous, 2, 0)).astype(np.int8)
         if not (~missing & ~ambiguous & ~np.isfinite(values)).any():   # otherwise numbers: "none" is a gap
             missing |= ambiguous
         is_missing = np.append(missing, True)
+        cell_codes = codes.copy()
         codes[is_missing[codes]] = -1          # (code -1 reads the appended True)
         if fmt.plain:
             refuse_misspelled_numbers(categories, values, is_missing[:-1])
-        return cls(np.append(values, np.nan)[codes], codes < 0, raw, None, codes, categories)
+        return cls(np.append(values, np.nan)[codes], codes < 0, raw, None, codes, categories, cell_codes, tokens)
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -122,7 +129,7 @@ class Column:
         if self._text is None:
             pa, pc = pyarrow()
             raw = self.raw if pa.types.is_string(self.raw.type) else pc.cast(self.raw, pa.string())
-            self._text = pc.utf8_trim_whitespace(raw)
+            self._text = pc.utf8_trim(raw, characters=WHITESPACE)
             if isinstance(self._text, pa.ChunkedArray):
                 self._text = self._text.combine_chunks()
             if self.missing.any():     # a missing cell reads as "" whatever its spelling ("NA", "null")
@@ -147,6 +154,17 @@ class Column:
             codes, self._categories = _codes_and_categories(self.text)
             self._codes = np.where(self.missing, -1, codes)
 
+    @property
+    def spelled_codes(self) -> tuple[np.ndarray, object, np.ndarray]:
+        """Each cell's position among the distinct trimmed texts, missing spellings kept (-1 only
+        for a null), those texts, and per text whether it is a missing token (1), one of
+        ``none``/``?``/``-`` (2) or text (0): what a model that knows the column's categories
+        decides with, row by row, whatever the other cells hold."""
+        if self._cell_codes is None:
+            self._code_cells()
+            return self._codes, self._categories, np.zeros(len(self._categories), dtype=np.int8)
+        return self._cell_codes, self._categories, self._tokens
+
     def cell(self, i: int) -> str:
         """Row ``i``'s cell as trimmed text."""
         value = self.text[int(i)].as_py()
@@ -162,8 +180,9 @@ class Column:
         rows = np.asarray(rows, dtype=np.int64)
         text = None if self._text is None else pc.take(self._text, arrow_of(rows))
         codes = None if self._codes is None else self._codes[rows]
+        cell_codes = None if self._cell_codes is None else self._cell_codes[rows]
         return Column(self.numbers[rows], self.missing[rows], pc.take(self.raw, arrow_of(rows)), text,
-                      codes, self._categories)
+                      codes, self._categories, cell_codes, self._tokens)
 
 
 def _codes_and_categories(raw) -> tuple[np.ndarray, object]:
@@ -175,7 +194,7 @@ def _codes_and_categories(raw) -> tuple[np.ndarray, object]:
     distinct = chunks[0].dictionary if chunks else arrow_of([])
     indices = [numpy_of(chunk.indices, fill=-1).astype(np.int64) for chunk in chunks]
     codes = np.concatenate(indices) if indices else np.empty(0, np.int64)
-    trimmed = pc.dictionary_encode(pc.utf8_trim_whitespace(distinct))
+    trimmed = pc.dictionary_encode(pc.utf8_trim(distinct, characters=WHITESPACE))
     merged = np.append(numpy_of(trimmed.indices).astype(np.int64), -1)
     return merged[codes], trimmed.dictionary
 
@@ -232,11 +251,13 @@ class Table:
                                    for name, c in self.columns.items()}, self.source, self.row_numbers[rows], self.fmt)
 
     @classmethod
-    def from_arrow(cls, arrow, source: str, first_row: int = 0, fmt: TextFormat = PLAIN) -> "Table":
+    def from_arrow(cls, arrow, source: str, first_row: int = 0, fmt: TextFormat = PLAIN,
+                   names_may_be_numbers: bool = False) -> "Table":
         """A table over a pyarrow Table's columns (decoded when used, numbers in text spelled as
-        ``fmt`` says); pandas' stored index columns are left out."""
-        header = [name.strip() for name in arrow.column_names]
-        check_header(header, source)
+        ``fmt`` says); pandas' stored index columns are left out. A file's header must name its
+        columns (a row of numbers is data); a frame's names may be numbers."""
+        header = named([name.strip() for name in arrow.column_names])
+        check_header(header, source, names_may_be_numbers)
         columns = {name: arrow.column(i) for i, name in enumerate(header) if not name.startswith("__index_level_")}
         header = [name for name in header if name in columns]
         return cls(header, columns, source, np.arange(first_row + 1, first_row + arrow.num_rows + 1), fmt)

@@ -156,7 +156,8 @@ class StreamedTable:
         X_val, y_val = self.validation()
         validation = (X_val, None if X_val is None else model.head.encode(y_val, model.dtype))
         if self.comm is not None and validation[0] is None and self.validation_split:
-            validation = (np.empty((0, self.n_features), model.dtype), np.empty((0, model.layer_sizes[-1]), model.dtype))
+            validation = (np.empty((0, self.n_features), model.dtype),
+                          np.empty((0, model.layer_sizes[-1]), model.dtype))
         reducer.start(model, validation[0] is not None)
         rank, size = getattr(reducer, "rank", 0), getattr(reducer, "size", 1)
         batch_size = self.train_rows if batch_size is None else batch_size

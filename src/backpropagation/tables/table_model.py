@@ -126,18 +126,33 @@ class TableModel:
 
 
 def arrow_of_frame(frame):
-    """A pandas or polars DataFrame, or a pyarrow Table, as a pyarrow Table."""
+    """A pandas or polars DataFrame, or a pyarrow Table, as a pyarrow Table. A pandas column that
+    mixes numbers and text (an ``object`` column pyarrow cannot type) becomes text, as a file's
+    cells are: the reader then decides, as for a file (text in a numeric column is missing)."""
     pa, _ = pyarrow()
     if isinstance(frame, pa.Table):
         return frame
     if hasattr(frame, "to_arrow"):                                 # polars
         return frame.to_arrow()
     if hasattr(frame, "columns") and hasattr(frame, "dtypes"):     # pandas
-        return pa.Table.from_pandas(frame, preserve_index=False)
+        frame = frame.rename(columns=str)                          # (column names as text, as a header's)
+        try:
+            return pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return pa.table({name: _arrow_column(pa, frame[name]) for name in frame.columns})
     raise TypeError(f"expected a pandas or polars DataFrame or a pyarrow Table, got {type(frame).__name__}")
+
+
+def _arrow_column(pa, column):
+    """One pandas column as pyarrow reads it, or, if its cells mix types, as their text (gaps null)."""
+    try:
+        return pa.Array.from_pandas(column)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        missing = column.isna().to_numpy()
+        return pa.array([None if gap else str(cell) for cell, gap in zip(column.tolist(), missing)], pa.string())
 
 
 def table_of(frame, text_format: TextFormat = PLAIN, source: str = "DataFrame") -> Table:
     """A pandas or polars DataFrame, or a pyarrow Table, as the readers' :class:`Table`
-    (columns decoded as ``backprop`` decodes a file's)."""
-    return Table.from_arrow(arrow_of_frame(frame), source, 0, text_format)
+    (columns decoded as ``backprop`` decodes a file's; a frame's column names may be numbers)."""
+    return Table.from_arrow(arrow_of_frame(frame), source, 0, text_format, names_may_be_numbers=True)
