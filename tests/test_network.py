@@ -375,8 +375,8 @@ def test_the_objective_in_passes_equals_one_pass_and_fills_the_outputs(task, n_o
     y = rng.normal(size=(5000, n_out)) if task == "regression" else rng.integers(0, max(n_out, 2), 5000)
     model.fit(X[:50], y[:50], epochs=1, verbose=0)
     Y = model.head.encode(y, model.dtype)
-    whole, outputs = model.objective(X, Y, rows_per_pass=10**9), np.empty_like(Y)
-    assert model.objective(X, Y, outputs, rows_per_pass=777) == pytest.approx(whole, rel=1e-12)
+    whole, outputs = model.backprop.objective(X, Y, rows_per_pass=10**9), np.empty_like(Y)
+    assert model.backprop.objective(X, Y, outputs, rows_per_pass=777) == pytest.approx(whole, rel=1e-12)
     np.testing.assert_allclose(model.evaluate(X, y)["loss"], whole, rtol=1e-12)
     if task == "regression":
         np.testing.assert_allclose(model.head.to_user_units(outputs), model.predict(X), rtol=1e-12)

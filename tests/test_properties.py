@@ -100,7 +100,7 @@ def test_float32_and_float64_agree_to_float32_precision(problem):
     wide = NeuralNetwork(sizes, **config)
     narrow = NeuralNetwork(sizes, **config, dtype="float32")
     np.testing.assert_allclose(narrow.parameters, wide.parameters, rtol=1e-6)   # same initial draw
-    output64, output32 = wide._forward(X), narrow._forward(X.astype(np.float32))
+    output64, output32 = wide.backprop.forward(X), narrow.backprop.forward(X.astype(np.float32))
     assert output32.dtype == np.float32
     np.testing.assert_allclose(output32, output64, rtol=1e-4, atol=1e-5)
     fit = dict(fit, epochs=1, batch_size=None)          # one full-batch step: no compounding chaos

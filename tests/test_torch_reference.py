@@ -65,7 +65,7 @@ def data_for(model, rng, n=9):
 def test_gradients_equal_torch_autograd(case):
     model = NeuralNetwork(**case)
     X, Y = data_for(model, np.random.default_rng(case["random_state"]))
-    loss = model.loss_and_gradients(X, Y)
+    loss = model.backprop.loss_and_gradients(X, Y)
     torch_loss, torch_grad = torch_gradients(model, X, Y)
     assert loss == pytest.approx(torch_loss, rel=1e-10, abs=1e-14)
     scale = max(np.abs(torch_grad).max(), 1e-300)
@@ -81,7 +81,7 @@ def test_gradients_equal_torch_autograd(case):
 def test_non_default_alpha_and_delta_equal_torch(hidden, loss):
     model = NeuralNetwork([4, 6, 5, 2], hidden_activation=hidden, loss=loss, random_state=3)
     X, Y = data_for(model, np.random.default_rng(3))
-    value = model.loss_and_gradients(X, 3 * Y)               # large residuals: Huber's linear part too
+    value = model.backprop.loss_and_gradients(X, 3 * Y)               # large residuals: Huber's linear part too
     torch_value, torch_grad = torch_gradients(model, X, 3 * Y)
     assert value == pytest.approx(torch_value, rel=1e-12)
     np.testing.assert_allclose(model.gradients, torch_grad, rtol=1e-10, atol=1e-14)

@@ -34,9 +34,9 @@ def torch_loss(model, Y, Z, A):
     if name == "huber":
         return F.huber_loss(A, Y, delta=model.loss.delta)
     if name == "binary_crossentropy":
-        return F.binary_cross_entropy_with_logits(Z, Y) if model.fused else F.binary_cross_entropy(A, Y)
+        return F.binary_cross_entropy_with_logits(Z, Y) if model.backprop.fused else F.binary_cross_entropy(A, Y)
     if name == "categorical_crossentropy":
-        log_p = torch.log_softmax(Z, dim=1) if model.fused else torch.log(A)
+        log_p = torch.log_softmax(Z, dim=1) if model.backprop.fused else torch.log(A)
         return -(Y * log_p).sum(dim=1).mean()
     raise ValueError(name)
 

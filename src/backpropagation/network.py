@@ -12,7 +12,6 @@ One training step, as the seeds describe it:
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -28,12 +27,11 @@ from .errors import NotFittedError
 from .inspection import Inspection
 from .interrupt import InterruptGuard
 from .nn.layers import Dense, Dropout, EmbeddedInput, Embedding, dropout_layers, embedding_layers, unpack_layers
+from .nn.backprop import ROWS_PER_PASS, Backprop
 from .nn.parameter_layout import FlatParameters
 from .training.reducers import LocalReducer
 
 
-#: Rows whose activations inference holds at once: memory stays bounded whatever the rows.
-ROWS_PER_PASS = 8192
 
 
 class NeuralNetwork(Inspection, FlatParameters):
@@ -175,7 +173,8 @@ class NeuralNetwork(Inspection, FlatParameters):
         #: Dropout's own generator (seeded from ``rng`` after the weights): masks never shift the
         #: shuffling, which MPI ranks must draw alike. None without dropout.
         self.dropout_rng = np.random.default_rng(self.rng.integers(2**63)) if any(self.dropouts) else None
-        self._fused = self.loss.fuses_with(output)
+        #: One training step's machinery: forward pass, loss, backward pass, update (what the engines run).
+        self.backprop = Backprop(self)
         self.current_learning_rate = self.learning_rate
         self.history_: cb.History | None = None
         self.metadata: dict = {}  # JSON-ready, saved with the model (the CLI keeps its preprocessing here)
@@ -189,99 +188,6 @@ class NeuralNetwork(Inspection, FlatParameters):
             raise AttributeError("classes_: only classification networks have classes")
         self._require_fitted("classes_")
         return self.head.classes_
-
-    # ------------------------------------------------------------------ the algorithm
-    def _forward(self, X: np.ndarray) -> np.ndarray:
-        """Forward pass: every layer in order (with its dropout, training); the output activations."""
-        A = X if self.embedded_input is None else self.embedded_input.forward(X)
-        for layer, dropout in zip(self.layers, self.dropouts):
-            A = layer.forward(A)
-            if dropout is not None:
-                A = dropout.forward(A, self.dropout_rng)
-        return A
-
-    def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Forward pass that caches nothing (inference): the output layer's ``Z`` and ``A``."""
-        A = X if self.embedded_input is None else self.embedded_input.forward(X, training=False)
-        for layer in self.layers[:-1]:
-            A = layer.output(A)
-        output = self.layers[-1]
-        Z = output.affine(A)
-        return Z, output.activation.forward(Z)
-
-    def _loss(self, Y: np.ndarray, Z: np.ndarray, A: np.ndarray, weights: np.ndarray | None = None,
-              penalty: bool = True) -> float:
-        """Objective of outputs ``Z`` (pre-activation) and ``A``: the (weighted) loss plus
-        (``penalty``) the L2 penalty."""
-        if weights is None:
-            value = self.loss.fused_forward(Y, Z) if self._fused else self.loss.forward(Y, A)
-        else:
-            losses_ = (self.loss.fused_sample_losses(Y, Z) if self._fused
-                       else self.loss.sample_losses(Y, A))
-            value = float(np.dot(weights, losses_) / weights.sum())
-        return value + self._penalty() if penalty else value
-
-    def _penalty(self) -> float:
-        """The L2 penalty ``l2/2 · Σ W²`` (biases are not penalised)."""
-        W = self._params[: self._n_weights]
-        return 0.5 * self.l2 * float(np.dot(W, W)) if self.l2 else 0.0
-
-    def _backward(self, Y: np.ndarray, weights: np.ndarray | None = None) -> None:
-        """Backward pass: δ of the output layer from the loss, then every layer last to first."""
-        output = self.layers[-1]
-        # Sample weights scale row i of the loss gradient by N w_i / Σ w (losses are row means).
-        row_scale = None if weights is None else (weights * (len(weights) / weights.sum()))[:, None]
-        if self._fused:
-            delta = self.loss.fused_backward(Y, output.A)
-            dA = output.backward_delta(delta if row_scale is None else delta * row_scale)
-        else:
-            dA_out = self.loss.backward(Y, output.A)
-            dA = output.backward(dA_out if row_scale is None else dA_out * row_scale)
-        for layer, dropout in zip(reversed(self.layers[:-1]), reversed(self.dropouts[:-1])):
-            dA = layer.backward(dA if dropout is None else dropout.backward(dA))
-        if self.embedded_input is not None:     # one step further: into the embedding tables
-            self.embedded_input.backward(dA)
-
-    def add_penalty_gradient(self) -> None:
-        """Add the L2 penalty's gradient, l2 * W, to the weights' gradients (biases are not penalised)."""
-        if self.l2:
-            self._grads[: self._n_weights] += self.l2 * self._params[: self._n_weights]
-
-    def update(self, learning_rate: float) -> None:
-        """The update: the L2 penalty's gradient joins the batch's, then the optimizer steps."""
-        self.add_penalty_gradient()
-        self.optimizer.step(self._params, self._grads, learning_rate)
-
-    def zero_gradients(self) -> float:
-        """Set every gradient to zero (a batch with nothing to learn from); returns a loss of 0."""
-        self._grads[...] = 0
-        return 0.0
-
-    @property
-    def fused(self) -> bool:
-        """Whether the loss and the output activation use their fused rule, ``δ = (ŷ - y) / N``."""
-        return self._fused
-
-    def loss_and_gradients(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None,
-                           penalty_gradient: bool = True) -> float:
-        """Forward, loss and backward on one batch; gradients land in ``self.gradients``.
-
-        ``X`` and ``Y`` are validated and encoded (``Y`` as the loss sees it: one-hot classes,
-        standardised regression targets); ``sample_weight`` weights the rows' losses. Returns the
-        objective, L2 penalty included, and leaves every layer's forward and backward quantities
-        cached (see :class:`~backpropagation.nn.layers.Dense`). A non-finite loss leaves the
-        gradients zero. ``penalty_gradient=False`` leaves out the penalty's gradient (the
-        training loop adds it once the batch's gradients are combined over processes).
-        """
-        self._forward(X)
-        value = self._loss(Y, self.layers[-1].Z, self.layers[-1].A, sample_weight)
-        if not math.isfinite(value):
-            self.zero_gradients()
-            return value
-        self._backward(Y, sample_weight)
-        if penalty_gradient:
-            self.add_penalty_gradient()
-        return value
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -377,24 +283,10 @@ class NeuralNetwork(Inspection, FlatParameters):
             return loop.train(self, source, validation, reducer, epochs=epochs, callbacks=callbacks,
                               interrupt=interrupt)
 
-    def objective(self, X: np.ndarray, Y: np.ndarray, outputs=None, rows_per_pass: int = ROWS_PER_PASS) -> float:
-        """Loss plus L2 penalty on validated ``X``, encoded ``Y`` (no gradients; in passes); ``outputs``
-        receives each row's output. No rows (an MPI rank without validation rows): NaN."""
-        if not len(X):
-            return math.nan
-        passes, total = range(0, len(X), rows_per_pass), 0.0
-        for start in passes:
-            Z, A = self._infer(X[start:start + rows_per_pass])
-            if outputs is not None:
-                outputs[start:start + rows_per_pass] = A
-            loss = self._loss(Y[start:start + rows_per_pass], Z, A, penalty=False)
-            total += loss if len(passes) == 1 else loss * len(A) / len(X)   # the loss is a mean over rows
-        return total + self._penalty()
-
     # ------------------------------------------------------------------ inference
     def _output(self, X) -> np.ndarray:
         X = self._features(X)
-        return np.concatenate([self._infer(X[i:i + ROWS_PER_PASS])[1] for i in range(0, len(X), ROWS_PER_PASS)])
+        return np.concatenate([self.backprop.infer(X[i:i + ROWS_PER_PASS])[1] for i in range(0, len(X), ROWS_PER_PASS)])
 
     def _require_fitted(self, what: str) -> None:
         if not self.head.fitted:
@@ -434,7 +326,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         """
         X, Y = self._checked_pair(X, y, "evaluate")
         A = np.empty_like(Y)
-        result = {"loss": self.objective(X, Y, A)}
+        result = {"loss": self.backprop.objective(X, Y, A)}
         if self.head.is_classifier:
             result["accuracy"] = self.head.score(Y, A)
         else:
@@ -447,7 +339,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         """Accuracy (classification) or R² (regression), as scikit-learn defines them."""
         X, Y = self._checked_pair(X, y, "score")
         A = np.empty_like(Y)
-        self.objective(X, Y, A)   # (in passes: bounded memory for large X)
+        self.backprop.objective(X, Y, A)   # (in passes: bounded memory for large X)
         return self.head.score(Y, A)
 
     def _features(self, X) -> np.ndarray:

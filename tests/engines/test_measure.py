@@ -45,13 +45,13 @@ def test_the_numpy_engine_takes_one_blas_thread_where_it_measures_faster(monkeyp
     monkeypatch.setattr(measure, "blas_controller", lambda: fake)
     model = NeuralNetwork([4, 8, 1], dropout=0.5, random_state=0)
     X, Y = np.zeros((32, 4)), np.zeros((32, 1))
-    real = model.loss_and_gradients
+    real = model.backprop.loss_and_gradients
 
     def timed(*args, **kwargs):               # a busy machine: two threads wait for each other
         time.sleep(0.004 if fake.limited != one_is_faster else 0.0)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model, "loss_and_gradients", timed)
+    monkeypatch.setattr(model.backprop, "loss_and_gradients", timed)
     state = model.dropout_rng.bit_generator.state
     threads, timing = measure.blas_threads(model, X, Y, 32)
     assert threads == (1 if one_is_faster else None)

@@ -94,7 +94,7 @@ def test_input_gradients_select_one_output_and_refuse_bad_ones():
 
 def test_input_gradients_leave_the_training_caches_alone():
     model, X = case("regression")
-    model.loss_and_gradients(X, model.head.encode(np.zeros(len(X)), model.dtype))
+    model.backprop.loss_and_gradients(X, model.head.encode(np.zeros(len(X)), model.dtype))
     cached, gradients = model.layers[0].Z.copy(), model.gradients.copy()
     model.input_gradients(X[:3])
     assert np.array_equal(model.layers[0].Z, cached) and np.array_equal(model.gradients, gradients)

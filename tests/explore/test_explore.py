@@ -83,7 +83,7 @@ def test_a_step_carries_the_chain_on_to_the_inputs(explorer):
     for j in range(x.shape[1]):
         shift = np.zeros_like(x)
         shift[:, j] = eps
-        numeric[:, j] = (model.objective(x + shift, Y) - model.objective(x - shift, Y)) / (2 * eps)
+        numeric[:, j] = (model.backprop.objective(x + shift, Y) - model.backprop.objective(x - shift, Y)) / (2 * eps)
     np.testing.assert_allclose(step["inputs"]["dL_dx"], numeric, rtol=1e-6, atol=1e-9)     # ∂L/∂x
     np.testing.assert_allclose(step["inputs"]["dy_dx"], model.input_gradients(x[:1])[0], rtol=1e-12)
 
@@ -504,7 +504,7 @@ def test_noise_a_test_split_l2_and_input_features_reach_the_network():
     assert samples <= set(session.train_rows.tolist())          # a Step never learns from a test point
     state = session.train(2)
     rows = session.test_rows
-    expected = session.model.objective(session.X[rows], session.model.head.encode(session.y[rows], np.float64))
+    expected = session.model.backprop.objective(session.X[rows], session.model.head.encode(session.y[rows], np.float64))
     assert state["test_losses"] == [[2, pytest.approx(expected, rel=1e-12)]]
     assert state["test"] == [i in set(rows.tolist()) for i in range(200)]
 

@@ -52,7 +52,7 @@ def test_equal_to_pytorch_nn_dropout_with_the_same_mask():
     loss.backward()
     for dropout, mask in zip(model.dropouts, masks):
         dropout.fixed_mask = mask.numpy()
-    ours = model.loss_and_gradients(X, y.reshape(-1, 1).astype(float))
+    ours = model.backprop.loss_and_gradients(X, y.reshape(-1, 1).astype(float))
     assert abs(ours - loss.item()) < 1e-12
     flat = np.concatenate([p.grad.numpy().ravel() for p in params[0::2]] + [p.grad.numpy() for p in params[1::2]])
     assert np.abs(model.gradients - flat).max() < 1e-12

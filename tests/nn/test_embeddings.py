@@ -87,7 +87,7 @@ def test_a_network_with_an_embedding_equals_pytorch():
     Y = model.head.encode(y, model.dtype)
     loss = torch.mean((hidden @ W2 + b2 - torch.tensor(Y)) ** 2)
     loss.backward()
-    ours = model.loss_and_gradients(X, Y)
+    ours = model.backprop.loss_and_gradients(X, Y)
     assert abs(ours - loss.item()) < 1e-12
     np.testing.assert_allclose(model.embeddings[0].dE, E.grad.numpy(), atol=1e-12)
     np.testing.assert_allclose(model.layers[0].dW, W1.grad.numpy(), atol=1e-12)

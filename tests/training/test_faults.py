@@ -167,7 +167,7 @@ def test_ctrl_c_before_the_first_epoch_returns_an_untrained_model_and_named_keys
 def test_ctrl_c_during_validation_stops_after_that_epoch(monkeypatch):
     X, y = data()
     model = NeuralNetwork([3, 8, 1], random_state=0)
-    original = model.objective
+    original = model.backprop.objective
     calls = []
 
     def objective(*args, **kwargs):
@@ -176,7 +176,7 @@ def test_ctrl_c_during_validation_stops_after_that_epoch(monkeypatch):
             os.kill(os.getpid(), signal.SIGINT)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(model, "objective", objective)
+    monkeypatch.setattr(model.backprop, "objective", objective)
     history = model.fit(X, y, epochs=1000, verbose=0, validation_split=0.25)
     assert history.interrupted and history.epoch == [0, 1, 2] and "after epoch 3" in history.stop_reason
 

@@ -94,9 +94,9 @@ def test_a_non_finite_loss_leaves_the_gradients_zero():
     X, y = regression_data()
     model.fit(X, y, epochs=1, verbose=0)
     Y = model.head.encode(y, model.dtype)
-    assert np.isfinite(model.loss_and_gradients(X, Y)) and model.gradients.any()
+    assert np.isfinite(model.backprop.loss_and_gradients(X, Y)) and model.gradients.any()
     model.parameters[0] = 1e300
-    assert not np.isfinite(model.loss_and_gradients(X, Y))
+    assert not np.isfinite(model.backprop.loss_and_gradients(X, Y))
     assert not model.gradients.any()
 
 

@@ -67,7 +67,7 @@ def blas_threads(model, X: np.ndarray, Y: np.ndarray, batch_size: int) -> tuple[
     Xb, Yb = X[:batch_size], Y[:batch_size]
 
     def step():
-        model.loss_and_gradients(Xb, Yb, penalty_gradient=False)
+        model.backprop.loss_and_gradients(Xb, Yb, penalty_gradient=False)
 
     generator = model.dropout_rng                    # (dropout draws masks: the fit's draws stay the same)
     state = None if generator is None else generator.bit_generator.state

@@ -78,7 +78,7 @@ def loss_of(model) -> np.ndarray:
     """The model's loss as a one-element :data:`LOSS` array."""
     record = np.zeros(1, dtype=LOSS)
     record["code"], record["delta"] = LOSSES[type(model.loss)], getattr(model.loss, "delta", 1.0)
-    record["fused"], record["eps"] = model.fused, float(np.finfo(model.dtype).eps)
+    record["fused"], record["eps"] = model.backprop.fused, float(np.finfo(model.dtype).eps)
     return record
 
 

@@ -36,12 +36,12 @@ class NumpyEngine:
         model, reducer = self.model, self.reducer
         for batch, (rows, X_batch, Y_batch, W_batch) in enumerate(batches(order)):
             weight = len(Y_batch) if W_batch is None else float(W_batch.sum())
-            loss = model.loss_and_gradients(X_batch, Y_batch, W_batch, penalty_gradient=False) \
-                if weight > 0 else model.zero_gradients()
+            loss = model.backprop.loss_and_gradients(X_batch, Y_batch, W_batch, penalty_gradient=False) \
+                if weight > 0 else model.backprop.zero_gradients()
             if weight > 0:
                 outputs[rows] = model.layers[-1].A
                 trained[rows] = True
             loss, weight = reducer.combine(model.gradients, loss, weight, interrupt)
             if weight > 0 and math.isfinite(loss):
-                model.update(lr)
+                model.backprop.update(lr)
             yield batch, [(loss, weight, len(Y_batch))]

@@ -100,7 +100,7 @@ def lr_find(model, X, y, start: float = 1e-7, end: float = 10.0, steps: int | No
                 order, at = trial.rng.permutation(len(X)), 0
             rows = order[at:at + batch_size]
             at += batch_size
-            loss = trial.loss_and_gradients(X[rows], Y[rows], None if weights is None else weights[rows],
+            loss = trial.backprop.loss_and_gradients(X[rows], Y[rows], None if weights is None else weights[rows],
                                             penalty_gradient=False)
             if not math.isfinite(loss):
                 stopped = f"the loss became {loss} at rate {rate:.3g}"
@@ -111,7 +111,7 @@ def lr_find(model, X, y, start: float = 1e-7, end: float = 10.0, steps: int | No
             if i > 0 and smoothed[-1] > diverge * min(smoothed):
                 stopped = f"the smoothed loss exceeded {diverge:g}x its minimum at rate {rate:.3g}"
                 break
-            trial.update(rate)
+            trial.backprop.update(rate)
     if not smoothed:
         raise ValueError(f"lr_find: the loss was not finite at the first rate ({start:g}); lower start")
     smoothed = np.array(smoothed)

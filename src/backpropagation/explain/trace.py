@@ -11,7 +11,7 @@ of the seeds (row vectors: a batch is a stack of rows)::
                ∂L/∂W^l = (a^(l-1))ᵀ δ^l,      ∂L/∂b^l = Σ_rows δ^l
     update     the optimizer's step, e.g. W ← W - η ∂L/∂W for plain SGD
 
-The step is ``model.loss_and_gradients``, the forward and backward pass ``fit`` runs; the trace
+The step is ``model.backprop.loss_and_gradients``, the forward and backward pass ``fit`` runs; the trace
 reads what each layer cached on the way (``A_prev``, ``Z``, ``A``, ``dA``, ``delta``, ``dW``,
 ``db``), and the tests check that the traced gradients and update are those of a real step.
 """
@@ -108,7 +108,7 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     saved_params = model.parameters.copy()
     saved_state = {k: v.copy() for k, v in model.optimizer.get_state().items()}
     saved_iterations = model.optimizer.iterations
-    loss = model.loss_and_gradients(X, Y)          # the very forward and backward pass fit runs
+    loss = model.backprop.loss_and_gradients(X, Y)          # the very forward and backward pass fit runs
     if not math.isfinite(loss):                     # as in fit: a non-finite loss is never applied
         raise _diverged(model, f"the loss of this step became {loss}")
 
@@ -118,7 +118,7 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     steps = [LayerStep(number, type(layer.activation).__name__.lower(), layer.A_prev.copy(),
                        layer.W.copy(), copied(layer.b), layer.Z.copy(), layer.A.copy(),
                        copied(layer.dA), layer.delta.copy(), layer.dW.copy(), copied(layer.db),
-                       fprime=_derivative(layer, fused=model.fused and number == len(model.layers)))
+                       fprime=_derivative(layer, fused=model.backprop.fused and number == len(model.layers)))
              for number, layer in enumerate(model.layers, 1)]
     for step, dropout in zip(steps, model.dropouts):
         if dropout is not None:
@@ -137,7 +137,7 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
         model.optimizer.set_state(saved_state, saved_iterations, model.parameters)
     if not finite:
         raise _diverged(model, "the update made the weights overflow")
-    return Trace(X.copy(), Y.copy(), loss, model.loss.name, model.fused, model.l2,
+    return Trace(X.copy(), Y.copy(), loss, model.loss.name, model.backprop.fused, model.l2,
                  type(model.optimizer).__name__, model.current_learning_rate, steps, apply, rule)
 
 

@@ -156,7 +156,7 @@ class Session:
             for sign in (1, -1):
                 model.parameters[...] = before
                 model.parameters[flat] += sign * NUDGE
-                losses.append(float(model.objective(X, Y)))
+                losses.append(float(model.backprop.objective(X, Y)))
         finally:
             model.parameters[...] = now
         return {"epsilon": NUDGE, "loss_plus": losses[0], "loss_minus": losses[1],
@@ -180,7 +180,7 @@ class Session:
         self.losses.extend(float(v) for v in history.history["loss"])
         if len(self.test_rows) and len(history.epoch):   # [epoch, test loss] after the last of them
             rows = self.test_rows
-            loss = self.model.objective(self.X[rows], self.model.head.encode(self.y[rows], self.model.dtype))
+            loss = self.model.backprop.objective(self.X[rows], self.model.head.encode(self.y[rows], self.model.dtype))
             self.test_losses.append([self.epochs, float(loss)])
 
     def state(self) -> dict:

@@ -22,7 +22,7 @@ def numerical_gradient(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-
     params = model.parameters
     numeric = np.empty_like(params)
     dropout = any(d is not None for d in model.dropouts)
-    objective = (lambda: model.loss_and_gradients(X, Y)) if dropout else (lambda: model.objective(X, Y))
+    objective = (lambda: model.backprop.loss_and_gradients(X, Y)) if dropout else (lambda: model.backprop.objective(X, Y))
     for i in range(params.size):
         original = params[i]
         params[i] = original + epsilon
@@ -52,7 +52,7 @@ def relative_errors(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6) 
     dict
         ``{"W1": err, "b1": err, "W2": ...}`` numbered from the first layer.
     """
-    model.loss_and_gradients(X, Y)
+    model.backprop.loss_and_gradients(X, Y)
     analytic = model.gradients.copy()
     dropouts = [d for d in model.dropouts if d is not None]
     fixed = [d.fixed_mask for d in dropouts]

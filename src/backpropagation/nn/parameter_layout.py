@@ -21,8 +21,8 @@ class FlatParameters:
 
     def _allocate_parameters(self) -> None:
         """One flat parameter vector and one flat gradient vector for the whole network."""
-        self._n_weights = sum(layer.n_weights for layer in [*self.embeddings, *self.layers])
-        n_total = self._n_weights + sum(layer.n_biases for layer in self.layers)
+        self.n_weights = sum(layer.n_weights for layer in [*self.embeddings, *self.layers])
+        n_total = self.n_weights + sum(layer.n_biases for layer in self.layers)
         self._params = np.zeros(n_total, dtype=self.dtype)
         self._grads = np.zeros(n_total, dtype=self.dtype)
         self._bind_views()
@@ -37,7 +37,7 @@ class FlatParameters:
 
     def parameter_slices(self) -> list[tuple[slice, slice | None]]:
         """Where each Dense layer's ``W`` and ``b`` sit in the flat vectors: all weights, then all biases."""
-        slices, w_start, b_start = [], sum(e.n_weights for e in self.embeddings), self._n_weights
+        slices, w_start, b_start = [], sum(e.n_weights for e in self.embeddings), self.n_weights
         for layer in self.layers:
             slices.append((slice(w_start, w_start + layer.n_weights),
                            slice(b_start, b_start + layer.n_biases) if layer.use_bias else None))
@@ -84,6 +84,9 @@ class FlatParameters:
     def gradients(self) -> np.ndarray:
         """The flat gradient vector from the last backward pass, laid out like ``parameters``."""
         return self._grads
+
+    #: Number of weights (embedding tables and Dense ``W``): the flat vectors' first entries, before the biases.
+    n_weights = 0
 
     @property
     def n_parameters(self) -> int:

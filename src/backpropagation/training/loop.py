@@ -200,7 +200,7 @@ class TrainingLoop:
         logs = {"loss": totals.loss / totals.weight if totals.weight else math.nan,
                 metric: reducer.merged(totals.tally).value}
         if self.X_val is not None:
-            val_loss = model.objective(self.X_val, self.Y_val, self.val_outputs)
+            val_loss = model.backprop.objective(self.X_val, self.Y_val, self.val_outputs)
             logs["val_loss"] = reducer.mean(val_loss, len(self.X_val))
             tally = model.head.metric_tally()
             model.head.add_to(tally, self.Y_val, self.val_outputs)
