@@ -374,14 +374,14 @@ def test_the_objective_in_passes_equals_one_pass_and_fills_the_outputs(task, n_o
     model = NeuralNetwork([4, 8, n_out], task=task, l2=0.01, random_state=0)
     y = rng.normal(size=(5000, n_out)) if task == "regression" else rng.integers(0, max(n_out, 2), 5000)
     model.fit(X[:50], y[:50], epochs=1, verbose=0)
-    Y = model.head.encode(y, model.dtype)
+    Y = model.task_.encode(y, model.dtype)
     whole, outputs = model.backprop.objective(X, Y, rows_per_pass=10**9), np.empty_like(Y)
     assert model.backprop.objective(X, Y, outputs, rows_per_pass=777) == pytest.approx(whole, rel=1e-12)
     np.testing.assert_allclose(model.evaluate(X, y)["loss"], whole, rtol=1e-12)
     if task == "regression":
-        np.testing.assert_allclose(model.head.to_user_units(outputs), model.predict(X), rtol=1e-12)
+        np.testing.assert_allclose(model.task_.to_user_units(outputs), model.predict(X), rtol=1e-12)
     else:
-        np.testing.assert_allclose(model.head.probabilities(outputs), model.predict_proba(X), rtol=1e-12)
+        np.testing.assert_allclose(model.task_.probabilities(outputs), model.predict_proba(X), rtol=1e-12)
 
 
 def test_predicting_from_another_thread_while_fit_runs_changes_nothing_in_training():

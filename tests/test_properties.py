@@ -70,8 +70,8 @@ def test_predictions_do_not_depend_on_how_rows_are_batched(problem, chunk):
     sizes, config, X, y, fit = problem
     model = NeuralNetwork(sizes, **config)
     fit_or_reject(model, X, y, **fit)
-    whole = model.predict_proba(X) if model.head.is_classifier else model.predict(X)
-    pieces = [model.predict_proba(X[i:i + chunk]) if model.head.is_classifier else model.predict(X[i:i + chunk])
+    whole = model.predict_proba(X) if model.task_.is_classifier else model.predict(X)
+    pieces = [model.predict_proba(X[i:i + chunk]) if model.task_.is_classifier else model.predict(X[i:i + chunk])
               for i in range(0, len(X), chunk)]
     np.testing.assert_allclose(np.concatenate(pieces), whole, rtol=1e-12, atol=1e-14)
 
@@ -132,7 +132,7 @@ def test_history_loss_is_the_loss_of_each_batch_with_the_weights_it_saw(problem)
     history = model.fit(X, y, **fit, shuffle=False, callbacks=[recorder])
     batch = fit["batch_size"] or len(X)
     replay = NeuralNetwork(sizes, **config)
-    replay.head.set_state(model.head.get_state())      # the same label / target encoding
+    replay.task_.set_state(model.task_.get_state())      # the same label / target encoding
     total = 0.0
     for k, weights in enumerate(recorder.last_epoch):
         replay.parameters[...] = weights

@@ -223,7 +223,7 @@ def test_the_regressor_standardises_its_target_by_default():
     default = BackpropRegressor(hidden_layer_sizes=(32,), random_state=0).fit(X, y)
     raw = BackpropRegressor(hidden_layer_sizes=(32,), standardize_target=False, random_state=0).fit(X, y)
     assert default.score(X, y) > 0.9 > raw.score(X, y)
-    assert default.model_.head.target_mean_[0] == pytest.approx(y.mean())
+    assert default.model_.task_.target_mean_[0] == pytest.approx(y.mean())
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -57,7 +57,7 @@ def data_for(model, rng, n=9):
     if model.task == "regression":
         return X, rng.normal(size=(n, n_out))
     n_classes = max(n_out, 2)
-    return X, model.head.fit_encode(np.arange(n) % n_classes, np.float64)
+    return X, model.task_.fit_encode(np.arange(n) % n_classes, np.float64)
 
 
 @settings(max_examples=300, deadline=None)
@@ -129,7 +129,7 @@ def test_training_loss_curve_equals_pytorch(optimizer):
                        "nesterov": lambda: torch.optim.SGD(flat, lr=0.01, momentum=0.9, nesterov=True),
                        "adam": lambda: torch.optim.Adam(flat, lr=0.01),
                        "rmsprop": lambda: torch.optim.RMSprop(flat, lr=0.01, alpha=0.9)}[optimizer]()
-    Y = model.head.fit_encode(labels, np.float64)
+    Y = model.task_.fit_encode(labels, np.float64)
     expected = []
     for _ in range(15):
         total = 0.0

@@ -37,7 +37,7 @@ class Inspection:
         def fmt(r):
             return "  ".join(v.ljust(w) if c < 3 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths)))
 
-        head = (f"NeuralNetwork: task={self.head.name}, loss={self.loss.name}, "
+        head = (f"NeuralNetwork: task={self.task_.name}, loss={self.loss.name}, "
                 f"optimizer={type(self.optimizer).__name__}, dtype={self.dtype.name}")
         return "\n".join([head, line, fmt(rows[0]), line, *map(fmt, rows[1:]), line,
                           f"Total params: {self.n_parameters:,}"])
@@ -86,8 +86,8 @@ class Inspection:
         X = check_features(X, np.float64, "X", self.layer_sizes[0])
         y = as_array(y, "y")
         check_same_length(X, y)
-        Y = self.head.encode(y, np.float64) if self.head.fitted else \
-            self.head.unfitted_copy().fit_encode(y, np.float64)
+        Y = self.task_.encode(y, np.float64) if self.task_.fitted else \
+            self.task_.unfitted_copy().fit_encode(y, np.float64)
         return gradient_check(self._clone(np.float64), X, Y, epsilon)
 
     def plot_history(self, path=None):
@@ -147,7 +147,7 @@ class Inspection:
         if y.ndim == 0:
             y = y.reshape(1)
         check_same_length(X, y)
-        return trace_step(self, X, self.head.encode_for_trace(y, self.dtype), apply)
+        return trace_step(self, X, self.task_.encode_for_trace(y, self.dtype), apply)
 
     # ------------------------------------------------------------------ explanations
     def input_gradients(self, X, output=None):
@@ -218,6 +218,6 @@ class Inspection:
             embeddings={e.column: (e.n_categories, e.dim) for e in self.embeddings} or None,
         )
         twin.parameters[...] = self.parameters
-        if self.head.fitted:
-            twin.head.set_state(self.head.get_state())
+        if self.task_.fitted:
+            twin.task_.set_state(self.task_.get_state())
         return twin

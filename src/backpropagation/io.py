@@ -67,7 +67,7 @@ def save_model(model, path) -> None:
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "network": network,
-        "fitted": model.head.get_state() if model.head.fitted else None,
+        "fitted": model.task_.get_state() if model.task_.fitted else None,
         "optimizer_iterations": model.optimizer.iterations,
         "rng_state": model.rng.bit_generator.state,
         "dropout_rng_state": None if model.dropout_rng is None else model.dropout_rng.bit_generator.state,
@@ -142,7 +142,7 @@ def _restore_fitted_state(model, description: dict, arrays: dict) -> None:
     """What ``fit`` learned, the optimizer's state, feature names, metadata and random state."""
     params = model.parameters
     if description.get("fitted") is not None:
-        model.head.set_state(description["fitted"])
+        model.task_.set_state(description["fitted"])
     state = {key.removeprefix("optimizer."): value for key, value in arrays.items() if key.startswith("optimizer.")}
     for name, value in state.items():
         if value.shape != params.shape:

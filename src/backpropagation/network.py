@@ -97,6 +97,13 @@ class NeuralNetwork(Inspection, FlatParameters):
 
     Attributes
     ----------
+    task_ : Task
+        What the output means (:mod:`backpropagation.nn.tasks`): how targets are encoded, the
+        output activation and loss, the metric, and how outputs decode to labels or values;
+        it holds what ``fit`` learns of the targets (``classes_``, the target's mean and spread).
+    backprop : Backprop
+        The training step's machinery (:mod:`backpropagation.nn.backprop`): forward pass, loss,
+        backward pass, update; what the engines run.
     layers : list of Dense
     classes_ : ndarray
         Sorted class labels (classification, after ``fit``).
@@ -145,11 +152,11 @@ class NeuralNetwork(Inspection, FlatParameters):
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.task = task
         self.standardize_target = check_bool("standardize_target", standardize_target)
-        self.head = tasks.get(task, self.layer_sizes[-1], self.standardize_target)
+        self.task_ = tasks.get(task, self.layer_sizes[-1], self.standardize_target)
         hidden = activations.per_hidden_layer(hidden_activation, len(self.layer_sizes) - 2)
-        output = activations.get(output_activation or self.head.output_activation, "output_activation")
-        self.loss = losses.get(loss or self.head.loss)
-        self.head.check_loss(self.loss)
+        output = activations.get(output_activation or self.task_.output_activation, "output_activation")
+        self.loss = losses.get(loss or self.task_.loss)
+        self.task_.check_loss(self.loss)
         self.optimizer = optimizers.get(optimizer)
         self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
         self.l2, self.initializer = check_float("l2", l2, 0.0), initializer
@@ -184,10 +191,10 @@ class NeuralNetwork(Inspection, FlatParameters):
     @property
     def classes_(self) -> np.ndarray:
         """Sorted class labels seen by ``fit`` (classification only)."""
-        if not self.head.is_classifier:
+        if not self.task_.is_classifier:
             raise AttributeError("classes_: only classification networks have classes")
         self._require_fitted("classes_")
-        return self.head.classes_
+        return self.task_.classes_
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -289,7 +296,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         return np.concatenate([self.backprop.infer(X[i:i + ROWS_PER_PASS])[1] for i in range(0, len(X), ROWS_PER_PASS)])
 
     def _require_fitted(self, what: str) -> None:
-        if not self.head.fitted:
+        if not self.task_.fitted:
             raise NotFittedError(f"{what}: this network has not been fitted yet; call fit first")
 
     def predict(self, X) -> np.ndarray:
@@ -303,17 +310,17 @@ class NeuralNetwork(Inspection, FlatParameters):
         -------
         ndarray of shape (n_samples,) or, for multi-output regression, (n_samples, n_outputs)
         """
-        if self.head.is_classifier:
+        if self.task_.is_classifier:
             self._require_fitted("predict")
-        return self.head.decode(self._output(X)).copy()
+        return self.task_.decode(self._output(X)).copy()
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of shape (n_samples, n_classes), columns ordered like ``classes_``."""
-        if not self.head.is_classifier:
+        if not self.task_.is_classifier:
             raise ValueError("predict_proba: only classification networks give probabilities; "
                              "use predict for regression")
         self._require_fitted("predict_proba")
-        return self.head.probabilities(self._output(X)).copy()
+        return self.task_.probabilities(self._output(X)).copy()
 
     def evaluate(self, X, y) -> dict[str, float]:
         """Loss (the objective ``fit`` minimises, L2 included) and the task's metrics.
@@ -327,10 +334,10 @@ class NeuralNetwork(Inspection, FlatParameters):
         X, Y = self._checked_pair(X, y, "evaluate")
         A = np.empty_like(Y)
         result = {"loss": self.backprop.objective(X, Y, A)}
-        if self.head.is_classifier:
-            result["accuracy"] = self.head.score(Y, A)
+        if self.task_.is_classifier:
+            result["accuracy"] = self.task_.score(Y, A)
         else:
-            Y, A = self.head.to_user_units(Y), self.head.to_user_units(A)
+            Y, A = self.task_.to_user_units(Y), self.task_.to_user_units(A)
             result.update(mse=metrics.mean_squared_error(Y, A), mae=metrics.mean_absolute_error(Y, A),
                           r2=metrics.r2_score(Y, A))
         return result
@@ -340,7 +347,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         X, Y = self._checked_pair(X, y, "score")
         A = np.empty_like(Y)
         self.backprop.objective(X, Y, A)   # (in passes: bounded memory for large X)
-        return self.head.score(Y, A)
+        return self.task_.score(Y, A)
 
     def _features(self, X) -> np.ndarray:
         """``X`` checked as the network's input; a command-line model given a raw table is told
@@ -355,12 +362,12 @@ class NeuralNetwork(Inspection, FlatParameters):
                               "reads raw rows") from None
 
     def _checked_pair(self, X, y, method: str):
-        if self.head.is_classifier:
+        if self.task_.is_classifier:
             self._require_fitted(method)
         X = self._features(X)
         y = as_array(y, "y")
         check_same_length(X, y)
-        return X, self.head.encode(y, self.dtype)
+        return X, self.task_.encode(y, self.dtype)
 
     def __repr__(self) -> str:
         return f"NeuralNetwork({list(self.layer_sizes)}, task={self.task!r})"

@@ -276,7 +276,7 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     def _build(self, X, y, classes):
         model = super()._build(X, y, classes)
         if classes is not None:  # partial_fit: the labels of all batches are known up front
-            model.head.set_classes(classes)
+            model.task_.set_classes(classes)
         return model
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -25,7 +25,7 @@ def trained(task, layers, X, y, activation="tanh", epochs=30, **options):
 
 def user_output(model, X):
     """ŷ as input_gradients defines it: values in the targets' units or class probabilities."""
-    if model.head.is_classifier:
+    if model.task_.is_classifier:
         proba = model.predict_proba(X)
         return proba[:, 1:] if model.layer_sizes[-1] == 1 else proba
     out = model.predict(X)
@@ -75,7 +75,7 @@ def test_input_gradients_equal_torch_autograd(name):
     A = x
     for layer, (W, b) in zip(model.layers, params):
         A = torch_activation(layer.activation)(A @ W + b)
-    scale = getattr(model.head, "target_scale_", None)
+    scale = getattr(model.task_, "target_scale_", None)
     if scale is not None:
         A = A * torch.tensor(scale)
     for k in range(G.shape[1]):
@@ -94,7 +94,7 @@ def test_input_gradients_select_one_output_and_refuse_bad_ones():
 
 def test_input_gradients_leave_the_training_caches_alone():
     model, X = case("regression")
-    model.backprop.loss_and_gradients(X, model.head.encode(np.zeros(len(X)), model.dtype))
+    model.backprop.loss_and_gradients(X, model.task_.encode(np.zeros(len(X)), model.dtype))
     cached, gradients = model.layers[0].Z.copy(), model.gradients.copy()
     model.input_gradients(X[:3])
     assert np.array_equal(model.layers[0].Z, cached) and np.array_equal(model.gradients, gradients)

@@ -21,7 +21,7 @@ def test_traced_gradients_and_update_equal_a_real_training_step(task, n_out, opt
     trace = model.trace(X, y)
     np.testing.assert_array_equal(model.parameters, before)    # apply=False leaves the model alone
 
-    model.backprop.loss_and_gradients(X, model.head.encode(y, np.float64))
+    model.backprop.loss_and_gradients(X, model.task_.encode(y, np.float64))
     for step, layer in zip(trace.layers, model.layers):
         np.testing.assert_array_equal(step.dW, layer.dW)
         np.testing.assert_array_equal(step.db, layer.db)

@@ -74,11 +74,11 @@ def test_a_step_carries_the_chain_on_to_the_inputs(explorer):
     _, before = call(explorer, "/api/state")
     _, step = call(explorer, "/api/step", {})
     model = NeuralNetwork([2, 4, 3, 2], task="classification", optimizer="sgd", learning_rate=0.1)
-    model.head.fit_encode([0, 1], model.dtype)
+    model.task_.fit_encode([0, 1], model.dtype)
     for layer, weights in zip(model.layers, before["weights"]):
         layer.W[...], layer.b[...] = weights["W"], weights["b"]
     x, label = np.array(step["x"]), np.argmax(step["y"], axis=1)
-    Y = model.head.encode(label, model.dtype)
+    Y = model.task_.encode(label, model.dtype)
     eps, numeric = 1e-6, np.zeros_like(x)
     for j in range(x.shape[1]):
         shift = np.zeros_like(x)
@@ -293,7 +293,7 @@ def test_the_page_loads_without_errors_and_step_shows_the_trace(page, explorer):
     page.find_element("xpath", "//button[text()='Step']").click()
     numbers = wait_for(lambda: shown_numbers(page) if any(k[0] == "W_new" for k in shown_numbers(page)) else None)
     model = NeuralNetwork([2, 4, 3, 2], task="classification", optimizer="sgd", learning_rate=0.1)
-    model.head.fit_encode(np.array([0, 1]), model.dtype)              # (the page's classes: 0 and 1)
+    model.task_.fit_encode(np.array([0, 1]), model.dtype)              # (the page's classes: 0 and 1)
     for number, layer in enumerate(model.layers, 1):
         layer.W[...] = gathered(numbers, "W", number)
         layer.b[...] = gathered(numbers, "b", number)[0]
@@ -504,7 +504,7 @@ def test_noise_a_test_split_l2_and_input_features_reach_the_network():
     assert samples <= set(session.train_rows.tolist())          # a Step never learns from a test point
     state = session.train(2)
     rows = session.test_rows
-    expected = session.model.backprop.objective(session.X[rows], session.model.head.encode(session.y[rows], np.float64))
+    expected = session.model.backprop.objective(session.X[rows], session.model.task_.encode(session.y[rows], np.float64))
     assert state["test_losses"] == [[2, pytest.approx(expected, rel=1e-12)]]
     assert state["test"] == [i in set(rows.tolist()) for i in range(200)]
 

@@ -193,7 +193,7 @@ def graph_equals_predict(table_model, cells: dict):
     got = ort.InferenceSession(proto.SerializeToString()).run(None, feeds)
     frame = pa.table(columns)
     tolerance = 1e-9 if table_model.network.dtype == np.float64 else 1e-4
-    if table_model.network.head.is_classifier:
+    if table_model.network.task_.is_classifier:
         assert got[0].tolist() == table_model.predict(frame).tolist()
         np.testing.assert_allclose(got[1], table_model.predict_proba(frame), rtol=tolerance, atol=tolerance)
     else:

@@ -84,7 +84,7 @@ def test_a_network_with_an_embedding_equals_pytorch():
     x = torch.tensor(X)
     embedded = torch.nn.functional.embedding(x[:, 1].long(), E)
     hidden = torch.tanh(torch.cat([x[:, :1], embedded, x[:, 2:]], dim=1) @ W1 + b1)
-    Y = model.head.encode(y, model.dtype)
+    Y = model.task_.encode(y, model.dtype)
     loss = torch.mean((hidden @ W2 + b2 - torch.tensor(Y)) ** 2)
     loss.backward()
     ours = model.backprop.loss_and_gradients(X, Y)

@@ -91,7 +91,7 @@ def test_estimators_accept_a_numpy_random_state():
     (["b", "a"], "<U1", "sorted order"),
 ])
 def test_a_stored_classes_dtype_that_changes_the_labels_is_refused(classes, dtype, message):
-    head = NeuralNetwork([3, 2], task="classification").head
+    head = NeuralNetwork([3, 2], task="classification").task_
     with pytest.raises(ValueError, match=message):
         head.set_state({"classes": classes, "classes_dtype": dtype})
 
@@ -107,8 +107,8 @@ def test_regression_targets_are_standardised_by_default_and_predicted_in_their_u
     X, y = grams()
     model = NeuralNetwork([3, 32, 1], random_state=0)
     model.fit(X, y, epochs=100, verbose=0)                 # plain SGD on raw grams would diverge
-    assert model.head.target_mean_[0] == pytest.approx(y.mean())
-    assert model.head.target_scale_[0] == pytest.approx(y.std())
+    assert model.task_.target_mean_[0] == pytest.approx(y.mean())
+    assert model.task_.target_scale_[0] == pytest.approx(y.std())
     assert model.score(X, y) > 0.9 and abs(model.predict(X).mean() - y.mean()) < 100
 
 
@@ -130,7 +130,7 @@ def test_the_switch_off_trains_on_raw_targets():
     X, y = grams()
     raw = NeuralNetwork([3, 8, 1], standardize_target=False, random_state=0)
     raw.fit(X[:20], y[:20], epochs=1, batch_size=None, verbose=0)
-    assert raw.head.target_mean_ is None
+    assert raw.task_.target_mean_ is None
     assert raw.evaluate(X, y)["loss"] == pytest.approx(np.mean((raw.predict(X) - y) ** 2), rel=1e-12)
 
 
@@ -140,8 +140,8 @@ def test_statistics_are_per_column_weighted_and_saved(tmp_path):
     weights = np.where(np.arange(len(y)) % 2, 3.0, 1.0)
     model = NeuralNetwork([3, 8, 2], random_state=0)
     model.fit(X, Y, epochs=2, sample_weight=weights, verbose=0)
-    np.testing.assert_allclose(model.head.target_mean_, np.average(Y, axis=0, weights=weights))
-    assert model.head.target_scale_[1] == 1.0
+    np.testing.assert_allclose(model.task_.target_mean_, np.average(Y, axis=0, weights=weights))
+    assert model.task_.target_scale_[1] == 1.0
     model.save(tmp_path / "m.npz")
     loaded = NeuralNetwork.load(tmp_path / "m.npz")
     assert loaded.predict(X).tobytes() == model.predict(X).tobytes()
@@ -174,4 +174,4 @@ def test_files_from_before_the_switch_load_as_raw_target_models(tmp_path):
 ])
 def test_broken_target_statistics_are_refused(state):
     with pytest.raises(ValueError, match="target_mean"):
-        NeuralNetwork([3, 1]).head.set_state(state)
+        NeuralNetwork([3, 1]).task_.set_state(state)

@@ -188,7 +188,7 @@ def test_fuzzed_descriptions_in_a_valid_container_raise_only_value_error(model_f
     except ValueError:
         return
     assert np.isfinite(model.parameters).all()
-    if model.head.fitted:            # ("fitted": null is an honest untrained model)
+    if model.task_.fitted:            # ("fitted": null is an honest untrained model)
         assert model.predict(np.eye(3)).shape == (3,)
 
 

@@ -132,7 +132,7 @@ def test_ctrl_c_under_mpiexec_stops_every_rank_at_the_same_batch_and_rank_0_save
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130, err[-2000:]
     assert "training was interrupted (Ctrl-C)" in out and "Traceback" not in err
-    assert NeuralNetwork.load(model_path).head.fitted
+    assert NeuralNetwork.load(model_path).task_.fitted
 
 
 @pytest.mark.parametrize("ranks", [2, 3])

@@ -87,7 +87,7 @@ def test_the_cli_writes_the_model_and_says_it_was_interrupted(tmp_path):
     assert "interrupted (Ctrl-C)" in out and f"model written to {model_path}" in out
     assert "Traceback" not in err
     reloaded = NeuralNetwork.load(model_path)
-    assert reloaded.head.fitted and np.isfinite(reloaded.parameters).all()
+    assert reloaded.task_.fitted and np.isfinite(reloaded.parameters).all()
 
 
 def test_weights_that_overflow_in_the_last_update_are_caught_and_rolled_back():
@@ -133,7 +133,7 @@ model.fit(X, X.sum(axis=1), epochs=100000, verbose=0,
     process.kill()                               # SIGKILL: no handler, no cleanup
     process.wait(timeout=60)
     model = NeuralNetwork.load(checkpoint)
-    assert model.head.fitted and model.optimizer.iterations >= 3 * 63
+    assert model.task_.fitted and model.optimizer.iterations >= 3 * 63
 
 
 def press_ctrl_c_inside(monkeypatch, module, name):
@@ -233,7 +233,7 @@ def test_the_cli_interrupted_before_any_epoch_says_so_and_exits_130(tmp_path, mo
     out, err = capsys.readouterr()
     assert code == 130, err
     assert "training was interrupted (Ctrl-C)" in out and "no loss curve" in out
-    assert NeuralNetwork.load(model_path).head.fitted
+    assert NeuralNetwork.load(model_path).task_.fitted
     assert (plots / "predictions.png").exists() and not (plots / "loss_curve.png").exists()
 
 
@@ -247,4 +247,4 @@ def test_a_ctrl_c_while_the_cli_saves_still_writes_the_whole_model(tmp_path, mon
     out, err = capsys.readouterr()
     assert code == 130, err
     assert "interrupted (Ctrl-C) after training: the model was written" in out
-    assert NeuralNetwork.load(model_path).head.fitted
+    assert NeuralNetwork.load(model_path).task_.fitted

@@ -40,7 +40,7 @@ def spelled_columns(args) -> list[str]:
 
 def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwork:
     """The network ``train`` fits: ``n_inputs`` encoded columns in, one output per class (one for
-    two classes, and for regression). The network's head standardises a regression target."""
+    two classes, and for regression). The network's task (its output) standardises a regression target."""
     task = pre.resolved_task
     n_out = 1 if task == "regression" or (n_classes == 2 and task in ("classification", "binary")) else n_classes
     learning_rate = args.learning_rate

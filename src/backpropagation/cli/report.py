@@ -41,7 +41,7 @@ def training_report(args, *, data: str, model, history, stopper, counts: dict, p
     rows did (gaps filled, text cells read as missing, unseen categories).
     """
     return {
-        "data": data, "task": model.head.name, **counts, "features": model.layer_sizes[0],
+        "data": data, "task": model.task_.name, **counts, "features": model.layer_sizes[0],
         "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
         "stop_reason": history.stop_reason, "early_stopping": early_stopping_report(stopper),
         "seconds": round(seconds, 3), "train": train, "validation": validation, "classes": classes,
@@ -86,7 +86,7 @@ def metrics_in_units(model, pre, X, y, comm=None) -> dict:
     totals = Totals(comm)
     y = np.asarray([] if y is None else y)
     X = None if X is None or not len(X) else X      # an MPI rank may hold none of these rows
-    if model.head.is_classifier:
+    if model.task_.is_classifier:
         proba = model.predict_proba(X).astype(np.float64) if X is not None else np.empty((0, len(model.classes_)))
         one_hot = (y[:, None] == model.classes_[None, :]).astype(np.float64)
         correct = np.count_nonzero(model.classes_[proba.argmax(axis=1)] == y) if len(y) else 0
@@ -115,7 +115,7 @@ def class_confusion(model, proba: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def class_report(model, X, y, comm=None) -> dict | None:
     """Per-class precision, recall, F1 and support, and the top confusions (None for regression)."""
-    if not model.head.is_classifier or y is None:
+    if not model.task_.is_classifier or y is None:
         return None
     X = None if X is None or not len(X) else X
     proba = model.predict_proba(X) if X is not None else np.empty((0, len(model.classes_)))
@@ -143,7 +143,7 @@ def write_plots(model, initial, directory, X, y, X_val, y_val, warnings: list) -
     path = os.path.join(directory, PLOT_FILES[1])
     plotting.plot_predictions(model, X_show, y_show, before=before, path=path)
     written.append(path)
-    if X.shape[1] == 2 and model.head.is_classifier:
+    if X.shape[1] == 2 and model.task_.is_classifier:
         written.append(os.path.join(directory, PLOT_FILES[2]))
         plotting.plot_decision_boundary(model, X, y, written[-1])
     return written

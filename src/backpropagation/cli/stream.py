@@ -65,7 +65,7 @@ def train_streaming(args, comm=None):
     seconds = time.perf_counter() - started
     X_val, y_val = table.validation()
     last = {key: values[-1] for key, values in history.history.items()
-            if values and key in ("loss", model.head.metric)} or None
+            if values and key in ("loss", model.task_.metric)} or None
     counts = {"rows_used": table.train_rows + table.validation_rows, "rows_train": table.train_rows,
               "rows_validation": table.validation_rows,
               "rows_dropped_missing_target": table.rows - table.summary.labelled}

@@ -56,9 +56,9 @@ def command_predict(args) -> int:
         for chunk in stream_table(args.data, fmt=reading_format(args, model)):
             X, _, report = pre.transform(chunk, with_target=False, dtype=model.dtype)
             reports.append(report)
-            added = {f"predicted_{pre.target}": (model.predict(X).tolist() if model.head.is_classifier else
+            added = {f"predicted_{pre.target}": (model.predict(X).tolist() if model.task_.is_classifier else
                                                  pre.unscale_target(model.predict(X).astype(np.float64)).tolist())}
-            if args.proba and model.head.is_classifier:
+            if args.proba and model.task_.is_classifier:
                 proba = model.predict_proba(X)
                 for k, label in enumerate(model.classes_.tolist()):
                     added[f"proba_{label}"] = proba[:, k].tolist()
@@ -74,7 +74,7 @@ def command_predict(args) -> int:
     for line in TransformReport.combined(reports).lines():
         print(f"backprop: note: {line}", file=sys.stderr)
     replaced = [name for name in header if name == f"predicted_{pre.target}" or
-                (args.proba and model.head.is_classifier and name in {f"proba_{c}" for c in model.classes_.tolist()})]
+                (args.proba and model.task_.is_classifier and name in {f"proba_{c}" for c in model.classes_.tolist()})]
     if replaced:
         print(f"backprop: note: replaced the input's column(s) {', '.join(replaced)}", file=sys.stderr)
     return 0
@@ -97,10 +97,10 @@ def command_evaluate(args) -> int:
     model, pre = load_cli_model(args.model)
     table = read_file(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, model))
     X, y, report = pre.transform(table, with_target=True, dtype=model.dtype)
-    if model.head.is_classifier:
+    if model.task_.is_classifier:
         _refuse_unseen_labels(y, model.classes_, table, report.rows, pre.target)
     result = {"rows": len(y), **metrics_in_units(model, pre, X, y), "preprocessing": report.lines()}
-    if model.head.is_classifier:
+    if model.task_.is_classifier:
         result["classes"] = model.classes_.tolist()
         result["confusion_matrix"] = metrics.confusion_matrix(y, model.predict(X), model.classes_).tolist()
     if args.json:

@@ -98,12 +98,12 @@ def backward_to_input(model, Zs: list, As: list, dA: np.ndarray) -> np.ndarray:
 def output_scale(model) -> np.ndarray:
     """How one unit of each network output reads in the user's units (the regression targets'
     standard deviations when the network learned standardised targets; else 1)."""
-    scale = getattr(model.head, "target_scale_", None)
+    scale = getattr(model.task_, "target_scale_", None)
     return np.ones(model.layer_sizes[-1]) if scale is None else np.asarray(scale, dtype=np.float64)
 
 
 def require_fitted(model, what: str) -> None:
     """NotFittedError unless ``fit`` has taught the network its targets (an unfitted network's
     outputs mean nothing yet: no classes, no target units)."""
-    if not model.head.fitted:
+    if not model.task_.fitted:
         raise NotFittedError(f"{what}: this network has not been fitted yet; call fit first")

@@ -156,14 +156,14 @@ SCORINGS = {
 
 def scorer_of(model, scoring):
     """``(function(X, y) -> float, metric name)`` for ``scoring`` (higher is better)."""
-    task_metric = "accuracy" if model.head.is_classifier else "r2"
+    task_metric = "accuracy" if model.task_.is_classifier else "r2"
     if scoring is None or scoring == task_metric:
         return model.score, task_metric
-    if isinstance(scoring, str) and scoring in SCORINGS and (model.head.is_classifier is False or scoring == "loss"):
+    if isinstance(scoring, str) and scoring in SCORINGS and (model.task_.is_classifier is False or scoring == "loss"):
         return (lambda X, y: float(SCORINGS[scoring](model, X, y))), scoring
     if callable(scoring):
         return (lambda X, y: float(scoring(model, X, y))), getattr(scoring, "__name__", "score")
-    names = [task_metric, "loss"] + ([] if model.head.is_classifier else list(SCORINGS)[1:])
+    names = [task_metric, "loss"] + ([] if model.task_.is_classifier else list(SCORINGS)[1:])
     raise ValueError(f"scoring: expected None, one of {', '.join(map(repr, names))} or a function "
                      f"f(model, X, y) (a scikit-learn scorer works), got {scoring!r}")
 

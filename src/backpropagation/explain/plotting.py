@@ -90,7 +90,7 @@ def plot_predictions(model, X, y, before=None, path=None):
     axes = figure.subplots(1, len(panels), squeeze=False)[0]
     y = np.asarray(y)
     for ax, (title, predicted) in zip(axes, panels):
-        if model.head.is_classifier:
+        if model.task_.is_classifier:
             title = f"{title}: accuracy {_confusion(ax, y, predicted, model.classes_):.3f}"
         else:
             truth, guess = y.reshape(len(y), -1)[:, 0], predicted.reshape(len(y), -1)[:, 0]
@@ -135,7 +135,7 @@ def plot_decision_boundary(model, X, y, path=None, resolution: int = 200):
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"X: a decision boundary needs exactly 2 features, got shape {X.shape}")
-    if not model.head.is_classifier:
+    if not model.task_.is_classifier:
         raise ValueError("model: a decision boundary needs a classification network")
     margin = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-9)
     low, high = X.min(axis=0) - margin, X.max(axis=0) + margin

@@ -71,7 +71,7 @@ class Session:
         self.model = NeuralNetwork(layers, task="classification", hidden_activation=activation,
                                    optimizer=optimizer, learning_rate=learning_rate, l2=l2, random_state=seed,
                                    engine="numpy")
-        self.model.head.fit_encode(self.y, self.model.dtype)   # the classes are known from the start
+        self.model.task_.fit_encode(self.y, self.model.dtype)   # the classes are known from the start
         self.order = self.train_rows[np.random.default_rng(seed).permutation(len(self.train_rows))]
         self.steps, self.epochs, self.losses, self.test_losses = 0, 0, [], []
         self.last = None          # (trace, sample, weights before the step) of the last Step
@@ -150,7 +150,7 @@ class Session:
         """Loss at the weight ``flat`` ± :data:`NUDGE` (weights before the step), and the slope."""
         model, now = self.model, self.model.parameters.copy()
         X = self.X[samples].astype(model.dtype)
-        Y = model.head.encode(self.y[samples], model.dtype)
+        Y = model.task_.encode(self.y[samples], model.dtype)
         losses = []
         try:
             for sign in (1, -1):
@@ -180,7 +180,7 @@ class Session:
         self.losses.extend(float(v) for v in history.history["loss"])
         if len(self.test_rows) and len(history.epoch):   # [epoch, test loss] after the last of them
             rows = self.test_rows
-            loss = self.model.backprop.objective(self.X[rows], self.model.head.encode(self.y[rows], self.model.dtype))
+            loss = self.model.backprop.objective(self.X[rows], self.model.task_.encode(self.y[rows], self.model.dtype))
             self.test_losses.append([self.epochs, float(loss)])
 
     def state(self) -> dict:

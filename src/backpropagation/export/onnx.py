@@ -138,11 +138,11 @@ def network_outputs(graph: Graph, model, x: str, scale=None) -> list:
         x = graph.node("Gemm", [x, W, graph.constant(layer.b, "b")]) if layer.b is not None else \
             graph.node("MatMul", [x, W])
         x = _activation(graph, layer, x)
-    head = model.head
-    if not head.is_classifier:
-        if head.target_mean_ is not None:                      # back to the targets' units
-            x = graph.node("Add", [graph.node("Mul", [x, graph.constant(head.target_scale_)]),
-                                   graph.constant(head.target_mean_)])
+    task = model.task_
+    if not task.is_classifier:
+        if task.target_mean_ is not None:                      # back to the targets' units
+            x = graph.node("Add", [graph.node("Mul", [x, graph.constant(task.target_scale_)]),
+                                   graph.constant(task.target_mean_)])
         if scale is not None:
             x = graph.node("Add", [graph.node("Mul", [x, graph.constant([[scale[0]]])]), graph.constant([[scale[1]]])])
         values = graph.output_name("values")
@@ -171,7 +171,7 @@ def to_onnx(model, path=None, dtype=None):
     block. Before ``path`` is written, the graph runs on random rows and must give ``predict``'s
     numbers (ValueError otherwise; nothing written).
     """
-    if model.head.is_classifier and not model.head.fitted:
+    if model.task_.is_classifier and not model.task_.fitted:
         raise ValueError("ONNX export: fit the classifier first (its labels go into the graph)")
     names = None if model.feature_names_in_ is None else [str(name) for name in model.feature_names_in_]
     graph = Graph(dtype or model.dtype, names or ["X"])
@@ -204,7 +204,7 @@ def check_network(proto, model, dtype, names=None) -> None:
     X = probe_inputs(model).astype(dtype)
     feeds = {"X": X} if names is None else {name: X[:, [j]] for j, name in enumerate(names)}
     got = run_graph(proto, feeds)
-    compare(got, model.predict(X), model.predict_proba(X) if model.head.is_classifier else None, dtype,
+    compare(got, model.predict(X), model.predict_proba(X) if model.task_.is_classifier else None, dtype,
             "random rows")
 
 

@@ -207,5 +207,5 @@ def check_against_predict(proto, table_model, feeds: dict, what: str) -> None:
     got = run_graph(proto, feeds)
     network = table_model.network
     expected = table_model.predict(frame)
-    compare(got, expected, table_model.predict_proba(frame) if network.head.is_classifier else None,
+    compare(got, expected, table_model.predict_proba(frame) if network.task_.is_classifier else None,
             network.dtype, what)

@@ -72,7 +72,7 @@ class FlatParameters:
         for layer in self.layers:
             init = self.initializer
             if isinstance(init, str) and init == "auto":  # measured in bench/quality.py
-                init = "glorot_uniform" if self.head.is_classifier else "fan_in_uniform"
+                init = "glorot_uniform" if self.task_.is_classifier else "fan_in_uniform"
             layer.W[...] = initializers.get(init)(layer.fan_in, layer.fan_out, self.rng, self.dtype)
 
     @property

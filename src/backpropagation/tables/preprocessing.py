@@ -100,7 +100,7 @@ class TabularPreprocessor:
         self.target_kind: str | None = None
         self.target_mean, self.target_std = 0.0, 1.0
         #: Whether :meth:`scale_target` standardises the target (models written before the
-        #: network's head took that over); new models leave it to the head.
+        #: network's task took that over); new models leave it to the network.
         self.scales_target = False
         #: Advice found while fitting (identifier-like or constant columns).
         self.warnings: list[str] = []
@@ -424,8 +424,8 @@ class TabularPreprocessor:
         return numbers
 
     def scale_target(self, y: np.ndarray) -> np.ndarray:
-        """The target as the network of a model written before its head standardised targets learnt
-        it (``scales_target``); unchanged otherwise: the network's head scales it."""
+        """The target as the network of a model written before its task standardised targets learnt
+        it (``scales_target``); unchanged otherwise: the network's task scales it."""
         return (y - self.target_mean) / self.target_std if self.target_kind == "numeric" and self.scales_target else y
 
     def unscale_target(self, y: np.ndarray) -> np.ndarray:

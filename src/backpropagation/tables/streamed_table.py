@@ -154,7 +154,7 @@ class StreamedTable:
             class_weights(model, class_weight, np.array([self.class_counts.get(c, 0) for c in model.classes_.tolist()],
                                                         dtype=np.float64))
         X_val, y_val = self.validation()
-        validation = (X_val, None if X_val is None else model.head.encode(y_val, model.dtype))
+        validation = (X_val, None if X_val is None else model.task_.encode(y_val, model.dtype))
         if self.comm is not None and validation[0] is None and self.validation_split:
             validation = (np.empty((0, self.n_features), model.dtype),
                           np.empty((0, model.layer_sizes[-1]), model.dtype))
@@ -165,32 +165,32 @@ class StreamedTable:
         def parts(rng):
             for X, labels in self.pools(rng, rank, size, shuffle):
                 if len(X) or size > 1:          # (under MPI every process takes part in every pool)
-                    Y = model.head.encode(labels, model.dtype)
+                    Y = model.task_.encode(labels, model.dtype)
                     yield X, Y, None if per_class is None else per_class[class_index(Y)].astype(model.dtype)
 
         def sample():
             X, labels = next(iter(self), (np.empty((0, self.n_features), self.dtype), np.empty(0)))
             rows = slice(0, 8 * batch_size)
-            return X[rows], model.head.encode(labels[rows], model.dtype)
+            return X[rows], model.task_.encode(labels[rows], model.dtype)
         return StreamedPools(parts, self.train_rows, reducer, batch_size, shuffle, sample), validation
 
     def _prepare(self, model) -> None:
-        """Check the network fits the table; give its head the classes or the target's statistics,
+        """Check the network fits the table; give its task (its output) the classes or the target's statistics,
         and its metadata the encoding (so that ``backprop predict`` and ``TableModel`` read raw rows)."""
         pre = self.preprocessing
         if model.layer_sizes[0] != self.n_features:
             raise ValueError(f"X: the streamed table has {self.n_features} encoded features "
                              f"(table.n_features) but the network's input layer has {model.layer_sizes[0]}")
-        if model.head.is_classifier != (pre.target_kind != "numeric"):
+        if model.task_.is_classifier != (pre.target_kind != "numeric"):
             raise ValueError(f"X: the target {pre.target!r} is "
                              f"{'numeric' if pre.target_kind == 'numeric' else 'labels'} but the network's task is "
                              f"{model.task!r}; pass task= to read_table or build the network for task={self.task!r}")
-        if model.head.is_classifier and not model.head.fitted:
-            model.head.fit_encode(np.array(self.classes), model.dtype)
-        elif not model.head.is_classifier and not model.head.fitted:
-            model.head.set_state({"target_ndim": 1})
+        if model.task_.is_classifier and not model.task_.fitted:
+            model.task_.fit_encode(np.array(self.classes), model.dtype)
+        elif not model.task_.is_classifier and not model.task_.fitted:
+            model.task_.set_state({"target_ndim": 1})
             if model.standardize_target:
-                model.head.set_target_statistics(pre.target_mean, pre.target_std)
+                model.task_.set_target_statistics(pre.target_mean, pre.target_std)
         model.metadata.update(preprocessing=pre.to_dict(), feature_names=pre.feature_names,
                               text_format=self.fmt.to_dict())
 

@@ -76,7 +76,7 @@ class TableModel:
     def predict(self, frame) -> np.ndarray:
         """Labels (classification) or values in the target's own units, one per row of ``frame``."""
         predicted = self.network.predict(self.transform(frame))
-        if self.network.head.is_classifier:
+        if self.network.task_.is_classifier:
             return predicted
         return self.preprocessing.unscale_target(predicted.astype(np.float64))
 
@@ -116,7 +116,7 @@ class TableModel:
             result.importances_mean, result.importances_std = result.importances_mean * scale, \
                 result.importances_std * scale
             return result
-        if network.head.is_classifier:
+        if network.task_.is_classifier:
             unseen = ~np.isin(y, network.classes_)
             if unseen.any():
                 raise ValueError(f"{table.source}: target {pre.target!r} holds {y[unseen][0]!r}, a class the "

@@ -83,7 +83,7 @@ class History(Callback):
 
     def on_train_begin(self, logs):
         # Every key from the start: a fit stopped before its first epoch still names them.
-        metric = self.model.head.metric
+        metric = self.model.task_.metric
         keys = ["loss", metric] + (["val_loss", "val_" + metric] if logs.get("validation") else []) + ["lr"]
         for key in keys:
             self.history.setdefault(key, [])

@@ -156,7 +156,7 @@ class TrainingLoop:
         """One pass over every part of the source."""
         model = self.model
         lr, last_good = model.current_learning_rate, model.parameters.copy()
-        totals = EpochTotals(model.head.metric_tally())
+        totals = EpochTotals(model.task_.metric_tally())
         for batches, order in self.source.parts(model.rng):
             outcome = self.part(epoch, batches, order, lr, totals, last_good, interrupt)
             if outcome is not None:
@@ -191,19 +191,19 @@ class TrainingLoop:
                 return EpochOutcome(interrupted=True)
         totals.batch = batch + 1
         weights = None if batches.weights is None else batches.weights[trained]
-        model.head.add_to(totals.tally, batches.Y[trained], outputs[trained], weights)
+        model.task_.add_to(totals.tally, batches.Y[trained], outputs[trained], weights)
         return None
 
     def epoch_logs(self, totals: EpochTotals, lr) -> dict:
         """Loss and metric of the epoch (sample-weighted over the rows trained on), validation's."""
-        model, reducer, metric = self.model, self.reducer, self.model.head.metric
+        model, reducer, metric = self.model, self.reducer, self.model.task_.metric
         logs = {"loss": totals.loss / totals.weight if totals.weight else math.nan,
                 metric: reducer.merged(totals.tally).value}
         if self.X_val is not None:
             val_loss = model.backprop.objective(self.X_val, self.Y_val, self.val_outputs)
             logs["val_loss"] = reducer.mean(val_loss, len(self.X_val))
-            tally = model.head.metric_tally()
-            model.head.add_to(tally, self.Y_val, self.val_outputs)
+            tally = model.task_.metric_tally()
+            model.task_.add_to(tally, self.Y_val, self.val_outputs)
             logs["val_" + metric] = reducer.merged(tally).value
         logs["lr"] = lr
         return logs

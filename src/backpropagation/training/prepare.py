@@ -43,14 +43,14 @@ def training_sets(model, reducer, X, y, sample_weight, validation_split, validat
     and target statistics are those of every rank's rows.
     """
     X, y, weights = reducer.collectively(lambda: checked_training_data(model, X, y, sample_weight))
-    if model.head.is_classifier and not model.head.fitted:
+    if model.task_.is_classifier and not model.task_.fitted:
         # Every rank must number the classes alike, whichever labels its shard holds.
-        labels = reducer.collectively(lambda: model.head.labels(y, "y"))
-        model.head.fit_encode(reducer.union_of_labels(labels), model.dtype)
-    if model.head.fitted:
-        Y = reducer.collectively(lambda: model.head.encode(y, model.dtype))
+        labels = reducer.collectively(lambda: model.task_.labels(y, "y"))
+        model.task_.fit_encode(reducer.union_of_labels(labels), model.dtype)
+    if model.task_.fitted:
+        Y = reducer.collectively(lambda: model.task_.encode(y, model.dtype))
     else:
-        Y = reducer.collectively(lambda: model.head.fit_encode(y, model.dtype, reducer.merged, weights))
+        Y = reducer.collectively(lambda: model.task_.fit_encode(y, model.dtype, reducer.merged, weights))
     if class_weight is not None:
         weights = reducer.collectively(lambda: class_weighted(model, Y, weights, class_weight, reducer))
     return reducer.collectively(lambda: validation_sets(
@@ -60,7 +60,7 @@ def training_sets(model, reducer, X, y, sample_weight, validation_split, validat
 def class_weighted(model, Y, weights, class_weight, reducer) -> np.ndarray:
     """The rows' weights (``weights``, or 1) times their class's weight (:func:`class_weights`,
     the classes counted over every rank)."""
-    if not model.head.is_classifier:
+    if not model.task_.is_classifier:
         raise ValueError("class_weight: only for classification; this network does regression")
     index = class_index(Y)
     counts = reducer.total(np.bincount(index, minlength=len(model.classes_)).astype(np.float64))
@@ -78,7 +78,7 @@ def class_weights(model, class_weight, counts: np.ndarray) -> np.ndarray:
     (``n_rows / (n_classes · rows of the class)``, from the training rows' ``counts`` per class)
     or a ``{label: weight}`` dict (classes it leaves out weigh 1). ValueError when no class
     present in the training rows weighs anything (there would be nothing to learn from)."""
-    if not model.head.is_classifier:
+    if not model.task_.is_classifier:
         raise ValueError("class_weight: only for classification; this network does regression")
     classes = model.classes_
     if isinstance(class_weight, str) and class_weight == "balanced":
@@ -122,10 +122,10 @@ def validation_sets(model, X, Y, fraction, validation_data, weights, min_samples
                                model.layer_sizes[0], min_samples, model.feature_names_in_)
         y_val = as_array(validation_data[1], "validation_data[1]")
         check_same_length(X_val, y_val, "validation_data[0]", "validation_data[1]")
-        return X, Y, X_val, model.head.encode(y_val, model.dtype, "validation_data[1]"), weights
+        return X, Y, X_val, model.task_.encode(y_val, model.dtype, "validation_data[1]"), weights
     if check_float("validation_split", fraction, 0.0) == 0:
         return X, Y, None, None, weights
-    labels = Y.argmax(axis=1) if model.head.is_classifier and Y.shape[1] > 1 else \
-        (Y[:, 0] if model.head.is_classifier else None)
+    labels = Y.argmax(axis=1) if model.task_.is_classifier and Y.shape[1] > 1 else \
+        (Y[:, 0] if model.task_.is_classifier else None)
     train, val = validation_split(len(X), fraction, model.rng, labels)
     return X[train], Y[train], X[val], Y[val], None if weights is None else weights[train]
