@@ -208,9 +208,8 @@ def test_a_description_nested_100000_deep_is_one_value_error(tmp_path):
 
 
 @pytest.fixture
-def own_registry(monkeypatch):
-    """Register into a copy of the activation registry, so that no other test sees the names."""
-    monkeypatch.setattr(activations.registry, "_factories", dict(activations.registry._factories))
+def own_registry(own_names):
+    """Names registered here are unregistered after the test (see conftest's ``own_names``)."""
 
 
 class ScaledTanh(Activation):

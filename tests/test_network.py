@@ -240,9 +240,7 @@ def test_a_custom_activation_subclass_trains():
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
-def test_registered_activation_names_resolve(monkeypatch):
-    # register into a copy of the registry, so that no other test sees the new name
-    monkeypatch.setattr(activations.registry, "_factories", dict(activations.registry._factories))
+def test_registered_activation_names_resolve(own_names):
 
     @activations.register("test_square")
     class Square(Activation):

@@ -59,7 +59,7 @@ def iris():
 
 def test_fitted_attributes(iris):
     X, y = iris
-    model = BackpropClassifier(**FAST, validation_fraction=0.2).fit(X, y)
+    model = BackpropClassifier(**FAST, validation_split=0.2).fit(X, y)
     assert model.classes_.tolist() == ["setosa", "versicolor", "virginica"]
     assert model.n_features_in_ == 4 and 1 <= model.n_iter_ <= 60
     assert len(model.loss_curve_) == len(model.validation_loss_curve_) == model.n_iter_
@@ -203,7 +203,7 @@ def test_running_out_of_epochs_before_converging_warns(iris):
 def test_early_stopping_watches_the_validation_loss_and_keeps_the_best_weights(iris):
     X, y = iris
     model = BackpropClassifier(hidden_layer_sizes=(16,), epochs=500, learning_rate=0.05, early_stopping=True,
-                               validation_fraction=0.2, n_iter_no_change=5, random_state=0).fit(X, y)
+                               validation_split=0.2, n_iter_no_change=5, random_state=0).fit(X, y)
     best = int(np.argmin(model.validation_loss_curve_))
     assert model.n_iter_ < 500 and model.history_.stop_reason.startswith("early stopping: val_loss")
     assert model.n_iter_ - 1 - best == 5                # stopped 5 epochs after its best
@@ -291,3 +291,16 @@ def test_the_estimators_take_a_raw_dataframe_with_text_and_gaps_as_the_command_l
         X.drop(columns=["body_mass_g"]).assign(species=y), X["body_mass_g"].fillna(4200)) > 0.6
     numbers = BackpropClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0).fit(np.ones((6, 2)), [0, 1] * 3)
     assert numbers.table_encoder_ is None                      # numbers go straight to the network
+
+
+def test_the_estimators_take_embed_for_a_raw_frame_s_text_columns():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "store": [f"s{i}" for i in rng.integers(0, 60, 300)]})
+    y = frame["x"] + frame["store"].str[1:].astype(int) / 30
+    regressor = BackpropRegressor(hidden_layer_sizes=(8,), epochs=5, embed={"store": 3}, random_state=0)
+    regressor.fit(frame, y)
+    assert [e.dim for e in regressor.model_.embeddings] == [3] and regressor.model_.layer_sizes[0] == 2
+    assert regressor.predict(frame).shape == (300,)
+    with pytest.raises(ValueError, match="embed: embeddings learn a raw DataFrame's text columns"):
+        BackpropRegressor(epochs=1, embed={"x": 2}).fit(np.ones((10, 2)), np.ones(10))

@@ -61,6 +61,14 @@ class Registry(Generic[T]):
 
         return add if factory is None else add(factory)
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a plug-in's name, when a program or a test is done with it); KeyError if
+        it is not registered."""
+        key = name.lower()
+        if key not in self._factories:
+            raise KeyError(f"{self.kind} name {name!r} is not registered")
+        del self._factories[key]
+
     def names(self) -> list[str]:
         """The registered names, sorted."""
         return sorted(self._factories)

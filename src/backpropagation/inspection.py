@@ -215,7 +215,7 @@ class Inspection:
             use_bias=self.use_bias, dtype=self.dtype if dtype is None else dtype,
             standardize_target=self.standardize_target, engine=self.engine,
             dropout=[0.0 if d is None else d.rate for d in self.dropouts[:-1]],
-            embeddings={e.column: (e.n_categories, e.dim) for e in self.embeddings} or None,
+            embeddings={e.column: (e.n_categories, e.dim, e.unseen_row) for e in self.embeddings} or None,
         )
         twin.parameters[...] = self.parameters
         if self.task_.fitted:

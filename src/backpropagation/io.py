@@ -191,7 +191,7 @@ def network_config(model) -> dict:
         "standardize_target": model.standardize_target,
         "engine": model.engine,
         "dropout": [0.0 if d is None else d.rate for d in model.dropouts[:-1]],
-        "embeddings": [[e.column, e.n_categories, e.dim] for e in model.embeddings],
+        "embeddings": [[e.column, e.n_categories, e.dim, e.unseen_row] for e in model.embeddings],
     }
 
 
@@ -211,7 +211,8 @@ def constructor_arguments(config: dict) -> dict:
         standardize_target=config.get("standardize_target", False),
         engine=config.get("engine", "auto"),
         dropout=config.get("dropout", 0.0),
-        embeddings={int(c): (int(n), int(d)) for c, n, d in config.get("embeddings", [])} or None,
+        embeddings={int(e[0]): (int(e[1]), int(e[2]), bool(e[3]) if len(e) > 3 else False)
+                    for e in config.get("embeddings", [])} or None,
     )
 
 
@@ -321,11 +322,11 @@ def _declared_parameter_count(network) -> int | None:
         use_bias = network.get("use_bias", True) is not False
         embedded = [list(e) for e in network.get("embeddings", [])]
         if not all(type(n) is int and n > 0 for n in sizes) or len(sizes) < 2 or \
-                any(len(e) != 3 or not all(type(v) is int and v >= low for v, low in zip(e, (0, 1, 1)))
-                    for e in embedded):
+                any(len(e) not in (3, 4) or not all(type(v) is int and v >= low for v, low in zip(e, (0, 1, 1)))
+                    or len(e) == 4 and type(e[3]) is not bool for e in embedded):
             return None
     except (TypeError, KeyError, AttributeError):
         return None
-    tables = sum(n * dim for _, n, dim in embedded)
-    sizes[0] += sum(dim - 1 for _, _, dim in embedded)      # (a code column becomes dim inputs)
+    tables = sum(e[1] * e[2] for e in embedded)
+    sizes[0] += sum(e[2] - 1 for e in embedded)             # (a code column becomes dim inputs)
     return tables + sum(a * b + (b if use_bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))

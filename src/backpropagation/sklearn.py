@@ -37,10 +37,10 @@ class _BackpropEstimator(BaseEstimator):
     _task = "regression"
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
-                 l2=0.0001, epochs=200, batch_size="auto", shuffle=True, validation_fraction=0.0,
+                 l2=0.0, epochs=200, batch_size="auto", shuffle=True, validation_split=0.0,
                  early_stopping=False, tol=1e-4, n_iter_no_change=10, lr_schedule=None, initializer="auto",
                  dtype="float64", standardize_target=True, warm_start=False, random_state=None, verbose=0,
-                 engine="auto", class_weight=None, dropout=0.0):
+                 engine="auto", class_weight=None, dropout=0.0, embed=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -49,7 +49,7 @@ class _BackpropEstimator(BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.early_stopping = early_stopping
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -63,6 +63,7 @@ class _BackpropEstimator(BaseEstimator):
         self.engine = engine
         self.class_weight = class_weight
         self.dropout = dropout
+        self.embed = embed
 
     def to_onnx(self, path=None, dtype=None):
         """The trained network as an ONNX graph (see ``NeuralNetwork.to_onnx``); an estimator that
@@ -128,7 +129,7 @@ class _BackpropEstimator(BaseEstimator):
         stop = self._stopping() if epochs > 1 else False   # partial_fit: one epoch, no verdict
         history = self.model_.fit(
             X, y, epochs=epochs, batch_size=self._batch_size(), verbose=self.verbose, shuffle=self.shuffle,
-            validation_split=self.validation_fraction if self.validation_fraction else 0.0,
+            validation_split=self.validation_split if self.validation_split else 0.0,
             early_stopping=stop, lr_schedule=self.lr_schedule, sample_weight=sample_weight,
             class_weight=self.class_weight)
         self.loss_curve_ += history.history["loss"]
@@ -160,7 +161,14 @@ class _BackpropEstimator(BaseEstimator):
                              learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
                              dtype=self.dtype, random_state=self.random_state,
                              standardize_target=self.standardize_target, engine=self.engine,
-                             dropout=self.dropout)
+                             dropout=self.dropout, embeddings=self._embeddings())
+
+    def _embeddings(self) -> dict | None:
+        """The network's ``embeddings`` for the embedded columns of a raw DataFrame's encoding."""
+        encoder = getattr(self, "table_encoder_", None)
+        if self.embed and encoder is None:
+            raise ValueError("embed: embeddings learn a raw DataFrame's text columns; X holds numbers only")
+        return None if encoder is None else encoder.preprocessing_.embeddings or None
 
     def _validate(self, X, y, reset):
         raise NotImplementedError
@@ -174,7 +182,7 @@ class _BackpropEstimator(BaseEstimator):
                 warnings.warn(f"{type(self).__name__}: X holds missing values in numeric columns only; they are "
                               "filled as backprop train fills them (the training median), and the columns "
                               "standardised, by the table encoding (TableEncoder)", UserWarning, stacklevel=4)
-            self.table_encoder_ = TableEncoder().fit(X) if raw else None
+            self.table_encoder_ = TableEncoder(embed=self.embed).fit(X) if raw else None
         encoder = getattr(self, "table_encoder_", None)
         return X if encoder is None else encoder.transform(X)
 
@@ -208,8 +216,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         Hidden activation.
     optimizer : str or Optimizer, default "adam"
     learning_rate : float, default 0.001
-    l2 : float, default 0.0001
-        L2 penalty on the weights (``l2/2 · ΣW²`` added to the loss).
+    l2 : float, default 0.0
+        L2 penalty on the weights (``l2/2 · ΣW²`` added to the loss), as ``NeuralNetwork``'s.
     epochs : int, default 200
         Most epochs per call to ``fit`` (scikit-learn's ``max_iter``).
     batch_size : int, None or "auto", default "auto"
@@ -218,10 +226,10 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         (diabetes) fewer, larger steps overfit less, while classifiers need the steps
         (``bench/quality.py``).
     shuffle : bool, default True
-    validation_fraction : float, default 0.0
+    validation_split : float, default 0.0
         Held-out fraction of the training data for ``validation_loss_curve_`` and early stopping.
     early_stopping : bool, default False
-        Watch the validation loss (``validation_fraction`` of the data; without it, the
+        Watch the validation loss (``validation_split`` of the data; without it, the
         training loss) instead of the training loss, and keep the best epoch's weights.
     tol : float, default 1e-4
         Training stops once the watched loss has not improved by at least ``tol`` for
@@ -245,6 +253,9 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         "balanced" weighs each class by ``n_rows / (n_classes · rows of the class)``.
     dropout : float or list of float, default 0.0
         Inverted dropout after each hidden layer while training (see ``NeuralNetwork``).
+    embed : dict of str to int or None, optional
+        A raw DataFrame's text columns to learn as embeddings (``{column: width}``; None: the
+        default width), as ``backprop train --embed`` does (see :class:`TableEncoder`).
 
     Attributes
     ----------
@@ -361,6 +372,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         Columns to read as categories, or as numbers with their text cells missing.
     max_categories : int, optional
         Most indicator columns per text column (rare categories become one ``(other)`` level).
+    embed : dict of str to int or None, optional
+        Text columns encoded as one column of category codes, for an embedding of that width
+        (None: the default width), instead of one indicator per category.
 
     Attributes
     ----------
@@ -370,8 +384,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         What the last ``transform`` filled or found unseen.
     """
 
-    def __init__(self, drop=(), text=(), numeric=(), max_categories=None):
+    def __init__(self, drop=(), text=(), numeric=(), max_categories=None, embed=None):
         self.drop, self.text, self.numeric, self.max_categories = drop, text, numeric, max_categories
+        self.embed = embed
 
     def fit(self, X, y=None):
         """Learn each column's kind, statistics and categories from the table ``X``."""
@@ -379,7 +394,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         arrow = arrow_of_frame(X)
         arrow = arrow.append_column(_NO_TARGET, pa.array(np.zeros(arrow.num_rows)))
         self.preprocessing_ = TabularPreprocessor(_NO_TARGET, "regression", list(self.drop), list(self.text),
-                                                  list(self.numeric), self.max_categories)
+                                                  list(self.numeric), self.max_categories, dict(self.embed or {}))
         self.preprocessing_.fit(table_of(arrow, source="X"))
         self.feature_names_in_ = np.array(arrow.column_names[:-1], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)

@@ -245,7 +245,9 @@ def test_lr_find_stops_at_divergence_and_its_suggestion_trains():
     result = model.lr_find(X, y, start=1e-5, end=1e3, steps=200)
     assert "exceeded" in result.stopped or "became" in result.stopped
     assert result.rates[-1] < 1e3
-    assert result.suggestion == result.rates[10 + np.argmin(result.smoothed[10:])] / 10
+    at = np.searchsorted(result.rates, result.suggestion)               # where the curve stands there:
+    assert result.smoothed[at] < result.smoothed[0]                        # the loss already falls,
+    assert result.suggestion < result.rates[-1] / 10                       # well before it exploded
     fresh = NeuralNetwork([4, 16, 3], task="classification", optimizer="sgd", random_state=0,
                           learning_rate=result.suggestion)
     history = fresh.fit(X, y, epochs=30, verbose=0)

@@ -88,3 +88,15 @@ def test_markdown_format_and_fused_output():
 def test_unfitted_classifier_needs_class_indices():
     with pytest.raises(ValueError, match="class indices 0..2"):
         NeuralNetwork([3, 3], task="multiclass").trace([[1, 2, 3]], ["a"])
+
+
+def test_a_trace_not_applied_leaves_a_network_with_dropout_training_as_its_untraced_twin():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    traced, twin = (NeuralNetwork([3, 8, 1], dropout=0.3, random_state=0) for _ in range(2))
+    for model in (traced, twin):
+        model.fit(X, y, epochs=1, verbose=0)
+    traced.trace(X[:2], y[:2])
+    for model in (traced, twin):
+        model.fit(X, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(traced.parameters, twin.parameters)

@@ -206,3 +206,16 @@ def test_get_and_set_weights_carry_the_embedding_tables():
     np.testing.assert_array_equal(other.embeddings[0].E, model.embeddings[0].E + 1.0)
     with pytest.raises(ValueError, match="no biases"):
         other.set_weights([(weights[0][0], np.zeros(3)), *weights[1:]])
+
+
+def test_an_unseen_category_looks_up_the_mean_of_the_learned_rows_and_its_gradient_checks():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=20), rng.integers(0, 5, 20)]).astype(float)
+    X[:3, 1] = 5                                   # the unseen code (the last row of a table of 6)
+    model = NeuralNetwork([2, 4, 1], embeddings={1: (6, 3, True)}, hidden_activation="tanh", random_state=0)
+    model.fit(X, X[:, 0] + X[:, 1], epochs=2, verbose=0)
+    table = model.embeddings[0]
+    np.testing.assert_allclose(model.embedded_input.forward(X[:1], training=False)[0, 1:],
+                               table.E[:5].mean(axis=0))
+    assert model.gradient_check(X, X[:, 0]) < 1e-6
+    assert table.dE[-1].tolist() == [0.0, 0.0, 0.0]      # (its own row is never looked up)

@@ -183,12 +183,13 @@ def test_a_parquet_file_of_large_row_groups_is_sliced_and_each_group_decoded_onc
     blocks = table_blocks.Blocks(path, block_bytes=path.stat().st_size // 30)
     assert blocks.count >= 20 and {group for group, _, _ in blocks.slices} == {0, 1, 2}
     decoded = []
-    real = table_blocks._read_group
-    monkeypatch.setattr(table_blocks, "_read_group", lambda p, f, g: decoded.append(g) or real(p, f, g))
+    real = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group",
+                        lambda self, group, **options: decoded.append(group) or real(self, group, **options))
     order = blocks.order(np.random.default_rng(0))
     ids = np.concatenate([table.column("id").numbers for _, table in table_blocks.read_ahead(blocks, order)])
     assert sorted(ids.astype(int).tolist()) == list(range(n))            # every row once
-    assert sorted(decoded) == [0, 1, 2]                                   # each group decoded once
+    assert sorted(decoded) == [0, 0, 1, 1, 2, 2]              # each group decoded once (column by column)
     firsts = [table.row_numbers[0] for _, table in table_blocks.read_ahead(blocks, range(3))]
     assert firsts == [blocks.slices[k][1] + 1 for k in range(3)]          # the file's data row numbers
 
@@ -201,3 +202,11 @@ def test_a_block_whose_rows_all_lack_the_target_adds_nothing_and_stops_nothing(t
     assert backprop(train(path, "--stream", "--output", str(tmp_path / "m.npz"), epochs=2)) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rows_train"] + report["rows_validation"] == 1600
+
+
+def test_shuffle_once_holds_at_most_max_buckets_open_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(external_shuffle, "MAX_BUCKETS", 3)
+    source = tmp_path / "rows.csv"
+    source.write_text("id,y\n" + "".join(f"{i},{i % 2}\n" for i in range(4000)))
+    done = external_shuffle.shuffle_file(table_blocks.Blocks(source), tmp_path / "copy.csv", seed=0, bucket_bytes=100)
+    assert done["buckets"] == 3 and done["rows"] == 4000

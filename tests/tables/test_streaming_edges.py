@@ -243,8 +243,8 @@ def test_a_pool_too_wide_for_the_memory_budget_shrinks_or_is_refused_by_column(t
     with pytest.raises(MemoryError, match=r"'city' \(\d+ categories\).*--embed"):
         read_table(path, target="y", memory=1 << 20)
     embedded = read_table(path, target="y", memory=1 << 20, embed={"city": 4})
-    assert embedded.n_features == 2 and embedded.embeddings == {1: (len(embedded.preprocessing.columns[1]
-                                                                           ["categories"]) + 1, 4)}
+    n_categories = len(embedded.preprocessing.columns[1]["categories"])
+    assert embedded.n_features == 2 and embedded.embeddings == {1: (n_categories + 1, 4, True)}
 
 
 def test_statistics_are_exact_for_numbers_far_from_zero_streamed_and_in_memory(tmp_path):

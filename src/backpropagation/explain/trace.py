@@ -103,9 +103,11 @@ class Trace:
 def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trace:
     """Record one training step of ``model`` on validated ``X`` and encoded ``Y``.
 
-    With ``apply=False`` the parameters and optimizer state are restored afterwards.
+    With ``apply=False`` the parameters, the optimizer state and dropout's random generator are
+    restored afterwards: the network trains on as if the step had not been traced.
     """
     saved_params = model.parameters.copy()
+    saved_masks = None if model.dropout_rng is None else model.dropout_rng.bit_generator.state
     saved_state = {k: v.copy() for k, v in model.optimizer.get_state().items()}
     saved_iterations = model.optimizer.iterations
     loss = model.backprop.loss_and_gradients(X, Y)          # the very forward and backward pass fit runs
@@ -135,6 +137,8 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     if not apply or not finite:
         model.parameters[...] = saved_params
         model.optimizer.set_state(saved_state, saved_iterations, model.parameters)
+        if saved_masks is not None:
+            model.dropout_rng.bit_generator.state = saved_masks
     if not finite:
         raise _diverged(model, "the update made the weights overflow")
     return Trace(X.copy(), Y.copy(), loss, model.loss.name, model.backprop.fused, model.l2,

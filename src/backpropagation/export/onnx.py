@@ -121,7 +121,7 @@ def _embedded(graph: Graph, model, x: str) -> str:
         if embedding is not None:
             codes = graph.node("Cast", [graph.node("Squeeze", [part, graph.constant(np.array([1], np.int64))])],
                                to=graph.onnx.TensorProto.INT64)
-            part = graph.node("Gather", [graph.constant(embedding.E, "E"), codes], axis=0)
+            part = graph.node("Gather", [graph.constant(embedding.table(), "E"), codes], axis=0)
         pieces.append(part)
     return graph.node("Concat", pieces, axis=1)
 

@@ -170,12 +170,21 @@ class Embedding(Layer):
         forward    a = E[code]                      (a lookup: the one-hot row times E)
         backward   ∂L/∂E[c] = Σ over rows with code c of ∂L/∂a
 
+    With ``unseen_row`` the last code stands for a category training never saw: its vector is the
+    mean of the other rows (an average category, not an untrained random row), and its gradient
+    is shared among them::
+
+        a = (1 / (n - 1)) Σ_c<n-1 E[c]               ∂L/∂E[c] += ∂L/∂a / (n - 1)   for every c < n - 1
+
     Parameters
     ----------
     column : int
         Which input column holds the codes.
     n_categories, dim : int
         Rows and width of ``E``.
+    unseen_row : bool, default False
+        Whether code ``n_categories - 1`` means "a category unseen in training" (what the table
+        encoding gives such a cell; :mod:`backpropagation.tables.preprocessing`).
 
     Attributes
     ----------
@@ -184,11 +193,15 @@ class Embedding(Layer):
         the L2 penalty applies to them).
     """
 
-    def __init__(self, column: int, n_categories: int, dim: int) -> None:
-        for name, value, low in (("column", column, 0), ("n_categories", n_categories, 1), ("dim", dim, 1)):
+    def __init__(self, column: int, n_categories: int, dim: int, unseen_row: bool = False) -> None:
+        for name, value, low in (("column", column, 0), ("n_categories", n_categories, 1 + bool(unseen_row)),
+                                 ("dim", dim, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"embeddings: {name} must be a whole number >= {low}, got {value!r}")
+        if not isinstance(unseen_row, (bool, np.bool_)):
+            raise ValueError(f"embeddings: unseen_row must be True or False, got {unseen_row!r}")
         self.column, self.n_categories, self.dim = int(column), int(n_categories), int(dim)
+        self.unseen_row = bool(unseen_row)
         self.n_weights = self.n_categories * self.dim
         self.E = self.dE = self.codes = None
 
@@ -208,25 +221,40 @@ class Embedding(Layer):
     def forward(self, values: np.ndarray) -> np.ndarray:
         """``E[code]`` for each row; caches the codes for the backward pass."""
         self.codes = self.codes_of(values)
-        return self.E[self.codes]
+        return self.output(values)
 
     def output(self, values: np.ndarray) -> np.ndarray:
-        """``E[code]`` without caching (inference)."""
-        return self.E[self.codes_of(values)]
+        """``E[code]`` without caching (inference); the unseen code's row is the others' mean."""
+        return self.table()[self.codes_of(values)]
+
+    def table(self) -> np.ndarray:
+        """The vectors the codes look up: ``E``, its unseen row (with ``unseen_row``) the mean of
+        the others."""
+        if not self.unseen_row:
+            return self.E
+        table = self.E.copy()
+        table[-1] = self.E[:-1].mean(axis=0)
+        return table
 
     def backward(self, dA: np.ndarray) -> None:
-        """``∂L/∂E``: each row's ``∂L/∂a`` added to the row of its code (codes repeat: ``add.at``)."""
+        """``∂L/∂E``: each row's ``∂L/∂a`` added to the row of its code (codes repeat: ``add.at``);
+        an unseen code's share spread over the rows its mean is made of."""
         self.dE[...] = 0
         np.add.at(self.dE, self.codes, dA)
+        if self.unseen_row:
+            self.dE[:-1] += self.dE[-1] / (self.n_categories - 1)
+            self.dE[-1] = 0
         return None
 
     def __repr__(self) -> str:
-        return f"Embedding(column={self.column}, n_categories={self.n_categories}, dim={self.dim})"
+        unseen = ", unseen_row=True" if self.unseen_row else ""
+        return f"Embedding(column={self.column}, n_categories={self.n_categories}, dim={self.dim}{unseen})"
 
 
 def embedding_layers(embeddings, n_inputs: int) -> list[Embedding]:
-    """``Embedding`` layers from ``{column: (n_categories, dim)}`` (or a list of Embedding), sorted
-    by column; ValueError for a column outside the input or given twice."""
+    """``Embedding`` layers from ``{column: (n_categories, dim)}`` or ``(n_categories, dim,
+    unseen_row)`` (or a list of Embedding), sorted by column; ValueError for a column outside the
+    input or given twice."""
     if not embeddings:
         return []
     layers = list(embeddings) if isinstance(embeddings, (list, tuple)) else \
@@ -236,7 +264,7 @@ def embedding_layers(embeddings, n_inputs: int) -> list[Embedding]:
     columns = [layer.column for layer in layers]
     if len(set(columns)) != len(columns) or max(columns) >= n_inputs:
         raise ValueError(f"embeddings: columns must be distinct inputs below {n_inputs}, got {sorted(columns)}")
-    return sorted((Embedding(layer.column, layer.n_categories, layer.dim) for layer in layers),
+    return sorted((Embedding(layer.column, layer.n_categories, layer.dim, layer.unseen_row) for layer in layers),
                   key=lambda layer: layer.column)
 
 
@@ -320,4 +348,4 @@ def unpack_layers(layers: list, output_activation):
     sizes = [n_inputs] + [layer.fan_out for layer in layers]
     rates += [0.0] * (len(layers) - 1 - len(rates))
     return (sizes, [layer.activation for layer in layers[:-1]], output_activation, layers[0].use_bias, rates,
-            {e.column: (e.n_categories, e.dim) for e in embeddings} or None)
+            {e.column: (e.n_categories, e.dim, e.unseen_row) for e in embeddings} or None)

@@ -389,12 +389,12 @@ class TabularPreprocessor:
 
     @property
     def embeddings(self) -> dict:
-        """``{matrix column: (rows of the table, width)}`` of the embedded text columns (the
-        ``embeddings`` argument of the network)."""
+        """``{matrix column: (rows of the table, width, True)}`` of the embedded text columns (the
+        ``embeddings`` argument of the network; the last row stands for categories unseen in training)."""
         found, at = {}, 0
         for spec in self.columns:
             if "embed" in spec:
-                found[at] = (len(spec["categories"]) + 1, spec["embed"])
+                found[at] = (len(spec["categories"]) + 1, spec["embed"], True)     # (the last row: unseen)
             at += 1 if spec["kind"] == "numeric" or "embed" in spec else len(spec["categories"])
         return found
 

@@ -22,6 +22,8 @@ from .blocks import Blocks, read_ahead
 
 #: File bytes of each temporary bucket of :func:`shuffle_file` (a bucket is shuffled in memory).
 BUCKET_BYTES = 32 << 20
+#: Most buckets (each an open file while the rows are dealt): a larger file gets larger buckets.
+MAX_BUCKETS = 256
 
 
 def shuffled_name(path) -> str:
@@ -37,7 +39,7 @@ def shuffle_file(blocks: Blocks, destination, seed: int, bucket_bytes: int = BUC
     """A copy of ``blocks``' file with its rows in a uniformly random order, in bounded memory.
 
     One read of the file deals every row to one of ``B`` temporary bucket files at random
-    (``B`` = file size / ``bucket_bytes``); each bucket is then read, its rows permuted, and
+    (``B`` = file size / ``bucket_bytes``, at most :data:`MAX_BUCKETS` open files); each bucket is then read, its rows permuted, and
     appended to ``destination`` (written through a temporary name: a failure leaves no partial
     copy). Cells keep their spelling (CSV) or type (Parquet, Arrow). Returns what it did.
     """
@@ -46,7 +48,7 @@ def shuffle_file(blocks: Blocks, destination, seed: int, bucket_bytes: int = BUC
 
     pa, _ = pyarrow()
     rng, started = np.random.default_rng([seed, 11]), time.perf_counter()
-    n_buckets = max(1, math.ceil(os.path.getsize(blocks.path) / bucket_bytes))
+    n_buckets = max(1, min(MAX_BUCKETS, math.ceil(os.path.getsize(blocks.path) / bucket_bytes)))
     scratch = tempfile.mkdtemp(prefix="backprop-shuffle-", dir=os.path.dirname(os.path.abspath(destination)))
     try:
         writers, rows, schema = [None] * n_buckets, 0, None

@@ -85,7 +85,7 @@ class TableModel:
         return self.network.predict_proba(self.transform(frame))
 
 
-    def feature_importance(self, frame, method: str = "permutation", n_repeats: int = 5, random_state=0,
+    def feature_importance(self, frame, method: str = "permutation", n_repeats: int = 5, random_state=None,
                            max_rows: int | None = None):
         """Importance of each column of ``frame`` (a text column's indicators together) to the
         model's predictions, as ``backprop explain`` reports it; permutation needs the target
