@@ -62,7 +62,8 @@ def main() -> None:
                               ("--embed store:8", ["--embed", "store:8"])):
             results[name] = train(path, model, options)
             print(f"{name:22s} {results[name]['seconds']:7.2f} s  {results[name]['inputs']:>6} inputs to the first "
-                  f"layer  {results[name]['parameters']:>8,} parameters  validation R² {results[name]['validation_r2']:.4f}")
+                  f"layer  {results[name]['parameters']:>8,} parameters  "
+                  f"validation R² {results[name]['validation_r2']:.4f}")
     with open(args.output, "w") as out:
         json.dump({"rows": args.rows, "categories": args.categories, "results": results}, out, indent=1)
 

@@ -4,14 +4,18 @@
     python bench/run.py --quick    # smoke run: under a minute (the test suite runs it)
 
 Each workload trains the same architecture with the same optimizer (Adam), batch size, epochs
-and data in four implementations: ours with each engine (``numpy``, the textbook reference, and
-``numba``, compiled), scikit-learn's MLP (solver adam, tol=0, no early
-stop) and PyTorch (torch.nn + torch.optim.Adam, torch.set_num_threads = core count). It reports
-the median seconds per epoch of each, the ratios ours/sklearn and ours/torch, and the final test
-accuracy or R² of each, so that speed is never bought with worse learning. For ``wide`` it also
-reports the fraction of NumPy's own matmul throughput reached on the epoch's matrix products,
-and the peak resident memory of a process that trains only our network. Results go to a JSON
-file and a bar chart.
+and data in five implementations: ours with each engine (``numpy``, the textbook reference,
+``numba``, compiled, and ``auto``, which measures the job's steps and picks), scikit-learn's MLP
+(solver adam, tol=0, no early stop) and PyTorch (torch.nn + torch.optim.Adam,
+torch.set_num_threads = core count). It reports the median seconds per epoch and the seconds of
+the whole fit of each (``auto``'s includes its trials; numba's kernels are loaded before any
+timing), ``auto``'s choice and its ratio to the better engine, the ratios ours/sklearn and
+ours/torch, and the final test accuracy or R² of each, so that speed is never bought with worse
+learning. For ``wide`` and ``onehot`` it also reports the fraction of NumPy's own matmul
+throughput reached on the epoch's matrix products; for ``wide`` the peak resident memory of a
+process that trains only our network. ``--busy`` keeps one other process busy (a core's worth
+of matrix products) for the whole run. The machine (processor, cores, the BLAS library, its
+kernel and threads as threadpoolctl reports them) is written with the results.
 """
 
 from __future__ import annotations
@@ -74,6 +78,21 @@ def wide(quick):
                 hidden=(512, 256), batch=256, dtype=np.float32, epochs=1 if quick else 3)
 
 
+def onehot(quick):
+    """A table one-hot encoded wide: 7,500 rows, a text column of about 3,000 categories and 10
+    numbers, two classes (what ``backprop train`` makes of such a table)."""
+    rng = np.random.default_rng(0)
+    n, k = (1500, 600) if quick else (7500 + 1500, 3000)
+    codes = rng.integers(0, k, n)
+    X = np.zeros((n, k + 10))
+    X[np.arange(n), codes] = 1.0
+    X[:, k:] = rng.normal(size=(n, 10))
+    y = ((codes % 7 > 3) ^ (X[:, k] > 0.8)).astype(int)
+    train = n * 5 // 6
+    return dict(name="onehot", task="classification", X=X[:train], y=y[:train], X_test=X[train:],
+                y_test=y[train:], hidden=(32, 16), batch=32, dtype=np.float64, epochs=2 if quick else 10)
+
+
 # ---------------------------------------------------------------------- implementations
 class EpochTimer(Callback):
     def on_train_begin(self, logs):
@@ -93,9 +112,13 @@ def run_ours(w, engine="numpy", seed=0):
                           learning_rate=LEARNING_RATE, initializer="glorot_uniform", dtype=w["dtype"],
                           random_state=seed, engine=engine)
     timer = EpochTimer()
-    model.fit(w["X"].astype(w["dtype"], copy=False), w["y"], epochs=w["epochs"], batch_size=w["batch"], verbose=0,
-              callbacks=[timer])
-    return timer.seconds, model.score(w["X_test"].astype(w["dtype"], copy=False), w["y_test"])
+    X = w["X"].astype(w["dtype"], copy=False)
+    started = time.perf_counter()
+    model.fit(X, w["y"], epochs=w["epochs"], batch_size=w["batch"], verbose=0, callbacks=[timer])
+    fit = time.perf_counter() - started
+    return {"epoch_seconds": timer.seconds, "fit_seconds": fit, "engine": model.engine_,
+            "trial_ms_per_step": {k: v * 1e3 for k, v in model.engine_timing_.items()},
+            "score": float(model.score(w["X_test"].astype(w["dtype"], copy=False), w["y_test"]))}
 
 
 def run_sklearn(w, seed=0):
@@ -119,7 +142,8 @@ def run_sklearn(w, seed=0):
             start = time.perf_counter()
             model.partial_fit(X, w["y"], **extra)
             seconds.append(time.perf_counter() - start)
-    return seconds, model.score(w["X_test"].astype(w["dtype"], copy=False), w["y_test"])
+    return {"epoch_seconds": seconds, "fit_seconds": sum(seconds),
+            "score": float(model.score(w["X_test"].astype(w["dtype"], copy=False), w["y_test"]))}
 
 
 def run_torch(w, seed=0):
@@ -155,13 +179,17 @@ def run_torch(w, seed=0):
     if regression:
         from backpropagation.nn.metrics import r2_score
 
-        return seconds, r2_score(w["y_test"], out[:, 0])
-    return seconds, float(np.mean(out.argmax(axis=1) == w["y_test"]))
+        score = r2_score(w["y_test"], out[:, 0])
+    else:
+        score = float(np.mean(out.argmax(axis=1) == w["y_test"]))
+    return {"epoch_seconds": seconds, "fit_seconds": sum(seconds), "score": score}
 
 
-#: Our two engines (NeuralNetwork(engine=...)) and the references, in the order they run.
-ENGINES = ("numpy", "numba")
+#: Our engines (NeuralNetwork(engine=...)), "auto" choosing between them, and the references, in
+#: the order they run.
+ENGINES = ("numpy", "numba", "auto")
 IMPLEMENTATIONS = (("numpy", run_ours), ("numba", lambda w, seed=0: run_ours(w, "numba", seed)),
+                   ("auto", lambda w, seed=0: run_ours(w, "auto", seed)),
                    ("sklearn", run_sklearn), ("torch", run_torch))
 
 
@@ -171,7 +199,8 @@ def matmul_limit(w, measurements=3):
     gradients but the first layer's), hot operands: the best of ``measurements`` timings, since
     a limit is what the machine can reach (single timings dip in this VM's slow phases)."""
     dtype, batch = w["dtype"], w["batch"]
-    sizes = [w["X"].shape[1], *w["hidden"], 10]
+    sizes = [w["X"].shape[1], *w["hidden"], 1 if w["task"] == "regression" or len(np.unique(w["y"])) == 2 else
+             len(np.unique(w["y"]))]
     rng = np.random.default_rng(0)
     products = []                                  # (m, k, n): an (m, k) @ (k, n) product
     for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -228,49 +257,94 @@ def peak_memory(quick):
 
 
 # ---------------------------------------------------------------------- driver
+def machine() -> dict:
+    """What the figures were measured on: processor, cores, library versions, and the BLAS
+    library with its kernel and thread count (threadpoolctl)."""
+    import sklearn
+    import torch
+    from threadpoolctl import threadpool_info
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"processor": model, "cores": CORES, "python": platform.python_version(), "numpy": np.__version__,
+            "sklearn": sklearn.__version__, "torch": torch.__version__,
+            "blas": [{key: info.get(key) for key in ("internal_api", "version", "architecture", "num_threads")}
+                     for info in threadpool_info() if info.get("user_api") == "blas"],
+            "openblas_variables_unset": not any(os.environ.get(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))}
+
+
+def busy_process():
+    """A process that keeps one core busy with matrix products until it is stopped."""
+    code = ("import os; os.environ['OPENBLAS_NUM_THREADS'] = '1'; import numpy as np; "
+            "a = np.random.rand(600, 600)\nwhile True: a = a @ a / 600.0")
+    return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+
+
+def warm_numba():
+    """Load the compiled kernels once, so that no timed fit pays for it (numba and auto alike)."""
+    if importlib.util.find_spec("numba") is not None:
+        for dtype in (np.float32, np.float64):
+            NeuralNetwork([2, 2, 1], engine="numba", dtype=dtype).fit(np.eye(2), [0.0, 1.0], epochs=1, verbose=0)
+
+
+def measure(name, w, quick) -> dict:
+    """One workload in every implementation (see the module docstring)."""
+    row = {"rows": len(w["X"]), "network": [w["X"].shape[1], *w["hidden"]], "batch": w["batch"],
+           "dtype": np.dtype(w["dtype"]).name, "epochs": w["epochs"]}
+    for impl, run in IMPLEMENTATIONS:
+        if impl == "numba" and importlib.util.find_spec("numba") is None:
+            continue
+        result = run(w)
+        row[impl] = {**result, "median_epoch_seconds": float(np.median(result["epoch_seconds"]))}
+        if w.get("seeds"):                   # learning judged over several seeds, not one
+            scores = [result["score"]] + [float(run(w, seed=seed)["score"]) for seed in range(1, w["seeds"])]
+            row[impl].update(scores=scores, mean_score=float(np.mean(scores)))
+        chosen = f" (chose {result['engine']})" if impl == "auto" else ""
+        print(f"{name:7s} {impl:8s} {row[impl]['median_epoch_seconds']:9.4f} s/epoch  "
+              f"fit {result['fit_seconds']:7.3f} s  score {result['score']:.4f}{chosen}", flush=True)
+    for engine in [e for e in ENGINES if e in row]:
+        for reference in ("sklearn", "torch"):
+            row[f"{engine}_over_{reference}"] = (row[engine]["median_epoch_seconds"]
+                                                 / row[reference]["median_epoch_seconds"])
+    engines = [e for e in ("numpy", "numba") if e in row]
+    row["auto_over_best_engine"] = row["auto"]["fit_seconds"] / min(row[e]["fit_seconds"] for e in engines)
+    row["metric"] = "r2" if w["task"] == "regression" else "accuracy"
+    if name in ("wide", "onehot"):
+        limit = matmul_limit(w)
+        row["matmul"] = {engine: matmul_fraction(w, limit, row[engine]["median_epoch_seconds"])
+                         for engine in (*ENGINES, "torch") if engine in row}
+    if name == "wide":
+        row["memory"] = peak_memory(quick)
+    return row
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small and short: a smoke test")
-    parser.add_argument("--workloads", default="tiny,digits,wide")
-    parser.add_argument("--output", default=None, help="JSON results (default bench/results[-quick].json)")
+    parser.add_argument("--workloads", default="tiny,digits,wide,onehot")
+    parser.add_argument("--busy", action="store_true", help="keep one other process busy for the whole run")
+    parser.add_argument("--output", default=None, help="JSON results (default bench/results[-quick|-busy].json)")
     parser.add_argument("--plot", default=None, help="bar chart PNG (default next to the JSON)")
     args = parser.parse_args(argv)
     here = os.path.dirname(os.path.abspath(__file__))
-    output = args.output or os.path.join(here, "results-quick.json" if args.quick else "results.json")
+    stem = "results" + ("-quick" if args.quick else "") + ("-busy" if args.busy else "")
+    output = args.output or os.path.join(here, stem + ".json")
     plot = args.plot or output.replace(".json", ".png")
-    factories = {"tiny": tiny, "digits": digits, "wide": wide}
-    import sklearn
-    import torch
-
-    results = {"machine": {"cores": CORES, "processor": platform.processor() or platform.machine(),
-                           "python": platform.python_version(), "numpy": np.__version__,
-                           "sklearn": sklearn.__version__, "torch": torch.__version__},
-               "quick": args.quick, "workloads": {}}
-    for name in args.workloads.split(","):
-        w = factories[name](args.quick)
-        row = {"rows": len(w["X"]), "network": [w["X"].shape[1], *w["hidden"]], "batch": w["batch"],
-               "dtype": np.dtype(w["dtype"]).name, "epochs": w["epochs"]}
-        for impl, run in IMPLEMENTATIONS:
-            if impl in ENGINES and impl != "numpy" and importlib.util.find_spec(impl) is None:
-                continue
-            seconds, score = run(w)
-            row[impl] = {"median_epoch_seconds": float(np.median(seconds)), "epoch_seconds": seconds,
-                         "score": float(score)}
-            if w.get("seeds"):                   # learning judged over several seeds, not one
-                scores = [float(score)] + [float(run(w, seed=seed)[1]) for seed in range(1, w["seeds"])]
-                row[impl].update(scores=scores, mean_score=float(np.mean(scores)))
-            print(f"{name:7s} {impl:8s} {np.median(seconds):9.4f} s/epoch  score {score:.4f}", flush=True)
-        for engine in [e for e in ENGINES if e in row]:
-            for reference in ("sklearn", "torch"):
-                row[f"{engine}_over_{reference}"] = (row[engine]["median_epoch_seconds"]
-                                                     / row[reference]["median_epoch_seconds"])
-        row["metric"] = "r2" if w["task"] == "regression" else "accuracy"
-        if name == "wide":
-            limit = matmul_limit(w)
-            row["matmul"] = {engine: matmul_fraction(w, limit, row[engine]["median_epoch_seconds"])
-                             for engine in ENGINES if engine in row}
-            row["memory"] = peak_memory(args.quick)
-        results["workloads"][name] = row
+    factories = {"tiny": tiny, "digits": digits, "wide": wide, "onehot": onehot}
+    results = {"machine": machine(), "quick": args.quick, "busy": args.busy, "workloads": {}}
+    print(json.dumps(results["machine"]), flush=True)
+    warm_numba()
+    other = busy_process() if args.busy else None
+    try:
+        for name in args.workloads.split(","):
+            results["workloads"][name] = measure(name, factories[name](args.quick), args.quick)
+    finally:
+        if other is not None:
+            other.kill()
     with open(output, "w") as handle:
         json.dump(results, handle, indent=2)
     print_table(results)
@@ -280,42 +354,50 @@ def main(argv=None):
 
 
 def print_table(results):
-    print(f"\n{'workload':9s}{'engine':8s}{'s/epoch':>10s}{'sklearn':>10s}{'torch':>10s}{'ours/skl':>10s}"
+    print(f"\n{'workload':9s}{'engine':8s}{'s/epoch':>10s}{'fit s':>9s}{'sklearn':>10s}{'torch':>10s}{'ours/skl':>10s}"
           f"{'ours/torch':>11s}   score: ours / sklearn / torch")
     for name, row in results["workloads"].items():
         for engine in [e for e in ENGINES if e in row]:
-            print(f"{name:9s}{engine:8s}{row[engine]['median_epoch_seconds']:10.4f}"
+            print(f"{name:9s}{engine:8s}{row[engine]['median_epoch_seconds']:10.4f}{row[engine]['fit_seconds']:9.3f}"
                   f"{row['sklearn']['median_epoch_seconds']:10.4f}{row['torch']['median_epoch_seconds']:10.4f}"
                   f"{row[engine + '_over_sklearn']:10.3f}{row[engine + '_over_torch']:11.3f}"
                   f"   {row['metric']} {row[engine]['score']:.4f} / {row['sklearn']['score']:.4f}"
                   f" / {row['torch']['score']:.4f}")
+        print(f"{'':9s}auto chose {row['auto']['engine']}: its fit took {row['auto_over_best_engine']:.2f}x the "
+              "better engine's")
         if "mean_score" in row["sklearn"]:
             means = " / ".join(f"{impl} {row[impl]['mean_score']:.4f}" for impl, _ in IMPLEMENTATIONS if impl in row)
             print(f"{'':9s}mean {row['metric']} over {len(row['sklearn']['scores'])} seeds: {means}")
-        if "matmul" in row:
+        for engine, m in row.get("matmul", {}).items():
+            print(f"{'':9s}{engine:8s}matmul: {m['ours_gflops']:.1f} of {m['numpy_matmul_gflops']:.1f} GFLOP/s "
+                  f"= {100 * m['fraction']:.0f}% of NumPy's limit on these shapes")
+        if "memory" in row:
             mem = row["memory"]
-            for engine, m in row["matmul"].items():
-                print(f"{'':9s}{engine:8s}matmul: {m['ours_gflops']:.1f} of {m['numpy_matmul_gflops']:.1f} GFLOP/s "
-                      f"= {100 * m['fraction']:.0f}% of NumPy's limit on these shapes")
             print(f"{'':17s}peak RSS (numpy engine) {mem['peak_rss_mb']:.0f} MB "
                   f"= data {mem['dataset_mb']:.0f} MB + {mem['peak_minus_dataset_mb']:.0f} MB")
 
 
 def draw(results, path):
     try:
-        from backpropagation.explain.plotting import _figure
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
     except ImportError:
         return
     names = list(results["workloads"])
-    figure = _figure(8, 4.5)
+    implementations = [impl for impl, _ in IMPLEMENTATIONS if impl in results["workloads"][names[0]]]
+    figure = Figure(figsize=(9, 4.5), layout="constrained")
     ax = figure.add_subplot()
-    for k, (impl, _) in enumerate(i for i in IMPLEMENTATIONS if i[0] in results["workloads"][names[0]]):
+    width = 0.8 / len(implementations)
+    for k, impl in enumerate(implementations):
         values = [results["workloads"][n][impl]["median_epoch_seconds"] for n in names]
-        ax.bar(np.arange(len(names)) + (k - 1.5) * 0.2, values, width=0.2, label=impl)
+        ax.bar(np.arange(len(names)) + (k - (len(implementations) - 1) / 2) * width, values, width=width, label=impl)
     ax.set_xticks(np.arange(len(names)), names)
     ax.set_yscale("log")
     ax.set_ylabel("median seconds per epoch (log scale)")
-    ax.set_title(f"Training speed on {results['machine']['cores']} CPU cores (lower is better)")
+    busy = ", one other process busy" if results.get("busy") else ""
+    ax.set_title(f"Training speed on {results['machine']['cores']} CPU cores{busy} (lower is better)")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     figure.savefig(path)

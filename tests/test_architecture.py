@@ -6,10 +6,8 @@ The floors are DESIGN.md's (as the code has them): the helpers at the bottom, th
 """
 
 import ast
-import os
 from pathlib import Path
 
-import pytest
 
 SRC = Path(__file__).parents[1] / "src" / "backpropagation"
 FLOORS = {

@@ -24,16 +24,18 @@ def test_quick_benchmark_runs_and_ours_learns_as_well_as_the_references(tmp_path
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(output.read_text())
-    assert set(results["workloads"]) == {"tiny", "digits", "wide"}
-    engines = ("numpy", "numba") if importlib.util.find_spec("numba") else ("numpy",)
+    assert set(results["workloads"]) == {"tiny", "digits", "wide", "onehot"}
+    assert results["machine"]["blas"] and results["machine"]["cores"] >= 1
+    engines = ("numpy", "numba", "auto") if importlib.util.find_spec("numba") else ("numpy", "auto")
     for name, row in results["workloads"].items():
         for impl in (*engines, "sklearn", "torch"):
-            assert row[impl]["median_epoch_seconds"] > 0
+            assert row[impl]["median_epoch_seconds"] > 0 and row[impl]["fit_seconds"] > 0
+        assert row["auto"]["engine"] in ("numpy", "numba") and row["auto_over_best_engine"] > 0
         best_reference = max(row["sklearn"]["score"], row["torch"]["score"])
         for engine in engines:
             assert row[engine]["score"] >= best_reference - 0.05, (name, engine, row)
     wide = results["workloads"]["wide"]
-    assert all(0 < wide["matmul"][engine]["fraction"] for engine in engines)
+    assert all(0 < wide["matmul"][engine]["fraction"] for engine in (*engines, "torch"))
     assert wide["memory"]["peak_rss_mb"] > wide["memory"]["dataset_mb"]
     digits = results["workloads"]["digits"]
     assert len(digits["sklearn"]["scores"]) == 3 and digits["numpy"]["mean_score"] > 0.9

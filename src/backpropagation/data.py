@@ -188,7 +188,7 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None,
     array = _real_numbers(array, name)
     with np.errstate(over="ignore"):
         converted = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(converted).all():
+    if not all_finite(converted):
         rows, cols = np.nonzero(~np.isfinite(converted))
         original = array[rows[0], cols[0]]
         problem = "NaN" if np.isnan(converted[rows[0], cols[0]]) else \
@@ -196,6 +196,12 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None,
         raise ValueError(f"{name}: contains {len(rows)} non-finite value(s); first: {problem} "
                          f"at row {rows[0]}, column {cols[0]}; impute or drop them first")
     return converted
+
+
+def all_finite(array: np.ndarray, rows: int = 1 << 14) -> bool:
+    """Whether every value of a 2-D float array is finite, a block of rows at a time (no full-size
+    boolean copy of a large table)."""
+    return all(np.isfinite(array[start:start + rows]).all() for start in range(0, len(array), rows))
 
 
 def _real_numbers(array: np.ndarray, name: str) -> np.ndarray:
@@ -376,7 +382,9 @@ def check_magnitude(values: np.ndarray, name: str, columns=None) -> None:
     """
     if not values.size:
         return
-    largest = np.abs(values).max(axis=0) if values.ndim == 2 else np.array([np.abs(values).max()])
+    # (the largest and smallest of each column: no copy of every value's absolute value)
+    largest = np.maximum(values.max(axis=0), -values.min(axis=0)) if values.ndim == 2 else \
+        np.array([max(values.max(), -values.min())])
     kind = values.dtype if values.dtype.kind == "f" else np.dtype(np.float64)
     too_large = np.flatnonzero(largest.astype(np.float64) > largest_trainable(kind))
     if too_large.size:

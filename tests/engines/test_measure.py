@@ -1,4 +1,4 @@
-"""engines/measure.py: the engine and the BLAS threads chosen by timing the job's own batches."""
+"""engines/measure.py: the engine and the BLAS threads chosen by timing the job's own training steps."""
 
 import contextlib
 import time
@@ -39,69 +39,84 @@ class FakeBLAS:
         self.limited = False
 
 
+def slow_when(fake, monkeypatch, one_is_faster):
+    """Every training step sleeps while BLAS is held to the thread count that is slower here (a
+    busy machine: two threads wait for each other, or one cannot keep up)."""
+    from backpropagation.engines import numpy_engine
+
+    real = numpy_engine.NumpyEngine.chunks
+
+    def chunks(self, *args, **kwargs):
+        for result in real(self, *args, **kwargs):
+            time.sleep(0.004 if fake.limited != one_is_faster else 0.0)
+            yield result
+    monkeypatch.setattr(numpy_engine.NumpyEngine, "chunks", chunks)
+
+
 @pytest.mark.parametrize("one_is_faster", [True, False])
-def test_the_numpy_engine_takes_one_blas_thread_where_it_measures_faster(monkeypatch, one_is_faster):
+def test_the_reference_engine_takes_one_blas_thread_where_its_steps_measure_faster(monkeypatch, one_is_faster):
     fake = FakeBLAS()
     monkeypatch.setattr(measure, "blas_controller", lambda: fake)
+    slow_when(fake, monkeypatch, one_is_faster)
     model = NeuralNetwork([4, 8, 1], dropout=0.5, random_state=0)
-    X, Y = np.zeros((32, 4)), np.zeros((32, 1))
-    real = model.backprop.loss_and_gradients
-
-    def timed(*args, **kwargs):               # a busy machine: two threads wait for each other
-        time.sleep(0.004 if fake.limited != one_is_faster else 0.0)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(model.backprop, "loss_and_gradients", timed)
-    state = model.dropout_rng.bit_generator.state
-    threads, timing = measure.blas_threads(model, X, Y, 32)
+    model.fit(np.zeros((32, 4)), np.zeros(32), epochs=1, verbose=0)
+    before, masks = model.parameters.copy(), model.dropout_rng.bit_generator.state
+    threads, timing = measure.blas_threads(model, np.zeros((64, 4)), np.zeros((64, 1)), 32, budget=0.0)
     assert threads == (1 if one_is_faster else None)
     assert set(timing) == {"numpy, 2 BLAS threads", "numpy, 1 BLAS thread"}
-    assert model.dropout_rng.bit_generator.state == state           # dropout's draws left as they were
+    np.testing.assert_array_equal(model.parameters, before)                 # trials run on a copy
+    assert model.dropout_rng.bit_generator.state == masks                   # dropout's draws left as they were
 
 
-def test_a_fit_holds_blas_to_what_measured_faster(monkeypatch):
+def test_a_long_fit_holds_blas_to_what_measured_faster(monkeypatch):
+    fake = FakeBLAS()
+    monkeypatch.setattr(measure, "blas_controller", lambda: fake)
+    slow_when(fake, monkeypatch, one_is_faster=True)
+    monkeypatch.setattr(engines, "AUTO_MIN_SECONDS", 0.0)               # (every job counts as long)
     held = []
-    monkeypatch.setattr(engines, "AUTO_MIN_SECONDS", 0.0)
-    monkeypatch.setattr(measure, "blas_threads", lambda *a: (1, {"numpy, 1 BLAS thread": 1e-4}))
-    monkeypatch.setattr(measure, "holding_blas", lambda threads: held.append(threads) or contextlib.nullcontext())
+    real = measure.holding_blas
+    monkeypatch.setattr(measure, "holding_blas", lambda threads: held.append(threads) or real(threads))
     model = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)
     model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, verbose=0)
-    assert held == [1] and model.engine_timing_ == {"numpy, 1 BLAS thread": 1e-4}
+    assert held[-1] == 1 and set(model.engine_timing_) == {"numpy, 2 BLAS threads", "numpy, 1 BLAS thread"}
 
 
-def test_short_jobs_and_mpi_are_not_measured(monkeypatch):
-    monkeypatch.setattr(measure, "blas_threads", lambda *a: pytest.fail("measured a short job"))
+def test_a_short_job_costs_two_steps_of_measuring_and_mpi_none(monkeypatch):
+    trials = []
+    real = measure.trial
+    monkeypatch.setattr(measure, "trial", lambda *args: trials.append(args[1]) or real(*args))
     model = NeuralNetwork([4, 8, 1], random_state=0)
     model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, verbose=0)
-    assert model.engine_timing_ == {}
+    assert trials == ["numpy"] and set(model.engine_timing_) == {"numpy (estimate)"}
     assert engines.decide(model, np.zeros((64, 4)), np.zeros((64, 1)), 10**7, 32, 100, distributed=True) is None
 
 
-def test_auto_takes_numba_only_where_it_measures_faster():
+def test_auto_takes_numba_only_where_its_steps_measure_faster(monkeypatch):
     pytest.importorskip("numba")
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(512, 64)), rng.normal(size=(512, 1))
     model = NeuralNetwork([64, 256, 256, 1], random_state=0)
+    model.backprop.loss_and_gradients(X[:32], model.task_.fit_encode(Y[:32, 0], model.dtype))
     before = model.parameters.copy()
-    name, why, timing = measure.faster_engine(model, X, Y, 32, estimate=1e6)
-    assert set(timing) == {"numpy", "numba"} and np.array_equal(model.parameters, before)    # trials on copies
-    assert name == ("numba" if timing["numba"] * measure.NUMBA_MARGIN < timing["numpy"] else "numpy")
-    assert (why == "") == (name == "numba")
+    for numpy_step, expected in ((1e3, "numba"), (1e-9, "numpy")):         # a reference far slower, far faster
+        name, why, timing, parts = measure.faster_engine(model, X, Y, 32, 1e6, numpy_step, budget=0.0)
+        assert name == expected and "numba" in set(timing) and (why == "") == (name == "numba")
+    np.testing.assert_array_equal(model.parameters, before)                 # trials run on copies
 
 
 def test_auto_does_not_compile_numba_for_a_job_too_short_to_pay(monkeypatch):
     monkeypatch.setattr(measure, "numba_compiled_before", lambda: False)
-    name, why, timing = measure.faster_engine(NeuralNetwork([4, 8, 1]), None, None, 32, estimate=30)
-    assert name == "numpy" and "never compiled here" in why and timing == {}
+    name, why, timing, parts = measure.faster_engine(NeuralNetwork([4, 8, 1]), None, None, 32, 30.0, 1e-3, 0.0)
+    assert name == "numpy" and "never compiled here" in why and timing == {} and parts is None
 
 
 def test_a_measurement_serves_later_fits_of_the_same_network_and_batch_size(monkeypatch):
-    calls = []
-    monkeypatch.setattr(engines, "AUTO_MIN_SECONDS", 0.0)
-    monkeypatch.setattr(measure, "blas_threads", lambda *a: calls.append(1) or (1, {"numpy, 1 BLAS thread": 1e-4}))
+    trials = []
+    real = measure.trial
+    monkeypatch.setattr(measure, "trial", lambda *args: trials.append(args[4]) or real(*args))
     model = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)
-    for _ in range(3):                                   # e.g. the pools of a streamed table
+    for _ in range(3):                                   # e.g. partial_fit, one epoch at a time
         model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, batch_size=16, verbose=0)
-    assert len(calls) == 1 and model.engine_timing_ == {"numpy, 1 BLAS thread": 1e-4}
+    assert trials == [16]
     model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, batch_size=8, verbose=0)
-    assert len(calls) == 2                               # another batch size: measured again
+    assert trials == [16, 8]                             # another batch size: measured again

@@ -504,7 +504,8 @@ def test_noise_a_test_split_l2_and_input_features_reach_the_network():
     assert samples <= set(session.train_rows.tolist())          # a Step never learns from a test point
     state = session.train(2)
     rows = session.test_rows
-    expected = session.model.backprop.objective(session.X[rows], session.model.task_.encode(session.y[rows], np.float64))
+    model = session.model
+    expected = model.backprop.objective(session.X[rows], model.task_.encode(session.y[rows], np.float64))
     assert state["test_losses"] == [[2, pytest.approx(expected, rel=1e-12)]]
     assert state["test"] == [i in set(rows.tolist()) for i in range(200)]
 

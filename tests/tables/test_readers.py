@@ -293,7 +293,6 @@ def test_arrow_and_numpy_conversions_keep_values_nulls_and_offsets(values, start
 
 @pytest.mark.parametrize("streamed", [False, True])
 def test_a_pipe_reads_like_the_file(tmp_path, streamed):
-    import io
     import os
     import threading
 

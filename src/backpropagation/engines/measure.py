@@ -2,47 +2,60 @@
 on this machine now.
 
 An estimate cannot know that numba loses to NumPy's BLAS on a wide table, or that a second busy
-process makes two BLAS threads eight times slower than one on small batches. So, for jobs long
-enough that a fraction of a second of trial does not matter (``engines.AUTO_MIN_SECONDS``):
+process makes two BLAS threads eight times slower than one on small batches. So every trial here
+times what the fit will run: whole training steps (forward, backward, update) of the job's own
+batch size on the job's own rows, on a copy of the network, warm (one untimed run first), under
+the BLAS threads the fit will hold:
 
-- ``engine="auto"`` times a few batches with each engine, on copies of the network, and trains
-  with the faster; numba's kernels are only tried when numba has compiled them before, or when
-  the job is long enough (:data:`COMPILE_PAYS`) for a first compilation to pay;
-- the numpy engine times one batch's forward and backward pass with BLAS on one thread and on
-  its default count, and holds BLAS to one thread for the fit when that is faster.
+1. :func:`numpy_seconds` times the reference engine's steps; a couple of them give the job's
+   estimated length (:func:`estimate`), so a short job costs a few steps of measuring and no more;
+2. for a job long enough (``engines.AUTO_MIN_SECONDS``), the reference engine is timed with BLAS
+   on its default threads and on one (a busy machine can make one faster), and the fit holds
+   the faster;
+3. ``engine="auto"`` times the numba engine's compiled steps too and takes it only where it is
+   :data:`NUMBA_MARGIN` faster; its kernels are only tried when numba has compiled them before, or
+   when the job is long enough (:data:`COMPILE_PAYS`) for a first compilation to pay.
 
-The timings are kept in ``model.engine_timing_`` (and the command's report).
+Each trial's budget is a small share of the job's estimated length (at most
+:data:`TRIAL_SECONDS`). The timings are kept in ``model.engine_timing_`` (and the command's report).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import time
 
 import numpy as np
 
-#: Seconds each candidate is timed for (after one untimed warm-up run).
+#: Most seconds each candidate is timed for (after one untimed warm-up run).
 TRIAL_SECONDS = 0.1
+#: The share of the job's estimated length all trials together may take.
+TRIAL_SHARE = 0.02
 #: Estimated seconds of training from which compiling numba's kernels for the first time
 #: (about 20 s on a 2-core machine) is worth trying.
 COMPILE_PAYS = 120.0
 #: How much faster (as a ratio) numba must measure to be taken over the reference engine.
 NUMBA_MARGIN = 1.1
+#: Batches a trial runs per timed call.
+TRIAL_BATCHES = 4
 
 
 def seconds_per_call(step, budget: float = TRIAL_SECONDS, least: int = 3) -> float:
-    """The fastest of repeated timed calls of ``step()`` over about ``budget`` seconds."""
+    """The median of repeated timed calls of ``step()`` over about ``budget`` seconds (at least
+    ``least`` of them, after one untimed warm-up call). The median, not the fastest: on a busy
+    machine a lucky call is not what the fit will see."""
     step()                                              # warm-up: caches, lazy allocations
-    best, spent, calls = float("inf"), 0.0, 0
-    while calls < least or spent < budget:
+    times, spent = [], 0.0
+    while len(times) < least or spent < budget:
         began = time.perf_counter()
         step()
-        took = time.perf_counter() - began
-        best, spent, calls = min(best, took), spent + took, calls + 1
-        if calls >= 1000:
+        times.append(time.perf_counter() - began)
+        spent += times[-1]
+        if len(times) >= 1000:
             break
-    return best
+    return float(np.median(times))
 
 
 def blas_controller():
@@ -54,36 +67,80 @@ def blas_controller():
     return ThreadpoolController()
 
 
-def blas_threads(model, X: np.ndarray, Y: np.ndarray, batch_size: int) -> tuple[int | None, dict]:
-    """BLAS threads for the numpy engine on batches of ``X``: 1 when one thread runs a batch's
-    forward and backward pass faster than the default count, else None (leave it); and the
-    seconds per batch measured for each."""
-    controller = blas_controller()
+def default_blas_threads(controller=None) -> int:
+    """How many threads BLAS runs on when left alone (1 without threadpoolctl)."""
+    controller = controller or blas_controller()
     if controller is None:
-        return None, {}
-    default = max((info["num_threads"] for info in controller.select(user_api="blas").info()), default=1)
-    if default <= 1:
-        return None, {}
-    Xb, Yb = X[:batch_size], Y[:batch_size]
-
-    def step():
-        model.backprop.loss_and_gradients(Xb, Yb, penalty_gradient=False)
-
-    generator = model.dropout_rng                    # (dropout draws masks: the fit's draws stay the same)
-    state = None if generator is None else generator.bit_generator.state
-    many = seconds_per_call(step)
-    with controller.limit(limits=1, user_api="blas"):
-        one = seconds_per_call(step)
-    if generator is not None:
-        generator.bit_generator.state = state
-    timing = {f"numpy, {default} BLAS threads": many, "numpy, 1 BLAS thread": one}
-    return (1 if one < many else None), timing
+        return 1
+    return max((info["num_threads"] for info in controller.select(user_api="blas").info()), default=1)
 
 
 def holding_blas(threads: int | None):
     """A context that holds BLAS to ``threads`` threads (None: leaves it as it is)."""
     controller = blas_controller() if threads else None
     return controller.limit(limits=threads, user_api="blas") if controller else contextlib.nullcontext()
+
+
+def trial(model, name: str, X: np.ndarray, Y: np.ndarray, batch_size: int, parts: int | None = None):
+    """A function running :data:`TRIAL_BATCHES` training steps of engine ``name`` on a copy of
+    ``model`` (the model, its optimizer state and its generators untouched), on the job's rows."""
+    from ..data import MiniBatches
+
+    rows = min(len(X), batch_size * TRIAL_BATCHES)
+    batches = MiniBatches(np.ascontiguousarray(X[:rows]), np.ascontiguousarray(Y[:rows]), None, batch_size)
+    outputs, trained = np.empty((rows, Y.shape[1]), dtype=model.dtype), np.zeros(rows, dtype=bool)
+    copied = copy.deepcopy(model)
+    if name == "numba":
+        from .numba_engine import NumbaEngine
+
+        engine = NumbaEngine(copied, [], batch_size, parts)
+    else:
+        from .numpy_engine import NumpyEngine
+
+        engine = NumpyEngine(copied)
+    steps = math.ceil(rows / batch_size)
+
+    def run():
+        for _ in engine.chunks(batches, None, model.learning_rate, outputs, trained, None):
+            pass
+    return run, steps
+
+
+def numpy_seconds(model, X, Y, batch_size: int, threads: int | None = None, budget: float = TRIAL_SECONDS) -> float:
+    """Seconds per training step of the reference engine on the job's batches, BLAS held to
+    ``threads`` (None: as it is)."""
+    run, steps = trial(model, "numpy", X, Y, batch_size)
+    with holding_blas(threads):
+        return seconds_per_call(run, budget, least=2) / steps
+
+
+def numba_seconds(model, X, Y, batch_size: int, budget: float = TRIAL_SECONDS, parts: int | None = None) -> float:
+    """Seconds per training step of the compiled engine (its kernels loaded), its threads its own or
+    ``parts`` of them sharing each batch."""
+    run, steps = trial(model, "numba", X, Y, batch_size, parts)
+    with holding_blas(1 if parts == 1 else None):
+        return seconds_per_call(run, budget, least=2) / steps
+
+
+def estimate(model, X, Y, batch_size: int, n_rows: int, epochs: int) -> tuple[float, float]:
+    """``(seconds per step, estimated seconds of the whole job)`` of the reference engine, from a
+    couple of its steps on the job's batches (cheap: the first thing measured for every job)."""
+    per_step = numpy_seconds(model, X, Y, batch_size, budget=0.0)
+    return per_step, per_step * epochs * math.ceil(n_rows / batch_size)
+
+
+def blas_threads(model, X, Y, batch_size: int, budget: float) -> tuple[int | None, dict]:
+    """BLAS threads for the reference engine on the job's batches: 1 when one thread runs its
+    training steps faster than the default count, else None (leave it); and the seconds per step
+    measured with each."""
+    controller = blas_controller()
+    default = default_blas_threads(controller) if controller else 1
+    if default <= 1:
+        return None, {}
+    many = numpy_seconds(model, X, Y, batch_size, None, budget)
+    one = numpy_seconds(model, X, Y, batch_size, 1, budget)
+    timing = {f"numpy, {default} BLAS threads": many, "numpy, 1 BLAS thread": one}
+    return (1 if one < many else None), timing
 
 
 def numba_compiled_before() -> bool:
@@ -98,28 +155,24 @@ def numba_compiled_before() -> bool:
         return True                        # (unknown: let the measurement decide)
 
 
-def faster_engine(model, X: np.ndarray, Y: np.ndarray, batch_size: int, estimate: float) -> tuple[str, str, dict]:
-    """``(engine, why, seconds per batch)`` for ``engine="auto"`` on this job (numba possible)."""
-    if estimate < COMPILE_PAYS and not numba_compiled_before():
+def faster_engine(model, X, Y, batch_size: int, estimate_seconds: float, numpy_step: float,
+                  budget: float) -> tuple[str, str, dict, int | None]:
+    """``(engine, why, seconds per step, parts)`` for ``engine="auto"`` where numba can run: numba
+    when it measured :data:`NUMBA_MARGIN` faster than ``numpy_step`` (the reference engine's
+    seconds per step under the BLAS threads the fit holds). Where several threads share numba's
+    batches, one thread alone is timed too (a busy machine makes threads wait for each other);
+    ``parts`` is 1 where that measured faster, else None (numba's own count)."""
+    from .numba_engine import thread_count
+
+    if estimate_seconds < COMPILE_PAYS and not numba_compiled_before():
         return "numpy", (f"numba's kernels were never compiled here (about 20 s the first time) and the job is "
-                         f"estimated at {estimate:.0f} s; engine='numba' once compiles them"), {}
-    from ..data import MiniBatches
-    from .numba_engine import NumbaEngine
-    from .numpy_engine import NumpyEngine
-
-    rows = min(len(X), batch_size * 8)
-    batches = MiniBatches(X[:rows], Y[:rows], None, batch_size)
-    outputs, trained = np.empty_like(Y[:rows]), np.zeros(rows, dtype=bool)
-    timing = {}
-    for name in ("numpy", "numba"):
-        trial = copy.deepcopy(model)
-        engine = NumpyEngine(trial) if name == "numpy" else NumbaEngine(trial, [], batch_size)
-
-        def epoch(engine=engine):
-            for _ in engine.chunks(batches, None, model.learning_rate, outputs, trained, None):
-                pass
-        timing[name] = seconds_per_call(epoch, least=2) * batch_size / rows      # per batch
-    if timing["numba"] * NUMBA_MARGIN < timing["numpy"]:
-        return "numba", "", timing
-    return "numpy", (f"it measured faster here: {timing['numpy'] * 1e3:.3g} ms per batch against numba's "
-                     f"{timing['numba'] * 1e3:.3g} ms"), timing
+                         f"estimated at {estimate_seconds:.0f} s; engine='numba' once compiles them"), {}, None
+    timing, parts = {"numba": numba_seconds(model, X, Y, batch_size, budget)}, None
+    if thread_count(model, batch_size) > 1:
+        timing["numba, 1 thread"] = numba_seconds(model, X, Y, batch_size, budget, parts=1)
+        parts = 1 if timing["numba, 1 thread"] < timing["numba"] else None
+    numba = min(timing.values())
+    if numba * NUMBA_MARGIN < numpy_step:
+        return "numba", "", timing, parts
+    return "numpy", (f"it measured faster here: {numpy_step * 1e3:.3g} ms per step against numba's "
+                     f"{numba * 1e3:.3g} ms"), timing, None

@@ -117,7 +117,7 @@ class NumbaEngine:
 
     name = "numba"
 
-    def __init__(self, model, batch_callbacks, batch_size: int) -> None:
+    def __init__(self, model, batch_callbacks, batch_size: int, parts: int | None = None) -> None:
         from . import numba_chunk
 
         reason = unsupported(model)
@@ -130,7 +130,10 @@ class NumbaEngine:
         self._length = None          # batches per chunk, learnt across the epochs of one fit
         # A callback that must see each batch as it ends gets chunks of one batch.
         self._every_batch = any(not isinstance(c, CHUNK_SAFE_CALLBACKS) for c in batch_callbacks)
-        self.batch_size, self.parts = batch_size, thread_count(model, batch_size)
+        # (``parts``: how many threads share each batch; default :func:`thread_count`, fewer where
+        # measuring found them faster: a busy machine)
+        self.batch_size, self.parts = batch_size, min(parts or thread_count(model, batch_size),
+                                                      thread_count(model, batch_size))
         # Per-thread buffers for a block of each batch's rows, and the gradient vectors of parts
         # 1.. (part 0's is the model's): allocated once a fit, not once an epoch.
         rows = math.ceil(batch_size / self.parts)

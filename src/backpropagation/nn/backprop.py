@@ -93,7 +93,8 @@ class Backprop:
     def add_penalty_gradient(self) -> None:
         """Add the L2 penalty's gradient, l2 * W, to the weights' gradients (biases are not penalised)."""
         if self.network.l2:
-            self.network.gradients[: self.network.n_weights] += self.network.l2 * self.network.parameters[: self.network.n_weights]
+            weights = slice(0, self.network.n_weights)
+            self.network.gradients[weights] += self.network.l2 * self.network.parameters[weights]
 
     def update(self, learning_rate: float) -> None:
         """The update: the L2 penalty's gradient joins the batch's, then the optimizer steps."""

@@ -22,7 +22,8 @@ def numerical_gradient(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-
     params = model.parameters
     numeric = np.empty_like(params)
     dropout = any(d is not None for d in model.dropouts)
-    objective = (lambda: model.backprop.loss_and_gradients(X, Y)) if dropout else (lambda: model.backprop.objective(X, Y))
+    step = model.backprop
+    objective = (lambda: step.loss_and_gradients(X, Y)) if dropout else (lambda: step.objective(X, Y))
     for i in range(params.size):
         original = params[i]
         params[i] = original + epsilon

@@ -86,7 +86,10 @@ class Dense(Layer):
 
     def affine(self, A_prev: np.ndarray) -> np.ndarray:
         """``Z = A_prev @ W + b``, caching nothing."""
-        return A_prev @ self.W + self.b if self.b is not None else A_prev @ self.W
+        Z = A_prev @ self.W
+        if self.b is not None:
+            Z += self.b                                     # (in place: no second array of Z's size)
+        return Z
 
     def output(self, A_prev: np.ndarray) -> np.ndarray:
         """``f(A_prev @ W + b)`` without caching anything: inference, safe beside a training step
@@ -102,7 +105,7 @@ class Dense(Layer):
         Caches ``delta`` and ``dA`` (None when fused) so that a trace can show them.
         """
         self.dA, self.delta = dA, delta
-        self.dW[...] = self.A_prev.T @ delta                # ∂L/∂W = a_prevᵀ δ  (views: assign in place)
+        np.matmul(self.A_prev.T, delta, out=self.dW)        # ∂L/∂W = a_prevᵀ δ  (into the view, in place)
         if self.db is not None:
             self.db[...] = delta.sum(axis=0)                # ∂L/∂b = Σ δ over rows
         return delta @ self.W.T if self.compute_input_gradient else None   # ∂L/∂a_prev = δ Wᵀ

@@ -39,7 +39,8 @@ def shuffle_file(blocks: Blocks, destination, seed: int, bucket_bytes: int = BUC
     """A copy of ``blocks``' file with its rows in a uniformly random order, in bounded memory.
 
     One read of the file deals every row to one of ``B`` temporary bucket files at random
-    (``B`` = file size / ``bucket_bytes``, at most :data:`MAX_BUCKETS` open files); each bucket is then read, its rows permuted, and
+    (``B`` = file size / ``bucket_bytes``, at most :data:`MAX_BUCKETS` open files); each bucket is
+    then read, its rows permuted, and
     appended to ``destination`` (written through a temporary name: a failure leaves no partial
     copy). Cells keep their spelling (CSV) or type (Parquet, Arrow). Returns what it did.
     """
