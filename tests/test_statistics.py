@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from threaded_comm import run_ranks
 
-from backpropagation.statistics import Totals, filled_mean_std, medians, order_statistics
+from backpropagation.statistics import Moments, Totals, filled_mean_std, medians, merged, order_statistics
 
 values = st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64) | st.sampled_from([0.0, -0.0, 1.0]),
                   min_size=1, max_size=60)
@@ -72,3 +72,26 @@ def test_the_merged_summary_does_not_grow_with_the_rows():
         sent.clear()
         medians([np.random.default_rng(1).normal(size=n)], Counting(comm=object()))
         assert max(sent) <= 256 * 8                   # one 256-bin histogram per round
+
+
+@settings(max_examples=60, deadline=None)
+@given(offset=st.sampled_from([0.0, 1e8, 1.7e9, -3e12]), spread=st.sampled_from([1e-3, 1.0, 20.0]),
+       parts=st.integers(1, 7), seed=st.integers(0, 2**32 - 1))
+def test_moments_merged_from_parts_equal_two_passes_over_the_whole_on_offset_heavy_tailed_data(
+        offset, spread, parts, seed):
+    rng = np.random.default_rng(seed)
+    data = offset + spread * rng.standard_t(3, size=rng.integers(2, 400))
+    cuts = np.sort(rng.integers(0, len(data) + 1, parts - 1))
+    whole = merged(Moments.of(part) for part in np.split(data, cuts))
+    assert whole.count[0] == len(data)
+    np.testing.assert_allclose(whole.mean[0], data.mean(), rtol=1e-15, atol=spread * 1e-9)
+    # The data's own rounding (a spacing of eps·offset) bounds any method; E[x²] − m² misses by
+    # eps·offset²/spread², orders of magnitude beyond this.
+    np.testing.assert_allclose(whole.std[0], data.std(), rtol=1e-9 + 10 * np.finfo(float).eps * abs(offset) / spread)
+
+
+def test_weighted_moments_count_each_row_as_often_as_its_weight():
+    values, weights = np.array([1e9 + 1, 1e9 + 2, 1e9 + 4]), np.array([2.0, 0.0, 1.0])
+    moments = Moments.of(values, weights)
+    repeated = np.array([1e9 + 1, 1e9 + 1, 1e9 + 4])
+    np.testing.assert_allclose([moments.mean[0], moments.std[0]], [repeated.mean(), repeated.std()], rtol=1e-12)

@@ -5,7 +5,7 @@ read the file in the model's metadata. :class:`TableModel` applies both to a pan
 DataFrame or a pyarrow Table, raw: text columns, missing values and all, so that Python gets the
 predictions ``backprop predict`` writes for the same rows::
 
-    from backpropagation.tables.table_model import TableModel
+    from backpropagation import TableModel
 
     model = TableModel.load("model.npz")
     model.predict(frame)            # labels, or values in the target's units

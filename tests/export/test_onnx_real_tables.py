@@ -1,0 +1,83 @@
+"""ONNX on real tables no one here wrote: the README's serving recipe, run on the raw file (and on
+a copy spelled the way hand-kept files are spelled), gives ``backprop predict``'s answers."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pd = pytest.importorskip("pandas")
+
+from backpropagation.cli import demo_data_path  # noqa: E402
+from backpropagation.cli import main as backprop  # noqa: E402
+
+
+def vega(name):
+    local_data = pytest.importorskip("vega_datasets").local_data
+    return getattr(local_data, name.replace("-", "_"))()
+
+
+TABLES = {   # name: (the frame, its target, extra train options)
+    "penguins": (lambda: pd.read_csv(demo_data_path(), keep_default_na=False, dtype=str), "species", []),
+    "cars": (lambda: vega("cars"), "Origin", []),
+    "barley": (lambda: vega("barley"), "yield", []),
+    "seattle-weather": (lambda: vega("seattle-weather"), "weather", []),
+    "airports": (lambda: vega("airports").head(1200), "state", ["--max-categories", "20"]),
+}
+
+
+def scuffed(frame: pd.DataFrame, target: str, seed: int = 0) -> pd.DataFrame:
+    """``frame`` as hand-kept files spell it: text padded with spaces, gaps written ``NA``, ``n/a``
+    or ``  null ``, a few numbers ``inf``."""
+    rng = np.random.default_rng(seed)
+    frame = frame.copy()
+    for name in frame.columns.drop(target):
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column):
+            text = column.astype(object).where(column.notna(), "")
+            text[rng.random(len(column)) < 0.02] = "inf"
+        else:
+            text = column.astype(str).where(column.notna(), "")
+            pad = rng.random(len(column)) < 0.3
+            text[pad] = " " + text[pad] + "  "
+        gap = rng.random(len(column)) < 0.05
+        text[gap] = rng.choice(["NA", "n/a", "  null ", ""], int(gap.sum()))
+        frame[name] = text
+    return frame
+
+
+def serve(tmp_path: Path, csv: Path, out: str) -> list:
+    """The README's onnxruntime recipe, as written, on ``csv``; its first output."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    script = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "onnxruntime" in block)
+    script = script.replace('"new_rows.csv"', repr(str(csv))).replace("label, probabilities", "first, *_")
+    (tmp_path / "serve.py").write_text(script + f"\nnp.save({out!r}, np.asarray(first))\n")
+    done = subprocess.run([sys.executable, "serve.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return np.load(tmp_path / out, allow_pickle=True).tolist()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_the_served_graph_answers_as_backprop_predict_on_a_real_table_as_written(tmp_path, name):
+    load, target, options = TABLES[name]
+    frame = load()
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    scuffed(frame, target).to_csv(tmp_path / "scuffed.csv", index=False)
+    model = str(tmp_path / "m.npz")
+    assert backprop(["train", str(tmp_path / "train.csv"), "--target", target, "--epochs", "3", "--seed", "0",
+                     "--layers", "8", "--quiet", *options, "--output", model]) == 0
+    assert backprop(["export", model, str(tmp_path / "model.onnx"), "--data", str(tmp_path / "scuffed.csv")]) == 0
+    for csv in ("train.csv", "scuffed.csv"):
+        assert backprop(["predict", model, str(tmp_path / csv), "-o", str(tmp_path / "p.csv")]) == 0
+        predicted = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)[f"predicted_{target}"]
+        served = serve(tmp_path, tmp_path / csv, "served.npy")
+        if frame[target].dtype.kind == "f" and name == "barley":
+            np.testing.assert_allclose(np.ravel(served), predicted.to_numpy(float), rtol=1e-9, err_msg=csv)
+        else:
+            assert [str(label) for label in served] == predicted.astype(str).tolist(), csv
