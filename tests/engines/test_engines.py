@@ -374,9 +374,17 @@ def test_divergence_stops_the_numba_engine_with_finite_weights(monkeypatch, part
 
 
 def test_auto_picks_numba_only_where_it_can_run_and_pays():
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from backpropagation import NeuralNetwork; "
+            "m = NeuralNetwork([3, 6, 1], random_state=0); "
+            "m.fit(np.random.default_rng(0).normal(size=(40, 3)), np.zeros(40), epochs=2, verbose=0); "
+            "print(m.engine_, '|', m.engine_reason_)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    engine, reason = done.stdout.strip().split(" | ")        # a fresh process: loading would not pay
+    assert engine == "numpy" and "too short to pay" in reason, done.stderr[-2000:]
     small = NeuralNetwork([3, 6, 1], random_state=0)
-    small.fit(X, TARGETS["regression"], epochs=2, verbose=0)
-    assert small.engine_ == "numpy" and "too short to pay" in small.engine_reason_   # loading would not pay
     assert engines.choose(small, distributed=False) == "numba"
     assert engines.choose(small, distributed=True) == "numpy"         # MPI: the reference
 
@@ -416,7 +424,8 @@ def test_the_command_line_takes_an_engine_and_both_train_the_same_model(tmp_path
         assert backprop(["train", demo_data_path(), "--target", "species", "--epochs", "4", "--seed", "0",
                          "--engine", engine, "--output", str(tmp_path / f"{engine}.npz"), "--json"]) == 0
         reports[engine] = json.loads(capsys.readouterr().out)
-    assert [reports[e]["engine"] for e in ("numpy", "numba", "auto")] == ["numpy", "numba", "numpy"]  # small job
+    assert [reports[e]["engine"] for e in ("numpy", "numba")] == ["numpy", "numba"]
+    assert "numba" in reports["auto"]["engine_ms_per_batch"]     # (its kernels loaded: measured, even a small job)
     assert reports["numpy"]["kernel_seconds"] == 0 <= reports["numba"]["kernel_seconds"]   # (0: loaded earlier)
     numpy_model, numba_model = (NeuralNetwork.load(tmp_path / f"{e}.npz") for e in ("numpy", "numba"))
     np.testing.assert_allclose(numba_model.parameters, numpy_model.parameters, rtol=1e-9, atol=1e-12)

@@ -84,8 +84,8 @@ def test_a_long_fit_holds_blas_to_what_measured_faster(monkeypatch):
 def test_a_short_job_costs_two_steps_of_measuring_and_mpi_none(monkeypatch):
     trials = []
     real = measure.trial
-    monkeypatch.setattr(measure, "trial", lambda *args: trials.append(args[1]) or real(*args))
-    model = NeuralNetwork([4, 8, 1], random_state=0)
+    monkeypatch.setattr(measure, "trial", lambda *args, **kw: trials.append(args[1]) or real(*args, **kw))
+    model = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)
     model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, verbose=0)
     assert trials == ["numpy"] and set(model.engine_timing_) == {"numpy (estimate)"}
     assert engines.decide(model, np.zeros((64, 4)), np.zeros((64, 1)), 10**7, 32, 100, distributed=True) is None
@@ -113,10 +113,41 @@ def test_auto_does_not_compile_numba_for_a_job_too_short_to_pay(monkeypatch):
 def test_a_measurement_serves_later_fits_of_the_same_network_and_batch_size(monkeypatch):
     trials = []
     real = measure.trial
-    monkeypatch.setattr(measure, "trial", lambda *args: trials.append(args[4]) or real(*args))
+    monkeypatch.setattr(measure, "trial", lambda *args, **kw: trials.append(args[4]) or real(*args, **kw))
     model = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)
     for _ in range(3):                                   # e.g. partial_fit, one epoch at a time
         model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, batch_size=16, verbose=0)
     assert trials == [16]
     model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, batch_size=8, verbose=0)
     assert trials == [16, 8]                             # another batch size: measured again
+
+
+def test_auto_measures_even_a_short_job_once_this_process_holds_numba_s_kernels():
+    pytest.importorskip("numba")
+    X, y = np.random.default_rng(0).normal(size=(64, 4)), np.zeros(64)
+    NeuralNetwork([4, 8, 1], engine="numba", random_state=0).fit(X, y, epochs=1, verbose=0)   # loads them
+    assert measure.numba_loaded("float64")
+    model = NeuralNetwork([4, 8, 1], random_state=0)
+    model.fit(X, y, epochs=1, batch_size=1, verbose=0)
+    assert "numba" in model.engine_timing_ and "too short" not in (model.engine_reason_ or "")
+
+
+def test_a_trial_after_a_threaded_one_of_another_kind_waits_until_its_threads_sleep(monkeypatch):
+    slept = []
+    monkeypatch.setattr(measure.time, "sleep", slept.append)
+    measure.settle("numba 1", threaded=False)               # (whatever ran before: waited out)
+    measure.settle("numpy None", threaded=True)
+    measure.settled()
+    slept.clear()
+    measure.settle("numpy None", threaded=True)             # the same kind meets its own threads: no wait
+    measure.settled()
+    assert not any(slept)
+    measure.settle("numpy 1", threaded=False)               # another kind: waits for them to sleep
+    assert 0 < slept[-1] <= measure.SPIN_SECONDS
+    measure.settle("numba None", threaded=False)            # nothing threaded ran last: no wait
+    assert len([s for s in slept if s > 0]) == 1
+
+
+def test_trials_time_enough_batches_per_call_that_a_call_s_fixed_cost_fades():
+    assert measure.trial_batches(1e-3, 0.1) == 33 and measure.trial_batches(1.0, 0.1) == measure.TRIAL_BATCHES
+    assert measure.trial_batches(1e-9, 0.1) == 256

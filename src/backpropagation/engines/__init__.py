@@ -13,6 +13,8 @@ batch's outputs in the loop's buffer; callbacks, Ctrl-C and the divergence check
 
 from __future__ import annotations
 
+import math
+
 import importlib.util
 
 from .numpy_engine import NumpyEngine
@@ -88,17 +90,20 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
         return threads
     step, seconds = measure.estimate(model, X, Y, batch_size, n_rows, epochs)
     model.engine_, threads, timing = "numpy", None, {"numpy (estimate)": step}
-    if seconds < AUTO_MIN_SECONDS:
+    # Kernels this process already holds cost nothing to start: then even a short job may take them.
+    loaded = candidate == "numba" and measure.numba_loaded(model.dtype)
+    if seconds < AUTO_MIN_SECONDS and not loaded:
         if candidate == "numba":
             model.engine_reason_ = (f"the job is estimated at {seconds:.2g} s ({step * 1e3:.3g} ms per step, "
                                     f"measured), too short to pay for loading the compiled kernels")
     else:
         budget = min(measure.TRIAL_SECONDS, measure.TRIAL_SHARE * seconds / 3)
-        threads, timing = measure.blas_threads(model, X, Y, batch_size, budget)
+        batches = min(measure.trial_batches(step, budget), max(1, math.ceil(len(X) / batch_size)))
+        threads, timing = measure.blas_threads(model, X, Y, batch_size, budget, batches)
         step = min(timing.values(), default=step)
         if candidate == "numba":
             model.engine_, model.engine_reason_, numba, model.engine_parts_ = measure.faster_engine(
-                model, X, Y, batch_size, seconds, step, budget)
+                model, X, Y, batch_size, seconds, step, budget, batches)
             timing.update(numba)
             model.engine_reason_ = model.engine_reason_ or None
             threads = threads if model.engine_ == "numpy" else (1 if model.engine_parts_ == 1 else None)

@@ -38,8 +38,34 @@ TRIAL_SHARE = 0.02
 COMPILE_PAYS = 120.0
 #: How much faster (as a ratio) numba must measure to be taken over the reference engine.
 NUMBA_MARGIN = 1.1
-#: Batches a trial runs per timed call.
+#: Fewest batches a trial runs per timed call; more (up to a third of the budget per call) where
+#: steps are short, so that a call's fixed costs weigh on each step as little as in an epoch.
 TRIAL_BATCHES = 4
+
+
+#: Seconds a BLAS library's idle worker threads keep spinning after a threaded product (OpenBLAS
+#: waits about 2**28 cycles before they sleep): long enough to halve the speed of whatever is
+#: timed next on a 2-core machine, so a trial after a threaded one waits this out first.
+SPIN_SECONDS = 0.12
+#: The last threaded trial: (which, when its threads sleep again).
+_spinning = (None, 0.0)
+
+
+def settle(which: str, threaded: bool) -> None:
+    """Before a trial (``which`` engine and threads; ``threaded``: BLAS on several threads): wait
+    until the worker threads of an earlier threaded trial of another kind sleep (a trial of the
+    same kind meets its own threads, as its fit does); then note whether this one leaves threads."""
+    global _spinning
+    if _spinning[0] not in (None, which):
+        time.sleep(max(0.0, _spinning[1] - time.perf_counter()))
+    _spinning = (which, math.inf) if threaded else (None, 0.0)
+
+
+def settled() -> None:
+    """After a trial: its threads (if any) spin for :data:`SPIN_SECONDS` from now."""
+    global _spinning
+    if _spinning[0] is not None:
+        _spinning = (_spinning[0], time.perf_counter() + SPIN_SECONDS)
 
 
 def seconds_per_call(step, budget: float = TRIAL_SECONDS, least: int = 3) -> float:
@@ -81,12 +107,20 @@ def holding_blas(threads: int | None):
     return controller.limit(limits=threads, user_api="blas") if controller else contextlib.nullcontext()
 
 
-def trial(model, name: str, X: np.ndarray, Y: np.ndarray, batch_size: int, parts: int | None = None):
-    """A function running :data:`TRIAL_BATCHES` training steps of engine ``name`` on a copy of
-    ``model`` (the model, its optimizer state and its generators untouched), on the job's rows."""
+def trial_batches(step_seconds: float, budget: float) -> int:
+    """Batches per timed call for steps of about ``step_seconds``: a third of ``budget`` a call,
+    at least :data:`TRIAL_BATCHES` (an engine's fixed cost per call, its setup and its thread
+    limits, is paid once an epoch in a fit, not once every few steps)."""
+    return max(TRIAL_BATCHES, min(256, int(budget / 3 / max(step_seconds, 1e-7))))
+
+
+def trial(model, name: str, X: np.ndarray, Y: np.ndarray, batch_size: int, parts: int | None = None,
+          batches: int = TRIAL_BATCHES):
+    """A function running ``batches`` training steps of engine ``name`` on a copy of ``model``
+    (the model, its optimizer state and its generators untouched), on the job's rows."""
     from ..data import MiniBatches
 
-    rows = min(len(X), batch_size * TRIAL_BATCHES)
+    rows = min(len(X), batch_size * batches)
     batches = MiniBatches(np.ascontiguousarray(X[:rows]), np.ascontiguousarray(Y[:rows]), None, batch_size)
     outputs, trained = np.empty((rows, Y.shape[1]), dtype=model.dtype), np.zeros(rows, dtype=bool)
     copied = copy.deepcopy(model)
@@ -106,20 +140,30 @@ def trial(model, name: str, X: np.ndarray, Y: np.ndarray, batch_size: int, parts
     return run, steps
 
 
-def numpy_seconds(model, X, Y, batch_size: int, threads: int | None = None, budget: float = TRIAL_SECONDS) -> float:
-    """Seconds per training step of the reference engine on the job's batches, BLAS held to
-    ``threads`` (None: as it is)."""
-    run, steps = trial(model, "numpy", X, Y, batch_size)
-    with holding_blas(threads):
-        return seconds_per_call(run, budget, least=2) / steps
+def numpy_seconds(model, X, Y, batch_size: int, threads: int | None = None, budget: float = TRIAL_SECONDS,
+                  batches: int = TRIAL_BATCHES) -> float:
+    """Seconds per training step of the reference engine on ``batches`` of the job's batches, BLAS
+    held to ``threads`` (None: as it is)."""
+    run, steps = trial(model, "numpy", X, Y, batch_size, batches=batches)
+    settle(f"numpy {threads}", threads != 1)
+    try:
+        with holding_blas(threads):
+            return seconds_per_call(run, budget, least=2) / steps
+    finally:
+        settled()
 
 
-def numba_seconds(model, X, Y, batch_size: int, budget: float = TRIAL_SECONDS, parts: int | None = None) -> float:
-    """Seconds per training step of the compiled engine (its kernels loaded), its threads its own or
-    ``parts`` of them sharing each batch."""
-    run, steps = trial(model, "numba", X, Y, batch_size, parts)
-    with holding_blas(1 if parts == 1 else None):
-        return seconds_per_call(run, budget, least=2) / steps
+def numba_seconds(model, X, Y, batch_size: int, budget: float = TRIAL_SECONDS, parts: int | None = None,
+                  batches: int = TRIAL_BATCHES) -> float:
+    """Seconds per training step of the compiled engine (its kernels loaded) on ``batches`` of the
+    job's batches, its threads its own or ``parts`` of them sharing each batch."""
+    run, steps = trial(model, "numba", X, Y, batch_size, parts, batches)
+    settle(f"numba {parts}", parts != 1)
+    try:
+        with holding_blas(1 if parts == 1 else None):
+            return seconds_per_call(run, budget, least=2) / steps
+    finally:
+        settled()
 
 
 def estimate(model, X, Y, batch_size: int, n_rows: int, epochs: int) -> tuple[float, float]:
@@ -129,7 +173,7 @@ def estimate(model, X, Y, batch_size: int, n_rows: int, epochs: int) -> tuple[fl
     return per_step, per_step * epochs * math.ceil(n_rows / batch_size)
 
 
-def blas_threads(model, X, Y, batch_size: int, budget: float) -> tuple[int | None, dict]:
+def blas_threads(model, X, Y, batch_size: int, budget: float, batches: int = TRIAL_BATCHES) -> tuple[int | None, dict]:
     """BLAS threads for the reference engine on the job's batches: 1 when one thread runs its
     training steps faster than the default count, else None (leave it); and the seconds per step
     measured with each."""
@@ -137,8 +181,8 @@ def blas_threads(model, X, Y, batch_size: int, budget: float) -> tuple[int | Non
     default = default_blas_threads(controller) if controller else 1
     if default <= 1:
         return None, {}
-    many = numpy_seconds(model, X, Y, batch_size, None, budget)
-    one = numpy_seconds(model, X, Y, batch_size, 1, budget)
+    many = numpy_seconds(model, X, Y, batch_size, None, budget, batches)
+    one = numpy_seconds(model, X, Y, batch_size, 1, budget, batches)
     timing = {f"numpy, {default} BLAS threads": many, "numpy, 1 BLAS thread": one}
     return (1 if one < many else None), timing
 
@@ -155,8 +199,18 @@ def numba_compiled_before() -> bool:
         return True                        # (unknown: let the measurement decide)
 
 
+def numba_loaded(dtype) -> bool:
+    """Whether this process has already compiled or loaded the chunk kernel for ``dtype`` (then
+    a fit pays nothing to start the engine)."""
+    import sys
+
+    chunk = sys.modules.get(f"{__package__}.numba_chunk")
+    return chunk is not None and any(f"array({np.dtype(dtype).name}," in str(signature)
+                                   for signature in chunk.run_chunk.signatures)
+
+
 def faster_engine(model, X, Y, batch_size: int, estimate_seconds: float, numpy_step: float,
-                  budget: float) -> tuple[str, str, dict, int | None]:
+                  budget: float, batches: int = TRIAL_BATCHES) -> tuple[str, str, dict, int | None]:
     """``(engine, why, seconds per step, parts)`` for ``engine="auto"`` where numba can run: numba
     when it measured :data:`NUMBA_MARGIN` faster than ``numpy_step`` (the reference engine's
     seconds per step under the BLAS threads the fit holds). Where several threads share numba's
@@ -167,9 +221,9 @@ def faster_engine(model, X, Y, batch_size: int, estimate_seconds: float, numpy_s
     if estimate_seconds < COMPILE_PAYS and not numba_compiled_before():
         return "numpy", (f"numba's kernels were never compiled here (about 20 s the first time) and the job is "
                          f"estimated at {estimate_seconds:.0f} s; engine='numba' once compiles them"), {}, None
-    timing, parts = {"numba": numba_seconds(model, X, Y, batch_size, budget)}, None
+    timing, parts = {"numba": numba_seconds(model, X, Y, batch_size, budget, batches=batches)}, None
     if thread_count(model, batch_size) > 1:
-        timing["numba, 1 thread"] = numba_seconds(model, X, Y, batch_size, budget, parts=1)
+        timing["numba, 1 thread"] = numba_seconds(model, X, Y, batch_size, budget, parts=1, batches=batches)
         parts = 1 if timing["numba, 1 thread"] < timing["numba"] else None
     numba = min(timing.values())
     if numba * NUMBA_MARGIN < numpy_step:
