@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: notebook name -> example script (the single source)
 NOTEBOOKS = {
-    "seed_001_single_neuron": "seed_001_single_neuron.py",
-    "seed_002_manual_vs_library": "seed_002_manual_vs_library.py",
+    "one_neuron": "one_neuron.py",
+    "two_layers_by_hand": "two_layers_by_hand.py",
     "classification_iris": "classification_iris.py",
     "regression_placement": "regression_placement.py",
     "compare_frameworks": "compare_frameworks.py",

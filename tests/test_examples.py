@@ -10,13 +10,13 @@ import pytest
 EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "examples").glob("*.py"))
 #: Scripts paired with a notebook: tests/test_notebooks.py runs them (as notebooks) and checks
 #: the same expected output, so they are not run twice.
-WITH_NOTEBOOKS = {"seed_001_single_neuron.py", "seed_002_manual_vs_library.py", "classification_iris.py",
+WITH_NOTEBOOKS = {"one_neuron.py", "two_layers_by_hand.py", "classification_iris.py",
                   "regression_placement.py", "compare_frameworks.py", "vanishing_gradients.py"}
 
 # what each example must print (besides running without error)
 EXPECTED = {
-    "seed_001_single_neuron.py": "Predicted output: [[0.99993703]]",
-    "seed_002_manual_vs_library.py": "largest relative difference over 1,000 epochs: ",
+    "one_neuron.py": "Predicted output: [[0.99993703]]",
+    "two_layers_by_hand.py": "largest relative difference over 1,000 epochs: ",
     "train_digits.py": "test accuracy",
     "regression_placement.py": "test MSE",
     "classification_iris.py": "test accuracy",
@@ -33,7 +33,7 @@ def test_every_example_has_an_expectation():
 def check_output(name: str, stdout: str) -> None:
     """What the example ``name`` must print."""
     assert EXPECTED[name] in stdout
-    if name == "seed_002_manual_vs_library.py":
+    if name == "two_layers_by_hand.py":
         line = next(x for x in stdout.splitlines() if x.startswith(EXPECTED[name]))
         assert float(line.rsplit(": ", 1)[1]) < 1e-12
         gradients = [x for x in stdout.splitlines() if "largest difference" in x]

@@ -110,6 +110,12 @@ class Inspection:
 
         return plot_decision_boundary(self, X, y, path)
 
+    def plot_network(self, ax=None, title=None):
+        """The network's units and weights drawn (see :func:`backpropagation.explain.drawings.plot_network`)."""
+        from .explain.drawings import plot_network
+
+        return plot_network(self, ax, title)
+
     def to_onnx(self, path=None, dtype=None):
         """The trained network as an ONNX graph (``onnx.ModelProto``), written to ``path`` if given.
 

@@ -106,7 +106,7 @@ def test_demo_trains_on_bundled_data_and_writes_plots(tmp_path, capsys):
 def test_trace_prints_one_step(capsys):
     assert run("trace", "--layers", "3,2,2,1", "--seed", "1") == 0
     out = capsys.readouterr().out
-    assert "1. Forward pass" in out and "δ³" in out and "W¹ after" in out
+    assert "1. Forward pass" in out and "δ³" in out and "W¹ ← W¹ − η g = " in out
     assert run("trace", "--layers", "2,3,3", "--task", "multiclass", "--format", "markdown") == 0
     assert capsys.readouterr().out.startswith("# One training step")
 
@@ -548,7 +548,7 @@ def test_trace_refuses_options_that_contradict_each_other(capsys, options, messa
 @pytest.mark.parametrize("layout", ["v1", "stream"])
 def test_every_arrow_layout_trains_predicts_and_evaluates(tmp_path, capsys, layout):
     pa = pytest.importorskip("pyarrow")
-    from test_readers import write_arrow
+    from table_files import write_arrow
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=80)

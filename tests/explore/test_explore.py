@@ -430,7 +430,7 @@ def test_the_optimizer_state_shown_after_a_step_is_the_library_s(page, explorer)
         shape = explorer.session.model.layers[number - 1].W.shape
         for name in ("m", "v"):
             np.testing.assert_array_equal(gathered(numbers, name, number), state[name][w].reshape(shape))
-    assert "m ← β₁ m + (1 - β₁) g" in page.find_element("id", "steps").text
+    assert "m ← β₁ m + (1 − β₁) g" in page.find_element("id", "steps").text
 
 
 def test_after_train_no_stale_step_stays_and_edges_show_the_current_weights(page, explorer):

@@ -1,7 +1,6 @@
 """Table files to decoded columns: CSV (whole or by byte ranges), Parquet, Feather; cells as users write them."""
 
 import io
-import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import strategies as st
 pa = pytest.importorskip("pyarrow")
 
 from backpropagation.tables.readers import read_csv, read_file, stream_table  # noqa: E402
+from table_files import write_arrow  # noqa: E402
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -177,23 +177,6 @@ def test_a_directory_or_a_corrupt_parquet_file_is_refused(tmp_path):
     bad.write_bytes(b"PAR1 not really")
     with pytest.raises(ValueError, match="not a readable PARQUET file"):
         read_file(bad)
-
-
-def write_arrow(arrow, path, layout):
-    """``arrow`` as Parquet, Feather v2 (Arrow IPC file), Feather v1 or an Arrow IPC stream."""
-    import pyarrow.feather as feather
-    import pyarrow.parquet as pq
-
-    if layout == "parquet":
-        pq.write_table(arrow, path)
-    elif layout == "stream":
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, arrow.schema) as writer:
-            writer.write_table(arrow, max_chunksize=64)
-    else:
-        with warnings.catch_warnings():  # v1 is deprecated, and still what older tools write
-            warnings.simplefilter("ignore", DeprecationWarning)
-            version = {"compression": "uncompressed"} if layout == "file" else {"version": 1}
-            feather.write_feather(arrow, path, **version)  # (uncompressed: as zero-copy as a read can be)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".feather", ".feather-v1", ".arrow-stream"])

@@ -1,16 +1,16 @@
 """The ``backprop`` command: a network on a table file from the shell, one module per group.
 
-==========================================  ============================================
-``train`` (``--stream`` for big files)      :mod:`.train`, :mod:`.stream`, :mod:`.build`
-``predict``, ``evaluate``, ``summary``,     :mod:`.use`
+========================================  ==========================================
+``train`` (``--stream`` for big files)    :mod:`.train`, :mod:`.stream`, :mod:`.build`
+``predict``, ``evaluate``, ``summary``,   :mod:`.use`
 ``export``
-``demo``, ``trace``, ``explore``            :mod:`.learn`
-``explain``, ``lr-find``                    :mod:`.explain`
-==========================================  ============================================
+``demo``, ``trace``, ``explore``          :mod:`.learn`
+``explain``, ``lr-find``                  :mod:`.explain`
+========================================  ==========================================
 
 The options are in :mod:`.parser` (their value types in :mod:`.option_types`) and the report
-``train`` prints in :mod:`.report`. Every subcommand has ``--help``. Bad input ends with exit code 2 and one line on stderr
-(``backprop: error: ...``), never a traceback.
+``train`` prints in :mod:`.report`. Every subcommand has ``--help``. Bad input ends with exit
+code 2 and one line on stderr (``backprop: error: ...``), never a traceback.
 """
 
 from __future__ import annotations

@@ -103,5 +103,5 @@ def command_trace(args) -> int:
                               optimizer=args.optimizer, learning_rate=args.learning_rate,
                               random_state=args.seed)
         trace = _instructive_trace(model, args.task, np.random.default_rng(args.seed))
-    print(trace.to_text(args.format), end="")
+    print(trace.to_text(args.format, unit=args.unit), end="")
     return 0

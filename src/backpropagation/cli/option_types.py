@@ -71,6 +71,17 @@ def layers(text: str) -> list[int]:
     return sizes
 
 
+def unit(text: str) -> tuple[int, int]:
+    """``--unit LAYER:UNIT`` (both numbered from 1, as the trace numbers them)."""
+    try:
+        layer, number = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LAYER:UNIT such as 1:2 (both from 1), got {text!r}") from None
+    if layer < 1 or number < 1:
+        raise argparse.ArgumentTypeError(f"layers and units are numbered from 1, got {text!r}")
+    return layer, number
+
+
 def delimiter(text: str) -> str:
     named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
     text = named.get(text.lower(), text)

@@ -120,6 +120,9 @@ def _add_trace_parser(sub) -> None:
     trace.add_argument("--row", type=opt.count, default=0, help="row of --data to trace (0-based)")
     _add_text_format_options(trace, remembered=True)
     trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
+    trace.add_argument("--unit", type=opt.unit, metavar="LAYER:UNIT",
+                       help="print one unit's chain instead (e.g. 1:2, both from 1): its sums with every product, "
+                            "its δ, its weights' gradients and their update")
 
 
 def _add_explain_parsers(sub) -> None:

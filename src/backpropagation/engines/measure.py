@@ -47,8 +47,17 @@ TRIAL_BATCHES = 4
 #: waits about 2**28 cycles before they sleep): long enough to halve the speed of whatever is
 #: timed next on a 2-core machine, so a trial after a threaded one waits this out first.
 SPIN_SECONDS = 0.12
+#: Multiply-adds (m·n·k) of a matrix product below which OpenBLAS runs it on one thread (its
+#: GEMM threshold): a job whose every product is smaller wakes no threads, so leaves none spinning.
+BLAS_THREADED_WORK = 2**18
 #: The last threaded trial: (which, when its threads sleep again).
 _spinning = (None, 0.0)
+
+
+def wakes_blas_threads(model, batch_size: int) -> bool:
+    """Whether a training step's largest product (rows × fan-in × fan-out) is large enough for
+    BLAS to run it on several threads (:data:`BLAS_THREADED_WORK`)."""
+    return max(batch_size * layer.fan_in * layer.fan_out for layer in model.layers) >= BLAS_THREADED_WORK
 
 
 def settle(which: str, threaded: bool) -> None:
@@ -145,7 +154,7 @@ def numpy_seconds(model, X, Y, batch_size: int, threads: int | None = None, budg
     """Seconds per training step of the reference engine on ``batches`` of the job's batches, BLAS
     held to ``threads`` (None: as it is)."""
     run, steps = trial(model, "numpy", X, Y, batch_size, batches=batches)
-    settle(f"numpy {threads}", threads != 1)
+    settle(f"numpy {threads}", threads != 1 and wakes_blas_threads(model, batch_size))
     try:
         with holding_blas(threads):
             return seconds_per_call(run, budget, least=2) / steps
@@ -158,7 +167,7 @@ def numba_seconds(model, X, Y, batch_size: int, budget: float = TRIAL_SECONDS, p
     """Seconds per training step of the compiled engine (its kernels loaded) on ``batches`` of the
     job's batches, its threads its own or ``parts`` of them sharing each batch."""
     run, steps = trial(model, "numba", X, Y, batch_size, parts, batches)
-    settle(f"numba {parts}", parts != 1)
+    settle(f"numba {parts}", parts != 1 and wakes_blas_threads(model, batch_size))
     try:
         with holding_blas(1 if parts == 1 else None):
             return seconds_per_call(run, budget, least=2) / steps

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..training.callbacks import History
 from ..errors import DivergenceError
+from ..training.callbacks import History
+from .update_terms import describe
 
 
 @dataclass
@@ -47,6 +48,8 @@ class LayerStep:
     fprime: np.ndarray | None = None  # f'(z), element by element (None: softmax, or fused output)
     #: The optimizer's state after the step, per name (``velocity``; ``m``, ``v``; ...): (W part, b part).
     state: dict | None = None
+    #: The same before the step (empty before the optimizer's first step: its arrays start at zero).
+    state_before: dict | None = None
     #: Dropout after this layer: the step's mask ``M`` (kept / (1 - rate), 0 dropped) and the rate.
     mask: np.ndarray | None = None
     dropout: float = 0.0
@@ -67,6 +70,10 @@ class Trace:
     layers: list[LayerStep]
     applied: bool
     update_rule: str = ""      # the formula the optimizer applied, with its hyper-parameters
+    #: The step's number t (the optimizer's step count after it: 1 for its first step).
+    step_number: int = 1
+    #: A stateless copy of the optimizer (its kind and hyper-parameters), for the update's terms.
+    optimizer_config: object = None
 
     @property
     def y_hat(self) -> np.ndarray:
@@ -90,11 +97,17 @@ class Trace:
                 dead[step.number] = [int(unit) + 1 for unit in np.flatnonzero(killed)]
         return dead
 
-    def to_text(self, format: str = "text") -> str:
-        """Render as plain text (``"text"``) or Markdown (``"markdown"``)."""
+    def to_text(self, format: str = "text", unit=None) -> str:
+        """Render as plain text (``"text"``) or Markdown (``"markdown"``); ``unit=(layer, unit)``
+        (both from 1) renders that one unit's chain instead: its sums with every term's numbers
+        (see :mod:`.trace_text`)."""
+        from .trace_text import render, render_unit
+
         if format not in ("text", "markdown"):
             raise ValueError(f"format: expected 'text' or 'markdown', got {format!r}")
-        return _render(self, markdown=format == "markdown")
+        if unit is not None:
+            return render_unit(self, unit, markdown=format == "markdown")
+        return render(self, markdown=format == "markdown")
 
     def __str__(self) -> str:
         return self.to_text()
@@ -128,10 +141,13 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     model.optimizer.step(model.parameters, model.gradients, model.current_learning_rate)
     plain = type(model.optimizer).__name__ == "SGD" and not model.optimizer.momentum   # (keeps no state)
     state = {} if plain else model.optimizer.get_state()
+
+    def parts(arrays, layer, w, b):
+        return {name: (array[w].reshape(layer.W.shape).copy(), None if b is None else array[b].copy())
+                for name, array in arrays.items()}
     for layer, step, (w, b) in zip(model.layers, steps, model.parameter_slices()):
         step.W_new, step.b_new = layer.W.copy(), copied(layer.b)
-        step.state = {name: (array[w].reshape(layer.W.shape).copy(), None if b is None else array[b].copy())
-                      for name, array in state.items()}
+        step.state, step.state_before = parts(state, layer, w, b), parts(saved_state, layer, w, b)
     rule = update_rule(model.optimizer)
     finite = np.isfinite(model.parameters).all()
     if not apply or not finite:
@@ -142,7 +158,16 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     if not finite:
         raise _diverged(model, "the update made the weights overflow")
     return Trace(X.copy(), Y.copy(), loss, model.loss.name, model.backprop.fused, model.l2,
-                 type(model.optimizer).__name__, model.current_learning_rate, steps, apply, rule)
+                 describe(model.optimizer), model.current_learning_rate, steps, apply, rule,
+                 saved_iterations + 1, _stateless(model.optimizer))
+
+
+def _stateless(optimizer):
+    """A copy of ``optimizer``'s kind and hyper-parameters without its arrays (None if it cannot be made)."""
+    try:
+        return type(optimizer)(**optimizer.get_config())
+    except Exception:                      # (a custom optimizer whose config is not its arguments)
+        return None
 
 
 def _derivative(layer, fused: bool) -> np.ndarray | None:
@@ -154,152 +179,22 @@ def _derivative(layer, fused: bool) -> np.ndarray | None:
 
 
 def update_rule(optimizer) -> str:
-    """The update ``optimizer`` applies, as a formula with its hyper-parameters (g = ∂L/∂W)."""
-    name, t = type(optimizer).__name__, optimizer.iterations
-    adam = ("m ← β₁ m + (1 - β₁) g;  v ← β₂ v + (1 - β₂) g²;  W ← W - η m̂ / (√v̂ + ε) with "
-            "m̂ = m / (1 - β₁ᵗ), v̂ = v / (1 - β₂ᵗ)")
+    """The update ``optimizer`` applies, one line per assignment (g = ∂L/∂W); its hyper-parameters
+    are in :func:`~.update_terms.describe`."""
+    name = type(optimizer).__name__
     if name == "SGD" and not optimizer.momentum:
-        return "W ← W - η ∂L/∂W"
+        return "W ← W − η g"
     if name == "SGD":
-        step = "W ← W - η (g + μ v)" if optimizer.nesterov else "W ← W - η v"
-        return f"v ← μ v + g;  {step}   (g = ∂L/∂W, μ = {optimizer.momentum:g})"
+        return "v ← μ v + g\n" + ("W ← W − η (g + μ v)" if optimizer.nesterov else "W ← W − η v")
     if name == "RMSProp":
-        return (f"s ← ρ s + (1 - ρ) g²;  W ← W - η g / (√s + ε)   (g = ∂L/∂W, ρ = {optimizer.rho:g}, "
-                f"ε = {optimizer.epsilon:g})")
+        return "s ← ρ s + (1 − ρ) g²\nW ← W − η g / (√s + ε)"
     if name in ("Adam", "AdamW"):
-        decay = "W ← (1 - η λ) W, then " if name == "AdamW" else ""
-        decay_value = f", λ = {optimizer.weight_decay:g}" if name == "AdamW" else ""
-        return (f"{decay}{adam}   (g = ∂L/∂W, β₁ = {optimizer.beta_1:g}, β₂ = {optimizer.beta_2:g}, "
-                f"ε = {optimizer.epsilon:g}{decay_value}, t = {t})")
-    return f"{name}.step(W, ∂L/∂W, η)"
+        decay = "W ← (1 − η λ) W\n" if name == "AdamW" else ""
+        return (f"{decay}m ← β₁ m + (1 − β₁) g\nv ← β₂ v + (1 − β₂) g²\n"
+                "m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)\nW ← W − η m̂ / (√v̂ + ε)")
+    return f"{name}.step(W, g, η)"
 
 
 def _diverged(model, what: str) -> DivergenceError:
     return DivergenceError(f"training diverged: {what}; the step was not applied (the weights are as "
                            f"before). Try a smaller learning rate (now {model.current_learning_rate:g}).", History())
-
-
-# ---------------------------------------------------------------------- rendering
-_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def _sup(number: int) -> str:
-    return str(number).translate(_SUPERSCRIPTS)
-
-
-def _number(value) -> str:
-    """Four significant digits; small and large numbers in exponent notation, as the explorer shows them."""
-    return "0" if value == 0 else f"{value:.4g}"
-
-
-def _show(array: np.ndarray | None) -> str:
-    if array is None:
-        return "—"
-    return np.array2string(np.asarray(array), separator=", ", max_line_width=100,
-                           formatter={"float_kind": _number})
-
-
-class _Writer:
-    """Lines of a rendered trace, as plain text or Markdown."""
-
-    def __init__(self, markdown: bool) -> None:
-        self.markdown, self.out = markdown, []
-
-    def heading(self, text: str) -> None:
-        self.out.append(f"\n## {text}\n" if self.markdown else f"\n{text}\n{'-' * len(text)}")
-
-    def line(self, name: str, value) -> None:
-        text = _show(value)
-        if self.markdown:
-            self.out.append(f"- `{name}` =\n\n```\n{text}\n```")
-        else:
-            self.out.append(f"  {name} = " + text.replace("\n", "\n" + " " * (len(name) + 5)))
-
-    def note(self, text: str) -> None:
-        self.out.append(("- " if self.markdown else "  ") + text)
-
-
-def _render(trace: Trace, markdown: bool) -> str:
-    writer = _Writer(markdown)
-    n = len(trace.x)
-    title = (f"One training step on {n} sample{'s' if n > 1 else ''}: loss {trace.loss_name}, "
-             f"optimizer {trace.optimizer}, learning rate η = {trace.learning_rate:g}"
-             + (f", L2 λ = {trace.l2:g}" if trace.l2 else ""))
-    writer.out.append(f"# {title}" if markdown else title)
-    for section in (_forward_section, _loss_section, _backward_section, _update_section):
-        section(writer, trace)
-    return "\n".join(writer.out) + "\n"
-
-
-def _forward_section(writer: _Writer, trace: Trace) -> None:
-    writer.heading("1. Forward pass: z = a_prev W + b, a = f(z)")
-    if trace.layers[0].a_prev.shape[1] == trace.x.shape[1]:
-        writer.line("a⁰ = x", trace.x)
-    else:                                            # (code columns looked up in their embeddings)
-        writer.line("x", trace.x)
-        writer.line("a⁰ = x with each code column replaced by its row E[code] (embeddings)", trace.layers[0].a_prev)
-    for below, step in zip([None, *trace.layers], trace.layers):
-        k = _sup(step.number)
-        a_prev = _dropped_input(below)
-        writer.line(f"z{k} = {a_prev} W{k}" + (f" + b{k}" if step.b is not None else ""), step.z)
-        writer.line(f"a{k} = {step.activation}(z{k})", step.a)
-        if step.mask is not None:
-            writer.line(f"M{k} (dropout {step.dropout:g}: kept units × 1/{1 - step.dropout:g}, dropped 0)", step.mask)
-            writer.line(f"a{k} ⊙ M{k}, what layer {step.number + 1} sees", step.a * step.mask)
-
-
-def _loss_section(writer: _Writer, trace: Trace) -> None:
-    writer.heading("2. Loss")
-    writer.line(f"ŷ = a{_sup(len(trace.layers))}", trace.y_hat)
-    writer.line("y", trace.y)
-    writer.note(f"L = {trace.loss:.6g}" + (" (includes the L2 penalty λ/2 ΣW²)" if trace.l2 else ""))
-
-
-def _backward_section(writer: _Writer, trace: Trace) -> None:
-    writer.heading("3. Backward pass (chain rule, last layer first)")
-    for step in reversed(trace.layers):
-        k = _sup(step.number)
-        below = _dropped_input(trace.layers[step.number - 2] if step.number > 1 else None)
-        if step.number == len(trace.layers) and trace.fused:
-            writer.line(f"δ{k} = (ŷ - y) / N   [{step.activation} fused with {trace.loss_name}]", step.delta)
-        else:
-            above = _sup(step.number + 1)
-            chained = f"δ{above} (W{above})ᵀ" if step.mask is None else f"(δ{above} (W{above})ᵀ) ⊙ M{k}"
-            writer.line(f"∂L/∂a{k}" if step.number == len(trace.layers) else f"∂L/∂a{k} = {chained}", step.dA)
-            if step.fprime is not None:
-                writer.line(f"f'(z{k}) = {step.activation}'(z{k})", step.fprime)
-            writer.line(f"δ{k} = ∂L/∂a{k} ⊙ f'(z{k})", step.delta)
-        transposed = below if below.startswith("(") else f"({below})"
-        writer.line(f"∂L/∂W{k} = {transposed}ᵀ δ{k}" + (" + λW" if trace.l2 else ""), step.dW)
-        if step.db is not None:
-            writer.line(f"∂L/∂b{k} = Σ δ{k}", step.db)
-    for number, units in trace.dead_units.items():
-        everything = len(units) == trace.layers[number - 1].z.shape[1]
-        writer.note(f"note: {'every' if everything else 'some'} unit of layer {number} "
-                    f"({', '.join(map(str, units))}) passed no gradient: f'(z) = 0 there "
-                    "(a ReLU with z <= 0 is 'dead' for this input)"
-                    + ("; the layers below it learn nothing from this step" if everything else ""))
-
-
-def _dropped_input(below: LayerStep | None) -> str:
-    """How the input of the layer above ``below`` is written: ``a⁰``, ``a^l`` or ``(a^l ⊙ M^l)``."""
-    if below is None:
-        return "a⁰"
-    k = _sup(below.number)
-    return f"a{k}" if below.mask is None else f"(a{k} ⊙ M{k})"
-
-
-def _update_section(writer: _Writer, trace: Trace) -> None:
-    writer.heading("4. Update" + ("" if trace.applied else " (not applied to the model)"))
-    writer.note(f"{trace.optimizer}: {trace.update_rule}, η = {trace.learning_rate:g}")
-    for step in trace.layers:
-        k = _sup(step.number)
-        writer.line(f"W{k} before", step.W)
-        writer.line(f"W{k} after", step.W_new)
-        for name, (W_state, _) in (step.state or {}).items():
-            writer.line(f"{name} of W{k} after", W_state)
-        if step.b is not None:
-            writer.line(f"b{k} before", step.b)
-            writer.line(f"b{k} after", step.b_new)
-            for name, (_, b_state) in (step.state or {}).items():
-                writer.line(f"{name} of b{k} after", b_state)
