@@ -22,5 +22,14 @@ def on_files(files, config):
     return files
 
 
+#: A link from one notebook to another, as Jupyter follows it (``other.ipynb``).
+NOTEBOOK_LINK = re.compile(r'href="([A-Za-z0-9_]+)\.ipynb"')
+
+
 def on_post_page(output: str, page, config) -> str:
-    return MATHJAX.sub("", output) if page.file.src_uri.endswith(".ipynb") else output
+    if not page.file.src_uri.endswith(".ipynb"):
+        return output
+    output = MATHJAX.sub("", output)
+    # The same link on the site: notebooks/a.ipynb is the page notebooks/a/ (or notebooks/a.html).
+    target = r'href="../\1/"' if config["use_directory_urls"] else r'href="\1.html"'
+    return NOTEBOOK_LINK.sub(target, output)

@@ -1,8 +1,8 @@
 # %% [markdown]
 # # Backpropagation four ways: by hand in NumPy, the library, PyTorch, Keras 3
 #
-# Seed 000 lists "compare manual vs. PyTorch/TensorFlow automatic differentiation" as future
-# work. Here it is: the same 13-16-8-3 network, from the same initial weights, on the same data
+# The placement example this project started from lists "compare manual vs. PyTorch/TensorFlow
+# automatic differentiation" as future work. Here it is: the same 13-16-8-3 network, from the same initial weights, on the same data
 # in the same batch order, trained with plain SGD four times — by a dozen lines of NumPy
 # written here, by the library's hand-written backpropagation, by PyTorch's autograd, and by
 # Keras 3 (on its PyTorch backend), all in float64. If backpropagation is right, the loss
@@ -30,6 +30,7 @@ model = NeuralNetwork([13, 16, 8, 3], task="multiclass", hidden_activation="relu
                       learning_rate=learning_rate, random_state=0)
 initial = model.get_weights()
 curves, seconds, final = {}, {}, {}
+model.plot_network(title="the 13-16-8-3 network all four train (wine: 13 measurements, 3 cultivars)")
 
 # %% ours
 start = time.perf_counter()
@@ -40,10 +41,13 @@ seconds["ours"] = time.perf_counter() - start
 # %% [markdown]
 # ## By hand
 #
-# Forward: two ReLU layers and a linear output `z³`; the loss is the cross-entropy of
-# `softmax(z³)` against the one-hot labels, averaged over the batch. Backward: for softmax with
-# cross-entropy the output delta is simply `δ³ = (softmax(z³) - y) / N`; then, layer by layer,
-# `∂L/∂W = aᵀ δ`, `∂L/∂b = Σ δ`, and `δ` below is `δ Wᵀ` times the ReLU's slope.
+# Forward: two ReLU layers and a linear output $z^3$; the loss is the cross-entropy of
+# $\mathrm{softmax}(z^3)$ against the one-hot labels, averaged over the batch. Backward: for
+# softmax with cross-entropy the output delta is $\delta^3 = (\mathrm{softmax}(z^3) - y)/N$
+# (derived in [Backpropagation, derived](backprop_derived.ipynb), section 5); then, layer by
+# layer, $\partial L / \partial W^l = (a^{l-1})^\top \delta^l$,
+# $\partial L / \partial b^l = \sum_{\text{rows}} \delta^l$, and
+# $\delta^{l-1} = (\delta^l (W^l)^\top) \odot \mathrm{relu}'(z^{l-1})$.
 
 # %% by hand
 def by_hand(weights, epochs):

@@ -1,11 +1,11 @@
 # %% [markdown]
-# # Seed 002: a 3-2-2-1 ReLU network by hand, beside the library, gradient by gradient
+# # A 3-2-2-1 ReLU network by hand, beside the library, gradient by gradient
 #
-# The seed writes a regression network with two ReLU hidden layers of two units and a linear
+# The original program writes a regression network with two ReLU hidden layers of two units and a linear
 # output by hand: forward pass, mean squared error, backward pass by the chain rule, and the
 # update `W -= lr * dL_dW`, for 1,000 full-batch epochs on 10 random samples. This notebook runs
-# the seed's code and the library from the same weights and data, compares **every gradient of
-# the first step**, then the losses of all 1,000 epochs, and explains why the losses the seed
+# the original program's code and the library from the same weights and data, compares **every gradient of
+# the first step**, then the losses of all 1,000 epochs, and explains why the losses the original program
 # printed are not the ones its own code prints.
 
 # %%
@@ -19,7 +19,7 @@ def relu(x):
     return np.maximum(0, x)
 
 
-np.random.seed(0)                     # the seed's cells, in the order they appear
+np.random.seed(0)                     # the original program's cells, in the order they appear
 W1, b1 = np.random.randn(3, 2), np.zeros((1, 2))
 W2, b2 = np.random.randn(2, 2), np.zeros((1, 2))
 W3, b3 = np.random.randn(2, 1), np.zeros((1, 1))
@@ -28,13 +28,15 @@ y = np.random.rand(10, 1)             # 10 target values
 start = [a.copy() for a in (W1, b1, W2, b2, W3, b3)]
 
 # %% [markdown]
-# ## 1. The first step by hand (the seed's code)
+# ## 1. The first step by hand (the original program's code)
 #
-# Forward: `z¹ = X W¹ + b¹`, `a¹ = relu(z¹)`, `z² = a¹ W² + b²`, `a² = relu(z²)`,
-# `ŷ = a² W³ + b³`. Loss: `L = mean((y - ŷ)²)`, so `∂L/∂ŷ = 2 (ŷ - y) / N`. Backward, last
-# layer first: each layer's weight gradient is (its input)ᵀ × (the gradient at its output);
-# the gradient passes down through `Wᵀ` and through the ReLU's slope, 1 where `z > 0` and 0
-# elsewhere.
+# Forward: $z^1 = X W^1 + b^1$, $a^1 = \mathrm{relu}(z^1)$, $z^2 = a^1 W^2 + b^2$,
+# $a^2 = \mathrm{relu}(z^2)$, $\hat y = a^2 W^3 + b^3$. Loss: $L = \frac{1}{N}\sum (y - \hat y)^2$,
+# so $\partial L / \partial \hat y = 2(\hat y - y)/N$. Backward, last layer first: each layer's
+# weight gradient is its input, transposed, times the gradient at its output,
+# $\partial L / \partial W^l = (a^{l-1})^\top \delta^l$; the gradient passes down through
+# $(W^l)^\top$ and through the ReLU's slope, 1 where $z > 0$ and 0 elsewhere (the derivation:
+# [Backpropagation, derived](backprop_derived.ipynb)).
 
 # %%
 z1 = X @ W1 + b1
@@ -56,13 +58,15 @@ print(f"first loss, by hand: {np.mean((y - y_pred) ** 2):.6f}")
 # ## 2. The same step through the library
 #
 # `model.trace(X, y)` runs the forward and backward pass `fit` runs and keeps what each layer
-# computed: `a`, `z`, `∂L/∂a` (`dA`), `δ = ∂L/∂z` (`delta`), `∂L/∂W` (`dW`) and `∂L/∂b` (`db`).
-# The seed's names map onto them one to one: `dL_dz2` is δ², `dL_da1` is ∂L/∂a¹, and so on.
+# computed: $a$, $z$, $\partial L / \partial a$ (`dA`), $\delta = \partial L / \partial z$
+# (`delta`), $\partial L / \partial W$ (`dW`) and $\partial L / \partial b$ (`db`). The original
+# program's names map onto them one to one: `dL_dz2` is $\delta^2$, `dL_da1` is
+# $\partial L / \partial a^1$, and so on.
 
 # %%
 model = NeuralNetwork([3, 2, 2, 1], task="regression", hidden_activation="relu", loss="mse",
                       optimizer="sgd", learning_rate=0.01,
-                      standardize_target=False)   # the seed trains on raw targets
+                      standardize_target=False)   # the original program trains on raw targets
 model.set_weights([(W1.copy(), b1[0].copy()), (W2.copy(), b2[0].copy()), (W3.copy(), b3[0].copy())])
 step = model.trace(X, y).layers
 pairs = [("dL_dy  vs ∂L/∂a³ (δ³: linear output)", dL_dy, step[2].delta),
@@ -73,21 +77,22 @@ pairs = [("dL_dy  vs ∂L/∂a³ (δ³: linear output)", dL_dy, step[2].delta),
          ("dL_dW1 vs ∂L/∂W¹", dL_dW1, step[0].dW), ("dL_db1 vs ∂L/∂b¹", dL_db1[0], step[0].db)]
 for name, manual, library in pairs:
     print(f"{name:38s} largest difference {np.max(np.abs(manual - library)):.1e}")
+model.plot_network(title="the 3-2-2-1 network at its starting weights")
 
 # %% [markdown]
-# Every gradient agrees to rounding (about 1e-17): the library's backward pass is the seed's
+# Every gradient agrees to rounding (about 1e-17): the library's backward pass is the original program's
 # chain rule, layer for layer.
 #
 # ## 3. A thousand epochs
 #
-# The seed's loop against `fit` with the full batch and no shuffling, from the same start:
+# The original program's loop against `fit` with the full batch and no shuffling, from the same start:
 
 # %%
 lr = 0.01
 
 
-def seed_training(X, y, epochs=1000):
-    """The seed's training loop, from its starting weights; the loss of every epoch."""
+def original_training(X, y, epochs=1000):
+    """The original program's training loop, from its starting weights; the loss of every epoch."""
     W1, b1, W2, b2, W3, b3 = [a.copy() for a in start]
     losses = []
     for _ in range(epochs):
@@ -112,7 +117,7 @@ def seed_training(X, y, epochs=1000):
     return losses
 
 
-manual = seed_training(X, y)
+manual = original_training(X, y)
 ours = model.fit(X, y, epochs=1000, batch_size=None, shuffle=False, verbose=0).history["loss"]
 for epoch in range(0, 1000, 100):
     print(f"Epoch {epoch:4d}  manual loss {manual[epoch]:.12f}  library loss {ours[epoch]:.12f}")
@@ -120,18 +125,18 @@ gap = np.max(np.abs(np.array(ours) - manual) / np.array(manual))
 print(f"largest relative difference over 1,000 epochs: {gap:.1e}")
 
 # %% [markdown]
-# ## 4. Why the seed printed other losses
+# ## 4. Why the original program printed other losses
 #
-# The seed's notebook shows `Epoch 0, Loss: 0.0672`, then `0.0543` at epoch 100 and `0.0534`
+# The original program's notebook shows `Epoch 0, Loss: 0.0672`, then `0.0543` at epoch 100 and `0.0534`
 # at the end. Its own code, run top to bottom as above, prints `0.0736`, then `0.0195` and
-# `0.0158`. The code is not at fault: the seed's cells carry the execution counts 9, 12, 15
+# `0.0158`. The code is not at fault: the original program's cells carry the execution counts 9, 12, 15
 # and 16, so cells ran between them, or again, before the output was saved, and the random
 # numbers its weights, `X` and `y` came from were not those a fresh run draws. The simplest
 # explanation, that `X` and `y` were drawn again after earlier draws, does not reproduce them
 # either: below, the same weights with `X` and `y` taken after 0 to 5 earlier draws.
 
 # %%
-seed_printed = [0.0672, 0.0543, 0.0537, 0.0536, 0.0535, 0.0535, 0.0534, 0.0534, 0.0534, 0.0534]
+original_printed = [0.0672, 0.0543, 0.0537, 0.0536, 0.0535, 0.0535, 0.0534, 0.0534, 0.0534, 0.0534]
 
 
 np.random.seed(0)
@@ -141,13 +146,13 @@ for skipped in range(6):
     np.random.set_state(after_weights)
     for _ in range(skipped):
         np.random.rand(10, 3), np.random.rand(10, 1)
-    printed = [round(float(loss), 4) for loss in seed_training(np.random.rand(10, 3), np.random.rand(10, 1))[::100]]
+    printed = [round(float(loss), 4) for loss in original_training(np.random.rand(10, 3), np.random.rand(10, 1))[::100]]
     print(f"X, y after {skipped} earlier draws: {printed[:3]} ... {printed[-1]}"
-          f"{'   <- the seed' if printed == seed_printed else ''}")
-print("the seed printed:                ", seed_printed[:3], "...", seed_printed[-1])
+          f"{'   <- the original program' if printed == original_printed else ''}")
+print("the original program printed:                ", original_printed[:3], "...", original_printed[-1])
 
 # %% [markdown]
-# None matches: what the seed printed cannot be recovered from its code alone. What the code
+# None matches: what the original program printed cannot be recovered from its code alone. What the code
 # *does*, the library does too, to 1e-15.
 
 # %%
@@ -158,9 +163,9 @@ try:
     figure = Figure(figsize=(7, 4), layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
-    ax.plot(manual, label="the seed's code", linewidth=4, alpha=0.4)
+    ax.plot(manual, label="the original program's code", linewidth=4, alpha=0.4)
     ax.plot(ours, label="the library", linestyle="--")
-    ax.set(xlabel="epoch", ylabel="MSE", yscale="log", title="Seed 002: one loss curve, twice")
+    ax.set(xlabel="epoch", ylabel="MSE", yscale="log", title="one loss curve, twice")
     ax.legend()
 except ImportError:
     figure = "(install matplotlib for the loss curves)"

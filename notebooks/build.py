@@ -1,6 +1,7 @@
 """Rebuild the notebooks from their single source, the example scripts, with jupytext, and run them.
 
     python notebooks/build.py            # rewrite notebooks/*.ipynb with fresh outputs
+    python notebooks/build.py NAME ...   # only those
 
 Each notebook is paired with an example script of ``examples/`` in jupytext's percent format
 (``# %%`` cells, ``# %% [markdown]`` for text; ``jupytext.toml`` records the pairing, so
@@ -21,11 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 #: notebook name -> example script (the single source)
 NOTEBOOKS = {
     "one_neuron": "one_neuron.py",
+    "backprop_derived": "backprop_derived.py",
     "two_layers_by_hand": "two_layers_by_hand.py",
+    "exercise_backward": "exercise_backward.py",
+    "exercise_optimizer": "exercise_optimizer.py",
+    "vanishing_gradients": "vanishing_gradients.py",
     "classification_iris": "classification_iris.py",
     "regression_placement": "regression_placement.py",
     "compare_frameworks": "compare_frameworks.py",
-    "vanishing_gradients": "vanishing_gradients.py",
 }
 
 
@@ -57,7 +61,12 @@ def execute(notebook, timeout: int = 600):
 def main() -> int:
     import nbformat
 
-    for name, script in NOTEBOOKS.items():
+    chosen = sys.argv[1:] or list(NOTEBOOKS)            # python notebooks/build.py [NAME ...]
+    unknown = sorted(set(chosen) - set(NOTEBOOKS))
+    if unknown:
+        print(f"unknown notebook {unknown[0]!r}; the notebooks are {', '.join(NOTEBOOKS)}", file=sys.stderr)
+        return 2
+    for name, script in ((name, NOTEBOOKS[name]) for name in chosen):
         notebook = execute(notebook_for(ROOT / "examples" / script))
         path = ROOT / "notebooks" / f"{name}.ipynb"
         nbformat.write(notebook, str(path))

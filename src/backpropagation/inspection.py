@@ -111,7 +111,8 @@ class Inspection:
         return plot_decision_boundary(self, X, y, path)
 
     def plot_network(self, ax=None, title=None):
-        """The network's units and weights drawn (see :func:`backpropagation.explain.drawings.plot_network`)."""
+        """The network's units and weights drawn; returns the matplotlib figure (see
+        :func:`backpropagation.explain.drawings.plot_network`)."""
         from .explain.drawings import plot_network
 
         return plot_network(self, ax, title)

@@ -7,7 +7,6 @@ page's own x, y, W and b.
 """
 
 import json
-import shutil
 import threading
 import time
 import urllib.error
@@ -15,6 +14,8 @@ import urllib.request
 
 import numpy as np
 import pytest
+
+from browser import browser, wait_for
 
 from backpropagation import NeuralNetwork
 from backpropagation.cli import main as backprop
@@ -218,23 +219,6 @@ def test_a_step_or_an_epoch_that_diverges_is_undone_and_the_page_keeps_working(e
 
 
 # ---------------------------------------------------------------------- in a real browser
-def browser():
-    chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
-                    None)
-    driver_path = shutil.which("chromedriver")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    if chromium is None or driver_path is None:
-        pytest.skip("Chromium and its driver are not installed (Debian: apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1500,1300"):
-        options.add_argument(argument)
-    options.binary_location = chromium
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    from selenium.webdriver.chrome.service import Service
-
-    return webdriver.Chrome(service=Service(driver_path), options=options)
-
-
 @pytest.fixture(scope="module")
 def chromium():
     """One headless Chromium for the module's page tests (starting one costs more than a test)."""
@@ -251,19 +235,6 @@ def page(explorer, chromium):
     wait_for(lambda: chromium.find_element("id", "status").text)
     yield chromium
     chromium.get("about:blank")
-
-
-def wait_for(condition, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            value = condition()
-        except Exception:                      # the page is still drawing
-            value = None
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("the page did not get there in time")
 
 
 def errors(driver):

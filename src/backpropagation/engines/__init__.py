@@ -90,9 +90,9 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
         return threads
     step, seconds = measure.estimate(model, X, Y, batch_size, n_rows, epochs)
     model.engine_, threads, timing = "numpy", None, {"numpy (estimate)": step}
-    # Kernels this process already holds cost nothing to start: then even a short job may take them.
-    loaded = candidate == "numba" and measure.numba_loaded(model.dtype)
-    if seconds < AUTO_MIN_SECONDS and not loaded:
+    # (A short job stays on numpy even where this process holds numba's kernels: which engine a
+    # small fit takes must not depend on what ran before it in the process.)
+    if seconds < AUTO_MIN_SECONDS:
         if candidate == "numba":
             model.engine_reason_ = (f"the job is estimated at {seconds:.2g} s ({step * 1e3:.3g} ms per step, "
                                     f"measured), too short to pay for loading the compiled kernels")

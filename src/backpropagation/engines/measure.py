@@ -208,16 +208,6 @@ def numba_compiled_before() -> bool:
         return True                        # (unknown: let the measurement decide)
 
 
-def numba_loaded(dtype) -> bool:
-    """Whether this process has already compiled or loaded the chunk kernel for ``dtype`` (then
-    a fit pays nothing to start the engine)."""
-    import sys
-
-    chunk = sys.modules.get(f"{__package__}.numba_chunk")
-    return chunk is not None and any(f"array({np.dtype(dtype).name}," in str(signature)
-                                   for signature in chunk.run_chunk.signatures)
-
-
 def faster_engine(model, X, Y, batch_size: int, estimate_seconds: float, numpy_step: float,
                   budget: float, batches: int = TRIAL_BATCHES) -> tuple[str, str, dict, int | None]:
     """``(engine, why, seconds per step, parts)`` for ``engine="auto"`` where numba can run: numba

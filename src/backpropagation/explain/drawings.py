@@ -1,7 +1,8 @@
 """Pictures of what is computed: a network's units and weights, and a computation graph with the
 value and the gradient on each node (as micrograd's ``draw_dot`` shows them).
 
-Both draw with matplotlib (imported here, when called) on an axes you give or a new figure:
+Both draw with matplotlib (imported when called) on an axes you give or on a new figure built
+with matplotlib's object API (no pyplot state, as :mod:`.plotting`), and return the figure:
 
 - :func:`plot_network`: a layer of circles per layer, units numbered from 1 as the trace and the
   derivations number them (``a¹₂`` is unit 2 of layer 1), each weight a line whose colour is its
@@ -23,10 +24,13 @@ _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _axes(ax, size):
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        _, ax = plt.subplots(figsize=size)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=size, dpi=100)
+        FigureCanvasAgg(figure)
+        ax = figure.subplots()
     ax.set_axis_off()
     return ax
 
@@ -42,7 +46,7 @@ def shown_units(n: int) -> list:
 def plot_network(model, ax=None, title: str | None = None):
     """Draw ``model`` (a :class:`~backpropagation.NeuralNetwork`, or a list of layer sizes): its
     units by layer with their activations, and its weights (blue positive, red negative, wider
-    for larger; grey when only sizes are given). Returns the matplotlib axes."""
+    for larger; grey when only sizes are given). Returns the matplotlib figure."""
     sizes = list(model) if isinstance(model, (list, tuple)) else list(model.layer_sizes)
     weights = None if isinstance(model, (list, tuple)) else [layer.W for layer in model.layers]
     names = ["input"] + ([type(layer.activation).__name__.lower() for layer in model.layers]
@@ -79,7 +83,7 @@ def plot_network(model, ax=None, title: str | None = None):
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    return ax
+    return ax.figure
 
 
 def _circle(x, y, layer, n_layers):
@@ -108,7 +112,7 @@ def depths(nodes, edges) -> dict:
 def plot_graph(nodes: dict, edges: list, ax=None, title: str | None = None):
     """Draw a computation graph: ``nodes`` maps a name to ``(label, value, gradient)`` (gradient
     None where not computed), ``edges`` lists ``(from, to)`` names. Values are shown as
-    ``value`` above the node's line and ``∂L/∂·`` below it. Returns the matplotlib axes."""
+    ``value`` above the node's line and ``∂L/∂·`` below it. Returns the matplotlib figure."""
     unknown = {name for edge in edges for name in edge} - set(nodes)
     if unknown:
         raise ValueError(f"edges: no node named {sorted(unknown)[0]!r}")
@@ -136,4 +140,4 @@ def plot_graph(nodes: dict, edges: list, ax=None, title: str | None = None):
     ax.set_ylim(min(ys) - 0.9, max(ys) + 0.9)
     if title:
         ax.set_title(title)
-    return ax
+    return ax.figure
