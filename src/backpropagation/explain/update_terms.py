@@ -39,7 +39,14 @@ def terms(optimizer, t: int, lr: float, name: str, p: np.ndarray, g: np.ndarray,
     """``[(formula, value), ...]``: the step of ``optimizer`` on parameter ``name`` (values ``p``
     before the step, gradient ``g``, the optimizer's arrays ``before`` it, missing ones zero) at
     step number ``t`` with learning rate ``lr``, term by term; the last is the new value of ``p``.
-    None for an optimizer that is not a built-in one."""
+    None for an optimizer that is not a built-in one. (:func:`keyed_terms` adds a short key to each.)"""
+    keyed = keyed_terms(optimizer, t, lr, name, p, g, before)
+    return None if keyed is None else [(formula, value) for _, formula, value in keyed]
+
+
+def keyed_terms(optimizer, t: int, lr: float, name: str, p: np.ndarray, g: np.ndarray, before: dict) -> list | None:
+    """:func:`terms` as ``(key, formula, value)``: the key names the term for programs (``v_before``,
+    ``mu_v``, ``v``, ``m_hat``, ``step``, ``new``, ...), the same whatever ``name`` is."""
     kind = type(optimizer).__name__
     if kind not in STATE:
         return None
@@ -53,24 +60,25 @@ def terms(optimizer, t: int, lr: float, name: str, p: np.ndarray, g: np.ndarray,
 
 def _sgd(optimizer, lr, name, p, g, v):
     if not optimizer.momentum:
-        return [("η g", lr * g), (f"{name} ← {name} − η g", p - lr * g)]
+        return [("step", "η g", lr * g), ("new", f"{name} ← {name} − η g", p - lr * g)]
     mu = optimizer.momentum
     v_new = mu * v + g
-    lines = [("v before", v), ("μ v", mu * v), ("v ← μ v + g", v_new)]
+    lines = [("v_before", "v before", v), ("mu_v", "μ v", mu * v), ("v", "v ← μ v + g", v_new)]
     if optimizer.nesterov:
         direction = g + mu * v_new
-        return lines + [("g + μ v", direction), ("η (g + μ v)", lr * direction),
-                        (f"{name} ← {name} − η (g + μ v)", p - lr * direction)]
-    return lines + [("η v", lr * v_new), (f"{name} ← {name} − η v", p - lr * v_new)]
+        return lines + [("lookahead", "g + μ v", direction), ("step", "η (g + μ v)", lr * direction),
+                        ("new", f"{name} ← {name} − η (g + μ v)", p - lr * direction)]
+    return lines + [("step", "η v", lr * v_new), ("new", f"{name} ← {name} − η v", p - lr * v_new)]
 
 
 def _rmsprop(optimizer, lr, name, p, g, s):
     rho, eps = optimizer.rho, optimizer.epsilon
     s_new = rho * s + (1 - rho) * g**2
     denominator = np.sqrt(s_new) + eps
-    return [("s before", s), ("ρ s", rho * s), ("(1 − ρ) g²", (1 - rho) * g**2), ("s ← ρ s + (1 − ρ) g²", s_new),
-            ("√s + ε", denominator), ("η g / (√s + ε)", lr * g / denominator),
-            (f"{name} ← {name} − η g / (√s + ε)", p - lr * g / denominator)]
+    return [("s_before", "s before", s), ("rho_s", "ρ s", rho * s), ("g2_share", "(1 − ρ) g²", (1 - rho) * g**2),
+            ("s", "s ← ρ s + (1 − ρ) g²", s_new), ("denominator", "√s + ε", denominator),
+            ("step", "η g / (√s + ε)", lr * g / denominator),
+            ("new", f"{name} ← {name} − η g / (√s + ε)", p - lr * g / denominator)]
 
 
 def _adam(optimizer, t, lr, name, p, g, m, v):
@@ -78,14 +86,16 @@ def _adam(optimizer, t, lr, name, p, g, m, v):
     lines = []
     if type(optimizer).__name__ == "AdamW":
         p = (1 - lr * optimizer.weight_decay) * p
-        lines.append((f"{name} ← (1 − η λ) {name}   (decay first)", p))
+        lines.append(("decayed", f"{name} ← (1 − η λ) {name}   (decay first)", p))
     m_new, v_new = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2
     m_hat, v_hat = m_new / (1 - b1**t), v_new / (1 - b2**t)
     step = lr * m_hat / (np.sqrt(v_hat) + eps)
     return lines + [
-        ("m before", m), ("β₁ m", b1 * m), ("(1 − β₁) g", (1 - b1) * g), ("m ← β₁ m + (1 − β₁) g", m_new),
-        ("v before", v), ("β₂ v", b2 * v), ("(1 − β₂) g²", (1 - b2) * g**2), ("v ← β₂ v + (1 − β₂) g²", v_new),
-        (f"m̂ = m / (1 − β₁ᵗ)   (t = {t}: 1 − β₁ᵗ = {1 - b1**t:.4g})", m_hat),
-        (f"v̂ = v / (1 − β₂ᵗ)   (1 − β₂ᵗ = {1 - b2**t:.4g})", v_hat),
-        ("√v̂ + ε", np.sqrt(v_hat) + eps), ("η m̂ / (√v̂ + ε)", step),
-        (f"{name} ← {name} − η m̂ / (√v̂ + ε)", p - step)]
+        ("m_before", "m before", m), ("beta1_m", "β₁ m", b1 * m), ("g_share", "(1 − β₁) g", (1 - b1) * g),
+        ("m", "m ← β₁ m + (1 − β₁) g", m_new),
+        ("v_before", "v before", v), ("beta2_v", "β₂ v", b2 * v), ("g2_share", "(1 − β₂) g²", (1 - b2) * g**2),
+        ("v", "v ← β₂ v + (1 − β₂) g²", v_new),
+        ("m_hat", f"m̂ = m / (1 − β₁ᵗ)   (t = {t}: 1 − β₁ᵗ = {1 - b1**t:.4g})", m_hat),
+        ("v_hat", f"v̂ = v / (1 − β₂ᵗ)   (1 − β₂ᵗ = {1 - b2**t:.4g})", v_hat),
+        ("denominator", "√v̂ + ε", np.sqrt(v_hat) + eps), ("step", "η m̂ / (√v̂ + ε)", step),
+        ("new", f"{name} ← {name} − η m̂ / (√v̂ + ε)", p - step)]

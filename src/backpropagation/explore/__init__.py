@@ -1,10 +1,12 @@
 """``backprop explore``: a local page where backpropagation happens in front of you.
 
 :func:`serve` starts :class:`~backpropagation.explore.server.Explorer` on 127.0.0.1 with a
-:class:`~backpropagation.explore.session.Session` (a small network on 2-D data) and opens the
-page. Step runs one real training step (``NeuralNetwork.trace(..., apply=True)``) on the next
-sample and shows every layer's x, z, a, δ, ∂L/∂W, ∂L/∂b and W before and after; Train runs
-``fit`` epoch by epoch while the decision boundary and the loss curve move.
+:class:`~backpropagation.explore.session.Session` per browser tab (a small network on 2-D data)
+and opens the page. A step runs one real training step (``NeuralNetwork.trace``) on the next
+sample and shows every layer's x, z, a, δ, ∂L/∂W, ∂L/∂b and the update term by term, phase by
+phase; Your turn (:mod:`.your_turn`) hides one number for the learner to compute; layer health
+(:mod:`.health`) and the optimizers' loss landscape (:mod:`.landscape`) show what training does;
+Train runs ``fit`` epoch by epoch while the decision boundary and the loss curve move.
 """
 
 from __future__ import annotations

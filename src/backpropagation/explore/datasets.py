@@ -90,3 +90,56 @@ def test_split(n: int, fraction, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed + 2).permutation(n)
     held = int(round(fraction * n))
     return np.sort(order[held:]), np.sort(order[:held])
+
+
+#: Largest table the page may send, and most rows and classes it may hold.
+MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, MAX_UPLOAD_CLASSES = 60_000, 2_000, 6
+
+
+def uploaded(text) -> dict:
+    """A small CSV table sent by the page, read by the library's own reader: two numeric columns
+    (the point) and a label (the class; the third column). The points are standardised (each
+    column to mean 0 and spread 1, as the page's plane expects). ``{"points", "labels",
+    "classes", "names"}``; ValueError saying what is wrong with the file otherwise."""
+    import os
+    import tempfile
+
+    from ..tables.readers import read_csv
+
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("csv: expected the text of a CSV file with a header row")
+    if len(text.encode()) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"csv: the file is larger than {MAX_UPLOAD_BYTES // 1000} kB; the explorer trains on small "
+                         f"tables (at most {MAX_UPLOAD_ROWS} rows)")
+    handle, path = tempfile.mkstemp(suffix=".csv")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        table = read_csv(path)
+    finally:
+        os.remove(path)
+    if len(table.header) != 3:
+        raise ValueError(f"csv: expected three columns (two numbers, then the label), got {len(table.header)}: "
+                         f"{', '.join(table.header)}")
+    if not 2 <= len(table) <= MAX_UPLOAD_ROWS:
+        raise ValueError(f"csv: expected 2 to {MAX_UPLOAD_ROWS} rows, got {len(table)}")
+    columns = []
+    for name in table.header[:2]:
+        column = table.column(name)
+        bad = np.flatnonzero(~np.isfinite(column.numbers))
+        if bad.size:
+            raise ValueError(f"csv: column {name!r} must hold a number in every row; data row "
+                             f"{int(table.row_numbers[bad[0]])} holds {column.raw[int(bad[0])].as_py()!r}")
+        columns.append(column.numbers)
+    points = np.column_stack(columns)
+    spread = points.std(axis=0)
+    points = (points - points.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    label = table.raw(table.header[2]).to_pylist()
+    if any(value is None or str(value).strip() == "" for value in label):
+        raise ValueError(f"csv: the label column {table.header[2]!r} has empty cells")
+    classes = sorted({str(value).strip() for value in label})
+    if not 2 <= len(classes) <= MAX_UPLOAD_CLASSES:
+        raise ValueError(f"csv: the label column {table.header[2]!r} holds {len(classes)} classes; expected 2 to "
+                         f"{MAX_UPLOAD_CLASSES}")
+    labels = np.array([classes.index(str(value).strip()) for value in label])
+    return {"points": points.tolist(), "labels": labels.tolist(), "classes": classes, "names": table.header}

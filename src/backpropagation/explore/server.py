@@ -1,7 +1,7 @@
 """The local web server behind ``backprop explore``: the page's files and a small JSON API.
 
-Everything ships in the package (``static/``: one HTML page, one script, one style sheet; no
-build step, nothing fetched from elsewhere). Any web page the user opens can send requests to
+Everything ships in the package (``static/``: one HTML page, its scripts as ES modules, one style
+sheet; no build step, nothing fetched from elsewhere). Any web page the user opens can send requests to
 127.0.0.1, so the server trusts none of them by default:
 
 - it listens on 127.0.0.1 only and answers only requests addressed to it by that name
@@ -15,18 +15,31 @@ build step, nothing fetched from elsewhere). Any web page the user opens can sen
   or an epoch whose loss is not finite is undone and answered 422 with the reason, and no
   reply ever carries ``NaN``: the page stays usable.
 
+Each browser tab has its own network and settings: the page sends a tab id of its own making in
+the ``X-Explorer-Tab`` header (letters, digits, ``-``; a request without one is the tab
+``default``), and the server keeps a :class:`Session` per tab, the :data:`MAX_TABS` most recently
+used ones (an older tab starts over, and says so).
+
 API (JSON in, JSON out):
 
 =====================  ===============================================================
 ``GET /api/state``     configuration, weights, data, loss curve, decision boundary
-``POST /api/step``     ``{"rows": n}`` (default 1): one training step on the next n samples:
-                       every layer's quantities, a row per sample
+``POST /api/step``     ``{"rows": n, "apply": bool}`` (default 1, true): one training step on the
+                       next n samples: every layer's quantities, a row per sample; with
+                       ``apply`` false the update is shown but made only by ``/api/apply``
+``POST /api/apply``    make the update of the step on screen; the new state
 ``POST /api/train``    ``{"epochs": n}``: train n epochs, then the state
 ``POST /api/weight``   ``{"layer", "row", "col"}``: that weight's chain rule in the last step, and
                       its nudge (the loss at w ± ε)
 ``POST /api/reset``    any of :attr:`Session.SETTINGS` (layers, data set, activation, optimizer,
                        learning rate, batch size, seed, noise, test share, L2, input
-                       features): a new network; 400 with the reason if invalid
+                       features, initial weights): a new network; 400 with the reason if invalid
+``POST /api/your-turn``  ``{"kinds": [...]}`` (optional): hide one quantity of the last step
+``POST /api/check``    ``{"value": x}``: judge the learner's number for it
+``POST /api/health``   each layer's health now and per epoch trained
+``POST /api/landscape``  ``{"weights": [[layer, row, col], [layer, row, col]]}``: the loss
+                       over two weights and the paths of SGD, momentum and Adam
+``POST /api/data``     ``{"csv": text}``: train on this table (two numbers and a label)
 =====================  ===============================================================
 """
 
@@ -34,29 +47,55 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
+from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import urlsplit
 
 from ..errors import DivergenceError
+from .datasets import uploaded
 from .session import Session
 
-STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
-          "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-          "/style.css": ("style.css", "text/css; charset=utf-8")}
+STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/style.css": ("style.css", "text/css; charset=utf-8"),
+          **{f"/{name}": (name, "text/javascript; charset=utf-8")
+             for name in ("app.js", "util.js", "step.js", "draw.js", "panels.js")}}
 MAX_BODY = 64 * 1024
 HOSTS = ("127.0.0.1", "localhost")
+#: Tabs whose networks the server keeps (the least recently used beyond this start over).
+MAX_TABS = 16
+TAB = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 class Explorer(ThreadingHTTPServer):
-    """An HTTP server on 127.0.0.1 holding one :class:`Session` (port 0: any free port)."""
+    """An HTTP server on 127.0.0.1 with a :class:`Session` per browser tab (port 0: any free port);
+    ``session`` is the first tab's settings and network, the template of every new tab's."""
 
     daemon_threads = True
 
     def __init__(self, session: Session, port: int = 0) -> None:
-        self.session, self.lock = session, threading.Lock()
+        self.template, self.lock = dict(session.config), threading.Lock()
+        self.sessions = OrderedDict({"default": session})
+        self.last_tab = "default"
         super().__init__(("127.0.0.1", port), _Handler)
+
+    @property
+    def session(self) -> Session:
+        """The network of the tab that made the last request."""
+        return self.sessions[self.last_tab]
+
+    def tab(self, name: str) -> tuple[Session, bool]:
+        """The session of tab ``name`` (a new one, from the template, for a tab not seen or
+        forgotten); and whether it is new."""
+        new = name not in self.sessions
+        if new:
+            self.sessions[name] = Session(**self.template)
+            while len(self.sessions) > MAX_TABS:
+                self.sessions.popitem(last=False)
+        self.sessions.move_to_end(name)
+        self.last_tab = name
+        return self.sessions[name], new
 
     @property
     def url(self) -> str:
@@ -112,11 +151,18 @@ class _Handler(BaseHTTPRequestHandler):
         if host.rsplit(":", 1)[0] not in HOSTS:
             raise RequestError(403, "this server answers requests to 127.0.0.1 or localhost only")
 
+    def _tab_name(self) -> str:
+        name = (self.headers.get("X-Explorer-Tab") or "default").strip()
+        if not TAB.fullmatch(name):
+            raise RequestError(400, "X-Explorer-Tab: expected 1 to 64 letters, digits or '-'")
+        return name
+
     def _get(self):
         path = urlsplit(self.path).path
         if path == "/api/state":
             with self.server.lock:
-                return self.server.session.state()
+                session, new = self.server.tab(self._tab_name())
+                return {**session.state(), "new_tab": new}
         if path not in STATIC:
             raise RequestError(404, f"no such page: {path}")
         name, kind = STATIC[path]
@@ -126,7 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._check_same_origin()
         request = self._json_body()
         with self.server.lock:
-            return self._answer(urlsplit(self.path).path, request)
+            session, _ = self.server.tab(self._tab_name())
+            return self._answer(urlsplit(self.path).path, request, session)
 
     def _check_same_origin(self) -> None:
         origin = self.headers.get("Origin")
@@ -158,25 +205,43 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(400, "expected a JSON object")
         return request
 
-    def _answer(self, path: str, request: dict):
-        server = self.server
+    def _answer(self, path: str, request: dict, session: Session):
+        simple = {"/api/apply": session.apply, "/api/health": session.health}
+        if path in simple:
+            return simple[path]()
         if path == "/api/step":
-            return server.session.step(request.get("rows", 1))
+            return session.step(request.get("rows", 1), _flag("apply", request.get("apply", True)))
         if path == "/api/train":
             epochs = request.get("epochs", 1)
             if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100:
                 raise ValueError(f"epochs: expected a whole number from 1 to 100, got {epochs!r}")
-            return server.session.train(epochs)
+            return session.train(epochs)
         if path == "/api/weight":
-            return server.session.weight(request.get("layer"), request.get("row"), request.get("col"))
+            return session.weight(request.get("layer"), request.get("row"), request.get("col"))
+        if path == "/api/your-turn":
+            return session.your_turn(request.get("kinds"))
+        if path == "/api/check":
+            return session.check(request.get("value"))
+        if path == "/api/landscape":
+            return session.landscape(request.get("weights"))
+        if path == "/api/data":
+            data = uploaded(request.get("csv"))
+            return self._replace(session, {**session.config, "dataset": "uploaded", "data": data,
+                                           "layers": [len(session.config["features"]), *session.config["layers"][1:-1],
+                                                      len(data["classes"])]})
         if path == "/api/reset":
             unknown = sorted(set(request) - set(Session.SETTINGS))
             if unknown:
                 raise ValueError(f"unknown setting(s) {', '.join(map(repr, unknown))}; expected some of "
                                  f"{', '.join(Session.SETTINGS)}")
-            server.session = Session(**{**server.session.config, **request})
-            return server.session.state()
+            return self._replace(session, {**session.config, "data": session.data, **request})
         raise RequestError(404, f"no such action: {path}")
+
+    def _replace(self, session: Session, settings: dict) -> dict:
+        """A new network for this tab with ``settings``; its state."""
+        fresh = Session(**settings)
+        self.server.sessions[self.server.last_tab] = fresh
+        return fresh.state()
 
     def _send(self, status: int, payload) -> None:
         try:
@@ -193,6 +258,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         self.wfile.write(body)
+
+
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: expected true or false, got {value!r}")
+    return value
 
 
 def _refuse_constant(name: str):

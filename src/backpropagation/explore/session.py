@@ -1,9 +1,11 @@
 """What ``backprop explore`` shows: a small network on 2-D data, stepped and trained for real.
 
 :class:`Session` holds the network, the data and a cursor over the samples. Every number it
-hands to the page comes from the library itself: a Step is ``NeuralNetwork.trace(..., apply=True)``
-on the next sample (the very forward pass, backward pass and update ``fit`` runs), Train is
-``NeuralNetwork.fit``. The page only draws.
+hands to the page comes from the library itself: a step is ``NeuralNetwork.trace`` on the next
+sample (the very forward pass, backward pass and update ``fit`` runs), shown phase by phase and
+applied only when the page asks (:meth:`Session.apply`); Train is ``NeuralNetwork.fit``. Your
+turn (:mod:`.your_turn`), layer health (:mod:`.health`) and the optimizers' landscape
+(:mod:`.landscape`) are computed here too. The page only draws.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import math
 
 import numpy as np
 
-from ..nn import activations
-from ..network import NeuralNetwork
 from ..errors import DivergenceError
+from ..explain.update_terms import keyed_terms
+from ..network import NeuralNetwork
+from ..nn import activations
+from . import health, landscape, your_turn
 from .datasets import DATASETS, checked_features, inputs, make_dataset, noisy, test_split
 
 __all__ = ["DATASETS", "Session", "make_dataset"]
@@ -30,6 +34,8 @@ MAX_UNITS, MAX_LAYERS, MAX_PARAMETERS = 64, 10, 10_000
 OPTIMIZERS = ("sgd", "momentum", "adam")
 #: The nudge of a weight: its loss at w ± NUDGE, on the step's sample with the weights before it.
 NUDGE = 1e-6
+#: Initial weights the page offers: the library's choice for the activation, or a named one.
+INITS = {"auto": "auto", "naive": None, "glorot": "glorot_uniform", "he": "he_normal"}
 
 
 class Session:
@@ -42,13 +48,19 @@ class Session:
 
     #: What ``/api/reset`` and the page's address may set.
     SETTINGS = ("layers", "dataset", "activation", "learning_rate", "batch_size", "seed", "optimizer", "noise",
-                "test_fraction", "l2", "features")
+                "test_fraction", "l2", "features", "init")
 
     def __init__(self, layers=None, dataset="moons", activation="relu", learning_rate=0.1,
                  batch_size=10, seed=0, optimizer="sgd", noise=0.0, test_fraction=0.0, l2=0.0,
-                 features=("x1", "x2")) -> None:
+                 features=("x1", "x2"), init="auto", data=None) -> None:
         seed = _whole("seed", seed, 0, 2**32 - 1)
-        points, self.y = make_dataset(dataset, seed=seed)
+        if dataset == "uploaded":
+            if data is None:
+                raise ValueError("dataset: 'uploaded' needs a table: load a CSV file first")
+            points, self.y = np.array(data["points"], dtype=float), np.array(data["labels"])
+        else:
+            points, self.y = make_dataset(dataset, seed=seed)
+        self.data = data                                      # an uploaded table, kept across resets
         self.points, self.features = noisy(points, noise, seed), checked_features(features)
         self.X = inputs(self.points, self.features)           # what the network sees of each point
         self.train_rows, self.test_rows = test_split(len(self.X), test_fraction, seed)
@@ -64,44 +76,78 @@ class Session:
             raise ValueError(f"learning_rate: expected a number above 0 and at most 100, got {learning_rate!r}")
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+        if init not in INITS:
+            raise ValueError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
         self.config = {"layers": layers, "dataset": dataset, "activation": activation,
                        "learning_rate": float(learning_rate), "batch_size": batch_size, "seed": seed,
                        "optimizer": optimizer, "noise": float(noise), "test_fraction": float(test_fraction),
-                       "l2": float(l2), "features": self.features}
+                       "l2": float(l2), "features": self.features, "init": init}
         self.model = NeuralNetwork(layers, task="classification", hidden_activation=activation,
                                    optimizer=optimizer, learning_rate=learning_rate, l2=l2, random_state=seed,
-                                   engine="numpy")
+                                   engine="numpy", initializer=INITS[init] or _naive())
         self.model.task_.fit_encode(self.y, self.model.dtype)   # the classes are known from the start
         self.order = self.train_rows[np.random.default_rng(seed).permutation(len(self.train_rows))]
-        self.steps, self.epochs, self.losses, self.test_losses = 0, 0, [], []
-        self.last = None          # (trace, sample, weights before the step) of the last Step
+        self.steps, self.epochs, self.losses, self.test_losses, self.accuracies = 0, 0, [], [], []
+        self.health_history = []
+        self.last = None          # (trace, samples, weights before the step) of the last step shown
+        self.pending = None       # the samples of a step shown but not yet applied
+        self.question = None      # what Your turn hid in the last step
 
-    def step(self, rows=1) -> dict:
-        """One real training step on the next ``rows`` training samples (1 up to the batch size);
-        every quantity of every layer, a row per sample."""
+    def step(self, rows=1, apply=True) -> dict:
+        """A real training step on the next ``rows`` training samples (1 up to the batch size):
+        every quantity of every layer, a row per sample. With ``apply=False`` the update is computed
+        and shown but not made until :meth:`apply` (the page's Forward, Backward, Update)."""
         rows = _whole("rows", rows, 1, self.config["batch_size"])
         samples = self.order[(self.steps + np.arange(rows)) % len(self.order)]
         before = self.model.parameters.copy()
         try:   # (a step whose loss or update is not finite is not applied)
-            trace = self.model.trace(self.X[samples], self.y[samples], apply=True)
+            trace = self.model.trace(self.X[samples], self.y[samples], apply=bool(apply))
         except DivergenceError as error:
-            raise DivergenceError(f"samples {samples.tolist()}: {error} Then press Reset.", error.history) from None
-        self.steps += rows
-        self.last = (trace, samples, before)
-        layers = [{"number": s.number, "activation": s.activation, "a_prev": s.a_prev.tolist(),
-                   "W": s.W.tolist(), "b": _vector(s.b), "z": s.z.tolist(), "a": s.a.tolist(),
-                   "dA": None if s.dA is None else s.dA.tolist(), "delta": s.delta.tolist(),
-                   "fprime": None if s.fprime is None else s.fprime.tolist(),
-                   "dW": s.dW.tolist(), "db": _vector(s.db), "W_new": s.W_new.tolist(), "b_new": _vector(s.b_new),
-                   "W_change": (s.W_new - s.W).tolist(),
-                   "optimizer_state": {name: W_part.tolist() for name, (W_part, _) in (s.state or {}).items()}}
-                  for s in trace.layers]
+            raise DivergenceError(f"samples {samples.tolist()}: {error} Then press New network.",
+                                  error.history) from None
+        self.last, self.question = (trace, samples, before), None
+        self.pending = None if apply else samples
+        if apply:
+            self.steps += rows
+        return self._step_reply(trace, samples, before, bool(apply))
+
+    def apply(self) -> dict:
+        """Make the update of the step on screen (taken with ``apply=False``); the new state."""
+        if self.pending is None:
+            raise ValueError("no step waiting for its update: press Forward (or Step) first")
+        samples, self.pending = self.pending, None
+        trace = self.model.trace(self.X[samples], self.y[samples], apply=True)    # the same numbers again
+        self.last = (trace, samples, self.last[2])
+        self.steps += len(samples)
+        return {"applied": True, "state": self.state()}
+
+    def _step_reply(self, trace, samples, before, applied: bool) -> dict:
+        layers = []
+        for s in trace.layers:
+            dead, saturated = health.unit_kinds(self.model, s)
+            layers.append({
+                "number": s.number, "activation": s.activation, "a_prev": s.a_prev.tolist(),
+                "W": s.W.tolist(), "b": _vector(s.b), "z": s.z.tolist(), "a": s.a.tolist(),
+                "dA": None if s.dA is None else s.dA.tolist(), "delta": s.delta.tolist(),
+                "fprime": None if s.fprime is None else s.fprime.tolist(),
+                "dW": s.dW.tolist(), "db": _vector(s.db), "W_new": s.W_new.tolist(), "b_new": _vector(s.b_new),
+                "W_change": (s.W_new - s.W).tolist(), "dead": dead, "saturated": saturated,
+                "optimizer_state": {name: W_part.tolist() for name, (W_part, _) in (s.state or {}).items()},
+                "update_terms": self._update_terms(trace, s)})
         return {"sample": int(samples[0]), "samples": samples.tolist(), "x": trace.x.tolist(), "y": trace.y.tolist(),
                 "inputs": self._input_gradients(trace, samples, before),
                 "label": int(self.y[samples[0]]), "labels": self.y[samples].tolist(),
                 "loss": trace.loss, "loss_name": trace.loss_name, "fused": trace.fused,
                 "learning_rate": trace.learning_rate, "optimizer": trace.optimizer, "update_rule": trace.update_rule,
-                "layers": layers, "state": self.state()}
+                "t": trace.step_number, "applied": applied, "layers": layers, "state": self.state()}
+
+    @staticmethod
+    def _update_terms(trace, s) -> list:
+        """The update of the layer's weights term by term (state before, each product, the new W)."""
+        old = {name: W_part for name, (W_part, _) in (s.state_before or {}).items()}
+        lines = keyed_terms(trace.optimizer_config, trace.step_number, trace.learning_rate, "W", s.W, s.dW, old)
+        return [{"key": key, "formula": formula, "W": np.asarray(value).tolist()}
+                for key, formula, value in lines or []]
 
     def _input_gradients(self, trace, samples: np.ndarray, before: np.ndarray) -> dict:
         """The chain one step further, to the inputs, with the weights the step started from:
@@ -170,14 +216,19 @@ class Session:
                                      batch_size=self.config["batch_size"], verbose=0)
         except DivergenceError as error:   # fit left the weights finite; keep the epochs it completed
             self._record(error.history)
-            raise DivergenceError(f"{error} Press Reset to start again.", error.history) from None
+            raise DivergenceError(f"{error} Press New network to start again.", error.history) from None
         self._record(history)
-        self.last = None          # the weights moved on: the last Step no longer describes them
+        self.last = self.pending = self.question = None    # the weights moved on: no step describes them
         return self.state()
 
     def _record(self, history) -> None:
         self.epochs += len(history.epoch)
         self.losses.extend(float(v) for v in history.history["loss"])
+        self.accuracies.extend(float(v) for v in history.history.get("accuracy", []))
+        if len(history.epoch):
+            rows = self.train_rows
+            self.health_history.append({"epoch": self.epochs, "layers": health.summary(
+                health.layer_health(self.model, self.X[rows], self.y[rows]))})
         if len(self.test_rows) and len(history.epoch):   # [epoch, test loss] after the last of them
             rows = self.test_rows
             loss = self.model.backprop.objective(self.X[rows], self.model.task_.encode(self.y[rows], self.model.dtype))
@@ -190,13 +241,48 @@ class Session:
         test = np.zeros(len(self.X), dtype=bool)
         test[self.test_rows] = True
         return {"config": self.config, "steps": self.steps, "epochs": self.epochs, "losses": self.losses,
-                "test_losses": self.test_losses,
+                "test_losses": self.test_losses, "accuracies": self.accuracies, "pending": self.pending is not None,
+                "classes": None if self.data is None else self.data["classes"],
                 "weights": [{"W": layer.W.tolist(), "b": _vector(layer.b)} for layer in self.model.layers],
                 "points": self.points.tolist(), "labels": self.y.tolist(), "test": test.tolist(),
                 "grid": {"x": [float(low[0]), float(high[0])], "y": [float(low[1]), float(high[1])],
                          "size": GRID, "class": proba.argmax(axis=1).tolist(),
                          "confidence": proba.max(axis=1).round(4).tolist()},
                 "units": self._unit_pictures(low, high)}
+
+    def your_turn(self, kinds=None) -> dict:
+        """Hide one quantity of the last step for the learner to compute (:func:`.your_turn.pick`)."""
+        if self.last is None:
+            raise ValueError("no step to take a turn on: press Step first")
+        if kinds is not None and (not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)):
+            raise ValueError(f"kinds: expected a list of quantity names, got {kinds!r}")
+        rng = np.random.default_rng([self.config["seed"], self.steps, len(self.losses)])
+        self.question = your_turn.pick(self.last[0], rng, kinds)
+        return self.question
+
+    def check(self, value) -> dict:
+        """Judge the learner's number for the hidden quantity (:func:`.your_turn.judge`)."""
+        if self.question is None:
+            raise ValueError("nothing to check: turn on Your turn and take a step first")
+        q = self.question
+        return {**your_turn.judge(self.last[0], q["quantity"], q["layer"], q["row"], q["col"], value),
+                "quantity": q["quantity"], "layer": q["layer"], "row": q["row"], "col": q["col"]}
+
+    def health(self) -> dict:
+        """Each layer's health over the training rows now, and per epoch of training so far."""
+        rows = self.train_rows
+        return {"layers": health.layer_health(self.model, self.X[rows], self.y[rows]), "history": self.health_history}
+
+    def landscape(self, weights) -> dict:
+        """The loss over two weights and the paths of SGD, momentum and Adam (:mod:`.landscape`)."""
+        if not isinstance(weights, list) or len(weights) != 2 or not all(
+                isinstance(w, list) and len(w) == 3 for w in weights):
+            raise ValueError(f"weights: expected two [layer, row, col] (row and col from 0), got {weights!r}")
+        chosen = [tuple(_whole("weights", v, 0, 10_000) for v in w) for w in weights]
+        rows = self.train_rows
+        Y = self.model.task_.encode(self.y[rows], self.model.dtype)
+        return landscape.landscape(self.model, self.X[rows].astype(self.model.dtype), Y, chosen,
+                                   self.config["learning_rate"])
 
     @staticmethod
     def _plane(low, high, size: int) -> np.ndarray:
@@ -214,6 +300,16 @@ class Session:
             A = layer.output(A)
             pictures.append(A.T.round(3).tolist())
         return pictures
+
+
+def _naive():
+    """Weights from N(0, 0.1²): the naive start under which deep sigmoid networks stall."""
+    from ..nn.initializers import Initializer
+
+    class Naive(Initializer):
+        def __call__(self, fan_in, fan_out, rng, dtype):
+            return (0.1 * rng.standard_normal((fan_in, fan_out))).astype(dtype)
+    return Naive()
 
 
 def _vector(array) -> list | None:
