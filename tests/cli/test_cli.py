@@ -405,11 +405,16 @@ def test_reported_metrics_are_the_metrics_functions_on_the_rows(tmp_path, capsys
         predicted = model.predict(X)
         counts = np.unique(y, return_counts=True)[1]
         recalls = [np.mean(predicted[y == label] == label) for label in model.classes_]
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
         expected = {"accuracy": metrics.accuracy(y, predicted), "log_loss": metrics.log_loss(one_hot, proba),
-                    "balanced_accuracy": np.mean(recalls), "majority_baseline": counts.max() / len(y)}
+                    "balanced_accuracy": np.mean(recalls), "majority_baseline": counts.max() / len(y),
+                    "roc_auc": roc_auc_score(y, proba, multi_class="ovr", labels=model.classes_),
+                    "average_precision": average_precision_score(one_hot, proba, average="macro")}
     else:
         predicted = pre.unscale_target(model.predict(X))
-        expected = {"mse": metrics.mean_squared_error(y, predicted), "mae": metrics.mean_absolute_error(y, predicted),
+        mse = metrics.mean_squared_error(y, predicted)
+        expected = {"mse": mse, "rmse": np.sqrt(mse), "mae": metrics.mean_absolute_error(y, predicted),
                     "r2": metrics.r2_score(y, predicted)}
     assert report == pytest.approx(expected, rel=1e-12)
 

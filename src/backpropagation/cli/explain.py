@@ -21,6 +21,11 @@ from ..tables.readers import read_file
 from ..tables.table_model import TableModel
 
 
+#: ``--metric`` choices and the scoring each names (losses and errors negated: higher is better).
+METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced_accuracy", "roc_auc": "roc_auc",
+           "average_precision": "average_precision", "log_loss": "log_loss", "r2": "r2", "rmse": "rmse"}
+
+
 def command_explain(args) -> int:
     """``backprop explain MODEL DATA``: importance of each column of DATA to the model's predictions."""
     if args.plot:
@@ -28,7 +33,17 @@ def command_explain(args) -> int:
     table_model = TableModel.load(args.model)
     pre = table_model.preprocessing
     table = read_file(args.data, text_columns=pre.spelled_columns, fmt=reading_format(args, table_model.network))
-    result = table_model.importance_of_table(table, args.method, args.repeats, args.seed, args.max_rows)
+    metric = None if args.metric is None else METRICS[args.metric]
+    if metric is not None:
+        from ..explain.importance import scoring_names
+
+        if metric not in scoring_names(table_model.network):
+            kind = "a classifier" if table_model.network.task_.is_classifier else "a regression model"
+            fits = [name for name, scoring in METRICS.items() if scoring in scoring_names(table_model.network)]
+            raise ValueError(f"--metric {args.metric}: not a metric of {kind}; choose one of {', '.join(fits)}")
+        if args.method != "permutation":
+            raise ValueError("--metric: the gradient method has no metric; it applies to --method permutation")
+    result = table_model.importance_of_table(table, args.method, args.repeats, args.seed, args.max_rows, metric)
     if args.plot:
         result.plot(args.plot)
     total = len(table_model.report.rows)

@@ -133,6 +133,11 @@ def _add_explain_parsers(sub) -> None:
                          help="permutation: the metric's drop when a column is shuffled (needs the target); "
                               "gradient: mean |x * dy/dx| from one more step of the backward pass")
     explain.add_argument("--repeats", type=opt.positive_int, default=5, help="shuffles per column (permutation)")
+    explain.add_argument("--metric", choices=["accuracy", "balanced_accuracy", "roc_auc", "average_precision",
+                                              "log_loss", "r2", "rmse"],
+                         help="what a shuffle's drop is measured in (permutation; default accuracy for classes, R² "
+                              "for numbers; on an imbalanced table accuracy barely moves: use balanced_accuracy or "
+                              "roc_auc)")
     explain.add_argument("--max-rows", type=opt.positive_int, default=20_000, metavar="N",
                          help="use a random N rows of a larger table")
     explain.add_argument("--seed", type=opt.seed, default=0, help="seed of the shuffles and of the rows used")

@@ -45,7 +45,9 @@ def training_report(args, *, data: str, model, history, stopper, counts: dict, p
         "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
         "stop_reason": history.stop_reason, "early_stopping": early_stopping_report(stopper),
         "seconds": round(seconds, 3), "train": train, "validation": validation, "classes": classes,
-        "preprocessing": list(preprocessing), "warnings": list(warnings),
+        "preprocessing": list(preprocessing),
+        "warnings": list(warnings) + imbalance_warnings(validation or train, classes,
+                                                        getattr(args, "class_weight", None)),
         "model": os.fspath(args.output), "plots": [], "interrupted": history.interrupted,
         "processes": 1 if comm is None else comm.Get_size(), "engine": model.engine_,
         "engine_reason": model.engine_reason_, "seed": args.seed,
@@ -93,14 +95,40 @@ def metrics_in_units(model, pre, X, y, comm=None) -> dict:
         surprise = -np.sum(one_hot * np.log(np.clip(proba, np.finfo(np.float64).eps, 1.0)))
         n, correct, surprise = totals.sum([len(y), correct, surprise])
         scores = metrics.class_scores(totals.sum(class_confusion(model, proba, y)))
+        parts = totals.gather((y, proba))                  # (the ranking metrics need every row's score)
+        ranking = metrics.ranking_scores(np.concatenate([p[0] for p in parts]),
+                                         np.concatenate([p[1] for p in parts]), model.classes_)
         return {"accuracy": float(correct / n), "log_loss": float(surprise / n),
-                "balanced_accuracy": scores["balanced_accuracy"], "majority_baseline": scores["majority_baseline"]}
+                "balanced_accuracy": scores["balanced_accuracy"], "majority_baseline": scores["majority_baseline"],
+                "roc_auc": ranking["roc_auc"], "average_precision": ranking["average_precision"]}
     predicted = pre.unscale_target(model.predict(X).astype(np.float64)) if X is not None else np.empty(0)
     residual = y.astype(np.float64) - predicted
     n, squares, absolute = totals.sum([residual.size, np.dot(residual, residual), np.abs(residual).sum()])
     tally = metrics.R2Tally()
     tally.add(y.astype(np.float64), predicted)
-    return {"mse": float(squares / n), "mae": float(absolute / n), "r2": merged(totals.gather(tally)).value}
+    return {"mse": float(squares / n), "rmse": float(np.sqrt(squares / n)), "mae": float(absolute / n),
+            "r2": merged(totals.gather(tally)).value}
+
+
+def imbalance_warnings(scores: dict | None, classes: dict | None, class_weight) -> list[str]:
+    """What the report should say when classes are imbalanced and the network follows the majority:
+    accuracy no better than always answering the commonest class, or a class almost never found."""
+    if not scores or "majority_baseline" not in scores or class_weight:
+        return []
+    warnings = []
+    if scores["accuracy"] <= scores["majority_baseline"] + 0.005:
+        warnings.append(f"accuracy {scores['accuracy']:.4f} is no better than always answering the most common class "
+                        f"({scores['majority_baseline']:.4f}): the network learned little beyond the class frequencies "
+                        f"(balanced accuracy {scores['balanced_accuracy']:.4f}); --class-weight balanced makes every "
+                        "class count as much")
+    if classes:
+        missed = [f"{name!r} (recall {recall:.2f} of {support} rows)" for name, recall, support
+                  in zip(classes["classes"], classes["recall"], classes["support"]) if support and recall < 0.1]
+        if missed:
+            warnings.append(f"class(es) {', '.join(missed)} are almost never predicted: --class-weight balanced makes "
+                            "a rare class count as much as a common one; judge the model by balanced accuracy, ROC AUC "
+                            "and average precision rather than accuracy")
+    return warnings
 
 
 def class_confusion(model, proba: np.ndarray, y: np.ndarray) -> np.ndarray:

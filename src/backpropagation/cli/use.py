@@ -107,7 +107,8 @@ def command_evaluate(args) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{result['rows']} rows of {args.data}")
-    for key in ("accuracy", "balanced_accuracy", "majority_baseline", "log_loss", "mse", "mae", "r2"):
+    for key in ("accuracy", "balanced_accuracy", "majority_baseline", "roc_auc", "average_precision", "log_loss",
+                "mse", "rmse", "mae", "r2"):
         if key in result:
             print(f"{key:19s}{result[key]:.4f}")
     if "confusion_matrix" in result and len(result["classes"]) > MATRIX_CLASSES:   # (lines too long to read)

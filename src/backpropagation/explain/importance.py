@@ -146,25 +146,59 @@ def raw_column_groups(columns: list[dict]) -> dict:
     return groups
 
 
-#: ``scoring`` names (scikit-learn's, where they apply): each a function of the model, X and y.
+def _balanced_accuracy(model, X, y) -> float:
+    from ..nn import metrics
+
+    return metrics.class_scores(metrics.confusion_matrix(y, model.predict(X), model.classes_))["balanced_accuracy"]
+
+
+def _ranking(key: str):
+    def score(model, X, y) -> float:
+        from ..nn import metrics
+
+        return metrics.ranking_scores(np.asarray(y), model.predict_proba(X), model.classes_)[key]
+    return score
+
+
+def _neg_log_loss(model, X, y) -> float:
+    from ..nn import metrics
+
+    one_hot = (np.asarray(y)[:, None] == model.classes_[None, :]).astype(np.float64)
+    return -metrics.log_loss(one_hot, model.predict_proba(X).astype(np.float64))
+
+
+#: ``scoring`` names (scikit-learn's spelling where there is one), each ``(for classifiers?,
+#: function of the model, X and y; higher is better)``; ``None`` for either task.
 SCORINGS = {
-    "loss": lambda model, X, y: -model.evaluate(X, y)["loss"],
-    "neg_mean_squared_error": lambda model, X, y: -model.evaluate(X, y)["mse"],
-    "neg_mean_absolute_error": lambda model, X, y: -model.evaluate(X, y)["mae"],
+    "loss": (None, lambda model, X, y: -model.evaluate(X, y)["loss"]),
+    "balanced_accuracy": (True, _balanced_accuracy),
+    "roc_auc": (True, _ranking("roc_auc")),
+    "average_precision": (True, _ranking("average_precision")),
+    "log_loss": (True, _neg_log_loss),
+    "neg_mean_squared_error": (False, lambda model, X, y: -model.evaluate(X, y)["mse"]),
+    "neg_mean_absolute_error": (False, lambda model, X, y: -model.evaluate(X, y)["mae"]),
+    "rmse": (False, lambda model, X, y: -float(np.sqrt(model.evaluate(X, y)["mse"]))),
 }
 
 
+def scoring_names(model) -> list[str]:
+    """The scoring names that apply to ``model``'s task (its own metric first)."""
+    own = "accuracy" if model.task_.is_classifier else "r2"
+    return [own] + [name for name, (kind, _) in SCORINGS.items() if kind in (None, model.task_.is_classifier)]
+
+
 def scorer_of(model, scoring):
-    """``(function(X, y) -> float, metric name)`` for ``scoring`` (higher is better)."""
+    """``(function(X, y) -> float, metric name)`` for ``scoring`` (higher is better: a loss or an
+    error is scored negated, ``log_loss`` and ``rmse`` included)."""
     task_metric = "accuracy" if model.task_.is_classifier else "r2"
     if scoring is None or scoring == task_metric:
         return model.score, task_metric
-    if isinstance(scoring, str) and scoring in SCORINGS and (model.task_.is_classifier is False or scoring == "loss"):
-        return (lambda X, y: float(SCORINGS[scoring](model, X, y))), scoring
+    if isinstance(scoring, str) and scoring in scoring_names(model):
+        function = SCORINGS[scoring][1]
+        return (lambda X, y: float(function(model, X, y))), scoring
     if callable(scoring):
         return (lambda X, y: float(scoring(model, X, y))), getattr(scoring, "__name__", "score")
-    names = [task_metric, "loss"] + ([] if model.task_.is_classifier else list(SCORINGS)[1:])
-    raise ValueError(f"scoring: expected None, one of {', '.join(map(repr, names))} or a function "
+    raise ValueError(f"scoring: expected None, one of {', '.join(map(repr, scoring_names(model)))} or a function "
                      f"f(model, X, y) (a scikit-learn scorer works), got {scoring!r}")
 
 

@@ -150,3 +150,59 @@ def top_confusions(confusion: np.ndarray, classes, count: int = 5) -> list[tuple
     order = np.argsort(confusion, axis=None)[::-1][:count]
     return [(classes[i], classes[j], int(confusion[i, j]))
             for i, j in zip(*np.unravel_index(order, confusion.shape)) if confusion[i, j] > 0]
+
+
+def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """The area under the ROC curve: the chance that a random positive row scores above a random
+    negative one (ties count one half), as scikit-learn's ``roc_auc_score`` for two classes.
+    ``positive``: booleans; NaN when one of the two kinds is absent."""
+    positive = np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return math.nan
+    ranks = _average_ranks(np.asarray(score, dtype=np.float64))
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision(positive: np.ndarray, score: np.ndarray) -> float:
+    """Average precision: the precision at each threshold weighted by the recall it adds, as
+    scikit-learn's ``average_precision_score``; NaN without positive rows."""
+    positive = np.asarray(positive, dtype=bool)
+    if not positive.any():
+        return math.nan
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
+    score, positive = np.asarray(score, dtype=np.float64)[order], positive[order]
+    last = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]     # the end of each run of equal scores
+    hits = np.cumsum(positive)[last]
+    precision, recall = hits / (last + 1), hits / positive.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing their average rank."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    sorted_values = values[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1]
+    ends = np.r_[starts[1:], len(values)]
+    for start, end in zip(starts, ends):
+        if end - start > 1:
+            ranks[order[start:end]] = (start + 1 + end) / 2
+    return ranks
+
+
+def ranking_scores(labels: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
+    """``roc_auc`` and ``average_precision`` of class probabilities ``proba`` (columns in the
+    order of ``classes``): for two classes, of the second class's probability; for more, the mean
+    over the classes of each one against the rest (macro, as scikit-learn's ``ovr``)."""
+    labels = np.asarray(labels)
+    columns = [1] if len(classes) == 2 else range(len(classes))
+    auc = [roc_auc(labels == classes[k], proba[:, k]) for k in columns]
+    ap = [average_precision(labels == classes[k], proba[:, k]) for k in columns]
+    return {"roc_auc": _mean_present(auc), "average_precision": _mean_present(ap)}
+
+
+def _mean_present(values: list) -> float:
+    present = [v for v in values if not math.isnan(v)]
+    return float(np.mean(present)) if present else math.nan

@@ -93,9 +93,11 @@ class TableModel:
         return self.importance_of_table(table_of(frame, self.text_format), method, n_repeats, random_state,
                                         max_rows)
 
-    def importance_of_table(self, table: Table, method: str, n_repeats: int, random_state, max_rows=None):
+    def importance_of_table(self, table: Table, method: str, n_repeats: int, random_state, max_rows=None,
+                            scoring=None):
         """:meth:`feature_importance` of a table the readers read (on a random ``max_rows`` of its
-        rows when it has more, drawn with ``random_state``)."""
+        rows when it has more, drawn with ``random_state``), scored by ``scoring`` (see
+        :func:`~backpropagation.explain.importance.scorer_of`)."""
         from ..explain.importance import METHODS, raw_column_groups
 
         if method not in METHODS:
@@ -122,7 +124,7 @@ class TableModel:
                 raise ValueError(f"{table.source}: target {pre.target!r} holds {y[unseen][0]!r}, a class the "
                                  f"model never saw (it knows {network.classes_.tolist()})")
         return network.feature_importance(X[rows], pre.scale_target(y[rows]), "permutation", n_repeats,
-                                          random_state, groups=groups)
+                                          random_state, scoring=scoring, groups=groups)
 
 
 def arrow_of_frame(frame):
