@@ -285,7 +285,7 @@ def test_the_estimators_take_a_raw_dataframe_with_text_and_gaps_as_the_command_l
     X, y = penguins_frame()
     model = BackpropClassifier(hidden_layer_sizes=(16,), epochs=60, random_state=0).fit(X, y)
     assert model.score(X, y) > 0.9 and model.predict_proba(X.head(3)).shape == (3, 3)
-    assert model.table_encoder_ is not None and model.n_features_in_ == 10
+    assert model.table_encoder_ is not None and model.n_features_in_ == 15      # 4 gap indicators, sex (missing)
     regressor = BackpropRegressor(hidden_layer_sizes=(16,), epochs=60, random_state=0)
     assert regressor.fit(X.drop(columns=["body_mass_g"]).assign(species=y), X["body_mass_g"].fillna(4200)).score(
         X.drop(columns=["body_mass_g"]).assign(species=y), X["body_mass_g"].fillna(4200)) > 0.6

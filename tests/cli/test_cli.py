@@ -45,7 +45,8 @@ def test_train_writes_a_model_a_report_and_plots(regression_csv, tmp_path, capsy
     assert report["early_stopping"]["monitor"] == "val_loss" and report["early_stopping"]["restored_best_weights"]
     assert sorted(p.name for p in plots.iterdir()) == ["loss_curve.png", "predictions.png"]
     model = NeuralNetwork.load(model_path)
-    assert model.metadata["feature_names"] == ["size", "rooms", "area=east", "area=north", "area=south"]
+    assert model.metadata["feature_names"] == ["size", "size (missing)", "rooms", "area=east", "area=north",
+                                               "area=south"]
 
 
 def test_train_reports_filled_values_and_dropped_rows(regression_csv, tmp_path, capsys):

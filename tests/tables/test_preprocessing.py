@@ -26,12 +26,30 @@ def test_columns_are_typed_encoded_and_missing_values_filled(tmp_path):
     table = read_csv(write(tmp_path, CSV))
     pre = TabularPreprocessor("label").fit(table)
     X, y, report = pre.transform(table)
-    assert pre.feature_names == ["age", "city=Oslo", "city=Paris", "city=Rome", "income"]
+    assert pre.feature_names == ["age", "age (missing)", "city=Oslo", "city=Paris", "city=Rome", "income",
+                                 "income (missing)"]                  # a gap in training: an indicator
     assert y.tolist() == ["yes", "no", "yes", "no"]                 # the row without a label is dropped
     assert report.rows_dropped == 1 and report.imputed == {"age": 1, "income": 1}
     ages = np.array([30, 40, 40, 50.0])                               # missing age -> median of 30, 40, 50
     np.testing.assert_allclose(X[:, 0], (ages - ages.mean()) / ages.std())
-    np.testing.assert_array_equal(X[:, 1:4], [[0, 1, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(X[:, 1], [0, 0, 1, 0])             # the row whose age was missing
+    np.testing.assert_array_equal(X[:, 2:5], [[0, 1, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(X[:, 6], [0, 1, 0, 0])
+
+
+def test_gaps_in_a_text_column_are_a_level_of_their_own_not_the_most_frequent_category(tmp_path):
+    table = read_csv(write(tmp_path, "feature,y\nShed,1\n,0\n,0\n,1\nGarage,0\n"))
+    pre = TabularPreprocessor("y").fit(table)
+    assert pre.feature_names == ["feature=Garage", "feature=Shed", "feature=(missing)"]
+    X, _, _ = pre.transform(table)
+    np.testing.assert_array_equal(X, [[0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 0, 1], [1, 0, 0]])
+    unseen_gap = pre.transform(read_csv(write(tmp_path, "feature,y\nNA,1\nBarn,0\n", "new.csv")))[0]
+    np.testing.assert_array_equal(unseen_gap, [[0, 0, 1], [0, 0, 0]])     # a gap; an unseen category
+    complete = TabularPreprocessor("y").fit(read_csv(write(tmp_path, "f,y\na,1\nb,0\n", "c.csv")))
+    assert complete.feature_names == ["f=a", "f=b"]                      # no gaps in training: no level
+    old = TabularPreprocessor.from_dict({**pre.to_dict(), "columns": [{k: v for k, v in pre.columns[0].items()
+                                                                       if k != "missing_level"}]})
+    assert old.feature_names == ["feature=Garage", "feature=Shed"]       # a model file from before: as it was
     assert pre.resolved_task == "classification"
 
 
@@ -157,7 +175,7 @@ def test_the_bundled_penguins_table(tmp_path):
     table = read_csv(demo_data_path())
     pre = TabularPreprocessor("species").fit(table)
     X, y, report = pre.transform(table)
-    assert X.shape == (344, 10) and sorted(set(y)) == ["Adelie", "Chinstrap", "Gentoo"]
+    assert X.shape == (344, 15) and sorted(set(y)) == ["Adelie", "Chinstrap", "Gentoo"]
     assert report.imputed["sex"] == 11 and np.isfinite(X).all()
 
 

@@ -92,7 +92,7 @@ def test_what_does_not_apply_to_a_streamed_table_is_refused_by_name(files):
     with pytest.raises(ValueError, match=r"validation_split: this table holds out 0.0 of its rows.*"
                                          r"read_table\(..., validation_split=0.2\)"):
         model.fit(table, validation_split=0.2)
-    with pytest.raises(ValueError, match=r"has 7 encoded features \(table.n_features\) but the network's input "):
+    with pytest.raises(ValueError, match=r"has 8 encoded features \(table.n_features\) but the network's input "):
         NeuralNetwork([3, 1], task="binary").fit(table)
     with pytest.raises(ValueError, match="the network's task is 'regression'"):
         NeuralNetwork([table.n_features, 1]).fit(table)

@@ -137,11 +137,14 @@ def checked_groups(groups, model, n_features: int) -> dict:
 
 def raw_column_groups(columns: list[dict]) -> dict:
     """The encoded matrix's columns of each raw table column, from a fitted
-    :class:`~backpropagation.tables.preprocessing.TabularPreprocessor`'s ``columns``: a numeric column is one,
-    a text column its indicators, or its code when embedded (importance per column of the table)."""
+    :class:`~backpropagation.tables.preprocessing.TabularPreprocessor`'s ``columns``: a numeric column is one
+    (with its gap indicator), a text column its indicators, or its code when embedded (importance per
+    column of the table)."""
+    from ..tables.preprocessing_state import encoded_width
+
     groups, at = {}, 0
     for spec in columns:
-        width = 1 if spec["kind"] == "numeric" or "embed" in spec else len(spec["categories"])
+        width = encoded_width(spec)
         groups[spec["name"]], at = list(range(at, at + width)), at + width
     return groups
 

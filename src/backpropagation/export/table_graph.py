@@ -61,14 +61,14 @@ def table_graph(table_model):
         name = spec["name"]
         if spec["kind"] == "numeric":
             inputs.append(helper.make_tensor_value_info(name, graph.elem, [None, 1]))
-            features.append(_numeric(graph, name, spec))
+            features.extend(_numeric(graph, name, spec))
             continue
         inputs.append(helper.make_tensor_value_info(name, graph.onnx.TensorProto.STRING, [None, 1]))
         index = _category_index(graph, name, spec, table_model.text_format.na_values)
         if "embed" in spec:              # the code itself: the network's Gather looks it up
             features.append(graph.node("Cast", [index], to=graph.elem))
             continue
-        depth = len(spec["categories"])
+        depth = len(spec["categories"]) + bool(spec.get("missing_level"))
         hot = graph.node("OneHot", [index, graph.constant(np.array(depth, np.int64)),
                                     graph.constant(np.array([0, 1], np.int64))], axis=-1)   # (int64: every runtime)
         squeezed = graph.node("Squeeze", [hot, graph.constant(np.array([1], np.int64))])
@@ -78,12 +78,14 @@ def table_graph(table_model):
     return graph.model(inputs, network_outputs(graph, network, x, scale))
 
 
-def _numeric(graph: Graph, name: str, spec: dict) -> str:
-    """A numeric column standardised, NaN and infinities as the training median."""
+def _numeric(graph: Graph, name: str, spec: dict) -> list:
+    """A numeric column standardised, NaN and infinities as the training median; and its gap
+    indicator (1 where the cell was NaN or infinite) where the model has one."""
     gap = graph.node("Or", [graph.node("IsNaN", [name]), graph.node("IsInf", [name])])
     filled = graph.node("Where", [gap, graph.constant([[spec["median"]]]), name])
-    return graph.node("Div", [graph.node("Sub", [filled, graph.constant([[spec["mean"]]])]),
-                              graph.constant([[spec["std"]]])])
+    value = graph.node("Div", [graph.node("Sub", [filled, graph.constant([[spec["mean"]]])]),
+                               graph.constant([[spec["std"]]])])
+    return [value, graph.node("Cast", [gap], to=graph.elem)] if spec.get("indicator") else [value]
 
 
 def escaped(text: str) -> str:
@@ -117,10 +119,12 @@ def _matches(graph: Graph, name: str, texts: list[str], ignore_case: bool = Fals
 
 def _category_index(graph: Graph, name: str, spec: dict, na_values) -> str:
     """Each cell's position among the learned categories (int64, shape (rows, 1)): missing cells
-    the mode's, unseen ones the ``(other)`` level's or one past the last."""
+    the missing level's (one past the categories) where the model has one, else the mode's;
+    unseen ones the ``(other)`` level's or past every column (all zeros)."""
     kept = spec["categories"][:-1] if spec.get("other") else spec["categories"]
-    unseen = len(kept) if spec.get("other") else len(spec["categories"])
-    mode = spec["categories"].index(spec["mode"])
+    level = bool(spec.get("missing_level"))
+    unseen = len(kept) if spec.get("other") else len(spec["categories"]) + level
+    mode = len(spec["categories"]) if level else spec["categories"].index(spec["mode"])
     index = graph.constant(np.zeros((1, 1), np.int64))
     for bit in range(max(1, math.ceil(math.log2(len(kept)))) if len(kept) > 1 else 0):
         chosen = [c for i, c in enumerate(kept) if i >> bit & 1]

@@ -248,13 +248,13 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
                 pre.warnings.append(f"column {name!r} is constant in the training rows ({median!r}): "
                                     "it carries no information")
             pre.columns.append({"name": name, "kind": "numeric", "median": median, "mean": float(filled.mean[0]),
-                                "std": std if std > 0 else 1.0})
+                                "std": std if std > 0 else 1.0, "indicator": bool(tally.n_filled)})
         else:
             if was == "numeric":
                 raise ValueError(f"{source}: column {name!r} holds text in most rows, but the sample of the "
                                  f"file held numbers only; read it as categories (--text {name!r}) or as "
                                  f"numbers with its text as missing (--numeric {name!r})")
-            pre.columns.append({**pre.text_spec(name, +tally.categories), "name": name})
+            pre.columns.append({**pre.text_spec(name, +tally.categories, tally.gaps), "name": name})
     if not pre.columns:
         raise ValueError(f"{source}: no feature columns left besides the target {pre.target!r}")
 

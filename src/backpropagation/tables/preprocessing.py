@@ -5,9 +5,12 @@
 
 - which columns are numeric (every present value is a finite number) and which are text;
 - numeric columns: the median (to fill missing values), then mean and standard deviation
-  (to standardise);
+  (to standardise); where training rows had gaps, an indicator column (1 where the cell was
+  missing) beside the number, since a gap often means something the median hides;
 - text columns: the sorted categories (one-hot encoded; a category never seen in training
-  encodes as all zeros, and is counted) and the most frequent one (to fill missing values);
+  encodes as all zeros, and is counted); missing cells are a level of their own where training
+  rows had them (one-hot), else the most frequent category; an embedded column fills them with
+  the most frequent category;
 - the target: rows without one are dropped; text targets are class labels.
 
 Every step works on whole columns with NumPy and pyarrow compute, never cell by cell. Under MPI
@@ -25,7 +28,7 @@ import numpy as np
 
 from ..collective import Totals
 from ..statistics import filled_mean_std, medians
-from .preprocessing_state import OTHER, checked_column, describe, number, require
+from .preprocessing_state import MISSING_LEVEL, OTHER, checked_column, describe, encoded_width, number, require
 from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, few_distinct, target_kind
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
@@ -175,7 +178,8 @@ class TabularPreprocessor:
             median = medians([present], totals, reorder=True)[0]     # (present is ours to reorder)
             mean, std = filled_mean_std([present], [median], [n_missing], totals, [name])
             low, high = totals.min(present.min(initial=np.inf)), totals.max(present.max(initial=-np.inf))
-            stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0})
+            stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0,
+                          "indicator": bool(n_missing)})
             if low == high:
                 self._constant(name, repr(float(low)))
             elif len(present) > 20 and _monotonic(column.numbers[np.sort(rows)]):
@@ -197,11 +201,12 @@ class TabularPreprocessor:
         counts = Counter()
         for part in totals.gather(local):
             counts.update(part)
-        return self.text_spec(name, counts)
+        return self.text_spec(name, counts, totals.sum(int(np.count_nonzero(column.missing[rows]))))
 
-    def text_spec(self, name: str, counts: Counter) -> dict:
-        """A text column's description from the count of each of its categories (with the
-        warnings ``fit`` gives: constant, identifier-like, folded by ``max_categories``)."""
+    def text_spec(self, name: str, counts: Counter, n_missing: int = 0) -> dict:
+        """A text column's description from the count of each of its categories and of its
+        missing cells (with the warnings ``fit`` gives: constant, identifier-like, folded by
+        ``max_categories``)."""
         categories = sorted(counts)
         n_present = sum(counts.values())
         if len(categories) == 1:
@@ -220,6 +225,8 @@ class TabularPreprocessor:
             spec.update(categories=kept + [OTHER], other=True)
         if name in self.embed:
             spec["embed"] = self.embed[name] or embedding_dim(len(spec["categories"]))
+        elif n_missing:
+            spec["missing_level"] = True
         return spec
 
     def infer_target_kind(self, column: Column, rows: np.ndarray, row_numbers: np.ndarray,
@@ -268,11 +275,12 @@ class TabularPreprocessor:
         names = []
         for column in self.columns:
             if column["kind"] == "numeric":
-                names.append(column["name"])
+                names += [column["name"]] + ([f"{column['name']} {MISSING_LEVEL}"] if column.get("indicator") else [])
             elif "embed" in column:
                 names.append(f"{column['name']} (code)")
             else:
                 names.extend(f"{column['name']}={c}" for c in column["categories"])
+                names += [f"{column['name']}={MISSING_LEVEL}"] if column.get("missing_level") else []
         return names
 
     # ---------------------------------------------------------------- applying
@@ -337,19 +345,22 @@ class TabularPreprocessor:
             if missing.any():
                 report.imputed[name] = report.imputed.get(name, 0) + int(np.count_nonzero(missing))
             if spec["kind"] == "numeric":
-                X[:, start] = self._numeric(spec, column, rows, missing, table, report)
-                start += 1
+                X[:, start], filled = self._numeric(spec, column, rows, missing, table, report)
+                if spec.get("indicator"):
+                    X[:, start + 1] = filled
+                start += encoded_width(spec)
                 continue
-            width = 1 if "embed" in spec else len(spec["categories"])
+            width = encoded_width(spec)
             encode = self._code if "embed" in spec else self._one_hot
             unseen = encode(spec, index, missing, X[:, start:start + width])
             if unseen:
                 report.unseen[name] = report.unseen.get(name, 0) + unseen
             start += width
 
-    def _numeric(self, spec, column: Column, rows, missing, table: Table, report) -> np.ndarray:
-        """The column's standardised numbers; gaps, and cells that hold text (a stray ``rotary``
-        in a column of numbers: counted in ``report``), take the training median."""
+    def _numeric(self, spec, column: Column, rows, missing, table: Table, report) -> tuple:
+        """The column's standardised numbers, and which cells were filled: gaps, and cells that
+        hold text (a stray ``rotary`` in a column of numbers: counted in ``report``), take the
+        training median."""
         numbers = column.numbers[rows]
         stray = ~missing & ~np.isfinite(numbers)
         if stray.any():
@@ -360,7 +371,7 @@ class TabularPreprocessor:
         numbers[missing] = spec["median"]
         numbers -= spec["mean"]
         numbers /= spec["std"]
-        return numbers
+        return numbers, missing
 
     @staticmethod
     def _category_positions(spec, column: Column) -> np.ndarray:
@@ -395,13 +406,14 @@ class TabularPreprocessor:
         for spec in self.columns:
             if "embed" in spec:
                 found[at] = (len(spec["categories"]) + 1, spec["embed"], True)     # (the last row: unseen)
-            at += 1 if spec["kind"] == "numeric" or "embed" in spec else len(spec["categories"])
+            at += encoded_width(spec)
         return found
 
     def _one_hot(self, spec, index, missing, block) -> int:
         """Write the indicator columns of the rows whose category positions are ``index`` into
         ``block``; return how many cells were unseen categories."""
-        index[missing] = spec["categories"].index(spec["mode"])
+        level = spec.get("missing_level")
+        index[missing] = len(spec["categories"]) if level else spec["categories"].index(spec["mode"])
         block[...] = 0
         known = np.flatnonzero(index >= 0)
         block[known, index[known]] = 1

@@ -6,6 +6,19 @@ from __future__ import annotations
 
 #: The level that stands for a text column's rare categories under ``max_categories``.
 OTHER = "(other)"
+#: The indicator of a text column's missing cells, and the suffix of a numeric column's gap indicator.
+MISSING_LEVEL = "(missing)"
+
+
+def encoded_width(spec: dict) -> int:
+    """How many matrix columns a column's description encodes to: a number (and its gap
+    indicator where training saw gaps), an embedding's code, or one indicator per category (and
+    one for missing cells where training saw them)."""
+    if spec["kind"] == "numeric":
+        return 1 + bool(spec.get("indicator"))
+    if "embed" in spec:
+        return 1
+    return len(spec["categories"]) + bool(spec.get("missing_level"))
 
 
 def require(state: dict, key: str, kind: type):
@@ -28,6 +41,9 @@ def checked_column(column) -> dict:
     if not isinstance(column, dict):
         raise TypeError(f"columns: expected objects, got {column!r}"[:200])
     require(column, "name", str)
+    for flag in ("indicator", "missing_level"):
+        if not isinstance(column.get(flag, False), bool):
+            raise TypeError(f"column {column['name']!r}: {flag!r} must be true or false")
     if column.get("kind") == "numeric":
         for key in ("mean", "std", "median"):
             number(column, key)
@@ -52,15 +68,17 @@ def describe(pre) -> str:
     lines = [f"target: {pre.target} ({pre.resolved_task}{detail.get(pre.target_kind, '')})"]
     for column in pre.columns:
         if column["kind"] == "numeric":
+            flag = f", and an indicator column {column['name']} {MISSING_LEVEL}" if column.get("indicator") else ""
             lines.append(f"  {column['name']}: numeric, standardised (mean {column['mean']:.4g}, "
-                         f"std {column['std']:.4g}), missing -> median {column['median']:.4g}")
+                         f"std {column['std']:.4g}), missing -> median {column['median']:.4g}{flag}")
         else:
             cats = column["categories"]
             shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")
             how = f"embedded in {column['embed']} numbers" if "embed" in column else "one-hot"
             unseen = "its own row" if "embed" in column else "all zeros"
+            missing = f"its own level {MISSING_LEVEL}" if column.get("missing_level") else repr(column["mode"])
             lines.append(f"  {column['name']}: text, {how} over {len(cats)} categories ({shown}), "
-                         f"missing -> {column['mode']!r}, unseen -> {unseen}")
+                         f"missing -> {missing}, unseen -> {unseen}")
     if pre.drop:
         lines.append(f"  ignored: {', '.join(pre.drop)}")
     return "\n".join(lines)
