@@ -96,14 +96,15 @@ def split(table: dict, seed: int):
     return train_test_split(frame, test_size=0.25, random_state=seed, stratify=labels)
 
 
-def ours(table: dict, train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict:
+def ours(table: dict, train: pd.DataFrame, test: pd.DataFrame, seed: int, options=()) -> dict:
+    """``backprop train`` with its defaults (and ``options``), scored by ``backprop evaluate``."""
     backprop = os.path.join(os.path.dirname(sys.executable), "backprop")
     with tempfile.TemporaryDirectory() as folder:
         train.to_csv(os.path.join(folder, "train.csv"), index=False)
         test.to_csv(os.path.join(folder, "test.csv"), index=False)
         model = os.path.join(folder, "m.npz")
         subprocess.run([backprop, "train", os.path.join(folder, "train.csv"), "--target", table["target"],
-                        "--seed", str(seed), "--quiet", "--output", model], check=True, capture_output=True)
+                        "--seed", str(seed), "--quiet", "--output", model, *options], check=True, capture_output=True)
         done = subprocess.run([backprop, "evaluate", model, os.path.join(folder, "test.csv"), "--json"],
                               check=True, capture_output=True, text=True)
     report = json.loads(done.stdout)
@@ -159,14 +160,28 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one table, one seed: a smoke run")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "tables.json"))
+    parser.add_argument("--only", action="append", default=None, metavar="TEXT",
+                        help="run only the tables whose name contains TEXT (repeatable)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=OPTIONS",
+                        help="also run backprop train with these options (an ablation; repeatable), "
+                             "e.g. --variant 'standard scaling=--scaling standard'")
+    parser.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn's MLP pipeline")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")          # (scikit-learn's ConvergenceWarning at 500 epochs)
     seeds = range(1 if args.quick else args.seeds)
     methods = {"backprop train (defaults)": ours,
                "sklearn MLP pipeline": lambda t, a, b, s: scikit_learn(t, a, b, s, "mlp"),
                "HistGradientBoosting": lambda t, a, b, s: scikit_learn(t, a, b, s, "hgb")}
+    if args.no_sklearn:
+        del methods["sklearn MLP pipeline"]
+    for variant in args.variant:
+        name, _, options = variant.partition("=")
+        options = tuple(options.split())
+        methods[f"backprop train ({name})"] = lambda t, a, b, s, o=options: ours(t, a, b, s, o)
     results = []
     for table in tables(args.quick):
+        if args.only and not any(text.lower() in table["name"].lower() for text in args.only):
+            continue
         row = {"table": table["name"], "rows": int(len(table["frame"])),
                "metric": "accuracy" if table["classes"] else "r2"}
         for method, run in methods.items():

@@ -360,9 +360,10 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     """The command line's table preprocessing as a scikit-learn transformer.
 
     A pandas or polars DataFrame or a pyarrow Table as it is, text and missing values included,
-    becomes numbers exactly as ``backprop train`` encodes a file: numeric columns standardised
-    with gaps filled by the median, text columns one-hot encoded with gaps filled by their most
-    frequent category and categories unseen in ``fit`` as zeros. Usable in a ``Pipeline``.
+    becomes numbers exactly as ``backprop train`` encodes a file: numeric columns scaled (robust
+    scaling with a smooth clip by default) with gaps filled by the median and an indicator column
+    where ``fit`` saw gaps, text columns one-hot encoded with gaps as a level of their own and
+    categories unseen in ``fit`` as zeros. Usable in a ``Pipeline``.
 
     Parameters
     ----------
@@ -375,6 +376,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     embed : dict of str to int or None, optional
         Text columns encoded as one column of category codes, for an embedding of that width
         (None: the default width), instead of one indicator per category.
+    scaling : {"robust", "standard"}, default "robust"
+        Numeric columns: median, quartile spread and a smooth clip, or mean and standard deviation
+        (:mod:`backpropagation.tables.scaling`), as ``--scaling``.
 
     Attributes
     ----------
@@ -384,9 +388,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         What the last ``transform`` filled or found unseen.
     """
 
-    def __init__(self, drop=(), text=(), numeric=(), max_categories=None, embed=None):
+    def __init__(self, drop=(), text=(), numeric=(), max_categories=None, embed=None, scaling="robust"):
         self.drop, self.text, self.numeric, self.max_categories = drop, text, numeric, max_categories
-        self.embed = embed
+        self.embed, self.scaling = embed, scaling
 
     def fit(self, X, y=None):
         """Learn each column's kind, statistics and categories from the table ``X``."""
@@ -394,7 +398,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         arrow = arrow_of_frame(X)
         arrow = arrow.append_column(_NO_TARGET, pa.array(np.zeros(arrow.num_rows)))
         self.preprocessing_ = TabularPreprocessor(_NO_TARGET, "regression", list(self.drop), list(self.text),
-                                                  list(self.numeric), self.max_categories, dict(self.embed or {}))
+                                                  list(self.numeric), self.max_categories, dict(self.embed or {}),
+                                                  scaling=self.scaling)
         self.preprocessing_.fit(table_of(arrow, source="X"))
         self.feature_names_in_ = np.array(arrow.column_names[:-1], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)

@@ -24,7 +24,7 @@ CSV = """age,city,income,label
 
 def test_columns_are_typed_encoded_and_missing_values_filled(tmp_path):
     table = read_csv(write(tmp_path, CSV))
-    pre = TabularPreprocessor("label").fit(table)
+    pre = TabularPreprocessor("label", scaling="standard").fit(table)
     X, y, report = pre.transform(table)
     assert pre.feature_names == ["age", "age (missing)", "city=Oslo", "city=Paris", "city=Rome", "income",
                                  "income (missing)"]                  # a gap in training: an indicator
@@ -55,7 +55,7 @@ def test_gaps_in_a_text_column_are_a_level_of_their_own_not_the_most_frequent_ca
 
 def test_statistics_come_from_the_training_rows_only(tmp_path):
     table = read_csv(write(tmp_path, "x,y\n1,a\n2,b\n3,a\n1000,b\n"))
-    pre = TabularPreprocessor("y").fit(table.subset([0, 1, 2]))
+    pre = TabularPreprocessor("y", scaling="standard").fit(table.subset([0, 1, 2]))
     X, _, _ = pre.transform(table)
     assert pre.columns[0]["mean"] == 2.0
     assert X[3, 0] == pytest.approx((1000 - 2) / np.std([1, 2, 3]))
@@ -86,10 +86,13 @@ def test_many_row_blocks_encode_and_count_as_one_pass_would(tmp_path):
     new = write(tmp_path, "a,c\n" + "\n".join(",".join(row) for row in cells) + "\n", "new.csv")
     X, _, report = pre.transform(read_csv(new))
     assert report.imputed == {"a": 3} and report.unseen == {"c": 2}
-    spec = pre.columns[0]
+    spec, present = pre.columns[0], np.sort(a)
+    assert spec["center"] == np.median(a)
+    assert spec["spread"] == present[round(0.75 * (n - 1))] - present[round(0.25 * (n - 1))]
     filled = a.copy()
     filled[gaps] = spec["median"]
-    np.testing.assert_array_equal(X[:, 0], (filled - spec["mean"]) / spec["std"])
+    z = (filled - spec["center"]) / spec["spread"]
+    np.testing.assert_allclose(X[:, 0], z / np.sqrt(1 + (z / 3) ** 2), rtol=1e-14, atol=1e-15)
     one_hot = np.stack([colours == "blue", colours == "red"], axis=1).astype(float)
     one_hot[unseen] = 0
     np.testing.assert_array_equal(X[:, 1:], one_hot)
@@ -98,7 +101,7 @@ def test_many_row_blocks_encode_and_count_as_one_pass_would(tmp_path):
     X, _, report = pre.transform(read_csv(write(tmp_path, "a,c\n" + "\n".join(",".join(r) for r in cells) + "\n",
                                                 "bad.csv")))
     assert report.stray == {"a": [2, 180_001, "oops"]}
-    assert X[180_000, 0] == (spec["median"] - spec["mean"]) / spec["std"]
+    assert X[180_000, 0] == (spec["median"] - spec["center"]) / spec["spread"] == 0      # the median: the centre
 
 
 def test_target_may_be_absent_at_prediction_time(tmp_path):

@@ -61,7 +61,7 @@ def test_the_same_random_state_trains_the_same_model(files):
 
 def test_iterating_gives_every_row_encoded_as_the_preprocessing_does(files):
     data, where = files
-    table = read_table(where / "t.parquet", target="label")
+    table = read_table(where / "t.parquet", target="label", scaling="standard")
     X = np.concatenate([X for X, _ in table])
     assert X.shape == (len(data), table.n_features) and not np.isnan(X).any()
     assert [name for name in table.feature_names if name.startswith("colour=")] == \

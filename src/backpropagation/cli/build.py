@@ -20,7 +20,8 @@ PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")
 def preprocessor(args) -> TabularPreprocessor:
     """The unfitted preprocessing the table options describe."""
     return TabularPreprocessor(args.target, args.task, args.drop, text=args.text or (), numeric=args.numeric or (),
-                               max_categories=args.max_categories, embed=dict(getattr(args, "embed", None) or ()))
+                               max_categories=args.max_categories, embed=dict(getattr(args, "embed", None) or ()),
+                               scaling=getattr(args, "scaling", "robust"))
 
 
 def text_format(args, saved: dict | None = None) -> TextFormat:

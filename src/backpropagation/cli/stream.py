@@ -55,7 +55,8 @@ def train_streaming(args, comm=None):
     pre, dtype = preprocessor(args), np.float32 if args.float32 else np.float64
     table = StreamedTable(args.data, pre.target, pre.task, pre.drop, args.text or (), args.numeric or (),
                           args.max_categories, pre.embed, text_format(args), args.validation_split,
-                          args.shuffle_rows, args.seed, dtype, args.memory, comm)
+                          args.shuffle_rows, args.seed, dtype, args.memory, comm,
+                          scaling=args.scaling)
     pre = table.preprocessing
     model = network_for(args, pre, table.n_features, len(table.classes), dtype)
     initial, stopper = model.parameters.copy(), stopper_for(args, bool(table.validation_rows))

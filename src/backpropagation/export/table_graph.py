@@ -83,9 +83,25 @@ def _numeric(graph: Graph, name: str, spec: dict) -> list:
     indicator (1 where the cell was NaN or infinite) where the model has one."""
     gap = graph.node("Or", [graph.node("IsNaN", [name]), graph.node("IsInf", [name])])
     filled = graph.node("Where", [gap, graph.constant([[spec["median"]]]), name])
-    value = graph.node("Div", [graph.node("Sub", [filled, graph.constant([[spec["mean"]]])]),
-                               graph.constant([[spec["std"]]])])
-    return [value, graph.node("Cast", [gap], to=graph.elem)] if spec.get("indicator") else [value]
+    return [_scaled(graph, filled, spec), graph.node("Cast", [gap], to=graph.elem)] if spec.get("indicator") \
+        else [_scaled(graph, filled, spec)]
+
+
+def _scaled(graph: Graph, filled: str, spec: dict) -> str:
+    """The column's scaling (:mod:`backpropagation.tables.scaling`): ``(x - mean) / std``, or
+    ``z = (x - median) / spread`` smoothly clipped, ``z / sqrt(1 + (z / clip)²)``."""
+    if spec.get("scaling", "standard") == "standard":
+        return graph.node("Div", [graph.node("Sub", [filled, graph.constant([[spec["mean"]]])]),
+                                  graph.constant([[spec["std"]]])])
+    z = graph.node("Div", [graph.node("Sub", [filled, graph.constant([[spec["center"]]])]),
+                           graph.constant([[spec["spread"]]])])
+    bend = graph.node("Div", [z, graph.constant([[spec["clip"]]])])
+    # sqrt(1 + bend²) as m·sqrt((1/m)² + (bend/m)²), m = max(1, |bend|): no overflow in float32
+    m = graph.node("Max", [graph.node("Abs", [bend]), graph.constant([[1.0]])])
+    inverse, ratio = graph.node("Reciprocal", [m]), graph.node("Div", [bend, m])
+    root = graph.node("Sqrt", [graph.node("Add", [graph.node("Mul", [inverse, inverse]),
+                                                  graph.node("Mul", [ratio, ratio])])])
+    return graph.node("Div", [z, graph.node("Mul", [m, root])])
 
 
 def escaped(text: str) -> str:

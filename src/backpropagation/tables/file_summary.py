@@ -3,7 +3,7 @@
 1. :func:`sample_table`: up to :data:`SAMPLE_ROWS` rows taken evenly from every block (read in
    file order, which also numbers each block's rows): the preprocessing is fitted on them, so
    that the columns' kinds and the medians that fill gaps are known (the medians are the
-   sample's: a stated approximation).
+   sample's: a stated approximation, as are the quartiles of robust scaling).
 2. :func:`summarize`: one read of every block (dealt to the ranks under MPI) counts, for the
    whole file, what the in-memory path counts on the whole table: each column's present cells and
    numbers (the kinds are decided again from these, by :mod:`.kinds`: a column the sample saw
@@ -29,6 +29,7 @@ from .blocks import Blocks, read_ahead
 from .csv_source import arrow_of, pyarrow
 from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, target_kind
 from .readers import Table
+from .scaling import robust_statistics
 from .transform_report import TransformReport
 
 #: Rows of the sample that fixes the columns' kinds and the medians.
@@ -222,6 +223,17 @@ def _count(pre, blocks: Blocks, seed: int, fraction: float, comm=None) -> tuple:
     return summary, goal, tallies
 
 
+def robust_entries(pre, sampled: dict | None, median: float, filled: Moments) -> dict:
+    """A robust-scaled column's centre and spread: the sample's median and quartiles, or (a column the
+    sample read as text) the file's mean and the quartile spread of a normal column of its spread."""
+    if pre.scaling != "robust":
+        return {}
+    if sampled is not None and sampled.get("scaling") == "robust":
+        return {key: sampled[key] for key in ("scaling", "center", "spread", "clip")}
+    std = float(filled.std[0])
+    return robust_statistics(median, median - 0.6745 * std, median + 0.6745 * std, 0.0, 0.0)
+
+
 def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
     """``pre``'s target kind, columns and statistics from the whole file's counts."""
     pre.target_kind = target_kind(pre.target, pre.task, goal.n_values, goal.n_numbers, goal.whole,
@@ -248,7 +260,8 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
                 pre.warnings.append(f"column {name!r} is constant in the training rows ({median!r}): "
                                     "it carries no information")
             pre.columns.append({"name": name, "kind": "numeric", "median": median, "mean": float(filled.mean[0]),
-                                "std": std if std > 0 else 1.0, "indicator": bool(tally.n_filled)})
+                                "std": std if std > 0 else 1.0, "indicator": bool(tally.n_filled),
+                                **robust_entries(pre, sample.get(name), median, filled)})
         else:
             if was == "numeric":
                 raise ValueError(f"{source}: column {name!r} holds text in most rows, but the sample of the "

@@ -4,8 +4,9 @@
 :mod:`backpropagation.tables.readers`):
 
 - which columns are numeric (every present value is a finite number) and which are text;
-- numeric columns: the median (to fill missing values), then mean and standard deviation
-  (to standardise); where training rows had gaps, an indicator column (1 where the cell was
+- numeric columns: the median (to fill missing values), then the statistics of their scaling
+  (:mod:`backpropagation.tables.scaling`: median and quartile spread with a smooth clip by
+  default, or mean and standard deviation); where training rows had gaps, an indicator column (1 where the cell was
   missing) beside the number, since a gap often means something the median hides;
 - text columns: the sorted categories (one-hot encoded; a category never seen in training
   encodes as all zeros, and is counted); missing cells are a level of their own where training
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..collective import Totals
 from ..statistics import filled_mean_std, medians
+from . import scaling as scalings
 from .preprocessing_state import MISSING_LEVEL, OTHER, checked_column, describe, encoded_width, number, require
 from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, few_distinct, target_kind
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
@@ -75,13 +77,17 @@ class TabularPreprocessor:
         Text columns to encode as one column of category codes (for an
         :class:`~backpropagation.nn.layers.Embedding` of that width; None: :func:`embedding_dim`)
         instead of indicators. Code ``len(categories)`` stands for a category unseen in training.
+    scaling : {"robust", "standard"}, default "robust"
+        How numeric columns are scaled (:mod:`backpropagation.tables.scaling`): median, quartile
+        spread and a smooth clip, or mean and standard deviation.
     """
 
     max_auto_classes = MAX_AUTO_CLASSES
 
     def __init__(self, target: str, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None,
-                 embed=None) -> None:
+                 embed=None, scaling: str = "robust") -> None:
         self.target = target
+        self.scaling = scalings.check_scaling(scaling)
         self.task = task
         self.drop = list(drop)
         self.max_categories = max_categories
@@ -180,6 +186,8 @@ class TabularPreprocessor:
             low, high = totals.min(present.min(initial=np.inf)), totals.max(present.max(initial=-np.inf))
             stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0,
                           "indicator": bool(n_missing)})
+            if self.scaling == "robust":
+                stats[-1].update(scalings.robust_statistics(median, *scalings.quartiles(present, totals), low, high))
             if low == high:
                 self._constant(name, repr(float(low)))
             elif len(present) > 20 and _monotonic(column.numbers[np.sort(rows)]):
@@ -369,9 +377,7 @@ class TabularPreprocessor:
             report.stray[spec["name"]] = [count + int(np.count_nonzero(stray)), row, cell]
             missing = missing | stray
         numbers[missing] = spec["median"]
-        numbers -= spec["mean"]
-        numbers /= spec["std"]
-        return numbers, missing
+        return scalings.scale(spec, numbers), missing
 
     @staticmethod
     def _category_positions(spec, column: Column) -> np.ndarray:

@@ -4,6 +4,8 @@ not when it is used."""
 
 from __future__ import annotations
 
+from . import scaling
+
 #: The level that stands for a text column's rare categories under ``max_categories``.
 OTHER = "(other)"
 #: The indicator of a text column's missing cells, and the suffix of a numeric column's gap indicator.
@@ -47,6 +49,7 @@ def checked_column(column) -> dict:
     if column.get("kind") == "numeric":
         for key in ("mean", "std", "median"):
             number(column, key)
+        scaling.check_spec(column, number)
     elif column.get("kind") == "text":
         categories = require(column, "categories", list)
         if not all(isinstance(c, str) for c in categories) or not isinstance(column.get("mode"), str):
@@ -69,8 +72,8 @@ def describe(pre) -> str:
     for column in pre.columns:
         if column["kind"] == "numeric":
             flag = f", and an indicator column {column['name']} {MISSING_LEVEL}" if column.get("indicator") else ""
-            lines.append(f"  {column['name']}: numeric, standardised (mean {column['mean']:.4g}, "
-                         f"std {column['std']:.4g}), missing -> median {column['median']:.4g}{flag}")
+            lines.append(f"  {column['name']}: numeric, {scaling.describe(column)}, "
+                         f"missing -> median {column['median']:.4g}{flag}")
         else:
             cats = column["categories"]
             shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")

@@ -31,6 +31,7 @@ from .blocks import Blocks, read_ahead
 from .csv_source import TextFormat
 from .file_summary import sample_table, summarize
 from .preprocessing import TabularPreprocessor
+from .scaling import check_scaling
 from .streaming import pool_rows_for, pools
 
 TASKS = ("auto", "regression", "binary", "multiclass", "classification")
@@ -69,11 +70,12 @@ class StreamedTable:
 
     def __init__(self, path, target: str, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None,
                  embed=None, fmt: TextFormat | None = None, validation_split: float = 0.0, pool_rows: int = 200_000,
-                 seed: int = 0, dtype="float64", memory: int | None = None, comm=None) -> None:
+                 seed: int = 0, dtype="float64", memory: int | None = None, comm=None,
+                 scaling: str = "robust") -> None:
         self.fmt, self.seed, self.comm = fmt or TextFormat(), seed, comm
         self.dtype, self.validation_split = check_dtype(dtype), _fraction(validation_split)
         pre = TabularPreprocessor(target, task, drop, text=text, numeric=numeric, max_categories=max_categories,
-                                  embed=embed)
+                                  embed=embed, scaling=scaling)
         # Under MPI an error is every rank's (said once), or stops every rank: none waits for another.
         step = (lambda work: work()) if comm is None else (lambda work: collectively(comm, work))
         self.blocks = step(lambda: Blocks(path, self.fmt, pre.spelled_columns))
@@ -205,13 +207,14 @@ def _fraction(value) -> float:
 
 def read_table(path, target: str, *, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None,
                embed=None, delimiter=None, decimal=".", thousands=None, na_values=(), validation_split: float = 0.0,
-               pool_rows: int = 200_000, seed: int = 0, dtype="float64", memory=None, comm=None) -> StreamedTable:
+               pool_rows: int = 200_000, seed: int = 0, dtype="float64", memory=None, comm=None,
+               scaling: str = "robust") -> StreamedTable:
     """A table file (CSV, compressed CSV, Parquet, Arrow/Feather) to train on without holding it.
 
     Reads the file once (in blocks) to fix the column kinds, statistics, categories and classes;
     ``NeuralNetwork.fit(table, ...)`` then streams it every epoch. Arguments are those of
     ``backprop train`` (``--target``, ``--task``, ``--drop``, ``--text``, ``--numeric``,
-    ``--max-categories``, ``--embed``, ``--delimiter``, ``--decimal``, ``--thousands``,
+    ``--max-categories``, ``--embed``, ``--scaling``, ``--delimiter``, ``--decimal``, ``--thousands``,
     ``--na-values``, ``--validation-split``, ``--memory``); ``embed`` maps text columns to their
     embedding width (None: the default rule). ``pool_rows`` is the shuffling pool
     (``--shuffle-rows``), held within ``memory`` bytes (default half the machine's); ``seed``
@@ -222,6 +225,7 @@ def read_table(path, target: str, *, task: str = "auto", drop=(), text=(), numer
         raise TypeError(f"target: expected a column name, got {target!r}")
     if task not in TASKS:
         raise ValueError(f"task: expected one of {', '.join(map(repr, TASKS))}, got {task!r}")
+    check_scaling(scaling)
     check_int("pool_rows", pool_rows, 1)
     check_int("seed", seed, 0)
     if max_categories is not None:
@@ -234,4 +238,4 @@ def read_table(path, target: str, *, task: str = "auto", drop=(), text=(), numer
     if isinstance(path, (str, bytes, os.PathLike)) and not os.path.exists(path):
         raise FileNotFoundError(f"{os.fspath(path)}: no such file")
     return StreamedTable(path, target, task, drop, text, numeric, max_categories, embed, fmt, validation_split,
-                         pool_rows, seed, dtype, memory, comm)
+                         pool_rows, seed, dtype, memory, comm, scaling=scaling)

@@ -1,0 +1,100 @@
+"""Robust scaling with a smooth clip: an outlier stays near the rest, the order of values is kept, and
+every path (in memory, streamed, TableModel, the saved model, ONNX) scales alike."""
+
+import numpy as np
+import pytest
+
+from backpropagation import TableModel, read_table
+from backpropagation.cli import main as backprop
+from backpropagation.tables.preprocessing import TabularPreprocessor
+from backpropagation.tables.readers import read_file
+
+pd = pytest.importorskip("pandas")
+
+
+def fitted(tmp_path, text: str, **options) -> TabularPreprocessor:
+    (tmp_path / "t.csv").write_text(text)
+    return TabularPreprocessor("y", **options).fit(read_file(tmp_path / "t.csv"))
+
+
+def test_an_outlier_is_bent_towards_three_and_keeps_its_place(tmp_path):
+    rows = "".join(f"{x},{i % 2}\n" for i, x in enumerate([1, 2, 3, 4, 5, 1000]))
+    pre = fitted(tmp_path, "x,y\n" + rows)
+    X, _, _ = pre.transform(read_file(tmp_path / "t.csv"))
+    spec = pre.columns[0]
+    assert (spec["center"], spec["spread"]) == (3.5, 5 - 2)         # median; quartiles at rows 1 and 4 of 0..5
+    z = (np.array([1, 2, 3, 4, 5, 1000]) - 3.5) / 3
+    np.testing.assert_allclose(X[:, 0], z / np.sqrt(1 + (z / 3) ** 2), rtol=1e-15)
+    assert 2.99 < X[5, 0] < 3 and np.all(np.diff(X[:, 0]) > 0)       # bent, never reordered
+    standard = fitted(tmp_path, "x,y\n" + rows, scaling="standard")
+    assert standard.transform(read_file(tmp_path / "t.csv"))[0][5, 0] > 2.2   # z ≈ 2.24 unbent
+    assert "robust (median 3.5, quartile spread 3, smooth clip at ±3)" in pre.describe()
+    assert "standardised (mean" in standard.describe()
+
+
+def test_a_column_whose_quartiles_tie_takes_half_its_range(tmp_path):
+    values = [0] * 18 + [4, 8]                                          # mostly zeros, as counts often are
+    pre = fitted(tmp_path, "x,y\n" + "".join(f"{x},{i % 2}\n" for i, x in enumerate(values)))
+    assert pre.columns[0]["spread"] == 4.0
+    constant = fitted(tmp_path, "x,y\n" + "".join(f"7,{i % 2}\n" for i in range(6)))
+    assert constant.columns[0]["spread"] == 1.0
+
+
+def test_unknown_scaling_is_refused_everywhere(tmp_path):
+    with pytest.raises(ValueError, match="scaling: expected one of 'robust', 'standard', got 'minmax'"):
+        TabularPreprocessor("y", scaling="minmax")
+    (tmp_path / "t.csv").write_text("x,y\n1,2\n")
+    with pytest.raises(ValueError, match="scaling"):
+        read_table(tmp_path / "t.csv", target="y", scaling="quantile")
+    pre = fitted(tmp_path, "x,y\n1,0\n2,1\n3,0\n").to_dict()
+    pre["columns"][0]["scaling"] = "log"
+    with pytest.raises(ValueError, match="unknown scaling 'log'"):
+        TabularPreprocessor.from_dict(pre)
+    pre["columns"][0].update(scaling="robust", spread=0.0)
+    with pytest.raises(ValueError, match="'spread' and 'clip' must be positive"):
+        TabularPreprocessor.from_dict(pre)
+
+
+@pytest.fixture
+def skewed(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 600
+    votes = np.round(rng.lognormal(3, 2, n))                  # a heavy tail: film votes
+    budget = rng.lognormal(14, 1.5, n)
+    budget[rng.random(n) < 0.5] = np.nan
+    frame = pd.DataFrame({"votes": votes, "budget": budget, "genre": rng.choice(["a", "b", "c"], n)})
+    frame["rating"] = np.log1p(votes) + rng.normal(0, 0.3, n)
+    frame.to_csv(tmp_path / "films.csv", index=False)
+    frame.to_parquet(tmp_path / "films.parquet", row_group_size=64)
+    return tmp_path, frame
+
+
+def test_streamed_and_in_memory_paths_scale_alike(skewed):
+    where, frame = skewed
+    in_memory = TabularPreprocessor("rating").fit(read_file(where / "films.csv"))
+    X, _, _ = in_memory.transform(read_file(where / "films.csv"))
+    for name in ("films.csv", "films.parquet"):
+        streamed = read_table(where / name, target="rating")      # (the sample is the whole file here)
+        for mine, theirs in zip(streamed.preprocessing.columns, in_memory.columns):
+            for key in ("scaling", "center", "spread", "clip", "median"):
+                assert mine.get(key) == theirs.get(key), (name, mine["name"], key)
+        rows = np.concatenate([X for X, _ in streamed])
+        np.testing.assert_allclose(np.sort(rows, axis=0), np.sort(X, axis=0), rtol=1e-15, atol=1e-15)
+
+
+def test_saved_model_table_model_and_onnx_scale_alike(skewed, capsys):
+    where, frame = skewed
+    model = where / "m.npz"
+    assert backprop(["train", str(where / "films.csv"), "--target", "rating", "--epochs", "5", "--seed", "0",
+                     "--float32", "--quiet", "--output", str(model)]) == 0
+    capsys.readouterr()
+    table_model = TableModel.load(model)
+    rows = frame.drop(columns="rating").iloc[:50].copy()
+    rows.loc[0, "votes"], rows.loc[1, "votes"] = 1e30, -1e30            # far beyond the clip: near ±3
+    expected = table_model.predict(rows)
+    assert backprop(["export", str(model), str(where / "m.onnx")]) == 0
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(str(where / "m.onnx"))
+    feeds = {"votes": rows[["votes"]].to_numpy(np.float32), "budget": rows[["budget"]].to_numpy(np.float32),
+             "genre": rows[["genre"]].to_numpy(object)}
+    np.testing.assert_allclose(session.run(None, feeds)[0].ravel(), expected.ravel(), rtol=1e-4, atol=1e-4)
