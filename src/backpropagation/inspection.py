@@ -25,6 +25,10 @@ class Inspection:
         rows = [("Layer", "Activation", "Output shape", "Params"), ("input", "", f"(None, {self.layer_sizes[0]})", "0")]
         rows += [(f"embedding (column {e.column})", "", f"(None, {e.dim})", f"{e.n_weights:,}")
                  for e in self.embeddings]
+        rows += [(f"periodic (column {p.column}, {p.n_frequencies} frequencies)", "Cos", f"(None, {p.dim})",
+                  f"{p.n_weights:,}") for p in self.periodic]
+        if self.embedded_input is not None and self.embedded_input.scale is not None:
+            rows.append(("input scale", "", f"(None, {self.embedded_input.width})", f"{self.embedded_input.width:,}"))
         for i, (layer, dropout) in enumerate(zip(self.layers, self.dropouts), 1):
             kind = "output" if i == len(self.layers) else f"dense_{i}"
             rows.append((kind, type(layer.activation).__name__, f"(None, {layer.fan_out})",
@@ -44,10 +48,16 @@ class Inspection:
 
     def get_weights(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Copies of the parameters as pairs: ``(E, None)`` per embedding table (shape
-        ``(n_categories, dim)``, in column order), then ``(W, b)`` per Dense layer
+        ``(n_categories, dim)``, in column order), ``(parameters, None)`` per periodic embedding
+        (its ``w, b, V, c`` in one vector) and for the input scale, then ``(W, b)`` per Dense layer
         (``W.shape == (fan_in, fan_out)``, ``b`` None without bias)."""
-        return [(e.E.copy(), None) for e in self.embeddings] + \
+        return [(W.copy(), None) for W, _ in self._input_targets()] + \
             [(layer.W.copy(), None if layer.b is None else layer.b.copy()) for layer in self.layers]
+
+    def _input_targets(self) -> list:
+        """``(array, None)`` for each input piece's parameters: an embedding's table, else its flat stretch."""
+        return [(getattr(piece, "E", None) if hasattr(piece, "E") else self.parameters[place], None)
+                for piece, place in zip(self.input_layers(), self.embedding_slices())]
 
     def set_weights(self, weights) -> None:
         """Set every embedding table and every layer's ``(W, b)``; shapes as ``get_weights()`` gives
@@ -59,10 +69,10 @@ class Inspection:
             For a wrong number of pairs, a wrong shape or non-finite values (nothing is changed).
         """
         weights = list(weights)
-        targets = [(e.E, None) for e in self.embeddings] + [(layer.W, layer.b) for layer in self.layers]
+        targets = self._input_targets() + [(layer.W, layer.b) for layer in self.layers]
         if len(weights) != len(targets):
-            raise ValueError(f"weights: expected {len(targets)} pairs ({len(self.embeddings)} (E, None) for the "
-                             f"embeddings, then (W, b) per layer), got {len(weights)}")
+            raise ValueError(f"weights: expected {len(targets)} pairs ({len(targets) - len(self.layers)} (array, None) "
+                             f"for the input's embeddings and scale, then (W, b) per layer), got {len(weights)}")
         checked = []
         for i, (pair, (W, b)) in enumerate(zip(weights, targets)):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -223,6 +233,8 @@ class Inspection:
             standardize_target=self.standardize_target, engine=self.engine,
             dropout=[0.0 if d is None else d.rate for d in self.dropouts[:-1]],
             embeddings={e.column: (e.n_categories, e.dim, e.unseen_row) for e in self.embeddings} or None,
+            periodic={p.column: tuple(p.config()[1:]) for p in self.periodic} or None,
+            input_scale=self.input_scale,
         )
         twin.parameters[...] = self.parameters
         if self.task_.fitted:

@@ -26,7 +26,8 @@ from .training.reducers import MPIReducer
 from .errors import NotFittedError
 from .inspection import Inspection
 from .interrupt import InterruptGuard
-from .nn.layers import Dense, Dropout, EmbeddedInput, Embedding, dropout_layers, embedding_layers, unpack_layers
+from .nn.input_layers import EmbeddedInput, periodic_layers
+from .nn.layers import Dense, Dropout, Embedding, dropout_layers, embedding_layers, unpack_layers
 from .nn.backprop import ROWS_PER_PASS, Backprop
 from .nn.parameter_layout import FlatParameters
 from .training.reducers import LocalReducer
@@ -94,6 +95,13 @@ class NeuralNetwork(Inspection, FlatParameters):
     dropout : float or list of float, default 0.0
         Inverted dropout after every hidden layer (or one rate per hidden layer) while training;
         ``predict`` and the other inference methods never drop (see :class:`~backpropagation.nn.layers.Dropout`).
+    periodic : list of int or dict of int to (int, int), optional
+        Numeric input columns to give periodic embeddings: each becomes ``[x, cos(2π w x + b) V + c]``
+        (16 frequencies and 3 features by default; ``{column: (n_frequencies, dim)}`` to choose;
+        see :class:`~backpropagation.nn.input_layers.PeriodicEmbedding`).
+    input_scale : bool, default False
+        Multiply each input of the first layer by a learned factor starting at 1
+        (:class:`~backpropagation.nn.input_layers.InputScale`).
 
     Attributes
     ----------
@@ -141,6 +149,8 @@ class NeuralNetwork(Inspection, FlatParameters):
         engine: str = "auto",
         dropout=0.0,
         embeddings=None,
+        periodic=None,
+        input_scale: bool = False,
     ) -> None:
         if isinstance(layer_sizes, (list, tuple)) and \
                 all(isinstance(x, (Dense, Dropout, Embedding)) for x in layer_sizes or [0]):
@@ -169,8 +179,13 @@ class NeuralNetwork(Inspection, FlatParameters):
         self.rng = check_random_state(random_state)
         #: The input's embedded code columns, and the input with them replaced (None without).
         self.embeddings = embedding_layers(embeddings, self.layer_sizes[0])
-        self.embedded_input = EmbeddedInput(self.layer_sizes[0], self.embeddings) if self.embeddings else None
-        widths = [self.embedded_input.width if self.embeddings else self.layer_sizes[0], *self.layer_sizes[1:]]
+        #: The numeric columns' periodic embeddings (:mod:`backpropagation.nn.input_layers`).
+        self.periodic = periodic_layers(periodic, self.layer_sizes[0], [e.column for e in self.embeddings])
+        self.input_scale = check_bool("input_scale", input_scale)
+        self.embedded_input = EmbeddedInput(self.layer_sizes[0], self.embeddings, self.periodic, self.input_scale) \
+            if self.embeddings or self.periodic or self.input_scale else None
+        widths = [self.layer_sizes[0] if self.embedded_input is None else self.embedded_input.width,
+                  *self.layer_sizes[1:]]
         self.layers = [Dense(fan_in, fan_out, act, self.use_bias) for fan_in, fan_out, act in
                        zip(widths[:-1], widths[1:], hidden + [output])]
         #: The Dropout after each layer while training (None: none; never after the output layer).

@@ -50,7 +50,8 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     model = NeuralNetwork([n_inputs, *args.layers, n_out], task=task, hidden_activation=args.activation,
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
                           dtype=dtype, random_state=args.seed, engine=args.engine,
-                          dropout=getattr(args, "dropout", 0.0), embeddings=pre.embeddings or None)
+                          dropout=getattr(args, "dropout", 0.0), embeddings=pre.embeddings or None,
+                          periodic=periodic_columns(args, pre), input_scale=getattr(args, "input_scale", False))
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
     model.metadata["text_format"] = text_format(args).to_dict()   # predict reads new files alike
@@ -58,6 +59,19 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     if args.data != "-":                 # (export checks its graph on the training file's rows)
         model.metadata["training_data"] = os.path.abspath(args.data)
     return model
+
+
+#: Most numeric columns that get periodic embeddings by default (each adds 3 inputs and 83 parameters).
+MAX_PERIODIC_COLUMNS = 200
+
+
+def periodic_columns(args, pre) -> list[int] | None:
+    """The encoded columns that get periodic embeddings (``--periodic``): every numeric column's
+    number, unless the table has more than :data:`MAX_PERIODIC_COLUMNS` of them."""
+    columns = pre.numeric_positions
+    if not getattr(args, "periodic", False) or len(columns) > MAX_PERIODIC_COLUMNS:
+        return None
+    return columns
 
 
 def drawn_seed(args, comm=None) -> int:

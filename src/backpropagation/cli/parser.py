@@ -280,6 +280,12 @@ def _add_network_options(command):
     command.add_argument("--dropout", type=opt.dropout, default=0.0, metavar="RATE",
                          help="inverted dropout after each hidden layer while training: one rate, or one per "
                               "hidden layer (0.3,0.1); predictions never drop")
+    command.add_argument("--periodic", action=argparse.BooleanOptionalAction, default=True,
+                         help="give each numeric column a periodic embedding: [x, cos(2π w x + b) V + c] with 16 "
+                              "learned frequencies and 3 features, so the network can switch on and off along a "
+                              "number as trees do (default: on; off beyond 200 numeric columns)")
+    command.add_argument("--input-scale", action=argparse.BooleanOptionalAction, default=True,
+                         help="multiply each input of the first layer by a learned factor (default: on)")
     command.add_argument("--seed", type=opt.seed, default=None,
                          help="random seed; the same seed gives the same model (default: random)")
     command.add_argument("--float32", action="store_true", help="compute in float32")

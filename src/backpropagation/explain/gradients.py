@@ -31,7 +31,8 @@ def input_gradients(model, X, output: int | None = None) -> np.ndarray:
     (regression), the probability of ``classes_[1]`` (one sigmoid output) or of each class
     (softmax). Returns shape (n_samples, n_features) for one output (or ``output=k``), else
     (n_samples, n_outputs, n_features). A column of category codes (an embedding) has no
-    derivative: its entries are 0 (:func:`gradient_importance` scores it through its embedding).
+    derivative: its entries are 0 (:func:`gradient_importance` scores it through its embedding); a
+    column with a periodic embedding has the chain rule's through ``[x, cos(2π x w + b) V + c]``.
     """
     require_fitted(model, "input_gradients")
     X = check_features(X, model.dtype, "X", model.layer_sizes[0], feature_names=model.feature_names_in_)
@@ -42,10 +43,11 @@ def input_gradients(model, X, output: int | None = None) -> np.ndarray:
             raise ValueError(f"output: the network has {n_outputs} output(s), got {output}")
     outputs = range(n_outputs) if output is None else [output]
     _, gradients = embedded_gradients(model, X, outputs)
-    result = np.zeros((len(X), len(outputs), X.shape[1]), dtype=model.dtype)
-    for column, place in enumerate(column_places(model)):
-        if not embedded(model, column):                 # (a plain column has one place)
-            result[:, :, column] = gradients[:, :, place.start]
+    if model.embedded_input is None:
+        result = gradients
+    else:                                               # (on through the embeddings and the input scale)
+        result = np.stack([model.embedded_input.column_gradients(X, gradients[:, j]) for j in range(len(outputs))],
+                          axis=1)
     return result[:, 0] if len(outputs) == 1 else result
 
 
@@ -71,10 +73,6 @@ def column_places(model) -> list[slice]:
     if model.embedded_input is None:
         return [slice(j, j + 1) for j in range(model.layer_sizes[0])]
     return [place for _, _, place in model.embedded_input.pieces]
-
-
-def embedded(model, column: int) -> bool:
-    return any(e.column == column for e in model.embeddings)
 
 
 def forward_pass(model, X: np.ndarray) -> tuple[list, list]:

@@ -74,6 +74,8 @@ class Trace:
     step_number: int = 1
     #: A stateless copy of the optimizer (its kind and hyper-parameters), for the update's terms.
     optimizer_config: object = None
+    #: What the network does to ``x`` before the first layer (embeddings, input scale); "" for nothing.
+    input_stage: str = ""
 
     @property
     def y_hat(self) -> np.ndarray:
@@ -159,7 +161,8 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
         raise _diverged(model, "the update made the weights overflow")
     return Trace(X.copy(), Y.copy(), loss, model.loss.name, model.backprop.fused, model.l2,
                  describe(model.optimizer), model.current_learning_rate, steps, apply, rule,
-                 saved_iterations + 1, _stateless(model.optimizer))
+                 saved_iterations + 1, _stateless(model.optimizer),
+                 "" if model.embedded_input is None else model.embedded_input.describe())
 
 
 def _stateless(optimizer):

@@ -80,11 +80,12 @@ def render(trace, markdown: bool) -> str:
 
 def _forward_section(writer: _Writer, trace) -> None:
     writer.heading("1. Forward pass: z = a_prev W + b, a = f(z)")
-    if trace.layers[0].a_prev.shape[1] == trace.x.shape[1]:
+    if not trace.input_stage:
         writer.line("a⁰ = x", trace.x)
-    else:                                            # (code columns looked up in their embeddings)
+    else:                                            # (embeddings and the input scale before layer 1)
         writer.line("x", trace.x)
-        writer.line("a⁰ = x with each code column replaced by its row E[code] (embeddings)", trace.layers[0].a_prev)
+        writer.out.append(f"  a⁰ = {trace.input_stage}:")
+        writer.line("a⁰", trace.layers[0].a_prev)
     for below, step in zip([None, *trace.layers], trace.layers):
         k = _sup(step.number)
         a_prev = _dropped_input(below)

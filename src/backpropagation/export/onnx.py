@@ -17,6 +17,9 @@ import itertools
 
 import numpy as np
 
+from ..nn.input_layers import TWO_PI, PeriodicEmbedding
+from ..nn.layers import Embedding
+
 #: The ONNX opset the graphs use (20: ``RegexFullMatch``, for the table graph's text cells).
 OPSET = 20
 #: Activations by class name: (ONNX operator, attribute names read from the activation).
@@ -112,18 +115,28 @@ def _activation(graph: Graph, layer, x: str) -> str:
 
 
 def _embedded(graph: Graph, model, x: str) -> str:
-    """``x`` with each code column replaced by its embedding row (a Gather on the table)."""
+    """``x`` with each code column replaced by its embedding row (a Gather on the table), each
+    periodic column by ``[x, cos(2π x w + b) V + c]``, then times the input scale."""
     pieces = []
-    for column, embedding, _ in model.embedded_input.pieces:
+    for column, layer, _ in model.embedded_input.pieces:
         part = graph.node("Slice", [x, graph.constant(np.array([column], np.int64)),
                                     graph.constant(np.array([column + 1], np.int64)),
                                     graph.constant(np.array([1], np.int64))])
-        if embedding is not None:
+        if isinstance(layer, Embedding):
             codes = graph.node("Cast", [graph.node("Squeeze", [part, graph.constant(np.array([1], np.int64))])],
                                to=graph.onnx.TensorProto.INT64)
-            part = graph.node("Gather", [graph.constant(embedding.table(), "E"), codes], axis=0)
+            part = graph.node("Gather", [graph.constant(layer.table(), "E"), codes], axis=0)
+        elif isinstance(layer, PeriodicEmbedding):          # (n, 1) @ (1, k): the phases u = 2π x w + b
+            phases = graph.node("Add", [graph.node("MatMul", [part, graph.constant(TWO_PI * layer.w[None, :], "w")]),
+                                        graph.constant(layer.b, "b")])
+            features = graph.node("Add", [graph.node("MatMul", [graph.node("Cos", [phases]),
+                                                                graph.constant(layer.V, "V")]),
+                                          graph.constant(layer.c, "c")])
+            part = graph.node("Concat", [part, features], axis=1)
         pieces.append(part)
-    return graph.node("Concat", pieces, axis=1)
+    embedded = graph.node("Concat", pieces, axis=1)
+    scale = model.embedded_input.scale
+    return embedded if scale is None else graph.node("Mul", [embedded, graph.constant(scale.s, "scale")])
 
 
 def network_outputs(graph: Graph, model, x: str, scale=None) -> list:

@@ -51,7 +51,8 @@ def relative_errors(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6) 
     Returns
     -------
     dict
-        ``{"W1": err, "b1": err, "W2": ...}`` numbered from the first layer.
+        ``{"W1": err, "b1": err, "W2": ...}`` numbered from the first layer (``E1``, ...: embedding
+        tables; ``periodic1.w``, ...: periodic embeddings; ``scale``: the input scale).
     """
     model.backprop.loss_and_gradients(X, Y)
     analytic = model.gradients.copy()
@@ -64,20 +65,19 @@ def relative_errors(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6) 
     finally:
         for d, mask in zip(dropouts, fixed):
             d.fixed_mask = mask
+    views = {f"E{number}": embedding.dE for number, embedding in enumerate(model.embeddings, 1)}
+    for number, periodic in enumerate(getattr(model, "periodic", []), 1):
+        views.update({f"periodic{number}.{name}": getattr(periodic, "d" + name) for name in ("w", "b", "V", "c")})
+    if model.embedded_input is not None and model.embedded_input.scale is not None:
+        views["scale"] = model.embedded_input.scale.ds
+    for number, layer in enumerate(model.layers, 1):
+        views.update({f"{name}{number}": view for name, view in (("W", layer.dW), ("b", layer.db)) if view is not None})
     errors = {}
-    for number, embedding in enumerate(model.embeddings, 1):
-        where = _span(model.gradients, embedding.dE)
+    for name, view in views.items():
+        where = _span(model.gradients, view)
         a, n = analytic[where], numeric[where]
         scale = np.linalg.norm(a) + np.linalg.norm(n)
-        errors[f"E{number}"] = float(np.linalg.norm(a - n) / scale) if scale > 0 else 0.0
-    for number, layer in enumerate(model.layers, 1):
-        for name, view in (("W", layer.dW), ("b", layer.db)):
-            if view is None:
-                continue
-            where = _span(model.gradients, view)
-            a, n = analytic[where], numeric[where]
-            scale = np.linalg.norm(a) + np.linalg.norm(n)
-            errors[f"{name}{number}"] = float(np.linalg.norm(a - n) / scale) if scale > 0 else 0.0
+        errors[name] = float(np.linalg.norm(a - n) / scale) if scale > 0 else 0.0
     return errors
 
 

@@ -212,6 +212,15 @@ class Embedding(Layer):
         """Attach views of the network's flat parameter and gradient vectors."""
         self.E, self.dE = E, dE
 
+    def bind_flat(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Views of this table's stretch of the flat parameter and gradient vectors."""
+        shape = (self.n_categories, self.dim)
+        self.bind(params.reshape(shape), grads.reshape(shape))
+
+    def initialize(self, rng: np.random.Generator, spread: float = 0.05) -> None:
+        """Uniform in ±``spread`` (Keras' default for its Embedding layer)."""
+        self.E[...] = rng.uniform(-spread, spread, self.E.shape)
+
     def codes_of(self, values: np.ndarray) -> np.ndarray:
         """The column's values as row numbers of ``E``; ValueError naming the first bad row."""
         codes = values.astype(np.intp)
@@ -269,36 +278,6 @@ def embedding_layers(embeddings, n_inputs: int) -> list[Embedding]:
         raise ValueError(f"embeddings: columns must be distinct inputs below {n_inputs}, got {sorted(columns)}")
     return sorted((Embedding(layer.column, layer.n_categories, layer.dim, layer.unseen_row) for layer in layers),
                   key=lambda layer: layer.column)
-
-
-class EmbeddedInput:
-    """The network's input with its code columns replaced by their embeddings (a column keeps its
-    place: the first Dense layer sees plain columns and embedding vectors in column order)."""
-
-    def __init__(self, n_inputs: int, embeddings: list[Embedding]) -> None:
-        self.embeddings, by_column = embeddings, {e.column: e for e in embeddings}
-        self.pieces, at = [], 0          # (input column, Embedding or None, slice of the embedded input)
-        for column in range(n_inputs):
-            width = by_column[column].dim if column in by_column else 1
-            self.pieces.append((column, by_column.get(column), slice(at, at + width)))
-            at += width
-        self.width = at
-
-    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
-        """The embedded input (lookups cached for the backward pass when ``training``)."""
-        A = np.empty((len(X), self.width), dtype=X.dtype)
-        for column, embedding, place in self.pieces:
-            if embedding is None:
-                A[:, place] = X[:, column:column + 1]
-            else:
-                A[:, place] = (embedding.forward if training else embedding.output)(X[:, column])
-        return A
-
-    def backward(self, dA: np.ndarray) -> None:
-        """Each embedding's share of ``∂L/∂(embedded input)`` to its backward pass."""
-        for _, embedding, place in self.pieces:
-            if embedding is not None:
-                embedding.backward(dA[:, place])
 
 
 def dropout_layers(dropout, n_hidden: int) -> list[Dropout | None]:

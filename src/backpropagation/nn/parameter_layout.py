@@ -1,7 +1,9 @@
 """The network's parameters as one flat vector, and each layer's views into it.
 
-Layout: all weights (each :class:`~backpropagation.nn.layers.Embedding` table, then each Dense
-layer's ``W``, row-major), then all biases. The optimizer steps the whole vector at once; the
+Layout: all weights (the input's parameters — each :class:`~backpropagation.nn.layers.Embedding`
+table, each :class:`~backpropagation.nn.input_layers.PeriodicEmbedding`'s ``w, b, V, c``, the
+:class:`~backpropagation.nn.input_layers.InputScale` — then each Dense layer's ``W``, row-major),
+then all biases. The optimizer steps the whole vector at once; the
 layers read and write their views in place. :class:`FlatParameters` is mixed into
 :class:`~backpropagation.NeuralNetwork`.
 """
@@ -12,32 +14,34 @@ import numpy as np
 
 from . import initializers
 
-#: Embedding tables start uniform in this range (Keras' default for its Embedding layer).
-EMBEDDING_INIT = 0.05
-
-
 class FlatParameters:
     """The flat parameter and gradient vectors of a network and the layers' views of them."""
 
     def _allocate_parameters(self) -> None:
         """One flat parameter vector and one flat gradient vector for the whole network."""
-        self.n_weights = sum(layer.n_weights for layer in [*self.embeddings, *self.layers])
+        self.n_weights = sum(layer.n_weights for layer in [*self.input_layers(), *self.layers])
         n_total = self.n_weights + sum(layer.n_biases for layer in self.layers)
         self._params = np.zeros(n_total, dtype=self.dtype)
         self._grads = np.zeros(n_total, dtype=self.dtype)
         self._bind_views()
 
+    def input_layers(self) -> list:
+        """The input's pieces with parameters (embedding tables, periodic embeddings, the input
+        scale), in their order in the flat vectors."""
+        return [] if self.embedded_input is None else self.embedded_input.parameter_layers()
+
     def embedding_slices(self) -> list[slice]:
-        """Where each embedding table sits in the flat vectors (first, before the Dense weights)."""
+        """Where each input piece's parameters sit in the flat vectors (first, before the Dense
+        weights), in the order of :meth:`input_layers`."""
         slices, start = [], 0
-        for embedding in self.embeddings:
+        for embedding in self.input_layers():
             slices.append(slice(start, start + embedding.n_weights))
             start += embedding.n_weights
         return slices
 
     def parameter_slices(self) -> list[tuple[slice, slice | None]]:
         """Where each Dense layer's ``W`` and ``b`` sit in the flat vectors: all weights, then all biases."""
-        slices, w_start, b_start = [], sum(e.n_weights for e in self.embeddings), self.n_weights
+        slices, w_start, b_start = [], sum(e.n_weights for e in self.input_layers()), self.n_weights
         for layer in self.layers:
             slices.append((slice(w_start, w_start + layer.n_weights),
                            slice(b_start, b_start + layer.n_biases) if layer.use_bias else None))
@@ -46,15 +50,14 @@ class FlatParameters:
 
     def _bind_views(self) -> None:
         """Give each layer its views of the flat vectors (see :meth:`parameter_slices`)."""
-        for embedding, place in zip(self.embeddings, self.embedding_slices()):
-            shape = (embedding.n_categories, embedding.dim)
-            embedding.bind(self._params[place].reshape(shape), self._grads[place].reshape(shape))
+        for piece, place in zip(self.input_layers(), self.embedding_slices()):
+            piece.bind_flat(self._params[place], self._grads[place])
         for layer, (w, b) in zip(self.layers, self.parameter_slices()):
             shape = (layer.fan_in, layer.fan_out)
             layer.bind(self._params[w].reshape(shape), None if b is None else self._params[b],
                        self._grads[w].reshape(shape), None if b is None else self._grads[b])
-        # The data is not learned: the first layer's ∂L/∂X is needed only to reach embeddings.
-        self.layers[0].compute_input_gradient = bool(self.embeddings)
+        # The data is not learned: the first layer's ∂L/∂X is needed only to reach the input's parameters.
+        self.layers[0].compute_input_gradient = bool(self.input_layers())
 
     def __getstate__(self) -> dict:
         # Views and forward caches do not survive pickling as views: drop them, rebind on load.
@@ -67,8 +70,8 @@ class FlatParameters:
         self._bind_views()
 
     def _initialize_weights(self) -> None:
-        for embedding in self.embeddings:
-            embedding.E[...] = self.rng.uniform(-EMBEDDING_INIT, EMBEDDING_INIT, embedding.E.shape)
+        for piece in self.input_layers():
+            piece.initialize(self.rng)
         for layer in self.layers:
             init = self.initializer
             if isinstance(init, str) and init == "auto":  # measured in bench/quality.py

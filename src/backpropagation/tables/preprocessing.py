@@ -415,6 +415,17 @@ class TabularPreprocessor:
             at += encoded_width(spec)
         return found
 
+    @property
+    def numeric_positions(self) -> list[int]:
+        """The matrix columns that hold a numeric column's scaled number (not its gap indicator):
+        where the network may place periodic embeddings."""
+        found, at = [], 0
+        for spec in self.columns:
+            if spec["kind"] == "numeric":
+                found.append(at)
+            at += encoded_width(spec)
+        return found
+
     def _one_hot(self, spec, index, missing, block) -> int:
         """Write the indicator columns of the rows whose category positions are ``index`` into
         ``block``; return how many cells were unseen categories."""
