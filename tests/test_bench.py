@@ -149,4 +149,4 @@ def test_the_embeddings_benchmark_runs_the_three_encodings(tmp_path):
                              "50", "--output", str(output)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(output.read_text())["results"]
-    assert [row["inputs"] for row in results.values()] == [3 + 50, 3 + 50, 3 + 8]
+    assert [row["inputs"] for row in results.values()] == [3 * 4 + 50, 3 * 4 + 50, 3 * 4 + 8]   # (periodic: 4 each)

@@ -234,7 +234,7 @@ class Inspection:
             dropout=[0.0 if d is None else d.rate for d in self.dropouts[:-1]],
             embeddings={e.column: (e.n_categories, e.dim, e.unseen_row) for e in self.embeddings} or None,
             periodic={p.column: tuple(p.config()[1:]) for p in self.periodic} or None,
-            input_scale=self.input_scale,
+            input_scale=self.input_scale, clip_predictions=self.clip_predictions,
         )
         twin.parameters[...] = self.parameters
         if self.task_.fitted:

@@ -194,6 +194,7 @@ def network_config(model) -> dict:
         "embeddings": [[e.column, e.n_categories, e.dim, e.unseen_row] for e in model.embeddings],
         "periodic": [p.config() for p in model.periodic],
         "input_scale": model.input_scale,
+        "clip_predictions": model.clip_predictions,
     }
 
 
@@ -217,6 +218,7 @@ def constructor_arguments(config: dict) -> dict:
                     for e in config.get("embeddings", [])} or None,
         periodic={int(p[0]): (int(p[1]), int(p[2]), float(p[3])) for p in config.get("periodic", [])} or None,
         input_scale=config.get("input_scale", False),
+        clip_predictions=config.get("clip_predictions", False),
     )
 
 

@@ -99,6 +99,13 @@ class NeuralNetwork(Inspection, FlatParameters):
         Numeric input columns to give periodic embeddings: each becomes ``[x, cos(2π w x + b) V + c]``
         (16 frequencies and 3 features by default; ``{column: (n_frequencies, dim)}`` to choose;
         see :class:`~backpropagation.nn.input_layers.PeriodicEmbedding`).
+    clip_predictions : bool, default False
+        Regression: keep ``predict`` within the first ``fit``'s smallest and largest target (per
+        column; saved with the model), as gradient-boosted trees do, instead of extrapolating.
+    label_smoothing : float in [0, 1), default 0.0
+        Classification: train on targets ``(1 - ε) y + ε / K`` instead of 0/1 (see
+        :class:`~backpropagation.nn.losses.CategoricalCrossEntropy`); the loss then carries it
+        (saved with the model).
     input_scale : bool, default False
         Multiply each input of the first layer by a learned factor starting at 1
         (:class:`~backpropagation.nn.input_layers.InputScale`).
@@ -151,6 +158,8 @@ class NeuralNetwork(Inspection, FlatParameters):
         embeddings=None,
         periodic=None,
         input_scale: bool = False,
+        label_smoothing: float = 0.0,
+        clip_predictions: bool = False,
     ) -> None:
         if isinstance(layer_sizes, (list, tuple)) and \
                 all(isinstance(x, (Dense, Dropout, Embedding)) for x in layer_sizes or [0]):
@@ -162,11 +171,14 @@ class NeuralNetwork(Inspection, FlatParameters):
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.task = task
         self.standardize_target = check_bool("standardize_target", standardize_target)
-        self.task_ = tasks.get(task, self.layer_sizes[-1], self.standardize_target)
+        self.clip_predictions = check_bool("clip_predictions", clip_predictions)
+        self.task_ = tasks.get(task, self.layer_sizes[-1], self.standardize_target, self.clip_predictions)
         hidden = activations.per_hidden_layer(hidden_activation, len(self.layer_sizes) - 2)
         output = activations.get(output_activation or self.task_.output_activation, "output_activation")
         self.loss = losses.get(loss or self.task_.loss)
         self.task_.check_loss(self.loss)
+        if label_smoothing:
+            self.loss = losses.with_label_smoothing(self.loss, label_smoothing)
         self.optimizer = optimizers.get(optimizer)
         self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
         self.l2, self.initializer = check_float("l2", l2, 0.0), initializer

@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("backpropagation.sklearn needs scikit-learn: pip install \"backpropagation[sklearn]\"") \
         from None
 
+from .training import table_defaults
 from .training.callbacks import EarlyStopping
 from .tables.csv_source import pyarrow
 from .data import check_int, check_sample_weight
@@ -31,16 +32,27 @@ from .tables.preprocessing import TabularPreprocessor
 from .nn.tasks import storable_labels
 
 
+#: What ``"auto"`` means for numbers (arrays, numeric frames): scikit-learn's MLP conventions.
+_ARRAY_DEFAULTS = dict(hidden_layer_sizes=(100,), epochs=200, validation_split=0.0, early_stopping=False,
+                       periodic=False, input_scale=False, label_smoothing=0.0, clip_predictions=False)
+#: What ``"auto"`` means for a raw table (text, categories or gaps): ``backprop train``'s defaults.
+_TABLE_DEFAULTS = dict(hidden_layer_sizes=table_defaults.HIDDEN_LAYERS, epochs=table_defaults.EPOCHS,
+                       validation_split=table_defaults.VALIDATION_SPLIT, early_stopping=True,
+                       periodic=table_defaults.PERIODIC, input_scale=table_defaults.INPUT_SCALE,
+                       label_smoothing=table_defaults.LABEL_SMOOTHING, clip_predictions=table_defaults.CLIP_PREDICTIONS)
+
+
 class _BackpropEstimator(BaseEstimator):
     """Shared parameters, fitting and prediction of the two estimators."""
 
     _task = "regression"
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
-                 l2=0.0, epochs=200, batch_size="auto", shuffle=True, validation_split=0.0,
-                 early_stopping=False, tol=1e-4, n_iter_no_change=10, lr_schedule=None, initializer="auto",
+    def __init__(self, hidden_layer_sizes="auto", activation="relu", optimizer="adam", learning_rate=0.001,
+                 l2=0.0, epochs="auto", batch_size="auto", shuffle=True, validation_split="auto",
+                 early_stopping="auto", tol=1e-4, n_iter_no_change=10, lr_schedule=None, initializer="auto",
                  dtype="float64", standardize_target=True, warm_start=False, random_state=None, verbose=0,
-                 engine="auto", class_weight=None, dropout=0.0, embed=None):
+                 engine="auto", class_weight=None, dropout=0.0, embed=None, scaling="robust", periodic="auto",
+                 input_scale="auto", label_smoothing="auto", clip_predictions="auto"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -64,7 +76,20 @@ class _BackpropEstimator(BaseEstimator):
         self.class_weight = class_weight
         self.dropout = dropout
         self.embed = embed
+        self.scaling = scaling
+        self.periodic = periodic
+        self.input_scale = input_scale
+        self.label_smoothing = label_smoothing
+        self.clip_predictions = clip_predictions
 
+    def _setting(self, name: str):
+        """The parameter ``name``, its ``"auto"`` resolved: ``backprop train``'s default for a raw
+        table this estimator encodes itself, scikit-learn's MLP convention for numbers."""
+        value = getattr(self, name)
+        if not (isinstance(value, str) and value == "auto"):
+            return value
+        raw = getattr(self, "table_encoder_", None) is not None
+        return (_TABLE_DEFAULTS if raw else _ARRAY_DEFAULTS)[name]
     def to_onnx(self, path=None, dtype=None):
         """The trained network as an ONNX graph (see ``NeuralNetwork.to_onnx``); an estimator that
         encoded a raw DataFrame itself exports that encoding in front, one input per column
@@ -115,11 +140,12 @@ class _BackpropEstimator(BaseEstimator):
         -------
         self
         """
-        return self._fit(X, y, sample_weight, epochs=self.epochs, reset=not self.warm_start)
+        return self._fit(X, y, sample_weight, epochs=None, reset=not self.warm_start)
 
     def _fit(self, X, y, sample_weight, epochs, reset, classes=None):
         first = reset or not hasattr(self, "model_")
         X = self._encoded(X, fitting=first)
+        epochs = self._setting("epochs") if epochs is None else epochs
         X, y = self._validate(X, y, reset=first)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
@@ -129,7 +155,7 @@ class _BackpropEstimator(BaseEstimator):
         stop = self._stopping() if epochs > 1 else False   # partial_fit: one epoch, no verdict
         history = self.model_.fit(
             X, y, epochs=epochs, batch_size=self._batch_size(), verbose=self.verbose, shuffle=self.shuffle,
-            validation_split=self.validation_split if self.validation_split else 0.0,
+            validation_split=self._setting("validation_split") or 0.0,
             early_stopping=stop, lr_schedule=self.lr_schedule, sample_weight=sample_weight,
             class_weight=self.class_weight)
         self.loss_curve_ += history.history["loss"]
@@ -149,19 +175,32 @@ class _BackpropEstimator(BaseEstimator):
         if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
             raise ValueError(f"tol: expected a number >= 0, got {self.tol!r}")
         patience = check_int("n_iter_no_change", self.n_iter_no_change, 1)
-        monitor = "auto" if self.early_stopping else "loss"
-        return EarlyStopping(monitor=monitor, min_delta=float(self.tol), patience=patience,
-                             restore_best_weights=bool(self.early_stopping))
+        if isinstance(self.early_stopping, str) and self._setting("early_stopping"):     # (backprop train's)
+            return EarlyStopping(patience=table_defaults.PATIENCE)
+        early = self._setting("early_stopping")
+        return EarlyStopping(monitor="auto" if early else "loss", min_delta=float(self.tol), patience=patience,
+                             restore_best_weights=bool(early))
 
     def _build(self, X, y, classes) -> NeuralNetwork:
-        hidden = self.hidden_layer_sizes
+        hidden = self._setting("hidden_layer_sizes")
         hidden = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+        classifier = self._task != "regression"
         return NeuralNetwork([X.shape[1], *hidden, self._n_outputs(y, classes)], task=self._task,
                              hidden_activation=self.activation, optimizer=self.optimizer,
                              learning_rate=self.learning_rate, l2=self.l2, initializer=self.initializer,
                              dtype=self.dtype, random_state=self.random_state,
                              standardize_target=self.standardize_target, engine=self.engine,
-                             dropout=self.dropout, embeddings=self._embeddings())
+                             dropout=self.dropout, embeddings=self._embeddings(), periodic=self._periodic(X),
+                             input_scale=self._setting("input_scale"),
+                             label_smoothing=self._setting("label_smoothing") if classifier else 0.0,
+                             clip_predictions=False if classifier else self._setting("clip_predictions"))
+
+    def _periodic(self, X) -> list[int] | None:
+        """The encoded columns that get periodic embeddings: a raw table's numeric columns (up to
+        ``backprop train``'s limit), or every column of numbers."""
+        encoder = getattr(self, "table_encoder_", None)
+        columns = range(X.shape[1]) if encoder is None else encoder.preprocessing_.numeric_positions
+        return table_defaults.periodic_columns(list(columns), bool(self._setting("periodic")))
 
     def _embeddings(self) -> dict | None:
         """The network's ``embeddings`` for the embedded columns of a raw DataFrame's encoding."""
@@ -182,7 +221,7 @@ class _BackpropEstimator(BaseEstimator):
                 warnings.warn(f"{type(self).__name__}: X holds missing values in numeric columns only; they are "
                               "filled as backprop train fills them (the training median), and the columns "
                               "standardised, by the table encoding (TableEncoder)", UserWarning, stacklevel=4)
-            self.table_encoder_ = TableEncoder(embed=self.embed).fit(X) if raw else None
+            self.table_encoder_ = TableEncoder(embed=self.embed, scaling=self.scaling).fit(X) if raw else None
         encoder = getattr(self, "table_encoder_", None)
         return X if encoder is None else encoder.transform(X)
 
@@ -190,8 +229,9 @@ class _BackpropEstimator(BaseEstimator):
     _auto_batch_size = 32
 
     def _batch_size(self):
-        return self._auto_batch_size if isinstance(self.batch_size, str) and self.batch_size == "auto" \
-            else self.batch_size
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            return self.batch_size
+        return table_defaults.BATCH_SIZE if getattr(self, "table_encoder_", None) is not None else self._auto_batch_size
 
     def _n_outputs(self, y, classes) -> int:
         raise NotImplementedError
@@ -208,29 +248,37 @@ class _BackpropEstimator(BaseEstimator):
 class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     """Feed-forward classifier trained by hand-written backpropagation.
 
+    Parameters marked "auto" take ``backprop train``'s defaults when ``fit`` gets a raw table (a
+    DataFrame holding text, categories or gaps, encoded by :class:`TableEncoder`), so that
+    cross-validating the estimator predicts what the command does, and scikit-learn's MLP
+    conventions for numbers (arrays, numeric frames); the values are named below as
+    "table / numbers" (:mod:`backpropagation.training.table_defaults`).
+
     Parameters
     ----------
-    hidden_layer_sizes : int or tuple of int, default (100,)
-        Widths of the hidden layers.
+    hidden_layer_sizes : int, tuple of int or "auto", default "auto"
+        Widths of the hidden layers: (32, 16) / (100,).
     activation : str or Activation, default "relu"
         Hidden activation.
     optimizer : str or Optimizer, default "adam"
     learning_rate : float, default 0.001
     l2 : float, default 0.0
         L2 penalty on the weights (``l2/2 · ΣW²`` added to the loss), as ``NeuralNetwork``'s.
-    epochs : int, default 200
-        Most epochs per call to ``fit`` (scikit-learn's ``max_iter``).
+    epochs : int or "auto", default "auto"
+        Most epochs per call to ``fit`` (scikit-learn's ``max_iter``): 100 / 200.
     batch_size : int, None or "auto", default "auto"
         Rows per step; None is full batch. ``"auto"`` is 32 for the classifier and 200 for the
         regressor (scikit-learn's ``min(200, n_samples)``): on small noisy regression sets
         (diabetes) fewer, larger steps overfit less, while classifiers need the steps
         (``bench/quality.py``).
     shuffle : bool, default True
-    validation_split : float, default 0.0
-        Held-out fraction of the training data for ``validation_loss_curve_`` and early stopping.
-    early_stopping : bool, default False
+    validation_split : float or "auto", default "auto"
+        Held-out fraction of the training data for ``validation_loss_curve_`` and early stopping:
+        0.2 / 0.
+    early_stopping : bool or "auto", default "auto"
         Watch the validation loss (``validation_split`` of the data; without it, the
-        training loss) instead of the training loss, and keep the best epoch's weights.
+        training loss) instead of the training loss, and keep the best epoch's weights. "auto":
+        on a table as ``backprop train`` does (patience 10 on the validation loss) / off.
     tol : float, default 1e-4
         Training stops once the watched loss has not improved by at least ``tol`` for
         ``n_iter_no_change`` consecutive epochs (scikit-learn's rule); if ``epochs`` run out
@@ -256,6 +304,17 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     embed : dict of str to int or None, optional
         A raw DataFrame's text columns to learn as embeddings (``{column: width}``; None: the
         default width), as ``backprop train --embed`` does (see :class:`TableEncoder`).
+    scaling : {"robust", "standard"}, default "robust"
+        A raw DataFrame's numeric columns (see :class:`TableEncoder`).
+    periodic : bool or "auto", default "auto"
+        Periodic embeddings of the numeric columns (a raw table's, up to 200; else every column):
+        on / off (see :class:`~backpropagation.nn.input_layers.PeriodicEmbedding`).
+    input_scale : bool or "auto", default "auto"
+        A learned scale on each input of the first layer: on / off.
+    label_smoothing : float or "auto", default "auto"
+        Classifier: targets ``(1 - ε) y + ε / classes``: 0.1 / 0.
+    clip_predictions : bool or "auto", default "auto"
+        Regressor: predictions within the training targets' range: on / off.
 
     Attributes
     ----------

@@ -143,11 +143,15 @@ class Moments:
     ----------
     count, mean, m2 : ndarray of shape (n_columns,)
         The (weighted) number of rows, their mean and their sum of squared deviations.
+    low, high : ndarray of shape (n_columns,) or None
+        The smallest and largest value (±inf for no rows; None where not tracked).
     """
 
     count: np.ndarray
     mean: np.ndarray
     m2: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
 
     @classmethod
     def of(cls, values, weights=None) -> "Moments":
@@ -160,17 +164,20 @@ class Moments:
         if not count.any():
             return cls.empty(values.shape[1])
         mean = w @ values / count
-        return cls(count, mean, w @ np.square(values - mean))
+        present = values[w > 0]
+        return cls(count, mean, w @ np.square(values - mean), present.min(axis=0), present.max(axis=0))
 
     @classmethod
     def empty(cls, n_columns: int = 1) -> "Moments":
         """No rows: merging it changes nothing."""
-        return cls(np.zeros(n_columns), np.zeros(n_columns), np.zeros(n_columns))
+        return cls(np.zeros(n_columns), np.zeros(n_columns), np.zeros(n_columns),
+                   np.full(n_columns, np.inf), np.full(n_columns, -np.inf))
 
     @classmethod
     def constant(cls, value: float, count: float) -> "Moments":
         """``count`` rows all equal to ``value`` (gaps filled with a median)."""
-        return cls(np.array([float(count)]), np.array([float(value)]), np.zeros(1))
+        bounds = np.array([float(value) if count else np.inf]), np.array([float(value) if count else -np.inf])
+        return cls(np.array([float(count)]), np.array([float(value)]), np.zeros(1), *bounds)
 
     def merge(self, other: "Moments") -> "Moments":
         """The moments of both parts' rows together (Chan, Golub and LeVeque)."""
@@ -179,7 +186,9 @@ class Moments:
         delta = other.mean - self.mean
         mean = np.where(count > 0, self.mean + delta * other.count / safe, 0.0)
         m2 = self.m2 + other.m2 + np.square(delta) * self.count * other.count / safe
-        return Moments(count, mean, m2)
+        tracked = self.low is not None and other.low is not None
+        return Moments(count, mean, m2, np.minimum(self.low, other.low) if tracked else None,
+                       np.maximum(self.high, other.high) if tracked else None)
 
     @property
     def variance(self) -> np.ndarray:

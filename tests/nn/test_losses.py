@@ -51,3 +51,35 @@ def test_fused_losses_stay_finite_for_saturated_logits():
     assert np.isfinite(losses.get("categorical_crossentropy").fused_forward(np.array([[0.0, 1.0]]), Z))
     assert np.isfinite(losses.get("binary_crossentropy").fused_forward(np.array([[0.0]]), Z[:, :1]))
     assert losses.get("binary_crossentropy").fused_forward(np.array([[0.0]]), Z[:, :1]) == pytest.approx(800.0)
+
+
+@pytest.mark.parametrize("smoothing", [0.1, 0.3])
+def test_label_smoothing_equals_pytorch_cross_entropy(smoothing):
+    torch = pytest.importorskip("torch")
+    from backpropagation.nn.activations import Softmax
+
+    rng = np.random.default_rng(0)
+    Z, labels = rng.normal(size=(6, 4)) * 3, rng.integers(0, 4, 6)
+    Y = np.eye(4)[labels]
+    loss = losses.with_label_smoothing(losses.get("categorical_crossentropy"), smoothing)
+    logits = torch.tensor(Z, requires_grad=True)
+    reference = torch.nn.CrossEntropyLoss(label_smoothing=smoothing)(logits, torch.tensor(labels))
+    reference.backward()
+    assert loss.fused_forward(Y, Z) == pytest.approx(reference.item(), rel=1e-13)
+    np.testing.assert_allclose(loss.fused_backward(Y, Softmax().forward(Z)), logits.grad.numpy(), rtol=1e-12)
+    assert loss.forward(Y, Softmax().forward(Z)) == pytest.approx(reference.item(), rel=1e-9)
+
+
+def test_binary_label_smoothing_moves_targets_halfway_by_epsilon_and_checks():
+    from backpropagation.nn.activations import Sigmoid
+
+    loss = losses.with_label_smoothing(losses.get("binary_crossentropy"), 0.2)
+    Y, Z = np.array([[1.0], [0.0]]), np.array([[0.5], [-2.0]])
+    targets = np.array([[0.9], [0.1]])                           # (1 - 0.2) y + 0.2 / 2
+    plain = losses.get("binary_crossentropy")
+    assert loss.fused_forward(Y, Z) == pytest.approx(plain.fused_forward(targets, Z), rel=1e-15)
+    np.testing.assert_allclose(loss.fused_backward(Y, Sigmoid().forward(Z)), (Sigmoid().forward(Z) - targets) / 2)
+    with pytest.raises(ValueError, match="label_smoothing: applies to the cross-entropy losses"):
+        losses.with_label_smoothing(losses.get("mse"), 0.1)
+    with pytest.raises(ValueError, match=r"label_smoothing: expected a number in \[0, 1\), got 1.0"):
+        losses.with_label_smoothing(plain, 1.0)

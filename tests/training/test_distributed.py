@@ -244,7 +244,7 @@ def test_a_streamed_table_trains_over_mpi_reproducibly_and_as_well_as_one_proces
     data = tmp_path / "sorted.parquet"
     pq.write_table(pa.table({"a": X[order, 0], "b": X[order, 1], "c": X[order, 2], "kind": kind[order],
                              "y": y[order]}), data, row_group_size=500)
-    options = ["train", data, "--target", "y", "--epochs", "3", "--seed", "0", "--json", "--stream",
+    options = ["train", data, "--target", "y", "--epochs", "6", "--seed", "0", "--json", "--stream",
                "--shuffle-rows", "3000"]
     reports, parameters = [], []
     for run in range(2):

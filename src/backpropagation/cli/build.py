@@ -11,6 +11,7 @@ from ..files import check_distinct_outputs, check_output
 from ..network import NeuralNetwork
 from ..tables.csv_source import TextFormat
 from ..tables.preprocessing import TabularPreprocessor
+from ..training import table_defaults as defaults
 from ..training.callbacks import EarlyStopping
 
 #: The pictures ``--plots`` draws.
@@ -51,7 +52,10 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
                           dtype=dtype, random_state=args.seed, engine=args.engine,
                           dropout=getattr(args, "dropout", 0.0), embeddings=pre.embeddings or None,
-                          periodic=periodic_columns(args, pre), input_scale=getattr(args, "input_scale", False))
+                          periodic=defaults.periodic_columns(pre.numeric_positions, getattr(args, "periodic", False)),
+                          input_scale=getattr(args, "input_scale", False),
+                          label_smoothing=getattr(args, "label_smoothing", 0.0) if task != "regression" else 0.0,
+                          clip_predictions=getattr(args, "clip_predictions", False) and task == "regression")
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
     model.metadata["text_format"] = text_format(args).to_dict()   # predict reads new files alike
@@ -59,19 +63,6 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     if args.data != "-":                 # (export checks its graph on the training file's rows)
         model.metadata["training_data"] = os.path.abspath(args.data)
     return model
-
-
-#: Most numeric columns that get periodic embeddings by default (each adds 3 inputs and 83 parameters).
-MAX_PERIODIC_COLUMNS = 200
-
-
-def periodic_columns(args, pre) -> list[int] | None:
-    """The encoded columns that get periodic embeddings (``--periodic``): every numeric column's
-    number, unless the table has more than :data:`MAX_PERIODIC_COLUMNS` of them."""
-    columns = pre.numeric_positions
-    if not getattr(args, "periodic", False) or len(columns) > MAX_PERIODIC_COLUMNS:
-        return None
-    return columns
 
 
 def drawn_seed(args, comm=None) -> int:
@@ -108,5 +99,5 @@ def check_outputs(args) -> None:
 
 def stopper_for(args, has_validation: bool):
     """``--early-stopping``: patience 10 on the validation loss by default (off without validation rows)."""
-    patience = (10 if has_validation else 0) if args.early_stopping is None else args.early_stopping
+    patience = (defaults.PATIENCE if has_validation else 0) if args.early_stopping is None else args.early_stopping
     return EarlyStopping(patience=patience) if patience > 0 else False

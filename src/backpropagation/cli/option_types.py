@@ -112,3 +112,7 @@ def embedding(text: str) -> tuple[str, int | None]:
     if not width:
         return name, None
     return name, positive_int(width)
+
+
+#: ``--label-smoothing``: a number in [0, 1).
+smoothing = number_type(float, 0.0, 1.0, below_maximum=True, what="a number")

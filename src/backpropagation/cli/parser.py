@@ -13,6 +13,7 @@ from .. import __version__
 from ..engines import ENGINES
 from ..nn import activations, optimizers, schedules
 from ..nn.tasks import TASK_NAMES
+from ..training import table_defaults as defaults
 from . import option_types as opt
 
 EXIT_BAD_INPUT = 2
@@ -215,7 +216,7 @@ def _add_training_options(command):
                               "temporary buckets, one write) and train on it; COPY defaults to NAME.shuffled.EXT "
                               "beside the file. For a file sorted or grouped by its target")
     _add_network_options(command)
-    command.add_argument("--epochs", type=opt.positive_int, default=100, help="most epochs to train")
+    command.add_argument("--epochs", type=opt.positive_int, default=defaults.EPOCHS, help="most epochs to train")
     command.add_argument("--early-stopping", type=opt.count, default=None, metavar="PATIENCE",
                          help="stop after PATIENCE epochs without a better validation loss and keep "
                               "the best epoch's weights; 0 turns it off (default: 10 when there is a "
@@ -255,37 +256,45 @@ def _add_table_options(command):
                          help="learn DIM numbers per category of this text column (an embedding: one input "
                               "instead of one indicator per category; DIM default 1.6 * categories^0.56, at most "
                               "50); for columns of many categories (repeatable)")
-    command.add_argument("--scaling", choices=["robust", "standard"], default="robust",
+    command.add_argument("--scaling", choices=["robust", "standard"], default=defaults.SCALING,
                          help="numeric columns: robust (median, quartile spread, smooth clip at ±3: outliers "
                               "and heavy tails stay near the rest) or standard (mean, standard deviation)")
     command.add_argument("--class-weight", choices=["balanced"], default=None,
                          help="classification: weigh each class by n_rows / (n_classes * its rows), so that a rare "
                               "class counts as much as a common one (default: every row alike)")
     _add_text_format_options(command, remembered=False)
-    command.add_argument("--validation-split", type=opt.fraction, default=0.2,
+    command.add_argument("--validation-split", type=opt.fraction, default=defaults.VALIDATION_SPLIT,
                          help="fraction of rows held out (stratified for classes) for early stopping "
                               "and the report; 0 trains on every row")
 
 
 def _add_network_options(command):
     """The network and how it steps: shared by train and lr-find."""
-    command.add_argument("--layers", type=opt.layers, default=[32, 16], help="hidden widths, comma-separated")
+    command.add_argument("--layers", type=opt.layers, default=list(defaults.HIDDEN_LAYERS),
+                         help="hidden widths, comma-separated")
     command.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
                          help="hidden activation")
     command.add_argument("--optimizer", default="adam", type=str.lower, choices=optimizers.names(), help="update rule")
     command.add_argument("--learning-rate", type=opt.positive_float, default=None,
                          help="step size; default 0.001 for adam/adamw/rmsprop, 0.01 otherwise")
-    command.add_argument("--batch-size", type=opt.positive_int, default=32, help="rows per gradient step")
+    command.add_argument("--batch-size", type=opt.positive_int, default=defaults.BATCH_SIZE,
+                         help="rows per gradient step")
     command.add_argument("--l2", type=opt.nonnegative_float, default=0.0, help="L2 penalty on the weights")
     command.add_argument("--dropout", type=opt.dropout, default=0.0, metavar="RATE",
                          help="inverted dropout after each hidden layer while training: one rate, or one per "
                               "hidden layer (0.3,0.1); predictions never drop")
-    command.add_argument("--periodic", action=argparse.BooleanOptionalAction, default=True,
+    command.add_argument("--periodic", action=argparse.BooleanOptionalAction, default=defaults.PERIODIC,
                          help="give each numeric column a periodic embedding: [x, cos(2π w x + b) V + c] with 16 "
                               "learned frequencies and 3 features, so the network can switch on and off along a "
                               "number as trees do (default: on; off beyond 200 numeric columns)")
-    command.add_argument("--input-scale", action=argparse.BooleanOptionalAction, default=True,
+    command.add_argument("--input-scale", action=argparse.BooleanOptionalAction, default=defaults.INPUT_SCALE,
                          help="multiply each input of the first layer by a learned factor (default: on)")
+    command.add_argument("--label-smoothing", type=opt.smoothing, default=defaults.LABEL_SMOOTHING, metavar="EPSILON",
+                         help="classification: train on targets (1 - EPSILON) y + EPSILON / classes instead of 0/1 "
+                              "(default 0.1; 0 turns it off)")
+    command.add_argument("--clip-predictions", action=argparse.BooleanOptionalAction, default=defaults.CLIP_PREDICTIONS,
+                         help="regression: keep predictions within the training targets' range, as trees do "
+                              "(default: on)")
     command.add_argument("--seed", type=opt.seed, default=None,
                          help="random seed; the same seed gives the same model (default: random)")
     command.add_argument("--float32", action="store_true", help="compute in float32")

@@ -17,6 +17,7 @@ import numpy as np
 from ..collective import Totals
 from ..nn import metrics
 from ..statistics import merged
+from ..training.table_defaults import MAX_PERIODIC_COLUMNS
 from .build import PLOT_FILES
 
 
@@ -53,8 +54,35 @@ def training_report(args, *, data: str, model, history, stopper, counts: dict, p
         "engine_reason": model.engine_reason_, "seed": args.seed,
         "engine_ms_per_batch": {k: round(v * 1e3, 4) for k, v in getattr(model, "engine_timing_", {}).items()},
         "kernel_seconds": round(history.kernel_seconds, 3),
-        "still_improving": still_improving(history), "streamed": streamed,
+        "still_improving": still_improving(history), "streamed": streamed, "recipe": recipe(args, model),
     }
+
+
+def recipe(args, model) -> list[str]:
+    """What the defaults (or the options) chose for this table, in words: the scaling of the numbers,
+    periodic embeddings, the input scale, label smoothing, the clip of regression predictions."""
+    columns = model.metadata.get("preprocessing", {}).get("columns", [])
+    numeric = [c for c in columns if c["kind"] == "numeric"]
+    robust = sum(c.get("scaling") == "robust" for c in numeric)
+    lines = [f"numeric columns: {robust} of {len(numeric)} robust-scaled (median, quartile spread, smooth clip "
+             f"at ±3)" if robust else f"numeric columns: {len(numeric)} standardised (mean, std)"] if numeric else []
+    if model.periodic:
+        first = model.periodic[0]
+        lines.append(f"periodic embeddings on {len(model.periodic)} numeric column(s) ({first.n_frequencies} "
+                     f"frequencies, {first.features} features each)")
+    elif getattr(args, "periodic", False) and len(numeric) > MAX_PERIODIC_COLUMNS:
+        lines.append(f"no periodic embeddings: {len(numeric)} numeric columns is more than {MAX_PERIODIC_COLUMNS} "
+                     "(each would add 3 inputs to the first layer)")
+    if model.input_scale:
+        lines.append("a learned scale on each input of the first layer")
+    smoothing = getattr(model.loss, "label_smoothing", 0.0)
+    if smoothing:
+        lines.append(f"label smoothing {smoothing:g}: targets (1 - {smoothing:g}) y + {smoothing:g} / classes")
+    bounds = getattr(model.task_, "target_range_", None)
+    if bounds is not None:
+        lines.append("predictions kept within the training targets' range " +
+                     ", ".join(f"[{low:.6g}, {high:.6g}]" for low, high in zip(*bounds)))
+    return lines
 
 
 def still_improving(history) -> bool:
@@ -211,6 +239,8 @@ def _print_details(result: dict) -> None:
         kept = (f"kept the weights of epoch {stopping['best_epoch']}" if stopping["restored_best_weights"]
                 else "kept the last weights")
         print(f"early stopping on {stopping['monitor']} (patience {stopping['patience']}): {kept}")
+    for line in result.get("recipe", ()):
+        print(f"recipe: {line}")
     for line in result["preprocessing"]:
         print(f"preprocessing (training rows): {line}")
     for line in result["warnings"]:

@@ -57,6 +57,8 @@ def unsupported(model) -> str | None:
     for i, dropout in enumerate(model.dropouts, 1):
         if dropout is not None:
             return f"layer {i} has dropout, which the compiled kernels do not run"
+    if getattr(model.loss, "label_smoothing", 0.0):
+        return "its loss smooths the labels, which the compiled kernels do not do"
     if type(model.loss) not in LOSSES:
         return f"the loss {type(model.loss).__name__} is not a built-in one"
     if type(model.optimizer) not in OPTIMIZERS:

@@ -158,6 +158,9 @@ def network_outputs(graph: Graph, model, x: str, scale=None) -> list:
                                    graph.constant(task.target_mean_)])
         if scale is not None:
             x = graph.node("Add", [graph.node("Mul", [x, graph.constant([[scale[0]]])]), graph.constant([[scale[1]]])])
+        if task.target_range_ is not None:                     # within the training targets' range
+            x = graph.node("Min", [graph.node("Max", [x, graph.constant(task.target_range_[0])]),
+                                   graph.constant(task.target_range_[1])])
         values = graph.output_name("values")
         graph.nodes.append(helper.make_node("Identity", [x], [values]))
         return [helper.make_tensor_value_info(values, graph.elem, [None, model.layer_sizes[-1]])]

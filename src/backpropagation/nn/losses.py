@@ -99,6 +99,15 @@ def names() -> list[str]:
     return registry.names()
 
 
+def with_label_smoothing(loss: Loss, label_smoothing: float) -> Loss:
+    """A copy of the cross-entropy ``loss`` that smooths its targets by ``label_smoothing``;
+    ValueError for a loss without targets to smooth."""
+    if not isinstance(loss, _SmoothedLabels):
+        raise ValueError(f"label_smoothing: applies to the cross-entropy losses of classification, "
+                         f"not to {loss.name!r}")
+    return type(loss)(label_smoothing)
+
+
 def _clip_probabilities(A: np.ndarray) -> np.ndarray:
     eps = np.finfo(A.dtype).eps
     return np.clip(A, eps, 1.0 - eps)
@@ -148,32 +157,56 @@ class Huber(Loss):
         return {"delta": self.delta}
 
 
+class _SmoothedLabels:
+    """Label smoothing (Szegedy et al., 2016): the targets ``y`` are replaced by
+    ``(1 - ε) y + ε / K`` (``K`` classes; 2 for a sigmoid output), so that the loss stops rewarding
+    ever larger logits once the right class has probability ``1 - ε + ε / K`` — less
+    over-confidence, and a tie-break between well-separated classes that generalises better."""
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+                or not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing: expected a number in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
+
+    def smoothed(self, Y: np.ndarray, n_classes: int) -> np.ndarray:
+        """``(1 - ε) Y + ε / K``; ``Y`` itself without smoothing."""
+        if not self.label_smoothing:
+            return Y
+        return Y * (1.0 - self.label_smoothing) + self.label_smoothing / n_classes
+
+    def get_config(self):
+        return {"label_smoothing": self.label_smoothing}
+
+
 @register("binary_crossentropy")
-class BinaryCrossEntropy(Loss):
-    """``-mean(y log p + (1 - y) log(1 - p))`` over every element (targets in [0, 1])."""
+class BinaryCrossEntropy(_SmoothedLabels, Loss):
+    """``-mean(y log p + (1 - y) log(1 - p))`` over every element (targets in [0, 1]); with
+    ``label_smoothing`` ε the targets are ``(1 - ε) y + ε/2``."""
 
     fused_activation = activations.Sigmoid
     needs_probability_targets = True
 
     def sample_losses(self, Y, A):
-        P = _clip_probabilities(A)
+        P, Y = _clip_probabilities(A), self.smoothed(Y, 2)
         return -np.mean(Y * np.log(P) + (1.0 - Y) * np.log1p(-P), axis=1)
 
     def backward(self, Y, A):
         P = _clip_probabilities(A)
-        return (P - Y) / (P * (1.0 - P) * Y.size)
+        return (P - self.smoothed(Y, 2)) / (P * (1.0 - P) * Y.size)
 
     def fused_sample_losses(self, Y, Z):
         # log(1 + exp(-|z|)) + max(z, 0) - z y  ==  -y log σ(z) - (1 - y) log(1 - σ(z))
-        return np.mean(np.maximum(Z, 0.0) - Z * Y + np.log1p(np.exp(-np.abs(Z))), axis=1)
+        return np.mean(np.maximum(Z, 0.0) - Z * self.smoothed(Y, 2) + np.log1p(np.exp(-np.abs(Z))), axis=1)
 
     def fused_backward(self, Y, A):
-        return (A - Y) * (1.0 / Y.size)
+        return (A - self.smoothed(Y, 2)) * (1.0 / Y.size)
 
 
 @register("categorical_crossentropy")
-class CategoricalCrossEntropy(Loss):
-    """``-mean over samples of Σ_k y_k log p_k`` (rows of ``Y`` are one-hot or distributions)."""
+class CategoricalCrossEntropy(_SmoothedLabels, Loss):
+    """``-mean over samples of Σ_k y_k log p_k`` (rows of ``Y`` are one-hot or distributions);
+    with ``label_smoothing`` ε the targets are ``(1 - ε) y + ε/K`` over ``K`` classes."""
 
     fused_activation = activations.Softmax
     needs_probability_targets = True
@@ -181,15 +214,15 @@ class CategoricalCrossEntropy(Loss):
     needs_one_output_per_class = True
 
     def sample_losses(self, Y, A):
-        return -np.sum(Y * np.log(_clip_probabilities(A)), axis=1)
+        return -np.sum(self.smoothed(Y, Y.shape[1]) * np.log(_clip_probabilities(A)), axis=1)
 
     def backward(self, Y, A):
-        return -Y / (_clip_probabilities(A) * Y.shape[0])
+        return -self.smoothed(Y, Y.shape[1]) / (_clip_probabilities(A) * Y.shape[0])
 
     def fused_sample_losses(self, Y, Z):
         shifted = Z - Z.max(axis=1, keepdims=True)
         log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return -np.sum(Y * log_softmax, axis=1)
+        return -np.sum(self.smoothed(Y, Y.shape[1]) * log_softmax, axis=1)
 
     def fused_backward(self, Y, A):
-        return (A - Y) * (1.0 / Y.shape[0])
+        return (A - self.smoothed(Y, Y.shape[1])) * (1.0 / Y.shape[0])

@@ -178,16 +178,22 @@ class Regression(Task):
     With ``standardize=True`` the first ``fit`` learns each target column's mean and standard
     deviation, the network learns ``(y - mean) / std`` and :meth:`decode` undoes it, so that
     targets in the thousands train like targets near one (a constant column keeps scale 1).
+    With ``clip=True`` the first ``fit`` also learns each column's smallest and largest target and
+    :meth:`decode` keeps predictions within them, as a tree ensemble's are: a network extrapolates
+    linearly beyond its training inputs (one 5,600 sq ft house priced at $1.2M).
     """
 
     name = "regression"
 
-    def __init__(self, n_outputs: int, standardize: bool = False) -> None:
+    def __init__(self, n_outputs: int, standardize: bool = False, clip: bool = False) -> None:
         super().__init__(n_outputs)
-        self.standardize = standardize
+        self.standardize, self.clip = standardize, clip
         self.target_ndim: int | None = None
         self.target_mean_: np.ndarray | None = None
         self.target_scale_: np.ndarray | None = None
+        #: With ``clip``: the first fit's smallest and largest target per column (shape (2, k)),
+        #: which :meth:`decode` keeps predictions within.
+        self.target_range_: np.ndarray | None = None
 
     @property
     def fitted(self):
@@ -203,11 +209,18 @@ class Regression(Task):
         """
         Y = self._targets(y, "y")
         self.target_ndim = 1 if as_array(y, "y").ndim == 1 else 2
-        if self.standardize:
+        if self.standardize or self.clip:
             moments = Moments.of(Y, sample_weight)
             moments = merge(moments) if merge else moments
-            self.set_target_statistics(moments.mean, moments.std)
+            if self.standardize:
+                self.set_target_statistics(moments.mean, moments.std)
+            if self.clip:
+                self.set_target_range(moments.low, moments.high)
         return self._scaled(Y, dtype)
+
+    def set_target_range(self, low, high) -> None:
+        """Keep predictions within ``[low, high]`` per target column (the training targets' range)."""
+        self.target_range_ = np.array([np.atleast_1d(low), np.atleast_1d(high)], dtype=np.float64)
 
     def set_target_statistics(self, mean, std) -> None:
         """Standardise with these per-column means and spreads (a constant column keeps scale 1)."""
@@ -263,6 +276,8 @@ class Regression(Task):
 
     def decode(self, A):
         A = self.to_user_units(A)
+        if self.target_range_ is not None:          # (trees cannot predict beyond what they saw; nor do we)
+            A = np.clip(A, self.target_range_[0].astype(A.dtype), self.target_range_[1].astype(A.dtype))
         return A[:, 0] if self.target_ndim == 1 or (self.target_ndim is None and A.shape[1] == 1) else A
 
     def metric_tally(self):
@@ -272,6 +287,8 @@ class Regression(Task):
         state = {"target_ndim": self.target_ndim}
         if self.target_mean_ is not None:
             state.update(target_mean=self.target_mean_.tolist(), target_scale=self.target_scale_.tolist())
+        if self.target_range_ is not None:
+            state.update(target_range=self.target_range_.tolist())
         return state
 
     def set_state(self, state):
@@ -288,6 +305,13 @@ class Regression(Task):
                 raise ValueError(f"target_mean and target_scale: expected {self.n_outputs} finite "
                                  f"value(s) each, scales > 0; got {mean.tolist()} and {scale.tolist()}")
         self.target_ndim, self.target_mean_, self.target_scale_ = ndim, mean, scale
+        self.target_range_ = None
+        if state.get("target_range") is not None:
+            bounds = np.asarray(state["target_range"], dtype=np.float64)
+            if bounds.shape != (2, self.n_outputs) or not (bounds[0] <= bounds[1]).all():
+                raise ValueError(f"target_range: expected [lows, highs] of {self.n_outputs} value(s) each, lows "
+                                 f"at most highs; got {state['target_range']!r}"[:300])
+            self.target_range_ = bounds
 
 
 class _Classifier(Task):
@@ -472,10 +496,10 @@ class SoftmaxClassifier(_Classifier):
 TASK_NAMES = ("regression", "binary", "multiclass", "classification")
 
 
-def get(task: str, n_outputs: int, standardize_target: bool = False) -> Task:
+def get(task: str, n_outputs: int, standardize_target: bool = False, clip_predictions: bool = False) -> Task:
     """Build the head for ``task`` with an output layer of ``n_outputs`` units.
 
-    ``standardize_target`` applies to regression only (see :class:`Regression`).
+    ``standardize_target`` and ``clip_predictions`` apply to regression only (see :class:`Regression`).
 
     Raises
     ------
@@ -485,7 +509,7 @@ def get(task: str, n_outputs: int, standardize_target: bool = False) -> Task:
     if not isinstance(task, str) or task not in TASK_NAMES:
         raise ValueError(f"task: expected one of {', '.join(map(repr, TASK_NAMES))}, got {task!r}")
     if task == "regression":
-        return Regression(n_outputs, standardize_target)
+        return Regression(n_outputs, standardize_target, clip_predictions)
     if task == "binary" and n_outputs not in (1, 2):
         raise ValueError(f"task='binary' needs an output layer of size 1 (sigmoid) or 2 (softmax), "
                          f"got {n_outputs}")

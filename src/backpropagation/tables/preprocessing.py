@@ -108,6 +108,8 @@ class TabularPreprocessor:
         self.columns: list[dict] = []
         self.target_kind: str | None = None
         self.target_mean, self.target_std = 0.0, 1.0
+        #: A streamed file's smallest and largest training target (for ``clip_predictions``).
+        self.target_range: tuple | None = None
         #: Whether :meth:`scale_target` standardises the target (models written before the
         #: network's task took that over); new models leave it to the network.
         self.scales_target = False

@@ -193,6 +193,8 @@ class StreamedTable:
             model.task_.set_state({"target_ndim": 1})
             if model.standardize_target:
                 model.task_.set_target_statistics(pre.target_mean, pre.target_std)
+            if model.clip_predictions and pre.target_range is not None:
+                model.task_.set_target_range(*pre.target_range)
         model.metadata.update(preprocessing=pre.to_dict(), feature_names=pre.feature_names,
                               text_format=self.fmt.to_dict())
 

@@ -1,0 +1,35 @@
+"""The defaults for a table as practitioners have it, shared by ``backprop train`` and the
+scikit-learn estimators given a raw DataFrame, so that cross-validating an estimator predicts what
+the command does. What each buys is measured in ``bench/tables.py`` (bench/README.md)."""
+
+from __future__ import annotations
+
+#: Hidden widths.
+HIDDEN_LAYERS = (32, 16)
+#: Most epochs; early stopping on the validation loss usually ends sooner, keeping the best epoch.
+EPOCHS = 100
+BATCH_SIZE = 32
+#: Rows held out for early stopping and the report.
+VALIDATION_SPLIT = 0.2
+#: Epochs without a better validation loss before stopping.
+PATIENCE = 10
+#: Numeric columns: robust scaling with a smooth clip (:mod:`backpropagation.tables.scaling`).
+SCALING = "robust"
+#: Periodic embeddings on every numeric column (:class:`~backpropagation.nn.input_layers.PeriodicEmbedding`) ...
+PERIODIC = True
+#: ... unless the table has more numeric columns than this (each adds 3 inputs and 83 parameters).
+MAX_PERIODIC_COLUMNS = 200
+#: A learned scale on each input of the first layer.
+INPUT_SCALE = True
+#: Classification: targets (1 - ε) y + ε / classes.
+LABEL_SMOOTHING = 0.1
+#: Regression: predictions within the training targets' range.
+CLIP_PREDICTIONS = True
+
+
+def periodic_columns(numeric_positions: list[int], periodic: bool = PERIODIC) -> list[int] | None:
+    """The encoded columns that get periodic embeddings: every numeric column's number, unless
+    ``periodic`` is off or the table has more than :data:`MAX_PERIODIC_COLUMNS` of them."""
+    if not periodic or len(numeric_positions) > MAX_PERIODIC_COLUMNS:
+        return None
+    return list(numeric_positions)

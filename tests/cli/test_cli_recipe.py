@@ -1,0 +1,121 @@
+"""The defaults for a table: what backprop train chooses, says, saves and exports, and that the
+estimators given the same raw table choose the same."""
+
+import json
+
+import numpy as np
+import pytest
+
+from backpropagation import NeuralNetwork, TableModel, read_table
+from backpropagation.cli import main as backprop
+
+pd = pytest.importorskip("pandas")
+
+
+@pytest.fixture
+def houses(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 300
+    area = rng.lognormal(7.3, 0.3, n)
+    frame = pd.DataFrame({"area": area, "rooms": rng.integers(1, 6, n).astype(float),
+                          "town": rng.choice(["north", "south", None], n)})
+    frame["price"] = 100 * area + 5000 * (frame["town"] == "north") + rng.normal(0, 1000, n)
+    frame["sold"] = np.where(frame["price"] > frame["price"].median(), "fast", "slow")
+    frame.to_csv(tmp_path / "houses.csv", index=False)
+    return tmp_path, frame
+
+
+def train(where, *options, capsys):
+    assert backprop(["train", str(where / "houses.csv"), "--seed", "0", "--epochs", "20", "--json",
+                     "--output", str(where / "m.npz"), *options]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_report_says_what_the_defaults_chose_and_the_model_holds_it(houses, capsys):
+    where, frame = houses
+    report = train(where, "--target", "price", "--drop", "sold", capsys=capsys)
+    model = NeuralNetwork.load(where / "m.npz")
+    low, high = frame["price"].min(), frame["price"].max()
+    assert report["recipe"][:3] == [
+        "numeric columns: 2 of 2 robust-scaled (median, quartile spread, smooth clip at ±3)",
+        "periodic embeddings on 2 numeric column(s) (16 frequencies, 3 features each)",
+        "a learned scale on each input of the first layer"]
+    assert report["recipe"][3].startswith("predictions kept within the training targets' range [")
+    assert [p.column for p in model.periodic] == [0, 1] and model.input_scale and model.clip_predictions
+    trained_low, trained_high = model.task_.target_range_[:, 0]
+    assert low <= trained_low < trained_high <= high                   # (the training rows' range)
+    far = pd.DataFrame({"area": [1e6, 1.0], "rooms": [3.0, 3.0], "town": ["north", "south"]})
+    assert np.all((TableModel.load(where / "m.npz").predict(far) >= trained_low) &
+                  (TableModel.load(where / "m.npz").predict(far) <= trained_high))
+
+
+def test_each_default_can_be_turned_off(houses, capsys):
+    where, _ = houses
+    report = train(where, "--target", "sold", "--drop", "price", "--label-smoothing", "0", "--no-periodic",
+                   "--no-input-scale", "--scaling", "standard", capsys=capsys)
+    assert report["recipe"] == ["numeric columns: 2 standardised (mean, std)"]
+    model = NeuralNetwork.load(where / "m.npz")
+    assert not model.periodic and not model.input_scale and model.loss.get_config() == {"label_smoothing": 0.0}
+    report = train(where, "--target", "sold", "--drop", "price", capsys=capsys)
+    assert "label smoothing 0.1: targets (1 - 0.1) y + 0.1 / classes" in report["recipe"]
+    assert NeuralNetwork.load(where / "m.npz").loss.label_smoothing == 0.1
+
+
+def test_more_numeric_columns_than_the_limit_get_no_periodic_embeddings_and_the_report_says_why(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(60, 201)), columns=[f"x{i}" for i in range(201)])
+    frame["y"] = rng.integers(0, 2, 60)
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    assert backprop(["train", str(tmp_path / "wide.csv"), "--target", "y", "--epochs", "2", "--json",
+                     "--output", str(tmp_path / "m.npz")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "no periodic embeddings: 201 numeric columns is more than 200 (each would add 3 inputs to the first " \
+           "layer)" in report["recipe"]
+    assert not NeuralNetwork.load(tmp_path / "m.npz").periodic
+
+
+def test_a_streamed_table_clips_to_the_same_range_as_in_memory(houses):
+    where, frame = houses
+    table = read_table(where / "houses.csv", target="price", drop=["sold"])
+    model = NeuralNetwork([table.n_features, 8, 1], clip_predictions=True, random_state=0)
+    model.fit(table, epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.task_.target_range_[:, 0], [frame["price"].min(), frame["price"].max()])
+    in_memory = NeuralNetwork([table.n_features, 8, 1], clip_predictions=True, random_state=0)
+    in_memory.fit(np.concatenate([X for X, _ in table]), np.concatenate([y for _, y in table]), epochs=1, verbose=0)
+    np.testing.assert_array_equal(in_memory.task_.target_range_, model.task_.target_range_)
+
+
+def test_the_exported_graph_clips_as_predict_does(houses, capsys):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    where, _ = houses
+    train(where, "--target", "price", "--drop", "sold", capsys=capsys)
+    assert backprop(["export", str(where / "m.npz"), str(where / "m.onnx")]) == 0
+    capsys.readouterr()
+    session = ort.InferenceSession(str(where / "m.onnx"))
+    feeds = {"area": np.array([[1e6], [1.0], [1500.0]]), "rooms": np.array([[3.0], [3.0], [2.0]]),
+             "town": np.array([["north"], ["south"], [""]], dtype=object)}
+    expected = TableModel.load(where / "m.npz").predict(
+        pd.DataFrame({"area": [1e6, 1.0, 1500.0], "rooms": [3.0, 3.0, 2.0], "town": ["north", "south", None]}))
+    np.testing.assert_allclose(session.run(None, feeds)[0].ravel(), expected, rtol=1e-9)
+
+
+def test_estimators_on_a_raw_table_choose_what_the_command_chooses(houses, capsys):
+    pytest.importorskip("sklearn")
+    from backpropagation.sklearn import BackpropClassifier, BackpropRegressor
+
+    where, frame = houses
+    for target, Estimator, drop in (("sold", BackpropClassifier, "price"), ("price", BackpropRegressor, "sold")):
+        train(where, "--target", target, "--drop", drop, capsys=capsys)
+        command = NeuralNetwork.load(where / "m.npz")
+        estimator = Estimator(random_state=0).fit(frame.drop(columns=[target, drop]), frame[target])
+        model = estimator.model_
+        assert model.layer_sizes == command.layer_sizes
+        assert [p.config() for p in model.periodic] == [p.config() for p in command.periodic]
+        assert model.input_scale == command.input_scale and model.loss.get_config() == command.loss.get_config()
+        assert model.clip_predictions == command.clip_predictions
+        assert len(estimator.validation_loss_curve_) == estimator.n_iter_ <= 100       # (0.2 held out, stopping)
+        scaled = [c.get("scaling") for c in estimator.table_encoder_.preprocessing_.columns if c["kind"] == "numeric"]
+        assert scaled == ["robust", "robust"]
+    numbers = BackpropRegressor(random_state=0, epochs=2).fit(np.random.rand(20, 3), np.arange(20.0))
+    assert numbers.model_.layer_sizes == (3, 100, 1) and not numbers.model_.periodic      # (MLP conventions)
