@@ -153,6 +153,21 @@ def scikit_learn(table: dict, train, test, seed: int, model: str) -> dict:
             "balanced_accuracy": float(balanced_accuracy_score(test[target], predicted))}
 
 
+def markdown(path: str) -> str:
+    """The results file ``path`` as a Markdown table: one row per table, one column per method
+    (score, balanced accuracy for classes, seconds per fit)."""
+    with open(path) as handle:
+        results = json.load(handle)["results"]
+    methods = [key for key in results[0] if key not in ("table", "rows", "metric")]
+    lines = ["| table (metric, rows) | " + " | ".join(methods) + " |", "| --- |" + " --- |" * len(methods)]
+    for row in results:
+        cells = [f"{row[m]['mean']:.3f} ± {row[m]['std']:.3f}"
+                 + (f" (bal. {row[m]['balanced_accuracy']:.3f})" if "balanced_accuracy" in row[m] else "")
+                 + f", {row[m]['seconds']:.3g} s" for m in methods]
+        lines.append(f"| {row['table']} ({row['metric']}, {row['rows']:,} rows) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     import warnings
 
@@ -166,7 +181,11 @@ def main() -> None:
                         help="also run backprop train with these options (an ablation; repeatable), "
                              "e.g. --variant 'standard scaling=--scaling standard'")
     parser.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn's MLP pipeline")
+    parser.add_argument("--markdown", metavar="RESULTS", help="print RESULTS (a tables.json) as a Markdown table")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(args.markdown))
+        return
     warnings.filterwarnings("ignore")          # (scikit-learn's ConvergenceWarning at 500 epochs)
     seeds = range(1 if args.quick else args.seeds)
     methods = {"backprop train (defaults)": ours,

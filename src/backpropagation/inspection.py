@@ -25,8 +25,10 @@ class Inspection:
         rows = [("Layer", "Activation", "Output shape", "Params"), ("input", "", f"(None, {self.layer_sizes[0]})", "0")]
         rows += [(f"embedding (column {e.column})", "", f"(None, {e.dim})", f"{e.n_weights:,}")
                  for e in self.embeddings]
-        rows += [(f"periodic (column {p.column}, {p.n_frequencies} frequencies)", "Cos", f"(None, {p.dim})",
-                  f"{p.n_weights:,}") for p in self.periodic]
+        if self.periodic is not None:
+            p = self.periodic
+            rows.append((f"periodic ({len(p.columns)} columns, {p.n_frequencies} frequencies)", "Cos",
+                         f"(None, {len(p.columns)}×{p.dim})", f"{p.n_weights:,}"))
         if self.embedded_input is not None and self.embedded_input.scale is not None:
             rows.append(("input scale", "", f"(None, {self.embedded_input.width})", f"{self.embedded_input.width:,}"))
         for i, (layer, dropout) in enumerate(zip(self.layers, self.dropouts), 1):
@@ -233,7 +235,7 @@ class Inspection:
             standardize_target=self.standardize_target, engine=self.engine,
             dropout=[0.0 if d is None else d.rate for d in self.dropouts[:-1]],
             embeddings={e.column: (e.n_categories, e.dim, e.unseen_row) for e in self.embeddings} or None,
-            periodic={p.column: tuple(p.config()[1:]) for p in self.periodic} or None,
+            periodic=self.periodic,                      # (copied: a fresh layer of its configuration)
             input_scale=self.input_scale, clip_predictions=self.clip_predictions,
         )
         twin.parameters[...] = self.parameters

@@ -35,6 +35,7 @@ import zipfile
 import numpy as np
 
 from .nn import activations, initializers, losses, optimizers
+from .nn.input_layers import PeriodicEmbedding
 from ._registry import describe, rebuild
 from .files import write_atomically
 
@@ -192,7 +193,7 @@ def network_config(model) -> dict:
         "engine": model.engine,
         "dropout": [0.0 if d is None else d.rate for d in model.dropouts[:-1]],
         "embeddings": [[e.column, e.n_categories, e.dim, e.unseen_row] for e in model.embeddings],
-        "periodic": [p.config() for p in model.periodic],
+        "periodic": None if model.periodic is None else model.periodic.config(),
         "input_scale": model.input_scale,
         "clip_predictions": model.clip_predictions,
     }
@@ -216,10 +217,18 @@ def constructor_arguments(config: dict) -> dict:
         dropout=config.get("dropout", 0.0),
         embeddings={int(e[0]): (int(e[1]), int(e[2]), bool(e[3]) if len(e) > 3 else False)
                     for e in config.get("embeddings", [])} or None,
-        periodic={int(p[0]): (int(p[1]), int(p[2]), float(p[3])) for p in config.get("periodic", [])} or None,
+        periodic=_periodic(config.get("periodic")),
         input_scale=config.get("input_scale", False),
         clip_predictions=config.get("clip_predictions", False),
     )
+
+
+def _periodic(saved):
+    """The ``periodic`` argument from a saved ``[columns, n_frequencies, dim, sigma]`` (None: none)."""
+    if saved is None:
+        return None
+    columns, n_frequencies, dim, sigma = saved
+    return PeriodicEmbedding([int(c) for c in columns], int(n_frequencies), int(dim), float(sigma))
 
 
 def _read_file(path: str, where: str) -> tuple[dict, dict[str, np.ndarray]]:
@@ -327,16 +336,16 @@ def _declared_parameter_count(network) -> int | None:
         sizes = list(network["layer_sizes"])
         use_bias = network.get("use_bias", True) is not False
         embedded = [list(e) for e in network.get("embeddings", [])]
-        periodic = [list(p) for p in network.get("periodic", [])]
+        periodic = [list(network["periodic"])] if network.get("periodic") is not None else []
         if not all(type(n) is int and n > 0 for n in sizes) or len(sizes) < 2 or \
                 any(len(e) not in (3, 4) or not all(type(v) is int and v >= low for v, low in zip(e, (0, 1, 1)))
                     or len(e) == 4 and type(e[3]) is not bool for e in embedded) or \
-                any(len(p) != 4 or not all(type(v) is int and v >= low for v, low in zip(p[:3], (0, 1, 1)))
-                    for p in periodic):
+                any(len(p) != 4 or not isinstance(p[0], list) or not all(type(v) is int and v >= 0 for v in p[0])
+                    or not all(type(v) is int and v >= 1 for v in p[1:3]) for p in periodic):
             return None
     except (TypeError, KeyError, AttributeError):
         return None
-    tables = sum(e[1] * e[2] for e in embedded) + sum(2 * k + k * d + d for _, k, d, _ in periodic)
-    sizes[0] += sum(e[2] - 1 for e in embedded) + sum(d for _, _, d, _ in periodic)   # (a column becomes dim inputs)
+    tables = sum(e[1] * e[2] for e in embedded) + sum(len(c) * (2 * k + k * d + d) for c, k, d, _ in periodic)
+    sizes[0] += sum(e[2] - 1 for e in embedded) + sum(len(c) * d for c, _, d, _ in periodic)   # (a column: dim inputs)
     scale = sizes[0] if network.get("input_scale") is True else 0
     return tables + scale + sum(a * b + (b if use_bias else 0) for a, b in zip(sizes[:-1], sizes[1:]))

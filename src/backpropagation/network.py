@@ -26,7 +26,7 @@ from .training.reducers import MPIReducer
 from .errors import NotFittedError
 from .inspection import Inspection
 from .interrupt import InterruptGuard
-from .nn.input_layers import EmbeddedInput, periodic_layers
+from .nn.input_layers import EmbeddedInput, periodic_layer
 from .nn.layers import Dense, Dropout, Embedding, dropout_layers, embedding_layers, unpack_layers
 from .nn.backprop import ROWS_PER_PASS, Backprop
 from .nn.parameter_layout import FlatParameters
@@ -95,10 +95,10 @@ class NeuralNetwork(Inspection, FlatParameters):
     dropout : float or list of float, default 0.0
         Inverted dropout after every hidden layer (or one rate per hidden layer) while training;
         ``predict`` and the other inference methods never drop (see :class:`~backpropagation.nn.layers.Dropout`).
-    periodic : list of int or dict of int to (int, int), optional
+    periodic : list of int or PeriodicEmbedding, optional
         Numeric input columns to give periodic embeddings: each becomes ``[x, cos(2π w x + b) V + c]``
-        (16 frequencies and 3 features by default; ``{column: (n_frequencies, dim)}`` to choose;
-        see :class:`~backpropagation.nn.input_layers.PeriodicEmbedding`).
+        (16 frequencies and 3 features by default; ``PeriodicEmbedding(columns, n_frequencies, dim,
+        sigma)`` to choose; see :class:`~backpropagation.nn.input_layers.PeriodicEmbedding`).
     clip_predictions : bool, default False
         Regression: keep ``predict`` within the first ``fit``'s smallest and largest target (per
         column; saved with the model), as gradient-boosted trees do, instead of extrapolating.
@@ -191,11 +191,11 @@ class NeuralNetwork(Inspection, FlatParameters):
         self.rng = check_random_state(random_state)
         #: The input's embedded code columns, and the input with them replaced (None without).
         self.embeddings = embedding_layers(embeddings, self.layer_sizes[0])
-        #: The numeric columns' periodic embeddings (:mod:`backpropagation.nn.input_layers`).
-        self.periodic = periodic_layers(periodic, self.layer_sizes[0], [e.column for e in self.embeddings])
+        #: The numeric columns' periodic embeddings (:mod:`backpropagation.nn.input_layers`), or None.
+        self.periodic = periodic_layer(periodic, self.layer_sizes[0], [e.column for e in self.embeddings])
         self.input_scale = check_bool("input_scale", input_scale)
         self.embedded_input = EmbeddedInput(self.layer_sizes[0], self.embeddings, self.periodic, self.input_scale) \
-            if self.embeddings or self.periodic or self.input_scale else None
+            if self.embeddings or self.periodic is not None or self.input_scale else None
         widths = [self.layer_sizes[0] if self.embedded_input is None else self.embedded_input.width,
                   *self.layer_sizes[1:]]
         self.layers = [Dense(fan_in, fan_out, act, self.use_bias) for fan_in, fan_out, act in

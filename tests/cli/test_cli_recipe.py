@@ -41,7 +41,7 @@ def test_the_report_says_what_the_defaults_chose_and_the_model_holds_it(houses, 
         "periodic embeddings on 2 numeric column(s) (16 frequencies, 3 features each)",
         "a learned scale on each input of the first layer"]
     assert report["recipe"][3].startswith("predictions kept within the training targets' range [")
-    assert [p.column for p in model.periodic] == [0, 1] and model.input_scale and model.clip_predictions
+    assert model.periodic.columns == [0, 1] and model.input_scale and model.clip_predictions
     trained_low, trained_high = model.task_.target_range_[:, 0]
     assert low <= trained_low < trained_high <= high                   # (the training rows' range)
     far = pd.DataFrame({"area": [1e6, 1.0], "rooms": [3.0, 3.0], "town": ["north", "south"]})
@@ -55,7 +55,7 @@ def test_each_default_can_be_turned_off(houses, capsys):
                    "--no-input-scale", "--scaling", "standard", capsys=capsys)
     assert report["recipe"] == ["numeric columns: 2 standardised (mean, std)"]
     model = NeuralNetwork.load(where / "m.npz")
-    assert not model.periodic and not model.input_scale and model.loss.get_config() == {"label_smoothing": 0.0}
+    assert model.periodic is None and not model.input_scale and model.loss.get_config() == {"label_smoothing": 0.0}
     report = train(where, "--target", "sold", "--drop", "price", capsys=capsys)
     assert "label smoothing 0.1: targets (1 - 0.1) y + 0.1 / classes" in report["recipe"]
     assert NeuralNetwork.load(where / "m.npz").loss.label_smoothing == 0.1
@@ -71,7 +71,7 @@ def test_more_numeric_columns_than_the_limit_get_no_periodic_embeddings_and_the_
     report = json.loads(capsys.readouterr().out)
     assert "no periodic embeddings: 201 numeric columns is more than 200 (each would add 3 inputs to the first " \
            "layer)" in report["recipe"]
-    assert not NeuralNetwork.load(tmp_path / "m.npz").periodic
+    assert NeuralNetwork.load(tmp_path / "m.npz").periodic is None
 
 
 def test_a_streamed_table_clips_to_the_same_range_as_in_memory(houses):
@@ -111,11 +111,20 @@ def test_estimators_on_a_raw_table_choose_what_the_command_chooses(houses, capsy
         estimator = Estimator(random_state=0).fit(frame.drop(columns=[target, drop]), frame[target])
         model = estimator.model_
         assert model.layer_sizes == command.layer_sizes
-        assert [p.config() for p in model.periodic] == [p.config() for p in command.periodic]
+        assert model.periodic.config() == command.periodic.config()
         assert model.input_scale == command.input_scale and model.loss.get_config() == command.loss.get_config()
         assert model.clip_predictions == command.clip_predictions
         assert len(estimator.validation_loss_curve_) == estimator.n_iter_ <= 100       # (0.2 held out, stopping)
         scaled = [c.get("scaling") for c in estimator.table_encoder_.preprocessing_.columns if c["kind"] == "numeric"]
         assert scaled == ["robust", "robust"]
     numbers = BackpropRegressor(random_state=0, epochs=2).fit(np.random.rand(20, 3), np.arange(20.0))
-    assert numbers.model_.layer_sizes == (3, 100, 1) and not numbers.model_.periodic      # (MLP conventions)
+    assert numbers.model_.layer_sizes == (3, 100, 1) and numbers.model_.periodic is None      # (MLP conventions)
+
+
+def test_engine_numba_names_the_options_that_give_a_network_it_runs(houses, capsys):
+    where, _ = houses
+    assert backprop(["train", str(where / "houses.csv"), "--target", "sold", "--drop", "price", "--engine", "numba",
+                     "--output", str(where / "m.npz")]) == 2
+    assert "--engine numba: the compiled kernels do not run periodic embeddings, the input scale, label smoothing, " \
+           "which the defaults use; add --no-periodic --no-input-scale --label-smoothing 0" in capsys.readouterr().err
+    assert not (where / "m.npz").exists()

@@ -32,13 +32,14 @@ def network(**options):
 def test_periodic_backward_equals_pytorch_autograd():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
-    layer = PeriodicEmbedding(0, n_frequencies=5, dim=2, sigma=0.7)
+    layer = PeriodicEmbedding([4, 1], n_frequencies=5, dim=2, sigma=0.7)
     bound(layer, rng)
-    x, upstream = rng.normal(size=7), rng.normal(size=(7, 3))
+    x, upstream = rng.normal(size=(7, 2)), rng.normal(size=(7, 2, 3))
     out = layer.forward(x)
     dx = layer.backward(upstream)
     w, b, V, c, tx = (torch.tensor(a.copy(), requires_grad=True) for a in (layer.w, layer.b, layer.V, layer.c, x))
-    reference = torch.cat([tx[:, None], torch.cos(2 * torch.pi * tx[:, None] * w + b) @ V + c], dim=1)
+    reference = torch.stack([torch.cat([tx[:, j:j + 1], torch.cos(2 * torch.pi * tx[:, j:j + 1] * w[j] + b[j])
+                                        @ V[j] + c[j]], dim=1) for j in range(2)], dim=1)       # column by column
     (reference * torch.tensor(upstream)).sum().backward()
     np.testing.assert_allclose(out, reference.detach().numpy(), rtol=1e-13, atol=1e-14)
     for mine, theirs in ((layer.dw, w), (layer.db, b), (layer.dV, V), (layer.dc, c), (dx, tx)):
@@ -65,7 +66,7 @@ def test_a_network_with_periodic_embeddings_and_an_input_scale_passes_the_gradie
     model = network(l2=0.01)
     model.fit(X, y, epochs=3, verbose=0)
     assert model.gradient_check(X, y) < 1e-6
-    assert model.layers[0].fan_in == 2 + 3 * (1 + 3) + 0 and model.n_parameters == \
+    assert model.layers[0].fan_in == 2 + 3 * (1 + 3) and model.n_parameters == \
         5 * 2 + 3 * (2 * 16 + 16 * 3 + 3) + 14 + 14 * 8 + 8 + 8 + 1
 
 
@@ -87,10 +88,10 @@ def test_saved_and_loaded_the_network_predicts_the_same(tmp_path):
     model.fit(X, y, epochs=2, verbose=0)
     model.save(tmp_path / "m.npz")
     again = NeuralNetwork.load(tmp_path / "m.npz")
-    assert [p.config() for p in again.periodic] == [p.config() for p in model.periodic] and again.input_scale
+    assert again.periodic.config() == model.periodic.config() == [[0, 2, 3], 16, 3, 0.1] and again.input_scale
     np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
     weights = model.get_weights()
-    assert [w.shape for w, _ in weights[:5]] == [(5, 2), (83,), (83,), (83,), (14,)]
+    assert [w.shape for w, _ in weights[:3]] == [(5, 2), (3 * 83,), (14,)]
     again.set_weights(weights)
     np.testing.assert_array_equal(again.parameters, model.parameters)
 
@@ -139,13 +140,23 @@ def test_trace_and_summary_name_the_pieces():
     model.fit(X, y, epochs=1, verbose=0)
     text = str(model.trace(X[:2], y[:2]))
     assert "columns 0, 2, 3 by [x, cos(2π x w + b) V + c] (periodic), times the input scale s" in text
-    assert "periodic (column 3, 16 frequencies)" in model.summary() and "input scale" in model.summary()
+    assert "periodic (3 columns, 16 frequencies)  Cos         (None, 3×4)" in model.summary()
+    assert "input scale" in model.summary()
 
 
 @pytest.mark.parametrize("periodic, message", [
-    ([1], "hold numbers"), ([4], "below 4"), ([0, 0], "distinct"), ({0: (0, 3)}, "n_frequencies must be"),
-    ({0: (16, 3, -1.0)}, "sigma must be a positive number"), (["a"], "column must be a whole number"),
+    ([1], "hold numbers"), ([4], "below 4"), ([0, 0], "distinct"), ([-1], "column must be a whole number >= 0"),
+    ("0", "expected input columns"), (["a"], "column must be a whole number"),
 ])
 def test_bad_periodic_arguments_say_what_is_wrong(periodic, message):
     with pytest.raises(ValueError, match=message):
         NeuralNetwork([4, 8, 1], task="binary", embeddings={1: (5, 2)}, periodic=periodic)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(n_frequencies=0), "n_frequencies must be a whole number >= 1"), (dict(dim=1.5), "dim must be"),
+    (dict(sigma=-1.0), "sigma must be a positive number"), (dict(sigma=True), "sigma must be"),
+])
+def test_bad_periodic_sizes_say_which(options, message):
+    with pytest.raises(ValueError, match=message):
+        PeriodicEmbedding([0], **options)

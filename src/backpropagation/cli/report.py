@@ -66,10 +66,10 @@ def recipe(args, model) -> list[str]:
     robust = sum(c.get("scaling") == "robust" for c in numeric)
     lines = [f"numeric columns: {robust} of {len(numeric)} robust-scaled (median, quartile spread, smooth clip "
              f"at ±3)" if robust else f"numeric columns: {len(numeric)} standardised (mean, std)"] if numeric else []
-    if model.periodic:
-        first = model.periodic[0]
-        lines.append(f"periodic embeddings on {len(model.periodic)} numeric column(s) ({first.n_frequencies} "
-                     f"frequencies, {first.features} features each)")
+    if model.periodic is not None:
+        periodic = model.periodic
+        lines.append(f"periodic embeddings on {len(periodic.columns)} numeric column(s) ({periodic.n_frequencies} "
+                     f"frequencies, {periodic.features} features each)")
     elif getattr(args, "periodic", False) and len(numeric) > MAX_PERIODIC_COLUMNS:
         lines.append(f"no periodic embeddings: {len(numeric)} numeric columns is more than {MAX_PERIODIC_COLUMNS} "
                      "(each would add 3 inputs to the first layer)")

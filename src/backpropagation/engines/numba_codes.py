@@ -50,7 +50,7 @@ def unsupported(model) -> str | None:
             return f"layer {i + 1}'s activation {type(layer.activation).__name__} is not a built-in one"
     if model.embeddings:
         return "it has embeddings, which the compiled kernels do not run"
-    if getattr(model, "periodic", None):
+    if getattr(model, "periodic", None) is not None:
         return "it has periodic embeddings of numeric columns, which the compiled kernels do not run"
     if getattr(model, "input_scale", False):
         return "it has an input scale, which the compiled kernels do not run"

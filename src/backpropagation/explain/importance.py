@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import as_array, check_features, check_int, check_same_length
+from ..nn.layers import Embedding
 from .gradients import column_places, embedded_gradients, require_fitted
 
 METHODS = ("permutation", "gradient")
@@ -240,11 +241,17 @@ def legacy_random_state(random_state) -> np.random.RandomState:
 
 def gradient_importance(model, X, groups: dict) -> FeatureImportance:
     """Mean over rows of ``|x ⊙ ∂ŷ/∂x|``, summed over each group's columns and over the outputs
-    (an embedded column: over its embedding's numbers, ``|e ⊙ ∂ŷ/∂e|``)."""
+    (an embedded code column: over its embedding's numbers, ``|e ⊙ ∂ŷ/∂e|``; a column with a
+    periodic embedding: its number times the chain rule's ∂ŷ/∂x through the embedding)."""
     inputs, gradients = embedded_gradients(model, X, range(model.layer_sizes[-1]))
     contribution = np.abs(gradients * inputs[:, None, :]).sum(axis=1)      # (rows, first-layer inputs)
     places = column_places(model)
     per_column = np.column_stack([contribution[:, place].sum(axis=1) for place in places])
+    if model.embedded_input is not None:                 # (numbers: through the input stage to x)
+        numbers = [c for c, layer, _ in model.embedded_input.pieces if not isinstance(layer, Embedding)]
+        chained = sum(np.abs(X * model.embedded_input.column_gradients(X, gradients[:, j]))
+                      for j in range(gradients.shape[1]))
+        per_column[:, numbers] = chained[:, numbers]
     per_group = np.column_stack([per_column[:, columns].sum(axis=1) for columns in groups.values()])
     return FeatureImportance(list(groups), "gradient", per_group.mean(axis=0), per_group.std(axis=0),
                              None, None, "|x·∂ŷ/∂x|", groups)

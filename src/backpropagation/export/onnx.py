@@ -17,7 +17,7 @@ import itertools
 
 import numpy as np
 
-from ..nn.input_layers import TWO_PI, PeriodicEmbedding
+from ..nn.input_layers import TWO_PI
 from ..nn.layers import Embedding
 
 #: The ONNX opset the graphs use (20: ``RegexFullMatch``, for the table graph's text cells).
@@ -117,7 +117,7 @@ def _activation(graph: Graph, layer, x: str) -> str:
 def _embedded(graph: Graph, model, x: str) -> str:
     """``x`` with each code column replaced by its embedding row (a Gather on the table), each
     periodic column by ``[x, cos(2π x w + b) V + c]``, then times the input scale."""
-    pieces = []
+    pieces, periodic = [], model.periodic
     for column, layer, _ in model.embedded_input.pieces:
         part = graph.node("Slice", [x, graph.constant(np.array([column], np.int64)),
                                     graph.constant(np.array([column + 1], np.int64)),
@@ -126,12 +126,14 @@ def _embedded(graph: Graph, model, x: str) -> str:
             codes = graph.node("Cast", [graph.node("Squeeze", [part, graph.constant(np.array([1], np.int64))])],
                                to=graph.onnx.TensorProto.INT64)
             part = graph.node("Gather", [graph.constant(layer.table(), "E"), codes], axis=0)
-        elif isinstance(layer, PeriodicEmbedding):          # (n, 1) @ (1, k): the phases u = 2π x w + b
-            phases = graph.node("Add", [graph.node("MatMul", [part, graph.constant(TWO_PI * layer.w[None, :], "w")]),
-                                        graph.constant(layer.b, "b")])
+        elif layer is not None:                                # (n, 1) @ (1, k): the phases u = 2π x w + b
+            j = periodic.columns.index(column)
+            phases = graph.node("Add", [graph.node("MatMul", [part, graph.constant(TWO_PI * periodic.w[j][None, :],
+                                                                                  "w")]),
+                                        graph.constant(periodic.b[j], "b")])
             features = graph.node("Add", [graph.node("MatMul", [graph.node("Cos", [phases]),
-                                                                graph.constant(layer.V, "V")]),
-                                          graph.constant(layer.c, "c")])
+                                                                graph.constant(periodic.V[j], "V")]),
+                                          graph.constant(periodic.c[j], "c")])
             part = graph.node("Concat", [part, features], axis=1)
         pieces.append(part)
     embedded = graph.node("Concat", pieces, axis=1)

@@ -52,7 +52,7 @@ def relative_errors(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6) 
     -------
     dict
         ``{"W1": err, "b1": err, "W2": ...}`` numbered from the first layer (``E1``, ...: embedding
-        tables; ``periodic1.w``, ...: periodic embeddings; ``scale``: the input scale).
+        tables; ``periodic.w``, ...: the periodic embeddings; ``scale``: the input scale).
     """
     model.backprop.loss_and_gradients(X, Y)
     analytic = model.gradients.copy()
@@ -66,8 +66,8 @@ def relative_errors(model, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6) 
         for d, mask in zip(dropouts, fixed):
             d.fixed_mask = mask
     views = {f"E{number}": embedding.dE for number, embedding in enumerate(model.embeddings, 1)}
-    for number, periodic in enumerate(getattr(model, "periodic", []), 1):
-        views.update({f"periodic{number}.{name}": getattr(periodic, "d" + name) for name in ("w", "b", "V", "c")})
+    if getattr(model, "periodic", None) is not None:
+        views.update({f"periodic.{name}": getattr(model.periodic, "d" + name) for name in ("w", "b", "V", "c")})
     if model.embedded_input is not None and model.embedded_input.scale is not None:
         views["scale"] = model.embedded_input.scale.ds
     for number, layer in enumerate(model.layers, 1):

@@ -31,50 +31,58 @@ def _whole(name: str, value, low: int) -> int:
 
 
 class PeriodicEmbedding(Layer):
-    """A numeric input column as itself beside ``dim`` learned periodic features::
+    """Numeric input columns, each as itself beside ``dim`` learned periodic features. For column
+    ``j`` of the ``m`` it embeds (all columns at once: a batch of ``m`` small maps)::
 
-        forward    u = 2π x wᵀ + b               (n, k): k frequencies w, phases b
-                   h = cos(u)
-                   e = h V + c                    (n, dim): a linear map V (k × dim), c (dim)
-                   a = [x, e]                     (n, 1 + dim)
-        backward   ∂L/∂V = hᵀ ∂L/∂e,   ∂L/∂c = Σ_rows ∂L/∂e
-                   ∂L/∂u = -sin(u) ⊙ (∂L/∂e Vᵀ)
-                   ∂L/∂w = 2π Σ_rows x ⊙ ∂L/∂u,   ∂L/∂b = Σ_rows ∂L/∂u
-                   ∂L/∂x = ∂L/∂a[:, 0] + 2π ∂L/∂u w
+        forward    u_j = 2π x_j w_jᵀ + b_j           (n, k): k frequencies w_j, phases b_j
+                   h_j = cos(u_j)
+                   e_j = h_j V_j + c_j                (n, dim): a linear map V_j (k × dim), c_j (dim)
+                   a_j = [x_j, e_j]                   (n, 1 + dim)
+        backward   ∂L/∂V_j = h_jᵀ ∂L/∂e_j,   ∂L/∂c_j = Σ_rows ∂L/∂e_j
+                   ∂L/∂u_j = -sin(u_j) ⊙ (∂L/∂e_j V_jᵀ)
+                   ∂L/∂w_j = 2π Σ_rows x_j ⊙ ∂L/∂u_j,   ∂L/∂b_j = Σ_rows ∂L/∂u_j
+                   ∂L/∂x_j = ∂L/∂a_j[:, 0] + 2π ∂L/∂u_j w_j
 
     ``w`` starts small (normal, spread ``sigma``: slow waves over a scaled column's range), ``b``
     uniform in [-π, π], ``V`` and ``c`` uniform in ±1/√k.
 
     Parameters
     ----------
-    column : int
-        Which input column holds the number.
+    columns : int or sequence of int
+        Which input columns hold the numbers.
     n_frequencies : int, default 16
     dim : int, default 3
-        Learned features beside the number (the layer's output is ``1 + dim`` wide).
+        Learned features beside each number (each column takes ``1 + dim`` places).
     sigma : float, default 0.1
         Spread of the initial frequencies.
 
     Attributes
     ----------
-    w, b, V, c : ndarray
+    w, b : ndarray of shape (m, k);  V : (m, k, dim);  c : (m, dim)
         Views into the network's flat parameters (``dw``, ``db``, ``dV``, ``dc`` into its gradients).
     """
 
-    def __init__(self, column: int, n_frequencies: int = 16, dim: int = 3, sigma: float = 0.1) -> None:
-        self.column = _whole("column", column, 0)
+    def __init__(self, columns, n_frequencies: int = 16, dim: int = 3, sigma: float = 0.1) -> None:
+        columns = [columns] if isinstance(columns, (int, np.integer)) and not isinstance(columns, bool) else columns
+        if isinstance(columns, (str, bytes)) or not hasattr(columns, "__iter__"):
+            raise ValueError(f"periodic: expected input columns (whole numbers), got {columns!r}")
+        self.columns = [_whole("column", column, 0) for column in columns]
+        if not self.columns or len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"periodic: expected distinct input columns, got {self.columns}")
         self.n_frequencies, self.features = _whole("n_frequencies", n_frequencies, 1), _whole("dim", dim, 1)
         if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
             raise ValueError(f"periodic: sigma must be a positive number, got {sigma!r}")
         self.sigma = float(sigma)
-        self.dim = 1 + self.features                       # (the width it takes in the first layer's input)
-        k, d = self.n_frequencies, self.features
-        self.n_weights = 2 * k + k * d + d
+        self.dim = 1 + self.features                       # (the places each column takes in the first layer's input)
+        m, k, d = len(self.columns), self.n_frequencies, self.features
+        self.n_weights = m * (2 * k + k * d + d)
         self.w = self.b = self.V = self.c = self.x = self.u = self.h = None
 
     def _views(self, flat: np.ndarray) -> tuple:
-        k, d = self.n_frequencies, self.features
-        return flat[:k], flat[k:2 * k], flat[2 * k:2 * k + k * d].reshape(k, d), flat[2 * k + k * d:]
+        m, k, d = len(self.columns), self.n_frequencies, self.features
+        ends = np.cumsum([m * k, m * k, m * k * d, m * d])
+        return (flat[:ends[0]].reshape(m, k), flat[ends[0]:ends[1]].reshape(m, k),
+                flat[ends[1]:ends[2]].reshape(m, k, d), flat[ends[2]:].reshape(m, d))
 
     def bind_flat(self, params: np.ndarray, grads: np.ndarray) -> None:
         """Views of this layer's stretch of the flat parameter and gradient vectors."""
@@ -89,40 +97,48 @@ class PeriodicEmbedding(Layer):
         self.c[...] = rng.uniform(-bound, bound, self.c.shape)
 
     def phases(self, x: np.ndarray) -> np.ndarray:
-        """``u = 2π x wᵀ + b`` for the column's values ``x`` (shape (n,))."""
-        return (TWO_PI * x)[:, None] * self.w + self.b
+        """``u = 2π x w + b`` for the columns' values ``x`` (shape (n, m)): shape (m, n, k)."""
+        return (TWO_PI * x.T)[:, :, None] * self.w[:, None, :] + self.b[:, None, :]
+
+    def _output(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``[x_j, h_j V_j + c_j]`` for every column: shape (n, m, 1 + dim)."""
+        e = np.matmul(h, self.V) + self.c[:, None, :]     # (m, n, dim): one small product per column
+        return np.concatenate([x[:, :, None], e.transpose(1, 0, 2)], axis=2)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """``[x, cos(u) V + c]``; caches ``x``, ``u`` and ``h`` for the backward pass."""
+        """The columns' embeddings, shape (n, m, 1 + dim); caches ``x``, ``u``, ``h`` for backward."""
         self.x, self.u = x, self.phases(x)
         self.h = np.cos(self.u)
-        return np.concatenate([x[:, None], self.h @ self.V + self.c], axis=1)
+        return self._output(x, self.h)
 
     def output(self, x: np.ndarray) -> np.ndarray:
         """The forward pass without caching (inference)."""
-        return np.concatenate([x[:, None], np.cos(self.phases(x)) @ self.V + self.c], axis=1)
+        return self._output(x, np.cos(self.phases(x)))
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
-        """Write ``∂L/∂w, ∂L/∂b, ∂L/∂V, ∂L/∂c``; return ``∂L/∂x`` (shape (n,))."""
-        de = dA[:, 1:]
-        np.matmul(self.h.T, de, out=self.dV)              # ∂L/∂V = hᵀ ∂L/∂e
-        self.dc[...] = de.sum(axis=0)                     # ∂L/∂c = Σ ∂L/∂e
-        du = -np.sin(self.u) * (de @ self.V.T)            # ∂L/∂u = -sin(u) ⊙ ∂L/∂h
-        self.dw[...] = TWO_PI * (self.x @ du)             # ∂L/∂w = 2π Σ x ∂L/∂u
-        self.db[...] = du.sum(axis=0)                     # ∂L/∂b = Σ ∂L/∂u
-        return dA[:, 0] + TWO_PI * (du @ self.w)          # ∂L/∂x
+        """From ``∂L/∂a`` (shape (n, m, 1 + dim)) write ``∂L/∂w, ∂L/∂b, ∂L/∂V, ∂L/∂c``; return
+        ``∂L/∂x`` (shape (n, m))."""
+        de = dA[:, :, 1:].transpose(1, 0, 2)                                 # (m, n, dim)
+        np.matmul(self.h.transpose(0, 2, 1), de, out=self.dV)             # ∂L/∂V = hᵀ ∂L/∂e
+        self.dc[...] = de.sum(axis=1)                                      # ∂L/∂c = Σ ∂L/∂e
+        du = -np.sin(self.u) * np.matmul(de, self.V.transpose(0, 2, 1))   # ∂L/∂u = -sin(u) ⊙ ∂L/∂e Vᵀ
+        self.dw[...] = TWO_PI * np.einsum("nm,mnk->mk", self.x, du)        # ∂L/∂w = 2π Σ x ∂L/∂u
+        self.db[...] = du.sum(axis=1)                                      # ∂L/∂b = Σ ∂L/∂u
+        return dA[:, :, 0] + TWO_PI * np.einsum("mnk,mk->nm", du, self.w)  # ∂L/∂x
 
     def input_gradient(self, x: np.ndarray, dA: np.ndarray) -> np.ndarray:
-        """``∂/∂x`` of whatever has gradient ``dA`` at the output, caching nothing (explanations)."""
-        du = -np.sin(self.phases(x)) * (dA[:, 1:] @ self.V.T)
-        return dA[:, 0] + TWO_PI * (du @ self.w)
+        """``∂/∂x`` of whatever has gradient ``dA`` (shape (n, m, 1 + dim)) at the output, caching
+        nothing (explanations)."""
+        de = dA[:, :, 1:].transpose(1, 0, 2)
+        du = -np.sin(self.phases(x)) * np.matmul(de, self.V.transpose(0, 2, 1))
+        return dA[:, :, 0] + TWO_PI * np.einsum("mnk,mk->nm", du, self.w)
 
     def config(self) -> list:
-        return [self.column, self.n_frequencies, self.features, self.sigma]
+        return [list(self.columns), self.n_frequencies, self.features, self.sigma]
 
     def __repr__(self) -> str:
-        return (f"PeriodicEmbedding(column={self.column}, n_frequencies={self.n_frequencies}, dim={self.features}, "
-                f"sigma={self.sigma:g})")
+        return (f"PeriodicEmbedding(columns={self.columns}, n_frequencies={self.n_frequencies}, "
+                f"dim={self.features}, sigma={self.sigma:g})")
 
 
 class InputScale(Layer):
@@ -154,21 +170,16 @@ class InputScale(Layer):
         return f"InputScale({self.width})"
 
 
-def periodic_layers(periodic, n_inputs: int, codes=()) -> list[PeriodicEmbedding]:
-    """``PeriodicEmbedding`` layers, sorted by column, from a list of columns (default sizes), of
-    PeriodicEmbedding, or ``{column: (n_frequencies, dim[, sigma])}``; ValueError for a column
-    outside the input, given twice or holding codes (an Embedding's)."""
+def periodic_layer(periodic, n_inputs: int, codes=()) -> PeriodicEmbedding | None:
+    """A :class:`PeriodicEmbedding` from a list of columns (default sizes) or a PeriodicEmbedding
+    (a fresh copy); None for none. ValueError for a column outside the input or holding codes."""
     if periodic is None or periodic is False or (hasattr(periodic, "__len__") and not len(periodic)):
-        return []
-    if isinstance(periodic, dict):
-        layers = [PeriodicEmbedding(column, *shape) for column, shape in periodic.items()]
-    else:
-        layers = [p if isinstance(p, PeriodicEmbedding) else PeriodicEmbedding(p) for p in periodic]
-    columns = [layer.column for layer in layers]
-    if len(set(columns)) != len(columns) or max(columns) >= n_inputs or set(columns) & set(codes):
-        raise ValueError(f"periodic: columns must be distinct inputs below {n_inputs} that hold numbers (not an "
-                         f"embedding's codes), got {sorted(columns)}")
-    return sorted((PeriodicEmbedding(*layer.config()) for layer in layers), key=lambda layer: layer.column)
+        return None
+    layer = periodic if isinstance(periodic, PeriodicEmbedding) else PeriodicEmbedding(periodic)
+    if max(layer.columns) >= n_inputs or set(layer.columns) & set(codes):
+        raise ValueError(f"periodic: columns must be inputs below {n_inputs} that hold numbers (not an "
+                         f"embedding's codes), got {sorted(layer.columns)}")
+    return PeriodicEmbedding(*layer.config())
 
 
 class EmbeddedInput:
@@ -176,25 +187,35 @@ class EmbeddedInput:
     their periodic embeddings (a column keeps its place: the first Dense layer sees plain columns
     and embedding vectors in column order), then times the input scale if there is one."""
 
-    def __init__(self, n_inputs: int, embeddings: list, periodic=(), scale: bool = False) -> None:
-        self.embeddings = embeddings
-        by_column = {e.column: e for e in [*embeddings, *periodic]}
+    def __init__(self, n_inputs: int, embeddings: list, periodic: PeriodicEmbedding | None = None,
+                 scale: bool = False) -> None:
+        self.embeddings, self.periodic = embeddings, periodic
+        by_column = {e.column: e for e in embeddings}
+        by_column.update(dict.fromkeys(periodic.columns, periodic) if periodic is not None else {})
         self.pieces, at = [], 0          # (input column, Embedding, PeriodicEmbedding or None, slice)
         for column in range(n_inputs):
             width = by_column[column].dim if column in by_column else 1
             self.pieces.append((column, by_column.get(column), slice(at, at + width)))
             at += width
         self.width = at
+        self.plain = [column for column, layer, _ in self.pieces if layer is None]
+        self.plain_places = [place.start for column, layer, place in self.pieces if layer is None]
+        #: Where the periodic columns' outputs go, column after column (one scatter for all).
+        self.periodic_places = None if periodic is None else np.concatenate(
+            [np.arange(self.pieces[c][2].start, self.pieces[c][2].stop) for c in periodic.columns])
         self.scale = InputScale(at) if scale else None
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
         """The embedded input (what the backward pass needs cached when ``training``)."""
         A = np.empty((len(X), self.width), dtype=X.dtype)
-        for column, layer, place in self.pieces:
-            if layer is None:
-                A[:, place] = X[:, column:column + 1]
-            else:
-                A[:, place] = (layer.forward if training else layer.output)(X[:, column])
+        A[:, self.plain_places] = X[:, self.plain]
+        for embedding in self.embeddings:
+            A[:, self.pieces[embedding.column][2]] = (embedding.forward if training else embedding.output)(
+                X[:, embedding.column])
+        if self.periodic is not None:
+            x = X[:, self.periodic.columns]
+            A[:, self.periodic_places] = (self.periodic.forward if training else self.periodic.output)(x) \
+                .reshape(len(X), -1)
         if self.scale is None:
             return A
         return self.scale.forward(A) if training else A * self.scale.s
@@ -203,9 +224,13 @@ class EmbeddedInput:
         """The input scale's gradient, then each embedding's share of ``∂L/∂(embedded input)``."""
         if self.scale is not None:
             dA = self.scale.backward(dA)
-        for _, layer, place in self.pieces:
-            if layer is not None:
-                layer.backward(dA[:, place])
+        for embedding in self.embeddings:
+            embedding.backward(dA[:, self.pieces[embedding.column][2]])
+        if self.periodic is not None:
+            self.periodic.backward(self._periodic_part(dA))
+
+    def _periodic_part(self, dA: np.ndarray) -> np.ndarray:
+        return dA[:, self.periodic_places].reshape(len(dA), len(self.periodic.columns), self.periodic.dim)
 
     def column_gradients(self, X: np.ndarray, dA: np.ndarray) -> np.ndarray:
         """``∂/∂X`` from ``dA``, the gradient at the embedded input (shape (n, width)), caching
@@ -213,17 +238,16 @@ class EmbeddedInput:
         if self.scale is not None:
             dA = dA * self.scale.s
         gradients = np.zeros(X.shape, dtype=dA.dtype)
-        for column, layer, place in self.pieces:
-            if layer is None:
-                gradients[:, column] = dA[:, place.start]
-            elif isinstance(layer, PeriodicEmbedding):
-                gradients[:, column] = layer.input_gradient(X[:, column], dA[:, place])
+        gradients[:, self.plain] = dA[:, self.plain_places]
+        if self.periodic is not None:
+            gradients[:, self.periodic.columns] = self.periodic.input_gradient(
+                X[:, self.periodic.columns], self._periodic_part(dA))
         return gradients
 
     def describe(self) -> str:
         """What this stage does to ``x``, in words (the trace's first line)."""
-        codes = [str(c) for c, layer, _ in self.pieces if isinstance(layer, Embedding)]
-        periodic = [str(c) for c, layer, _ in self.pieces if isinstance(layer, PeriodicEmbedding)]
+        codes = [str(e.column) for e in self.embeddings]
+        periodic = [] if self.periodic is None else [str(c) for c in self.periodic.columns]
         parts = ([f"code column{'s' * (len(codes) > 1)} {', '.join(codes)} replaced by E[code]"] if codes else []) + \
             ([f"column{'s' * (len(periodic) > 1)} {', '.join(periodic)} by [x, cos(2π x w + b) V + c] (periodic)"]
              if periodic else [])
@@ -232,8 +256,8 @@ class EmbeddedInput:
 
     def parameter_layers(self) -> list:
         """The pieces with parameters in the flat vectors, in their order there."""
-        periodic = [layer for _, layer, _ in self.pieces if isinstance(layer, PeriodicEmbedding)]
-        return [*self.embeddings, *periodic, *([self.scale] if self.scale is not None else [])]
+        return [*self.embeddings, *([self.periodic] if self.periodic is not None else []),
+                *([self.scale] if self.scale is not None else [])]
 
 
-__all__ = ["EmbeddedInput", "Embedding", "InputScale", "PeriodicEmbedding", "periodic_layers"]
+__all__ = ["EmbeddedInput", "Embedding", "InputScale", "PeriodicEmbedding", "periodic_layer"]
