@@ -160,3 +160,18 @@ def test_bad_periodic_arguments_say_what_is_wrong(periodic, message):
 def test_bad_periodic_sizes_say_which(options, message):
     with pytest.raises(ValueError, match=message):
         PeriodicEmbedding([0], **options)
+
+
+def test_the_trace_shows_the_input_stage_numbers_of_the_real_step():
+    X, y = data(4)
+    model = network()
+    model.fit(X, y, epochs=1, verbose=0)
+    trace = model.trace(X[:2], y[:2])
+    model.backprop.loss_and_gradients(X[:2], model.task_.encode(y[:2], model.dtype))
+    lines = dict(trace.input_backward)
+    np.testing.assert_array_equal(lines["∂L/∂V (column 2) = hᵀ ∂L/∂e"], model.periodic.dV[1])
+    np.testing.assert_array_equal(lines["∂L/∂s = Σ a ⊙ ∂L/∂(a s)"], model.embedded_input.scale.ds)
+    forward = dict(trace.input_forward)
+    np.testing.assert_allclose(np.cos(forward["u (column 0) = 2π x w + b"]), forward["h (column 0) = cos(u)"])
+    text = str(trace)
+    assert "on into the input stage, from ∂L/∂a⁰ = δ¹ (W¹)ᵀ:" in text and "e (column 3) = h V + c" in text

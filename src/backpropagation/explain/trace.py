@@ -19,7 +19,7 @@ reads what each layer cached on the way (``A_prev``, ``Z``, ``A``, ``dA``, ``del
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -76,6 +76,10 @@ class Trace:
     optimizer_config: object = None
     #: What the network does to ``x`` before the first layer (embeddings, input scale); "" for nothing.
     input_stage: str = ""
+    #: The input stage's numbers of this step, as (formula, array) lines: its forward pass, and
+    #: its parameters' gradients (periodic embeddings, per column; the input scale).
+    input_forward: list = field(default_factory=list)
+    input_backward: list = field(default_factory=list)
 
     @property
     def y_hat(self) -> np.ndarray:
@@ -140,6 +144,7 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     for step, dropout in zip(steps, model.dropouts):
         if dropout is not None:
             step.mask, step.dropout = dropout.mask.copy(), dropout.rate
+    input_forward, input_backward = input_stage_lines(model)
     model.optimizer.step(model.parameters, model.gradients, model.current_learning_rate)
     plain = type(model.optimizer).__name__ == "SGD" and not model.optimizer.momentum   # (keeps no state)
     state = {} if plain else model.optimizer.get_state()
@@ -162,7 +167,32 @@ def trace_step(model, X: np.ndarray, Y: np.ndarray, apply: bool = False) -> Trac
     return Trace(X.copy(), Y.copy(), loss, model.loss.name, model.backprop.fused, model.l2,
                  describe(model.optimizer), model.current_learning_rate, steps, apply, rule,
                  saved_iterations + 1, _stateless(model.optimizer),
-                 "" if model.embedded_input is None else model.embedded_input.describe())
+                 "" if model.embedded_input is None else model.embedded_input.describe(), input_forward,
+                 input_backward)
+
+
+def input_stage_lines(model) -> tuple[list, list]:
+    """What the input stage cached in the step just run, and the gradients it wrote, as
+    ``(formula, array)`` lines: each periodic column's ``u``, ``cos(u)``, ``e`` and the
+    gradients of ``V, c, w, b``; the input scale ``s`` and ``∂L/∂s``."""
+    forward, backward = [], []
+    periodic = getattr(model, "periodic", None)
+    if periodic is not None:
+        for j, column in enumerate(periodic.columns):
+            e = periodic.h[j] @ periodic.V[j] + periodic.c[j]
+            forward += [(f"u (column {column}) = 2π x w + b", periodic.u[j].copy()),
+                        (f"h (column {column}) = cos(u)", periodic.h[j].copy()),
+                        (f"e (column {column}) = h V + c", e)]
+            backward += [(f"∂L/∂V (column {column}) = hᵀ ∂L/∂e", periodic.dV[j].copy()),
+                         (f"∂L/∂c (column {column}) = Σ ∂L/∂e", periodic.dc[j].copy()),
+                         (f"∂L/∂w (column {column}) = 2π Σ x ∂L/∂u,  ∂L/∂u = -sin(u) ⊙ ∂L/∂e Vᵀ",
+                          periodic.dw[j].copy()),
+                         (f"∂L/∂b (column {column}) = Σ ∂L/∂u", periodic.db[j].copy())]
+    scale = None if model.embedded_input is None else model.embedded_input.scale
+    if scale is not None:
+        forward.append(("s (the input scale)", scale.s.copy()))
+        backward.append(("∂L/∂s = Σ a ⊙ ∂L/∂(a s)", scale.ds.copy()))
+    return forward, backward
 
 
 def _stateless(optimizer):

@@ -85,6 +85,8 @@ def _forward_section(writer: _Writer, trace) -> None:
     else:                                            # (embeddings and the input scale before layer 1)
         writer.line("x", trace.x)
         writer.out.append(f"  a⁰ = {trace.input_stage}:")
+        for formula, array in trace.input_forward:
+            writer.line(formula, array)
         writer.line("a⁰", trace.layers[0].a_prev)
     for below, step in zip([None, *trace.layers], trace.layers):
         k = _sup(step.number)
@@ -121,6 +123,10 @@ def _backward_section(writer: _Writer, trace) -> None:
         writer.line(f"∂L/∂W{k} = {transposed}ᵀ δ{k}" + (" + λW" if trace.l2 else ""), step.dW)
         if step.db is not None:
             writer.line(f"∂L/∂b{k} = Σ δ{k}", step.db)
+    if trace.input_backward:
+        writer.out.append("  on into the input stage, from ∂L/∂a⁰ = δ¹ (W¹)ᵀ:")
+    for formula, array in trace.input_backward:
+        writer.line(formula, array)
     for number, units in trace.dead_units.items():
         everything = len(units) == trace.layers[number - 1].z.shape[1]
         writer.note(f"note: {'every' if everything else 'some'} unit of layer {number} "
