@@ -18,6 +18,7 @@ from .training.callbacks import (
                         ReduceLROnPlateau,
 )
 from .errors import DivergenceError, NotFittedError
+from .nn.input_layers import InputScale, PeriodicEmbedding
 from .nn.layers import Dense, Dropout, Embedding, Layer
 from .nn.losses import Loss
 from .network import NeuralNetwork
@@ -29,7 +30,8 @@ from .tables.table_model import TableModel
 __version__ = "0.1.0"
 
 __all__ = [
-    "NeuralNetwork", "Dense", "Dropout", "Embedding", "Layer", "TableModel", "Activation", "Loss", "Optimizer",
+    "NeuralNetwork", "Dense", "Dropout", "Embedding", "PeriodicEmbedding", "InputScale", "Layer", "TableModel",
+    "Activation", "Loss", "Optimizer",
     "Schedule",
     "SGD", "Adam", "AdamW", "RMSProp",
     "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
