@@ -189,13 +189,7 @@ class NeuralNetwork(Inspection, FlatParameters):
         #: The random generator behind initialisation, shuffling and validation splits (saved
         #: with the model, so that training continues exactly after a load).
         self.rng = check_random_state(random_state)
-        #: The input's embedded code columns, and the input with them replaced (None without).
-        self.embeddings = embedding_layers(embeddings, self.layer_sizes[0])
-        #: The numeric columns' periodic embeddings (:mod:`backpropagation.nn.input_layers`), or None.
-        self.periodic = periodic_layer(periodic, self.layer_sizes[0], [e.column for e in self.embeddings])
-        self.input_scale = check_bool("input_scale", input_scale)
-        self.embedded_input = EmbeddedInput(self.layer_sizes[0], self.embeddings, self.periodic, self.input_scale) \
-            if self.embeddings or self.periodic is not None or self.input_scale else None
+        self._build_input_stage(embeddings, periodic, input_scale)
         widths = [self.layer_sizes[0] if self.embedded_input is None else self.embedded_input.width,
                   *self.layer_sizes[1:]]
         self.layers = [Dense(fan_in, fan_out, act, self.use_bias) for fan_in, fan_out, act in
@@ -214,6 +208,17 @@ class NeuralNetwork(Inspection, FlatParameters):
         self.metadata: dict = {}  # JSON-ready, saved with the model (the CLI keeps its preprocessing here)
         self.stop_training, self.stop_reason = False, None
         self.feature_names_in_ = None  # the column names of the frame fit saw, if it had names
+
+    def _build_input_stage(self, embeddings, periodic, input_scale) -> None:
+        """What the network does to its input before the first Dense layer (:mod:`backpropagation.nn.input_layers`)."""
+        #: The input's embedded code columns.
+        self.embeddings = embedding_layers(embeddings, self.layer_sizes[0])
+        #: The numeric columns' periodic embeddings, or None.
+        self.periodic = periodic_layer(periodic, self.layer_sizes[0], [e.column for e in self.embeddings])
+        self.input_scale = check_bool("input_scale", input_scale)
+        #: The input with code columns embedded, periodic columns expanded and scaled (None without any).
+        self.embedded_input = EmbeddedInput(self.layer_sizes[0], self.embeddings, self.periodic, self.input_scale) \
+            if self.embeddings or self.periodic is not None or self.input_scale else None
 
     @property
     def classes_(self) -> np.ndarray:

@@ -29,7 +29,7 @@ from .data import check_int, check_sample_weight
 from .network import NeuralNetwork
 from .tables.table_model import TableModel, arrow_of_frame, table_of
 from .tables.preprocessing import TabularPreprocessor
-from .nn.tasks import storable_labels
+from .nn.labels import storable_labels
 
 
 #: What ``"auto"`` means for numbers (arrays, numeric frames): scikit-learn's MLP conventions.

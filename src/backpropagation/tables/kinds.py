@@ -92,3 +92,9 @@ def few_distinct(numbers: np.ndarray, limit: int = MAX_AUTO_CLASSES + 1) -> np.n
     """Up to ``limit`` distinct values of ``numbers`` (all of them when there are fewer)."""
     found = np.unique(numbers[:10_000])
     return found[:limit] if len(found) >= limit else np.unique(numbers)[:limit]
+
+
+def monotonic(values: np.ndarray) -> bool:
+    """Whether ``values`` (in file order) strictly rise or strictly fall, as a row number does."""
+    steps = np.diff(values)
+    return bool(np.all(steps > 0) or np.all(steps < 0))
