@@ -181,6 +181,7 @@ def main() -> None:
                         help="also run backprop train with these options (an ablation; repeatable), "
                              "e.g. --variant 'standard scaling=--scaling standard'")
     parser.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn's MLP pipeline")
+    parser.add_argument("--no-defaults", action="store_true", help="skip backprop train's defaults (variants only)")
     parser.add_argument("--markdown", metavar="RESULTS", help="print RESULTS (a tables.json) as a Markdown table")
     args = parser.parse_args()
     if args.markdown:
@@ -193,6 +194,8 @@ def main() -> None:
                "HistGradientBoosting": lambda t, a, b, s: scikit_learn(t, a, b, s, "hgb")}
     if args.no_sklearn:
         del methods["sklearn MLP pipeline"]
+    if args.no_defaults:
+        del methods["backprop train (defaults)"]
     for variant in args.variant:
         name, _, options = variant.partition("=")
         options = tuple(options.split())

@@ -114,11 +114,13 @@ def test_estimators_on_a_raw_table_choose_what_the_command_chooses(houses, capsy
         assert model.periodic.config() == command.periodic.config()
         assert model.input_scale == command.input_scale and model.loss.get_config() == command.loss.get_config()
         assert model.clip_predictions == command.clip_predictions
+        assert (model.learning_rate, model.l2) == (command.learning_rate, command.l2) == (0.003, 1e-4)
         assert len(estimator.validation_loss_curve_) == estimator.n_iter_ <= 100       # (0.2 held out, stopping)
         scaled = [c.get("scaling") for c in estimator.table_encoder_.preprocessing_.columns if c["kind"] == "numeric"]
         assert scaled == ["robust", "robust"]
     numbers = BackpropRegressor(random_state=0, epochs=2).fit(np.random.rand(20, 3), np.arange(20.0))
     assert numbers.model_.layer_sizes == (3, 100, 1) and numbers.model_.periodic is None      # (MLP conventions)
+    assert (numbers.model_.learning_rate, numbers.model_.l2) == (0.001, 0.0)
 
 
 def test_engine_numba_names_the_options_that_give_a_network_it_runs(houses, capsys):

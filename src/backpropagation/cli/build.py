@@ -48,7 +48,7 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     check_compiled(args, pre, task)
     learning_rate = args.learning_rate
     if learning_rate is None:
-        learning_rate = 1e-3 if args.optimizer.lower() in ("adam", "adamw", "rmsprop") else 1e-2
+        learning_rate = defaults.LEARNING_RATE if args.optimizer.lower() in ("adam", "adamw", "rmsprop") else 1e-2
     model = NeuralNetwork([n_inputs, *args.layers, n_out], task=task, hidden_activation=args.activation,
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
                           dtype=dtype, random_state=args.seed, engine=args.engine,

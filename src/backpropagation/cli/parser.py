@@ -276,10 +276,11 @@ def _add_network_options(command):
                          help="hidden activation")
     command.add_argument("--optimizer", default="adam", type=str.lower, choices=optimizers.names(), help="update rule")
     command.add_argument("--learning-rate", type=opt.positive_float, default=None,
-                         help="step size; default 0.001 for adam/adamw/rmsprop, 0.01 otherwise")
+                         help=f"step size; default {defaults.LEARNING_RATE:g} for adam/adamw/rmsprop, 0.01 otherwise")
     command.add_argument("--batch-size", type=opt.positive_int, default=defaults.BATCH_SIZE,
                          help="rows per gradient step")
-    command.add_argument("--l2", type=opt.nonnegative_float, default=0.0, help="L2 penalty on the weights")
+    command.add_argument("--l2", type=opt.nonnegative_float, default=defaults.L2,
+                         help=f"L2 penalty on the weights (default {defaults.L2:g})")
     command.add_argument("--dropout", type=opt.dropout, default=0.0, metavar="RATE",
                          help="inverted dropout after each hidden layer while training: one rate, or one per "
                               "hidden layer (0.3,0.1); predictions never drop")
