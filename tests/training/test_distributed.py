@@ -258,7 +258,8 @@ def test_a_streamed_table_trains_over_mpi_reproducibly_and_as_well_as_one_proces
     single = json.loads(one.stdout)
     assert reports[0]["processes"] == ranks and reports[0]["rows_train"] == single["rows_train"]
     assert "split among the" in reports[0]["streamed"]["blocks_dealt"]
-    assert abs(reports[0]["validation"]["accuracy"] - single["validation"]["accuracy"]) < 0.01
+    assert abs(reports[0]["validation"]["accuracy"] - single["validation"]["accuracy"]) < 0.01, \
+        (reports[0]["validation"], single["validation"])
 
 
 def test_a_rank_whose_blocks_hold_no_target_still_trains_streamed(tmp_path):
