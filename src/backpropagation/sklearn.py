@@ -91,6 +91,9 @@ class _BackpropEstimator(BaseEstimator):
         if not (isinstance(value, str) and value == "auto"):
             return value
         raw = getattr(self, "table_encoder_", None) is not None
+        adaptive = not isinstance(self.optimizer, str) or self.optimizer.lower() in ("adam", "adamw", "rmsprop")
+        if name == "learning_rate" and raw and not adaptive:
+            return 0.01                          # (backprop train's step for SGD and momentum)
         return (_TABLE_DEFAULTS if raw else _ARRAY_DEFAULTS)[name]
     def to_onnx(self, path=None, dtype=None):
         """The trained network as an ONNX graph (see ``NeuralNetwork.to_onnx``); an estimator that
@@ -265,7 +268,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         Hidden activation.
     optimizer : str or Optimizer, default "adam"
     learning_rate : float or "auto", default "auto"
-        0.003 / 0.001.
+        0.003 / 0.001 (on a table with ``optimizer`` "sgd", "momentum" or "nesterov": 0.01, as
+        ``backprop train``).
     l2 : float or "auto", default "auto"
         L2 penalty on the weights (``l2/2 · ΣW²`` added to the loss), as ``NeuralNetwork``'s:
         1e-4 / 0.

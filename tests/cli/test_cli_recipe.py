@@ -130,3 +130,16 @@ def test_engine_numba_names_the_options_that_give_a_network_it_runs(houses, caps
     assert "--engine numba: the compiled kernels do not run periodic embeddings, the input scale, label smoothing, " \
            "which the defaults use; add --no-periodic --no-input-scale --label-smoothing 0" in capsys.readouterr().err
     assert not (where / "m.npz").exists()
+
+
+def test_an_estimator_with_plain_sgd_on_a_raw_table_steps_as_the_command_does(houses, capsys):
+    pytest.importorskip("sklearn")
+    from backpropagation.sklearn import BackpropClassifier
+
+    where, frame = houses
+    train(where, "--target", "sold", "--drop", "price", "--optimizer", "sgd", capsys=capsys)
+    command = NeuralNetwork.load(where / "m.npz")
+    estimator = BackpropClassifier(optimizer="sgd", epochs=2, random_state=0).fit(
+        frame.drop(columns=["sold", "price"]), frame["sold"])
+    assert estimator.model_.learning_rate == command.learning_rate == 0.01
+
