@@ -95,3 +95,10 @@ def test_weighted_moments_count_each_row_as_often_as_its_weight():
     moments = Moments.of(values, weights)
     repeated = np.array([1e9 + 1, 1e9 + 1, 1e9 + 4])
     np.testing.assert_allclose([moments.mean[0], moments.std[0]], [repeated.mean(), repeated.std()], rtol=1e-12)
+
+
+def test_moments_keep_the_smallest_and_largest_counted_value_through_merges():
+    part = Moments.of(np.array([1.0, 5.0, 100.0]), np.array([1.0, 1.0, 0.0]))     # (weight 0: not counted)
+    assert (part.low[0], part.high[0]) == (1.0, 5.0)
+    whole = part.merge(Moments.of(np.array([-2.0, 3.0]))).merge(Moments.empty())
+    assert (whole.low[0], whole.high[0]) == (-2.0, 5.0)

@@ -164,8 +164,10 @@ class Moments:
         if not count.any():
             return cls.empty(values.shape[1])
         mean = w @ values / count
-        present = values[w > 0]
-        return cls(count, mean, w @ np.square(values - mean), present.min(axis=0), present.max(axis=0))
+        counted = None if weights is None else (w > 0)[:, None]          # (no copy of the rows)
+        low = values.min(axis=0, where=counted, initial=np.inf) if counted is not None else values.min(axis=0)
+        high = values.max(axis=0, where=counted, initial=-np.inf) if counted is not None else values.max(axis=0)
+        return cls(count, mean, w @ np.square(values - mean), low, high)
 
     @classmethod
     def empty(cls, n_columns: int = 1) -> "Moments":
