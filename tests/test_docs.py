@@ -14,7 +14,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Pages whose formulas the browser test reads: pages of the docs and two notebooks.
-MATH_PAGES = ["learn/", "backprop/", "defaults/", "cli/", "notebooks/backprop_derived/", "notebooks/vanishing_gradients/"]
+MATH_PAGES = ["learn/", "backprop/", "defaults/", "cli/", "notebooks/backprop_derived/",
+              "notebooks/vanishing_gradients/"]
 
 
 def build(site, config="mkdocs.yml", cwd=ROOT):

@@ -19,7 +19,7 @@ pytest.importorskip("scipy")
 from backpropagation import Callback, DivergenceError, NeuralNetwork  # noqa: E402
 from backpropagation import engines  # noqa: E402
 from backpropagation.nn.activations import Activation  # noqa: E402
-from backpropagation.engines import numba_engine  # noqa: E402
+from backpropagation.engines import numba_chunk, numba_engine  # noqa: E402
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(50, 3))
@@ -164,8 +164,6 @@ def test_every_optimizer_on_threads(monkeypatch, optimizer):
 def test_threads_step_many_pieces_of_a_larger_network(monkeypatch, optimizer):
     # 35,000 parameters: each thread steps its block in several pieces, and the weights end
     # (the L2 penalty's last entry) inside a piece of the second thread's block.
-    from backpropagation.engines import numba_chunk
-
     monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
     data = RNG.normal(size=(120, 20))
     target, weights = (data[:, 0] > 0).astype(int) + (data[:, 1] > 0), RNG.uniform(0, 2, 120)
@@ -177,6 +175,25 @@ def test_threads_step_many_pieces_of_a_larger_network(monkeypatch, optimizer):
         results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
     assert model.parameters.size > 2 * numba_chunk.STEP_PIECE
     assert_equal_training(results)
+
+
+@pytest.mark.skipif(not numba_chunk.X86, reason="flushing subnormals is x86's MXCSR")
+def test_the_compiled_engine_flushes_subnormal_numbers_and_gives_the_mode_back():
+    # A weight of 1e-310 on a column of zeros gets no gradient: the reference keeps it, the
+    # kernels read it as zero (arithmetic on subnormals would take microcode, 100x slower).
+    data = X.copy()
+    data[:, 2] = 0.0
+    kept = {}
+    for engine in ("numpy", "numba"):
+        model = NeuralNetwork([3, 4, 1], optimizer="sgd", random_state=0, engine=engine)
+        model.layers[0].W[2, :] = 1e-310
+        model.fit(data, TARGETS["regression"], epochs=1, verbose=0)
+        kept[engine] = model.layers[0].W[2].copy()
+    # (compared as bit patterns: a comparison itself would read subnormals as zero if the mode leaked)
+    tiny = np.array([1e-310]).view(np.int64)[0]
+    assert (kept["numpy"].view(np.int64) == tiny).all() and (kept["numba"].view(np.int64) == 0).all()
+    # This thread's arithmetic keeps its subnormals after the fit.
+    assert (np.array([1e-300]) * np.array([1e-10])).view(np.int64)[0] != 0
 
 
 def test_an_engine_refuses_batches_larger_than_its_buffers():

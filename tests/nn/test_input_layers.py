@@ -123,17 +123,6 @@ def test_onnx_graph_equals_predict(tmp_path, dtype):
                                rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6 if dtype == "float32" else 1e-14)
 
 
-def test_the_compiled_engine_says_why_it_does_not_run_them():
-    pytest.importorskip("numba")
-    X, y = data()
-    model = NeuralNetwork([4, 8, 1], task="binary", periodic=[0], engine="numba", random_state=0)
-    with pytest.raises(ValueError, match="periodic embeddings"):
-        model.fit(X, y, epochs=1, verbose=0)
-    scaled = NeuralNetwork([4, 8, 1], task="binary", input_scale=True, random_state=0)
-    scaled.fit(X, y, epochs=1, verbose=0)
-    assert scaled.engine_ == "numpy" and "input scale" in scaled.engine_reason_
-
-
 def test_trace_and_summary_name_the_pieces():
     X, y = data(3)
     model = network()

@@ -45,7 +45,6 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     two classes, and for regression). The network's task (its output) standardises a regression target."""
     task = pre.resolved_task
     n_out = 1 if task == "regression" or (n_classes == 2 and task in ("classification", "binary")) else n_classes
-    check_compiled(args, pre, task)
     learning_rate = args.learning_rate
     if learning_rate is None:
         learning_rate = defaults.LEARNING_RATE if args.optimizer.lower() in ("adam", "adamw", "rmsprop") else 1e-2
@@ -64,22 +63,6 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     if args.data != "-":                 # (export checks its graph on the training file's rows)
         model.metadata["training_data"] = os.path.abspath(args.data)
     return model
-
-
-def check_compiled(args, pre, task: str) -> None:
-    """``--engine numba`` with a recipe piece the kernels do not run: say which options give a
-    network they run, before any work."""
-    if getattr(args, "engine", "auto") != "numba":
-        return
-    pieces = [(defaults.periodic_columns(pre.numeric_positions, getattr(args, "periodic", False)) is not None,
-               "periodic embeddings", "--no-periodic"),
-              (getattr(args, "input_scale", False), "the input scale", "--no-input-scale"),
-              (task != "regression" and getattr(args, "label_smoothing", 0.0) > 0, "label smoothing",
-               "--label-smoothing 0")]
-    used = [(what, option) for chosen, what, option in pieces if chosen]
-    if used:
-        raise ValueError(f"--engine numba: the compiled kernels do not run {', '.join(w for w, _ in used)}, which "
-                         f"the defaults use; add {' '.join(o for _, o in used)} (or use --engine auto)")
 
 
 def drawn_seed(args, comm=None) -> int:

@@ -50,15 +50,9 @@ def unsupported(model) -> str | None:
             return f"layer {i + 1}'s activation {type(layer.activation).__name__} is not a built-in one"
     if model.embeddings:
         return "it has embeddings, which the compiled kernels do not run"
-    if getattr(model, "periodic", None) is not None:
-        return "it has periodic embeddings of numeric columns, which the compiled kernels do not run"
-    if getattr(model, "input_scale", False):
-        return "it has an input scale, which the compiled kernels do not run"
     for i, dropout in enumerate(model.dropouts, 1):
         if dropout is not None:
             return f"layer {i} has dropout, which the compiled kernels do not run"
-    if getattr(model.loss, "label_smoothing", 0.0):
-        return "its loss smooths the labels, which the compiled kernels do not do"
     if type(model.loss) not in LOSSES:
         return f"the loss {type(model.loss).__name__} is not a built-in one"
     if type(model.optimizer) not in OPTIMIZERS:
@@ -111,20 +105,51 @@ def optimizer_state(optimizer, params) -> tuple[np.ndarray, np.ndarray]:
     return state["m"], state["v"]
 
 
+def stage_of(model) -> "Stage":
+    """The model's input stage (periodic embeddings and the input scale) as a :class:`Stage`;
+    inactive (``active`` False, the input as it is) without either."""
+    n_raw = int(model.layer_sizes[0])
+    stage = model.embedded_input
+    none = np.zeros(0, np.int64)
+    if stage is None:
+        return Stage(False, n_raw, n_raw, none, none, none, none, 0, 0, -1, -1, -1, -1, -1)
+    pieces = dict(zip(model.input_layers(), model.embedding_slices()))
+    periodic = stage.periodic
+    columns = none if periodic is None else np.array(periodic.columns, np.int64)
+    places = np.array([stage.pieces[c][2].start for c in columns], np.int64)
+    k, d = (0, 0) if periodic is None else (periodic.n_frequencies, periodic.features)
+    w_start = -1 if periodic is None else pieces[periodic].start
+    m = len(columns)
+    starts = (w_start, w_start + m * k, w_start + 2 * m * k, w_start + m * k * (2 + d)) if m else (-1,) * 4
+    s_start = -1 if stage.scale is None else pieces[stage.scale].start
+    return Stage(True, n_raw, int(stage.width), np.array(stage.plain, np.int64),
+                 np.array(stage.plain_places, np.int64), columns, places, k, d, *starts, s_start)
+
+
 # The kernels' arguments, grouped by what they are (numba passes named tuples by field).
 #: The epoch's rows: features, encoded targets, sample weights (empty: none), the row order.
 Data = namedtuple("Data", "X Y sample_weight order")
+#: The input stage between the rows of ``X`` and the first layer's input (:mod:`.numba_input`):
+#: whether there is one; the columns of ``X`` and the first layer's inputs; the plain columns and
+#: their places among the first layer's inputs; the periodic columns, each one's first place
+#: (``x``, then its ``d`` features), ``k`` frequencies and ``d`` features; where ``w``, ``b``,
+#: ``V``, ``c`` and the input scale ``s`` start in the flat vectors (-1: none).
+Stage = namedtuple("Stage", "active n_raw width plain_columns plain_places periodic_columns periodic_places "
+                            "k d w_start b_start V_start c_start s_start")
 #: The model: flat parameters and gradients, :data:`LAYER` records, the :data:`LOSS` record
-#: array, the number of weights (they come before the biases) and the L2 factor.
-Network = namedtuple("Network", "params grads layers loss n_weights l2")
+#: array, the number of weights (they come before the biases), the L2 factor and the input
+#: :class:`Stage`.
+Network = namedtuple("Network", "params grads layers loss n_weights l2 stage")
 #: The :data:`OPTIMIZER` record array and the optimizer's two state vectors.
 Optimizer = namedtuple("Optimizer", "spec first second")
 #: What a chunk hands back: each row's output and whether it was trained on (for the epoch's
 #: metric), each batch's loss and weight.
 Results = namedtuple("Results", "outputs trained batch_losses batch_weights")
 #: One thread's buffers for its block of a batch's rows: targets, row scales (sample weights),
-#: pre-activations, activations (input first) and deltas.
-Work = namedtuple("Work", "Yb row_scale Z A D")
+#: pre-activations, activations (the first layer's input first) and deltas; for the input stage
+#: (empty without it): the rows of ``X``, the first layer's input before the scale, the phases
+#: ``u``, their sines and cosines, and ``∂L/∂`` of the first layer's input.
+Work = namedtuple("Work", "Yb row_scale Z A D R P U S H E")
 #: The threads sharing each batch: this one's number, how many, the barrier's counter, each
 #: thread's loss and penalty (2 × parts), and the gradient vectors of threads 1.. .
 Threads = namedtuple("Threads", "part parts counters shared partials")

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..training import callbacks
 from .numba_codes import (Data, Network, Optimizer, Results, Threads, Work, layers_of, loss_of, optimizer_of,
-                          optimizer_state, unsupported)
+                          optimizer_state, stage_of, unsupported)
 
 #: Multiply-adds of the first chunk of batches: short enough for Ctrl-C and progress to stay
 #: responsive even in loops, long enough that the Python between chunks does not count.
@@ -125,8 +125,8 @@ class NumbaEngine:
             raise ValueError(f"engine='numba': {reason}; use engine='numpy' or 'auto'")
         self.chunk = numba_chunk
         self.model = model
-        self.layers, self.loss = layers_of(model), loss_of(model)
-        self.n_weights = int(sum(layer.n_weights for layer in model.layers))
+        self.layers, self.loss, self.stage = layers_of(model), loss_of(model), stage_of(model)
+        self.n_weights = int(model.n_weights)       # (the input stage's parameters count as weights)
         self._length = None          # batches per chunk, learnt across the epochs of one fit
         # A callback that must see each batch as it ends gets chunks of one batch.
         self._every_batch = any(not isinstance(c, CHUNK_SAFE_CALLBACKS) for c in batch_callbacks)
@@ -137,8 +137,7 @@ class NumbaEngine:
         # Per-thread buffers for a block of each batch's rows, and the gradient vectors of parts
         # 1.. (part 0's is the model's): allocated once a fit, not once an epoch.
         rows = math.ceil(batch_size / self.parts)
-        self.works = [self._work_buffers(rows, model.layers[0].fan_in, model.layers[-1].fan_out)
-                      for _ in range(self.parts)]
+        self.works = [self._work_buffers(rows) for _ in range(self.parts)]
         self.partials = np.zeros((self.parts - 1, model.parameters.size), dtype=model.dtype)
         began = time.perf_counter()
         self._load_kernels()
@@ -148,14 +147,15 @@ class NumbaEngine:
     def network(self) -> Network:
         """The model as the kernels see it (its L2 factor read now: it may change between fits)."""
         model = self.model
-        return Network(model.parameters, model.gradients, self.layers, self.loss, self.n_weights, float(model.l2))
+        return Network(model.parameters, model.gradients, self.layers, self.loss, self.n_weights, float(model.l2),
+                       self.stage)
 
     def _load_kernels(self) -> None:
         """Compile the chunk kernel for the model's dtype, or load it from numba's cache, now:
         a call with no batches and empty arrays of the types :meth:`chunks` passes, so that the
         first epoch's time is training only."""
         model, dtype = self.model, self.model.dtype
-        n_in, n_out = model.layers[0].fan_in, model.layers[-1].fan_out
+        n_in, n_out = self.stage.n_raw, model.layers[-1].fan_out
         data = Data(np.zeros((0, n_in), dtype), np.zeros((0, n_out), dtype), np.zeros(0, dtype), np.zeros(0, np.int64))
         results = Results(np.zeros((0, n_out), dtype), np.zeros(0, bool), np.zeros(0), np.zeros(0))
         first, second = optimizer_state(model.optimizer, model.parameters)
@@ -189,7 +189,9 @@ class NumbaEngine:
         n_rows = len(X)
         weights = np.zeros(0, dtype=model.dtype) if batches.weights is None else batches.weights
         order = np.arange(n_rows, dtype=np.int64) if order is None else order.astype(np.int64, copy=False)
-        data = Data(X, batches.Y, weights, order)
+        # (smoothing the labels is a change of targets: the kernels get the smoothed ones)
+        Y = model.loss.smoothed_targets(batches.Y) if getattr(model.loss, "label_smoothing", 0.0) else batches.Y
+        data = Data(X, Y, weights, order)
         first, second = optimizer_state(model.optimizer, model.parameters)
         optimizer = Optimizer(optimizer_of(model.optimizer), first, second)
         n_batches = math.ceil(n_rows / size)
@@ -213,9 +215,15 @@ class NumbaEngine:
                 yield start, zip(batch_losses[:done].tolist(), batch_weights[:done].tolist(), sizes.tolist())
                 start += count
 
-    def _work_buffers(self, rows: int, n_in: int, n_out: int) -> Work:
-        """A batch block's targets, row scales, pre-activations, activations (input first) and
-        deltas, for ``rows`` rows."""
-        dtype, units = self.model.dtype, int(self.layers["fan_out"].sum())
+    def _work_buffers(self, rows: int) -> Work:
+        """A batch block's targets, row scales, pre-activations, activations (the first layer's
+        input first) and deltas, and the input stage's buffers (empty without one), for ``rows`` rows."""
+        dtype, units, stage = self.model.dtype, int(self.layers["fan_out"].sum()), self.stage
+        n_in, n_out = int(self.layers[0]["fan_in"]), int(self.layers[-1]["fan_out"])
+        staged = rows if stage.active else 0
+        phases = staged * stage.periodic_columns.size * stage.k
         return Work(np.empty(rows * n_out, dtype), np.empty(rows, dtype), np.empty(rows * units, dtype),
-                    np.empty(rows * (units + n_in), dtype), np.empty(rows * units, dtype))
+                    np.empty(rows * (units + n_in), dtype), np.empty(rows * units, dtype),
+                    np.empty(staged * stage.n_raw, dtype), np.empty(staged * n_in if stage.s_start >= 0 else 0, dtype),
+                    np.empty(phases, dtype), np.empty(phases, dtype), np.empty(phases, dtype),
+                    np.empty(staged * n_in, dtype))

@@ -248,12 +248,12 @@ StepConstants = namedtuple("StepConstants", "lr momentum nesterov rho rest_rho b
                                             "epsilon root step decay")
 
 
-def _like(params, value):
+def like(params, value):
     """``value`` as a scalar of the parameters' dtype (compiled: see :func:`_like_compiled`)."""
     return params.dtype.type(value)
 
 
-@overload(_like)
+@overload(like)
 def _like_compiled(params, value):
     """In compiled code, a cast to the array's numba type (no allocation)."""
     kind = params.dtype
@@ -265,11 +265,11 @@ def step_constants(spec, lr, t, params):
     """The :class:`StepConstants` of step ``t`` for the optimizer ``spec`` (an
     :data:`~.numba_codes.OPTIMIZER` record)."""
     return StepConstants(
-        _like(params, lr), _like(params, spec.momentum), _like(params, 1.0 if spec.nesterov else 0.0),
-        _like(params, spec.rho), _like(params, 1.0 - spec.rho), _like(params, spec.beta_1),
-        _like(params, 1.0 - spec.beta_1), _like(params, spec.beta_2), _like(params, 1.0 - spec.beta_2),
-        _like(params, spec.epsilon), _like(params, math.sqrt(1.0 - spec.beta_2 ** t)),
-        _like(params, lr / (1.0 - spec.beta_1 ** t)), _like(params, 1.0 - lr * spec.weight_decay))
+        like(params, lr), like(params, spec.momentum), like(params, 1.0 if spec.nesterov else 0.0),
+        like(params, spec.rho), like(params, 1.0 - spec.rho), like(params, spec.beta_1),
+        like(params, 1.0 - spec.beta_1), like(params, spec.beta_2), like(params, 1.0 - spec.beta_2),
+        like(params, spec.epsilon), like(params, math.sqrt(1.0 - spec.beta_2 ** t)),
+        like(params, lr / (1.0 - spec.beta_1 ** t)), like(params, 1.0 - lr * spec.weight_decay))
 
 
 @njit(cache=True, error_model="numpy")

@@ -187,20 +187,24 @@ class BinaryCrossEntropy(_SmoothedLabels, Loss):
     fused_activation = activations.Sigmoid
     needs_probability_targets = True
 
+    def smoothed_targets(self, Y):
+        """The targets trained toward: ``(1 - ε) Y + ε/2`` (``Y`` itself without smoothing)."""
+        return self.smoothed(Y, 2)
+
     def sample_losses(self, Y, A):
-        P, Y = _clip_probabilities(A), self.smoothed(Y, 2)
+        P, Y = _clip_probabilities(A), self.smoothed_targets(Y)
         return -np.mean(Y * np.log(P) + (1.0 - Y) * np.log1p(-P), axis=1)
 
     def backward(self, Y, A):
         P = _clip_probabilities(A)
-        return (P - self.smoothed(Y, 2)) / (P * (1.0 - P) * Y.size)
+        return (P - self.smoothed_targets(Y)) / (P * (1.0 - P) * Y.size)
 
     def fused_sample_losses(self, Y, Z):
         # log(1 + exp(-|z|)) + max(z, 0) - z y  ==  -y log σ(z) - (1 - y) log(1 - σ(z))
-        return np.mean(np.maximum(Z, 0.0) - Z * self.smoothed(Y, 2) + np.log1p(np.exp(-np.abs(Z))), axis=1)
+        return np.mean(np.maximum(Z, 0.0) - Z * self.smoothed_targets(Y) + np.log1p(np.exp(-np.abs(Z))), axis=1)
 
     def fused_backward(self, Y, A):
-        return (A - self.smoothed(Y, 2)) * (1.0 / Y.size)
+        return (A - self.smoothed_targets(Y)) * (1.0 / Y.size)
 
 
 @register("categorical_crossentropy")
@@ -213,16 +217,20 @@ class CategoricalCrossEntropy(_SmoothedLabels, Loss):
     #: Σ_k over one column would see only the positive class: it needs a softmax output.
     needs_one_output_per_class = True
 
+    def smoothed_targets(self, Y):
+        """The targets trained toward: ``(1 - ε) Y + ε/K`` over the ``K`` columns of ``Y``."""
+        return self.smoothed(Y, Y.shape[1])
+
     def sample_losses(self, Y, A):
-        return -np.sum(self.smoothed(Y, Y.shape[1]) * np.log(_clip_probabilities(A)), axis=1)
+        return -np.sum(self.smoothed_targets(Y) * np.log(_clip_probabilities(A)), axis=1)
 
     def backward(self, Y, A):
-        return -self.smoothed(Y, Y.shape[1]) / (_clip_probabilities(A) * Y.shape[0])
+        return -self.smoothed_targets(Y) / (_clip_probabilities(A) * Y.shape[0])
 
     def fused_sample_losses(self, Y, Z):
         shifted = Z - Z.max(axis=1, keepdims=True)
         log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return -np.sum(self.smoothed(Y, Y.shape[1]) * log_softmax, axis=1)
+        return -np.sum(self.smoothed_targets(Y) * log_softmax, axis=1)
 
     def fused_backward(self, Y, A):
-        return (A - self.smoothed(Y, Y.shape[1])) * (1.0 / Y.shape[0])
+        return (A - self.smoothed_targets(Y)) * (1.0 / Y.shape[0])
