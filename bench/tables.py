@@ -168,6 +168,37 @@ def markdown(path: str) -> str:
     return "\n".join(lines)
 
 
+#: The round's target against gradient boosting: within this of its score (and balanced accuracy)...
+TIE = 0.005
+#: ...and never further behind than this; fit time at most this multiple of its time.
+BEHIND, TIME_RATIO = 0.01, 10.0
+
+
+def verdict(results: list[dict], ours: str = "backprop train (defaults)", theirs: str = "HistGradientBoosting") -> str:
+    """Each table's standing of ``ours`` against ``theirs`` (the target's terms: a tie within
+    :data:`TIE` on the score and on balanced accuracy, how far behind, the time ratio), and the
+    count over R's tables and over all."""
+    lines, counts = [], {"R": [0, 0], "all": [0, 0]}
+    for row in results:
+        if ours not in row or theirs not in row:
+            continue
+        gaps = [row[ours]["mean"] - row[theirs]["mean"]]
+        if "balanced_accuracy" in row[ours]:
+            gaps.append(row[ours]["balanced_accuracy"] - row[theirs]["balanced_accuracy"])
+        tie, worst = min(gaps) >= -TIE, min(gaps)
+        ratio = row[ours]["seconds"] / max(row[theirs]["seconds"], 1e-9)
+        for group in (["R", "all"] if row["table"].endswith(")") else ["all"]):  # (R's tables: "item (package)")
+            counts[group][0] += tie
+            counts[group][1] += 1
+        lines.append(f"{row['table']:26s} {'tie or better' if tie else 'behind':13s} worst gap {worst:+.3f}"
+                     f"{'  (more than ' + str(BEHIND) + ' behind)' if worst < -BEHIND else ''}"
+                     f"   time {ratio:.1f}x{'' if ratio <= TIME_RATIO else ' (over ' + str(TIME_RATIO) + 'x)'}")
+    lines.append(f"ties or better: {counts['R'][0]} of {counts['R'][1]} R tables, {counts['all'][0]} of "
+                 f"{counts['all'][1]} in all (target: 8 of 10, none more than {BEHIND} behind, time at most "
+                 f"{TIME_RATIO:g}x)")
+    return "\n".join(lines)
+
+
 def main() -> None:
     import warnings
 
@@ -186,6 +217,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.markdown:
         print(markdown(args.markdown))
+        with open(args.markdown) as handle:
+            print("\n" + verdict(json.load(handle)["results"]))
         return
     warnings.filterwarnings("ignore")          # (scikit-learn's ConvergenceWarning at 500 epochs)
     seeds = range(1 if args.quick else args.seeds)
@@ -223,6 +256,7 @@ def main() -> None:
             + f" ({row[m]['seconds']} s)" for m in methods), flush=True)
     with open(args.output, "w") as out:
         json.dump({"seeds": len(seeds), "results": results}, out, indent=1)
+    print(verdict(results))
     print(f"written to {args.output}")
 
 

@@ -17,6 +17,7 @@ from .training.callbacks import (
                         ProgressBar,
                         ReduceLROnPlateau,
 )
+from .training.penalty_schedule import PenaltyScheduler
 from .errors import DivergenceError, NotFittedError
 from .nn.input_layers import InputScale, PeriodicEmbedding
 from .nn.layers import Dense, Dropout, Embedding, Layer
@@ -35,6 +36,7 @@ __all__ = [
     "Schedule",
     "SGD", "Adam", "AdamW", "RMSProp",
     "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
+    "PenaltyScheduler",
     "ModelCheckpoint", "ProgressBar", "DivergenceError", "NotFittedError", "read_table", "StreamedTable",
     "activations", "losses", "optimizers", "initializers", "schedules", "callbacks", "metrics",
 ]

@@ -13,6 +13,7 @@ from ..tables.csv_source import TextFormat
 from ..tables.preprocessing import TabularPreprocessor
 from ..training import table_defaults as defaults
 from ..training.callbacks import EarlyStopping
+from ..training.penalty_schedule import PenaltyScheduler
 
 #: The pictures ``--plots`` draws.
 PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")
@@ -63,6 +64,17 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     if args.data != "-":                 # (export checks its graph on the training file's rows)
         model.metadata["training_data"] = os.path.abspath(args.data)
     return model
+
+
+def penalty_callbacks(args) -> list:
+    """``--l2-schedule`` and ``--dropout-schedule`` as a :class:`PenaltyScheduler` (none without
+    them); ValueError, before any work, for a schedule of a penalty that is not there."""
+    l2, dropout = getattr(args, "l2_schedule", None), getattr(args, "dropout_schedule", None)
+    if l2 and not args.l2:
+        raise ValueError(f"--l2-schedule {l2}: there is no L2 penalty to schedule (--l2 0); give --l2 > 0")
+    if dropout and not getattr(args, "dropout", 0.0):
+        raise ValueError(f"--dropout-schedule {dropout}: there is no dropout to schedule; give --dropout RATE")
+    return [PenaltyScheduler(l2=l2, dropout=dropout)] if l2 or dropout else []
 
 
 def drawn_seed(args, comm=None) -> int:

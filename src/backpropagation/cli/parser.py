@@ -223,6 +223,11 @@ def _add_training_options(command):
                               "validation split, else off)")
     command.add_argument("--lr-schedule", default=None, type=str.lower, choices=schedules.names() + ["plateau"],
                          help="learning-rate schedule (default: constant)")
+    command.add_argument("--l2-schedule", default=None, type=str.lower, choices=schedules.names(),
+                         help="schedule of the L2 penalty over the epochs, e.g. flat_cosine: --l2 for the first "
+                              "half, then down to 0 along half a cosine (default: constant)")
+    command.add_argument("--dropout-schedule", default=None, type=str.lower, choices=schedules.names(),
+                         help="schedule of the dropout rate over the epochs, as --l2-schedule (needs --dropout)")
     _add_engine_option(command)
     command.add_argument("--output", "-o", default="model.npz", help="model file to write")
     command.add_argument("--plots", metavar="DIR", help="write loss curve and prediction plots here")

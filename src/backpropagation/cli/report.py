@@ -78,6 +78,11 @@ def recipe(args, model) -> list[str]:
     smoothing = getattr(model.loss, "label_smoothing", 0.0)
     if smoothing:
         lines.append(f"label smoothing {smoothing:g}: targets (1 - {smoothing:g}) y + {smoothing:g} / classes")
+    for what, value, name in (("L2 penalty", model.l2, getattr(args, "l2_schedule", None)),
+                              ("dropout", max([d.rate for d in model.dropouts if d is not None], default=0.0),
+                               getattr(args, "dropout_schedule", None))):
+        if name:
+            lines.append(f"{what} {value:g} on the {name} schedule over the epochs")
     bounds = getattr(model.task_, "target_range_", None)
     if bounds is not None:
         lines.append("predictions kept within the training targets' range " +

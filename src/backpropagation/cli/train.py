@@ -24,8 +24,8 @@ from ..interrupt import InterruptGuard
 from ..tables.readers import Table, number_rows_across, read_file
 from ..tables.transform_report import TransformReport
 from ..training.reducers import MPIReducer
-from .build import (check_outputs, drawn_seed, network_for, preprocessor, spelled_columns, stopper_for,
-                    text_format)
+from .build import (check_outputs, drawn_seed, network_for, penalty_callbacks, preprocessor, spelled_columns,
+                    stopper_for, text_format)
 from .report import Trained, class_report, metrics_in_units, print_report, training_report, write_plots
 from .stream import should_stream, train_streaming
 
@@ -101,7 +101,8 @@ def train(args, table: Table, comm=None) -> Trained:
     history = model.fit(
         data.X, data.y, epochs=args.epochs, batch_size=args.batch_size, verbose=0 if args.json or args.quiet else 1,
         validation_data=None if not data.has_validation else (data.X_val, data.y_val),
-        early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm, class_weight=args.class_weight)
+        early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm, class_weight=args.class_weight,
+        callbacks=penalty_callbacks(args))
     seconds = time.perf_counter() - started
     held = data.counts["rows_validation"] > 0
     report = training_report(

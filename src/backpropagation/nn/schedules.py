@@ -6,6 +6,10 @@ epoch (``epoch`` counts from 0 within one call to ``fit``; ``epochs`` is that ca
 the current learning rate, like Keras' ``LearningRateScheduler``, and ``"plateau"``, which is
 :class:`~backpropagation.training.callbacks.ReduceLROnPlateau` (it reacts to the monitored loss, so it
 lives with the callbacks).
+
+The same schedules set the L2 factor and the dropout rates epoch by epoch
+(:class:`~backpropagation.training.penalty_schedule.PenaltyScheduler`; ``flat_cosine`` is made
+for them), with the initial value in place of the initial learning rate.
 """
 
 from __future__ import annotations
@@ -98,3 +102,24 @@ class CosineDecay(Schedule):
 
     def get_config(self):
         return {"min_lr": self.min_lr}
+
+
+@register("flat_cosine")
+class FlatCosine(Schedule):
+    """The initial value for the first ``flat`` fraction of the run, then half a cosine down to
+    ``minimum`` at the last epoch: RealMLP's schedule for weight decay and dropout (strong early,
+    none at the end, so that the last epochs fit the data closely)."""
+
+    def __init__(self, flat: float = 0.5, minimum: float = 0.0) -> None:
+        self.flat = check_range("flat", flat, 0.0, 1.0, high_open=False)
+        self.minimum = check_range("minimum", minimum, 0.0)
+
+    def __call__(self, epoch, initial_lr, epochs):
+        start = self.flat * (epochs - 1)
+        if epoch <= start:
+            return initial_lr
+        progress = (epoch - start) / max(epochs - 1 - start, 1e-12)
+        return self.minimum + 0.5 * (initial_lr - self.minimum) * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    def get_config(self):
+        return {"flat": self.flat, "minimum": self.minimum}
