@@ -37,7 +37,7 @@ PIO2_HIGH, PIO2_LOW, TWO_OVER_PI = 1.57079632673412561417e+00, 6.077100506506192
 REDUCED_UP_TO = 823549.6
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always", fastmath={"contract"})
 def _sin_cos_reduced(u):
     """``(sin u, cos u)`` for ``|u| <=`` :data:`REDUCED_UP_TO`, without branches (so that a loop
     over many ``u`` vectorises): ``u = n π/2 + r`` with ``|r| <= π/4``, the two polynomials at
@@ -56,11 +56,13 @@ def _sin_cos_reduced(u):
             second * (1.0 - 2.0 * (np.floor(0.5 * (quadrant + 1.0)) - 2.0 * np.floor(0.25 * (quadrant + 1.0)))))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def sin_cos(U, S, C):
     """``S = sin(U)``, ``C = cos(U)`` elementwise, in float64 whatever the arrays' dtype (then
     rounded to it): the same numbers as NumPy's ``np.sin``/``np.cos`` to within an ulp or two, and
-    several times faster than libm's two calls, since one vectorised loop serves both."""
+    several times faster than libm's two calls, since one vectorised loop serves both (its
+    multiply-adds fused: ``contract`` is the one fast-math liberty taken, NaN and infinities keep
+    their meaning)."""
     for i in range(U.size):
         sine, cosine = _sin_cos_reduced(float(U[i]))
         S[i], C[i] = sine, cosine
@@ -134,8 +136,10 @@ def _scale_backward(stage, params, grads, E, P, rows):
 
 
 @njit(cache=True, error_model="numpy")
-def _periodic_backward(stage, params, grads, R, E, S, H, rows, j):
-    """Column ``j``'s ``∂L/∂w, ∂L/∂b, ∂L/∂V, ∂L/∂c`` into ``grads`` from ``E`` (``∂L/∂a``)."""
+def _periodic_backward(stage, params, grads, R, E, S, H, rows, j, Vt, dVt, back):
+    """Column ``j``'s ``∂L/∂w, ∂L/∂b, ∂L/∂V, ∂L/∂c`` into ``grads`` from ``E`` (``∂L/∂a``).
+    ``V`` is read, and ``∂L/∂V`` summed, transposed (``Vt``, ``dVt``: feature by feature), so that
+    the loops over the frequencies run over contiguous memory; ``back`` holds ``∂L/∂e V_jᵀ``."""
     k, d, m, n_raw, width = stage.k, stage.d, stage.periodic_columns.size, stage.n_raw, stage.width
     column, place = stage.periodic_columns[j], stage.periodic_places[j]
     V = params[stage.V_start + j * k * d:stage.V_start + (j + 1) * k * d]
@@ -143,24 +147,30 @@ def _periodic_backward(stage, params, grads, R, E, S, H, rows, j):
         grads[stage.b_start + j * k:stage.b_start + (j + 1) * k]
     dV, dc = grads[stage.V_start + j * k * d:stage.V_start + (j + 1) * k * d], \
         grads[stage.c_start + j * d:stage.c_start + (j + 1) * d]
-    dw[:], db[:], dV[:], dc[:] = 0.0, 0.0, 0.0, 0.0
+    for f in range(k):
+        for e in range(d):
+            Vt[e * k + f] = V[f * d + e]
+    dVt[:], dw[:], db[:], dc[:] = 0.0, 0.0, 0.0, 0.0
     for i in range(rows):
         de = E[i * width + place + 1:i * width + place + 1 + d]
         at = (i * m + j) * k
         sines, cosines, x = S[at:at + k], H[at:at + k], R[i * n_raw + column]
+        back[:] = 0.0
         for e in range(d):
-            dc[e] += de[e]
+            g = de[e]
+            dc[e] += g
+            for f in range(k):
+                dVt[e * k + f] += cosines[f] * g
+                back[f] += g * Vt[e * k + f]
         for f in range(k):
-            back = like(params, 0.0)
-            for e in range(d):
-                dV[f * d + e] += cosines[f] * de[e]
-                back += de[e] * V[f * d + e]
-            du = -sines[f] * back
+            du = -sines[f] * back[f]
             dw[f] += x * du
             db[f] += du
     two_pi = like(params, TWO_PI)
     for f in range(k):
         dw[f] = two_pi * dw[f]
+        for e in range(d):
+            dV[f * d + e] = dVt[e * k + f]
 
 
 @njit(cache=True, error_model="numpy")
@@ -169,5 +179,7 @@ def input_backward(stage, params, grads, R, E, P, S, H, rows):
     of ``rows`` rows (overwritten), with what :func:`input_forward` kept."""
     if stage.s_start >= 0:
         _scale_backward(stage, params, grads, E, P, rows)
+    k, d = stage.k, stage.d
+    Vt, dVt, back = np.empty(k * d, params.dtype), np.empty(k * d, params.dtype), np.empty(k, params.dtype)
     for j in range(stage.periodic_columns.size):
-        _periodic_backward(stage, params, grads, R, E, S, H, rows, j)
+        _periodic_backward(stage, params, grads, R, E, S, H, rows, j, Vt, dVt, back)
