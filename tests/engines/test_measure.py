@@ -59,10 +59,10 @@ def test_the_reference_engine_takes_one_blas_thread_where_its_steps_measure_fast
     fake = FakeBLAS()
     monkeypatch.setattr(measure, "blas_controller", lambda: fake)
     slow_when(fake, monkeypatch, one_is_faster)
-    model = NeuralNetwork([4, 8, 1], dropout=0.5, random_state=0)
-    model.fit(np.zeros((32, 4)), np.zeros(32), epochs=1, verbose=0)
+    model = NeuralNetwork([64, 256, 1], dropout=0.5, random_state=0)    # (32 × 64 × 256: BLAS's threads wake)
+    model.fit(np.zeros((32, 64)), np.zeros(32), epochs=1, verbose=0)
     before, masks = model.parameters.copy(), model.dropout_rng.bit_generator.state
-    threads, timing = measure.blas_threads(model, np.zeros((64, 4)), np.zeros((64, 1)), 32, budget=0.0)
+    threads, timing = measure.blas_threads(model, np.zeros((64, 64)), np.zeros((64, 1)), 32, budget=0.0)
     assert threads == (1 if one_is_faster else None)
     assert set(timing) == {"numpy, 2 BLAS threads", "numpy, 1 BLAS thread"}
     np.testing.assert_array_equal(model.parameters, before)                 # trials run on a copy
@@ -77,9 +77,21 @@ def test_a_long_fit_holds_blas_to_what_measured_faster(monkeypatch):
     held = []
     real = measure.holding_blas
     monkeypatch.setattr(measure, "holding_blas", lambda threads: held.append(threads) or real(threads))
-    model = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)
-    model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, verbose=0)
+    model = NeuralNetwork([64, 256, 1], engine="numpy", random_state=0)
+    model.fit(np.zeros((64, 64)), np.zeros(64), epochs=1, verbose=0)
     assert held[-1] == 1 and set(model.engine_timing_) == {"numpy, 2 BLAS threads", "numpy, 1 BLAS thread"}
+
+
+def test_a_job_whose_products_never_wake_blas_threads_is_measured_once(monkeypatch):
+    fake = FakeBLAS()
+    monkeypatch.setattr(measure, "blas_controller", lambda: fake)
+    monkeypatch.setattr(engines, "AUTO_MIN_SECONDS", 0.0)
+    trials = []
+    real = measure.trial
+    monkeypatch.setattr(measure, "trial", lambda *args, **kw: trials.append(args[1]) or real(*args, **kw))
+    model = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)     # 32 × 4 × 8 multiply-adds at most
+    model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, verbose=0)
+    assert trials == ["numpy", "numpy"] and set(model.engine_timing_) == {"numpy"} and not fake.limited
 
 
 def test_a_short_job_costs_two_steps_of_measuring_and_mpi_none(monkeypatch):

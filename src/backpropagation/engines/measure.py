@@ -185,11 +185,14 @@ def estimate(model, X, Y, batch_size: int, n_rows: int, epochs: int) -> tuple[fl
 def blas_threads(model, X, Y, batch_size: int, budget: float, batches: int = TRIAL_BATCHES) -> tuple[int | None, dict]:
     """BLAS threads for the reference engine on the job's batches: 1 when one thread runs its
     training steps faster than the default count, else None (leave it); and the seconds per step
-    measured with each."""
+    measured with each. A job whose products are all too small to wake BLAS's threads
+    (:func:`wakes_blas_threads`) is measured once, as it is."""
     controller = blas_controller()
     default = default_blas_threads(controller) if controller else 1
     if default <= 1:
         return None, {}
+    if not wakes_blas_threads(model, batch_size):      # (every product runs on one thread either way)
+        return None, {"numpy": numpy_seconds(model, X, Y, batch_size, None, budget, batches)}
     many = numpy_seconds(model, X, Y, batch_size, None, budget, batches)
     one = numpy_seconds(model, X, Y, batch_size, 1, budget, batches)
     timing = {f"numpy, {default} BLAS threads": many, "numpy, 1 BLAS thread": one}
