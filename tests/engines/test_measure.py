@@ -163,8 +163,3 @@ def test_a_trial_after_a_threaded_one_of_another_kind_waits_until_its_threads_sl
 def test_trials_time_enough_batches_per_call_that_a_call_s_fixed_cost_fades():
     assert measure.trial_batches(1e-3, 0.1) == 33 and measure.trial_batches(1.0, 0.1) == measure.TRIAL_BATCHES
     assert measure.trial_batches(1e-9, 0.1) == 256
-
-
-def test_only_products_large_enough_for_blas_threads_count_as_threaded():
-    assert not measure.wakes_blas_threads(NeuralNetwork([64, 64, 10]), 32)        # digits-sized: one thread
-    assert measure.wakes_blas_threads(NeuralNetwork([3100, 32, 1]), 32)           # a one-hot table: threads

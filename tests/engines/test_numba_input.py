@@ -118,3 +118,26 @@ def test_sines_and_cosines_equal_numpys_to_an_ulp():
     sines, cosines = np.empty_like(single), np.empty_like(single)
     sin_cos(single, sines, cosines)
     np.testing.assert_allclose(cosines, np.cos(single), rtol=0, atol=1.2e-7)
+
+
+@pytest.mark.parametrize("stage", ["none", "both"])
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_compiled_engine_scores_validation_rows_as_the_reference_does(monkeypatch, stage, task, dtype):
+    from backpropagation.nn import backprop
+
+    histories = {}
+    for engine in ("numpy", "numba"):
+        if engine == "numba":       # (the compiled forward pass scores them: the reference's is not called)
+            monkeypatch.setattr(backprop.Backprop, "objective", lambda *args, **kwargs: pytest.fail("reference"))
+        model = NeuralNetwork([5, 12, 6, 3 if task == "multiclass" else 1],
+                              task="regression" if task == "regression" else "classification", l2=0.01,
+                              label_smoothing=0.1 if task != "regression" else 0.0, random_state=4, engine=engine,
+                              dtype=dtype, **STAGES.get(stage, {}))
+        history = model.fit(X, TARGETS[task], epochs=3, batch_size=7, verbose=0, validation_split=0.25)
+        histories[engine] = history.history
+    metric = "r2" if task == "regression" else "accuracy"
+    tolerance = 1e-9 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(histories["numba"]["val_loss"], histories["numpy"]["val_loss"], rtol=tolerance)
+    np.testing.assert_allclose(histories["numba"]["val_" + metric], histories["numpy"]["val_" + metric],
+                               rtol=tolerance)

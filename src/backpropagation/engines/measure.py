@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from .blas_work import wakes_blas_threads
+
 #: Most seconds each candidate is timed for (after one untimed warm-up run).
 TRIAL_SECONDS = 0.1
 #: The share of the job's estimated length all trials together may take.
@@ -47,17 +49,8 @@ TRIAL_BATCHES = 4
 #: waits about 2**28 cycles before they sleep): long enough to halve the speed of whatever is
 #: timed next on a 2-core machine, so a trial after a threaded one waits this out first.
 SPIN_SECONDS = 0.12
-#: Multiply-adds (m·n·k) of a matrix product below which OpenBLAS runs it on one thread (its
-#: GEMM threshold): a job whose every product is smaller wakes no threads, so leaves none spinning.
-BLAS_THREADED_WORK = 2**18
 #: The last threaded trial: (which, when its threads sleep again).
 _spinning = (None, 0.0)
-
-
-def wakes_blas_threads(model, batch_size: int) -> bool:
-    """Whether a training step's largest product (rows × fan-in × fan-out) is large enough for
-    BLAS to run it on several threads (:data:`BLAS_THREADED_WORK`)."""
-    return max(batch_size * layer.fan_in * layer.fan_out for layer in model.layers) >= BLAS_THREADED_WORK
 
 
 def settle(which: str, threaded: bool) -> None:

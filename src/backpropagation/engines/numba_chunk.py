@@ -216,6 +216,28 @@ def stage_backward(net, grads, work, rows, block_rows):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def mean_row_loss(data, net, work, block_rows, outputs):
+    """The loss of every row of ``data.X`` in turn (no penalty), averaged, and each row's output
+    into ``outputs``: forward passes of ``block_rows`` rows at a time, nothing trained
+    (validation). Subnormals are flushed as in :func:`run_chunk`."""
+    mode = flush_subnormals()
+    n_rows, out = data.X.shape[0], net.layers[net.layers.shape[0] - 1]
+    a_out, n_out = out.a_out * block_rows, out.fan_out
+    total = 0.0
+    for start in range(0, n_rows, block_rows):
+        rows = min(block_rows, n_rows - start)
+        gather_and_embed(data, net, work, data.order, start, rows)
+        kernels.forward(net.params, net.layers, work.Z, work.A, rows, block_rows)
+        total += kernels.mean_loss(net.loss, net.layers, work.Yb, work.A, work.Z, work.row_scale, rows, block_rows,
+                                   1.0)
+        for r in range(rows):
+            for j in range(n_out):
+                outputs[start + r, j] = work.A[a_out + r * n_out + j]
+    restore_float_mode(mode)
+    return total / n_rows
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def run_chunk(threads, data, net, optimizer, results, work, batch_size, first_batch, n_batches, lr, t):
     """:func:`run_batches` with subnormal numbers flushed to zero (on x86; the thread's mode is
     restored on return): what comes out differs from the reference engine's by less than 1e-307."""

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from ..training import callbacks
+from .blas_work import wakes_blas_threads
 from .numba_codes import (Data, Network, Optimizer, Results, Threads, Work, layers_of, loss_of, optimizer_of,
                           optimizer_state, stage_of, unsupported)
 
@@ -189,9 +190,7 @@ class NumbaEngine:
         n_rows = len(X)
         weights = np.zeros(0, dtype=model.dtype) if batches.weights is None else batches.weights
         order = np.arange(n_rows, dtype=np.int64) if order is None else order.astype(np.int64, copy=False)
-        # (smoothing the labels is a change of targets: the kernels get the smoothed ones)
-        Y = model.loss.smoothed_targets(batches.Y) if getattr(model.loss, "label_smoothing", 0.0) else batches.Y
-        data = Data(X, Y, weights, order)
+        data = Data(X, self._targets(batches.Y), weights, order)   # (smoothing labels changes the targets)
         first, second = optimizer_state(model.optimizer, model.parameters)
         optimizer = Optimizer(optimizer_of(model.optimizer), first, second)
         n_batches = math.ceil(n_rows / size)
@@ -214,6 +213,26 @@ class NumbaEngine:
                 sizes = np.minimum(size, n_rows - (start + np.arange(done)) * size)
                 yield start, zip(batch_losses[:done].tolist(), batch_weights[:done].tolist(), sizes.tolist())
                 start += count
+
+    def objective(self, X, Y, outputs) -> float:
+        """Loss plus L2 penalty on validation rows ``X`` with encoded ``Y``, each row's output into
+        ``outputs``: the reference's :meth:`Backprop.objective <backpropagation.nn.backprop.Backprop.objective>`,
+        by the compiled forward pass in blocks of a batch's rows where those products are too
+        small for BLAS's threads (a table's network: NumPy's calls would cost more than the
+        arithmetic), else by the reference's own passes over many rows (NaN for no rows)."""
+        model = self.model
+        block_rows = len(self.works[0].row_scale)
+        if not len(X) or wakes_blas_threads(model, block_rows):
+            return model.backprop.objective(X, Y, outputs)
+        X, Y = np.ascontiguousarray(X, dtype=model.dtype), np.ascontiguousarray(Y, dtype=model.dtype)
+        data = Data(X, self._targets(Y), np.zeros(0, dtype=model.dtype), np.arange(len(X), dtype=np.int64))
+        loss = self.chunk.mean_row_loss(data, self.network(), self.works[0], block_rows, outputs)
+        return loss + model.backprop.penalty()
+
+    def _targets(self, Y):
+        """The targets the kernels train toward: smoothed where the loss smooths its labels."""
+        loss = self.model.loss
+        return loss.smoothed_targets(Y) if getattr(loss, "label_smoothing", 0.0) else Y
 
     def _work_buffers(self, rows: int) -> Work:
         """A batch block's targets, row scales, pre-activations, activations (the first layer's

@@ -45,3 +45,8 @@ class NumpyEngine:
             if weight > 0 and math.isfinite(loss):
                 model.backprop.update(lr)
             yield batch, [(loss, weight, len(Y_batch))]
+
+    def objective(self, X, Y, outputs) -> float:
+        """Loss plus L2 penalty on validation rows (the model's own forward pass), each row's
+        output into ``outputs``."""
+        return self.model.backprop.objective(X, Y, outputs)

@@ -118,7 +118,7 @@ class TrainingLoop:
     model : NeuralNetwork
     reducer : LocalReducer or MPIReducer
     engine : NumpyEngine or NumbaEngine
-        What runs the batches (``engine.chunks``).
+        What runs the batches (``engine.chunks``) and scores the validation rows (``engine.objective``).
     source : InMemoryRows or StreamedPools
         Each epoch's parts (:mod:`.sources`).
     validation : tuple
@@ -200,7 +200,7 @@ class TrainingLoop:
         logs = {"loss": totals.loss / totals.weight if totals.weight else math.nan,
                 metric: reducer.merged(totals.tally).value}
         if self.X_val is not None:
-            val_loss = model.backprop.objective(self.X_val, self.Y_val, self.val_outputs)
+            val_loss = self.engine.objective(self.X_val, self.Y_val, self.val_outputs)
             logs["val_loss"] = reducer.mean(val_loss, len(self.X_val))
             tally = model.task_.metric_tally()
             model.task_.add_to(tally, self.Y_val, self.val_outputs)
