@@ -141,3 +141,18 @@ def test_the_compiled_engine_scores_validation_rows_as_the_reference_does(monkey
     np.testing.assert_allclose(histories["numba"]["val_loss"], histories["numpy"]["val_loss"], rtol=tolerance)
     np.testing.assert_allclose(histories["numba"]["val_" + metric], histories["numpy"]["val_" + metric],
                                rtol=tolerance)
+
+
+def test_every_column_periodic_and_engines_switched_between_fits():
+    # No plain column at all; then one network trained by numba then numpy, another the other
+    # way round: the optimizer state and the stage's parameters carry over either way.
+    assert_equal_training(train_both("none", "binary", periodic=[0, 1, 2, 3, 4]))
+    models = []
+    for first, second in (("numba", "numpy"), ("numpy", "numba")):
+        model = NeuralNetwork([5, 8, 1], periodic=[1, 3], input_scale=True, random_state=0, engine=first)
+        model.fit(X, TARGETS["regression"], epochs=2, batch_size=8, verbose=0)
+        model.engine = second
+        model.fit(X, TARGETS["regression"], epochs=2, batch_size=8, verbose=0)
+        assert model.engine_ == second
+        models.append(model.parameters.copy())
+    np.testing.assert_allclose(models[0], models[1], rtol=1e-9, atol=1e-12)
