@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("numba")
 pytest.importorskip("scipy")
 
+from engine_equality import assert_equal_training  # noqa: E402
 from backpropagation import Callback, DivergenceError, NeuralNetwork  # noqa: E402
 from backpropagation import engines  # noqa: E402
 from backpropagation.nn.activations import Activation  # noqa: E402
@@ -42,15 +43,6 @@ def train_both(epochs=3, batch_size=7, sample_weight=None, **kwargs):
         assert model.engine_ == engine
         results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
     return results
-
-
-def assert_equal_training(results, dtype="float64"):
-    (loss_a, params_a, steps_a), (loss_b, params_b, steps_b) = results
-    tolerance = 1e-9 if dtype == "float64" else 1e-4
-    assert steps_a == steps_b
-    np.testing.assert_allclose(loss_b, loss_a, rtol=tolerance)
-    scale = np.max(np.abs(params_a))
-    assert np.max(np.abs(params_b - params_a)) <= tolerance * scale
 
 
 def python_output(script, environment=None):

@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("numba")
 pytest.importorskip("scipy")
 
+from engine_equality import assert_equal_training  # noqa: E402
 from backpropagation import NeuralNetwork  # noqa: E402
 from backpropagation.engines import numba_codes, numba_engine  # noqa: E402
 
@@ -39,14 +40,6 @@ def train_both(stage, task="regression", epochs=3, batch_size=7, sample_weight=N
         assert model.engine_ == engine
         results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
     return results
-
-
-def assert_equal_training(results, dtype="float64"):
-    (loss_a, params_a, steps_a), (loss_b, params_b, steps_b) = results
-    tolerance = 1e-9 if dtype == "float64" else 1e-4
-    assert steps_a == steps_b
-    np.testing.assert_allclose(loss_b, loss_a, rtol=tolerance)
-    assert np.max(np.abs(params_b - params_a)) <= tolerance * np.max(np.abs(params_a))
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))

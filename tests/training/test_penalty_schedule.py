@@ -103,6 +103,7 @@ def test_the_command_schedules_and_reports_them(tmp_path, capsys):
     assert "L2 penalty 0.0001 on the flat_cosine schedule over the epochs" in report["recipe"]
     assert "dropout 0.2 on the cosine schedule over the epochs" in report["recipe"]
     assert NeuralNetwork.load(tmp_path / "m.npz").l2 == 1e-4          # the file keeps the penalty as set
+    (tmp_path / "t.csv").write_text("not a table the command would get to read\n")      # refused before reading
     assert backprop(arguments + ["--dropout-schedule", "cosine"]) == 2
     assert "--dropout-schedule cosine: there is no dropout to schedule; give --dropout RATE" in capsys.readouterr().err
     assert backprop(arguments + ["--l2-schedule", "cosine", "--l2", "0"]) == 2

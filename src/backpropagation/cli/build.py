@@ -66,14 +66,19 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     return model
 
 
-def penalty_callbacks(args) -> list:
-    """``--l2-schedule`` and ``--dropout-schedule`` as a :class:`PenaltyScheduler` (none without
-    them); ValueError, before any work, for a schedule of a penalty that is not there."""
+def check_schedules(args) -> None:
+    """ValueError, before any work, for ``--l2-schedule`` or ``--dropout-schedule`` of a penalty
+    the network will not have."""
     l2, dropout = getattr(args, "l2_schedule", None), getattr(args, "dropout_schedule", None)
     if l2 and not args.l2:
         raise ValueError(f"--l2-schedule {l2}: there is no L2 penalty to schedule (--l2 0); give --l2 > 0")
     if dropout and not getattr(args, "dropout", 0.0):
         raise ValueError(f"--dropout-schedule {dropout}: there is no dropout to schedule; give --dropout RATE")
+
+
+def penalty_callbacks(args) -> list:
+    """``--l2-schedule`` and ``--dropout-schedule`` as a :class:`PenaltyScheduler` (none without them)."""
+    l2, dropout = getattr(args, "l2_schedule", None), getattr(args, "dropout_schedule", None)
     return [PenaltyScheduler(l2=l2, dropout=dropout)] if l2 or dropout else []
 
 

@@ -24,8 +24,8 @@ from ..interrupt import InterruptGuard
 from ..tables.readers import Table, number_rows_across, read_file
 from ..tables.transform_report import TransformReport
 from ..training.reducers import MPIReducer
-from .build import (check_outputs, drawn_seed, network_for, penalty_callbacks, preprocessor, spelled_columns,
-                    stopper_for, text_format)
+from .build import (check_outputs, check_schedules, drawn_seed, network_for, penalty_callbacks, preprocessor,
+                    spelled_columns, stopper_for, text_format)
 from .report import Trained, class_report, metrics_in_units, print_report, training_report, write_plots
 from .stream import should_stream, train_streaming
 
@@ -40,6 +40,7 @@ def run_training(args) -> dict:
         collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
     else:
         check_outputs(args)
+    check_schedules(args)
     if should_stream(args):
         trained = train_streaming(args, comm)
     elif comm is None:
