@@ -136,6 +136,23 @@ def test_the_compiled_engine_scores_validation_rows_as_the_reference_does(monkey
                                rtol=tolerance)
 
 
+@pytest.mark.parametrize("stage", ["none", "both"])
+def test_validation_rows_of_a_network_big_enough_for_blas_threads(monkeypatch, stage):
+    # Products that wake BLAS's threads are scored by the reference's passes over many rows,
+    # unless the network has an input stage: its sines and cosines are the compiled pass's gain.
+    from backpropagation.engines.blas_work import wakes_blas_threads
+    from backpropagation.nn import backprop
+
+    calls, objective = [], backprop.Backprop.objective
+    monkeypatch.setattr(backprop.Backprop, "objective", lambda *args, **kwargs: calls.append(1) or objective(
+        *args, **kwargs))
+    model = NeuralNetwork([5, 2048, 1], random_state=0, engine="numba", **STAGES.get(stage, {}))
+    history = model.fit(X, TARGETS["regression"], epochs=2, batch_size=128, verbose=0, validation_split=0.25)
+    assert wakes_blas_threads(model, 45)             # (45 training rows: one batch)
+    assert bool(calls) == (stage == "none")
+    assert np.isfinite(history.history["val_loss"]).all()
+
+
 def test_every_column_periodic_and_engines_switched_between_fits():
     # No plain column at all; then one network trained by numba then numpy, another the other
     # way round: the optimizer state and the stage's parameters carry over either way.

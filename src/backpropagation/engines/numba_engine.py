@@ -217,12 +217,13 @@ class NumbaEngine:
     def objective(self, X, Y, outputs) -> float:
         """Loss plus L2 penalty on validation rows ``X`` with encoded ``Y``, each row's output into
         ``outputs``: the reference's :meth:`Backprop.objective <backpropagation.nn.backprop.Backprop.objective>`,
-        by the compiled forward pass in blocks of a batch's rows where those products are too
-        small for BLAS's threads (a table's network: NumPy's calls would cost more than the
-        arithmetic), else by the reference's own passes over many rows (NaN for no rows)."""
+        by the compiled forward pass in blocks of a batch's rows where the network has an input
+        stage (the compiled sines and cosines take a ninth of NumPy's time) or its products are
+        too small for BLAS's threads (NumPy's calls would cost more than the arithmetic), else by
+        the reference's own passes over many rows (NaN for no rows)."""
         model = self.model
         block_rows = len(self.works[0].row_scale)
-        if not len(X) or wakes_blas_threads(model, block_rows):
+        if not len(X) or (wakes_blas_threads(model, block_rows) and not self.stage.active):
             return model.backprop.objective(X, Y, outputs)
         X, Y = np.ascontiguousarray(X, dtype=model.dtype), np.ascontiguousarray(Y, dtype=model.dtype)
         data = Data(X, self._targets(Y), np.zeros(0, dtype=model.dtype), np.arange(len(X), dtype=np.int64))
