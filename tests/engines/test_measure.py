@@ -111,16 +111,36 @@ def test_auto_takes_numba_only_where_its_steps_measure_faster(monkeypatch):
     model = NeuralNetwork([64, 256, 256, 1], random_state=0)
     model.backprop.loss_and_gradients(X[:32], model.task_.fit_encode(Y[:32, 0], model.dtype))
     before = model.parameters.copy()
-    for numpy_step, expected in ((1e3, "numba"), (1e-9, "numpy")):         # a reference far slower, far faster
-        name, why, timing, parts = measure.faster_engine(model, X, Y, 32, 1e6, numpy_step, budget=0.0)
-        assert name == expected and "numba" in set(timing) and (why == "") == (name == "numba")
+    timing, parts, why_not = measure.numba_trials(model, X, Y, 32, 1e6, budget=0.0)
+    assert "numba" in timing and why_not == ""
     np.testing.assert_array_equal(model.parameters, before)                 # trials run on copies
+    for numpy_step, expected in ((1e3, "numba"), (1e-9, "numpy")):         # a reference far slower, far faster
+        name, why = measure.faster_engine(timing, why_not, numpy_step)
+        assert name == expected and (why == "") == (name == "numba")
 
 
 def test_auto_does_not_compile_numba_for_a_job_too_short_to_pay(monkeypatch):
     monkeypatch.setattr(measure, "numba_compiled_before", lambda: False)
-    name, why, timing, parts = measure.faster_engine(NeuralNetwork([4, 8, 1]), None, None, 32, 30.0, 1e-3, 0.0)
-    assert name == "numpy" and "never compiled here" in why and timing == {} and parts is None
+    timing, parts, why_not = measure.numba_trials(NeuralNetwork([4, 8, 1]), None, None, 32, 30.0, 0.0)
+    assert timing == {} and parts is None and "never compiled here" in why_not
+    assert measure.faster_engine(timing, why_not, 1e-3) == ("numpy", why_not)
+
+
+@pytest.mark.parametrize("numba_step, numpy_timed", [(1e-4, False), (5e-4, True), (2e-3, True)])
+def test_numba_far_faster_than_the_estimate_spares_the_references_thread_trials(monkeypatch, numba_step,
+                                                                                 numpy_timed):
+    # The estimate says 1 ms per reference step: numba at 0.1 ms decides alone; at 0.5 ms the
+    # reference's BLAS threads might still matter, and at 2 ms it loses.
+    timed = []
+    monkeypatch.setattr(engines, "choose", lambda model, distributed: "numba")
+    monkeypatch.setattr(measure, "estimate", lambda *args: (1e-3, 100.0))
+    monkeypatch.setattr(measure, "numba_trials", lambda *args: ({"numba": numba_step}, None, ""))
+    monkeypatch.setattr(measure, "blas_threads", lambda *args: timed.append(1) or (None, {"numpy": 1e-3}))
+    model = NeuralNetwork([4, 8, 1], engine="auto", random_state=0)
+    engines.decide(model, np.zeros((64, 4)), np.zeros((64, 1)), 10**6, 32, 100, distributed=False)
+    assert bool(timed) == numpy_timed
+    assert model.engine_ == ("numba" if numba_step < 1e-3 / measure.NUMBA_MARGIN else "numpy")
+    assert model.engine_timing_["numba"] == numba_step and (model.engine_reason_ is None) == (model.engine_ == "numba")
 
 
 def test_a_measurement_serves_later_fits_of_the_same_network_and_batch_size(monkeypatch):

@@ -97,19 +97,35 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
             model.engine_reason_ = (f"the job is estimated at {seconds:.2g} s ({step * 1e3:.3g} ms per step, "
                                     f"measured), too short to pay for loading the compiled kernels")
     else:
-        budget = min(measure.TRIAL_SECONDS, measure.TRIAL_SHARE * seconds / 3)
-        batches = min(measure.trial_batches(step, budget), max(1, math.ceil(len(X) / batch_size)))
-        threads, timing = measure.blas_threads(model, X, Y, batch_size, budget, batches)
-        step = min(timing.values(), default=step)
-        if candidate == "numba":
-            model.engine_, model.engine_reason_, numba, model.engine_parts_ = measure.faster_engine(
-                model, X, Y, batch_size, seconds, step, budget, batches)
-            timing.update(numba)
-            model.engine_reason_ = model.engine_reason_ or None
-            threads = threads if model.engine_ == "numpy" else (1 if model.engine_parts_ == 1 else None)
+        model.engine_, threads, timing = measure_long_job(model, X, Y, batch_size, step, seconds, candidate)
     model.engine_timing_ = timing
     model.measured_ = (key, (model.engine_, model.engine_reason_, dict(timing), threads, model.engine_parts_))
     return threads
+
+
+def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, candidate: str):
+    """``(engine, BLAS threads, timing)`` of a job estimated at ``seconds`` (``step`` seconds per
+    reference step): numba's trials first where it is the candidate, then, unless they were
+    decisive (:func:`.measure.decisive`), the reference engine on each BLAS thread count; sets
+    ``model.engine_reason_`` and ``model.engine_parts_``."""
+    from . import measure
+
+    budget = min(measure.TRIAL_SECONDS, measure.TRIAL_SHARE * seconds / 3)
+    batches = min(measure.trial_batches(step, budget), max(1, math.ceil(len(X) / batch_size)))
+    numba, parts, why_not = {}, None, ""
+    if candidate == "numba":
+        numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, budget, batches)
+    if measure.decisive(numba, step):
+        engine, threads, timing = "numba", None, {"numpy (estimate)": step}
+    else:
+        threads, timing = measure.blas_threads(model, X, Y, batch_size, budget, batches)
+        engine, why_not = (measure.faster_engine(numba, why_not, min(timing.values(), default=step))
+                           if candidate == "numba" else ("numpy", model.engine_reason_))
+    model.engine_reason_ = why_not or None
+    model.engine_parts_ = parts if engine == "numba" else None
+    timing.update(numba)
+    threads = threads if engine == "numpy" else (1 if parts == 1 else None)
+    return engine, threads, timing
 
 
 def create(name: str, model, reducer, batch_callbacks, batch_size: int):

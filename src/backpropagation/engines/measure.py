@@ -12,7 +12,8 @@ the BLAS threads the fit will hold:
 2. for a job long enough (``engines.AUTO_MIN_SECONDS``), the reference engine is timed with BLAS
    on its default threads and on one (a busy machine can make one faster), and the fit holds
    the faster;
-3. ``engine="auto"`` times the numba engine's compiled steps too and takes it only where it is
+3. ``engine="auto"`` times the numba engine's compiled steps too (before step 2, which it skips
+   where numba is :data:`DECISIVE_MARGIN` faster than the estimate) and takes it only where it is
    :data:`NUMBA_MARGIN` faster; its kernels are only tried when numba has compiled them before, or
    when the job is long enough (:data:`COMPILE_PAYS`) for a first compilation to pay.
 
@@ -40,6 +41,10 @@ TRIAL_SHARE = 0.02
 COMPILE_PAYS = 120.0
 #: How much faster (as a ratio) numba must measure to be taken over the reference engine.
 NUMBA_MARGIN = 1.1
+#: How much faster than the reference engine's first estimate numba must measure for the
+#: reference not to be timed on each BLAS thread count: one thread instead of the default has
+#: made it at most 1.4 times faster (a busy machine, bench/README.md), far from closing this gap.
+DECISIVE_MARGIN = 3.0
 #: Fewest batches a trial runs per timed call; more (up to a third of the budget per call) where
 #: steps are short, so that a call's fixed costs weigh on each step as little as in an epoch.
 TRIAL_BATCHES = 4
@@ -204,24 +209,39 @@ def numba_compiled_before() -> bool:
         return True                        # (unknown: let the measurement decide)
 
 
-def faster_engine(model, X, Y, batch_size: int, estimate_seconds: float, numpy_step: float,
-                  budget: float, batches: int = TRIAL_BATCHES) -> tuple[str, str, dict, int | None]:
-    """``(engine, why, seconds per step, parts)`` for ``engine="auto"`` where numba can run: numba
-    when it measured :data:`NUMBA_MARGIN` faster than ``numpy_step`` (the reference engine's
-    seconds per step under the BLAS threads the fit holds). Where several threads share numba's
-    batches, one thread alone is timed too (a busy machine makes threads wait for each other);
-    ``parts`` is 1 where that measured faster, else None (numba's own count)."""
+def numba_trials(model, X, Y, batch_size: int, estimate_seconds: float, budget: float,
+                 batches: int = TRIAL_BATCHES) -> tuple[dict, int | None, str]:
+    """``(seconds per step, parts, why not)`` of the compiled engine on the job's batches. Where
+    several threads share numba's batches, one thread alone is timed too (a busy machine makes
+    threads wait for each other); ``parts`` is 1 where that measured faster, else None (numba's
+    own count). Nothing is timed (and ``why not`` says why) where numba's kernels were never
+    compiled here and the job is too short (:data:`COMPILE_PAYS`) for compiling them to pay."""
     from .numba_engine import thread_count
 
     if estimate_seconds < COMPILE_PAYS and not numba_compiled_before():
-        return "numpy", (f"numba's kernels were never compiled here (about 20 s the first time) and the job is "
-                         f"estimated at {estimate_seconds:.0f} s; engine='numba' once compiles them"), {}, None
+        return {}, None, (f"numba's kernels were never compiled here (about 20 s the first time) and the job is "
+                          f"estimated at {estimate_seconds:.0f} s; engine='numba' once compiles them")
     timing, parts = {"numba": numba_seconds(model, X, Y, batch_size, budget, batches=batches)}, None
     if thread_count(model, batch_size) > 1:
         timing["numba, 1 thread"] = numba_seconds(model, X, Y, batch_size, budget, parts=1, batches=batches)
         parts = 1 if timing["numba, 1 thread"] < timing["numba"] else None
-    numba = min(timing.values())
+    return timing, parts, ""
+
+
+def decisive(numba_timing: dict, numpy_estimate: float) -> bool:
+    """Whether numba measured so much faster (:data:`DECISIVE_MARGIN`) than the reference engine's
+    first estimate that timing the reference on each BLAS thread count could not change the choice."""
+    return bool(numba_timing) and min(numba_timing.values()) * DECISIVE_MARGIN < numpy_estimate
+
+
+def faster_engine(numba_timing: dict, why_not: str, numpy_step: float) -> tuple[str, str]:
+    """``(engine, why)`` for ``engine="auto"`` where numba can run: numba when it measured
+    :data:`NUMBA_MARGIN` faster than ``numpy_step`` (the reference engine's seconds per step under
+    the BLAS threads the fit holds), from :func:`numba_trials`' timing and reason."""
+    if not numba_timing:
+        return "numpy", why_not
+    numba = min(numba_timing.values())
     if numba * NUMBA_MARGIN < numpy_step:
-        return "numba", "", timing, parts
+        return "numba", ""
     return "numpy", (f"it measured faster here: {numpy_step * 1e3:.3g} ms per step against numba's "
-                     f"{numba * 1e3:.3g} ms"), timing, None
+                     f"{numba * 1e3:.3g} ms")
