@@ -42,8 +42,8 @@ COMPILE_PAYS = 120.0
 #: How much faster (as a ratio) numba must measure to be taken over the reference engine.
 NUMBA_MARGIN = 1.1
 #: How much faster than the reference engine's first estimate numba must measure for the
-#: reference not to be timed on each BLAS thread count: one thread instead of the default has
-#: made it at most 1.4 times faster (a busy machine, bench/README.md), far from closing this gap.
+#: reference not to be timed on each BLAS thread count: numba calls the same BLAS products and
+#: compiles the rest, so a gap this wide is its loops, which no BLAS thread count closes.
 DECISIVE_MARGIN = 3.0
 #: Fewest batches a trial runs per timed call; more (up to a third of the budget per call) where
 #: steps are short, so that a call's fixed costs weigh on each step as little as in an epoch.
