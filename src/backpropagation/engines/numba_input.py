@@ -1,4 +1,4 @@
-"""Compiled kernels of the input stage: periodic embeddings and the input scale, row by row.
+"""Compiled kernels of the input stage: periodic embeddings and the input scale, a block of rows at a time.
 
 The rules of :mod:`backpropagation.nn.input_layers` (:class:`PeriodicEmbedding`,
 :class:`InputScale`) on a block of a batch's rows, over the flat parameter and gradient vectors,
@@ -12,7 +12,10 @@ backward, from ``∂L/∂a'`` (the first layer's ``δ Wᵀ``)::
     ∂L/∂V_j = Σ_rows hᵀ ∂L/∂e,  ∂L/∂c_j = Σ_rows ∂L/∂e,  ∂L/∂u = -sin(u) ⊙ ∂L/∂e V_jᵀ
     ∂L/∂w_j = 2π Σ_rows x ∂L/∂u,  ∂L/∂b_j = Σ_rows ∂L/∂u
 
-The data is not learned: nothing flows on to ``x``. Imported only when numba is installed.
+The data is not learned: nothing flows on to ``x``. The phases, sines and cosines are laid out
+(column, frequency, row), so that each loop runs over a block's rows, contiguous; the sums over
+the rows (:func:`_dot`, :func:`_sum`) may be reordered to vectorise. Imported only when numba is
+installed.
 """
 
 from __future__ import annotations
@@ -63,41 +66,83 @@ def sin_cos(U, S, C):
     several times faster than libm's two calls, since one vectorised loop serves both (its
     multiply-adds fused: ``contract`` is the one fast-math liberty taken, NaN and infinities keep
     their meaning)."""
+    beyond = 0
     for i in range(U.size):
         sine, cosine = _sin_cos_reduced(float(U[i]))
         S[i], C[i] = sine, cosine
-    for i in range(U.size):              # (the rare argument beyond the reduction's range)
-        if not abs(U[i]) <= REDUCED_UP_TO:
-            S[i], C[i] = math.sin(U[i]), math.cos(U[i])
+        beyond += not abs(U[i]) <= REDUCED_UP_TO     # (counted branch-free, so the loop vectorises)
+    if beyond:                           # (the rare argument beyond the reduction's range)
+        for i in range(U.size):
+            if not abs(U[i]) <= REDUCED_UP_TO:
+                S[i], C[i] = math.sin(U[i]), math.cos(U[i])
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _dot(a, b):
+    """``Σ a ⊙ b`` over two vectors of one length, summed in whatever order vectorises (a sum over
+    a block's rows: it differs from a sequential sum by rounding only)."""
+    total = like(a, 0.0)
+    for i in range(a.size):
+        total += a[i] * b[i]
+    return total
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _sum(a):
+    """``Σ a`` over a vector, in whatever order vectorises (as :func:`_dot`)."""
+    total = like(a, 0.0)
+    for i in range(a.size):
+        total += a[i]
+    return total
 
 
 @njit(cache=True, error_model="numpy")
-def _phases(stage, params, R, U, rows):
-    """``u = 2π x w_j + b_j`` of every row and periodic column into ``U`` (row, column, frequency)."""
-    n_raw, m, k = stage.n_raw, stage.periodic_columns.size, stage.k
+def _column(stage, R, rows, j, x):
+    """Periodic column ``j``'s value in each of the ``rows`` rows of ``R`` into ``x`` (contiguous)."""
+    n_raw, column = stage.n_raw, stage.periodic_columns[j]
+    for i in range(rows):
+        x[i] = R[i * n_raw + column]
+
+
+@njit(cache=True, error_model="numpy")
+def _phases(stage, params, R, U, rows, x):
+    """``u = 2π x w_j + b_j`` of every periodic column, frequency and row into ``U``, laid out
+    (column, frequency, row) so that every loop here and after runs over a block's rows."""
+    m, k = stage.periodic_columns.size, stage.k
     w, b = params[stage.w_start:stage.w_start + m * k], params[stage.b_start:stage.b_start + m * k]
     two_pi = like(params, TWO_PI)
-    for i in range(rows):
-        for j in range(m):
-            two_pi_x, u = two_pi * R[i * n_raw + stage.periodic_columns[j]], U[(i * m + j) * k:(i * m + j + 1) * k]
-            for f in range(k):
-                u[f] = two_pi_x * w[j * k + f] + b[j * k + f]
+    for j in range(m):
+        _column(stage, R, rows, j, x)
+        for i in range(rows):
+            x[i] = two_pi * x[i]
+        for f in range(k):
+            u, w_f, b_f = U[(j * k + f) * rows:(j * k + f + 1) * rows], w[j * k + f], b[j * k + f]
+            for i in range(rows):
+                u[i] = x[i] * w_f + b_f
 
 
 @njit(cache=True, error_model="numpy")
-def _embed_row(stage, params, raw, a, h):
-    """One row's ``[x, h V_j + c_j]`` of each periodic column into ``a`` (``h``: the row's cosines)."""
-    m, k, d = stage.periodic_columns.size, stage.k, stage.d
+def _embed(stage, params, R, A, H, rows, x, e_rows):
+    """Each periodic column's ``[x, h V_j + c_j]`` of every row into ``A``'s first block
+    (``H``: the cosines, laid out as :func:`_phases` lays out the phases)."""
+    m, k, d, width = stage.periodic_columns.size, stage.k, stage.d, stage.width
     for j in range(m):
         V, c = params[stage.V_start + j * k * d:stage.V_start + (j + 1) * k * d], \
             params[stage.c_start + j * d:stage.c_start + (j + 1) * d]
-        place, cosines = stage.periodic_places[j], h[j * k:(j + 1) * k]
-        a[place] = raw[stage.periodic_columns[j]]
+        place = stage.periodic_places[j]
+        _column(stage, R, rows, j, x)
         for e in range(d):
-            total = like(params, 0.0)
+            out = e_rows[e * rows:(e + 1) * rows]
+            out[:] = 0.0
             for f in range(k):
-                total += cosines[f] * V[f * d + e]
-            a[place + 1 + e] = total + c[e]
+                h, v = H[(j * k + f) * rows:(j * k + f + 1) * rows], V[f * d + e]
+                for i in range(rows):
+                    out[i] += h[i] * v
+        for i in range(rows):
+            a = A[i * width + place:i * width + place + 1 + d]
+            a[0] = x[i]
+            for e in range(d):
+                a[1 + e] = e_rows[e * rows + i] + c[e]
 
 
 @njit(cache=True, error_model="numpy")
@@ -107,14 +152,14 @@ def input_forward(stage, params, R, A, P, U, S, H, rows):
     before it kept in ``P``); the phases, their sines and cosines into ``U``, ``S`` and ``H``."""
     n_raw, width, mk = stage.n_raw, stage.width, stage.periodic_columns.size * stage.k
     if mk:
-        _phases(stage, params, R, U, rows)
+        x, e_rows = np.empty(rows, params.dtype), np.empty(rows * stage.d, params.dtype)
+        _phases(stage, params, R, U, rows, x)
         sin_cos(U[:rows * mk], S[:rows * mk], H[:rows * mk])
+        _embed(stage, params, R, A, H, rows, x, e_rows)
     for i in range(rows):
         raw, a = R[i * n_raw:(i + 1) * n_raw], A[i * width:(i + 1) * width]
         for j in range(stage.plain_columns.size):
             a[stage.plain_places[j]] = raw[stage.plain_columns[j]]
-        if mk:
-            _embed_row(stage, params, raw, a, H[i * mk:(i + 1) * mk])
         if stage.s_start >= 0:
             s, p = params[stage.s_start:stage.s_start + width], P[i * width:(i + 1) * width]
             for q in range(width):
@@ -136,41 +181,36 @@ def _scale_backward(stage, params, grads, E, P, rows):
 
 
 @njit(cache=True, error_model="numpy")
-def _periodic_backward(stage, params, grads, R, E, S, H, rows, j, Vt, dVt, back):
-    """Column ``j``'s ``∂L/∂w, ∂L/∂b, ∂L/∂V, ∂L/∂c`` into ``grads`` from ``E`` (``∂L/∂a``).
-    ``V`` is read, and ``∂L/∂V`` summed, transposed (``Vt``, ``dVt``: feature by feature), so that
-    the loops over the frequencies run over contiguous memory; ``back`` holds ``∂L/∂e V_jᵀ``."""
-    k, d, m, n_raw, width = stage.k, stage.d, stage.periodic_columns.size, stage.n_raw, stage.width
-    column, place = stage.periodic_columns[j], stage.periodic_places[j]
+def _periodic_backward(stage, params, grads, R, E, S, H, rows, j, x, de, du):
+    """Column ``j``'s ``∂L/∂w, ∂L/∂b, ∂L/∂V, ∂L/∂c`` into ``grads`` from ``E`` (``∂L/∂a``): its
+    ``∂L/∂e`` gathered feature by feature into ``de`` (each a contiguous run over the rows), then
+    per frequency ``∂L/∂u = -sin(u) ⊙ ∂L/∂e V_jᵀ`` into ``du`` and the sums over the rows."""
+    k, d, width = stage.k, stage.d, stage.width
+    place = stage.periodic_places[j]
     V = params[stage.V_start + j * k * d:stage.V_start + (j + 1) * k * d]
     dw, db = grads[stage.w_start + j * k:stage.w_start + (j + 1) * k], \
         grads[stage.b_start + j * k:stage.b_start + (j + 1) * k]
     dV, dc = grads[stage.V_start + j * k * d:stage.V_start + (j + 1) * k * d], \
         grads[stage.c_start + j * d:stage.c_start + (j + 1) * d]
-    for f in range(k):
-        for e in range(d):
-            Vt[e * k + f] = V[f * d + e]
-    dVt[:], dw[:], db[:], dc[:] = 0.0, 0.0, 0.0, 0.0
-    for i in range(rows):
-        de = E[i * width + place + 1:i * width + place + 1 + d]
-        at = (i * m + j) * k
-        sines, cosines, x = S[at:at + k], H[at:at + k], R[i * n_raw + column]
-        back[:] = 0.0
-        for e in range(d):
-            g = de[e]
-            dc[e] += g
-            for f in range(k):
-                dVt[e * k + f] += cosines[f] * g
-                back[f] += g * Vt[e * k + f]
-        for f in range(k):
-            du = -sines[f] * back[f]
-            dw[f] += x * du
-            db[f] += du
+    _column(stage, R, rows, j, x)
+    for e in range(d):
+        for i in range(rows):
+            de[e * rows + i] = E[i * width + place + 1 + e]
+        dc[e] = _sum(de[e * rows:(e + 1) * rows])
     two_pi = like(params, TWO_PI)
     for f in range(k):
-        dw[f] = two_pi * dw[f]
+        at = (j * k + f) * rows
+        sines, cosines = S[at:at + rows], H[at:at + rows]
+        du[:] = 0.0
         for e in range(d):
-            dV[f * d + e] = dVt[e * k + f]
+            g, v = de[e * rows:(e + 1) * rows], V[f * d + e]
+            dV[f * d + e] = _dot(cosines, g)
+            for i in range(rows):
+                du[i] += g[i] * v
+        for i in range(rows):
+            du[i] = -sines[i] * du[i]
+        dw[f] = two_pi * _dot(x, du)
+        db[f] = _sum(du)
 
 
 @njit(cache=True, error_model="numpy")
@@ -179,7 +219,7 @@ def input_backward(stage, params, grads, R, E, P, S, H, rows):
     of ``rows`` rows (overwritten), with what :func:`input_forward` kept."""
     if stage.s_start >= 0:
         _scale_backward(stage, params, grads, E, P, rows)
-    k, d = stage.k, stage.d
-    Vt, dVt, back = np.empty(k * d, params.dtype), np.empty(k * d, params.dtype), np.empty(k, params.dtype)
-    for j in range(stage.periodic_columns.size):
-        _periodic_backward(stage, params, grads, R, E, S, H, rows, j, Vt, dVt, back)
+    m, d = stage.periodic_columns.size, stage.d
+    x, de, du = np.empty(rows, params.dtype), np.empty(rows * d, params.dtype), np.empty(rows, params.dtype)
+    for j in range(m):
+        _periodic_backward(stage, params, grads, R, E, S, H, rows, j, x, de, du)
