@@ -49,6 +49,17 @@ def test_the_report_says_what_the_defaults_chose_and_the_model_holds_it(houses, 
                   (TableModel.load(where / "m.npz").predict(far) <= trained_high))
 
 
+def test_the_report_names_the_columns_whose_long_tail_goes_through_asinh(houses, capsys):
+    where, frame = houses
+    frame["views"] = np.round(np.random.default_rng(1).lognormal(3, 3, len(frame)))      # a long tail
+    frame.to_csv(where / "houses.csv", index=False)
+    report = train(where, "--target", "price", "--drop", "sold", capsys=capsys)
+    assert ("long tails (5% of rows beyond 10 quartile spreads) through asinh before the clip: 'views'"
+            in report["recipe"])
+    columns = TableModel.load(where / "m.npz").preprocessing.columns
+    assert [c.get("tail") for c in columns if c["kind"] == "numeric"] == [None, None, "asinh"]
+
+
 def test_each_default_can_be_turned_off(houses, capsys):
     where, _ = houses
     report = train(where, "--target", "sold", "--drop", "price", "--label-smoothing", "0", "--no-periodic",

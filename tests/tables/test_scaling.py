@@ -32,6 +32,49 @@ def test_an_outlier_is_bent_towards_three_and_keeps_its_place(tmp_path):
     assert "standardised (mean" in standard.describe()
 
 
+def test_a_long_tail_goes_through_asinh_before_the_clip(tmp_path):
+    # 100 rows: 80 of 1..8 and a tail of 20 (the 95% point is row 94) from 100 to 10^6.
+    tail = np.geomspace(100, 1e6, 20)
+    values = np.concatenate([np.arange(80) % 8 + 1, tail])
+    pre = fitted(tmp_path, "x,y\n" + "".join(f"{float(x)!r},{i % 2}\n" for i, x in enumerate(values)))
+    spec = pre.columns[0]
+    assert spec["tail"] == "asinh" and (spec["center"], spec["spread"]) == (5.5, 8.0 - 3.0)
+    X, _, _ = pre.transform(read_file(tmp_path / "t.csv"))
+    z = np.arcsinh((values - 5.5) / 5.0)
+    np.testing.assert_allclose(X[:, 0], z / np.sqrt(1 + (z / 3) ** 2), rtol=1e-15)
+    tail_out = X[80:, 0]                                          # the clip alone: within [2.96, 3)
+    assert np.all(np.diff(tail_out) > 0) and tail_out[-1] - tail_out[0] > 0.5 and tail_out[-1] < 3
+    assert "asinh on its long tail" in pre.describe()
+    # The same values without their tail, or a tail of a few rows only (an outlier): the clip alone.
+    for short in (values[:80], np.concatenate([values[:80], np.arange(16) % 8 + 1, [1e6] * 4])):
+        pre = fitted(tmp_path, "x,y\n" + "".join(f"{float(x)!r},{i % 2}\n" for i, x in enumerate(short)))
+        assert "tail" not in pre.columns[0]
+    # A long tail on the left: the same rule.
+    pre = fitted(tmp_path, "x,y\n" + "".join(f"{-float(x)!r},{i % 2}\n" for i, x in enumerate(values)))
+    assert pre.columns[0]["tail"] == "asinh"
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_a_long_tail_is_found_alike_over_ranks(tmp_path, ranks):
+    from threaded_comm import run_ranks
+
+    rng = np.random.default_rng(3)
+    votes = np.round(rng.lognormal(3, 3, 400))
+    (tmp_path / "t.csv").write_text("votes,y\n" + "".join(f"{float(v)!r},{i % 2}\n" for i, v in enumerate(votes)))
+    table = read_file(tmp_path / "t.csv")
+    whole = TabularPreprocessor("y").fit(table).columns[0]
+
+    def fit_part(comm):
+        k, n = comm.Get_rank(), comm.Get_size()
+        return TabularPreprocessor("y").fit(table.subset(np.arange(k * 400 // n, (k + 1) * 400 // n)), comm).columns[0]
+
+    assert whole["tail"] == "asinh"
+    for merged in run_ranks(ranks, fit_part):
+        assert merged.keys() == whole.keys()
+        assert {k: merged[k] for k in merged if k not in ("mean", "std")} == \
+            {k: whole[k] for k in whole if k not in ("mean", "std")}            # order statistics exact
+
+
 def test_a_column_whose_quartiles_tie_takes_half_its_range(tmp_path):
     values = [0] * 18 + [4, 8]                                          # mostly zeros, as counts often are
     pre = fitted(tmp_path, "x,y\n" + "".join(f"{x},{i % 2}\n" for i, x in enumerate(values)))
@@ -53,13 +96,16 @@ def test_unknown_scaling_is_refused_everywhere(tmp_path):
     pre["columns"][0].update(scaling="robust", spread=0.0)
     with pytest.raises(ValueError, match="'spread' and 'clip' must be positive"):
         TabularPreprocessor.from_dict(pre)
+    pre["columns"][0].update(spread=1.0, tail="log")
+    with pytest.raises(ValueError, match="unknown tail 'log'"):
+        TabularPreprocessor.from_dict(pre)
 
 
 @pytest.fixture
 def skewed(tmp_path):
     rng = np.random.default_rng(1)
     n = 600
-    votes = np.round(rng.lognormal(3, 2, n))                  # a heavy tail: film votes
+    votes = np.round(rng.lognormal(3, 3, n))                  # a long tail: film votes
     budget = rng.lognormal(14, 1.5, n)
     budget[rng.random(n) < 0.5] = np.nan
     frame = pd.DataFrame({"votes": votes, "budget": budget, "genre": rng.choice(["a", "b", "c"], n)})
@@ -76,7 +122,7 @@ def test_streamed_and_in_memory_paths_scale_alike(skewed):
     for name in ("films.csv", "films.parquet"):
         streamed = read_table(where / name, target="rating")      # (the sample is the whole file here)
         for mine, theirs in zip(streamed.preprocessing.columns, in_memory.columns):
-            for key in ("scaling", "center", "spread", "clip", "median"):
+            for key in ("scaling", "center", "spread", "clip", "median", "tail"):
                 assert mine.get(key) == theirs.get(key), (name, mine["name"], key)
         rows = np.concatenate([X for X, _ in streamed])
         np.testing.assert_allclose(np.sort(rows, axis=0), np.sort(X, axis=0), rtol=1e-15, atol=1e-15)
@@ -89,6 +135,7 @@ def test_saved_model_table_model_and_onnx_scale_alike(skewed, capsys):
                      "--float32", "--quiet", "--output", str(model)]) == 0
     capsys.readouterr()
     table_model = TableModel.load(model)
+    assert [c.get("tail") for c in table_model.preprocessing.columns[:2]] == ["asinh", None]   # votes, budget
     rows = frame.drop(columns="rating").iloc[:50].copy()
     rows.loc[0, "votes"], rows.loc[1, "votes"] = 1e30, -1e30            # far beyond the clip: near ±3
     expected = table_model.predict(rows)

@@ -66,6 +66,10 @@ def recipe(args, model) -> list[str]:
     robust = sum(c.get("scaling") == "robust" for c in numeric)
     lines = [f"numeric columns: {robust} of {len(numeric)} robust-scaled (median, quartile spread, smooth clip "
              f"at ±3)" if robust else f"numeric columns: {len(numeric)} standardised (mean, std)"] if numeric else []
+    tails = [c["name"] for c in numeric if c.get("tail") == "asinh"]
+    if tails:
+        shown = ", ".join(map(repr, tails[:5])) + (f" and {len(tails) - 5} more" if len(tails) > 5 else "")
+        lines.append(f"long tails (5% of rows beyond 10 quartile spreads) through asinh before the clip: {shown}")
     if model.periodic is not None:
         periodic = model.periodic
         lines.append(f"periodic embeddings on {len(periodic.columns)} numeric column(s) ({periodic.n_frequencies} "

@@ -89,19 +89,37 @@ def _numeric(graph: Graph, name: str, spec: dict) -> list:
 
 def _scaled(graph: Graph, filled: str, spec: dict) -> str:
     """The column's scaling (:mod:`backpropagation.tables.scaling`): ``(x - mean) / std``, or
-    ``z = (x - median) / spread`` smoothly clipped, ``z / sqrt(1 + (z / clip)²)``."""
+    ``z = (x - median) / spread`` (through ``asinh`` on a long tail) smoothly clipped,
+    ``z / sqrt(1 + (z / clip)²)``."""
     if spec.get("scaling", "standard") == "standard":
         return graph.node("Div", [graph.node("Sub", [filled, graph.constant([[spec["mean"]]])]),
                                   graph.constant([[spec["std"]]])])
     z = graph.node("Div", [graph.node("Sub", [filled, graph.constant([[spec["center"]]])]),
                            graph.constant([[spec["spread"]]])])
+    if spec.get("tail") == "asinh":
+        z = _asinh(graph, z)
     bend = graph.node("Div", [z, graph.constant([[spec["clip"]]])])
-    # sqrt(1 + bend²) as m·sqrt((1/m)² + (bend/m)²), m = max(1, |bend|): no overflow in float32
-    m = graph.node("Max", [graph.node("Abs", [bend]), graph.constant([[1.0]])])
-    inverse, ratio = graph.node("Reciprocal", [m]), graph.node("Div", [bend, m])
-    root = graph.node("Sqrt", [graph.node("Add", [graph.node("Mul", [inverse, inverse]),
-                                                  graph.node("Mul", [ratio, ratio])])])
+    m, root = _scaled_hypot(graph, bend)
     return graph.node("Div", [z, graph.node("Mul", [m, root])])
+
+
+def _scaled_hypot(graph: Graph, t: str) -> tuple[str, str]:
+    """``(m, r)`` with ``m = max(1, |t|)`` and ``r = sqrt((1/m)² + (t/m)²)``, so that ``m r =
+    sqrt(1 + t²)`` without overflow in float32."""
+    m = graph.node("Max", [graph.node("Abs", [t]), graph.constant([[1.0]])])
+    inverse, ratio = graph.node("Reciprocal", [m]), graph.node("Div", [t, m])
+    return m, graph.node("Sqrt", [graph.node("Add", [graph.node("Mul", [inverse, inverse]),
+                                                     graph.node("Mul", [ratio, ratio])])])
+
+
+def _asinh(graph: Graph, z: str) -> str:
+    """``asinh z = sign(z) log(|z| + sqrt(1 + z²))``, as ``sign(z) (log m + log(|z|/m + r))`` with
+    :func:`_scaled_hypot`'s ``m`` and ``r`` (no overflow); ONNX's ``Asinh`` has no float64 kernel
+    in onnxruntime."""
+    m, root = _scaled_hypot(graph, z)
+    inside = graph.node("Add", [graph.node("Div", [graph.node("Abs", [z]), m]), root])
+    magnitude = graph.node("Add", [graph.node("Log", [m]), graph.node("Log", [inside])])
+    return graph.node("Mul", [graph.node("Sign", [z]), magnitude])
 
 
 def escaped(text: str) -> str:

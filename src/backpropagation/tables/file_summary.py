@@ -229,9 +229,9 @@ def robust_entries(pre, sampled: dict | None, median: float, filled: Moments) ->
     if pre.scaling != "robust":
         return {}
     if sampled is not None and sampled.get("scaling") == "robust":
-        return {key: sampled[key] for key in ("scaling", "center", "spread", "clip")}
+        return {key: sampled[key] for key in ("scaling", "center", "spread", "clip", "tail") if key in sampled}
     std = float(filled.std[0])
-    return robust_statistics(median, median - 0.6745 * std, median + 0.6745 * std, 0.0, 0.0)
+    return robust_statistics(median, median, median - 0.6745 * std, median + 0.6745 * std, median, 0.0, 0.0)
 
 
 def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:

@@ -189,7 +189,7 @@ class TabularPreprocessor:
             stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0,
                           "indicator": bool(n_missing)})
             if self.scaling == "robust":
-                stats[-1].update(scalings.robust_statistics(median, *scalings.quartiles(present, totals), low, high))
+                stats[-1].update(scalings.robust_statistics(median, *scalings.quantiles(present, totals), low, high))
             if low == high:
                 self._constant(name, repr(float(low)))
             elif len(present) > 20 and monotonic(column.numbers[np.sort(rows)]):

@@ -11,12 +11,16 @@ TabularPreprocessor` and the estimators) and saved in each column's description:
       z = (x - median) / (q₇₅ - q₂₅)            (a column whose quartiles tie: (max - min) / 2)
       z ← z / sqrt(1 + (z / 3)²)                (about z near 0; tends to ±3 far out)
 
-  so an outlier or a heavy tail (film budgets, vote counts) neither sets the scale of every other
-  row nor reaches the first layer as a huge number, while the order of the values is kept.
+  so an outlier or a heavy tail (film budgets) neither sets the scale of every other row nor
+  reaches the first layer as a huge number, while the order of the values is kept. A column with
+  a *long tail* (vote counts: a twentieth of the rows more than :data:`TAIL_SPREADS` spreads from
+  the median, where the clip would squeeze them all within 4% of its bound and their order would
+  be lost to the network) first goes through ``z ← asinh(z)`` (about ``z`` near 0, logarithmic
+  far out), then the clip.
 
-Quartiles are exact order statistics of the training rows (merged over MPI ranks like the
-median, :func:`backpropagation.statistics.order_statistics`). A streamed table takes them from
-the even sample that fixes its columns' kinds and medians
+Quartiles and the 5% and 95% points are exact order statistics of the training rows (merged over
+MPI ranks like the median, :func:`backpropagation.statistics.order_statistics`). A streamed table
+takes them from the even sample that fixes its columns' kinds and medians
 (:mod:`backpropagation.tables.file_summary`): an estimate from that many rows, said in the report.
 """
 
@@ -31,6 +35,13 @@ from ..statistics import order_statistics
 SCALINGS = ("robust", "standard")
 #: Where the smooth clip bends: values far beyond ±CLIP come out near ±CLIP.
 CLIP = 3.0
+#: Quartile spreads from the median beyond which the 5% or 95% point marks a long tail (there the
+#: clip leaves less than 4% of its range for a twentieth of the rows): asinh compresses it first.
+TAIL_SPREADS = 10.0
+#: The order statistics a robust column is described by: the quartiles and the tails' 5% points.
+QUANTILES = (0.05, 0.25, 0.75, 0.95)
+#: Fewest rows whose 5% points are looked at: in fewer, a twentieth is a handful of outliers.
+TAIL_ROWS = 100
 
 
 def check_scaling(scaling: str) -> str:
@@ -40,26 +51,33 @@ def check_scaling(scaling: str) -> str:
     return scaling
 
 
-def quartiles(present: np.ndarray, totals: Totals) -> tuple[float, float]:
-    """The lower and upper quartile of a column's present values over every rank: the order
-    statistics at ``round(0.25 (n - 1))`` and ``round(0.75 (n - 1))`` (NaN for no values)."""
+def quantiles(present: np.ndarray, totals: Totals) -> tuple[float, ...]:
+    """The :data:`QUANTILES` of a column's present values over every rank: the order statistics at
+    ``round(p (n - 1))`` (NaN for no values; the 5% points NaN for fewer than :data:`TAIL_ROWS`)."""
     n = int(totals.sum(len(present)))
     if n == 0:
-        return float("nan"), float("nan")
-    positions = [int(round(0.25 * (n - 1))), int(round(0.75 * (n - 1)))]
+        return (float("nan"),) * len(QUANTILES)
+    positions = [int(round(p * (n - 1))) for p in QUANTILES]
     if totals.comm is None:
-        low, high = np.partition(present, positions)[positions]
-        return float(low), float(high)
-    low, high = order_statistics([present, present], positions, totals)
-    return low, high
+        found = [float(v) for v in np.partition(present, positions)[positions]]
+    else:
+        found = order_statistics([present] * len(positions), positions, totals)
+    if n < TAIL_ROWS:
+        found[0] = found[-1] = float("nan")
+    return tuple(found)
 
 
-def robust_statistics(median: float, lower: float, upper: float, low: float, high: float) -> dict:
-    """A robust column description's entries from its median, quartiles and range."""
+def robust_statistics(median: float, low_tail: float, lower: float, upper: float, high_tail: float,
+                      low: float, high: float) -> dict:
+    """A robust column description's entries from its median, :data:`QUANTILES` and range; a long
+    tail (:data:`TAIL_SPREADS`) is marked ``"tail": "asinh"``."""
     spread = upper - lower
     if not spread > 0:
         spread = (high - low) / 2 if high > low else 1.0
-    return {"scaling": "robust", "center": float(median), "spread": float(spread), "clip": CLIP}
+    spec = {"scaling": "robust", "center": float(median), "spread": float(spread), "clip": CLIP}
+    if max(high_tail - median, median - low_tail) > TAIL_SPREADS * spread:
+        spec["tail"] = "asinh"
+    return spec
 
 
 def scale(spec: dict, numbers: np.ndarray) -> np.ndarray:
@@ -70,6 +88,8 @@ def scale(spec: dict, numbers: np.ndarray) -> np.ndarray:
         return numbers
     numbers -= spec["center"]
     numbers /= spec["spread"]
+    if spec.get("tail") == "asinh":
+        np.arcsinh(numbers, out=numbers)
     bend = numbers / spec["clip"]
     np.hypot(1.0, bend, out=bend)        # sqrt(1 + (z/clip)²), without overflow for z near 1e300
     numbers /= bend
@@ -86,11 +106,14 @@ def check_spec(spec: dict, number) -> None:
             number(spec, key)
         if not (spec["spread"] > 0 and spec["clip"] > 0):
             raise ValueError(f"column {spec['name']!r}: 'spread' and 'clip' must be positive")
+        if spec.get("tail", "asinh") != "asinh":
+            raise ValueError(f"column {spec['name']!r}: unknown tail {spec['tail']!r} (expected 'asinh')")
 
 
 def describe(spec: dict) -> str:
     """How the column is scaled, in words."""
     if spec.get("scaling", "standard") == "standard":
         return f"standardised (mean {spec['mean']:.4g}, std {spec['std']:.4g})"
-    return (f"robust (median {spec['center']:.4g}, quartile spread {spec['spread']:.4g}, "
+    tail = ", asinh on its long tail" if spec.get("tail") == "asinh" else ""
+    return (f"robust (median {spec['center']:.4g}, quartile spread {spec['spread']:.4g}{tail}, "
             f"smooth clip at ±{spec['clip']:g})")
