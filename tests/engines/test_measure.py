@@ -127,18 +127,22 @@ def test_auto_does_not_compile_numba_for_a_job_too_short_to_pay(monkeypatch):
 
 
 @pytest.mark.parametrize("numba_step, numpy_timed", [(1e-4, False), (5e-4, True), (2e-3, True)])
+@pytest.mark.parametrize("width", [8, 4096])
 def test_numba_far_faster_than_the_estimate_spares_the_references_thread_trials(monkeypatch, numba_step,
-                                                                                 numpy_timed):
+                                                                                 numpy_timed, width):
     # The estimate says 1 ms per reference step: numba at 0.1 ms decides alone; at 0.5 ms the
-    # reference's BLAS threads might still matter, and at 2 ms it loses.
+    # reference's BLAS threads might still matter, and at 2 ms it loses. Where the products wake
+    # BLAS's threads (4096 units), the reference is timed first, as before.
     timed = []
     monkeypatch.setattr(engines, "choose", lambda model, distributed: "numba")
     monkeypatch.setattr(measure, "estimate", lambda *args: (1e-3, 100.0))
-    monkeypatch.setattr(measure, "numba_trials", lambda *args: ({"numba": numba_step}, None, ""))
-    monkeypatch.setattr(measure, "blas_threads", lambda *args: timed.append(1) or (None, {"numpy": 1e-3}))
-    model = NeuralNetwork([4, 8, 1], engine="auto", random_state=0)
+    monkeypatch.setattr(measure, "numba_trials", lambda *args: timed.append("numba") or ({"numba": numba_step}, None,
+                                                                                         ""))
+    monkeypatch.setattr(measure, "blas_threads", lambda *args: timed.append("numpy") or (None, {"numpy": 1e-3}))
+    model = NeuralNetwork([4, width, 1], engine="auto", random_state=0)
     engines.decide(model, np.zeros((64, 4)), np.zeros((64, 1)), 10**6, 32, 100, distributed=False)
-    assert bool(timed) == numpy_timed
+    expected = ["numpy", "numba"] if width == 4096 else ["numba", "numpy"] if numpy_timed else ["numba"]
+    assert timed == expected
     assert model.engine_ == ("numba" if numba_step < 1e-3 / measure.NUMBA_MARGIN else "numpy")
     assert model.engine_timing_["numba"] == numba_step and (model.engine_reason_ is None) == (model.engine_ == "numba")
 
@@ -164,19 +168,21 @@ def test_a_short_job_stays_on_numpy_even_where_numba_s_kernels_are_loaded():
     assert model.engine_ == "numpy" and "too short" in model.engine_reason_     # what ran before does not matter
 
 
-def test_a_trial_after_a_threaded_one_of_another_kind_waits_until_its_threads_sleep(monkeypatch):
+def test_a_threaded_trial_after_a_threaded_one_of_another_kind_waits_until_its_threads_sleep(monkeypatch):
     slept = []
     monkeypatch.setattr(measure.time, "sleep", slept.append)
-    measure.settle("numba 1", threaded=False)               # (whatever ran before: waited out)
+    monkeypatch.setattr(measure, "_spinning", (None, 0.0))  # (whatever ran before: waited out)
     measure.settle("numpy None", threaded=True)
     measure.settled()
-    slept.clear()
     measure.settle("numpy None", threaded=True)             # the same kind meets its own threads: no wait
     measure.settled()
+    measure.settle("numpy 1", threaded=False)               # one core: the spinning workers have the other
+    measure.settled()
     assert not any(slept)
-    measure.settle("numpy 1", threaded=False)               # another kind: waits for them to sleep
+    measure.settle("numba None", threaded=True)             # another threaded kind: waits for them to sleep
     assert 0 < slept[-1] <= measure.SPIN_SECONDS
-    measure.settle("numba None", threaded=False)            # nothing threaded ran last: no wait
+    measure.settled()
+    measure.settle("numba None", threaded=True)             # its own threads: no wait
     assert len([s for s in slept if s > 0]) == 1
 
 

@@ -17,6 +17,7 @@ import math
 
 import importlib.util
 
+from .blas_work import wakes_blas_threads
 from .numpy_engine import NumpyEngine
 
 #: Engine names ``NeuralNetwork(engine=...)`` and ``--engine`` accept.
@@ -105,20 +106,24 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
 
 def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, candidate: str):
     """``(engine, BLAS threads, timing)`` of a job estimated at ``seconds`` (``step`` seconds per
-    reference step): numba's trials first where it is the candidate, then, unless they were
-    decisive (:func:`.measure.decisive`), the reference engine on each BLAS thread count; sets
-    ``model.engine_reason_`` and ``model.engine_parts_``."""
+    reference step): the reference engine on each BLAS thread count and, where numba is the
+    candidate, numba's steps; numba's first where the job's products wake no BLAS threads (so no
+    trial waits for another's spinning threads), and then, where they were decisive
+    (:func:`.measure.decisive`), nothing more. Sets ``model.engine_reason_`` and ``model.engine_parts_``."""
     from . import measure
 
     budget = min(measure.TRIAL_SECONDS, measure.TRIAL_SHARE * seconds / 3)
     batches = min(measure.trial_batches(step, budget), max(1, math.ceil(len(X) / batch_size)))
     numba, parts, why_not = {}, None, ""
-    if candidate == "numba":
+    numba_first = candidate == "numba" and not wakes_blas_threads(model, batch_size)
+    if numba_first:
         numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, budget, batches)
     if measure.decisive(numba, step):
         engine, threads, timing = "numba", None, {"numpy (estimate)": step}
     else:
         threads, timing = measure.blas_threads(model, X, Y, batch_size, budget, batches)
+        if candidate == "numba" and not numba_first:
+            numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, budget, batches)
         engine, why_not = (measure.faster_engine(numba, why_not, min(timing.values(), default=step))
                            if candidate == "numba" else ("numpy", model.engine_reason_))
     model.engine_reason_ = why_not or None

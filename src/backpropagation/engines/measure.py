@@ -12,8 +12,9 @@ the BLAS threads the fit will hold:
 2. for a job long enough (``engines.AUTO_MIN_SECONDS``), the reference engine is timed with BLAS
    on its default threads and on one (a busy machine can make one faster), and the fit holds
    the faster;
-3. ``engine="auto"`` times the numba engine's compiled steps too (before step 2, which it skips
-   where numba is :data:`DECISIVE_MARGIN` faster than the estimate) and takes it only where it is
+3. ``engine="auto"`` times the numba engine's compiled steps too (before step 2 where the job's
+   products wake no BLAS threads, and then skips step 2 where numba is :data:`DECISIVE_MARGIN`
+   faster than the estimate) and takes it only where it is
    :data:`NUMBA_MARGIN` faster; its kernels are only tried when numba has compiled them before, or
    when the job is long enough (:data:`COMPILE_PAYS`) for a first compilation to pay.
 
@@ -59,19 +60,23 @@ _spinning = (None, 0.0)
 
 
 def settle(which: str, threaded: bool) -> None:
-    """Before a trial (``which`` engine and threads; ``threaded``: BLAS on several threads): wait
-    until the worker threads of an earlier threaded trial of another kind sleep (a trial of the
-    same kind meets its own threads, as its fit does); then note whether this one leaves threads."""
+    """Before a trial (``which`` engine and threads; ``threaded``: it runs on several cores, BLAS's
+    or numba's): wait until the worker threads of an earlier threaded trial of another kind sleep
+    (a trial of the same kind meets its own threads, as its fit does; a trial on one core leaves
+    the spinning workers the other cores); then note that this one leaves threads."""
     global _spinning
+    if not threaded:
+        return
     if _spinning[0] not in (None, which):
         time.sleep(max(0.0, _spinning[1] - time.perf_counter()))
-    _spinning = (which, math.inf) if threaded else (None, 0.0)
+    _spinning = (which, math.inf)
 
 
 def settled() -> None:
-    """After a trial: its threads (if any) spin for :data:`SPIN_SECONDS` from now."""
+    """After a trial: the threads of the last threaded one spin for :data:`SPIN_SECONDS` from now
+    if it was this one (else their clock runs on)."""
     global _spinning
-    if _spinning[0] is not None:
+    if _spinning[0] is not None and _spinning[1] == math.inf:
         _spinning = (_spinning[0], time.perf_counter() + SPIN_SECONDS)
 
 
