@@ -60,6 +60,17 @@ def test_the_report_names_the_columns_whose_long_tail_goes_through_asinh(houses,
     assert [c.get("tail") for c in columns if c["kind"] == "numeric"] == [None, None, "asinh"]
 
 
+def test_a_whole_number_target_trained_as_classes_says_so_and_how_to_predict_the_number(houses, capsys):
+    where, frame = houses
+    report = train(where, "--target", "rooms", "--drop", "sold", capsys=capsys)
+    assert report["task"] == "multiclass"
+    assert ("target 'rooms': 5 distinct whole numbers (1 to 5), so classes (at most 10 are); --task regression "
+            "predicts it as a number") in report["recipe"]
+    for task in ("multiclass", "regression"):                 # asked for: nothing to explain
+        report = train(where, "--target", "rooms", "--drop", "sold", "--task", task, capsys=capsys)
+        assert not any(line.startswith("target ") for line in report["recipe"])
+
+
 def test_each_default_can_be_turned_off(houses, capsys):
     where, _ = houses
     report = train(where, "--target", "sold", "--drop", "price", "--label-smoothing", "0", "--no-periodic",

@@ -17,6 +17,7 @@ import numpy as np
 from ..collective import Totals
 from ..nn import metrics
 from ..statistics import merged
+from ..tables.kinds import MAX_AUTO_CLASSES
 from ..training.table_defaults import MAX_PERIODIC_COLUMNS
 from .build import PLOT_FILES
 
@@ -61,7 +62,8 @@ def training_report(args, *, data: str, model, history, stopper, counts: dict, p
 def recipe(args, model) -> list[str]:
     """What the defaults (or the options) chose for this table, in words: the scaling of the numbers,
     periodic embeddings, the input scale, label smoothing, the clip of regression predictions."""
-    columns = model.metadata.get("preprocessing", {}).get("columns", [])
+    pre = model.metadata.get("preprocessing", {})
+    columns = pre.get("columns", [])
     numeric = [c for c in columns if c["kind"] == "numeric"]
     robust = sum(c.get("scaling") == "robust" for c in numeric)
     lines = [f"numeric columns: {robust} of {len(numeric)} robust-scaled (median, quartile spread, smooth clip "
@@ -87,6 +89,11 @@ def recipe(args, model) -> list[str]:
                                getattr(args, "dropout_schedule", None))):
         if name:
             lines.append(f"{what} {value:g} on the {name} schedule over the epochs")
+    classes = getattr(model.task_, "classes_", None)
+    if pre.get("target_kind") == "integer-labels" and pre.get("task") == "auto" and classes is not None:
+        lines.append(f"target {pre['target']!r}: {len(classes)} distinct whole numbers ({classes[0]} to "
+                     f"{classes[-1]}), so classes (at most {MAX_AUTO_CLASSES} are); --task regression predicts it "
+                     "as a number")
     bounds = getattr(model.task_, "target_range_", None)
     if bounds is not None:
         lines.append("predictions kept within the training targets' range " +
