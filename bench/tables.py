@@ -218,7 +218,9 @@ def main() -> None:
     if args.markdown:
         print(markdown(args.markdown))
         with open(args.markdown) as handle:
-            print("\n" + verdict(json.load(handle)["results"]))
+            results = json.load(handle)["results"]
+        for method in dict.fromkeys(k for row in results for k in row if k.startswith("backprop train")):
+            print(f"\n{method}:\n" + verdict(results, ours=method))
         return
     warnings.filterwarnings("ignore")          # (scikit-learn's ConvergenceWarning at 500 epochs)
     seeds = range(1 if args.quick else args.seeds)

@@ -37,7 +37,7 @@ def test_the_report_says_what_the_defaults_chose_and_the_model_holds_it(houses, 
     model = NeuralNetwork.load(where / "m.npz")
     low, high = frame["price"].min(), frame["price"].max()
     assert report["recipe"][:3] == [
-        "numeric columns: 2 of 2 robust-scaled (median, quartile spread, smooth clip at ±3)",
+        "numeric columns: 2 of 2 robust-scaled (median, quartile spread, smooth clip at ±5)",
         "periodic embeddings on 2 numeric column(s) (16 frequencies, 3 features each)",
         "a learned scale on each input of the first layer"]
     assert report["recipe"][3].startswith("predictions kept within the training targets' range [")

@@ -92,7 +92,7 @@ def test_many_row_blocks_encode_and_count_as_one_pass_would(tmp_path):
     filled = a.copy()
     filled[gaps] = spec["median"]
     z = (filled - spec["center"]) / spec["spread"]
-    np.testing.assert_allclose(X[:, 0], z / np.sqrt(1 + (z / 3) ** 2), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(X[:, 0], z / np.sqrt(1 + (z / 5) ** 2), rtol=1e-14, atol=1e-15)
     one_hot = np.stack([colours == "blue", colours == "red"], axis=1).astype(float)
     one_hot[unseen] = 0
     np.testing.assert_array_equal(X[:, 1:], one_hot)

@@ -24,11 +24,11 @@ def test_an_outlier_is_bent_towards_three_and_keeps_its_place(tmp_path):
     spec = pre.columns[0]
     assert (spec["center"], spec["spread"]) == (3.5, 5 - 2)         # median; quartiles at rows 1 and 4 of 0..5
     z = (np.array([1, 2, 3, 4, 5, 1000]) - 3.5) / 3
-    np.testing.assert_allclose(X[:, 0], z / np.sqrt(1 + (z / 3) ** 2), rtol=1e-15)
-    assert 2.99 < X[5, 0] < 3 and np.all(np.diff(X[:, 0]) > 0)       # bent, never reordered
+    np.testing.assert_allclose(X[:, 0], z / np.sqrt(1 + (z / 5) ** 2), rtol=1e-15)
+    assert 4.99 < X[5, 0] < 5 and np.all(np.diff(X[:, 0]) > 0)       # bent, never reordered
     standard = fitted(tmp_path, "x,y\n" + rows, scaling="standard")
     assert standard.transform(read_file(tmp_path / "t.csv"))[0][5, 0] > 2.2   # z ≈ 2.24 unbent
-    assert "robust (median 3.5, quartile spread 3, smooth clip at ±3)" in pre.describe()
+    assert "robust (median 3.5, quartile spread 3, smooth clip at ±5)" in pre.describe()
     assert "standardised (mean" in standard.describe()
 
 
@@ -41,9 +41,9 @@ def test_a_long_tail_goes_through_asinh_before_the_clip(tmp_path):
     assert spec["tail"] == "asinh" and (spec["center"], spec["spread"]) == (5.5, 8.0 - 3.0)
     X, _, _ = pre.transform(read_file(tmp_path / "t.csv"))
     z = np.arcsinh((values - 5.5) / 5.0)
-    np.testing.assert_allclose(X[:, 0], z / np.sqrt(1 + (z / 3) ** 2), rtol=1e-15)
-    tail_out = X[80:, 0]                                          # the clip alone: within [2.96, 3)
-    assert np.all(np.diff(tail_out) > 0) and tail_out[-1] - tail_out[0] > 0.5 and tail_out[-1] < 3
+    np.testing.assert_allclose(X[:, 0], z / np.sqrt(1 + (z / 5) ** 2), rtol=1e-15)
+    tail_out = X[80:, 0]                                          # the clip alone: within [4.83, 5)
+    assert np.all(np.diff(tail_out) > 0) and tail_out[-1] - tail_out[0] > 0.5 and tail_out[-1] < 5
     assert "asinh on its long tail" in pre.describe()
     # The same values without their tail, or a tail of a few rows only (an outlier): the clip alone.
     for short in (values[:80], np.concatenate([values[:80], np.arange(16) % 8 + 1, [1e6] * 4])):
@@ -137,7 +137,7 @@ def test_saved_model_table_model_and_onnx_scale_alike(skewed, capsys):
     table_model = TableModel.load(model)
     assert [c.get("tail") for c in table_model.preprocessing.columns[:2]] == ["asinh", None]   # votes, budget
     rows = frame.drop(columns="rating").iloc[:50].copy()
-    rows.loc[0, "votes"], rows.loc[1, "votes"] = 1e30, -1e30            # far beyond the clip: near ±3
+    rows.loc[0, "votes"], rows.loc[1, "votes"] = 1e30, -1e30            # far beyond the clip: near ±5
     expected = table_model.predict(rows)
     assert backprop(["export", str(model), str(where / "m.onnx")]) == 0
     ort = pytest.importorskip("onnxruntime")

@@ -262,8 +262,9 @@ def _add_table_options(command):
                               "instead of one indicator per category; DIM default 1.6 * categories^0.56, at most "
                               "50); for columns of many categories (repeatable)")
     command.add_argument("--scaling", choices=["robust", "standard"], default=defaults.SCALING,
-                         help="numeric columns: robust (median, quartile spread, smooth clip at ±3: outliers "
-                              "and heavy tails stay near the rest) or standard (mean, standard deviation)")
+                         help="numeric columns: robust (median, quartile spread, smooth clip at ±5: outliers "
+                              "stay near the rest; long tails through asinh first) or standard (mean, standard "
+                              "deviation)")
     command.add_argument("--class-weight", choices=["balanced"], default=None,
                          help="classification: weigh each class by n_rows / (n_classes * its rows), so that a rare "
                               "class counts as much as a common one (default: every row alike)")

@@ -18,6 +18,7 @@ from ..collective import Totals
 from ..nn import metrics
 from ..statistics import merged
 from ..tables.kinds import MAX_AUTO_CLASSES
+from ..tables.scaling import CLIP
 from ..training.table_defaults import MAX_PERIODIC_COLUMNS
 from .build import PLOT_FILES
 
@@ -67,7 +68,8 @@ def recipe(args, model) -> list[str]:
     numeric = [c for c in columns if c["kind"] == "numeric"]
     robust = sum(c.get("scaling") == "robust" for c in numeric)
     lines = [f"numeric columns: {robust} of {len(numeric)} robust-scaled (median, quartile spread, smooth clip "
-             f"at ±3)" if robust else f"numeric columns: {len(numeric)} standardised (mean, std)"] if numeric else []
+             f"at ±{CLIP:g})" if robust else f"numeric columns: {len(numeric)} standardised (mean, std)"] \
+        if numeric else []
     tails = [c["name"] for c in numeric if c.get("tail") == "asinh"]
     if tails:
         shown = ", ".join(map(repr, tails[:5])) + (f" and {len(tails) - 5} more" if len(tails) > 5 else "")
