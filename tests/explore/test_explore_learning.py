@@ -285,9 +285,11 @@ def test_a_small_csv_trains_and_a_bad_one_is_refused_with_the_reason(page, explo
     page.find_element("css selector", 'input[type=file][data-upload="csv"]').send_keys(str(good))
     wait_for(lambda: explorer.session.config["dataset"] == "uploaded")
     assert explorer.session.data["classes"] == ["no", "yes"] and len(explorer.session.X) == 60
-    legend = wait_for(lambda: page.execute_script(
-        "return [...document.querySelectorAll('#legend [data-legend]')].map(e => e.textContent)"))
-    assert legend == ["no", "yes"]
+    def legend():
+        return page.execute_script(
+            "return [...document.querySelectorAll('#legend [data-legend]')].map(e => e.textContent)")
+    # (the previous data set's legend stays until the page redraws: wait for the new one, not any)
+    wait_for(lambda: legend() == ["no", "yes"])
     click_button(page, "Step")
     wait_for(lambda: present(page, "W_new"))
     bad = tmp_path / "bad.csv"
