@@ -17,6 +17,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from .csv_ranges import byte_range, count_bytes, holds_quotes
+
 #: Cell values read as "missing" in any column (compared after stripping whitespace and
 #: lower-casing).
 MISSING = ("", "na", "n/a", "nan", "null")
@@ -213,7 +215,7 @@ def read_csv_arrow(source: str, part, fmt: TextFormat = PLAIN, as_text: bool = F
     plain = is_plain_file(source)
     with _opened(source) as handle:
         names, lines_before_body, body_start, delimiter = _header(handle, fmt.delimiter, source)
-        start, stop = _byte_range(handle, body_start, *(part or (0, 1)))
+        start, stop = byte_range(handle, body_start, *(part or (0, 1)))
         handle.seek(start)
         data = None if plain else handle.read(stop - start)
     if not plain and (not data or data.isspace()) or plain and stop - start < 4096 and \
@@ -229,7 +231,7 @@ def read_csv_arrow(source: str, part, fmt: TextFormat = PLAIN, as_text: bool = F
             return opened
         opened.seek(start)
         return pa.BufferReader(opened.read_buffer(stop - start))
-    quoted = _holds_quotes(source, start, stop) if plain else b'"' in data
+    quoted = holds_quotes(source, start, stop) if plain else b'"' in data
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted)  # (slower: only if needed)
     read = pcsv.ReadOptions(column_names=names, use_threads=True, skip_rows=lines_before_body if in_place else 0)
     try:
@@ -377,21 +379,6 @@ def _parse(pcsv, body, read, parse, column_types: dict, keep_spelling: bool = Fa
 MAX_BLOCK_BYTES = 1 << 30
 
 
-def _holds_quotes(source: str, start: int, stop: int, block: int = 1 << 24) -> bool:
-    """Whether bytes ``start:stop`` of a plain file hold a double quote (a field that may hold a
-    line break); read in blocks, never the whole file in memory."""
-    with open(source, "rb") as handle:
-        handle.seek(start)
-        while start < stop:
-            chunk = handle.read(min(block, stop - start))
-            if not chunk:
-                return False
-            if b'"' in chunk:
-                return True
-            start += len(chunk)
-    return False
-
-
 def _bytes(source: str, start: int, stop: int) -> bytes:
     with open(source, "rb") as handle:
         handle.seek(start)
@@ -418,68 +405,12 @@ def named(header: list[str]) -> list[str]:
     return [name or f"Unnamed: {k}" for k, name in enumerate(header)]
 
 
-def _byte_range(handle, body_start: int, k: int, n: int) -> tuple[int, int]:
-    """(start, stop) byte offsets of rank k's rows: the k-th of n near-equal ranges of the
-    rows' bytes, each moved to the start of a record.
-
-    A record starts after a line break outside quotes: the quotes before a candidate are
-    counted (an escaped quote is doubled, so the parity tells inside from outside), and a line
-    break inside a quoted field is passed over, so fields holding line breaks split correctly.
-    """
-    size = handle.seek(0, os.SEEK_END)
-
-    def record_start(position: int) -> int:
-        if position <= body_start:
-            return body_start
-        if position >= size:
-            return size
-        quotes = _count_quotes(handle, body_start, position - 1)
-        handle.seek(position - 1)
-        while True:                     # the rest of the line holding byte position - 1, and on
-            line = handle.readline()
-            if not line:
-                return size
-            quotes += line.count(b'"')
-            if quotes % 2 == 0:
-                return handle.tell()
-
-    span = size - body_start
-    start = record_start(body_start + k * span // n)
-    return start, max(record_start(body_start + (k + 1) * span // n), start)
-
-
-#: Quotes counted from a file's first record up to byte positions, per file version: a file read
-#: block by block (streaming, a rank's part) counts each stretch once, not once per block.
-_QUOTES_BEFORE: dict = {}
-
-
-def _count_quotes(handle, start: int, stop: int, block: int = 1 << 24) -> int:
-    """Quotes in bytes ``start .. stop`` of ``handle`` (``start`` the first record's offset),
-    continued from the nearest position counted before in the same file."""
-    try:
-        status = os.fstat(handle.fileno())
-        key = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, start)
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        key = None
-    known = _QUOTES_BEFORE.setdefault(key, {}) if key is not None else {}
-    if len(_QUOTES_BEFORE) > 64:                     # (a long-lived process reading many files)
-        _QUOTES_BEFORE.clear()
-        known = _QUOTES_BEFORE.setdefault(key, {}) if key is not None else {}
-    below = max((p for p in known if p <= stop), default=None)
-    count = 0 if below is None else known[below]
-    count += _count_bytes(handle, b'"', start if below is None else below, stop, block)
-    known[stop] = count
-    return count
-
-
-
-
 def _refuse_ragged_line(source: str, delimiter: str, start: int = 0, stop: int | None = None) -> None:
     """ValueError naming the first line (of the file, or of its bytes ``start:stop``, which begin
     a record) whose field count differs from the header's."""
     with _opened(source) as raw:
         header = _header_names(_first_header_line(raw), delimiter, source)
-        line = 1 + (_count_bytes(raw, b"\n", 0, start) if start else 0)
+        line = 1 + (count_bytes(raw, b"\n", 0, start) if start else 0)
         raw.seek(start)
         text = io.TextIOWrapper(io.BytesIO(raw.read() if stop is None else raw.read(stop - start)),
                                 encoding="utf-8-sig", errors="replace", newline="")
@@ -502,16 +433,3 @@ def _first_header_line(handle) -> bytes:
     while line and not line.strip():
         line = handle.readline()
     return handle.readline() if EXCEL_SEPARATOR.match(line) else line
-
-
-def _count_bytes(handle, byte: bytes, start: int, stop: int, block: int = 1 << 24) -> int:
-    """How often ``byte`` occurs in bytes ``start:stop`` of ``handle`` (read in blocks)."""
-    handle.seek(start)
-    count = 0
-    while start < stop:
-        chunk = handle.read(min(block, stop - start))
-        if not chunk:
-            break
-        count += chunk.count(byte)
-        start += len(chunk)
-    return count

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import arrow_files
 from .csv_source import (AMBIGUOUS_MISSING, COMPRESSIONS, MISSING, PLAIN, WHITESPACE, TextFormat, arrow_of,
                          check_header, named,
                          numpy_of, pyarrow, read_csv_arrow, stream_csv_arrow)
@@ -319,9 +320,9 @@ def read_file(path, part: tuple[int, int] | None = None, file_format: str | None
                          "rows, which a stream cannot give; save the data to a file first")
     with _unreadable_as_value_error(source, file_format), unchanged_while_read(source):
         if file_format == "parquet":
-            arrow, first = _read_parquet(source, part)
+            arrow, first = arrow_files.read_parquet(source, part)
         elif file_format == "feather":
-            arrow, first = _read_feather(source, part)
+            arrow, first = arrow_files.read_feather(source, part)
         else:
             arrow, first = read_csv_arrow(source, part, _csv_format(fmt, file_format), as_text, text_columns,
                                           unit)
@@ -443,73 +444,9 @@ def _arrow_chunks(source: str, file_format: str, rows: int, fmt: TextFormat):
             for batch in file.iter_batches(batch_size=rows):
                 yield pa.Table.from_batches([batch])
     elif file_format == "feather":
-        yield from _feather_chunks(source)
+        yield from arrow_files.feather_chunks(source)
     else:
         yield from stream_csv_arrow(source, fmt.delimiter)
-
-
-def _slice_bounds(n_rows: int, part) -> tuple[int, int]:
-    if part is None:
-        return 0, n_rows
-    k, n = part
-    return k * n_rows // n, (k + 1) * n_rows // n
-
-
-def _read_parquet(source: str, part):
-    """A Parquet file's rows (or rank k's slice, reading only the row groups that hold it)."""
-    import pyarrow.parquet as pq
-
-    pa, _ = pyarrow()
-    with pq.ParquetFile(source) as file:
-        sizes = [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)]
-        start, stop = _slice_bounds(sum(sizes), part)
-        ends = np.cumsum([0] + sizes)
-        groups = [i for i in range(len(sizes)) if ends[i] < stop and ends[i + 1] > start]
-        arrow = file.read_row_groups(groups) if groups else file.schema_arrow.empty_table()
-        if groups:
-            arrow = arrow.slice(start - ends[groups[0]], stop - start)
-    return arrow, start
-
-
-def _read_feather(source: str, part):
-    """An Arrow IPC (Feather v2) file's rows (or rank k's slice of them), read into memory: a
-    memory-mapped table would read the file for as long as it is used, and a file truncated
-    meanwhile kills the process with SIGBUS."""
-    import pyarrow.feather as feather
-
-    pa, _ = pyarrow()
-    if _arrow_layout(source) == "stream":
-        with pa.OSFile(source) as opened:
-            arrow = pa.ipc.open_stream(opened).read_all()
-    else:
-        arrow = feather.read_table(source, memory_map=False)
-    start, stop = _slice_bounds(arrow.num_rows, part)
-    return arrow.slice(start, stop - start), start
-
-
-def _arrow_layout(source: str) -> str:
-    """``"file"`` (Arrow IPC file, Feather v2), ``"v1"`` (Feather v1) or ``"stream"`` (Arrow IPC
-    stream), by the file's first bytes: each needs its own reader."""
-    with open(source, "rb") as opened:
-        magic = opened.read(6)
-    return "file" if magic == b"ARROW1" else "v1" if magic[:4] == b"FEA1" else "stream"
-
-
-def _feather_chunks(source: str):
-    """An Arrow/Feather file's record batches as tables (not memory-mapped: see _read_feather);
-    Feather v1 has no record batches and is read whole."""
-    pa, _ = pyarrow()
-    layout = _arrow_layout(source)
-    if layout == "v1":
-        yield _read_feather(source, None)[0]
-        return
-    with pa.OSFile(source) as opened:
-        if layout == "stream":
-            yield from (pa.Table.from_batches([batch]) for batch in pa.ipc.open_stream(opened))
-            return
-        reader = pa.ipc.open_file(opened)
-        for i in range(reader.num_record_batches):
-            yield pa.Table.from_batches([reader.get_batch(i)])
 
 
 def number_rows_across(table: Table, comm) -> Table:
