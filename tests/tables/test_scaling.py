@@ -128,11 +128,12 @@ def test_streamed_and_in_memory_paths_scale_alike(skewed):
         np.testing.assert_allclose(np.sort(rows, axis=0), np.sort(X, axis=0), rtol=1e-15, atol=1e-15)
 
 
-def test_saved_model_table_model_and_onnx_scale_alike(skewed, capsys):
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_saved_model_table_model_and_onnx_scale_alike(skewed, capsys, dtype):
     where, frame = skewed
     model = where / "m.npz"
     assert backprop(["train", str(where / "films.csv"), "--target", "rating", "--epochs", "5", "--seed", "0",
-                     "--float32", "--quiet", "--output", str(model)]) == 0
+                     *(["--float32"] if dtype == "float32" else []), "--quiet", "--output", str(model)]) == 0
     capsys.readouterr()
     table_model = TableModel.load(model)
     assert [c.get("tail") for c in table_model.preprocessing.columns[:2]] == ["asinh", None]   # votes, budget
@@ -142,6 +143,7 @@ def test_saved_model_table_model_and_onnx_scale_alike(skewed, capsys):
     assert backprop(["export", str(model), str(where / "m.onnx")]) == 0
     ort = pytest.importorskip("onnxruntime")
     session = ort.InferenceSession(str(where / "m.onnx"))
-    feeds = {"votes": rows[["votes"]].to_numpy(np.float32), "budget": rows[["budget"]].to_numpy(np.float32),
+    feeds = {"votes": rows[["votes"]].to_numpy(dtype), "budget": rows[["budget"]].to_numpy(dtype),
              "genre": rows[["genre"]].to_numpy(object)}
-    np.testing.assert_allclose(session.run(None, feeds)[0].ravel(), expected.ravel(), rtol=1e-4, atol=1e-4)
+    tolerance = 1e-4 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(session.run(None, feeds)[0].ravel(), expected.ravel(), rtol=tolerance, atol=tolerance)
