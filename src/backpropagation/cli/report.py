@@ -18,7 +18,7 @@ from ..collective import Totals
 from ..nn import metrics
 from ..statistics import merged
 from ..tables.kinds import MAX_AUTO_CLASSES
-from ..tables.scaling import CLIP
+from ..tables.scaling import CLIP, TAIL_SPREADS
 from ..training.table_defaults import MAX_PERIODIC_COLUMNS
 from .build import PLOT_FILES
 
@@ -73,7 +73,8 @@ def recipe(args, model) -> list[str]:
     tails = [c["name"] for c in numeric if c.get("tail") == "asinh"]
     if tails:
         shown = ", ".join(map(repr, tails[:5])) + (f" and {len(tails) - 5} more" if len(tails) > 5 else "")
-        lines.append(f"long tails (5% of rows beyond 10 quartile spreads) through asinh before the clip: {shown}")
+        lines.append(f"long tails (5% of rows beyond {TAIL_SPREADS:g} quartile spreads) through asinh before the "
+                     f"clip: {shown}")
     if model.periodic is not None:
         periodic = model.periodic
         lines.append(f"periodic embeddings on {len(periodic.columns)} numeric column(s) ({periodic.n_frequencies} "

@@ -120,13 +120,15 @@ def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, 
         numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, budget, batches)
     if measure.decisive(numba, step):
         engine, threads, timing = "numba", None, {"numpy (estimate)": step}
-    else:
+    elif candidate == "numba":
         threads, timing = measure.blas_threads(model, X, Y, batch_size, budget, batches)
-        if candidate == "numba" and not numba_first:
+        if not numba_first:
             numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, budget, batches)
-        engine, why_not = (measure.faster_engine(numba, why_not, min(timing.values(), default=step))
-                           if candidate == "numba" else ("numpy", model.engine_reason_))
-    model.engine_reason_ = why_not or None
+        engine, why_not = measure.faster_engine(numba, why_not, min(timing.values(), default=step))
+    else:                                # (engine="numpy", or numba unavailable: its reason stays)
+        engine, (threads, timing) = "numpy", measure.blas_threads(model, X, Y, batch_size, budget, batches)
+    if candidate == "numba":
+        model.engine_reason_ = why_not or None
     model.engine_parts_ = parts if engine == "numba" else None
     timing.update(numba)
     threads = threads if engine == "numpy" else (1 if parts == 1 else None)

@@ -122,15 +122,14 @@ def _phases(stage, params, R, U, rows, x):
 
 
 @njit(cache=True, error_model="numpy")
-def _embed(stage, params, R, A, H, rows, x, e_rows):
+def _embed(stage, params, R, A, H, rows, e_rows):
     """Each periodic column's ``[x, h V_j + c_j]`` of every row into ``A``'s first block
     (``H``: the cosines, laid out as :func:`_phases` lays out the phases)."""
-    m, k, d, width = stage.periodic_columns.size, stage.k, stage.d, stage.width
+    m, k, d, width, n_raw = stage.periodic_columns.size, stage.k, stage.d, stage.width, stage.n_raw
     for j in range(m):
         V, c = params[stage.V_start + j * k * d:stage.V_start + (j + 1) * k * d], \
             params[stage.c_start + j * d:stage.c_start + (j + 1) * d]
-        place = stage.periodic_places[j]
-        _column(stage, R, rows, j, x)
+        place, column = stage.periodic_places[j], stage.periodic_columns[j]
         for e in range(d):
             out = e_rows[e * rows:(e + 1) * rows]
             out[:] = 0.0
@@ -140,7 +139,7 @@ def _embed(stage, params, R, A, H, rows, x, e_rows):
                     out[i] += h[i] * v
         for i in range(rows):
             a = A[i * width + place:i * width + place + 1 + d]
-            a[0] = x[i]
+            a[0] = R[i * n_raw + column]
             for e in range(d):
                 a[1 + e] = e_rows[e * rows + i] + c[e]
 
@@ -155,7 +154,7 @@ def input_forward(stage, params, R, A, P, U, S, H, rows):
         x, e_rows = np.empty(rows, params.dtype), np.empty(rows * stage.d, params.dtype)
         _phases(stage, params, R, U, rows, x)
         sin_cos(U[:rows * mk], S[:rows * mk], H[:rows * mk])
-        _embed(stage, params, R, A, H, rows, x, e_rows)
+        _embed(stage, params, R, A, H, rows, e_rows)
     for i in range(rows):
         raw, a = R[i * n_raw:(i + 1) * n_raw], A[i * width:(i + 1) * width]
         for j in range(stage.plain_columns.size):
