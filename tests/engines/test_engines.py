@@ -442,7 +442,9 @@ def test_the_command_line_takes_an_engine_and_both_train_the_same_model(tmp_path
                          "--no-periodic", "--no-input-scale", "--label-smoothing", "0",     # (what numba runs)
                          "--engine", engine, "--output", str(tmp_path / f"{engine}.npz"), "--json"]) == 0
         reports[engine] = json.loads(capsys.readouterr().out)
-    assert [reports[e]["engine"] for e in ("numpy", "numba", "auto")] == ["numpy", "numba", "numpy"]  # small job
+    assert [reports[e]["engine"] for e in ("numpy", "numba")] == ["numpy", "numba"]
+    # a small job, but numba's kernels are loaded in this process by then: it is timed, not skipped
+    assert "numba" in reports["auto"]["engine_ms_per_batch"] and reports["auto"]["engine"] in ("numpy", "numba")
     assert reports["numpy"]["kernel_seconds"] == 0 <= reports["numba"]["kernel_seconds"]   # (0: loaded earlier)
     numpy_model, numba_model = (NeuralNetwork.load(tmp_path / f"{e}.npz") for e in ("numpy", "numba"))
     np.testing.assert_allclose(numba_model.parameters, numpy_model.parameters, rtol=1e-9, atol=1e-12)

@@ -159,13 +159,41 @@ def test_a_measurement_serves_later_fits_of_the_same_network_and_batch_size(monk
     assert trials == [16, 8]                             # another batch size: measured again
 
 
-def test_a_short_job_stays_on_numpy_even_where_numba_s_kernels_are_loaded():
+def test_a_short_job_measures_numba_once_where_this_process_holds_its_kernels(monkeypatch):
     pytest.importorskip("numba")
     X, y = np.random.default_rng(0).normal(size=(64, 4)), np.zeros(64)
-    NeuralNetwork([4, 8, 1], engine="numba", random_state=0).fit(X, y, epochs=1, verbose=0)   # loads them
+    monkeypatch.setattr(engines, "_short_choices", {})
+    from backpropagation.engines import numba_engine
+
+    monkeypatch.setattr(numba_engine, "_loaded_dtypes", set())
     model = NeuralNetwork([4, 8, 1], random_state=0)
     model.fit(X, y, epochs=1, batch_size=1, verbose=0)
-    assert model.engine_ == "numpy" and "too short" in model.engine_reason_     # what ran before does not matter
+    assert model.engine_ == "numpy" and "too short to pay for loading" in model.engine_reason_
+    NeuralNetwork([4, 8, 1], engine="numba", random_state=0).fit(X, y, epochs=1, verbose=0)   # loads them
+    trials = []
+    real, real_numba = measure.trial, measure.numba_seconds
+    monkeypatch.setattr(measure, "trial", lambda *args, **kw: trials.append(args[1]) or real(*args, **kw))
+    # (numba's steps are run, and said to take a nanosecond: which engine is faster is not the point here)
+    monkeypatch.setattr(measure, "numba_seconds", lambda *args, **kw: real_numba(*args, **kw) * 0 + 1e-9)
+    fits = [NeuralNetwork([4, 8, 1], random_state=0) for _ in range(2)]
+    for fitted in fits:
+        fitted.fit(X, y, epochs=1, batch_size=1, verbose=0)
+    assert trials == ["numpy", "numba", "numpy"]          # the second fit: its estimate only
+    assert [fitted.engine_ for fitted in fits] == ["numba", "numba"] and "numba" in fits[1].engine_timing_
+    np.testing.assert_array_equal(fits[0].parameters, fits[1].parameters)
+    other = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)
+    other.fit(X, y, epochs=1, batch_size=1, verbose=0)
+    assert other.engine_ == "numpy" and trials[-1] == "numpy"         # engine="numpy" is never measured against
+
+
+def test_a_short_job_s_numba_trial_does_not_wait_for_spinning_blas_threads(monkeypatch):
+    slept = []
+    monkeypatch.setattr(measure.time, "sleep", slept.append)
+    for short in (True, False):
+        monkeypatch.setattr(measure, "_spinning", ("numpy None", measure.time.perf_counter() + 10.0))
+        with measure.waiting_at_most(0.0) if short else contextlib.nullcontext():
+            measure.settle("numba None", True)
+    assert slept[0] == 0.0 and 9.0 < slept[1] <= 10.0
 
 
 def test_a_threaded_trial_after_a_threaded_one_of_another_kind_waits_until_its_threads_sleep(monkeypatch):

@@ -15,7 +15,8 @@ def test_traced_gradients_and_update_equal_a_real_training_step(task, n_out, opt
     rng = np.random.default_rng(0)
     X = rng.normal(size=(4, 3))
     y = rng.normal(size=(4, n_out)) if task == "regression" else np.arange(4) % max(n_out, 2)
-    model = NeuralNetwork([3, 5, 4, n_out], task=task, optimizer=optimizer, l2=l2, random_state=0)
+    model = NeuralNetwork([3, 5, 4, n_out], task=task, optimizer=optimizer, l2=l2, random_state=0,
+                          engine="numpy")                      # (the path the trace follows, to the bit)
     model.fit(X, y, epochs=2, batch_size=4, verbose=0)          # some optimizer state to carry
     before = model.parameters.copy()
     trace = model.trace(X, y)

@@ -26,7 +26,7 @@ class CountingReducer(LocalReducer):
 def test_every_batch_goes_through_the_reducer_once():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(10, 2)), rng.normal(size=10)
-    model = NeuralNetwork([2, 3, 1], random_state=0)
+    model = NeuralNetwork([2, 3, 1], random_state=0, engine="numpy")    # (the engine that calls the reducer)
     Y = model.task_.fit_encode(y, model.dtype)
     reducer = CountingReducer()
     reducer.start(model, has_validation=False)

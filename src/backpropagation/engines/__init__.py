@@ -4,8 +4,9 @@
 layers, loss and optimizer. ``"numba"`` (:mod:`.numba_engine`) runs chunks of batches in compiled
 kernels over the same flat vectors, proven equal to the reference by the tests. ``"auto"`` takes
 numba when it is installed, every building block is a built-in one, training runs in one
-process, the job is long enough for compiling (or loading compiled kernels) to pay, and its
-steps measure faster than the reference engine's on the job's own batches (:mod:`.measure`).
+process, the job is long enough for compiling (or loading compiled kernels) to pay, or this
+process holds the kernels already, and its steps measure faster than the reference engine's on
+the job's own batches (:mod:`.measure`).
 
 Both engines yield, per chunk of batches, each batch's loss, weight and size, and leave each
 batch's outputs in the loop's buffer; callbacks, Ctrl-C and the divergence check stay in the loop.
@@ -13,9 +14,9 @@ batch's outputs in the loop's buffer; callbacks, Ctrl-C and the divergence check
 
 from __future__ import annotations
 
-import math
-
 import importlib.util
+import math
+import sys
 
 from .blas_work import wakes_blas_threads
 from .numpy_engine import NumpyEngine
@@ -26,6 +27,10 @@ ENGINES = ("auto", "numpy", "numba")
 #: "auto" stays on numpy and nothing more is measured: numba's import and the loading of cached
 #: kernels (or their first compilation) would not pay, nor would the trials.
 AUTO_MIN_SECONDS = 2.0
+#: Choices made for short jobs in this process where numba's kernels were loaded, by network
+#: shape and batch size: a second fit of the same network takes the same engine without
+#: measuring (a few milliseconds once, not once a fit), so reruns stay bit-identical.
+_short_choices: dict = {}
 
 
 def check_engine(engine) -> str:
@@ -71,7 +76,9 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
     the BLAS threads to hold the reference engine to (None: as it is), by measuring the job's own
     training steps (:mod:`.measure`): a couple of reference steps estimate the job; a job of at
     least :data:`AUTO_MIN_SECONDS` in one process is then measured with each BLAS thread count and,
-    under ``engine="auto"``, with each engine.
+    under ``engine="auto"``, with each engine. A shorter job stays on numpy, unless this process
+    holds numba's kernels already: then numba's steps are timed against the estimate's, once per
+    network shape and batch size in the process (:func:`measure_short_job`).
 
     A measurement is kept in ``model.measured_`` and reused by later fits of the same network,
     engine setting and batch size (``partial_fit``, a streamed table's later fits): once is enough.
@@ -91,17 +98,44 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
         return threads
     step, seconds = measure.estimate(model, X, Y, batch_size, n_rows, epochs)
     model.engine_, threads, timing = "numpy", None, {"numpy (estimate)": step}
-    # (A short job stays on numpy even where this process holds numba's kernels: which engine a
-    # small fit takes must not depend on what ran before it in the process.)
-    if seconds < AUTO_MIN_SECONDS:
-        if candidate == "numba":
-            model.engine_reason_ = (f"the job is estimated at {seconds:.2g} s ({step * 1e3:.3g} ms per step, "
-                                    f"measured), too short to pay for loading the compiled kernels")
-    else:
+    if seconds >= AUTO_MIN_SECONDS:
         model.engine_, threads, timing = measure_long_job(model, X, Y, batch_size, step, seconds, candidate)
+    elif candidate == "numba" and kernels_loaded(model.dtype):
+        shape = (key, repr(model.layers), repr(model.loss), repr(model.optimizer))
+        if shape not in _short_choices:
+            _short_choices[shape] = measure_short_job(model, X, Y, batch_size, step, seconds)
+        model.engine_, model.engine_reason_, timing, threads, model.engine_parts_ = _short_choices[shape]
+        timing = dict(timing)
+    elif candidate == "numba":
+        model.engine_reason_ = (f"the job is estimated at {seconds:.2g} s ({step * 1e3:.3g} ms per step, "
+                                f"measured), too short to pay for loading the compiled kernels")
     model.engine_timing_ = timing
     model.measured_ = (key, (model.engine_, model.engine_reason_, dict(timing), threads, model.engine_parts_))
     return threads
+
+
+def kernels_loaded(dtype) -> bool:
+    """Whether this process holds numba's compiled kernels for ``dtype`` (an engine made them ready)."""
+    engine = sys.modules.get(f"{__name__}.numba_engine")
+    return engine is not None and engine.loaded_dtype(dtype)
+
+
+def measure_short_job(model, X, Y, batch_size: int, step: float, seconds: float) -> tuple:
+    """``(engine, reason, timing, BLAS threads, parts)`` of a job estimated at ``seconds`` (under
+    :data:`AUTO_MIN_SECONDS`; ``step`` seconds per reference step) where numba's kernels are loaded:
+    numba's steps timed briefly against the estimate's (BLAS's threads as they are), without
+    waiting for the estimate's BLAS threads to sleep: waiting would cost a share of the whole job,
+    and a trial slowed by them only keeps the reference engine where numba's margin is thin."""
+    from . import measure
+
+    budget = measure.TRIAL_SHARE * seconds / 3
+    batches = min(measure.trial_batches(step, budget), max(1, math.ceil(len(X) / batch_size)))
+    with measure.waiting_at_most(0.0):
+        numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, 0.0, batches)
+    engine, why_not = measure.faster_engine(numba, why_not, step)
+    timing = {"numpy (estimate)": step, **numba}
+    return engine, why_not or None, timing, (1 if parts == 1 else None) if engine == "numba" else None, \
+        parts if engine == "numba" else None
 
 
 def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, candidate: str):

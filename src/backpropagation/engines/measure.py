@@ -57,6 +57,20 @@ TRIAL_BATCHES = 4
 SPIN_SECONDS = 0.12
 #: The last threaded trial: (which, when its threads sleep again).
 _spinning = (None, 0.0)
+#: Most seconds :func:`settle` waits (:func:`waiting_at_most`): a short job's trials may not.
+_most_wait = math.inf
+
+
+@contextlib.contextmanager
+def waiting_at_most(seconds: float):
+    """A context in which a trial waits at most ``seconds`` for another's spinning threads: where
+    the whole job is short, a trial slowed by them (and the reference engine kept) costs less."""
+    global _most_wait
+    saved, _most_wait = _most_wait, seconds
+    try:
+        yield
+    finally:
+        _most_wait = saved
 
 
 def settle(which: str, threaded: bool) -> None:
@@ -68,7 +82,7 @@ def settle(which: str, threaded: bool) -> None:
     if not threaded:
         return
     if _spinning[0] not in (None, which):
-        time.sleep(max(0.0, _spinning[1] - time.perf_counter()))
+        time.sleep(min(_most_wait, max(0.0, _spinning[1] - time.perf_counter())))
     _spinning = (which, math.inf)
 
 

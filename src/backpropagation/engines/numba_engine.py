@@ -44,6 +44,8 @@ PARALLEL_WORK = 1 << 22
 PARALLEL_ROWS = 64
 #: Most bytes the threads' own gradient vectors (one per thread but the first) may take.
 PARALLEL_BYTES = 1 << 30
+#: The dtypes whose kernels an engine of this process has compiled or loaded (:func:`loaded_dtype`).
+_loaded_dtypes: set = set()
 
 
 def thread_count(model, batch_size: int) -> int:
@@ -59,6 +61,11 @@ def thread_count(model, batch_size: int) -> int:
         return 1
     by_memory = 1 + PARALLEL_BYTES // model.parameters.nbytes
     return max(1, min(numba.get_num_threads(), usable_cores(), batch_size // PARALLEL_ROWS, by_memory))
+
+
+def loaded_dtype(dtype) -> bool:
+    """Whether an engine of this process has compiled or loaded the kernels for ``dtype``."""
+    return np.dtype(dtype).str in _loaded_dtypes
 
 
 def usable_cores(cgroup: str = "/sys/fs/cgroup") -> int:
@@ -162,6 +169,7 @@ class NumbaEngine:
         first, second = optimizer_state(model.optimizer, model.parameters)
         optimizer = Optimizer(optimizer_of(model.optimizer), first, second)
         self._run(data, optimizer, results, batch_size=1, first_batch=0, n_batches=0, lr=0.0, t=0)
+        _loaded_dtypes.add(dtype.str)
 
     def _run(self, data, optimizer, results, **batches) -> tuple[int, int]:
         """One chunk on this engine's threads: parts 1.. on new threads, part 0 on this one."""
