@@ -91,7 +91,8 @@ def test_a_job_whose_products_never_wake_blas_threads_is_measured_once(monkeypat
     monkeypatch.setattr(measure, "trial", lambda *args, **kw: trials.append(args[1]) or real(*args, **kw))
     model = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)     # 32 × 4 × 8 multiply-adds at most
     model.fit(np.zeros((64, 4)), np.zeros(64), epochs=1, verbose=0)
-    assert trials == ["numpy", "numpy"] and set(model.engine_timing_) == {"numpy"} and not fake.limited
+    # (a job this short: the estimate's reading, which a trial within its budget would only repeat)
+    assert trials == ["numpy"] and set(model.engine_timing_) == {"numpy"} and not fake.limited
 
 
 def test_a_short_job_costs_two_steps_of_measuring_and_mpi_none(monkeypatch):
@@ -186,7 +187,23 @@ def test_a_short_job_measures_numba_once_where_this_process_holds_its_kernels(mo
     assert other.engine_ == "numpy" and trials[-1] == "numpy"         # engine="numpy" is never measured against
 
 
-def test_a_short_job_s_numba_trial_does_not_wait_for_spinning_blas_threads(monkeypatch):
+@pytest.mark.parametrize("threads, most_wait", [(1, 0.0), (2, float("inf"))])
+def test_a_short_job_s_numba_trial_waits_for_spinning_blas_threads_only_where_numba_shares_the_batches(
+        monkeypatch, threads, most_wait):
+    pytest.importorskip("numba")
+    from backpropagation.engines import numba_engine
+
+    waits = []
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: threads)
+    monkeypatch.setattr(measure, "numba_trials", lambda *args: waits.append(measure._most_wait) or ({"numba": 1e-9},
+                                                                                                    None, ""))
+    model = NeuralNetwork([4, 8, 1], random_state=0)
+    engine, reason, timing, _, _ = engines.measure_short_job(model, np.zeros((64, 4)), np.zeros((64, 1)), 32,
+                                                             1e-3, 0.5)
+    assert waits == [most_wait] and engine == "numba" and reason is None and timing["numba"] == 1e-9
+
+
+def test_waiting_at_most_caps_how_long_a_trial_waits_for_another_s_spinning_threads(monkeypatch):
     slept = []
     monkeypatch.setattr(measure.time, "sleep", slept.append)
     for short in (True, False):
@@ -217,3 +234,18 @@ def test_a_threaded_trial_after_a_threaded_one_of_another_kind_waits_until_its_t
 def test_trials_time_enough_batches_per_call_that_a_call_s_fixed_cost_fades():
     assert measure.trial_batches(1e-3, 0.1) == 33 and measure.trial_batches(1.0, 0.1) == measure.TRIAL_BATCHES
     assert measure.trial_batches(1e-9, 0.1) == 256
+
+
+@pytest.mark.parametrize("step, timed", [(0.05, [1]), (1e-4, [None, 1])])
+def test_the_estimate_serves_as_the_default_thread_trial_where_that_trial_would_repeat_it(monkeypatch, step, timed):
+    # Steps of 50 ms: the trial would time the estimate's four batches twice, as the estimate did;
+    # steps of 0.1 ms: it times more batches a call, a finer reading than the estimate's.
+    calls = []
+    monkeypatch.setattr(measure, "blas_controller", lambda: FakeBLAS())
+    monkeypatch.setattr(measure, "estimate", lambda *args: (step, 100.0))
+    monkeypatch.setattr(measure, "numpy_seconds", lambda model, X, Y, batch_size, threads, *args: calls.append(threads)
+                        or step)
+    model = NeuralNetwork([4, 4096, 1], engine="numpy", random_state=0)          # products that wake BLAS
+    engines.decide(model, np.zeros((64, 4)), np.zeros((64, 1)), 10**6, 32, 100, distributed=False)
+    assert calls == timed and set(model.engine_timing_) >= {"numpy, 2 BLAS threads", "numpy, 1 BLAS thread"}
+    assert model.engine_timing_["numpy, 2 BLAS threads"] == step

@@ -123,14 +123,16 @@ def kernels_loaded(dtype) -> bool:
 def measure_short_job(model, X, Y, batch_size: int, step: float, seconds: float) -> tuple:
     """``(engine, reason, timing, BLAS threads, parts)`` of a job estimated at ``seconds`` (under
     :data:`AUTO_MIN_SECONDS`; ``step`` seconds per reference step) where numba's kernels are loaded:
-    numba's steps timed briefly against the estimate's (BLAS's threads as they are), without
-    waiting for the estimate's BLAS threads to sleep: waiting would cost a share of the whole job,
-    and a trial slowed by them only keeps the reference engine where numba's margin is thin."""
+    numba's steps timed briefly against the estimate's (BLAS's threads as they are). Where numba
+    runs the batches on one thread, its trial does not wait for the estimate's BLAS threads to
+    sleep (they spin on the other cores; waiting would cost a large share of a short job); where
+    its threads share the batches, it waits, as for a long job."""
     from . import measure
+    from .numba_engine import thread_count
 
     budget = measure.TRIAL_SHARE * seconds / 3
     batches = min(measure.trial_batches(step, budget), max(1, math.ceil(len(X) / batch_size)))
-    with measure.waiting_at_most(0.0):
+    with measure.waiting_at_most(0.0 if thread_count(model, batch_size) == 1 else math.inf):
         numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, 0.0, batches)
     engine, why_not = measure.faster_engine(numba, why_not, step)
     timing = {"numpy (estimate)": step, **numba}
@@ -147,7 +149,9 @@ def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, 
     from . import measure
 
     budget = min(measure.TRIAL_SECONDS, measure.TRIAL_SHARE * seconds / 3)
-    batches = min(measure.trial_batches(step, budget), max(1, math.ceil(len(X) / batch_size)))
+    n_batches = max(1, math.ceil(len(X) / batch_size))
+    batches = min(measure.trial_batches(step, budget), n_batches)
+    known = step if measure.repeats_estimate(step, budget, batches, n_batches) else None   # (the estimate, reused)
     numba, parts, why_not = {}, None, ""
     numba_first = candidate == "numba" and not wakes_blas_threads(model, batch_size)
     if numba_first:
@@ -155,12 +159,12 @@ def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, 
     if measure.decisive(numba, step):
         engine, threads, timing = "numba", None, {"numpy (estimate)": step}
     elif candidate == "numba":
-        threads, timing = measure.blas_threads(model, X, Y, batch_size, budget, batches)
+        threads, timing = measure.blas_threads(model, X, Y, batch_size, budget, batches, known)
         if not numba_first:
             numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, budget, batches)
         engine, why_not = measure.faster_engine(numba, why_not, min(timing.values(), default=step))
     else:                                # (engine="numpy", or numba unavailable: its reason stays)
-        engine, (threads, timing) = "numpy", measure.blas_threads(model, X, Y, batch_size, budget, batches)
+        engine, (threads, timing) = "numpy", measure.blas_threads(model, X, Y, batch_size, budget, batches, known)
     if candidate == "numba":
         model.engine_reason_ = why_not or None
     model.engine_parts_ = parts if engine == "numba" else None

@@ -199,21 +199,31 @@ def estimate(model, X, Y, batch_size: int, n_rows: int, epochs: int) -> tuple[fl
     return per_step, per_step * epochs * math.ceil(n_rows / batch_size)
 
 
-def blas_threads(model, X, Y, batch_size: int, budget: float, batches: int = TRIAL_BATCHES) -> tuple[int | None, dict]:
+def blas_threads(model, X, Y, batch_size: int, budget: float, batches: int = TRIAL_BATCHES,
+                 known: float | None = None) -> tuple[int | None, dict]:
     """BLAS threads for the reference engine on the job's batches: 1 when one thread runs its
     training steps faster than the default count, else None (leave it); and the seconds per step
     measured with each. A job whose products are all too small to wake BLAS's threads
-    (:func:`wakes_blas_threads`) is measured once, as it is."""
+    (:func:`wakes_blas_threads`) is measured once, as it is. ``known``: seconds per step already
+    timed on the default thread count exactly as this trial would time them (the estimate, where
+    its two calls already fill the budget), so not timed again."""
     controller = blas_controller()
     default = default_blas_threads(controller) if controller else 1
     if default <= 1:
         return None, {}
     if not wakes_blas_threads(model, batch_size):      # (every product runs on one thread either way)
-        return None, {"numpy": numpy_seconds(model, X, Y, batch_size, None, budget, batches)}
-    many = numpy_seconds(model, X, Y, batch_size, None, budget, batches)
+        return None, {"numpy": known or numpy_seconds(model, X, Y, batch_size, None, budget, batches)}
+    many = known or numpy_seconds(model, X, Y, batch_size, None, budget, batches)
     one = numpy_seconds(model, X, Y, batch_size, 1, budget, batches)
     timing = {f"numpy, {default} BLAS threads": many, "numpy, 1 BLAS thread": one}
     return (1 if one < many else None), timing
+
+
+def repeats_estimate(step: float, budget: float, batches: int, n_batches: int) -> bool:
+    """Whether a trial of ``batches`` a call within ``budget`` would time exactly what
+    :func:`estimate` timed on a job of ``n_batches`` (its batches, and two calls, the fewest any
+    trial makes)."""
+    return batches == min(TRIAL_BATCHES, n_batches) and 2 * step * batches >= budget
 
 
 def numba_compiled_before() -> bool:
