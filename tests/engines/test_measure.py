@@ -232,13 +232,14 @@ def test_a_threaded_trial_after_a_threaded_one_of_another_kind_waits_until_its_t
 
 
 def test_trials_time_enough_batches_per_call_that_a_call_s_fixed_cost_fades():
-    assert measure.trial_batches(1e-3, 0.1) == 33 and measure.trial_batches(1.0, 0.1) == measure.TRIAL_BATCHES
+    assert measure.trial_batches(1e-3, 0.1) == 33 and measure.trial_batches(1e-3, 0.0) == measure.TRIAL_BATCHES
     assert measure.trial_batches(1e-9, 0.1) == 256
+    assert measure.trial_batches(1.0, 0.1) == measure.trial_batches(0.005, 0.01) == 2    # steps long enough
 
 
 @pytest.mark.parametrize("step, timed", [(0.05, [1]), (1e-4, [None, 1])])
-def test_the_estimate_serves_as_the_default_thread_trial_where_that_trial_would_repeat_it(monkeypatch, step, timed):
-    # Steps of 50 ms: the trial would time the estimate's four batches twice, as the estimate did;
+def test_the_estimate_serves_as_the_default_thread_trial_where_it_timed_at_least_as_much(monkeypatch, step, timed):
+    # Steps of 50 ms: the trial would time two batches twice, less than the estimate did;
     # steps of 0.1 ms: it times more batches a call, a finer reading than the estimate's.
     calls = []
     monkeypatch.setattr(measure, "blas_controller", lambda: FakeBLAS())

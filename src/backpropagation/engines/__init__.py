@@ -151,7 +151,7 @@ def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, 
     budget = min(measure.TRIAL_SECONDS, measure.TRIAL_SHARE * seconds / 3)
     n_batches = max(1, math.ceil(len(X) / batch_size))
     batches = min(measure.trial_batches(step, budget), n_batches)
-    known = step if measure.repeats_estimate(step, budget, batches, n_batches) else None   # (the estimate, reused)
+    known = step if measure.estimate_suffices(step, budget, batches, n_batches) else None   # (the estimate, reused)
     numba, parts, why_not = {}, None, ""
     numba_first = candidate == "numba" and not wakes_blas_threads(model, batch_size)
     if numba_first:

@@ -49,6 +49,10 @@ DECISIVE_MARGIN = 3.0
 #: Fewest batches a trial runs per timed call; more (up to a third of the budget per call) where
 #: steps are short, so that a call's fixed costs weigh on each step as little as in an epoch.
 TRIAL_BATCHES = 4
+#: Seconds of steps a timed call holds at least: where two steps take this long, a call's fixed
+#: cost (well under a millisecond) is lost in them, and a trial times two batches a call, not
+#: :data:`TRIAL_BATCHES` (a wide table's trials then cost half as much).
+TRIAL_CALL_SECONDS = 0.01
 
 
 #: Seconds a BLAS library's idle worker threads keep spinning after a threaded product (OpenBLAS
@@ -136,8 +140,11 @@ def holding_blas(threads: int | None):
 def trial_batches(step_seconds: float, budget: float) -> int:
     """Batches per timed call for steps of about ``step_seconds``: a third of ``budget`` a call,
     at least :data:`TRIAL_BATCHES` (an engine's fixed cost per call, its setup and its thread
-    limits, is paid once an epoch in a fit, not once every few steps)."""
-    return max(TRIAL_BATCHES, min(256, int(budget / 3 / max(step_seconds, 1e-7))))
+    limits, is paid once an epoch in a fit, not once every few steps), or two where two steps
+    fill :data:`TRIAL_CALL_SECONDS`."""
+    step_seconds = max(step_seconds, 1e-7)
+    least = min(TRIAL_BATCHES, max(2, math.ceil(TRIAL_CALL_SECONDS / step_seconds)))
+    return max(least, min(256, int(budget / 3 / step_seconds)))
 
 
 def trial(model, name: str, X: np.ndarray, Y: np.ndarray, batch_size: int, parts: int | None = None,
@@ -219,11 +226,12 @@ def blas_threads(model, X, Y, batch_size: int, budget: float, batches: int = TRI
     return (1 if one < many else None), timing
 
 
-def repeats_estimate(step: float, budget: float, batches: int, n_batches: int) -> bool:
-    """Whether a trial of ``batches`` a call within ``budget`` would time exactly what
-    :func:`estimate` timed on a job of ``n_batches`` (its batches, and two calls, the fewest any
-    trial makes)."""
-    return batches == min(TRIAL_BATCHES, n_batches) and 2 * step * batches >= budget
+def estimate_suffices(step: float, budget: float, batches: int, n_batches: int) -> bool:
+    """Whether :func:`estimate`, on a job of ``n_batches``, timed at least what a trial of
+    ``batches`` a call within ``budget`` would: as many batches a call, and two calls (the fewest
+    any trial makes) that fill the budget."""
+    timed = min(TRIAL_BATCHES, n_batches)
+    return batches <= timed and 2 * step * timed >= budget
 
 
 def numba_compiled_before() -> bool:
@@ -250,9 +258,11 @@ def numba_trials(model, X, Y, batch_size: int, estimate_seconds: float, budget: 
     if estimate_seconds < COMPILE_PAYS and not numba_compiled_before():
         return {}, None, (f"numba's kernels were never compiled here (about 20 s the first time) and the job is "
                           f"estimated at {estimate_seconds:.0f} s; engine='numba' once compiles them")
-    timing, parts = {"numba": numba_seconds(model, X, Y, batch_size, budget, batches=batches)}, None
-    if thread_count(model, batch_size) > 1:
+    timing, parts = {}, None
+    if thread_count(model, batch_size) > 1:     # (first: on one core, it needs no other trial's threads asleep)
         timing["numba, 1 thread"] = numba_seconds(model, X, Y, batch_size, budget, parts=1, batches=batches)
+    timing["numba"] = numba_seconds(model, X, Y, batch_size, budget, batches=batches)
+    if "numba, 1 thread" in timing:
         parts = 1 if timing["numba, 1 thread"] < timing["numba"] else None
     return timing, parts, ""
 
