@@ -159,7 +159,8 @@ class _BackpropEstimator(BaseEstimator):
             self.loss_curve_, self.validation_loss_curve_, self.n_iter_ = [], [], 0
         stop = self._stopping() if epochs > 1 else False   # partial_fit: one epoch, no verdict
         history = self.model_.fit(
-            X, y, epochs=epochs, batch_size=self._batch_size(), verbose=self.verbose, shuffle=self.shuffle,
+            X, y, epochs=epochs, batch_size=self._batch_size(X.shape[0], first), verbose=self.verbose,
+            shuffle=self.shuffle,
             validation_split=self._setting("validation_split") or 0.0,
             early_stopping=stop, lr_schedule=self.lr_schedule, sample_weight=sample_weight,
             class_weight=self.class_weight)
@@ -234,10 +235,19 @@ class _BackpropEstimator(BaseEstimator):
     #: What ``batch_size="auto"`` means for this estimator.
     _auto_batch_size = 32
 
-    def _batch_size(self):
-        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            return self.batch_size
-        return table_defaults.BATCH_SIZE if getattr(self, "table_encoder_", None) is not None else self._auto_batch_size
+    def _batch_size(self, n_rows: int, first: bool):
+        """``batch_size``, or what "auto" means: on a raw table the default of its training rows
+        (``n_rows`` less the validation split, at the first fit; as ``backprop train`` takes it),
+        else :attr:`_auto_batch_size`. Kept as ``batch_size_``, which later partial fits reuse."""
+        size = self.batch_size
+        if isinstance(size, str) and size == "auto":
+            if not first and hasattr(self, "batch_size_"):
+                return self.batch_size_
+            training_rows = int(n_rows * (1 - (self._setting("validation_split") or 0.0)))
+            size = table_defaults.batch_size(training_rows) if getattr(self, "table_encoder_", None) is not None \
+                else self._auto_batch_size
+        self.batch_size_ = size
+        return size
 
     def _n_outputs(self, y, classes) -> int:
         raise NotImplementedError
@@ -279,7 +289,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         Rows per step; None is full batch. ``"auto"`` is 32 for the classifier and 200 for the
         regressor (scikit-learn's ``min(200, n_samples)``): on small noisy regression sets
         (diabetes) fewer, larger steps overfit less, while classifiers need the steps
-        (``bench/quality.py``).
+        (``bench/quality.py``). On a raw table, as ``backprop train``: 32, doubled while an
+        epoch of its training rows keeps 256 steps, up to 256 (``batch_size_`` holds the size used).
     shuffle : bool, default True
     validation_split : float or "auto", default "auto"
         Held-out fraction of the training data for ``validation_loss_curve_`` and early stopping:
@@ -334,6 +345,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         Loss per epoch, across all calls since the network was built.
     n_iter_ : int
         Epochs run since the network was built (fewer than ``epochs`` once converged).
+    batch_size_ : int or None
+        Rows per step of the last fit (what ``batch_size="auto"`` chose).
     model_ : NeuralNetwork
         The trained network.
     """

@@ -314,7 +314,7 @@ def test_progress_off_a_terminal_is_plain_and_quiet_silences_it(tmp_path, capsys
 
 def test_help_shows_defaults_choices_and_explains_every_argument():
     train_help = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    for expected in ("(default: 100)", "(default: 32)", "(default: 0.2)", "(default: adam)",
+    for expected in ("(default: 100)", "(default 32, doubled", "(default: 0.2)", "(default: adam)",
                      "default 0.003 for adam", "(default 0.0001)", "(default: random)", "{auto,regression,binary",
                      "relu,sigmoid", "cosine", "a table file (CSV, compressed CSV, Parquet"):
         assert expected in train_help, expected

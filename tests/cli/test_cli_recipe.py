@@ -170,3 +170,29 @@ def test_an_estimator_with_plain_sgd_on_a_raw_table_steps_as_the_command_does(ho
         frame.drop(columns=["sold", "price"]), frame["sold"])
     assert estimator.model_.learning_rate == command.learning_rate == 0.01
 
+
+
+def test_a_large_table_trains_in_larger_batches_and_the_estimators_take_the_same(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from backpropagation.sklearn import BackpropRegressor
+
+    rng = np.random.default_rng(0)
+    n = 20_500                                              # 16,400 training rows after the 0.2 held out
+    frame = pd.DataFrame({"x": rng.normal(size=n), "kind": rng.choice(["a", "b", None], n)})
+    frame["y"] = frame["x"] * 2 + (frame["kind"] == "a")
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    reports = []
+    for options in ((), ("--batch-size", "32"), ("--stream",)):
+        assert backprop(["train", str(tmp_path / "big.csv"), "--target", "y", "--epochs", "1", "--json",
+                         "--output", str(tmp_path / "m.npz"), *options]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert [report["batch_size"] for report in reports] == [64, 32, 64] and reports[0]["rows_train"] == 16_400
+    said = [line for line in reports[0]["recipe"] if line.startswith("batches of")]
+    assert said == ["batches of 64 rows: 32, doubled while an epoch keeps 256 steps (--batch-size sets it)"]
+    assert not any(line.startswith("batches of") for line in reports[1]["recipe"])    # (the user's choice)
+    estimator = BackpropRegressor(random_state=0, epochs=1).fit(frame.drop(columns=["y"]), frame["y"])
+    assert estimator.batch_size_ == 64
+    estimator.partial_fit(frame.drop(columns=["y"]).head(100), frame["y"].head(100))
+    assert estimator.batch_size_ == 64                      # later fits keep the first fit's batch
+    small = BackpropRegressor(random_state=0, epochs=1).fit(frame.drop(columns=["y"]).head(500), frame["y"].head(500))
+    assert small.batch_size_ == 32

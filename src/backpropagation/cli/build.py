@@ -118,3 +118,12 @@ def stopper_for(args, has_validation: bool):
     """``--early-stopping``: patience 10 on the validation loss by default (off without validation rows)."""
     patience = (defaults.PATIENCE if has_validation else 0) if args.early_stopping is None else args.early_stopping
     return EarlyStopping(patience=patience) if patience > 0 else False
+
+
+def batch_size_for(args, training_rows: int) -> int:
+    """``--batch-size``, or where it was left out the table's default for ``training_rows`` rows
+    (:func:`~backpropagation.training.table_defaults.batch_size`), kept in ``args`` for the
+    report (``args.batch_size_chosen`` says the defaults chose it)."""
+    if args.batch_size is None:
+        args.batch_size, args.batch_size_chosen = defaults.batch_size(training_rows), True
+    return args.batch_size

@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from .build import drawn_seed, network_for, preprocessor, spelled_columns, text_format
+from .build import batch_size_for, drawn_seed, network_for, preprocessor, spelled_columns, text_format
 from .train import prepare
 from .use import reading_format
 from ..explain.importance import FeatureImportance
@@ -83,7 +83,7 @@ def command_lr_find(args) -> int:
     n_classes = 0 if pre.resolved_task == "regression" else len(np.unique(data.y))
     model = network_for(args, pre, data.X.shape[1], n_classes, data.X.dtype)
     result = model.lr_find(data.X, data.y, start=args.start, end=args.end, steps=args.steps,
-                           batch_size=args.batch_size, class_weight=args.class_weight)
+                           batch_size=batch_size_for(args, data.counts["rows_train"]), class_weight=args.class_weight)
     if args.plot:
         result.plot(args.plot)
     if args.json:

@@ -283,8 +283,9 @@ def _add_network_options(command):
     command.add_argument("--optimizer", default="adam", type=str.lower, choices=optimizers.names(), help="update rule")
     command.add_argument("--learning-rate", type=opt.positive_float, default=None,
                          help=f"step size; default {defaults.LEARNING_RATE:g} for adam/adamw/rmsprop, 0.01 otherwise")
-    command.add_argument("--batch-size", type=opt.positive_int, default=defaults.BATCH_SIZE,
-                         help="rows per gradient step")
+    command.add_argument("--batch-size", type=opt.positive_int, default=None,
+                         help=f"rows per gradient step (default {defaults.BATCH_SIZE}, doubled on large tables while "
+                              f"an epoch keeps {defaults.STEPS_PER_EPOCH} steps, up to {defaults.MAX_BATCH_SIZE})")
     command.add_argument("--l2", type=opt.nonnegative_float, default=defaults.L2,
                          help=f"L2 penalty on the weights (default {defaults.L2:g})")
     command.add_argument("--dropout", type=opt.dropout, default=0.0, metavar="RATE",

@@ -19,7 +19,7 @@ from ..nn import metrics
 from ..statistics import merged
 from ..tables.kinds import MAX_AUTO_CLASSES
 from ..tables.scaling import CLIP, TAIL_SPREADS
-from ..training.table_defaults import MAX_PERIODIC_COLUMNS
+from ..training.table_defaults import BATCH_SIZE, MAX_PERIODIC_COLUMNS, STEPS_PER_EPOCH
 from .build import PLOT_FILES
 
 
@@ -45,7 +45,7 @@ def training_report(args, *, data: str, model, history, stopper, counts: dict, p
     """
     return {
         "data": data, "task": model.task_.name, **counts, "features": model.layer_sizes[0],
-        "layers": list(model.layer_sizes), "epochs_run": len(history.epoch),
+        "layers": list(model.layer_sizes), "batch_size": args.batch_size, "epochs_run": len(history.epoch),
         "stop_reason": history.stop_reason, "early_stopping": early_stopping_report(stopper),
         "seconds": round(seconds, 3), "train": train, "validation": validation, "classes": classes,
         "preprocessing": list(preprocessing),
@@ -84,6 +84,9 @@ def recipe(args, model) -> list[str]:
                      "(each would add 3 inputs to the first layer)")
     if model.input_scale:
         lines.append("a learned scale on each input of the first layer")
+    if getattr(args, "batch_size_chosen", False) and args.batch_size > BATCH_SIZE:
+        lines.append(f"batches of {args.batch_size} rows: {BATCH_SIZE}, doubled while an epoch keeps "
+                     f"{STEPS_PER_EPOCH} steps (--batch-size sets it)")
     smoothing = getattr(model.loss, "label_smoothing", 0.0)
     if smoothing:
         lines.append(f"label smoothing {smoothing:g}: targets (1 - {smoothing:g}) y + {smoothing:g} / classes")

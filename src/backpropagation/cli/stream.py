@@ -16,7 +16,7 @@ import numpy as np
 
 from ..tables.file_summary import SAMPLE_ROWS
 from ..tables.streamed_table import StreamedTable
-from .build import drawn_seed, network_for, penalty_callbacks, preprocessor, stopper_for, text_format
+from .build import batch_size_for, drawn_seed, network_for, penalty_callbacks, preprocessor, stopper_for, text_format
 from .report import Trained, class_report, metrics_in_units, training_report
 
 #: In-memory bytes per byte of file, roughly (text parsed, columns decoded, the encoded matrix):
@@ -60,7 +60,7 @@ def train_streaming(args, comm=None):
     pre = table.preprocessing
     model = network_for(args, pre, table.n_features, len(table.classes), dtype)
     initial, stopper = model.parameters.copy(), stopper_for(args, bool(table.validation_rows))
-    history = model.fit(table, epochs=args.epochs, batch_size=args.batch_size,
+    history = model.fit(table, epochs=args.epochs, batch_size=batch_size_for(args, table.train_rows),
                         verbose=0 if args.json or args.quiet else 1, early_stopping=stopper,
                         lr_schedule=args.lr_schedule, comm=comm, class_weight=args.class_weight,
                         callbacks=penalty_callbacks(args))

@@ -24,8 +24,8 @@ from ..interrupt import InterruptGuard
 from ..tables.readers import Table, number_rows_across, read_file
 from ..tables.transform_report import TransformReport
 from ..training.reducers import MPIReducer
-from .build import (check_outputs, check_schedules, drawn_seed, network_for, penalty_callbacks, preprocessor,
-                    spelled_columns, stopper_for, text_format)
+from .build import (batch_size_for, check_outputs, check_schedules, drawn_seed, network_for, penalty_callbacks,
+                    preprocessor, spelled_columns, stopper_for, text_format)
 from .report import Trained, class_report, metrics_in_units, print_report, training_report, write_plots
 from .stream import should_stream, train_streaming
 
@@ -100,7 +100,8 @@ def train(args, table: Table, comm=None) -> Trained:
     model = network_for(args, pre, data.X.shape[1], n_classes, data.X.dtype)
     initial, stopper = model.parameters.copy(), stopper_for(args, data.has_validation)
     history = model.fit(
-        data.X, data.y, epochs=args.epochs, batch_size=args.batch_size, verbose=0 if args.json or args.quiet else 1,
+        data.X, data.y, epochs=args.epochs, batch_size=batch_size_for(args, data.counts["rows_train"]),
+        verbose=0 if args.json or args.quiet else 1,
         validation_data=None if not data.has_validation else (data.X_val, data.y_val),
         early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm, class_weight=args.class_weight,
         callbacks=penalty_callbacks(args))
