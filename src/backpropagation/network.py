@@ -84,10 +84,12 @@ class NeuralNetwork(Inspection, FlatParameters):
         compiled kernels proven equal to it (built-in building blocks, one process; needs the
         ``fast`` extra), which split large batches by rows over numba's threads (results equal
         up to rounding; bit-identical for the same thread count); ``"auto"``, numba when it can
-        run and the job is long enough to pay for loading it (see :mod:`backpropagation.engines`).
-        ``engine_`` names the last one used, ``engine_reason_`` why ``auto`` chose numpy, and
-        ``engine_timing_`` the seconds per batch measured (see :mod:`backpropagation.engines.measure`;
-        jobs of 2 s or more, where ``auto`` times both engines and the numpy engine its BLAS threads).
+        run, measures faster, and the job is long enough to pay for loading it or this process
+        has loaded it already (see :mod:`backpropagation.engines`). ``engine_`` names the last
+        one used, ``engine_reason_`` why ``auto`` chose numpy, and ``engine_timing_`` the seconds
+        per batch measured (see :mod:`backpropagation.engines.measure`; jobs of 2 s or more, where
+        ``auto`` times both engines and the numpy engine its BLAS threads, and shorter ones once
+        numba's kernels are loaded).
     embeddings : dict of int to (int, int), optional
         ``{column: (n_categories, dim)}``: input column ``column`` holds category codes
         ``0 .. n_categories - 1``, learned as ``dim`` numbers each (see
