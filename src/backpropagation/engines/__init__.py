@@ -136,8 +136,9 @@ def measure_short_job(model, X, Y, batch_size: int, step: float, seconds: float)
         numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, 0.0, batches)
     engine, why_not = measure.faster_engine(numba, why_not, step)
     timing = {"numpy (estimate)": step, **numba}
-    return engine, why_not or None, timing, (1 if parts == 1 else None) if engine == "numba" else None, \
-        parts if engine == "numba" else None
+    if engine == "numpy":
+        return engine, why_not or None, timing, None, None
+    return engine, None, timing, (1 if parts == 1 else None), parts        # (one part: BLAS held to one thread)
 
 
 def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, candidate: str):
