@@ -27,6 +27,10 @@ ENGINES = ("auto", "numpy", "numba")
 #: "auto" stays on numpy and nothing more is measured: numba's import and the loading of cached
 #: kernels (or their first compilation) would not pay, nor would the trials.
 AUTO_MIN_SECONDS = 2.0
+#: Estimated seconds below which a short job whose batches numba would share over threads stays on
+#: numpy even where numba's kernels are loaded: timing those threads first waits out the estimate's
+#: spinning BLAS threads (:data:`.measure.SPIN_SECONDS`), more than such a job could gain.
+SHORT_THREADED_MIN_SECONDS = 0.6
 #: Choices made for short jobs in this process where numba's kernels were loaded, by network
 #: shape and batch size: a second fit of the same network takes the same engine without
 #: measuring (a few milliseconds once, not once a fit), so reruns stay bit-identical.
@@ -126,13 +130,19 @@ def measure_short_job(model, X, Y, batch_size: int, step: float, seconds: float)
     numba's steps timed briefly against the estimate's (BLAS's threads as they are). Where numba
     runs the batches on one thread, its trial does not wait for the estimate's BLAS threads to
     sleep (they spin on the other cores; waiting would cost a large share of a short job); where
-    its threads share the batches, it waits, as for a long job."""
+    its threads share the batches, it waits, as for a long job, and a job shorter than
+    :data:`SHORT_THREADED_MIN_SECONDS` is not timed at all (numpy)."""
     from . import measure
     from .numba_engine import thread_count
 
+    threaded = thread_count(model, batch_size) > 1
+    if threaded and seconds < SHORT_THREADED_MIN_SECONDS:
+        return "numpy", (f"the job is estimated at {seconds:.2g} s, too short to pay for timing numba's threads "
+                         f"(their trial first waits up to {measure.SPIN_SECONDS:g} s for BLAS's threads to sleep)"), \
+            {"numpy (estimate)": step}, None, None
     budget = measure.TRIAL_SHARE * seconds / 3
     batches = min(measure.trial_batches(step, budget), max(1, math.ceil(len(X) / batch_size)))
-    with measure.waiting_at_most(0.0 if thread_count(model, batch_size) == 1 else math.inf):
+    with measure.waiting_at_most(math.inf if threaded else 0.0):
         numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, 0.0, batches)
     engine, why_not = measure.faster_engine(numba, why_not, step)
     timing = {"numpy (estimate)": step, **numba}
