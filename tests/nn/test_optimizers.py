@@ -128,3 +128,19 @@ def test_invalid_hyper_parameters_fail_at_construction_naming_the_value(build, m
 def test_unknown_optimizer_name_lists_the_valid_ones():
     with pytest.raises(ValueError, match="adam, adamw, momentum, nesterov, rmsprop, sgd"):
         optimizers.get("adagrad")
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_update_in_cache_sized_pieces_equals_the_formula_on_the_whole_vector(monkeypatch, name, dtype):
+    rng = np.random.default_rng(0)
+    start, grads = rng.normal(size=1001).astype(dtype), [rng.normal(size=1001).astype(dtype) for _ in range(3)]
+    results = []
+    for piece_bytes in (40, 1 << 30):           # pieces of 5 or 10 entries, ending inside the vector; one piece
+        monkeypatch.setattr(optimizers, "PIECE_BYTES", piece_bytes)
+        optimizer, params = optimizers.get(name), start.copy()
+        for g in grads:
+            optimizer.step(params, g, 0.01)
+        results.append(params)
+    np.testing.assert_array_equal(results[0], results[1])
+    assert results[0].dtype == dtype and not np.array_equal(results[0], start)
