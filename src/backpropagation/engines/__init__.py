@@ -162,9 +162,13 @@ def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, 
     budget = min(measure.TRIAL_SECONDS, measure.TRIAL_SHARE * seconds / 3)
     n_batches = max(1, math.ceil(len(X) / batch_size))
     batches = min(measure.trial_batches(step, budget), n_batches)
-    known = step if measure.estimate_suffices(step, budget, batches, n_batches) else None   # (the estimate, reused)
+    # The estimate's reading stands for the default BLAS threads where it timed as much as that
+    # trial would, and wherever the products wake BLAS's threads: timing them again would restart
+    # the spin that numba's trial must then wait out (SPIN_SECONDS) for little more precision.
+    wakes = wakes_blas_threads(model, batch_size)
+    known = step if wakes or measure.estimate_suffices(step, budget, batches, n_batches) else None
     numba, parts, why_not = {}, None, ""
-    numba_first = candidate == "numba" and not wakes_blas_threads(model, batch_size)
+    numba_first = candidate == "numba" and not wakes
     if numba_first:
         numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, budget, batches)
     if measure.decisive(numba, step):
