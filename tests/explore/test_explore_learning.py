@@ -133,8 +133,8 @@ def test_optimizer_state_before_the_step_is_shown_and_adam_s_first_steps_are_poi
     click_button(page, "New network")
     wait_for(lambda: explorer.session.config["optimizer"] == "adam")
     click_button(page, "Step")
-    wait_for(lambda: present(page, "W_new"))
-    assert "every weight moves by about η" in page.find_element("css selector", '[data-note="adam-first-steps"]').text
+    note = wait_for(lambda: page.find_element("css selector", '[data-note="adam-first-steps"]'))   # (this step's)
+    assert "every weight moves by about η" in note.text
     change = np.array([v for (q, _, _, _), v in shown_numbers(page).items() if q == "W_change"])
     moved = change[np.abs(change) > 1e-12]
     np.testing.assert_allclose(np.abs(moved), 0.1, rtol=1e-4)            # ±η at t = 1
