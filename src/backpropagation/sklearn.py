@@ -243,7 +243,7 @@ class _BackpropEstimator(BaseEstimator):
         if isinstance(size, str) and size == "auto":
             if not first and hasattr(self, "batch_size_"):
                 return self.batch_size_
-            training_rows = int(n_rows * (1 - (self._setting("validation_split") or 0.0)))
+            training_rows = n_rows - int(round((self._setting("validation_split") or 0.0) * n_rows))  # (as fit splits)
             size = table_defaults.batch_size(training_rows) if getattr(self, "table_encoder_", None) is not None \
                 else self._auto_batch_size
         self.batch_size_ = size
