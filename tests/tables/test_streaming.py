@@ -210,3 +210,15 @@ def test_shuffle_once_holds_at_most_max_buckets_open_files(tmp_path, monkeypatch
     source.write_text("id,y\n" + "".join(f"{i},{i % 2}\n" for i in range(4000)))
     done = external_shuffle.shuffle_file(table_blocks.Blocks(source), tmp_path / "copy.csv", seed=0, bucket_bytes=100)
     assert done["buckets"] == 3 and done["rows"] == 4000
+
+
+def test_a_column_of_group_codes_is_flagged_in_the_streamed_and_the_whole_table_s_report(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    trees = rng.permutation(np.repeat(np.arange(1, 51), 4))
+    path = tmp_path / "panel.csv"
+    path.write_text("tree,x,y\n" + "".join(f"{t},{rng.normal():.3f},{t % 7 + rng.normal():.3f}\n" for t in trees))
+    for stream in ([], ["--stream"]):
+        assert backprop(["train", str(path), "--target", "y", "--epochs", "2", "--json", "-o",
+                         str(tmp_path / "m.npz"), *stream]) == 0
+        warnings = json.loads(capsys.readouterr().out)["warnings"]
+        assert [w for w in warnings if "codes of groups" in w and "--text 'tree'" in w], (stream, warnings)

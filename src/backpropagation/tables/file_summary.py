@@ -242,7 +242,8 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
         pre.target_mean, pre.target_std = float(goal.moments.mean[0]), float(goal.moments.std[0]) or 1.0
         pre.target_range = (float(goal.moments.low[0]), float(goal.moments.high[0]))
     sample = {spec["name"]: spec for spec in pre.columns}
-    pre.warnings = [w for w in pre.warnings if "rises (or falls)" in w or "no name in the header" in w]
+    pre.warnings = [w for w in pre.warnings
+                    if "rises (or falls)" in w or "codes of groups" in w or "no name in the header" in w]
     pre.columns = []
     for name, tally in tallies.items():
         kind = column_kind(name, pre.forced, tally.n_training, tally.n_present, tally.n_numbers,

@@ -8,7 +8,9 @@ A feature column is *numeric* when every present cell of the labelled rows is a 
 *text* when fewer than half are numbers, and refused as *mixed* in between (a typo in a column of
 numbers); ``--text``/``--numeric`` force a kind. The target is *numeric* (regression), *labels*
 (text classes) or *integer-labels* (whole numbers as classes: under ``task="auto"`` when at most
-:data:`MAX_AUTO_CLASSES` distinct values occur).
+:data:`MAX_AUTO_CLASSES` distinct values occur). Advice that does not change a kind comes from
+:func:`column_warnings`: a numeric column that runs like a row number, or looks like the codes of
+groups (which ``--text`` reads as categories).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from .csv_source import is_number_text
 
 #: Whole-number targets with at most this many distinct values are classes under ``task="auto"``.
 MAX_AUTO_CLASSES = 10
+#: Fewest distinct whole numbers from 1 that read as the codes of groups rather than as a count.
+MIN_CODES = 30
 
 
 def all_whole(numbers: np.ndarray) -> bool:
@@ -98,3 +102,31 @@ def monotonic(values: np.ndarray) -> bool:
     """Whether ``values`` (in file order) strictly rise or strictly fall, as a row number does."""
     steps = np.diff(values)
     return bool(np.all(steps > 0) or np.all(steps < 0))
+
+
+def looks_like_codes(numbers: np.ndarray) -> bool:
+    """Whether whole ``numbers`` look like codes numbering groups (trees, people, firms: 1, 2, 3,
+    ...) rather than a measurement: at least :data:`MIN_CODES` distinct values, the smallest 1,
+    nine in ten of 1..max present, each on two rows or more on average."""
+    if len(numbers) < 2 * MIN_CODES or not all_whole(numbers):
+        return False
+    distinct = np.unique(numbers)
+    return bool(distinct[0] == 1 and MIN_CODES <= len(distinct) >= 0.9 * distinct[-1]
+                and len(numbers) >= 2 * len(distinct))
+
+
+def column_warnings(name: str, present: np.ndarray, in_file_order: np.ndarray) -> list[str]:
+    """Advice on numeric column ``name`` from its present training values (``in_file_order``: its
+    training cells in the file's order): a column rising with every row (a row number, which leaks
+    a sorted file's order), a column of group codes (which reads best as categories)."""
+    found = []
+    if len(present) > 20 and monotonic(in_file_order):
+        found.append(f"column {name!r} rises (or falls) with every row, like a row number: if the file is "
+                     f"sorted, it leaks that order into the model; consider --drop {name!r}")
+    elif looks_like_codes(present):
+        distinct = np.unique(present)
+        found.append(f"column {name!r} looks like the codes of groups ({len(distinct)} whole numbers from 1 to "
+                     f"{distinct[-1]:.0f}, each on about {len(present) / len(distinct):.0f} training rows): as "
+                     f"numbers, neighbouring codes are taken to be alike; if they number trees, people or firms, "
+                     f"--text {name!r} reads them as categories")
+    return found

@@ -31,7 +31,7 @@ from ..collective import Totals
 from ..statistics import filled_mean_std, medians
 from . import scaling as scalings
 from .preprocessing_state import MISSING_LEVEL, OTHER, checked_column, describe, encoded_width, number, require
-from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, few_distinct, monotonic, target_kind
+from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, few_distinct, target_kind
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
 
@@ -192,10 +192,8 @@ class TabularPreprocessor:
                 stats[-1].update(scalings.robust_statistics(median, *scalings.quantiles(present, totals), low, high))
             if low == high:
                 self._constant(name, repr(float(low)))
-            elif len(present) > 20 and monotonic(column.numbers[np.sort(rows)]):
-                self.warnings.append(f"column {name!r} rises (or falls) with every row, like a row number: "
-                                     f"if the file is sorted, it leaks that order into the model; "
-                                     f"consider --drop {name!r}")
+            else:
+                self.warnings += column_warnings(name, present, column.numbers[np.sort(rows)])
         return stats
 
     def _constant(self, name, value) -> None:
