@@ -281,6 +281,25 @@ def test_the_table_encoder_is_the_command_line_s_preprocessing_in_a_pipeline():
     assert pipeline.fit(X, y).score(X, y) > 0.9
 
 
+def test_the_table_encoder_warns_as_the_command_s_report_does_in_the_python_api_s_words():
+    pd = pytest.importorskip("pandas")
+    from backpropagation.sklearn import TableEncoder
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"rownames": np.arange(1, 121), "tree": rng.permutation(np.repeat(np.arange(1, 41), 3)),
+                          "x": rng.normal(size=120), "kind": ["a", "b"] * 60})
+    with pytest.warns(UserWarning) as caught:
+        TableEncoder().fit(frame)
+    messages = [str(w.message) for w in caught]
+    assert any("codes of groups" in m and "text=['tree']" in m and "--text" not in m for m in messages), messages
+    assert any("like a row number" in m and "drop=['rownames']" in m for m in messages), messages
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TableEncoder().fit(frame[["x", "kind"]])                            # (nothing to say: no warning)
+    with pytest.warns(UserWarning, match=r"text=\['tree'\]"):
+        BackpropRegressor(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(frame, frame["x"])
+
+
 def test_the_estimators_take_a_raw_dataframe_with_text_and_gaps_as_the_command_line_does():
     X, y = penguins_frame()
     model = BackpropClassifier(hidden_layer_sizes=(16,), epochs=60, random_state=0).fit(X, y)

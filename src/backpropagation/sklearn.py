@@ -19,8 +19,7 @@ try:
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError:  # pragma: no cover - exercised only without the extra
-    raise ImportError("backpropagation.sklearn needs scikit-learn: pip install \"backpropagation[sklearn]\"") \
-        from None
+    raise ImportError('backpropagation.sklearn needs scikit-learn: pip install "backpropagation[sklearn]"') from None
 
 from .training import table_defaults
 from .training.callbacks import EarlyStopping
@@ -29,6 +28,7 @@ from .data import check_int, check_sample_weight
 from .network import NeuralNetwork
 from .tables.table_model import TableModel, arrow_of_frame, table_of
 from .tables.preprocessing import TabularPreprocessor
+from .tables.preprocessing_state import in_python_words
 from .nn.labels import storable_labels
 
 
@@ -160,8 +160,7 @@ class _BackpropEstimator(BaseEstimator):
         stop = self._stopping() if epochs > 1 else False   # partial_fit: one epoch, no verdict
         history = self.model_.fit(
             X, y, epochs=epochs, batch_size=self._batch_size(X.shape[0], first), verbose=self.verbose,
-            shuffle=self.shuffle,
-            validation_split=self._setting("validation_split") or 0.0,
+            shuffle=self.shuffle, validation_split=self._setting("validation_split") or 0.0,
             early_stopping=stop, lr_schedule=self.lr_schedule, sample_weight=sample_weight,
             class_weight=self.class_weight)
         self.loss_curve_ += history.history["loss"]
@@ -194,8 +193,7 @@ class _BackpropEstimator(BaseEstimator):
         return NeuralNetwork([X.shape[1], *hidden, self._n_outputs(y, classes)], task=self._task,
                              hidden_activation=self.activation, optimizer=self.optimizer,
                              learning_rate=self._setting("learning_rate"), l2=self._setting("l2"),
-                             initializer=self.initializer,
-                             dtype=self.dtype, random_state=self.random_state,
+                             initializer=self.initializer, dtype=self.dtype, random_state=self.random_state,
                              standardize_target=self.standardize_target, engine=self.engine,
                              dropout=self.dropout, embeddings=self._embeddings(), periodic=self._periodic(X),
                              input_scale=self._setting("input_scale"),
@@ -470,8 +468,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, drop=(), text=(), numeric=(), max_categories=None, embed=None, scaling="robust"):
-        self.drop, self.text, self.numeric, self.max_categories = drop, text, numeric, max_categories
-        self.embed, self.scaling = embed, scaling
+        self.drop, self.text, self.numeric, self.max_categories, self.embed = drop, text, numeric, max_categories, embed
+        self.scaling = scaling
 
     def fit(self, X, y=None):
         """Learn each column's kind, statistics and categories from the table ``X``."""
@@ -482,6 +480,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
                                                   list(self.numeric), self.max_categories, dict(self.embed or {}),
                                                   scaling=self.scaling)
         self.preprocessing_.fit(table_of(arrow, source="X"))
+        for advice in self.preprocessing_.warnings:     # (the command's report warnings, in this class's words)
+            warnings.warn(f"TableEncoder: {in_python_words(advice)}", UserWarning, stacklevel=2)
         self.feature_names_in_ = np.array(arrow.column_names[:-1], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         return self

@@ -1,8 +1,10 @@
 """The saved form of a fitted :class:`~backpropagation.tables.preprocessing.TabularPreprocessor`, checked field
 by field: a model file's metadata comes from anywhere, so every type is checked when it is read,
-not when it is used."""
+not when it is used; and how it reads to a user (:func:`describe`, :func:`in_python_words`)."""
 
 from __future__ import annotations
+
+import re
 
 from . import scaling
 
@@ -85,3 +87,10 @@ def describe(pre) -> str:
     if pre.drop:
         lines.append(f"  ignored: {', '.join(pre.drop)}")
     return "\n".join(lines)
+
+
+def in_python_words(advice: str) -> str:
+    """A report warning with the command's options spelled as the Python API's arguments
+    (``--text 'tree'`` becomes ``text=['tree']``)."""
+    return re.sub(r"--(drop|text|numeric|embed) '([^']*)'", r"\1=['\2']", advice).replace("--max-categories",
+                                                                                          "max_categories")
