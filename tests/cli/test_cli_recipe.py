@@ -196,3 +196,20 @@ def test_a_large_table_trains_in_larger_batches_and_the_estimators_take_the_same
     assert estimator.batch_size_ == 64                      # later fits keep the first fit's batch
     small = BackpropRegressor(random_state=0, epochs=1).fit(frame.drop(columns=["y"]).head(500), frame["y"].head(500))
     assert small.batch_size_ == 32
+
+
+def test_more_epochs_are_suggested_only_where_the_loss_still_falls_by_a_thousandth():
+    # (a fit near perfect, 1 - R² falling by millionths in its last epochs, needs no more of them:
+    # the report once suggested doubling them)
+    from types import SimpleNamespace
+
+    from backpropagation.cli.report import still_improving
+
+    def run(losses, reason="completed"):
+        return SimpleNamespace(history={"val_loss": list(losses)}, interrupted=False, stop_reason=reason)
+
+    falling = np.linspace(0.5, 0.3, 40)
+    assert still_improving(run(falling))
+    assert not still_improving(run(1e-5 + np.linspace(1e-5, 0, 40)))           # (1 - R² from 2e-5 to 1e-5)
+    assert not still_improving(run(falling, reason="early stopping"))
+    assert not still_improving(run(np.r_[falling, np.full(10, 0.31)]))           # (the best came earlier)

@@ -107,15 +107,24 @@ def recipe(args, model) -> list[str]:
     return lines
 
 
+#: Least fall of the monitored loss over the run's final tenth that more epochs may be worth: the
+#: loss is a log-loss, or a mean squared error of standardised targets (about 1 - R²), so less is
+#: a thousandth of R² or of a nat.
+MIN_GAIN = 1e-3
+
+
 def still_improving(history) -> bool:
-    """Whether the monitored loss was still falling at the end: the best of the last epochs, as
-    scikit-learn's ConvergenceWarning judges it, within the final tenth of the run."""
+    """Whether the monitored loss was still falling at the end: the best of the run within its final
+    tenth, as scikit-learn's ConvergenceWarning judges it, and lower than the best before that by
+    :data:`MIN_GAIN` (a fit already near perfect keeps falling by millionths)."""
     logs = history.history
     losses = logs.get("val_loss") or logs.get("loss") or []
     if len(losses) < 2 or history.interrupted or not (history.stop_reason or "").startswith("completed"):
         return False
+    last = len(losses) - max(2, len(losses) // 10)
     best = int(np.nanargmin(losses))
-    return best >= len(losses) - max(2, len(losses) // 10)
+    earlier = np.nanmin(losses[:last]) if last > 0 else np.inf
+    return best >= last and not earlier - losses[best] <= MIN_GAIN
 
 
 def early_stopping_report(stopper) -> dict | None:
