@@ -84,3 +84,23 @@ def test_summary_shows_dropout(tmp_path, capsys):
     capsys.readouterr()
     assert run("summary", tmp_path / "m.npz") == 0
     assert "dropout_1 (rate 0.25)" in capsys.readouterr().out
+
+
+def test_a_header_of_years_reads_with_numeric_header_and_the_model_remembers_it(tmp_path, capsys):
+    # (wide tables name their columns by year: Ecdat's nkill.byCountryYr, 1970,...,2020)
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(5, size=(60, 4))
+    path = tmp_path / "years.csv"
+    path.write_text("1990,1991,1992,1993\n" + "".join(",".join(map(str, row)) + "\n" for row in counts))
+    assert main(["train", str(path), "--target", "1993", "--epochs", "2", "-q", "-o", str(tmp_path / "m.npz")]) == 2
+    refused = capsys.readouterr().err
+    assert "looks like data" in refused and "pass --numeric-header" in refused
+    for stream in ([], ["--stream"]):
+        assert main(["train", str(path), "--target", "1993", "--epochs", "2", "-q", "--numeric-header",
+                     "-o", str(tmp_path / "m.npz"), *stream]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m.npz"), str(path), "-o", str(tmp_path / "p.csv")]) == 0
+    predicted = (tmp_path / "p.csv").read_text().splitlines()
+    assert predicted[0].startswith("1990,1991,1992,1993,") and len(predicted) == 61
+    assert main(["evaluate", str(tmp_path / "m.npz"), str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 60

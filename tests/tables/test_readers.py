@@ -429,3 +429,19 @@ def test_reading_a_csv_in_many_parts_scans_it_for_quotes_once(tmp_path, monkeypa
     assert ids.tolist() == list(range(40_000))                           # every record once, in order
     texts = [t for part in parts for t in part.column("text").labels().tolist()]
     assert texts[1234] == "a field over\ntwo lines"
+
+
+def test_a_header_of_numbers_is_refused_unless_the_format_says_it_names_the_columns(tmp_path):
+    from backpropagation.tables.csv_source import TextFormat
+
+    path = tmp_path / "years.csv"
+    path.write_text("2019,2020,2021\n1,2,3\n4,5,6\n")
+    with pytest.raises(ValueError, match="looks like data.*--numeric-header"):
+        read_file(path)
+    years = TextFormat(numeric_names=True)
+    assert read_file(path, fmt=years).header == ["2019", "2020", "2021"]
+    assert next(stream_table(path, fmt=years)).header == ["2019", "2020", "2021"]
+    assert TextFormat.from_dict(years.to_dict()) == years
+    assert TextFormat.from_dict({"delimiter": None, "decimal": ".", "thousands": None}) == TextFormat()  # (older)
+    with pytest.raises(ValueError, match="numeric_names"):
+        TextFormat(numeric_names="yes")

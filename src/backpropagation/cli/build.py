@@ -27,13 +27,14 @@ def preprocessor(args) -> TabularPreprocessor:
 
 
 def text_format(args, saved: dict | None = None) -> TextFormat:
-    """The text format (``--delimiter``, ``--decimal``, ``--thousands``, ``--na-values``) the
-    options give, over the one saved with a model (if any)."""
+    """The text format (``--delimiter``, ``--decimal``, ``--thousands``, ``--na-values``,
+    ``--numeric-header``) the options give, over the one saved with a model (if any)."""
     base = TextFormat.from_dict(saved) if saved is not None else TextFormat()
     thousands = base.thousands if args.thousands is None else None if args.thousands == "none" else args.thousands
     na_values = base.na_values if getattr(args, "na_values", None) is None else tuple(args.na_values)
     return TextFormat(base.delimiter if args.delimiter is None else args.delimiter,
-                      base.decimal if args.decimal is None else args.decimal, thousands, na_values)
+                      base.decimal if args.decimal is None else args.decimal, thousands, na_values,
+                      base.numeric_names or bool(getattr(args, "numeric_header", False)))
 
 
 def spelled_columns(args) -> list[str]:

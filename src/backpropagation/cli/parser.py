@@ -200,6 +200,10 @@ def _add_text_format_options(command, remembered: bool) -> None:
                          help="also read this cell value as missing, in every column, in any letter case "
                               "(repeatable; 'none', '?' and '-' are missing unless they are categories)" +
                               default("NA, N/A, NaN, null and empty cells"))
+    command.add_argument("--numeric-header", action="store_true",
+                         help="the first row names the columns even where every name is a number, as years can "
+                              "(without it, such a row is data and the file is refused)" +
+                              (" (remembered from training)" if remembered else ""))
 
 
 def _add_training_options(command):

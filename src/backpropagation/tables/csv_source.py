@@ -56,12 +56,16 @@ class TextFormat:
     na_values : tuple of str
         More cell values to read as missing in every column (``--na-values``), compared after
         stripping whitespace and lower-casing.
+    numeric_names : bool
+        The first row names the columns even where every name is a number, as years can
+        (``--numeric-header``); otherwise such a row is data and the file is refused.
     """
 
     delimiter: str | None = None
     decimal: str = "."
     thousands: str | None = None
     na_values: tuple = ()
+    numeric_names: bool = False
 
     def __post_init__(self) -> None:
         if self.delimiter is not None and (len(self.delimiter) != 1 or self.delimiter in '"\r\n'):
@@ -72,6 +76,8 @@ class TextFormat:
                                            or self.thousands.isdigit()):
             raise ValueError(f"--thousands: expected one character other than the decimal mark "
                              f"{self.decimal!r} (such as ',', '.', ' ' or \"'\"), got {self.thousands!r}")
+        if not isinstance(self.numeric_names, bool):
+            raise ValueError(f"numeric_names: expected true or false, got {self.numeric_names!r}")
         if not isinstance(self.na_values, tuple) or not all(isinstance(v, str) for v in self.na_values):
             raise ValueError(f"--na-values: expected text tokens, got {self.na_values!r}")
         object.__setattr__(self, "na_values", tuple(sorted({v.strip().lower() for v in self.na_values})))
@@ -90,14 +96,14 @@ class TextFormat:
 
     def to_dict(self) -> dict:
         return {"delimiter": self.delimiter, "decimal": self.decimal, "thousands": self.thousands,
-                "na_values": list(self.na_values)}
+                "na_values": list(self.na_values), "numeric_names": self.numeric_names}
 
     @classmethod
     def from_dict(cls, state) -> "TextFormat":
         """A format saved with :meth:`to_dict` (ValueError for anything else; ``na_values`` may be
-        absent, as in models saved before it existed)."""
+        absent, as in models saved before it existed; so may ``numeric_names``)."""
         keys = {"delimiter", "decimal", "thousands"}
-        if not isinstance(state, dict) or not keys <= set(state) <= keys | {"na_values"} or \
+        if not isinstance(state, dict) or not keys <= set(state) <= keys | {"na_values", "numeric_names"} or \
                 not all(state[k] is None or isinstance(state[k], str) for k in keys) or \
                 not isinstance(state.get("na_values", []), list):
             raise ValueError(f"text format: expected delimiter, decimal, thousands and na_values, got {state!r}")
@@ -185,8 +191,9 @@ def check_header(header: list[str], source: str, names_may_be_numbers: bool = Fa
     """ValueError if the header is data (unless ``names_may_be_numbers``: a DataFrame's), has a
     nameless column or repeats a name."""
     if not names_may_be_numbers and all(is_number_text(name) for name in header):
-        raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; "
-                         "the file needs a header row naming the columns")
+        raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; the file "
+                         "needs a header row naming the columns (if that row names them, as years can, "
+                         "pass --numeric-header)")
     repeated = sorted(name for name, count in collections.Counter(header).items() if count > 1)
     if repeated:
         raise ValueError(f"{source}: column names repeat: {', '.join(repeated)}")
@@ -214,7 +221,7 @@ def read_csv_arrow(source: str, part, fmt: TextFormat = PLAIN, as_text: bool = F
     # compares the file before and after (see readers.unchanged_while_read).
     plain = is_plain_file(source)
     with _opened(source) as handle:
-        names, lines_before_body, body_start, delimiter = _header(handle, fmt.delimiter, source)
+        names, lines_before_body, body_start, delimiter = _header(handle, fmt.delimiter, source, fmt.numeric_names)
         start, stop = byte_range(handle, body_start, *(part or (0, 1)))
         handle.seek(start)
         data = None if plain else handle.read(stop - start)
@@ -284,15 +291,17 @@ def _opened(source: str):
         return io.BytesIO(stream.read())
 
 
-def csv_header(source: str, delimiter: str | None = None) -> tuple[list[str], int, int, str]:
+def csv_header(source: str, delimiter: str | None = None,
+               numeric_names: bool = False) -> tuple[list[str], int, int, str]:
     """The column names, the number of lines up to and including the header, the byte offset
     where the rows start (in the decompressed bytes), and the delimiter (``None``: the first of
-    :data:`DELIMITERS` the header holds). ValueError for an empty file or a bad header."""
+    :data:`DELIMITERS` the header holds). ValueError for an empty file or a bad header (one of
+    numbers only, unless ``numeric_names``)."""
     with _opened(source) as handle:
-        return _header(handle, delimiter, source)
+        return _header(handle, delimiter, source, numeric_names)
 
 
-def _header(handle, delimiter, source: str):
+def _header(handle, delimiter, source: str, numeric_names: bool = False):
     header_bytes, lines_before_body = handle.readline(), 1
     if header_bytes.startswith(b"\xef\xbb\xbf"):
         header_bytes = header_bytes[3:]
@@ -310,25 +319,26 @@ def _header(handle, delimiter, source: str):
         header_bytes, lines_before_body = handle.readline(), lines_before_body + 1
     if delimiter is None:
         delimiter = next((d for d in DELIMITERS if d.encode() in header_bytes), ",")
-    return _header_names(header_bytes, delimiter, source), lines_before_body, handle.tell(), delimiter
+    return _header_names(header_bytes, delimiter, source, numeric_names), lines_before_body, handle.tell(), delimiter
 
 
 #: Excel's first line naming the delimiter (``sep=;``).
 EXCEL_SEPARATOR = re.compile(rb"^sep=([^\r\n])\s*$")
 
 
-def stream_csv_arrow(source: str, delimiter: str | None = None, block_bytes: int = 1 << 24):
+def stream_csv_arrow(source: str, delimiter: str | None = None, block_bytes: int = 1 << 24,
+                     numeric_names: bool = False):
     """Yield the rows of a CSV file as pyarrow Tables of about ``block_bytes`` of text each,
     every cell as written (text), so that a file larger than memory can be scored."""
     import pyarrow.csv as pcsv
 
     pa, _ = pyarrow()
     if is_plain_file(source) or is_compressed(source):
-        names, skip, _, delimiter = csv_header(source, delimiter)
+        names, skip, _, delimiter = csv_header(source, delimiter, numeric_names)
         stream = pa.input_stream(source, compression="detect")
     else:                       # a pipe: read once, into memory
         with _opened(source) as handle:
-            names, _, body_start, delimiter = _header(handle, delimiter, source)
+            names, _, body_start, delimiter = _header(handle, delimiter, source, numeric_names)
             stream, skip = pa.BufferReader(pa.py_buffer(handle.getvalue()[body_start:])), 0
     read = pcsv.ReadOptions(column_names=names, skip_rows=skip, block_size=block_bytes)
     convert = pcsv.ConvertOptions(column_types=dict.fromkeys(names, "string"), strings_can_be_null=False,
@@ -385,7 +395,7 @@ def _bytes(source: str, start: int, stop: int) -> bytes:
         return handle.read(stop - start)
 
 
-def _header_names(line: bytes, delimiter: str, source: str) -> list[str]:
+def _header_names(line: bytes, delimiter: str, source: str, numeric_names: bool = False) -> list[str]:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -394,7 +404,7 @@ def _header_names(line: bytes, delimiter: str, source: str) -> list[str]:
         names = named([name.strip() for name in next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))])
     except csv.Error as error:
         raise ValueError(f"{source}: not a readable CSV file: header row: {error}") from None
-    check_header(names, source)
+    check_header(names, source, numeric_names)
     return names
 
 
@@ -409,7 +419,7 @@ def _refuse_ragged_line(source: str, delimiter: str, start: int = 0, stop: int |
     """ValueError naming the first line (of the file, or of its bytes ``start:stop``, which begin
     a record) whose field count differs from the header's."""
     with _opened(source) as raw:
-        header = _header_names(_first_header_line(raw), delimiter, source)
+        header = _header_names(_first_header_line(raw), delimiter, source, numeric_names=True)   # (read before)
         line = 1 + (count_bytes(raw, b"\n", 0, start) if start else 0)
         raw.seek(start)
         text = io.TextIOWrapper(io.BytesIO(raw.read() if stop is None else raw.read(stop - start)),

@@ -258,7 +258,7 @@ class Table:
         ``fmt`` says); pandas' stored index columns are left out. A file's header must name its
         columns (a row of numbers is data); a frame's names may be numbers."""
         header = named([name.strip() for name in arrow.column_names])
-        check_header(header, source, names_may_be_numbers)
+        check_header(header, source, names_may_be_numbers or fmt.numeric_names)
         columns = {name: arrow.column(i) for i, name in enumerate(header) if not name.startswith("__index_level_")}
         header = [name for name in header if name in columns]
         return cls(header, columns, source, np.arange(first_row + 1, first_row + arrow.num_rows + 1), fmt)
@@ -446,7 +446,7 @@ def _arrow_chunks(source: str, file_format: str, rows: int, fmt: TextFormat):
     elif file_format == "feather":
         yield from arrow_files.feather_chunks(source)
     else:
-        yield from stream_csv_arrow(source, fmt.delimiter)
+        yield from stream_csv_arrow(source, fmt.delimiter, numeric_names=fmt.numeric_names)
 
 
 def number_rows_across(table: Table, comm) -> Table:

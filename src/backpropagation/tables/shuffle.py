@@ -86,7 +86,9 @@ def _delimiter(blocks: Blocks) -> str:
 
     if blocks.format not in ("csv", "tsv"):
         return ","
-    return blocks.fmt.delimiter or ("\t" if blocks.format == "tsv" else csv_header(blocks.path)[3])
+    if blocks.fmt.delimiter or blocks.format == "tsv":
+        return blocks.fmt.delimiter or "\t"
+    return csv_header(blocks.path, numeric_names=blocks.fmt.numeric_names)[3]
 
 
 class TableWriter:
