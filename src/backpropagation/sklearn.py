@@ -468,8 +468,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, drop=(), text=(), numeric=(), max_categories=None, embed=None, scaling="robust"):
-        self.drop, self.text, self.numeric, self.max_categories, self.embed = drop, text, numeric, max_categories, embed
-        self.scaling = scaling
+        self.drop, self.text, self.numeric, self.max_categories = drop, text, numeric, max_categories
+        self.embed, self.scaling = embed, scaling
 
     def fit(self, X, y=None):
         """Learn each column's kind, statistics and categories from the table ``X``."""
