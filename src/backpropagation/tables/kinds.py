@@ -104,18 +104,18 @@ def monotonic(values: np.ndarray) -> bool:
     return bool(np.all(steps > 0) or np.all(steps < 0))
 
 
-def looks_like_codes(numbers: np.ndarray) -> bool:
-    """Whether whole ``numbers`` look like codes numbering groups (trees, people, firms: 1, 2, 3,
-    ...) rather than a measurement: at least :data:`MIN_CODES` distinct values, the smallest 1,
-    nine in ten of 1..max present, each on two rows or more on average."""
-    # (min, max and whole first, all a pass each: a column of counts from 0 or of measurements
-    # costs no sort; d >= 0.9 max and n >= 2 d need max <= n / 1.8)
+def group_codes(numbers: np.ndarray) -> np.ndarray | None:
+    """The distinct values of whole ``numbers`` where they look like codes numbering groups (trees,
+    people, firms: 1, 2, 3, ...) rather than a measurement: at least :data:`MIN_CODES` of them, the
+    smallest 1, nine in ten of 1..max present, each on two rows or more on average; else None."""
+    # (min, max and whole first, a pass each: a column of counts from 0 or of measurements costs
+    # no sort; d >= 0.9 max and n >= 2 d need max <= n / 1.8)
     if len(numbers) < 2 * MIN_CODES or numbers.min() != 1 or not MIN_CODES <= numbers.max() <= len(numbers) / 1.8 \
             or not all_whole(numbers):
-        return False
+        return None
     distinct = np.unique(numbers)
-    return bool(distinct[0] == 1 and MIN_CODES <= len(distinct) >= 0.9 * distinct[-1]
-                and len(numbers) >= 2 * len(distinct))
+    return distinct if MIN_CODES <= len(distinct) >= 0.9 * distinct[-1] and len(numbers) >= 2 * len(distinct) \
+        else None
 
 
 def column_warnings(name: str, present: np.ndarray, in_file_order: np.ndarray) -> list[str]:
@@ -126,8 +126,7 @@ def column_warnings(name: str, present: np.ndarray, in_file_order: np.ndarray) -
     if len(present) > 20 and monotonic(in_file_order):
         found.append(f"column {name!r} rises (or falls) with every row, like a row number: if the file is "
                      f"sorted, it leaks that order into the model; consider --drop {name!r}")
-    elif looks_like_codes(present):
-        distinct = np.unique(present)
+    elif (distinct := group_codes(present)) is not None:
         found.append(f"column {name!r} looks like the codes of groups ({len(distinct)} whole numbers from 1 to "
                      f"{distinct[-1]:.0f}, each on about {len(present) / len(distinct):.0f} training rows): as "
                      f"numbers, neighbouring codes are taken to be alike; if they number trees, people or firms, "
