@@ -445,3 +445,13 @@ def test_a_header_of_numbers_is_refused_unless_the_format_says_it_names_the_colu
     assert TextFormat.from_dict({"delimiter": None, "decimal": ".", "thousands": None}) == TextFormat()  # (older)
     with pytest.raises(ValueError, match="numeric_names"):
         TextFormat(numeric_names="yes")
+
+
+def test_a_parquet_or_feather_schema_may_name_its_columns_by_numbers(tmp_path):
+    # (a schema names its columns; only a CSV's first row of numbers may be data)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"2019": [1.0, 2.0, 3.0], "2020": [4.0, 5.0, 6.0]})
+    for name, write_frame in (("y.parquet", frame.to_parquet), ("y.feather", frame.to_feather)):
+        write_frame(tmp_path / name)
+        assert read_file(tmp_path / name).header == ["2019", "2020"]
+        assert next(stream_table(tmp_path / name)).header == ["2019", "2020"]

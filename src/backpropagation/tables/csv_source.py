@@ -188,8 +188,8 @@ def arrow_of(values, missing=None):
 
 
 def check_header(header: list[str], source: str, names_may_be_numbers: bool = False) -> None:
-    """ValueError if the header is data (unless ``names_may_be_numbers``: a DataFrame's), has a
-    nameless column or repeats a name."""
+    """ValueError if the header is data (unless ``names_may_be_numbers``: a schema's, or a CSV
+    header the user says names its columns), has a nameless column or repeats a name."""
     if not names_may_be_numbers and all(is_number_text(name) for name in header):
         raise ValueError(f"{source}: the first row ({','.join(header[:5])}...) looks like data; the file "
                          "needs a header row naming the columns (if that row names them, as years can, "

@@ -252,13 +252,13 @@ class Table:
                                    for name, c in self.columns.items()}, self.source, self.row_numbers[rows], self.fmt)
 
     @classmethod
-    def from_arrow(cls, arrow, source: str, first_row: int = 0, fmt: TextFormat = PLAIN,
-                   names_may_be_numbers: bool = False) -> "Table":
+    def from_arrow(cls, arrow, source: str, first_row: int = 0, fmt: TextFormat = PLAIN) -> "Table":
         """A table over a pyarrow Table's columns (decoded when used, numbers in text spelled as
-        ``fmt`` says); pandas' stored index columns are left out. A file's header must name its
-        columns (a row of numbers is data); a frame's names may be numbers."""
+        ``fmt`` says); pandas' stored index columns are left out. Its names may be numbers: a
+        Parquet, Feather or frame schema names its columns, and a CSV header of numbers only was
+        refused as data when it was read (unless ``--numeric-header``)."""
         header = named([name.strip() for name in arrow.column_names])
-        check_header(header, source, names_may_be_numbers or fmt.numeric_names)
+        check_header(header, source, names_may_be_numbers=True)
         columns = {name: arrow.column(i) for i, name in enumerate(header) if not name.startswith("__index_level_")}
         header = [name for name in header if name in columns]
         return cls(header, columns, source, np.arange(first_row + 1, first_row + arrow.num_rows + 1), fmt)

@@ -157,4 +157,4 @@ def _arrow_column(pa, column):
 def table_of(frame, text_format: TextFormat = PLAIN, source: str = "DataFrame") -> Table:
     """A pandas or polars DataFrame, or a pyarrow Table, as the readers' :class:`Table`
     (columns decoded as ``backprop`` decodes a file's; a frame's column names may be numbers)."""
-    return Table.from_arrow(arrow_of_frame(frame), source, 0, text_format, names_may_be_numbers=True)
+    return Table.from_arrow(arrow_of_frame(frame), source, 0, text_format)
