@@ -300,6 +300,27 @@ def test_the_table_encoder_warns_as_the_command_s_report_does_in_the_python_api_
         BackpropRegressor(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(frame, frame["x"])
 
 
+def test_a_categorical_column_of_numbers_reads_as_categories_as_its_dtype_says():
+    # (a pandas `category` of tree numbers: the frame says they are categories, not measurements;
+    # numeric=[...] still reads them as numbers)
+    pd = pytest.importorskip("pandas")
+    from backpropagation.sklearn import TableEncoder
+
+    rng = np.random.default_rng(0)
+    codes = rng.permutation(np.repeat(np.arange(1, 41), 3))
+    frame = pd.DataFrame({"tree": pd.Categorical(codes), "x": rng.normal(size=120)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # (categories: no codes-of-groups advice)
+        encoder = TableEncoder().fit(frame)
+    assert "tree=1" in encoder.get_feature_names_out() and len(encoder.get_feature_names_out()) == 41
+    np.testing.assert_array_equal(encoder.transform(frame), encoder.transform(frame.assign(tree=codes)))
+    with pytest.warns(UserWarning, match="codes of groups"):
+        assert list(TableEncoder(numeric=["tree"]).fit(frame).get_feature_names_out()) == ["tree", "x"]
+    y = codes % 3 + rng.normal(scale=0.1, size=120)
+    model = BackpropRegressor(hidden_layer_sizes=(8,), epochs=3, random_state=0).fit(frame, y)
+    assert model.n_features_in_ == 41 and model.predict(frame.head(2)).shape == (2,)
+
+
 def test_the_estimators_take_a_raw_dataframe_with_text_and_gaps_as_the_command_line_does():
     X, y = penguins_frame()
     model = BackpropClassifier(hidden_layer_sizes=(16,), epochs=60, random_state=0).fit(X, y)

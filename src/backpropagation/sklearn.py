@@ -26,7 +26,7 @@ from .training.callbacks import EarlyStopping
 from .tables.csv_source import pyarrow
 from .data import check_int, check_sample_weight
 from .network import NeuralNetwork
-from .tables.table_model import TableModel, arrow_of_frame, table_of
+from .tables.table_model import TableModel, arrow_of_frame, read_as_text, table_of
 from .tables.preprocessing import TabularPreprocessor
 from .tables.preprocessing_state import in_python_words
 from .nn.labels import storable_labels
@@ -449,7 +449,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     drop : sequence of str
         Columns to leave out.
     text, numeric : sequence of str
-        Columns to read as categories, or as numbers with their text cells missing.
+        Columns to read as categories (and every categorical column of ``X``, a pandas ``category``
+        say, unless in ``numeric``), or as numbers with their text cells missing.
     max_categories : int, optional
         Most indicator columns per text column (rare categories become one ``(other)`` level).
     embed : dict of str to int or None, optional
@@ -476,9 +477,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         pa, _ = pyarrow()
         arrow = arrow_of_frame(X)
         arrow = arrow.append_column(_NO_TARGET, pa.array(np.zeros(arrow.num_rows)))
-        self.preprocessing_ = TabularPreprocessor(_NO_TARGET, "regression", list(self.drop), list(self.text),
-                                                  list(self.numeric), self.max_categories, dict(self.embed or {}),
-                                                  scaling=self.scaling)
+        self.preprocessing_ = TabularPreprocessor(_NO_TARGET, "regression", list(self.drop),
+                                                  read_as_text(arrow, self.text, self.numeric), list(self.numeric),
+                                                  self.max_categories, dict(self.embed or {}), scaling=self.scaling)
         self.preprocessing_.fit(table_of(arrow, source="X"))
         for advice in self.preprocessing_.warnings:     # (the command's report warnings, in this class's words)
             warnings.warn(f"TableEncoder: {in_python_words(advice)}", UserWarning, stacklevel=2)

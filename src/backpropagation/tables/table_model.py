@@ -154,6 +154,15 @@ def _arrow_column(pa, column):
         return pa.array([None if gap else str(cell) for cell, gap in zip(column.tolist(), missing)], pa.string())
 
 
+def read_as_text(arrow, text=(), numeric=()) -> list[str]:
+    """The columns of a pyarrow Table to read as categories (``--text``): those of ``text``, and every
+    column categorical by type (dictionary-encoded: a pandas ``category``, a polars ``Categorical``)
+    not in ``numeric``, even where every category is a number: the frame's own dtype says what it is."""
+    pa, _ = pyarrow()
+    typed = [name for name, kind in zip(arrow.column_names, arrow.schema.types) if pa.types.is_dictionary(kind)]
+    return [*text, *(name for name in typed if name not in text and name not in numeric)]
+
+
 def table_of(frame, text_format: TextFormat = PLAIN, source: str = "DataFrame") -> Table:
     """A pandas or polars DataFrame, or a pyarrow Table, as the readers' :class:`Table`
     (columns decoded as ``backprop`` decodes a file's; a frame's column names may be numbers)."""
