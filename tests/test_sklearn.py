@@ -286,16 +286,20 @@ def test_the_table_encoder_warns_as_the_command_s_report_does_in_the_python_api_
     from backpropagation.sklearn import TableEncoder
 
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"rownames": np.arange(1, 121), "tree": rng.permutation(np.repeat(np.arange(1, 41), 3)),
-                          "x": rng.normal(size=120), "kind": ["a", "b"] * 60})
+    n = 3 * 1100                                  # (1,100 trees: more codes than are read as categories)
+    frame = pd.DataFrame({"rownames": np.arange(1, n + 1), "tree": rng.permutation(np.repeat(np.arange(1, 1101), 3)),
+                          "x": rng.normal(size=n), "kind": ["a", "b"] * (n // 2)})
     with pytest.warns(UserWarning) as caught:
         TableEncoder().fit(frame)
     messages = [str(w.message) for w in caught]
-    assert any("codes of groups" in m and "text=['tree']" in m and "--text" not in m for m in messages), messages
+    assert any("codes of groups" in m and "text=['tree']" in m and "embed=['tree']" in m and "--" not in m
+               for m in messages), messages
     assert any("like a row number" in m and "drop=['rownames']" in m for m in messages), messages
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TableEncoder().fit(frame[["x", "kind"]])                            # (nothing to say: no warning)
+        encoder = TableEncoder().fit(frame.iloc[:120, 1:].assign(tree=np.repeat(np.arange(1, 41), 3)))
+    assert "tree=40" in encoder.get_feature_names_out()                     # (40 trees: read as categories)
     with pytest.warns(UserWarning, match=r"text=\['tree'\]"):
         BackpropRegressor(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(frame, frame["x"])
 
@@ -314,7 +318,8 @@ def test_a_categorical_column_of_numbers_reads_as_categories_as_its_dtype_says()
         encoder = TableEncoder().fit(frame)
     assert "tree=1" in encoder.get_feature_names_out() and len(encoder.get_feature_names_out()) == 41
     np.testing.assert_array_equal(encoder.transform(frame), encoder.transform(frame.assign(tree=codes)))
-    with pytest.warns(UserWarning, match="codes of groups"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # (numbers, as asked: nothing to advise)
         assert list(TableEncoder(numeric=["tree"]).fit(frame).get_feature_names_out()) == ["tree", "x"]
     y = codes % 3 + rng.normal(scale=0.1, size=120)
     model = BackpropRegressor(hidden_layer_sizes=(8,), epochs=3, random_state=0).fit(frame, y)

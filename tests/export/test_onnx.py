@@ -187,7 +187,7 @@ def graph_equals_predict(table_model, cells: dict):
     feeds, columns = {}, {}
     for spec in table_model.preprocessing.columns:
         values = [cells[spec["name"]][i % len(cells[spec["name"]])] for i in range(n)]
-        numeric = spec["kind"] == "numeric"
+        numeric = spec["kind"] == "numeric" or spec.get("codes", False)
         feeds[spec["name"]] = np.array(values, dtype=table_model.network.dtype if numeric else object).reshape(-1, 1)
         columns[spec["name"]] = pa.array(values, type=pa.float64() if numeric else pa.string())
     got = ort.InferenceSession(proto.SerializeToString()).run(None, feeds)
@@ -220,6 +220,22 @@ def test_the_graph_reads_every_spelling_of_a_cell_as_predict_does(none_is_a_cate
     assert ("none" in model.preprocessing.columns[1]["categories"]) == none_is_a_category
     graph_equals_predict(model, {"area": [1200.0, np.nan, np.inf, -np.inf, 1e300, 1800.0],
                                  "sale": SPELLINGS})
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_column_of_group_codes_is_a_number_input_looked_up_as_predict_does(dtype):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(5)
+    trees = rng.permutation(np.repeat(np.arange(1, 41), 4)).astype(float)
+    frame = pd.DataFrame({"tree": trees, "x": rng.normal(size=160)})
+    frame["y"] = trees % 5 + frame.x
+    frame.loc[::9, "tree"] = np.nan                           # (gaps: the column's own level)
+    model = table_model_of(frame, "y", dtype=dtype, epochs=3)
+    assert model.preprocessing.columns[0]["codes"] and model.preprocessing.columns[0]["missing_level"]
+    proto = graph_equals_predict(model, {"tree": [1.0, 7.0, 40.0, 41.0, 0.0, -3.0, 7.5, np.nan, np.inf, -np.inf,
+                                                  1e30, 2.0**40, 12.0], "x": [0.0, 1.0, -2.0]})
+    tree = next(i for i in proto.graph.input if i.name == "tree")
+    assert tree.type.tensor_type.elem_type == (1 if dtype == "float32" else 11)     # (FLOAT, DOUBLE)
 
 
 @pytest.mark.parametrize("name", ["c_13", "label", "probabilities", "values", "where_2", "X", "regexfullmatch_5",

@@ -279,18 +279,3 @@ def test_a_column_that_rises_with_every_row_is_flagged_as_a_possible_leak(tmp_pa
     pre = TabularPreprocessor("y").fit(read_csv(write(tmp_path, "rownames,x,y\n" + rows)))
     assert [w for w in pre.warnings if "like a row number" in w] and "--drop 'rownames'" in " ".join(pre.warnings)
     assert not any("'x'" in w for w in pre.warnings)
-
-
-def test_a_column_of_group_codes_is_flagged_with_the_option_that_reads_it_as_categories(tmp_path):
-    # (trees numbered 1..40 measured 3 times each, the way R's panel tables ship: as numbers,
-    # tree 7 is taken to be like tree 8; as categories each tree gets its own level)
-    rng = np.random.default_rng(0)
-    trees, ages, counts = np.repeat(np.arange(1, 41), 3), rng.integers(18, 90, 120), rng.integers(0, 40, 120)
-    rows = "".join(f"{t},{a},{c},{rng.normal():.3f}\n" for t, a, c in zip(rng.permutation(trees), ages, counts))
-    pre = TabularPreprocessor("y").fit(read_csv(write(tmp_path, "tree,age,count,y\n" + rows)))
-    flagged = [w for w in pre.warnings if "codes of groups" in w]
-    assert len(flagged) == 1 and "'tree'" in flagged[0] and "--text 'tree'" in flagged[0]
-    assert "40 whole numbers from 1 to 40, each on about 3 training rows" in flagged[0]
-    few = "".join(f"{t},{rng.normal():.3f}\n" for t in np.repeat(np.arange(1, 21), 3))     # (20 codes: a count?)
-    assert not [w for w in TabularPreprocessor("y").fit(read_csv(write(tmp_path, "tree,y\n" + few, "few.csv"))).warnings
-                if "codes of groups" in w]

@@ -212,7 +212,7 @@ def test_shuffle_once_holds_at_most_max_buckets_open_files(tmp_path, monkeypatch
     assert done["buckets"] == 3 and done["rows"] == 4000
 
 
-def test_a_column_of_group_codes_is_flagged_in_the_streamed_and_the_whole_table_s_report(tmp_path, capsys):
+def test_a_column_of_group_codes_is_read_as_categories_streamed_and_in_memory_and_said_so(tmp_path, capsys):
     rng = np.random.default_rng(1)
     trees = rng.permutation(np.repeat(np.arange(1, 51), 4))
     path = tmp_path / "panel.csv"
@@ -220,5 +220,10 @@ def test_a_column_of_group_codes_is_flagged_in_the_streamed_and_the_whole_table_
     for stream in ([], ["--stream"]):
         assert backprop(["train", str(path), "--target", "y", "--epochs", "2", "--json", "-o",
                          str(tmp_path / "m.npz"), *stream]) == 0
-        warnings = json.loads(capsys.readouterr().out)["warnings"]
-        assert [w for w in warnings if "codes of groups" in w and "--text 'tree'" in w], (stream, warnings)
+        report = json.loads(capsys.readouterr().out)
+        assert report["features"] == 50 + 1 and not report["warnings"], (stream, report["warnings"])
+        assert [line for line in report["recipe"] if "'tree' read as the codes of 50 groups (1 to 50" in line
+                and "--numeric 'tree' keeps them numbers" in line], (stream, report["recipe"])
+        assert backprop(["predict", str(tmp_path / "m.npz"), str(path), "-o", str(tmp_path / "p.csv")]) == 0
+        assert backprop(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx")]) == 0
+        assert "inputs tree (number), x (number)" in capsys.readouterr().out

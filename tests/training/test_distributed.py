@@ -288,3 +288,26 @@ def test_an_error_every_rank_meets_is_said_once(tmp_path):
                       "--output", tmp_path / "m.npz", timeout=120)
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("no column named 'missing_column'") == 1, done.stderr
+
+
+def test_ranks_read_group_codes_as_one_process_does_in_memory_and_streamed(tmp_path, capsys):
+    # (sorted by tree, in row groups of 50: each rank, or each rank's blocks, holds only some trees,
+    # too few of 1..60 to look like codes alone; the codes are decided and counted over all ranks)
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(2)
+    trees = np.repeat(np.arange(1, 61), 5)
+    x = rng.normal(size=300).round(3)
+    data = tmp_path / "panel.parquet"
+    pq.write_table(pa.table({"tree": trees, "x": x, "y": trees % 6 + x}), data, row_group_size=50)
+    for stream in ([], ["--stream"]):
+        options = ["train", str(data), "--target", "y", "--epochs", "2", "--seed", "0", "--json",
+                   "--validation-split", "0", *stream]
+        done = mpirun(2, BACKPROP, *options, "--distributed", "--output", tmp_path / "mpi.npz")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert backprop(options + ["--output", str(tmp_path / "one.npz")]) == 0
+        capsys.readouterr()
+        mpi, one = (NeuralNetwork.load(tmp_path / name).metadata["preprocessing"]["columns"][0]
+                    for name in ("mpi.npz", "one.npz"))
+        assert mpi == one and mpi["codes"] and len(mpi["categories"]) == 60, stream

@@ -17,6 +17,7 @@ import numpy as np
 from ..collective import Totals
 from ..nn import metrics
 from ..statistics import merged
+from ..tables.group_codes import codes_note
 from ..tables.kinds import MAX_AUTO_CLASSES
 from ..tables.scaling import CLIP, TAIL_SPREADS
 from ..training.table_defaults import BATCH_SIZE, MAX_PERIODIC_COLUMNS, STEPS_PER_EPOCH
@@ -75,6 +76,7 @@ def recipe(args, model) -> list[str]:
         shown = ", ".join(map(repr, tails[:5])) + (f" and {len(tails) - 5} more" if len(tails) > 5 else "")
         lines.append(f"long tails (5% of rows beyond {TAIL_SPREADS:g} quartile spreads) through asinh before the "
                      f"clip: {shown}")
+    lines += [codes_note(c["name"], c) for c in columns if c.get("codes")]
     if model.periodic is not None:
         periodic = model.periodic
         lines.append(f"periodic embeddings on {len(periodic.columns)} numeric column(s) ({periodic.n_frequencies} "

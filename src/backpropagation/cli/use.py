@@ -167,7 +167,7 @@ def command_export(args) -> int:
     check_output(args.output, "output", inputs=[args.model] + ([args.data] if args.data else []))
     table_model = TableModel.load(args.model)
     proto = export_table_model(table_model, args.output, data=args.data)
-    inputs = ", ".join(f"{spec['name']} ({'number' if spec['kind'] == 'numeric' else 'text'})"
+    inputs = ", ".join(f"{spec['name']} ({'text' if spec['kind'] == 'text' and not spec.get('codes') else 'number'})"
                        for spec in table_model.preprocessing.columns)
     outputs = ", ".join(output.name for output in proto.graph.output)
     print(f"ONNX graph written to {args.output}: inputs {inputs}; outputs {outputs}")

@@ -12,7 +12,9 @@ text as strings. The graph reads a cell as the command's reader does (:mod:`..ta
   position, each one pattern over the categories (cut into patterns of at most
   :data:`PATTERN_CHARACTERS`), so a column of thousands of categories takes a few dozen patterns;
 - a number that is NaN or infinite takes the training median (the reader reads ``inf`` as text,
-  read as missing), then is standardised.
+  read as missing), then is standardised;
+- a column of group codes (:mod:`..tables.group_codes`) is numbers too, each looked up among the
+  learned codes.
 
 :func:`export_table_model` checks the graph against ``predict`` before anything is written: on
 rows made from the model's metadata, on hostile spellings of them (spaces, case, tokens, gaps,
@@ -27,6 +29,7 @@ import os
 import numpy as np
 
 from ..tables.csv_source import AMBIGUOUS_MISSING, MISSING, WHITESPACE
+from ..tables.group_codes import code_lookup, is_code
 from .onnx import Graph, compare, network_outputs, run_graph, write
 
 #: Longest regular expression the graph holds (RE2 compiles longer ones slowly, or not at all).
@@ -63,8 +66,12 @@ def table_graph(table_model):
             inputs.append(helper.make_tensor_value_info(name, graph.elem, [None, 1]))
             features.extend(_numeric(graph, name, spec))
             continue
-        inputs.append(helper.make_tensor_value_info(name, graph.onnx.TensorProto.STRING, [None, 1]))
-        index = _category_index(graph, name, spec, table_model.text_format.na_values)
+        if spec.get("codes"):
+            inputs.append(helper.make_tensor_value_info(name, graph.elem, [None, 1]))
+            index = _code_index(graph, name, spec)
+        else:
+            inputs.append(helper.make_tensor_value_info(name, graph.onnx.TensorProto.STRING, [None, 1]))
+            index = _category_index(graph, name, spec, table_model.text_format.na_values)
         if "embed" in spec:              # the code itself: the network's Gather looks it up
             features.append(graph.node("Cast", [index], to=graph.elem))
             continue
@@ -172,6 +179,25 @@ def _category_index(graph: Graph, name: str, spec: dict, na_values) -> str:
     return graph.node("Where", [known, index, other])
 
 
+def _code_index(graph: Graph, name: str, spec: dict) -> str:
+    """A column of group codes (:mod:`..tables.group_codes`): each number's position among the
+    learned codes (int64, shape (rows, 1)), looked up in a table indexed by the code; NaN takes
+    the missing level's or the mode's position, any other number that is no learned code (a
+    fraction, 0, a new code, an infinity) the ``(other)`` level's or past every column."""
+    level = bool(spec.get("missing_level"))
+    unseen = len(spec["categories"]) - 1 if spec.get("other") else len(spec["categories"]) + level
+    mode = len(spec["categories"]) if level else spec["categories"].index(spec["mode"])
+    lookup = code_lookup(spec, unseen)
+    inside = graph.node("And", [graph.node("GreaterOrEqual", [name, graph.constant([[0.0]])]),
+                                graph.node("Less", [name, graph.constant([[float(len(lookup))]])])])
+    known = graph.node("And", [inside, graph.node("Equal", [graph.node("Floor", [name]), name])])
+    at = graph.node("Cast", [graph.node("Where", [known, name, graph.constant([[0.0]])])],
+                    to=graph.onnx.TensorProto.INT64)
+    found = graph.node("Gather", [graph.constant(lookup.astype(np.int64)), at])
+    index = graph.node("Where", [known, found, graph.constant(np.array([[unseen]], np.int64))])
+    return graph.node("Where", [graph.node("IsNaN", [name]), graph.constant(np.array([[mode]], np.int64)), index])
+
+
 def probe_rows(table_model) -> dict:
     """A few raw rows made from the model's own metadata, gaps and an unseen category included:
     a column of numbers as floats, of text as strings (shape (n, 1) each)."""
@@ -180,6 +206,9 @@ def probe_rows(table_model) -> dict:
         if spec["kind"] == "numeric":
             mean, std = spec["mean"], spec["std"]
             columns[spec["name"]] = [spec["median"], mean, mean + std, float("nan"), mean - std]
+        elif spec.get("codes"):
+            known = [float(c) for c in spec["categories"] if is_code(c)]
+            columns[spec["name"]] = known[:3] + [float("nan"), known[-1] + 1] + known[-2:]
         else:
             known = [c for c in spec["categories"] if c != "(other)"][:3]
             columns[spec["name"]] = (known + ["", "an unseen category", "NA"] + known * 2)[:5]
@@ -196,6 +225,11 @@ def hostile_rows(table_model) -> dict:
             columns[spec["name"]] = [float("inf"), -float("inf"), float("nan"), spec["median"], 1e30, -1e30,
                                      spec["mean"] + 3 * spec["std"]]
             continue
+        if spec.get("codes"):
+            known = [float(c) for c in spec["categories"] if is_code(c)]
+            columns[spec["name"]] = known[:4] + [k + 0.5 for k in known[:2]] + [0.0, -1.0, float("inf"),
+                                                                                 -float("inf"), float("nan"), 1e30]
+            continue
         known = [c for c in spec["categories"] if c != "(other)"][:4]
         spaced = [f" {c}" for c in known] + [f"{c} " for c in known] + [f"\t{c}\u00a0" for c in known]
         cased = [c.upper() for c in known] + [c.lower() for c in known] + [c.title() for c in known]
@@ -208,7 +242,8 @@ def hostile_rows(table_model) -> dict:
 def _feeds(table_model, columns: dict) -> dict:
     """Columns of cells as the graph's inputs, all cycled to the longest column's length."""
     n = max(len(cells) for cells in columns.values())
-    kinds = {spec["name"]: spec["kind"] for spec in table_model.preprocessing.columns}
+    kinds = {spec["name"]: "numeric" if spec.get("codes") else spec["kind"]
+             for spec in table_model.preprocessing.columns}
     feeds = {}
     for name, cells in columns.items():
         cells = [cells[i % len(cells)] for i in range(n)]
@@ -226,7 +261,7 @@ def rows_of_file(table_model, source, rows: int = 2000) -> dict:
     feeds = {}
     for spec in table_model.preprocessing.columns:
         chunk.require(spec["name"])
-        if spec["kind"] == "numeric":
+        if spec["kind"] == "numeric" or spec.get("codes"):
             feeds[spec["name"]] = chunk.column(spec["name"]).numbers.astype(table_model.network.dtype).reshape(-1, 1)
         else:
             cells = ["" if cell is None else str(cell) for cell in chunk.raw(spec["name"]).to_pylist()]

@@ -27,6 +27,7 @@ from ..collective import collectively
 from ..statistics import Moments, merged
 from .blocks import Blocks, read_ahead
 from .csv_source import arrow_of, pyarrow
+from .group_codes import codes_of_counts, counted, merged_counts, text_counts
 from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, target_kind
 from .readers import Table
 from .scaling import robust_statistics
@@ -86,8 +87,11 @@ class ColumnTally:
     n_filled: int = 0                # training cells the median fills (gaps and text cells)
     gaps: int = 0                    # missing training cells
     categories: Counter = field(default_factory=Counter)       # training rows' categories (text columns)
+    codes: np.ndarray | None = field(default_factory=lambda: np.zeros(0, np.int64))   # labelled rows per
+    train_codes: np.ndarray | None = field(default_factory=lambda: np.zeros(0, np.int64))  # code (training)
 
-    def add(self, column, labelled, train, row_numbers, wants_numbers: bool, wants_categories: bool) -> None:
+    def add(self, column, labelled, train, row_numbers, wants_numbers: bool, wants_categories: bool,
+            wants_codes: bool) -> None:
         present, numbers = ~column.missing, column.is_number
         self.n_training += int(np.count_nonzero(present & train))
         self.n_present += int(np.count_nonzero(present & labelled))
@@ -100,6 +104,11 @@ class ColumnTally:
             values = column.numbers[train & numbers]
             self.moments = self.moments.merge(Moments.of(values))
             self.n_filled += int(np.count_nonzero(train)) - len(values)
+        if wants_codes and self.codes is not None:       # (while every number could be a group's code)
+            self.codes = counted(self.codes, column.numbers[numbers & labelled])
+            self.train_codes = counted(self.train_codes, column.numbers[numbers & train])
+        else:
+            self.codes = self.train_codes = None
         if wants_categories:
             codes = column.codes[train]
             tally = np.bincount(codes[codes >= 0], minlength=len(column.categories))
@@ -111,7 +120,8 @@ class ColumnTally:
         return ColumnTally(self.n_training + other.n_training, self.n_present + other.n_present,
                            self.n_numbers + other.n_numbers, min(firsts) if firsts else None,
                            self.moments.merge(other.moments), self.n_filled + other.n_filled,
-                           self.gaps + other.gaps, self.categories + other.categories)
+                           self.gaps + other.gaps, self.categories + other.categories,
+                           merged_counts(self.codes, other.codes), merged_counts(self.train_codes, other.train_codes))
 
 
 @dataclass
@@ -202,7 +212,7 @@ def summarize(pre, blocks: Blocks, seed: int, fraction: float, comm=None) -> Sum
 def _count(pre, blocks: Blocks, seed: int, fraction: float, comm=None) -> tuple:
     """This process's blocks counted: ``(summary, target tally, column tallies)``."""
     rank, size = (0, 1) if comm is None else (comm.Get_rank(), comm.Get_size())
-    known = {spec["name"]: spec["kind"] for spec in pre.columns}
+    known = {spec["name"]: "numeric" if spec.get("codes") else spec["kind"] for spec in pre.columns}
     spelled = pre.target in pre.spelled_columns
     summary, goal, tallies = Summary(0, 0, 0, 0, [], [], {}, TransformReport()), TargetTally(), {}
     for k, table in read_ahead(blocks, range(rank, blocks.count, size)):
@@ -215,7 +225,8 @@ def _count(pre, blocks: Blocks, seed: int, fraction: float, comm=None) -> tuple:
         for name in (n for n in table.header if n != pre.target and n not in pre.drop):
             kind = known.get(name)          # None: no value in the sample
             tallies.setdefault(name, ColumnTally()).add(table.column(name), labelled, train, table.row_numbers,
-                                                        kind != "text", kind != "numeric")
+                                                        kind != "text", kind != "numeric",
+                                                        kind != "text" and name not in pre.forced)
         room = VALIDATION_ROWS // size - sum(len(part) for part in summary.held)
         kept = np.flatnonzero(validation)[:max(room, 0)]
         summary = summary.merge(Summary(len(table), int(labelled.sum()), int(train.sum()), int(validation.sum()),
@@ -248,14 +259,19 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
     for name, tally in tallies.items():
         kind = column_kind(name, pre.forced, tally.n_training, tally.n_present, tally.n_numbers,
                            lambda tally=tally: tally.first_text, source)
-        was = sample.get(name, {}).get("kind")
+        sampled = sample.get(name, {})
+        was = "numeric" if sampled.get("codes") else sampled.get("kind")
         if kind == "empty":
             pre.warnings.append(f"column {name!r} has no values in the training rows: ignored")
         elif kind == "numeric":
             if was == "text":
                 raise ValueError(f"{source}: column {name!r}: every value is a number, but the sample read it as "
                                  f"text; read it as numbers (--numeric {name!r}) or as categories (--text {name!r})")
-            median = sample[name]["median"] if was == "numeric" else float(tally.moments.mean[0])
+            if name not in pre.forced and codes_of_counts(tally.codes):
+                pre.columns.append({**pre.text_spec(name, text_counts(tally.train_codes), tally.gaps, key=int),
+                                    "codes": True})
+                continue
+            median = sampled["median"] if "median" in sampled else float(tally.moments.mean[0])
             filled = tally.moments.merge(Moments.constant(median, tally.n_filled))
             std = float(filled.std[0])
             if std == 0:

@@ -9,8 +9,8 @@ A feature column is *numeric* when every present cell of the labelled rows is a 
 numbers); ``--text``/``--numeric`` force a kind. The target is *numeric* (regression), *labels*
 (text classes) or *integer-labels* (whole numbers as classes: under ``task="auto"`` when at most
 :data:`MAX_AUTO_CLASSES` distinct values occur). Advice that does not change a kind comes from
-:func:`column_warnings`: a numeric column that runs like a row number, or looks like the codes of
-groups (which ``--text`` reads as categories).
+:func:`column_warnings`: a numeric column that runs like a row number. A numeric column of group codes
+(1, 2, 3, ... numbering trees or firms) is read as categories: :mod:`.group_codes`.
 """
 
 from __future__ import annotations
@@ -21,13 +21,20 @@ from .csv_source import is_number_text
 
 #: Whole-number targets with at most this many distinct values are classes under ``task="auto"``.
 MAX_AUTO_CLASSES = 10
-#: Fewest distinct whole numbers from 1 that read as the codes of groups rather than as a count.
-MIN_CODES = 30
 
 
 def all_whole(numbers: np.ndarray) -> bool:
     """Whether every value is a whole number that a float holds exactly (below 2**53)."""
     return bool(np.all((numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)))
+
+
+def first_text(column, rows: np.ndarray, row_numbers: np.ndarray, totals):
+    """(data row, cell) of ``column``'s first present cell among ``rows`` that is not a finite
+    number, over all ranks (``totals``); None if there is none."""
+    bad = rows[~column.missing[rows] & ~column.is_number[rows]]
+    local = (int(row_numbers[bad[0]]), column.cell(bad[0])) if len(bad) else None
+    found = [part for part in totals.gather(local) if part is not None]
+    return min(found) if found else None
 
 
 def column_kind(name: str, forced: dict, n_training: int, n_present: int, n_numbers: int, first_text,
@@ -104,31 +111,11 @@ def monotonic(values: np.ndarray) -> bool:
     return bool(np.all(steps > 0) or np.all(steps < 0))
 
 
-def group_codes(numbers: np.ndarray) -> np.ndarray | None:
-    """The distinct values of whole ``numbers`` where they look like codes numbering groups (trees,
-    people, firms: 1, 2, 3, ...) rather than a measurement: at least :data:`MIN_CODES` of them, the
-    smallest 1, nine in ten of 1..max present, each on two rows or more on average; else None."""
-    # (min, max and whole first, a pass each: a column of counts from 0 or of measurements costs
-    # no sort; d >= 0.9 max and n >= 2 d need max <= n / 1.8)
-    if len(numbers) < 2 * MIN_CODES or numbers.min() != 1 or not MIN_CODES <= numbers.max() <= len(numbers) / 1.8 \
-            or not all_whole(numbers):
-        return None
-    distinct = np.unique(numbers)
-    return distinct if MIN_CODES <= len(distinct) >= 0.9 * distinct[-1] and len(numbers) >= 2 * len(distinct) \
-        else None
-
-
 def column_warnings(name: str, present: np.ndarray, in_file_order: np.ndarray) -> list[str]:
     """Advice on numeric column ``name`` from its present training values (``in_file_order``: its
     training cells in the file's order): a column rising with every row (a row number, which leaks
-    a sorted file's order), a column of group codes (which reads best as categories)."""
-    found = []
+    a sorted file's order)."""
     if len(present) > 20 and monotonic(in_file_order):
-        found.append(f"column {name!r} rises (or falls) with every row, like a row number: if the file is "
-                     f"sorted, it leaks that order into the model; consider --drop {name!r}")
-    elif (distinct := group_codes(present)) is not None:
-        found.append(f"column {name!r} looks like the codes of groups ({len(distinct)} whole numbers from 1 to "
-                     f"{distinct[-1]:.0f}, each on about {len(present) / len(distinct):.0f} training rows): as "
-                     f"numbers, neighbouring codes are taken to be alike; if they number trees, people or firms, "
-                     f"--text {name!r} reads them as categories")
-    return found
+        return [f"column {name!r} rises (or falls) with every row, like a row number: if the file is "
+                f"sorted, it leaks that order into the model; consider --drop {name!r}"]
+    return []

@@ -30,19 +30,12 @@ import numpy as np
 from ..collective import Totals
 from ..statistics import filled_mean_std, medians
 from . import scaling as scalings
-from .preprocessing_state import MISSING_LEVEL, OTHER, checked_column, describe, encoded_width, number, require
-from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, few_distinct, target_kind
+from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe, empty_matrix, encoded_width, number,
+                                  require)
+from .group_codes import MAX_CODES, code_counts, code_positions, distinct_codes, many_codes_advice
+from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, few_distinct, first_text, target_kind
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
-
-
-def first_text(column: Column, rows: np.ndarray, row_numbers: np.ndarray, totals: Totals):
-    """(data row, cell) of the first present cell among ``rows`` that is not a finite number, over
-    all ranks; None if there is none."""
-    bad = rows[~column.missing[rows] & ~column.is_number[rows]]
-    local = (int(row_numbers[bad[0]]), column.cell(bad[0])) if len(bad) else None
-    found = [part for part in totals.gather(local) if part is not None]
-    return min(found) if found else None
 
 
 def embedding_dim(n_categories: int) -> int:
@@ -147,6 +140,8 @@ class TabularPreprocessor:
                 self.columns.append({"name": name, "kind": "numeric", **stats[name]})
             elif kinds[name] == "text":
                 self.columns.append(self._text_column(name, table.column(name), rows, totals))
+            elif kinds[name] == "codes":
+                self.columns.append(self.codes_spec(name, table.column(name), rows, totals))
         if not self.columns:
             raise ValueError(f"{table.source}: no feature columns left besides the target {self.target!r}")
         return self
@@ -163,12 +158,29 @@ class TabularPreprocessor:
             kinds[name] = column_kind(name, self.forced, n_training, n_present, n_numbers,
                                       lambda column=column: first_text(column, labelled, table.row_numbers, totals),
                                       table.source)
+            if kinds[name] == "numeric" and name not in self.forced:
+                kinds[name] = self._numbers_or_codes(name, column, labelled, totals)
             if kinds[name] == "empty":
                 self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
             elif name.startswith("Unnamed: "):
                 self.warnings.append(f"column {name!r} has no name in the header (a CSV written by pandas with "
                                      f"its index has one): if it numbers the rows, leave it out (--drop {name!r})")
         return kinds
+
+    def _numbers_or_codes(self, name: str, column: Column, labelled, totals: Totals) -> str:
+        """"codes" where a numeric column's labelled values look like the codes of at most
+        :data:`MAX_CODES` groups (:mod:`.group_codes`), else "numeric" (advice where more)."""
+        numbers = column.numbers[labelled]
+        found = distinct_codes(numbers[~column.missing[labelled]], totals, limit=np.inf)
+        if found is not None and len(found[0]) > MAX_CODES:
+            self.warnings.append(many_codes_advice(name, *found))
+        return "codes" if found is not None and len(found[0]) <= MAX_CODES else "numeric"
+
+    def codes_spec(self, name: str, column: Column, rows, totals: Totals) -> dict:
+        """A column of group codes described as a text column of the codes' texts (``"codes"``)."""
+        present = column.numbers[rows][~column.missing[rows]]
+        n_missing = totals.sum(len(rows) - len(present))
+        return {**self.text_spec(name, code_counts(present, totals), int(n_missing), key=int), "codes": True}
 
     def _numeric_statistics(self, names, columns: list[Column], rows, totals: Totals) -> list[dict]:
         """Median of the present values; mean and std once gaps hold the median.
@@ -211,11 +223,11 @@ class TabularPreprocessor:
             counts.update(part)
         return self.text_spec(name, counts, totals.sum(int(np.count_nonzero(column.missing[rows]))))
 
-    def text_spec(self, name: str, counts: Counter, n_missing: int = 0) -> dict:
+    def text_spec(self, name: str, counts: Counter, n_missing: int = 0, key=None) -> dict:
         """A text column's description from the count of each of its categories and of its
         missing cells (with the warnings ``fit`` gives: constant, identifier-like, folded by
-        ``max_categories``)."""
-        categories = sorted(counts)
+        ``max_categories``); categories sorted by ``key`` (default: as texts)."""
+        categories = sorted(counts, key=key)
         n_present = sum(counts.values())
         if len(categories) == 1:
             self._constant(name, repr(categories[0]))
@@ -227,7 +239,7 @@ class TabularPreprocessor:
         mode = categories[frequencies.index(max(frequencies))]
         spec = {"name": name, "kind": "text", "categories": categories, "mode": mode}
         if self.max_categories and len(categories) > self.max_categories:
-            kept = sorted(sorted(categories, key=lambda c: -counts[c])[: self.max_categories - 1])
+            kept = sorted(sorted(categories, key=lambda c: -counts[c])[: self.max_categories - 1], key=key)
             self.warnings.append(f"column {name!r}: {len(categories)} categories; the {len(kept)} most frequent kept, "
                                  f"the other {len(categories) - len(kept)} as one level {OTHER!r} (--max-categories)")
             spec.update(categories=kept + [OTHER], other=True)
@@ -267,7 +279,7 @@ class TabularPreprocessor:
             return target + [name for name, kind in self.forced.items() if kind == "text"]
         # (text columns as written: a column of codes such as 01, 02 keeps its leading zeros)
         return ([self.target] if self.target_kind == "labels" else []) + \
-            [c["name"] for c in self.columns if c["kind"] == "text"]
+            [c["name"] for c in self.columns if c["kind"] == "text" and not c.get("codes")]
 
     @property
     def resolved_task(self) -> str:
@@ -311,9 +323,9 @@ class TabularPreprocessor:
                 raise ValueError(f"{table.source}: every row lacks the target {self.target!r}")
             y = self._encode_target(target, rows, table)
         report.rows = rows
-        X = self._matrix(len(rows), dtype)
+        X = empty_matrix(self.columns, len(rows), len(self.feature_names), dtype)
         positions = {spec["name"]: self._category_positions(spec, table.column(spec["name"]))
-                     for spec in self.columns if spec["kind"] == "text"}
+                     for spec in self.columns if spec["kind"] == "text" and not spec.get("codes")}
         # Row blocks of about 2 MB: each column is written into a block that stays in cache,
         # instead of a strided pass over the whole matrix per column.
         block = max(1024, (1 << 21) // max(1, X.shape[1] * X.itemsize))
@@ -324,20 +336,6 @@ class TabularPreprocessor:
         report.unseen = {name: report.unseen[name] for name in order if name in report.unseen}
         return X, y, report
 
-    def _matrix(self, n_rows: int, dtype) -> np.ndarray:
-        """The empty feature matrix; MemoryError naming the widest text columns if it does not fit."""
-        width = len(self.feature_names)
-        try:
-            return np.empty((n_rows, width), dtype=dtype)
-        except MemoryError:
-            size = n_rows * width * np.dtype(dtype).itemsize / 2**30
-            texts = sorted((c for c in self.columns if c["kind"] == "text"), key=lambda c: -len(c["categories"]))
-            widest = ", ".join(f"{c['name']!r} ({len(c['categories'])} categories)" for c in texts[:3])
-            advice = (f"; each category of a text column is one feature, the most from {widest}: leave "
-                      f"identifier-like columns out with --drop") if texts else ""
-            raise MemoryError(f"the encoded table needs {n_rows} x {width} values ({size:.1f} GiB), more "
-                              f"memory than this machine can give{advice}") from None
-
     def _encode_rows(self, table: Table, rows, X, positions: dict, report: "TransformReport") -> None:
         """Write the encoded features of the rows at positions ``rows`` into ``X``; count the
         imputed cells and unseen categories into ``report``."""
@@ -347,6 +345,9 @@ class TabularPreprocessor:
             column = table.column(name)
             if spec["kind"] == "numeric":
                 missing = column.missing[rows]
+            elif spec.get("codes"):
+                index = code_positions(spec, column.numbers[rows], column.missing[rows], MISSING_CODE, UNSEEN_CODE)
+                missing = index == MISSING_CODE
             else:
                 index = positions[name][column.spelled_codes[0][rows]]
                 missing = index == MISSING_CODE

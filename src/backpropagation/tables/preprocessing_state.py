@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from . import scaling
+from .group_codes import HIGHEST_CODE, is_code
 
 #: The level that stands for a text column's rare categories under ``max_categories``.
 OTHER = "(other)"
@@ -23,6 +26,21 @@ def encoded_width(spec: dict) -> int:
     if "embed" in spec:
         return 1
     return len(spec["categories"]) + bool(spec.get("missing_level"))
+
+
+def empty_matrix(columns: list, n_rows: int, width: int, dtype) -> np.ndarray:
+    """The empty encoded matrix of ``n_rows`` rows of ``columns``; MemoryError naming the widest
+    text columns if it does not fit."""
+    try:
+        return np.empty((n_rows, width), dtype=dtype)
+    except MemoryError:
+        size = n_rows * width * np.dtype(dtype).itemsize / 2**30
+        texts = sorted((c for c in columns if c["kind"] == "text"), key=lambda c: -len(c["categories"]))
+        widest = ", ".join(f"{c['name']!r} ({len(c['categories'])} categories)" for c in texts[:3])
+        advice = (f"; each category of a text column is one feature, the most from {widest}: leave "
+                  f"identifier-like columns out with --drop") if texts else ""
+        raise MemoryError(f"the encoded table needs {n_rows} x {width} values ({size:.1f} GiB), more "
+                          f"memory than this machine can give{advice}") from None
 
 
 def require(state: dict, key: str, kind: type):
@@ -58,6 +76,10 @@ def checked_column(column) -> dict:
             raise TypeError(f"column {column['name']!r}: categories and mode must be text")
         if not isinstance(column.get("other", False), bool) or column.get("other") and categories[-1:] != [OTHER]:
             raise ValueError(f"column {column['name']!r}: 'other' must be true or false, its level last")
+        codes = column.get("codes", False)
+        if not isinstance(codes, bool) or codes and not all(is_code(c) for c in categories if c != OTHER):
+            raise ValueError(f"column {column['name']!r}: 'codes' must be true or false, its categories whole "
+                             f"numbers from 1 to {HIGHEST_CODE}")
         embed = column.get("embed", 1)
         if isinstance(embed, bool) or not isinstance(embed, int) or embed < 1:
             raise ValueError(f"column {column['name']!r}: 'embed' must be a whole number >= 1, got {embed!r}")
@@ -80,9 +102,10 @@ def describe(pre) -> str:
             cats = column["categories"]
             shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")
             how = f"embedded in {column['embed']} numbers" if "embed" in column else "one-hot"
+            how = f"group codes read as categories, {how}" if column.get("codes") else f"text, {how}"
             unseen = "its own row" if "embed" in column else "all zeros"
             missing = f"its own level {MISSING_LEVEL}" if column.get("missing_level") else repr(column["mode"])
-            lines.append(f"  {column['name']}: text, {how} over {len(cats)} categories ({shown}), "
+            lines.append(f"  {column['name']}: {how} over {len(cats)} categories ({shown}), "
                          f"missing -> {missing}, unseen -> {unseen}")
     if pre.drop:
         lines.append(f"  ignored: {', '.join(pre.drop)}")

@@ -1,0 +1,155 @@
+"""Columns of numbers that number groups (trees, people, firms: 1, 2, 3, ...), read as categories.
+
+Panel tables number their groups and ship the numbers as a numeric column. As a measurement,
+tree 7 is taken to be like tree 8 and the network fits a curve through the codes; as categories,
+each tree gets its own level (gradient boosting gets there by cutting the codes into ranges).
+A numeric column is read as codes (:func:`are_codes`) when, over every labelled row of the
+table, its present values are whole numbers, the smallest 1, at least :data:`MIN_CODES` and at
+most :data:`MAX_CODES` of them distinct, nine in ten of ``1..max`` present, each on
+:data:`ROWS_PER_CODE` rows or more on average. ``--numeric COLUMN`` keeps such a column numbers;
+more codes than :data:`MAX_CODES` (one indicator each would widen the first layer by thousands)
+stay numbers with the report's advice.
+
+A codes column's description is a text column's with ``"codes": true``: its categories are the
+codes' texts (``"7"``), and a cell finds its category by its *number* (:func:`code_positions`),
+however the file spells it (``7``, ``7.0``, ``007``): the same in memory, streamed, over MPI
+ranks, by ``TableModel`` and in the ONNX graph, which takes the column as numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from .kinds import all_whole
+
+#: Fewest distinct whole numbers from 1 that read as the codes of groups rather than as a count.
+MIN_CODES = 30
+#: Most codes read as categories by default: each becomes one input of the first layer.
+MAX_CODES = 1000
+#: Fewest labelled rows per code on average: a group seen once or twice teaches the network little.
+ROWS_PER_CODE = 3
+#: Largest value a column of codes can hold (nine in ten of ``1..max`` present, at most MAX_CODES).
+HIGHEST_CODE = int(MAX_CODES / 0.9)
+
+
+def are_codes(n_rows: int, distinct: int, low: float, high: float, limit: int = MAX_CODES) -> bool:
+    """Whether ``n_rows`` present whole numbers from ``low`` to ``high``, ``distinct`` of them
+    different, look like the codes of groups (see the module docstring); ``limit``: the most codes."""
+    return low == 1 and MIN_CODES <= distinct <= limit and distinct >= 0.9 * high \
+        and n_rows >= ROWS_PER_CODE * distinct
+
+
+def distinct_codes(numbers: np.ndarray, totals, limit: float = MAX_CODES) -> tuple | None:
+    """``(distinct values, rows)`` of a numeric column's present labelled ``numbers`` (this rank's;
+    merged over ranks by ``totals``) where they look like codes (:func:`are_codes`), else None.
+
+    Cheap tests over every rank come first (count, smallest, largest, whole), so that a column of
+    measurements costs no sort; every rank takes the same branches, as it holds the same totals.
+    """
+    local = (len(numbers), float(numbers.min(initial=np.inf)), float(numbers.max(initial=-np.inf)))
+    parts = totals.gather(local)
+    n_rows, low, high = sum(p[0] for p in parts), min(p[1] for p in parts), max(p[2] for p in parts)
+    if low != 1 or not MIN_CODES <= high <= min(limit / 0.9, n_rows / (0.9 * ROWS_PER_CODE)):
+        return None
+    if totals.sum(int(not all_whole(numbers))):
+        return None
+    distinct = np.unique(np.concatenate(totals.gather(np.unique(numbers))))
+    return (distinct, n_rows) if are_codes(n_rows, len(distinct), low, high, limit) else None
+
+
+def code_counts(numbers: np.ndarray, totals) -> Counter:
+    """Rows per code among ``numbers`` (whole; gaps already out), over every rank, keyed by the
+    code's text (``"7"``): a codes column's categories and their counts."""
+    counts = Counter()
+    for values, tally in totals.gather(np.unique(numbers, return_counts=True)):
+        counts.update(dict(zip(code_texts(values), tally.tolist())))
+    return counts
+
+
+def code_texts(values) -> list[str]:
+    """The category text of each whole number: ``7.0`` reads ``"7"``."""
+    return [str(int(v)) for v in np.asarray(values, dtype=np.float64)]
+
+
+def counted(counts: np.ndarray | None, values: np.ndarray) -> np.ndarray | None:
+    """``counts`` (rows per value ``0..``) with ``values`` added, while every value could still be
+    a code (whole, from 1 to :data:`HIGHEST_CODE`); None once one cannot: a streamed column's
+    running tally, one block at a time, that never outgrows ``HIGHEST_CODE + 1`` entries."""
+    if counts is None or not len(values):
+        return counts
+    if values.min() < 1 or values.max() > HIGHEST_CODE or not all_whole(values):
+        return None
+    added = np.bincount(values.astype(np.int64), minlength=len(counts))
+    added[:len(counts)] += counts
+    return added
+
+
+def merged_counts(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """Two running tallies of :func:`counted` as one (None where either gave up)."""
+    if a is None or b is None:
+        return None
+    total = np.zeros(max(len(a), len(b)), dtype=np.int64)
+    total[:len(a)] += a
+    total[:len(b)] += b
+    return total
+
+
+def codes_of_counts(counts: np.ndarray | None) -> bool:
+    """Whether a streamed column's tally of its labelled rows (:func:`counted`) shows codes."""
+    if counts is None:
+        return False
+    seen = np.flatnonzero(counts)
+    return bool(len(seen)) and are_codes(int(counts.sum()), len(seen), float(seen[0]), float(seen[-1]))
+
+
+def text_counts(counts: np.ndarray | None) -> Counter:
+    """A tally of :func:`counted` as :func:`code_counts` gives it: rows per code's text."""
+    seen = np.flatnonzero(counts) if counts is not None else np.empty(0, np.int64)
+    return Counter(dict(zip(code_texts(seen), counts[seen].tolist()))) if len(seen) else Counter()
+
+
+def is_code(text: str) -> bool:
+    """Whether a saved category is a code's text: a whole number from 1 to :data:`HIGHEST_CODE`."""
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= HIGHEST_CODE
+
+
+def code_lookup(spec: dict, unseen: int) -> np.ndarray:
+    """Each whole number ``0..max code``'s position among a codes column's learned categories
+    (``unseen`` where it is none of them: code 0, a code seen only in validation rows)."""
+    kept = [c for c in spec["categories"] if is_code(c)]
+    lookup = np.full(max(map(int, kept), default=0) + 1, unseen, dtype=np.intp)
+    lookup[[int(c) for c in kept]] = [spec["categories"].index(c) for c in kept]
+    return lookup
+
+
+def code_positions(spec: dict, numbers: np.ndarray, missing: np.ndarray, missing_code: int,
+                   unseen_code: int) -> np.ndarray:
+    """Each cell's position among a codes column's categories, from its number: ``missing_code``
+    where the cell is missing, the ``(other)`` level's (where the column has one) or
+    ``unseen_code`` where its number is no learned code (text, a fraction, a new code)."""
+    unseen = len(spec["categories"]) - 1 if spec.get("other") else unseen_code
+    lookup = code_lookup(spec, unseen)
+    whole = np.isfinite(numbers) & (numbers >= 0) & (numbers < len(lookup))
+    whole &= numbers == np.floor(np.where(whole, numbers, 0))
+    positions = np.full(len(numbers), unseen, dtype=np.intp)
+    positions[whole] = lookup[numbers[whole].astype(np.intp)]
+    positions[missing] = missing_code
+    return positions
+
+
+def codes_note(name: str, spec: dict) -> str:
+    """The report's line for a column read as codes."""
+    codes = [int(c) for c in spec["categories"] if is_code(c)]
+    return (f"{name!r} read as the codes of {len(codes)} groups ({min(codes)} to {max(codes)}: whole numbers from 1, "
+            f"each on several rows), one category each; --numeric {name!r} keeps them numbers")
+
+
+def many_codes_advice(name: str, distinct: np.ndarray, n_rows: int) -> str:
+    """The report's advice on a column that looks like more codes than :data:`MAX_CODES`."""
+    return (f"column {name!r} looks like the codes of groups ({len(distinct)} whole numbers from 1 to "
+            f"{distinct[-1]:.0f}, each on about {n_rows / len(distinct):.0f} rows), too many to read as categories "
+            f"by default (more than {MAX_CODES}): as numbers, neighbouring codes are taken to be alike; if they "
+            f"number trees, people or firms, --text {name!r} reads them as categories, or --embed {name!r} "
+            f"learns a few numbers for each")
