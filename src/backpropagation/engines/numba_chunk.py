@@ -207,11 +207,16 @@ def gather_and_embed(data, net, work, order, start, rows):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def stage_backward(net, grads, work, rows, block_rows):
-    """The input stage's gradients into ``grads``: ``δ Wᵀ`` of the first layer, then back
-    through the scale and the periodic embeddings."""
+    """The input stage's gradients into ``grads``: ``δ Wᵀ`` of the first layer (where a sparse
+    input leaves most of it unused, only the entries used), then back through the scale and the
+    periodic embeddings."""
     first = net.layers[0]
-    kernels.matmul_a_bt(work.D, first.z_at * block_rows, net.params, first.w_start, work.E, 0, rows, first.fan_in,
-                        first.fan_out)
+    if first.sparse_in:
+        numba_input.needed_input_gradient(net.stage, work.D, first.z_at * block_rows, net.params, first.w_start,
+                                          work.E, work.P, rows, first.fan_out)
+    else:
+        kernels.matmul_a_bt(work.D, first.z_at * block_rows, net.params, first.w_start, work.E, 0, rows,
+                            first.fan_in, first.fan_out)
     numba_input.input_backward(net.stage, net.params, grads, work.R, work.E, work.P, work.S, work.H, rows)
 
 

@@ -30,10 +30,11 @@ OPTIMIZERS = {optimizers.SGD: SGD, optimizers.RMSProp: RMSPROP, optimizers.Adam:
 #: parameters (``b_start`` -1: no bias); ``a_in``, ``z_at`` and ``a_out`` are the first unit of
 #: the layer's input block in the activations buffer (the input first), of its block in the
 #: pre-activation and delta buffers, and of its output block in the activations buffer (a
-#: block holds that many units per row of the batch).
+#: block holds that many units per row of the batch). ``sparse_in``: the layer's input is mostly
+#: zeros (a first layer fed one-hot columns), so its products skip them (set per fit from the data).
 LAYER = np.dtype([("fan_in", np.int64), ("fan_out", np.int64), ("w_start", np.int64), ("b_start", np.int64),
                   ("activation", np.int64), ("alpha", np.float64), ("a_in", np.int64), ("z_at", np.int64),
-                  ("a_out", np.int64)])
+                  ("a_out", np.int64), ("sparse_in", np.bool_)])
 #: The loss: its code, Huber's ``delta``, whether it is fused with the output activation
 #: (``δ = ŷ - y``), and the clipping of probabilities (the dtype's machine epsilon).
 LOSS = np.dtype([("code", np.int64), ("delta", np.float64), ("fused", np.bool_), ("eps", np.float64)])
@@ -124,6 +125,19 @@ def stage_of(model) -> "Stage":
     s_start = -1 if stage.scale is None else pieces[stage.scale].start
     return Stage(True, n_raw, int(stage.width), np.array(stage.plain, np.int64),
                  np.array(stage.plain_places, np.int64), columns, places, k, d, *starts, s_start)
+
+
+def first_input_density(X: np.ndarray, stage: "Stage", rows: int = 1024) -> float:
+    """The share of nonzero entries in the first layer's input, from ``X``'s first ``rows`` rows:
+    the input stage's plain columns as they are, its periodic features as all nonzero."""
+    sample = X[:rows]
+    if not len(sample):
+        return 1.0
+    if not stage.active:
+        return np.count_nonzero(sample) / sample.size
+    nonzero = np.count_nonzero(sample[:, stage.plain_columns]) + \
+        len(sample) * stage.periodic_columns.size * (1 + stage.d)
+    return nonzero / (len(sample) * stage.width)
 
 
 # The kernels' arguments, grouped by what they are (numba passes named tuples by field).

@@ -24,8 +24,8 @@ import numpy as np
 
 from ..training import callbacks
 from .blas_work import wakes_blas_threads
-from .numba_codes import (Data, Network, Optimizer, Results, Threads, Work, layers_of, loss_of, optimizer_of,
-                          optimizer_state, stage_of, unsupported)
+from .numba_codes import (Data, Network, Optimizer, Results, Threads, Work, first_input_density, layers_of, loss_of,
+                          optimizer_of, optimizer_state, stage_of, unsupported)
 
 #: Multiply-adds of the first chunk of batches: short enough for Ctrl-C and progress to stay
 #: responsive even in loops, long enough that the Python between chunks does not count.
@@ -44,6 +44,10 @@ PARALLEL_WORK = 1 << 22
 PARALLEL_ROWS = 64
 #: Most bytes the threads' own gradient vectors (one per thread but the first) may take.
 PARALLEL_BYTES = 1 << 30
+#: Largest share of nonzero entries in the first layer's input (one-hot columns) at which its
+#: products skip the zeros in loops rather than call BLAS on the whole block; with an input
+#: stage, whose ``δ Wᵀ`` it also spares, a larger share (measured: bench/README.md).
+SPARSE_DENSITY, SPARSE_DENSITY_STAGED = 0.02, 0.05
 #: The dtypes whose kernels an engine of this process has compiled or loaded (:func:`loaded_dtype`).
 _loaded_dtypes: set = set()
 
@@ -136,6 +140,7 @@ class NumbaEngine:
         self.layers, self.loss, self.stage = layers_of(model), loss_of(model), stage_of(model)
         self.n_weights = int(model.n_weights)       # (the input stage's parameters count as weights)
         self._length = None          # batches per chunk, learnt across the epochs of one fit
+        self._sparse = {}            # (id, shape) of an array of rows: (the array, sparse first input?)
         # A callback that must see each batch as it ends gets chunks of one batch.
         self._every_batch = any(not isinstance(c, CHUNK_SAFE_CALLBACKS) for c in batch_callbacks)
         # (``parts``: how many threads share each batch; default :func:`thread_count`, fewer where
@@ -199,6 +204,7 @@ class NumbaEngine:
         weights = np.zeros(0, dtype=model.dtype) if batches.weights is None else batches.weights
         order = np.arange(n_rows, dtype=np.int64) if order is None else order.astype(np.int64, copy=False)
         data = Data(X, self._targets(batches.Y), weights, order)   # (smoothing labels changes the targets)
+        self.sparse_input(X)
         first, second = optimizer_state(model.optimizer, model.parameters)
         optimizer = Optimizer(optimizer_of(model.optimizer), first, second)
         n_batches = math.ceil(n_rows / size)
@@ -235,8 +241,23 @@ class NumbaEngine:
             return model.backprop.objective(X, Y, outputs)
         X, Y = np.ascontiguousarray(X, dtype=model.dtype), np.ascontiguousarray(Y, dtype=model.dtype)
         data = Data(X, self._targets(Y), np.zeros(0, dtype=model.dtype), np.arange(len(X), dtype=np.int64))
+        self.sparse_input(X)
         loss = self.chunk.mean_row_loss(data, self.network(), self.works[0], block_rows, outputs)
         return loss + model.backprop.penalty()
+
+    def sparse_input(self, X) -> bool:
+        """Whether the first layer's products skip zeros for rows like ``X``'s (at most
+        :data:`SPARSE_DENSITY` of its input nonzero: one-hot columns); set in its record.
+        Measured once per array (an epoch's training rows and validation rows are the same arrays
+        every epoch; the arrays are kept with their answer, so that an id is never reused)."""
+        key = (id(X), X.shape)
+        if key not in self._sparse:
+            if len(self._sparse) >= 4:
+                self._sparse.clear()
+            limit = SPARSE_DENSITY_STAGED if self.stage.active else SPARSE_DENSITY
+            self._sparse[key] = (X, first_input_density(X, self.stage) <= limit)
+        self.layers[0]["sparse_in"] = self._sparse[key][1]
+        return self._sparse[key][1]
 
     def _targets(self, Y):
         """The targets the kernels train toward: smoothed where the loss smooths its labels."""

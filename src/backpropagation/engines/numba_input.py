@@ -213,6 +213,28 @@ def _periodic_backward(stage, params, grads, R, E, S, H, rows, j, x, de, du):
 
 
 @njit(cache=True, error_model="numpy")
+def needed_input_gradient(stage, D, d, W, w, E, P, rows, fan_out):
+    """``E = D[d:] @ W[w:]ᵀ`` (``∂L/∂a'``, rows × width) where :func:`input_backward` reads it:
+    the periodic features' places, and (for the input scale's ``Σ a ⊙ ∂L/∂a'``) the places whose
+    input before the scale is not zero; 0 elsewhere. A first layer fed one-hot columns then costs
+    their ones, not their width."""
+    width, m, dd = stage.width, stage.periodic_columns.size, stage.d
+    E[:rows * width] = 0.0
+    for i in range(rows):
+        delta = D[d + i * fan_out:d + (i + 1) * fan_out]
+        out = E[i * width:(i + 1) * width]
+        if stage.s_start >= 0:
+            before = P[i * width:(i + 1) * width]
+            for q in range(width):
+                if before[q] != 0.0:
+                    out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
+        for j in range(m):
+            for e in range(dd):
+                q = stage.periodic_places[j] + 1 + e
+                out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
+
+
+@njit(cache=True, error_model="numpy")
 def input_backward(stage, params, grads, R, E, P, S, H, rows):
     """The input stage's gradients into ``grads`` from ``E``, ``∂L/∂`` of the first layer's input
     of ``rows`` rows (overwritten), with what :func:`input_forward` kept."""

@@ -213,6 +213,31 @@ def matmul(A, a, W, w, Z, z, rows, fan_in, fan_out):
 
 
 @njit(cache=True, error_model="numpy")
+def matmul_sparse(A, a, W, w, Z, z, rows, fan_in, fan_out):
+    """``Z[z:] = A[a:] @ W[w:]`` over the nonzero entries of ``A`` only: a row of one-hot
+    columns costs its few ones, not its width (``A`` mostly zeros: :data:`LAYER`'s ``sparse_in``)."""
+    for i in range(rows):
+        out = Z[z + i * fan_out:z + (i + 1) * fan_out]
+        out[:] = 0.0
+        for p in range(fan_in):
+            value = A[a + i * fan_in + p]
+            if value != 0.0:
+                _add_scaled(out, value, W[w + p * fan_out:w + (p + 1) * fan_out])
+
+
+@njit(cache=True, error_model="numpy")
+def matmul_at_b_sparse(A, a, D, d, G, g, rows, fan_in, fan_out):
+    """``G[g:] = A[a:].T @ D[d:]`` over the nonzero entries of ``A`` only (see :func:`matmul_sparse`)."""
+    G[g:g + fan_in * fan_out] = 0.0
+    for i in range(rows):
+        delta = D[d + i * fan_out:d + (i + 1) * fan_out]
+        for p in range(fan_in):
+            value = A[a + i * fan_in + p]
+            if value != 0.0:
+                _add_scaled(G[g + p * fan_out:g + (p + 1) * fan_out], value, delta)
+
+
+@njit(cache=True, error_model="numpy")
 def matmul_at_b(A, a, D, d, G, g, rows, fan_in, fan_out):
     """``G[g:] = A[a:].T @ D[d:]`` (the weight gradient ``A_prev.T @ δ``) on flat blocks."""
     if rows * fan_in * fan_out >= SMALL_PRODUCT:
@@ -399,7 +424,10 @@ def forward(params, layers, Z, A, rows, batch_size):
     for k in range(layers.shape[0]):
         layer = layers[k]
         z = layer.z_at * batch_size
-        matmul(A, layer.a_in * batch_size, params, layer.w_start, Z, z, rows, layer.fan_in, layer.fan_out)
+        if layer.sparse_in:
+            matmul_sparse(A, layer.a_in * batch_size, params, layer.w_start, Z, z, rows, layer.fan_in, layer.fan_out)
+        else:
+            matmul(A, layer.a_in * batch_size, params, layer.w_start, Z, z, rows, layer.fan_in, layer.fan_out)
         add_bias(Z, z, params, layer.b_start, rows, layer.fan_out)
         activate(layer.activation, layer.alpha, Z, z, A, layer.a_out * batch_size, rows, layer.fan_out)
 
@@ -410,7 +438,10 @@ def backward(params, grads, layers, Z, A, D, rows, batch_size):
     for k in range(layers.shape[0] - 1, -1, -1):
         layer = layers[k]
         d, a_prev = layer.z_at * batch_size, layer.a_in * batch_size
-        matmul_at_b(A, a_prev, D, d, grads, layer.w_start, rows, layer.fan_in, layer.fan_out)
+        if layer.sparse_in:
+            matmul_at_b_sparse(A, a_prev, D, d, grads, layer.w_start, rows, layer.fan_in, layer.fan_out)
+        else:
+            matmul_at_b(A, a_prev, D, d, grads, layer.w_start, rows, layer.fan_in, layer.fan_out)
         bias_gradient(D, d, grads, layer.b_start, rows, layer.fan_out)
         if k > 0:
             below = layers[k - 1]
