@@ -181,7 +181,7 @@ class _BackpropEstimator(BaseEstimator):
             raise ValueError(f"tol: expected a number >= 0, got {self.tol!r}")
         patience = check_int("n_iter_no_change", self.n_iter_no_change, 1)
         if isinstance(self.early_stopping, str) and self._setting("early_stopping"):     # (backprop train's)
-            return EarlyStopping(patience=table_defaults.PATIENCE)
+            return EarlyStopping(patience=table_defaults.PATIENCE, min_delta=table_defaults.MIN_DELTA)
         early = self._setting("early_stopping")
         return EarlyStopping(monitor="auto" if early else "loss", min_delta=float(self.tol), patience=patience,
                              restore_best_weights=bool(early))

@@ -43,10 +43,22 @@ def test_train_writes_a_model_a_report_and_plots(regression_csv, tmp_path, capsy
     assert report["validation"]["r2"] > 0.9 and report["epochs_run"] <= 200
     # By default the held-out rows drive early stopping, and the best epoch's weights are kept.
     assert report["early_stopping"]["monitor"] == "val_loss" and report["early_stopping"]["restored_best_weights"]
+    assert report["early_stopping"]["min_delta"] == 0.001                 # (a fall of 0.001 or less is no progress)
     assert sorted(p.name for p in plots.iterdir()) == ["loss_curve.png", "predictions.png"]
     model = NeuralNetwork.load(model_path)
     assert model.metadata["feature_names"] == ["size", "size (missing)", "rooms", "area=east", "area=north",
                                                "area=south"]
+
+
+def test_early_stopping_counts_only_falls_larger_than_min_delta(regression_csv, tmp_path, capsys):
+    epochs = {}
+    for delta in ("0", "100"):
+        assert run("train", regression_csv, "--target", "price", "--epochs", "60", "--early-stopping", "3",
+                   "--min-delta", delta, "--seed", "0", "--output", tmp_path / "m.npz", "--json") == 0
+        report = json.loads(capsys.readouterr().out)
+        epochs[delta] = report["epochs_run"]
+        assert report["early_stopping"]["min_delta"] == float(delta)
+    assert epochs["100"] == 4 and epochs["0"] > 4     # (no standardised loss falls by 100: epoch 1 stays best)
 
 
 def test_train_reports_filled_values_and_dropped_rows(regression_csv, tmp_path, capsys):
@@ -131,6 +143,7 @@ def test_trace_a_saved_model_on_a_csv_row(tmp_path, capsys):
     (["train", "{csv}", "--target", "species", "--epochs", "abc"], "--epochs: expected an integer >= 1, got 'abc'"),
     (["train", "{csv}", "--target", "species", "--seed", "-1"], "--seed: expected an integer seed >= 0"),
     (["train", "{csv}", "--target", "species", "--early-stopping", "-3"], "--early-stopping: expected an integer >= 0"),
+    (["train", "{csv}", "--target", "species", "--min-delta", "-0.1"], "--min-delta: expected a number >= 0.0"),
     (["train", "{csv}", "--target", "species", "--target", "island"], "--target: given more than once"),
     (["train", "{csv}", "--target", "species", "--learning-rate", "0"], "--learning-rate: expected a number > 0"),
     (["train", "{csv}", "--target", "species", "--activation", "gelu9"], "--activation: invalid choice"),

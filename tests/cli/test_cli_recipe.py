@@ -128,7 +128,7 @@ def test_estimators_on_a_raw_table_choose_what_the_command_chooses(houses, capsy
 
     where, frame = houses
     for target, Estimator, drop in (("sold", BackpropClassifier, "price"), ("price", BackpropRegressor, "sold")):
-        train(where, "--target", target, "--drop", drop, capsys=capsys)
+        report = train(where, "--target", target, "--drop", drop, capsys=capsys)
         command = NeuralNetwork.load(where / "m.npz")
         estimator = Estimator(random_state=0).fit(frame.drop(columns=[target, drop]), frame[target])
         model = estimator.model_
@@ -138,6 +138,8 @@ def test_estimators_on_a_raw_table_choose_what_the_command_chooses(houses, capsy
         assert model.clip_predictions == command.clip_predictions
         assert (model.learning_rate, model.l2) == (command.learning_rate, command.l2) == (0.003, 1e-4)
         assert len(estimator.validation_loss_curve_) == estimator.n_iter_ <= 100       # (0.2 held out, stopping)
+        stopping, stopped = estimator._stopping(), report["early_stopping"]
+        assert (stopping.patience, stopping.min_delta) == (stopped["patience"], stopped["min_delta"]) == (10, 0.001)
         scaled = [c.get("scaling") for c in estimator.table_encoder_.preprocessing_.columns if c["kind"] == "numeric"]
         assert scaled == ["robust", "robust"]
     numbers = BackpropRegressor(random_state=0, epochs=2).fit(np.random.rand(20, 3), np.arange(20.0))

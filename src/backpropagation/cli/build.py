@@ -118,7 +118,8 @@ def check_outputs(args) -> None:
 def stopper_for(args, has_validation: bool):
     """``--early-stopping``: patience 10 on the validation loss by default (off without validation rows)."""
     patience = (defaults.PATIENCE if has_validation else 0) if args.early_stopping is None else args.early_stopping
-    return EarlyStopping(patience=patience) if patience > 0 else False
+    return EarlyStopping(patience=patience, min_delta=getattr(args, "min_delta", defaults.MIN_DELTA)) \
+        if patience > 0 else False
 
 
 def batch_size_for(args, training_rows: int) -> int:

@@ -222,9 +222,12 @@ def _add_training_options(command):
     _add_network_options(command)
     command.add_argument("--epochs", type=opt.positive_int, default=defaults.EPOCHS, help="most epochs to train")
     command.add_argument("--early-stopping", type=opt.count, default=None, metavar="PATIENCE",
-                         help="stop after PATIENCE epochs without a better validation loss and keep "
-                              "the best epoch's weights; 0 turns it off (default: 10 when there is a "
-                              "validation split, else off)")
+                         help="stop after PATIENCE epochs without a better validation loss (one lower by "
+                              "--min-delta) and keep the best epoch's weights; 0 turns it off (default: 10 when "
+                              "there is a validation split, else off)")
+    command.add_argument("--min-delta", type=opt.nonnegative_float, default=defaults.MIN_DELTA, metavar="D",
+                         help="least fall of the validation loss that early stopping counts as progress "
+                              f"(default {defaults.MIN_DELTA:g})")
     command.add_argument("--lr-schedule", default=None, type=str.lower, choices=schedules.names() + ["plateau"],
                          help="learning-rate schedule (default: constant)")
     command.add_argument("--l2-schedule", default=None, type=str.lower, choices=schedules.names(),

@@ -134,7 +134,7 @@ def early_stopping_report(stopper) -> dict | None:
     if not stopper:
         return None
     best = stopper.best_epoch
-    return {"monitor": stopper.monitor, "patience": stopper.patience,
+    return {"monitor": stopper.monitor, "patience": stopper.patience, "min_delta": stopper.min_delta,
             "best_epoch": None if best is None else best + 1,
             "restored_best_weights": best is not None and stopper.restore_best_weights}
 
@@ -271,7 +271,8 @@ def _print_details(result: dict) -> None:
     if stopping:
         kept = (f"kept the weights of epoch {stopping['best_epoch']}" if stopping["restored_best_weights"]
                 else "kept the last weights")
-        print(f"early stopping on {stopping['monitor']} (patience {stopping['patience']}): {kept}")
+        print(f"early stopping on {stopping['monitor']} (patience {stopping['patience']}, least fall "
+              f"{stopping['min_delta']:g}): {kept}")
     for line in result.get("recipe", ()):
         print(f"recipe: {line}")
     for line in result["preprocessing"]:

@@ -183,6 +183,11 @@ class EarlyStopping(Callback):
         """The logged key being watched (resolved from "auto" when training starts)."""
         return self._monitor.monitor
 
+    @property
+    def min_delta(self) -> float:
+        """The smallest change that counts as an improvement."""
+        return self._monitor.min_delta
+
     def on_train_begin(self, logs):
         self._monitor.start(logs["validation"])
         self.wait = 0
