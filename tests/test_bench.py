@@ -156,3 +156,10 @@ def test_the_streaming_benchmark_runs_and_reports_both_commands(tmp_path):
 def test_the_embeddings_benchmark_runs_the_three_encodings(tmp_path):
     results = bench_script(tmp_path, "embeddings.py", "--rows", 600, "--categories", 50)[1]["results"]
     assert [row["inputs"] for row in results.values()] == [3 * 4 + 50, 3 * 4 + 50, 3 * 4 + 8]   # (periodic: 4 each)
+
+
+def test_the_sparse_input_benchmark_times_both_first_layers(tmp_path):
+    pytest.importorskip("numba")
+    results = bench_script(tmp_path, "sparse_input.py", "--quick", "--rows", 300)[1]["results"]
+    assert len(results) == 4 and {row["staged"] for row in results} == {False, True}
+    assert all(row["dense_seconds"] > 0 and row["sparse_seconds"] > 0 and 0 < row["density"] < 0.5 for row in results)
