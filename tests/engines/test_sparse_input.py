@@ -48,8 +48,7 @@ def train_both(stage, task, dtype="float64", batch_size=8, validation_split=0.0)
 
 @pytest.fixture
 def always_sparse(monkeypatch):
-    monkeypatch.setattr(numba_engine, "SPARSE_DENSITY", 1.0)
-    monkeypatch.setattr(numba_engine, "SPARSE_DENSITY_STAGED", 1.0)
+    monkeypatch.setattr(numba_engine, "SPARSE_DENSITY", 10.0)
     decided = sparse_decisions(monkeypatch)
     yield
     assert decided and all(decided)
@@ -68,6 +67,12 @@ def test_a_sparse_first_layer_on_threads(always_sparse, monkeypatch, stage):
     assert_equal_training(train_both(stage, "multiclass", batch_size=9))
 
 
+def test_the_share_of_nonzero_inputs_that_pays_grows_with_the_units_and_behind_a_stage():
+    limits = [numba_engine.sparse_limit(units, False) for units in (8, 32, 64, 256)]
+    assert limits[0] < 0 and limits == sorted(limits) and 0.015 < limits[1] < 0.025 < 0.075 < limits[3] < 0.09
+    assert numba_engine.sparse_limit(32, True) > limits[1]
+
+
 def test_the_first_layer_is_sparse_for_one_hot_columns_only(monkeypatch):
     decided = sparse_decisions(monkeypatch)
     one_hot = np.eye(500)[RNG.integers(0, 500, 200)]
@@ -75,7 +80,7 @@ def test_the_first_layer_is_sparse_for_one_hot_columns_only(monkeypatch):
     for rows, stage, sparse in ((one_hot, {}, True), (dense, {}, False),
                                 (np.hstack([dense[:, :2], one_hot]), {"periodic": [0, 1], "input_scale": True}, True),
                                 (np.hstack([dense, one_hot[:, :40]]), {"periodic": list(range(20))}, False)):
-        model = NeuralNetwork([rows.shape[1], 8, 1], engine="numba", random_state=0, **stage)
+        model = NeuralNetwork([rows.shape[1], 64, 1], engine="numba", random_state=0, **stage)
         model.fit(rows, rows[:, 0], epochs=1, batch_size=16, verbose=0)
         assert decided.pop() == sparse, (rows.shape, stage)
     stage = numba_codes.stage_of(NeuralNetwork([4, 3, 1], periodic=[0], random_state=0))

@@ -44,10 +44,13 @@ PARALLEL_WORK = 1 << 22
 PARALLEL_ROWS = 64
 #: Most bytes the threads' own gradient vectors (one per thread but the first) may take.
 PARALLEL_BYTES = 1 << 30
-#: Largest share of nonzero entries in the first layer's input (one-hot columns) at which its
-#: products skip the zeros in loops rather than call BLAS on the whole block; with an input
-#: stage, whose ``δ Wᵀ`` it also spares, a larger share (measured: bench/README.md).
-SPARSE_DENSITY, SPARSE_DENSITY_STAGED = 0.02, 0.05
+#: When the first layer's products skip the zeros of its input (one-hot columns) in loops
+#: rather than call BLAS on the whole block: while the share of nonzero inputs is at most
+#: ``SPARSE_DENSITY - SPARSE_TESTS / units`` (skipping costs a test per input and a row update per
+#: nonzero one, BLAS a multiply-add per input and unit at a higher rate, so the share that pays
+#: grows with the layer's units), and ``SPARSE_STAGED`` more behind an input stage, whose ``δ Wᵀ``
+#: it also spares. Fitted to bench/sparse_input.py: about 0.02 at 32 units, 0.05 at 64, 0.08 at 256.
+SPARSE_DENSITY, SPARSE_TESTS, SPARSE_STAGED = 0.09, 2.2, 0.02
 #: The dtypes whose kernels an engine of this process has compiled or loaded (:func:`loaded_dtype`).
 _loaded_dtypes: set = set()
 
@@ -65,6 +68,12 @@ def thread_count(model, batch_size: int) -> int:
         return 1
     by_memory = 1 + PARALLEL_BYTES // model.parameters.nbytes
     return max(1, min(numba.get_num_threads(), usable_cores(), batch_size // PARALLEL_ROWS, by_memory))
+
+
+def sparse_limit(units: int, staged: bool) -> float:
+    """The largest share of nonzero entries in the first layer's input at which its products skip
+    the zeros, for a first layer of ``units`` units (see :data:`SPARSE_DENSITY`)."""
+    return SPARSE_DENSITY - SPARSE_TESTS / units + (SPARSE_STAGED if staged else 0.0)
 
 
 def loaded_dtype(dtype) -> bool:
@@ -247,14 +256,14 @@ class NumbaEngine:
 
     def sparse_input(self, X) -> bool:
         """Whether the first layer's products skip zeros for rows like ``X``'s (at most
-        :data:`SPARSE_DENSITY` of its input nonzero: one-hot columns); set in its record.
+        :func:`sparse_limit` of its input nonzero: one-hot columns); set in its record.
         Measured once per array (an epoch's training rows and validation rows are the same arrays
         every epoch; the arrays are kept with their answer, so that an id is never reused)."""
         key = (id(X), X.shape)
         if key not in self._sparse:
             if len(self._sparse) >= 4:
                 self._sparse.clear()
-            limit = SPARSE_DENSITY_STAGED if self.stage.active else SPARSE_DENSITY
+            limit = sparse_limit(int(self.layers[0]["fan_out"]), self.stage.active)
             self._sparse[key] = (X, first_input_density(X, self.stage) <= limit)
         self.layers[0]["sparse_in"] = self._sparse[key][1]
         return self._sparse[key][1]
