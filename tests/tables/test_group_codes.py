@@ -43,12 +43,26 @@ def test_trees_numbered_from_one_are_read_as_categories_in_the_codes_order(tmp_p
     (np.repeat(np.arange(1, 41), 3) + 0.5, "fractions"),
     (np.repeat(np.r_[1, np.arange(10, 50)], 3), "a sixth of 1..max missing"),
     (np.tile(np.arange(18, 58), 3), "ages from 18"),
+    (np.repeat(np.arange(1, 61), np.round(3 + 30 * np.exp(-((np.arange(1, 61) - 25) / 12.0) ** 2)).astype(int)),
+     "years of experience: rows per value run as a histogram"),
 ])
 def test_numbers_that_are_not_codes_stay_numbers(tmp_path, column, why):
     rng = np.random.default_rng(1)
     path = tmp_path / "t.csv"
     path.write_text("c,y\n" + "".join(f"{v},{rng.normal():.3f}\n" for v in rng.permutation(column)))
     assert kinds(TabularPreprocessor("y").fit(read_file(path))) == {"c": "numeric"}, why
+
+
+def test_unbalanced_panels_are_codes_and_a_histogram_is_not():
+    from backpropagation.tables.group_codes import are_codes, histogram_like
+
+    rng = np.random.default_rng(4)
+    households = np.r_[0, rng.integers(3, 40, 120)]                 # (rows per household 1..120)
+    firms = np.r_[0, np.repeat([9, 8, 7], [50, 50, 40])]            # (firms numbered by their years)
+    ages = np.r_[0, np.round(5 + 40 * np.exp(-((np.arange(1, 91) - 40) / 15.0) ** 2)).astype(int)]
+    assert are_codes(households) and are_codes(firms) and not are_codes(ages)
+    assert histogram_like(ages[1:]) and not histogram_like(households[1:]) and not histogram_like(firms[1:])
+    assert not histogram_like(np.full(40, 6))                        # (a balanced panel)
 
 
 def test_more_codes_than_the_limit_stay_numbers_with_advice_naming_text_and_embed(tmp_path, monkeypatch):

@@ -6,7 +6,9 @@ each tree gets its own level (gradient boosting gets there by cutting the codes 
 A numeric column is read as codes (:func:`are_codes`) when, over every labelled row of the
 table, its present values are whole numbers, the smallest 1, at least :data:`MIN_CODES` and at
 most :data:`MAX_CODES` of them distinct, nine in ten of ``1..max`` present, each on
-:data:`ROWS_PER_CODE` rows or more on average. ``--numeric COLUMN`` keeps such a column numbers;
+:data:`ROWS_PER_CODE` rows or more on average, and its rows per value do not run like a
+measurement's histogram (:func:`histogram_like`: ages, years of experience, temperatures and
+durations pass every other test). ``--numeric COLUMN`` keeps such a column numbers;
 more codes than :data:`MAX_CODES` (one indicator each would widen the first layer by thousands)
 stay numbers with the report's advice.
 
@@ -32,13 +34,37 @@ MAX_CODES = 1000
 ROWS_PER_CODE = 3
 #: Largest value a column of codes can hold (nine in ten of ``1..max`` present, at most MAX_CODES).
 HIGHEST_CODE = int(MAX_CODES / 0.9)
+#: A measurement's histogram: rows per value that vary (coefficient of variation at least
+#: SMOOTH_SPREAD) and vary smoothly with the value (each value's count correlated at least
+#: SMOOTH_CORRELATION with the mean count of its four neighbours). Over 85 columns of R's tables
+#: that pass the other tests, on 60% samples of their rows: ages, experience, durations,
+#: temperatures, ozone levels, game counts and grid rows read 0.44-0.99; codes of groups mostly
+#: -0.3-0.3, a few 0.5 (then they stay numbers, as before codes were read), or equal counts (a
+#: balanced panel), or near-equal ones (UK firms: 7 to 9 years each, spread 0.09).
+SMOOTH_SPREAD, SMOOTH_CORRELATION = 0.15, 0.35
 
 
-def are_codes(n_rows: int, distinct: int, low: float, high: float, limit: int = MAX_CODES) -> bool:
-    """Whether ``n_rows`` present whole numbers from ``low`` to ``high``, ``distinct`` of them
-    different, look like the codes of groups (see the module docstring); ``limit``: the most codes."""
-    return low == 1 and MIN_CODES <= distinct <= limit and distinct >= 0.9 * high \
-        and n_rows >= ROWS_PER_CODE * distinct
+def are_codes(counts: np.ndarray, limit: float = MAX_CODES) -> bool:
+    """Whether a column whose present whole numbers are counted by value in ``counts`` (rows per
+    value ``0..max``) looks like the codes of groups (see the module docstring); ``limit``: the
+    most codes."""
+    seen = np.flatnonzero(counts)
+    if not len(seen):
+        return False
+    distinct, n_rows = len(seen), int(counts.sum())
+    return seen[0] == 1 and MIN_CODES <= distinct <= limit and distinct >= 0.9 * seen[-1] \
+        and n_rows >= ROWS_PER_CODE * distinct and not histogram_like(counts[1:seen[-1] + 1])
+
+
+def histogram_like(counts: np.ndarray) -> bool:
+    """Whether rows per value ``1..max`` vary, and vary smoothly with the value, as a
+    measurement's do (:data:`SMOOTH_SPREAD`, :data:`SMOOTH_CORRELATION`)."""
+    counts = counts.astype(np.float64)
+    padded = np.pad(counts, 2, mode="edge")
+    neighbours = (padded[:-4] + padded[1:-3] + padded[3:-1] + padded[4:]) / 4
+    if counts.std() < SMOOTH_SPREAD * counts.mean() or not neighbours.std():
+        return False
+    return float(np.corrcoef(counts, neighbours)[0, 1]) >= SMOOTH_CORRELATION
 
 
 def distinct_codes(numbers: np.ndarray, totals, limit: float = MAX_CODES) -> tuple | None:
@@ -55,8 +81,10 @@ def distinct_codes(numbers: np.ndarray, totals, limit: float = MAX_CODES) -> tup
         return None
     if totals.sum(int(not all_whole(numbers))):
         return None
-    distinct = np.unique(np.concatenate(totals.gather(np.unique(numbers))))
-    return (distinct, n_rows) if are_codes(n_rows, len(distinct), low, high, limit) else None
+    counts = np.zeros(int(high) + 1, np.int64)
+    for values, tally in totals.gather(np.unique(numbers, return_counts=True)):
+        counts[values.astype(np.int64)] += tally
+    return (np.flatnonzero(counts).astype(np.float64), n_rows) if are_codes(counts, limit) else None
 
 
 def code_counts(numbers: np.ndarray, totals) -> Counter:
@@ -98,10 +126,7 @@ def merged_counts(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | No
 
 def codes_of_counts(counts: np.ndarray | None) -> bool:
     """Whether a streamed column's tally of its labelled rows (:func:`counted`) shows codes."""
-    if counts is None:
-        return False
-    seen = np.flatnonzero(counts)
-    return bool(len(seen)) and are_codes(int(counts.sum()), len(seen), float(seen[0]), float(seen[-1]))
+    return counts is not None and are_codes(counts)
 
 
 def text_counts(counts: np.ndarray | None) -> Counter:
