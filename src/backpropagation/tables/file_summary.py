@@ -28,7 +28,7 @@ from ..statistics import Moments, merged
 from .blocks import Blocks, read_ahead
 from .csv_source import arrow_of, pyarrow
 from .group_codes import codes_of_counts, counted, merged_counts, text_counts
-from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, target_kind
+from .kinds import MAX_AUTO_CLASSES, MAX_MIXED_LEVELS, all_whole, column_kind, target_kind
 from .readers import Table
 from .scaling import robust_statistics
 from .transform_report import TransformReport
@@ -89,6 +89,7 @@ class ColumnTally:
     categories: Counter = field(default_factory=Counter)       # training rows' categories (text columns)
     codes: np.ndarray | None = field(default_factory=lambda: np.zeros(0, np.int64))   # labelled rows per
     train_codes: np.ndarray | None = field(default_factory=lambda: np.zeros(0, np.int64))  # code (training)
+    levels: set | None = field(default_factory=set)     # labelled rows' distinct cells, while few (text columns)
 
     def add(self, column, labelled, train, row_numbers, wants_numbers: bool, wants_categories: bool,
             wants_codes: bool) -> None:
@@ -109,6 +110,14 @@ class ColumnTally:
             self.train_codes = counted(self.train_codes, column.numbers[numbers & train])
         else:
             self.codes = self.train_codes = None
+        if wants_categories and self.levels is not None:
+            labelled_codes = column.codes[labelled]
+            seen = np.flatnonzero(np.bincount(labelled_codes[labelled_codes >= 0], minlength=len(column.categories)))
+            self.levels = None if len(seen) > MAX_MIXED_LEVELS else \
+                self.levels | set(column.categories.take(arrow_of(seen)).to_pylist())
+            self.levels = None if self.levels is None or len(self.levels) > MAX_MIXED_LEVELS else self.levels
+        elif not wants_categories:
+            self.levels = None
         if wants_categories:
             codes = column.codes[train]
             tally = np.bincount(codes[codes >= 0], minlength=len(column.categories))
@@ -121,7 +130,8 @@ class ColumnTally:
                            self.n_numbers + other.n_numbers, min(firsts) if firsts else None,
                            self.moments.merge(other.moments), self.n_filled + other.n_filled,
                            self.gaps + other.gaps, self.categories + other.categories,
-                           merged_counts(self.codes, other.codes), merged_counts(self.train_codes, other.train_codes))
+                           merged_counts(self.codes, other.codes), merged_counts(self.train_codes, other.train_codes),
+                           None if self.levels is None or other.levels is None else self.levels | other.levels)
 
 
 @dataclass
@@ -258,7 +268,9 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
     pre.columns = []
     for name, tally in tallies.items():
         kind = column_kind(name, pre.forced, tally.n_training, tally.n_present, tally.n_numbers,
-                           lambda tally=tally: tally.first_text, source)
+                           lambda tally=tally: tally.first_text, source,
+                           lambda tally=tally: MAX_MIXED_LEVELS + 1 if tally.levels is None else len(tally.levels),
+                           pre.warnings)
         sampled = sample.get(name, {})
         was = "numeric" if sampled.get("codes") else sampled.get("kind")
         if kind == "empty":

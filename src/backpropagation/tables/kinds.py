@@ -21,6 +21,11 @@ from .csv_source import is_number_text
 
 #: Whole-number targets with at most this many distinct values are classes under ``task="auto"``.
 MAX_AUTO_CLASSES = 10
+#: A column that mixes numbers and text reads as categories (a list of codes such as 0, 1, 2, 3+
+#: or K, 1, 2, 3) where it holds at most MAX_MIXED_LEVELS distinct cells and its text cells are at
+#: least MIN_MIXED_TEXT of its present ones (a code used on many rows); else its text is refused
+#: as a typo among numbers (``three`` once among 29 numbers).
+MAX_MIXED_LEVELS, MIN_MIXED_TEXT = 20, 0.05
 
 
 def all_whole(numbers: np.ndarray) -> bool:
@@ -37,13 +42,28 @@ def first_text(column, rows: np.ndarray, row_numbers: np.ndarray, totals):
     return min(found) if found else None
 
 
+def distinct_cells(column, rows: np.ndarray, totals) -> int:
+    """How many distinct present cells ``column`` holds among ``rows`` over all ranks, counted up
+    to :data:`MAX_MIXED_LEVELS` + 1."""
+    from .csv_source import arrow_of
+
+    codes = column.codes[rows]
+    seen = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(column.categories)))
+    local = None if len(seen) > MAX_MIXED_LEVELS else column.categories.take(arrow_of(seen)).to_pylist()
+    parts = totals.gather(local)
+    return MAX_MIXED_LEVELS + 1 if any(part is None for part in parts) else len(set().union(*parts))
+
+
 def column_kind(name: str, forced: dict, n_training: int, n_present: int, n_numbers: int, first_text,
-                source: str) -> str:
+                source: str, levels=None, notes: list | None = None) -> str:
     """"numeric", "text" or "empty" (no value in the training rows) for column ``name``.
 
     ``n_present``/``n_numbers`` count the present cells and the finite numbers among them in every
     labelled row of the file; ``first_text()`` gives ``(data row, cell)`` of the first present cell
     that is not a finite number, for the message refusing a mostly-numeric column with text.
+    Such a column of at most :data:`MAX_MIXED_LEVELS` distinct cells (``levels()``), a twentieth
+    or more of them text, is a list of codes (``0, 1, 2, 3+``; ``K, 1, 2``) and reads as text,
+    said in ``notes``.
     """
     if not n_training:
         return "empty"
@@ -53,6 +73,12 @@ def column_kind(name: str, forced: dict, n_training: int, n_present: int, n_numb
         return "numeric"
     if n_numbers and n_numbers >= n_present / 2:
         row, cell = first_text()
+        if levels is not None and n_present - n_numbers >= MIN_MIXED_TEXT * n_present \
+                and (count := levels()) <= MAX_MIXED_LEVELS:
+            notes.append(f"column {name!r} mixes numbers and text in {count} distinct values ({cell!r} among "
+                         f"them, data row {row}): read as categories; --numeric {name!r} reads its numbers with "
+                         "the text as missing")
+            return "text"
         why = " (not a finite number)" if is_number_text(cell) else ""
         raise ValueError(
             f"{source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} "

@@ -33,7 +33,8 @@ from . import scaling as scalings
 from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe, empty_matrix, encoded_width, number,
                                   require)
 from .group_codes import MAX_CODES, code_counts, code_positions, distinct_codes, many_codes_advice
-from .kinds import MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, few_distinct, first_text, target_kind
+from .kinds import (MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, distinct_cells, few_distinct, first_text,
+                    target_kind)
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
 
@@ -157,7 +158,8 @@ class TabularPreprocessor:
         for name, column, (n_training, n_present, n_numbers) in zip(names, columns, counts.tolist()):
             kinds[name] = column_kind(name, self.forced, n_training, n_present, n_numbers,
                                       lambda column=column: first_text(column, labelled, table.row_numbers, totals),
-                                      table.source)
+                                      table.source, lambda column=column: distinct_cells(column, labelled, totals),
+                                      self.warnings)
             if kinds[name] == "numeric" and name not in self.forced:
                 kinds[name] = self._numbers_or_codes(name, column, labelled, totals)
             if kinds[name] == "empty":
