@@ -65,15 +65,21 @@ def test_unbalanced_panels_are_codes_and_a_histogram_is_not():
     assert not histogram_like(np.full(40, 6))                        # (a balanced panel)
 
 
-def test_more_codes_than_the_limit_stay_numbers_with_advice_naming_text_and_embed(tmp_path, monkeypatch):
-    monkeypatch.setattr(group_codes, "MAX_CODES", 35)
-    from backpropagation.tables import preprocessing
-    monkeypatch.setattr(preprocessing, "MAX_CODES", 35)
-    pre = TabularPreprocessor("y").fit(read_file(panel(tmp_path / "p.csv")))
+@pytest.mark.parametrize("limit, value, says", [("MAX_CODES", 35, "more than 35 codes"),
+                                                 ("CODES_BYTES", 30_000, "120 rows x 40 codes")])
+def test_too_many_codes_stay_numbers_with_advice_naming_text_and_embed(tmp_path, monkeypatch, limit, value, says):
+    # (more codes than the limit, or a one-hot block past the byte budget: a million rows of a
+    # thousand firms would take 8 GB, where numbers took 8 MB)
+    from backpropagation import read_table
+
+    monkeypatch.setattr(group_codes, limit, value)
+    path = panel(tmp_path / "p.csv")
+    pre = TabularPreprocessor("y").fit(read_file(path))
     assert kinds(pre)["tree"] == "numeric"
     advice = [w for w in pre.warnings if "codes of groups" in w]
-    assert len(advice) == 1 and "40 whole numbers from 1 to 40" in advice[0] and "more than 35" in advice[0]
+    assert len(advice) == 1 and "40 whole numbers from 1 to 40" in advice[0] and says in advice[0]
     assert "--text 'tree'" in advice[0] and "--embed 'tree'" in advice[0]
+    assert kinds(read_table(path, target="y").preprocessing)["tree"] == "numeric"
 
 
 def test_a_cell_finds_its_code_by_number_however_it_is_spelled(tmp_path):

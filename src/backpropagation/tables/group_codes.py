@@ -9,8 +9,9 @@ most :data:`MAX_CODES` of them distinct, nine in ten of ``1..max`` present, each
 :data:`ROWS_PER_CODE` rows or more on average, and its rows per value do not run like a
 measurement's histogram (:func:`histogram_like`: ages, years of experience, temperatures and
 durations pass every other test). ``--numeric COLUMN`` keeps such a column numbers;
-more codes than :data:`MAX_CODES` (one indicator each would widen the first layer by thousands)
-stay numbers with the report's advice.
+more codes than :data:`MAX_CODES` (one indicator each would widen the first layer by thousands),
+or a one-hot block past :data:`CODES_BYTES` (a million rows of a thousand firms), stay numbers
+with the report's advice.
 
 A codes column's description is a text column's with ``"codes": true``: its categories are the
 codes' texts (``"7"``), and a cell finds its category by its *number* (:func:`code_positions`),
@@ -32,6 +33,10 @@ MIN_CODES = 30
 MAX_CODES = 1000
 #: Fewest labelled rows per code on average: a group seen once or twice teaches the network little.
 ROWS_PER_CODE = 3
+#: Most bytes a codes column's one-hot block may take over the labelled rows (rows × codes × 8):
+#: beyond, a table that trained as numbers would need gigabytes (a million rows of a thousand
+#: firms: 8 GB); the codes stay numbers, with the report's advice.
+CODES_BYTES = 1 << 28
 #: Largest value a column of codes can hold (nine in ten of ``1..max`` present, at most MAX_CODES).
 HIGHEST_CODE = int(MAX_CODES / 0.9)
 #: A measurement's histogram: rows per value that vary (coefficient of variation at least
@@ -44,16 +49,23 @@ HIGHEST_CODE = int(MAX_CODES / 0.9)
 SMOOTH_SPREAD, SMOOTH_CORRELATION = 0.15, 0.35
 
 
-def are_codes(counts: np.ndarray, limit: float = MAX_CODES) -> bool:
+def are_codes(counts: np.ndarray, readable: bool = True) -> bool:
     """Whether a column whose present whole numbers are counted by value in ``counts`` (rows per
-    value ``0..max``) looks like the codes of groups (see the module docstring); ``limit``: the
-    most codes."""
+    value ``0..max``) looks like the codes of groups (see the module docstring); ``readable``:
+    and few enough to read as categories (:func:`readable_codes`)."""
     seen = np.flatnonzero(counts)
     if not len(seen):
         return False
     distinct, n_rows = len(seen), int(counts.sum())
-    return seen[0] == 1 and MIN_CODES <= distinct <= limit and distinct >= 0.9 * seen[-1] \
-        and n_rows >= ROWS_PER_CODE * distinct and not histogram_like(counts[1:seen[-1] + 1])
+    return seen[0] == 1 and MIN_CODES <= distinct and distinct >= 0.9 * seen[-1] \
+        and n_rows >= ROWS_PER_CODE * distinct and not histogram_like(counts[1:seen[-1] + 1]) \
+        and (not readable or readable_codes(distinct, n_rows))
+
+
+def readable_codes(distinct: int, n_rows: int) -> bool:
+    """Whether ``distinct`` codes on ``n_rows`` labelled rows are few enough to read as categories:
+    at most :data:`MAX_CODES`, their one-hot block within :data:`CODES_BYTES`."""
+    return distinct <= MAX_CODES and n_rows * distinct * 8 <= CODES_BYTES
 
 
 def histogram_like(counts: np.ndarray) -> bool:
@@ -67,9 +79,10 @@ def histogram_like(counts: np.ndarray) -> bool:
     return float(np.corrcoef(counts, neighbours)[0, 1]) >= SMOOTH_CORRELATION
 
 
-def distinct_codes(numbers: np.ndarray, totals, limit: float = MAX_CODES) -> tuple | None:
+def distinct_codes(numbers: np.ndarray, totals) -> tuple | None:
     """``(distinct values, rows)`` of a numeric column's present labelled ``numbers`` (this rank's;
-    merged over ranks by ``totals``) where they look like codes (:func:`are_codes`), else None.
+    merged over ranks by ``totals``) where they look like codes (:func:`are_codes`, however many:
+    :func:`readable_codes` says whether to read them), else None.
 
     Cheap tests over every rank come first (count, smallest, largest, whole), so that a column of
     measurements costs no sort; every rank takes the same branches, as it holds the same totals.
@@ -77,14 +90,14 @@ def distinct_codes(numbers: np.ndarray, totals, limit: float = MAX_CODES) -> tup
     local = (len(numbers), float(numbers.min(initial=np.inf)), float(numbers.max(initial=-np.inf)))
     parts = totals.gather(local)
     n_rows, low, high = sum(p[0] for p in parts), min(p[1] for p in parts), max(p[2] for p in parts)
-    if low != 1 or not MIN_CODES <= high <= min(limit / 0.9, n_rows / (0.9 * ROWS_PER_CODE)):
+    if low != 1 or not MIN_CODES <= high <= n_rows / (0.9 * ROWS_PER_CODE):
         return None
     if totals.sum(int(not all_whole(numbers))):
         return None
     counts = np.zeros(int(high) + 1, np.int64)
     for values, tally in totals.gather(np.unique(numbers, return_counts=True)):
         counts[values.astype(np.int64)] += tally
-    return (np.flatnonzero(counts).astype(np.float64), n_rows) if are_codes(counts, limit) else None
+    return (np.flatnonzero(counts).astype(np.float64), n_rows) if are_codes(counts, readable=False) else None
 
 
 def code_counts(numbers: np.ndarray, totals) -> Counter:
@@ -172,9 +185,10 @@ def codes_note(name: str, spec: dict) -> str:
 
 
 def many_codes_advice(name: str, distinct: np.ndarray, n_rows: int) -> str:
-    """The report's advice on a column that looks like more codes than :data:`MAX_CODES`."""
+    """The report's advice on a column that looks like more codes than :func:`readable_codes` reads."""
     return (f"column {name!r} looks like the codes of groups ({len(distinct)} whole numbers from 1 to "
             f"{distinct[-1]:.0f}, each on about {n_rows / len(distinct):.0f} rows), too many to read as categories "
-            f"by default (more than {MAX_CODES}): as numbers, neighbouring codes are taken to be alike; if they "
+            f"by default (more than {MAX_CODES} codes, or a one-hot block of more than {CODES_BYTES >> 20} MiB: "
+            f"{n_rows} rows x {len(distinct)} codes): as numbers, neighbouring codes are taken to be alike; if they "
             f"number trees, people or firms, --text {name!r} reads them as categories, or --embed {name!r} "
             f"learns a few numbers for each")

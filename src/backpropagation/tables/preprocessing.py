@@ -32,7 +32,7 @@ from ..statistics import filled_mean_std, medians
 from . import scaling as scalings
 from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe, empty_matrix, encoded_width, number,
                                   require)
-from .group_codes import MAX_CODES, code_counts, code_positions, distinct_codes, many_codes_advice
+from .group_codes import code_counts, code_positions, distinct_codes, many_codes_advice, readable_codes
 from .kinds import (MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, distinct_cells, few_distinct, first_text,
                     target_kind)
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
@@ -170,13 +170,13 @@ class TabularPreprocessor:
         return kinds
 
     def _numbers_or_codes(self, name: str, column: Column, labelled, totals: Totals) -> str:
-        """"codes" where a numeric column's labelled values look like the codes of at most
-        :data:`MAX_CODES` groups (:mod:`.group_codes`), else "numeric" (advice where more)."""
+        """"codes" where a numeric column's labelled values look like the codes of groups, few enough
+        to read as categories (:mod:`.group_codes`), else "numeric" (advice where more)."""
         numbers = column.numbers[labelled]
-        found = distinct_codes(numbers[~column.missing[labelled]], totals, limit=np.inf)
-        if found is not None and len(found[0]) > MAX_CODES:
+        found = distinct_codes(numbers[~column.missing[labelled]], totals)
+        if found is not None and not readable_codes(len(found[0]), found[1]):
             self.warnings.append(many_codes_advice(name, *found))
-        return "codes" if found is not None and len(found[0]) <= MAX_CODES else "numeric"
+        return "codes" if found is not None and readable_codes(len(found[0]), found[1]) else "numeric"
 
     def codes_spec(self, name: str, column: Column, rows, totals: Totals) -> dict:
         """A column of group codes described as a text column of the codes' texts (``"codes"``)."""
