@@ -80,6 +80,9 @@ def test_too_many_codes_stay_numbers_with_advice_naming_text_and_embed(tmp_path,
     assert len(advice) == 1 and "40 whole numbers from 1 to 40" in advice[0] and says in advice[0]
     assert "--text 'tree'" in advice[0] and "--embed 'tree'" in advice[0]
     assert kinds(read_table(path, target="y").preprocessing)["tree"] == "numeric"
+    monkeypatch.setattr(file_summary, "SAMPLE_ROWS", 60)        # (a sample of 1.5 rows a tree: no codes)
+    streamed = read_table(path, target="y").preprocessing
+    assert kinds(streamed)["tree"] == "numeric" and [w for w in streamed.warnings if says in w and "--embed" in w]
 
 
 def test_a_cell_finds_its_code_by_number_however_it_is_spelled(tmp_path):
@@ -144,12 +147,15 @@ def test_the_streamed_file_decides_as_the_whole_table_even_where_its_sample_cann
 
 def test_a_code_column_the_sample_saw_but_the_file_breaks_is_numbers_streamed(tmp_path, monkeypatch):
     from backpropagation import read_table
+    from backpropagation.tables.blocks import Blocks
 
-    monkeypatch.setattr(file_summary, "SAMPLE_ROWS", 100)
+    monkeypatch.setattr(file_summary, "SAMPLE_ROWS", 200)
     path = panel(tmp_path / "p.csv", groups=40, per_group=10, extra="0,0.5,1.0\n")   # (a tree 0, last)
+    sample = TabularPreprocessor("y").fit(file_summary.sample_table(Blocks(path), 3))
+    assert kinds(sample)["tree"] == "codes"                 # (seed 3's sample misses tree 0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        streamed = read_table(path, target="y")
+        streamed = read_table(path, target="y", seed=3)
     assert kinds(streamed.preprocessing) == kinds(TabularPreprocessor("y").fit(read_file(path))) == \
         {"tree": "numeric", "x": "numeric"}
 

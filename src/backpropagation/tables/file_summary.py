@@ -27,7 +27,7 @@ from ..collective import collectively
 from ..statistics import Moments, merged
 from .blocks import Blocks, read_ahead
 from .csv_source import arrow_of, pyarrow
-from .group_codes import codes_of_counts, counted, merged_counts, text_counts
+from .group_codes import codes_of_counts, counted, many_codes_advice, merged_counts, text_counts
 from .kinds import MAX_AUTO_CLASSES, MAX_MIXED_LEVELS, all_whole, column_kind, target_kind
 from .readers import Table
 from .scaling import robust_statistics
@@ -58,10 +58,11 @@ def validation_mask(seed: int, first_row: int, n_rows: int, fraction: float) -> 
     return row_hash(seed, first_row + np.arange(n_rows)) < fraction
 
 
-def sample_table(blocks: Blocks, seed: int, rows: int = SAMPLE_ROWS) -> Table:
-    """Up to ``rows`` rows taken evenly from every block, as one table (cells as written, rows
-    numbered as in the file); numbers the blocks' rows (:meth:`Blocks.record_rows`)."""
+def sample_table(blocks: Blocks, seed: int, rows: int | None = None) -> Table:
+    """Up to ``rows`` rows (default :data:`SAMPLE_ROWS`) taken evenly from every block, as one table
+    (cells as written, rows numbered as in the file); numbers the blocks' rows (:meth:`Blocks.record_rows`)."""
     pa, _ = pyarrow()
+    rows = rows or SAMPLE_ROWS
     per_block, rng, parts, numbers, counts = math.ceil(rows / blocks.count), np.random.default_rng(seed), [], [], []
     for _, block in read_ahead(blocks, range(blocks.count), as_text=True):
         counts.append(len(block))
@@ -283,6 +284,9 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
                 pre.columns.append({**pre.text_spec(name, text_counts(tally.train_codes), tally.gaps, key=int),
                                     "codes": True})
                 continue
+            if name not in pre.forced and codes_of_counts(tally.codes, readable=False) \
+                    and not [w for w in pre.warnings if w.startswith(f"column {name!r} looks like the codes")]:
+                pre.warnings.append(many_codes_advice(name, np.flatnonzero(tally.codes), int(tally.codes.sum())))
             median = sampled["median"] if "median" in sampled else float(tally.moments.mean[0])
             filled = tally.moments.merge(Moments.constant(median, tally.n_filled))
             std = float(filled.std[0])

@@ -137,9 +137,10 @@ def merged_counts(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | No
     return total
 
 
-def codes_of_counts(counts: np.ndarray | None) -> bool:
-    """Whether a streamed column's tally of its labelled rows (:func:`counted`) shows codes."""
-    return counts is not None and are_codes(counts)
+def codes_of_counts(counts: np.ndarray | None, readable: bool = True) -> bool:
+    """Whether a streamed column's tally of its labelled rows (:func:`counted`) shows codes (few
+    enough to read as categories, where ``readable``)."""
+    return counts is not None and are_codes(counts, readable)
 
 
 def text_counts(counts: np.ndarray | None) -> Counter:
