@@ -28,7 +28,7 @@ from ..statistics import Moments, merged
 from .blocks import Blocks, read_ahead
 from .csv_source import arrow_of, pyarrow
 from .group_codes import codes_of_counts, counted, many_codes_advice, merged_counts, text_counts
-from .kinds import MAX_AUTO_CLASSES, MAX_MIXED_LEVELS, all_whole, column_kind, target_kind
+from .kinds import MAX_AUTO_CLASSES, MAX_MIXED_LEVELS, all_whole, column_kind, present_cells, target_kind
 from .readers import Table
 from .scaling import robust_statistics
 from .transform_report import TransformReport
@@ -111,14 +111,10 @@ class ColumnTally:
             self.train_codes = counted(self.train_codes, column.numbers[numbers & train])
         else:
             self.codes = self.train_codes = None
-        if wants_categories and self.levels is not None:
-            labelled_codes = column.codes[labelled]
-            seen = np.flatnonzero(np.bincount(labelled_codes[labelled_codes >= 0], minlength=len(column.categories)))
-            self.levels = None if len(seen) > MAX_MIXED_LEVELS else \
-                self.levels | set(column.categories.take(arrow_of(seen)).to_pylist())
-            self.levels = None if self.levels is None or len(self.levels) > MAX_MIXED_LEVELS else self.levels
-        elif not wants_categories:
-            self.levels = None
+        if self.levels is not None:     # (a text column's distinct cells, while they are few)
+            cells = present_cells(column, labelled) if wants_categories else None
+            self.levels = None if cells is None or len(self.levels.union(cells)) > MAX_MIXED_LEVELS \
+                else self.levels.union(cells)
         if wants_categories:
             codes = column.codes[train]
             tally = np.bincount(codes[codes >= 0], minlength=len(column.categories))

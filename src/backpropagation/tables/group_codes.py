@@ -94,24 +94,14 @@ def distinct_codes(numbers: np.ndarray, totals) -> tuple | None:
         return None
     if totals.sum(int(not all_whole(numbers))):
         return None
-    counts = np.zeros(int(high) + 1, np.int64)
-    for values, tally in totals.gather(np.unique(numbers, return_counts=True)):
-        counts[values.astype(np.int64)] += tally
+    counts = totals.sum(np.bincount(numbers.astype(np.int64), minlength=int(high) + 1))
     return (np.flatnonzero(counts).astype(np.float64), n_rows) if are_codes(counts, readable=False) else None
 
 
 def code_counts(numbers: np.ndarray, totals) -> Counter:
-    """Rows per code among ``numbers`` (whole; gaps already out), over every rank, keyed by the
-    code's text (``"7"``): a codes column's categories and their counts."""
-    counts = Counter()
-    for values, tally in totals.gather(np.unique(numbers, return_counts=True)):
-        counts.update(dict(zip(code_texts(values), tally.tolist())))
-    return counts
-
-
-def code_texts(values) -> list[str]:
-    """The category text of each whole number: ``7.0`` reads ``"7"``."""
-    return [str(int(v)) for v in np.asarray(values, dtype=np.float64)]
+    """Rows per code among ``numbers`` (whole codes, gaps already out), over every rank, keyed by
+    the code's text (``"7"``): a codes column's categories and their counts."""
+    return text_counts(totals.sum(np.bincount(numbers.astype(np.int64), minlength=HIGHEST_CODE + 1)))
 
 
 def counted(counts: np.ndarray | None, values: np.ndarray) -> np.ndarray | None:
@@ -143,10 +133,11 @@ def codes_of_counts(counts: np.ndarray | None, readable: bool = True) -> bool:
     return counts is not None and are_codes(counts, readable)
 
 
-def text_counts(counts: np.ndarray | None) -> Counter:
-    """A tally of :func:`counted` as :func:`code_counts` gives it: rows per code's text."""
-    seen = np.flatnonzero(counts) if counts is not None else np.empty(0, np.int64)
-    return Counter(dict(zip(code_texts(seen), counts[seen].tolist()))) if len(seen) else Counter()
+def text_counts(counts: np.ndarray) -> Counter:
+    """Rows per code (``counts[code]``, as :func:`counted` tallies them) keyed by the code's text:
+    ``7`` reads ``"7"``."""
+    seen = np.flatnonzero(counts)
+    return Counter(dict(zip(map(str, seen.tolist()), counts[seen].tolist())))
 
 
 def is_code(text: str) -> bool:
@@ -170,8 +161,8 @@ def code_positions(spec: dict, numbers: np.ndarray, missing: np.ndarray, missing
     ``unseen_code`` where its number is no learned code (text, a fraction, a new code)."""
     unseen = len(spec["categories"]) - 1 if spec.get("other") else unseen_code
     lookup = code_lookup(spec, unseen)
-    whole = np.isfinite(numbers) & (numbers >= 0) & (numbers < len(lookup))
-    whole &= numbers == np.floor(np.where(whole, numbers, 0))
+    with np.errstate(invalid="ignore"):            # (NaN compares False: not a code)
+        whole = (numbers >= 0) & (numbers < len(lookup)) & (numbers == np.floor(numbers))
     positions = np.full(len(numbers), unseen, dtype=np.intp)
     positions[whole] = lookup[numbers[whole].astype(np.intp)]
     positions[missing] = missing_code

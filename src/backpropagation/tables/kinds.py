@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .csv_source import is_number_text
+from .csv_source import arrow_of, is_number_text
 
 #: Whole-number targets with at most this many distinct values are classes under ``task="auto"``.
 MAX_AUTO_CLASSES = 10
@@ -42,15 +42,18 @@ def first_text(column, rows: np.ndarray, row_numbers: np.ndarray, totals):
     return min(found) if found else None
 
 
+def present_cells(column, rows: np.ndarray) -> list | None:
+    """The distinct present cells of ``column`` among ``rows`` (trimmed texts), or None where
+    there are more than :data:`MAX_MIXED_LEVELS`."""
+    codes = column.codes[rows]
+    seen = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(column.categories)))
+    return None if len(seen) > MAX_MIXED_LEVELS else column.categories.take(arrow_of(seen)).to_pylist()
+
+
 def distinct_cells(column, rows: np.ndarray, totals) -> int:
     """How many distinct present cells ``column`` holds among ``rows`` over all ranks, counted up
     to :data:`MAX_MIXED_LEVELS` + 1."""
-    from .csv_source import arrow_of
-
-    codes = column.codes[rows]
-    seen = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(column.categories)))
-    local = None if len(seen) > MAX_MIXED_LEVELS else column.categories.take(arrow_of(seen)).to_pylist()
-    parts = totals.gather(local)
+    parts = totals.gather(present_cells(column, rows))
     return MAX_MIXED_LEVELS + 1 if any(part is None for part in parts) else len(set().union(*parts))
 
 

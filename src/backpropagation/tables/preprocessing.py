@@ -174,9 +174,10 @@ class TabularPreprocessor:
         to read as categories (:mod:`.group_codes`), else "numeric" (advice where more)."""
         numbers = column.numbers[labelled]
         found = distinct_codes(numbers[~column.missing[labelled]], totals)
-        if found is not None and not readable_codes(len(found[0]), found[1]):
+        readable = found is not None and readable_codes(len(found[0]), found[1])
+        if found is not None and not readable:
             self.warnings.append(many_codes_advice(name, *found))
-        return "codes" if found is not None and readable_codes(len(found[0]), found[1]) else "numeric"
+        return "codes" if readable else "numeric"
 
     def codes_spec(self, name: str, column: Column, rows, totals: Totals) -> dict:
         """A column of group codes described as a text column of the codes' texts (``"codes"``)."""
