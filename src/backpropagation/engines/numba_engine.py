@@ -19,6 +19,7 @@ import math
 import os
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -149,7 +150,7 @@ class NumbaEngine:
         self.layers, self.loss, self.stage = layers_of(model), loss_of(model), stage_of(model)
         self.n_weights = int(model.n_weights)       # (the input stage's parameters count as weights)
         self._length = None          # batches per chunk, learnt across the epochs of one fit
-        self._sparse = {}            # (id, shape) of an array of rows: (the array, sparse first input?)
+        self._sparse = {}            # id of an array of rows: (weak reference to it, sparse first input?)
         # A callback that must see each batch as it ends gets chunks of one batch.
         self._every_batch = any(not isinstance(c, CHUNK_SAFE_CALLBACKS) for c in batch_callbacks)
         # (``parts``: how many threads share each batch; default :func:`thread_count`, fewer where
@@ -248,9 +249,9 @@ class NumbaEngine:
         block_rows = len(self.works[0].row_scale)
         if not len(X) or (wakes_blas_threads(model, block_rows) and not self.stage.active):
             return model.backprop.objective(X, Y, outputs)
+        self.sparse_input(X)                 # (the caller's array: the same one every epoch)
         X, Y = np.ascontiguousarray(X, dtype=model.dtype), np.ascontiguousarray(Y, dtype=model.dtype)
         data = Data(X, self._targets(Y), np.zeros(0, dtype=model.dtype), np.arange(len(X), dtype=np.int64))
-        self.sparse_input(X)
         loss = self.chunk.mean_row_loss(data, self.network(), self.works[0], block_rows, outputs)
         return loss + model.backprop.penalty()
 
@@ -258,15 +259,15 @@ class NumbaEngine:
         """Whether the first layer's products skip zeros for rows like ``X``'s (at most
         :func:`sparse_limit` of its input nonzero: one-hot columns); set in its record.
         Measured once per array (an epoch's training rows and validation rows are the same arrays
-        every epoch; the arrays are kept with their answer, so that an id is never reused)."""
-        key = (id(X), X.shape)
-        if key not in self._sparse:
-            if len(self._sparse) >= 4:
+        every epoch), remembered by a weak reference, so that no array is kept alive for it."""
+        known = self._sparse.get(id(X))
+        if known is None or known[0]() is not X:
+            if len(self._sparse) >= 8:
                 self._sparse.clear()
             limit = sparse_limit(int(self.layers[0]["fan_out"]), self.stage.active)
-            self._sparse[key] = (X, first_input_density(X, self.stage) <= limit)
-        self.layers[0]["sparse_in"] = self._sparse[key][1]
-        return self._sparse[key][1]
+            known = self._sparse[id(X)] = (weakref.ref(X), first_input_density(X, self.stage) <= limit)
+        self.layers[0]["sparse_in"] = known[1]
+        return known[1]
 
     def _targets(self, Y):
         """The targets the kernels train toward: smoothed where the loss smooths its labels."""
