@@ -259,3 +259,25 @@ def test_the_estimate_serves_as_the_default_thread_trial_where_it_timed_as_much_
     assert calls == timed
     default = "numpy, 2 BLAS threads" if width == 4096 else "numpy"
     assert model.engine_timing_[default] == step
+
+
+@pytest.mark.parametrize("one_hot, waits", [(True, False), (False, True)])
+def test_numba_s_trial_waits_for_blas_threads_only_where_its_own_products_wake_them(monkeypatch, one_hot, waits):
+    # A one-hot first layer is the compiled engine's own loop over the nonzeros, on one core: the
+    # reference's spinning BLAS threads have the other, so its trial starts at once (on the
+    # one-hot benchmark the wait was 0.07 s of a 1.3 s fit). Dense, the same product is BLAS's.
+    pytest.importorskip("numba")
+    from backpropagation.engines import numba_engine
+
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 1)
+    settled = []
+    monkeypatch.setattr(measure, "settle", lambda which, threaded: settled.append((which, threaded)))
+    rng = np.random.default_rng(0)
+    X = np.zeros((64, 3000))
+    X[np.arange(64), rng.integers(0, 3000, 64)] = 1.0
+    if not one_hot:
+        X += rng.normal(size=X.shape)
+    model = NeuralNetwork([3000, 32, 1], random_state=0)
+    measure.numba_seconds(model, X, rng.normal(size=(64, 1)), 32, budget=0.0)
+    assert settled == [("numba None", waits)]
+

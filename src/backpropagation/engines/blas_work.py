@@ -9,7 +9,9 @@ from __future__ import annotations
 BLAS_THREADED_WORK = 2**18
 
 
-def wakes_blas_threads(model, batch_size: int) -> bool:
+def wakes_blas_threads(model, batch_size: int, skip_first: bool = False) -> bool:
     """Whether a training step's largest product (rows × fan-in × fan-out) is large enough for
-    BLAS to run it on several threads (:data:`BLAS_THREADED_WORK`)."""
-    return max(batch_size * layer.fan_in * layer.fan_out for layer in model.layers) >= BLAS_THREADED_WORK
+    BLAS to run it on several threads (:data:`BLAS_THREADED_WORK`); ``skip_first``: the first
+    layer's products are not BLAS's (the compiled engine loops over a sparse input's nonzeros)."""
+    layers = model.layers[1:] if skip_first else model.layers
+    return max((batch_size * layer.fan_in * layer.fan_out for layer in layers), default=0) >= BLAS_THREADED_WORK

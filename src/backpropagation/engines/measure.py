@@ -149,8 +149,9 @@ def trial_batches(step_seconds: float, budget: float) -> int:
 
 def trial(model, name: str, X: np.ndarray, Y: np.ndarray, batch_size: int, parts: int | None = None,
           batches: int = TRIAL_BATCHES):
-    """A function running ``batches`` training steps of engine ``name`` on a copy of ``model``
-    (the model, its optimizer state and its generators untouched), on the job's rows."""
+    """``(run, steps, engine)``: a function running ``batches`` training steps of engine ``name``
+    on a copy of ``model`` (the model, its optimizer state and its generators untouched), on the
+    job's rows; how many steps it runs; the engine it runs them on."""
     from ..data import MiniBatches
 
     rows = min(len(X), batch_size * batches)
@@ -161,6 +162,7 @@ def trial(model, name: str, X: np.ndarray, Y: np.ndarray, batch_size: int, parts
         from .numba_engine import NumbaEngine
 
         engine = NumbaEngine(copied, [], batch_size, parts)
+        engine.sparse_input(batches.X)       # (decided now: :func:`numba_seconds` reads it)
     else:
         from .numpy_engine import NumpyEngine
 
@@ -170,14 +172,14 @@ def trial(model, name: str, X: np.ndarray, Y: np.ndarray, batch_size: int, parts
     def run():
         for _ in engine.chunks(batches, None, model.learning_rate, outputs, trained, None):
             pass
-    return run, steps
+    return run, steps, engine
 
 
 def numpy_seconds(model, X, Y, batch_size: int, threads: int | None = None, budget: float = TRIAL_SECONDS,
                   batches: int = TRIAL_BATCHES) -> float:
     """Seconds per training step of the reference engine on ``batches`` of the job's batches, BLAS
     held to ``threads`` (None: as it is)."""
-    run, steps = trial(model, "numpy", X, Y, batch_size, batches=batches)
+    run, steps, _ = trial(model, "numpy", X, Y, batch_size, batches=batches)
     settle(f"numpy {threads}", threads != 1 and wakes_blas_threads(model, batch_size))
     try:
         with holding_blas(threads):
@@ -189,9 +191,12 @@ def numpy_seconds(model, X, Y, batch_size: int, threads: int | None = None, budg
 def numba_seconds(model, X, Y, batch_size: int, budget: float = TRIAL_SECONDS, parts: int | None = None,
                   batches: int = TRIAL_BATCHES) -> float:
     """Seconds per training step of the compiled engine (its kernels loaded) on ``batches`` of the
-    job's batches, its threads its own or ``parts`` of them sharing each batch."""
-    run, steps = trial(model, "numba", X, Y, batch_size, parts, batches)
-    settle(f"numba {parts}", parts != 1 and wakes_blas_threads(model, batch_size))
+    job's batches, its threads its own or ``parts`` of them sharing each batch. Its trial waits
+    for another's spinning BLAS threads only where it runs on several cores: its own threads, or
+    BLAS's in its products (a sparse first layer's are its own loops, on one core)."""
+    run, steps, engine = trial(model, "numba", X, Y, batch_size, parts, batches)
+    threaded = engine.parts > 1 or wakes_blas_threads(model, batch_size, skip_first=bool(engine.layers[0]["sparse_in"]))
+    settle(f"numba {parts}", parts != 1 and threaded)
     try:
         with holding_blas(1 if parts == 1 else None):
             return seconds_per_call(run, budget, least=2) / steps
