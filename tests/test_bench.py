@@ -163,3 +163,14 @@ def test_the_sparse_input_benchmark_times_both_first_layers(tmp_path):
     results = bench_script(tmp_path, "sparse_input.py", "--quick", "--rows", 300)[1]["results"]
     assert len(results) == 4 and {row["staged"] for row in results} == {False, True}
     assert all(row["dense_seconds"] > 0 and row["sparse_seconds"] > 0 and 0 < row["density"] < 0.5 for row in results)
+
+
+@pytest.mark.slow
+def test_the_wide_parts_benchmark_times_the_products_the_step_and_the_epoch(tmp_path):
+    pytest.importorskip("numba")
+    results = bench_script(tmp_path, "wide_parts.py", "--quick")[1]
+    assert results["rows"] == 2048 and results["batches_per_epoch"] == 8 and results["limit_epoch_seconds"] > 0
+    assert all(results["products"][k] > 0 for k in ("alone_ms_per_batch", "pair_ms_per_batch"))
+    assert all(results["step"][k]["ms_per_step"] > 0 for k in ("step_block", "adam_update"))
+    assert set(results["epoch"]) == set(results["epoch_fraction_of_limit"]) == {"two_threads",
+                                                                                  "one_thread_blas_threaded"}
