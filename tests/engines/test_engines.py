@@ -20,7 +20,7 @@ from engine_equality import assert_equal_training  # noqa: E402
 from backpropagation import Callback, DivergenceError, NeuralNetwork  # noqa: E402
 from backpropagation import engines  # noqa: E402
 from backpropagation.nn.activations import Activation  # noqa: E402
-from backpropagation.engines import numba_chunk, numba_engine  # noqa: E402
+from backpropagation.engines import measure, numba_chunk, numba_engine  # noqa: E402
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(50, 3))
@@ -534,3 +534,39 @@ def test_the_history_says_how_long_the_kernels_took_to_load():
     numpy_history = NeuralNetwork([3, 4, 1], engine="numpy", random_state=0).fit(X, TARGETS["regression"], epochs=1,
                                                                               verbose=0)
     assert numba_history.kernel_seconds > 0 and numpy_history.kernel_seconds == 0
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+def test_a_fit_whose_batches_threads_share_holds_blas_to_one_thread_throughout(monkeypatch, parts):
+    # Between chunks (a metric's dot product over the epoch's rows, validation) a BLAS call on its
+    # own threads leaves them spinning on the cores the next chunk's threads need: on the film
+    # ratings table that made each threaded batch three times slower. So the whole loop holds BLAS
+    # to one thread where numba's threads share the batches, and leaves it alone where they do not.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if measure.default_blas_threads() < 2:
+        pytest.skip("BLAS runs on one thread here: nothing to tell apart")
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: parts)
+    seen = []
+
+    class BlasThreads(Callback):
+        def on_epoch_end(self, epoch, logs):
+            seen.append(max(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"))
+    model = NeuralNetwork([3, 16, 1], random_state=0, engine="numba")
+    model.fit(X, TARGETS["regression"], epochs=2, batch_size=8, verbose=0, validation_split=0.25,
+              callbacks=[BlasThreads()])
+    assert seen == ([1, 1] if parts > 1 else [measure.default_blas_threads()] * 2)
+
+
+def test_periodic_phases_count_toward_the_work_that_splits_a_batch_over_threads(monkeypatch):
+    # The film-ratings network: 2,128 weights a row alone stay on one thread at 128 rows; its 176
+    # periodic phases a row make the batch worth two (1.2× faster, bench/README.md).
+    import numba
+
+    if numba.get_num_threads() < 2:
+        pytest.skip("numba runs one thread here")
+    monkeypatch.setattr(numba_engine, "usable_cores", lambda: 2)
+    plain = NeuralNetwork([50, 32, 16, 1])
+    staged = NeuralNetwork([17, 32, 16, 1], periodic=list(range(11)), input_scale=True)
+    assert numba_engine.phases_per_row(plain) == 0 and numba_engine.phases_per_row(staged) == 11 * 16
+    assert numba_engine.thread_count(plain, 128) == 1 and numba_engine.thread_count(staged, 128) == 2
+    assert numba_engine.thread_count(staged, 64) == 1

@@ -40,6 +40,12 @@ CHUNK_SAFE_CALLBACKS = (callbacks.ProgressBar, callbacks.History)
 #: threads (:mod:`.numba_chunk`); below it, starting threads and waiting at barriers cost
 #: more than they save.
 PARALLEL_WORK = 1 << 22
+#: Multiply-adds a row's periodic phase counts as in that work (its cosine and sine, its share of
+#: the embeddings' products, forward and backward, in compiled loops rather than BLAS): fitted to
+#: the film-ratings table's network (11 periodic columns of 16 frequencies, 32-16-1, batches of 128),
+#: whose epoch two threads ran 1.2× faster than one, and to 5 columns at 128 rows and 11 at 64,
+#: where they did not (bench/README.md).
+PHASE_WORK = 200
 #: Fewest rows of a batch a thread takes: single-threaded products on fewer rows lose to
 #: multi-threaded BLAS on the whole batch.
 PARALLEL_ROWS = 64
@@ -60,15 +66,23 @@ def thread_count(model, batch_size: int) -> int:
     """Threads that share each batch's rows: numba's thread count (``NUMBA_NUM_THREADS``,
     ``numba.set_num_threads``), at most the cores this process may use (:func:`usable_cores`),
     one per :data:`PARALLEL_ROWS` rows and as many as :data:`PARALLEL_BYTES` of gradient
-    vectors allow, for batches of at least :data:`PARALLEL_WORK` multiply-adds, on POSIX
+    vectors allow, for batches of at least :data:`PARALLEL_WORK` multiply-adds (a periodic
+    phase counting :data:`PHASE_WORK`), on POSIX
     systems where threadpoolctl can hold BLAS to one thread per part; 1 otherwise."""
     import numba
 
-    work = batch_size * sum(layer.n_weights for layer in model.layers)
+    work = batch_size * (sum(layer.n_weights for layer in model.layers) + PHASE_WORK * phases_per_row(model))
     if work < PARALLEL_WORK or os.name != "posix" or _blas_controller() is None:
         return 1
     by_memory = 1 + PARALLEL_BYTES // model.parameters.nbytes
     return max(1, min(numba.get_num_threads(), usable_cores(), batch_size // PARALLEL_ROWS, by_memory))
+
+
+def phases_per_row(model) -> int:
+    """Periodic phases ``2π w x + b`` of one row: periodic columns × frequencies (0 without)."""
+    stage = model.embedded_input
+    periodic = None if stage is None else stage.periodic
+    return 0 if periodic is None else len(periodic.columns) * periodic.n_frequencies
 
 
 def sparse_limit(units: int, staged: bool) -> float:
@@ -166,6 +180,14 @@ class NumbaEngine:
         self._load_kernels()
         #: Seconds compiling (first use) or loading (from numba's cache) the kernels took.
         self.load_seconds = time.perf_counter() - began
+
+    @property
+    def blas_threads(self) -> int | None:
+        """BLAS threads to hold the whole fit to: one where this engine's threads share each batch,
+        so that no BLAS call between its chunks (a metric's dot product over the epoch's rows, a
+        validation pass) leaves BLAS's own threads spinning on the cores the next chunk's threads
+        need (a batch then waits at the barriers for a thread that has no core); else None."""
+        return 1 if self.parts > 1 else None
 
     def network(self) -> Network:
         """The model as the kernels see it (its L2 factor read now: it may change between fits)."""

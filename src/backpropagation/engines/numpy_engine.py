@@ -23,6 +23,8 @@ class NumpyEngine:
     ``reducer`` combines each batch's gradient over the processes)."""
 
     name = "numpy"
+    #: BLAS threads the whole fit is held to for this engine's sake: none (the fit's measured count).
+    blas_threads = None
 
     def __init__(self, model, reducer=Alone) -> None:
         self.model, self.reducer = model, reducer

@@ -69,7 +69,8 @@ def train(model, source, validation, reducer, *, epochs: int, callbacks: list,
                 engine = engines.create(model.engine_, model, reducer, batch_callbacks(callbacks), source.batch_size)
                 history.kernel_seconds = getattr(engine, "load_seconds", 0.0)
                 loop = TrainingLoop(model, reducer, engine, source, validation, callbacks)
-                with measure.holding_blas(blas_threads):      # (what measured faster, for this fit)
+                # (what measured faster for this fit, or what the engine's threads need)
+                with measure.holding_blas(blas_threads or engine.blas_threads):
                     divergence = loop.run(epochs, interrupt)
         finally:
             for c in callbacks:
