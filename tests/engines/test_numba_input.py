@@ -153,6 +153,34 @@ def test_validation_rows_of_a_network_big_enough_for_blas_threads(monkeypatch, s
     assert np.isfinite(history.history["val_loss"]).all()
 
 
+
+@pytest.mark.parametrize("stage", ["none", "both"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_validation_rows_are_shared_by_the_threads_that_share_the_batches(monkeypatch, stage, dtype):
+    # Where numba's threads share the batches the fit holds BLAS to one thread, so the validation
+    # rows go to the compiled pass on every thread (each its share), even where the products
+    # would wake BLAS's threads, and score as the reference does.
+    from backpropagation.engines import numba_chunk
+    from backpropagation.nn import backprop
+
+    shares, compiled = [], numba_chunk.mean_row_loss
+    monkeypatch.setattr(numba_chunk, "mean_row_loss", lambda data, *rest: shares.append(len(data.X)) or compiled(
+        data, *rest))
+    histories = {}
+    for engine in ("numpy", "numba"):
+        if engine == "numba":
+            monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
+            monkeypatch.setattr(backprop.Backprop, "objective", lambda *args, **kwargs: pytest.fail("reference"))
+        model = NeuralNetwork([5, 4096, 16, 1], l2=0.01, random_state=4, engine=engine, dtype=dtype,
+                              **STAGES.get(stage, {}))
+        histories[engine] = model.fit(X, TARGETS["regression"], epochs=2, batch_size=8, verbose=0,
+                                      validation_split=0.25).history
+    assert sorted(shares[-2:]) == [7, 8]                 # (15 validation rows: 7 and 8 a thread)
+    assert numba_engine.wakes_blas_threads(model, 4)     # (4 rows a thread: the reference's passes before)
+    tolerance = 1e-9 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(histories["numba"]["val_loss"], histories["numpy"]["val_loss"], rtol=tolerance)
+    np.testing.assert_allclose(histories["numba"]["val_r2"], histories["numpy"]["val_r2"], rtol=tolerance)
+
 def test_every_column_periodic_and_engines_switched_between_fits():
     # No plain column at all; then one network trained by numba then numpy, another the other
     # way round: the optimizer state and the stage's parameters carry over either way.

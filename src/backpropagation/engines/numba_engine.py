@@ -78,6 +78,19 @@ def thread_count(model, batch_size: int) -> int:
     return max(1, min(numba.get_num_threads(), usable_cores(), batch_size // PARALLEL_ROWS, by_memory))
 
 
+def on_threads(run, parts: int):
+    """``run(part)`` for each of ``parts`` parts at once: parts 1.. on new threads, part 0 on this
+    one (its result returned); returns once every part has."""
+    helpers = [threading.Thread(target=run, args=(part,), daemon=True) for part in range(1, parts)]
+    for helper in helpers:
+        helper.start()
+    try:
+        return run(0)
+    finally:
+        for helper in helpers:
+            helper.join()
+
+
 def phases_per_row(model) -> int:
     """Periodic phases ``2π w x + b`` of one row: periodic columns × frequencies (0 without)."""
     stage = model.embedded_input
@@ -216,15 +229,7 @@ class NumbaEngine:
         def run(part):
             threads = Threads(part, parts, counters, shared, self.partials)
             return self.chunk.run_chunk(threads, data, net, optimizer, results, self.works[part], **batches)
-
-        helpers = [threading.Thread(target=run, args=(part,), daemon=True) for part in range(1, parts)]
-        for helper in helpers:
-            helper.start()
-        try:
-            return run(0)
-        finally:
-            for helper in helpers:
-                helper.join()
+        return on_threads(run, parts)
 
     def chunks(self, batches, order, lr, outputs, trained, interrupt):
         """Yield ``(index of the first batch, (loss, weight, rows) of each batch)`` per compiled chunk."""
@@ -263,19 +268,37 @@ class NumbaEngine:
     def objective(self, X, Y, outputs) -> float:
         """Loss plus L2 penalty on validation rows ``X`` with encoded ``Y``, each row's output into
         ``outputs``: the reference's :meth:`Backprop.objective <backpropagation.nn.backprop.Backprop.objective>`,
-        by the compiled forward pass in blocks of a batch's rows where the network has an input
-        stage (the compiled sines and cosines take a ninth of NumPy's time) or its products are
-        too small for BLAS's threads (NumPy's calls would cost more than the arithmetic), else by
-        the reference's own passes over many rows (NaN for no rows)."""
+        by the compiled forward pass in blocks of a batch's rows, the rows shared by the engine's
+        threads where they share the batches (the fit then holds BLAS to one thread), and on one
+        thread where the network has an input stage (the compiled sines and cosines take a ninth
+        of NumPy's time) or its products are too small for BLAS's threads (NumPy's calls would
+        cost more than the arithmetic); else by the reference's own passes over many rows (NaN
+        for no rows)."""
         model = self.model
         block_rows = len(self.works[0].row_scale)
-        if not len(X) or (wakes_blas_threads(model, block_rows) and not self.stage.active):
+        if not len(X) or (self.parts == 1 and wakes_blas_threads(model, block_rows) and not self.stage.active):
             return model.backprop.objective(X, Y, outputs)
         self.sparse_input(X)                 # (the caller's array: the same one every epoch)
         X, Y = np.ascontiguousarray(X, dtype=model.dtype), np.ascontiguousarray(Y, dtype=model.dtype)
-        data = Data(X, self._targets(Y), np.zeros(0, dtype=model.dtype), np.arange(len(X), dtype=np.int64))
-        loss = self.chunk.mean_row_loss(data, self.network(), self.works[0], block_rows, outputs)
-        return loss + model.backprop.penalty()
+        return self._mean_row_loss(X, self._targets(Y), block_rows, outputs) + model.backprop.penalty()
+
+    def _mean_row_loss(self, X, Y, block_rows: int, outputs) -> float:
+        """:func:`.numba_chunk.mean_row_loss` of rows ``X`` with targets ``Y``, an equal share of
+        the rows on each of the engine's threads (part 0 on this one); one thread where the rows
+        do not fill a block each."""
+        n_rows, net = len(X), self.network()
+        parts = self.parts if n_rows >= self.parts * block_rows else 1
+        bounds = [n_rows * part // parts for part in range(parts + 1)]
+        totals = [0.0] * parts
+
+        def run(part):
+            start, stop = bounds[part], bounds[part + 1]
+            rows = np.arange(stop - start, dtype=np.int64)
+            share = Data(X[start:stop], Y[start:stop], np.zeros(0, dtype=X.dtype), rows)
+            totals[part] = (stop - start) * self.chunk.mean_row_loss(share, net, self.works[part], block_rows,
+                                                                     outputs[start:stop])
+        on_threads(run, parts)
+        return sum(totals) / n_rows
 
     def sparse_input(self, X) -> bool:
         """Whether the first layer's products skip zeros for rows like ``X``'s (at most
