@@ -215,8 +215,7 @@ def scikit_learn(table: dict, train, test, seed: int, model: str) -> dict:
     else:               # gradient boosting as a practitioner runs it: text as native categories
         text = [c for c in X_train.columns if not pd.api.types.is_numeric_dtype(X_train[c])]
         kinds = {c: pd.CategoricalDtype(sorted(set(X_train[c].dropna().astype(str)))) for c in text}
-        X_train, X_test = ([frame.assign(**{c: frame[c].astype("string").astype(kinds[c]) for c in text})
-                            for frame in (X_train, X_test)])
+        X_train, X_test = (as_categories(frame, kinds) for frame in (X_train, X_test))
         estimator = (HistGradientBoostingClassifier if table["classes"] else HistGradientBoostingRegressor)(
             random_state=seed, categorical_features="from_dtype")
     estimator.fit(X_train, train[target])
@@ -225,6 +224,15 @@ def scikit_learn(table: dict, train, test, seed: int, model: str) -> dict:
     predicted = estimator.predict(X_test)
     return {"accuracy": float(np.mean(predicted == test[target].to_numpy())),
             "balanced_accuracy": float(balanced_accuracy_score(test[target], predicted))}
+
+
+def as_categories(frame: pd.DataFrame, kinds: dict) -> pd.DataFrame:
+    """A copy of ``frame`` with each column of ``kinds`` cast to its categorical dtype (by item, not
+    ``DataFrame.assign``, whose keywords a column named ``self`` breaks: Ecdat's Hdma)."""
+    frame = frame.copy()
+    for column, kind in kinds.items():
+        frame[column] = frame[column].astype("string").astype(kind)
+    return frame
 
 
 def markdown(path: str) -> str:

@@ -131,6 +131,16 @@ def test_the_random_tables_benchmark_scores_a_drawn_table(tmp_path):
     assert " → " in row["table"] and {"backprop train (defaults)", "HistGradientBoosting"} <= set(row)
 
 
+
+def test_gradient_boosting_s_categories_take_a_column_named_self():
+    # (Ecdat's Hdma has one: DataFrame.assign(self=...) refused it, and the drawn table was skipped)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"self": ["no", "yes", None], "x": [1.0, 2.0, 3.0]})
+    kinds = {"self": pd.CategoricalDtype(["no", "yes"])}
+    cast = _tables_script().as_categories(frame, kinds)
+    assert cast["self"].dtype == kinds["self"] and cast["self"].isna().tolist() == [False, False, True]
+    assert not isinstance(frame["self"].dtype, pd.CategoricalDtype) and cast["x"].tolist() == [1.0, 2.0, 3.0]
+
 def test_the_real_tables_benchmark_times_a_byte_compiled_package():
     # (as `pip install` leaves a regular install: with PYTHONDONTWRITEBYTECODE=1, set on this
     # project's VMs, an editable install would compile every module from source in each command)
