@@ -201,15 +201,12 @@ def _add_scaled(out, value, row):
 
 @njit(cache=True, error_model="numpy")
 def matmul(A, a, W, w, Z, z, rows, fan_in, fan_out):
-    """``Z[z:] = A[a:] @ W[w:]`` on flat row-major blocks: loops for tiny products, BLAS otherwise."""
+    """``Z[z:] = A[a:] @ W[w:]`` on flat row-major blocks: BLAS, or for tiny products the loops of
+    :func:`matmul_sparse` (a zero entry adds nothing, so skipping it changes no finite result)."""
     if rows * fan_in * fan_out >= SMALL_PRODUCT:
         np.dot(_block(A, a, rows, fan_in), _block(W, w, fan_in, fan_out), _block(Z, z, rows, fan_out))
-        return
-    for i in range(rows):
-        out = Z[z + i * fan_out:z + (i + 1) * fan_out]
-        out[:] = 0.0
-        for p in range(fan_in):
-            _add_scaled(out, A[a + i * fan_in + p], W[w + p * fan_out:w + (p + 1) * fan_out])
+    else:
+        matmul_sparse(A, a, W, w, Z, z, rows, fan_in, fan_out)
 
 
 @njit(cache=True, error_model="numpy")
@@ -239,15 +236,12 @@ def matmul_at_b_sparse(A, a, D, d, G, g, rows, fan_in, fan_out):
 
 @njit(cache=True, error_model="numpy")
 def matmul_at_b(A, a, D, d, G, g, rows, fan_in, fan_out):
-    """``G[g:] = A[a:].T @ D[d:]`` (the weight gradient ``A_prev.T @ δ``) on flat blocks."""
+    """``G[g:] = A[a:].T @ D[d:]`` (the weight gradient ``A_prev.T @ δ``) on flat blocks: BLAS, or
+    for tiny products the loops of :func:`matmul_at_b_sparse`."""
     if rows * fan_in * fan_out >= SMALL_PRODUCT:
         np.dot(_block(A, a, rows, fan_in).T, _block(D, d, rows, fan_out), _block(G, g, fan_in, fan_out))
-        return
-    G[g:g + fan_in * fan_out] = 0.0
-    for i in range(rows):
-        delta = D[d + i * fan_out:d + (i + 1) * fan_out]
-        for p in range(fan_in):
-            _add_scaled(G[g + p * fan_out:g + (p + 1) * fan_out], A[a + i * fan_in + p], delta)
+    else:
+        matmul_at_b_sparse(A, a, D, d, G, g, rows, fan_in, fan_out)
 
 
 @njit(cache=True, error_model="numpy")
