@@ -418,7 +418,7 @@ def test_kernels_are_cached_on_disk_where_numba_is_told(tmp_path):
     from numba.core.caching import NullCache
 
     from backpropagation.engines import numba_chunk
-    for kernel in (numba_chunk.run_chunk, numba_chunk.mean_row_loss, numba_chunk.flush_subnormals):
+    for kernel in (numba_chunk.run_chunk, numba_chunk.summed_row_loss, numba_chunk.flush_subnormals):
         assert not isinstance(kernel._cache, NullCache), kernel
     # ... and numba writes this package's kernels where NUMBA_CACHE_DIR says (shown with a small one:
     # compiling the whole chunk again takes about 20 s).

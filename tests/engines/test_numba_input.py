@@ -163,8 +163,8 @@ def test_validation_rows_are_shared_by_the_threads_that_share_the_batches(monkey
     from backpropagation.engines import numba_chunk
     from backpropagation.nn import backprop
 
-    shares, compiled = [], numba_chunk.mean_row_loss
-    monkeypatch.setattr(numba_chunk, "mean_row_loss", lambda data, *rest: shares.append(len(data.X)) or compiled(
+    shares, compiled = [], numba_chunk.summed_row_loss
+    monkeypatch.setattr(numba_chunk, "summed_row_loss", lambda data, *rest: shares.append(len(data.X)) or compiled(
         data, *rest))
     histories = {}
     for engine in ("numpy", "numba"):

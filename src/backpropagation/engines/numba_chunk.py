@@ -221,8 +221,8 @@ def stage_backward(net, grads, work, rows, block_rows):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def mean_row_loss(data, net, work, block_rows, outputs):
-    """The loss of every row of ``data.X`` in turn (no penalty), averaged, and each row's output
+def summed_row_loss(data, net, work, block_rows, outputs):
+    """The loss of every row of ``data.X`` in turn (no penalty), summed, and each row's output
     into ``outputs``: forward passes of ``block_rows`` rows at a time, nothing trained
     (validation). Subnormals are flushed as in :func:`run_chunk`."""
     mode = flush_subnormals()
@@ -239,7 +239,7 @@ def mean_row_loss(data, net, work, block_rows, outputs):
             for j in range(n_out):
                 outputs[start + r, j] = work.A[a_out + r * n_out + j]
     restore_float_mode(mode)
-    return total / n_rows
+    return total
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -283,9 +283,9 @@ class NumbaEngine:
         return self._mean_row_loss(X, self._targets(Y), block_rows, outputs) + model.backprop.penalty()
 
     def _mean_row_loss(self, X, Y, block_rows: int, outputs) -> float:
-        """:func:`.numba_chunk.mean_row_loss` of rows ``X`` with targets ``Y``, an equal share of
-        the rows on each of the engine's threads (part 0 on this one); one thread where the rows
-        do not fill a block each."""
+        """The mean loss of rows ``X`` with targets ``Y`` (:func:`.numba_chunk.summed_row_loss`), an
+        equal share of the rows on each of the engine's threads (part 0 on this one); one thread
+        where the rows do not fill a block each."""
         n_rows, net = len(X), self.network()
         parts = self.parts if n_rows >= self.parts * block_rows else 1
         bounds = [n_rows * part // parts for part in range(parts + 1)]
@@ -295,8 +295,7 @@ class NumbaEngine:
             start, stop = bounds[part], bounds[part + 1]
             rows = np.arange(stop - start, dtype=np.int64)
             share = Data(X[start:stop], Y[start:stop], np.zeros(0, dtype=X.dtype), rows)
-            totals[part] = (stop - start) * self.chunk.mean_row_loss(share, net, self.works[part], block_rows,
-                                                                     outputs[start:stop])
+            totals[part] = self.chunk.summed_row_loss(share, net, self.works[part], block_rows, outputs[start:stop])
         on_threads(run, parts)
         return sum(totals) / n_rows
 
