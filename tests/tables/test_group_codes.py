@@ -85,6 +85,16 @@ def test_too_many_codes_stay_numbers_with_advice_naming_text_and_embed(tmp_path,
     assert kinds(streamed)["tree"] == "numeric" and [w for w in streamed.warnings if says in w and "--embed" in w]
 
 
+
+def test_a_streamed_table_whose_sample_already_advised_on_many_codes_advises_once(tmp_path, monkeypatch):
+    # (the sample holds the whole file: its preprocessor gives the advice, and the file's count,
+    # which also finds too many codes, does not give it a second time)
+    from backpropagation import read_table
+
+    monkeypatch.setattr(group_codes, "MAX_CODES", 35)
+    streamed = read_table(panel(tmp_path / "p.csv"), target="y").preprocessing
+    assert len([w for w in streamed.warnings if "looks like the codes of groups" in w]) == 1
+
 def test_a_cell_finds_its_code_by_number_however_it_is_spelled(tmp_path):
     pre = TabularPreprocessor("y").fit(read_file(panel(tmp_path / "p.csv")))
     odd = tmp_path / "odd.csv"

@@ -27,7 +27,7 @@ from ..collective import collectively
 from ..statistics import Moments, merged
 from .blocks import Blocks, read_ahead
 from .csv_source import arrow_of, pyarrow
-from .group_codes import codes_of_counts, counted, many_codes_advice, merged_counts, text_counts
+from .group_codes import advised_many_codes, codes_of_counts, counted, many_codes_advice, merged_counts, text_counts
 from .kinds import MAX_AUTO_CLASSES, MAX_MIXED_LEVELS, all_whole, column_kind, present_cells, target_kind
 from .readers import Table
 from .scaling import robust_statistics
@@ -281,7 +281,7 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
                                     "codes": True})
                 continue
             if name not in pre.forced and codes_of_counts(tally.codes, readable=False) \
-                    and not [w for w in pre.warnings if w.startswith(f"column {name!r} looks like the codes")]:
+                    and not advised_many_codes(pre.warnings, name):
                 pre.warnings.append(many_codes_advice(name, np.flatnonzero(tally.codes), int(tally.codes.sum())))
             median = sampled["median"] if "median" in sampled else float(tally.moments.mean[0])
             filled = tally.moments.merge(Moments.constant(median, tally.n_filled))

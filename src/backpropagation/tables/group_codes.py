@@ -169,6 +169,15 @@ def code_positions(spec: dict, numbers: np.ndarray, missing: np.ndarray, missing
     return positions
 
 
+def _advice_start(name: str) -> str:
+    return f"column {name!r} looks like the codes of groups"
+
+
+def advised_many_codes(warnings: list, name: str) -> bool:
+    """Whether ``warnings`` already hold :func:`many_codes_advice` for column ``name``."""
+    return any(warning.startswith(_advice_start(name)) for warning in warnings)
+
+
 def codes_note(name: str, spec: dict) -> str:
     """The report's line for a column read as codes."""
     codes = [int(c) for c in spec["categories"] if is_code(c)]
@@ -178,7 +187,7 @@ def codes_note(name: str, spec: dict) -> str:
 
 def many_codes_advice(name: str, distinct: np.ndarray, n_rows: int) -> str:
     """The report's advice on a column that looks like more codes than :func:`readable_codes` reads."""
-    return (f"column {name!r} looks like the codes of groups ({len(distinct)} whole numbers from 1 to "
+    return (f"{_advice_start(name)} ({len(distinct)} whole numbers from 1 to "
             f"{distinct[-1]:.0f}, each on about {n_rows / len(distinct):.0f} rows), too many to read as categories "
             f"by default (more than {MAX_CODES} codes, or a one-hot block of more than {CODES_BYTES >> 20} MiB: "
             f"{n_rows} rows x {len(distinct)} codes): as numbers, neighbouring codes are taken to be alike; if they "
