@@ -5,13 +5,12 @@
 
 - which columns are numeric (every present value is a finite number) and which are text;
 - numeric columns: the median (to fill missing values), then the statistics of their scaling
-  (:mod:`backpropagation.tables.scaling`: median and quartile spread with a smooth clip by
-  default, or mean and standard deviation); where training rows had gaps, an indicator column (1 where the cell was
-  missing) beside the number, since a gap often means something the median hides;
-- text columns: the sorted categories (one-hot encoded; a category never seen in training
-  encodes as all zeros, and is counted); missing cells are a level of their own where training
-  rows had them (one-hot), else the most frequent category; an embedded column fills them with
-  the most frequent category;
+  (:mod:`backpropagation.tables.scaling`: median and quartile spread with a smooth clip by default,
+  or mean and standard deviation); where training rows had gaps, an indicator column (1 where the
+  cell was missing) beside the number, since a gap often means something the median hides;
+- text columns: the sorted categories, one-hot (a category never seen in training encodes as all
+  zeros, and is counted); missing cells are a level of their own where training rows had them,
+  else (and in an embedded column) the most frequent category;
 - the target: rows without one are dropped; text targets are class labels.
 
 Every step works on whole columns with NumPy and pyarrow compute, never cell by cell. Under MPI
@@ -496,5 +495,5 @@ class TabularPreprocessor:
         return pre
 
     def describe(self) -> str:
-        """One line per input column: how it is encoded (see :func:`tabular_state.describe`)."""
+        """One line per input column: how it is encoded (:func:`.preprocessing_state.describe`)."""
         return describe(self)
