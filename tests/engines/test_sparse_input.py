@@ -86,3 +86,18 @@ def test_the_first_layer_is_sparse_for_one_hot_columns_only(monkeypatch):
     stage = numba_codes.stage_of(NeuralNetwork([4, 3, 1], periodic=[0], random_state=0))
     assert numba_codes.first_input_density(np.array([[1.0, 0, 0, 2], [0, 0, 0, 0]]), stage) == \
         pytest.approx((2 * 4 + 1) / (2 * (3 + 4)))     # (the periodic column: 1 + 3 features, all nonzero)
+
+
+def test_a_periodic_feature_that_is_exactly_zero_still_passes_its_gradient_through_the_scale(always_sparse):
+    # V = c = 0 make every periodic feature 0 in the first batch: a zero input, not among the row's
+    # nonzero places, whose ∂L/∂a the input scale (2, not its initial 1) must still scale for the
+    # periodic layer's ∂L/∂V.
+    results = []
+    for engine in ("numpy", "numba"):
+        model = NeuralNetwork([X.shape[1], 10, 1], learning_rate=0.01, random_state=3, engine=engine,
+                              periodic=[0, 1], input_scale=True)
+        periodic = model.embedded_input.periodic
+        periodic.V[...], periodic.c[...], model.embedded_input.scale.s[...] = 0.0, 0.0, 2.0
+        history = model.fit(X, Y["regression"], epochs=1, batch_size=8, verbose=0)
+        results.append((np.array(history.history["loss"]), model.parameters.copy(), model.optimizer.iterations))
+    assert_equal_training(results)

@@ -197,12 +197,18 @@ def batch_loss(shared):
 @njit(cache=True, nogil=True, error_model="numpy")
 def gather_and_embed(data, net, work, order, start, rows):
     """Rows ``order[start:start + rows]`` of ``X`` into the first layer's input (through the input
-    stage when there is one: ``X``'s rows go to ``work.R`` first), their targets and sample weights."""
-    if net.stage.active:
+    stage when there is one: ``X``'s rows go to ``work.R`` first), their targets and sample
+    weights; for a sparse first layer, the places of each row's nonzero inputs (before the input
+    scale: where the scale's gradient needs them)."""
+    stage = net.stage
+    if stage.active:
         kernels.gather(data.X, data.Y, data.sample_weight, order, start, rows, work.R, work.Yb, work.row_scale)
-        numba_input.input_forward(net.stage, net.params, work.R, work.A, work.P, work.U, work.S, work.H, rows)
+        numba_input.input_forward(stage, net.params, work.R, work.A, work.P, work.U, work.S, work.H, rows)
     else:
         kernels.gather(data.X, data.Y, data.sample_weight, order, start, rows, work.A, work.Yb, work.row_scale)
+    if net.layers[0].sparse_in:
+        kernels.nonzero_places(work.P if stage.active and stage.s_start >= 0 else work.A, rows,
+                               net.layers[0].fan_in, work.places)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -213,11 +219,12 @@ def stage_backward(net, grads, work, rows, block_rows):
     first = net.layers[0]
     if first.sparse_in:
         numba_input.needed_input_gradient(net.stage, work.D, first.z_at * block_rows, net.params, first.w_start,
-                                          work.E, work.P, rows, first.fan_out)
+                                          work.E, work.places, rows, first.fan_out)
     else:
         kernels.matmul_a_bt(work.D, first.z_at * block_rows, net.params, first.w_start, work.E, 0, rows,
                             first.fan_in, first.fan_out)
-    numba_input.input_backward(net.stage, net.params, grads, work.R, work.E, work.P, work.S, work.H, rows)
+    numba_input.input_backward(net.stage, net.params, grads, work.R, work.E, work.P, work.S, work.H, rows,
+                               work.places, first.sparse_in)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -232,7 +239,7 @@ def summed_row_loss(data, net, work, block_rows, outputs):
     for start in range(0, n_rows, block_rows):
         rows = min(block_rows, n_rows - start)
         gather_and_embed(data, net, work, data.order, start, rows)
-        kernels.forward(net.params, net.layers, work.Z, work.A, rows, block_rows)
+        kernels.forward(net.params, net.layers, work.Z, work.A, work.places, rows, block_rows)
         total += kernels.mean_loss(net.loss, net.layers, work.Yb, work.A, work.Z, work.row_scale, rows, block_rows,
                                    1.0)
         for r in range(rows):
@@ -286,14 +293,14 @@ def run_batches(threads, data, net, optimizer, results, work, batch_size, first_
             mine[:] = 0.0
         else:
             gather_and_embed(data, net, work, order, start + r0, own)
-            kernels.forward(params, net.layers, work.Z, work.A, own, block_rows)
+            kernels.forward(params, net.layers, work.Z, work.A, work.places, own, block_rows)
             shared[0, part] = kernels.mean_loss(net.loss, net.layers, work.Yb, work.A, work.Z, work.row_scale, own,
                                                 block_rows, weight)
             kernels.keep_outputs(net.layers, work.A, order, start + r0, own, block_rows, results.outputs,
                                  results.trained, work.row_scale, weight, rows)
             kernels.output_delta(net.loss, net.layers, work.Yb, work.A, work.Z, work.D, work.row_scale, own,
                                  block_rows, rows)
-            kernels.backward(params, mine, net.layers, work.Z, work.A, work.D, own, block_rows)
+            kernels.backward(params, mine, net.layers, work.Z, work.A, work.D, work.places, own, block_rows)
             if net.stage.active:
                 stage_backward(net, mine, work, own, block_rows)
         shared[1, part] = half_squares(params[p0:max(min(p1, n_weights), p0)], l2) if l2 > 0 else 0.0

@@ -162,8 +162,10 @@ Results = namedtuple("Results", "outputs trained batch_losses batch_weights")
 #: One thread's buffers for its block of a batch's rows: targets, row scales (sample weights),
 #: pre-activations, activations (the first layer's input first) and deltas; for the input stage
 #: (empty without it): the rows of ``X``, the first layer's input before the scale, the phases
-#: ``u``, their sines and cosines, and ``∂L/∂`` of the first layer's input.
-Work = namedtuple("Work", "Yb row_scale Z A D R P U S H E")
+#: ``u``, their sines and cosines, and ``∂L/∂`` of the first layer's input; where the first
+#: layer's input is mostly zeros (``sparse_in``), each row's count of nonzero inputs and their
+#: places (:func:`.numba_kernels.nonzero_places`).
+Work = namedtuple("Work", "Yb row_scale Z A D R P U S H E places")
 #: The threads sharing each batch: this one's number, how many, the barrier's counter, each
 #: thread's loss and penalty (2 × parts), and the gradient vectors of threads 1.. .
 Threads = namedtuple("Threads", "part parts counters shared partials")

@@ -320,7 +320,8 @@ class NumbaEngine:
 
     def _work_buffers(self, rows: int) -> Work:
         """A batch block's targets, row scales, pre-activations, activations (the first layer's
-        input first) and deltas, and the input stage's buffers (empty without one), for ``rows`` rows."""
+        input first) and deltas, the input stage's buffers (empty without one) and the places of
+        each row's nonzero inputs (for a sparse first layer), for ``rows`` rows."""
         dtype, units, stage = self.model.dtype, int(self.layers["fan_out"].sum()), self.stage
         n_in, n_out = int(self.layers[0]["fan_in"]), int(self.layers[-1]["fan_out"])
         staged = rows if stage.active else 0
@@ -329,4 +330,4 @@ class NumbaEngine:
                     np.empty(rows * (units + n_in), dtype), np.empty(rows * units, dtype),
                     np.empty(staged * stage.n_raw, dtype), np.empty(staged * n_in if stage.s_start >= 0 else 0, dtype),
                     np.empty(phases, dtype), np.empty(phases, dtype), np.empty(phases, dtype),
-                    np.empty(staged * n_in, dtype))
+                    np.empty(staged * n_in, dtype), np.empty(rows * (n_in + 1), np.int64))

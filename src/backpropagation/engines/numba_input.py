@@ -180,6 +180,27 @@ def _scale_backward(stage, params, grads, E, P, rows):
 
 
 @njit(cache=True, error_model="numpy")
+def _sparse_scale_backward(stage, params, grads, E, P, places, rows):
+    """:func:`_scale_backward` where ``a`` is mostly zeros and ``E`` was computed only where read
+    (:func:`needed_input_gradient`): the sum over each row's nonzero ``places`` (a zero ``a``
+    adds nothing), and ``s ⊙ E`` there and at the periodic features (whose ``a`` may be zero)."""
+    width, m, d = stage.width, stage.periodic_columns.size, stage.d
+    s, ds = params[stage.s_start:stage.s_start + width], grads[stage.s_start:stage.s_start + width]
+    ds[:] = 0.0
+    for i in range(rows):
+        p, g, at = P[i * width:(i + 1) * width], E[i * width:(i + 1) * width], i * (width + 1)
+        for n in range(places[at]):
+            q = places[at + 1 + n]
+            ds[q] += p[q] * g[q]
+            g[q] = g[q] * s[q]
+        for j in range(m):
+            for e in range(d):
+                q = stage.periodic_places[j] + 1 + e
+                if p[q] == 0.0:          # (not among the places: not yet scaled)
+                    g[q] = g[q] * s[q]
+
+
+@njit(cache=True, error_model="numpy")
 def _periodic_backward(stage, params, grads, R, E, S, H, rows, j, x, de, du):
     """Column ``j``'s ``∂L/∂w, ∂L/∂b, ∂L/∂V, ∂L/∂c`` into ``grads`` from ``E`` (``∂L/∂a``): its
     ``∂L/∂e`` gathered feature by feature into ``de`` (each a contiguous run over the rows), then
@@ -213,21 +234,20 @@ def _periodic_backward(stage, params, grads, R, E, S, H, rows, j, x, de, du):
 
 
 @njit(cache=True, error_model="numpy")
-def needed_input_gradient(stage, D, d, W, w, E, P, rows, fan_out):
+def needed_input_gradient(stage, D, d, W, w, E, places, rows, fan_out):
     """``E = D[d:] @ W[w:]ᵀ`` (``∂L/∂a'``, rows × width) where :func:`input_backward` reads it:
-    the periodic features' places, and (for the input scale's ``Σ a ⊙ ∂L/∂a'``) the places whose
-    input before the scale is not zero; 0 elsewhere. A first layer fed one-hot columns then costs
-    their ones, not their width."""
+    the periodic features' places, and (for the input scale's ``Σ a ⊙ ∂L/∂a'``) the ``places``
+    whose input before the scale is not zero (:func:`.numba_kernels.nonzero_places`); 0
+    elsewhere. A first layer fed one-hot columns then costs their ones, not their width."""
     width, m, dd = stage.width, stage.periodic_columns.size, stage.d
     E[:rows * width] = 0.0
     for i in range(rows):
         delta = D[d + i * fan_out:d + (i + 1) * fan_out]
-        out = E[i * width:(i + 1) * width]
+        out, at = E[i * width:(i + 1) * width], i * (width + 1)
         if stage.s_start >= 0:
-            before = P[i * width:(i + 1) * width]
-            for q in range(width):
-                if before[q] != 0.0:
-                    out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
+            for n in range(places[at]):
+                q = places[at + 1 + n]
+                out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
         for j in range(m):
             for e in range(dd):
                 q = stage.periodic_places[j] + 1 + e
@@ -235,10 +255,14 @@ def needed_input_gradient(stage, D, d, W, w, E, P, rows, fan_out):
 
 
 @njit(cache=True, error_model="numpy")
-def input_backward(stage, params, grads, R, E, P, S, H, rows):
+def input_backward(stage, params, grads, R, E, P, S, H, rows, places, sparse):
     """The input stage's gradients into ``grads`` from ``E``, ``∂L/∂`` of the first layer's input
-    of ``rows`` rows (overwritten), with what :func:`input_forward` kept."""
-    if stage.s_start >= 0:
+    of ``rows`` rows (overwritten), with what :func:`input_forward` kept; where the first layer is
+    ``sparse``, ``E`` holds only what :func:`needed_input_gradient` computed, and the input
+    scale's sum visits each row's nonzero ``places``."""
+    if stage.s_start >= 0 and sparse:
+        _sparse_scale_backward(stage, params, grads, E, P, places, rows)
+    elif stage.s_start >= 0:
         _scale_backward(stage, params, grads, E, P, rows)
     m, d = stage.periodic_columns.size, stage.d
     x, de, du = np.empty(rows, params.dtype), np.empty(rows * d, params.dtype), np.empty(rows, params.dtype)

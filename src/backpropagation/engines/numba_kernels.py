@@ -235,6 +235,49 @@ def matmul_at_b_sparse(A, a, D, d, G, g, rows, fan_in, fan_out):
 
 
 @njit(cache=True, error_model="numpy")
+def nonzero_places(source, rows, width, places):
+    """Each of ``rows`` rows' nonzero entries of ``source`` (rows × ``width``, from 0): row ``i``'s
+    count at ``places[i (width + 1)]``, their places in increasing order after it. One pass over a
+    batch's inputs, so that the products and the input stage's backward pass then visit a one-hot
+    row's few ones instead of testing its width each (:func:`matmul_places`)."""
+    for i in range(rows):
+        row, at = source[i * width:(i + 1) * width], i * (width + 1)
+        count = 0
+        for p in range(width):
+            if row[p] != 0.0:
+                count += 1
+                places[at + count] = p
+        places[at] = count
+
+
+@njit(cache=True, error_model="numpy")
+def matmul_places(A, a, places, W, w, Z, z, rows, fan_in, fan_out):
+    """:func:`matmul_sparse` over the entries :func:`nonzero_places` listed (in the same order,
+    so the same sums): ``Z[z:] = A[a:] @ W[w:]`` where ``A`` is zero outside them."""
+    for i in range(rows):
+        out, at = Z[z + i * fan_out:z + (i + 1) * fan_out], i * (fan_in + 1)
+        out[:] = 0.0
+        for n in range(places[at]):
+            p = places[at + 1 + n]
+            value = A[a + i * fan_in + p]
+            if value != 0.0:
+                _add_scaled(out, value, W[w + p * fan_out:w + (p + 1) * fan_out])
+
+
+@njit(cache=True, error_model="numpy")
+def matmul_at_b_places(A, a, places, D, d, G, g, rows, fan_in, fan_out):
+    """:func:`matmul_at_b_sparse` over the entries :func:`nonzero_places` listed."""
+    G[g:g + fan_in * fan_out] = 0.0
+    for i in range(rows):
+        delta, at = D[d + i * fan_out:d + (i + 1) * fan_out], i * (fan_in + 1)
+        for n in range(places[at]):
+            p = places[at + 1 + n]
+            value = A[a + i * fan_in + p]
+            if value != 0.0:
+                _add_scaled(G[g + p * fan_out:g + (p + 1) * fan_out], value, delta)
+
+
+@njit(cache=True, error_model="numpy")
 def matmul_at_b(A, a, D, d, G, g, rows, fan_in, fan_out):
     """``G[g:] = A[a:].T @ D[d:]`` (the weight gradient ``A_prev.T @ δ``) on flat blocks: BLAS, or
     for tiny products the loops of :func:`matmul_at_b_sparse`."""
@@ -412,14 +455,16 @@ def output_delta(loss, layers, Yb, A, Z, D, row_scale, rows, batch_size, batch_r
 
 
 @njit(cache=True, error_model="numpy")
-def forward(params, layers, Z, A, rows, batch_size):
+def forward(params, layers, Z, A, places, rows, batch_size):
     """Every layer's ``Z = A_prev W + b`` and ``A = f(Z)``; ``A`` holds the input block, then
-    each layer's output block; ``Z`` each layer's block."""
+    each layer's output block; ``Z`` each layer's block; a sparse first layer visits the input's
+    nonzero ``places`` only (:func:`nonzero_places`)."""
     for k in range(layers.shape[0]):
         layer = layers[k]
         z = layer.z_at * batch_size
         if layer.sparse_in:
-            matmul_sparse(A, layer.a_in * batch_size, params, layer.w_start, Z, z, rows, layer.fan_in, layer.fan_out)
+            matmul_places(A, layer.a_in * batch_size, places, params, layer.w_start, Z, z, rows, layer.fan_in,
+                          layer.fan_out)
         else:
             matmul(A, layer.a_in * batch_size, params, layer.w_start, Z, z, rows, layer.fan_in, layer.fan_out)
         add_bias(Z, z, params, layer.b_start, rows, layer.fan_out)
@@ -427,13 +472,14 @@ def forward(params, layers, Z, A, rows, batch_size):
 
 
 @njit(cache=True, error_model="numpy")
-def backward(params, grads, layers, Z, A, D, rows, batch_size):
-    """From the output layer's δ (in ``D``) down: every layer's ``∂L/∂W``, ``∂L/∂b`` and the δ below."""
+def backward(params, grads, layers, Z, A, D, places, rows, batch_size):
+    """From the output layer's δ (in ``D``) down: every layer's ``∂L/∂W``, ``∂L/∂b`` and the δ
+    below (a sparse first layer: over its input's nonzero ``places``)."""
     for k in range(layers.shape[0] - 1, -1, -1):
         layer = layers[k]
         d, a_prev = layer.z_at * batch_size, layer.a_in * batch_size
         if layer.sparse_in:
-            matmul_at_b_sparse(A, a_prev, D, d, grads, layer.w_start, rows, layer.fan_in, layer.fan_out)
+            matmul_at_b_places(A, a_prev, places, D, d, grads, layer.w_start, rows, layer.fan_in, layer.fan_out)
         else:
             matmul_at_b(A, a_prev, D, d, grads, layer.w_start, rows, layer.fan_in, layer.fan_out)
         bias_gradient(D, d, grads, layer.b_start, rows, layer.fan_out)
