@@ -200,15 +200,15 @@ def gather_and_embed(data, net, work, order, start, rows):
     stage when there is one: ``X``'s rows go to ``work.R`` first), their targets and sample
     weights; for a sparse first layer, the places of each row's nonzero inputs (before the input
     scale: where the scale's gradient needs them)."""
-    stage = net.stage
-    if stage.active:
+    first = net.layers[0]
+    if net.stage.active:
         kernels.gather(data.X, data.Y, data.sample_weight, order, start, rows, work.R, work.Yb, work.row_scale)
-        numba_input.input_forward(stage, net.params, work.R, work.A, work.P, work.U, work.S, work.H, rows)
+        numba_input.input_forward(net.stage, net.params, work.R, work.A, work.P, work.U, work.S, work.H, rows,
+                                  work.places, first.sparse_in)
     else:
         kernels.gather(data.X, data.Y, data.sample_weight, order, start, rows, work.A, work.Yb, work.row_scale)
-    if net.layers[0].sparse_in:
-        kernels.nonzero_places(work.P if stage.active and stage.s_start >= 0 else work.A, rows,
-                               net.layers[0].fan_in, work.places)
+        if first.sparse_in:
+            kernels.nonzero_places(work.A, rows, first.fan_in, work.places)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

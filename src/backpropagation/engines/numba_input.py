@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .numba_kernels import like
+from .numba_kernels import like, nonzero_places
 
 TWO_PI = 2 * math.pi
 #: Coefficients of fdlibm's ``__kernel_sin`` and ``__kernel_cos`` (minimax on [-π/4, π/4]).
@@ -145,25 +145,59 @@ def _embed(stage, params, R, A, H, rows, e_rows):
 
 
 @njit(cache=True, error_model="numpy")
-def input_forward(stage, params, R, A, P, U, S, H, rows):
+def _plain_runs(stage):
+    """The plain columns as runs of consecutive columns that land on consecutive places (first
+    column, first place, length each): between two periodic columns every plain column moves by
+    the same offset, so a row's plain inputs are a few contiguous copies, not one lookup each."""
+    n = stage.plain_columns.size
+    columns, places, lengths = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    runs = 0
+    for j in range(n):
+        column, place = stage.plain_columns[j], stage.plain_places[j]
+        if runs and column == columns[runs - 1] + lengths[runs - 1] and place == places[runs - 1] + lengths[runs - 1]:
+            lengths[runs - 1] += 1
+        else:
+            columns[runs], places[runs], lengths[runs] = column, place, 1
+            runs += 1
+    return columns[:runs], places[:runs], lengths[:runs]
+
+
+@njit(cache=True, error_model="numpy")
+def input_forward(stage, params, R, A, P, U, S, H, rows, places, sparse):
     """The first layer's input of ``rows`` rows (``R``: their columns of ``X``) into ``A``'s first
     block: plain columns copied, periodic ones embedded, then times the input scale (the input
-    before it kept in ``P``); the phases, their sines and cosines into ``U``, ``S`` and ``H``."""
+    before it kept in ``P``); the phases, their sines and cosines into ``U``, ``S`` and ``H``.
+    Where the first layer is ``sparse``, each row's nonzero inputs (before the scale) are listed
+    in ``places`` as :func:`.numba_kernels.nonzero_places` lists them, in the same pass."""
     n_raw, width, mk = stage.n_raw, stage.width, stage.periodic_columns.size * stage.k
     if mk:
         x, e_rows = np.empty(rows, params.dtype), np.empty(rows * stage.d, params.dtype)
         _phases(stage, params, R, U, rows, x)
         sin_cos(U[:rows * mk], S[:rows * mk], H[:rows * mk])
         _embed(stage, params, R, A, H, rows, e_rows)
+    run_columns, run_places, run_lengths = _plain_runs(stage)
     for i in range(rows):
         raw, a = R[i * n_raw:(i + 1) * n_raw], A[i * width:(i + 1) * width]
-        for j in range(stage.plain_columns.size):
-            a[stage.plain_places[j]] = raw[stage.plain_columns[j]]
-        if stage.s_start >= 0:
+        for r in range(run_lengths.size):
+            column, place, length = run_columns[r], run_places[r], run_lengths[r]
+            a[place:place + length] = raw[column:column + length]
+        if stage.s_start >= 0 and sparse:
+            s, p, at = params[stage.s_start:stage.s_start + width], P[i * width:(i + 1) * width], i * (width + 1)
+            count = 0
+            for q in range(width):
+                p[q] = a[q]
+                if a[q] != 0.0:
+                    count += 1
+                    places[at + count] = q
+                    a[q] = a[q] * s[q]
+            places[at] = count
+        elif stage.s_start >= 0:
             s, p = params[stage.s_start:stage.s_start + width], P[i * width:(i + 1) * width]
             for q in range(width):
                 p[q] = a[q]
                 a[q] = a[q] * s[q]
+    if sparse and stage.s_start < 0:
+        nonzero_places(A, rows, width, places)
 
 
 @njit(cache=True, error_model="numpy")
