@@ -53,11 +53,12 @@ PARALLEL_ROWS = 64
 PARALLEL_BYTES = 1 << 30
 #: When the first layer's products skip the zeros of its input (one-hot columns) in loops
 #: rather than call BLAS on the whole block: while the share of nonzero inputs is at most
-#: ``SPARSE_DENSITY - SPARSE_TESTS / units`` (skipping costs a test per input and a row update per
-#: nonzero one, BLAS a multiply-add per input and unit at a higher rate, so the share that pays
-#: grows with the layer's units), and ``SPARSE_STAGED`` more behind an input stage, whose ``δ Wᵀ``
-#: it also spares. Fitted to bench/sparse_input.py: about 0.02 at 32 units, 0.05 at 64, 0.08 at 256.
-SPARSE_DENSITY, SPARSE_TESTS, SPARSE_STAGED = 0.09, 2.2, 0.02
+#: ``SPARSE_DENSITY - SPARSE_TESTS / units`` (skipping costs a test per input, once a batch, and
+#: a row update per nonzero one, BLAS a multiply-add per input and unit at a higher rate, so the
+#: share that pays grows with the layer's units), and ``SPARSE_STAGED`` more behind an input
+#: stage, whose ``δ Wᵀ`` it also spares. Fitted to bench/sparse_input.py, at or below where the
+#: two meet: about 0.05 at 32 units, 0.07 at 64, 0.09 at 256.
+SPARSE_DENSITY, SPARSE_TESTS, SPARSE_STAGED = 0.095, 1.5, 0.03
 #: The dtypes whose kernels an engine of this process has compiled or loaded (:func:`loaded_dtype`).
 _loaded_dtypes: set = set()
 
