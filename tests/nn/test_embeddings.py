@@ -118,11 +118,13 @@ def test_the_model_file_keeps_the_embeddings(tmp_path, column):
 
 def test_engines_and_explanations_with_embeddings():
     X, y = data(200)
-    with pytest.raises(ValueError, match="engine='numba': .*(embeddings|not installed)"):
+    try:                                   # (the compiled engine runs embeddings where numba is installed)
         network(engine="numba").fit(X, y, epochs=1, verbose=0)
+    except ValueError as error:
+        assert "not installed" in str(error)
     model = network(learning_rate=0.01)
     model.fit(X, y, epochs=30, verbose=0)
-    assert any(word in model.engine_reason_ for word in ("embeddings", "installed"))
+    assert "embeddings" not in (model.engine_reason_ or "")
     gradients = model.input_gradients(X[:5])
     assert np.all(gradients[:, 1] == 0) and np.all(gradients[:, 0] != 0)     # codes have no derivative
     ranking = [name for name, _, _ in model.feature_importance(X, method="gradient").ranking()]

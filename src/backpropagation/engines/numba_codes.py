@@ -49,8 +49,6 @@ def unsupported(model) -> str | None:
     for i, layer in enumerate(model.layers):
         if type(layer.activation) not in ACTIVATIONS:
             return f"layer {i + 1}'s activation {type(layer.activation).__name__} is not a built-in one"
-    if model.embeddings:
-        return "it has embeddings, which the compiled kernels do not run"
     for i, dropout in enumerate(model.dropouts, 1):
         if dropout is not None:
             return f"layer {i} has dropout, which the compiled kernels do not run"
@@ -107,14 +105,18 @@ def optimizer_state(optimizer, params) -> tuple[np.ndarray, np.ndarray]:
 
 
 def stage_of(model) -> "Stage":
-    """The model's input stage (periodic embeddings and the input scale) as a :class:`Stage`;
-    inactive (``active`` False, the input as it is) without either."""
+    """The model's input stage (embeddings of code columns, periodic embeddings, the input
+    scale) as a :class:`Stage`; inactive (``active`` False, the input as it is) without any."""
     n_raw = int(model.layer_sizes[0])
     stage = model.embedded_input
     none = np.zeros(0, np.int64)
     if stage is None:
-        return Stage(False, n_raw, n_raw, none, none, none, none, 0, 0, -1, -1, -1, -1, -1)
+        return Stage(False, n_raw, n_raw, none, none, none, none, 0, 0, -1, -1, -1, -1, -1, Tables(*[none] * 6),
+                     none)
     pieces = dict(zip(model.input_layers(), model.embedding_slices()))
+    tables = Tables(*(np.array(values, np.int64).reshape(-1) for values in zip(*(
+        (e.column, stage.pieces[e.column][2].start, e.dim, e.n_categories, pieces[e].start, e.unseen_row)
+        for e in stage.embeddings)))) if stage.embeddings else Tables(*[none] * 6)
     periodic = stage.periodic
     columns = none if periodic is None else np.array(periodic.columns, np.int64)
     places = np.array([stage.pieces[c][2].start for c in columns], np.int64)
@@ -123,20 +125,24 @@ def stage_of(model) -> "Stage":
     m = len(columns)
     starts = (w_start, w_start + m * k, w_start + 2 * m * k, w_start + m * k * (2 + d)) if m else (-1,) * 4
     s_start = -1 if stage.scale is None else pieces[stage.scale].start
+    read = [place + 1 + e for place in places for e in range(d)] + \
+        [place + e for place, dim in zip(tables.places, tables.dims) for e in range(dim)]
     return Stage(True, n_raw, int(stage.width), np.array(stage.plain, np.int64),
-                 np.array(stage.plain_places, np.int64), columns, places, k, d, *starts, s_start)
+                 np.array(stage.plain_places, np.int64), columns, places, k, d, *starts, s_start, tables,
+                 np.array(sorted(read), np.int64))
 
 
 def first_input_density(X: np.ndarray, stage: "Stage", rows: int = 1024) -> float:
     """The share of nonzero entries in the first layer's input, from ``X``'s first ``rows`` rows:
-    the input stage's plain columns as they are, its periodic features as all nonzero."""
+    the input stage's plain columns as they are, its periodic features and embedding vectors as
+    all nonzero."""
     sample = X[:rows]
     if not len(sample):
         return 1.0
     if not stage.active:
         return np.count_nonzero(sample) / sample.size
     nonzero = np.count_nonzero(sample[:, stage.plain_columns]) + \
-        len(sample) * stage.periodic_columns.size * (1 + stage.d)
+        len(sample) * (stage.periodic_columns.size * (1 + stage.d) + int(stage.tables.dims.sum()))
     return nonzero / (len(sample) * stage.width)
 
 
@@ -147,9 +153,15 @@ Data = namedtuple("Data", "X Y sample_weight order")
 #: whether there is one; the columns of ``X`` and the first layer's inputs; the plain columns and
 #: their places among the first layer's inputs; the periodic columns, each one's first place
 #: (``x``, then its ``d`` features), ``k`` frequencies and ``d`` features; where ``w``, ``b``,
-#: ``V``, ``c`` and the input scale ``s`` start in the flat vectors (-1: none).
+#: ``V``, ``c`` and the input scale ``s`` start in the flat vectors (-1: none); the embedding
+#: :class:`Tables`; and the places whose ``∂L/∂`` the stage always reads (every periodic feature's
+#: and embedding vector's), in increasing order.
 Stage = namedtuple("Stage", "active n_raw width plain_columns plain_places periodic_columns periodic_places "
-                            "k d w_start b_start V_start c_start s_start")
+                            "k d w_start b_start V_start c_start s_start tables read_places")
+#: The embeddings of code columns, one entry per table: the column of ``X`` holding the codes, the
+#: place of its vector in the first layer's input, the vector's width, the table's rows, where the
+#: table starts in the flat vectors, and whether its last row stands for unseen categories (1).
+Tables = namedtuple("Tables", "columns places dims rows starts unseen")
 #: The model: flat parameters and gradients, :data:`LAYER` records, the :data:`LOSS` record
 #: array, the number of weights (they come before the biases), the L2 factor and the input
 #: :class:`Stage`.

@@ -304,9 +304,13 @@ class NumbaEngine:
         """Whether the first layer's products skip zeros for rows like ``X``'s (at most
         :func:`sparse_limit` of its input nonzero: one-hot columns); set in its record.
         Measured once per array (an epoch's training rows and validation rows are the same arrays
-        every epoch), remembered by a weak reference, so that no array is kept alive for it."""
+        every epoch), remembered by a weak reference, so that no array is kept alive for it; the
+        embedded columns' codes are checked then too (the kernels trust them), ValueError as the
+        reference's :meth:`Embedding.codes_of <backpropagation.nn.layers.Embedding.codes_of>` gives."""
         known = self._sparse.get(id(X))
         if known is None or known[0]() is not X:
+            for embedding in self.model.embeddings:
+                embedding.codes_of(X[:, embedding.column])
             if len(self._sparse) >= 8:
                 self._sparse.clear()
             limit = sparse_limit(int(self.layers[0]["fan_out"]), self.stage.active)

@@ -1,7 +1,9 @@
-"""Compiled kernels of the input stage: periodic embeddings and the input scale, a block of rows at a time.
+"""Compiled kernels of the input stage: embeddings, periodic embeddings and the input scale, a block of rows at a time.
 
 The rules of :mod:`backpropagation.nn.input_layers` (:class:`PeriodicEmbedding`,
-:class:`InputScale`) on a block of a batch's rows, over the flat parameter and gradient vectors,
+:class:`InputScale`) and of :class:`~backpropagation.nn.layers.Embedding` (a code column's
+vector ``E[code]``; backward, each row's ``∂L/∂a`` added to its code's row of ``∂L/∂E``) on a
+block of a batch's rows, over the flat parameter and gradient vectors,
 described by a :data:`~.numba_codes.Stage`. Forward, per row and periodic column ``j``::
 
     u = 2π x w_j + b_j,   h = cos(u),   e = h V_j + c_j,   a = [x, e]      then   a' = a ⊙ s
@@ -145,6 +147,56 @@ def _embed(stage, params, R, A, H, rows, e_rows):
 
 
 @njit(cache=True, error_model="numpy")
+def _unseen_vector(E, n, dim, out):
+    """The vector of the unseen category: the mean of the table's other ``n - 1`` rows (their
+    sum row by row, then divided, as NumPy's mean over the rows)."""
+    out[:] = 0.0
+    for c in range(n - 1):
+        out += E[c * dim:(c + 1) * dim]
+    out /= n - 1
+
+
+@njit(cache=True, error_model="numpy")
+def _look_up(stage, params, R, A, rows):
+    """Each embedded column's vector ``E[code]`` into its place of every row of ``A`` (the
+    unseen category's: the mean of the other rows, computed only where a row has it)."""
+    tables, n_raw, width = stage.tables, stage.n_raw, stage.width
+    for t in range(tables.dims.size):
+        column, place, dim, n = tables.columns[t], tables.places[t], tables.dims[t], tables.rows[t]
+        E = params[tables.starts[t]:tables.starts[t] + n * dim]
+        unseen = np.empty(0, params.dtype)
+        for i in range(rows):
+            code = int(R[i * n_raw + column])
+            a = A[i * width + place:i * width + place + dim]
+            if tables.unseen[t] and code == n - 1:
+                if unseen.size == 0:
+                    unseen = np.empty(dim, params.dtype)
+                    _unseen_vector(E, n, dim, unseen)
+                a[:] = unseen
+            else:
+                a[:] = E[code * dim:(code + 1) * dim]
+
+
+@njit(cache=True, error_model="numpy")
+def _tables_backward(stage, grads, R, E, rows):
+    """``∂L/∂E``: each row's ``∂L/∂a`` at its embedded column's place added to its code's row, in
+    row order; the unseen category's share then spread over the rows its mean is made of."""
+    tables, n_raw, width = stage.tables, stage.n_raw, stage.width
+    for t in range(tables.dims.size):
+        column, place, dim, n = tables.columns[t], tables.places[t], tables.dims[t], tables.rows[t]
+        dE = grads[tables.starts[t]:tables.starts[t] + n * dim]
+        dE[:] = 0.0
+        for i in range(rows):
+            code = int(R[i * n_raw + column])
+            dE[code * dim:(code + 1) * dim] += E[i * width + place:i * width + place + dim]
+        if tables.unseen[t]:
+            share = dE[(n - 1) * dim:] / (n - 1)
+            for c in range(n - 1):
+                dE[c * dim:(c + 1) * dim] += share
+            dE[(n - 1) * dim:] = 0.0
+
+
+@njit(cache=True, error_model="numpy")
 def _plain_runs(stage):
     """The plain columns as runs of consecutive columns that land on consecutive places (first
     column, first place, length each): between two periodic columns every plain column moves by
@@ -176,6 +228,8 @@ def input_forward(stage, params, R, A, P, U, S, H, rows, places, sparse):
         sin_cos(U[:rows * mk], S[:rows * mk], H[:rows * mk])
         _embed(stage, params, R, A, H, rows, e_rows)
     run_columns, run_places, run_lengths = _plain_runs(stage)
+    if stage.tables.dims.size:
+        _look_up(stage, params, R, A, rows)
     for i in range(rows):
         raw, a = R[i * n_raw:(i + 1) * n_raw], A[i * width:(i + 1) * width]
         for r in range(run_lengths.size):
@@ -218,7 +272,7 @@ def _sparse_scale_backward(stage, params, grads, E, P, places, rows):
     """:func:`_scale_backward` where ``a`` is mostly zeros and ``E`` was computed only where read
     (:func:`needed_input_gradient`): the sum over each row's nonzero ``places`` (a zero ``a``
     adds nothing), and ``s ⊙ E`` there and at the periodic features (whose ``a`` may be zero)."""
-    width, m, d = stage.width, stage.periodic_columns.size, stage.d
+    width = stage.width
     s, ds = params[stage.s_start:stage.s_start + width], grads[stage.s_start:stage.s_start + width]
     ds[:] = 0.0
     for i in range(rows):
@@ -227,11 +281,9 @@ def _sparse_scale_backward(stage, params, grads, E, P, places, rows):
             q = places[at + 1 + n]
             ds[q] += p[q] * g[q]
             g[q] = g[q] * s[q]
-        for j in range(m):
-            for e in range(d):
-                q = stage.periodic_places[j] + 1 + e
-                if p[q] == 0.0:          # (not among the places: not yet scaled)
-                    g[q] = g[q] * s[q]
+        for q in stage.read_places:
+            if p[q] == 0.0:              # (not among the places: not yet scaled)
+                g[q] = g[q] * s[q]
 
 
 @njit(cache=True, error_model="numpy")
@@ -273,7 +325,7 @@ def needed_input_gradient(stage, D, d, W, w, E, places, rows, fan_out):
     the periodic features' places, and (for the input scale's ``Σ a ⊙ ∂L/∂a'``) the ``places``
     whose input before the scale is not zero (:func:`.numba_kernels.nonzero_places`); 0
     elsewhere. A first layer fed one-hot columns then costs their ones, not their width."""
-    width, m, dd = stage.width, stage.periodic_columns.size, stage.d
+    width = stage.width
     E[:rows * width] = 0.0
     for i in range(rows):
         delta = D[d + i * fan_out:d + (i + 1) * fan_out]
@@ -282,10 +334,8 @@ def needed_input_gradient(stage, D, d, W, w, E, places, rows, fan_out):
             for n in range(places[at]):
                 q = places[at + 1 + n]
                 out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
-        for j in range(m):
-            for e in range(dd):
-                q = stage.periodic_places[j] + 1 + e
-                out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
+        for q in stage.read_places:
+            out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
 
 
 @njit(cache=True, error_model="numpy")
@@ -298,6 +348,8 @@ def input_backward(stage, params, grads, R, E, P, S, H, rows, places, sparse):
         _sparse_scale_backward(stage, params, grads, E, P, places, rows)
     elif stage.s_start >= 0:
         _scale_backward(stage, params, grads, E, P, rows)
+    if stage.tables.dims.size:
+        _tables_backward(stage, grads, R, E, rows)
     m, d = stage.periodic_columns.size, stage.d
     x, de, du = np.empty(rows, params.dtype), np.empty(rows * d, params.dtype), np.empty(rows, params.dtype)
     for j in range(m):
