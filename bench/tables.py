@@ -286,6 +286,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds --first-seed .. + --seeds - 1 (default 0)")
     parser.add_argument("--quick", action="store_true", help="one table, one seed: a smoke run")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "tables.json"))
     parser.add_argument("--only", action="append", default=None, metavar="TEXT",
@@ -310,7 +311,7 @@ def main() -> None:
         return
     warnings.filterwarnings("ignore")          # (scikit-learn's ConvergenceWarning at 500 epochs)
     byte_compile_package()
-    seeds = range(1 if args.quick else args.seeds)
+    seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
     methods = {"backprop train (defaults)": ours,
                "sklearn MLP pipeline": lambda t, a, b, s: scikit_learn(t, a, b, s, "mlp"),
                "HistGradientBoosting": lambda t, a, b, s: scikit_learn(t, a, b, s, "hgb")}

@@ -211,8 +211,9 @@ def matmul(A, a, W, w, Z, z, rows, fan_in, fan_out):
 
 @njit(cache=True, error_model="numpy")
 def matmul_sparse(A, a, W, w, Z, z, rows, fan_in, fan_out):
-    """``Z[z:] = A[a:] @ W[w:]`` over the nonzero entries of ``A`` only: a row of one-hot
-    columns costs its few ones, not its width (``A`` mostly zeros: :data:`LAYER`'s ``sparse_in``)."""
+    """``Z[z:] = A[a:] @ W[w:]`` over the nonzero entries of ``A`` only, each tested in turn: a
+    tiny product's loops (a first layer fed mostly zeros, :data:`LAYER`'s ``sparse_in``, tests
+    each input once a batch instead: :func:`nonzero_places`, :func:`matmul_places`)."""
     for i in range(rows):
         out = Z[z + i * fan_out:z + (i + 1) * fan_out]
         out[:] = 0.0
