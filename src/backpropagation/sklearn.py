@@ -33,13 +33,13 @@ from .nn.labels import storable_labels
 
 
 #: What ``"auto"`` means for numbers (arrays, numeric frames): scikit-learn's MLP conventions.
-_ARRAY_DEFAULTS = dict(hidden_layer_sizes=(100,), epochs=200, validation_split=0.0, early_stopping=False,
-                       periodic=False, input_scale=False, label_smoothing=0.0, clip_predictions=False,
-                       learning_rate=0.001, l2=0.0)
+_ARRAY_DEFAULTS = dict(hidden_layer_sizes=(100,), activation="relu", epochs=200, validation_split=0.0,
+                       early_stopping=False, periodic=False, input_scale=False, label_smoothing=0.0,
+                       clip_predictions=False, learning_rate=0.001, l2=0.0)
 #: What ``"auto"`` means for a raw table (text, categories or gaps): ``backprop train``'s defaults.
-_TABLE_DEFAULTS = dict(hidden_layer_sizes=table_defaults.HIDDEN_LAYERS, epochs=table_defaults.EPOCHS,
-                       validation_split=table_defaults.VALIDATION_SPLIT, early_stopping=True,
-                       periodic=table_defaults.PERIODIC, input_scale=table_defaults.INPUT_SCALE,
+_TABLE_DEFAULTS = dict(hidden_layer_sizes=table_defaults.HIDDEN_LAYERS, activation=table_defaults.ACTIVATION,
+                       epochs=table_defaults.EPOCHS, validation_split=table_defaults.VALIDATION_SPLIT,
+                       early_stopping=True, periodic=table_defaults.PERIODIC, input_scale=table_defaults.INPUT_SCALE,
                        label_smoothing=table_defaults.LABEL_SMOOTHING, clip_predictions=table_defaults.CLIP_PREDICTIONS,
                        learning_rate=table_defaults.LEARNING_RATE, l2=table_defaults.L2)
 
@@ -49,7 +49,7 @@ class _BackpropEstimator(BaseEstimator):
 
     _task = "regression"
 
-    def __init__(self, hidden_layer_sizes="auto", activation="relu", optimizer="adam", learning_rate="auto",
+    def __init__(self, hidden_layer_sizes="auto", activation="auto", optimizer="adam", learning_rate="auto",
                  l2="auto", epochs="auto", batch_size="auto", shuffle=True, validation_split="auto",
                  early_stopping="auto", tol=1e-4, n_iter_no_change=10, lr_schedule=None, initializer="auto",
                  dtype="float64", standardize_target=True, warm_start=False, random_state=None, verbose=0,
@@ -191,7 +191,7 @@ class _BackpropEstimator(BaseEstimator):
         hidden = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
         classifier = self._task != "regression"
         return NeuralNetwork([X.shape[1], *hidden, self._n_outputs(y, classes)], task=self._task,
-                             hidden_activation=self.activation, optimizer=self.optimizer,
+                             hidden_activation=self._setting("activation"), optimizer=self.optimizer,
                              learning_rate=self._setting("learning_rate"), l2=self._setting("l2"),
                              initializer=self.initializer, dtype=self.dtype, random_state=self.random_state,
                              standardize_target=self.standardize_target, engine=self.engine,
@@ -272,8 +272,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     ----------
     hidden_layer_sizes : int, tuple of int or "auto", default "auto"
         Widths of the hidden layers: (32, 16) / (100,).
-    activation : str or Activation, default "relu"
-        Hidden activation.
+    activation : str, Activation or "auto", default "auto"
+        Hidden activation: "swish" / "relu".
     optimizer : str or Optimizer, default "adam"
     learning_rate : float or "auto", default "auto"
         0.003 / 0.001 (on a table with ``optimizer`` "sgd", "momentum" or "nesterov": 0.01, as

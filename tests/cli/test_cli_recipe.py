@@ -133,6 +133,8 @@ def test_estimators_on_a_raw_table_choose_what_the_command_chooses(houses, capsy
         estimator = Estimator(random_state=0).fit(frame.drop(columns=[target, drop]), frame[target])
         model = estimator.model_
         assert model.layer_sizes == command.layer_sizes
+        hidden = {type(layer.activation).__name__ for layer in [*model.layers[:-1], *command.layers[:-1]]}
+        assert hidden == {"Swish"}
         assert model.periodic.config() == command.periodic.config()
         assert model.input_scale == command.input_scale and model.loss.get_config() == command.loss.get_config()
         assert model.clip_predictions == command.clip_predictions
@@ -144,6 +146,10 @@ def test_estimators_on_a_raw_table_choose_what_the_command_chooses(houses, capsy
         assert scaled == ["robust", "robust"]
     numbers = BackpropRegressor(random_state=0, epochs=2).fit(np.random.rand(20, 3), np.arange(20.0))
     assert numbers.model_.layer_sizes == (3, 100, 1) and numbers.model_.periodic is None      # (MLP conventions)
+    assert type(numbers.model_.layers[0].activation).__name__ == "ReLU"
+    chosen = BackpropRegressor(activation="relu", random_state=0, epochs=2).fit(frame.drop(columns=["price"]),
+                                                                               frame["price"])
+    assert type(chosen.model_.layers[0].activation).__name__ == "ReLU"
     assert (numbers.model_.learning_rate, numbers.model_.l2) == (0.001, 0.0)
 
 

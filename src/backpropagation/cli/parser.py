@@ -285,7 +285,7 @@ def _add_network_options(command):
     """The network and how it steps: shared by train and lr-find."""
     command.add_argument("--layers", type=opt.layers, default=list(defaults.HIDDEN_LAYERS),
                          help="hidden widths, comma-separated")
-    command.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
+    command.add_argument("--activation", default=defaults.ACTIVATION, type=str.lower, choices=activations.names(),
                          help="hidden activation")
     command.add_argument("--optimizer", default="adam", type=str.lower, choices=optimizers.names(), help="update rule")
     command.add_argument("--learning-rate", type=opt.positive_float, default=None,
