@@ -18,17 +18,12 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
+from .numba_math import sigmoid, sigmoid_block
 from .numba_codes import (ADAM, ADAMW, BCE, CCE, ELU, HUBER, LEAKY_RELU, LINEAR, MAE, MSE, RELU, RMSPROP, SGD,
                           SIGMOID, SOFTMAX, SOFTPLUS, SWISH, TANH)
 
 #: Products with fewer multiply-adds than this run as loops (BLAS call overhead dominates).
 SMALL_PRODUCT = 4096
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _sigmoid(z):
-    e = math.exp(-abs(z))
-    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
 
 
 @njit(cache=True, error_model="numpy")
@@ -58,9 +53,8 @@ def activate(code, alpha, Z, z_start, A, a_start, rows, units):
     elif code == TANH:
         for k in range(n):
             a[k] = math.tanh(z[k])
-    elif code == SIGMOID:
-        for k in range(n):
-            a[k] = _sigmoid(z[k])
+    elif code == SIGMOID or code == SWISH:
+        sigmoid_block(z, a, code == SWISH)
     elif code == LEAKY_RELU:
         for k in range(n):
             a[k] = z[k] if z[k] > 0 else alpha * z[k]
@@ -70,9 +64,6 @@ def activate(code, alpha, Z, z_start, A, a_start, rows, units):
     elif code == SOFTPLUS:
         for k in range(n):
             a[k] = max(z[k], 0.0) + math.log1p(math.exp(-abs(z[k])))
-    elif code == SWISH:
-        for k in range(n):
-            a[k] = z[k] * _sigmoid(z[k])
     else:
         raise ValueError("numba engine: unknown activation code")
 
@@ -112,10 +103,10 @@ def activation_backward(code, alpha, Z, A, a_start, D, d_start, rows, units):
                 d[k] = d[k] * (a[k] + alpha)
     elif code == SOFTPLUS:
         for k in range(n):
-            d[k] = d[k] * _sigmoid(z[k])
+            d[k] = d[k] * sigmoid(z[k])
     elif code == SWISH:
-        for k in range(n):
-            sig = _sigmoid(z[k])
+        for k in range(n):           # σ(z) = a / z, kept from the forward pass (one division, no exp)
+            sig = a[k] / z[k] if abs(z[k]) > 1e-30 else sigmoid(z[k])
             d[k] = d[k] * (sig + a[k] * (1.0 - sig))
     else:
         raise ValueError("numba engine: unknown activation code")
