@@ -36,11 +36,14 @@ def test_the_report_says_what_the_defaults_chose_and_the_model_holds_it(houses, 
     report = train(where, "--target", "price", "--drop", "sold", capsys=capsys)
     model = NeuralNetwork.load(where / "m.npz")
     low, high = frame["price"].min(), frame["price"].max()
-    assert report["recipe"][:3] == [
+    assert report["recipe"][:4] == [
         "numeric columns: 2 of 2 robust-scaled (median, quartile spread, smooth clip at ±5)",
         "periodic embeddings on 2 numeric column(s) (16 frequencies, 3 features each)",
-        "a learned scale on each input of the first layer"]
-    assert report["recipe"][3].startswith("predictions kept within the training targets' range [")
+        "a learned scale on each input of the first layer",
+        "swish hidden units, z σ(z) (--activation relu for ReLU's hinge)"]
+    assert report["recipe"][4].startswith("predictions kept within the training targets' range [")
+    relu = train(where, "--target", "price", "--drop", "sold", "--activation", "relu", capsys=capsys)
+    assert not [line for line in relu["recipe"] if "swish" in line]
     assert model.periodic.columns == [0, 1] and model.input_scale and model.clip_predictions
     trained_low, trained_high = model.task_.target_range_[:, 0]
     assert low <= trained_low < trained_high <= high                   # (the training rows' range)
@@ -74,7 +77,7 @@ def test_a_whole_number_target_trained_as_classes_says_so_and_how_to_predict_the
 def test_each_default_can_be_turned_off(houses, capsys):
     where, _ = houses
     report = train(where, "--target", "sold", "--drop", "price", "--label-smoothing", "0", "--no-periodic",
-                   "--no-input-scale", "--scaling", "standard", capsys=capsys)
+                   "--no-input-scale", "--scaling", "standard", "--activation", "relu", capsys=capsys)
     assert report["recipe"] == ["numeric columns: 2 standardised (mean, std)"]
     model = NeuralNetwork.load(where / "m.npz")
     assert model.periodic is None and not model.input_scale and model.loss.get_config() == {"label_smoothing": 0.0}

@@ -63,7 +63,7 @@ def training_report(args, *, data: str, model, history, stopper, counts: dict, p
 
 def recipe(args, model) -> list[str]:
     """What the defaults (or the options) chose for this table, in words: the scaling of the numbers,
-    periodic embeddings, the input scale, label smoothing, the clip of regression predictions."""
+    periodic embeddings, the input scale, swish units, label smoothing, the clip of regression predictions."""
     pre = model.metadata.get("preprocessing", {})
     columns = pre.get("columns", [])
     numeric = [c for c in columns if c["kind"] == "numeric"]
@@ -86,6 +86,8 @@ def recipe(args, model) -> list[str]:
                      "(each would add 3 inputs to the first layer)")
     if model.input_scale:
         lines.append("a learned scale on each input of the first layer")
+    if {type(layer.activation).__name__ for layer in model.layers[:-1]} == {"Swish"}:
+        lines.append("swish hidden units, z σ(z) (--activation relu for ReLU's hinge)")
     if getattr(args, "batch_size_chosen", False) and args.batch_size > BATCH_SIZE:
         lines.append(f"batches of {args.batch_size} rows: {BATCH_SIZE}, doubled while an epoch keeps "
                      f"{STEPS_PER_EPOCH} steps (--batch-size sets it)")
