@@ -66,7 +66,16 @@ def test_unseen_categories_encode_as_zeros_and_are_counted(tmp_path):
     X, _, report = pre.transform(read_csv(write(tmp_path, "c,y\ngreen,1\nred,0\n", "new.csv")))
     np.testing.assert_array_equal(X, [[0, 0], [0, 1]])
     assert report.unseen == {"c": 1}
-    assert "unseen in training" in report.lines()[0]
+    assert "unseen in training (encoded as zeros)" in report.lines()[0]
+
+
+def test_an_embedded_column_s_unseen_categories_take_the_unseen_row_and_the_report_says_so(tmp_path):
+    pre = TabularPreprocessor("y", embed={"c": 2}).fit(read_csv(write(tmp_path, "c,y\nred,1\nblue,0\n")))
+    X, _, report = pre.transform(read_csv(write(tmp_path, "c,y\ngreen,1\nred,0\n", "new.csv")))
+    np.testing.assert_array_equal(X[:, 0], [2, 1])          # (blue 0, red 1; 2: the table's unseen row)
+    assert report.unseen == {"c": 1} and report.embedded == {"c"}
+    assert report.lines() == ["1 value(s) of 'c' were categories unseen in training (given the mean of the known "
+                              "categories' vectors)"]
 
 
 def test_many_row_blocks_encode_and_count_as_one_pass_would(tmp_path):

@@ -328,8 +328,7 @@ class TabularPreprocessor:
         X = empty_matrix(self.columns, len(rows), len(self.feature_names), dtype)
         positions = {spec["name"]: self._category_positions(spec, table.column(spec["name"]))
                      for spec in self.columns if spec["kind"] == "text" and not spec.get("codes")}
-        # Row blocks of about 2 MB: each column is written into a block that stays in cache,
-        # instead of a strided pass over the whole matrix per column.
+        # Row blocks of about 2 MB: each column is written into a block that stays in cache.
         block = max(1024, (1 << 21) // max(1, X.shape[1] * X.itemsize))
         for start in range(0, len(rows), block):
             self._encode_rows(table, rows[start:start + block], X[start:start + block], positions, report)
@@ -366,6 +365,7 @@ class TabularPreprocessor:
             unseen = encode(spec, index, missing, X[:, start:start + width])
             if unseen:
                 report.unseen[name] = report.unseen.get(name, 0) + unseen
+                report.embedded |= {name} if "embed" in spec else set()
             start += width
 
     def _numeric(self, spec, column: Column, rows, missing, table: Table, report) -> tuple:

@@ -16,6 +16,8 @@ class TransformReport:
     rows_dropped: int = 0
     imputed: dict[str, int] = field(default_factory=dict)
     unseen: dict[str, int] = field(default_factory=dict)
+    #: The columns of ``unseen`` that are embedded: their unseen categories take the mean vector.
+    embedded: set[str] = field(default_factory=set)
     #: Cells of a numeric column that hold text, read as missing: column -> [count, first data row, cell].
     stray: dict[str, list] = field(default_factory=dict)
     #: Positions (in the table given) of the rows encoded.
@@ -26,6 +28,7 @@ class TransformReport:
         """One report for the union of the rows the ``reports`` describe (e.g. of all MPI ranks)."""
         total = cls(rows_dropped=sum(r.rows_dropped for r in reports))
         for r in reports:
+            total.embedded |= r.embedded
             for mine, theirs in ((total.imputed, r.imputed), (total.unseen, r.unseen)):
                 for column, count in theirs.items():
                     mine[column] = mine.get(column, 0) + count
@@ -42,7 +45,8 @@ class TransformReport:
         for column, count in self.imputed.items():
             out.append(f"filled {count} missing value(s) in {column!r}")
         for column, count in self.unseen.items():
-            out.append(f"{count} value(s) of {column!r} were categories unseen in training (encoded as zeros)")
+            how = "given the mean of the known categories' vectors" if column in self.embedded else "encoded as zeros"
+            out.append(f"{count} value(s) of {column!r} were categories unseen in training ({how})")
         for column, (count, row, cell) in self.stray.items():
             out.append(f"{count} cell(s) of the numeric column {column!r} hold text, read as missing "
                        f"(first: data row {row} holds {cell!r})")
