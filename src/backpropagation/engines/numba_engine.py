@@ -316,6 +316,9 @@ class NumbaEngine:
             limit = sparse_limit(int(self.layers[0]["fan_out"]), self.stage.active)
             known = self._sparse[id(X)] = (weakref.ref(X), first_input_density(X, self.stage) <= limit)
         self.layers[0]["sparse_in"] = known[1]
+        if known[1] and not self.works[0].places.size:     # (the lists of nonzero places, once needed)
+            width = int(self.layers[0]["fan_in"]) + 1
+            self.works = [work._replace(places=np.empty(len(work.row_scale) * width, np.int64)) for work in self.works]
         return known[1]
 
     def _targets(self, Y):
@@ -325,8 +328,9 @@ class NumbaEngine:
 
     def _work_buffers(self, rows: int) -> Work:
         """A batch block's targets, row scales, pre-activations, activations (the first layer's
-        input first) and deltas, the input stage's buffers (empty without one) and the places of
-        each row's nonzero inputs (for a sparse first layer), for ``rows`` rows."""
+        input first) and deltas, and the input stage's buffers (empty without one), for ``rows``
+        rows; the places of each row's nonzero inputs stay empty until :meth:`sparse_input` finds
+        the first layer sparse."""
         dtype, units, stage = self.model.dtype, int(self.layers["fan_out"].sum()), self.stage
         n_in, n_out = int(self.layers[0]["fan_in"]), int(self.layers[-1]["fan_out"])
         staged = rows if stage.active else 0
@@ -335,4 +339,4 @@ class NumbaEngine:
                     np.empty(rows * (units + n_in), dtype), np.empty(rows * units, dtype),
                     np.empty(staged * stage.n_raw, dtype), np.empty(staged * n_in if stage.s_start >= 0 else 0, dtype),
                     np.empty(phases, dtype), np.empty(phases, dtype), np.empty(phases, dtype),
-                    np.empty(staged * n_in, dtype), np.empty(rows * (n_in + 1), np.int64))
+                    np.empty(staged * n_in, dtype), np.empty(0, np.int64))
