@@ -199,6 +199,17 @@ def test_identifier_and_constant_columns_are_flagged(tmp_path):
     assert not any("'x'" in w for w in pre.warnings)
 
 
+def test_a_one_hot_column_of_more_than_a_thousand_categories_draws_the_advice_to_embed_it(tmp_path):
+    rows = "".join(f"shop{i % 1001},{i % 3}\n" for i in range(4004))       # (four rows a shop: no identifier)
+    path = write(tmp_path, "shop,y\n" + rows)
+    advice = "'shop': 1001 categories, one input of the first layer each (one-hot); --embed 'shop' learns"
+    assert any(advice in w for w in TabularPreprocessor("y").fit(read_csv(path)).warnings)
+    for quiet in (TabularPreprocessor("y", embed={"shop": 4}), TabularPreprocessor("y", max_categories=50)):
+        assert not any("one input of the first layer" in w for w in quiet.fit(read_csv(path)).warnings)
+    fewer = "".join(f"shop{i % 1000},{i % 3}\n" for i in range(4000))
+    assert not TabularPreprocessor("y").fit(read_csv(write(tmp_path, "shop,y\n" + fewer, "fewer.csv"))).warnings
+
+
 def test_text_in_a_numeric_column_at_predict_time_is_missing_and_named_not_fatal(tmp_path):
     table = read_csv(write(tmp_path, "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(8)) + "oops,1\n"))
     pre = TabularPreprocessor("y").fit(table.subset(range(8)))

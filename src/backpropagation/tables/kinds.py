@@ -148,3 +148,23 @@ def column_warnings(name: str, present: np.ndarray, in_file_order: np.ndarray) -
         return [f"column {name!r} rises (or falls) with every row, like a row number: if the file is "
                 f"sorted, it leaks that order into the model; consider --drop {name!r}"]
     return []
+
+
+#: Categories beyond which a one-hot text column draws the advice to embed it (each category is
+#: an input of the first layer, and a column of the one-hot matrix).
+MANY_CATEGORIES = 1000
+
+
+def text_warnings(name: str, n_categories: int, n_present: int, one_hot: bool) -> list[str]:
+    """Advice on text column ``name`` of ``n_categories`` categories in ``n_present`` training cells:
+    most cells their own category (an identifier), or, encoded ``one_hot``, more categories than
+    :data:`MANY_CATEGORIES` (causaldata's scorecard, 7,231 names: 2.7 GB one-hot against 0.3 GB
+    embedded, 42 s against 27 s; restaurant inspections, 1,618 names: 21 s against 12 s, R² alike)."""
+    if n_categories > 20 and n_categories > 0.5 * n_present:
+        return [f"column {name!r} looks like an identifier ({n_categories} distinct texts in {n_present} rows, one "
+                f"feature each); consider --drop {name!r}, or --embed {name!r}"]
+    if one_hot and n_categories > MANY_CATEGORIES:
+        return [f"column {name!r}: {n_categories} categories, one input of the first layer each (one-hot); "
+                f"--embed {name!r} learns a few numbers per category instead, in less memory and usually less time"]
+    return []
+

@@ -33,7 +33,7 @@ from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe
                                   require)
 from .group_codes import code_counts, code_positions, distinct_codes, many_codes_advice, readable_codes
 from .kinds import (MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, distinct_cells, few_distinct, first_text,
-                    target_kind)
+                    target_kind, text_warnings)
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
 
@@ -227,16 +227,14 @@ class TabularPreprocessor:
 
     def text_spec(self, name: str, counts: Counter, n_missing: int = 0, key=None) -> dict:
         """A text column's description from the count of each of its categories and of its
-        missing cells (with the warnings ``fit`` gives: constant, identifier-like, folded by
+        missing cells (with the warnings ``fit`` gives: constant, identifier-like, many categories, folded by
         ``max_categories``); categories sorted by ``key`` (default: as texts)."""
         categories = sorted(counts, key=key)
         n_present = sum(counts.values())
         if len(categories) == 1:
             self._constant(name, repr(categories[0]))
-        if len(categories) > 20 and len(categories) > 0.5 * n_present:
-            self.warnings.append(
-                f"column {name!r} looks like an identifier ({len(categories)} distinct texts in "
-                f"{n_present} rows, one feature each); consider --drop {name!r}, or --embed {name!r}")
+        folded = bool(self.max_categories) and len(categories) > self.max_categories
+        self.warnings += text_warnings(name, len(categories), n_present, name not in self.embed and not folded)
         frequencies = [counts[c] for c in categories]
         mode = categories[frequencies.index(max(frequencies))]
         spec = {"name": name, "kind": "text", "categories": categories, "mode": mode}
