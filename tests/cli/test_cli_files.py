@@ -280,3 +280,37 @@ def test_a_cli_model_predicts_a_raw_dataframe_as_backprop_predict_does(tmp_path,
     assert any("filled" in line for line in model.report.lines())
     with pytest.raises(ValueError, match="not trained by 'backprop train'"):
         NeuralNetwork([2, 1]).save(tmp_path / "plain.npz") or TableModel.load(tmp_path / "plain.npz")
+
+
+@pytest.mark.parametrize("true,false", [("True", "False"), ("TRUE", "FALSE"), ("true", "false")])
+def test_truth_values_match_in_any_spelling_across_files_frames_and_the_onnx_graph(tmp_path, capsys, true, false):
+    # pandas writes True, R writes TRUE, a frame's or a Parquet file's boolean column reads as true:
+    # a model trained on one spelling must read the others as the same two categories.
+    pd = pytest.importorskip("pandas")
+    from backpropagation import TableModel
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "weekend": rng.random(200) < 0.3})
+    frame["y"] = frame["x"] + 2 * frame["weekend"] + 0.1 * rng.normal(size=200)
+    written = frame.assign(weekend=np.where(frame["weekend"], true, false))
+    written.to_csv(tmp_path / "t.csv", index=False)
+    assert run("train", tmp_path / "t.csv", "--target", "y", "--epochs", "3", "--seed", "0", "--quiet",
+               "--output", tmp_path / "m.npz") == 0
+    assert run("predict", tmp_path / "m.npz", tmp_path / "t.csv", "-o", tmp_path / "p.csv") == 0
+    expected = pd.read_csv(tmp_path / "p.csv")["predicted_y"].to_numpy()
+    model = TableModel.load(tmp_path / "m.npz")
+    spellings = [frame.drop(columns="y"), written.assign(weekend=written["weekend"].str.upper()),
+                 written.assign(weekend=written["weekend"].str.lower())]
+    for other in spellings:
+        np.testing.assert_allclose(model.predict(other), expected, rtol=1e-12)
+        assert not model.report.unseen
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    assert run("export", tmp_path / "m.npz", tmp_path / "m.onnx") == 0
+    capsys.readouterr()
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    kinds = {i.name: i.type for i in session.get_inputs()}
+    for weekend in (np.where(frame["weekend"], "TRUE", "false"), np.where(frame["weekend"], "tRuE", "FALSE")):
+        feeds = {"x": frame[["x"]].to_numpy(np.float64 if "double" in kinds["x"] else np.float32),
+                 "weekend": weekend.astype(object).reshape(-1, 1)}
+        np.testing.assert_allclose(session.run(None, feeds)[0].ravel(), expected, rtol=1e-5)

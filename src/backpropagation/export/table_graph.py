@@ -30,6 +30,7 @@ import numpy as np
 
 from ..tables.csv_source import AMBIGUOUS_MISSING, MISSING, WHITESPACE
 from ..tables.group_codes import code_lookup, is_code
+from ..tables.kinds import spelled_as_booleans
 from .onnx import Graph, compare, network_outputs, run_graph, write
 
 #: Longest regular expression the graph holds (RE2 compiles longer ones slowly, or not at all).
@@ -166,12 +167,12 @@ def _category_index(graph: Graph, name: str, spec: dict, na_values) -> str:
     level = bool(spec.get("missing_level"))
     unseen = len(kept) if spec.get("other") else len(spec["categories"]) + level
     mode = len(spec["categories"]) if level else spec["categories"].index(spec["mode"])
-    index = graph.constant(np.zeros((1, 1), np.int64))
+    index, any_case = graph.constant(np.zeros((1, 1), np.int64)), spelled_as_booleans(kept)   # (True, TRUE, true)
     for bit in range(max(1, math.ceil(math.log2(len(kept)))) if len(kept) > 1 else 0):
         chosen = [c for i, c in enumerate(kept) if i >> bit & 1]
-        hits = graph.node("Cast", [_matches(graph, name, chosen)], to=graph.onnx.TensorProto.INT64)
+        hits = graph.node("Cast", [_matches(graph, name, chosen, any_case)], to=graph.onnx.TensorProto.INT64)
         index = graph.node("Add", [index, graph.node("Mul", [hits, graph.constant(np.array([[1 << bit]], np.int64))])])
-    known = _matches(graph, name, kept)
+    known = _matches(graph, name, kept, any_case)
     tokens = sorted(set(MISSING) | set(na_values) | set(AMBIGUOUS_MISSING))
     missing = _matches(graph, name, tokens, ignore_case=True)
     other = graph.node("Where", [missing, graph.constant(np.array([[mode]], np.int64)),

@@ -168,3 +168,11 @@ def text_warnings(name: str, n_categories: int, n_present: int, one_hot: bool) -
                 f"--embed {name!r} learns a few numbers per category instead, in less memory and usually less time"]
     return []
 
+
+def spelled_as_booleans(categories) -> bool:
+    """Whether a text column's categories are the two truth values, however spelled (``True``
+    from pandas, ``TRUE`` from R, ``true`` from a boolean column of a frame or a Parquet file):
+    such a column matches its cells to its categories in any letter case, so that a model trained
+    on one spelling reads the others alike."""
+    return bool(categories) and all(str(c).lower() in ("true", "false") for c in categories)
+

@@ -33,7 +33,7 @@ from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe
                                   require)
 from .group_codes import code_counts, code_positions, distinct_codes, many_codes_advice, readable_codes
 from .kinds import (MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, distinct_cells, few_distinct, first_text,
-                    target_kind, text_warnings)
+                    spelled_as_booleans, target_kind, text_warnings)
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
 
@@ -390,6 +390,8 @@ class TabularPreprocessor:
         _, pc = pyarrow()
         _, categories, tokens = column.spelled_codes
         kept = spec["categories"][:-1] if spec.get("other") else spec["categories"]
+        if spelled_as_booleans(kept):                # (True, TRUE and true alike)
+            categories, kept = pc.utf8_lower(categories), [c.lower() for c in kept]
         unseen = len(kept) if spec.get("other") else UNSEEN_CODE
         position = numpy_of(pc.index_in(categories, value_set=arrow_of(kept)), fill=-1).astype(np.intp)
         missing = (tokens == 1) | ((tokens == 2) & (position < 0))
