@@ -314,3 +314,25 @@ def test_truth_values_match_in_any_spelling_across_files_frames_and_the_onnx_gra
         feeds = {"x": frame[["x"]].to_numpy(np.float64 if "double" in kinds["x"] else np.float32),
                  "weekend": weekend.astype(object).reshape(-1, 1)}
         np.testing.assert_allclose(session.run(None, feeds)[0].ravel(), expected, rtol=1e-5)
+
+
+def test_a_date_column_parsed_into_a_frame_reads_as_the_file_s_cells(tmp_path, capsys):
+    # pandas writes a datetime column as 2017-01-01 where every time is midnight, else with the
+    # time to the second; a frame with the parsed column must meet the categories the file's
+    # cells made, not pyarrow's 2017-01-01 00:00:00.000000.
+    pd = pytest.importorskip("pandas")
+    from backpropagation import TableModel
+
+    rng = np.random.default_rng(1)
+    days = pd.to_datetime("2017-01-01") + pd.to_timedelta(rng.integers(0, 5, 120), unit="D")
+    frame = pd.DataFrame({"x": rng.normal(size=120), "day": days, "at": days + pd.to_timedelta(90, unit="min")})
+    frame["y"] = frame["x"] + frame["day"].dt.day + 0.1 * rng.normal(size=120)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert run("train", tmp_path / "t.csv", "--target", "y", "--text", "day", "--text", "at", "--epochs", "3",
+               "--seed", "0", "--quiet", "--output", tmp_path / "m.npz") == 0
+    assert run("predict", tmp_path / "m.npz", tmp_path / "t.csv", "-o", tmp_path / "p.csv") == 0
+    capsys.readouterr()
+    model = TableModel.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(model.predict(frame.drop(columns="y")),
+                               pd.read_csv(tmp_path / "p.csv")["predicted_y"].to_numpy(), rtol=1e-12)
+    assert not model.report.unseen

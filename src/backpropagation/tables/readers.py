@@ -86,6 +86,8 @@ class Column:
             if pa.types.is_float64(raw.type):   # (raw shares the numbers' memory: no second copy)
                 raw = arrow_of(numbers, missing)
             return cls(numbers, missing, raw)
+        if pa.types.is_timestamp(raw.type) and raw.type.tz is None:
+            raw = timestamp_text(raw)
         if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
             raw = pc.cast(raw, pa.string())
         return cls._decode_text(raw, fmt)
@@ -262,6 +264,21 @@ class Table:
         columns = {name: arrow.column(i) for i, name in enumerate(header) if not name.startswith("__index_level_")}
         header = [name for name in header if name in columns]
         return cls(header, columns, source, np.arange(first_row + 1, first_row + arrow.num_rows + 1), fmt)
+
+
+def timestamp_text(raw):
+    """A pyarrow column of (time-zone-free) timestamps as the text a CSV file holds them in, as
+    pandas writes them: ``2017-01-01`` where every one falls at midnight, ``2017-01-01 10:30:00``
+    where none has a fraction of a second (else pyarrow's own spelling), so that a date column
+    parsed into a frame reads as the same categories as the file's cells it came from."""
+    pa, pc = pyarrow()
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[raw.type.unit]
+    ticks = numpy_of(pc.cast(raw, pa.int64()), fill=0).astype(np.int64)
+    if not (ticks % (86_400 * per_second)).any():
+        return pc.strftime(raw, format="%Y-%m-%d")
+    if not (ticks % per_second).any():
+        return pc.strftime(pc.cast(raw, pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
+    return raw
 
 
 #: File formats by extension; any other extension is read as CSV.
