@@ -219,7 +219,7 @@ def stage_backward(net, grads, work, rows, block_rows):
     first = net.layers[0]
     if first.sparse_in:
         numba_input.needed_input_gradient(net.stage, work.D, first.z_at * block_rows, net.params, first.w_start,
-                                          work.E, work.places, rows, first.fan_out)
+                                          work.E, work.P, work.places, rows, first.fan_out)
     else:
         kernels.matmul_a_bt(work.D, first.z_at * block_rows, net.params, first.w_start, work.E, 0, rows,
                             first.fan_in, first.fan_out)

@@ -111,8 +111,8 @@ def stage_of(model) -> "Stage":
     stage = model.embedded_input
     none = np.zeros(0, np.int64)
     if stage is None:
-        return Stage(False, n_raw, n_raw, none, none, none, none, 0, 0, -1, -1, -1, -1, -1, Tables(*[none] * 6),
-                     none)
+        return Stage(False, n_raw, n_raw, none, none, (none, none, none), none, none, 0, 0, -1, -1, -1, -1, -1,
+                     Tables(*[none] * 6), none)
     pieces = dict(zip(model.input_layers(), model.embedding_slices()))
     tables = Tables(*(np.array(values, np.int64).reshape(-1) for values in zip(*(
         (e.column, stage.pieces[e.column][2].start, e.dim, e.n_categories, pieces[e].start, e.unseen_row)
@@ -127,9 +127,21 @@ def stage_of(model) -> "Stage":
     s_start = -1 if stage.scale is None else pieces[stage.scale].start
     read = [place + 1 + e for place in places for e in range(d)] + \
         [place + e for place, dim in zip(tables.places, tables.dims) for e in range(dim)]
-    return Stage(True, n_raw, int(stage.width), np.array(stage.plain, np.int64),
-                 np.array(stage.plain_places, np.int64), columns, places, k, d, *starts, s_start, tables,
-                 np.array(sorted(read), np.int64))
+    plain, plain_places = np.array(stage.plain, np.int64), np.array(stage.plain_places, np.int64)
+    return Stage(True, n_raw, int(stage.width), plain, plain_places, runs_of(plain, plain_places), columns, places,
+                 k, d, *starts, s_start, tables, np.array(sorted(read), np.int64))
+
+
+def runs_of(columns: np.ndarray, places: np.ndarray) -> tuple:
+    """The plain columns as runs of consecutive columns landing on consecutive places: (first
+    column, first place, length) of each, as three arrays. Between two periodic or embedded
+    columns every plain column moves by the same offset, so a row's plain inputs are a few
+    contiguous copies, not one lookup each."""
+    if not len(columns):
+        return columns, places, columns
+    breaks = np.flatnonzero((np.diff(columns) != 1) | (np.diff(places) != 1)) + 1
+    starts = np.concatenate([[0], breaks])
+    return columns[starts], places[starts], np.diff(np.concatenate([starts, [len(columns)]])).astype(np.int64)
 
 
 def first_input_density(X: np.ndarray, stage: "Stage", rows: int = 1024) -> float:
@@ -151,13 +163,13 @@ def first_input_density(X: np.ndarray, stage: "Stage", rows: int = 1024) -> floa
 Data = namedtuple("Data", "X Y sample_weight order")
 #: The input stage between the rows of ``X`` and the first layer's input (:mod:`.numba_input`):
 #: whether there is one; the columns of ``X`` and the first layer's inputs; the plain columns and
-#: their places among the first layer's inputs; the periodic columns, each one's first place
-#: (``x``, then its ``d`` features), ``k`` frequencies and ``d`` features; where ``w``, ``b``,
-#: ``V``, ``c`` and the input scale ``s`` start in the flat vectors (-1: none); the embedding
-#: :class:`Tables`; and the places whose ``∂L/∂`` the stage always reads (every periodic feature's
-#: and embedding vector's), in increasing order.
-Stage = namedtuple("Stage", "active n_raw width plain_columns plain_places periodic_columns periodic_places "
-                            "k d w_start b_start V_start c_start s_start tables read_places")
+#: their places among the first layer's inputs, and the same as runs (:func:`runs_of`); the
+#: periodic columns, each one's first place (``x``, then its ``d`` features), ``k`` frequencies
+#: and ``d`` features; where ``w``, ``b``, ``V``, ``c`` and the input scale ``s`` start in the
+#: flat vectors (-1: none); the embedding :class:`Tables`; and the places whose ``∂L/∂`` the
+#: stage always reads (every periodic feature's and embedding vector's), in increasing order.
+Stage = namedtuple("Stage", "active n_raw width plain_columns plain_places plain_runs periodic_columns "
+                            "periodic_places k d w_start b_start V_start c_start s_start tables read_places")
 #: The embeddings of code columns, one entry per table: the column of ``X`` holding the codes, the
 #: place of its vector in the first layer's input, the vector's width, the table's rows, where the
 #: table starts in the flat vectors, and whether its last row stands for unseen categories (1).

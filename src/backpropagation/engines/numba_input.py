@@ -197,24 +197,6 @@ def _tables_backward(stage, grads, R, E, rows):
 
 
 @njit(cache=True, error_model="numpy")
-def _plain_runs(stage):
-    """The plain columns as runs of consecutive columns that land on consecutive places (first
-    column, first place, length each): between two periodic columns every plain column moves by
-    the same offset, so a row's plain inputs are a few contiguous copies, not one lookup each."""
-    n = stage.plain_columns.size
-    columns, places, lengths = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-    runs = 0
-    for j in range(n):
-        column, place = stage.plain_columns[j], stage.plain_places[j]
-        if runs and column == columns[runs - 1] + lengths[runs - 1] and place == places[runs - 1] + lengths[runs - 1]:
-            lengths[runs - 1] += 1
-        else:
-            columns[runs], places[runs], lengths[runs] = column, place, 1
-            runs += 1
-    return columns[:runs], places[:runs], lengths[:runs]
-
-
-@njit(cache=True, error_model="numpy")
 def input_forward(stage, params, R, A, P, U, S, H, rows, places, sparse):
     """The first layer's input of ``rows`` rows (``R``: their columns of ``X``) into ``A``'s first
     block: plain columns copied, periodic ones embedded, then times the input scale (the input
@@ -227,7 +209,7 @@ def input_forward(stage, params, R, A, P, U, S, H, rows, places, sparse):
         _phases(stage, params, R, U, rows, x)
         sin_cos(U[:rows * mk], S[:rows * mk], H[:rows * mk])
         _embed(stage, params, R, A, H, rows, e_rows)
-    run_columns, run_places, run_lengths = _plain_runs(stage)
+    run_columns, run_places, run_lengths = stage.plain_runs
     if stage.tables.dims.size:
         _look_up(stage, params, R, A, rows)
     for i in range(rows):
@@ -271,7 +253,8 @@ def _scale_backward(stage, params, grads, E, P, rows):
 def _sparse_scale_backward(stage, params, grads, E, P, places, rows):
     """:func:`_scale_backward` where ``a`` is mostly zeros and ``E`` was computed only where read
     (:func:`needed_input_gradient`): the sum over each row's nonzero ``places`` (a zero ``a``
-    adds nothing), and ``s ⊙ E`` there and at the periodic features (whose ``a`` may be zero)."""
+    adds nothing), and ``s ⊙ E`` there and at the stage's ``read_places`` not among them (periodic
+    features and embedding vectors whose ``a`` is zero)."""
     width = stage.width
     s, ds = params[stage.s_start:stage.s_start + width], grads[stage.s_start:stage.s_start + width]
     ds[:] = 0.0
@@ -320,22 +303,24 @@ def _periodic_backward(stage, params, grads, R, E, S, H, rows, j, x, de, du):
 
 
 @njit(cache=True, error_model="numpy")
-def needed_input_gradient(stage, D, d, W, w, E, places, rows, fan_out):
+def needed_input_gradient(stage, D, d, W, w, E, P, places, rows, fan_out):
     """``E = D[d:] @ W[w:]ᵀ`` (``∂L/∂a'``, rows × width) where :func:`input_backward` reads it:
-    the periodic features' places, and (for the input scale's ``Σ a ⊙ ∂L/∂a'``) the ``places``
-    whose input before the scale is not zero (:func:`.numba_kernels.nonzero_places`); 0
-    elsewhere. A first layer fed one-hot columns then costs their ones, not their width."""
-    width = stage.width
+    the stage's ``read_places`` (periodic features, embedding vectors), and (for the input
+    scale's ``Σ a ⊙ ∂L/∂a'``) the ``places`` whose input before the scale, in ``P``, is not zero
+    (:func:`.numba_kernels.nonzero_places`), each once; 0 elsewhere. A first layer fed one-hot
+    columns then costs their ones, not their width."""
+    width, scaled = stage.width, stage.s_start >= 0
     E[:rows * width] = 0.0
     for i in range(rows):
         delta = D[d + i * fan_out:d + (i + 1) * fan_out]
         out, at = E[i * width:(i + 1) * width], i * (width + 1)
-        if stage.s_start >= 0:
+        if scaled:
             for n in range(places[at]):
                 q = places[at + 1 + n]
                 out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
         for q in stage.read_places:
-            out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
+            if not (scaled and P[i * width + q] != 0.0):     # (among the places: done above)
+                out[q] = _dot(delta, W[w + q * fan_out:w + (q + 1) * fan_out])
 
 
 @njit(cache=True, error_model="numpy")
