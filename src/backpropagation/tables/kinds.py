@@ -175,4 +175,3 @@ def spelled_as_booleans(categories) -> bool:
     such a column matches its cells to its categories in any letter case, so that a model trained
     on one spelling reads the others alike."""
     return bool(categories) and all(str(c).lower() in ("true", "false") for c in categories)
-

@@ -227,8 +227,8 @@ class TabularPreprocessor:
 
     def text_spec(self, name: str, counts: Counter, n_missing: int = 0, key=None) -> dict:
         """A text column's description from the count of each of its categories and of its
-        missing cells (with the warnings ``fit`` gives: constant, identifier-like, many categories, folded by
-        ``max_categories``); categories sorted by ``key`` (default: as texts)."""
+        missing cells (with the warnings ``fit`` gives: constant, identifier-like, many categories,
+        folded by ``max_categories``); categories sorted by ``key`` (default: as texts)."""
         categories = sorted(counts, key=key)
         n_present = sum(counts.values())
         if len(categories) == 1:
@@ -238,7 +238,7 @@ class TabularPreprocessor:
         frequencies = [counts[c] for c in categories]
         mode = categories[frequencies.index(max(frequencies))]
         spec = {"name": name, "kind": "text", "categories": categories, "mode": mode}
-        if self.max_categories and len(categories) > self.max_categories:
+        if folded:
             kept = sorted(sorted(categories, key=lambda c: -counts[c])[: self.max_categories - 1], key=key)
             self.warnings.append(f"column {name!r}: {len(categories)} categories; the {len(kept)} most frequent kept, "
                                  f"the other {len(categories) - len(kept)} as one level {OTHER!r} (--max-categories)")
