@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -23,13 +23,11 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 from .training import table_defaults
 from .training.callbacks import EarlyStopping
-from .tables.csv_source import pyarrow
 from .data import check_int, check_sample_weight
 from .network import NeuralNetwork
-from .tables.table_model import TableModel, arrow_of_frame, read_as_text, table_of
-from .tables.preprocessing import TabularPreprocessor
-from .tables.preprocessing_state import in_python_words
+from .tables.table_model import TableModel
 from .nn.labels import storable_labels
+from .tables.table_encoder import TableEncoder  # noqa: F401  (public here: backpropagation.sklearn.TableEncoder)
 
 
 #: What ``"auto"`` means for numbers (arrays, numeric frames): scikit-learn's MLP conventions.
@@ -37,9 +35,9 @@ _ARRAY_DEFAULTS = dict(hidden_layer_sizes=(100,), activation="relu", epochs=200,
                        early_stopping=False, periodic=False, input_scale=False, label_smoothing=0.0,
                        clip_predictions=False, learning_rate=0.001, l2=0.0)
 #: What ``"auto"`` means for a raw table (text, categories or gaps): ``backprop train``'s defaults.
-_TABLE_DEFAULTS = dict(hidden_layer_sizes=table_defaults.HIDDEN_LAYERS, activation=table_defaults.ACTIVATION,
-                       epochs=table_defaults.EPOCHS, validation_split=table_defaults.VALIDATION_SPLIT,
-                       early_stopping=True, periodic=table_defaults.PERIODIC, input_scale=table_defaults.INPUT_SCALE,
+_TABLE_DEFAULTS = dict(hidden_layer_sizes=table_defaults.HIDDEN_LAYERS, epochs=table_defaults.EPOCHS,
+                       validation_split=table_defaults.VALIDATION_SPLIT, early_stopping=True,
+                       periodic=table_defaults.PERIODIC, input_scale=table_defaults.INPUT_SCALE,
                        label_smoothing=table_defaults.LABEL_SMOOTHING, clip_predictions=table_defaults.CLIP_PREDICTIONS,
                        learning_rate=table_defaults.LEARNING_RATE, l2=table_defaults.L2)
 
@@ -94,7 +92,10 @@ class _BackpropEstimator(BaseEstimator):
         adaptive = not isinstance(self.optimizer, str) or self.optimizer.lower() in ("adam", "adamw", "rmsprop")
         if name == "learning_rate" and raw and not adaptive:
             return 0.01                          # (backprop train's step for SGD and momentum)
+        if name == "activation" and raw:         # (swish, or ReLU beside a wide one-hot column)
+            return table_defaults.activation(self.table_encoder_.preprocessing_.columns)
         return (_TABLE_DEFAULTS if raw else _ARRAY_DEFAULTS)[name]
+
     def to_onnx(self, path=None, dtype=None):
         """The trained network as an ONNX graph (see ``NeuralNetwork.to_onnx``); an estimator that
         encoded a raw DataFrame itself exports that encoding in front, one input per column
@@ -273,7 +274,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
     hidden_layer_sizes : int, tuple of int or "auto", default "auto"
         Widths of the hidden layers: (32, 16) / (100,).
     activation : str, Activation or "auto", default "auto"
-        Hidden activation: "swish" / "relu".
+        Hidden activation: "swish" (ReLU where a text column of more than 255 categories is
+        one-hot) / "relu".
     optimizer : str or Optimizer, default "adam"
     learning_rate : float or "auto", default "auto"
         0.003 / 0.001 (on a table with ``optimizer`` "sgd", "momentum" or "nesterov": 0.01, as
@@ -429,71 +431,3 @@ def _is_raw_table(X) -> str | bool:
     if any(getattr(t, "kind", "O") not in "iuf" for _, t in dtypes.items()):
         return True
     return "gaps" if bool(X.isna().to_numpy().any()) else False
-
-
-#: The stand-in target column :class:`TableEncoder` fits with (the encoder learns no target).
-_NO_TARGET = "__backpropagation_no_target__"
-
-
-class TableEncoder(TransformerMixin, BaseEstimator):
-    """The command line's table preprocessing as a scikit-learn transformer.
-
-    A pandas or polars DataFrame or a pyarrow Table as it is, text and missing values included,
-    becomes numbers exactly as ``backprop train`` encodes a file: numeric columns scaled (robust
-    scaling with a smooth clip by default) with gaps filled by the median and an indicator column
-    where ``fit`` saw gaps, text columns one-hot encoded with gaps as a level of their own and
-    categories unseen in ``fit`` as zeros. Usable in a ``Pipeline``.
-
-    Parameters
-    ----------
-    drop : sequence of str
-        Columns to leave out.
-    text, numeric : sequence of str
-        Columns to read as categories (and every categorical column of ``X``, a pandas ``category``
-        say, unless in ``numeric``), or as numbers with their text cells missing.
-    max_categories : int, optional
-        Most indicator columns per text column (rare categories become one ``(other)`` level).
-    embed : dict of str to int or None, optional
-        Text columns encoded as one column of category codes, for an embedding of that width
-        (None: the default width), instead of one indicator per category.
-    scaling : {"robust", "standard"}, default "robust"
-        Numeric columns: median, quartile spread and a smooth clip, or mean and standard deviation
-        (:mod:`backpropagation.tables.scaling`), as ``--scaling``.
-
-    Attributes
-    ----------
-    preprocessing_ : TabularPreprocessor
-    feature_names_in_ : ndarray of str
-    report_ : TransformReport
-        What the last ``transform`` filled or found unseen.
-    """
-
-    def __init__(self, drop=(), text=(), numeric=(), max_categories=None, embed=None, scaling="robust"):
-        self.drop, self.text, self.numeric, self.max_categories = drop, text, numeric, max_categories
-        self.embed, self.scaling = embed, scaling
-
-    def fit(self, X, y=None):
-        """Learn each column's kind, statistics and categories from the table ``X``."""
-        pa, _ = pyarrow()
-        arrow = arrow_of_frame(X)
-        arrow = arrow.append_column(_NO_TARGET, pa.array(np.zeros(arrow.num_rows)))
-        self.preprocessing_ = TabularPreprocessor(_NO_TARGET, "regression", list(self.drop),
-                                                  read_as_text(arrow, self.text, self.numeric), list(self.numeric),
-                                                  self.max_categories, dict(self.embed or {}), scaling=self.scaling)
-        self.preprocessing_.fit(table_of(arrow, source="X"))
-        for advice in self.preprocessing_.warnings:     # (the command's report warnings, in this class's words)
-            warnings.warn(f"TableEncoder: {in_python_words(advice)}", UserWarning, stacklevel=2)
-        self.feature_names_in_ = np.array(arrow.column_names[:-1], dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
-        return self
-
-    def transform(self, X):
-        """``X``'s rows as the fitted encoding's numbers (a float64 array)."""
-        check_is_fitted(self, "preprocessing_")
-        encoded, _, self.report_ = self.preprocessing_.transform(table_of(X, source="X"), with_target=False)
-        return encoded
-
-    def get_feature_names_out(self, input_features=None):
-        """The encoded columns' names (``column`` or ``column=category``)."""
-        check_is_fitted(self, "preprocessing_")
-        return np.array(self.preprocessing_.feature_names, dtype=object)

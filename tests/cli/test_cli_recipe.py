@@ -224,3 +224,30 @@ def test_more_epochs_are_suggested_only_where_the_loss_still_falls_by_a_thousand
     assert not still_improving(run(1e-5 + np.linspace(1e-5, 0, 40)))           # (1 - R² from 2e-5 to 1e-5)
     assert not still_improving(run(falling, reason="early stopping"))
     assert not still_improving(run(np.r_[falling, np.full(10, 0.31)]))           # (the best came earlier)
+
+
+def test_a_wide_one_hot_text_column_makes_the_hidden_units_relu_in_the_command_and_the_estimators(tmp_path, capsys):
+    # Swish lost or tied on every table with a text column of more than 255 categories one-hot;
+    # such a table gets ReLU, said in the recipe, unless the column is embedded or --activation says.
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"shop": [f"s{i}" for i in rng.integers(0, 300, 1500)], "x": rng.normal(size=1500)})
+    frame["y"] = frame["x"] + frame["shop"].str[1:].astype(int) % 7
+    frame.to_csv(tmp_path / "shops.csv", index=False)
+
+    def hidden(*options):
+        assert backprop(["train", str(tmp_path / "shops.csv"), "--target", "y", "--epochs", "1", "--seed", "0",
+                         "--json", "--output", str(tmp_path / "m.npz"), *options]) == 0
+        report = json.loads(capsys.readouterr().out)
+        kinds = {type(layer.activation).__name__ for layer in NeuralNetwork.load(tmp_path / "m.npz").layers[:-1]}
+        return kinds, [line for line in report["recipe"] if "hidden units" in line]
+
+    assert hidden() == ({"ReLU"}, ["ReLU hidden units, not swish: 'shop' one-hot with more than 255 categories, "
+                                   "where swish measured no better (--activation swish)"])
+    assert hidden("--activation", "swish")[0] == {"Swish"}
+    assert hidden("--embed", "shop")[0] == {"Swish"}
+    assert hidden("--max-categories", "100")[0] == {"Swish"}
+    pytest.importorskip("sklearn")
+    from backpropagation.sklearn import BackpropRegressor
+
+    estimator = BackpropRegressor(epochs=1, random_state=0).fit(frame.drop(columns="y"), frame["y"])
+    assert type(estimator.model_.layers[0].activation).__name__ == "ReLU"

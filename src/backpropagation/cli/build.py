@@ -50,7 +50,8 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     learning_rate = args.learning_rate
     if learning_rate is None:
         learning_rate = defaults.LEARNING_RATE if args.optimizer.lower() in ("adam", "adamw", "rmsprop") else 1e-2
-    model = NeuralNetwork([n_inputs, *args.layers, n_out], task=task, hidden_activation=args.activation,
+    activation = args.activation or defaults.activation(pre.columns)
+    model = NeuralNetwork([n_inputs, *args.layers, n_out], task=task, hidden_activation=activation,
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
                           dtype=dtype, random_state=args.seed, engine=args.engine,
                           dropout=getattr(args, "dropout", 0.0), embeddings=pre.embeddings or None,

@@ -285,8 +285,9 @@ def _add_network_options(command):
     """The network and how it steps: shared by train and lr-find."""
     command.add_argument("--layers", type=opt.layers, default=list(defaults.HIDDEN_LAYERS),
                          help="hidden widths, comma-separated")
-    command.add_argument("--activation", default=defaults.ACTIVATION, type=str.lower, choices=activations.names(),
-                         help="hidden activation")
+    command.add_argument("--activation", default=None, type=str.lower, choices=activations.names(),
+                         help=f"hidden activation (default: {defaults.ACTIVATION}; relu where a text column of more "
+                              f"than {defaults.WIDE_ONE_HOT} categories is one-hot encoded)")
     command.add_argument("--optimizer", default="adam", type=str.lower, choices=optimizers.names(), help="update rule")
     command.add_argument("--learning-rate", type=opt.positive_float, default=None,
                          help=f"step size; default {defaults.LEARNING_RATE:g} for adam/adamw/rmsprop, 0.01 otherwise")

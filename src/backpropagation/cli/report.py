@@ -20,7 +20,7 @@ from ..statistics import merged
 from ..tables.group_codes import codes_note
 from ..tables.kinds import MAX_AUTO_CLASSES
 from ..tables.scaling import CLIP, TAIL_SPREADS
-from ..training.table_defaults import BATCH_SIZE, MAX_PERIODIC_COLUMNS, STEPS_PER_EPOCH
+from ..training.table_defaults import BATCH_SIZE, MAX_PERIODIC_COLUMNS, STEPS_PER_EPOCH, WIDE_ONE_HOT, wide_one_hot
 from .build import PLOT_FILES
 
 
@@ -88,6 +88,10 @@ def recipe(args, model) -> list[str]:
         lines.append("a learned scale on each input of the first layer")
     if {type(layer.activation).__name__ for layer in model.layers[:-1]} == {"Swish"}:
         lines.append("swish hidden units, z σ(z) (--activation relu for ReLU's hinge)")
+    elif getattr(args, "activation", "given") is None:             # (ReLU chosen for a wide one-hot column)
+        wide = ", ".join(map(repr, wide_one_hot(columns)))
+        lines.append(f"ReLU hidden units, not swish: {wide} one-hot with more than {WIDE_ONE_HOT} categories, "
+                     "where swish measured no better (--activation swish)")
     if getattr(args, "batch_size_chosen", False) and args.batch_size > BATCH_SIZE:
         lines.append(f"batches of {args.batch_size} rows: {BATCH_SIZE}, doubled while an epoch keeps "
                      f"{STEPS_PER_EPOCH} steps (--batch-size sets it)")

@@ -11,6 +11,10 @@ HIDDEN_LAYERS = (32, 16)
 #: two draws of thirty R tables it won 58 comparisons and lost 23 (mean +0.003), tied or beat
 #: gradient boosting on 15 + 43 tables against ReLU's 15 + 40 (a third draw, after: 22 against 21).
 ACTIVATION = "swish"
+#: ... unless a text column of more than this many categories is one-hot encoded: on such tables
+#: (which gradient boosting cannot take as they are, so the draws behind swish held none) swish
+#: lost or tied on all six measured (bench/README.md): ReLU there.
+WIDE_ONE_HOT = 255
 #: Most epochs; early stopping on the validation loss usually ends sooner, keeping the best epoch.
 EPOCHS = 100
 #: Rows per gradient step on a table of fewer than 16,384 training rows; larger tables double it
@@ -65,3 +69,16 @@ def batch_size(training_rows: int) -> int:
     while size < MAX_BATCH_SIZE and training_rows >= 2 * size * STEPS_PER_EPOCH:
         size *= 2
     return size
+
+
+def wide_one_hot(columns: list[dict]) -> list[str]:
+    """The text columns (not group codes) of a table's preprocessing ``columns`` one-hot encoded
+    with more than :data:`WIDE_ONE_HOT` categories."""
+    return [c["name"] for c in columns if c["kind"] == "text" and not c.get("codes") and "embed" not in c
+            and len(c["categories"]) > WIDE_ONE_HOT]
+
+
+def activation(columns: list[dict]) -> str:
+    """The hidden activation for a table encoded as ``columns``: :data:`ACTIVATION`, or ReLU where
+    :func:`wide_one_hot` names a column."""
+    return "relu" if wide_one_hot(columns) else ACTIVATION
