@@ -224,11 +224,13 @@ def constructor_arguments(config: dict) -> dict:
 
 
 def _periodic(saved):
-    """The ``periodic`` argument from a saved ``[columns, n_frequencies, dim, sigma]`` (None: none)."""
+    """The ``periodic`` argument from a saved ``[columns, n_frequencies, dim, sigma]`` (None: none;
+    ``sigma`` a number or a pair)."""
     if saved is None:
         return None
     columns, n_frequencies, dim, sigma = saved
-    return PeriodicEmbedding([int(c) for c in columns], int(n_frequencies), int(dim), float(sigma))
+    return PeriodicEmbedding([int(c) for c in columns], int(n_frequencies), int(dim),
+                             tuple(sigma) if isinstance(sigma, list) else sigma)
 
 
 def _read_file(path: str, where: str) -> tuple[dict, dict[str, np.ndarray]]:

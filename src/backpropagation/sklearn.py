@@ -206,7 +206,10 @@ class _BackpropEstimator(BaseEstimator):
         ``backprop train``'s limit), or every column of numbers."""
         encoder = getattr(self, "table_encoder_", None)
         columns = range(X.shape[1]) if encoder is None else encoder.preprocessing_.numeric_positions
-        return table_defaults.periodic_columns(list(columns), bool(self._setting("periodic")))
+        setting = self._setting("periodic")
+        if isinstance(setting, (bool, np.bool_)):
+            return table_defaults.periodic_columns(list(columns), bool(setting))
+        return table_defaults.periodic_columns(list(columns), True, setting)     # (a spread: on, so started)
 
     def _embeddings(self) -> dict | None:
         """The network's ``embeddings`` for the embedded columns of a raw DataFrame's encoding."""
@@ -326,9 +329,11 @@ class BackpropClassifier(ClassifierMixin, _BackpropEstimator):
         default width), as ``backprop train --embed`` does (see :class:`TableEncoder`).
     scaling : {"robust", "standard"}, default "robust"
         A raw DataFrame's numeric columns (see :class:`TableEncoder`).
-    periodic : bool or "auto", default "auto"
+    periodic : bool, float, (float, float) or "auto", default "auto"
         Periodic embeddings of the numeric columns (a raw table's, up to 200; else every column):
-        on / off (see :class:`~backpropagation.nn.input_layers.PeriodicEmbedding`).
+        on / off, or on with this spread of the initial frequencies (one, or LOW and HIGH of
+        log-spaced spreads: ``backprop train --periodic-sigma``; see
+        :class:`~backpropagation.nn.input_layers.PeriodicEmbedding`).
     input_scale : bool or "auto", default "auto"
         A learned scale on each input of the first layer: on / off.
     label_smoothing : float or "auto", default "auto"

@@ -8,6 +8,7 @@ import pytest
 
 from backpropagation import NeuralNetwork, TableModel, read_table
 from backpropagation.cli import main as backprop
+from backpropagation.sklearn import BackpropRegressor
 
 pd = pytest.importorskip("pandas")
 
@@ -38,7 +39,7 @@ def test_the_report_says_what_the_defaults_chose_and_the_model_holds_it(houses, 
     low, high = frame["price"].min(), frame["price"].max()
     assert report["recipe"][:4] == [
         "numeric columns: 2 of 2 robust-scaled (median, quartile spread, smooth clip at ±5)",
-        "periodic embeddings on 2 numeric column(s) (16 frequencies, 3 features each)",
+        "periodic embeddings on 2 numeric column(s) (16 frequencies starting at spread 0.1, 3 features each)",
         "a learned scale on each input of the first layer",
         "swish hidden units, z σ(z) (--activation relu for ReLU's hinge)"]
     assert report["recipe"][4].startswith("predictions kept within the training targets' range [")
@@ -97,6 +98,38 @@ def test_more_numeric_columns_than_the_limit_get_no_periodic_embeddings_and_the_
     assert "no periodic embeddings: 201 numeric columns is more than 200 (each would add 3 inputs to the first " \
            "layer)" in report["recipe"]
     assert NeuralNetwork.load(tmp_path / "m.npz").periodic is None
+
+
+def test_periodic_sigma_starts_fast_waves_beside_slow_ones_and_the_model_and_report_keep_it(houses, capsys):
+    where, frame = houses
+    report = train(where, "--target", "price", "--drop", "sold", "--periodic-sigma", "0.1,3", capsys=capsys)
+    assert "periodic embeddings on 2 numeric column(s) (16 frequencies starting at spread 0.1 to 3, 3 features " \
+           "each)" in report["recipe"]
+    model = NeuralNetwork.load(where / "m.npz")
+    assert model.periodic.sigma == (0.1, 3.0)
+    one = train(where, "--target", "price", "--drop", "sold", "--periodic-sigma", "0.5", capsys=capsys)
+    assert NeuralNetwork.load(where / "m.npz").periodic.sigma == 0.5 and one["recipe"] != report["recipe"]
+    estimator = BackpropRegressor(periodic=(0.1, 3.0), epochs=2, random_state=0).fit(frame.drop(columns=["price",
+                                                                                                      "sold"]),
+                                                                                     frame["price"])
+    assert estimator.model_.periodic.sigma == (0.1, 3.0)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--periodic-sigma", "3,0.1"], "expected one spread or LOW,HIGH with LOW <= HIGH, got '3,0.1'"),
+    (["--periodic-sigma", "0"], "expected a number > 0, got '0'"),
+    (["--periodic-sigma", "0.1,1,2"], "expected one spread or LOW,HIGH"),
+    (["--no-periodic", "--periodic-sigma", "2"], "--periodic-sigma 2: there are no periodic embeddings to start"),
+])
+def test_a_periodic_sigma_that_cannot_be_says_why(houses, capsys, options, message):
+    where, _ = houses
+    try:
+        code = backprop(["train", str(where / "houses.csv"), "--target", "price", "--output", str(where / "m.npz"),
+                         *options])
+    except SystemExit as stop:          # (argparse's usage errors)
+        code = stop.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (where / "m.npz").exists()
 
 
 def test_a_streamed_table_clips_to_the_same_range_as_in_memory(houses):

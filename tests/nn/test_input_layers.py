@@ -151,6 +151,30 @@ def test_bad_periodic_sizes_say_which(options, message):
         PeriodicEmbedding([0], **options)
 
 
+def test_a_pair_of_spreads_starts_each_frequency_at_its_own_log_spaced_spread_and_survives_saving(tmp_path):
+    layer = PeriodicEmbedding([0, 1], n_frequencies=5, sigma=(0.1, 10))
+    bound(layer, np.random.default_rng(3))
+    draws = np.random.default_rng(3).normal(size=(2, 5))
+    np.testing.assert_allclose(layer.w, draws * [0.1, 10**-0.5, 1.0, 10**0.5, 10.0], rtol=1e-12)
+    single = PeriodicEmbedding([0, 1], n_frequencies=5, sigma=0.2)
+    bound(single, np.random.default_rng(3))
+    np.testing.assert_array_equal(single.w, np.random.default_rng(3).normal(0.0, 0.2, (2, 5)))
+    X, y = data()
+    model = NeuralNetwork([4, 8, 1], task="binary", embeddings={1: (5, 2)},
+                          periodic=PeriodicEmbedding([0, 2], sigma=(0.1, 3)), random_state=0)
+    model.fit(X, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = NeuralNetwork.load(tmp_path / "m.npz")
+    assert loaded.periodic.sigma == (0.1, 3.0)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("sigma", [(3, 0.1), (0.1,), (0.1, 1, 2), (0.0, 1), (0.1, np.inf), "0.1", [0.1, True]])
+def test_a_bad_pair_of_spreads_says_what_is_expected(sigma):
+    with pytest.raises(ValueError, match="sigma must be a positive number or a pair \\(low, high\\)"):
+        PeriodicEmbedding([0], sigma=sigma)
+
+
 def test_the_trace_shows_the_input_stage_numbers_of_the_real_step():
     X, y = data(4)
     model = network()

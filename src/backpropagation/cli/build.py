@@ -55,7 +55,8 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
                           dtype=dtype, random_state=args.seed, engine=args.engine,
                           dropout=getattr(args, "dropout", 0.0), embeddings=pre.embeddings or None,
-                          periodic=defaults.periodic_columns(pre.numeric_positions, getattr(args, "periodic", False)),
+                          periodic=defaults.periodic_columns(pre.numeric_positions, getattr(args, "periodic", False),
+                                                            getattr(args, "periodic_sigma", defaults.PERIODIC_SIGMA)),
                           input_scale=getattr(args, "input_scale", False),
                           label_smoothing=getattr(args, "label_smoothing", 0.0) if task != "regression" else 0.0,
                           clip_predictions=getattr(args, "clip_predictions", False) and task == "regression")
@@ -70,7 +71,11 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
 
 def check_schedules(args) -> None:
     """ValueError, before any work, for ``--l2-schedule`` or ``--dropout-schedule`` of a penalty
-    the network will not have."""
+    the network will not have, and for ``--periodic-sigma`` without periodic embeddings."""
+    sigma = getattr(args, "periodic_sigma", defaults.PERIODIC_SIGMA)
+    if sigma != defaults.PERIODIC_SIGMA and not getattr(args, "periodic", False):
+        shown = ",".join(f"{s:g}" for s in ([sigma] if isinstance(sigma, float) else sigma))
+        raise ValueError(f"--periodic-sigma {shown}: there are no periodic embeddings to start (--no-periodic)")
     l2, dropout = getattr(args, "l2_schedule", None), getattr(args, "dropout_schedule", None)
     if l2 and not args.l2:
         raise ValueError(f"--l2-schedule {l2}: there is no L2 penalty to schedule (--l2 0); give --l2 > 0")

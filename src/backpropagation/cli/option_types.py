@@ -97,6 +97,14 @@ def dropout(text: str) -> list[float] | float:
     return rates[0] if len(rates) == 1 else rates
 
 
+def spread(text: str) -> float | tuple[float, float]:
+    """``--periodic-sigma``: one spread, or LOW,HIGH (spreads log-spaced between them, LOW <= HIGH)."""
+    values = [positive_float(part) for part in parts_of(text, "0.1 or 0.1,3")]
+    if len(values) > 2 or len(values) == 2 and values[0] > values[1]:
+        raise argparse.ArgumentTypeError(f"expected one spread or LOW,HIGH with LOW <= HIGH, got {text!r}")
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
 def port(text: str) -> int:
     port = count(text)
     if port > 65535:

@@ -303,6 +303,11 @@ def _add_network_options(command):
                          help="give each numeric column a periodic embedding: [x, cos(2π w x + b) V + c] with 16 "
                               "learned frequencies and 3 features, so the network can switch on and off along a "
                               "number as trees do (default: on; off beyond 200 numeric columns)")
+    command.add_argument("--periodic-sigma", type=opt.spread, default=defaults.PERIODIC_SIGMA, metavar="SPREAD",
+                         help="spread of the periodic embeddings' initial frequencies: one for all (default "
+                              f"{defaults.PERIODIC_SIGMA:g}: slow waves), or LOW,HIGH for spreads log-spaced between "
+                              "them (0.1,3 adds fast waves: it wins where a day count, a time index or an "
+                              "identifier sets the target in small steps, and loses on most small tables)")
     command.add_argument("--input-scale", action=argparse.BooleanOptionalAction, default=defaults.INPUT_SCALE,
                          help="multiply each input of the first layer by a learned factor (default: on)")
     command.add_argument("--label-smoothing", type=opt.smoothing, default=defaults.LABEL_SMOOTHING, metavar="EPSILON",

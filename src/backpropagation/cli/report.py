@@ -79,8 +79,9 @@ def recipe(args, model) -> list[str]:
     lines += [codes_note(c["name"], c) for c in columns if c.get("codes")]
     if model.periodic is not None:
         periodic = model.periodic
+        spread = f"{periodic.sigma:g}" if isinstance(periodic.sigma, float) else "{:g} to {:g}".format(*periodic.sigma)
         lines.append(f"periodic embeddings on {len(periodic.columns)} numeric column(s) ({periodic.n_frequencies} "
-                     f"frequencies, {periodic.features} features each)")
+                     f"frequencies starting at spread {spread}, {periodic.features} features each)")
     elif getattr(args, "periodic", False) and len(numeric) > MAX_PERIODIC_COLUMNS:
         lines.append(f"no periodic embeddings: {len(numeric)} numeric columns is more than {MAX_PERIODIC_COLUMNS} "
                      "(each would add 3 inputs to the first layer)")

@@ -30,6 +30,19 @@ def _whole(name: str, value, low: int) -> int:
     return int(value)
 
 
+def _spread(sigma) -> float | tuple[float, float]:
+    """``sigma`` checked: a positive number, or a pair ``(low, high)`` of them with low <= high."""
+    def positive(value) -> bool:
+        return not isinstance(value, bool) and isinstance(value, (int, float, np.floating, np.integer)) and value > 0 \
+            and np.isfinite(value)
+    if positive(sigma):
+        return float(sigma)
+    if isinstance(sigma, (tuple, list)) and len(sigma) == 2 and all(map(positive, sigma)) and sigma[0] <= sigma[1]:
+        return float(sigma[0]), float(sigma[1])
+    raise ValueError(f"periodic: sigma must be a positive number or a pair (low, high) of them with "
+                     f"low <= high, got {sigma!r}")
+
+
 class PeriodicEmbedding(Layer):
     """Numeric input columns, each as itself beside ``dim`` learned periodic features. For column
     ``j`` of the ``m`` it embeds (all columns at once: a batch of ``m`` small maps)::
@@ -44,7 +57,9 @@ class PeriodicEmbedding(Layer):
                    ∂L/∂x_j = ∂L/∂a_j[:, 0] + 2π ∂L/∂u_j w_j
 
     ``w`` starts small (normal, spread ``sigma``: slow waves over a scaled column's range), ``b``
-    uniform in [-π, π], ``V`` and ``c`` uniform in ±1/√k.
+    uniform in [-π, π], ``V`` and ``c`` uniform in ±1/√k. With ``sigma = (low, high)`` the k
+    frequencies' spreads run log-spaced from ``low`` to ``high``: fast waves beside slow ones, for a
+    number (a day, a time index, an identifier) that sets the target in many small steps.
 
     Parameters
     ----------
@@ -53,8 +68,8 @@ class PeriodicEmbedding(Layer):
     n_frequencies : int, default 16
     dim : int, default 3
         Learned features beside each number (each column takes ``1 + dim`` places).
-    sigma : float, default 0.1
-        Spread of the initial frequencies.
+    sigma : float or (float, float), default 0.1
+        Spread of the initial frequencies: one for all, or the first and last of log-spaced spreads.
 
     Attributes
     ----------
@@ -70,9 +85,7 @@ class PeriodicEmbedding(Layer):
         if not self.columns or len(set(self.columns)) != len(self.columns):
             raise ValueError(f"periodic: expected distinct input columns, got {self.columns}")
         self.n_frequencies, self.features = _whole("n_frequencies", n_frequencies, 1), _whole("dim", dim, 1)
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
-            raise ValueError(f"periodic: sigma must be a positive number, got {sigma!r}")
-        self.sigma = float(sigma)
+        self.sigma = _spread(sigma)
         self.dim = 1 + self.features                       # (the places each column takes in the first layer's input)
         m, k, d = len(self.columns), self.n_frequencies, self.features
         self.n_weights = m * (2 * k + k * d + d)
@@ -90,7 +103,8 @@ class PeriodicEmbedding(Layer):
         self.dw, self.db, self.dV, self.dc = self._views(grads)
 
     def initialize(self, rng: np.random.Generator) -> None:
-        self.w[...] = rng.normal(0.0, self.sigma, self.w.shape)
+        spread = self.sigma if isinstance(self.sigma, float) else np.geomspace(*self.sigma, self.n_frequencies)
+        self.w[...] = rng.normal(0.0, 1.0, self.w.shape) * spread
         self.b[...] = rng.uniform(-np.pi, np.pi, self.b.shape)
         bound = 1 / np.sqrt(self.n_frequencies)
         self.V[...] = rng.uniform(-bound, bound, self.V.shape)
@@ -134,11 +148,12 @@ class PeriodicEmbedding(Layer):
         return dA[:, :, 0] + TWO_PI * np.einsum("mnk,mk->nm", du, self.w)
 
     def config(self) -> list:
-        return [list(self.columns), self.n_frequencies, self.features, self.sigma]
+        return [list(self.columns), self.n_frequencies, self.features,
+                self.sigma if isinstance(self.sigma, float) else list(self.sigma)]
 
     def __repr__(self) -> str:
         return (f"PeriodicEmbedding(columns={self.columns}, n_frequencies={self.n_frequencies}, "
-                f"dim={self.features}, sigma={self.sigma:g})")
+                f"dim={self.features}, sigma={self.sigma!r})")
 
 
 class InputScale(Layer):
