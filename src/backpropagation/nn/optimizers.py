@@ -1,7 +1,9 @@
 """Optimizers: ``step(params, grads, lr)`` updates the whole flat parameter vector in place.
 
 Every optimizer works on the network's one contiguous parameter vector and its gradient, so an
-update is a handful of vectorised calls whatever the depth of the network. The update rules and
+update is a handful of vectorised calls whatever the depth of the network; a running average
+(velocity, moments) is scaled and added to in place, which computes the same sums as its formula
+without a temporary copy of the whole vector. The update rules and
 their default hyper-parameters follow ``torch.optim`` (the reference our tests compare against):
 
 ==========  =========================================================================
@@ -11,7 +13,6 @@ Nesterov    ``v = μ v + g;  p -= lr (g + μ v)``  (μ = 0.9)
 RMSProp     ``s = ρ s + (1 - ρ) g²;  p -= lr g / (√s + ε)``
 Adam        ``m = β1 m + (1 - β1) g;  s = β2 s + (1 - β2) g²;``
             ``p -= lr/(1 - β1ᵗ) · m / (√s / √(1 - β2ᵗ) + ε)``
-            (kept as the sums ``m/(1 - β1)`` and ``s/(1 - β2)``: see :class:`Adam`)
 AdamW       ``p *= 1 - lr λ``, then the Adam step (decay decoupled from the gradient)
 ==========  =========================================================================
 
@@ -168,7 +169,8 @@ class SGD(Optimizer):
         for p, g, velocity in in_pieces(params, grads, self.velocity):
             direction = g
             if self.momentum:
-                velocity[...] = self.momentum * velocity + g                       # v = μ v + g
+                velocity *= self.momentum
+                velocity += g                                                      # v = μ v + g
                 direction = self.momentum * velocity + g if self.nesterov else velocity
             p -= direction * lr                                                    # p -= lr · direction
 
@@ -210,7 +212,8 @@ class RMSProp(Optimizer):
         self._ensure_state(params)
         self.iterations += 1
         for p, g, s in in_pieces(params, grads, self.mean_square):
-            s[...] = self.rho * s + (1.0 - self.rho) * g**2                        # s = ρ s + (1 - ρ) g²
+            s *= self.rho
+            s += (1.0 - self.rho) * g**2                                           # s = ρ s + (1 - ρ) g²
             p -= g / (np.sqrt(s) + self.epsilon) * float(lr)                       # p -= lr g / (√s + ε)
 
     def get_config(self):
@@ -262,8 +265,10 @@ class Adam(Optimizer):
         # p -= lr m̂ / (√v̂ + ε) with m̂ = m / (1 - β1ᵗ), v̂ = v / (1 - β2ᵗ), in torch.optim.Adam's order:
         step_size, root = float(lr) / (1.0 - self.beta_1**t), math.sqrt(1.0 - self.beta_2**t)
         for p, g, m, v in in_pieces(params, grads, self.m, self.v):
-            m[...] = self.beta_1 * m + (1.0 - self.beta_1) * g                      # m = β1 m + (1 - β1) g
-            v[...] = self.beta_2 * v + (1.0 - self.beta_2) * g**2                   # v = β2 v + (1 - β2) g²
+            m *= self.beta_1
+            m += (1.0 - self.beta_1) * g                                            # m = β1 m + (1 - β1) g
+            v *= self.beta_2
+            v += (1.0 - self.beta_2) * g**2                                         # v = β2 v + (1 - β2) g²
             p -= m / (np.sqrt(v) / root + self.epsilon) * step_size
 
     def upgraded_state(self, state: dict[str, np.ndarray], version: int) -> dict[str, np.ndarray]:
