@@ -14,8 +14,10 @@ ours/torch, and the final test accuracy or R² of each, so that speed is never b
 learning. For ``wide`` and ``onehot`` it also reports the fraction of NumPy's own matmul
 throughput reached on the epoch's matrix products; for ``wide`` the peak resident memory of a
 process that trains only our network. ``--busy`` keeps one other process busy (a core's worth
-of matrix products) for the whole run. The machine (processor, cores, the BLAS library, its
-kernel and threads as threadpoolctl reports them) is written with the results.
+of matrix products) for the whole run; ``--rounds N`` runs every implementation N times in
+turn and reports medians, so that a slow spell of a noisy VM weighs on all of them alike. The
+machine (processor, cores, the BLAS library, its kernel and threads as threadpoolctl reports
+them) is written with the results.
 """
 
 from __future__ import annotations
@@ -291,21 +293,34 @@ def warm_numba():
             NeuralNetwork([2, 2, 1], engine="numba", dtype=dtype).fit(np.eye(2), [0.0, 1.0], epochs=1, verbose=0)
 
 
-def measure(name, w, quick) -> dict:
-    """One workload in every implementation (see the module docstring)."""
+def measure(name, w, quick, rounds: int = 1) -> dict:
+    """One workload in every implementation (see the module docstring); with ``rounds`` > 1 every
+    implementation (and the matmul limit) once per round, in turn, so that a slow spell of the
+    machine falls on all of them: epochs and fits are then the medians over the rounds."""
     row = {"rows": len(w["X"]), "network": [w["X"].shape[1], *w["hidden"]], "batch": w["batch"],
-           "dtype": np.dtype(w["dtype"]).name, "epochs": w["epochs"]}
-    for impl, run in IMPLEMENTATIONS:
-        if impl == "numba" and importlib.util.find_spec("numba") is None:
-            continue
-        result = run(w)
-        row[impl] = {**result, "median_epoch_seconds": float(np.median(result["epoch_seconds"]))}
-        if w.get("seeds"):                   # learning judged over several seeds, not one
-            scores = [result["score"]] + [float(run(w, seed=seed)["score"]) for seed in range(1, w["seeds"])]
-            row[impl].update(scores=scores, mean_score=float(np.mean(scores)))
-        chosen = f" (chose {result['engine']})" if impl == "auto" else ""
-        print(f"{name:7s} {impl:8s} {row[impl]['median_epoch_seconds']:9.4f} s/epoch  "
-              f"fit {result['fit_seconds']:7.3f} s  score {result['score']:.4f}{chosen}", flush=True)
+           "dtype": np.dtype(w["dtype"]).name, "epochs": w["epochs"], "rounds": rounds}
+    limits = []
+    for round_ in range(rounds):
+        for impl, run in IMPLEMENTATIONS:
+            if impl == "numba" and importlib.util.find_spec("numba") is None:
+                continue
+            result = run(w)
+            if impl in row:                  # (a later round: its epochs and its fit join the first's)
+                row[impl]["epoch_seconds"] += result["epoch_seconds"]
+                row[impl]["fits"].append(result["fit_seconds"])
+                row[impl]["engines"].append(result.get("engine"))
+            else:
+                row[impl] = {**result, "fits": [result["fit_seconds"]], "engines": [result.get("engine")]}
+            row[impl].update(median_epoch_seconds=float(np.median(row[impl]["epoch_seconds"])),
+                             fit_seconds=float(np.median(row[impl]["fits"])))
+            if w.get("seeds") and round_ == 0:      # learning judged over several seeds, not one
+                scores = [result["score"]] + [float(run(w, seed=seed)["score"]) for seed in range(1, w["seeds"])]
+                row[impl].update(scores=scores, mean_score=float(np.mean(scores)))
+            chosen = f" (chose {result['engine']})" if impl == "auto" else ""
+            print(f"{name:7s} {impl:8s} {np.median(result['epoch_seconds']):9.4f} s/epoch  "
+                  f"fit {result['fit_seconds']:7.3f} s  score {result['score']:.4f}{chosen}", flush=True)
+        if name in ("wide", "onehot"):
+            limits.append(matmul_limit(w))
     for engine in [e for e in ENGINES if e in row]:
         for reference in ("sklearn", "torch"):
             row[f"{engine}_over_{reference}"] = (row[engine]["median_epoch_seconds"]
@@ -314,7 +329,7 @@ def measure(name, w, quick) -> dict:
     row["auto_over_best_engine"] = row["auto"]["fit_seconds"] / min(row[e]["fit_seconds"] for e in engines)
     row["metric"] = "r2" if w["task"] == "regression" else "accuracy"
     if name in ("wide", "onehot"):
-        limit = matmul_limit(w)
+        limit = max(limits, key=lambda found: found["numpy_matmul_gflops"])     # (a limit: the best reached)
         row["matmul"] = {engine: matmul_fraction(w, limit, row[engine]["median_epoch_seconds"])
                          for engine in (*ENGINES, "torch") if engine in row}
     if name == "wide":
@@ -329,6 +344,8 @@ def main(argv=None):
     parser.add_argument("--busy", action="store_true", help="keep one other process busy for the whole run")
     parser.add_argument("--output", default=None, help="JSON results (default bench/results[-quick|-busy].json)")
     parser.add_argument("--plot", default=None, help="bar chart PNG (default next to the JSON)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every implementation this many times in turn (medians): a noisy machine")
     args = parser.parse_args(argv)
     here = os.path.dirname(os.path.abspath(__file__))
     stem = "results" + ("-quick" if args.quick else "") + ("-busy" if args.busy else "")
@@ -341,7 +358,7 @@ def main(argv=None):
     other = busy_process() if args.busy else None
     try:
         for name in args.workloads.split(","):
-            results["workloads"][name] = measure(name, factories[name](args.quick), args.quick)
+            results["workloads"][name] = measure(name, factories[name](args.quick), args.quick, args.rounds)
     finally:
         if other is not None:
             other.kill()
