@@ -14,7 +14,7 @@ FLOORS = {
     1: ["_registry", "files", "interrupt", "collective", "errors", "data", "statistics"],
     2: ["nn"],
     3: ["engines", "training"],
-    4: ["network", "io", "inspection", "tables", "explain", "export"],
+    4: ["network", "io", "inspection", "ensemble", "tables", "explain", "export"],
     5: ["sklearn"],
     6: ["cli", "explore", "__main__"],
 }

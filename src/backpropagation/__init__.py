@@ -23,6 +23,7 @@ from .nn.input_layers import InputScale, PeriodicEmbedding
 from .nn.layers import Dense, Dropout, Embedding, Layer
 from .nn.losses import Loss
 from .network import NeuralNetwork
+from .ensemble import average_networks
 from .nn.optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
 from .nn.schedules import Schedule
 from .tables.streamed_table import StreamedTable, read_table
@@ -31,7 +32,8 @@ from .tables.table_model import TableModel
 __version__ = "0.1.0"
 
 __all__ = [
-    "NeuralNetwork", "Dense", "Dropout", "Embedding", "PeriodicEmbedding", "InputScale", "Layer", "TableModel",
+    "NeuralNetwork", "average_networks", "Dense", "Dropout", "Embedding", "PeriodicEmbedding", "InputScale", "Layer",
+    "TableModel",
     "Activation", "Loss", "Optimizer",
     "Schedule",
     "SGD", "Adam", "AdamW", "RMSProp",

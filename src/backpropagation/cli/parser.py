@@ -308,6 +308,9 @@ def _add_network_options(command):
                               f"{defaults.PERIODIC_SIGMA:g}: slow waves), or LOW,HIGH for spreads log-spaced between "
                               "them (0.1,3 adds fast waves: it wins where a day count, a time index or an "
                               "identifier sets the target in small steps, and loses on most small tables)")
+    command.add_argument("--ensemble", type=opt.positive_int, default=1, metavar="K",
+                         help="train K networks from seeds --seed, --seed + 1, ... on the same rows and save "
+                              "their average as one network (K times the training time; default 1)")
     command.add_argument("--input-scale", action=argparse.BooleanOptionalAction, default=defaults.INPUT_SCALE,
                          help="multiply each input of the first layer by a learned factor (default: on)")
     command.add_argument("--label-smoothing", type=opt.smoothing, default=defaults.LABEL_SMOOTHING, metavar="EPSILON",

@@ -58,6 +58,7 @@ def training_report(args, *, data: str, model, history, stopper, counts: dict, p
         "engine_ms_per_batch": {k: round(v * 1e3, 4) for k, v in getattr(model, "engine_timing_", {}).items()},
         "kernel_seconds": round(history.kernel_seconds, 3),
         "still_improving": still_improving(history), "streamed": streamed, "recipe": recipe(args, model),
+        "ensemble": model.metadata.get("ensemble"),
     }
 
 
@@ -77,16 +78,24 @@ def recipe(args, model) -> list[str]:
         lines.append(f"long tails (5% of rows beyond {TAIL_SPREADS:g} quartile spreads) through asinh before the "
                      f"clip: {shown}")
     lines += [codes_note(c["name"], c) for c in columns if c.get("codes")]
+    members = (model.metadata.get("ensemble") or {}).get("members", 1)
     if model.periodic is not None:
         periodic = model.periodic
         spread = f"{periodic.sigma:g}" if isinstance(periodic.sigma, float) else "{:g} to {:g}".format(*periodic.sigma)
-        lines.append(f"periodic embeddings on {len(periodic.columns)} numeric column(s) ({periodic.n_frequencies} "
-                     f"frequencies starting at spread {spread}, {periodic.features} features each)")
+        lines.append(f"periodic embeddings on {len(periodic.columns)} numeric column(s) "
+                     f"({periodic.n_frequencies // members} frequencies starting at spread {spread}, "
+                     f"{periodic.features // members} features each"
+                     + (f", in each of the {members} networks)" if members > 1 else ")"))
     elif getattr(args, "periodic", False) and len(numeric) > MAX_PERIODIC_COLUMNS:
         lines.append(f"no periodic embeddings: {len(numeric)} numeric columns is more than {MAX_PERIODIC_COLUMNS} "
                      "(each would add 3 inputs to the first layer)")
     if model.input_scale:
         lines.append("a learned scale on each input of the first layer")
+    if members > 1:
+        seeds = model.metadata["ensemble"]["seeds"]
+        lines.append(f"an ensemble of {members} networks (seeds {seeds[0]} to {seeds[-1]}), each with its own "
+                     "periodic embeddings and input scale (folded into its first layer): predictions average "
+                     f"their {'standardised outputs' if model.task_.name == 'regression' else 'logits'}")
     if {type(layer.activation).__name__ for layer in model.layers[:-1]} == {"Swish"}:
         lines.append("swish hidden units, z σ(z) (--activation relu for ReLU's hinge)")
     elif getattr(args, "activation", "given") is None:             # (ReLU chosen for a wide one-hot column)
@@ -250,7 +259,12 @@ def print_report(result: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, indent=2))
         return
-    print(f"\nTrained a {result['task']} network {'-'.join(map(str, result['layers']))} on "
+    ensemble, layers = result.get("ensemble"), result["layers"]
+    what = f"a {result['task']} network {'-'.join(map(str, layers))}" if not ensemble else \
+        (f"an ensemble of {ensemble['members']} {result['task']} networks "
+         f"{'-'.join(map(str, [layers[0], *(h // ensemble['members'] for h in layers[1:-1]), layers[-1]]))} "
+         f"(epochs {', '.join(map(str, ensemble['epochs_run']))}; saved as one network {'-'.join(map(str, layers))})")
+    print(f"\nTrained {what} on "
           f"{result['rows_used']} rows of {result['data']} ({result['rows_train']} training, "
           f"{result['rows_validation']} validation) in {result['seconds']:.1f}s ({result['engine']} engine)")
     if result.get("engine_reason"):

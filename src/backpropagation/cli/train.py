@@ -41,6 +41,10 @@ def run_training(args) -> dict:
     else:
         check_outputs(args)
     check_schedules(args)
+    if getattr(args, "ensemble", 1) > 1 and (args.distributed or should_stream(args)):
+        raise ValueError(f"--ensemble {args.ensemble}: trains its networks one after another on a table held in "
+                         "memory, not streamed (--stream, or a file beyond the memory budget) nor over MPI "
+                         "(--distributed)")
     if should_stream(args):
         trained = train_streaming(args, comm)
     elif comm is None:
@@ -97,14 +101,9 @@ def train(args, table: Table, comm=None) -> Trained:
     data = prepare(args, table, pre, comm)
     n_classes = 0 if pre.resolved_task == "regression" else \
         len(np.unique(data.y) if comm is None else MPIReducer(comm).union_of_labels(data.y))
-    model = network_for(args, pre, data.X.shape[1], n_classes, data.X.dtype)
-    initial, stopper = model.parameters.copy(), stopper_for(args, data.has_validation)
-    history = model.fit(
-        data.X, data.y, epochs=args.epochs, batch_size=batch_size_for(args, data.counts["rows_train"]),
-        verbose=0 if args.json or args.quiet else 1,
-        validation_data=None if not data.has_validation else (data.X_val, data.y_val),
-        early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm, class_weight=args.class_weight,
-        callbacks=penalty_callbacks(args))
+    model, initial, history, stopper = fit_network(args, pre, data, n_classes, comm)
+    if getattr(args, "ensemble", 1) > 1 and not history.interrupted:
+        model, initial = fit_ensemble(args, pre, data, n_classes, (model, initial, history))
     seconds = time.perf_counter() - started
     held = data.counts["rows_validation"] > 0
     report = training_report(
@@ -114,6 +113,53 @@ def train(args, table: Table, comm=None) -> Trained:
         validation=metrics_in_units(model, pre, data.X_val, data.y_val, comm) if held else None,
         classes=class_report(model, data.X_val if held else data.X, data.y_val if held else data.y, comm))
     return Trained(model, initial, report, (data.X, data.y, data.X_val, data.y_val))
+
+
+def fit_network(args, pre, data: "Prepared", n_classes: int, comm=None) -> tuple:
+    """One network built and fitted as the options say: ``(model, initial parameters, history, stopper)``."""
+    model = network_for(args, pre, data.X.shape[1], n_classes, data.X.dtype)
+    initial, stopper = model.parameters.copy(), stopper_for(args, data.has_validation)
+    history = model.fit(
+        data.X, data.y, epochs=args.epochs, batch_size=batch_size_for(args, data.counts["rows_train"]),
+        verbose=0 if args.json or args.quiet else 1,
+        validation_data=None if not data.has_validation else (data.X_val, data.y_val),
+        early_stopping=stopper, lr_schedule=args.lr_schedule, comm=comm, class_weight=args.class_weight,
+        callbacks=penalty_callbacks(args))
+    return model, initial, history, stopper
+
+
+def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple) -> tuple:
+    """``--ensemble K``: K - 1 more networks fitted from seeds ``--seed + 1``, ... on the same rows,
+    then averaged into one (:func:`~backpropagation.ensemble.average_networks`); returns it and its
+    parameters before training (the members' first weights, averaged alike). A member stopped by
+    Ctrl-C ends the ensemble with the members fitted so far (that one included)."""
+    from ..ensemble import average_networks
+
+    seed, (model, initial, history) = args.seed, first
+    fitted = [(model, initial, history)]
+    try:
+        for member in range(1, args.ensemble):
+            args.seed = seed + member
+            if not args.json and not args.quiet:
+                print(f"ensemble: network {member + 1} of {args.ensemble} (seed {args.seed})", file=sys.stderr)
+            fitted.append(fit_network(args, pre, data, n_classes)[:3])
+            if fitted[-1][2].interrupted:
+                break
+    finally:
+        args.seed = seed
+    members = [member for member, _, _ in fitted]
+    merged = average_networks(members)
+    merged.engine_, merged.engine_reason_, merged.engine_timing_ = model.engine_, model.engine_reason_, \
+        model.engine_timing_
+    merged.metadata["ensemble"] = {"members": len(members), "seeds": [seed + i for i in range(len(members))],
+                                   "epochs_run": [len(h.epoch) for _, _, h in fitted]}
+    trained = [member.parameters.copy() for member in members]
+    for member, (_, start, _) in zip(members, fitted):
+        member.parameters[...] = start
+    initial = average_networks(members).parameters.copy()
+    for member, weights in zip(members, trained):
+        member.parameters[...] = weights
+    return merged, initial
 
 
 @dataclass

@@ -151,6 +151,10 @@ def command_summary(args) -> int:
     print(model.summary())
     if "seed" in model.metadata:
         print(f"trained with --seed {model.metadata['seed']} (the same command with it trains the same model)")
+    ensemble = model.metadata.get("ensemble")
+    if isinstance(ensemble, dict) and "members" in ensemble:
+        print(f"an ensemble of {ensemble['members']} networks saved as one: each hidden layer holds their units "
+              "side by side, the output averages theirs (--ensemble)")
     print("\nPreprocessing (fitted on the training rows):")
     print(pre.describe())
     return 0
