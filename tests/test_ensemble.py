@@ -106,7 +106,9 @@ def train(where, name, *options, capsys):
 
 def test_the_command_trains_k_networks_on_one_split_the_first_as_a_single_run_would(table, capsys):
     single = train(table, "one.npz", capsys=capsys)
-    report = train(table, "three.npz", "--ensemble", "3", capsys=capsys)
+    pytest.importorskip("matplotlib")
+    report = train(table, "three.npz", "--ensemble", "3", "--plots", str(table / "plots"), capsys=capsys)
+    assert report["plots"] and all((table / "plots" / name).exists() for name in report["plots"])
     assert report["ensemble"]["members"] == 3 and report["ensemble"]["seeds"] == [0, 1, 2]
     assert report["ensemble"]["epochs_run"][0] == single["epochs_run"]
     assert report["rows_validation"] == single["rows_validation"]

@@ -151,6 +151,7 @@ def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple) -> t
     merged = average_networks(members)
     merged.engine_, merged.engine_reason_, merged.engine_timing_ = model.engine_, model.engine_reason_, \
         model.engine_timing_
+    merged.history_ = model.history_                  # (the first member's curves: the report's and the plots')
     merged.metadata["ensemble"] = {"members": len(members), "seeds": [seed + i for i in range(len(members))],
                                    "epochs_run": [len(h.epoch) for _, _, h in fitted]}
     trained = [member.parameters.copy() for member in members]
