@@ -35,10 +35,12 @@ def logits(model, X):
 
 
 @pytest.mark.parametrize("task", ["regression", "binary", "classification"])
-@pytest.mark.parametrize("stage", ["embeddings, periodic, input scale", "plain", "no hidden layer"])
+@pytest.mark.parametrize("stage", ["embeddings, periodic, input scale", "plain", "input scale alone",
+                                   "no hidden layer"])
 def test_the_merged_network_outputs_the_mean_of_its_members_logits(task, stage):
     X, targets = data()
-    options = {"plain": dict(hidden_activation="tanh"), "no hidden layer": dict(periodic=[0, 2])}.get(stage, {})
+    options = {"plain": dict(hidden_activation="tanh"), "no hidden layer": dict(periodic=[0, 2]),
+               "input scale alone": dict(input_scale=True)}.get(stage, {})
     sizes = (4,) if stage == "no hidden layer" else (4, 8, 6)
     fitted = members(task, targets[task], X, sizes, **options)
     merged = average_networks(fitted)

@@ -93,7 +93,7 @@ def _first_layer_rows(model: NeuralNetwork, merged: NeuralNetwork, member: int) 
     """``(rows of the member's first layer, rows of the merged network's)``: where each input of
     the member's embedded input lies in the merged one (a number's own place is shared; a
     periodic column's features and an embedding's vector lie in the member's block)."""
-    if model.embedded_input is None:
+    if merged.embedded_input is None:                  # (plain inputs, or an input scale alone: folded)
         rows = np.arange(model.layer_sizes[0])
         return rows, rows
     theirs, ours = [], []
