@@ -131,3 +131,29 @@ def test_an_ensemble_is_not_streamed(table, capsys):
                      "--output", str(table / "m.npz")]) == 2
     assert "--ensemble 2: trains its networks one after another on a table held in memory" in capsys.readouterr().err
     assert not (table / "m.npz").exists()
+
+
+@pytest.mark.parametrize("pressed_at, members", [(2, None), (3, 2)])
+def test_a_ctrl_c_during_a_later_member_keeps_the_members_fitted_before_it(table, capsys, monkeypatch,
+                                                                          pressed_at, members):
+    import os
+    import signal
+
+    from backpropagation import engines
+
+    calls, original = [], engines.choose
+
+    def choose(*args, **kwargs):                      # (one engine choice per member's fit)
+        calls.append(1)
+        if len(calls) == pressed_at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engines, "choose", choose)
+    code = backprop(["train", str(table / "houses.csv"), "--target", "price", "--seed", "0", "--epochs", "5",
+                     "--ensemble", "3", "--json", "--output", str(table / "m.npz")])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 130 and report["interrupted"]
+    saved = NeuralNetwork.load(table / "m.npz")
+    assert (saved.metadata.get("ensemble") or {}).get("members") == members
+    assert saved.layer_sizes[1] == 32 * (members or 1)

@@ -103,7 +103,8 @@ def train(args, table: Table, comm=None) -> Trained:
         len(np.unique(data.y) if comm is None else MPIReducer(comm).union_of_labels(data.y))
     model, initial, history, stopper = fit_network(args, pre, data, n_classes, comm)
     if getattr(args, "ensemble", 1) > 1 and not history.interrupted:
-        model, initial = fit_ensemble(args, pre, data, n_classes, (model, initial, history))
+        model, initial, cut = fit_ensemble(args, pre, data, n_classes, (model, initial, history))
+        history = cut or history                        # (a Ctrl-C during a later member: reported)
     seconds = time.perf_counter() - started
     held = data.counts["rows_validation"] > 0
     report = training_report(
@@ -130,12 +131,13 @@ def fit_network(args, pre, data: "Prepared", n_classes: int, comm=None) -> tuple
 
 def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple) -> tuple:
     """``--ensemble K``: K - 1 more networks fitted from seeds ``--seed + 1``, ... on the same rows,
-    then averaged into one (:func:`~backpropagation.ensemble.average_networks`); returns it and its
-    parameters before training (the members' first weights, averaged alike). A member stopped by
-    Ctrl-C ends the ensemble with the members fitted so far (that one included)."""
+    then averaged into one (:func:`~backpropagation.ensemble.average_networks`); returns it, its
+    parameters before training (the members' first weights, averaged alike) and, where Ctrl-C
+    stopped a member, that member's history (else None): the ensemble then holds the members
+    fitted before it (the first alone stays a plain network)."""
     from ..ensemble import average_networks
 
-    seed, (model, initial, history) = args.seed, first
+    seed, (model, initial, history), cut = args.seed, first, None
     fitted = [(model, initial, history)]
     try:
         for member in range(1, args.ensemble):
@@ -144,9 +146,12 @@ def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple) -> t
                 print(f"ensemble: network {member + 1} of {args.ensemble} (seed {args.seed})", file=sys.stderr)
             fitted.append(fit_network(args, pre, data, n_classes)[:3])
             if fitted[-1][2].interrupted:
+                cut = fitted.pop()[2]
                 break
     finally:
         args.seed = seed
+    if len(fitted) == 1:
+        return model, initial, cut
     members = [member for member, _, _ in fitted]
     merged = average_networks(members)
     merged.engine_, merged.engine_reason_, merged.engine_timing_ = model.engine_, model.engine_reason_, \
@@ -160,7 +165,7 @@ def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple) -> t
     initial = average_networks(members).parameters.copy()
     for member, weights in zip(members, trained):
         member.parameters[...] = weights
-    return merged, initial
+    return merged, initial, cut
 
 
 @dataclass
