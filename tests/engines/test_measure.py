@@ -1,7 +1,6 @@
 """engines/measure.py: the engine and the BLAS threads chosen by timing the job's own training steps."""
 
 import contextlib
-import time
 
 import numpy as np
 import pytest
@@ -41,15 +40,18 @@ class FakeBLAS:
 
 
 def slow_when(fake, monkeypatch, one_is_faster):
-    """Every training step sleeps while BLAS is held to the thread count that is slower here (a
-    busy machine: two threads wait for each other, or one cannot keep up)."""
+    """Every training step takes 4 ms of a fake clock while BLAS is held to the thread count that
+    is slower here (a busy machine: two threads wait for each other, or one cannot keep up), 1 ms
+    otherwise: the trials read the clock, so no real timing (and no loaded machine) decides."""
     from backpropagation.engines import numpy_engine
 
-    real = numpy_engine.NumpyEngine.chunks
+    real, clock = numpy_engine.NumpyEngine.chunks, [0.0]
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(measure.time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
 
     def chunks(self, *args, **kwargs):
         for result in real(self, *args, **kwargs):
-            time.sleep(0.004 if fake.limited != one_is_faster else 0.0)
+            clock[0] += 0.004 if fake.limited != one_is_faster else 0.001
             yield result
     monkeypatch.setattr(numpy_engine.NumpyEngine, "chunks", chunks)
 
