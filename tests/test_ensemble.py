@@ -43,7 +43,7 @@ def test_the_merged_network_outputs_the_mean_of_its_members_logits(task, stage):
                "input scale alone": dict(input_scale=True)}.get(stage, {})
     sizes = (4,) if stage == "no hidden layer" else (4, 8, 6)
     fitted = members(task, targets[task], X, sizes, **options)
-    merged = average_networks(fitted)
+    merged = average_networks(iter(fitted))           # (any iterable of networks)
     np.testing.assert_allclose(logits(merged, X), np.mean([logits(m, X) for m in fitted], axis=0),
                                rtol=1e-12, atol=1e-12)
     assert merged.layer_sizes == (4, *(3 * h for h in sizes[1:]), fitted[0].layer_sizes[-1])

@@ -42,6 +42,7 @@ def average_networks(members: list[NeuralNetwork]) -> NeuralNetwork:
     NeuralNetwork
         Fitted; its metadata is the first member's, with ``ensemble`` (how many members).
     """
+    members = list(members)
     first, k = _checked(members)
     config = network_config(first)
     config["layer_sizes"] = [first.layer_sizes[0], *(k * h for h in first.layer_sizes[1:-1]), first.layer_sizes[-1]]
