@@ -28,12 +28,12 @@ from .io import constructor_arguments, network_config
 from .network import NeuralNetwork
 
 
-def average_networks(members: list[NeuralNetwork]) -> NeuralNetwork:
+def average_networks(members) -> NeuralNetwork:
     """One network whose outputs are the mean of ``members``' (see the module docstring).
 
     Parameters
     ----------
-    members : list of NeuralNetwork
+    members : iterable of NeuralNetwork
         Fitted networks of one shape, task, activations and input stage, fitted on the same rows
         (the same classes; a regression's same target scaling).
 
