@@ -127,8 +127,10 @@ def test_blas_runs_on_one_thread_while_threads_share_the_batches_and_on_all_afte
               "NeuralNetwork([4, 8, 1], engine='numba').fit(np.eye(4), np.arange(4.0), epochs=1, batch_size=2, "
               "verbose=0, callbacks=[probe])\n"
               "import scipy.linalg.cython_blas\n"
-              "print({n for _, n in probe.during}, len(probe.during) == len(blas()), min(n for _, n in blas()))\n")
-    assert python_output(script).split("\n")[0] == f"{{1}} True {min(2, os.cpu_count())}"
+              "print({n for _, n in probe.during}, len(probe.during) == len(blas()), min(n for _, n in blas()))\n"
+              "print('during', probe.during, 'after', blas(), 'cores', __import__('os').sched_getaffinity(0))\n")
+    printed = python_output(script)        # (its second line: what to look at if this ever fails)
+    assert printed.split("\n")[0] == f"{{1}} True {min(2, os.cpu_count())}", printed
 
 
 
