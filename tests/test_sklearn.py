@@ -145,8 +145,25 @@ def test_invalid_hyper_parameters_fail_in_fit_not_init(iris):
         model.fit(X, y)
 
 
+@pytest.fixture
+def thread_variables_kept():
+    """The thread-count variables of this process's environment as they were before the test: a
+    dask LocalCluster sets them to 1 and leaves them, and every later subprocess of the test
+    worker would then start its BLAS on one thread."""
+    import os
+
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.mark.slow
-def test_grid_search_on_a_dask_cluster(iris):
+def test_grid_search_on_a_dask_cluster(iris, thread_variables_kept):
     distributed = pytest.importorskip("dask.distributed")
     import joblib
 
