@@ -208,8 +208,8 @@ class _BackpropEstimator(BaseEstimator):
         columns = range(X.shape[1]) if encoder is None else encoder.preprocessing_.numeric_positions
         setting = self._setting("periodic")
         if isinstance(setting, (bool, np.bool_)):
-            return table_defaults.periodic_columns(list(columns), bool(setting))
-        return table_defaults.periodic_columns(list(columns), True, setting)     # (a spread: on, so started)
+            return table_defaults.periodic_embedding(list(columns), bool(setting))
+        return table_defaults.periodic_embedding(list(columns), True, setting)     # (a spread: on, so started)
 
     def _embeddings(self) -> dict | None:
         """The network's ``embeddings`` for the embedded columns of a raw DataFrame's encoding."""

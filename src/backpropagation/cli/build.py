@@ -42,7 +42,7 @@ def spelled_columns(args) -> list[str]:
     return preprocessor(args).spelled_columns
 
 
-def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwork:
+def network_for(args, pre, n_inputs: int, n_classes: int, dtype, seed: int | None = None) -> NeuralNetwork:
     """The network ``train`` fits: ``n_inputs`` encoded columns in, one output per class (one for
     two classes, and for regression). The network's task (its output) standardises a regression target."""
     task = pre.resolved_task
@@ -53,9 +53,9 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     activation = args.activation or defaults.activation(pre.columns)
     model = NeuralNetwork([n_inputs, *args.layers, n_out], task=task, hidden_activation=activation,
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
-                          dtype=dtype, random_state=args.seed, engine=args.engine,
+                          dtype=dtype, random_state=args.seed if seed is None else seed, engine=args.engine,
                           dropout=getattr(args, "dropout", 0.0), embeddings=pre.embeddings or None,
-                          periodic=defaults.periodic_columns(pre.numeric_positions, getattr(args, "periodic", False),
+                          periodic=defaults.periodic_embedding(pre.numeric_positions, getattr(args, "periodic", False),
                                                             getattr(args, "periodic_sigma", defaults.PERIODIC_SIGMA)),
                           input_scale=getattr(args, "input_scale", False),
                           label_smoothing=getattr(args, "label_smoothing", 0.0) if task != "regression" else 0.0,
@@ -63,13 +63,13 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype) -> NeuralNetwor
     model.metadata["preprocessing"] = pre.to_dict()
     model.metadata["feature_names"] = pre.feature_names
     model.metadata["text_format"] = text_format(args).to_dict()   # predict reads new files alike
-    model.metadata["seed"] = args.seed
+    model.metadata["seed"] = args.seed          # (an ensemble's: its first network's, the command's)
     if args.data != "-":                 # (export checks its graph on the training file's rows)
         model.metadata["training_data"] = os.path.abspath(args.data)
     return model
 
 
-def check_schedules(args) -> None:
+def check_option_pairs(args) -> None:
     """ValueError, before any work, for ``--l2-schedule`` or ``--dropout-schedule`` of a penalty
     the network will not have, and for ``--periodic-sigma`` without periodic embeddings."""
     sigma = getattr(args, "periodic_sigma", defaults.PERIODIC_SIGMA)

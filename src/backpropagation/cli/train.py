@@ -24,7 +24,7 @@ from ..interrupt import InterruptGuard
 from ..tables.readers import Table, number_rows_across, read_file
 from ..tables.transform_report import TransformReport
 from ..training.reducers import MPIReducer
-from .build import (batch_size_for, check_outputs, check_schedules, drawn_seed, network_for, penalty_callbacks,
+from .build import (batch_size_for, check_outputs, check_option_pairs, drawn_seed, network_for, penalty_callbacks,
                     preprocessor, spelled_columns, stopper_for, text_format)
 from .report import Trained, class_report, metrics_in_units, print_report, training_report, write_plots
 from .stream import should_stream, train_streaming
@@ -40,7 +40,7 @@ def run_training(args) -> dict:
         collectively(comm, lambda: comm.Get_rank() == 0 and check_outputs(args))
     else:
         check_outputs(args)
-    check_schedules(args)
+    check_option_pairs(args)
     if getattr(args, "ensemble", 1) > 1 and (args.distributed or should_stream(args)):
         raise ValueError(f"--ensemble {args.ensemble}: trains its networks one after another on a table held in "
                          "memory, not streamed (--stream, or a file beyond the memory budget) nor over MPI "
@@ -116,9 +116,10 @@ def train(args, table: Table, comm=None) -> Trained:
     return Trained(model, initial, report, (data.X, data.y, data.X_val, data.y_val))
 
 
-def fit_network(args, pre, data: "Prepared", n_classes: int, comm=None) -> tuple:
-    """One network built and fitted as the options say: ``(model, initial parameters, history, stopper)``."""
-    model = network_for(args, pre, data.X.shape[1], n_classes, data.X.dtype)
+def fit_network(args, pre, data: "Prepared", n_classes: int, comm=None, seed: int | None = None) -> tuple:
+    """One network built (from ``seed``, default ``--seed``) and fitted as the options say:
+    ``(model, initial parameters, history, stopper)``."""
+    model = network_for(args, pre, data.X.shape[1], n_classes, data.X.dtype, seed)
     initial, stopper = model.parameters.copy(), stopper_for(args, data.has_validation)
     history = model.fit(
         data.X, data.y, epochs=args.epochs, batch_size=batch_size_for(args, data.counts["rows_train"]),
@@ -139,17 +140,13 @@ def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple) -> t
 
     seed, (model, initial, history), cut = args.seed, first, None
     fitted = [(model, initial, history)]
-    try:
-        for member in range(1, args.ensemble):
-            args.seed = seed + member
-            if not args.json and not args.quiet:
-                print(f"ensemble: network {member + 1} of {args.ensemble} (seed {args.seed})", file=sys.stderr)
-            fitted.append(fit_network(args, pre, data, n_classes)[:3])
-            if fitted[-1][2].interrupted:
-                cut = fitted.pop()[2]
-                break
-    finally:
-        args.seed = seed
+    for member in range(1, args.ensemble):
+        if not args.json and not args.quiet:
+            print(f"ensemble: network {member + 1} of {args.ensemble} (seed {seed + member})", file=sys.stderr)
+        fitted.append(fit_network(args, pre, data, n_classes, seed=seed + member)[:3])
+        if fitted[-1][2].interrupted:
+            cut = fitted.pop()[2]
+            break
     if len(fitted) == 1:
         return model, initial, cut
     members = [member for member, _, _ in fitted]

@@ -48,7 +48,7 @@ PERIODIC = True
 #: ... unless the table has more numeric columns than this (each adds 3 inputs and 83 parameters).
 MAX_PERIODIC_COLUMNS = 200
 #: Spread of the embeddings' initial frequencies (slow waves). Spreads log-spaced from 0.1 to 3
-#: (``--periodic-sigma 0.1 3``) won by up to 0.17 R² on tables where a day count or an identifier
+#: (``--periodic-sigma 0.1,3``) won by up to 0.17 R² on tables where a day count or an identifier
 #: sets the target in small steps and lost on most of the fifteen (bench/periodic_sigma.json).
 PERIODIC_SIGMA = 0.1
 #: A learned scale on each input of the first layer.
@@ -59,7 +59,7 @@ LABEL_SMOOTHING = 0.1
 CLIP_PREDICTIONS = True
 
 
-def periodic_columns(numeric_positions: list[int], periodic: bool = PERIODIC,
+def periodic_embedding(numeric_positions: list[int], periodic: bool = PERIODIC,
                      sigma: float | tuple = PERIODIC_SIGMA) -> PeriodicEmbedding | None:
     """The periodic embeddings of a table's encoded columns: every numeric column's number, its
     frequencies drawn with spread ``sigma``; None where ``periodic`` is off or the table has more
