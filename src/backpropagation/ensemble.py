@@ -29,7 +29,10 @@ from .network import NeuralNetwork
 
 
 def average_networks(members) -> NeuralNetwork:
-    """One network whose outputs are the mean of ``members``' (see the module docstring).
+    """One network whose output layer's pre-activation is the mean of ``members``' (a regression's
+    standardised outputs, a classifier's logits): each hidden layer holds the members' units side
+    by side, block-diagonal; their periodic frequencies and embedding vectors sit side by side and
+    each member's input scale is folded into its first-layer rows.
 
     Parameters
     ----------
