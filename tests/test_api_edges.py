@@ -93,6 +93,8 @@ def test_embedding_layers_in_the_layer_list_build_the_same_network_as_embeddings
     np.testing.assert_array_equal(listed.parameters, given.parameters)
     with pytest.raises(ValueError, match="Embedding layers come first"):
         NeuralNetwork([Dense(5, 8), Embedding(1, 10, 3), Dense(8, 1)])
+    with pytest.raises(ValueError, match="in the layer list or as embeddings=, not both"):
+        NeuralNetwork([Embedding(1, 10, 3), Dense(5, 8), Dense(8, 1)], embeddings={2: (4, 2)})
 
 
 def test_summary_shows_the_dropout_rates():

@@ -35,6 +35,15 @@ from .training.reducers import LocalReducer
 
 
 
+def from_layer_list(layers: list, output_activation, embeddings):
+    """``unpack_layers``' widths, activations, use_bias and dropout of a list of layers, with the
+    Embedding layers it lists as ``embeddings`` (ValueError where ``embeddings`` is given too)."""
+    sizes, hidden, output, use_bias, dropout, listed = unpack_layers(layers, output_activation)
+    if listed and embeddings:
+        raise ValueError("embeddings: give the Embedding layers in the layer list or as embeddings=, not both")
+    return sizes, hidden, output, use_bias, dropout, embeddings or listed
+
+
 class NeuralNetwork(Inspection, FlatParameters):
     """A feed-forward neural network trained by hand-written backpropagation.
 
@@ -164,23 +173,13 @@ class NeuralNetwork(Inspection, FlatParameters):
         clip_predictions: bool = False,
     ) -> None:
         if isinstance(layer_sizes, (list, tuple)) and \
-                all(isinstance(x, (Dense, Dropout, Embedding)) for x in layer_sizes or [0]):
-            layer_sizes, hidden_activation, output_activation, use_bias, dropout, listed = \
-                unpack_layers(layer_sizes, output_activation)
-            if listed and embeddings:
-                raise ValueError("embeddings: give the Embedding layers in the layer list or as embeddings=, not both")
-            embeddings = embeddings or listed
+                all(isinstance(x, (Dense, Dropout, Embedding)) for x in layer_sizes or [0]):   # (a list of layers)
+            layer_sizes, hidden_activation, output_activation, use_bias, dropout, embeddings = \
+                from_layer_list(layer_sizes, output_activation, embeddings)
         self.layer_sizes = check_layer_sizes(layer_sizes)
-        self.task = task
-        self.standardize_target = check_bool("standardize_target", standardize_target)
-        self.clip_predictions = check_bool("clip_predictions", clip_predictions)
-        self.task_ = tasks.get(task, self.layer_sizes[-1], self.standardize_target, self.clip_predictions)
+        self._set_task(task, loss, standardize_target, clip_predictions, label_smoothing)
         hidden = activations.per_hidden_layer(hidden_activation, len(self.layer_sizes) - 2)
         output = activations.get(output_activation or self.task_.output_activation, "output_activation")
-        self.loss = losses.get(loss or self.task_.loss)
-        self.task_.check_loss(self.loss)
-        if label_smoothing:
-            self.loss = losses.with_label_smoothing(self.loss, label_smoothing)
         self.optimizer = optimizers.get(optimizer)
         self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
         self.l2, self.initializer = check_float("l2", l2, 0.0), initializer
@@ -210,6 +209,17 @@ class NeuralNetwork(Inspection, FlatParameters):
         self.metadata: dict = {}  # JSON-ready, saved with the model (the CLI keeps its preprocessing here)
         self.stop_training, self.stop_reason = False, None
         self.feature_names_in_ = None  # the column names of the frame fit saw, if it had names
+
+    def _set_task(self, task, loss, standardize_target, clip_predictions, label_smoothing) -> None:
+        """The task (what the output means), its target handling and the loss, checked together."""
+        self.task = task
+        self.standardize_target = check_bool("standardize_target", standardize_target)
+        self.clip_predictions = check_bool("clip_predictions", clip_predictions)
+        self.task_ = tasks.get(task, self.layer_sizes[-1], self.standardize_target, self.clip_predictions)
+        self.loss = losses.get(loss or self.task_.loss)
+        self.task_.check_loss(self.loss)
+        if label_smoothing:
+            self.loss = losses.with_label_smoothing(self.loss, label_smoothing)
 
     def _build_input_stage(self, embeddings, periodic, input_scale) -> None:
         """What the network does to its input before the first Dense layer (:mod:`backpropagation.nn.input_layers`)."""

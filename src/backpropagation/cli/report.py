@@ -65,6 +65,12 @@ def training_report(args, *, data: str, model, history, stopper, counts: dict, p
 def recipe(args, model) -> list[str]:
     """What the defaults (or the options) chose for this table, in words: the scaling of the numbers,
     periodic embeddings, the input scale, swish units, label smoothing, the clip of regression predictions."""
+    return input_recipe(args, model) + training_recipe(args, model)
+
+
+def input_recipe(args, model) -> list[str]:
+    """:func:`recipe`'s lines on what reaches the first layer: scaling, tails, group codes, periodic
+    embeddings, the input scale, an ensemble's members."""
     pre = model.metadata.get("preprocessing", {})
     columns = pre.get("columns", [])
     numeric = [c for c in columns if c["kind"] == "numeric"]
@@ -96,6 +102,14 @@ def recipe(args, model) -> list[str]:
         lines.append(f"an ensemble of {members} networks (seeds {seeds[0]} to {seeds[-1]}), each with its own "
                      "periodic embeddings and input scale (folded into its first layer): predictions average "
                      f"their {'standardised outputs' if model.task_.name == 'regression' else 'logits'}")
+    return lines
+
+
+def training_recipe(args, model) -> list[str]:
+    """:func:`recipe`'s lines on the network and its training: the hidden units, the batch size,
+    label smoothing, schedules, a whole-number target read as classes, the clip of predictions."""
+    pre = model.metadata.get("preprocessing", {})
+    columns, lines = pre.get("columns", []), []
     if {type(layer.activation).__name__ for layer in model.layers[:-1]} == {"Swish"}:
         lines.append("swish hidden units, z σ(z) (--activation relu for ReLU's hinge)")
     elif getattr(args, "activation", "given") is None:             # (ReLU chosen for a wide one-hot column)

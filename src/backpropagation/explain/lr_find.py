@@ -59,6 +59,20 @@ class LRFinderResult:
         return plot_lr_find(self, path)
 
 
+def checked_range_test(start, end, smoothing, diverge) -> tuple[float, float, float, float]:
+    """:func:`lr_find`'s ``start``, ``end``, ``smoothing`` and ``diverge``, checked (ValueError naming
+    the argument otherwise)."""
+    start, end = check_float("start", start, 0.0, strict=True), check_float("end", end, 0.0, strict=True)
+    if not end > start:
+        raise ValueError(f"end: expected a rate above start={start}, got {end}")
+    if not (1e-12 <= start and end <= 1e6):
+        raise ValueError(f"start and end: learning rates from 1e-12 to 1e6 are tried, got {start:g} to {end:g}")
+    smoothing = check_float("smoothing", smoothing, 0.0)
+    if smoothing >= 1:
+        raise ValueError(f"smoothing: expected a number in [0, 1), got {smoothing}")
+    return start, end, smoothing, check_float("diverge", diverge, 1.0, strict=True)
+
+
 def lr_find(model, X, y, start: float = 1e-7, end: float = 10.0, steps: int | None = None,
             batch_size: int = 32, smoothing: float = 0.98, diverge: float = 4.0,
             sample_weight=None, class_weight=None) -> LRFinderResult:
@@ -78,15 +92,7 @@ def lr_find(model, X, y, start: float = 1e-7, end: float = 10.0, steps: int | No
         :data:`SKIP_START` steps) divided by 10: the minimum sits where training is about to
         become unstable, and a tenth of it still learns fast (fastai's "minimum" rule).
     """
-    start, end = check_float("start", start, 0.0, strict=True), check_float("end", end, 0.0, strict=True)
-    if not end > start:
-        raise ValueError(f"end: expected a rate above start={start}, got {end}")
-    if not (1e-12 <= start and end <= 1e6):
-        raise ValueError(f"start and end: learning rates from 1e-12 to 1e6 are tried, got {start:g} to {end:g}")
-    smoothing = check_float("smoothing", smoothing, 0.0)
-    if smoothing >= 1:
-        raise ValueError(f"smoothing: expected a number in [0, 1), got {smoothing}")
-    diverge = check_float("diverge", diverge, 1.0, strict=True)
+    start, end, smoothing, diverge = checked_range_test(start, end, smoothing, diverge)
     trial = copy.deepcopy(model)
     X, Y, _, _, weights = training_sets(trial, LocalReducer(), X, y, sample_weight, 0.0, None, class_weight)
     batch_size = min(check_int("batch_size", batch_size, 1), len(X))
