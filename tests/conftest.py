@@ -33,3 +33,13 @@ def python_s_own_ctrl_c():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(autouse=True)
+def short_jobs_estimated_afresh(monkeypatch):
+    """Each test estimates its short jobs as a fresh process does: ``auto`` reuses a step time
+    measured by an earlier short fit of the same network in the process (``engines._short_steps``),
+    which would make a test's trials depend on which tests ran before it in this worker."""
+    from backpropagation import engines
+
+    monkeypatch.setattr(engines, "_short_steps", {})

@@ -181,12 +181,35 @@ def test_a_short_job_measures_numba_once_where_this_process_holds_its_kernels(mo
     fits = [NeuralNetwork([4, 8, 1], random_state=0) for _ in range(2)]
     for fitted in fits:
         fitted.fit(X, y, epochs=1, batch_size=1, verbose=0)
-    assert trials == ["numpy", "numba", "numpy"]          # the second fit: its estimate only
+    assert trials == ["numba"]     # the first fit's estimate stands for both, numba is timed once
     assert [fitted.engine_ for fitted in fits] == ["numba", "numba"] and "numba" in fits[1].engine_timing_
     np.testing.assert_array_equal(fits[0].parameters, fits[1].parameters)
     other = NeuralNetwork([4, 8, 1], engine="numpy", random_state=0)
     other.fit(X, y, epochs=1, batch_size=1, verbose=0)
     assert other.engine_ == "numpy" and trials[-1] == "numpy"         # engine="numpy" is never measured against
+
+
+def test_a_short_job_s_estimate_is_reused_by_later_short_fits_of_the_same_network_only(monkeypatch):
+    trials = []
+    real = measure.trial
+    monkeypatch.setattr(measure, "trial", lambda *args, **kw: trials.append(args[1]) or real(*args, **kw))
+    X, y = np.random.default_rng(0).normal(size=(64, 4)), np.zeros(64)
+    fits = [NeuralNetwork([4, 8, 1], engine="numpy", random_state=0) for _ in range(3)]
+    for fitted in fits:
+        fitted.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    assert len(trials) == 1                                       # the first fit's estimate only
+    assert all(f.engine_timing_ == fits[0].engine_timing_ for f in fits)
+    np.testing.assert_array_equal(fits[0].parameters, fits[2].parameters)
+    for other, batch_size in ((NeuralNetwork([4, 9, 1], engine="numpy"), 8),          # another network,
+                              (NeuralNetwork([4, 8, 1], engine="numpy", dropout=0.1), 8),   # its dropout,
+                              (NeuralNetwork([4, 8, 1], engine="numpy"), 4)):        # another batch size
+        other.fit(X, y, epochs=2, batch_size=batch_size, verbose=0)
+    assert len(trials) == 4
+    step = fits[0].engine_timing_["numpy (estimate)"]
+    many = int(engines.AUTO_MIN_SECONDS / step) * 8               # rows the step puts past half the line
+    engines.short_job_estimate(fits[0], X, y[:, None], 8, many, 1, engines.job_shape(
+        fits[0], ("numpy", 8, fits[0].n_parameters, fits[0].dtype.str)))
+    assert len(trials) == 5                                       # a job that may be long: measured again
 
 
 @pytest.mark.parametrize("threads, seconds, most_wait", [(1, 0.1, 0.0), (2, 1.0, float("inf")), (2, 0.3, None)])
@@ -283,3 +306,63 @@ def test_numba_s_trial_waits_for_blas_threads_only_where_its_own_products_wake_t
     measure.numba_seconds(model, X, rng.normal(size=(64, 1)), 32, budget=0.0)
     assert settled == [("numba None", waits)]
 
+
+
+def test_paired_seconds_times_the_two_in_turn_so_that_a_slow_spell_falls_on_both(monkeypatch):
+    # A fake machine that runs at half speed from t = 1: one-after-the-other trials would time
+    # ``alone`` (1.0 a call) before the spell and ``shared`` (0.8 a call) in it, 1.6, and take the
+    # wrong one; in turn, both meet the spell alike.
+    clock, calls = [0.0], []
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: clock[0])
+
+    def step(name, cost):
+        def run():
+            calls.append(name)
+            clock[0] += cost * (2.0 if clock[0] >= 1.0 else 1.0)
+        return run
+
+    one, many = measure.paired_seconds(step("alone", 1.0), step("shared", 0.8), budget=4.0)
+    assert many < one
+    assert calls[:2] == ["alone", "shared"] and calls[2::2] == ["shared"] * len(calls[2::2])
+    assert calls.count("alone") == calls.count("shared")
+
+
+def test_paired_seconds_leads_with_the_one_core_calls_until_the_other_threads_sleep(monkeypatch):
+    clock, calls = [0.0], []
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: clock[0])
+
+    def step(name):
+        def run():
+            calls.append(name)
+            clock[0] += 0.25
+        return run
+
+    measure.paired_seconds(step("alone"), step("shared"), budget=0.0, lead_until=1.0,
+                           ready=lambda: calls.append(f"ready at {clock[0]:.2f}"))
+    assert calls[:5] == ["alone"] * 4 + ["ready at 1.00"]          # (a warm-up, then timed until 1.0)
+    assert calls[5:] == ["shared", "shared", "alone", "shared", "alone"]
+
+
+def test_numba_s_thread_counts_are_timed_in_turn_and_after_the_reference_s_blas_threads_sleep(monkeypatch):
+    pytest.importorskip("numba")
+    from backpropagation.engines import numba_engine
+
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
+    fake = FakeBLAS()
+    monkeypatch.setattr(measure, "blas_controller", lambda: fake)
+    clock, order = [0.0], []
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(measure.time, "sleep", lambda seconds: seconds > 0 and order.append(f"slept {seconds}"))
+
+    def fake_trial(model, name, X, Y, batch_size, parts=None, batches=measure.TRIAL_BATCHES):
+        def run():
+            order.append(f"parts {parts} {'held' if fake.limited else 'free'}")
+            clock[0] += 0.25 if parts == 1 else 0.125         # the shared threads twice as fast
+        return run, 2, None
+    monkeypatch.setattr(measure, "trial", fake_trial)
+    monkeypatch.setattr(measure, "_spinning", ("numpy None", 1.0))    # the reference's BLAS threads spin until 1.0
+    timing, parts, why_not = measure.numba_trials(NeuralNetwork([4, 8, 1]), None, None, 32, 1e6, budget=0.0)
+    assert timing == {"numba, 1 thread": pytest.approx(0.125), "numba": pytest.approx(0.0625)} and parts is None
+    assert order[:5] == ["parts 1 held"] * 4 + ["parts None free"]       # led until 1.0, then no wait
+    assert not any(entry.startswith("slept") for entry in order)
+    assert set(order[4:]) == {"parts 1 held", "parts None free"} and measure._spinning[0] == "numba None"

@@ -35,6 +35,11 @@ SHORT_THREADED_MIN_SECONDS = 0.6
 #: shape and batch size: a second fit of the same network takes the same engine without
 #: measuring (a few milliseconds once, not once a fit), so reruns stay bit-identical.
 _short_choices: dict = {}
+#: Seconds per reference step that a short job's estimate measured in this process, by network
+#: shape and batch size: a later fit of the same network that they put at under half of
+#: :data:`AUTO_MIN_SECONDS` is not estimated again (the folds of a cross-validation, a grid
+#: search's fits: the estimate's few steps cost 5-10% of a fit of 25 ms).
+_short_steps: dict = {}
 
 
 def check_engine(engine) -> str:
@@ -87,8 +92,6 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
     A measurement is kept in ``model.measured_`` and reused by later fits of the same network,
     engine setting and batch size (``partial_fit``, a streamed table's later fits): once is enough.
     """
-    from . import measure
-
     candidate = choose(model, distributed)
     model.engine_, model.engine_timing_, model.engine_parts_ = candidate, {}, None
     model.engine_reason_ = numba_unavailable(model, distributed) if model.engine == "auto" else None
@@ -100,12 +103,12 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
         model.engine_, model.engine_reason_, timing, threads, model.engine_parts_ = measured[1]
         model.engine_timing_ = dict(timing)
         return threads
-    step, seconds = measure.estimate(model, X, Y, batch_size, n_rows, epochs)
+    shape = job_shape(model, key)
+    step, seconds = short_job_estimate(model, X, Y, batch_size, n_rows, epochs, shape)
     model.engine_, threads, timing = "numpy", None, {"numpy (estimate)": step}
     if seconds >= AUTO_MIN_SECONDS:
         model.engine_, threads, timing = measure_long_job(model, X, Y, batch_size, step, seconds, candidate)
     elif candidate == "numba" and kernels_loaded(model.dtype):
-        shape = (key, repr(model.layers), repr(model.loss), repr(model.optimizer))
         if shape not in _short_choices:
             _short_choices[shape] = measure_short_job(model, X, Y, batch_size, step, seconds)
         model.engine_, model.engine_reason_, timing, threads, model.engine_parts_ = _short_choices[shape]
@@ -116,6 +119,33 @@ def decide(model, X, Y, n_rows: int, batch_size: int, epochs: int, distributed: 
     model.engine_timing_ = timing
     model.measured_ = (key, (model.engine_, model.engine_reason_, dict(timing), threads, model.engine_parts_))
     return threads
+
+
+def job_shape(model, key: tuple) -> tuple:
+    """What a training step's time depends on besides the rows: ``key`` (engine setting, batch
+    size, parameters, dtype), the layers, loss, optimizer and dropout, and the input stage's
+    periodic phases and embeddings."""
+    stage = model.embedded_input
+    periodic = None if stage is None or stage.periodic is None else (len(stage.periodic.columns),
+                                                                      stage.periodic.n_frequencies)
+    embeddings = None if stage is None else tuple((e.column, e.n_categories, e.dim) for e in stage.embeddings)
+    return (key, repr(model.layers), repr(model.loss), repr(model.optimizer), repr(model.dropouts), periodic,
+            embeddings, None if stage is None else stage.scale is not None)
+
+
+def short_job_estimate(model, X, Y, batch_size: int, n_rows: int, epochs: int, shape: tuple) -> tuple[float, float]:
+    """``(seconds per reference step, estimated seconds of the job)``: measured
+    (:func:`.measure.estimate`), or, where an earlier short job of this ``shape`` in this process
+    measured a step that puts this job under half of :data:`AUTO_MIN_SECONDS`, that step."""
+    from . import measure
+
+    step = _short_steps.get(shape)
+    if step is not None and step * epochs * math.ceil(n_rows / batch_size) < AUTO_MIN_SECONDS / 2:
+        return step, step * epochs * math.ceil(n_rows / batch_size)
+    step, seconds = measure.estimate(model, X, Y, batch_size, n_rows, epochs)
+    if seconds < AUTO_MIN_SECONDS:
+        _short_steps[shape] = step
+    return step, seconds
 
 
 def kernels_loaded(dtype) -> bool:

@@ -114,6 +114,42 @@ def seconds_per_call(step, budget: float = TRIAL_SECONDS, least: int = 3) -> flo
     return float(np.median(times))
 
 
+def paired_seconds(alone, shared, budget: float = TRIAL_SECONDS, least: int = 2, lead_until: float = 0.0,
+                   ready=lambda: None) -> tuple[float, float]:
+    """Median seconds per call of ``alone()`` and of ``shared()``, timed in turn (one call of each,
+    then again) after a warm-up call of each, until each has at least ``least`` calls and
+    ``budget`` seconds: a slow spell of a shared machine then falls on both alike, where two trials
+    one after the other can each meet a different one. Before ``shared`` is first called,
+    ``alone`` is timed by itself until ``lead_until`` (a :func:`time.perf_counter` reading) and
+    ``ready()`` is called (it may wait)."""
+    def timed(step) -> float:
+        began = time.perf_counter()
+        step()
+        return time.perf_counter() - began
+
+    alone()
+    first, second = [], []
+    while time.perf_counter() < lead_until and len(first) < 1000:
+        first.append(timed(alone))
+    ready()
+    shared()
+    while len(second) < least or min(sum(first), sum(second)) < budget:
+        second.append(timed(shared))
+        first.append(timed(alone))
+        if len(second) >= 1000:
+            break
+    return float(np.median(first)), float(np.median(second))
+
+
+def spinning_until(which: str) -> float:
+    """When the spinning worker threads of the last threaded trial sleep (a :func:`time.perf_counter`
+    reading), where that trial was of another kind than ``which`` and this context lets a trial
+    wait for them (:func:`waiting_at_most`); 0.0 otherwise."""
+    if _spinning[0] in (None, which):
+        return 0.0
+    return min(_spinning[1], time.perf_counter() + _most_wait)
+
+
 def blas_controller():
     """threadpoolctl's controller of the BLAS libraries, or None without threadpoolctl."""
     try:
@@ -204,6 +240,27 @@ def numba_seconds(model, X, Y, batch_size: int, budget: float = TRIAL_SECONDS, p
         settled()
 
 
+def numba_thread_seconds(model, X, Y, batch_size: int, budget: float = TRIAL_SECONDS,
+                         batches: int = TRIAL_BATCHES) -> tuple[float, float]:
+    """Seconds per training step of the compiled engine on one thread (BLAS held to one) and on its
+    own threads sharing each batch, timed in turn (:func:`paired_seconds`). The one-thread calls
+    begin while another trial's BLAS threads may still spin (on one core, they leave those the
+    others); the threaded calls, once they sleep (:func:`settle`)."""
+    run_alone, steps, _ = trial(model, "numba", X, Y, batch_size, 1, batches)
+    run_shared, shared_steps, _ = trial(model, "numba", X, Y, batch_size, None, batches)
+    controller = blas_controller()
+
+    def alone():
+        with controller.limit(limits=1, user_api="blas") if controller else contextlib.nullcontext():
+            run_alone()
+    try:
+        one, many = paired_seconds(alone, run_shared, budget, lead_until=spinning_until("numba None"),
+                                   ready=lambda: settle("numba None", True))
+    finally:
+        settled()
+    return one / steps, many / shared_steps
+
+
 def estimate(model, X, Y, batch_size: int, n_rows: int, epochs: int) -> tuple[float, float]:
     """``(seconds per step, estimated seconds of the whole job)`` of the reference engine, from a
     couple of its steps on the job's batches (cheap: the first thing measured for every job)."""
@@ -256,20 +313,18 @@ def numba_trials(model, X, Y, batch_size: int, estimate_seconds: float, budget: 
     """``(seconds per step, parts, why not)`` of the compiled engine on the job's batches. Where
     several threads share numba's batches, one thread alone is timed too (a busy machine makes
     threads wait for each other); ``parts`` is 1 where that measured faster, else None (numba's
-    own count). Nothing is timed (and ``why not`` says why) where numba's kernels were never
-    compiled here and the job is too short (:data:`COMPILE_PAYS`) for compiling them to pay."""
+    own count); the two are timed in turn (:func:`numba_thread_seconds`). Nothing is timed (and
+    ``why not`` says why) where numba's kernels were never compiled here and the job is too short
+    (:data:`COMPILE_PAYS`) for compiling them to pay."""
     from .numba_engine import thread_count
 
     if estimate_seconds < COMPILE_PAYS and not numba_compiled_before():
         return {}, None, (f"numba's kernels were never compiled here (about 20 s the first time) and the job is "
                           f"estimated at {estimate_seconds:.0f} s; engine='numba' once compiles them")
-    timing, parts = {}, None
-    if thread_count(model, batch_size) > 1:     # (first: on one core, it needs no other trial's threads asleep)
-        timing["numba, 1 thread"] = numba_seconds(model, X, Y, batch_size, budget, parts=1, batches=batches)
-    timing["numba"] = numba_seconds(model, X, Y, batch_size, budget, batches=batches)
-    if "numba, 1 thread" in timing:
-        parts = 1 if timing["numba, 1 thread"] < timing["numba"] else None
-    return timing, parts, ""
+    if thread_count(model, batch_size) > 1:
+        one, many = numba_thread_seconds(model, X, Y, batch_size, budget, batches)
+        return {"numba, 1 thread": one, "numba": many}, (1 if one < many else None), ""
+    return {"numba": numba_seconds(model, X, Y, batch_size, budget, batches=batches)}, None, ""
 
 
 def decisive(numba_timing: dict, numpy_estimate: float) -> bool:
