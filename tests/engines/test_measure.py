@@ -142,12 +142,38 @@ def test_numba_far_faster_than_the_estimate_spares_the_references_thread_trials(
     monkeypatch.setattr(measure, "numba_trials", lambda *args: timed.append("numba") or ({"numba": numba_step}, None,
                                                                                          ""))
     monkeypatch.setattr(measure, "blas_threads", lambda *args: timed.append("numpy") or (None, {"numpy": 1e-3}))
+    monkeypatch.setattr(measure, "numba_compiled_before", lambda: True)
     model = NeuralNetwork([4, width, 1], engine="auto", random_state=0)
-    engines.decide(model, np.zeros((64, 4)), np.zeros((64, 1)), 10**6, 32, 100, distributed=False)
+    engines.decide(model, np.ones((64, 4)), np.zeros((64, 1)), 10**6, 32, 100, distributed=False)
     expected = ["numpy", "numba"] if width == 4096 else ["numba", "numpy"] if numpy_timed else ["numba"]
     assert timed == expected
     assert model.engine_ == ("numba" if numba_step < 1e-3 / measure.NUMBA_MARGIN else "numpy")
     assert model.engine_timing_["numba"] == numba_step and (model.engine_reason_ is None) == (model.engine_ == "numba")
+    # Mostly zeros (one-hot columns): numba's first layer loops over the nonzeros and its other
+    # product wakes no BLAS threads, so its trial runs on one core, first, as for small products.
+    timed.clear()
+    engines.decide(NeuralNetwork([4, width, 1], engine="auto", random_state=0), np.eye(64, 4), np.zeros((64, 1)),
+                   10**6, 32, 100, distributed=False)
+    assert timed == (["numba", "numpy"] if numpy_timed else ["numba"])
+    # ... but not where its threads would share the batches (the reference's one-thread trial
+    # runs while the estimate's BLAS threads spin, and numba's threads then need not wait).
+    from backpropagation.engines import numba_engine
+
+    timed.clear()
+    monkeypatch.setattr(numba_engine, "thread_count", lambda model, batch_size: 2)
+    engines.decide(NeuralNetwork([4, width, 1], engine="auto", random_state=0), np.eye(64, 4), np.zeros((64, 1)),
+                   10**6, 32, 100, distributed=False)
+    assert timed == (["numpy", "numba"] if width == 4096 else ["numba", "numpy"] if numpy_timed else ["numba"])
+
+
+def test_auto_asks_nothing_of_numba_s_kernels_where_they_were_never_compiled_and_would_not_pay(monkeypatch):
+    monkeypatch.setattr(engines, "choose", lambda model, distributed: "numba")
+    monkeypatch.setattr(measure, "estimate", lambda *args: (1e-3, 100.0))
+    monkeypatch.setattr(measure, "numba_compiled_before", lambda: False)
+    monkeypatch.setattr(measure, "numba_on_one_core", lambda *args: pytest.fail("imports numba"))
+    model = NeuralNetwork([4, 4096, 1], engine="auto", random_state=0)
+    engines.decide(model, np.ones((64, 4)), np.zeros((64, 1)), 10**6, 32, 100, distributed=False)
+    assert model.engine_ == "numpy" and "never compiled here" in model.engine_reason_
 
 
 def test_a_measurement_serves_later_fits_of_the_same_network_and_batch_size(monkeypatch):

@@ -184,9 +184,10 @@ def measure_short_job(model, X, Y, batch_size: int, step: float, seconds: float)
 def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, candidate: str):
     """``(engine, BLAS threads, timing)`` of a job estimated at ``seconds`` (``step`` seconds per
     reference step): the reference engine on each BLAS thread count and, where numba is the
-    candidate, numba's steps; numba's first where the job's products wake no BLAS threads (so no
-    trial waits for another's spinning threads), and then, where they were decisive
-    (:func:`.measure.decisive`), nothing more. Sets ``model.engine_reason_`` and ``model.engine_parts_``."""
+    candidate, numba's steps; numba's first where the job's products wake no BLAS threads or
+    numba's trial runs on one core (:func:`.measure.numba_on_one_core`), and
+    then, where they were decisive (:func:`.measure.decisive`), nothing more. Sets
+    ``model.engine_reason_`` and ``model.engine_parts_``."""
     from . import measure
 
     budget = min(measure.TRIAL_SECONDS, measure.TRIAL_SHARE * seconds / 3)
@@ -198,7 +199,8 @@ def measure_long_job(model, X, Y, batch_size: int, step: float, seconds: float, 
     wakes = wakes_blas_threads(model, batch_size)
     known = step if wakes or measure.estimate_suffices(step, budget, batches, n_batches) else None
     numba, parts, why_not = {}, None, ""
-    numba_first = candidate == "numba" and not wakes
+    numba_first = candidate == "numba" and (not wakes or (measure.numba_may_run(seconds) and
+                                                          measure.numba_on_one_core(model, X, batch_size)))
     if numba_first:
         numba, parts, why_not = measure.numba_trials(model, X, Y, batch_size, seconds, budget, batches)
     if measure.decisive(numba, step):

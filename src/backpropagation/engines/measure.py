@@ -308,6 +308,22 @@ def numba_compiled_before() -> bool:
         return True                        # (unknown: let the measurement decide)
 
 
+def numba_may_run(estimate_seconds: float) -> bool:
+    """Whether numba's kernels may be tried for a job estimated at ``estimate_seconds``: they were
+    compiled here before, or the job is long enough (:data:`COMPILE_PAYS`) for compiling them to pay."""
+    return estimate_seconds >= COMPILE_PAYS or numba_compiled_before()
+
+
+def numba_on_one_core(model, X, batch_size: int) -> bool:
+    """Whether numba's trial runs on one core, so may start while another trial's BLAS threads
+    still spin on the others: one thread takes each batch, its first layer loops over a sparse
+    input's nonzeros, and no other product wakes BLAS's threads."""
+    from .numba_engine import sparse_first_layer, thread_count
+
+    return thread_count(model, batch_size) == 1 and not wakes_blas_threads(model, batch_size, skip_first=True) \
+        and sparse_first_layer(model, X)
+
+
 def numba_trials(model, X, Y, batch_size: int, estimate_seconds: float, budget: float,
                  batches: int = TRIAL_BATCHES) -> tuple[dict, int | None, str]:
     """``(seconds per step, parts, why not)`` of the compiled engine on the job's batches. Where
@@ -318,7 +334,7 @@ def numba_trials(model, X, Y, batch_size: int, estimate_seconds: float, budget: 
     (:data:`COMPILE_PAYS`) for compiling them to pay."""
     from .numba_engine import thread_count
 
-    if estimate_seconds < COMPILE_PAYS and not numba_compiled_before():
+    if not numba_may_run(estimate_seconds):
         return {}, None, (f"numba's kernels were never compiled here (about 20 s the first time) and the job is "
                           f"estimated at {estimate_seconds:.0f} s; engine='numba' once compiles them")
     if thread_count(model, batch_size) > 1:

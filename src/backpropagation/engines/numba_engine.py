@@ -105,6 +105,13 @@ def sparse_limit(units: int, staged: bool) -> float:
     return SPARSE_DENSITY - SPARSE_TESTS / units + (SPARSE_STAGED if staged else 0.0)
 
 
+def sparse_first_layer(model, X) -> bool:
+    """Whether the engine's first layer would loop over the nonzero inputs of rows like ``X``'s
+    (:func:`sparse_limit`), as :meth:`NumbaEngine.sparse_input` decides it, without an engine."""
+    stage = stage_of(model)
+    return first_input_density(X, stage) <= sparse_limit(model.layers[0].fan_out, stage.active)
+
+
 def loaded_dtype(dtype) -> bool:
     """Whether an engine of this process has compiled or loaded the kernels for ``dtype``."""
     return np.dtype(dtype).str in _loaded_dtypes
