@@ -355,6 +355,21 @@ def test_the_estimators_take_a_raw_dataframe_with_text_and_gaps_as_the_command_l
     assert numbers.table_encoder_ is None                      # numbers go straight to the network
 
 
+def test_an_estimator_after_the_table_encoder_sees_numbers_and_takes_their_defaults():
+    # (as docs/sklearn.md says: the recipe is given to a frame the estimator encodes itself)
+    from sklearn.pipeline import make_pipeline
+
+    from backpropagation.sklearn import TableEncoder
+
+    X, y = penguins_frame()
+    own = BackpropClassifier(epochs=2, random_state=0).fit(X, y)
+    piped = make_pipeline(TableEncoder(), BackpropClassifier(epochs=2, random_state=0)).fit(X, y)[-1]
+    assert own.model_.layer_sizes[1:-1] == (32, 16) and own.model_.periodic is not None
+    assert piped.model_.layer_sizes[1:-1] == (100,) and piped.model_.periodic is None
+    frame_of_numbers = X.select_dtypes("number").fillna(0.0)
+    assert BackpropClassifier(epochs=2, random_state=0).fit(frame_of_numbers, y).model_.layer_sizes[1:-1] == (100,)
+
+
 def test_the_estimators_take_embed_for_a_raw_frame_s_text_columns():
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
