@@ -106,6 +106,17 @@ def test_the_real_tables_benchmark_scores_the_cli_beside_scikit_learn(tmp_path):
     assert all(row[method]["seconds"] > 0 for method in ("backprop train (defaults)", "HistGradientBoosting"))
 
 
+@pytest.mark.slow
+def test_the_periodic_spread_benchmark_scores_both_spreads_and_the_one_validation_picks(tmp_path):
+    result, written = bench_script(tmp_path, "periodic_select.py", "--quick", "--gradient-boosting",
+                                   BENCH.parent / "tables.json")
+    run = written["results"][0]["runs"][0]
+    assert set(run) == {"default", "fast waves"} and all(v["validation_loss"] > 0 for v in run.values())
+    lower = min(run, key=lambda name: run[name]["validation_loss"])
+    assert f"select {run[lower]['test']['accuracy']:.3f}" in result.stdout
+    assert "select: ties or beats gradient boosting on" in result.stdout
+
+
 def _tables_script():
     sys.path.insert(0, str(BENCH.parent))
     try:
