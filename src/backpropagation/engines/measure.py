@@ -13,9 +13,10 @@ the BLAS threads the fit will hold:
    on its default threads and on one (a busy machine can make one faster), and the fit holds
    the faster;
 3. ``engine="auto"`` times the numba engine's compiled steps too (before step 2 where the job's
-   products wake no BLAS threads, and then skips step 2 where numba is :data:`DECISIVE_MARGIN`
-   faster than the estimate) and takes it only where it is
-   :data:`NUMBA_MARGIN` faster; its kernels are only tried when numba has compiled them before, or
+   products wake no BLAS threads or numba's trial runs on one core, and then skips step 2 where
+   numba is :data:`DECISIVE_MARGIN` faster than the estimate; where its threads would share the
+   batches, on one thread and on those threads in turn, :func:`numba_thread_seconds`) and takes
+   it only where it is :data:`NUMBA_MARGIN` faster; its kernels are only tried when numba has compiled them before, or
    when the job is long enough (:data:`COMPILE_PAYS`) for a first compilation to pay.
 
 Each trial's budget is a small share of the job's estimated length (at most
