@@ -115,7 +115,70 @@ def test_periodic_sigma_starts_fast_waves_beside_slow_ones_and_the_model_and_rep
     assert estimator.model_.periodic.sigma == (0.1, 3.0)
 
 
+@pytest.mark.parametrize("target, drop, loss", [("price", "sold", "mse"), ("sold", "price", "log_loss")])
+def test_periodic_sigma_auto_keeps_the_spread_of_lower_validation_loss(houses, capsys, target, drop, loss):
+    where, _ = houses
+    runs = {}
+    for spread in ("0.1", "0.1,3"):
+        report = train(where, "--target", target, "--drop", drop, "--periodic-sigma", spread, capsys=capsys)
+        runs[spread] = (report["validation"][loss], NeuralNetwork.load(where / "m.npz").parameters)
+    report = train(where, "--target", target, "--drop", drop, "--periodic-sigma", "AUTO", capsys=capsys)
+    model = NeuralNetwork.load(where / "m.npz")
+    chosen = min(runs, key=lambda spread: runs[spread][0])
+    np.testing.assert_array_equal(model.parameters, runs[chosen][1])     # that run's network, bit for bit
+    choice = model.metadata["periodic_choice"]
+    assert choice["chosen"] == chosen and choice["loss"] == loss
+    assert choice["validation_loss"] == pytest.approx([runs["0.1"][0], runs["0.1,3"][0]], rel=1e-12)
+    assert report["validation"][loss] == pytest.approx(runs[chosen][0], rel=1e-12)
+    said = f"periodic spread {chosen} chosen by the validation {loss}"
+    assert any(line.startswith(said) for line in report["recipe"])
+    assert model.periodic.sigma == {"0.1": 0.1, "0.1,3": (0.1, 3.0)}[chosen]
+
+
+def test_periodic_sigma_auto_gives_an_ensemble_s_members_the_spread_it_chose(houses, capsys, monkeypatch):
+    from backpropagation.cli import train as train_module
+
+    where, _ = houses
+    spreads, fit = [], train_module.fit_network
+    monkeypatch.setattr(train_module, "fit_network", lambda *args, **kw: spreads.append(kw.get("sigma")) or
+                        fit(*args, **kw))
+    monkeypatch.setattr(train_module, "AUTO_SPREADS", (0.5, (0.1, 3.0)))
+    train(where, "--target", "price", "--drop", "sold", "--periodic-sigma", "auto", "--ensemble", "3", capsys=capsys)
+    saved = NeuralNetwork.load(where / "m.npz")
+    chosen = saved.metadata["periodic_choice"]["chosen"]
+    assert spreads[:2] == [0.5, (0.1, 3.0)] and spreads[2:] == [{"0.5": 0.5, "0.1,3": (0.1, 3.0)}[chosen]] * 2
+    assert saved.metadata["ensemble"]["members"] == 3
+
+
+def test_periodic_sigma_auto_keeps_the_first_network_where_ctrl_c_stops_the_second(houses, capsys, monkeypatch):
+    import os
+    import signal
+
+    from backpropagation import engines
+
+    where, _ = houses
+    calls, original = [], engines.choose
+
+    def choose(*args, **kwargs):                      # (one engine choice per network's fit)
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engines, "choose", choose)
+    code = backprop(["train", str(where / "houses.csv"), "--target", "price", "--seed", "0", "--epochs", "5",
+                     "--periodic-sigma", "auto", "--json", "--output", str(where / "m.npz")])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 130 and report["interrupted"]
+    saved = NeuralNetwork.load(where / "m.npz")
+    assert saved.periodic.sigma == 0.1 and "periodic_choice" not in saved.metadata
+
+
 @pytest.mark.parametrize("options, message", [
+    (["--periodic-sigma", "auto", "--validation-split", "0"], "--periodic-sigma auto: chooses the spread by the "
+                                                              "validation loss, and --validation-split 0"),
+    (["--periodic-sigma", "auto", "--no-periodic"], "--periodic-sigma auto: there are no periodic embeddings"),
+    (["--periodic-sigma", "auto", "--stream"], "--periodic-sigma auto: trains its networks one after another"),
     (["--periodic-sigma", "3,0.1"], "expected one spread or LOW,HIGH with LOW <= HIGH, got '3,0.1'"),
     (["--periodic-sigma", "0"], "expected a number > 0, got '0'"),
     (["--periodic-sigma", "0.1,1,2"], "expected one spread or LOW,HIGH"),

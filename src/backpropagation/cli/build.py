@@ -42,21 +42,25 @@ def spelled_columns(args) -> list[str]:
     return preprocessor(args).spelled_columns
 
 
-def network_for(args, pre, n_inputs: int, n_classes: int, dtype, seed: int | None = None) -> NeuralNetwork:
+def network_for(args, pre, n_inputs: int, n_classes: int, dtype, seed: int | None = None,
+                sigma=None) -> NeuralNetwork:
     """The network ``train`` fits: ``n_inputs`` encoded columns in, one output per class (one for
-    two classes, and for regression). The network's task (its output) standardises a regression target."""
+    two classes, and for regression). The network's task (its output) standardises a regression
+    target. ``seed`` and ``sigma`` (the periodic spread) stand in for ``--seed`` and ``--periodic-sigma``."""
     task = pre.resolved_task
     n_out = 1 if task == "regression" or (n_classes == 2 and task in ("classification", "binary")) else n_classes
     learning_rate = args.learning_rate
     if learning_rate is None:
         learning_rate = defaults.LEARNING_RATE if args.optimizer.lower() in ("adam", "adamw", "rmsprop") else 1e-2
     activation = args.activation or defaults.activation(pre.columns)
+    sigma = sigma or getattr(args, "periodic_sigma", defaults.PERIODIC_SIGMA)
+    sigma = defaults.AUTO_SPREADS[0] if sigma == "auto" else sigma      # (lr-find: the first spread auto tries)
     model = NeuralNetwork([n_inputs, *args.layers, n_out], task=task, hidden_activation=activation,
                           optimizer=args.optimizer, learning_rate=learning_rate, l2=args.l2,
                           dtype=dtype, random_state=args.seed if seed is None else seed, engine=args.engine,
                           dropout=getattr(args, "dropout", 0.0), embeddings=pre.embeddings or None,
                           periodic=defaults.periodic_embedding(pre.numeric_positions, getattr(args, "periodic", False),
-                                                            getattr(args, "periodic_sigma", defaults.PERIODIC_SIGMA)),
+                                                            sigma),
                           input_scale=getattr(args, "input_scale", False),
                           label_smoothing=getattr(args, "label_smoothing", 0.0) if task != "regression" else 0.0,
                           clip_predictions=getattr(args, "clip_predictions", False) and task == "regression")
@@ -71,11 +75,16 @@ def network_for(args, pre, n_inputs: int, n_classes: int, dtype, seed: int | Non
 
 def check_option_pairs(args) -> None:
     """ValueError, before any work, for ``--l2-schedule`` or ``--dropout-schedule`` of a penalty
-    the network will not have, and for ``--periodic-sigma`` without periodic embeddings."""
+    the network will not have, for ``--periodic-sigma`` without periodic embeddings, and for
+    ``--periodic-sigma auto`` without validation rows."""
     sigma = getattr(args, "periodic_sigma", defaults.PERIODIC_SIGMA)
+    shown = sigma if isinstance(sigma, str) else ",".join(f"{s:g}" for s in ([sigma] if isinstance(sigma, float)
+                                                                              else sigma))
     if sigma != defaults.PERIODIC_SIGMA and not getattr(args, "periodic", False):
-        shown = ",".join(f"{s:g}" for s in ([sigma] if isinstance(sigma, float) else sigma))
         raise ValueError(f"--periodic-sigma {shown}: there are no periodic embeddings to start (--no-periodic)")
+    if sigma == "auto" and not getattr(args, "validation_split", 0.0):
+        raise ValueError("--periodic-sigma auto: chooses the spread by the validation loss, and --validation-split 0 "
+                         "holds out no rows; give --validation-split > 0 or a spread")
     l2, dropout = getattr(args, "l2_schedule", None), getattr(args, "dropout_schedule", None)
     if l2 and not args.l2:
         raise ValueError(f"--l2-schedule {l2}: there is no L2 penalty to schedule (--l2 0); give --l2 > 0")

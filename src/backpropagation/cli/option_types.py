@@ -97,8 +97,11 @@ def dropout(text: str) -> list[float] | float:
     return rates[0] if len(rates) == 1 else rates
 
 
-def spread(text: str) -> float | tuple[float, float]:
-    """``--periodic-sigma``: one spread, or LOW,HIGH (spreads log-spaced between them, LOW <= HIGH)."""
+def spread(text: str) -> float | tuple[float, float] | str:
+    """``--periodic-sigma``: one spread, LOW,HIGH (spreads log-spaced between them, LOW <= HIGH), or
+    ``auto`` (each of ``table_defaults.AUTO_SPREADS`` tried, the lower validation loss kept)."""
+    if text.strip().lower() == "auto":
+        return "auto"
     values = [positive_float(part) for part in parts_of(text, "0.1 or 0.1,3")]
     if len(values) > 2 or len(values) == 2 and values[0] > values[1]:
         raise argparse.ArgumentTypeError(f"expected one spread or LOW,HIGH with LOW <= HIGH, got {text!r}")

@@ -307,7 +307,9 @@ def _add_network_options(command):
                          help="spread of the periodic embeddings' initial frequencies: one for all (default "
                               f"{defaults.PERIODIC_SIGMA:g}: slow waves), or LOW,HIGH for spreads log-spaced between "
                               "them (0.1,3 adds fast waves: it wins where a day count, a time index or an "
-                              "identifier sets the target in small steps, and loses on most small tables)")
+                              "identifier sets the target in small steps, and loses on most small tables), or "
+                              "auto: a network trained with each of 0.1 and 0.1,3, the lower validation loss kept "
+                              "(twice the training time)")
     command.add_argument("--ensemble", type=opt.positive_int, default=1, metavar="K",
                          help="train K networks from seeds --seed, --seed + 1, ... on the same rows and save "
                               "their average as one network (K times the training time; default 1)")

@@ -92,6 +92,13 @@ def input_recipe(args, model) -> list[str]:
                      f"({periodic.n_frequencies // members} frequencies starting at spread {spread}, "
                      f"{periodic.features // members} features each"
                      + (f", in each of the {members} networks)" if members > 1 else ")"))
+        choice = model.metadata.get("periodic_choice")
+        if choice:
+            others = ", ".join(f"{spread} ({loss:.4g})" for spread, loss in
+                               zip(choice["spreads"], choice["validation_loss"]) if spread != choice["chosen"])
+            chosen = choice["validation_loss"][choice["spreads"].index(choice["chosen"])]
+            lines.append(f"periodic spread {choice['chosen']} chosen by the validation {choice['loss']} ({chosen:.4g}) "
+                         f"over {others} (--periodic-sigma auto: a network trained with each)")
     elif getattr(args, "periodic", False) and len(numeric) > MAX_PERIODIC_COLUMNS:
         lines.append(f"no periodic embeddings: {len(numeric)} numeric columns is more than {MAX_PERIODIC_COLUMNS} "
                      "(each would add 3 inputs to the first layer)")

@@ -24,6 +24,7 @@ from ..interrupt import InterruptGuard
 from ..tables.readers import Table, number_rows_across, read_file
 from ..tables.transform_report import TransformReport
 from ..training.reducers import MPIReducer
+from ..training.table_defaults import AUTO_SPREADS
 from .build import (batch_size_for, check_outputs, check_option_pairs, drawn_seed, network_for, penalty_callbacks,
                     preprocessor, spelled_columns, stopper_for, text_format)
 from .report import Trained, class_report, metrics_in_units, print_report, training_report, write_plots
@@ -41,8 +42,10 @@ def run_training(args) -> dict:
     else:
         check_outputs(args)
     check_option_pairs(args)
-    if getattr(args, "ensemble", 1) > 1 and (args.distributed or should_stream(args)):
-        raise ValueError(f"--ensemble {args.ensemble}: trains its networks one after another on a table held in "
+    several = f"--ensemble {args.ensemble}" if getattr(args, "ensemble", 1) > 1 else \
+        "--periodic-sigma auto" if getattr(args, "periodic_sigma", None) == "auto" else None
+    if several and (args.distributed or should_stream(args)):
+        raise ValueError(f"{several}: trains its networks one after another on a table held in "
                          "memory, not streamed (--stream, or a file beyond the memory budget) nor over MPI "
                          "(--distributed)")
     if should_stream(args):
@@ -101,9 +104,13 @@ def train(args, table: Table, comm=None) -> Trained:
     data = prepare(args, table, pre, comm)
     n_classes = 0 if pre.resolved_task == "regression" else \
         len(np.unique(data.y) if comm is None else MPIReducer(comm).union_of_labels(data.y))
-    model, initial, history, stopper = fit_network(args, pre, data, n_classes, comm)
+    if getattr(args, "periodic_sigma", None) == "auto":
+        model, initial, history, stopper = fit_spreads(args, pre, data, n_classes)
+    else:
+        model, initial, history, stopper = fit_network(args, pre, data, n_classes, comm)
     if getattr(args, "ensemble", 1) > 1 and not history.interrupted:
-        model, initial, cut = fit_ensemble(args, pre, data, n_classes, (model, initial, history))
+        chosen = model.periodic.sigma if model.periodic is not None else None     # (auto's spread, or the option's)
+        model, initial, cut = fit_ensemble(args, pre, data, n_classes, (model, initial, history), chosen)
         history = cut or history                        # (a Ctrl-C during a later member: reported)
     seconds = time.perf_counter() - started
     held = data.counts["rows_validation"] > 0
@@ -116,10 +123,11 @@ def train(args, table: Table, comm=None) -> Trained:
     return Trained(model, initial, report, (data.X, data.y, data.X_val, data.y_val))
 
 
-def fit_network(args, pre, data: "Prepared", n_classes: int, comm=None, seed: int | None = None) -> tuple:
-    """One network built (from ``seed``, default ``--seed``) and fitted as the options say:
-    ``(model, initial parameters, history, stopper)``."""
-    model = network_for(args, pre, data.X.shape[1], n_classes, data.X.dtype, seed)
+def fit_network(args, pre, data: "Prepared", n_classes: int, comm=None, seed: int | None = None,
+                sigma=None) -> tuple:
+    """One network built (from ``seed``, default ``--seed``; ``sigma``, default ``--periodic-sigma``)
+    and fitted as the options say: ``(model, initial parameters, history, stopper)``."""
+    model = network_for(args, pre, data.X.shape[1], n_classes, data.X.dtype, seed, sigma)
     initial, stopper = model.parameters.copy(), stopper_for(args, data.has_validation)
     history = model.fit(
         data.X, data.y, epochs=args.epochs, batch_size=batch_size_for(args, data.counts["rows_train"]),
@@ -130,12 +138,43 @@ def fit_network(args, pre, data: "Prepared", n_classes: int, comm=None, seed: in
     return model, initial, history, stopper
 
 
-def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple) -> tuple:
+def fit_spreads(args, pre, data: "Prepared", n_classes: int) -> tuple:
+    """``--periodic-sigma auto``: a network fitted with each spread of
+    :data:`~backpropagation.training.table_defaults.AUTO_SPREADS` on the same rows and seed, and the
+    one of lower validation loss (log-loss, or mean squared error in the target's units) kept, as
+    :func:`fit_network` returns it; the choice is saved in its metadata (``periodic_choice``). A
+    Ctrl-C during the second keeps the first (with the interrupted run's history, reported)."""
+    fitted, losses = [], []
+    for spread in AUTO_SPREADS:
+        if fitted and not args.json and not args.quiet:
+            print(f"--periodic-sigma auto: now spread {spread_text(spread)}", file=sys.stderr)
+        run = fit_network(args, pre, data, n_classes, sigma=spread)
+        if run[2].interrupted:
+            if not fitted:
+                return run
+            return fitted[0][0], fitted[0][1], run[2], fitted[0][3]
+        validation = metrics_in_units(run[0], pre, data.X_val, data.y_val)
+        fitted.append(run)
+        losses.append(validation["log_loss"] if "log_loss" in validation else validation["mse"])
+    best = int(np.argmin(losses))
+    fitted[best][0].metadata["periodic_choice"] = {
+        "spreads": [spread_text(spread) for spread in AUTO_SPREADS], "validation_loss": losses,
+        "loss": "log_loss" if n_classes else "mse", "chosen": spread_text(AUTO_SPREADS[best])}
+    return fitted[best]
+
+
+def spread_text(spread) -> str:
+    """A periodic spread as ``--periodic-sigma`` spells it: ``0.1`` or ``0.1,3``."""
+    return f"{spread:g}" if isinstance(spread, float) else ",".join(f"{s:g}" for s in spread)
+
+
+def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple, sigma=None) -> tuple:
     """``--ensemble K``: K - 1 more networks fitted from seeds ``--seed + 1``, ... on the same rows,
     then averaged into one (:func:`~backpropagation.ensemble.average_networks`); returns it, its
     parameters before training (the members' first weights, averaged alike) and, where Ctrl-C
     stopped a member, that member's history (else None): the ensemble then holds the members
-    fitted before it (the first alone stays a plain network)."""
+    fitted before it (the first alone stays a plain network). ``sigma``: the members' periodic
+    spread (where ``--periodic-sigma auto`` chose it for the first)."""
     from ..ensemble import average_networks
 
     seed, (model, initial, history), cut = args.seed, first, None
@@ -143,7 +182,7 @@ def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple) -> t
     for member in range(1, args.ensemble):
         if not args.json and not args.quiet:
             print(f"ensemble: network {member + 1} of {args.ensemble} (seed {seed + member})", file=sys.stderr)
-        fitted.append(fit_network(args, pre, data, n_classes, seed=seed + member)[:3])
+        fitted.append(fit_network(args, pre, data, n_classes, seed=seed + member, sigma=sigma)[:3])
         if fitted[-1][2].interrupted:
             cut = fitted.pop()[2]
             break
