@@ -370,6 +370,30 @@ def test_an_estimator_after_the_table_encoder_sees_numbers_and_takes_their_defau
     assert BackpropClassifier(epochs=2, random_state=0).fit(frame_of_numbers, y).model_.layer_sizes[1:-1] == (100,)
 
 
+@pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
+def test_a_frame_of_numbers_without_gaps_fills_gaps_at_prediction_with_the_training_medians(Estimator):
+    # (the gaps fall in the test rows only, as a 75/25 split of R's USMacroG table left them)
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"rate": rng.normal(5, 1, 60), "count": rng.integers(0, 9, 60).astype(float)})
+    target = (frame["rate"] > 5).astype(int) if Estimator is BackpropClassifier else frame["rate"] * 2.0
+    model = Estimator(hidden_layer_sizes=(4,), epochs=3, random_state=0).fit(frame, target)
+    assert model.table_encoder_ is None                            # (numbers: the array's path, as before)
+    np.testing.assert_array_equal(model.fill_values_, frame.median().to_numpy())
+    new = frame.head(5).copy()
+    new.loc[[1, 3], "rate"] = np.nan
+    with pytest.warns(UserWarning, match=r"where the training frame held none: 'rate' \(2\); filled with the training"):
+        predicted = model.predict(new)
+    by_hand = new.fillna({"rate": frame["rate"].median()})
+    np.testing.assert_array_equal(predicted, model.predict(by_hand))
+    if Estimator is BackpropClassifier:
+        with pytest.warns(UserWarning, match="filled with the training medians"):
+            assert np.isfinite(model.predict_proba(new)).all()
+    with pytest.raises(ValueError, match="NaN"):
+        Estimator(hidden_layer_sizes=(4,), epochs=3, random_state=0).fit(frame.to_numpy(), target).predict(
+            new.to_numpy())                                     # (arrays: scikit-learn's refusal, unchanged)
+
+
 def test_the_estimators_take_embed_for_a_raw_frame_s_text_columns():
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)

@@ -231,8 +231,23 @@ class _BackpropEstimator(BaseEstimator):
                               "filled as backprop train fills them (the training median), and the columns "
                               "standardised, by the table encoding (TableEncoder)", UserWarning, stacklevel=4)
             self.table_encoder_ = TableEncoder(embed=self.embed, scaling=self.scaling).fit(X) if raw else None
+            self.fill_values_ = _column_medians(X) if not raw and _is_frame(X) else None
         encoder = getattr(self, "table_encoder_", None)
-        return X if encoder is None else encoder.transform(X)
+        if encoder is None:
+            return self._gaps_filled(X) if not fitting else X
+        return encoder.transform(X)
+
+    def _gaps_filled(self, X):
+        """A frame of numbers whose training frame had no gaps, its gaps (if any) filled with the
+        training medians as ``backprop train`` fills a column that had none (UserWarning naming them)."""
+        fill = getattr(self, "fill_values_", None)
+        if fill is None or not _is_frame(X) or len(fill) != X.shape[1] or not bool(X.isna().to_numpy().any()):
+            return X
+        gaps = X.isna().sum()
+        named = ", ".join(f"{name!r} ({count})" for name, count in gaps[gaps > 0].items())
+        warnings.warn(f"{type(self).__name__}: X holds missing values where the training frame held none: {named}; "
+                      "filled with the training medians, as backprop train fills them", UserWarning, stacklevel=4)
+        return X.fillna(dict(zip(X.columns, fill)))
 
     #: What ``batch_size="auto"`` means for this estimator.
     _auto_batch_size = 32
@@ -425,6 +440,19 @@ class BackpropRegressor(RegressorMixin, _BackpropEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _is_frame(X) -> bool:
+    """Whether ``X`` is a pandas DataFrame (its ``dtypes`` a Series, its gaps found by ``isna``)."""
+    return hasattr(getattr(X, "dtypes", None), "items") and hasattr(X, "isna") and hasattr(X, "fillna")
+
+
+def _column_medians(X) -> np.ndarray:
+    """Each column's median of a frame of numbers (NaN for a column of none)."""
+    values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)           # (an all-empty column: NaN)
+        return np.nanmedian(values, axis=0) if len(values) else np.full(X.shape[1], np.nan)
 
 
 def _is_raw_table(X) -> str | bool:
