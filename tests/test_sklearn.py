@@ -392,6 +392,14 @@ def test_a_frame_of_numbers_without_gaps_fills_gaps_at_prediction_with_the_train
     with pytest.raises(ValueError, match="NaN"):
         Estimator(hidden_layer_sizes=(4,), epochs=3, random_state=0).fit(frame.to_numpy(), target).predict(
             new.to_numpy())                                     # (arrays: scikit-learn's refusal, unchanged)
+    spelled = new.astype({"rate": object})                      # text cells, as a CSV read without dtypes gives
+    spelled.loc[[1, 3], "rate"] = [" N/A", "?"]
+    spelled.loc[0, "rate"] = str(new.loc[0, "rate"])
+    with pytest.warns(UserWarning, match=r"'rate' \(2\)"):
+        np.testing.assert_array_equal(model.predict(spelled), predicted)
+    spelled.loc[4, "rate"] = "fast"
+    with pytest.raises(ValueError, match="X column 'rate': row 4 holds 'fast' where the training frame held numbers"):
+        model.predict(spelled)
 
 
 def test_the_estimators_take_embed_for_a_raw_frame_s_text_columns():

@@ -238,10 +238,15 @@ class _BackpropEstimator(BaseEstimator):
         return encoder.transform(X)
 
     def _gaps_filled(self, X):
-        """A frame of numbers whose training frame had no gaps, its gaps (if any) filled with the
-        training medians as ``backprop train`` fills a column that had none (UserWarning naming them)."""
+        """A frame like the training frame of numbers without gaps: its text cells read as numbers
+        (missing tokens such as ``n/a`` as gaps; ValueError naming the column, row and cell for
+        other text), its gaps filled with the training medians as ``backprop train`` fills a column
+        that had none (UserWarning naming them)."""
         fill = getattr(self, "fill_values_", None)
-        if fill is None or not _is_frame(X) or len(fill) != X.shape[1] or not bool(X.isna().to_numpy().any()):
+        if fill is None or not _is_frame(X) or len(fill) != X.shape[1]:
+            return X
+        X = _numbers_read(X)
+        if not bool(X.isna().to_numpy().any()):
             return X
         gaps = X.isna().sum()
         named = ", ".join(f"{name!r} ({count})" for name, count in gaps[gaps > 0].items())
@@ -445,6 +450,29 @@ class BackpropRegressor(RegressorMixin, _BackpropEstimator):
 def _is_frame(X) -> bool:
     """Whether ``X`` is a pandas DataFrame (its ``dtypes`` a Series, its gaps found by ``isna``)."""
     return hasattr(getattr(X, "dtypes", None), "items") and hasattr(X, "isna") and hasattr(X, "fillna")
+
+
+def _numbers_read(X):
+    """``X`` with each column of text read as numbers, as ``backprop train`` reads a numeric column:
+    missing tokens (``na``, ``n/a``, ``none``, ``?``, ...) become gaps; other text is a ValueError."""
+    import pandas as pd
+
+    from .tables.csv_source import AMBIGUOUS_MISSING, MISSING
+
+    texts = [name for name, dtype in X.dtypes.items() if getattr(dtype, "kind", "O") not in "iufb"]
+    if not texts:
+        return X
+    X = X.copy()
+    for name in texts:
+        numbers = pd.to_numeric(X[name], errors="coerce")
+        cells = X[name].astype("string").str.strip().str.lower()
+        bad = numbers.isna() & X[name].notna() & ~cells.isin(MISSING + AMBIGUOUS_MISSING)
+        if bad.any():
+            row = bad.idxmax()
+            raise ValueError(f"X column {name!r}: row {row!r} holds {X[name][row]!r} where the training frame held "
+                             "numbers; give a number, or leave the cell empty (missing)")
+        X[name] = numbers.astype(np.float64)
+    return X
 
 
 def _column_medians(X) -> np.ndarray:
