@@ -402,6 +402,24 @@ def test_a_frame_of_numbers_without_gaps_fills_gaps_at_prediction_with_the_train
         model.predict(spelled)
 
 
+def test_an_estimator_on_a_raw_frame_warns_of_unseen_categories_and_text_read_as_missing():
+    X, y = penguins_frame()
+    model = BackpropClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0).fit(X, y)
+    new = X.head(3).astype({"bill_length_mm": object}).copy()
+    new.loc[1, "bill_length_mm"] = "long"
+    new.loc[2, "island"] = "Atlantis"
+    with pytest.warns(UserWarning) as caught:
+        model.predict(new)
+    said = " ".join(str(w.message) for w in caught)
+    assert "1 value(s) of 'island' were categories unseen in training" in said
+    assert "numeric column 'bill_length_mm' hold text, read as missing (first: data row 2 holds 'long')" in said
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                         # rows as the training rows: nothing to say
+        model.predict(X.head(3))
+
+
 def test_the_estimators_take_embed_for_a_raw_frame_s_text_columns():
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)

@@ -235,7 +235,19 @@ class _BackpropEstimator(BaseEstimator):
         encoder = getattr(self, "table_encoder_", None)
         if encoder is None:
             return self._gaps_filled(X) if not fitting else X
-        return encoder.transform(X)
+        encoded = encoder.transform(X)
+        if not fitting:
+            self._say_surprises(encoder.report_)
+        return encoded
+
+    def _say_surprises(self, report) -> None:
+        """A UserWarning for what encoding new rows read otherwise than written: categories unseen in
+        training, text in a numeric column read as missing (what ``backprop predict`` reports)."""
+        from .tables.transform_report import TransformReport
+
+        lines = TransformReport(unseen=report.unseen, embedded=report.embedded, stray=report.stray).lines()
+        if lines:
+            warnings.warn(f"{type(self).__name__}: {'; '.join(lines)}", UserWarning, stacklevel=4)
 
     def _gaps_filled(self, X):
         """A frame like the training frame of numbers without gaps: its text cells read as numbers
