@@ -43,3 +43,24 @@ def short_jobs_estimated_afresh(monkeypatch):
     from backpropagation import engines
 
     monkeypatch.setattr(engines, "_short_steps", {})
+
+
+@pytest.fixture
+def ctrl_c_at_fit(monkeypatch):
+    """``press(n)``: a Ctrl-C (SIGINT to this process) as the ``n``-th network fit of the test
+    begins (``engines.choose`` runs once per fit), as a user pressing it mid-command would."""
+    import os
+    import signal
+
+    from backpropagation import engines
+
+    def press(at: int) -> None:
+        calls, original = [], engines.choose
+
+        def choose(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == at:
+                os.kill(os.getpid(), signal.SIGINT)
+            return original(*args, **kwargs)
+        monkeypatch.setattr(engines, "choose", choose)
+    return press

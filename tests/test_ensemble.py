@@ -134,22 +134,9 @@ def test_an_ensemble_is_not_streamed(table, capsys):
 
 
 @pytest.mark.parametrize("pressed_at, members", [(2, None), (3, 2)])
-def test_a_ctrl_c_during_a_later_member_keeps_the_members_fitted_before_it(table, capsys, monkeypatch,
+def test_a_ctrl_c_during_a_later_member_keeps_the_members_fitted_before_it(table, capsys, ctrl_c_at_fit,
                                                                           pressed_at, members):
-    import os
-    import signal
-
-    from backpropagation import engines
-
-    calls, original = [], engines.choose
-
-    def choose(*args, **kwargs):                      # (one engine choice per member's fit)
-        calls.append(1)
-        if len(calls) == pressed_at:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(engines, "choose", choose)
+    ctrl_c_at_fit(pressed_at)                         # (one engine choice per member's fit)
     code = backprop(["train", str(table / "houses.csv"), "--target", "price", "--seed", "0", "--epochs", "5",
                      "--ensemble", "3", "--json", "--output", str(table / "m.npz")])
     report = json.loads(capsys.readouterr().out)

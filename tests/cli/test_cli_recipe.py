@@ -150,22 +150,9 @@ def test_periodic_sigma_auto_gives_an_ensemble_s_members_the_spread_it_chose(hou
     assert saved.metadata["ensemble"]["members"] == 3
 
 
-def test_periodic_sigma_auto_keeps_the_first_network_where_ctrl_c_stops_the_second(houses, capsys, monkeypatch):
-    import os
-    import signal
-
-    from backpropagation import engines
-
+def test_periodic_sigma_auto_keeps_the_first_network_where_ctrl_c_stops_the_second(houses, capsys, ctrl_c_at_fit):
     where, _ = houses
-    calls, original = [], engines.choose
-
-    def choose(*args, **kwargs):                      # (one engine choice per network's fit)
-        calls.append(1)
-        if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(engines, "choose", choose)
+    ctrl_c_at_fit(2)
     code = backprop(["train", str(where / "houses.csv"), "--target", "price", "--seed", "0", "--epochs", "5",
                      "--periodic-sigma", "auto", "--json", "--output", str(where / "m.npz")])
     report = json.loads(capsys.readouterr().out)
