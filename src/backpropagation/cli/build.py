@@ -14,6 +14,7 @@ from ..tables.preprocessing import TabularPreprocessor
 from ..training import table_defaults as defaults
 from ..training.callbacks import EarlyStopping
 from ..training.penalty_schedule import PenaltyScheduler
+from . import option_types as opt
 
 #: The pictures ``--plots`` draws.
 PLOT_FILES = ("loss_curve.png", "predictions.png", "decision_boundary.png")
@@ -78,8 +79,7 @@ def check_option_pairs(args) -> None:
     the network will not have, for ``--periodic-sigma`` without periodic embeddings, and for
     ``--periodic-sigma auto`` without validation rows."""
     sigma = getattr(args, "periodic_sigma", defaults.PERIODIC_SIGMA)
-    shown = sigma if isinstance(sigma, str) else ",".join(f"{s:g}" for s in ([sigma] if isinstance(sigma, float)
-                                                                              else sigma))
+    shown = opt.spread_text(sigma)
     if sigma != defaults.PERIODIC_SIGMA and not getattr(args, "periodic", False):
         raise ValueError(f"--periodic-sigma {shown}: there are no periodic embeddings to start (--no-periodic)")
     if sigma == "auto" and not getattr(args, "validation_split", 0.0):

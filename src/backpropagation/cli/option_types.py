@@ -108,6 +108,13 @@ def spread(text: str) -> float | tuple[float, float] | str:
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
+def spread_text(spread) -> str:
+    """A periodic spread as ``--periodic-sigma`` spells it: ``0.1``, ``0.1,3`` or ``auto``."""
+    if isinstance(spread, str):
+        return spread
+    return f"{spread:g}" if isinstance(spread, float) else ",".join(f"{s:g}" for s in spread)
+
+
 def port(text: str) -> int:
     port = count(text)
     if port > 65535:

@@ -27,6 +27,7 @@ from ..training.reducers import MPIReducer
 from ..training.table_defaults import AUTO_SPREADS
 from .build import (batch_size_for, check_outputs, check_option_pairs, drawn_seed, network_for, penalty_callbacks,
                     preprocessor, spelled_columns, stopper_for, text_format)
+from .option_types import spread_text
 from .report import Trained, class_report, metrics_in_units, print_report, training_report, write_plots
 from .stream import should_stream, train_streaming
 
@@ -161,11 +162,6 @@ def fit_spreads(args, pre, data: "Prepared", n_classes: int) -> tuple:
         "spreads": [spread_text(spread) for spread in AUTO_SPREADS], "validation_loss": losses,
         "loss": "log_loss" if n_classes else "mse", "chosen": spread_text(AUTO_SPREADS[best])}
     return fitted[best]
-
-
-def spread_text(spread) -> str:
-    """A periodic spread as ``--periodic-sigma`` spells it: ``0.1`` or ``0.1,3``."""
-    return f"{spread:g}" if isinstance(spread, float) else ",".join(f"{s:g}" for s in spread)
 
 
 def fit_ensemble(args, pre, data: "Prepared", n_classes: int, first: tuple, sigma=None) -> tuple:
