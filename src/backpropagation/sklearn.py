@@ -498,9 +498,8 @@ def _column_medians(X) -> np.ndarray:
 def _is_raw_table(X) -> str | bool:
     """Whether ``X`` is a pandas DataFrame holding text, categories or booleans (True), or only
     numbers with gaps (``"gaps"``); False for anything else."""
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(dtypes, "items") or not hasattr(X, "isna"):
+    if not _is_frame(X):
         return False
-    if any(getattr(t, "kind", "O") not in "iuf" for _, t in dtypes.items()):
+    if any(getattr(t, "kind", "O") not in "iuf" for _, t in X.dtypes.items()):
         return True
     return "gaps" if bool(X.isna().to_numpy().any()) else False
