@@ -166,6 +166,8 @@ def test_periodic_sigma_auto_keeps_the_first_network_where_ctrl_c_stops_the_seco
                                                               "validation loss, and --validation-split 0"),
     (["--periodic-sigma", "auto", "--no-periodic"], "--periodic-sigma auto: there are no periodic embeddings"),
     (["--periodic-sigma", "auto", "--stream"], "--periodic-sigma auto: trains its networks one after another"),
+    (["--periodic-sigma", "autoo"], "expected a spread (0.1), LOW,HIGH (0.1,3) or auto, got 'autoo'"),
+    (["--periodic-sigma", "0.1,fast"], "expected a spread (0.1), LOW,HIGH (0.1,3) or auto, got '0.1,fast'"),
     (["--periodic-sigma", "3,0.1"], "expected one spread or LOW,HIGH with LOW <= HIGH, got '3,0.1'"),
     (["--periodic-sigma", "0"], "expected a number > 0, got '0'"),
     (["--periodic-sigma", "0.1,1,2"], "expected one spread or LOW,HIGH"),

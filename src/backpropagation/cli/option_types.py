@@ -102,7 +102,14 @@ def spread(text: str) -> float | tuple[float, float] | str:
     ``auto`` (each of ``table_defaults.AUTO_SPREADS`` tried, the lower validation loss kept)."""
     if text.strip().lower() == "auto":
         return "auto"
-    values = [positive_float(part) for part in parts_of(text, "0.1 or 0.1,3")]
+    parts = parts_of(text, "0.1 or 0.1,3")
+    for part in parts:
+        try:
+            float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a spread (0.1), LOW,HIGH (0.1,3) or auto, "
+                                             f"got {text!r}") from None
+    values = [positive_float(part) for part in parts]
     if len(values) > 2 or len(values) == 2 and values[0] > values[1]:
         raise argparse.ArgumentTypeError(f"expected one spread or LOW,HIGH with LOW <= HIGH, got {text!r}")
     return values[0] if len(values) == 1 else (values[0], values[1])
