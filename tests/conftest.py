@@ -64,3 +64,45 @@ def ctrl_c_at_fit(monkeypatch):
             return original(*args, **kwargs)
         monkeypatch.setattr(engines, "choose", choose)
     return press
+
+
+def pytest_collection_finish(session):
+    """Compile numba's kernels once per dtype across the workers, not once per worker.
+
+    Without cached kernels (a fresh clone) every worker that meets a numba test compiles all of
+    them, about a minute each. Each worker instead compiles one dtype's kernels first, under that
+    dtype's lock, then takes the other dtype's lock (waiting while the other worker compiles it)
+    and loads those from numba's on-disk cache. With a warm cache this only loads the kernels.
+    Nothing a test asserts depends on it: a kernel missing from the cache compiles as usual."""
+    workers = getattr(session.config, "workerinput", {})
+    if int(workers.get("workercount", 1)) < 2 or not any("tests/engines/" in item.nodeid for item in session.items):
+        return
+    try:
+        import fcntl
+
+        import numba  # noqa: F401
+    except ImportError:
+        return
+    import numpy as np
+
+    from backpropagation import NeuralNetwork
+
+    dtypes = ["float64", "float32"]
+    first = int(workers["workerid"].removeprefix("gw")) % len(dtypes)
+    locks = session.config._tmp_path_factory.getbasetemp().parent
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    for dtype in dtypes[first:] + dtypes[:first]:
+        with open(locks / f"numba-kernels-{dtype}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            NeuralNetwork([3, 4, 2], task="classification", engine="numba", dtype=dtype, periodic=[0],
+                          input_scale=True, optimizer="adam").fit(
+                X, (X[:, 0] > 0).astype(int), epochs=1, batch_size=4, validation_split=0.25, verbose=0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files that hold a test marked ``slow`` run first, so that the two workers finish together
+    rather than one of them starting a long file when the other is nearly done. ``--dist
+    loadfile`` hands out whole files in this order (``--no-loadscope-reorder`` in pyproject.toml:
+    xdist would otherwise order files by their number of tests). Within a file the order is kept."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

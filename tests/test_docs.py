@@ -48,6 +48,7 @@ def site(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_the_site_builds_strictly_with_every_page_and_notebook_in_it(site):
     pages = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "docs")) if name.endswith(".md"))
     notebooks = sorted(name[:-6] for name in os.listdir(os.path.join(ROOT, "notebooks")) if name.endswith(".ipynb"))
@@ -62,6 +63,7 @@ def test_the_site_builds_strictly_with_every_page_and_notebook_in_it(site):
     assert (site / "assets" / "katex" / "katex.min.js").exists()
 
 
+@pytest.mark.slow
 def test_a_broken_link_fails_the_build(tmp_path):
     config = copy_of_the_sources(tmp_path / "copy", execute=False)
     with open(tmp_path / "copy" / "docs" / "index.md", "a") as page:
@@ -70,6 +72,7 @@ def test_a_broken_link_fails_the_build(tmp_path):
     assert done.returncode != 0 and "missing.md" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_wrong_derivation_fails_the_build(tmp_path):
     """The derivation runs when the site is built: a wrong result stops the build at its check."""
     import nbformat

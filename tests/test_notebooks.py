@@ -34,6 +34,7 @@ def test_the_notebooks_are_the_examples_that_test_examples_leaves_to_them():
     assert set(build.NOTEBOOKS.values()) == WITH_NOTEBOOKS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(build.NOTEBOOKS))
 def test_each_notebook_runs_top_to_bottom_and_prints_what_its_script_must(name, monkeypatch):
     from test_examples import check_output

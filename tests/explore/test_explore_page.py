@@ -161,6 +161,7 @@ def test_after_train_no_stale_step_stays_and_edges_show_the_current_weights(page
     assert widths == 2 * 4 + 4 * 3 + 3 * 2
 
 
+@pytest.mark.slow
 def test_an_8_by_32_network_stays_readable_without_horizontal_overflow(page, explorer):
     page.set_window_size(1100, 900)
     page.find_element("id", "layers").clear()

@@ -230,6 +230,7 @@ def test_an_error_on_one_rank_alone_stops_every_rank_with_one_message(tmp_path):
     assert "rank 1 of 2; stopping every rank" in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_a_streamed_table_trains_over_mpi_reproducibly_and_as_well_as_one_process(tmp_path, ranks):
     pa = pytest.importorskip("pyarrow")
