@@ -94,9 +94,12 @@ def pytest_collection_finish(session):
     for dtype in dtypes[first:] + dtypes[:first]:
         with open(locks / f"numba-kernels-{dtype}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            NeuralNetwork([3, 4, 2], task="classification", engine="numba", dtype=dtype, periodic=[0],
-                          input_scale=True, optimizer="adam").fit(
-                X, (X[:, 0] > 0).astype(int), epochs=1, batch_size=4, validation_split=0.25, verbose=0)
+            try:
+                NeuralNetwork([3, 4, 2], task="classification", engine="numba", dtype=dtype, periodic=[0],
+                              input_scale=True, optimizer="adam").fit(
+                    X, (X[:, 0] > 0).astype(int), epochs=1, batch_size=4, validation_split=0.25, verbose=0)
+            except Exception:          # (the engine's own tests then fail, each saying why)
+                return
 
 
 def pytest_collection_modifyitems(config, items):
