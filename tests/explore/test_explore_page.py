@@ -174,7 +174,30 @@ def test_an_8_by_32_network_stays_readable_without_horizontal_overflow(page, exp
     assert overflow <= 0
     labels = page.execute_script("return document.querySelectorAll('#network text').length")
     assert labels == 0                           # too many units for labels: their numbers are on hover
+    # Two lines an edge (the drawn one and its wider target), nothing more until the pointer comes:
+    # a tooltip and a listener per edge made this picture 30,000 elements and a Step take seconds.
+    layers = explorer.session.config["layers"]
+    edges, units = sum(a * b for a, b in zip(layers, layers[1:])), sum(layers)
+    assert page.execute_script("return document.querySelectorAll('#network *').length") <= 2 * edges + 4 * units
     assert not errors(page)
+
+
+def test_an_edge_names_its_weight_on_hover_and_follows_it_on_click(page, explorer):
+    from selenium.webdriver import ActionChains
+
+    click_button(page, "Step")
+    wait_for(lambda: present(page, "W_new"))
+    W = np.array(explorer.session.model.layers[1].W)
+    edge = page.find_element("css selector", '#network line.edge[data-layer="2"][data-row="1"][data-col="0"]')
+    ActionChains(page).move_to_element(edge).perform()
+    tooltip = "const t = arguments[0].querySelector('title'); return t && t.textContent;"
+    title = wait_for(lambda: page.execute_script(tooltip, edge))
+    assert title.startswith("W²[2,1] = ") and "click to follow its chain rule" in title
+    assert float(title.split("= ")[1].split(":")[0]) == pytest.approx(W[1, 0], abs=1e-4)
+    page.execute_script("arguments[0].previousElementSibling.dispatchEvent(new MouseEvent('click', {bubbles: true}))",
+                        edge)                    # the wider line beside the edge, where a pointer near it lands
+    wait_for(lambda: page.find_element("css selector", '[data-quantity="nudge-plus"]'))
+    assert "W²[2,1]" in page.find_element("id", "chain").text and not errors(page)
 
 
 def test_the_address_reopens_the_same_setup(explorer):

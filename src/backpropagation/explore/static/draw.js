@@ -35,20 +35,31 @@ export function renderNetwork(state, step, phase, selected, follow) {
       "data-layer": index + 1, "data-row": i, "data-col": j, class: path ? "edge path" : "edge",
     });
     const hit = svgElement("line", { x1: x(index), y1: y(index, i), x2: x(index + 1), y2: y(index + 1, j),
-      stroke: "transparent", "stroke-width": 9, class: "hit" });
-    for (const target of [hit, edge]) {
-      const title = svgElement("title", {});
-      title.textContent = `W${sup(index + 1)}[${i + 1},${j + 1}] = ${shown(w)}: click to follow its chain rule`;
-      target.append(title);
-      target.addEventListener("click", () => follow(index + 1, i, j));
-    }
+      stroke: "transparent", "stroke-width": 9, class: "hit" });          // (its edge: the next line)
     svg.append(hit, edge);
   })));
+  // One listener for all edges, and an edge's tooltip made when the pointer first reaches it: a
+  // title and a listener per edge made a 2-32-...-32-2 network's picture 30,000 elements.
+  const edgeOf = (target) => target.closest("line.hit")?.nextElementSibling ?? target.closest("line.edge");
+  svg.onclick = (event) => {
+    const edge = edgeOf(event.target);
+    if (edge) follow(+edge.dataset.layer, +edge.dataset.row, +edge.dataset.col);
+  };
+  svg.onmouseover = (event) => edgeTitle(event.target.closest("line.edge, line.hit"), edgeOf(event.target), weights);
   const labelled = widest <= LABELLED_UNITS;
   const radius = Math.max(4, Math.min(11, height / (widest + 1) / 2.6));
   sizes.forEach((size, l) => {
     for (let j = 0; j < size; j++) drawUnit(svg, state, step, phase, l, j, x(l), y(l, j), radius, labelled);
   });
+}
+
+function edgeTitle(line, edge, weights) {
+  // The tooltip of the line under the pointer (the edge or its wider target), naming the edge's weight.
+  if (!line || line.querySelector("title")) return;
+  const l = +edge.dataset.layer, i = +edge.dataset.row, j = +edge.dataset.col;
+  const title = svgElement("title", {});
+  title.textContent = `W${sup(l)}[${i + 1},${j + 1}] = ${shown(weights[l - 1][i][j])}: click to follow its chain rule`;
+  line.append(title);
 }
 
 function drawUnit(svg, state, step, phase, l, j, cx, cy, radius, labelled) {

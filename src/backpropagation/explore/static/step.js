@@ -172,7 +172,13 @@ export function askYourTurn(question, onChecked) {
   const input = document.createElement("input");
   Object.assign(input, { type: "text", placeholder: "your number", title: question.prompt });
   Object.assign(input.dataset, { yourTurn: question.quantity, layer: question.layer, row: question.row, col: question.col });
-  target.replaceWith(input);
+  if (target.tagName === "TD") {                    // a matrix's cell: the box takes a cell of its own
+    const cell = document.createElement("td");
+    cell.append(input);
+    target.replaceWith(cell);
+  } else {
+    target.replaceWith(input);
+  }
   const verdict = document.createElement("span");
   verdict.dataset.verdict = "";
   const box = document.createElement("div");

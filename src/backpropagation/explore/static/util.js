@@ -73,7 +73,7 @@ export function matrix(quantity, layer, rows) {
   table.className = "matrix";
   rows.forEach((values, i) => {
     const tr = table.insertRow();
-    values.forEach((v, j) => tr.insertCell().append(number(quantity, layer, i, j, v)));
+    values.forEach((v, j) => tagged(tr.insertCell(), quantity, layer, i, j, v));     // (a cell is the number)
   });
   const scroll = document.createElement("div");      // a wide matrix scrolls; the page does not
   scroll.className = "scroll";
