@@ -161,6 +161,10 @@ def test_after_train_no_stale_step_stays_and_edges_show_the_current_weights(page
     assert widths == 2 * 4 + 4 * 3 + 3 * 2
 
 
+#: How the browser renders the step's last card: "auto" skips it while it is off screen.
+CARD_VISIBILITY = "return getComputedStyle([...document.querySelectorAll('#steps .layer')].pop()).contentVisibility"
+
+
 @pytest.mark.slow
 def test_an_8_by_32_network_stays_readable_without_horizontal_overflow(page, explorer):
     page.set_window_size(1100, 900)
@@ -179,6 +183,8 @@ def test_an_8_by_32_network_stays_readable_without_horizontal_overflow(page, exp
     layers = explorer.session.config["layers"]
     edges, units = sum(a * b for a, b in zip(layers, layers[1:])), sum(layers)
     assert page.execute_script("return document.querySelectorAll('#network *').length") <= 2 * edges + 4 * units
+    # Its step's cards are laid out as they scroll near (content-visibility), a small network's at once.
+    assert page.execute_script(CARD_VISIBILITY) == "auto"
     assert not errors(page)
 
 
@@ -187,6 +193,7 @@ def test_an_edge_names_its_weight_on_hover_and_follows_it_on_click(page, explore
 
     click_button(page, "Step")
     wait_for(lambda: present(page, "W_new"))
+    assert page.execute_script(CARD_VISIBILITY) == "visible"
     W = np.array(explorer.session.model.layers[1].W)
     edge = page.find_element("css selector", '#network line.edge[data-layer="2"][data-row="1"][data-col="0"]')
     ActionChains(page).move_to_element(edge).perform()

@@ -6,6 +6,7 @@ import { $, api, card, line, matrix, note, number, precise, shown, sup, vector }
 const PHASE_TITLES = { forward: "1. Forward pass", backward: "2. Backward pass, output layer first",
   update: "3. Update" };
 export const PHASES = ["forward", "backward", "update"];
+const LARGE_STEP = 2000;
 
 function forwardCards(step) {
   return step.layers.map((layer) => {
@@ -97,6 +98,9 @@ export function renderStep(step, phase, onPick) {
   const box = $("steps");
   box.replaceChildren();
   if (!step) return;
+  // Past LARGE_STEP weights, cards off screen wait to be laid out (style.css): seconds saved a step.
+  const weights = step.layers.reduce((sum, layer) => sum + layer.W.length * layer.W[0].length, 0);
+  box.classList.toggle("large", weights > LARGE_STEP);
   const which = step.samples.length > 1 ? `Samples #${step.samples.join(", #")} (a row each)` :
     `Sample #${step.sample} (class ${step.label + 1})`;
   box.append(card(which, line("x = a⁰", matrix("x", 0, step.x)), line("y (as the loss sees it)", matrix("y", 0, step.y))));
