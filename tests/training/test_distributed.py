@@ -230,23 +230,35 @@ def test_an_error_on_one_rank_alone_stops_every_rank_with_one_message(tmp_path):
     assert "rank 1 of 2; stopping every rank" in done.stderr
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("ranks", [2, 3])
-def test_a_streamed_table_trains_over_mpi_reproducibly_and_as_well_as_one_process(tmp_path, ranks):
+@pytest.fixture(scope="module")
+def sorted_table_trained_by_one_process(tmp_path_factory):
+    """A Parquet table sorted by its target, the ``train`` options for it, and one process's report."""
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
+    folder = tmp_path_factory.mktemp("sorted")
     rng = np.random.default_rng(0)
     n = 12_000
     X = rng.normal(size=(n, 3))
     kind = rng.choice(["red", "green", "blue"], n)
     y = ((X[:, 0] + 0.5 * X[:, 1] + (kind == "red")) > 0.3).astype(int)
     order = np.argsort(y, kind="stable")                               # sorted by the target
-    data = tmp_path / "sorted.parquet"
+    data = folder / "sorted.parquet"
     pq.write_table(pa.table({"a": X[order, 0], "b": X[order, 1], "c": X[order, 2], "kind": kind[order],
                              "y": y[order]}), data, row_group_size=500)
     options = ["train", data, "--target", "y", "--epochs", "6", "--seed", "0", "--json", "--stream",
                "--shuffle-rows", "3000"]
+    one = subprocess.run([BACKPROP, *map(str, options), "--output", str(folder / "one.npz")],
+                         capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr
+    return options, json.loads(one.stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_a_streamed_table_trains_over_mpi_reproducibly_and_as_well_as_one_process(
+        tmp_path, ranks, sorted_table_trained_by_one_process):
+    options, single = sorted_table_trained_by_one_process
     reports, parameters = [], []
     for run in range(2):
         done = mpirun(ranks, BACKPROP, *options, "--distributed", "--output", tmp_path / f"mpi{run}.npz")
@@ -254,9 +266,6 @@ def test_a_streamed_table_trains_over_mpi_reproducibly_and_as_well_as_one_proces
         reports.append(json.loads(done.stdout))
         parameters.append(NeuralNetwork.load(tmp_path / f"mpi{run}.npz").parameters)
     np.testing.assert_array_equal(parameters[0], parameters[1])       # deterministic for a rank count
-    one = subprocess.run([BACKPROP, *map(str, options), "--output", str(tmp_path / "one.npz")],
-                         capture_output=True, text=True, timeout=300)
-    single = json.loads(one.stdout)
     assert reports[0]["processes"] == ranks and reports[0]["rows_train"] == single["rows_train"]
     assert "split among the" in reports[0]["streamed"]["blocks_dealt"]
     assert abs(reports[0]["validation"]["accuracy"] - single["validation"]["accuracy"]) < 0.01, \
