@@ -102,10 +102,17 @@ def pytest_collection_finish(session):
                 return
 
 
+def pytest_configure(config):
+    """pytest-xdist's ``--dist loadfile`` hands out files in the order collected (below), as its
+    ``--no-loadscope-reorder`` does: by default it orders them by their number of tests. Set here,
+    not in pyproject's addopts, so that pytest still runs without xdist (``-p no:xdist``)."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
     """Files that hold a test marked ``slow`` run first, so that the two workers finish together
-    rather than one of them starting a long file when the other is nearly done. ``--dist
-    loadfile`` hands out whole files in this order (``--no-loadscope-reorder`` in pyproject.toml:
-    xdist would otherwise order files by their number of tests). Within a file the order is kept."""
+    rather than one of them starting a long file when the other is nearly done (``--dist
+    loadfile`` hands out whole files in this order). Within a file the order is kept."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
