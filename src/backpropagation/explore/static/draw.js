@@ -39,7 +39,7 @@ export function renderNetwork(state, step, phase, selected, follow) {
     svg.append(hit, edge);
   })));
   // One listener for all edges, and an edge's tooltip made when the pointer first reaches it: a
-  // title and a listener per edge made a 2-32-...-32-2 network's picture 30,000 elements.
+  // title and a listener per edge made a large network's picture slow to restyle at every step.
   const edgeOf = (target) => target.closest("line.hit")?.nextElementSibling ?? target.closest("line.edge");
   svg.onclick = (event) => {
     const edge = edgeOf(event.target);

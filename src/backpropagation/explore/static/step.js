@@ -98,7 +98,7 @@ export function renderStep(step, phase, onPick) {
   const box = $("steps");
   box.replaceChildren();
   if (!step) return;
-  // Past LARGE_STEP weights, cards off screen wait to be laid out (style.css): seconds saved a step.
+  // Past LARGE_STEP weights, cards off screen wait to be laid out (style.css).
   const weights = step.layers.reduce((sum, layer) => sum + layer.W.length * layer.W[0].length, 0);
   box.classList.toggle("large", weights > LARGE_STEP);
   const which = step.samples.length > 1 ? `Samples #${step.samples.join(", #")} (a row each)` :
