@@ -207,6 +207,39 @@ def test_an_edge_names_its_weight_on_hover_and_follows_it_on_click(page, explore
     assert "W²[2,1]" in page.find_element("id", "chain").text and not errors(page)
 
 
+def test_the_picture_keeps_its_edges_while_the_shape_stays_and_their_tooltips_follow_the_weights(page, explorer):
+    from selenium.webdriver import ActionChains
+
+    def title_of(edge):
+        return page.execute_script("const t = arguments[0].querySelector('title'); return t && t.textContent;", edge)
+
+    start = [np.array(w["W"]) for w in call(explorer, "/api/state")[1]["weights"]]
+    page.execute_script("document.querySelectorAll('#network line.edge').forEach((edge) => {"
+                        "  edge.dataset.mark = 'kept';"
+                        "  edge.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})); })")   # every tooltip made
+    assert title_of(page.find_element("css selector", "#network line.edge")).startswith("W¹[1,1] = ")
+    for _ in range(2):                          # the picture then shows the weights step 2 started from
+        click_button(page, "Step")
+        wait_for(lambda: present(page, "W_new"))
+    assert not page.find_elements("css selector", "#network line.edge:not([data-mark])")         # the same lines
+    numbers = shown_numbers(page)
+    now = [gathered(numbers, "W", layer) for layer in range(1, len(start) + 1)]
+    layer, row, col = max(((number, i, j) for number, W in enumerate(now) for i, j in np.ndindex(W.shape)),
+                          key=lambda at: abs(now[at[0]][at[1:]] - start[at[0]][at[1:]]))
+    assert now[layer][row, col] != pytest.approx(start[layer][row, col], abs=1e-3)
+    edge = page.find_element("css selector", f'#network line.edge[data-layer="{layer + 1}"][data-row="{row}"]'
+                                             f'[data-col="{col}"]')
+    ActionChains(page).move_to_element(page.find_element("id", "status")).move_to_element(edge).perform()
+    title = wait_for(lambda: title_of(edge))             # made afresh: the old one named the old weight
+    assert float(title.split("= ")[1].split(":")[0]) == pytest.approx(now[layer][row, col], abs=1e-4)
+    page.find_element("id", "layers").clear()
+    page.find_element("id", "layers").send_keys("2,5,2")
+    click_button(page, "New network")
+    wait_for(lambda: explorer.session.config["layers"] == [2, 5, 2])
+    wait_for(lambda: not page.find_elements("css selector", "#network [data-mark]"))       # a new shape: new lines
+    assert len(page.find_elements("css selector", "#network line.edge")) == 2 * 5 + 5 * 2 and not errors(page)
+
+
 def test_the_address_reopens_the_same_setup(explorer):
     driver = browser()
     try:

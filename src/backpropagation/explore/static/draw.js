@@ -15,7 +15,6 @@ function onPath(selected, index, i, j) {
 
 export function renderNetwork(state, step, phase, selected, follow) {
   const svg = $("network");
-  svg.replaceChildren();
   const sizes = state.config.layers, widest = Math.max(...sizes);
   const width = 640, height = Math.max(380, 26 * widest + 20);     // every unit gets room, whatever the size
   svg.setAttribute("height", height);
@@ -25,18 +24,16 @@ export function renderNetwork(state, step, phase, selected, follow) {
   const weights = step ? step.layers.map((layer) => layer.W) : state.weights.map((w) => w.W);
   const largest = Math.max(1e-12, ...weights.flatMap((W) => W.flat().map(Math.abs)));
   const deadAbove = (index, j) => step && phase !== "forward" && step.layers[index]?.dead.includes(j + 1);
+  const [edges, units] = pictureParts(svg, sizes, x, y);
+  let next = 0;
   weights.forEach((W, index) => W.forEach((row, i) => row.forEach((w, j) => {
     const path = onPath(selected, index, i, j), blocked = path && deadAbove(index, j);
-    const edge = svgElement("line", {
-      x1: x(index), y1: y(index, i), x2: x(index + 1), y2: y(index + 1, j),
-      stroke: path ? "#1f2328" : w >= 0 ? "#0969da" : "#fb8500", "stroke-opacity": path ? 0.9 : 0.55,
-      "stroke-width": 0.5 + 5 * Math.abs(w) / largest + (path ? 1.5 : 0),
-      "stroke-dasharray": blocked ? "4 3" : "none",
-      "data-layer": index + 1, "data-row": i, "data-col": j, class: path ? "edge path" : "edge",
-    });
-    const hit = svgElement("line", { x1: x(index), y1: y(index, i), x2: x(index + 1), y2: y(index + 1, j),
-      stroke: "transparent", "stroke-width": 9, class: "hit" });          // (its edge: the next line)
-    svg.append(hit, edge);
+    const edge = edges[next++];
+    edge.setAttribute("stroke", path ? "#1f2328" : w >= 0 ? "#0969da" : "#fb8500");
+    edge.setAttribute("stroke-opacity", path ? 0.9 : 0.55);
+    edge.setAttribute("stroke-width", 0.5 + 5 * Math.abs(w) / largest + (path ? 1.5 : 0));
+    edge.setAttribute("stroke-dasharray", blocked ? "4 3" : "none");
+    edge.setAttribute("class", path ? "edge path" : "edge");
   })));
   // One listener for all edges, and an edge's tooltip made when the pointer first reaches it: a
   // title and a listener per edge made a large network's picture slow to restyle at every step.
@@ -49,8 +46,34 @@ export function renderNetwork(state, step, phase, selected, follow) {
   const labelled = widest <= LABELLED_UNITS;
   const radius = Math.max(4, Math.min(11, height / (widest + 1) / 2.6));
   sizes.forEach((size, l) => {
-    for (let j = 0; j < size; j++) drawUnit(svg, state, step, phase, l, j, x(l), y(l, j), radius, labelled);
+    for (let j = 0; j < size; j++) drawUnit(units, state, step, phase, l, j, x(l), y(l, j), radius, labelled);
   });
+}
+
+function pictureParts(svg, sizes, x, y) {
+  // The picture's edges (each a wider target line, then the edge drawn) and an empty group for
+  // the units. While the network keeps its shape the edges are the same elements, and only how
+  // they look changes: building them again at every epoch of training kept the page busy.
+  const shape = sizes.join(",");
+  if (svg.dataset.shape === shape) {
+    const [edgeGroup, units] = svg.children;
+    edgeGroup.querySelectorAll("title").forEach((title) => title.remove());     // (they named old weights)
+    units.replaceChildren();
+    return [[...edgeGroup.querySelectorAll("line.edge")], units];
+  }
+  const edgeGroup = svgElement("g", {}), units = svgElement("g", {});
+  sizes.slice(1).forEach((fanOut, index) => {
+    for (let i = 0; i < sizes[index]; i++) {
+      for (let j = 0; j < fanOut; j++) {
+        const ends = { x1: x(index), y1: y(index, i), x2: x(index + 1), y2: y(index + 1, j) };
+        edgeGroup.append(svgElement("line", { ...ends, stroke: "transparent", "stroke-width": 9, class: "hit" }),
+          svgElement("line", { ...ends, "data-layer": index + 1, "data-row": i, "data-col": j, class: "edge" }));
+      }
+    }
+  });
+  svg.replaceChildren(edgeGroup, units);
+  svg.dataset.shape = shape;
+  return [[...edgeGroup.querySelectorAll("line.edge")], units];
 }
 
 function edgeTitle(line, edge, weights) {
