@@ -400,6 +400,10 @@ def test_a_frame_of_numbers_without_gaps_fills_gaps_at_prediction_with_the_train
     spelled.loc[4, "rate"] = "fast"
     with pytest.raises(ValueError, match="X column 'rate': row 4 holds 'fast' where the training frame held numbers"):
         model.predict(spelled)
+    commas = new.fillna(1.5).astype({"rate": object})           # (read as the command reads a file's cells)
+    commas["rate"] = [f"{value:.2f}".replace(".", ",") for value in new["rate"].fillna(1.5)]
+    with pytest.raises(ValueError, match="X column 'rate' holds numbers written with a comma .*give them as numbers"):
+        model.predict(commas)
 
 
 def test_an_estimator_on_a_raw_frame_warns_of_unseen_categories_and_text_read_as_missing():

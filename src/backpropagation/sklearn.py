@@ -465,25 +465,29 @@ def _is_frame(X) -> bool:
 
 
 def _numbers_read(X):
-    """``X`` with each column of text read as numbers, as ``backprop train`` reads a numeric column:
-    missing tokens (``na``, ``n/a``, ``none``, ``?``, ...) become gaps; other text is a ValueError."""
-    import pandas as pd
-
-    from .tables.csv_source import AMBIGUOUS_MISSING, MISSING
-
-    texts = [name for name, dtype in X.dtypes.items() if getattr(dtype, "kind", "O") not in "iufb"]
+    """``X`` with each column of text read as ``backprop`` reads a file's numeric column (the
+    readers' :class:`~backpropagation.tables.readers.Column`): missing tokens (``na``, ``n/a``,
+    ...) become gaps; other text is a ValueError naming the column, the row and the cell."""
+    texts = [position for position, dtype in enumerate(X.dtypes) if getattr(dtype, "kind", "O") not in "iufb"]
     if not texts:
         return X
-    X = X.copy()
-    for name in texts:
-        numbers = pd.to_numeric(X[name], errors="coerce")
-        cells = X[name].astype("string").str.strip().str.lower()
-        bad = numbers.isna() & X[name].notna() & ~cells.isin(MISSING + AMBIGUOUS_MISSING)
-        if bad.any():
-            row = bad.idxmax()
-            raise ValueError(f"X column {name!r}: row {row!r} holds {X[name][row]!r} where the training frame held "
-                             "numbers; give a number, or leave the cell empty (missing)")
-        X[name] = numbers.astype(np.float64)
+    from .tables.csv_source import AMBIGUOUS_MISSING
+    from .tables.readers import Column
+    from .tables.table_model import arrow_of_frame
+
+    arrow, X = arrow_of_frame(X.iloc[:, texts]), X.copy()
+    for k, position in enumerate(texts):
+        name, cells = X.columns[position], X.iloc[:, position]
+        try:
+            column = Column.decode(arrow.column(k))
+        except ValueError as error:                   # (numbers written with a comma: the reader's hint is the CLI's)
+            raise ValueError(f"X column {name!r} {str(error).split(': add')[0]}; give them as numbers") from None
+        ambiguous = cells.astype(str).str.strip().str.lower().isin(AMBIGUOUS_MISSING).to_numpy()
+        words = np.flatnonzero(np.isnan(column.numbers) & ~column.missing & ~ambiguous)
+        if len(words):
+            raise ValueError(f"X column {name!r}: row {X.index[words[0]]!r} holds {cells.iloc[words[0]]!r} where the "
+                             "training frame held numbers; give a number, or leave the cell empty (missing)")
+        X.isetitem(position, column.numbers)          # ('?', '-' or 'none' among numbers: gaps)
     return X
 
 
