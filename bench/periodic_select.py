@@ -19,30 +19,20 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
 
 import tables as bench_tables
 
-BACKPROP = os.path.join(os.path.dirname(sys.executable), "backprop")
 VARIANTS = {"default": [], "fast waves": ["--periodic-sigma", "0.1,3"]}
 
 
-def run_variant(folder: str, table: dict, seed: int, options: list[str]) -> dict:
-    """One ``backprop train`` (report as JSON) and ``backprop evaluate`` of it on the test rows."""
-    started = time.perf_counter()
-    report = json.loads(subprocess.run(
-        [BACKPROP, "train", f"{folder}/train.csv", "--target", table["target"], "--seed", str(seed),
-         "--output", f"{folder}/m.npz", "--json", *options], check=True, capture_output=True, text=True).stdout)
-    seconds = time.perf_counter() - started
-    scored = json.loads(subprocess.run([BACKPROP, "evaluate", f"{folder}/m.npz", f"{folder}/test.csv", "--json"],
-                                       check=True, capture_output=True, text=True).stdout)
-    validation = report["validation"]
-    test = {"accuracy": scored["accuracy"], "balanced_accuracy": scored["balanced_accuracy"]} if table["classes"] \
-        else {"r2": scored["r2"]}
-    return {"validation_loss": validation.get("log_loss", validation.get("mse")), "test": test, "seconds": seconds}
+def run_variant(table: dict, train, test, seed: int, options: list[str]) -> dict:
+    """One ``backprop train`` and ``backprop evaluate`` of it on the test rows (``tables.ours``)."""
+    run = bench_tables.ours(table, train, test, seed, options)
+    scores = ("accuracy", "balanced_accuracy") if table["classes"] else ("r2",)
+    return {"validation_loss": run["validation_loss"], "test": {key: run[key] for key in scores},
+            "seconds": run["seconds"]}
 
 
 def selected(run: dict) -> dict:
@@ -54,10 +44,7 @@ def score_table(table: dict, seeds) -> dict:
     runs = []
     for seed in seeds:
         train, test = bench_tables.split(table, seed)
-        with tempfile.TemporaryDirectory() as folder:
-            train.to_csv(f"{folder}/train.csv", index=False)
-            test.to_csv(f"{folder}/test.csv", index=False)
-            runs.append({name: run_variant(folder, table, seed, options) for name, options in VARIANTS.items()})
+        runs.append({name: run_variant(table, train, test, seed, options) for name, options in VARIANTS.items()})
     return {"table": table["name"], "metric": "accuracy" if table["classes"] else "r2", "runs": runs}
 
 
@@ -68,8 +55,8 @@ def mean_scores(row: dict, pick) -> dict:
 
 
 def verdict(results: list[dict], boosting: dict) -> str:
-    """Per choice, the tables where it ties or beats gradient boosting (within 0.005 on the score
-    and, for classes, on balanced accuracy), as ``tables.py`` counts them."""
+    """Per choice, the tables where it ties or beats gradient boosting (within ``tables.TIE`` on the
+    score and, for classes, on balanced accuracy), as ``tables.py`` counts them."""
     lines = []
     choices = {name: (lambda run, n=name: run[n]) for name in VARIANTS} | {"select": selected}
     for name, pick in choices.items():
@@ -82,7 +69,7 @@ def verdict(results: list[dict], boosting: dict) -> str:
             gap = ours[row["metric"]] - theirs["mean"]
             if row["metric"] == "accuracy":
                 gap = min(gap, ours["balanced_accuracy"] - theirs["balanced_accuracy"])
-            ties += gap >= -0.005
+            ties += gap >= -bench_tables.TIE
         known = sum(row["table"] in boosting for row in results)
         lines.append(f"{name}: ties or beats gradient boosting on {ties} of {known}")
     return "\n".join(lines)

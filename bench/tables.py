@@ -141,23 +141,26 @@ def split(table: dict, seed: int):
 
 
 def ours(table: dict, train: pd.DataFrame, test: pd.DataFrame, seed: int, options=()) -> dict:
-    """``backprop train`` with its defaults (and ``options``), scored by ``backprop evaluate``; its
-    ``seconds`` are the two commands' (writing the split's CSV files, a user's own data, is not timed)."""
+    """``backprop train`` with its defaults (and ``options``), scored by ``backprop evaluate``, with
+    the train report's validation loss (log-loss, or mean squared error); its ``seconds`` are the
+    two commands' (writing the split's CSV files, a user's own data, is not timed)."""
     backprop = os.path.join(os.path.dirname(sys.executable), "backprop")
     with tempfile.TemporaryDirectory() as folder:
         train.to_csv(os.path.join(folder, "train.csv"), index=False)
         test.to_csv(os.path.join(folder, "test.csv"), index=False)
         model = os.path.join(folder, "m.npz")
         started = time.perf_counter()
-        subprocess.run([backprop, "train", os.path.join(folder, "train.csv"), "--target", table["target"],
-                        "--seed", str(seed), "--quiet", "--output", model, *options], check=True, capture_output=True)
+        trained = subprocess.run([backprop, "train", os.path.join(folder, "train.csv"), "--target", table["target"],
+                                  "--seed", str(seed), "--json", "--output", model, *options],
+                                 check=True, capture_output=True, text=True)
         done = subprocess.run([backprop, "evaluate", model, os.path.join(folder, "test.csv"), "--json"],
                               check=True, capture_output=True, text=True)
         seconds = time.perf_counter() - started
     report = json.loads(done.stdout)
     scores = {"accuracy": report["accuracy"], "balanced_accuracy": report["balanced_accuracy"]} if table["classes"] \
         else {"r2": report["r2"]}
-    return {**scores, "seconds": seconds}
+    validation = json.loads(trained.stdout)["validation"]
+    return {**scores, "seconds": seconds, "validation_loss": validation.get("log_loss", validation.get("mse"))}
 
 
 def timed_runs(run, table: dict, seeds) -> tuple[list[dict], list[float]]:
