@@ -25,9 +25,26 @@ def test_table_model_reads_text_in_a_numeric_column_as_missing_with_a_note(cli_m
     model = TableModel.load(path)
     rows = frame.head(3).astype({"size": object})
     rows.loc[rows.index[1], "size"] = "about 90"
-    predicted = model.predict(rows)
+    with pytest.warns(UserWarning, match="numeric column 'size' hold text, read as missing"):
+        predicted = model.predict(rows)
     assert np.isfinite(predicted).all()
     assert "hold text, read as missing" in " ".join(model.report.lines())
+
+
+@pytest.mark.parametrize("method", ["predict", "transform", "feature_importance"])
+def test_table_model_warns_of_what_it_read_otherwise_than_written_as_backprop_predict_notes_it(cli_model, method):
+    import warnings
+
+    path, frame = cli_model
+    model = TableModel.load(path)
+    rows = frame.head(4).copy()
+    rows.loc[rows.index[2], "kind"] = "c"                         # a category training never met
+    with pytest.warns(UserWarning, match=r"TableModel: 1 value\(s\) of 'kind' were categories unseen") as caught:
+        getattr(model, method)(rows)
+    assert caught[0].filename == __file__                         # (pointing at the caller's line)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                            # rows as the training rows, gaps too: no news
+        getattr(model, method)(frame.head(4).assign(size=[np.nan, 1.0, 2.0, 3.0]))
 
 
 def test_a_command_line_model_loaded_as_a_network_says_where_raw_rows_go(cli_model):

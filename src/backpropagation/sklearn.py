@@ -243,9 +243,7 @@ class _BackpropEstimator(BaseEstimator):
     def _say_surprises(self, report) -> None:
         """A UserWarning for what encoding new rows read otherwise than written: categories unseen in
         training, text in a numeric column read as missing (what ``backprop predict`` reports)."""
-        from .tables.transform_report import TransformReport
-
-        lines = TransformReport(unseen=report.unseen, embedded=report.embedded, stray=report.stray).lines()
+        lines = report.surprises()
         if lines:
             warnings.warn(f"{type(self).__name__}: {'; '.join(lines)}", UserWarning, stacklevel=4)
 

@@ -17,6 +17,7 @@ Needs pyarrow (installed with the package), and pandas or polars for their frame
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -68,30 +69,45 @@ class TableModel:
 
     def transform(self, frame) -> np.ndarray:
         """``frame``'s rows encoded as the network's input (the target column, if present, is
-        ignored); :attr:`report` says what was filled or unseen."""
+        ignored); :attr:`report` says what was filled or unseen. A UserWarning says what was read
+        otherwise than written, as ``backprop predict`` notes it: categories unseen in training,
+        text in a numeric column read as missing."""
+        return self._encoded(frame)
+
+    def _encoded(self, frame) -> np.ndarray:
         X, _, self.report = self.preprocessing.transform(table_of(frame, self.text_format), with_target=False,
                                                          dtype=self.network.dtype)
+        self._say_surprises(stacklevel=4)       # (stack: that, this, the public method, its caller)
         return X
 
+    def _say_surprises(self, stacklevel: int) -> None:
+        surprises = self.report.surprises()
+        if surprises:
+            warnings.warn(f"TableModel: {'; '.join(surprises)}", UserWarning, stacklevel=stacklevel)
+
     def predict(self, frame) -> np.ndarray:
-        """Labels (classification) or values in the target's own units, one per row of ``frame``."""
-        predicted = self.network.predict(self.transform(frame))
+        """Labels (classification) or values in the target's own units, one per row of ``frame``
+        (warning as :meth:`transform` does)."""
+        predicted = self.network.predict(self._encoded(frame))
         if self.network.task_.is_classifier:
             return predicted
         return self.preprocessing.unscale_target(predicted.astype(np.float64))
 
     def predict_proba(self, frame) -> np.ndarray:
-        """Class probabilities, a column per class of :attr:`classes_`."""
-        return self.network.predict_proba(self.transform(frame))
-
+        """Class probabilities, a column per class of :attr:`classes_` (warning as :meth:`transform`
+        does)."""
+        return self.network.predict_proba(self._encoded(frame))
 
     def feature_importance(self, frame, method: str = "permutation", n_repeats: int = 5, random_state=None,
                            max_rows: int | None = None):
         """Importance of each column of ``frame`` (a text column's indicators together) to the
         model's predictions, as ``backprop explain`` reports it; permutation needs the target
-        column in ``frame``. Returns a :class:`~backpropagation.explain.importance.FeatureImportance`."""
-        return self.importance_of_table(table_of(frame, self.text_format), method, n_repeats, random_state,
-                                        max_rows)
+        column in ``frame``. Returns a :class:`~backpropagation.explain.importance.FeatureImportance`
+        (warning as :meth:`transform` does)."""
+        result = self.importance_of_table(table_of(frame, self.text_format), method, n_repeats, random_state,
+                                          max_rows)
+        self._say_surprises(stacklevel=3)
+        return result
 
     def importance_of_table(self, table: Table, method: str, n_repeats: int, random_state, max_rows=None,
                             scoring=None):

@@ -44,6 +44,12 @@ class TransformReport:
             out.append(f"dropped {self.rows_dropped} row(s) with a missing target")
         for column, count in self.imputed.items():
             out.append(f"filled {count} missing value(s) in {column!r}")
+        return out + self.surprises()
+
+    def surprises(self) -> list[str]:
+        """The sentences of :meth:`lines` about cells read otherwise than written: categories unseen
+        in training, text in a numeric column read as missing (a filled gap is no surprise)."""
+        out = []
         for column, count in self.unseen.items():
             how = "given the mean of the known categories' vectors" if column in self.embedded else "encoded as zeros"
             out.append(f"{count} value(s) of {column!r} were categories unseen in training ({how})")
