@@ -168,7 +168,8 @@ def test_grid_search_on_a_dask_cluster(iris, thread_variables_kept):
     import joblib
 
     X, y = iris
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+    # (workers as threads of this process: the documented script, below, starts worker processes)
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         with joblib.parallel_backend("dask"), distributed.get_task_stream(client) as stream:
             search = GridSearchCV(make_pipeline(StandardScaler(), BackpropClassifier(**FAST)),
