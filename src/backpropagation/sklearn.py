@@ -26,6 +26,7 @@ from .training.callbacks import EarlyStopping
 from .data import check_int, check_sample_weight
 from .network import NeuralNetwork
 from .tables.table_model import TableModel
+from .tables.frames import column_medians, is_frame, numbers_read, raw_table_kind
 from .nn.labels import storable_labels
 from .tables.table_encoder import TableEncoder  # noqa: F401  (public here: backpropagation.sklearn.TableEncoder)
 
@@ -225,13 +226,13 @@ class _BackpropEstimator(BaseEstimator):
         """A raw table (a DataFrame with text, categories or gaps) through the command line's
         preprocessing (:class:`TableEncoder`, fitted by the first ``fit``); numbers as they are."""
         if fitting:
-            raw = _is_raw_table(X)
+            raw = raw_table_kind(X)
             if raw == "gaps":
                 warnings.warn(f"{type(self).__name__}: X holds missing values in numeric columns only; they are "
                               "filled as backprop train fills them (the training median), and the columns "
                               "standardised, by the table encoding (TableEncoder)", UserWarning, stacklevel=4)
             self.table_encoder_ = TableEncoder(embed=self.embed, scaling=self.scaling).fit(X) if raw else None
-            self.fill_values_ = _column_medians(X) if not raw and _is_frame(X) else None
+            self.fill_values_ = column_medians(X) if not raw and is_frame(X) else None
         encoder = getattr(self, "table_encoder_", None)
         if encoder is None:
             return self._gaps_filled(X) if not fitting else X
@@ -253,9 +254,9 @@ class _BackpropEstimator(BaseEstimator):
         other text), its gaps filled with the training medians as ``backprop train`` fills a column
         that had none (UserWarning naming them)."""
         fill = getattr(self, "fill_values_", None)
-        if fill is None or not _is_frame(X) or len(fill) != X.shape[1]:
+        if fill is None or not is_frame(X) or len(fill) != X.shape[1]:
             return X
-        X = _numbers_read(X)
+        X = numbers_read(X)
         if not bool(X.isna().to_numpy().any()):
             return X
         gaps = X.isna().sum()
@@ -455,53 +456,3 @@ class BackpropRegressor(RegressorMixin, _BackpropEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-
-def _is_frame(X) -> bool:
-    """Whether ``X`` is a pandas DataFrame (its ``dtypes`` a Series, its gaps found by ``isna``)."""
-    return hasattr(getattr(X, "dtypes", None), "items") and hasattr(X, "isna") and hasattr(X, "fillna")
-
-
-def _numbers_read(X):
-    """``X`` with each column of text read as ``backprop`` reads a file's numeric column (the
-    readers' :class:`~backpropagation.tables.readers.Column`): missing tokens (``na``, ``n/a``,
-    ...) become gaps; other text is a ValueError naming the column, the row and the cell."""
-    texts = [position for position, dtype in enumerate(X.dtypes) if getattr(dtype, "kind", "O") not in "iufb"]
-    if not texts:
-        return X
-    from .tables.csv_source import AMBIGUOUS_MISSING
-    from .tables.readers import Column
-    from .tables.table_model import arrow_of_frame
-
-    arrow, X = arrow_of_frame(X.iloc[:, texts]), X.copy()
-    for k, position in enumerate(texts):
-        name, cells = X.columns[position], X.iloc[:, position]
-        try:
-            column = Column.decode(arrow.column(k))
-        except ValueError as error:                   # (numbers written with a comma: the reader's hint is the CLI's)
-            raise ValueError(f"X column {name!r} {str(error).split(': add')[0]}; give them as numbers") from None
-        ambiguous = cells.astype(str).str.strip().str.lower().isin(AMBIGUOUS_MISSING).to_numpy()
-        words = np.flatnonzero(np.isnan(column.numbers) & ~column.missing & ~ambiguous)
-        if len(words):
-            raise ValueError(f"X column {name!r}: row {X.index[words[0]]!r} holds {cells.iloc[words[0]]!r} where the "
-                             "training frame held numbers; give a number, or leave the cell empty (missing)")
-        X.isetitem(position, column.numbers)          # ('?', '-' or 'none' among numbers: gaps)
-    return X
-
-
-def _column_medians(X) -> np.ndarray:
-    """Each column's median of a frame of numbers (NaN for a column of none)."""
-    values = X.to_numpy(dtype=np.float64, na_value=np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)           # (an all-empty column: NaN)
-        return np.nanmedian(values, axis=0) if len(values) else np.full(X.shape[1], np.nan)
-
-
-def _is_raw_table(X) -> str | bool:
-    """Whether ``X`` is a pandas DataFrame holding text, categories or booleans (True), or only
-    numbers with gaps (``"gaps"``); False for anything else."""
-    if not _is_frame(X):
-        return False
-    if any(getattr(t, "kind", "O") not in "iuf" for _, t in X.dtypes.items()):
-        return True
-    return "gaps" if bool(X.isna().to_numpy().any()) else False
