@@ -21,6 +21,23 @@ def test_layer_sizes_build_dense_layers_with_the_documented_shapes():
     assert model.n_parameters == 3 * 16 + 16 + 16 * 8 + 8 + 8 * 2 + 2
 
 
+def test_names_of_components_read_in_any_case_with_hyphens_or_spaces(own_names):
+    from backpropagation import optimizers
+
+    net = NeuralNetwork([2, 3, 1], hidden_activation="Leaky-ReLU", optimizer="AdamW", loss="MSE")
+    assert isinstance(net.layers[0].activation, activations.LeakyReLU)
+    assert isinstance(net.optimizer, optimizers.AdamW)
+
+    @optimizers.register("Plain Step")
+    class PlainStep(optimizers.SGD):
+        pass
+    assert PlainStep.name == "plain_step" and isinstance(optimizers.get("plain-step"), PlainStep)
+    with pytest.raises(ValueError, match="already registered"):
+        optimizers.register("PLAIN_STEP", optimizers.SGD)      # the same name, spelled otherwise
+    with pytest.raises(ValueError, match="unknown optimizer 'plainstep'"):
+        optimizers.get("plainstep")
+
+
 def test_weights_are_views_into_one_flat_parameter_vector():
     model = NeuralNetwork([3, 4, 2], random_state=0)
     model.parameters[...] = np.arange(model.n_parameters)

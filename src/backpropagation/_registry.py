@@ -25,8 +25,14 @@ class Component:
         return f"{type(self).__name__}({args})"
 
 
+def canonical_name(text: str) -> str:
+    """A name as registries keep it: lower case, words joined by underscores (``Leaky-ReLU`` and
+    ``leaky relu`` are ``leaky_relu``; ``R²`` is ``r2``)."""
+    return "_".join(text.strip().lower().replace("²", "2").replace("-", " ").split())
+
+
 class Registry(Generic[T]):
-    """Map lower-case names to factories of one base class.
+    """Map names (as :func:`canonical_name` spells them) to factories of one base class.
 
     Parameters
     ----------
@@ -51,7 +57,7 @@ class Registry(Generic[T]):
         """Register ``factory`` under ``name``; usable as a class decorator."""
 
         def add(obj):
-            key = name.lower()
+            key = canonical_name(name)
             if key in self._factories:
                 raise ValueError(f"{self.kind} name {name!r} is already registered")
             self._factories[key] = obj
@@ -64,7 +70,7 @@ class Registry(Generic[T]):
     def unregister(self, name: str) -> None:
         """Remove ``name`` (a plug-in's name, when a program or a test is done with it); KeyError if
         it is not registered."""
-        key = name.lower()
+        key = canonical_name(name)
         if key not in self._factories:
             raise KeyError(f"{self.kind} name {name!r} is not registered")
         del self._factories[key]
@@ -89,7 +95,7 @@ class Registry(Generic[T]):
         if isinstance(identifier, type) and issubclass(identifier, self.base):
             return identifier(**kwargs)
         if isinstance(identifier, str):
-            key = identifier.lower()
+            key = canonical_name(identifier)
             if key not in self._factories:
                 raise ValueError(
                     f"{argument}: unknown {self.kind} {identifier!r}; "

@@ -82,3 +82,21 @@ def test_explain_measures_importance_in_the_metric_asked_for(weather, tmp_path, 
     assert backprop(["explain", str(tmp_path / "m.npz"), str(weather), "--metric", "roc_auc",
                      "--method", "gradient"]) == 2
     assert "applies to --method permutation" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelled, name", [("log-loss", "log_loss"), ("ROC AUC", "roc_auc"),
+                                           ("Balanced-Accuracy", "balanced_accuracy")])
+def test_explain_reads_a_metric_however_it_is_spelled(weather, tmp_path, capsys, spelled, name):
+    # (the issue and the docs write "log-loss" and "ROC AUC"; the option lists log_loss and roc_auc)
+    assert backprop(train(weather, tmp_path)) == 0
+    capsys.readouterr()
+    rankings = []
+    for metric in (spelled, name):
+        assert backprop(["explain", str(tmp_path / "m.npz"), str(weather), "--metric", metric, "--repeats", "2",
+                         "--json"]) == 0
+        rankings.append(json.loads(capsys.readouterr().out))
+    assert rankings[0] == rankings[1] and rankings[0]["metric"] == name
+    with pytest.raises(SystemExit) as refused:
+        backprop(["explain", str(tmp_path / "m.npz"), str(weather), "--metric", "logloss"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'logloss' (choose from 'accuracy'" in capsys.readouterr().err

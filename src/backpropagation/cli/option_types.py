@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from .._registry import canonical_name
+
 
 def number_type(convert, minimum=None, maximum=None, *, above_minimum=False, below_maximum=False,
                  what="a number"):
@@ -43,6 +45,13 @@ def memory_size(text: str) -> int:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a size above 0, got {text!r}")
     return int(value)
+
+
+def choice_name(text: str) -> str:
+    """A named choice as the command spells its names: any case, and a hyphen or a space for an
+    underscore (``Log-Loss`` is ``log_loss``, ``flat-cosine`` is ``flat_cosine``, ``R²`` is
+    ``r2``), as the Python API's registries read them (:func:`~backpropagation._registry.canonical_name`)."""
+    return canonical_name(text)
 
 
 count = number_type(int, 0, what="an integer")

@@ -110,17 +110,20 @@ def _add_trace_parser(sub) -> None:
     trace = sub.add_parser("trace", help="print one training step of backpropagation, layer by layer")
     trace.add_argument("--layers", type=opt.layers, default=[3, 2, 2, 1],
                        help="layer sizes including input and output")
-    trace.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
+    trace.add_argument("--activation", default="relu", type=opt.choice_name, choices=activations.names(),
                        help="hidden activation")
-    trace.add_argument("--task", default="regression", choices=list(TASK_NAMES), help="what the output means")
-    trace.add_argument("--optimizer", default="sgd", type=str.lower, choices=optimizers.names(), help="update rule")
+    trace.add_argument("--task", default="regression", type=opt.choice_name, choices=list(TASK_NAMES),
+                       help="what the output means")
+    trace.add_argument("--optimizer", default="sgd", type=opt.choice_name, choices=optimizers.names(),
+                       help="update rule")
     trace.add_argument("--learning-rate", type=opt.positive_float, default=0.1, help="step size η")
     trace.add_argument("--seed", type=opt.seed, default=0, help="random seed of the weights and the sample")
     trace.add_argument("--model", help="trace a saved model instead, on one row of --data")
     trace.add_argument("--data", help=TABLE + " holding the row to trace (with --model)")
     trace.add_argument("--row", type=opt.count, default=0, help="row of --data to trace (0-based)")
     _add_text_format_options(trace, remembered=True)
-    trace.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
+    trace.add_argument("--format", type=opt.choice_name, choices=["text", "markdown"], default="text",
+                       help="output format")
     trace.add_argument("--unit", type=opt.unit, metavar="LAYER:UNIT",
                        help="print one unit's chain instead (e.g. 1:2, both from 1): its sums with every product, "
                             "its δ, its weights' gradients and their update")
@@ -130,12 +133,13 @@ def _add_explain_parsers(sub) -> None:
     explain = sub.add_parser("explain", help="which columns a trained model relies on (importance per column)")
     explain.add_argument("model", help="model file written by 'backprop train'")
     explain.add_argument("data", help=TABLE + " with the training columns (and the target, for permutation)")
-    explain.add_argument("--method", choices=["permutation", "gradient"], default="permutation",
+    explain.add_argument("--method", type=opt.choice_name, choices=["permutation", "gradient"], default="permutation",
                          help="permutation: the metric's drop when a column is shuffled (needs the target); "
                               "gradient: mean |x * dy/dx| from one more step of the backward pass")
     explain.add_argument("--repeats", type=opt.positive_int, default=5, help="shuffles per column (permutation)")
-    explain.add_argument("--metric", choices=["accuracy", "balanced_accuracy", "roc_auc", "average_precision",
-                                              "log_loss", "r2", "rmse"],
+    explain.add_argument("--metric", type=opt.choice_name,
+                         choices=["accuracy", "balanced_accuracy", "roc_auc", "average_precision", "log_loss",
+                                  "r2", "rmse"],
                          help="what a shuffle's drop is measured in (permutation; default accuracy for classes, R² "
                               "for numbers; on an imbalanced table accuracy barely moves: use balanced_accuracy or "
                               "roc_auc)")
@@ -163,9 +167,10 @@ def _add_explore_parser(sub) -> None:
     explore.add_argument("--layers", type=opt.layers, default=None,
                          help="layer sizes: 2 inputs (the plane), hidden widths, one output per class "
                               "(default: 2,4,3,N for a data set of N classes)")
-    explore.add_argument("--dataset", default="moons", choices=["moons", "circles", "xor", "spiral", "blobs", "linear"],
+    explore.add_argument("--dataset", default="moons", type=opt.choice_name,
+                         choices=["moons", "circles", "xor", "spiral", "blobs", "linear"],
                          help="2-D data set (blobs has 3 classes, the others 2)")
-    explore.add_argument("--activation", default="relu", type=str.lower, choices=activations.names(),
+    explore.add_argument("--activation", default="relu", type=opt.choice_name, choices=activations.names(),
                          help="hidden activation")
     explore.add_argument("--learning-rate", type=opt.positive_float, default=0.1, help="SGD step size η")
     explore.add_argument("--batch-size", type=opt.positive_int, default=10, help="rows per step when training")
@@ -175,7 +180,7 @@ def _add_explore_parser(sub) -> None:
 
 
 def _add_engine_option(command):
-    command.add_argument("--engine", default="auto", type=str.lower, choices=list(ENGINES),
+    command.add_argument("--engine", default="auto", type=opt.choice_name, choices=list(ENGINES),
                          help="what runs the batches: numpy (the textbook reference), numba (compiled, "
                               "proven equal; pip install 'backpropagation[fast]'), auto (numba when "
                               "installed and the job is long enough to pay for loading it)")
@@ -228,12 +233,12 @@ def _add_training_options(command):
     command.add_argument("--min-delta", type=opt.nonnegative_float, default=defaults.MIN_DELTA, metavar="D",
                          help="least fall of the validation loss that early stopping counts as progress "
                               f"(default {defaults.MIN_DELTA:g})")
-    command.add_argument("--lr-schedule", default=None, type=str.lower, choices=schedules.names() + ["plateau"],
+    command.add_argument("--lr-schedule", default=None, type=opt.choice_name, choices=schedules.names() + ["plateau"],
                          help="learning-rate schedule (default: constant)")
-    command.add_argument("--l2-schedule", default=None, type=str.lower, choices=schedules.names(),
+    command.add_argument("--l2-schedule", default=None, type=opt.choice_name, choices=schedules.names(),
                          help="schedule of the L2 penalty over the epochs, e.g. flat_cosine: --l2 for the first "
                               "half, then down to 0 along half a cosine (default: constant)")
-    command.add_argument("--dropout-schedule", default=None, type=str.lower, choices=schedules.names(),
+    command.add_argument("--dropout-schedule", default=None, type=opt.choice_name, choices=schedules.names(),
                          help="schedule of the dropout rate over the epochs, as --l2-schedule (needs --dropout)")
     _add_engine_option(command)
     command.add_argument("--output", "-o", default="model.npz", help="model file to write")
@@ -248,7 +253,7 @@ def _add_training_options(command):
 def _add_table_options(command):
     """How the table is read and what is predicted: shared by train and lr-find."""
     command.add_argument("--target", required=True, help="name of the column to predict (required)")
-    command.add_argument("--task", default="auto",
+    command.add_argument("--task", default="auto", type=opt.choice_name,
                          choices=["auto", "regression", "binary", "multiclass", "classification"],
                          help="auto: text targets and whole numbers with at most 10 distinct values "
                               "are classes, other numbers a regression target; binary/multiclass/"
@@ -268,11 +273,11 @@ def _add_table_options(command):
                          help="learn DIM numbers per category of this text column (an embedding: one input "
                               "instead of one indicator per category; DIM default 1.6 * categories^0.56, at most "
                               "50); for columns of many categories (repeatable)")
-    command.add_argument("--scaling", choices=["robust", "standard"], default=defaults.SCALING,
+    command.add_argument("--scaling", type=opt.choice_name, choices=["robust", "standard"], default=defaults.SCALING,
                          help="numeric columns: robust (median, quartile spread, smooth clip at ±5: outliers "
                               "stay near the rest; long tails through asinh first) or standard (mean, standard "
                               "deviation)")
-    command.add_argument("--class-weight", choices=["balanced"], default=None,
+    command.add_argument("--class-weight", type=opt.choice_name, choices=["balanced"], default=None,
                          help="classification: weigh each class by n_rows / (n_classes * its rows), so that a rare "
                               "class counts as much as a common one (default: every row alike)")
     _add_text_format_options(command, remembered=False)
@@ -285,10 +290,11 @@ def _add_network_options(command):
     """The network and how it steps: shared by train and lr-find."""
     command.add_argument("--layers", type=opt.layers, default=list(defaults.HIDDEN_LAYERS),
                          help="hidden widths, comma-separated")
-    command.add_argument("--activation", default=None, type=str.lower, choices=activations.names(),
+    command.add_argument("--activation", default=None, type=opt.choice_name, choices=activations.names(),
                          help=f"hidden activation (default: {defaults.ACTIVATION}; relu where a text column of more "
                               f"than {defaults.WIDE_ONE_HOT} categories is one-hot encoded)")
-    command.add_argument("--optimizer", default="adam", type=str.lower, choices=optimizers.names(), help="update rule")
+    command.add_argument("--optimizer", default="adam", type=opt.choice_name, choices=optimizers.names(),
+                         help="update rule")
     command.add_argument("--learning-rate", type=opt.positive_float, default=None,
                          help=f"step size; default {defaults.LEARNING_RATE:g} for adam/adamw/rmsprop, 0.01 otherwise")
     command.add_argument("--batch-size", type=opt.positive_int, default=None,
