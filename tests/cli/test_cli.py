@@ -133,7 +133,11 @@ def test_trace_a_saved_model_on_a_csv_row(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["train", "missing.csv", "--target", "y"], "missing.csv: no such file"),
-    (["train", "{csv}", "--target", "nope"], "no column named 'nope'"),
+    (["train", "{csv}", "--target", "nope"], "no column named 'nope'; columns: species, island"),
+    (["train", "{csv}", "--target", "Species"], "no column named 'Species' (did you mean 'species'?); columns:"),
+    (["train", "{csv}", "--target", "species", "--drop", "bill length mm"],
+     "no column named 'bill length mm' (did you mean 'bill_length_mm'?)"),
+    (["train", "{csv}", "--target", "specis"], "no column named 'specis' (did you mean 'species'?)"),
     (["train", "{csv}"], "required: --target"),
     (["train", "{csv}", "--target", "species", "--layers", "a,b"], "--layers"),
     (["train", "{csv}", "--target", "species", "--optimizer", "magic"], "--optimizer: invalid choice: 'magic'"),

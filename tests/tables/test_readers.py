@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 pa = pytest.importorskip("pyarrow")
 
-from backpropagation.tables.readers import read_csv, read_file, stream_table  # noqa: E402
+from backpropagation.tables.readers import likely_meant, read_csv, read_file, stream_table  # noqa: E402
 from table_files import write_arrow  # noqa: E402
 
 
@@ -455,3 +455,10 @@ def test_a_parquet_or_feather_schema_may_name_its_columns_by_numbers(tmp_path):
         write_frame(tmp_path / name)
         assert read_file(tmp_path / name).header == ["2019", "2020"]
         assert next(stream_table(tmp_path / name)).header == ["2019", "2020"]
+
+
+@pytest.mark.parametrize("asked, meant", [("Island", "island"), ("bill length mm", "bill_length_mm"),
+                                          ("BILL-LENGTH-MM", "bill_length_mm"), ("speces", "species"),
+                                          ("flavour", None), ("mm", None)])
+def test_a_missing_column_names_the_one_likely_meant(asked, meant):
+    assert likely_meant(asked, ["species", "island", "bill_length_mm", "bill_depth_mm"]) == meant

@@ -202,6 +202,22 @@ def _codes_and_categories(raw) -> tuple[np.ndarray, object]:
     return merged[codes], trimmed.dictionary
 
 
+def likely_meant(name: str, names: list[str]) -> str | None:
+    """The one of ``names`` that ``name`` most likely meant: the same letters in another case or
+    with other spaces, underscores, hyphens or dots (``Island`` for ``island``, ``bill length``
+    for ``bill_length``), else the closest within a typo or two; None when none is close."""
+    import difflib
+
+    def folded(text: str) -> str:
+        return "".join(character for character in str(text).lower() if character.isalnum())
+
+    same = [other for other in names if folded(other) == folded(name)]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(str(name), [str(other) for other in names], n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 @dataclass
 class Table:
     """A table's header, its columns and the file's data row number (1-based) of each row.
@@ -221,9 +237,12 @@ class Table:
         return len(self.row_numbers)
 
     def require(self, name: str) -> None:
-        """ValueError listing the columns if there is no column ``name``."""
+        """ValueError listing the columns if there is no column ``name`` (and naming the one it
+        likely meant: the same name in another case or spacing, or one a typo away)."""
         if name not in self.columns:
-            raise ValueError(f"{self.source}: no column named {name!r}; columns: {', '.join(self.header)}")
+            meant = likely_meant(name, self.header)
+            hint = f" (did you mean {meant!r}?)" if meant else ""
+            raise ValueError(f"{self.source}: no column named {name!r}{hint}; columns: {', '.join(self.header)}")
 
     def column(self, name: str) -> Column:
         """Column ``name``, decoded; ValueError listing the columns if absent, or naming the
