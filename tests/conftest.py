@@ -1,6 +1,17 @@
-"""Fixtures the tests share."""
+"""Fixtures the tests share, and the suite's hypothesis profile."""
 
 import pytest
+
+try:
+    from hypothesis import settings as hypothesis_settings
+except ImportError:                                   # (the tests that use it skip or fail saying so)
+    hypothesis_settings = None
+else:
+    # The suite draws the same examples on every run, so that a run cannot fail by the luck of the
+    # draw and a failure reproduces; `pytest --hypothesis-profile explore` draws new ones each run.
+    hypothesis_settings.register_profile("suite", derandomize=True)
+    hypothesis_settings.register_profile("explore", derandomize=False)
+    hypothesis_settings.load_profile("suite")
 
 
 @pytest.fixture

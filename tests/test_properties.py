@@ -139,3 +139,22 @@ def test_history_loss_is_the_loss_of_each_batch_with_the_weights_it_saw(problem)
         rows = slice(k * batch, (k + 1) * batch)
         total += replay.evaluate(X[rows], y[rows])["loss"] * len(X[rows])
     np.testing.assert_allclose(history.history["loss"][-1], total / len(X), rtol=1e-10)
+
+
+def test_the_suite_draws_the_same_examples_on_every_run(request):
+    # (tests/conftest.py's profile: CI cannot fail by the luck of a draw; --hypothesis-profile
+    # explore draws new examples on purpose)
+    import pytest
+
+    if request.config.getoption("hypothesis_profile", None) not in (None, "suite"):
+        pytest.skip("another hypothesis profile was asked for")
+    drawn = []
+
+    @settings(max_examples=5, database=None)
+    @given(st.integers(0, 10**9))
+    def draw(value):
+        drawn.append(value)
+    draw()
+    first, drawn[:] = list(drawn), []
+    draw()
+    assert drawn == first and settings.default.derandomize
