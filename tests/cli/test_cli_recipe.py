@@ -232,7 +232,7 @@ def test_estimators_on_a_raw_table_choose_what_the_command_chooses(houses, capsy
         assert (stopping.patience, stopping.min_delta) == (stopped["patience"], stopped["min_delta"]) == (10, 0.001)
         scaled = [c.get("scaling") for c in estimator.table_encoder_.preprocessing_.columns if c["kind"] == "numeric"]
         assert scaled == ["robust", "robust"]
-    numbers = BackpropRegressor(random_state=0, epochs=2).fit(np.random.rand(20, 3), np.arange(20.0))
+    numbers = BackpropRegressor(random_state=0, epochs=2).fit(np.random.default_rng(0).random((20, 3)), np.arange(20.0))
     assert numbers.model_.layer_sizes == (3, 100, 1) and numbers.model_.periodic is None      # (MLP conventions)
     assert type(numbers.model_.layers[0].activation).__name__ == "ReLU"
     chosen = BackpropRegressor(activation="relu", random_state=0, epochs=2).fit(frame.drop(columns=["price"]),
