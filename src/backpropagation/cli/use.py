@@ -164,15 +164,14 @@ def command_export(args) -> int:
     """``backprop export``: the model and its preprocessing as one ONNX graph, checked against
     ``predict`` (on rows made from the model's metadata, hostile spellings of them, and the
     training file's or ``--data``'s rows) before anything is written."""
-    from ..export.table_graph import export_table_model
+    from ..export.table_graph import export_table_model, input_kind
 
     if args.output == "-":
         raise ValueError("output: an ONNX model is a binary file; give a file path, not standard output ('-')")
     check_output(args.output, "output", inputs=[args.model] + ([args.data] if args.data else []))
     table_model = TableModel.load(args.model)
     proto = export_table_model(table_model, args.output, data=args.data)
-    inputs = ", ".join(f"{spec['name']} ({'text' if spec['kind'] == 'text' and not spec.get('codes') else 'number'})"
-                       for spec in table_model.preprocessing.columns)
+    inputs = ", ".join(f"{spec['name']} ({input_kind(spec)})" for spec in table_model.preprocessing.columns)
     outputs = ", ".join(output.name for output in proto.graph.output)
     print(f"ONNX graph written to {args.output}: inputs {inputs}; outputs {outputs}")
     return 0

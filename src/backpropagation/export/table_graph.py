@@ -23,6 +23,7 @@ infinities) and on rows read raw from a table (the training file, when it is sti
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import warnings
@@ -57,6 +58,14 @@ def export_table_model(table_model, path=None, data=None):
     return proto
 
 
+def input_kind(spec: dict) -> str:
+    """What the graph's input for a column of the command's preprocessing takes: its cells as
+    written (text), numbers, or a date column's days since 1970-01-01 (a number)."""
+    if spec["kind"] == "text" and not spec.get("codes"):
+        return "text"
+    return "number: days since 1970-01-01" if spec.get("date") else "number"
+
+
 def table_graph(table_model):
     """The graph of :func:`export_table_model`, checked by ``onnx.checker``, not yet compared."""
     pre, network = table_model.preprocessing, table_model.network
@@ -65,7 +74,7 @@ def table_graph(table_model):
     for spec in pre.columns:
         name = spec["name"]
         if spec["kind"] == "numeric":
-            inputs.append(helper.make_tensor_value_info(name, graph.elem, [None, 1]))
+            inputs.append(helper.make_tensor_value_info(name, graph.elem, [None, 1], doc_string=input_kind(spec)))
             features.extend(_numeric(graph, name, spec))
             continue
         if spec.get("codes"):
@@ -84,7 +93,11 @@ def table_graph(table_model):
         features.append(graph.node("Cast", [squeezed], to=graph.elem))
     x = graph.node("Concat", features, axis=1)
     scale = (pre.target_std, pre.target_mean) if pre.target_kind == "numeric" and pre.scales_target else None
-    return graph.model(inputs, network_outputs(graph, network, x, scale))
+    model = graph.model(inputs, network_outputs(graph, network, x, scale))
+    dated = [spec["name"] for spec in pre.columns if spec.get("date")]
+    if dated:       # (what a server reads: onnxruntime's get_modelmeta().custom_metadata_map)
+        graph.onnx.helper.set_model_props(model, {"date_columns": json.dumps(dated)})
+    return model
 
 
 def _numeric(graph: Graph, name: str, spec: dict) -> list:

@@ -261,7 +261,8 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
         pre.target_range = (float(goal.moments.low[0]), float(goal.moments.high[0]))
     sample = {spec["name"]: spec for spec in pre.columns}
     pre.warnings = [w for w in pre.warnings
-                    if "rises (or falls)" in w or "codes of groups" in w or "no name in the header" in w]
+                    if "rises (or falls)" in w or "codes of groups" in w or "no name in the header" in w
+                    or "days since 1970" in w]
     pre.columns = []
     for name, tally in tallies.items():
         kind = column_kind(name, pre.forced, tally.n_training, tally.n_present, tally.n_numbers,
@@ -291,7 +292,8 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
                                     "it carries no information")
             pre.columns.append({"name": name, "kind": "numeric", "median": median, "mean": float(filled.mean[0]),
                                 "std": std if std > 0 else 1.0, "indicator": bool(tally.n_filled),
-                                **robust_entries(pre, sample.get(name), median, filled)})
+                                **robust_entries(pre, sample.get(name), median, filled),
+                                **({"date": True} if sampled.get("date") else {})})
         else:
             if was == "numeric":
                 raise ValueError(f"{source}: column {name!r} holds text in most rows, but the sample of the "

@@ -3,7 +3,8 @@
 :class:`TabularPreprocessor` learns, from training rows only (columns decoded by
 :mod:`backpropagation.tables.readers`):
 
-- which columns are numeric (every present value is a finite number) and which are text;
+- which columns are numeric (every present value a finite number, or an ISO date: its days since
+  1970-01-01) and which are text;
 - numeric columns: the median (to fill missing values), then the statistics of their scaling
   (:mod:`backpropagation.tables.scaling`: median and quartile spread with a smooth clip by default,
   or mean and standard deviation); where training rows had gaps, an indicator column (1 where the
@@ -14,8 +15,7 @@
 - the target: rows without one are dropped; text targets are class labels.
 
 Every step works on whole columns with NumPy and pyarrow compute, never cell by cell. Under MPI
-each rank summarises its rows and the summaries merge in constant size per numeric column
-(:mod:`backpropagation.tables.statistics`), giving every rank the statistics of the whole table.
+each rank's summaries merge in constant size per numeric column (:mod:`backpropagation.statistics`).
 The state is plain JSON, stored inside the model file, so ``backprop predict`` applies exactly
 the transformation that training used.
 """
@@ -79,11 +79,8 @@ class TabularPreprocessor:
 
     def __init__(self, target: str, task: str = "auto", drop=(), text=(), numeric=(), max_categories=None,
                  embed=None, scaling: str = "robust") -> None:
-        self.target = target
+        self.target, self.task, self.drop, self.max_categories = target, task, list(drop), max_categories
         self.scaling = scalings.check_scaling(scaling)
-        self.task = task
-        self.drop = list(drop)
-        self.max_categories = max_categories
         self.embed = dict(embed or {})
         self.forced = {**dict.fromkeys([*text, *self.embed], "text"), **dict.fromkeys(numeric, "numeric")}
         both = set([*text, *self.embed]) & set(numeric)
@@ -118,7 +115,7 @@ class TabularPreprocessor:
         summarises its part, the summaries are merged over ranks (constant size per numeric
         column), and every rank derives the statistics of the whole table.
         """
-        totals = Totals(comm)
+        totals, self.warnings = Totals(comm), []
         target = table.column(self.target)
         for name in [*self.drop, *self.forced]:
             table.require(name)            # (present, but never decoded)
@@ -129,6 +126,8 @@ class TabularPreprocessor:
         if self.target_kind == "numeric":
             mean, std = filled_mean_std([target.numbers[rows]], [0.0], [0], totals, [self.target])
             self.target_mean, self.target_std = float(mean[0]), float(std[0]) or 1.0
+            if totals.max(float(target.dates)):
+                self.warnings.append(f"the target {self.target!r} holds dates: predicted as days since 1970-01-01")
         names = [name for name in table.header if name != self.target and name not in self.drop]
         kinds = self._column_kinds(table, names, rows, labelled, totals)
         numeric = [name for name in names if kinds[name] == "numeric"]
@@ -153,7 +152,6 @@ class TabularPreprocessor:
         counts = totals.sum([[np.count_nonzero(~c.missing[rows]), np.count_nonzero(~c.missing[labelled]),
                               np.count_nonzero(c.is_number[labelled])] for c in columns]).reshape(-1, 3)
         kinds = {}
-        self.warnings = []
         for name, column, (n_training, n_present, n_numbers) in zip(names, columns, counts.tolist()):
             kinds[name] = column_kind(name, self.forced, n_training, n_present, n_numbers,
                                       lambda column=column: first_text(column, labelled, table.row_numbers, totals),
@@ -200,13 +198,14 @@ class TabularPreprocessor:
             median = medians([present], totals, reorder=True)[0]     # (present is ours to reorder)
             mean, std = filled_mean_std([present], [median], [n_missing], totals, [name])
             low, high = totals.min(present.min(initial=np.inf)), totals.max(present.max(initial=-np.inf))
+            dated = bool(totals.max(float(column.dates)))          # (a rank may hold none of its dates)
             stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0,
-                          "indicator": bool(n_missing)})
+                          "indicator": bool(n_missing), **({"date": True} if dated else {})})
             if self.scaling == "robust":
                 stats[-1].update(scalings.robust_statistics(median, *scalings.quantiles(present, totals), low, high))
             if low == high:
                 self._constant(name, repr(float(low)))
-            else:
+            elif not dated:          # (dates rise with the rows of a time series: no row number)
                 self.warnings += column_warnings(name, present, column.numbers[np.sort(rows)])
         return stats
 

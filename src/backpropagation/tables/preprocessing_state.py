@@ -63,7 +63,7 @@ def checked_column(column) -> dict:
     if not isinstance(column, dict):
         raise TypeError(f"columns: expected objects, got {column!r}"[:200])
     require(column, "name", str)
-    for flag in ("indicator", "missing_level"):
+    for flag in ("indicator", "missing_level", "date"):
         if not isinstance(column.get(flag, False), bool):
             raise TypeError(f"column {column['name']!r}: {flag!r} must be true or false")
     if column.get("kind") == "numeric":
@@ -96,7 +96,8 @@ def describe(pre) -> str:
     for column in pre.columns:
         if column["kind"] == "numeric":
             flag = f", and an indicator column {column['name']} {MISSING_LEVEL}" if column.get("indicator") else ""
-            lines.append(f"  {column['name']}: numeric, {scaling.describe(column)}, "
+            dates = " (dates: days since 1970-01-01)" if column.get("date") else ""
+            lines.append(f"  {column['name']}: numeric{dates}, {scaling.describe(column)}, "
                          f"missing -> median {column['median']:.4g}{flag}")
         else:
             cats = column["categories"]

@@ -31,7 +31,7 @@ from . import arrow_files
 from .csv_source import (AMBIGUOUS_MISSING, COMPRESSIONS, MISSING, PLAIN, WHITESPACE, TextFormat, arrow_of,
                          check_header, named,
                          numpy_of, pyarrow, read_csv_arrow, stream_csv_arrow)
-from .number_text import MisspelledNumbers, numbers_of_texts, refuse_misspelled_numbers
+from .number_text import MisspelledNumbers, days_of_dates, numbers_of_texts, refuse_misspelled_numbers
 
 
 
@@ -56,6 +56,9 @@ class Column:
     ``categories`` (the distinct trimmed texts, a pyarrow array), -1 where the cell is missing.
     Work on categories (counting, one-hot encoding) then runs on integer codes, once per
     distinct text rather than once per cell.
+
+    An ISO date (``2012-01-31``, ``2012-01-31 08:30``; a Parquet file's or a frame's date columns
+    read as such text) is a number, its days since 1970-01-01; ``dates``: the column held one.
     """
 
     numbers: np.ndarray
@@ -68,6 +71,7 @@ class Column:
     #: category whether it is a missing token (1), one of :data:`AMBIGUOUS_MISSING` (2) or text (0).
     _cell_codes: np.ndarray | None = None
     _tokens: np.ndarray | None = None
+    dates: bool = False
 
     @classmethod
     def decode(cls, raw, fmt: TextFormat = PLAIN) -> "Column":
@@ -106,6 +110,9 @@ class Column:
         codes, categories = _codes_and_categories(raw)
         lowered = pc.utf8_lower(categories)
         values = numbers_of_texts(categories if fmt.plain else fmt.python_spelling(categories))
+        days = days_of_dates(categories)
+        dated = ~np.isnan(days)
+        values[dated] = days[dated]
         missing = numpy_of(pc.is_in(lowered, value_set=arrow_of(MISSING + fmt.na_values)))
         ambiguous = numpy_of(pc.is_in(lowered, value_set=arrow_of(AMBIGUOUS_MISSING)))
         tokens = np.where(missing, 1, np.where(ambiguous, 2, 0)).astype(np.int8)
@@ -116,7 +123,8 @@ class Column:
         codes[is_missing[codes]] = -1          # (code -1 reads the appended True)
         if fmt.plain:
             refuse_misspelled_numbers(categories, values, is_missing[:-1])
-        return cls(np.append(values, np.nan)[codes], codes < 0, raw, None, codes, categories, cell_codes, tokens)
+        return cls(np.append(values, np.nan)[codes], codes < 0, raw, None, codes, categories, cell_codes, tokens,
+                   bool(dated.any()))
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -185,7 +193,7 @@ class Column:
         codes = None if self._codes is None else self._codes[rows]
         cell_codes = None if self._cell_codes is None else self._cell_codes[rows]
         return Column(self.numbers[rows], self.missing[rows], pc.take(self.raw, arrow_of(rows)), text,
-                      codes, self._categories, cell_codes, self._tokens)
+                      codes, self._categories, cell_codes, self._tokens, self.dates)
 
 
 def _codes_and_categories(raw) -> tuple[np.ndarray, object]:
@@ -210,11 +218,8 @@ def likely_meant(name: str, names: list[str]) -> str | None:
 
     def folded(text: str) -> str:
         return "".join(character for character in str(text).lower() if character.isalnum())
-
     same = [other for other in names if folded(other) == folded(name)]
-    if same:
-        return same[0]
-    close = difflib.get_close_matches(str(name), [str(other) for other in names], n=1, cutoff=0.8)
+    close = same or difflib.get_close_matches(str(name), [str(other) for other in names], n=1, cutoff=0.8)
     return close[0] if close else None
 
 

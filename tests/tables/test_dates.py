@@ -1,0 +1,123 @@
+"""Dates as numbers: an ISO date is its days since 1970-01-01, read alike from a CSV's text, a
+Parquet file's date and timestamp columns and a DataFrame's datetime column, in memory and
+streamed, by predict, TableModel and the ONNX graph's number input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from backpropagation import NeuralNetwork, TableModel
+from backpropagation.cli import main as backprop
+from backpropagation.tables.number_text import days_of_dates
+
+pa = pytest.importorskip("pyarrow")
+pd = pytest.importorskip("pandas")
+
+
+def test_an_iso_date_is_its_days_since_1970_and_anything_else_is_not_a_date():
+    texts = pa.array(["1970-01-02", "1969-12-31", "2012-01-01 12:00:00", "2012-01-01T06:00", "2012-01-01 10:30:00.5",
+                      "2012-02-30", "2012-13-01", "01/02/2012", "2012-01-01Z", "2012", "soon"])
+    days = days_of_dates(texts)
+    np.testing.assert_allclose(days[:5], [1.0, -1.0, 15340.5, 15340.25, 15340 + (10.5 * 3600 + 0.5) / 86400])
+    assert np.isnan(days[5:]).all()          # no such day, no such month, not ISO, a time zone, a year, text
+
+
+def dated_table(n=400, seed=0):
+    """Days across four years, a measurement, and a label that changed how it was kept on 2015-01-01
+    (as Seattle's weather records did): only the date tells the two periods apart."""
+    rng = np.random.default_rng(seed)
+    day = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 4 * 365, n), unit="D")
+    x = rng.normal(size=n)
+    before = day < pd.Timestamp("2015-01-01")
+    label = np.where(before, np.where(x > 0, "drizzle", "fog"), np.where(x > 0, "rain", "sun"))
+    return pd.DataFrame({"day": day, "x": x, "label": label})
+
+
+def train(tmp_path, csv, *options):
+    out = tmp_path / "m.npz"
+    assert backprop(["train", str(csv), "--target", "label", "--epochs", "60", "--seed", "0", "--json",
+                     "--output", str(out), *options]) == 0
+    return out
+
+
+def test_dates_train_as_numbers_that_tell_periods_apart_where_as_categories_they_cannot(tmp_path, capsys):
+    frame = dated_table()
+    frame.iloc[:300].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[300:].to_csv(tmp_path / "test.csv", index=False)            # days training mostly never saw
+    scores = {}
+    for how, options in (("dates", []), ("categories", ["--text", "day"])):
+        model = train(tmp_path, tmp_path / "train.csv", *options)
+        report = json.loads(capsys.readouterr().out)
+        assert backprop(["evaluate", str(model), str(tmp_path / "test.csv"), "--json"]) == 0
+        scores[how] = json.loads(capsys.readouterr().out)["accuracy"]
+        spec = next(c for c in NeuralNetwork.load(model).metadata["preprocessing"]["columns"] if c["name"] == "day")
+        assert (spec["kind"], spec.get("date", False)) == (("numeric", True) if how == "dates" else ("text", False))
+        said = [line for line in report["recipe"] if "days since 1970-01-01" in line]
+        assert said == (["dates read as numbers, days since 1970-01-01: 'day' (--text 'day' reads them as "
+                         "categories)"] if how == "dates" else [])
+        assert not any("like a row number" in w for w in report["warnings"])
+    assert scores["dates"] > 0.9 > scores["categories"] + 0.2, scores
+
+
+def test_a_date_reads_alike_from_csv_text_parquet_frames_and_streamed_training(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    frame = dated_table(seed=1)
+    frame.assign(day=frame["day"].dt.strftime("%Y-%m-%d")).to_csv(tmp_path / "t.csv", index=False)
+    model = train(tmp_path, tmp_path / "t.csv")
+    capsys.readouterr()
+    assert backprop(["predict", str(model), str(tmp_path / "t.csv"), "-o", str(tmp_path / "p.csv")]) == 0
+    expected = pd.read_csv(tmp_path / "p.csv")["predicted_label"].to_numpy()
+    table_model = TableModel.load(model)
+    np.testing.assert_array_equal(table_model.predict(frame), expected)                    # datetime64
+    stamps = pa.Table.from_pandas(frame, preserve_index=False)
+    dates = stamps.set_column(0, "day", pa.array(frame["day"].dt.date, pa.date32()))
+    for name, table in (("stamps.parquet", stamps), ("dates.parquet", dates)):
+        pq.write_table(table, tmp_path / name)
+        assert backprop(["predict", str(model), str(tmp_path / name), "-o", str(tmp_path / "q.csv")]) == 0
+        np.testing.assert_array_equal(pd.read_csv(tmp_path / "q.csv")["predicted_label"].to_numpy(), expected)
+    np.testing.assert_array_equal(table_model.predict(dates), expected)                     # an Arrow table
+    streamed = train(tmp_path, tmp_path / "t.csv", "--stream")
+    spec = next(c for c in NeuralNetwork.load(streamed).metadata["preprocessing"]["columns"] if c["name"] == "day")
+    assert spec["kind"] == "numeric" and spec["date"] is True
+
+
+def test_a_cell_that_is_no_date_is_read_as_missing_at_prediction_and_refused_among_dates_in_training(tmp_path,
+                                                                                                     capsys):
+    frame = dated_table(seed=2)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    model = train(tmp_path, tmp_path / "t.csv")
+    capsys.readouterr()
+    typo = frame.head(5).astype({"day": str})
+    typo.loc[2, "day"] = "2014-02-30"                          # no such day
+    with pytest.warns(UserWarning, match="numeric column 'day' hold text, read as missing .*'2014-02-30'"):
+        TableModel.load(model).predict(typo)
+    mixed = frame.astype({"day": str})
+    mixed.loc[:150, "day"] = "unknown"
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    assert backprop(["train", str(tmp_path / "mixed.csv"), "--target", "label", "--epochs", "1", "--output",
+                     str(tmp_path / "m2.npz")]) == 2
+    assert "column 'day' mixes numbers and text" in capsys.readouterr().err
+
+
+def test_the_estimators_read_a_datetime_column_of_a_frame_as_dates():
+    from backpropagation.sklearn import BackpropClassifier
+
+    frame = dated_table()
+    X, y = frame.drop(columns="label"), frame["label"]
+    model = BackpropClassifier(random_state=0, epochs=60).fit(X.iloc[:300], y.iloc[:300])
+    spec = next(c for c in model.table_encoder_.preprocessing_.columns if c["name"] == "day")
+    assert spec["kind"] == "numeric" and spec["date"] is True
+    assert model.score(X.iloc[300:], y.iloc[300:]) > 0.9
+
+
+@pytest.mark.parametrize("streamed", [[], ["--stream"]])
+def test_a_target_of_dates_is_predicted_as_days_and_the_report_says_so(tmp_path, capsys, streamed):
+    frame = dated_table(seed=3)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert backprop(["train", str(tmp_path / "t.csv"), "--target", "day", "--epochs", "2", "--seed", "0", "--json",
+                     "--output", str(tmp_path / "m.npz"), *streamed]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "regression"
+    assert "the target 'day' holds dates: predicted as days since 1970-01-01" in report["warnings"]
