@@ -198,13 +198,13 @@ def test_the_wide_parts_benchmark_times_the_products_the_step_and_the_epoch(tmp_
 
 
 def test_the_dates_benchmark_gives_ours_the_date_as_written_and_gradient_boosting_its_days():
-    # (its runs are four commands and two fits a seed: bench/README.md holds their figures)
-    local_data = pytest.importorskip("vega_datasets").local_data
+    # (its runs are four commands and two fits a seed and table: bench/README.md holds their figures)
+    pytest.importorskip("vega_datasets")
     sys.path.insert(0, str(BENCH.parent))
     import dates
 
-    weather = local_data.seattle_weather()
-    tables = dates.variants(weather)
-    assert all("date" not in frame for frame in tables["date left out"])
-    ours, gradient_boosting = tables["date kept"]
+    weather = dates.weather_tables()[0]
+    frames = dates.variants(weather)
+    assert all("date" not in frame for frame in frames["date left out"])
+    ours, gradient_boosting = frames["date kept"]
     assert ours["date"].iloc[0] == "2012-01-01" and gradient_boosting["date"].iloc[0] == 15340

@@ -9,7 +9,7 @@ import pytest
 
 from backpropagation import NeuralNetwork, TableModel
 from backpropagation.cli import main as backprop
-from backpropagation.tables.number_text import days_of_dates
+from backpropagation.tables.dates import PHASE_FEATURES, days_of_dates, phase_names, phases
 
 pa = pytest.importorskip("pyarrow")
 pd = pytest.importorskip("pandas")
@@ -21,6 +21,19 @@ def test_an_iso_date_is_its_days_since_1970_and_anything_else_is_not_a_date():
     days = days_of_dates(texts)
     np.testing.assert_allclose(days[:5], [1.0, -1.0, 15340.5, 15340.25, 15340 + (10.5 * 3600 + 0.5) / 86400])
     assert np.isnan(days[5:]).all()          # no such day, no such month, not ISO, a time zone, a year, text
+
+
+def test_a_date_s_phases_turn_once_a_year_and_once_a_week():
+    days = np.array([0.0, 365.2425 / 4, 7 / 2, 365.2425 * 40])
+    year, week = 2 * np.pi * days / 365.2425, 2 * np.pi * days / 7
+    for dtype, tolerance in ((np.float64, 1e-12), (np.float32, 1e-3)):
+        out = np.empty((4, PHASE_FEATURES), dtype)
+        phases(days, out)
+        np.testing.assert_allclose(out, np.column_stack([np.sin(year), np.cos(year), np.sin(week), np.cos(week)]),
+                                   atol=tolerance)
+        np.testing.assert_allclose(out[:2, :2], [[0, 1], [1, 0]], atol=tolerance)     # the year: a quarter turn
+        np.testing.assert_allclose(out[2, 2:], [0, -1], atol=tolerance)                 # the week: half a turn
+    assert phase_names("day") == ["day (year sin)", "day (year cos)", "day (week sin)", "day (week cos)"]
 
 
 def dated_table(n=400, seed=0):
@@ -54,8 +67,9 @@ def test_dates_train_as_numbers_that_tell_periods_apart_where_as_categories_they
         spec = next(c for c in NeuralNetwork.load(model).metadata["preprocessing"]["columns"] if c["name"] == "day")
         assert (spec["kind"], spec.get("date", False)) == (("numeric", True) if how == "dates" else ("text", False))
         said = [line for line in report["recipe"] if "days since 1970-01-01" in line]
-        assert said == (["dates read as numbers, days since 1970-01-01: 'day' (--text 'day' reads them as "
-                         "categories)"] if how == "dates" else [])
+        assert said == (["dates read as numbers, days since 1970-01-01, beside their phases in the year and the "
+                         "week (a sine and a cosine each): 'day' (--text 'day' reads them as categories)"]
+                        if how == "dates" else [])
         assert not any("like a row number" in w for w in report["warnings"])
     assert scores["dates"] > 0.9 > scores["categories"] + 0.2, scores
 
@@ -78,6 +92,7 @@ def test_a_date_reads_alike_from_csv_text_parquet_frames_and_streamed_training(t
         assert backprop(["predict", str(model), str(tmp_path / name), "-o", str(tmp_path / "q.csv")]) == 0
         np.testing.assert_array_equal(pd.read_csv(tmp_path / "q.csv")["predicted_label"].to_numpy(), expected)
     np.testing.assert_array_equal(table_model.predict(dates), expected)                     # an Arrow table
+    assert table_model.preprocessing.feature_names[:5] == ["day", *phase_names("day")]
     streamed = train(tmp_path, tmp_path / "t.csv", "--stream")
     spec = next(c for c in NeuralNetwork.load(streamed).metadata["preprocessing"]["columns"] if c["name"] == "day")
     assert spec["kind"] == "numeric" and spec["date"] is True
@@ -121,3 +136,20 @@ def test_a_target_of_dates_is_predicted_as_days_and_the_report_says_so(tmp_path,
     report = json.loads(capsys.readouterr().out)
     assert report["task"] == "regression"
     assert "the target 'day' holds dates: predicted as days since 1970-01-01" in report["warnings"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_onnx_graph_takes_a_date_as_days_and_computes_its_phases_as_predict_does(tmp_path, capsys, dtype):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    frame = dated_table(seed=4)
+    frame.loc[3, "day"] = pd.NaT                                  # a gap: the median's days and phases
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    model = train(tmp_path, tmp_path / "t.csv", *(["--float32"] if dtype == "float32" else []))
+    assert backprop(["export", str(model), str(tmp_path / "m.onnx")]) == 0    # (checked against predict)
+    assert "day (number: days since 1970-01-01)" in capsys.readouterr().out
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    assert json.loads(session.get_modelmeta().custom_metadata_map["date_columns"]) == ["day"]
+    days = ((frame["day"] - pd.Timestamp(0)) / pd.Timedelta(days=1)).to_numpy(dtype).reshape(-1, 1)
+    label, _ = session.run(None, {"day": days, "x": frame[["x"]].to_numpy(dtype)})
+    np.testing.assert_array_equal(label, TableModel.load(model).predict(frame))

@@ -28,6 +28,23 @@ MAX_AUTO_CLASSES = 10
 MAX_MIXED_LEVELS, MIN_MIXED_TEXT = 20, 0.05
 
 
+def forced_kinds(target: str, text: list, numeric: list, embed: dict, drop: list) -> dict:
+    """``{column: "text" | "numeric"}`` as ``--text``/``--embed`` and ``--numeric`` force them;
+    ValueError where the options contradict each other (a column both, the target, a dropped column)."""
+    both = set([*text, *embed]) & set(numeric)
+    if both:
+        raise ValueError(f"--text and --numeric: {sorted(both)[0]!r} cannot be both")
+    for option, names in (("--text", text), ("--numeric", numeric), ("--embed", embed), ("--drop", drop)):
+        if target in names:
+            raise ValueError(f"{option}: {target!r} is the target (--target); it is predicted, not read as "
+                             "an input")
+        dropped = set(names) & set(drop) if option != "--drop" else set()
+        if dropped:
+            raise ValueError(f"{option} and --drop: {sorted(dropped)[0]!r} is left out (--drop) and read as an "
+                             f"input ({option}); give one of them")
+    return {**dict.fromkeys([*text, *embed], "text"), **dict.fromkeys(numeric, "numeric")}
+
+
 def all_whole(numbers: np.ndarray) -> bool:
     """Whether every value is a whole number that a float holds exactly (below 2**53)."""
     return bool(np.all((numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)))

@@ -4,11 +4,10 @@
 :mod:`backpropagation.tables.readers`):
 
 - which columns are numeric (every present value a finite number, or an ISO date: its days since
-  1970-01-01) and which are text;
-- numeric columns: the median (to fill missing values), then the statistics of their scaling
-  (:mod:`backpropagation.tables.scaling`: median and quartile spread with a smooth clip by default,
-  or mean and standard deviation); where training rows had gaps, an indicator column (1 where the
-  cell was missing) beside the number, since a gap often means something the median hides;
+  1970-01-01, with its phases in the year and the week beside it, :mod:`.dates`) and which are text;
+- numeric columns: the median (to fill gaps), then their scaling's statistics (:mod:`.scaling`:
+  median and quartile spread with a smooth clip by default, or mean and standard deviation);
+  where training rows had gaps, an indicator (1 where the cell was missing) beside the number;
 - text columns: the sorted categories, one-hot (a category never seen in training encodes as all
   zeros, and is counted); missing cells are a level of their own where training rows had them,
   else (and in an embedded column) the most frequent category;
@@ -31,9 +30,10 @@ from ..statistics import filled_mean_std, medians
 from . import scaling as scalings
 from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe, empty_matrix, encoded_width, number,
                                   require)
+from .dates import PHASE_FEATURES, phase_names, phases
 from .group_codes import code_counts, code_positions, distinct_codes, many_codes_advice, readable_codes
 from .kinds import (MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, distinct_cells, few_distinct, first_text,
-                    spelled_as_booleans, target_kind, text_warnings)
+                    forced_kinds, spelled_as_booleans, target_kind, text_warnings)
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
 
@@ -82,19 +82,7 @@ class TabularPreprocessor:
         self.target, self.task, self.drop, self.max_categories = target, task, list(drop), max_categories
         self.scaling = scalings.check_scaling(scaling)
         self.embed = dict(embed or {})
-        self.forced = {**dict.fromkeys([*text, *self.embed], "text"), **dict.fromkeys(numeric, "numeric")}
-        both = set([*text, *self.embed]) & set(numeric)
-        if both:
-            raise ValueError(f"--text and --numeric: {sorted(both)[0]!r} cannot be both")
-        options = (("--text", text), ("--numeric", numeric), ("--embed", self.embed), ("--drop", self.drop))
-        for option, names in options:
-            if target in names:
-                raise ValueError(f"{option}: {target!r} is the target (--target); it is predicted, not read as "
-                                 "an input")
-            dropped = set(names) & set(self.drop) if option != "--drop" else set()
-            if dropped:
-                raise ValueError(f"{option} and --drop: {sorted(dropped)[0]!r} is left out (--drop) and read as an "
-                                 f"input ({option}); give one of them")
+        self.forced = forced_kinds(target, list(text), list(numeric), self.embed, self.drop)
         self.columns: list[dict] = []
         self.target_kind: str | None = None
         self.target_mean, self.target_std = 0.0, 1.0
@@ -167,8 +155,7 @@ class TabularPreprocessor:
         return kinds
 
     def _numbers_or_codes(self, name: str, column: Column, labelled, totals: Totals) -> str:
-        """"codes" where a numeric column's labelled values look like the codes of groups, few enough
-        to read as categories (:mod:`.group_codes`), else "numeric" (advice where more)."""
+        """"codes" where a numeric column's values read as categories (:mod:`.group_codes`), else "numeric"."""
         numbers = column.numbers[labelled]
         found = distinct_codes(numbers[~column.missing[labelled]], totals)
         readable = found is not None and readable_codes(len(found[0]), found[1])
@@ -294,7 +281,8 @@ class TabularPreprocessor:
         names = []
         for column in self.columns:
             if column["kind"] == "numeric":
-                names += [column["name"]] + ([f"{column['name']} {MISSING_LEVEL}"] if column.get("indicator") else [])
+                names += [column["name"]] + ([f"{column['name']} {MISSING_LEVEL}"] if column.get("indicator") else []) \
+                    + (phase_names(column["name"]) if column.get("date") else [])
             elif "embed" in column:
                 names.append(f"{column['name']} (code)")
             else:
@@ -351,13 +339,14 @@ class TabularPreprocessor:
                 missing = index == MISSING_CODE
             if missing.any():
                 report.imputed[name] = report.imputed.get(name, 0) + int(np.count_nonzero(missing))
-            if spec["kind"] == "numeric":
-                X[:, start], filled = self._numeric(spec, column, rows, missing, table, report)
-                if spec.get("indicator"):
-                    X[:, start + 1] = filled
-                start += encoded_width(spec)
-                continue
             width = encoded_width(spec)
+            if spec["kind"] == "numeric":
+                block = X[:, start:start + width]
+                block[:, 0], filled = self._numeric(spec, column, rows, missing, table, report, block)
+                if spec.get("indicator"):
+                    block[:, 1] = filled
+                start += width
+                continue
             encode = self._code if "embed" in spec else self._one_hot
             unseen = encode(spec, index, missing, X[:, start:start + width])
             if unseen:
@@ -365,10 +354,10 @@ class TabularPreprocessor:
                 report.embedded |= {name} if "embed" in spec else set()
             start += width
 
-    def _numeric(self, spec, column: Column, rows, missing, table: Table, report) -> tuple:
+    def _numeric(self, spec, column: Column, rows, missing, table: Table, report, out) -> tuple:
         """The column's standardised numbers, and which cells were filled: gaps, and cells that
         hold text (a stray ``rotary`` in a column of numbers: counted in ``report``), take the
-        training median."""
+        training median. A date column's phases go into ``out``, its block of the matrix."""
         numbers = column.numbers[rows]
         stray = ~missing & ~np.isfinite(numbers)
         if stray.any():
@@ -377,6 +366,8 @@ class TabularPreprocessor:
             report.stray[spec["name"]] = [count + int(np.count_nonzero(stray)), row, cell]
             missing = missing | stray
         numbers[missing] = spec["median"]
+        if spec.get("date"):                    # (the block's last columns: after the number and its indicator)
+            phases(numbers, out[:, -PHASE_FEATURES:])
         return scalings.scale(spec, numbers), missing
 
     @staticmethod

@@ -31,7 +31,8 @@ from . import arrow_files
 from .csv_source import (AMBIGUOUS_MISSING, COMPRESSIONS, MISSING, PLAIN, WHITESPACE, TextFormat, arrow_of,
                          check_header, named,
                          numpy_of, pyarrow, read_csv_arrow, stream_csv_arrow)
-from .number_text import MisspelledNumbers, days_of_dates, numbers_of_texts, refuse_misspelled_numbers
+from .dates import days_of_dates
+from .number_text import MisspelledNumbers, numbers_of_texts, refuse_misspelled_numbers
 
 
 

@@ -1,0 +1,67 @@
+"""Dates: an ISO 8601 date is a number, its days since 1970-01-01, and a date column's encoding
+adds where the day falls in the year and in the week, as a sine and a cosine each.
+
+A date as a category is one level a day, nearly every new day unseen; as a number it carries a
+trend, and its phases carry the seasons a network would otherwise have to find as waves of
+365.2425 and 7 days among the periodic embeddings' slow initial frequencies. The phases of a
+gap are the training median's, as its number is. The ONNX graph computes them from its days
+input with ``Sin`` and ``Cos``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .csv_source import arrow_of, numpy_of, pyarrow
+
+#: A date as ISO 8601 writes it, with a time or without: ``2012-01-31``, ``2012-01-31 08:30:00``,
+#: ``2012-01-31T08:30`` (no time zone: such text stays text).
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+SECONDS_A_DAY = 86400.0
+
+
+def days_of_dates(texts) -> np.ndarray:
+    """Days since 1970-01-01 (a time adds its fraction of a day) of each text that is an ISO date
+    (:data:`ISO_DATE`), NaN for the others, a date no calendar has (``2012-02-30``) included."""
+    pa, pc = pyarrow()
+    looks = numpy_of(pc.match_substring_regex(texts, ISO_DATE))
+    days = np.full(len(texts), np.nan)
+    if not looks.any():
+        return days
+    dated = pc.filter(texts, arrow_of(looks))
+    try:
+        days[looks] = _days(pa, pc, dated)
+    except pa.ArrowInvalid:                  # (one impossible date fails the whole cast: one at a time)
+        for position, text in zip(np.flatnonzero(looks), dated.to_pylist()):
+            try:
+                days[position] = _days(pa, pc, pa.array([text]))[0]
+            except pa.ArrowInvalid:
+                pass
+    return days
+
+
+def _days(pa, pc, texts) -> np.ndarray:
+    milliseconds = pc.cast(pc.cast(texts, pa.timestamp("ms")), pa.int64())
+    return milliseconds.to_numpy(zero_copy_only=False).astype(np.float64) / (1000 * SECONDS_A_DAY)
+
+
+#: The cycles a date column's encoding follows: (name, days a turn).
+CYCLES = (("year", 365.2425), ("week", 7.0))
+#: The encoded columns a date adds beside its number: a sine and a cosine per cycle.
+PHASE_FEATURES = 2 * len(CYCLES)
+
+
+def phase_names(name: str) -> list[str]:
+    """The names of date column ``name``'s phase features, in :func:`phases`' order."""
+    return [f"{name} ({cycle} {wave})" for cycle, _ in CYCLES for wave in ("sin", "cos")]
+
+
+def phases(days: np.ndarray, out: np.ndarray) -> None:
+    """Write each day's phase in every cycle of :data:`CYCLES` into ``out`` (rows × :data:`PHASE_FEATURES`):
+    ``sin(2π days / period)``, ``cos(2π days / period)``, computed in ``out``'s dtype as the ONNX
+    graph computes them from its input (float32 days are to a minute or two: the week's phase
+    then differs from float64's by about 1e-3)."""
+    days = days.astype(out.dtype, copy=False)
+    for k, (_, period) in enumerate(CYCLES):
+        angle = days * out.dtype.type(2 * np.pi / period)
+        out[:, 2 * k], out[:, 2 * k + 1] = np.sin(angle), np.cos(angle)
