@@ -17,10 +17,12 @@ pd = pytest.importorskip("pandas")
 
 def test_an_iso_date_is_its_days_since_1970_and_anything_else_is_not_a_date():
     texts = pa.array(["1970-01-02", "1969-12-31", "2012-01-01 12:00:00", "2012-01-01T06:00", "2012-01-01 10:30:00.5",
+                      "2012-01-01T12:00:00Z", "2012-01-01 07:00:00-05:00", "2012-01-01 13:00:00.000000+0100",
                       "2012-02-30", "2012-13-01", "01/02/2012", "2012-01-01Z", "2012", "soon"])
     days = days_of_dates(texts)
-    np.testing.assert_allclose(days[:5], [1.0, -1.0, 15340.5, 15340.25, 15340 + (10.5 * 3600 + 0.5) / 86400])
-    assert np.isnan(days[5:]).all()          # no such day, no such month, not ISO, a time zone, a year, text
+    np.testing.assert_allclose(days[:8], [1.0, -1.0, 15340.5, 15340.25, 15340 + (10.5 * 3600 + 0.5) / 86400,
+                                          15340.5, 15340.5, 15340.5])              # (a zone's time: in UTC)
+    assert np.isnan(days[8:]).all()          # no such day, no such month, not ISO, a zone without a time, a year, text
 
 
 def test_a_date_s_phases_turn_once_a_year_and_once_a_week():
@@ -92,6 +94,8 @@ def test_a_date_reads_alike_from_csv_text_parquet_frames_and_streamed_training(t
         assert backprop(["predict", str(model), str(tmp_path / name), "-o", str(tmp_path / "q.csv")]) == 0
         np.testing.assert_array_equal(pd.read_csv(tmp_path / "q.csv")["predicted_label"].to_numpy(), expected)
     np.testing.assert_array_equal(table_model.predict(dates), expected)                     # an Arrow table
+    eastern = frame.assign(day=frame["day"].dt.tz_localize("UTC").dt.tz_convert("US/Eastern"))
+    np.testing.assert_array_equal(table_model.predict(eastern), expected)                   # the same instants
     assert table_model.preprocessing.feature_names[:5] == ["day", *phase_names("day")]
     streamed = train(tmp_path, tmp_path / "t.csv", "--stream")
     spec = next(c for c in NeuralNetwork.load(streamed).metadata["preprocessing"]["columns"] if c["name"] == "day")

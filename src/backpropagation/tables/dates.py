@@ -15,34 +15,39 @@ import numpy as np
 from .csv_source import arrow_of, numpy_of, pyarrow
 
 #: A date as ISO 8601 writes it, with a time or without: ``2012-01-31``, ``2012-01-31 08:30:00``,
-#: ``2012-01-31T08:30`` (no time zone: such text stays text).
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+#: ``2012-01-31T08:30``, and a time with its zone (``2012-01-31T08:30:00Z``, ``...+01:00``).
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+#: The zone of :data:`ISO_DATE`'s time, where it has one.
+ZONE = r"(?:Z|[+-]\d{2}:?\d{2})$"
 SECONDS_A_DAY = 86400.0
 
 
 def days_of_dates(texts) -> np.ndarray:
-    """Days since 1970-01-01 (a time adds its fraction of a day) of each text that is an ISO date
-    (:data:`ISO_DATE`), NaN for the others, a date no calendar has (``2012-02-30``) included."""
+    """Days since 1970-01-01 (a time adds its fraction of a day; a time with a zone counts in UTC)
+    of each text that is an ISO date (:data:`ISO_DATE`), NaN for the others, a date no calendar
+    has (``2012-02-30``) included."""
     pa, pc = pyarrow()
-    looks = numpy_of(pc.match_substring_regex(texts, ISO_DATE))
     days = np.full(len(texts), np.nan)
+    looks = numpy_of(pc.match_substring_regex(texts, ISO_DATE))
     if not looks.any():
         return days
-    dated = pc.filter(texts, arrow_of(looks))
-    try:
-        days[looks] = _days(pa, pc, dated)
-    except pa.ArrowInvalid:                  # (one impossible date fails the whole cast: one at a time)
-        for position, text in zip(np.flatnonzero(looks), dated.to_pylist()):
-            try:
-                days[position] = _days(pa, pc, pa.array([text]))[0]
-            except pa.ArrowInvalid:
-                pass
+    zoned = looks & numpy_of(pc.match_substring_regex(texts, ZONE))
+    for rows, kind in ((looks & ~zoned, pa.timestamp("us")), (zoned, pa.timestamp("us", tz="UTC"))):
+        dated = pc.filter(texts, arrow_of(rows))
+        try:
+            days[rows] = _days(pa, pc, dated, kind)
+        except pa.ArrowInvalid:              # (one impossible date fails the whole cast: one at a time)
+            for position, text in zip(np.flatnonzero(rows), dated.to_pylist()):
+                try:
+                    days[position] = _days(pa, pc, pa.array([text]), kind)[0]
+                except pa.ArrowInvalid:
+                    pass
     return days
 
 
-def _days(pa, pc, texts) -> np.ndarray:
-    milliseconds = pc.cast(pc.cast(texts, pa.timestamp("ms")), pa.int64())
-    return milliseconds.to_numpy(zero_copy_only=False).astype(np.float64) / (1000 * SECONDS_A_DAY)
+def _days(pa, pc, texts, kind) -> np.ndarray:
+    microseconds = pc.cast(pc.cast(texts, kind), pa.int64())
+    return microseconds.to_numpy(zero_copy_only=False).astype(np.float64) / (1e6 * SECONDS_A_DAY)
 
 
 #: The cycles a date column's encoding follows: (name, days a turn).
