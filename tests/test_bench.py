@@ -117,13 +117,15 @@ def test_the_periodic_spread_benchmark_scores_both_spreads_and_the_one_validatio
     assert "select: ties or beats gradient boosting on" in result.stdout
 
 
-def _tables_script():
+def _bench_module(name: str = "tables"):
+    """The module ``bench/name.py``, imported with bench/ on the path only meanwhile (bench/ holds a
+    ``distributed.py`` that would otherwise hide dask's ``distributed`` from later tests)."""
     sys.path.insert(0, str(BENCH.parent))
     try:
-        import tables
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH.parent))
-    return tables
+
 
 
 def test_the_random_tables_draw_targets_a_practitioner_would_predict():
@@ -133,7 +135,7 @@ def test_the_random_tables_draw_targets_a_practitioner_would_predict():
     frame = pd.DataFrame({"price": rng.normal(size=60), "rooms": rng.integers(1, 4, 60),
                           "city": ["a", "b", "c"] * 20, "rare": ["x"] * 55 + ["y"] * 5,
                           "name": [f"n{i}" for i in range(60)]})
-    assert _tables_script().predictable(frame) == [("price", False), ("city", True)]
+    assert _bench_module().predictable(frame) == [("price", False), ("city", True)]
 
 
 def test_the_random_tables_benchmark_scores_a_drawn_table(tmp_path):
@@ -148,14 +150,14 @@ def test_gradient_boosting_s_categories_take_a_column_named_self():
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"self": ["no", "yes", None], "x": [1.0, 2.0, 3.0]})
     kinds = {"self": pd.CategoricalDtype(["no", "yes"])}
-    cast = _tables_script().as_categories(frame, kinds)
+    cast = _bench_module().as_categories(frame, kinds)
     assert cast["self"].dtype == kinds["self"] and cast["self"].isna().tolist() == [False, False, True]
     assert not isinstance(frame["self"].dtype, pd.CategoricalDtype) and cast["x"].tolist() == [1.0, 2.0, 3.0]
 
 def test_the_real_tables_benchmark_times_a_byte_compiled_package():
     # (as `pip install` leaves a regular install: with PYTHONDONTWRITEBYTECODE=1, set on this
     # project's VMs, an editable install would compile every module from source in each command)
-    _tables_script().byte_compile_package()
+    _bench_module().byte_compile_package()
     folder = pathlib.Path(importlib.util.find_spec("backpropagation").submodule_search_locations[0])
     modules = list(folder.rglob("*.py"))
     assert modules and all(pathlib.Path(importlib.util.cache_from_source(str(module))).exists() for module in modules)
@@ -200,9 +202,7 @@ def test_the_wide_parts_benchmark_times_the_products_the_step_and_the_epoch(tmp_
 def test_the_dates_benchmark_gives_ours_the_date_as_written_and_gradient_boosting_its_days():
     # (its runs are four commands and two fits a seed and table: bench/README.md holds their figures)
     pytest.importorskip("vega_datasets")
-    sys.path.insert(0, str(BENCH.parent))
-    import dates
-
+    dates = _bench_module("dates")
     weather = dates.weather_tables()[0]
     frames = dates.variants(weather)
     assert all("date" not in frame for frame in frames["date left out"])
