@@ -9,7 +9,7 @@ import pytest
 
 from backpropagation import NeuralNetwork, TableModel
 from backpropagation.cli import main as backprop
-from backpropagation.tables.dates import PHASE_FEATURES, days_of_dates, phase_names, phases
+from backpropagation.tables.dates import days_of_dates, phase_names, phase_width, phases
 
 pa = pytest.importorskip("pyarrow")
 pd = pytest.importorskip("pandas")
@@ -25,17 +25,22 @@ def test_an_iso_date_is_its_days_since_1970_and_anything_else_is_not_a_date():
     assert np.isnan(days[8:]).all()          # no such day, no such month, not ISO, a zone without a time, a year, text
 
 
-def test_a_date_s_phases_turn_once_a_year_and_once_a_week():
-    days = np.array([0.0, 365.2425 / 4, 7 / 2, 365.2425 * 40])
-    year, week = 2 * np.pi * days / 365.2425, 2 * np.pi * days / 7
-    for dtype, tolerance in ((np.float64, 1e-12), (np.float32, 1e-3)):
-        out = np.empty((4, PHASE_FEATURES), dtype)
-        phases(days, out)
-        np.testing.assert_allclose(out, np.column_stack([np.sin(year), np.cos(year), np.sin(week), np.cos(week)]),
-                                   atol=tolerance)
+def test_a_date_s_phases_turn_once_a_year_and_once_a_week_and_with_times_once_a_day():
+    days = np.array([0.0, 365.2425 / 4, 7 / 2, 14610.25])
+    year, week, day = (2 * np.pi * days / period for period in (365.2425, 7, 1))
+    dates, times = {"name": "d", "date": True}, {"name": "d", "date": True, "times": True}
+    assert (phase_width({"name": "d"}), phase_width(dates), phase_width(times)) == (0, 4, 6)
+    # (angles of 10^5 radians; float32 days are to a minute or two, so a day's phase to about 0.01)
+    for dtype, tolerance in ((np.float64, 1e-9), (np.float32, 1e-2)):
+        out = np.empty((4, 6), dtype)
+        phases(times, days, out)
+        np.testing.assert_allclose(out, np.column_stack([np.sin(year), np.cos(year), np.sin(week), np.cos(week),
+                                                         np.sin(day), np.cos(day)]), atol=tolerance)
         np.testing.assert_allclose(out[:2, :2], [[0, 1], [1, 0]], atol=tolerance)     # the year: a quarter turn
-        np.testing.assert_allclose(out[2, 2:], [0, -1], atol=tolerance)                 # the week: half a turn
-    assert phase_names("day") == ["day (year sin)", "day (year cos)", "day (week sin)", "day (week cos)"]
+        np.testing.assert_allclose(out[2, 2:4], [0, -1], atol=tolerance)                # the week: half a turn
+        np.testing.assert_allclose(out[3, 4:], [1, 0], atol=tolerance)                  # six in the morning
+    assert phase_names(dates) == ["d (year sin)", "d (year cos)", "d (week sin)", "d (week cos)"]
+    assert phase_names(times)[4:] == ["d (day sin)", "d (day cos)"]
 
 
 def dated_table(n=400, seed=0):
@@ -96,7 +101,7 @@ def test_a_date_reads_alike_from_csv_text_parquet_frames_and_streamed_training(t
     np.testing.assert_array_equal(table_model.predict(dates), expected)                     # an Arrow table
     eastern = frame.assign(day=frame["day"].dt.tz_localize("UTC").dt.tz_convert("US/Eastern"))
     np.testing.assert_array_equal(table_model.predict(eastern), expected)                   # the same instants
-    assert table_model.preprocessing.feature_names[:5] == ["day", *phase_names("day")]
+    assert table_model.preprocessing.feature_names[:5] == ["day", *phase_names({"name": "day", "date": True})]
     streamed = train(tmp_path, tmp_path / "t.csv", "--stream")
     spec = next(c for c in NeuralNetwork.load(streamed).metadata["preprocessing"]["columns"] if c["name"] == "day")
     assert spec["kind"] == "numeric" and spec["date"] is True
@@ -157,3 +162,24 @@ def test_the_onnx_graph_takes_a_date_as_days_and_computes_its_phases_as_predict_
     days = ((frame["day"] - pd.Timestamp(0)) / pd.Timedelta(days=1)).to_numpy(dtype).reshape(-1, 1)
     label, _ = session.run(None, {"day": days, "x": frame[["x"]].to_numpy(dtype)})
     np.testing.assert_array_equal(label, TableModel.load(model).predict(frame))
+
+
+def test_times_of_day_add_the_day_s_phases_which_tell_the_hours_apart(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    rng = np.random.default_rng(5)
+    at = pd.Timestamp("2014-03-01") + pd.to_timedelta(rng.integers(0, 60 * 24 * 30, 600), unit="min")
+    frame = pd.DataFrame({"at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "x": rng.normal(size=600),
+                          "busy": np.where((at.hour >= 9) & (at.hour < 17), "yes", "no")})   # office hours
+    frame.iloc[:450].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[450:].to_csv(tmp_path / "test.csv", index=False)
+    assert backprop(["train", str(tmp_path / "train.csv"), "--target", "busy", "--epochs", "80", "--seed", "0",
+                     "--json", "--output", str(tmp_path / "m.npz")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert any(line.endswith("; and in the day, for the times of 'at'") for line in report["recipe"])
+    pre = TableModel.load(tmp_path / "m.npz").preprocessing
+    assert pre.feature_names[:7] == ["at", *phase_names({"name": "at", "date": True, "times": True})]
+    assert backprop(["evaluate", str(tmp_path / "m.npz"), str(tmp_path / "test.csv"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] > 0.9
+    assert backprop(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx"), "--data",
+                     str(tmp_path / "test.csv")]) == 0                       # (the graph's day phases = predict's)

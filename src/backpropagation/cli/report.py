@@ -86,9 +86,10 @@ def input_recipe(args, model) -> list[str]:
     lines += [codes_note(c["name"], c) for c in columns if c.get("codes")]
     dated = [c["name"] for c in numeric if c.get("date")]
     if dated:
+        timed = ", ".join(repr(c["name"]) for c in numeric if c.get("times"))
         lines.append(f"dates read as numbers, days since 1970-01-01, beside their phases in the year and the week "
                      f"(a sine and a cosine each): {', '.join(map(repr, dated))} (--text {dated[0]!r} reads them as "
-                     "categories)")
+                     "categories)" + (f"; and in the day, for the times of {timed}" if timed else ""))
     members = (model.metadata.get("ensemble") or {}).get("members", 1)
     if model.periodic is not None:
         periodic = model.periodic

@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 
 from ..tables.csv_source import AMBIGUOUS_MISSING, MISSING, WHITESPACE
-from ..tables.dates import CYCLES
+from ..tables.dates import cycles
 from ..tables.group_codes import code_lookup, is_code
 from ..tables.kinds import spelled_as_booleans
 from .onnx import Graph, compare, network_outputs, run_graph, write
@@ -104,12 +104,12 @@ def table_graph(table_model):
 def _numeric(graph: Graph, name: str, spec: dict) -> list:
     """A numeric column standardised, NaN and infinities as the training median; its gap
     indicator (1 where the cell was NaN or infinite) where the model has one; a date column's
-    phases in each cycle of :data:`~backpropagation.tables.dates.CYCLES`, of the filled days."""
+    phases in each of its cycles (:func:`~backpropagation.tables.dates.cycles`), of the filled days."""
     gap = graph.node("Or", [graph.node("IsNaN", [name]), graph.node("IsInf", [name])])
     filled = graph.node("Where", [gap, graph.constant([[spec["median"]]]), name])
     features = [_scaled(graph, filled, spec)] + ([graph.node("Cast", [gap], to=graph.elem)]
                                                  if spec.get("indicator") else [])
-    for _, period in CYCLES if spec.get("date") else ():
+    for _, period in cycles(spec):
         angle = graph.node("Mul", [filled, graph.constant([[2 * math.pi / period]])])
         features += [graph.node("Sin", [angle]), graph.node("Cos", [angle])]
     return features

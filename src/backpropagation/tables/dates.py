@@ -50,23 +50,40 @@ def _days(pa, pc, texts, kind) -> np.ndarray:
     return microseconds.to_numpy(zero_copy_only=False).astype(np.float64) / (1e6 * SECONDS_A_DAY)
 
 
-#: The cycles a date column's encoding follows: (name, days a turn).
-CYCLES = (("year", 365.2425), ("week", 7.0))
-#: The encoded columns a date adds beside its number: a sine and a cosine per cycle.
-PHASE_FEATURES = 2 * len(CYCLES)
+#: The cycles a date column's encoding follows: (name, days a turn); the day's only where the
+#: column holds times (a day's fraction), since a date alone sits at midnight.
+CYCLES = (("year", 365.2425), ("week", 7.0), ("day", 1.0))
 
 
-def phase_names(name: str) -> list[str]:
-    """The names of date column ``name``'s phase features, in :func:`phases`' order."""
-    return [f"{name} ({cycle} {wave})" for cycle, _ in CYCLES for wave in ("sin", "cos")]
+def cycles(spec: dict) -> tuple:
+    """The cycles of a numeric column's description: none for numbers, the year's and the week's
+    for dates, and the day's too where the training dates held times (``"times"``)."""
+    if not spec.get("date"):
+        return ()
+    return CYCLES if spec.get("times") else CYCLES[:2]
 
 
-def phases(days: np.ndarray, out: np.ndarray) -> None:
-    """Write each day's phase in every cycle of :data:`CYCLES` into ``out`` (rows × :data:`PHASE_FEATURES`):
-    ``sin(2π days / period)``, ``cos(2π days / period)``, computed in ``out``'s dtype as the ONNX
-    graph computes them from its input (float32 days are to a minute or two: the week's phase
-    then differs from float64's by about 1e-3)."""
+def phase_width(spec: dict) -> int:
+    """How many encoded columns a column's phases take: a sine and a cosine per cycle."""
+    return 2 * len(cycles(spec))
+
+
+def phase_names(spec: dict) -> list[str]:
+    """The names of a column's phase features, in :func:`phases`' order."""
+    return [f"{spec['name']} ({cycle} {wave})" for cycle, _ in cycles(spec) for wave in ("sin", "cos")]
+
+
+def phases(spec: dict, days: np.ndarray, out: np.ndarray) -> None:
+    """Write each day's phase in every cycle of the column (:func:`cycles`) into ``out`` (rows ×
+    :func:`phase_width`): ``sin(2π days / period)``, ``cos(2π days / period)``, computed in
+    ``out``'s dtype as the ONNX graph computes them from its input (float32 days are to a minute
+    or two: the week's phase then differs from float64's by about 1e-3, the day's by 1e-2)."""
     days = days.astype(out.dtype, copy=False)
-    for k, (_, period) in enumerate(CYCLES):
+    for k, (_, period) in enumerate(cycles(spec)):
         angle = days * out.dtype.type(2 * np.pi / period)
         out[:, 2 * k], out[:, 2 * k + 1] = np.sin(angle), np.cos(angle)
+
+
+def holds_times(days: np.ndarray) -> bool:
+    """Whether some of a date column's present values (days) are not at midnight."""
+    return bool(np.any(days != np.floor(days)))

@@ -293,7 +293,7 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
             pre.columns.append({"name": name, "kind": "numeric", "median": median, "mean": float(filled.mean[0]),
                                 "std": std if std > 0 else 1.0, "indicator": bool(tally.n_filled),
                                 **robust_entries(pre, sample.get(name), median, filled),
-                                **({"date": True} if sampled.get("date") else {})})
+                                **{flag: True for flag in ("date", "times") if sampled.get(flag)}})
         else:
             if was == "numeric":
                 raise ValueError(f"{source}: column {name!r} holds text in most rows, but the sample of the "

@@ -30,7 +30,7 @@ from ..statistics import filled_mean_std, medians
 from . import scaling as scalings
 from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe, empty_matrix, encoded_width, number,
                                   require)
-from .dates import PHASE_FEATURES, phase_names, phases
+from .dates import holds_times, phase_names, phase_width, phases
 from .group_codes import code_counts, code_positions, distinct_codes, many_codes_advice, readable_codes
 from .kinds import (MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, distinct_cells, few_distinct, first_text,
                     forced_kinds, spelled_as_booleans, target_kind, text_warnings)
@@ -186,8 +186,10 @@ class TabularPreprocessor:
             mean, std = filled_mean_std([present], [median], [n_missing], totals, [name])
             low, high = totals.min(present.min(initial=np.inf)), totals.max(present.max(initial=-np.inf))
             dated = bool(totals.max(float(column.dates)))          # (a rank may hold none of its dates)
+            times = dated and bool(totals.max(float(holds_times(present))))
             stats.append({"median": median, "mean": float(mean[0]), "std": float(std[0]) if std[0] > 0 else 1.0,
-                          "indicator": bool(n_missing), **({"date": True} if dated else {})})
+                          "indicator": bool(n_missing), **({"date": True} if dated else {}),
+                          **({"times": True} if times else {})})
             if self.scaling == "robust":
                 stats[-1].update(scalings.robust_statistics(median, *scalings.quantiles(present, totals), low, high))
             if low == high:
@@ -282,7 +284,7 @@ class TabularPreprocessor:
         for column in self.columns:
             if column["kind"] == "numeric":
                 names += [column["name"]] + ([f"{column['name']} {MISSING_LEVEL}"] if column.get("indicator") else []) \
-                    + (phase_names(column["name"]) if column.get("date") else [])
+                    + phase_names(column)
             elif "embed" in column:
                 names.append(f"{column['name']} (code)")
             else:
@@ -367,7 +369,7 @@ class TabularPreprocessor:
             missing = missing | stray
         numbers[missing] = spec["median"]
         if spec.get("date"):                    # (the block's last columns: after the number and its indicator)
-            phases(numbers, out[:, -PHASE_FEATURES:])
+            phases(spec, numbers, out[:, out.shape[1] - phase_width(spec):])
         return scalings.scale(spec, numbers), missing
 
     @staticmethod

@@ -9,7 +9,7 @@ import re
 import numpy as np
 
 from . import scaling
-from .dates import PHASE_FEATURES
+from .dates import cycles, phase_width
 from .group_codes import HIGHEST_CODE, is_code
 
 #: The level that stands for a text column's rare categories under ``max_categories``.
@@ -23,7 +23,7 @@ def encoded_width(spec: dict) -> int:
     indicator where training saw gaps), an embedding's code, or one indicator per category (and
     one for missing cells where training saw them)."""
     if spec["kind"] == "numeric":
-        return 1 + bool(spec.get("indicator")) + (PHASE_FEATURES if spec.get("date") else 0)
+        return 1 + bool(spec.get("indicator")) + phase_width(spec)
     if "embed" in spec:
         return 1
     return len(spec["categories"]) + bool(spec.get("missing_level"))
@@ -64,7 +64,7 @@ def checked_column(column) -> dict:
     if not isinstance(column, dict):
         raise TypeError(f"columns: expected objects, got {column!r}"[:200])
     require(column, "name", str)
-    for flag in ("indicator", "missing_level", "date"):
+    for flag in ("indicator", "missing_level", "date", "times"):
         if not isinstance(column.get(flag, False), bool):
             raise TypeError(f"column {column['name']!r}: {flag!r} must be true or false")
     if column.get("kind") == "numeric":
@@ -97,7 +97,7 @@ def describe(pre) -> str:
     for column in pre.columns:
         if column["kind"] == "numeric":
             flag = f", and an indicator column {column['name']} {MISSING_LEVEL}" if column.get("indicator") else ""
-            dates = " (dates: days since 1970-01-01, and their phases in the year and the week)" \
+            dates = f" (dates: days since 1970-01-01, and their phases: {', '.join(c for c, _ in cycles(column))})" \
                 if column.get("date") else ""
             lines.append(f"  {column['name']}: numeric{dates}, {scaling.describe(column)}, "
                          f"missing -> median {column['median']:.4g}{flag}")
