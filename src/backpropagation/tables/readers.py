@@ -113,7 +113,7 @@ class Column:
         values = numbers_of_texts(categories if fmt.plain else fmt.python_spelling(categories))
         days = days_of_dates(categories)
         dated = ~np.isnan(days)
-        values[dated] = days[dated]
+        values = np.where(dated, days, values)
         missing = numpy_of(pc.is_in(lowered, value_set=arrow_of(MISSING + fmt.na_values)))
         ambiguous = numpy_of(pc.is_in(lowered, value_set=arrow_of(AMBIGUOUS_MISSING)))
         tokens = np.where(missing, 1, np.where(ambiguous, 2, 0)).astype(np.int8)
