@@ -300,6 +300,29 @@ def test_an_error_every_rank_meets_is_said_once(tmp_path):
         assert done.stderr.count("no column named 'missing_column'") == 1, done.stderr
 
 
+def test_ranks_read_dates_as_one_process_does_where_a_rank_holds_none(tmp_path, capsys):
+    # (the second rank's slice of the file has no date at all: its column decodes as empty numbers,
+    # and whether the column holds dates and times is decided over all ranks)
+    rng = np.random.default_rng(3)
+    n = 200
+    at = np.datetime64("2014-01-01T00:00") + rng.integers(0, 60 * 24 * 400, n).astype("timedelta64[m]")
+    cells = [str(t).replace("T", " ") if i < n // 5 else "" for i, t in enumerate(at)]     # (rank 0's bytes)
+    data = tmp_path / "dated.csv"
+    data.write_text("at,x,y\n" + "".join(f"{c},{v:.3f},{v + i % 3:.3f}\n" for i, (c, v) in
+                                         enumerate(zip(cells, rng.normal(size=n)))))
+    for stream in ([], ["--stream"]):
+        options = ["train", str(data), "--target", "y", "--epochs", "2", "--seed", "0", "--json",
+                   "--validation-split", "0", *stream]
+        done = mpirun(2, BACKPROP, *options, "--distributed", "--output", tmp_path / "mpi.npz")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert backprop(options + ["--output", str(tmp_path / "one.npz")]) == 0
+        capsys.readouterr()
+        mpi, one = (NeuralNetwork.load(tmp_path / name).metadata["preprocessing"] for name in ("mpi.npz", "one.npz"))
+        assert_same_preprocessing(mpi, one)
+        dated = mpi["columns"][0]
+        assert dated["date"] and dated["times"] and dated["indicator"], stream
+
+
 def test_ranks_read_group_codes_as_one_process_does_in_memory_and_streamed(tmp_path, capsys):
     # (sorted by tree, in row groups of 50: each rank, or each rank's blocks, holds only some trees,
     # too few of 1..60 to look like codes alone; the codes are decided and counted over all ranks)
