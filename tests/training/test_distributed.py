@@ -300,6 +300,22 @@ def test_an_error_every_rank_meets_is_said_once(tmp_path):
         assert done.stderr.count("no column named 'missing_column'") == 1, done.stderr
 
 
+def preprocessing_of_two_ranks_and_one(tmp_path, capsys, data) -> list:
+    """``(two ranks' preprocessing, one process's)`` of ``backprop train data --target y``, in memory
+    and then streamed (``--validation-split 0``, 2 epochs, seed 0)."""
+    pairs = []
+    for stream in ([], ["--stream"]):
+        options = ["train", str(data), "--target", "y", "--epochs", "2", "--seed", "0", "--json",
+                   "--validation-split", "0", *stream]
+        done = mpirun(2, BACKPROP, *options, "--distributed", "--output", tmp_path / "mpi.npz")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert backprop(options + ["--output", str(tmp_path / "one.npz")]) == 0
+        capsys.readouterr()
+        pairs.append(tuple(NeuralNetwork.load(tmp_path / name).metadata["preprocessing"]
+                           for name in ("mpi.npz", "one.npz")))
+    return pairs
+
+
 def test_ranks_read_dates_as_one_process_does_where_a_rank_holds_none(tmp_path, capsys):
     # (the second rank's slice of the file has no date at all: its column decodes as empty numbers,
     # and whether the column holds dates and times is decided over all ranks)
@@ -310,17 +326,10 @@ def test_ranks_read_dates_as_one_process_does_where_a_rank_holds_none(tmp_path, 
     data = tmp_path / "dated.csv"
     data.write_text("at,x,y\n" + "".join(f"{c},{v:.3f},{v + i % 3:.3f}\n" for i, (c, v) in
                                          enumerate(zip(cells, rng.normal(size=n)))))
-    for stream in ([], ["--stream"]):
-        options = ["train", str(data), "--target", "y", "--epochs", "2", "--seed", "0", "--json",
-                   "--validation-split", "0", *stream]
-        done = mpirun(2, BACKPROP, *options, "--distributed", "--output", tmp_path / "mpi.npz")
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert backprop(options + ["--output", str(tmp_path / "one.npz")]) == 0
-        capsys.readouterr()
-        mpi, one = (NeuralNetwork.load(tmp_path / name).metadata["preprocessing"] for name in ("mpi.npz", "one.npz"))
+    for mpi, one in preprocessing_of_two_ranks_and_one(tmp_path, capsys, data):
         assert_same_preprocessing(mpi, one)
         dated = mpi["columns"][0]
-        assert dated["date"] and dated["times"] and dated["indicator"], stream
+        assert dated["date"] and dated["times"] and dated["indicator"]
 
 
 def test_ranks_read_group_codes_as_one_process_does_in_memory_and_streamed(tmp_path, capsys):
@@ -334,13 +343,6 @@ def test_ranks_read_group_codes_as_one_process_does_in_memory_and_streamed(tmp_p
     x = rng.normal(size=300).round(3)
     data = tmp_path / "panel.parquet"
     pq.write_table(pa.table({"tree": trees, "x": x, "y": trees % 6 + x}), data, row_group_size=50)
-    for stream in ([], ["--stream"]):
-        options = ["train", str(data), "--target", "y", "--epochs", "2", "--seed", "0", "--json",
-                   "--validation-split", "0", *stream]
-        done = mpirun(2, BACKPROP, *options, "--distributed", "--output", tmp_path / "mpi.npz")
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert backprop(options + ["--output", str(tmp_path / "one.npz")]) == 0
-        capsys.readouterr()
-        mpi, one = (NeuralNetwork.load(tmp_path / name).metadata["preprocessing"]["columns"][0]
-                    for name in ("mpi.npz", "one.npz"))
-        assert mpi == one and mpi["codes"] and len(mpi["categories"]) == 60, stream
+    for mpi, one in preprocessing_of_two_ranks_and_one(tmp_path, capsys, data):
+        mpi, one = mpi["columns"][0], one["columns"][0]
+        assert mpi == one and mpi["codes"] and len(mpi["categories"]) == 60
