@@ -16,9 +16,10 @@ from .csv_source import arrow_of, numpy_of, pyarrow
 
 #: A date as ISO 8601 writes it, with a time or without: ``2012-01-31``, ``2012-01-31 08:30:00``,
 #: ``2012-01-31T08:30``, and a time with its zone (``2012-01-31T08:30:00Z``, ``...+01:00``).
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+_ZONE = r"(?:Z|[+-]\d{2}:?\d{2})"
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?" + _ZONE + r"?)?$"
 #: The zone of :data:`ISO_DATE`'s time, where it has one.
-ZONE = r"(?:Z|[+-]\d{2}:?\d{2})$"
+ZONE = _ZONE + "$"
 SECONDS_A_DAY = 86400.0
 
 

@@ -20,8 +20,8 @@ MISSING_LEVEL = "(missing)"
 
 def encoded_width(spec: dict) -> int:
     """How many matrix columns a column's description encodes to: a number (and its gap
-    indicator where training saw gaps), an embedding's code, or one indicator per category (and
-    one for missing cells where training saw them)."""
+    indicator where training saw gaps, and a date's phases), an embedding's code, or one indicator
+    per category (and one for missing cells where training saw them)."""
     if spec["kind"] == "numeric":
         return 1 + bool(spec.get("indicator")) + phase_width(spec)
     if "embed" in spec:
