@@ -3,6 +3,7 @@ Parquet file's date and timestamp columns and a DataFrame's datetime column, in 
 streamed, by predict, TableModel and the ONNX graph's number input."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -183,3 +184,38 @@ def test_times_of_day_add_the_day_s_phases_which_tell_the_hours_apart(tmp_path, 
     assert json.loads(capsys.readouterr().out)["accuracy"] > 0.9
     assert backprop(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx"), "--data",
                      str(tmp_path / "test.csv")]) == 0                       # (the graph's day phases = predict's)
+
+
+def test_a_date_where_training_saw_numbers_is_text_read_as_missing_not_its_days(tmp_path, capsys):
+    from backpropagation.sklearn import BackpropRegressor
+
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"year": rng.integers(2000, 2020, 200).astype(float), "x": rng.normal(size=200)})
+    frame["y"] = frame["x"] + 0.1 * frame["year"]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert backprop(["train", str(tmp_path / "t.csv"), "--target", "y", "--epochs", "2", "--seed", "0", "--quiet",
+                     "--output", str(tmp_path / "m.npz")]) == 0
+    typo = frame.head(3).astype({"year": object})
+    typo.loc[1, "year"] = "2014-05-01"                            # (its days, 16,191, would be a year)
+    typo.to_csv(tmp_path / "typo.csv", index=False)
+    capsys.readouterr()
+    assert backprop(["predict", str(tmp_path / "m.npz"), str(tmp_path / "typo.csv"), "-o",
+                     str(tmp_path / "p.csv")]) == 0
+    said = "1 cell(s) of the numeric column 'year' hold text, read as missing (first: data row 2 holds '2014-05-01')"
+    assert said in capsys.readouterr().err
+    gap = typo.assign(year=[typo["year"][0], np.nan, typo["year"][2]]).astype({"year": float})
+    with pytest.warns(UserWarning, match=re.escape(said)):
+        np.testing.assert_array_equal(TableModel.load(tmp_path / "m.npz").predict(typo),
+                                      TableModel.load(tmp_path / "m.npz").predict(gap))
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    assert backprop(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx"), "--data",
+                     str(tmp_path / "typo.csv")]) == 0
+    cells = pd.read_csv(tmp_path / "typo.csv", dtype=str)            # (as the README's recipe feeds them)
+    feeds = {name: pd.to_numeric(cells[name], errors="coerce").to_numpy(np.float64).reshape(-1, 1)
+             for name in ("year", "x")}
+    served = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, feeds)
+    np.testing.assert_allclose(served[0].ravel(), pd.read_csv(tmp_path / "p.csv")["predicted_y"], rtol=1e-9)
+    numbers = BackpropRegressor(epochs=2, random_state=0).fit(frame[["year", "x"]], frame["y"])
+    with pytest.raises(ValueError, match="X column 'year': row 1 holds '2014-05-01' where the training frame held"):
+        numbers.predict(typo[["year", "x"]])

@@ -46,6 +46,14 @@ def days_of_dates(texts) -> np.ndarray:
     return days
 
 
+def date_cells(column) -> np.ndarray:
+    """Which cells of a decoded :class:`~backpropagation.tables.readers.Column` hold a date (all
+    False where none does): decided cell by cell, from the column's distinct cells."""
+    if not column.dates:
+        return np.zeros(len(column), dtype=bool)
+    return np.append(~np.isnan(days_of_dates(column.categories)), False)[column.codes]
+
+
 def _days(pa, pc, texts, kind) -> np.ndarray:
     microseconds = pc.cast(pc.cast(texts, kind), pa.int64())
     return microseconds.to_numpy(zero_copy_only=False).astype(np.float64) / (1e6 * SECONDS_A_DAY)

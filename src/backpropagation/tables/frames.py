@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from .csv_source import AMBIGUOUS_MISSING
+from .dates import date_cells
 from .readers import Column
 from .table_model import arrow_of_frame
 
@@ -33,7 +34,7 @@ def numbers_read(X):
         except ValueError as error:                   # (numbers written with a comma: the reader's hint is the CLI's)
             raise ValueError(f"X column {name!r} {str(error).split(': add')[0]}; give them as numbers") from None
         ambiguous = cells.astype(str).str.strip().str.lower().isin(AMBIGUOUS_MISSING).to_numpy()
-        words = np.flatnonzero(np.isnan(column.numbers) & ~column.missing & ~ambiguous)
+        words = np.flatnonzero((np.isnan(column.numbers) | date_cells(column)) & ~column.missing & ~ambiguous)
         if len(words):
             raise ValueError(f"X column {name!r}: row {X.index[words[0]]!r} holds {cells.iloc[words[0]]!r} where the "
                              "training frame held numbers; give a number, or leave the cell empty (missing)")

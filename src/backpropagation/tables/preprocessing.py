@@ -30,7 +30,7 @@ from ..statistics import filled_mean_std, medians
 from . import scaling as scalings
 from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe, empty_matrix, encoded_width, number,
                                   require)
-from .dates import holds_times, phase_names, phase_width, phases
+from .dates import date_cells, holds_times, phase_names, phase_width, phases
 from .group_codes import code_counts, code_positions, distinct_codes, many_codes_advice, readable_codes
 from .kinds import (MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, distinct_cells, few_distinct, first_text,
                     forced_kinds, spelled_as_booleans, target_kind, text_warnings)
@@ -362,6 +362,8 @@ class TabularPreprocessor:
         training median. A date column's phases go into ``out``, its block of the matrix."""
         numbers = column.numbers[rows]
         stray = ~missing & ~np.isfinite(numbers)
+        if column.dates and not spec.get("date"):      # (a date where training saw numbers: text, not its days)
+            stray |= ~missing & date_cells(column)[rows]
         if stray.any():
             first = rows[np.flatnonzero(stray)[0]]
             count, row, cell = report.stray.get(spec["name"], [0, int(table.row_numbers[first]), column.cell(first)])
