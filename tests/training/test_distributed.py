@@ -238,7 +238,7 @@ def sorted_table_trained_by_one_process(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("sorted")
     rng = np.random.default_rng(0)
-    n = 12_000
+    n = 6_000
     X = rng.normal(size=(n, 3))
     kind = rng.choice(["red", "green", "blue"], n)
     y = ((X[:, 0] + 0.5 * X[:, 1] + (kind == "red")) > 0.3).astype(int)
