@@ -361,3 +361,16 @@ def test_random_tables_export_graphs_equal_to_predict_on_hostile_cells(seed):
             cells[spec["name"]] = [c for k in known for c in (k, f" {k}\t", k.upper(), k.lower())] + \
                 ["", " ", "None", "NA", "nan", "N/A", "never seen", "\u3000"]
     graph_equals_predict(model, cells)
+
+
+def test_float32_outputs_compare_to_the_precision_of_the_largest_output():
+    # (found on DAAG's cps2 earnings, float32: a prediction of 16.85 is the difference of numbers the
+    # size of the targets' mean, 8,648, and its float32 rounding there is a few thousandths)
+    from backpropagation.export.onnx import compare
+
+    expected = np.array([17999.44921875, 16.85644531, 0.0])
+    compare([np.float32([17999.445, 16.854492, 0.0])], expected, None, np.float32, "rows")
+    with pytest.raises(ValueError, match=r"differ from predict's by up to 1 \(first at row 1\)"):
+        compare([np.float32([17999.445, 17.856445, 0.0])], expected, None, np.float32, "rows")
+    with pytest.raises(ValueError, match="differ from predict's"):
+        compare([np.array([17999.44921875, 16.8565, 0.0])], expected, None, np.float64, "rows")
