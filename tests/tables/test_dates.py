@@ -2,6 +2,7 @@
 Parquet file's date and timestamp columns and a DataFrame's datetime column, in memory and
 streamed, by predict, TableModel and the ONNX graph's number input."""
 
+import importlib.util
 import json
 import re
 
@@ -116,7 +117,7 @@ def test_a_cell_that_is_no_date_is_read_as_missing_at_prediction_and_refused_amo
     capsys.readouterr()
     typo = frame.head(5).astype({"day": str})
     typo.loc[2, "day"] = "2014-02-30"                          # no such day
-    with pytest.warns(UserWarning, match="numeric column 'day' hold text, read as missing .*'2014-02-30'"):
+    with pytest.warns(UserWarning, match="date column 'day' hold no date .*, read as missing .*'2014-02-30'"):
         TableModel.load(model).predict(typo)
     mixed = frame.astype({"day": str})
     mixed.loc[:150, "day"] = "unknown"
@@ -124,6 +125,46 @@ def test_a_cell_that_is_no_date_is_read_as_missing_at_prediction_and_refused_amo
     assert backprop(["train", str(tmp_path / "mixed.csv"), "--target", "label", "--epochs", "1", "--output",
                      str(tmp_path / "m2.npz")]) == 2
     assert "column 'day' mixes numbers and text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("streamed", [[], ["--stream"]])
+def test_a_plain_number_among_dates_is_refused_in_training_and_read_as_missing_at_prediction(tmp_path, capsys,
+                                                                                           streamed, monkeypatch):
+    from backpropagation.tables import file_summary
+
+    monkeypatch.setattr(file_summary, "SAMPLE_ROWS", 20)          # (streamed: the file's pass finds the cell)
+    frame = dated_table(seed=3).astype({"day": str})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    model = train(tmp_path, tmp_path / "t.csv", *streamed)
+    odd = frame.head(6).copy()
+    odd.loc[[1, 2, 4], "day"] = ["2014", "20140105", "2014/1/5"]          # a year, digits, a short month
+    odd.to_csv(tmp_path / "odd.csv", index=False)
+    gaps = odd.assign(day=odd["day"].where(~odd.index.isin([1, 2, 4])))
+    gaps.to_csv(tmp_path / "gaps.csv", index=False)
+    capsys.readouterr()
+    for table in ("odd", "gaps"):
+        assert backprop(["predict", str(model), str(tmp_path / f"{table}.csv"), "-o",
+                         str(tmp_path / f"{table}.out")]) == 0
+    assert "3 cell(s) of the date column 'day' hold no date (ISO 8601, or year first with slashes), read as missing " \
+           "(first: data row 2 holds '2014')" in capsys.readouterr().err
+    predicted = [pd.read_csv(tmp_path / f"{table}.out")["predicted_label"].tolist() for table in ("odd", "gaps")]
+    assert len(predicted[0]) == 6 and predicted[0] == predicted[1]
+    with pytest.warns(UserWarning, match=r"3 cell\(s\) of the date column 'day' hold no date"):
+        from_odd = TableModel.load(model).predict_proba(odd)
+    np.testing.assert_array_equal(from_odd, TableModel.load(model).predict_proba(gaps))
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        assert backprop(["export", str(model), str(tmp_path / "m.onnx"), "--data", str(tmp_path / "odd.csv")]) == 0
+    for column, cell, said in (("day", "2014", "399 of 400 values are dates, but data row 5 holds a plain number, "
+                                               "'2014'; write such cells as dates"),
+                               ("x", "2014-05-01", "399 of 400 values are plain numbers, but data row 5 holds a "
+                                                   "date, '2014-05-01'; write such cells as numbers")):
+        mixed = frame.astype({column: object})
+        mixed.loc[4, column] = cell
+        mixed.to_csv(tmp_path / "mixed.csv", index=False)
+        capsys.readouterr()
+        assert backprop(["train", str(tmp_path / "mixed.csv"), "--target", "label", "--epochs", "1", *streamed,
+                         "--output", str(tmp_path / "m2.npz")]) == 2
+        assert f"column {column!r} mixes dates and plain numbers: {said}" in capsys.readouterr().err
 
 
 def test_the_estimators_read_a_datetime_column_of_a_frame_as_dates():
@@ -219,3 +260,14 @@ def test_a_date_where_training_saw_numbers_is_text_read_as_missing_not_its_days(
     numbers = BackpropRegressor(epochs=2, random_state=0).fit(frame[["year", "x"]], frame["y"])
     with pytest.raises(ValueError, match="X column 'year': row 1 holds '2014-05-01' where the training frame held"):
         numbers.predict(typo[["year", "x"]])
+
+
+def test_the_serving_recipe_reads_dates_with_the_library_s_pattern():
+    from pathlib import Path
+
+    from backpropagation.tables.dates import ISO_DATE
+
+    root = Path(__file__).parents[2]
+    for page in (root / "README.md", root / "docs" / "onnx.md"):
+        pattern = re.search(r'^DATE = r"(.*?)"', page.read_text(encoding="utf-8"), flags=re.M).group(1)
+        assert f"^{pattern}$" == ISO_DATE, page

@@ -292,12 +292,18 @@ def test_a_rank_whose_blocks_hold_no_target_still_trains_streamed(tmp_path):
 
 def test_an_error_every_rank_meets_is_said_once(tmp_path):
     data = tmp_path / "t.csv"
-    data.write_text("a,b\n" + "".join(f"{i},{i % 2}\n" for i in range(200)))
-    for stream in ([], ["--stream"]):
-        done = mpirun(3, BACKPROP, "train", data, "--target", "missing_column", *stream, "--distributed",
+    data.write_text("a,b,c\n" + "".join(f"{i},{i % 2},{'T' if i == 150 else i}\n" for i in range(200)))
+    dated = tmp_path / "d.csv"
+    dated.write_text("a,b\n" + "".join(f"{'2012' if i == 150 else f'2012-01-{i % 28 + 1:02d}'},{i % 2}\n"
+                                        for i in range(200)))
+    for table, target, said, stream in ((data, "missing_column", "no column named 'missing_column'", []),
+                                        (data, "missing_column", "no column named 'missing_column'", ["--stream"]),
+                                        (data, "b", "column 'c' mixes numbers and text", []),
+                                        (dated, "b", "column 'a' mixes dates and plain numbers", [])):
+        done = mpirun(3, BACKPROP, "train", table, "--target", target, *stream, "--distributed",
                       "--output", tmp_path / "m.npz", timeout=120)
         assert done.returncode == 2, done.stderr
-        assert done.stderr.count("no column named 'missing_column'") == 1, done.stderr
+        assert done.stderr.count(said) == 1 and "stopping every rank" not in done.stderr, done.stderr
 
 
 def preprocessing_of_two_ranks_and_one(tmp_path, capsys, data) -> list:

@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 
 from ..tables.csv_source import AMBIGUOUS_MISSING, MISSING, WHITESPACE
-from ..tables.dates import cycles
+from ..tables.dates import cycles, date_cells, date_texts, days_of_dates
 from ..tables.group_codes import code_lookup, is_code
 from ..tables.kinds import spelled_as_booleans
 from .onnx import Graph, compare, network_outputs, run_graph, write
@@ -275,7 +275,8 @@ def _feeds(table_model, columns: dict) -> dict:
 
 def rows_of_file(table_model, source, rows: int = 2000) -> dict:
     """Up to ``rows`` rows of a table file as the graph's inputs: text cells as written, numbers
-    as read (NaN for gaps and for text in a numeric column)."""
+    as read (NaN for gaps and for text in a numeric column), a date column's days (NaN for a cell
+    that is no date, and for a date in a column of numbers: as the README's recipe reads them)."""
     from ..tables.readers import stream_table
 
     chunk = next(iter(stream_table(source, rows=rows, fmt=table_model.text_format)))
@@ -283,7 +284,9 @@ def rows_of_file(table_model, source, rows: int = 2000) -> dict:
     for spec in table_model.preprocessing.columns:
         chunk.require(spec["name"])
         if spec["kind"] == "numeric" or spec.get("codes"):
-            feeds[spec["name"]] = chunk.column(spec["name"]).numbers.astype(table_model.network.dtype).reshape(-1, 1)
+            column = chunk.column(spec["name"])
+            numbers = np.where(date_cells(column) != bool(spec.get("date")), np.nan, column.numbers)
+            feeds[spec["name"]] = numbers.astype(table_model.network.dtype).reshape(-1, 1)
         else:
             cells = ["" if cell is None else str(cell) for cell in chunk.raw(spec["name"]).to_pylist()]
             feeds[spec["name"]] = np.array(cells, dtype=object).reshape(-1, 1)
@@ -291,13 +294,21 @@ def rows_of_file(table_model, source, rows: int = 2000) -> dict:
 
 
 def check_against_predict(proto, table_model, feeds: dict, what: str) -> None:
-    """Run the graph on ``feeds`` and compare with ``table_model``'s predictions on the same cells;
+    """Run the graph on ``feeds`` and compare with ``table_model``'s predictions on the same cells
+    (a date column's days written as ISO dates for ``predict``, and read back for the graph);
     ValueError saying where they differ."""
     from ..tables.csv_source import pyarrow
 
     pa, _ = pyarrow()
-    frame = pa.table({name: pa.array(values[:, 0].tolist(), type=pa.string() if values.dtype == object
-                                     else pa.float64()) for name, values in feeds.items()})
+    dated = {spec["name"] for spec in table_model.preprocessing.columns if spec.get("date")}
+    cells, feeds = {}, dict(feeds)
+    for name, values in feeds.items():
+        if name in dated:
+            cells[name] = date_texts(values[:, 0])
+            feeds[name] = days_of_dates(cells[name]).astype(values.dtype).reshape(-1, 1)
+        else:
+            cells[name] = pa.array(values[:, 0].tolist(), type=pa.string() if values.dtype == object else pa.float64())
+    frame = pa.table(cells)
     got = run_graph(proto, feeds)
     network = table_model.network
     with warnings.catch_warnings():     # (unseen categories in the sample: both sides meet them alike)

@@ -1,5 +1,6 @@
-"""Dates: an ISO 8601 date is a number, its days since 1970-01-01, and a date column's encoding
-adds where the day falls in the year and in the week, as a sine and a cosine each.
+"""Dates: an ISO 8601 date (or one written year first with slashes) is a number, its days since
+1970-01-01, and a date column's encoding adds where the day falls in the year and in the week, as
+a sine and a cosine each.
 
 A date as a category is one level a day, nearly every new day unseen; as a number it carries a
 trend, and its phases carry the seasons a network would otherwise have to find as waves of
@@ -20,15 +21,21 @@ _ZONE = r"(?:Z|[+-]\d{2}:?\d{2})"
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?" + _ZONE + r"?)?$"
 #: The zone of :data:`ISO_DATE`'s time, where it has one.
 ZONE = _ZONE + "$"
+#: A date written year first with slashes (``2012/01/31``, ``2012/01/31 08:30``), as spreadsheets
+#: and vega's Seattle files write them: read as :data:`ISO_DATE` with hyphens. Day-first and
+#: month-first dates (``31/01/2012``, ``01/31/2012``) are not: ``01/02/2012`` would be a guess.
+SLASHED = r"^(\d{4})/(\d{2})/(\d{2})"
+AS_ISO = r"\1-\2-\3"
 SECONDS_A_DAY = 86400.0
 
 
 def days_of_dates(texts) -> np.ndarray:
     """Days since 1970-01-01 (a time adds its fraction of a day; a time with a zone counts in UTC)
-    of each text that is an ISO date (:data:`ISO_DATE`), NaN for the others, a date no calendar
-    has (``2012-02-30``) included."""
+    of each text that is an ISO date (:data:`ISO_DATE`) or one written year first with slashes
+    (:data:`SLASHED`), NaN for the others, a date no calendar has (``2012-02-30``) included."""
     pa, pc = pyarrow()
     days = np.full(len(texts), np.nan)
+    texts = pc.replace_substring_regex(texts, SLASHED, AS_ISO)
     looks = numpy_of(pc.match_substring_regex(texts, ISO_DATE))
     if not looks.any():
         return days
@@ -44,6 +51,20 @@ def days_of_dates(texts) -> np.ndarray:
                 except pa.ArrowInvalid:
                     pass
     return days
+
+
+#: The days of 0001-01-01 and of 10000-01-01: the ISO dates of four-digit years lie between.
+FIRST_DAY, END_DAY = -719162, 2932897
+
+
+def date_texts(days: np.ndarray):
+    """The ISO text of each day count, to the microsecond (a pyarrow string array: null for NaN,
+    infinities and days outside the years 1 to 9999), which :func:`days_of_dates` reads back."""
+    pa, pc = pyarrow()
+    days = np.asarray(days, dtype=np.float64)
+    valid = np.isfinite(days) & (days >= FIRST_DAY) & (days < END_DAY)
+    microseconds = np.round(np.where(valid, days, 0.0) * (1e6 * SECONDS_A_DAY)).astype(np.int64)
+    return pc.cast(pa.array(microseconds, type=pa.timestamp("us"), mask=~valid), pa.string())
 
 
 def date_cells(column) -> np.ndarray:

@@ -28,7 +28,9 @@ from ..statistics import Moments, merged
 from .blocks import Blocks, read_ahead
 from .csv_source import arrow_of, pyarrow
 from .group_codes import advised_many_codes, codes_of_counts, counted, many_codes_advice, merged_counts, text_counts
-from .kinds import MAX_AUTO_CLASSES, MAX_MIXED_LEVELS, all_whole, column_kind, present_cells, target_kind
+from .dates import date_cells
+from .kinds import (MAX_AUTO_CLASSES, MAX_MIXED_LEVELS, all_whole, column_kind, present_cells,
+                    refuse_dates_among_numbers, target_kind)
 from .readers import Table
 from .scaling import robust_statistics
 from .transform_report import TransformReport
@@ -91,6 +93,9 @@ class ColumnTally:
     codes: np.ndarray | None = field(default_factory=lambda: np.zeros(0, np.int64))   # labelled rows per
     train_codes: np.ndarray | None = field(default_factory=lambda: np.zeros(0, np.int64))  # code (training)
     levels: set | None = field(default_factory=set)     # labelled rows' distinct cells, while few (text columns)
+    n_dates: int = 0                 # dates among the numbers (counted as their days)
+    first_plain: tuple | None = None  # (data row, cell) of the first number that is no date
+    first_date: tuple | None = None   # ... and of the first date
 
     def add(self, column, labelled, train, row_numbers, wants_numbers: bool, wants_categories: bool,
             wants_codes: bool) -> None:
@@ -102,6 +107,7 @@ class ColumnTally:
         if self.first_text is None:
             bad = np.flatnonzero(present & ~numbers & labelled)
             self.first_text = (int(row_numbers[bad[0]]), column.cell(bad[0])) if len(bad) else None
+        self._add_dates(column, numbers & labelled, row_numbers)
         if wants_numbers:
             values = column.numbers[train & numbers]
             self.moments = self.moments.merge(Moments.of(values))
@@ -121,14 +127,29 @@ class ColumnTally:
             seen = np.flatnonzero(tally)
             self.categories.update(dict(zip(column.categories.take(arrow_of(seen)).to_pylist(), tally[seen].tolist())))
 
+    def _add_dates(self, column, numbers, row_numbers) -> None:
+        """Count the dates among a block's ``numbers`` (labelled rows), and note the first number
+        that is no date and the first date, for :func:`~.kinds.refuse_dates_among_numbers`."""
+        if self.first_plain is not None and not column.dates:
+            return
+        dated = date_cells(column)
+        self.n_dates += int(np.count_nonzero(dated & numbers))
+        for attribute, cells in (("first_plain", numbers & ~dated), ("first_date", numbers & dated)):
+            if getattr(self, attribute) is None and cells.any():
+                first = np.flatnonzero(cells)[0]
+                setattr(self, attribute, (int(row_numbers[first]), column.cell(first)))
+
     def merge(self, other: "ColumnTally") -> "ColumnTally":
-        firsts = [f for f in (self.first_text, other.first_text) if f is not None]
+        def earliest(a, b):
+            return min(f for f in (a, b) if f is not None) if a is not None or b is not None else None
         return ColumnTally(self.n_training + other.n_training, self.n_present + other.n_present,
-                           self.n_numbers + other.n_numbers, min(firsts) if firsts else None,
+                           self.n_numbers + other.n_numbers, earliest(self.first_text, other.first_text),
                            self.moments.merge(other.moments), self.n_filled + other.n_filled,
                            self.gaps + other.gaps, self.categories + other.categories,
                            merged_counts(self.codes, other.codes), merged_counts(self.train_codes, other.train_codes),
-                           None if self.levels is None or other.levels is None else self.levels | other.levels)
+                           None if self.levels is None or other.levels is None else self.levels | other.levels,
+                           self.n_dates + other.n_dates, earliest(self.first_plain, other.first_plain),
+                           earliest(self.first_date, other.first_date))
 
 
 @dataclass
@@ -274,6 +295,9 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
         if kind == "empty":
             pre.warnings.append(f"column {name!r} has no values in the training rows: ignored")
         elif kind == "numeric":
+            if name not in pre.forced:
+                refuse_dates_among_numbers(name, tally.n_numbers, tally.n_dates, lambda plain, tally=tally:
+                                           tally.first_plain if plain else tally.first_date, source)
             if was == "text":
                 raise ValueError(f"{source}: column {name!r}: every value is a number, but the sample read it as "
                                  f"text; read it as numbers (--numeric {name!r}) or as categories (--text {name!r})")

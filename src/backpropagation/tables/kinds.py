@@ -11,12 +11,17 @@ numbers); ``--text``/``--numeric`` force a kind. The target is *numeric* (regres
 :data:`MAX_AUTO_CLASSES` distinct values occur). Advice that does not change a kind comes from
 :func:`column_warnings`: a numeric column that runs like a row number. A numeric column of group codes
 (1, 2, 3, ... numbering trees or firms) is read as categories: :mod:`.group_codes`.
+
+The refusals here are decided from the whole file's counts, the same on every MPI rank, and are
+marked so (:func:`~backpropagation.collective.mark_on_every_rank`): a distributed command says
+them once instead of stopping every rank as for an error of one rank alone.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..collective import mark_on_every_rank
 from .csv_source import arrow_of, is_number_text
 
 #: Whole-number targets with at most this many distinct values are classes under ``task="auto"``.
@@ -53,10 +58,31 @@ def all_whole(numbers: np.ndarray) -> bool:
 def first_text(column, rows: np.ndarray, row_numbers: np.ndarray, totals):
     """(data row, cell) of ``column``'s first present cell among ``rows`` that is not a finite
     number, over all ranks (``totals``); None if there is none."""
-    bad = rows[~column.missing[rows] & ~column.is_number[rows]]
-    local = (int(row_numbers[bad[0]]), column.cell(bad[0])) if len(bad) else None
+    return first_where(column, rows[~column.missing[rows] & ~column.is_number[rows]], row_numbers, totals)
+
+
+def first_where(column, rows: np.ndarray, row_numbers: np.ndarray, totals):
+    """(data row, cell) of ``column``'s first cell among ``rows`` over all ranks; None if none."""
+    local = (int(row_numbers[rows[0]]), column.cell(rows[0])) if len(rows) else None
     found = [part for part in totals.gather(local) if part is not None]
     return min(found) if found else None
+
+
+def refuse_dates_among_numbers(name: str, n_numbers: int, n_dates: int, first_odd, source: str) -> None:
+    """ValueError where a numeric column's ``n_numbers`` values (dates counted as their days) mix
+    ``n_dates`` dates with plain numbers: ``2012`` among dates is no day of 2012, nor a date
+    among years a year. ``first_odd(plain)`` gives (data row, cell) of the first plain number
+    (``plain``: the dates are the most) or the first date (otherwise)."""
+    if not 0 < n_dates < n_numbers:
+        return
+    plain = 2 * n_dates >= n_numbers
+    row, cell = first_odd(plain)
+    most, odd = ("dates", "a plain number") if plain else ("plain numbers", "a date")
+    fix = "write such cells as dates (2017-01-31)" if plain else "write such cells as numbers"
+    raise mark_on_every_rank(ValueError(
+        f"{source}: column {name!r} mixes dates and plain numbers: {max(n_dates, n_numbers - n_dates)} of "
+        f"{n_numbers} values are {most}, but data row {row} holds {odd}, {cell!r}; {fix} or make them empty "
+        f"(missing), read the column as categories (--text {name!r}), or leave it out (--drop {name!r})"))
 
 
 def present_cells(column, rows: np.ndarray) -> list | None:
@@ -100,11 +126,11 @@ def column_kind(name: str, forced: dict, n_training: int, n_present: int, n_numb
                          "the text as missing")
             return "text"
         why = " (not a finite number)" if is_number_text(cell) else ""
-        raise ValueError(
+        raise mark_on_every_rank(ValueError(
             f"{source}: column {name!r} mixes numbers and text: {n_numbers} of {n_present} "
             f"values are numbers, but data row {row} holds {cell!r}{why}; make such cells empty "
             f"(missing), read the column as numbers with its text as missing (--numeric {name!r}) "
-            f"or as categories (--text {name!r}), or leave it out (--drop {name!r})")
+            f"or as categories (--text {name!r}), or leave it out (--drop {name!r})"))
     return "text"
 
 
@@ -120,20 +146,21 @@ def target_kind(target: str, task: str, n_values: int, n_numbers: int, whole: bo
     as measurements.
     """
     if not n_values:
-        raise ValueError(f"the target column {target!r} has no values")
+        raise mark_on_every_rank(ValueError(f"the target column {target!r} has no values"))
     if task in ("auto", "regression") and 0 < n_numbers < n_values and \
             (task == "regression" or n_numbers >= n_values / 2):
         row, cell = first_text()
         why = " (not a finite number)" if is_number_text(cell) else ""
-        raise ValueError(
+        raise mark_on_every_rank(ValueError(
             f"target {target!r} mixes numbers and text: {n_numbers} of {n_values} values are "
             f"numbers, but data row {row} holds {cell!r}{why}; make such cells empty (the row is "
-            "then dropped) or, if the values are class labels, pass --task classification")
+            "then dropped) or, if the values are class labels, pass --task classification"))
     numeric = n_numbers == n_values
     if task == "regression":
         if not numeric:
             row, cell = first_text()
-            raise ValueError(f"target {target!r}: regression needs numbers, found {cell!r} (data row {row})")
+            raise mark_on_every_rank(ValueError(f"target {target!r}: regression needs numbers, found {cell!r} "
+                                                f"(data row {row})"))
         return "numeric"
     whole = numeric and whole
     if task != "auto":

@@ -33,7 +33,8 @@ from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe
 from .dates import date_cells, holds_times, phase_names, phase_width, phases
 from .group_codes import code_counts, code_positions, distinct_codes, many_codes_advice, readable_codes
 from .kinds import (MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, distinct_cells, few_distinct, first_text,
-                    forced_kinds, spelled_as_booleans, target_kind, text_warnings)
+                    first_where, forced_kinds, refuse_dates_among_numbers, spelled_as_booleans, target_kind,
+                    text_warnings)
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
 
@@ -138,14 +139,18 @@ class TabularPreprocessor:
         labelled row of the file: :func:`~.kinds.column_kind`)."""
         columns = [table.column(name) for name in names]
         counts = totals.sum([[np.count_nonzero(~c.missing[rows]), np.count_nonzero(~c.missing[labelled]),
-                              np.count_nonzero(c.is_number[labelled])] for c in columns]).reshape(-1, 3)
+                              np.count_nonzero(c.is_number[labelled]),
+                              c.dates and np.count_nonzero(date_cells(c)[labelled])] for c in columns]).reshape(-1, 4)
         kinds = {}
-        for name, column, (n_training, n_present, n_numbers) in zip(names, columns, counts.tolist()):
+        for name, column, (n_training, n_present, n_numbers, n_dates) in zip(names, columns, counts.tolist()):
             kinds[name] = column_kind(name, self.forced, n_training, n_present, n_numbers,
                                       lambda column=column: first_text(column, labelled, table.row_numbers, totals),
                                       table.source, lambda column=column: distinct_cells(column, labelled, totals),
                                       self.warnings)
             if kinds[name] == "numeric" and name not in self.forced:
+                refuse_dates_among_numbers(name, n_numbers, n_dates, lambda plain, c=column: first_where(
+                    c, labelled[c.is_number[labelled] & (date_cells(c)[labelled] != plain)], table.row_numbers,
+                    totals), table.source)
                 kinds[name] = self._numbers_or_codes(name, column, labelled, totals)
             if kinds[name] == "empty":
                 self.warnings.append(f"column {name!r} has no values in the training rows: ignored")
@@ -362,12 +367,12 @@ class TabularPreprocessor:
         training median. A date column's phases go into ``out``, its block of the matrix."""
         numbers = column.numbers[rows]
         stray = ~missing & ~np.isfinite(numbers)
-        if column.dates and not spec.get("date"):      # (a date where training saw numbers: text, not its days)
-            stray |= ~missing & date_cells(column)[rows]
+        if column.dates or spec.get("date"):     # (a date where training saw numbers, or a number where it
+            stray |= ~missing & (date_cells(column)[rows] != bool(spec.get("date")))    # saw dates: text)
         if stray.any():
             first = rows[np.flatnonzero(stray)[0]]
-            count, row, cell = report.stray.get(spec["name"], [0, int(table.row_numbers[first]), column.cell(first)])
-            report.stray[spec["name"]] = [count + int(np.count_nonzero(stray)), row, cell]
+            report.add_stray(spec["name"], int(np.count_nonzero(stray)), int(table.row_numbers[first]),
+                             column.cell(first), bool(spec.get("date")))
             missing = missing | stray
         numbers[missing] = spec["median"]
         if spec.get("date"):                    # (the block's last columns: after the number and its indicator)

@@ -20,6 +20,8 @@ class TransformReport:
     embedded: set[str] = field(default_factory=set)
     #: Cells of a numeric column that hold text, read as missing: column -> [count, first data row, cell].
     stray: dict[str, list] = field(default_factory=dict)
+    #: The columns of ``stray`` that hold dates: their stray cells are no date (a number, a typo).
+    dated: set[str] = field(default_factory=set)
     #: Positions (in the table given) of the rows encoded.
     rows: np.ndarray | None = None
 
@@ -29,13 +31,20 @@ class TransformReport:
         total = cls(rows_dropped=sum(r.rows_dropped for r in reports))
         for r in reports:
             total.embedded |= r.embedded
+            total.dated |= r.dated
             for mine, theirs in ((total.imputed, r.imputed), (total.unseen, r.unseen)):
                 for column, count in theirs.items():
                     mine[column] = mine.get(column, 0) + count
             for column, (count, row, cell) in r.stray.items():
-                total.stray[column] = [total.stray.get(column, [0, row, cell])[0] + count,
-                                       *total.stray.get(column, [0, row, cell])[1:]]
+                total.add_stray(column, count, row, cell)
         return total
+
+    def add_stray(self, column: str, count: int, row: int, cell: str, dates: bool = False) -> None:
+        """Count ``count`` more cells of ``column`` read as missing (the first of them, if these are
+        the column's first, at data ``row``, holding ``cell``); ``dates``: the column holds dates."""
+        before = self.stray.get(column, [0, row, cell])
+        self.stray[column] = [before[0] + count, *before[1:]]
+        self.dated |= {column} if dates else set()
 
     def lines(self) -> list[str]:
         """Human-readable sentences, one per fact (empty when nothing happened)."""
@@ -54,6 +63,8 @@ class TransformReport:
             how = "given the mean of the known categories' vectors" if column in self.embedded else "encoded as zeros"
             out.append(f"{count} value(s) of {column!r} were categories unseen in training ({how})")
         for column, (count, row, cell) in self.stray.items():
-            out.append(f"{count} cell(s) of the numeric column {column!r} hold text, read as missing "
+            what = ("date column", "no date (ISO 8601, or year first with slashes)") if column in self.dated \
+                else ("numeric column", "text")
+            out.append(f"{count} cell(s) of the {what[0]} {column!r} hold {what[1]}, read as missing "
                        f"(first: data row {row} holds {cell!r})")
         return out
