@@ -422,9 +422,9 @@ def _refuse_ragged_line(source: str, delimiter: str, start: int = 0, stop: int |
         header = _header_names(_first_header_line(raw), delimiter, source, numeric_names=True)   # (read before)
         line = 1 + (count_bytes(raw, b"\n", 0, start) if start else 0)
         raw.seek(start)
-        text = io.TextIOWrapper(io.BytesIO(raw.read() if stop is None else raw.read(stop - start)),
-                                encoding="utf-8-sig", errors="replace", newline="")
-        reader = csv.reader(text, delimiter=delimiter)
+        data = raw.read() if stop is None else raw.read(stop - start)
+        reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace", newline=""),
+                            delimiter=delimiter)
         width = None if not start else len(header)
         for row in reader:
             if not row:                 # an empty line (pyarrow skips those too)
@@ -433,7 +433,19 @@ def _refuse_ragged_line(source: str, delimiter: str, start: int = 0, stop: int |
                 width = len(row)
             elif len(row) != width:
                 raise ValueError(f"{source}: line {line - 1 + reader.line_num} has {len(row)} fields, "
-                                 f"the header has {width}")
+                                 f"the header has {width}{_carriage_returns(data, line)}")
+
+
+def _carriage_returns(data: bytes, first_line: int) -> str:
+    """A hint where ``data`` (the file from its line ``first_line`` on) holds a carriage return
+    that ends no line: in an unquoted cell it ends the row for a CSV reader (pandas' writer leaves
+    such cells unquoted)."""
+    found = re.search(rb"\r(?!\n)", data)
+    if found is None:
+        return ""
+    line = first_line + data.count(b"\n", 0, found.start())
+    return (f"; line {line} holds a carriage return (\\r) inside a row, which ends the row for a CSV reader: "
+            "quote the cells that hold one, or remove them (e.g. tr -d '\\r')")
 
 
 def _first_header_line(handle) -> bytes:
