@@ -95,12 +95,12 @@ def relative_difference(a: str, b: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--quick", action="store_true", help="20,000 rows")
+    parser.add_argument("--quick", action="store_true", help="10,000 rows")
     parser.add_argument("--output", default=os.path.join(HERE, "data.json"))
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of the command and of the reference; the medians are compared")
     args = parser.parse_args()
-    rows = 20_000 if args.quick else args.rows
+    rows = 10_000 if args.quick else args.rows
     backprop = shutil.which("backprop", path=os.path.dirname(sys.executable)) or "backprop"
     with tempfile.TemporaryDirectory() as directory:
         csv, parquet = make_table(directory, rows)
