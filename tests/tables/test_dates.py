@@ -179,7 +179,9 @@ def test_the_estimators_read_a_datetime_column_of_a_frame_as_dates():
 
 
 @pytest.mark.parametrize("streamed", [[], ["--stream"]])
-def test_a_target_of_dates_is_predicted_as_days_and_the_report_says_so(tmp_path, capsys, streamed):
+def test_a_target_of_dates_is_predicted_as_days_and_the_report_says_so(tmp_path, capsys, streamed, monkeypatch):
+    from backpropagation.tables import file_summary
+
     frame = dated_table(seed=3)
     frame.to_csv(tmp_path / "t.csv", index=False)
     assert backprop(["train", str(tmp_path / "t.csv"), "--target", "day", "--epochs", "2", "--seed", "0", "--json",
@@ -187,6 +189,15 @@ def test_a_target_of_dates_is_predicted_as_days_and_the_report_says_so(tmp_path,
     report = json.loads(capsys.readouterr().out)
     assert report["task"] == "regression"
     assert "the target 'day' holds dates: predicted as days since 1970-01-01" in report["warnings"]
+    monkeypatch.setattr(file_summary, "SAMPLE_ROWS", 20)          # (streamed: the file's pass finds the cell)
+    mixed = frame.astype({"day": str})
+    mixed.loc[7, "day"] = "2014"
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    assert backprop(["train", str(tmp_path / "mixed.csv"), "--target", "day", "--epochs", "1", *streamed,
+                     "--output", str(tmp_path / "m2.npz")]) == 2
+    assert "target 'day' mixes dates and plain numbers: 399 of 400 values are dates, but data row 8 holds a plain " \
+           "number, '2014'; write such cells as dates (2017-01-31) or make them empty (the row is then dropped)" \
+           in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

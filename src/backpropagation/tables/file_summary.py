@@ -93,9 +93,7 @@ class ColumnTally:
     codes: np.ndarray | None = field(default_factory=lambda: np.zeros(0, np.int64))   # labelled rows per
     train_codes: np.ndarray | None = field(default_factory=lambda: np.zeros(0, np.int64))  # code (training)
     levels: set | None = field(default_factory=set)     # labelled rows' distinct cells, while few (text columns)
-    n_dates: int = 0                 # dates among the numbers (counted as their days)
-    first_plain: tuple | None = None  # (data row, cell) of the first number that is no date
-    first_date: tuple | None = None   # ... and of the first date
+    dates: "DateMix" = field(default_factory=lambda: DateMix())   # dates and plain numbers among the numbers
 
     def add(self, column, labelled, train, row_numbers, wants_numbers: bool, wants_categories: bool,
             wants_codes: bool) -> None:
@@ -107,7 +105,7 @@ class ColumnTally:
         if self.first_text is None:
             bad = np.flatnonzero(present & ~numbers & labelled)
             self.first_text = (int(row_numbers[bad[0]]), column.cell(bad[0])) if len(bad) else None
-        self._add_dates(column, numbers & labelled, row_numbers)
+        self.dates.add(column, numbers & labelled, row_numbers)
         if wants_numbers:
             values = column.numbers[train & numbers]
             self.moments = self.moments.merge(Moments.of(values))
@@ -127,9 +125,33 @@ class ColumnTally:
             seen = np.flatnonzero(tally)
             self.categories.update(dict(zip(column.categories.take(arrow_of(seen)).to_pylist(), tally[seen].tolist())))
 
-    def _add_dates(self, column, numbers, row_numbers) -> None:
-        """Count the dates among a block's ``numbers`` (labelled rows), and note the first number
-        that is no date and the first date, for :func:`~.kinds.refuse_dates_among_numbers`."""
+    def merge(self, other: "ColumnTally") -> "ColumnTally":
+        return ColumnTally(self.n_training + other.n_training, self.n_present + other.n_present,
+                           self.n_numbers + other.n_numbers, earliest(self.first_text, other.first_text),
+                           self.moments.merge(other.moments), self.n_filled + other.n_filled,
+                           self.gaps + other.gaps, self.categories + other.categories,
+                           merged_counts(self.codes, other.codes), merged_counts(self.train_codes, other.train_codes),
+                           None if self.levels is None or other.levels is None else self.levels | other.levels,
+                           self.dates.merge(other.dates))
+
+
+def earliest(a: tuple | None, b: tuple | None) -> tuple | None:
+    """The earlier of two (data row, cell) places, either of which may be None."""
+    return min(f for f in (a, b) if f is not None) if a is not None or b is not None else None
+
+
+@dataclass
+class DateMix:
+    """Dates and plain numbers among a column's numbers, over the blocks read, for
+    :func:`~.kinds.refuse_dates_among_numbers`."""
+
+    n_dates: int = 0                  # dates among the numbers (counted as their days)
+    first_plain: tuple | None = None  # (data row, cell) of the first number that is no date
+    first_date: tuple | None = None   # ... and of the first date
+
+    def add(self, column, numbers: np.ndarray, row_numbers) -> None:
+        """Count the dates among a block's ``numbers`` (a mask of its rows), and note the first
+        number that is no date and the first date."""
         if self.first_plain is not None and not column.dates:
             return
         dated = date_cells(column)
@@ -139,17 +161,14 @@ class ColumnTally:
                 first = np.flatnonzero(cells)[0]
                 setattr(self, attribute, (int(row_numbers[first]), column.cell(first)))
 
-    def merge(self, other: "ColumnTally") -> "ColumnTally":
-        def earliest(a, b):
-            return min(f for f in (a, b) if f is not None) if a is not None or b is not None else None
-        return ColumnTally(self.n_training + other.n_training, self.n_present + other.n_present,
-                           self.n_numbers + other.n_numbers, earliest(self.first_text, other.first_text),
-                           self.moments.merge(other.moments), self.n_filled + other.n_filled,
-                           self.gaps + other.gaps, self.categories + other.categories,
-                           merged_counts(self.codes, other.codes), merged_counts(self.train_codes, other.train_codes),
-                           None if self.levels is None or other.levels is None else self.levels | other.levels,
-                           self.n_dates + other.n_dates, earliest(self.first_plain, other.first_plain),
-                           earliest(self.first_date, other.first_date))
+    def merge(self, other: "DateMix") -> "DateMix":
+        return DateMix(self.n_dates + other.n_dates, earliest(self.first_plain, other.first_plain),
+                       earliest(self.first_date, other.first_date))
+
+    def refuse(self, name: str, n_numbers: int, source: str, target: bool = False) -> None:
+        """:func:`~.kinds.refuse_dates_among_numbers` for a column of ``n_numbers`` numbers."""
+        refuse_dates_among_numbers(name, n_numbers, self.n_dates,
+                                   lambda plain: self.first_plain if plain else self.first_date, source, target)
 
 
 @dataclass
@@ -165,6 +184,7 @@ class TargetTally:
     classes: set = field(default_factory=set)          # labels of every labelled row
     class_counts: Counter = field(default_factory=Counter)    # labels of the training rows
     shares: list = field(default_factory=list)         # per block: its training labels or mean
+    dates: DateMix = field(default_factory=DateMix)    # dates and plain numbers among the numbers
 
     def add(self, column, labelled, train, row_numbers, as_labels: bool, counts_classes: bool) -> None:
         numbers = column.numbers[labelled]
@@ -177,6 +197,7 @@ class TargetTally:
         if self.first_text is None and not finite.all():
             first = np.flatnonzero(labelled)[np.flatnonzero(~finite)[0]]
             self.first_text = (int(row_numbers[first]), column.cell(first))
+        self.dates.add(column, column.is_number & labelled, row_numbers)
         trained = column.numbers[train]
         self.moments = self.moments.merge(Moments.of(trained[np.isfinite(trained)]))
         if counts_classes:
@@ -193,7 +214,7 @@ class TargetTally:
                            self.whole and other.whole, self.distinct | other.distinct,
                            min(firsts) if firsts else None, self.moments.merge(other.moments),
                            self.classes | other.classes, self.class_counts + other.class_counts,
-                           self.shares + other.shares)
+                           self.shares + other.shares, self.dates.merge(other.dates))
 
 
 @dataclass
@@ -278,6 +299,7 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
     pre.target_kind = target_kind(pre.target, pre.task, goal.n_values, goal.n_numbers, goal.whole,
                                   len(goal.distinct), lambda: goal.first_text)
     if pre.target_kind == "numeric":
+        goal.dates.refuse(pre.target, goal.n_numbers, source, target=True)
         pre.target_mean, pre.target_std = float(goal.moments.mean[0]), float(goal.moments.std[0]) or 1.0
         pre.target_range = (float(goal.moments.low[0]), float(goal.moments.high[0]))
     sample = {spec["name"]: spec for spec in pre.columns}
@@ -296,8 +318,7 @@ def _decide(pre, goal: TargetTally, tallies: dict, source: str) -> None:
             pre.warnings.append(f"column {name!r} has no values in the training rows: ignored")
         elif kind == "numeric":
             if name not in pre.forced:
-                refuse_dates_among_numbers(name, tally.n_numbers, tally.n_dates, lambda plain, tally=tally:
-                                           tally.first_plain if plain else tally.first_date, source)
+                tally.dates.refuse(name, tally.n_numbers, source)
             if was == "text":
                 raise ValueError(f"{source}: column {name!r}: every value is a number, but the sample read it as "
                                  f"text; read it as numbers (--numeric {name!r}) or as categories (--text {name!r})")

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..collective import mark_on_every_rank
 from .csv_source import arrow_of, is_number_text
+from .dates import date_cells
 
 #: Whole-number targets with at most this many distinct values are classes under ``task="auto"``.
 MAX_AUTO_CLASSES = 10
@@ -68,21 +69,44 @@ def first_where(column, rows: np.ndarray, row_numbers: np.ndarray, totals):
     return min(found) if found else None
 
 
-def refuse_dates_among_numbers(name: str, n_numbers: int, n_dates: int, first_odd, source: str) -> None:
+def refuse_dates_among_numbers(name: str, n_numbers: int, n_dates: int, first_odd, source: str,
+                               target: bool = False) -> None:
     """ValueError where a numeric column's ``n_numbers`` values (dates counted as their days) mix
     ``n_dates`` dates with plain numbers: ``2012`` among dates is no day of 2012, nor a date
     among years a year. ``first_odd(plain)`` gives (data row, cell) of the first plain number
-    (``plain``: the dates are the most) or the first date (otherwise)."""
+    (``plain``: the dates are the most) or the first date (otherwise); ``target``: the column is
+    the target, whose rows with such a cell emptied are dropped."""
     if not 0 < n_dates < n_numbers:
         return
     plain = 2 * n_dates >= n_numbers
     row, cell = first_odd(plain)
     most, odd = ("dates", "a plain number") if plain else ("plain numbers", "a date")
     fix = "write such cells as dates (2017-01-31)" if plain else "write such cells as numbers"
+    what, ways = (f"target {name!r}", "(the row is then dropped)") if target else \
+        (f"{source}: column {name!r}", f"(missing), read the column as categories (--text {name!r}), or leave it "
+                                       f"out (--drop {name!r})")
     raise mark_on_every_rank(ValueError(
-        f"{source}: column {name!r} mixes dates and plain numbers: {max(n_dates, n_numbers - n_dates)} of "
-        f"{n_numbers} values are {most}, but data row {row} holds {odd}, {cell!r}; {fix} or make them empty "
-        f"(missing), read the column as categories (--text {name!r}), or leave it out (--drop {name!r})"))
+        f"{what} mixes dates and plain numbers: {max(n_dates, n_numbers - n_dates)} of {n_numbers} values are "
+        f"{most}, but data row {row} holds {odd}, {cell!r}; {fix} or make them empty {ways}"))
+
+
+def table_target_kind(column, rows: np.ndarray, row_numbers: np.ndarray, totals, target: str, task: str) -> str:
+    """:func:`target_kind` of a table's target ``column`` from its cells at ``rows`` over all ranks
+    (``totals``), a numeric target of dates and plain numbers both refused."""
+    numbers = column.numbers[rows]
+    if not np.isfinite(numbers).all():
+        numbers = numbers[np.isfinite(numbers)]
+    whole = all_whole(numbers[:1000]) and all_whole(numbers)   # (measurements: a sample tells)
+    dated = date_cells(column)[rows] if column.dates else np.zeros(len(rows), dtype=bool)
+    n_values, n_numbers, n_not_whole, n_dates = totals.sum([len(rows), len(numbers), int(not whole),
+                                                            int(np.count_nonzero(dated))]).tolist()
+    distinct = np.unique(np.concatenate(totals.gather(few_distinct(numbers))))
+    kind = target_kind(target, task, n_values, n_numbers, not n_not_whole, len(distinct),
+                       lambda: first_text(column, rows, row_numbers, totals))
+    if kind == "numeric":
+        refuse_dates_among_numbers(target, n_numbers, n_dates, lambda plain: first_where(
+            column, rows[column.is_number[rows] & (dated != plain)], row_numbers, totals), "", target=True)
+    return kind
 
 
 def present_cells(column, rows: np.ndarray) -> list | None:

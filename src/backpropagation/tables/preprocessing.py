@@ -32,9 +32,8 @@ from .preprocessing_state import (MISSING_LEVEL, OTHER, checked_column, describe
                                   require)
 from .dates import date_cells, holds_times, phase_names, phase_width, phases
 from .group_codes import code_counts, code_positions, distinct_codes, many_codes_advice, readable_codes
-from .kinds import (MAX_AUTO_CLASSES, all_whole, column_kind, column_warnings, distinct_cells, few_distinct, first_text,
-                    first_where, forced_kinds, refuse_dates_among_numbers, spelled_as_booleans, target_kind,
-                    text_warnings)
+from .kinds import (MAX_AUTO_CLASSES, column_kind, column_warnings, distinct_cells, first_text, first_where,
+                    forced_kinds, refuse_dates_among_numbers, spelled_as_booleans, table_target_kind, text_warnings)
 from .readers import Column, Table, arrow_of, numpy_of, pyarrow
 from .transform_report import TransformReport
 
@@ -247,19 +246,11 @@ class TabularPreprocessor:
         """"numeric", "labels" or "integer-labels" for the target cells at ``rows``, under ``task``.
 
         A target that is mostly numbers with some text (a typo, ``n.a.``) is refused unless the
-        task is a classification one, naming the first such cell and its data row. Whole numbers
-        beyond 2**53 are not class codes: they would not survive a float, so they count as
-        measurements. Under MPI (``totals`` over a communicator) the answer is the whole table's.
-        """
-        totals = totals or Totals()
-        numbers = column.numbers[rows]
-        if not np.isfinite(numbers).all():
-            numbers = numbers[np.isfinite(numbers)]
-        whole = all_whole(numbers[:1000]) and all_whole(numbers)   # (measurements: a sample tells)
-        n_values, n_numbers, n_not_whole = totals.sum([len(rows), len(numbers), int(not whole)]).tolist()
-        distinct = np.unique(np.concatenate(totals.gather(few_distinct(numbers))))
-        return target_kind(self.target, self.task, n_values, n_numbers, not n_not_whole, len(distinct),
-                           lambda: first_text(column, rows, row_numbers, totals))
+        task is a classification one, naming the first such cell and its data row, as is a
+        numeric one that mixes dates and plain numbers. Whole numbers beyond 2**53 are not class
+        codes: they would not survive a float, so they count as measurements. Under MPI
+        (``totals`` over a communicator) the answer is the whole table's."""
+        return table_target_kind(column, rows, row_numbers, totals or Totals(), self.target, self.task)
 
     @property
     def spelled_columns(self) -> list[str]:
