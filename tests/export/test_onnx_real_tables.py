@@ -36,18 +36,23 @@ TABLES = {   # name: (the frame, its target, extra train options)
     "airports": (lambda: vega("airports").head(1200), "state", ["--max-categories", "20"]),
     "seattle-weather.csv": (lambda: vega_file("seattle-weather.csv", dtype=str), "weather", []),
     "seattle-temps.csv": (lambda: vega_file("seattle-temps.csv", dtype={"date": str}).iloc[::4], "temp", []),
+    # (a spreadsheet's European CSV: semicolons, decimal commas; the graph's metadata says so)
+    "cars;": (lambda: vega("cars"), "Miles_per_Gallon", ["--delimiter", ";", "--decimal", ",", "--na-values", "-1"],
+              {"sep": ";", "decimal": ","}),
 }
 
 
-def scuffed(frame: pd.DataFrame, target: str, seed: int = 0) -> pd.DataFrame:
+def scuffed(frame: pd.DataFrame, target: str, seed: int = 0, decimal: str = ".", na: tuple = ()) -> pd.DataFrame:
     """``frame`` as hand-kept files spell it: text padded with spaces, gaps written ``NA``, ``n/a``
-    or ``  null ``, a few numbers ``inf``, a few dates in spellings that are no ISO date."""
+    or ``  null `` (or one of ``na``), a few numbers ``inf`` (written with ``decimal``), a few dates
+    in spellings that are no ISO date."""
     rng = np.random.default_rng(seed)
     frame = frame.copy()
     for name in frame.columns.drop(target):
         column = frame[name]
         if pd.api.types.is_numeric_dtype(column):
             text = column.astype(object).where(column.notna(), "")
+            text = text.astype(str).str.replace(".", decimal, regex=False) if decimal != "." else text
             text[rng.random(len(column)) < 0.02] = "inf"
         else:
             text = column.astype(str).where(column.notna(), "")
@@ -57,7 +62,7 @@ def scuffed(frame: pd.DataFrame, target: str, seed: int = 0) -> pd.DataFrame:
             odd = rng.random(len(column)) < 0.03
             text[odd] = rng.choice(["2012/1/5", "20120105", "2012.01.05", "2012-01", "2012"], int(odd.sum()))
         gap = rng.random(len(column)) < 0.05
-        text[gap] = rng.choice(["NA", "n/a", "  null ", ""], int(gap.sum()))
+        text[gap] = rng.choice(["NA", "n/a", "  null ", "", *na], int(gap.sum()))
         frame[name] = text
     return frame
 
@@ -76,10 +81,12 @@ def serve(tmp_path: Path, csv: Path, out: str) -> list:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_the_served_graph_answers_as_backprop_predict_on_a_real_table_as_written(tmp_path, name):
-    load, target, options = TABLES[name]
-    frame = load()
-    frame.to_csv(tmp_path / "train.csv", index=False)
-    scuffed(frame, target).to_csv(tmp_path / "scuffed.csv", index=False)
+    load, target, options, *written = TABLES[name]
+    frame, spelling = load(), written[0] if written else {}
+    frame.to_csv(tmp_path / "train.csv", index=False, **spelling)
+    na = tuple(options[options.index("--na-values") + 1:][:1]) if "--na-values" in options else ()
+    scuffed(frame, target, decimal=spelling.get("decimal", "."), na=na).to_csv(tmp_path / "scuffed.csv",
+                                                                                index=False, **spelling)
     model = str(tmp_path / "m.npz")
     assert backprop(["train", str(tmp_path / "train.csv"), "--target", target, "--epochs", "3", "--seed", "0",
                      "--layers", "8", "--quiet", *options, "--output", model]) == 0

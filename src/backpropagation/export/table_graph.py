@@ -95,9 +95,12 @@ def table_graph(table_model):
     x = graph.node("Concat", features, axis=1)
     scale = (pre.target_std, pre.target_mean) if pre.target_kind == "numeric" and pre.scales_target else None
     model = graph.model(inputs, network_outputs(graph, network, x, scale))
-    dated = [spec["name"] for spec in pre.columns if spec.get("date")]
-    if dated:       # (what a server reads: onnxruntime's get_modelmeta().custom_metadata_map)
-        graph.onnx.helper.set_model_props(model, {"date_columns": json.dumps(dated)})
+    # (what a server reads from onnxruntime's get_modelmeta().custom_metadata_map: the README's recipe)
+    form = table_model.text_format
+    graph.onnx.helper.set_model_props(model, {
+        "date_columns": json.dumps([spec["name"] for spec in pre.columns if spec.get("date")]),
+        "text_format": json.dumps({"delimiter": form.delimiter, "decimal": form.decimal,
+                                   "thousands": form.thousands, "na_values": list(form.na_values)})})
     return model
 
 
