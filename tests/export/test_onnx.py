@@ -115,14 +115,14 @@ def test_the_exported_command_line_pipeline_equals_backprop_predict_on_raw_colum
     assert "ONNX graph written to" in capsys.readouterr().out
 
 
-def test_the_readme_serving_example_runs_as_written(tmp_path):
+def test_the_documented_serving_recipe_runs_as_written(tmp_path):
     import re
     import subprocess
     import sys
     from pathlib import Path
 
     pytest.importorskip("pandas")
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "docs" / "onnx.md").read_text(encoding="utf-8")
     script = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "onnxruntime" in block)
     assert backprop(["train", demo_data_path(), "--target", "species", "--epochs", "2", "--quiet",
                      "--output", str(tmp_path / "m.npz")]) == 0
@@ -265,7 +265,7 @@ def test_a_long_missing_token_is_matched_in_any_case_without_enumerating_its_spe
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_the_readme_serving_recipe_reads_codes_as_written_and_numbers_in_the_model_s_dtype(tmp_path, dtype):
+def test_the_serving_recipe_reads_codes_as_written_and_numbers_in_the_model_s_dtype(tmp_path, dtype):
     import re
     import subprocess
     import sys
@@ -284,7 +284,7 @@ def test_the_readme_serving_recipe_reads_codes_as_written_and_numbers_in_the_mod
                      "--seed", "0", "--quiet", *options, "--output", str(tmp_path / "m.npz")]) == 0
     assert backprop(["export", str(tmp_path / "m.npz"), str(tmp_path / "model.onnx")]) == 0
     assert backprop(["predict", str(tmp_path / "m.npz"), str(path), "-o", str(tmp_path / "p.csv")]) == 0
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "docs" / "onnx.md").read_text(encoding="utf-8")
     script = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "onnxruntime" in block)
     (tmp_path / "new_rows.csv").write_bytes(path.read_bytes())
     (tmp_path / "serve.py").write_text(script.replace("label, probabilities", "values,")

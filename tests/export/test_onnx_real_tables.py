@@ -1,5 +1,6 @@
-"""ONNX on real tables no one here wrote: the README's serving recipe, run on the raw file (and on
-a copy spelled the way hand-kept files are spelled), gives ``backprop predict``'s answers."""
+"""ONNX on real tables no one here wrote: the documented serving recipe (docs/onnx.md), run on the
+raw file (and on a copy spelled the way hand-kept files are spelled), gives ``backprop predict``'s
+answers."""
 
 import re
 import subprocess
@@ -68,8 +69,8 @@ def scuffed(frame: pd.DataFrame, target: str, seed: int = 0, decimal: str = ".",
 
 
 def serve(tmp_path: Path, csv: Path, out: str) -> list:
-    """The README's onnxruntime recipe, as written, on ``csv``; its first output."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    """The onnxruntime recipe of docs/onnx.md, as written, on ``csv``; its first output."""
+    readme = (Path(__file__).parents[2] / "docs" / "onnx.md").read_text(encoding="utf-8")
     script = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "onnxruntime" in block)
     script = script.replace('"new_rows.csv"', repr(str(csv))).replace("label, probabilities", "first, *_")
     (tmp_path / "serve.py").write_text(script + f"\nnp.save({out!r}, np.asarray(first))\n")

@@ -263,7 +263,7 @@ def test_a_date_where_training_saw_numbers_is_text_read_as_missing_not_its_days(
     pytest.importorskip("onnx")
     assert backprop(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx"), "--data",
                      str(tmp_path / "typo.csv")]) == 0
-    cells = pd.read_csv(tmp_path / "typo.csv", dtype=str)            # (as the README's recipe feeds them)
+    cells = pd.read_csv(tmp_path / "typo.csv", dtype=str)            # (as the serving recipe feeds them)
     feeds = {name: pd.to_numeric(cells[name], errors="coerce").to_numpy(np.float64).reshape(-1, 1)
              for name in ("year", "x")}
     served = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, feeds)
@@ -279,6 +279,6 @@ def test_the_serving_recipe_reads_dates_with_the_library_s_pattern():
     from backpropagation.tables.dates import ISO_DATE
 
     root = Path(__file__).parents[2]
-    for page in (root / "README.md", root / "docs" / "onnx.md"):
+    for page in (root / "docs" / "onnx.md",):
         pattern = re.search(r'^DATE = r"(.*?)"', page.read_text(encoding="utf-8"), flags=re.M).group(1)
         assert f"^{pattern}$" == ISO_DATE, page

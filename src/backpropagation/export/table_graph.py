@@ -95,7 +95,7 @@ def table_graph(table_model):
     x = graph.node("Concat", features, axis=1)
     scale = (pre.target_std, pre.target_mean) if pre.target_kind == "numeric" and pre.scales_target else None
     model = graph.model(inputs, network_outputs(graph, network, x, scale))
-    # (what a server reads from onnxruntime's get_modelmeta().custom_metadata_map: the README's recipe)
+    # (what a server reads from onnxruntime's get_modelmeta().custom_metadata_map: docs/onnx.md's recipe)
     form = table_model.text_format
     graph.onnx.helper.set_model_props(model, {
         "date_columns": json.dumps([spec["name"] for spec in pre.columns if spec.get("date")]),
@@ -279,7 +279,7 @@ def _feeds(table_model, columns: dict) -> dict:
 def rows_of_file(table_model, source, rows: int = 2000) -> dict:
     """Up to ``rows`` rows of a table file as the graph's inputs: text cells as written, numbers
     as read (NaN for gaps and for text in a numeric column), a date column's days (NaN for a cell
-    that is no date, and for a date in a column of numbers: as the README's recipe reads them)."""
+    that is no date, and for a date in a column of numbers: as docs/onnx.md's recipe reads them)."""
     from ..tables.readers import stream_table
 
     chunk = next(iter(stream_table(source, rows=rows, fmt=table_model.text_format)))
