@@ -37,6 +37,7 @@ TABLES = {   # name: (the frame, its target, extra train options)
     "airports": (lambda: vega("airports").head(1200), "state", ["--max-categories", "20"]),
     "seattle-weather.csv": (lambda: vega_file("seattle-weather.csv", dtype=str), "weather", []),
     "seattle-temps.csv": (lambda: vega_file("seattle-temps.csv", dtype={"date": str}).iloc[::4], "temp", []),
+    "stocks.csv": (lambda: vega_file("stocks.csv", dtype={"date": str}), "price", []),     # (dates: Jan 1 2000)
     # (a spreadsheet's European CSV: semicolons, decimal commas; the graph's metadata says so)
     "cars;": (lambda: vega("cars"), "Miles_per_Gallon", ["--delimiter", ";", "--decimal", ",", "--na-values", "-1"],
               {"sep": ";", "decimal": ","}),
@@ -61,7 +62,8 @@ def scuffed(frame: pd.DataFrame, target: str, seed: int = 0, decimal: str = ".",
             text[pad] = " " + text[pad] + "  "
         if name == "date":     # spellings pandas' ISO 8601 reading takes and backprop reads as missing
             odd = rng.random(len(column)) < 0.03
-            text[odd] = rng.choice(["2012/1/5", "20120105", "2012.01.05", "2012-01", "2012"], int(odd.sum()))
+            text[odd] = rng.choice(["2012/1/5", "20120105", "2012.01.05", "2012-01", "2012", "jan 5 2012",
+                                    "January 5 2012"], int(odd.sum()))
         gap = rng.random(len(column)) < 0.05
         text[gap] = rng.choice(["NA", "n/a", "  null ", "", *na], int(gap.sum()))
         frame[name] = text

@@ -1,6 +1,6 @@
-"""Dates: an ISO 8601 date (or one written year first with slashes) is a number, its days since
-1970-01-01, and a date column's encoding adds where the day falls in the year and in the week, as
-a sine and a cosine each.
+"""Dates: an ISO 8601 date (or one written year first with slashes, or as ``Jan 31 2017``) is a
+number, its days since 1970-01-01, and a date column's encoding adds where the day falls in the
+year and in the week, as a sine and a cosine each.
 
 A date as a category is one level a day, nearly every new day unseen; as a number it carries a
 trend, and its phases carry the seasons a network would otherwise have to find as waves of
@@ -26,16 +26,21 @@ ZONE = _ZONE + "$"
 #: month-first dates (``31/01/2012``, ``01/31/2012``) are not: ``01/02/2012`` would be a guess.
 SLASHED = r"^(\d{4})/(\d{2})/(\d{2})"
 AS_ISO = r"\1-\2-\3"
+#: A date written with its month's English abbreviation first, as vega's stocks file writes it
+#: (``Jan 31 2017``, ``Jan 1 2000``): read as the ISO date of that day.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+NAMED = rf"^(?:{'|'.join(MONTHS)}) \d{{1,2}} \d{{4}}$"
 SECONDS_A_DAY = 86400.0
 
 
 def days_of_dates(texts) -> np.ndarray:
     """Days since 1970-01-01 (a time adds its fraction of a day; a time with a zone counts in UTC)
-    of each text that is an ISO date (:data:`ISO_DATE`) or one written year first with slashes
-    (:data:`SLASHED`), NaN for the others, a date no calendar has (``2012-02-30``) included."""
+    of each text that is an ISO date (:data:`ISO_DATE`), one written year first with slashes
+    (:data:`SLASHED`) or with its month's name (:data:`NAMED`), NaN for the others, a date no
+    calendar has (``2012-02-30``) included."""
     pa, pc = pyarrow()
     days = np.full(len(texts), np.nan)
-    texts = pc.replace_substring_regex(texts, SLASHED, AS_ISO)
+    texts = _named_as_iso(pc, pc.replace_substring_regex(texts, SLASHED, AS_ISO))
     looks = numpy_of(pc.match_substring_regex(texts, ISO_DATE))
     if not looks.any():
         return days
@@ -65,6 +70,17 @@ def date_texts(days: np.ndarray):
     valid = np.isfinite(days) & (days >= FIRST_DAY) & (days < END_DAY)
     microseconds = np.round(np.where(valid, days, 0.0) * (1e6 * SECONDS_A_DAY)).astype(np.int64)
     return pc.cast(pa.array(microseconds, type=pa.timestamp("us"), mask=~valid), pa.string())
+
+
+def _named_as_iso(pc, texts):
+    """``texts`` with each :data:`NAMED` date rewritten as ISO (``Jan 1 2000`` as ``2000-01-01``),
+    whose reading then refuses a day no calendar has (``Feb 30 2000``) as any ISO date's does."""
+    if not pc.any(pc.match_substring_regex(texts, NAMED)).as_py():
+        return texts
+    texts = pc.replace_substring_regex(texts, r"^([A-Z][a-z]{2}) (\d) (\d{4})$", r"\1 0\2 \3")
+    for number, month in enumerate(MONTHS, start=1):
+        texts = pc.replace_substring_regex(texts, rf"^{month} (\d{{2}}) (\d{{4}})$", rf"\2-{number:02d}-\1")
+    return texts
 
 
 def date_cells(column) -> np.ndarray:
