@@ -209,10 +209,9 @@ class TargetTally:
                                float(np.nanmean(trained)))
 
     def merge(self, other: "TargetTally") -> "TargetTally":
-        firsts = [f for f in (self.first_text, other.first_text) if f is not None]
         return TargetTally(self.n_values + other.n_values, self.n_numbers + other.n_numbers,
                            self.whole and other.whole, self.distinct | other.distinct,
-                           min(firsts) if firsts else None, self.moments.merge(other.moments),
+                           earliest(self.first_text, other.first_text), self.moments.merge(other.moments),
                            self.classes | other.classes, self.class_counts + other.class_counts,
                            self.shares + other.shares, self.dates.merge(other.dates))
 
@@ -373,7 +372,7 @@ def _report(pre, tallies: dict) -> TransformReport:
             report.imputed[spec["name"]] = tally.gaps
         stray = tally.n_filled - tally.gaps if spec["kind"] == "numeric" else 0
         if stray > 0 and tally.first_text is not None:
-            report.stray[spec["name"]] = [stray, *tally.first_text]
+            report.add_stray(spec["name"], stray, *tally.first_text, dates=bool(spec.get("date")))
     return report
 
 
